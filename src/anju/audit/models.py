@@ -1,0 +1,48 @@
+"""Append-only, hash-chained audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from anju.db.base import Base, BigId, IdMixin, LongText, UTCDateTime
+
+
+class AuditRecord(IdMixin, Base):
+    """One audited change: who, when, which entity, field-level before/after, why.
+
+    ``seq`` is gapless and ``hash`` covers every column plus ``prev_hash``, so removing or
+    altering a row behind the application's back breaks the chain at that row.
+    """
+
+    __tablename__ = "audit_record"
+    __table_args__ = (
+        Index("ix_audit_record_household", "household_id", "seq"),
+        Index("ix_audit_record_entity", "entity", "entity_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[int | None] = mapped_column(BigId)
+    household_id: Mapped[int | None] = mapped_column(BigId)
+    changes: Mapped[str] = mapped_column(LongText)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Single row holding the chain's last ``seq`` and ``hash``; updating it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")

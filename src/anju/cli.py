@@ -1,0 +1,49 @@
+"""The ``anju`` command: every domain adds its own sub-command group here."""
+
+from __future__ import annotations
+
+import typer
+
+from anju.audit.cli import app as audit_app
+from anju.db.cli import app as db_app
+from anju.identity.cli import app as user_app
+
+app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, help="监听地址（默认取 ANJU_HOST）"),
+    port: int = typer.Option(None, help="端口（默认取 ANJU_PORT）"),
+    workers: int = typer.Option(1, help="进程数"),
+    reload: bool = typer.Option(False, help="开发模式自动重载"),
+) -> None:
+    """Run the web server (migrating the database first)."""
+    import uvicorn
+
+    from anju.config import get_settings
+    from anju.db import migrate
+
+    settings = get_settings()
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
+    h, p = host or settings.host, port or settings.port
+    typer.echo(f"安居已启动：http://{h}:{p}/")
+    uvicorn.run("anju.main:create_app", factory=True, host=h, port=p, workers=workers, reload=reload, log_level="info")
+
+
+def _register_optional() -> None:
+    """Domains that ship their own command groups."""
+    from anju.policy.cli import app as policy_app
+
+    app.add_typer(policy_app, name="policy")
+
+
+try:  # the policy package is developed alongside; keep the CLI usable while it lands
+    _register_optional()
+except ImportError:  # pragma: no cover
+    pass

@@ -1,0 +1,60 @@
+"""Settings: one object, read from the environment with the ``ANJU_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "anju-dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of Anju.
+
+    ``database_url`` defaults to a SQLite file in ``data_dir``. In production mode the default
+    secret key is refused, because it signs sessions and derives the personal-data keys.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ANJU_", env_file=".env", extra="ignore")
+
+    env: str = "development"  # development | test | production
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: str = DEFAULT_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_hours: int = 12
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    page_size: int = 20
+    map_tile_url: str = ""  # optional; offices often sit on an intranet
+    max_upload_mb: int = 50
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("ANJU_SECRET_KEY must be set in production (the default key is refused)")
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("ANJU_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'anju.db').resolve()}"
+
+    @property
+    def attachment_dir(self) -> Path:
+        """Folder where uploaded attachments are kept, by checksum."""
+        return self.data_dir / "attachments"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache)."""
+    return Settings()

@@ -1,0 +1,203 @@
+"""JSON routes of the household file; thin over :mod:`anju.household.service`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from anju.core.pagination import PageRequest
+from anju.household import schemas as s
+from anju.household import service as household_service
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+from anju.web.deps import client_ip, get_db, requires
+
+router = APIRouter(tags=["households"])
+READ = requires(Permission.HOUSEHOLD_READ)
+WRITE = requires(Permission.HOUSEHOLD_WRITE)
+
+
+@router.get("/projects/{project_id}/households", response_model=s.HouseholdPage)
+def list_households(
+    project_id: int,
+    q: str = "",
+    block_id: int | None = None,
+    status: str = "",
+    sort: str = "code",
+    desc: bool = False,
+    page: int = 1,
+    size: int = 20,
+    user: CurrentUser = Depends(READ),
+    db: Session = Depends(get_db),
+) -> s.HouseholdPage:
+    """Search and page households (name, code, address, or a full identity number)."""
+    result = household_service.list_households(
+        db, scope=user.scope, project_id=project_id, q=q, block_id=block_id, status=status, sort=sort,
+        descending=desc, page=PageRequest.of(page, size),
+    )
+    return s.HouseholdPage(
+        items=[s.HouseholdRowRead.model_validate(r) for r in result.items],
+        total=result.total, page=result.page, size=result.size, pages=result.pages,
+    )
+
+
+@router.post("/projects/{project_id}/households", response_model=s.Created, status_code=201)
+def create_household(
+    project_id: int, body: s.HouseholdCreate, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Register a household."""
+    data = body.data()
+    block_id = data.pop("block_id", None)
+    h = household_service.create_household(
+        db, actor=user.actor(client_ip(request)), project_id=project_id, data=data,
+        block_id=int(str(block_id)) if block_id else None, reason=body.reason,
+    )
+    return s.Created(id=h.id)
+
+
+@router.get("/households/{household_id}", response_model=s.HouseholdRead)
+def get_household(household_id: int, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)) -> s.HouseholdRead:
+    """The whole household file (identity numbers masked)."""
+    f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+    h = f.household
+    buildings = []
+    for bf in f.buildings:
+        b = s.BuildingRead.model_validate(bf.building)
+        b.valuation = s.ValuationRead.model_validate(bf.valuation) if bf.valuation else None
+        buildings.append(b)
+    return s.HouseholdRead(
+        id=h.id, project_id=h.project_id, code=h.code, head_name=h.head_name, address=h.address,
+        contact_phone=h.contact_phone, status=h.status, block_id=h.block_id, block_path=f.block_path,
+        sign_on=h.sign_on, vacate_on=h.vacate_on, remark=h.remark, version=h.version, updated_at=h.updated_at,
+        members=[s.MemberRead.model_validate(m) for m in f.members], buildings=buildings,
+        tenants=[s.TenantRead.model_validate(t) for t in f.tenants],
+        homestead=s.HomesteadRead.model_validate(f.homestead) if f.homestead else None,
+        attachments=[s.AttachmentRead.model_validate(a) for a in f.attachments],
+    )
+
+
+@router.patch("/households/{household_id}", response_model=s.Changed)
+def update_household(
+    household_id: int, body: s.HouseholdUpdate, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Changed:
+    """Change basic facts; returns the audited diff."""
+    changes = household_service.update_household(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        reason=body.reason, expected_version=body.version,
+    )
+    return s.Changed(changes=changes)
+
+
+@router.get("/households/{household_id}/history", response_model=list[s.AuditRecordRead])
+def household_history(
+    household_id: int, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+) -> list[s.AuditRecordRead]:
+    """Who changed what and when, newest first."""
+    return [
+        s.AuditRecordRead.model_validate(r)
+        for r in household_service.history(db, scope=user.scope, household_id=household_id)
+    ]
+
+
+@router.post("/households/{household_id}/members", response_model=s.Created, status_code=201)
+def add_member(
+    household_id: int, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Add a family member."""
+    m = household_service.add_member(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Created(id=m.id)
+
+
+@router.patch("/members/{member_id}", response_model=s.Changed)
+def update_member(
+    member_id: int, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Changed:
+    """Change a member; returns the audited diff."""
+    changes = household_service.update_member(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, member_id=member_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Changed(changes=changes)
+
+
+@router.post("/members/{member_id}/void", response_model=s.Changed)
+def void_member(
+    member_id: int, body: s.VoidIn, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
+) -> s.Changed:
+    """Void a member registered by mistake."""
+    household_service.void_member(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, member_id=member_id, reason=body.reason
+    )
+    return s.Changed(changes={})
+
+
+@router.post("/households/{household_id}/buildings", response_model=s.Created, status_code=201)
+def add_building(
+    household_id: int, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Register a building."""
+    b = household_service.add_building(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Created(id=b.id)
+
+
+@router.patch("/buildings/{building_id}", response_model=s.Changed)
+def update_building(
+    building_id: int, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Changed:
+    """Change a building; returns the audited diff."""
+    changes = household_service.update_building(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Changed(changes=changes)
+
+
+@router.post("/buildings/{building_id}/valuations", response_model=s.Created, status_code=201)
+def add_valuation(
+    building_id: int, body: s.ValuationWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Record a valuation result of a building."""
+    v = household_service.add_valuation(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Created(id=v.id)
+
+
+@router.post("/households/{household_id}/tenants", response_model=s.Created, status_code=201)
+def add_tenant(
+    household_id: int, body: s.TenantWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Register a tenant."""
+    t = household_service.add_tenant(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Created(id=t.id)
+
+
+@router.put("/households/{household_id}/homestead", response_model=s.Created)
+def set_homestead(
+    household_id: int, body: s.HomesteadWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Created:
+    """Create or change the homestead facts."""
+    hs = household_service.set_homestead(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        reason=body.reason,
+    )
+    return s.Created(id=hs.id)

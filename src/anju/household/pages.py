@@ -1,0 +1,517 @@
+"""Household pages: list and search, the household file with tabs, edit forms with inline validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from anju.audit import service as audit_service
+from anju.core.pagination import PageRequest
+from anju.errors import NotFound, ValidationFailed
+from anju.household import forms, rules
+from anju.household import service as household_service
+from anju.household.models import Building, Member, Tenant
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+from anju.project import service as project_service
+from anju.web.deps import client_ip, get_db, requires
+from anju.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+TABS = ("basic", "members", "buildings", "tenants", "attachments", "history")
+ENTITY_LABELS = {
+    "household": "户",
+    "member": "家庭成员",
+    "building": "房屋",
+    "valuation": "评估",
+    "tenant": "承租人",
+    "homestead": "宅基地",
+    "attachment": "附件",
+    "household_assignment": "包户",
+}
+FIELD_LABELS = {f.name: f.label for fs in forms.FORMS.values() for f in fs} | {
+    "id_number_masked": "身份证号",
+    "block_id": "所属区块",
+    "status": "状态",
+    "credential_masked": "证件号/信用代码",
+    "filename": "文件名",
+    "sha256": "校验值",
+    "size": "大小(字节)",
+    "voided_at": "作废",
+    "team_id": "专班",
+    "user_id": "包户人",
+}
+
+
+@router.get("/projects/{project_id}/households")
+def household_list(
+    project_id: int,
+    request: Request,
+    q: str = "",
+    block_id: int | None = None,
+    status: str = "",
+    sort: str = "code",
+    desc: bool = False,
+    page: int = 1,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Browse and search the households of a project (htmx swaps only the results)."""
+    project = project_service.get_project(db, project_id)
+    result = household_service.list_households(
+        db,
+        scope=user.scope,
+        project_id=project_id,
+        q=q,
+        block_id=block_id,
+        status=status,
+        sort=sort,
+        descending=desc,
+        page=PageRequest.of(page, 20),
+    )
+    params = {"q": q, "block_id": block_id or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
+    ctx = {
+        "project": project,
+        "page": result,
+        "q": q,
+        "block_id": block_id,
+        "status": status,
+        "sort": sort,
+        "desc": desc,
+        "base_query": urlencode({k: v for k, v in params.items() if v}),
+        "blocks": project_service.blocks(db, project_id),
+        "block_paths": project_service.block_paths(db, project_id),
+        "active": "households",
+    }
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "results":
+        return render(request, "household/_results.html", ctx)
+    return render(request, "household/list.html", ctx)
+
+
+def _file_context(db: Session, user: CurrentUser, household_id: int) -> dict[str, Any]:
+    hf = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+    project = project_service.get_project(db, hf.household.project_id)
+    return {"f": hf, "h": hf.household, "project": project, "active": "households"}
+
+
+@router.get("/households/{household_id}")
+def household_detail(
+    household_id: int,
+    request: Request,
+    tab: str = "basic",
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The household file (一户一档) with tabs."""
+    ctx = _file_context(db, user, household_id)
+    ctx["tab"] = tab if tab in TABS else "basic"
+    if ctx["tab"] == "history":
+        records = household_service.history(db, scope=user.scope, household_id=household_id)
+        ctx["history"] = [_history_row(r) for r in records]
+    return render(request, "household/detail.html", ctx)
+
+
+def _history_row(record: Any) -> dict[str, Any]:
+    import json
+
+    changes = json.loads(record.changes) if record.changes else {}
+    items = []
+    for name, pair in changes.items():
+        before, after = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        items.append({"field": FIELD_LABELS.get(name, name), "before": before, "after": after})
+    return {
+        "at": record.at,
+        "who": record.actor_name,
+        "entity": ENTITY_LABELS.get(record.entity, record.entity),
+        "entity_id": record.entity_id,
+        "action": record.action,
+        "changes": items,
+        "reason": record.reason,
+        "seq": record.seq,
+    }
+
+
+# ------------------------------------------------------------- editing
+
+
+def _form_page(
+    request: Request,
+    ctx: dict[str, Any],
+    *,
+    kind: str,
+    title: str,
+    action: str,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    status_code: int = 200,
+) -> Response:
+    ctx.update(
+        {
+            "kind": kind,
+            "title": title,
+            "action": action,
+            "widgets": forms.widgets(forms.FORMS[kind]),
+            "values": values,
+            "errors": errors or {},
+            "message": message,
+        }
+    )
+    return render(request, "household/form.html", ctx, status_code=status_code)
+
+
+def _errors_of(exc: ValidationFailed) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for d in exc.details or []:
+        out.setdefault(d.get("field", ""), d.get("message", ""))
+    return out
+
+
+def _submit(
+    request: Request,
+    ctx: dict[str, Any],
+    *,
+    kind: str,
+    title: str,
+    action: str,
+    raw: dict[str, Any],
+    call: Callable[[], Any],
+    done: str,
+) -> Response:
+    try:
+        call()
+    except ValidationFailed as exc:
+        return _form_page(
+            request, ctx, kind=kind, title=title, action=action, values=raw, errors=_errors_of(exc),
+            message=exc.message_zh, status_code=422,
+        )
+    except Exception as exc:
+        from anju.errors import DomainError
+
+        if isinstance(exc, DomainError) and not isinstance(exc, NotFound):
+            errs = _errors_of(exc) if exc.details else {}
+            return _form_page(
+                request, ctx, kind=kind, title=title, action=action, values=raw, errors=errs,
+                message=exc.message_zh, status_code=exc.http_status,
+            )
+        raise
+    return RedirectResponse(done, status_code=303)
+
+
+@router.get("/households/{household_id}/edit")
+def household_edit_form(
+    household_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Edit the household's basic facts."""
+    ctx = _file_context(db, user, household_id)
+    values = forms.form_values(ctx["h"], rules.HOUSEHOLD_FIELDS)
+    ctx["blocks"] = project_service.blocks(db, ctx["h"].project_id)
+    return _form_page(request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", values=values)
+
+
+@router.post("/households/{household_id}/edit")
+async def household_edit(
+    household_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Save the household's basic facts (audited with the reason given)."""
+    form = await request.form()
+    ctx = _file_context(db, user, household_id)
+    ctx["blocks"] = project_service.blocks(db, ctx["h"].project_id)
+    raw = forms.submitted(form, rules.HOUSEHOLD_FIELDS)
+    data = dict(raw)
+    if "block_id" in form:
+        data["block_id"] = form.get("block_id")
+    version = form.get("version")
+    return _submit(
+        request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", raw=raw,
+        call=lambda: household_service.update_household(
+            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=data,
+            reason=str(form.get("reason", "")), expected_version=int(str(version)) if version else None,
+        ),
+        done=f"/households/{household_id}?tab=basic",
+    )
+
+
+def _child_routes(
+    kind: str,
+    label: str,
+    tab: str,
+    model: type[Any],
+    add: Callable[..., Any],
+    update: Callable[..., Any] | None,
+    void: Callable[..., Any] | None,
+    id_kw: str,
+) -> None:
+    """Register new/edit/void form routes for one kind of child record (member, building, tenant)."""
+    fields = forms.FORMS[kind]
+
+    @router.get(f"/households/{{household_id}}/{kind}s/new", name=f"{kind}_new")
+    def new_form(
+        household_id: int,
+        request: Request,
+        user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+        db: Session = Depends(get_db),
+    ) -> Response:
+        ctx = _file_context(db, user, household_id)
+        return _form_page(request, ctx, kind=kind, title=f"新增{label}", action=f"/households/{household_id}/{kind}s", values={})
+
+    @router.post(f"/households/{{household_id}}/{kind}s", name=f"{kind}_create")
+    async def create(
+        household_id: int,
+        request: Request,
+        user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+        db: Session = Depends(get_db),
+    ) -> Response:
+        form = await request.form()
+        ctx = _file_context(db, user, household_id)
+        raw = forms.submitted(form, fields)
+        return _submit(
+            request, ctx, kind=kind, title=f"新增{label}", action=f"/households/{household_id}/{kind}s", raw=raw,
+            call=lambda: add(
+                db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=raw,
+                reason=str(form.get("reason", "")),
+            ),
+            done=f"/households/{household_id}?tab={tab}",
+        )
+
+    def _owner(db: Session, user: CurrentUser, child_id: int) -> int:
+        obj = db.get(model, child_id)
+        if obj is None or obj.voided_at is not None:
+            raise NotFound(f"{label}不存在", f"{kind} not found")
+        return int(obj.household_id)
+
+    if update is not None:
+
+        @router.get(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit_form")
+        def edit_form(
+            child_id: int,
+            request: Request,
+            user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+            db: Session = Depends(get_db),
+        ) -> Response:
+            ctx = _file_context(db, user, _owner(db, user, child_id))
+            values = forms.form_values(db.get(model, child_id), fields)
+            if kind == "member":
+                values["id_number"] = ""  # never echo the full number into a page; blank keeps it
+            return _form_page(request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", values=values)
+
+        @router.post(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit")
+        async def edit(
+            child_id: int,
+            request: Request,
+            user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+            db: Session = Depends(get_db),
+        ) -> Response:
+            form = await request.form()
+            household_id = _owner(db, user, child_id)
+            ctx = _file_context(db, user, household_id)
+            raw = forms.submitted(form, fields)
+            if kind == "member" and not str(raw.get("id_number", "")).strip():
+                raw.pop("id_number", None)  # blank means "unchanged"
+            return _submit(
+                request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", raw=raw,
+                call=lambda: update(
+                    db, actor=user.actor(client_ip(request)), scope=user.scope, reason=str(form.get("reason", "")),
+                    data=raw, **{id_kw: child_id},
+                ),
+                done=f"/households/{household_id}?tab={tab}",
+            )
+
+    if void is not None:
+
+        @router.post(f"/{kind}s/{{child_id}}/void", name=f"{kind}_void")
+        def void_route(
+            child_id: int,
+            request: Request,
+            reason: str = Form(""),
+            user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+            db: Session = Depends(get_db),
+        ) -> Response:
+            household_id = _owner(db, user, child_id)
+            void(db, actor=user.actor(client_ip(request)), scope=user.scope, reason=reason, **{id_kw: child_id})
+            return RedirectResponse(f"/households/{household_id}?tab={tab}", status_code=303)
+
+
+_child_routes(
+    "member", "家庭成员", "members", Member, household_service.add_member, household_service.update_member,
+    household_service.void_member, "member_id",
+)
+_child_routes(
+    "building", "房屋", "buildings", Building, household_service.add_building, household_service.update_building,
+    household_service.void_building, "building_id",
+)
+_child_routes(
+    "tenant", "承租人", "tenants", Tenant, household_service.add_tenant, None, household_service.void_tenant, "tenant_id"
+)
+
+
+@router.get("/households/{household_id}/homestead/edit")
+def homestead_form(
+    household_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Edit the homestead (宅基地) facts."""
+    ctx = _file_context(db, user, household_id)
+    hs = ctx["f"].homestead
+    values = forms.form_values(hs, rules.HOMESTEAD_FIELDS) if hs else {}
+    return _form_page(request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", values=values)
+
+
+@router.post("/households/{household_id}/homestead")
+async def homestead_save(
+    household_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Save the homestead facts."""
+    form = await request.form()
+    ctx = _file_context(db, user, household_id)
+    raw = forms.submitted(form, rules.HOMESTEAD_FIELDS)
+    return _submit(
+        request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", raw=raw,
+        call=lambda: household_service.set_homestead(
+            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=raw,
+            reason=str(form.get("reason", "")),
+        ),
+        done=f"/households/{household_id}?tab=buildings",
+    )
+
+
+@router.get("/buildings/{building_id}/valuations/new")
+def valuation_form(
+    building_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Record a valuation result for one building."""
+    b = db.get(Building, building_id)
+    if b is None:
+        raise NotFound("房屋不存在", "building not found")
+    ctx = _file_context(db, user, b.household_id)
+    return _form_page(request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", values={})
+
+
+@router.post("/buildings/{building_id}/valuations")
+async def valuation_save(
+    building_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Save a valuation result."""
+    form = await request.form()
+    b = db.get(Building, building_id)
+    if b is None:
+        raise NotFound("房屋不存在", "building not found")
+    ctx = _file_context(db, user, b.household_id)
+    raw = forms.submitted(form, rules.VALUATION_FIELDS)
+    return _submit(
+        request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", raw=raw,
+        call=lambda: household_service.add_valuation(
+            db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=raw,
+            reason=str(form.get("reason", "")),
+        ),
+        done=f"/households/{b.household_id}?tab=buildings",
+    )
+
+
+@router.post("/validate/{kind}/{field}")
+async def validate_field(
+    kind: str,
+    field: str,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+) -> Response:
+    """Inline validation of one form field (htmx on change): returns the Chinese message or nothing."""
+    fields = forms.FORMS.get(kind)
+    if fields is None:
+        raise NotFound("表单不存在", "unknown form")
+    form = await request.form()
+    raw = {k: v for k, v in forms.submitted(form, fields).items() if k == field}
+    _values, errors = rules.clean(fields, raw, partial=True)
+    return HTMLResponse(errors[0].message if errors else "")
+
+
+@router.post("/members/{member_id}/reveal")
+def reveal_id_number(
+    member_id: int,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.PII_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Show one member's full identity number; each reveal is audited."""
+    m = db.get(Member, member_id)
+    if m is None:
+        raise NotFound("家庭成员不存在", "member not found")
+    h = household_service.get_household_file(db, scope=user.scope, household_id=m.household_id).household
+    value = household_service.reveal_id_number(m)
+    audit_service.record(
+        db, actor=user.actor(client_ip(request)), action="reveal", entity="member", entity_id=m.id,
+        project_id=h.project_id, household_id=h.id, changes={"field": "id_number"},
+    )
+    return HTMLResponse(f'<span class="mono">{value}</span>')
+
+
+@router.post("/households/{household_id}/attachments")
+async def attachment_upload(
+    household_id: int,
+    request: Request,
+    file: UploadFile = File(...),
+    kind: str = Form("other"),
+    user: CurrentUser = Depends(requires(Permission.ATTACHMENT_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Upload a photo or scan to the household file."""
+    content = await file.read()
+    household_service.add_attachment(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id,
+        filename=file.filename or "file", content_type=file.content_type or "", content=content, kind=kind,
+    )
+    return RedirectResponse(f"/households/{household_id}?tab=attachments", status_code=303)
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment_download(
+    attachment_id: int,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Download an attachment (checksum verified)."""
+    from urllib.parse import quote
+
+    a, data = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
+    return Response(
+        data,
+        media_type=a.content_type,
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}"},
+    )
+
+
+@router.post("/attachments/{attachment_id}/void")
+def attachment_void(
+    attachment_id: int,
+    request: Request,
+    reason: str = Form(""),
+    user: CurrentUser = Depends(requires(Permission.ATTACHMENT_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Void an attachment (kept on disk and in the history)."""
+    a, _ = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
+    household_service.void_attachment(db, actor=user.actor(client_ip(request)), scope=user.scope, attachment_id=attachment_id, reason=reason)
+    return RedirectResponse(f"/households/{a.household_id}?tab=attachments", status_code=303)

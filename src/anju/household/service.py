@@ -1,0 +1,973 @@
+"""Household file (一户一档) use cases: browse and search, read the file, edit facts with audit.
+
+Every read takes the caller's :class:`~anju.identity.service.DataScope`; a household outside the
+scope is reported as not found, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anju.audit import service as audit_service
+from anju.audit.rules import field_diff
+from anju.config import get_settings
+from anju.core import secrets
+from anju.core.actor import Actor
+from anju.core.dates import utcnow
+from anju.core.ids import birth_date, gender, is_valid_id_number, normalize_id_number
+from anju.core.masking import mask_id_number
+from anju.core.money import yuan_to_fen
+from anju.core.pagination import Page, PageRequest
+from anju.errors import Conflict, NotFound, ValidationFailed
+from anju.household import rules
+from anju.household.models import (
+    Attachment,
+    Building,
+    Homestead,
+    Household,
+    Member,
+    Tenant,
+    Valuation,
+)
+from anju.identity.service import DataScope
+from anju.project import service as project_service
+
+SORTS = {
+    "code": Household.code,
+    "head_name": Household.head_name,
+    "status": Household.status,
+    "updated_at": Household.updated_at,
+}
+
+M = TypeVar("M")
+
+
+def _fail(errors: Sequence[rules.FieldError], what: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{what}信息有误：" + "；".join(e.text() for e in errors),
+        f"invalid {what}",
+        details=[{"field": e.field, "label": e.label, "message": e.message} for e in errors],
+    )
+
+
+def _clean_or_raise(
+    fields: tuple[rules.Field, ...], raw: Mapping[str, Any], what: str, *, partial: bool = False
+) -> dict[str, Any]:
+    values, errors = rules.clean(fields, raw, partial=partial)
+    if errors:
+        raise _fail(errors, what)
+    return values
+
+
+def _snapshot(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
+def _apply(obj: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Set attributes and return the field-level diff."""
+    before = _snapshot(obj, list(values))
+    for k, v in values.items():
+        setattr(obj, k, v)
+    return field_diff(before, dict(values))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRow:
+    """One line of the household list."""
+
+    id: int
+    code: str
+    head_name: str
+    address: str
+    status: str
+    block_id: int | None
+    block_path: str
+    contact_phone: str
+    member_count: int
+    legal_area: Decimal
+    updated_at: Any
+
+
+def _load(session: Session, scope: DataScope, household_id: int) -> Household:
+    household = session.scalar(
+        select(Household).where(
+            Household.id == household_id, Household.voided_at.is_(None), scope.household_clause(Household.id)
+        )
+    )
+    if household is None:
+        raise NotFound("该户不存在或不在您的权限范围内", "household not found")
+    return household
+
+
+def looks_like_id_number(q: str) -> bool:
+    """Whether a search text is a full, valid identity number (searched by blind index)."""
+    return len(q) == 18 and is_valid_id_number(q)
+
+
+def list_households(
+    session: Session,
+    *,
+    scope: DataScope,
+    project_id: int,
+    q: str = "",
+    block_id: int | None = None,
+    status: str = "",
+    sort: str = "code",
+    descending: bool = False,
+    page: PageRequest | None = None,
+) -> Page[HouseholdRow]:
+    """Search and page a project's households within the caller's scope.
+
+    ``q`` matches part of the code, head or member name, or address; a complete identity number
+    matches the member holding it exactly (identity numbers are stored encrypted).
+    """
+    page = page or PageRequest()
+    cond = [
+        Household.project_id == project_id,
+        Household.voided_at.is_(None),
+        scope.household_clause(Household.id),
+    ]
+    q = q.strip()
+    if q:
+        if looks_like_id_number(normalize_id_number(q)):
+            digest = secrets.blind_index(get_settings().secret_key, normalize_id_number(q))
+            cond.append(
+                Household.id.in_(
+                    select(Member.household_id).where(
+                        Member.id_number_digest == digest, Member.voided_at.is_(None)
+                    )
+                )
+            )
+        else:
+            like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            cond.append(Household.search_text.like(like, escape="\\"))
+    if block_id:
+        cond.append(Household.block_id.in_(project_service.descendant_block_ids(session, block_id)))
+    if status:
+        cond.append(Household.status == status)
+    total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
+    order = SORTS.get(sort, Household.code)
+    stmt = (
+        select(Household)
+        .where(*cond)
+        .order_by(order.desc() if descending else order, Household.id)
+        .offset(page.offset)
+        .limit(page.size)
+    )
+    households = list(session.scalars(stmt))
+    ids = [h.id for h in households]
+    members: dict[int, int] = {}
+    areas: dict[int, Decimal] = {}
+    if ids:
+        members = {
+            hid: int(n)
+            for hid, n in session.execute(
+                select(Member.household_id, func.count())
+                .where(Member.household_id.in_(ids), Member.voided_at.is_(None))
+                .group_by(Member.household_id)
+            )
+        }
+        for hid, area in session.execute(
+            select(Building.household_id, Building.legal_area).where(
+                Building.household_id.in_(ids), Building.voided_at.is_(None)
+            )
+        ):
+            areas[hid] = areas.get(hid, Decimal("0.00")) + Decimal(str(area))
+    paths = project_service.block_paths(session, project_id) if households else {}
+    items = [
+        HouseholdRow(
+            id=h.id,
+            code=h.code,
+            head_name=h.head_name,
+            address=h.address,
+            status=h.status,
+            block_id=h.block_id,
+            block_path=paths.get(h.block_id, "") if h.block_id else "",
+            contact_phone=h.contact_phone,
+            member_count=members.get(h.id, 0),
+            legal_area=areas.get(h.id, Decimal("0.00")).quantize(Decimal("0.01")),
+            updated_at=h.updated_at,
+        )
+        for h in households
+    ]
+    return Page(items=items, total=total, page=page.page, size=page.size)
+
+
+@dataclass
+class BuildingFile:
+    """A building with its current valuation."""
+
+    building: Building
+    valuation: Valuation | None
+
+
+@dataclass
+class HouseholdFile:
+    """Everything in one household's file, as the detail page shows it."""
+
+    household: Household
+    block_path: str
+    members: list[Member]
+    buildings: list[BuildingFile]
+    tenants: list[Tenant]
+    homestead: Homestead | None
+    attachments: list[Attachment]
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+def get_household_file(session: Session, *, scope: DataScope, household_id: int) -> HouseholdFile:
+    """The whole file of one household within the caller's scope."""
+    h = _load(session, scope, household_id)
+    members = list(
+        session.scalars(
+            select(Member)
+            .where(Member.household_id == h.id, Member.voided_at.is_(None))
+            .order_by(Member.sort, Member.id)
+        )
+    )
+    buildings = list(
+        session.scalars(
+            select(Building)
+            .where(Building.household_id == h.id, Building.voided_at.is_(None))
+            .order_by(Building.sort, Building.id)
+        )
+    )
+    valuations: dict[int, Valuation] = {}
+    if buildings:
+        for v in session.scalars(
+            select(Valuation)
+            .where(Valuation.building_id.in_([b.id for b in buildings]), Valuation.voided_at.is_(None))
+            .order_by(Valuation.id)
+        ):
+            valuations[v.building_id] = v  # newest wins
+    tenants = list(
+        session.scalars(
+            select(Tenant).where(Tenant.household_id == h.id, Tenant.voided_at.is_(None)).order_by(Tenant.id)
+        )
+    )
+    homestead = session.scalar(
+        select(Homestead).where(Homestead.household_id == h.id, Homestead.voided_at.is_(None))
+    )
+    attachments = list(
+        session.scalars(
+            select(Attachment)
+            .where(Attachment.household_id == h.id, Attachment.voided_at.is_(None))
+            .order_by(Attachment.id.desc())
+        )
+    )
+    paths = project_service.block_paths(session, h.project_id)
+    totals = {
+        "legal_area": sum((b.legal_area for b in buildings), Decimal("0.00")),
+        "unregistered_area": sum((b.unregistered_area for b in buildings), Decimal("0.00")),
+        "assessed_value_fen": sum(v.assessed_value_fen for v in valuations.values()),
+        "members": len(members),
+        "resettlement_members": sum(1 for m in members if m.resettlement_counted),
+    }
+    return HouseholdFile(
+        household=h,
+        block_path=paths.get(h.block_id, "") if h.block_id else "",
+        members=members,
+        buildings=[BuildingFile(b, valuations.get(b.id)) for b in buildings],
+        tenants=tenants,
+        homestead=homestead,
+        attachments=attachments,
+        totals=totals,
+    )
+
+
+def reveal_id_number(member: Member) -> str:
+    """Decrypt a member's identity number (callers check the ``pii.read`` permission first)."""
+    if not member.id_number_cipher:
+        return ""
+    return secrets.decrypt(get_settings().secret_key, member.id_number_cipher)
+
+
+def history(session: Session, *, scope: DataScope, household_id: int, limit: int = 200) -> list[Any]:
+    """Audit records of one household, newest first."""
+    _load(session, scope, household_id)
+    return audit_service.history(session, household_id=household_id, limit=limit)
+
+
+def counts_by_status(session: Session, *, scope: DataScope, project_id: int) -> dict[str, int]:
+    """Number of households per status in a project, within scope."""
+    rows = session.execute(
+        select(Household.status, func.count())
+        .where(
+            Household.project_id == project_id,
+            Household.voided_at.is_(None),
+            scope.household_clause(Household.id),
+        )
+        .group_by(Household.status)
+    ).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+def counts_by_block(
+    session: Session, *, scope: DataScope, project_id: int
+) -> dict[int | None, dict[str, int]]:
+    """``block_id -> {status: count}`` within scope (leaf blocks; the page rolls them up)."""
+    rows = session.execute(
+        select(Household.block_id, Household.status, func.count())
+        .where(
+            Household.project_id == project_id,
+            Household.voided_at.is_(None),
+            scope.household_clause(Household.id),
+        )
+        .group_by(Household.block_id, Household.status)
+    ).all()
+    out: dict[int | None, dict[str, int]] = {}
+    for bid, status, n in rows:
+        out.setdefault(bid, {})[str(status)] = int(n)
+    return out
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _refresh_search_text(session: Session, h: Household) -> None:
+    names = list(
+        session.scalars(select(Member.name).where(Member.household_id == h.id, Member.voided_at.is_(None)))
+    )
+    h.search_text = rules.search_text(h.code, h.head_name, h.address, [n for n in names if n != h.head_name])
+
+
+def _touch(h: Household) -> None:
+    h.version += 1
+    h.updated_at = utcnow()
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int,
+    h: Household,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes=changes,
+        reason=reason,
+    )
+
+
+def _check_block(session: Session, project_id: int, block_id: int | None) -> None:
+    if block_id is None:
+        return
+    blocks = {b.id for b in project_service.blocks(session, project_id)}
+    if block_id not in blocks:
+        raise ValidationFailed(
+            "所属区块不属于本项目",
+            "block not in project",
+            details=[{"field": "block_id", "message": "所属区块不属于本项目"}],
+        )
+
+
+def create_household(
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int,
+    data: Mapping[str, Any],
+    block_id: int | None = None,
+    reason: str = "",
+) -> Household:
+    """Register a new household in a project; audited with a snapshot of its facts."""
+    values = _clean_or_raise(rules.HOUSEHOLD_FIELDS, data, "户")
+    project_service.get_project(session, project_id)
+    _check_block(session, project_id, block_id)
+    if session.scalar(
+        select(Household.id).where(Household.project_id == project_id, Household.code == values["code"])
+    ):
+        raise Conflict(
+            f"户号“{values['code']}”在本项目中已存在", "household code exists", code="duplicate_household"
+        )
+    now = utcnow()
+    h = Household(
+        project_id=project_id, block_id=block_id, status="surveyed", created_at=now, updated_at=now, **values
+    )
+    h.search_text = rules.search_text(h.code, h.head_name, h.address, [])
+    session.add(h)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="household",
+        entity_id=h.id,
+        h=h,
+        changes=field_diff({}, {**values, "block_id": block_id, "status": "surveyed"}),
+        reason=reason,
+    )
+    return h
+
+
+def update_household(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+    expected_version: int | None = None,
+) -> dict[str, list[Any]]:
+    """Change a household's basic facts; returns the field-level diff (empty when nothing changed).
+
+    ``expected_version`` guards against overwriting someone else's concurrent edit.
+    """
+    h = _load(session, scope, household_id)
+    if expected_version is not None and h.version != expected_version:
+        raise Conflict("该户信息已被他人修改，请刷新后重试", "stale version", code="stale_version")
+    values = _clean_or_raise(rules.HOUSEHOLD_FIELDS, data, "户", partial=True)
+    if "block_id" in data:
+        block_id = int(data["block_id"]) if data["block_id"] not in (None, "") else None
+        _check_block(session, h.project_id, block_id)
+        values["block_id"] = block_id
+    if "code" in values and values["code"] != h.code:
+        clash = session.scalar(
+            select(Household.id).where(Household.project_id == h.project_id, Household.code == values["code"])
+        )
+        if clash:
+            raise Conflict(
+                f"户号“{values['code']}”在本项目中已存在", "household code exists", code="duplicate_household"
+            )
+    changes = _apply(h, values)
+    if not changes:
+        return {}
+    _refresh_search_text(session, h)
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="update",
+        entity="household",
+        entity_id=h.id,
+        h=h,
+        changes=changes,
+        reason=reason,
+    )
+    return changes
+
+
+def change_status(
+    session: Session, *, actor: Actor, scope: DataScope, household_id: int, status: str, reason: str = ""
+) -> None:
+    """Move a household along :data:`rules.STATUS_TRANSITIONS`; audited."""
+    h = _load(session, scope, household_id)
+    rules.check_transition(h.status, status)
+    changes = _apply(h, {"status": status})
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="status",
+        entity="household",
+        entity_id=h.id,
+        h=h,
+        changes=changes,
+        reason=reason,
+    )
+
+
+def void_household(
+    session: Session, *, actor: Actor, scope: DataScope, household_id: int, reason: str
+) -> None:
+    """Void (never delete) a household registered by mistake; a reason is required."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+    h = _load(session, scope, household_id)
+    h.voided_at = utcnow()
+    h.void_reason = reason
+    _touch(h)
+    _audit(session, actor, action="void", entity="household", entity_id=h.id, h=h, changes={}, reason=reason)
+
+
+# members -------------------------------------------------------------
+
+MEMBER_AUDIT_FIELDS = [f.name for f in rules.MEMBER_FIELDS if f.name != "id_number"] + ["id_number_masked"]
+
+
+def member_identity(id_number: str) -> dict[str, Any]:
+    """Encrypted, indexed and masked forms of an identity number plus what it encodes."""
+    secret = get_settings().secret_key
+    return {
+        "id_number_cipher": secrets.encrypt(secret, id_number),
+        "id_number_digest": secrets.blind_index(secret, id_number),
+        "id_number_masked": mask_id_number(id_number),
+        "birth_on": birth_date(id_number),
+        "gender": gender(id_number),
+    }
+
+
+def _check_member_unique(session: Session, project_id: int, digest: str, exclude_member: int | None) -> None:
+    stmt = (
+        select(Household.code, Member.name)
+        .join(Household, Household.id == Member.household_id)
+        .where(
+            Member.id_number_digest == digest,
+            Member.voided_at.is_(None),
+            Household.project_id == project_id,
+            Household.voided_at.is_(None),
+        )
+    )
+    if exclude_member is not None:
+        stmt = stmt.where(Member.id != exclude_member)
+    clash = session.execute(stmt).first()
+    if clash:
+        raise Conflict(
+            f"该身份证号已登记在户“{clash[0]}”（{clash[1]}）",
+            "identity number already registered in this project",
+            code="duplicate_member",
+            details=[{"field": "id_number", "message": f"已登记在户 {clash[0]}"}],
+        )
+
+
+def _member_values(
+    session: Session, h: Household, raw: Mapping[str, Any], member_id: int | None, partial: bool
+) -> dict[str, Any]:
+    values = _clean_or_raise(rules.MEMBER_FIELDS, raw, "家庭成员", partial=partial)
+    id_number = values.pop("id_number", None)
+    if id_number:
+        ident = member_identity(id_number)
+        _check_member_unique(session, h.project_id, ident["id_number_digest"], member_id)
+        values.update(ident)
+    return values
+
+
+def _load_member(session: Session, scope: DataScope, member_id: int) -> tuple[Member, Household]:
+    m = session.get(Member, member_id)
+    if m is None or m.voided_at is not None:
+        raise NotFound("家庭成员不存在", "member not found")
+    return m, _load(session, scope, m.household_id)
+
+
+def add_member(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> Member:
+    """Add a family member to a household; audited (identity number only masked in the log)."""
+    h = _load(session, scope, household_id)
+    values = _member_values(session, h, data, None, partial=False)
+    sort = int(session.scalar(select(func.count()).where(Member.household_id == h.id)) or 0)
+    m = Member(household_id=h.id, sort=sort, **values)
+    session.add(m)
+    session.flush()
+    _refresh_search_text(session, h)
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="member",
+        entity_id=m.id,
+        h=h,
+        changes=field_diff({}, _snapshot(m, MEMBER_AUDIT_FIELDS)),
+        reason=reason,
+    )
+    return m
+
+
+def update_member(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    member_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> dict[str, list[Any]]:
+    """Change a member's facts; returns the audited diff."""
+    m, h = _load_member(session, scope, member_id)
+    values = _member_values(session, h, data, m.id, partial=True)
+    before = _snapshot(m, MEMBER_AUDIT_FIELDS)
+    for k, v in values.items():
+        setattr(m, k, v)
+    changes = field_diff(before, _snapshot(m, MEMBER_AUDIT_FIELDS))
+    if "id_number_digest" in values and values["id_number_digest"] != before.get("id_number_digest"):
+        changes.setdefault("id_number_masked", [before["id_number_masked"], m.id_number_masked])
+    if not changes:
+        return {}
+    _refresh_search_text(session, h)
+    _touch(h)
+    _audit(
+        session, actor, action="update", entity="member", entity_id=m.id, h=h, changes=changes, reason=reason
+    )
+    return changes
+
+
+def void_member(session: Session, *, actor: Actor, scope: DataScope, member_id: int, reason: str) -> None:
+    """Void a member registered by mistake (deceased members stay, with a remark); reason required."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "删除成员必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+    m, h = _load_member(session, scope, member_id)
+    m.voided_at = utcnow()
+    m.void_reason = reason
+    _refresh_search_text(session, h)
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="void",
+        entity="member",
+        entity_id=m.id,
+        h=h,
+        changes={"name": [m.name, None]},
+        reason=reason,
+    )
+
+
+# buildings, valuations, tenants, homestead ----------------------------
+
+BUILDING_AUDIT_FIELDS = [f.name for f in rules.BUILDING_FIELDS]
+TENANT_AUDIT_FIELDS = [f.name for f in rules.TENANT_FIELDS if f.name != "credential"] + ["credential_masked"]
+
+
+def _load_child(
+    session: Session, scope: DataScope, model: type[M], child_id: int, label: str
+) -> tuple[M, Household]:
+    obj = session.get(model, child_id)
+    if obj is None or getattr(obj, "voided_at", None) is not None:
+        raise NotFound(f"{label}不存在", f"{label} not found")
+    return obj, _load(session, scope, obj.household_id)  # type: ignore[attr-defined]
+
+
+def add_building(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> Building:
+    """Register a building (证) of a household; audited."""
+    h = _load(session, scope, household_id)
+    values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋")
+    sort = int(session.scalar(select(func.count()).where(Building.household_id == h.id)) or 0)
+    b = Building(household_id=h.id, sort=sort, **values)
+    session.add(b)
+    session.flush()
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="building",
+        entity_id=b.id,
+        h=h,
+        changes=field_diff({}, values),
+        reason=reason,
+    )
+    return b
+
+
+def update_building(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    building_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> dict[str, list[Any]]:
+    """Change a building's facts (areas, structure, use ...); returns the audited diff."""
+    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋", partial=True)
+    changes = _apply(b, values)
+    if changes:
+        _touch(h)
+        _audit(
+            session,
+            actor,
+            action="update",
+            entity="building",
+            entity_id=b.id,
+            h=h,
+            changes=changes,
+            reason=reason,
+        )
+    return changes
+
+
+def void_building(session: Session, *, actor: Actor, scope: DataScope, building_id: int, reason: str) -> None:
+    """Void a building registered by mistake; reason required."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    b.voided_at = utcnow()
+    b.void_reason = reason
+    _touch(h)
+    _audit(session, actor, action="void", entity="building", entity_id=b.id, h=h, changes={}, reason=reason)
+
+
+def add_valuation(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    building_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> Valuation:
+    """Record a valuation result (评估) of a building; the newest one counts. Audited."""
+    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    values = _clean_or_raise(rules.VALUATION_FIELDS, data, "评估")
+    v = Valuation(
+        building_id=b.id,
+        firm=values["firm"],
+        report_no=values["report_no"],
+        valued_on=values["valued_on"],
+        assessed_unit_price_fen=yuan_to_fen(values["assessed_unit_price"]),
+        assessed_value_fen=yuan_to_fen(values["assessed_value"]),
+        decoration_fen=yuan_to_fen(values["decoration"]),
+        fixtures_fen=yuan_to_fen(values["fixtures"]),
+        created_at=utcnow(),
+    )
+    session.add(v)
+    session.flush()
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="valuation",
+        entity_id=v.id,
+        h=h,
+        changes=field_diff({}, values),
+        reason=reason,
+    )
+    return v
+
+
+def add_tenant(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> Tenant:
+    """Register a tenant or tenant enterprise (承租人); audited."""
+    h = _load(session, scope, household_id)
+    values = _clean_or_raise(rules.TENANT_FIELDS, data, "承租人")
+    credential = values.pop("credential", "")
+    values["credential_masked"] = mask_id_number(credential) if values["kind"] == "person" else credential
+    t = Tenant(household_id=h.id, **values)
+    session.add(t)
+    session.flush()
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="tenant",
+        entity_id=t.id,
+        h=h,
+        changes=field_diff({}, values),
+        reason=reason,
+    )
+    return t
+
+
+def void_tenant(session: Session, *, actor: Actor, scope: DataScope, tenant_id: int, reason: str) -> None:
+    """Void a tenant record; reason required."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+    t, h = _load_child(session, scope, Tenant, tenant_id, "承租人")
+    t.voided_at = utcnow()
+    t.void_reason = reason
+    _touch(h)
+    _audit(session, actor, action="void", entity="tenant", entity_id=t.id, h=h, changes={}, reason=reason)
+
+
+def set_homestead(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> Homestead:
+    """Create or change the homestead (宅基地) facts of a household; audited."""
+    h = _load(session, scope, household_id)
+    values = _clean_or_raise(rules.HOMESTEAD_FIELDS, data, "宅基地")
+    hs = session.scalar(select(Homestead).where(Homestead.household_id == h.id))
+    if hs is None:
+        hs = Homestead(household_id=h.id, **values)
+        session.add(hs)
+        session.flush()
+        changes = field_diff({}, values)
+    else:
+        changes = _apply(hs, values)
+        if hs.voided_at is not None:
+            hs.voided_at = None
+            changes["voided_at"] = ["voided", None]
+    if changes:
+        _touch(h)
+        _audit(
+            session,
+            actor,
+            action="update",
+            entity="homestead",
+            entity_id=hs.id,
+            h=h,
+            changes=changes,
+            reason=reason,
+        )
+    return hs
+
+
+# attachments ----------------------------------------------------------
+
+ALLOWED_ATTACHMENT_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+}
+ATTACHMENT_KINDS = {
+    "photo": "现场照片",
+    "certificate": "权证扫描件",
+    "id_card": "身份证件",
+    "survey": "调查表",
+    "other": "其他",
+}
+
+
+def attachment_path(sha256: str) -> Path:
+    """Where an attachment's bytes live: ``<data>/attachments/ab/abcdef...``."""
+    return get_settings().attachment_dir / sha256[:2] / sha256
+
+
+def add_attachment(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    filename: str,
+    content_type: str,
+    content: bytes,
+    kind: str = "other",
+) -> Attachment:
+    """Store a photo or scan for a household (content-addressed, checksum kept); audited."""
+    h = _load(session, scope, household_id)
+    errors = []
+    if content_type not in ALLOWED_ATTACHMENT_TYPES:
+        errors.append({"field": "file", "message": "只能上传 JPG、PNG、WEBP 图片或 PDF 文件"})
+    if not content:
+        errors.append({"field": "file", "message": "文件为空"})
+    if len(content) > get_settings().max_upload_mb * 1024 * 1024:
+        errors.append({"field": "file", "message": f"文件不能超过 {get_settings().max_upload_mb} MB"})
+    if kind not in ATTACHMENT_KINDS:
+        errors.append({"field": "kind", "message": "附件类别无效"})
+    if errors:
+        raise ValidationFailed(
+            "附件有误：" + "；".join(e["message"] for e in errors), "invalid attachment", details=errors
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    path = attachment_path(digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)  # content-addressed: a rolled-back request leaves only an unreferenced file
+    a = Attachment(
+        household_id=h.id,
+        kind=kind,
+        filename=Path(filename).name[:255] or "file",
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        uploaded_by=actor.username,
+        uploaded_at=utcnow(),
+    )
+    session.add(a)
+    session.flush()
+    _touch(h)
+    _audit(
+        session,
+        actor,
+        action="create",
+        entity="attachment",
+        entity_id=a.id,
+        h=h,
+        changes={
+            "filename": [None, a.filename],
+            "sha256": [None, digest],
+            "size": [None, a.size],
+            "kind": [None, kind],
+        },
+        reason="",
+    )
+    return a
+
+
+def get_attachment(session: Session, *, scope: DataScope, attachment_id: int) -> tuple[Attachment, bytes]:
+    """An attachment and its bytes, checksum verified."""
+    a, _h = _load_child(session, scope, Attachment, attachment_id, "附件")
+    data = attachment_path(a.sha256).read_bytes()
+    if hashlib.sha256(data).hexdigest() != a.sha256:
+        raise Conflict(
+            "附件文件校验失败，可能已被篡改", "attachment checksum mismatch", code="checksum_mismatch"
+        )
+    return a, data
+
+
+def void_attachment(
+    session: Session, *, actor: Actor, scope: DataScope, attachment_id: int, reason: str
+) -> None:
+    """Void an attachment (the file is kept); reason required."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+    a, h = _load_child(session, scope, Attachment, attachment_id, "附件")
+    a.voided_at = utcnow()
+    a.void_reason = reason
+    _touch(h)
+    _audit(session, actor, action="void", entity="attachment", entity_id=a.id, h=h, changes={}, reason=reason)
+
+
+def today() -> date:
+    """Today's date in Shanghai (for forms)."""
+    from anju.core.dates import today_shanghai
+
+    return today_shanghai()

@@ -1,0 +1,86 @@
+"""Users, sessions, teams and the household assignments that data scopes read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from anju.db.base import Base, BigId, IdMixin, UTCDateTime
+
+
+class User(IdMixin, Base):
+    """A person who logs in; ``role`` is one of :class:`anju.identity.rules.Role`."""
+
+    __tablename__ = "user"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("team.id"))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Team(IdMixin, Base):
+    """专班 / 攻坚小组: a field team of a project; members are users with ``team_id``."""
+
+    __tablename__ = "team"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    leader_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class HouseholdAssignment(IdMixin, Base):
+    """包户到人: a household assigned to a team and (optionally) one member of it.
+
+    Data scopes read the active rows; ending an assignment sets ``ended_on`` (kept for history).
+    """
+
+    __tablename__ = "household_assignment"
+    __table_args__ = (
+        Index("ix_household_assignment_user", "user_id", "household_id"),
+        Index("ix_household_assignment_team", "team_id", "household_id"),
+    )
+
+    household_id: Mapped[int] = mapped_column(BigId, ForeignKey("household.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("team.id"))
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
+    assigned_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UserSession(IdMixin, Base):
+    """A login session; the cookie carries the token, the database only its SHA-256."""
+
+    __tablename__ = "user_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginAttempt(IdMixin, Base):
+    """Failed logins, counted per username and per address to throttle guessing."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_user_at", "username", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
+
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    failures_before: Mapped[int] = mapped_column(Integer, default=0)

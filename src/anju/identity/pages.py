@@ -1,0 +1,107 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from anju.config import get_settings
+from anju.errors import NotAuthenticated, TooManyAttempts
+from anju.identity import service as identity_service
+from anju.identity.service import CurrentUser
+from anju.web.deps import SESSION_COOKIE, client_ip, get_db, optional_user, verify_csrf
+from anju.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PRELOGIN_COOKIE = "anju_prelogin"
+
+
+def _safe_next(target: str) -> str:
+    # Only same-site paths: an open redirect after login is a phishing aid.
+    return target if target.startswith("/") and not target.startswith("//") else "/projects"
+
+
+def _login_page(request: Request, next_url: str, message: str = "", status_code: int = 200) -> Response:
+    token = secrets.token_urlsafe(16)
+    response = render(
+        request,
+        "identity/login.html",
+        {"next": next_url, "message": message, "prelogin": token, "demo": get_settings().env != "production"},
+        status_code=status_code,
+    )
+    response.set_cookie(PRELOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/projects", user: CurrentUser | None = Depends(optional_user)) -> Response:
+    """The login page (already logged-in users go straight on)."""
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(request, _safe_next(next))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/projects"),
+    csrf_token: str = Form(""),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Check credentials, open a session and set the HttpOnly, SameSite cookie."""
+    expected = request.cookies.get(PRELOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return _login_page(request, _safe_next(next), "页面已过期，请重新登录", status_code=403)
+    ip = client_ip(request)
+    try:
+        identity_service.check_throttle(db, username=username, ip=ip)
+        user = identity_service.authenticate(db, username=username.strip(), password=password)
+    except TooManyAttempts as exc:
+        return _login_page(request, _safe_next(next), exc.message_zh, status_code=429)
+    except NotAuthenticated as exc:
+        identity_service.record_login_failure(db, username=username, ip=ip)
+        request.state.commit_anyway = True  # keep the failure counter of a refused login
+        return _login_page(request, _safe_next(next), exc.message_zh, status_code=401)
+    token, _row = identity_service.start_session(db, user=user, ip=ip)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, token)
+    response.delete_cookie(PRELOGIN_COOKIE)
+    return response
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure in production."""
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "production",
+        max_age=settings.session_hours * 3600,
+    )
+
+
+@router.post("/logout")
+def logout(user: CurrentUser = Depends(verify_csrf), db: Session = Depends(get_db)) -> Response:
+    """End the session."""
+    identity_service.end_session(db, session_id=user.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, request: Request) -> Response:
+    """Switch the interface language (zh / en)."""
+    response = RedirectResponse(request.headers.get("referer") or "/projects", status_code=303)
+    if lang in ("zh", "en"):
+        response.set_cookie("lang", lang, samesite="lax", max_age=365 * 86400)
+    return response

@@ -1,0 +1,118 @@
+"""Roles, permissions and data-scope kinds: pure tables, no I/O."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The roles of DOMAIN.md; labels come from the message catalog (``role.<value>``)."""
+
+    COMMANDER = "commander"  # 指挥长
+    CASE_OFFICER = "case_officer"  # 征迁办经办人
+    TEAM_LEADER = "team_leader"  # 专班组长
+    TEAM_MEMBER = "team_member"  # 专班成员
+    FINANCE = "finance"  # 财务
+    AUDITOR = "auditor"  # 审计 / 纪检
+    GRID_WORKER = "grid_worker"  # 网格员
+    DEPARTMENT = "department"  # 部门
+    ADMIN = "admin"  # 系统管理员
+
+
+class Permission(StrEnum):
+    """Actions a route can require. Checked server-side on every request."""
+
+    PROJECT_READ = "project.read"
+    HOUSEHOLD_READ = "household.read"
+    HOUSEHOLD_WRITE = "household.write"
+    HOUSEHOLD_IMPORT = "household.import"
+    LEDGER_EXPORT = "ledger.export"
+    PII_READ = "pii.read"  # see identity numbers unmasked
+    ATTACHMENT_WRITE = "attachment.write"
+    AUDIT_READ = "audit.read"
+    AUDIT_VERIFY = "audit.verify"
+    USER_MANAGE = "user.manage"
+    POLICY_READ = "policy.read"
+
+
+class ScopeKind(StrEnum):
+    """How far a role's household data reaches."""
+
+    ALL = "all"  # every household of every project
+    TEAM = "team"  # households assigned to the user's team
+    ASSIGNED = "assigned"  # households assigned to the user personally
+    NONE = "none"  # no household data
+
+
+P = Permission
+_READ = {P.PROJECT_READ, P.HOUSEHOLD_READ, P.POLICY_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.COMMANDER: frozenset(_READ | {P.LEDGER_EXPORT, P.AUDIT_READ}),
+    Role.CASE_OFFICER: frozenset(
+        _READ
+        | {
+            P.HOUSEHOLD_WRITE,
+            P.HOUSEHOLD_IMPORT,
+            P.LEDGER_EXPORT,
+            P.PII_READ,
+            P.ATTACHMENT_WRITE,
+            P.AUDIT_READ,
+        }
+    ),
+    Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.AUDIT_READ}),
+    Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE}),
+    Role.FINANCE: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ}),
+    Role.AUDITOR: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY}),
+    Role.GRID_WORKER: frozenset({P.PROJECT_READ}),
+    Role.DEPARTMENT: frozenset({P.PROJECT_READ}),
+    Role.ADMIN: frozenset({P.PROJECT_READ, P.USER_MANAGE, P.AUDIT_VERIFY}),
+}
+
+ROLE_SCOPE: dict[Role, ScopeKind] = {
+    Role.COMMANDER: ScopeKind.ALL,
+    Role.CASE_OFFICER: ScopeKind.ALL,
+    Role.TEAM_LEADER: ScopeKind.TEAM,
+    Role.TEAM_MEMBER: ScopeKind.ASSIGNED,
+    Role.FINANCE: ScopeKind.ALL,
+    Role.AUDITOR: ScopeKind.ALL,
+    Role.GRID_WORKER: ScopeKind.NONE,
+    Role.DEPARTMENT: ScopeKind.NONE,
+    Role.ADMIN: ScopeKind.NONE,
+}
+
+# Permissions that write: the auditor role must never hold one (checked by a unit test).
+WRITE_PERMISSIONS = frozenset({P.HOUSEHOLD_WRITE, P.HOUSEHOLD_IMPORT, P.ATTACHMENT_WRITE, P.USER_MANAGE})
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    """Whether ``role`` grants ``permission``; unknown roles grant nothing."""
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def scope_kind(role: str) -> ScopeKind:
+    """The data-scope kind of ``role``; unknown roles see nothing."""
+    try:
+        return ROLE_SCOPE[Role(role)]
+    except ValueError:
+        return ScopeKind.NONE
+
+
+def password_problem(password: str) -> str | None:
+    """Chinese reason why a password is too weak, or ``None``."""
+    if len(password) < 10:
+        return "密码至少 10 位"
+    kinds = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if kinds < 3:
+        return "密码须包含大写字母、小写字母、数字、符号中的至少三类"
+    return None

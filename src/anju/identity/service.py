@@ -1,0 +1,320 @@
+"""Identity use cases: users, password login with throttling, sessions, CSRF and data scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, false, func, select, true, update
+from sqlalchemy.orm import Session
+
+from anju.audit import service as audit_service
+from anju.config import get_settings
+from anju.core.actor import Actor
+from anju.core.dates import utcnow
+from anju.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+    ValidationFailed,
+)
+from anju.identity import rules
+from anju.identity.models import HouseholdAssignment, LoginAttempt, Team, User, UserSession
+from anju.identity.rules import Permission, Role, ScopeKind
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("anju-dummy-password")
+
+
+@dataclass(frozen=True, slots=True)
+class DataScope:
+    """Which households a user may see; every household query goes through :meth:`household_clause`."""
+
+    kind: ScopeKind
+    user_id: int | None = None
+    team_id: int | None = None
+
+    def household_clause(self, household_id_col: Any) -> ColumnElement[bool]:
+        """SQL condition on a household id column that keeps only households in scope."""
+        if self.kind is ScopeKind.ALL:
+            return true()
+        if self.kind is ScopeKind.ASSIGNED and self.user_id is not None:
+            sub = select(HouseholdAssignment.household_id).where(
+                HouseholdAssignment.user_id == self.user_id, HouseholdAssignment.active.is_(True)
+            )
+            return household_id_col.in_(sub)  # type: ignore[no-any-return]
+        if self.kind is ScopeKind.TEAM and self.team_id is not None:
+            sub = select(HouseholdAssignment.household_id).where(
+                HouseholdAssignment.team_id == self.team_id, HouseholdAssignment.active.is_(True)
+            )
+            return household_id_col.in_(sub)  # type: ignore[no-any-return]
+        return false()
+
+    @classmethod
+    def everything(cls) -> DataScope:
+        """Scope of CLI jobs and of roles that see all households."""
+        return cls(kind=ScopeKind.ALL)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The logged-in user as the web layer sees it."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team_id: int | None
+    session_id: int
+    csrf_token: str
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the user's role grants ``permission``."""
+        return rules.has_permission(self.role, permission)
+
+    @property
+    def scope(self) -> DataScope:
+        """The user's household data scope."""
+        return DataScope(kind=rules.scope_kind(self.role), user_id=self.id, team_id=self.team_id)
+
+    def actor(self, ip: str = "") -> Actor:
+        """The audit actor for this user."""
+        return Actor(
+            user_id=self.id, username=self.username, display_name=self.display_name, role=self.role, ip=ip
+        )
+
+
+def require(user: CurrentUser, permission: Permission) -> None:
+    """Raise :class:`PermissionDenied` unless the user holds ``permission``."""
+    if not user.can(permission):
+        raise PermissionDenied("您没有执行此操作的权限", f"permission {permission.value} required")
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str,
+    team_id: int | None = None,
+    check_strength: bool = True,
+) -> User:
+    """Create a user; audited. Raises on unknown role, weak password or duplicate username."""
+    errors = []
+    try:
+        Role(role)
+    except ValueError:
+        errors.append({"field": "role", "message": "未知角色：" + role})
+    if not username.strip() or len(username) > 64:
+        errors.append({"field": "username", "message": "用户名必填，最长64位"})
+    problem = rules.password_problem(password) if check_strength else None
+    if problem:
+        errors.append({"field": "password", "message": problem})
+    if errors:
+        raise ValidationFailed("用户信息有误", "invalid user", details=errors)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名“{username}”已存在", f"username {username} exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        team_id=team_id,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        changes={"username": [None, username], "role": [None, role], "team_id": [None, team_id]},
+    )
+    return user
+
+
+def _recent_failures(session: Session, *, username: str, ip: str) -> tuple[int, int]:
+    settings = get_settings()
+    since = utcnow() - timedelta(minutes=settings.login_lock_minutes)
+    by_user = session.scalar(
+        select(func.count()).where(
+            LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    by_ip = session.scalar(
+        select(func.count()).where(
+            LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    return int(by_user or 0), int(by_ip or 0)
+
+
+def check_throttle(session: Session, *, username: str, ip: str) -> None:
+    """Raise :class:`TooManyAttempts` after too many recent failures for this user or address."""
+    settings = get_settings()
+    by_user, by_ip = _recent_failures(session, username=username, ip=ip)
+    if by_user >= settings.login_max_failures or by_ip >= settings.login_max_failures * 4:
+        raise TooManyAttempts(
+            f"登录失败次数过多，请 {settings.login_lock_minutes} 分钟后再试",
+            "too many failed logins, try again later",
+        )
+
+
+def record_login_failure(session: Session, *, username: str, ip: str) -> None:
+    """Count a failed login. The caller commits this even though the request fails."""
+    session.add(LoginAttempt(username=username[:64], ip=ip[:64], at=utcnow(), succeeded=False))
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    """Check a username and password; raises :class:`NotAuthenticated` with one message for every failure."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.is_active:
+        raise NotAuthenticated("用户名或密码错误", "wrong username or password")
+    return user
+
+
+def start_session(session: Session, *, user: User, ip: str) -> tuple[str, UserSession]:
+    """Open a login session; returns the raw cookie token (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = UserSession(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(24),
+        created_at=now,
+        expires_at=now + timedelta(hours=get_settings().session_hours),
+        ip=ip[:64],
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve_session(session: Session, token: str) -> CurrentUser | None:
+    """The user behind a cookie token, or ``None`` if unknown, expired, revoked or deactivated."""
+    if not token:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    us, user = row
+    if us.revoked or us.expires_at < utcnow() or not user.is_active:
+        return None
+    return CurrentUser(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        team_id=user.team_id,
+        session_id=us.id,
+        csrf_token=us.csrf_token,
+    )
+
+
+def end_session(session: Session, *, session_id: int) -> None:
+    """Log out: revoke the session row."""
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(revoked=True))
+
+
+def csrf_ok(user: CurrentUser, token: str | None) -> bool:
+    """Constant-time check of a submitted CSRF token against the session's."""
+    return bool(token) and hmac.compare_digest(user.csrf_token, token or "")
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """A user by id."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在", "user not found")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """All users, by role then username."""
+    return list(session.scalars(select(User).order_by(User.role, User.username)))
+
+
+def create_team(
+    session: Session, *, actor: Actor, project_id: int, name: str, leader_id: int | None = None
+) -> Team:
+    """Create a field team (专班) of a project; audited."""
+    team = Team(project_id=project_id, name=name, leader_id=leader_id)
+    session.add(team)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="team",
+        entity_id=team.id,
+        project_id=project_id,
+        changes={"name": [None, name], "leader_id": [None, leader_id]},
+    )
+    return team
+
+
+def assign_households(
+    session: Session,
+    *,
+    actor: Actor,
+    household_ids: list[int],
+    team_id: int | None,
+    user_id: int | None,
+    on: date,
+    audit: bool = True,
+) -> int:
+    """包户到人: assign households to a team and/or a user (ending earlier assignments); audited."""
+    if not household_ids:
+        return 0
+    session.execute(
+        update(HouseholdAssignment)
+        .where(HouseholdAssignment.household_id.in_(household_ids), HouseholdAssignment.active.is_(True))
+        .values(active=False, ended_on=on)
+    )
+    session.add_all(
+        HouseholdAssignment(household_id=h, team_id=team_id, user_id=user_id, assigned_on=on, active=True)
+        for h in household_ids
+    )
+    if audit:
+        audit_service.record_many(
+            session,
+            actor=actor,
+            entries=[
+                audit_service.AuditEntry(
+                    action="assign",
+                    entity="household_assignment",
+                    entity_id=str(h),
+                    household_id=h,
+                    changes={"team_id": [None, team_id], "user_id": [None, user_id]},
+                )
+                for h in household_ids
+            ],
+        )
+    return len(household_ids)

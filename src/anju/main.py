@@ -1,0 +1,52 @@
+"""Application factory: API routers, page routers, static files and error handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from anju import __version__
+from anju.audit import api as audit_api
+from anju.audit import pages as audit_pages
+from anju.household import api as household_api
+from anju.household import pages as household_pages
+from anju.identity import api as identity_api
+from anju.identity import pages as identity_pages
+from anju.project import api as project_api
+from anju.project import pages as project_pages
+from anju.web import errors
+from anju.web.middleware import UnitOfWorkMiddleware
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app() -> FastAPI:
+    """Build the Anju web application."""
+    app = FastAPI(
+        title="安居 Anju API",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.add_middleware(UnitOfWorkMiddleware)
+    errors.install(app)
+    for module in (identity_api, project_api, household_api, audit_api):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in (identity_pages, project_pages, household_pages, audit_pages):
+        app.include_router(module.router)
+    STATIC_DIR.mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/projects", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,702 @@
+"""The checker: resolves every name, infers kind, unit and fixed-point scale of every formula
+node, and rejects what would be wrong at evaluation time.
+
+Every number in a formula is exact and has a static *scale* (number of decimal places): a value
+``v`` of scale ``s`` is the integer ``v * 10**s``. Addition aligns scales, multiplication adds
+them, division is only allowed by a literal whose reciprocal is a terminating decimal (2, 4, 5,
+10, 1.25 ...). This is what lets the bulk evaluator work on int64 arrays and agree to the fen
+with the ``Decimal`` evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from anju.policy.errors import PolicyError, Problem
+from anju.policy.expr import (
+    Binary,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    If,
+    Index,
+    Name,
+    Node,
+    Not,
+    Num,
+    Str,
+    Unary,
+)
+from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use, canonical
+from anju.policy.model import Formula, Item, Param, Policy, read_policy
+from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit, money_compatible
+
+
+@dataclass(frozen=True, slots=True)
+class Ty:
+    """Static type of a formula node."""
+
+    kind: str  # "num" | "bool" | "str" | "date"
+    unit: Unit = ONE
+    scale: int = 0
+    domain: frozenset[str] | None = None  # known values of a category, None when open
+
+
+NUM0 = Ty("num")
+BOOL = Ty("bool")
+DATE = Ty("date")
+
+_ENUM = {
+    "structure": frozenset(s.value for s in Structure),
+    "use": frozenset(u.value for u in Use),
+    "determination": frozenset(d.value for d in Determination),
+    "kind": frozenset(k.value for k in ProjectKind),
+    "tenant_kind": frozenset(k.value for k in TenantKind),
+}
+
+# Fields of the household facts visible to formulas: (object, attribute) -> type.
+FIELDS: dict[tuple[str, str], Ty] = {
+    ("household", "block"): Ty("str"),
+    ("household", "kind"): Ty("str", domain=_ENUM["kind"]),
+    ("household", "sign_on"): DATE,
+    ("household", "vacate_on"): DATE,
+    ("household", "has_homestead"): BOOL,
+    ("homestead", "area"): Ty("num", M2, 2),
+    ("homestead", "approved_year"): NUM0,
+    ("building", "legal_area"): Ty("num", M2, 2),
+    ("building", "unregistered_area"): Ty("num", M2, 2),
+    ("building", "structure"): Ty("str", domain=_ENUM["structure"]),
+    ("building", "use"): Ty("str", domain=_ENUM["use"]),
+    ("building", "unregistered_determination"): Ty("str", domain=_ENUM["determination"]),
+    ("building", "floors"): NUM0,
+    ("building", "built_year"): NUM0,
+    ("building", "assessed_unit_price"): Ty("num", YUAN / M2, 2),
+    ("building", "assessed_value"): Ty("num", YUAN, 2),
+    ("building", "decoration"): Ty("num", YUAN, 2),
+    ("building", "fixtures"): Ty("num", YUAN, 2),
+    ("member", "dibao"): BOOL,
+    ("member", "disabled"): BOOL,
+    ("member", "disability_grade"): NUM0,
+    ("member", "serious_illness"): BOOL,
+    ("member", "martyr_family"): BOOL,
+    ("member", "shidu"): BOOL,
+    ("member", "only_child"): BOOL,
+    ("member", "youfu"): BOOL,
+    ("member", "resettlement_counted"): BOOL,
+    ("tenant", "area"): Ty("num", M2, 2),
+    ("tenant", "kind"): Ty("str", domain=_ENUM["tenant_kind"]),
+}
+
+# Fields that may be missing in the facts; ``known(x)`` tests them, otherwise they read as 0.
+OPTIONAL_FIELDS = {
+    ("household", "sign_on"), ("household", "vacate_on"), ("building", "assessed_unit_price"),
+    ("building", "assessed_value"), ("building", "decoration"), ("building", "fixtures"),
+}
+
+COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant"}
+COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE}
+
+FUNCTIONS = {
+    "min", "max", "clamp", "floor", "round", "abs", "sum", "count", "any", "sign_rate", "vacate_rate",
+    "points_above", "known", "flag", "date",
+}
+
+
+def dec_scale(d: Decimal) -> int:
+    """Number of decimal places needed to write ``d`` exactly."""
+    if d == 0:
+        return 0
+    exp = d.normalize().as_tuple().exponent
+    assert isinstance(exp, int)
+    return max(0, -exp)
+
+
+def reciprocal(d: Decimal) -> Decimal | None:
+    """Exact ``1/d`` when it is a terminating decimal, else ``None``."""
+    if d == 0:
+        return None
+    sign, digits, exp = d.normalize().as_tuple()
+    assert isinstance(exp, int)
+    m = int("".join(map(str, digits)))
+    a = b = 0
+    while m % 2 == 0:
+        m //= 2
+        a += 1
+    while m % 5 == 0:
+        m //= 5
+        b += 1
+    if m != 1:
+        return None
+    k = max(a, b)
+    num = 10**k // (2**a * 5**b)
+    r = Decimal(num).scaleb(-k - exp)
+    return -r if sign else r
+
+
+@dataclass(slots=True)
+class Checked:
+    """A checked policy: the policy with typed formulas, parameter scales and the item order."""
+
+    policy: Policy
+    order: list[str]  # item ids in dependency order
+    items: dict[str, Item]
+    param_scale: dict[str, int]
+    tier_scale: dict[str, int]
+    item_deps: dict[str, set[str]] = field(default_factory=dict)
+    derived_ty: dict[str, Ty] = field(default_factory=dict)
+
+    def items_for(self, option: str) -> list[Item]:
+        """Items of one option in evaluation order."""
+        return [self.items[i] for i in self.order if option in self.items[i].options]
+
+
+class _Checker:
+    def __init__(self, policy: Policy) -> None:
+        self.p = policy
+        self.problems: list[Problem] = []
+        self.param_scale: dict[str, int] = {}
+        self.tier_scale: dict[str, int] = {}
+        self.derived_ty: dict[str, Ty] = {}
+        self.derived_state: dict[str, str] = {}
+        self.derived_deps: dict[str, set[str]] = {}
+        self.items = {it.id: it for it in policy.items}
+        self.deps: set[str] = set()  # items referenced by the formula being checked
+        self.formula: Formula | None = None
+        self.names: dict[str, str] = {}
+
+    # -- problems
+
+    def err(self, node: Node | None, code: str, zh: str, en: str) -> None:
+        assert self.formula is not None
+        loc = self.formula.location(node.start if node is not None else 0)
+        self.problems.append(Problem(code, zh, en, loc))
+
+    def fail(self, node: Node, code: str, zh: str, en: str) -> Ty:
+        self.err(node, code, zh, en)
+        raise _Abort
+
+    # -- declarations
+
+    def declarations(self) -> None:
+        p = self.p
+        for kind, names in (
+            ("parameter", p.params), ("clock", p.clocks), ("tier", p.tiers), ("derived", p.derived),
+        ):
+            for n in names:
+                self._declare(n, kind, names[n].src.location())  # type: ignore[attr-defined]
+        for it in p.items:
+            self._declare(it.id, "item", it.src.location())
+        for name, param in p.params.items():
+            self.param_scale[name] = self._param_scale(param)
+        for name, tier in p.tiers.items():
+            self.tier_scale[name] = max(
+                [dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)]
+            )
+            if tier.clock not in p.clocks:
+                self.problems.append(Problem("tier", f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”",
+                                             f"tier '{name}' uses undefined clock '{tier.clock}'", tier.src.location()))
+            ws = sorted(tier.windows, key=lambda w: -(10**9) if w.window.after is None else w.window.after)
+            for a, b in zip(ws, ws[1:], strict=False):
+                a_up = a.window.upto
+                b_after = b.window.after
+                if a_up is None or b_after is None or b_after < a_up:
+                    self.problems.append(Problem(
+                        "tier", f"时间窗分档“{name}”的窗口重叠：{a.label} 与 {b.label}",
+                        f"tier '{name}' has overlapping windows: {a.label} / {b.label}", tier.src.location()))
+            for w in tier.windows:
+                if w.window.after is not None and w.window.upto is not None and w.window.upto <= w.window.after:
+                    self.problems.append(Problem("tier", f"时间窗“{w.label}”为空", f"window '{w.label}' is empty",
+                                                 tier.src.location()))
+        for name, param in p.params.items():
+            if param.kind == "table":
+                for d in param.values:
+                    for k in d.value:
+                        if len(k) != len(param.keys):
+                            self.problems.append(Problem("table", f"表格“{name}”的键层数不对", f"table '{name}' has wrong depth",
+                                                         param.src.location()))
+                            break
+
+    def _declare(self, name: str, kind: str, loc: Any) -> None:
+        if name in self.names:
+            self.problems.append(Problem("duplicate", f"名称“{name}”重复定义（已是{self.names[name]}）",
+                                         f"name '{name}' is defined twice (already a {self.names[name]})", loc))
+        elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS:
+            self.problems.append(Problem("reserved", f"“{name}”是保留名称", f"'{name}' is a reserved name", loc))
+        self.names[name] = kind
+
+    def _param_scale(self, param: Param) -> int:
+        vals: list[Decimal] = []
+        entries = list(param.values) + [e for ov in param.overrides.values() for e in ov]
+        for e in entries:
+            v = e.value
+            if param.kind == "scalar":
+                vals.append(v)
+            elif param.kind == "table":
+                vals.extend(v.values())
+            elif param.kind == "bands":
+                vals.extend(b for _, b in v)
+        if param.default is not None:
+            vals.append(param.default)
+        return max([dec_scale(v) for v in vals] + [0])
+
+    # -- formulas
+
+    def check_formula(self, f: Formula | None, element: str | None) -> Ty | None:
+        if f is None or f.node is None:
+            return None
+        saved = self.formula
+        self.formula = f
+        try:
+            return self.expr(f.node, element)
+        except _Abort:
+            return None
+        finally:
+            self.formula = saved
+
+    def expr(self, n: Node, el: str | None) -> Ty:
+        ty = self._expr(n, el)
+        n.ty = ty
+        return ty
+
+    def _expr(self, n: Node, el: str | None) -> Ty:
+        if isinstance(n, Num):
+            return Ty("num", n.unit, dec_scale(n.value))
+        if isinstance(n, Str):
+            v = canonical(n.value)
+            n.value = v
+            return Ty("str", domain=frozenset([v]))
+        if isinstance(n, Bool):
+            return BOOL
+        if isinstance(n, Name):
+            return self.name(n, el)
+        if isinstance(n, Index):
+            return self.index(n, el)
+        if isinstance(n, Call):
+            return self.call(n, el)
+        if isinstance(n, Unary):
+            t = self.num(n.operand, el, "取负")
+            return t
+        if isinstance(n, Not):
+            self.boolean(n.operand, el)
+            return BOOL
+        if isinstance(n, BoolOp):
+            self.boolean(n.left, el)
+            self.boolean(n.right, el)
+            return BOOL
+        if isinstance(n, Compare):
+            return self.compare(n, el)
+        if isinstance(n, Binary):
+            return self.binary(n, el)
+        if isinstance(n, If):
+            return self.if_(n, el)
+        raise AssertionError(type(n))
+
+    def num(self, n: Node, el: str | None, what: str) -> Ty:
+        t = self.expr(n, el)
+        if t.kind != "num":
+            self.fail(n, "type", f"{what}需要数值，这里是{_KIND_ZH[t.kind]}", f"{what} needs a number, got a {t.kind}")
+        return t
+
+    def boolean(self, n: Node, el: str | None) -> None:
+        t = self.expr(n, el)
+        if t.kind != "bool":
+            self.fail(n, "type", f"这里需要条件（真/假），却是{_KIND_ZH[t.kind]}", f"a condition (true/false) is needed here, got a {t.kind}")
+
+    def same_unit(self, n: Node, a: Ty, b: Ty, what_zh: str, what_en: str) -> None:
+        if a.unit != b.unit:
+            self.fail(n, "unit", f"单位不一致：不能{what_zh} {a.unit} 与 {b.unit}",
+                      f"units do not match: cannot {what_en} {a.unit} and {b.unit}")
+
+    def binary(self, n: Binary, el: str | None) -> Ty:
+        a = self.num(n.left, el, "运算")
+        if n.op == "/":
+            if not isinstance(n.right, Num):
+                self.fail(n.right, "division", "除数只能是常数（如 2、10、1.25），比例请用乘法（如 * 50%）",
+                          "only division by a constant number is allowed; multiply by a rate instead")
+            b = self.expr(n.right, el)
+            assert isinstance(n.right, Num)
+            r = reciprocal(n.right.value)
+            if r is None:
+                self.fail(n.right, "division", f"除以 {n.right.value} 的结果不是有限小数，无法精确计算",
+                          f"dividing by {n.right.value} is not exact (not a terminating decimal)")
+            assert r is not None
+            n.ref = r
+            return Ty("num", a.unit / b.unit, a.scale + dec_scale(r))
+        b = self.num(n.right, el, "运算")
+        if n.op in "+-":
+            self.same_unit(n, a, b, "相加减", "add or subtract")
+            return Ty("num", a.unit, max(a.scale, b.scale))
+        return Ty("num", a.unit * b.unit, a.scale + b.scale)
+
+    def compare(self, n: Compare, el: str | None) -> Ty:
+        a = self.expr(n.left, el)
+        b = self.expr(n.right, el)
+        if a.kind != b.kind:
+            self.fail(n, "type", f"不能比较{_KIND_ZH[a.kind]}与{_KIND_ZH[b.kind]}", f"cannot compare a {a.kind} with a {b.kind}")
+        if a.kind == "num":
+            self.same_unit(n, a, b, "比较", "compare")
+        elif a.kind in ("str", "bool"):
+            if n.op not in ("==", "!="):
+                self.fail(n, "type", "类别只能用 == 或 != 比较", "categories can only be compared with == or !=")
+            if a.kind == "str":
+                for lit, other in ((n.left, b), (n.right, a)):
+                    if isinstance(lit, Str) and other.domain is not None and lit.value not in other.domain:
+                        self.fail(lit, "domain", f"“{lit.value}”不是可能的取值（可选：{'、'.join(sorted(other.domain))}）",
+                                  f"'{lit.value}' is not a possible value (one of: {', '.join(sorted(other.domain))})")
+        return BOOL
+
+    def if_(self, n: If, el: str | None) -> Ty:
+        tys = []
+        for c, v in n.branches:
+            self.boolean(c, el)
+            tys.append(self.expr(v, el))
+        tys.append(self.expr(n.orelse, el))
+        return self.join(n, tys)
+
+    def join(self, n: Node, tys: list[Ty]) -> Ty:
+        first = tys[0]
+        for t in tys[1:]:
+            if t.kind != first.kind:
+                self.fail(n, "type", "各分支的类型不一致", "branches have different types")
+            if t.kind == "num" and t.unit != first.unit:
+                self.fail(n, "unit", f"各分支单位不一致：{first.unit} 与 {t.unit}", f"branches have different units: {first.unit} and {t.unit}")
+        if first.kind == "num":
+            return Ty("num", first.unit, max(t.scale for t in tys))
+        if first.kind == "str":
+            doms = [t.domain for t in tys]
+            dom = None if any(d is None for d in doms) else frozenset().union(*[d for d in doms if d is not None])
+            return Ty("str", domain=dom)
+        return first
+
+    def name(self, n: Name, el: str | None) -> Ty:
+        parts = n.parts
+        if len(parts) == 2 and parts[0] in FIELD_OBJECTS:
+            obj, attr = parts
+            ty = FIELDS.get((obj, attr))
+            if ty is None:
+                fields = sorted(a for o, a in FIELDS if o == obj)
+                self.fail(n, "name", f"“{obj}”没有字段“{attr}”（可用：{', '.join(fields)}）",
+                          f"'{obj}' has no field '{attr}' (available: {', '.join(fields)})")
+            assert ty is not None
+            if obj in ("building", "member", "tenant") and el != obj:
+                where = {"building": "sum(buildings, ...) 或按证计算的项目", "member": "sum/count(members, ...)",
+                         "tenant": "sum/count(tenants, ...)"}[obj]
+                self.fail(n, "context", f"“{obj}.{attr}”只能用在 {where} 之内",
+                          f"'{obj}.{attr}' can only be used inside {where}")
+            n.ref = ("field", obj, attr)
+            return ty
+        if len(parts) != 1:
+            self.fail(n, "name", f"未定义的名称“{'.'.join(parts)}”", f"undefined name '{'.'.join(parts)}'")
+        name = parts[0]
+        p = self.p
+        if name in p.params:
+            param = p.params[name]
+            if param.kind == "table":
+                self.fail(n, "table", f"表格参数“{name}”需要用 {name}[键, ...] 查表",
+                          f"table parameter '{name}' must be looked up as {name}[key, ...]")
+            if param.kind == "bands":
+                self.fail(n, "bands", f"分档参数“{name}”需要写成 {name}(数量)", f"band parameter '{name}' must be called as {name}(x)")
+            n.ref = ("param", name)
+            if param.kind == "category":
+                vals = {e.value for e in param.values} | {e.value for ov in param.overrides.values() for e in ov}
+                return Ty("str", domain=frozenset(vals))
+            return Ty("num", param.unit, self.param_scale[name])
+        if name in p.tiers:
+            n.ref = ("tier", name)
+            t = p.tiers[name]
+            return Ty("num", t.unit, self.tier_scale[name])
+        if name in p.clocks:
+            n.ref = ("clock", name)
+            return DATE
+        if name in p.derived:
+            n.ref = ("derived", name)
+            return self.derived_type(n, name)
+        if name in self.items:
+            n.ref = ("item", name)
+            self.deps.add(name)
+            return Ty("num", YUAN, 2)
+        if name in COLLECTIONS:
+            self.fail(n, "collection", f"“{name}”是集合，只能用在 sum/count/any 中", f"'{name}' is a collection; use it in sum/count/any")
+        self.fail(n, "name", f"未定义的名称“{name}”", f"undefined name '{name}'")
+        raise AssertionError
+
+    def derived_type(self, n: Node, name: str) -> Ty:
+        state = self.derived_state.get(name)
+        if state == "done":
+            self.deps |= self.derived_deps[name]
+            return self.derived_ty[name]
+        if state == "busy":
+            self.fail(n, "cycle", f"中间量“{name}”循环引用自身", f"derived value '{name}' refers to itself")
+        self.derived_state[name] = "busy"
+        saved_deps = self.deps
+        self.deps = set()
+        d = self.p.derived[name]
+        ty = self.check_formula(d.formula, None)
+        deps = self.deps
+        self.deps = saved_deps | deps
+        self.derived_deps[name] = deps
+        self.derived_state[name] = "done"
+        if ty is None:
+            raise _Abort
+        self.derived_ty[name] = ty
+        return ty
+
+    def index(self, n: Index, el: str | None) -> Ty:
+        name = n.name.parts[0] if len(n.name.parts) == 1 else ".".join(n.name.parts)
+        param = self.p.params.get(name)
+        if param is None or param.kind != "table":
+            self.fail(n, "table", f"“{name}”不是表格参数", f"'{name}' is not a table parameter")
+        assert param is not None
+        if len(n.keys) != len(param.keys):
+            self.fail(n, "table", f"表格“{name}”需要 {len(param.keys)} 个键（{', '.join(param.keys)}），给了 {len(n.keys)} 个",
+                      f"table '{name}' needs {len(param.keys)} keys ({', '.join(param.keys)}), got {len(n.keys)}")
+        domains: list[frozenset[str] | None] = []
+        for k in n.keys:
+            t = self.expr(k, el)
+            if t.kind != "str":
+                self.fail(k, "table", "表格的键应为类别（文字）", "table keys must be categories (text)")
+            domains.append(t.domain)
+        n.ref = ("table", name)
+        if param.default is None:
+            if any(d is None for d in domains):
+                self.fail(n, "table", f"表格“{name}”的键取值不确定，请给出 default（缺省值）",
+                          f"the keys of table '{name}' are open-ended; give the table a default")
+            combos: list[tuple[str, ...]] = [()]
+            for d in domains:
+                assert d is not None
+                combos = [(*c, v) for c in combos for v in sorted(d)]
+            for entry in param.values:
+                missing = [c for c in combos if c not in entry.value]
+                if missing:
+                    self.fail(n, "table", f"表格“{name}”缺少键 {' / '.join(missing[0])}（共缺 {len(missing)} 个），请补全或给出 default",
+                              f"table '{name}' has no entry for {' / '.join(missing[0])} ({len(missing)} missing); complete it or give a default")
+        return Ty("num", param.unit, self.param_scale[name])
+
+    def call(self, n: Call, el: str | None) -> Ty:
+        f = n.func
+        args = n.args
+        if f in self.p.params and self.p.params[f].kind == "bands":
+            param = self.p.params[f]
+            self._arity(n, 1)
+            t = self.num(args[0], el, "分档")
+            if t.unit != param.by_unit:
+                self.fail(args[0], "unit", f"分档“{f}”按 {param.by_unit} 分档，这里是 {t.unit}",
+                          f"bands '{f}' are by {param.by_unit}, got {t.unit}")
+            if t.scale != 0:
+                self.fail(args[0], "bands", "分档的依据应为整数（如人数）", "bands are looked up by a whole number (e.g. persons)")
+            n.ref = ("bands", f)
+            return Ty("num", param.unit, self.param_scale[f])
+        if f not in FUNCTIONS:
+            self.fail(n, "name", f"未定义的函数“{f}”", f"undefined function '{f}'")
+        if f in ("min", "max"):
+            if len(args) < 2 or n.kwargs:
+                self.fail(n, "arity", f"{f} 至少需要两个参数", f"{f} needs at least two arguments")
+            tys = [self.num(a, el, f) for a in args]
+            return self.join(n, tys)
+        if f == "clamp":
+            self._arity(n, 3)
+            tys = [self.num(a, el, f) for a in args]
+            return self.join(n, tys)
+        if f in ("floor", "abs"):
+            self._arity(n, 1)
+            t = self.num(args[0], el, f)
+            return Ty("num", t.unit, 0 if f == "floor" else t.scale)
+        if f == "round":
+            self._arity(n, 2)
+            t = self.num(args[0], el, f)
+            d = args[1]
+            if not (isinstance(d, Num) and d.unit == ONE and d.value == d.value.to_integral_value() and 0 <= d.value <= 8):
+                self.fail(d, "round", "round 的位数应为 0 到 8 的整数", "round needs a whole number of places from 0 to 8")
+            assert isinstance(d, Num)
+            d.ty = NUM0
+            return Ty("num", t.unit, int(d.value))
+        if f in ("sum", "count", "any"):
+            need = 2 if f == "sum" else 1
+            if len(args) != need or set(n.kwargs) - {"where"}:
+                usage = {"sum": "sum(集合, 表达式, where=条件)", "count": "count(集合, where=条件)", "any": "any(集合, where=条件)"}[f]
+                self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
+            coll = args[0]
+            if not (isinstance(coll, Name) and len(coll.parts) == 1 and coll.parts[0] in COLLECTIONS):
+                self.fail(coll, "collection", "第一个参数应为 members、buildings 或 tenants",
+                          "the first argument must be members, buildings or tenants")
+            assert isinstance(coll, Name)
+            inner = COLLECTIONS[coll.parts[0]]
+            coll.ref = ("collection", inner)
+            coll.ty = NUM0
+            if "where" in n.kwargs:
+                self.boolean(n.kwargs["where"], inner)
+            if f == "sum":
+                t = self.num(args[1], inner, "sum")
+                return Ty("num", t.unit, t.scale)
+            if f == "count":
+                return Ty("num", COUNT_UNIT[inner], 0)
+            return BOOL
+        if f in ("sign_rate", "vacate_rate"):
+            if len(args) != 2 or n.kwargs:
+                self.fail(n, "arity", f"用法：{f}('block' 或 'project' 或层级名, 截止日期)", f"usage: {f}(scope, as_of)")
+            scope = args[0]
+            levels = ("block", "project", *self.p.meta.block_levels)
+            if not (isinstance(scope, Str) and scope.value in levels):
+                self.fail(scope, "scope", f"范围应为 {' / '.join(repr(x) for x in levels)}", f"scope must be one of {', '.join(levels)}")
+            scope.ty = Ty("str")
+            t = self.expr(args[1], el)
+            if t.kind != "date":
+                self.fail(args[1], "type", "截止日期应为日期（时钟或 date('YYYY-MM-DD')）", "as_of must be a date (a clock or date('YYYY-MM-DD'))")
+            return Ty("num", ONE, 6)
+        if f == "points_above":
+            self._arity(n, 2)
+            a = self.num(args[0], el, f)
+            b = self.num(args[1], el, f)
+            if not (a.unit.dimensionless and b.unit.dimensionless):
+                self.fail(n, "unit", "points_above 用于比率（%）", "points_above compares rates (%)")
+            return NUM0
+        if f == "known":
+            self._arity(n, 1)
+            a = args[0]
+            if not (isinstance(a, Name) and len(a.parts) == 2 and (a.parts[0], a.parts[1]) in OPTIONAL_FIELDS):
+                self.fail(a, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
+                          "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
+            self.expr(a, el)
+            return BOOL
+        if f == "flag":
+            self._arity(n, 1)
+            if not isinstance(args[0], Str):
+                self.fail(args[0], "flag", "flag() 需要一个文字标记，如 flag('临街')", "flag() needs a text flag, e.g. flag('corner')")
+            args[0].ty = Ty("str")
+            return BOOL
+        if f == "date":
+            self._arity(n, 1)
+            a = args[0]
+            from datetime import date as _date
+
+            try:
+                assert isinstance(a, Str)
+                n.ref = _date.fromisoformat(a.value)
+            except (AssertionError, ValueError):
+                self.fail(a, "date", "date() 需要 'YYYY-MM-DD' 格式的日期", "date() needs a 'YYYY-MM-DD' text")
+            a.ty = Ty("str")
+            return DATE
+        raise AssertionError(f)
+
+    def _arity(self, n: Call, k: int) -> None:
+        if len(n.args) != k or n.kwargs:
+            self.fail(n, "arity", f"{n.func} 需要 {k} 个参数", f"{n.func} needs {k} argument(s)")
+
+    # -- items
+
+    def check_items(self) -> dict[str, set[str]]:
+        deps: dict[str, set[str]] = {}
+        for it in self.p.items:
+            self.deps = set()
+            el = "building" if it.per == "certificate" else None
+            t = self.check_formula(it.formula, el)
+            if t is not None:
+                self.formula = it.formula
+                if t.kind != "num" or not money_compatible(t.unit, it.per):
+                    want = "元" if it.per == "household" else "元 或 元/证"
+                    unit = t.unit if t.kind == "num" else _KIND_ZH[t.kind]
+                    self.err(it.formula.node, "unit", f"项目“{it.id}”应得出金额（{want}），公式得出的是 {unit}",
+                             f"item '{it.id}' must come out in money ({want}), the formula gives {unit}")
+                self.formula = None
+            if it.when is not None:
+                tw = self.check_formula(it.when, el)
+                if tw is not None and tw.kind != "bool":
+                    self.formula = it.when
+                    self.err(it.when.node, "type", "适用条件 when 应为条件（真/假）", "when must be a condition")
+                    self.formula = None
+            for f, fel in ((it.floor, el), (it.cap, el), (it.household_floor, None), (it.household_cap, None)):
+                tf = self.check_formula(f, fel)
+                if tf is not None and f is not None and (tf.kind != "num" or not money_compatible(tf.unit, it.per if fel else "household")):
+                    self.formula = f
+                    self.err(f.node, "unit", "保底/封顶应为金额（元）", "floor / cap must be money (元)")
+                    self.formula = None
+            for d in self.deps:
+                dep = self.items[d]
+                missing = [o for o in it.options if o not in dep.options]
+                if missing:
+                    self.problems.append(Problem(
+                        "option", f"项目“{it.id}”引用了“{d}”，但“{d}”不属于补偿方式 {', '.join(missing)}",
+                        f"item '{it.id}' uses '{d}', which is not part of option(s) {', '.join(missing)}",
+                        it.src.location()))
+            deps[it.id] = set(self.deps)
+        for name, d in self.p.derived.items():
+            if self.derived_state.get(name) is None:
+                self.deps = set()
+                try:
+                    self.formula = d.formula
+                    self.derived_type(d.formula.node or Num(0, 0, Decimal(0), ONE), name)
+                except _Abort:
+                    pass
+                self.formula = None
+        sw = self.p.swap
+        if sw is not None:
+            for f, unit in ((sw.entitled_area, M2), (sw.credit, YUAN), (sw.cost_price, YUAN / M2),
+                            (sw.extra_price, YUAN / M2), (sw.market_price, YUAN / M2), (sw.refund_price, YUAN / M2)):
+                self.deps = set()
+                t = self.check_formula(f, None)
+                if t is not None and f is not None and (t.kind != "num" or t.unit != unit):
+                    self.formula = f
+                    self.err(f.node, "unit", f"此处应为 {unit}", f"{unit} expected here")
+                    self.formula = None
+        return deps
+
+    def order(self, deps: dict[str, set[str]]) -> list[str]:
+        out: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(i: str, chain: list[str]) -> None:
+            if state.get(i) == 2:
+                return
+            if state.get(i) == 1:
+                cyc = " -> ".join([*chain[chain.index(i):], i])
+                self.problems.append(Problem("cycle", f"项目循环引用：{cyc}", f"items refer to each other in a cycle: {cyc}",
+                                             self.items[i].src.location()))
+                return
+            state[i] = 1
+            for d in sorted(deps.get(i, ())):
+                visit(d, [*chain, i])
+            state[i] = 2
+            out.append(i)
+
+        for it in self.p.items:
+            visit(it.id, [])
+        return out
+
+
+class _Abort(Exception):
+    """Stops checking one formula after its first error."""
+
+
+FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant"}
+_KIND_ZH = {"num": "数值", "bool": "条件", "str": "类别", "date": "日期"}
+
+
+def check_policy(policy: Policy, problems: list[Problem] | None = None) -> Checked:
+    """Check a read policy: names, types, units, scales, table completeness, tiers and cycles.
+
+    Raises :class:`PolicyError` with every problem found (including ``problems`` from reading).
+    """
+    c = _Checker(policy)
+    c.problems.extend(problems or [])
+    c.declarations()
+    deps = c.check_items()
+    order = c.order(deps)
+    if c.problems:
+        raise PolicyError(sorted(c.problems, key=lambda p: (p.location.line, p.location.column)))
+    return Checked(policy, order, c.items, c.param_scale, c.tier_scale, deps, dict(c.derived_ty))
+
+
+def load_policy(text: str, file: str = "<policy>") -> Checked:
+    """Read and check a policy from YAML text; raises :class:`PolicyError` listing all problems."""
+    policy, problems = read_policy(text, file)
+    return check_policy(policy, problems)
+
+
+def load_policy_file(path: str | Path) -> Checked:
+    """Read and check a policy file."""
+    p = Path(path)
+    return load_policy(p.read_text(encoding="utf-8"), str(p))

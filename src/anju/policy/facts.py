@@ -1,0 +1,441 @@
+"""Household facts: the inputs of the compensation engine.
+
+These are plain frozen dataclasses. Each maps field by field onto a database row of the
+household domain, so the foundation can build them without any policy knowledge:
+
+* :class:`Household` <- household row (+ its block chain)
+* :class:`Member` <- member rows
+* :class:`Building` <- building / certificate rows with their valuation
+* :class:`Homestead` <- the homestead row (collective land only)
+* :class:`Tenant` <- tenant rows
+* :class:`GroupFacts` <- per-block counts and dates used by group aggregates (sign rate ...)
+
+Areas are ``Decimal`` with at most 2 places, money is integer fen, dates are ``date``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class ProjectKind(StrEnum):
+    """Kind of project the household belongs to."""
+
+    STATE_LAND = "state_land"  # 国有土地
+    COLLECTIVE_LAND = "collective_land"  # 集体土地
+    SHANTYTOWN = "shantytown"  # 棚户区
+
+
+class Structure(StrEnum):
+    """Building structure (结构)."""
+
+    BRICK_CONCRETE = "brick_concrete"  # 砖混
+    BRICK_WOOD = "brick_wood"  # 砖木
+    SIMPLE = "simple"  # 简易
+    STEEL_CONCRETE = "steel_concrete"  # 钢混
+
+
+class Use(StrEnum):
+    """Registered use of a building (用途)."""
+
+    RESIDENTIAL = "residential"  # 住宅
+    NON_RESIDENTIAL = "non_residential"  # 非住宅
+    BUSINESS = "business"  # 营业
+
+
+class Determination(StrEnum):
+    """Determination of unregistered area (未登记建筑认定结果)."""
+
+    LEGAL = "legal"  # 合法
+    TEMPORARY = "temporary"  # 临建
+    ILLEGAL = "illegal"  # 违建
+    PENDING = "pending"  # 待认定
+
+
+class TenantKind(StrEnum):
+    """Kind of tenant (承租人)."""
+
+    PERSON = "person"  # 个人
+    ENTERPRISE = "enterprise"  # 企业
+
+
+# Chinese spellings accepted wherever a category is written (policy files, spreadsheets).
+ALIASES: dict[str, str] = {
+    "国有土地": "state_land",
+    "集体土地": "collective_land",
+    "棚户区": "shantytown",
+    "砖混": "brick_concrete",
+    "砖木": "brick_wood",
+    "简易": "simple",
+    "钢混": "steel_concrete",
+    "住宅": "residential",
+    "非住宅": "non_residential",
+    "营业": "business",
+    "合法": "legal",
+    "临建": "temporary",
+    "违建": "illegal",
+    "待认定": "pending",
+    "个人": "person",
+    "企业": "enterprise",
+}
+
+LABELS_ZH: dict[str, str] = {v: k for k, v in ALIASES.items()}
+
+
+def canonical(value: str) -> str:
+    """Map a Chinese category spelling onto its identifier; other strings are returned stripped."""
+    text = value.strip()
+    return ALIASES.get(text, text)
+
+
+def _area(value: Decimal | int | str | None, what: str) -> Decimal:
+    """An area with at most 2 decimal places (a float is refused)."""
+    if value is None:
+        return Decimal("0.00")
+    if isinstance(value, float):
+        raise TypeError(f"{what}: area must not be float / 面积不得为浮点数")
+    d = Decimal(str(value).strip() or "0")
+    if not d.is_finite() or d != d.quantize(Decimal("0.01")):
+        raise ValueError(f"{what}: 面积最多两位小数 / area must have at most 2 decimals: {value!r}")
+    return d.quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A family member (家庭成员) with the special-group facts the plans look at."""
+
+    name: str
+    relation: str = ""  # relation to the head, free text (户主 / 配偶 / 子女 ...)
+    dibao: bool = False  # 低保
+    disability_grade: int | None = None  # 残疾等级 1-4
+    serious_illness: bool = False  # 大病
+    martyr_family: bool = False  # 烈属
+    shidu: bool = False  # 失独
+    only_child: bool = False  # 独生子女
+    youfu: bool = False  # 优抚对象
+    resettlement_counted: bool = True  # 安置人口
+
+    def __post_init__(self) -> None:
+        if self.disability_grade is not None and self.disability_grade not in (1, 2, 3, 4):
+            raise ValueError(f"残疾等级只能是1-4 / disability grade must be 1-4: {self.disability_grade}")
+
+
+@dataclass(frozen=True, slots=True)
+class Building:
+    """A building under one certificate (证), with its areas and valuation."""
+
+    certificate_no: str
+    structure: Structure = Structure.BRICK_CONCRETE
+    use: Use = Use.RESIDENTIAL
+    floors: int = 1
+    built_year: int = 2000
+    legal_area: Decimal = Decimal("0.00")
+    unregistered_area: Decimal = Decimal("0.00")
+    unregistered_determination: Determination = Determination.PENDING
+    assessed_unit_price_fen: int | None = None
+    assessed_value_fen: int | None = None
+    decoration_fen: int | None = None
+    fixtures_fen: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "legal_area", _area(self.legal_area, "legal_area"))
+        object.__setattr__(self, "unregistered_area", _area(self.unregistered_area, "unregistered_area"))
+        object.__setattr__(self, "structure", Structure(self.structure))
+        object.__setattr__(self, "use", Use(self.use))
+        object.__setattr__(self, "unregistered_determination", Determination(self.unregistered_determination))
+
+
+@dataclass(frozen=True, slots=True)
+class Homestead:
+    """A rural homestead (宅基地) of a collective-land household."""
+
+    area: Decimal
+    approved_year: int | None = None
+    certificate_no: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "area", _area(self.area, "homestead.area"))
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A tenant (承租人 / 承租企业) of the household's buildings."""
+
+    name: str
+    kind: TenantKind = TenantKind.PERSON
+    area: Decimal = Decimal("0.00")
+    business: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "area", _area(self.area, "tenant.area"))
+        object.__setattr__(self, "kind", TenantKind(self.kind))
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    """One household (被征收户) and everything the policy may look at.
+
+    ``block_code`` is the household's own block (e.g. 组); ``block_chain`` lists the parent block
+    codes from the outermost (片区) to the immediate parent (村). Overrides and group aggregates
+    resolve along ``block_chain + (block_code,)``.
+    """
+
+    code: str
+    block_code: str
+    block_chain: tuple[str, ...] = ()
+    kind: ProjectKind = ProjectKind.STATE_LAND
+    sign_on: date | None = None
+    vacate_on: date | None = None
+    flags: frozenset[str] = frozenset()
+    members: tuple[Member, ...] = ()
+    buildings: tuple[Building, ...] = ()
+    homestead: Homestead | None = None
+    tenants: tuple[Tenant, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ProjectKind(self.kind))
+        object.__setattr__(self, "block_chain", tuple(self.block_chain))
+        object.__setattr__(self, "flags", frozenset(self.flags))
+        object.__setattr__(self, "members", tuple(self.members))
+        object.__setattr__(self, "buildings", tuple(self.buildings))
+        object.__setattr__(self, "tenants", tuple(self.tenants))
+
+    @property
+    def block_path(self) -> tuple[str, ...]:
+        """All blocks of the household from the outermost to its own block."""
+        return (*self.block_chain, self.block_code)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockGroup:
+    """Group facts of one block: how many households it has and when they signed / vacated."""
+
+    total_households: int
+    sign_dates: tuple[date, ...] = ()
+    vacate_dates: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFacts:
+    """Per-block facts for group aggregates (sign rate / vacate rate of a block or the project).
+
+    ``blocks`` maps each leaf block code (a household's ``block_code``) to its :class:`BlockGroup`;
+    ``parents`` maps a block code to its parent block code (absent for top-level blocks).
+    """
+
+    blocks: Mapping[str, BlockGroup] = field(default_factory=dict)
+    parents: Mapping[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_households(households: Iterable[Household]) -> GroupFacts:
+        """Group facts computed from the complete list of a project's households."""
+        totals: dict[str, int] = {}
+        signs: dict[str, list[date]] = {}
+        vacates: dict[str, list[date]] = {}
+        parents: dict[str, str] = {}
+        for h in households:
+            totals[h.block_code] = totals.get(h.block_code, 0) + 1
+            if h.sign_on is not None:
+                signs.setdefault(h.block_code, []).append(h.sign_on)
+            if h.vacate_on is not None:
+                vacates.setdefault(h.block_code, []).append(h.vacate_on)
+            path = h.block_path
+            for child, parent in zip(path[1:], path[:-1], strict=True):
+                parents[child] = parent
+        blocks = {
+            code: BlockGroup(
+                total_households=n,
+                sign_dates=tuple(sorted(signs.get(code, []))),
+                vacate_dates=tuple(sorted(vacates.get(code, []))),
+            )
+            for code, n in totals.items()
+        }
+        return GroupFacts(blocks=blocks, parents=parents)
+
+    def leaves_under(self, scope: str | None) -> list[str]:
+        """Leaf block codes under ``scope`` (itself included); ``None`` means the whole project."""
+        if scope is None:
+            return sorted(self.blocks)
+        out = []
+        for code in self.blocks:
+            cur: str | None = code
+            while cur is not None:
+                if cur == scope:
+                    out.append(code)
+                    break
+                cur = self.parents.get(cur)
+        return sorted(out)
+
+    def rate_ppm(self, scope: str | None, as_of: date, event: str) -> int:
+        """Share of households under ``scope`` whose ``event`` ('sign'/'vacate') is on or before
+        ``as_of``, in millionths, truncated (2/3 -> 666666). 0 when the scope has no households.
+
+        Truncation never overstates a rate, so "rate >= 80%" is decided exactly.
+        """
+        total = 0
+        done = 0
+        for code in self.leaves_under(scope):
+            g = self.blocks[code]
+            total += g.total_households
+            dates = g.sign_dates if event == "sign" else g.vacate_dates
+            done += sum(1 for d in dates if d <= as_of)
+        if total == 0:
+            return 0
+        return (done * 1_000_000) // total
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float):
+        if value != int(value):
+            raise ValueError(f"需要整数 / integer expected: {value!r}")
+        return int(value)
+    return int(str(value).strip())
+
+
+def _fen(value: Any) -> int | None:
+    """Yuan given in a file (at most 2 decimals) -> fen; empty -> None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    d = Decimal(str(value).replace(",", "").strip())
+    fen = d * 100
+    if fen != fen.to_integral_value():
+        raise ValueError(f"金额最多两位小数 / amount must have at most 2 decimals: {value!r}")
+    return int(fen)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in ("", "0", "false", "no", "n", "否", "无", "0.0"):
+        return False
+    if text in ("1", "true", "yes", "y", "是", "有", "1.0"):
+        return True
+    raise ValueError(f"需要是/否 / boolean expected: {value!r}")
+
+
+def _date(value: Any) -> date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip()[:10])
+
+
+def _area_in(value: Any) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    return _area(value, "area")
+
+
+def member_from_dict(d: Mapping[str, Any]) -> Member:
+    """Build a :class:`Member` from a mapping (YAML case or spreadsheet row)."""
+    return Member(
+        name=str(d.get("name", "")),
+        relation=str(d.get("relation", "") or ""),
+        dibao=_bool(d.get("dibao")),
+        disability_grade=_opt_int(d.get("disability_grade")),
+        serious_illness=_bool(d.get("serious_illness")),
+        martyr_family=_bool(d.get("martyr_family")),
+        shidu=_bool(d.get("shidu")),
+        only_child=_bool(d.get("only_child")),
+        youfu=_bool(d.get("youfu")),
+        resettlement_counted=_bool(d.get("resettlement_counted", True)),
+    )
+
+
+def building_from_dict(d: Mapping[str, Any]) -> Building:
+    """Build a :class:`Building` from a mapping; money columns are given in yuan."""
+    return Building(
+        certificate_no=str(d.get("certificate_no", "") or ""),
+        structure=Structure(canonical(str(d.get("structure", "brick_concrete")))),
+        use=Use(canonical(str(d.get("use", "residential")))),
+        floors=_opt_int(d.get("floors")) or 1,
+        built_year=_opt_int(d.get("built_year")) or 2000,
+        legal_area=_area_in(d.get("legal_area")),
+        unregistered_area=_area_in(d.get("unregistered_area")),
+        unregistered_determination=Determination(
+            canonical(str(d.get("unregistered_determination", "pending") or "pending"))
+        ),
+        assessed_unit_price_fen=_fen(d.get("assessed_unit_price")),
+        assessed_value_fen=_fen(d.get("assessed_value")),
+        decoration_fen=_fen(d.get("decoration")),
+        fixtures_fen=_fen(d.get("fixtures")),
+    )
+
+
+def tenant_from_dict(d: Mapping[str, Any]) -> Tenant:
+    """Build a :class:`Tenant` from a mapping."""
+    return Tenant(
+        name=str(d.get("name", "")),
+        kind=TenantKind(canonical(str(d.get("kind", "person") or "person"))),
+        area=_area_in(d.get("area")),
+        business=str(d.get("business", "") or ""),
+    )
+
+
+def _chain(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.replace(">", "/").split("/") if p.strip())
+    return tuple(str(p) for p in value)
+
+
+def household_from_dict(d: Mapping[str, Any]) -> Household:
+    """Build a :class:`Household` (with members, buildings, homestead, tenants) from a mapping."""
+    hs = d.get("homestead")
+    flags = d.get("flags") or ()
+    if isinstance(flags, str):
+        flags = [f.strip() for f in flags.replace("，", ",").split(",") if f.strip()]
+    return Household(
+        code=str(d["code"]),
+        block_code=str(d.get("block_code", d.get("block", ""))),
+        block_chain=_chain(d.get("block_chain")),
+        kind=ProjectKind(canonical(str(d.get("kind", "state_land")))),
+        sign_on=_date(d.get("sign_on")),
+        vacate_on=_date(d.get("vacate_on")),
+        flags=frozenset(str(f) for f in flags),
+        members=tuple(member_from_dict(m) for m in d.get("members") or ()),
+        buildings=tuple(building_from_dict(b) for b in d.get("buildings") or ()),
+        homestead=(
+            Homestead(
+                area=_area_in(hs.get("area")),
+                approved_year=_opt_int(hs.get("approved_year")),
+                certificate_no=str(hs.get("certificate_no", "") or ""),
+            )
+            if hs
+            else None
+        ),
+        tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
+    )
+
+
+def group_from_dict(d: Mapping[str, Any]) -> GroupFacts:
+    """Build :class:`GroupFacts` from ``{blocks: {code: {total_households, sign_dates, vacate_dates}},
+    parents: {code: parent}}``."""
+    blocks: dict[str, BlockGroup] = {}
+    for code, g in (d.get("blocks") or {}).items():
+        blocks[str(code)] = BlockGroup(
+            total_households=int(g["total_households"]),
+            sign_dates=tuple(sorted(x for x in (_date(v) for v in g.get("sign_dates") or ()) if x)),
+            vacate_dates=tuple(sorted(x for x in (_date(v) for v in g.get("vacate_dates") or ()) if x)),
+        )
+    parents = {str(k): str(v) for k, v in (d.get("parents") or {}).items()}
+    return GroupFacts(blocks=blocks, parents=parents)
+
+
+def households_sequence(items: Sequence[Mapping[str, Any]]) -> list[Household]:
+    """Build many households from mappings."""
+    return [household_from_dict(x) for x in items]

@@ -1,0 +1,529 @@
+"""The scalar evaluator: one household, one option, exact ``Decimal`` arithmetic, full trace.
+
+This is the family's calculation sheet (算账单): for every item it records the formula, the values
+substituted, the tier or branch taken, the floors and caps applied and the rounding step.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from anju.core.dates import day_number
+from anju.core.money import RoundingMode, format_yuan, round_to_fen
+from anju.policy.check import Checked, Ty
+from anju.policy.errors import EvaluationError
+from anju.policy.expr import (
+    Binary,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    If,
+    Index,
+    Name,
+    Node,
+    Not,
+    Num,
+    Str,
+    Unary,
+)
+from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.model import Formula, Item
+from anju.policy.resolve import Resolved
+
+# Exact arithmetic: any inexact result is a bug (the checker only allows exact operations).
+EXACT = decimal.Context(
+    prec=80,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero],
+)
+
+_DEC_MODES = {
+    RoundingMode.HALF_UP: decimal.ROUND_HALF_UP,
+    RoundingMode.HALF_DOWN: decimal.ROUND_HALF_DOWN,
+    RoundingMode.HALF_EVEN: decimal.ROUND_HALF_EVEN,
+    RoundingMode.DOWN: decimal.ROUND_DOWN,
+    RoundingMode.UP: decimal.ROUND_UP,
+}
+
+
+@dataclass(slots=True)
+class Step:
+    """One line of a trace: a piece of the formula and what it was worth."""
+
+    text: str
+    value: str
+    note: str = ""
+
+
+@dataclass(slots=True)
+class CertificateLine:
+    """The part of a per-certificate item for one certificate."""
+
+    certificate_no: str
+    applies: bool
+    raw: Decimal
+    amount_fen: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """One item of the calculation sheet."""
+
+    id: str
+    label: str
+    applies: bool
+    amount_fen: int
+    formula: str
+    per: str = "household"
+    raw: Decimal | None = None  # exact value before floor/cap and rounding (per-household items)
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # floor / cap / rounding
+    certificates: list[CertificateLine] = field(default_factory=list)
+    ref: str = ""
+
+
+@dataclass(slots=True)
+class Result:
+    """The evaluation of one household under one option."""
+
+    household: str
+    option: str
+    as_of: date
+    items: list[ItemResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_fen(self) -> int:
+        """Sum of all items, in fen."""
+        return sum(i.amount_fen for i in self.items)
+
+    def amounts(self) -> dict[str, int]:
+        """Item id -> amount in fen (items that do not apply are 0)."""
+        return {i.id: i.amount_fen for i in self.items}
+
+
+def fmt(value: Any, ty: Ty | None = None) -> str:
+    """Show a value with its unit for a trace."""
+    if isinstance(value, bool):
+        return "是 true" if value else "否 false"
+    if value is None:
+        return "（无 none）"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        zh = LABELS_ZH.get(value)
+        return f"{zh}（{value}）" if zh else value
+    if isinstance(value, Decimal):
+        unit = ""
+        if ty is not None and ty.kind == "num" and not ty.unit.dimensionless:
+            unit = " " + str(ty.unit)
+        if ty is not None and str(ty.unit) == "元" and value == value.quantize(Decimal("0.01")):
+            return format_yuan(int(value * 100)) + " 元"
+        text = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        return text + unit
+    return str(value)
+
+
+class ScalarEvaluator:
+    """Evaluates one household. Create one per (checked policy, household, as_of, group facts)."""
+
+    def __init__(
+        self,
+        checked: Checked,
+        household: Household,
+        as_of: date,
+        group: GroupFacts | None = None,
+        resolved: Resolved | None = None,
+        trace: bool = True,
+    ) -> None:
+        self.c = checked
+        self.h = household
+        self.path = household.block_path
+        self.as_of = as_of
+        self.group = group
+        self.r = resolved or Resolved(checked.policy, as_of)
+        self.trace = trace
+        self.item_fen: dict[str, int] = {}
+        self.derived: dict[str, Any] = {}
+        self.steps: list[Step] | None = None
+        self.formula: Formula | None = None
+        self.warnings: list[str] = []
+        self.mode = checked.policy.meta.rounding_mode
+        self.prefix = ""
+
+    # -- items
+
+    def evaluate(self, option: str) -> Result:
+        """Evaluate every item of ``option``."""
+        if option not in self.c.policy.options:
+            raise EvaluationError(
+                "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
+            )
+        results = []
+        with decimal.localcontext(EXACT):
+            for it in self.c.items_for(option):
+                res = self.item(it)
+                self.item_fen[it.id] = res.amount_fen
+                results.append(res)
+        return Result(self.h.code, option, self.as_of, results, self.warnings)
+
+    def item(self, it: Item) -> ItemResult:
+        steps: list[Step] = []
+        self.steps = steps if self.trace else None
+        res = ItemResult(it.id, it.label, False, 0, it.formula.text, it.per, steps=steps, ref=it.ref)
+        if it.per == "household":
+            applies = True if it.when is None else bool(self.run(it.when, None))
+            res.applies = applies
+            if not applies:
+                if self.trace:
+                    res.notes.append(f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable")
+                return res
+            raw = self.run(it.formula, None)
+            res.raw = raw
+            value = self.bound(it.floor, it.cap, raw, None, res.notes)
+            res.amount_fen = self.round_money(value, it, res.notes)
+            return res
+        total = 0
+        any_applies = False
+        for b in self.h.buildings:
+            self.prefix = f"[证 {b.certificate_no}] "
+            applies = True if it.when is None else bool(self.run(it.when, b))
+            line = CertificateLine(b.certificate_no, applies, Decimal(0), 0)
+            if applies:
+                any_applies = True
+                raw = self.run(it.formula, b)
+                line.raw = raw
+                value = self.bound(it.floor, it.cap, raw, b, line.notes)
+                line.amount_fen = self.round_money(value, it, line.notes)
+                total += line.amount_fen
+            res.certificates.append(line)
+        self.prefix = ""
+        res.applies = any_applies
+        if not any_applies:
+            return res
+        if it.household_floor is None and it.household_cap is None:
+            res.amount_fen = total
+            return res
+        value = Decimal(total).scaleb(-2)
+        bounded = self.bound(it.household_floor, it.household_cap, value, None, res.notes)
+        res.amount_fen = self.round_money(bounded, it, res.notes) if bounded != value else total
+        return res
+
+    def bound(self, floor: Formula | None, cap: Formula | None, value: Decimal, el: Any, notes: list[str]) -> Decimal:
+        if floor is not None:
+            f = self.run(floor, el)
+            if value < f:
+                if self.trace:
+                    notes.append(f"保底：{fmt(value)} < {fmt(f)}，按保底 {fmt(f)} / floor applied")
+                value = f
+        if cap is not None:
+            c = self.run(cap, el)
+            if value > c:
+                if self.trace:
+                    notes.append(f"封顶：{fmt(value)} > {fmt(c)}，按封顶 {fmt(c)} / cap applied")
+                value = c
+        return value
+
+    def round_money(self, value: Decimal, it: Item, notes: list[str]) -> int:
+        fen = round_to_fen(value, it.rounding_mode, it.rounding_unit)
+        if self.trace:
+            notes.append(
+                f"舍入：{format(value, 'f')} 元 -> {format_yuan(fen)} 元（{it.rounding_mode.value}，到{it.rounding_unit.value}）"
+                f" / rounding"
+            )
+        return fen
+
+    def run(self, f: Formula, el: Any) -> Any:
+        self.formula = f
+        assert f.node is not None
+        return self.ev(f.node, el)
+
+    def note(self, n: Node, value: Any, note: str = "") -> None:
+        if self.steps is not None and self.formula is not None:
+            self.steps.append(Step(self.prefix + self.formula.text[n.start : n.end], fmt(value, n.ty), note))
+
+    # -- expressions
+
+    def ev(self, n: Node, el: Any) -> Any:  # noqa: C901 - one dispatch over node kinds
+        if isinstance(n, Num):
+            return n.value
+        if isinstance(n, Str):
+            return n.value
+        if isinstance(n, Bool):
+            return n.value
+        if isinstance(n, Name):
+            return self.name(n, el)
+        if isinstance(n, Binary):
+            a = self.ev(n.left, el)
+            if n.op == "/":
+                return a * n.ref
+            b = self.ev(n.right, el)
+            if n.op == "+":
+                return a + b
+            if n.op == "-":
+                return a - b
+            return a * b
+        if isinstance(n, Unary):
+            return -self.ev(n.operand, el)
+        if isinstance(n, Compare):
+            a = self.ev(n.left, el)
+            b = self.ev(n.right, el)
+            if n.left.ty.kind == "date" and (a is None or b is None):
+                return False
+            op = n.op
+            if op == "==":
+                return a == b
+            if op == "!=":
+                return a != b
+            if op == "<":
+                return a < b
+            if op == "<=":
+                return a <= b
+            if op == ">":
+                return a > b
+            return a >= b
+        if isinstance(n, BoolOp):
+            a = self.ev(n.left, el)
+            b = self.ev(n.right, el)
+            return (a and b) if n.op == "and" else (a or b)
+        if isinstance(n, Not):
+            return not self.ev(n.operand, el)
+        if isinstance(n, If):
+            for i, (cond, val) in enumerate(n.branches):
+                if self.ev(cond, el):
+                    self.note(cond, True, f"取第{i + 1}个分支 / branch {i + 1} taken")
+                    return self.ev(val, el)
+            self.note(n.orelse, "else", "取 else 分支 / else branch taken")
+            return self.ev(n.orelse, el)
+        if isinstance(n, Index):
+            return self.index(n, el)
+        if isinstance(n, Call):
+            return self.call(n, el)
+        raise AssertionError(type(n))
+
+    def name(self, n: Name, el: Any) -> Any:
+        ref = n.ref
+        kind = ref[0]
+        if kind == "field":
+            v = self.field(ref[1], ref[2], el)
+            self.note(n, v)
+            return v
+        if kind == "param":
+            v = self.r.param(ref[1], self.path)
+            if self.steps is not None:
+                p = self.c.policy.params[ref[1]]
+                self.note(n, v, f"{p.label}{'（' + p.ref + '）' if p.ref else ''}")
+            return v
+        if kind == "clock":
+            return self.r.clock(ref[1], self.path)
+        if kind == "tier":
+            return self.tier(n, ref[1], el)
+        if kind == "derived":
+            name = ref[1]
+            if name not in self.derived:
+                saved_f, saved_s = self.formula, self.steps
+                self.steps = None
+                d = self.c.policy.derived[name]
+                self.derived[name] = self.run(d.formula, None)
+                self.formula, self.steps = saved_f, saved_s
+            v = self.derived[name]
+            self.note(n, v, self.c.policy.derived[name].label)
+            return v
+        if kind == "item":
+            fen = self.item_fen.get(ref[1])
+            if fen is None:
+                raise EvaluationError("item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet")
+            v = Decimal(fen).scaleb(-2)
+            self.note(n, v, self.c.items[ref[1]].label)
+            return v
+        raise AssertionError(ref)
+
+    def field(self, obj: str, attr: str, el: Any) -> Any:
+        h = self.h
+        if obj == "household":
+            if attr == "block":
+                return h.block_code
+            if attr == "kind":
+                return h.kind.value
+            if attr == "sign_on":
+                return h.sign_on
+            if attr == "vacate_on":
+                return h.vacate_on
+            if attr == "has_homestead":
+                return h.homestead is not None
+        if obj == "homestead":
+            if h.homestead is None:
+                return Decimal(0)
+            if attr == "area":
+                return h.homestead.area
+            return Decimal(h.homestead.approved_year or 0)
+        if obj == "building":
+            b: Building = el
+            if attr in ("legal_area", "unregistered_area"):
+                return getattr(b, attr)
+            if attr in ("structure", "use", "unregistered_determination"):
+                return getattr(b, attr).value
+            if attr in ("floors", "built_year"):
+                return Decimal(getattr(b, attr))
+            fen = getattr(b, attr + "_fen")
+            if fen is None:
+                self.warn(f"证 {b.certificate_no} 缺少 {attr}，按 0 计 / missing {attr}, taken as 0")
+                return Decimal(0)
+            return Decimal(fen).scaleb(-2)
+        if obj == "member":
+            m: Member = el
+            if attr == "disabled":
+                return m.disability_grade is not None
+            if attr == "disability_grade":
+                return Decimal(m.disability_grade or 0)
+            return getattr(m, attr)
+        if obj == "tenant":
+            t: Tenant = el
+            return t.area if attr == "area" else t.kind.value
+        raise AssertionError((obj, attr))
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def tier(self, n: Node, name: str, el: Any) -> Decimal:
+        t = self.c.policy.tiers[name]
+        event = self.h.sign_on if t.event == "sign_on" else self.h.vacate_on
+        clock = self.r.clock(t.clock, self.path)
+        if event is None:
+            self.note(n, t.otherwise, f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date")
+            return t.otherwise
+        day = day_number(clock, event, t.count)
+        for w in t.windows:
+            if w.window.contains(day):
+                self.note(n, w.value, f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}")
+                return w.value
+        self.note(n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window")
+        return t.otherwise
+
+    def index(self, n: Index, el: Any) -> Decimal:
+        name = n.ref[1]
+        keys = tuple(self.ev(k, el) for k in n.keys)
+        table = self.r.param(name, self.path)
+        v = table.get(keys)
+        if v is None:
+            p = self.c.policy.params[name]
+            if p.default is None:
+                raise EvaluationError("table-key", f"表格“{name}”没有 {' / '.join(keys)} 这一项",
+                                      f"table '{name}' has no entry {' / '.join(keys)}")
+            v = p.default
+        if self.steps is not None:
+            p = self.c.policy.params[name]
+            self.note(n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}")
+        return v  # type: ignore[no-any-return]
+
+    def scope_block(self, scope: str) -> str | None:
+        if scope == "project":
+            return None
+        if scope == "block":
+            return self.h.block_code
+        levels = self.c.policy.meta.block_levels
+        i = levels.index(scope)
+        if i >= len(self.path):
+            raise EvaluationError("scope", f"户 {self.h.code} 没有“{scope}”层级的片区",
+                                  f"household {self.h.code} has no block at level '{scope}'")
+        return self.path[i]
+
+    def call(self, n: Call, el: Any) -> Any:  # noqa: C901 - one dispatch over functions
+        f = n.func
+        a = n.args
+        if n.ref is not None and n.ref[0] == "bands":
+            x = self.ev(a[0], el)
+            p = self.c.policy.params[f]
+            bands = self.r.param(f, self.path)
+            for w, v in bands:
+                if w.contains(int(x)):
+                    self.note(n, v, f"{p.label}：{fmt(x, a[0].ty)} 落在分档 ({w.after}, {w.upto}]")
+                    return v
+            return p.default if p.default is not None else Decimal(0)
+        if f == "min":
+            return min(self.ev(x, el) for x in a)
+        if f == "max":
+            return max(self.ev(x, el) for x in a)
+        if f == "clamp":
+            x, lo, hi = (self.ev(y, el) for y in a)
+            out = min(max(x, lo), hi)
+            if out != x:
+                self.note(n, out, "限定在上下限内 / clamped")
+            return out
+        if f == "floor":
+            return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
+        if f == "abs":
+            return abs(self.ev(a[0], el))
+        if f == "round":
+            x = self.ev(a[0], el)
+            places = int(a[1].value)  # type: ignore[attr-defined]
+            return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+        if f in ("sum", "count", "any"):
+            coll = a[0].ref[1]
+            elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]
+            where = n.kwargs.get("where")
+            total = Decimal(0)
+            cnt = 0
+            saved = self.steps
+            self.steps = None
+            for e in elems:
+                if where is not None and not self.ev(where, e):
+                    continue
+                cnt += 1
+                if f == "sum":
+                    total += self.ev(a[1], e)
+            self.steps = saved
+            out: Any = total if f == "sum" else (Decimal(cnt) if f == "count" else cnt > 0)
+            self.note(n, out)
+            return out
+        if f in ("sign_rate", "vacate_rate"):
+            scope = a[0].value  # type: ignore[attr-defined]
+            as_of = self.ev(a[1], el)
+            if self.group is None:
+                raise EvaluationError("group", "计算签约率/腾空率需要片区统计数据（group facts）",
+                                      "sign/vacate rates need group facts")
+            block = self.scope_block(scope)
+            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            out = Decimal(ppm).scaleb(-6)
+            if self.steps is not None:
+                what = "签约率" if f == "sign_rate" else "腾空率"
+                self.note(n, out, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(out * 100, 'f')}%")
+            return out
+        if f == "points_above":
+            r = self.ev(a[0], el)
+            t = self.ev(a[1], el)
+            return (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+        if f == "known":
+            ref = a[0].ref
+            if ref[1] == "household":
+                return (self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on) is not None
+            return getattr(el, ref[2] + "_fen") is not None
+        if f == "flag":
+            return a[0].value in self.h.flags  # type: ignore[attr-defined]
+        if f == "date":
+            return n.ref
+        raise AssertionError(f)
+
+
+def evaluate(
+    checked: Checked,
+    household: Household,
+    option: str,
+    as_of: date | None = None,
+    group: GroupFacts | None = None,
+    trace: bool = True,
+) -> Result:
+    """Evaluate one household under one option: items, total and trace.
+
+    ``as_of`` picks the dated parameter values in force (default: the policy's effective date).
+    ``group`` gives the block facts needed by sign/vacate rates.
+    """
+    when = as_of or checked.policy.meta.effective_on
+    return ScalarEvaluator(checked, household, when, group, trace=trace).evaluate(option)

@@ -1,0 +1,94 @@
+"""Request-scoped dependencies: the unit of work, the current user, permissions and CSRF.
+
+The database session is opened by :class:`~anju.web.middleware.UnitOfWorkMiddleware` and
+committed there when the response is a success; routes and services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from anju.errors import DomainError, NotAuthenticated
+from anju.identity import service as identity_service
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+
+SESSION_COOKIE = "anju_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfRejected(DomainError):
+    """An unsafe request without a valid CSRF token."""
+
+    code = "csrf_rejected"
+    http_status = 403
+
+
+def get_db(request: Request) -> Session:
+    """The request's session (one transaction per request)."""
+    session: Session = request.state.db
+    return session
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (a reverse proxy in production sets it via uvicorn's proxy headers)."""
+    return request.client.host if request.client else ""
+
+
+def optional_user(request: Request, db: Session = Depends(get_db)) -> CurrentUser | None:
+    """The logged-in user, or ``None``."""
+    cached: CurrentUser | None = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    user = identity_service.resolve_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    request.state.user = user
+    return user
+
+
+async def _csrf_token_of(request: Request) -> str | None:
+    token = request.headers.get(CSRF_HEADER)
+    if token:
+        return token
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def current_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
+    """The logged-in user; raises :class:`NotAuthenticated` otherwise."""
+    if user is None:
+        raise NotAuthenticated("请先登录", "login required")
+    return user
+
+
+async def verify_csrf(request: Request, user: CurrentUser = Depends(current_user)) -> CurrentUser:
+    """Refuse unsafe methods whose CSRF token (form field or header) is missing or wrong."""
+    if request.method not in SAFE_METHODS:
+        token = await _csrf_token_of(request)
+        if not identity_service.csrf_ok(user, token):
+            raise CsrfRejected("页面已过期或请求来源无效，请刷新页面后重试", "CSRF token missing or invalid")
+    return user
+
+
+def requires(permission: Permission) -> Callable[..., Any]:
+    """Dependency declaring that a route needs ``permission``; checks it (and CSRF on writes).
+
+    The returned function carries ``.permission`` so tests can list every route's requirement.
+    """
+
+    def dependency(user: CurrentUser = Depends(verify_csrf)) -> CurrentUser:
+        identity_service.require(user, permission)
+        return user
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    dependency.__name__ = f"requires_{permission.value.replace('.', '_')}"
+    return dependency

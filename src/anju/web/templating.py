@@ -1,0 +1,74 @@
+"""Jinja2 environment shared by every page router."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from anju import i18n
+from anju.core.dates import to_shanghai
+from anju.core.money import format_yuan, to_chinese_capital
+from anju.household import rules as household_rules
+from anju.identity.rules import Permission
+from anju.project import rules as project_rules
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+
+
+def _dt(value: datetime | None) -> str:
+    return to_shanghai(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _d(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _area(value: Decimal | None) -> str:
+    return f"{value:,.2f}" if value is not None else ""
+
+
+def _yesno(value: bool | None) -> str:
+    return "待定" if value is None else ("是" if value else "否")
+
+
+env = templates.env
+env.filters.update(dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno)
+env.globals.update(
+    P=Permission,
+    STRUCTURES=household_rules.STRUCTURES,
+    USES=household_rules.USES,
+    DETERMINATIONS=household_rules.DETERMINATIONS,
+    STATUSES=household_rules.STATUSES,
+    RELATIONS=household_rules.RELATIONS,
+    TENANT_KINDS=household_rules.TENANT_KINDS,
+    PROJECT_KINDS=project_rules.PROJECT_KINDS,
+    PROJECT_STATUSES=project_rules.PROJECT_STATUSES,
+    BLOCK_LEVELS=project_rules.BLOCK_LEVELS,
+)
+
+
+def lang_of(request: Request) -> str:
+    """Language from the ``lang`` cookie; Chinese by default."""
+    lang = request.cookies.get("lang", i18n.DEFAULT_LANG)
+    return lang if lang in i18n.LANGS else i18n.DEFAULT_LANG
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """Render a page with the user, CSRF token and translator in its context."""
+    lang = lang_of(request)
+    user = getattr(request.state, "user", None)
+    ctx: dict[str, Any] = {
+        "user": user,
+        "csrf_token": user.csrf_token if user else "",
+        "lang": lang,
+        "_": lambda key, **kw: i18n.t(key, lang, **kw),
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

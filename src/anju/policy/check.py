@@ -10,7 +10,9 @@ with the ``Decimal`` evaluator.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -183,11 +185,14 @@ class _Checker:
 
     def declarations(self) -> None:
         p = self.p
-        for kind, names in (
-            ("parameter", p.params), ("clock", p.clocks), ("tier", p.tiers), ("derived", p.derived),
-        ):
-            for n in names:
-                self._declare(n, kind, names[n].src.location())  # type: ignore[attr-defined]
+        for name, prm in p.params.items():
+            self._declare(name, "parameter", prm.src.location())
+        for name, clk in p.clocks.items():
+            self._declare(name, "clock", clk.src.location())
+        for name, tr in p.tiers.items():
+            self._declare(name, "tier", tr.src.location())
+        for name, dv in p.derived.items():
+            self._declare(name, "derived", dv.formula.src.location())
         for it in p.items:
             self._declare(it.id, "item", it.src.location())
         for name, param in p.params.items():
@@ -200,7 +205,7 @@ class _Checker:
                 self.problems.append(Problem("tier", f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”",
                                              f"tier '{name}' uses undefined clock '{tier.clock}'", tier.src.location()))
             ws = sorted(tier.windows, key=lambda w: -(10**9) if w.window.after is None else w.window.after)
-            for a, b in zip(ws, ws[1:], strict=False):
+            for a, b in itertools.pairwise(ws):
                 a_up = a.window.upto
                 b_after = b.window.after
                 if a_up is None or b_after is None or b_after < a_up:
@@ -556,11 +561,11 @@ class _Checker:
             return NUM0
         if f == "known":
             self._arity(n, 1)
-            a = args[0]
-            if not (isinstance(a, Name) and len(a.parts) == 2 and (a.parts[0], a.parts[1]) in OPTIONAL_FIELDS):
-                self.fail(a, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
+            ka = args[0]
+            if not (isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS):
+                self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
                           "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
-            self.expr(a, el)
+            self.expr(ka, el)
             return BOOL
         if f == "flag":
             self._arity(n, 1)
@@ -570,15 +575,13 @@ class _Checker:
             return BOOL
         if f == "date":
             self._arity(n, 1)
-            a = args[0]
-            from datetime import date as _date
-
+            da = args[0]
             try:
-                assert isinstance(a, Str)
-                n.ref = _date.fromisoformat(a.value)
+                assert isinstance(da, Str)
+                n.ref = date.fromisoformat(da.value)
             except (AssertionError, ValueError):
-                self.fail(a, "date", "date() 需要 'YYYY-MM-DD' 格式的日期", "date() needs a 'YYYY-MM-DD' text")
-            a.ty = Ty("str")
+                self.fail(da, "date", "date() 需要 'YYYY-MM-DD' 格式的日期", "date() needs a 'YYYY-MM-DD' text")
+            da.ty = Ty("str")
             return DATE
         raise AssertionError(f)
 
@@ -623,12 +626,12 @@ class _Checker:
                         f"item '{it.id}' uses '{d}', which is not part of option(s) {', '.join(missing)}",
                         it.src.location()))
             deps[it.id] = set(self.deps)
-        for name, d in self.p.derived.items():
-            if self.derived_state.get(name) is None:
+        for dname, dv in self.p.derived.items():
+            if self.derived_state.get(dname) is None:
                 self.deps = set()
                 try:
-                    self.formula = d.formula
-                    self.derived_type(d.formula.node or Num(0, 0, Decimal(0), ONE), name)
+                    self.formula = dv.formula
+                    self.derived_type(dv.formula.node or Num(0, 0, Decimal(0), ONE), dname)
                 except _Abort:
                     pass
                 self.formula = None

@@ -333,10 +333,7 @@ class _Reader:
     def formula(self, value: Any, path: tuple[Any, ...]) -> Formula | None:
         if value is None:
             return None
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         f = Formula(text, self.src(path))
         try:
             f.node = parse(text)

@@ -15,9 +15,9 @@ def value_at(entries: list[Dated], as_of: date) -> tuple[bool, Any]:
     """The entry in force on ``as_of`` (latest ``since`` not after it); ``(False, None)`` if none."""
     best: Dated | None = None
     for e in entries:
-        if e.since is None or e.since <= as_of:
-            if best is None or (best.since or date.min) <= (e.since or date.min):
-                best = e
+        in_force = e.since is None or e.since <= as_of
+        if in_force and (best is None or (best.since or date.min) <= (e.since or date.min)):
+            best = e
     return (best is not None, best.value if best is not None else None)
 
 

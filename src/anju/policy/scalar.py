@@ -250,7 +250,7 @@ class ScalarEvaluator:
 
     # -- expressions
 
-    def ev(self, n: Node, el: Any) -> Any:  # noqa: C901 - one dispatch over node kinds
+    def ev(self, n: Node, el: Any) -> Any:
         if isinstance(n, Num):
             return n.value
         if isinstance(n, Str):
@@ -435,7 +435,7 @@ class ScalarEvaluator:
                                   f"household {self.h.code} has no block at level '{scope}'")
         return self.path[i]
 
-    def call(self, n: Call, el: Any) -> Any:  # noqa: C901 - one dispatch over functions
+    def call(self, n: Call, el: Any) -> Any:
         f = n.func
         a = n.args
         if n.ref is not None and n.ref[0] == "bands":
@@ -453,10 +453,10 @@ class ScalarEvaluator:
             return max(self.ev(x, el) for x in a)
         if f == "clamp":
             x, lo, hi = (self.ev(y, el) for y in a)
-            out = min(max(x, lo), hi)
-            if out != x:
-                self.note(n, out, "限定在上下限内 / clamped")
-            return out
+            clamped = min(max(x, lo), hi)
+            if clamped != x:
+                self.note(n, clamped, "限定在上下限内 / clamped")
+            return clamped
         if f == "floor":
             return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
         if f == "abs":
@@ -491,11 +491,11 @@ class ScalarEvaluator:
                                       "sign/vacate rates need group facts")
             block = self.scope_block(scope)
             ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
-            out = Decimal(ppm).scaleb(-6)
+            rate = Decimal(ppm).scaleb(-6)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, out, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(out * 100, 'f')}%")
-            return out
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(rate * 100, 'f')}%")
+            return rate
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)

@@ -1,0 +1,1060 @@
+"""The bulk evaluator: a whole project at once, vectorised over numpy int64 scaled integers.
+
+Every number is held as an integer array ``v`` meaning ``v / 10**scale`` with the scale the
+checker inferred, so every operation is exact. Each array carries an upper bound of its absolute
+values; when an operation could leave the int64 range the operands switch to Python-integer
+(object) arrays, which are slower but still exact. Results equal the scalar ``Decimal``
+evaluator's to the fen (checked by a property test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from anju.core.dates import DayCount
+from anju.core.money import RoundingMode, unit_fen
+from anju.policy.check import Checked
+from anju.policy.errors import EvaluationError
+from anju.policy.expr import (
+    Binary,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    If,
+    Index,
+    Name,
+    Node,
+    Not,
+    Num,
+    Str,
+    Unary,
+    walk,
+)
+from anju.policy.facts import (
+    Building,
+    Determination,
+    GroupFacts,
+    Homestead,
+    Household,
+    Member,
+    ProjectKind,
+    Structure,
+    Tenant,
+    TenantKind,
+    Use,
+)
+from anju.policy.model import Formula, Item
+from anju.policy.resolve import Resolved
+
+I64 = np.int64
+LIMIT = 2**63 - 1
+Arr = npt.NDArray[Any]
+
+_ENUM_WORDS: list[str] = [
+    *(k.value for k in ProjectKind),
+    *(s.value for s in Structure),
+    *(u.value for u in Use),
+    *(d.value for d in Determination),
+    *(t.value for t in TenantKind),
+]
+
+
+def _ord(d: date | None) -> int:
+    return 0 if d is None else d.toordinal()
+
+
+def _scaled(d: Decimal, scale: int) -> int:
+    """``d * 10**scale`` as an exact integer (``d`` must have at most ``scale`` places)."""
+    v = d.scaleb(scale)
+    iv = int(v)
+    if iv != v:
+        raise AssertionError(f"{d} does not fit scale {scale}")
+    return iv
+
+
+def _absmax(a: Any) -> int:
+    if isinstance(a, np.ndarray):
+        if a.size == 0:
+            return 0
+        if a.dtype == object:
+            return int(max(abs(int(x)) for x in a.tolist()))
+        return int(max(abs(int(a.max())), abs(int(a.min()))))
+    return abs(int(a))
+
+
+@dataclass(slots=True)
+class Elements:
+    """Columns of one kind of element (buildings, members or tenants), grouped by household.
+
+    ``hh`` is the household index of every element (non-decreasing); ``start``/``count`` give each
+    household's slice.
+    """
+
+    hh: Arr
+    start: Arr
+    count: Arr
+    cols: dict[str, Arr]
+    bounds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(self.hh.shape[0])
+
+
+def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[str, Any]) -> Elements:
+    hh_arr = np.asarray(hh, dtype=I64)
+    count = np.bincount(hh_arr, minlength=n).astype(I64) if hh else np.zeros(n, dtype=I64)
+    start = np.zeros(n, dtype=I64)
+    if n:
+        start[1:] = np.cumsum(count)[:-1]
+    arrays = {k: np.asarray(v, dtype=dtypes[k]) for k, v in cols.items()}
+    return Elements(hh_arr, start, count, arrays, {k: _absmax(a) for k, a in arrays.items() if a.dtype != bool})
+
+
+BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
+BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
+MEMBER_BOOL_COLS = ("dibao", "serious_illness", "martyr_family", "shidu", "only_child", "youfu", "resettlement_counted")
+
+
+@dataclass(slots=True)
+class HouseholdTable:
+    """A project's households in columnar form (the input of the bulk evaluator).
+
+    Areas are integer hundredths of ㎡, money integer fen, dates ``date.toordinal()`` (0 = none),
+    categories integer codes into ``words``.
+    """
+
+    codes: list[str]
+    words: list[str]
+    vocab: dict[str, int]
+    blocks: list[str]
+    block_paths: list[tuple[str, ...]]
+    block_idx: Arr
+    kind: Arr
+    sign_on: Arr
+    vacate_on: Arr
+    flags: dict[str, Arr]
+    has_homestead: Arr
+    homestead_area: Arr
+    homestead_year: Arr
+    buildings: Elements
+    members: Elements
+    tenants: Elements
+    certificate_nos: list[str] = field(default_factory=list)
+    member_names: list[str] = field(default_factory=list)
+    tenant_names: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of households."""
+        return len(self.codes)
+
+    @staticmethod
+    def from_households(households: list[Household]) -> HouseholdTable:
+        """Build the columnar table from household facts."""
+        words = list(_ENUM_WORDS)
+        vocab = {w: i for i, w in enumerate(words)}
+
+        def code(s: str) -> int:
+            if s not in vocab:
+                vocab[s] = len(words)
+                words.append(s)
+            return vocab[s]
+
+        blocks: dict[str, int] = {}
+        paths: list[tuple[str, ...]] = []
+        n = len(households)
+        block_idx = np.zeros(n, dtype=I64)
+        flags: dict[str, Arr] = {}
+        b_hh: list[int] = []
+        b_cols: dict[str, list[Any]] = {k: [] for k in (*BUILDING_INT_COLS, *BUILDING_MONEY_COLS,
+                                                       "structure", "use", "unregistered_determination")}
+        for k in BUILDING_MONEY_COLS:
+            b_cols[k + "_known"] = []
+        m_hh: list[int] = []
+        m_cols: dict[str, list[Any]] = {k: [] for k in (*MEMBER_BOOL_COLS, "disabled", "disability_grade")}
+        t_hh: list[int] = []
+        t_cols: dict[str, list[Any]] = {"area": [], "kind": []}
+        certs: list[str] = []
+        mnames: list[str] = []
+        tnames: list[str] = []
+        for i, h in enumerate(households):
+            path = h.block_path
+            if h.block_code not in blocks:
+                blocks[h.block_code] = len(paths)
+                paths.append(path)
+                code(h.block_code)
+            elif paths[blocks[h.block_code]] != path:
+                raise EvaluationError("block-chain", f"片区“{h.block_code}”的上级片区不一致（户 {h.code}）",
+                                      f"block '{h.block_code}' has inconsistent parents (household {h.code})")
+            block_idx[i] = blocks[h.block_code]
+            for f in h.flags:
+                if f not in flags:
+                    flags[f] = np.zeros(n, dtype=bool)
+                flags[f][i] = True
+            for b in h.buildings:
+                b_hh.append(i)
+                certs.append(b.certificate_no)
+                b_cols["legal_area"].append(int(b.legal_area * 100))
+                b_cols["unregistered_area"].append(int(b.unregistered_area * 100))
+                b_cols["floors"].append(b.floors)
+                b_cols["built_year"].append(b.built_year)
+                b_cols["structure"].append(vocab[b.structure.value])
+                b_cols["use"].append(vocab[b.use.value])
+                b_cols["unregistered_determination"].append(vocab[b.unregistered_determination.value])
+                for k in BUILDING_MONEY_COLS:
+                    v = getattr(b, k + "_fen")
+                    b_cols[k].append(v or 0)
+                    b_cols[k + "_known"].append(v is not None)
+            for m in h.members:
+                m_hh.append(i)
+                mnames.append(m.name)
+                for k in MEMBER_BOOL_COLS:
+                    m_cols[k].append(getattr(m, k))
+                m_cols["disabled"].append(m.disability_grade is not None)
+                m_cols["disability_grade"].append(m.disability_grade or 0)
+            for t in h.tenants:
+                t_hh.append(i)
+                tnames.append(t.name)
+                t_cols["area"].append(int(t.area * 100))
+                t_cols["kind"].append(vocab[t.kind.value])
+        bdt: dict[str, Any] = {k: I64 for k in b_cols}
+        for k in BUILDING_MONEY_COLS:
+            bdt[k + "_known"] = bool
+        mdt: dict[str, Any] = {k: bool for k in m_cols}
+        mdt["disability_grade"] = I64
+        return HouseholdTable(
+            codes=[h.code for h in households],
+            words=words,
+            vocab=vocab,
+            blocks=list(blocks),
+            block_paths=paths,
+            block_idx=block_idx,
+            kind=np.asarray([vocab[h.kind.value] for h in households], dtype=I64),
+            sign_on=np.asarray([_ord(h.sign_on) for h in households], dtype=I64),
+            vacate_on=np.asarray([_ord(h.vacate_on) for h in households], dtype=I64),
+            flags=flags,
+            has_homestead=np.asarray([h.homestead is not None for h in households], dtype=bool),
+            homestead_area=np.asarray([int(h.homestead.area * 100) if h.homestead else 0 for h in households], dtype=I64),
+            homestead_year=np.asarray(
+                [(h.homestead.approved_year or 0) if h.homestead else 0 for h in households], dtype=I64
+            ),
+            buildings=_elements(n, b_hh, b_cols, bdt),
+            members=_elements(n, m_hh, m_cols, mdt),
+            tenants=_elements(n, t_hh, t_cols, {"area": I64, "kind": I64}),
+            certificate_nos=certs,
+            member_names=mnames,
+            tenant_names=tnames,
+        )
+
+    def household(self, i: int) -> Household:
+        """Rebuild the facts of household ``i`` (used to cross-check against the scalar evaluator)."""
+        w = self.words
+        b = self.buildings
+        bs = []
+        for j in range(int(b.start[i]), int(b.start[i] + b.count[i])):
+            c = b.cols
+            money = {
+                k + "_fen": (int(c[k][j]) if bool(c[k + "_known"][j]) else None) for k in BUILDING_MONEY_COLS
+            }
+            bs.append(Building(
+                certificate_no=self.certificate_nos[j] if self.certificate_nos else f"C{j}",
+                structure=Structure(w[int(c["structure"][j])]),
+                use=Use(w[int(c["use"][j])]),
+                floors=int(c["floors"][j]),
+                built_year=int(c["built_year"][j]),
+                legal_area=Decimal(int(c["legal_area"][j])).scaleb(-2),
+                unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
+                unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
+                **money,
+            ))
+        m = self.members
+        ms = []
+        for j in range(int(m.start[i]), int(m.start[i] + m.count[i])):
+            c = m.cols
+            grade = int(c["disability_grade"][j])
+            flags = {k: bool(c[k][j]) for k in MEMBER_BOOL_COLS}
+            ms.append(Member(
+                name=self.member_names[j] if self.member_names else f"M{j}",
+                disability_grade=grade if bool(c["disabled"][j]) else None,
+                dibao=flags["dibao"], serious_illness=flags["serious_illness"],
+                martyr_family=flags["martyr_family"], shidu=flags["shidu"], only_child=flags["only_child"],
+                youfu=flags["youfu"], resettlement_counted=flags["resettlement_counted"],
+            ))
+        t = self.tenants
+        ts = []
+        for j in range(int(t.start[i]), int(t.start[i] + t.count[i])):
+            ts.append(Tenant(
+                name=self.tenant_names[j] if self.tenant_names else f"T{j}",
+                kind=TenantKind(w[int(t.cols["kind"][j])]),
+                area=Decimal(int(t.cols["area"][j])).scaleb(-2),
+            ))
+        path = self.block_paths[int(self.block_idx[i])]
+        so = int(self.sign_on[i])
+        vo = int(self.vacate_on[i])
+        return Household(
+            code=self.codes[i],
+            block_code=path[-1],
+            block_chain=path[:-1],
+            kind=ProjectKind(w[int(self.kind[i])]),
+            sign_on=date.fromordinal(so) if so else None,
+            vacate_on=date.fromordinal(vo) if vo else None,
+            flags=frozenset(f for f, a in self.flags.items() if bool(a[i])),
+            members=tuple(ms),
+            buildings=tuple(bs),
+            homestead=(
+                Homestead(area=Decimal(int(self.homestead_area[i])).scaleb(-2),
+                          approved_year=int(self.homestead_year[i]) or None)
+                if bool(self.has_homestead[i]) else None
+            ),
+            tenants=tuple(ts),
+        )
+
+    def group_facts(self) -> GroupFacts:
+        """Group facts computed from this table's own households (the whole project)."""
+        from anju.policy.facts import BlockGroup
+
+        blocks = {}
+        parents: dict[str, str] = {}
+        for bi, code in enumerate(self.blocks):
+            mask = self.block_idx == bi
+            so = self.sign_on[mask]
+            vo = self.vacate_on[mask]
+            blocks[code] = BlockGroup(
+                total_households=int(mask.sum()),
+                sign_dates=tuple(date.fromordinal(int(x)) for x in np.sort(so[so > 0])),
+                vacate_dates=tuple(date.fromordinal(int(x)) for x in np.sort(vo[vo > 0])),
+            )
+            path = self.block_paths[bi]
+            for child, parent in zip(path[1:], path[:-1], strict=True):
+                parents[child] = parent
+        return GroupFacts(blocks=blocks, parents=parents)
+
+
+class GroupIndex:
+    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
+
+    def __init__(self, group: GroupFacts) -> None:
+        self.group = group
+        self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+
+    def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
+        key = (scope, event)
+        if key not in self._cache:
+            total = 0
+            dates: list[int] = []
+            for code in self.group.leaves_under(scope):
+                g = self.group.blocks[code]
+                total += g.total_households
+                dates.extend(d.toordinal() for d in (g.sign_dates if event == "sign" else g.vacate_dates))
+            self._cache[key] = (total, np.sort(np.asarray(dates, dtype=I64)))
+        return self._cache[key]
+
+    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope."""
+        total, dates = self._scope(scope, event)
+        if total == 0 or as_of_ord == 0:
+            return 0
+        done = int(np.searchsorted(dates, as_of_ord, side="right"))
+        return (done * 1_000_000) // total
+
+
+@dataclass(slots=True)
+class BV:
+    """A bulk value: an array (or a Python constant) at a level, with scale and bound for numbers."""
+
+    v: Any
+    level: str  # "const" | "hh" | "building" | "member" | "tenant"
+    scale: int = 0
+    bound: int = 0
+
+
+def div_round(x: Any, d: int, mode: RoundingMode) -> Any:
+    """``x / d`` rounded to an integer with ``mode`` (``d > 0``), exactly as ``Decimal.quantize``."""
+    if d == 1:
+        return x
+    q = x // d
+    r = x - q * d
+    r2 = r * 2
+    if mode is RoundingMode.HALF_UP:
+        up = (r2 > d) | ((r2 == d) & (x > 0))
+    elif mode is RoundingMode.HALF_DOWN:
+        up = (r2 > d) | ((r2 == d) & (x < 0))
+    elif mode is RoundingMode.HALF_EVEN:
+        up = (r2 > d) | ((r2 == d) & (q % 2 == 1))
+    elif mode is RoundingMode.DOWN:
+        up = (r > 0) & (x < 0)
+    else:
+        up = (r > 0) & (x > 0)
+    if isinstance(up, np.ndarray):
+        return q + up.astype(I64) if q.dtype != object else q + up.astype(object)
+    return q + int(bool(up))
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """Amounts (fen) of every item for every household under one option."""
+
+    option: str
+    codes: list[str]
+    item_ids: list[str]
+    labels: dict[str, str]
+    fen: dict[str, Arr]
+    applies: dict[str, Arr]
+
+    @property
+    def total(self) -> Arr:
+        """Total per household (fen)."""
+        out = np.zeros(len(self.codes), dtype=I64)
+        for i in self.item_ids:
+            out = out + self.fen[i]
+        return out
+
+    def row(self, i: int) -> dict[str, int]:
+        """Item id -> fen for household ``i``."""
+        return {k: int(self.fen[k][i]) for k in self.item_ids}
+
+
+class BulkEvaluator:
+    """Evaluates every household of a :class:`HouseholdTable` at once."""
+
+    def __init__(self, checked: Checked, table: HouseholdTable, as_of: date | None = None,
+                 group: GroupFacts | None = None, resolved: Resolved | None = None) -> None:
+        self.c = checked
+        self.t = table
+        self.n = table.n
+        self.as_of = as_of or checked.policy.meta.effective_on
+        self.r = resolved or Resolved(checked.policy, self.as_of)
+        self.gi = GroupIndex(group if group is not None else table.group_facts())
+        self.vocab = dict(table.vocab)
+        self.mode = checked.policy.meta.rounding_mode
+        self.items: dict[str, BV] = {}
+        self.derived: dict[str, BV] = {}
+        self._variants: dict[str, tuple[list[Any], Arr | None]] = {}
+        self._luts: dict[str, Any] = {}
+        self.el: dict[str, Elements] = {"building": table.buildings, "member": table.members, "tenant": table.tenants}
+        # Every literal and category word gets its code before any lookup table is built.
+        p = checked.policy
+        for name, prm in p.params.items():
+            if prm.kind == "category":
+                for e in [*prm.values, *[x for ov in prm.overrides.values() for x in ov]]:
+                    self.code(e.value)
+            if prm.kind == "table":
+                for e in [*prm.values, *[x for ov in prm.overrides.values() for x in ov]]:
+                    for k in e.value:
+                        for w in k:
+                            self.code(w)
+            del name
+        for f in self._formulas():
+            if f.node is not None:
+                for nd in walk(f.node):
+                    if isinstance(nd, Str):
+                        self.code(nd.value)
+
+    def _formulas(self) -> list[Formula]:
+        p = self.c.policy
+        out: list[Formula] = [d.formula for d in p.derived.values()]
+        for it in p.items:
+            out += [f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f]
+        return out
+
+    def code(self, word: str) -> int:
+        """Integer code of a category word (added to the vocabulary if new)."""
+        if word not in self.vocab:
+            self.vocab[word] = len(self.vocab)
+        return self.vocab[word]
+
+    # -- levels, scales, bounds
+
+    def lift(self, x: BV, level: str) -> BV:
+        """Bring ``x`` to ``level`` (a constant stays a constant)."""
+        if x.level == level or x.level == "const":
+            return x
+        if x.level == "hh" and level in self.el:
+            return BV(x.v[self.el[level].hh], level, x.scale, x.bound)
+        raise AssertionError((x.level, level))
+
+    def full(self, x: BV, level: str) -> Arr:
+        """``x`` as a full array at ``level``."""
+        x = self.lift(x, level)
+        if x.level == "const":
+            size = self.n if level == "hh" else self.el[level].size
+            if isinstance(x.v, bool | np.bool_):
+                return np.full(size, bool(x.v), dtype=bool)
+            if abs(int(x.v)) > LIMIT:
+                return np.full(size, int(x.v), dtype=object)
+            return np.full(size, int(x.v), dtype=I64)
+        return x.v  # type: ignore[no-any-return]
+
+    @staticmethod
+    def level_of(*xs: BV) -> str:
+        """The common level of operands (constants adapt; one element level at most)."""
+        levels = {x.level for x in xs} - {"const"}
+        elements = levels - {"hh"}
+        if len(elements) > 1:
+            raise AssertionError(levels)
+        if elements:
+            return elements.pop()
+        return "hh" if levels else "const"
+
+    @staticmethod
+    def wide(v: Any) -> Any:
+        """Switch to exact Python-integer arrays."""
+        if isinstance(v, np.ndarray) and v.dtype != object and v.dtype != bool:
+            return v.astype(object)
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+
+    def align(self, x: BV, scale: int) -> BV:
+        """``x`` at a larger ``scale`` (exact multiplication by a power of ten)."""
+        if x.scale == scale:
+            return x
+        k = 10 ** (scale - x.scale)
+        bound = x.bound * k
+        v = self.wide(x.v) if bound > LIMIT else x.v
+        return BV(v * k, x.level, scale, bound)
+
+    def pair(self, a: BV, b: BV) -> tuple[BV, BV, str]:
+        lv = self.level_of(a, b)
+        return self.lift(a, lv), self.lift(b, lv), lv
+
+    # -- evaluation
+
+    def ev(self, n: Node, el: str | None) -> BV:
+        if isinstance(n, Num):
+            s = n.ty.scale
+            v = _scaled(n.value, s)
+            return BV(v, "const", s, abs(v))
+        if isinstance(n, Str):
+            return BV(self.code(n.value), "const")
+        if isinstance(n, Bool):
+            return BV(n.value, "const")
+        if isinstance(n, Name):
+            return self.name(n, el)
+        if isinstance(n, Unary):
+            x = self.ev(n.operand, el)
+            return BV(-x.v, x.level, x.scale, x.bound)
+        if isinstance(n, Binary):
+            a = self.ev(n.left, el)
+            if n.op == "/":
+                r = n.ref
+                from anju.policy.check import dec_scale
+
+                rs = dec_scale(r)
+                b = BV(_scaled(r, rs), "const", rs, abs(_scaled(r, rs)))
+                return self.mul(a, b)
+            b = self.ev(n.right, el)
+            if n.op == "*":
+                return self.mul(a, b)
+            s = max(a.scale, b.scale)
+            a, b = self.align(a, s), self.align(b, s)
+            a, b, lv = self.pair(a, b)
+            bound = a.bound + b.bound
+            av, bv = (self.wide(a.v), self.wide(b.v)) if bound > LIMIT else (a.v, b.v)
+            return BV(av + bv if n.op == "+" else av - bv, lv, s, bound)
+        if isinstance(n, Compare):
+            return self.compare(n, el)
+        if isinstance(n, BoolOp):
+            a, b, lv = self.pair(self.ev(n.left, el), self.ev(n.right, el))
+            if lv == "const":
+                return BV((bool(a.v) and bool(b.v)) if n.op == "and" else (bool(a.v) or bool(b.v)), lv)
+            f = np.logical_and if n.op == "and" else np.logical_or
+            return BV(f(a.v, b.v), lv)
+        if isinstance(n, Not):
+            x = self.ev(n.operand, el)
+            return BV((not x.v) if x.level == "const" else ~x.v, x.level)
+        if isinstance(n, If):
+            return self.if_(n, el)
+        if isinstance(n, Index):
+            return self.index(n, el)
+        if isinstance(n, Call):
+            return self.call(n, el)
+        raise AssertionError(type(n))
+
+    def mul(self, a: BV, b: BV) -> BV:
+        a, b, lv = self.pair(a, b)
+        bound = a.bound * b.bound
+        av, bv = (self.wide(a.v), self.wide(b.v)) if bound > LIMIT else (a.v, b.v)
+        return BV(av * bv, lv, a.scale + b.scale, bound)
+
+    def compare(self, n: Compare, el: str | None) -> BV:
+        a = self.ev(n.left, el)
+        b = self.ev(n.right, el)
+        kind = n.left.ty.kind
+        if kind == "num":
+            s = max(a.scale, b.scale)
+            a, b = self.align(a, s), self.align(b, s)
+            if max(a.bound, b.bound) > LIMIT:
+                a, b = BV(self.wide(a.v), a.level), BV(self.wide(b.v), b.level)
+        a, b, lv = self.pair(a, b)
+        op = n.op
+        x, y = a.v, b.v
+        if op == "==":
+            out = x == y
+        elif op == "!=":
+            out = x != y
+        elif op == "<":
+            out = x < y
+        elif op == "<=":
+            out = x <= y
+        elif op == ">":
+            out = x > y
+        else:
+            out = x >= y
+        if kind == "date":
+            known = (x != 0) & (y != 0)
+            out = out & known
+        if lv == "const":
+            return BV(bool(out), lv)
+        return BV(np.asarray(out, dtype=bool), lv)
+
+    def if_(self, n: If, el: str | None) -> BV:
+        conds = [self.ev(c, el) for c, _ in n.branches]
+        vals = [self.ev(v, el) for _, v in n.branches]
+        other = self.ev(n.orelse, el)
+        kind = n.ty.kind
+        if kind == "num":
+            s = n.ty.scale
+            vals = [self.align(v, s) for v in vals]
+            other = self.align(other, s)
+        # Constant conditions pick their branch without touching arrays.
+        out = other
+        for c, v in reversed(list(zip(conds, vals, strict=True))):
+            if c.level == "const":
+                out = v if bool(c.v) else out
+                continue
+            lv = self.level_of(c, v, out)
+            cv = self.full(c, lv)
+            vv = self.lift(v, lv)
+            ov = self.lift(out, lv)
+            bound = max(vv.bound, ov.bound)
+            xv, yv = vv.v, ov.v
+            if bound > LIMIT or (isinstance(xv, np.ndarray) and xv.dtype == object) or (
+                isinstance(yv, np.ndarray) and yv.dtype == object
+            ):
+                xv, yv = self.wide(xv), self.wide(yv)
+                if not isinstance(xv, np.ndarray):
+                    xv = np.full(cv.shape[0], xv, dtype=object)
+            out = BV(np.where(cv, xv, yv), lv, vv.scale if kind == "num" else 0, bound)
+        return out
+
+    def name(self, n: Name, el: str | None) -> BV:
+        ref = n.ref
+        kind = ref[0]
+        if kind == "field":
+            return self.field(ref[1], ref[2])
+        if kind == "param":
+            return self.param(ref[1], n.ty.scale)
+        if kind == "clock":
+            return self.clock(ref[1])
+        if kind == "tier":
+            return self.tier(ref[1], n.ty.scale)
+        if kind == "derived":
+            name = ref[1]
+            if name not in self.derived:
+                d = self.c.policy.derived[name]
+                assert d.formula.node is not None
+                self.derived[name] = self.ev(d.formula.node, None)
+            return self.derived[name]
+        if kind == "item":
+            return self.items[ref[1]]
+        raise AssertionError(ref)
+
+    def field(self, obj: str, attr: str) -> BV:
+        t = self.t
+        if obj == "household":
+            if attr == "block":
+                codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
+                return BV(codes[t.block_idx], "hh")
+            arr = {"kind": t.kind, "sign_on": t.sign_on, "vacate_on": t.vacate_on,
+                   "has_homestead": t.has_homestead}[attr]
+            return BV(arr, "hh")
+        if obj == "homestead":
+            if attr == "area":
+                return BV(t.homestead_area, "hh", 2, _absmax(t.homestead_area))
+            return BV(t.homestead_year, "hh", 0, _absmax(t.homestead_year))
+        e = self.el[obj]
+        if obj == "building":
+            if attr in ("legal_area", "unregistered_area") or attr in BUILDING_MONEY_COLS:
+                return BV(e.cols[attr], obj, 2, e.bounds[attr])
+            if attr in ("floors", "built_year"):
+                return BV(e.cols[attr], obj, 0, e.bounds[attr])
+            return BV(e.cols[attr], obj)
+        if obj == "member":
+            if attr == "disability_grade":
+                return BV(e.cols[attr], obj, 0, 4)
+            return BV(e.cols[attr], obj)
+        if attr == "area":
+            return BV(e.cols["area"], obj, 2, e.bounds["area"])
+        return BV(e.cols["kind"], obj)
+
+    # -- parameters with per-block variants
+
+    def variants(self, name: str, get: Any) -> tuple[list[Any], Arr | None]:
+        """Distinct values of a parameter/clock over blocks and, if more than one, the variant per household."""
+        if name not in self._variants:
+            keys: dict[tuple[str, ...], int] = {}
+            vals: list[Any] = []
+            per_block = np.zeros(len(self.t.blocks), dtype=I64)
+            for bi, path in enumerate(self.t.block_paths):
+                k = self.r.override_key(name, path)
+                if k not in keys:
+                    keys[k] = len(vals)
+                    vals.append(get(path))
+                per_block[bi] = keys[k]
+            if not vals:
+                vals = [get(())]
+            self._variants[name] = (vals, per_block[self.t.block_idx] if len(vals) > 1 else None)
+        return self._variants[name]
+
+    def param(self, name: str, scale: int) -> BV:
+        p = self.c.policy.params[name]
+        vals, var = self.variants(name, lambda path: self.r.param(name, path))
+        if p.kind == "category":
+            codes = [self.code(v) for v in vals]
+            if var is None:
+                return BV(codes[0], "const")
+            return BV(np.asarray(codes, dtype=I64)[var], "hh")
+        ints = [_scaled(v, scale) for v in vals]
+        bound = max(abs(x) for x in ints)
+        if var is None:
+            return BV(ints[0], "const", scale, bound)
+        arr = np.asarray(ints, dtype=object if bound > LIMIT else I64)
+        return BV(arr[var], "hh", scale, bound)
+
+    def clock(self, name: str) -> BV:
+        vals, var = self.variants(name, lambda path: self.r.clock(name, path))
+        ords = [d.toordinal() for d in vals]
+        if var is None:
+            return BV(ords[0], "const")
+        return BV(np.asarray(ords, dtype=I64)[var], "hh")
+
+    def tier(self, name: str, scale: int) -> BV:
+        t = self.c.policy.tiers[name]
+        event = self.t.sign_on if t.event == "sign_on" else self.t.vacate_on
+        clock = self.clock(t.clock)
+        day = event - clock.v
+        if t.count is DayCount.CLOCK_DAY_IS_DAY_1:
+            day = day + 1
+        known = event != 0
+        other = _scaled(t.otherwise, scale)
+        out = np.full(self.n, other, dtype=I64)
+        bound = abs(other)
+        for w in reversed(t.windows):
+            m = known.copy()
+            if w.window.after is not None:
+                m &= day > w.window.after
+            if w.window.upto is not None:
+                m &= day <= w.window.upto
+            v = _scaled(w.value, scale)
+            bound = max(bound, abs(v))
+            out = np.where(m, v, out)
+        return BV(out, "hh", scale, bound)
+
+    def index(self, n: Index, el: str | None) -> BV:
+        name = n.ref[1]
+        p = self.c.policy.params[name]
+        scale = n.ty.scale
+        if name not in self._luts:
+            vals, var = self.variants(name, lambda path: self.r.param(name, path))
+            dims: list[list[str]] = [[] for _ in p.keys]
+            for table in vals:
+                for key in table:
+                    for i, w in enumerate(key):
+                        if w not in dims[i]:
+                            dims[i].append(w)
+            size = len(self.vocab)
+            maps = []
+            for d in dims:
+                m = np.full(size, -1, dtype=I64)
+                for j, w in enumerate(d):
+                    m[self.vocab[w]] = j
+                maps.append(m)
+            strides = [1] * len(dims)
+            for i in range(len(dims) - 2, -1, -1):
+                strides[i] = strides[i + 1] * max(1, len(dims[i + 1]))
+            width = strides[0] * max(1, len(dims[0])) if dims else 1
+            default = _scaled(p.default, scale) if p.default is not None else 0
+            lut = np.full((len(vals), width), default, dtype=object)
+            present = np.zeros((len(vals), width), dtype=bool)
+            for vi, table in enumerate(vals):
+                for key, v in table.items():
+                    pos = sum(dims[i].index(w) * strides[i] for i, w in enumerate(key))
+                    lut[vi, pos] = _scaled(v, scale)
+                    present[vi, pos] = True
+            bound = max([abs(int(x)) for x in lut.ravel().tolist()] + [0])
+            if bound <= LIMIT:
+                lut = lut.astype(I64)
+            self._luts[name] = (maps, strides, lut, present, var, bound)
+        maps, strides, lut, present, var, bound = self._luts[name]
+        keys = [self.ev(k, el) for k in n.keys]
+        lv = self.level_of(*keys)
+        flat: Any = 0
+        missing: Any = False
+        for i, k in enumerate(keys):
+            k = self.lift(k, lv)
+            local = maps[i][k.v]
+            missing = missing | (local < 0)
+            flat = flat + np.maximum(local, 0) * strides[i]
+        if var is None:
+            vidx: Any = 0
+        else:
+            lv = "hh" if lv == "const" else lv
+            vidx = var if lv == "hh" else var[self.el[lv].hh]
+        value = lut[vidx, flat]
+        ok = present[vidx, flat]
+        if p.default is None:
+            bad = missing | ~ok
+            if np.any(bad):
+                raise EvaluationError("table-key", f"表格“{name}”缺少部分键的取值", f"table '{name}' lacks entries for some keys")
+        if lv == "const":
+            return BV(int(value), "const", scale, bound)
+        return BV(value, lv, scale, bound)
+
+    def seg_sum(self, e: Elements, v: Arr) -> Arr:
+        """Sum of element values per household (exact; object arrays stay exact)."""
+        out = np.zeros(self.n, dtype=v.dtype if v.dtype == object else I64)
+        nz = e.count > 0
+        if e.size:
+            out[nz] = np.add.reduceat(v, e.start[nz])
+        return out
+
+    def call(self, n: Call, el: str | None) -> BV:
+        f = n.func
+        a = n.args
+        if n.ref is not None and n.ref[0] == "bands":
+            x = self.ev(a[0], el)
+            p = self.c.policy.params[f]
+            scale = n.ty.scale
+            bands = self.r.param(f, ())
+            if p.overrides:
+                raise EvaluationError("bands", "分档参数暂不支持按片区覆盖", "band parameters cannot be overridden per block")
+            default = _scaled(p.default, scale) if p.default is not None else 0
+            bound = abs(default)
+            out: Any = default
+            for w, v in reversed(bands):
+                m: Any = True
+                if w.after is not None:
+                    m = m & (x.v > w.after)
+                if w.upto is not None:
+                    m = m & (x.v <= w.upto)
+                sv = _scaled(v, scale)
+                bound = max(bound, abs(sv))
+                out = np.where(m, sv, out) if x.level != "const" else (sv if m else out)
+            return BV(out, x.level, scale, bound)
+        if f in ("min", "max", "clamp"):
+            xs = [self.ev(y, el) for y in a]
+            s = n.ty.scale
+            xs = [self.align(x, s) for x in xs]
+            lv = self.level_of(*xs)
+            xs = [self.lift(x, lv) for x in xs]
+            bound = max(x.bound for x in xs)
+            vals = [x.v for x in xs]
+            if lv == "const":
+                if f == "clamp":
+                    return BV(min(max(vals[0], vals[1]), vals[2]), lv, s, bound)
+                return BV(min(vals) if f == "min" else max(vals), lv, s, bound)
+            if any(isinstance(v, np.ndarray) and v.dtype == object for v in vals):
+                vals = [self.wide(v) for v in vals]
+            if f == "clamp":
+                out = np.minimum(np.maximum(vals[0], vals[1]), vals[2])
+            else:
+                out = vals[0]
+                for v in vals[1:]:
+                    out = np.minimum(out, v) if f == "min" else np.maximum(out, v)
+            return BV(out, lv, s, bound)
+        if f == "floor":
+            x = self.ev(a[0], el)
+            return BV(x.v // 10**x.scale, x.level, 0, x.bound // 10**x.scale + 1)
+        if f == "abs":
+            x = self.ev(a[0], el)
+            return BV(abs(x.v), x.level, x.scale, x.bound)
+        if f == "round":
+            x = self.ev(a[0], el)
+            places = n.ty.scale
+            if places >= x.scale:
+                return self.align(x, places)
+            return BV(div_round(x.v, 10 ** (x.scale - places), self.mode), x.level, places,
+                      x.bound // 10 ** (x.scale - places) + 1)
+        if f in ("sum", "count", "any"):
+            inner = a[0].ref[1]
+            e = self.el[inner]
+            where = n.kwargs.get("where")
+            mask = self.full(self.ev(where, inner), inner) if where is not None else None
+            if f == "sum":
+                x = self.ev(a[1], inner)
+                col = self.full(x, inner)
+                if mask is not None:
+                    col = np.where(mask, col, 0)
+                    if col.dtype != object and x.bound > LIMIT:
+                        col = col.astype(object)
+                maxc = int(e.count.max()) if self.n else 0
+                bound = x.bound * max(1, maxc)
+                if bound > LIMIT:
+                    col = self.wide(col)
+                return BV(self.seg_sum(e, col), "hh", x.scale, bound)
+            ones = mask.astype(I64) if mask is not None else np.ones(e.size, dtype=I64)
+            cnt = self.seg_sum(e, ones)
+            if f == "count":
+                return BV(cnt, "hh", 0, int(e.count.max()) if self.n else 0)
+            return BV(cnt > 0, "hh")
+        if f in ("sign_rate", "vacate_rate"):
+            scope = a[0].value  # type: ignore[attr-defined]
+            event = "sign" if f == "sign_rate" else "vacate"
+            as_of = self.ev(a[1], el)
+            t = self.t
+            if scope == "project":
+                scope_codes: list[str | None] = [None]
+                scope_hh: Any = 0
+            else:
+                if scope == "block":
+                    per_block = [p[-1] for p in t.block_paths]
+                else:
+                    lvl = self.c.policy.meta.block_levels.index(scope)
+                    for path in t.block_paths:
+                        if lvl >= len(path):
+                            raise EvaluationError("scope", f"有户没有“{scope}”层级的片区",
+                                                  f"some households have no block at level '{scope}'")
+                    per_block = [p[lvl] for p in t.block_paths]
+                uniq = sorted(set(per_block))
+                scope_codes = list(uniq)
+                sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
+                scope_hh = sid[t.block_idx] if len(uniq) > 1 else 0
+            if as_of.level == "const" and not isinstance(scope_hh, np.ndarray):
+                ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event)
+                return BV(ppm, "const", 6, ppm)
+            asv = self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
+            sh = scope_hh if isinstance(scope_hh, np.ndarray) else np.zeros(self.n, dtype=I64)
+            key = sh * (1 << 32) + asv
+            uk, inv = np.unique(key, return_inverse=True)
+            rates = np.asarray(
+                [self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event) for k in uk.tolist()],
+                dtype=I64,
+            )
+            out = rates[inv.reshape(-1)]
+            return BV(out, "hh", 6, 1_000_000)
+        if f == "points_above":
+            r = self.ev(a[0], el)
+            th = self.ev(a[1], el)
+            s = max(r.scale, th.scale)
+            r, th = self.align(r, s), self.align(th, s)
+            r, th, lv = self.pair(r, th)
+            diff = r.v - th.v
+            pts = (diff * 100) // 10**s
+            if lv == "const":
+                return BV(pts if diff > 0 else 0, lv, 0, abs(pts))
+            return BV(np.where(diff > 0, pts, 0), lv, 0, (r.bound + th.bound) * 100 // 10**s + 1)
+        if f == "known":
+            ref = a[0].ref
+            if ref[1] == "household":
+                arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
+                return BV(arr != 0, "hh")
+            return BV(self.t.buildings.cols[ref[2] + "_known"], "building")
+        if f == "flag":
+            name = a[0].value  # type: ignore[attr-defined]
+            flag_arr = self.t.flags.get(name)
+            return BV(False, "const") if flag_arr is None else BV(flag_arr, "hh")
+        if f == "date":
+            return BV(n.ref.toordinal(), "const")
+        raise AssertionError(f)
+
+    # -- items
+
+    def to_fen(self, x: BV, it: Item) -> BV:
+        """Round a yuan value of scale ``s`` to fen with the item's mode and unit."""
+        step = unit_fen(it.rounding_unit)
+        s = x.scale
+        if s >= 2:
+            units = div_round(x.v, 10 ** (s - 2) * step, it.rounding_mode)
+        else:
+            units = div_round(x.v * 10 ** (2 - s), step, it.rounding_mode)
+        fen = units * step if step != 1 else units
+        bound = x.bound // 10 ** max(0, s - 2) * 10 ** max(0, 2 - s) + step
+        return BV(fen, x.level, 2, bound)
+
+    def bounded(self, x: BV, floor: Formula | None, cap: Formula | None, el: str | None) -> BV:
+        for f, is_floor in ((floor, True), (cap, False)):
+            if f is None:
+                continue
+            assert f.node is not None
+            b = self.ev(f.node, el)
+            s = max(x.scale, b.scale)
+            x2, b2 = self.align(x, s), self.align(b, s)
+            x2, b2, lv = self.pair(x2, b2)
+            bound = max(x2.bound, b2.bound)
+            xv, bv = x2.v, b2.v
+            if bound > LIMIT or any(isinstance(v, np.ndarray) and v.dtype == object for v in (xv, bv)):
+                xv, bv = self.wide(xv), self.wide(bv)
+            if lv == "const":
+                out: Any = max(xv, bv) if is_floor else min(xv, bv)
+            else:
+                out = np.maximum(xv, bv) if is_floor else np.minimum(xv, bv)
+            x = BV(out, lv, s, bound)
+        return x
+
+    def narrow(self, v: Arr) -> Arr:
+        """Fen results back to int64 when they fit."""
+        if v.dtype == object and _absmax(v) <= LIMIT:
+            return v.astype(I64)
+        return v
+
+    def item(self, it: Item) -> tuple[Arr, Arr]:
+        el = "building" if it.per == "certificate" else None
+        lv = el or "hh"
+        applies = BV(True, "const")
+        if it.when is not None:
+            assert it.when.node is not None
+            applies = self.ev(it.when.node, el)
+        assert it.formula.node is not None
+        raw = self.ev(it.formula.node, el)
+        fen = self.to_fen(self.bounded(raw, it.floor, it.cap, el), it)
+        app = self.full(applies, lv)
+        vals = self.full(fen, lv)
+        vals = np.where(app, vals, 0)
+        if vals.dtype != object and fen.bound > LIMIT:
+            vals = vals.astype(object)
+        if el is None:
+            return self.narrow(vals), app
+        e = self.t.buildings
+        total = self.seg_sum(e, vals)
+        hh_app = self.seg_sum(e, app.astype(I64)) > 0
+        if it.household_floor is not None or it.household_cap is not None:
+            tb = BV(total, "hh", 2, _absmax(total))
+            hf = self.to_fen(self.bounded(tb, it.household_floor, it.household_cap, None), it)
+            total = np.where(hh_app, self.full(hf, "hh"), 0)
+        return self.narrow(total), hh_app
+
+    def evaluate(self, option: str) -> BulkResult:
+        """Evaluate every household for ``option``."""
+        if option not in self.c.policy.options:
+            raise EvaluationError("option", f"没有补偿方式“{option}”", f"no option '{option}'")
+        fen: dict[str, Arr] = {}
+        app: dict[str, Arr] = {}
+        self.items = {}
+        ids = []
+        for it in self.c.items_for(option):
+            v, a = self.item(it)
+            fen[it.id] = v
+            app[it.id] = a
+            self.items[it.id] = BV(v, "hh", 2, _absmax(v))
+            ids.append(it.id)
+        labels = {it.id: it.label for it in self.c.items_for(option)}
+        return BulkResult(option, self.t.codes, ids, labels, fen, app)
+
+
+def evaluate_bulk(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
+                  group: GroupFacts | None = None) -> BulkResult:
+    """Evaluate a whole project for one option.
+
+    ``group`` defaults to the table's own households (the table is then the whole project).
+    """
+    return BulkEvaluator(checked, table, as_of, group).evaluate(option)

@@ -109,7 +109,7 @@ _BIG_UNITS = ["", "万", "亿", "万亿"]
 
 def _four_digits(n: int) -> str:
     """Capital form of 0 < n < 10000, with inner zeros collapsed."""
-    out = []
+    out: list[str] = []
     zero = False
     for pos in range(3, -1, -1):
         d = (n // 10**pos) % 10

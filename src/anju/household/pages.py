@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from anju.audit import service as audit_service
 from anju.core.pagination import PageRequest
-from anju.errors import NotFound, ValidationFailed
+from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, rules
 from anju.household import service as household_service
 from anju.household.models import Building, Member, Tenant
@@ -123,7 +123,7 @@ def _history_row(record: Any) -> dict[str, Any]:
     changes = json.loads(record.changes) if record.changes else {}
     items = []
     for name, pair in changes.items():
-        before, after = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
         items.append({"field": FIELD_LABELS.get(name, name), "before": before, "after": after})
     return {
         "at": record.at,
@@ -166,7 +166,7 @@ def _form_page(
     return render(request, "household/form.html", ctx, status_code=status_code)
 
 
-def _errors_of(exc: ValidationFailed) -> dict[str, str]:
+def _errors_of(exc: DomainError) -> dict[str, str]:
     out: dict[str, str] = {}
     for d in exc.details or []:
         out.setdefault(d.get("field", ""), d.get("message", ""))
@@ -191,16 +191,11 @@ def _submit(
             request, ctx, kind=kind, title=title, action=action, values=raw, errors=_errors_of(exc),
             message=exc.message_zh, status_code=422,
         )
-    except Exception as exc:
-        from anju.errors import DomainError
-
-        if isinstance(exc, DomainError) and not isinstance(exc, NotFound):
-            errs = _errors_of(exc) if exc.details else {}
-            return _form_page(
-                request, ctx, kind=kind, title=title, action=action, values=raw, errors=errs,
-                message=exc.message_zh, status_code=exc.http_status,
-            )
-        raise
+    except (Conflict, PermissionDenied) as exc:
+        return _form_page(
+            request, ctx, kind=kind, title=title, action=action, values=raw, errors=_errors_of(exc),
+            message=exc.message_zh, status_code=exc.http_status,
+        )
     return RedirectResponse(done, status_code=303)
 
 

@@ -40,7 +40,7 @@ def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> JSO
         identity_service.record_login_failure(db, username=body.username, ip=ip)
         request.state.commit_anyway = True
         raise
-    token, row = identity_service.start_session(db, user=user, ip=ip)
+    token, _row = identity_service.start_session(db, user=user, ip=ip)
     me = identity_service.resolve_session(db, token)
     assert me is not None
     response = JSONResponse(_me(me).model_dump())

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from anju.config import get_settings
-from anju.errors import NotAuthenticated, TooManyAttempts
+from anju.errors import DomainError, NotAuthenticated, TooManyAttempts
 from anju.identity import service as identity_service
+from anju.identity.rules import Permission, Role
 from anju.identity.service import CurrentUser
-from anju.web.deps import SESSION_COOKIE, client_ip, get_db, optional_user, verify_csrf
+from anju.web.deps import SESSION_COOKIE, client_ip, get_db, optional_user, requires, verify_csrf
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -105,3 +106,61 @@ def switch_language(lang: str, request: Request) -> Response:
     if lang in ("zh", "en"):
         response.set_cookie("lang", lang, samesite="lax", max_age=365 * 86400)
     return response
+
+
+@router.get("/users")
+def users_page(
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.USER_MANAGE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """User accounts and their roles (admin)."""
+    return render(
+        request,
+        "identity/users.html",
+        {"users": identity_service.list_users(db), "roles": list(Role), "active": "users", "errors": {}, "values": {}},
+    )
+
+
+@router.post("/users")
+def users_create(
+    request: Request,
+    username: str = Form(""),
+    display_name: str = Form(""),
+    role: str = Form(""),
+    password: str = Form(""),
+    user: CurrentUser = Depends(requires(Permission.USER_MANAGE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Create a user account."""
+    try:
+        identity_service.create_user(
+            db, actor=user.actor(client_ip(request)), username=username.strip(), display_name=display_name.strip(),
+            password=password, role=role,
+        )
+    except DomainError as exc:
+        errors = {d.get("field", ""): d.get("message", "") for d in (exc.details or [])} or {"username": exc.message_zh}
+        return render(
+            request,
+            "identity/users.html",
+            {
+                "users": identity_service.list_users(db), "roles": list(Role), "active": "users", "errors": errors,
+                "values": {"username": username, "display_name": display_name, "role": role},
+                "message": exc.message_zh,
+            },
+            status_code=exc.http_status,
+        )
+    return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}/active")
+def users_set_active(
+    user_id: int,
+    request: Request,
+    active: bool = Form(...),
+    user: CurrentUser = Depends(requires(Permission.USER_MANAGE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Enable or disable an account."""
+    identity_service.set_active(db, actor=user.actor(client_ip(request)), user_id=user_id, active=active)
+    return RedirectResponse("/users", status_code=303)

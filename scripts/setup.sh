@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install what Anju needs into .venv and copy the front-end libraries from npm into the static folder.
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
+  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip --upgrade >/dev/null
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+fi
+.venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+vendor=src/anju/static/vendor
+mkdir -p "$vendor"
+cp node_modules/htmx.org/dist/htmx.min.js "$vendor/htmx.min.js"
+cp node_modules/alpinejs/dist/cdn.min.js "$vendor/alpine.min.js"
+cp node_modules/echarts/dist/echarts.min.js "$vendor/echarts.min.js"
+cp node_modules/leaflet/dist/leaflet.js "$vendor/leaflet.js"
+cp node_modules/leaflet/dist/leaflet.css "$vendor/leaflet.css"
+mkdir -p "$vendor/images" && cp node_modules/leaflet/dist/images/* "$vendor/images/"

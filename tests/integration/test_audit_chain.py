@@ -1,0 +1,71 @@
+"""The audit chain: appended in the writer's transaction, verified, and broken by direct SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from anju.audit import service as audit_service
+from anju.audit.models import AuditRecord
+from anju.identity.service import DataScope
+from anju.household import service as household_service
+from tests.factories import ACTOR, build_world
+
+
+def test_every_household_write_is_audited_and_chain_verifies(db: Session) -> None:
+    world = build_world(db, households=3)
+    before = audit_service.count(db)
+    household_service.update_household(
+        db, actor=ACTOR, scope=DataScope.everything(), household_id=world.household_ids[0],
+        data={"contact_phone": "13912345678"}, reason="户主提供新号码",
+    )
+    assert audit_service.count(db) == before + 1
+    last = db.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+    assert last is not None
+    assert last.entity == "household"
+    assert last.household_id == world.household_ids[0]
+    assert last.reason == "户主提供新号码"
+    assert '"contact_phone":["","13912345678"]' in last.changes
+    result = audit_service.verify(db)
+    assert result.ok, result.problem
+    assert result.checked == audit_service.count(db)
+
+
+def test_direct_update_breaks_chain_at_that_record(db: Session) -> None:
+    build_world(db, households=3)
+    target = db.scalar(select(AuditRecord).order_by(AuditRecord.seq).offset(5).limit(1))
+    assert target is not None
+    db.execute(update(AuditRecord).where(AuditRecord.id == target.id).values(reason="篡改"))
+    result = audit_service.verify(db)
+    assert not result.ok
+    assert result.broken_seq == target.seq
+    assert result.broken_id == target.id
+
+
+def test_removed_record_is_detected(db: Session) -> None:
+    build_world(db, households=3)
+    target = db.scalar(select(AuditRecord).order_by(AuditRecord.seq).offset(3).limit(1))
+    assert target is not None
+    db.execute(delete(AuditRecord).where(AuditRecord.id == target.id))
+    result = audit_service.verify(db)
+    assert not result.ok
+    assert result.broken_seq == target.seq + 1
+
+
+def test_removed_tail_is_detected(db: Session) -> None:
+    build_world(db, households=2)
+    last = db.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+    assert last is not None
+    db.execute(delete(AuditRecord).where(AuditRecord.id == last.id))
+    result = audit_service.verify(db)
+    assert not result.ok
+    assert result.broken_seq == last.seq
+
+
+def test_raw_sql_tamper_of_changes_column(db: Session) -> None:
+    build_world(db, households=2)
+    target = db.scalar(select(AuditRecord).where(AuditRecord.entity == "member").limit(1))
+    assert target is not None
+    db.execute(text("UPDATE audit_record SET changes = :c WHERE id = :i"), {"c": "{}", "i": target.id})
+    result = audit_service.verify(db)
+    assert not result.ok and result.broken_id == target.id

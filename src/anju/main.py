@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
@@ -28,7 +29,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="安居 Anju API",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
@@ -40,6 +41,17 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        # Swagger UI from the npm-installed static copy: no CDN at run time.
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="安居 Anju API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/app/favicon.svg",
+        )
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju.household import rules as household_rules
 from anju.household import service as household_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -52,6 +53,18 @@ def project_overview(
     depth: dict[int, int] = {}
     for b in blocks:
         depth[b.id] = 0 if b.parent_id is None else depth.get(b.parent_id, 0) + 1
+    top = [b for b in blocks if b.parent_id is None]
+    # Second-level blocks (villages) are the useful grain when there are few top-level areas.
+    grain = [b for b in blocks if b.parent_id in {t.id for t in top}] if len(top) < 3 else top
+    grain = grain or top
+    chart = {
+        "categories": [b.name for b in grain],
+        "series": [
+            {"name": label, "data": [rolled.get(b.id, {}).get(code, 0) for b in grain]}
+            for code, label in household_rules.STATUSES.items()
+            if any(rolled.get(b.id, {}).get(code, 0) for b in grain)
+        ],
+    }
     return render(
         request,
         "project/overview.html",
@@ -62,6 +75,7 @@ def project_overview(
             "rolled": rolled,
             "by_status": by_status,
             "total": sum(by_status.values()),
+            "chart": chart,
             "active": "overview",
         },
     )

@@ -12,3 +12,25 @@ document.addEventListener("htmx:configRequest", (event) => {
     try { Object.assign(event.detail.headers, JSON.parse(meta)); } catch (e) { /* ignore */ }
   }
 });
+
+// Stacked horizontal bars of households by status per block (project overview).
+function drawCharts() {
+  if (!window.echarts) return;
+  document.querySelectorAll(".chart[data-chart]").forEach((el) => {
+    const spec = JSON.parse(el.dataset.chart);
+    const palette = ["#9aa4b2", "#245bdb", "#6b3fd1", "#1f8a4c", "#b26a00", "#555", "#999"];
+    const chart = echarts.init(el);
+    chart.setOption({
+      color: palette,
+      animation: false,
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: "value" },
+      yAxis: { type: "category", data: spec.categories, inverse: true },
+      series: spec.series.map((s) => ({ name: s.name, type: "bar", stack: "total", data: s.data, barMaxWidth: 22 })),
+    });
+    window.addEventListener("resize", () => chart.resize());
+  });
+}
+window.addEventListener("load", drawCharts);

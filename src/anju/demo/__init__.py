@@ -1,0 +1,1 @@
+"""Fictional demo data for trying Anju out (``anju demo``)."""

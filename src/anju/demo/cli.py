@@ -1,0 +1,120 @@
+"""``anju demo``: migrate, create the fictional demo subdistrict once, print the logins, optionally serve."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from anju.config import get_settings
+from anju.db import migrate
+from anju.demo import generator
+
+console = Console()
+
+
+def _reset_database(url: str, default_sqlite: bool) -> None:
+    """Delete the default SQLite file, or drop every table of another database."""
+    from anju.db.session import get_engine, get_sessionmaker
+
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+    if default_sqlite:
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            p = path.with_name(path.name + suffix)
+            if p.exists():
+                p.unlink()
+        return
+    from sqlalchemy import text
+
+    from anju.db.registry import Base
+    from anju.db.session import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+def print_logins(url: str) -> None:
+    """Print the table of demo logins and where to open Anju."""
+    table = Table(title="演示账号 (demo logins)")
+    table.add_column("用户名 username")
+    table.add_column("密码 password")
+    table.add_column("角色 role")
+    table.add_column("姓名")
+    from anju import i18n
+
+    for login in generator.demo_logins():
+        table.add_row(
+            login.username,
+            login.password,
+            f"{i18n.t('role.' + login.role, 'zh')} ({login.role})",
+            login.display_name,
+        )
+    console.print(table)
+    console.print(f"打开 [bold]{url}[/bold] 登录；启动服务：[bold]anju serve[/bold]")
+
+
+def demo_command(
+    reset: bool = typer.Option(False, "--reset", help="清空数据库后重新生成演示数据"),
+    serve: bool = typer.Option(False, "--serve", help="生成后立即启动 Web 服务"),
+    scale: float = typer.Option(1.0, "--scale", help="户数比例（1.0 约 2,460 户）", min=0.001, max=50.0),
+    host: str = typer.Option(None, help="监听地址（默认取 ANJU_HOST）"),
+    port: int = typer.Option(None, help="端口（默认取 ANJU_PORT）"),
+) -> None:
+    """Create the fictional demo subdistrict (once), print demo logins, and optionally start the server."""
+    from anju.db.session import get_engine, unit_of_work
+
+    settings = get_settings()
+    url = settings.effective_database_url
+    default_sqlite = not settings.database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if reset:
+        _reset_database(url, default_sqlite)
+        console.print("[yellow]已清空数据库[/yellow]")
+    migrate.upgrade(url)
+    with unit_of_work() as db:
+        populated = generator.is_populated(db)
+    if populated:
+        console.print("[yellow]数据库中已有数据，跳过生成演示数据（如需重新生成请加 --reset）[/yellow]")
+    else:
+        started = time.perf_counter()
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("生成演示数据", total=None)
+
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=f"生成演示数据：{phase}", completed=done, total=total or None)
+
+            with unit_of_work() as db:
+                result = generator.build_demo(db, scale=scale, progress=progress)
+        elapsed = time.perf_counter() - started
+        for code, name, n in result.projects:
+            console.print(f"[green]✓[/green] {name}（{code}）：{n:,} 户")
+        console.print(
+            f"[green]演示数据已生成：{result.households:,} 户，{result.members:,} 人，"
+            f"{result.buildings:,} 处房屋，用时 {elapsed:.1f} 秒[/green]"
+        )
+    get_engine().dispose()
+    host = host or settings.host
+    port = port or settings.port
+    print_logins(f"http://{host}:{port}/")
+    if serve:
+        import uvicorn
+
+        console.print(f"安居已启动：http://{host}:{port}/")
+        uvicorn.run("anju.main:create_app", factory=True, host=host, port=port, log_level="info")

@@ -1,0 +1,1501 @@
+"""Census import (入户调查表): the template, reading, validation of every cell, and the bulk write.
+
+The workbook has the sheets 户 (households), 成员 (members), 房屋 (buildings) and optionally
+承租人 (tenants), 宅基地 (homesteads) and 评估 (valuations). Each sheet has one header row in
+Chinese (the first row that contains 户号); a 填写说明 sheet explains every column. Child sheets
+refer to the 户 sheet by 户号; valuations name their building by 房屋序号 or 产权证号.
+
+A ``.csv`` file holds the 户 sheet only (UTF-8 with or without BOM, or GB18030 as saved by
+Excel/WPS on Chinese Windows); members and buildings need the xlsx template.
+
+The import is all-or-nothing: :func:`validate` reports every bad cell with sheet, Excel row
+number, column header and column letter; :func:`write` runs only on a clean file and inserts with
+SQLAlchemy Core ``executemany`` in batches, appending one audit record per household plus a
+summary record. The caller owns the transaction (CLI command, web request or job).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from anju.audit import service as audit_service
+from anju.config import get_settings
+from anju.core import secrets
+from anju.core.actor import Actor
+from anju.core.dates import utcnow
+from anju.core.masking import mask_id_number
+from anju.core.money import yuan_to_fen
+from anju.errors import ValidationFailed
+from anju.household import rules
+from anju.household import service as household_service
+from anju.household.models import Building, Homestead, Household, Member, Tenant, Valuation
+from anju.project import service as project_service
+
+# ---------------------------------------------------------------- specification
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``; phase is a Chinese label (读取 / 校验 / 写入)."""
+
+BATCH = 5000
+PREVIEW_ROWS = 20
+CSV_SHEET = "households"
+
+
+def _no_progress(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+def _status(value: Any) -> str:
+    text = rules._text(value)
+    if text in rules.STATUSES:
+        return text
+    for code, label in rules.STATUSES.items():
+        if text == label:
+            return code
+    raise ValueError("应为 " + " / ".join(rules.STATUSES.values()) + " 之一")
+
+
+def _order(value: Any) -> int:
+    n = rules.parse_int(value)
+    if n < 1 or n > 999:
+        raise ValueError("应为1-999的整数")
+    return n
+
+
+def _key_code(value: Any) -> str:
+    return rules._text(value)
+
+
+_HH_CODE = rules.Field("household_code", "户号", _key_code, required=True)
+_EXTRA_HOUSEHOLD = (
+    rules.Field("block", "所属区块", rules._text_max(128), default=""),
+    rules.Field("status", "状态", _status, default="surveyed"),
+    rules.Field("sign_on", "签约日期", rules.parse_date, default=None),
+    rules.Field("vacate_on", "腾空日期", rules.parse_date, default=None),
+)
+_BUILDING_ORDER = rules.Field("building_order", "房屋序号", _order, default=None)
+_MONTHLY_RENT = rules.Field(
+    "monthly_rent",
+    "月租金(元)",
+    rules.parse_decimal,
+    default=Decimal("0.00"),
+    check=rules._range(0, 10000000, "元"),
+)
+_VALUATION_CERT = rules.Field("certificate_no", "产权证号", rules._text_max(64), default="")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One template column: the cleaning field, its width and dropdown choices."""
+
+    field: rules.Field
+    width: float = 12
+    choices: tuple[str, ...] = ()
+    text: bool = False  # cell format "@" so Excel keeps long digit strings intact
+    note: str = ""
+
+    @property
+    def header(self) -> str:
+        """The Chinese header as written in the template."""
+        return self.field.label
+
+
+@dataclass(frozen=True, slots=True)
+class SheetSpec:
+    """One sheet of the census workbook."""
+
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    required: bool
+    note: str
+
+    @property
+    def fields(self) -> tuple[rules.Field, ...]:
+        """The cleaning fields of every column, in order."""
+        return tuple(c.field for c in self.columns)
+
+
+def _f(fields: tuple[rules.Field, ...], name: str) -> rules.Field:
+    return next(f for f in fields if f.name == name)
+
+
+_YESNO = ("是", "否")
+_STRUCT = tuple(rules.STRUCTURES.values())
+_USE = tuple(rules.USES.values())
+_DET = tuple(rules.DETERMINATIONS.values())
+_M = rules.MEMBER_FIELDS
+_B = rules.BUILDING_FIELDS
+_T = rules.TENANT_FIELDS
+_HS = rules.HOMESTEAD_FIELDS
+_V = rules.VALUATION_FIELDS
+_H = rules.HOUSEHOLD_FIELDS
+
+_KEY_NOTE = "与“户”表的户号一致"
+
+SHEETS: tuple[SheetSpec, ...] = (
+    SheetSpec(
+        "households",
+        "户",
+        (
+            Column(_f(_H, "code"), 14, text=True, note="字母、数字、- 或 _，项目内唯一"),
+            Column(_f(_H, "head_name"), 12),
+            Column(_f(_H, "address"), 34),
+            Column(_EXTRA_HOUSEHOLD[0], 22, note="区块编号、名称或路径（如 李家村/一组），须已在项目中建立"),
+            Column(_f(_H, "contact_phone"), 15, text=True),
+            Column(_EXTRA_HOUSEHOLD[1], 10, tuple(rules.STATUSES.values()), note="不填为“已调查”"),
+            Column(_EXTRA_HOUSEHOLD[2], 12, note="YYYY-MM-DD；已签约及以后状态必填"),
+            Column(_EXTRA_HOUSEHOLD[3], 12, note="YYYY-MM-DD"),
+            Column(_f(_H, "remark"), 30),
+        ),
+        True,
+        "每户一行。",
+    ),
+    SheetSpec(
+        "members",
+        "成员",
+        (
+            Column(_HH_CODE, 14, text=True, note=_KEY_NOTE),
+            Column(_f(_M, "name"), 10),
+            Column(_f(_M, "relation"), 12, rules.RELATIONS),
+            Column(_f(_M, "id_number"), 22, text=True, note="18位，须以文本格式填写"),
+            Column(_f(_M, "phone"), 15, text=True),
+            Column(_f(_M, "dibao"), 6, _YESNO),
+            Column(_f(_M, "disability_grade"), 9, ("1级", "2级", "3级", "4级"), note="无残疾不填"),
+            Column(_f(_M, "serious_illness"), 6, _YESNO),
+            Column(_f(_M, "martyr_family"), 6, _YESNO),
+            Column(_f(_M, "shidu"), 6, _YESNO),
+            Column(_f(_M, "only_child"), 9, _YESNO),
+            Column(_f(_M, "youfu"), 6, _YESNO),
+            Column(_f(_M, "resettlement_counted"), 13, ("是", "否", "待定")),
+            Column(_f(_M, "resettlement_reason"), 24),
+        ),
+        False,
+        "每人一行，户主一般列第一行。",
+    ),
+    SheetSpec(
+        "buildings",
+        "房屋",
+        (
+            Column(_HH_CODE, 14, text=True, note=_KEY_NOTE),
+            Column(_BUILDING_ORDER, 9, note="本户内第几处房屋，不填按出现顺序编号"),
+            Column(_f(_B, "certificate_no"), 18, text=True),
+            Column(_f(_B, "structure"), 8, _STRUCT),
+            Column(_f(_B, "use"), 8, _USE),
+            Column(_f(_B, "floors"), 6),
+            Column(_f(_B, "built_year"), 9),
+            Column(_f(_B, "legal_area"), 13),
+            Column(_f(_B, "unregistered_area"), 14),
+            Column(_f(_B, "unregistered_determination"), 14, _DET),
+            Column(_f(_B, "location"), 20),
+        ),
+        False,
+        "每处房屋（每本证）一行；面积单位为平方米，最多两位小数。",
+    ),
+    SheetSpec(
+        "tenants",
+        "承租人",
+        (
+            Column(_HH_CODE, 14, text=True, note=_KEY_NOTE),
+            Column(_f(_T, "name"), 20),
+            Column(_f(_T, "kind"), 8, tuple(rules.TENANT_KINDS.values())),
+            Column(_f(_T, "credential"), 22, text=True),
+            Column(_f(_T, "contact_phone"), 15, text=True),
+            Column(_f(_T, "business"), 16),
+            Column(_f(_T, "area"), 13),
+            Column(_MONTHLY_RENT, 12),
+            Column(_f(_T, "lease_start_on"), 12),
+            Column(_f(_T, "lease_end_on"), 12),
+        ),
+        False,
+        "可选；承租个人或企业。",
+    ),
+    SheetSpec(
+        "homesteads",
+        "宅基地",
+        (
+            Column(_HH_CODE, 14, text=True, note=_KEY_NOTE),
+            Column(_f(_HS, "area"), 15),
+            Column(_f(_HS, "approved_year"), 10),
+            Column(_f(_HS, "certificate_no"), 20, text=True),
+        ),
+        False,
+        "可选；集体土地项目每户至多一行。",
+    ),
+    SheetSpec(
+        "valuations",
+        "评估",
+        (
+            Column(_HH_CODE, 14, text=True, note=_KEY_NOTE),
+            Column(_BUILDING_ORDER, 9, note="与“房屋”表的房屋序号一致；或填产权证号"),
+            Column(_VALUATION_CERT, 18, text=True, note="与“房屋”表的产权证号一致"),
+            Column(_f(_V, "firm"), 20),
+            Column(_f(_V, "report_no"), 16, text=True),
+            Column(_f(_V, "valued_on"), 12),
+            Column(_f(_V, "assessed_unit_price"), 15),
+            Column(_f(_V, "assessed_value"), 15),
+            Column(_f(_V, "decoration"), 13),
+            Column(_f(_V, "fixtures"), 12),
+        ),
+        False,
+        "可选；评估机构的分户评估结果，每处房屋至多一行。",
+    ),
+)
+SHEET_BY_KEY = {s.key: s for s in SHEETS}
+NOTES_SHEET = "填写说明"
+
+
+def _norm_header(text: Any) -> str:
+    s = rules._text(text).replace(" ", "").replace("\u3000", "").replace("*", "").replace("＊", "")
+    s = (
+        s.replace("（", "(")
+        .replace("）", ")")
+        .replace("m²", "㎡")
+        .replace("m2", "㎡")
+        .replace("平方米", "㎡")
+    )
+    return s.lower()
+
+
+# ---------------------------------------------------------------- errors and results
+
+
+def column_letter(index: int) -> str:
+    """Excel column letter of a 0-based column index (0 -> A, 26 -> AA)."""
+    out = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    """One problem in the file: sheet title, Excel row number, column header and letter, message."""
+
+    sheet: str
+    row: int | None
+    column: str
+    letter: str
+    message: str
+
+    def text(self) -> str:
+        """``“成员”表 第5行 D列（身份证号）：身份证号校验位错误`` as shown to people."""
+        where = f"“{self.sheet}”表"
+        if self.row is not None:
+            where += f" 第{self.row}行"
+        if self.column:
+            where += f" {self.letter}列（{self.column}）" if self.letter else f"（{self.column}）"
+        return f"{where}：{self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the API and the web page."""
+        return {
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "letter": self.letter,
+            "message": self.message,
+            "text": self.text(),
+        }
+
+
+@dataclass
+class RawSheet:
+    """A sheet as read: the header row, which column holds which field, and the data rows."""
+
+    key: str
+    title: str
+    header_row: int  # Excel row number of the header
+    columns: dict[str, int]  # field name -> 0-based column index
+    rows: list[tuple[int, dict[str, Any]]]  # (Excel row number, field -> raw value)
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RawCensus:
+    """What was read from a file (or built in memory by the demo), before validation."""
+
+    sheets: dict[str, RawSheet]
+    errors: list[CellError] = field(default_factory=list)
+    filename: str = ""
+    sha256: str = ""
+
+    def row_count(self) -> int:
+        """Data rows over all sheets."""
+        return sum(len(s.rows) for s in self.sheets.values())
+
+
+def raw_from_rows(
+    rows: Mapping[str, Sequence[Mapping[str, Any]]], *, filename: str = "", sha256: str = ""
+) -> RawCensus:
+    """A :class:`RawCensus` from in-memory rows keyed by field name (demo data, tests).
+
+    Row numbers are given as if the rows were written below a header in row 1.
+    """
+    sheets: dict[str, RawSheet] = {}
+    for key, data in rows.items():
+        spec = SHEET_BY_KEY[key]
+        columns = {c.field.name: i for i, c in enumerate(spec.columns)}
+        sheets[key] = RawSheet(key, spec.title, 1, columns, [(i + 2, dict(r)) for i, r in enumerate(data)])
+    return RawCensus(sheets=sheets, filename=filename, sha256=sha256)
+
+
+@dataclass
+class CleanCensus:
+    """Validated rows ready to be written; household rows carry their resolved block."""
+
+    households: list[dict[str, Any]] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
+    buildings: list[dict[str, Any]] = field(default_factory=list)
+    tenants: list[dict[str, Any]] = field(default_factory=list)
+    homesteads: list[dict[str, Any]] = field(default_factory=list)
+    valuations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CensusPreview:
+    """Dry-run figures: rows per sheet, totals and the first rows of the 户 sheet."""
+
+    counts: dict[str, int]
+    totals: dict[str, str]
+    first_rows: list[dict[str, str]]
+
+
+@dataclass
+class CensusCheck:
+    """Outcome of :func:`validate`: the errors (empty when the file is clean), the rows and a preview."""
+
+    errors: list[CellError]
+    clean: CleanCensus
+    preview: CensusPreview
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file may be written."""
+        return not self.errors
+
+
+@dataclass
+class ImportSummary:
+    """What :func:`write` inserted."""
+
+    households: int
+    members: int
+    buildings: int
+    tenants: int
+    homesteads: int
+    valuations: int
+    audit_seq: int
+    filename: str = ""
+    sha256: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "households": self.households,
+            "members": self.members,
+            "buildings": self.buildings,
+            "tenants": self.tenants,
+            "homesteads": self.homesteads,
+            "valuations": self.valuations,
+            "audit_seq": self.audit_seq,
+            "filename": self.filename,
+            "sha256": self.sha256,
+        }
+
+
+class CensusInvalid(ValidationFailed):
+    """The census file has errors; ``details`` lists every one (sheet, row, column, message)."""
+
+    code = "census_invalid"
+
+    def __init__(self, errors: list[CellError]) -> None:
+        super().__init__(
+            f"入户调查表有 {len(errors)} 处错误，未导入任何数据",
+            f"census file has {len(errors)} errors; nothing was imported",
+            details=[e.to_dict() for e in errors],
+        )
+        self.errors = errors
+
+
+# ---------------------------------------------------------------- reading
+
+
+def sha256_of(data: bytes) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _blank_row(values: Iterable[Any]) -> bool:
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, str):
+            if v.strip():
+                return False
+            continue
+        return False
+    return True
+
+
+def _sheet_from_rows(
+    spec: SheetSpec, grid: Sequence[Sequence[Any]], errors: list[CellError]
+) -> RawSheet | None:
+    """Find the header row (the first of the first 10 rows naming 户号) and map the data rows."""
+    by_header = {_norm_header(c.header): c.field.name for c in spec.columns}
+    key_header = _norm_header(spec.columns[0].header)
+    header_index = None
+    for i, row in enumerate(grid[:10]):
+        if any(_norm_header(v) == key_header for v in row):
+            header_index = i
+            break
+    if header_index is None:
+        errors.append(CellError(spec.title, None, spec.columns[0].header, "", "找不到表头行（须有“户号”列）"))
+        return None
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for j, value in enumerate(grid[header_index]):
+        name = by_header.get(_norm_header(value))
+        if name is None:
+            if rules._text(value):
+                ignored.append(rules._text(value))
+            continue
+        if name in columns:
+            errors.append(
+                CellError(spec.title, header_index + 1, rules._text(value), column_letter(j), "表头重复")
+            )
+            continue
+        columns[name] = j
+    for c in spec.columns:
+        if c.field.required and c.field.name not in columns:
+            errors.append(CellError(spec.title, header_index + 1, c.header, "", f"缺少必填列“{c.header}”"))
+    items = list(columns.items())
+    width = max(columns.values(), default=-1) + 1
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for i in range(header_index + 1, len(grid)):
+        row = grid[i]
+        if len(row) < width:
+            row = list(row) + [None] * (width - len(row))
+        values = {name: row[j] for name, j in items}
+        if _blank_row(values.values()):
+            continue
+        rows.append((i + 1, values))
+    return RawSheet(spec.key, spec.title, header_index + 1, columns, rows, ignored)
+
+
+def _decode_csv(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
+
+
+def read_census(
+    source: Path | bytes | BinaryIO, filename: str = "", progress: Progress | None = None
+) -> RawCensus:
+    """Read a census workbook (.xlsx / .xls / .xlsb / .ods via python-calamine, or a .csv of the 户 sheet).
+
+    Structural problems (missing sheet, header or required column) are returned in ``errors``;
+    nothing is validated cell by cell here.
+    """
+    from python_calamine import CalamineWorkbook
+
+    progress = progress or _no_progress
+    if isinstance(source, Path):
+        filename = filename or source.name
+        data = source.read_bytes()
+    elif isinstance(source, bytes):
+        data = source
+    else:
+        data = source.read()
+    digest = sha256_of(data)
+    errors: list[CellError] = []
+    sheets: dict[str, RawSheet] = {}
+    progress("读取", 0, 1)
+    if filename.lower().endswith(".csv"):
+        grid: Sequence[Sequence[Any]] = list(csv.reader(io.StringIO(_decode_csv(data))))
+        sheet = _sheet_from_rows(SHEET_BY_KEY[CSV_SHEET], grid, errors)
+        if sheet is not None:
+            sheets[CSV_SHEET] = sheet
+        progress("读取", 1, 1)
+        return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises its own error types for every unreadable file
+        raise ValidationFailed(
+            "无法读取该文件，请上传 .xlsx、.xls 或 .csv 格式的入户调查表", f"unreadable workbook: {exc}"
+        ) from exc
+    names = {n.strip(): n for n in wb.sheet_names}
+    for n, spec in enumerate(SHEETS):
+        real = names.get(spec.title)
+        if real is None:
+            if spec.required:
+                errors.append(CellError(spec.title, None, "", "", f"缺少“{spec.title}”工作表"))
+            continue
+        grid = wb.get_sheet_by_name(real).to_python(skip_empty_area=False)
+        sheet = _sheet_from_rows(spec, grid, errors)
+        if sheet is not None:
+            sheets[spec.key] = sheet
+        progress("读取", n + 1, len(SHEETS))
+    wb.close()
+    return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+
+
+# ---------------------------------------------------------------- validation
+
+
+# Fields whose values rarely repeat: caching their parse results would only cost memory.
+_UNCACHED = frozenset(
+    {
+        "code",
+        "household_code",
+        "head_name",
+        "address",
+        "name",
+        "id_number",
+        "phone",
+        "contact_phone",
+        "certificate_no",
+        "remark",
+        "location",
+        "credential",
+        "report_no",
+        "resettlement_reason",
+    }
+)
+_CACHE_LIMIT = 4096
+_MISSING = object()
+
+
+class RowCleaner:
+    """:func:`anju.household.rules.clean` for many rows, with the same parsers, checks and messages.
+
+    Parsers are pure, so results for repeated values (结构, 是/否, 年份 ...) are memoised per field;
+    a unit test keeps this identical to ``rules.clean``.
+    """
+
+    def __init__(self, fields: tuple[rules.Field, ...]) -> None:
+        self.fields = fields
+        self.caches: list[dict[tuple[type, Any], tuple[bool, Any]] | None] = [
+            None if f.name in _UNCACHED else {} for f in fields
+        ]
+
+    def _parse(self, f: rules.Field, value: Any) -> tuple[bool, Any]:
+        try:
+            parsed = f.parse(value)
+        except ValueError as exc:
+            return False, str(exc)
+        if f.check is not None and parsed is not None:
+            problem = f.check(parsed)
+            if problem:
+                return False, problem
+        return True, parsed
+
+    def __call__(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[rules.FieldError]]:
+        """Clean one row; returns values and every problem, like ``rules.clean``."""
+        out: dict[str, Any] = {}
+        errors: list[rules.FieldError] = []
+        for f, cache in zip(self.fields, self.caches, strict=True):
+            value = raw.get(f.name)
+            if value is None or (value.__class__ is str and not value.strip()):
+                if f.required:
+                    errors.append(rules.FieldError(f.name, f.label, "必填"))
+                else:
+                    out[f.name] = f.default
+                continue
+            if cache is not None:
+                key = (value.__class__, value)
+                hit = cache.get(key, _MISSING)
+                if hit is _MISSING:
+                    hit = self._parse(f, value)
+                    if len(cache) < _CACHE_LIMIT:
+                        cache[key] = hit
+                ok, result = hit  # type: ignore[misc]
+            else:
+                ok, result = self._parse(f, value)
+            if ok:
+                out[f.name] = result
+            else:
+                errors.append(rules.FieldError(f.name, f.label, result))
+        return out, errors
+
+
+@dataclass
+class ProjectContext:
+    """What validation needs to know about the target project."""
+
+    project_id: int
+    blocks_by_code: dict[str, int]
+    blocks_by_name: dict[str, list[int]]
+    blocks_by_path: dict[str, int]
+    existing_codes: set[str]
+    existing_digests: dict[str, str]  # identity digest -> household code
+
+
+def load_context(session: Session, project_id: int) -> ProjectContext:
+    """Blocks, household codes and member identity digests already in the project."""
+    project_service.get_project(session, project_id)
+    blocks = project_service.blocks(session, project_id)
+    paths = project_service.block_paths(session, project_id)
+    by_name: dict[str, list[int]] = {}
+    for b in blocks:
+        by_name.setdefault(b.name, []).append(b.id)
+    codes = set(session.scalars(select(Household.code).where(Household.project_id == project_id)))
+    digests: dict[str, str] = {}
+    if codes:
+        for digest, code in session.execute(
+            select(Member.id_number_digest, Household.code)
+            .join(Household, Household.id == Member.household_id)
+            .where(
+                Household.project_id == project_id,
+                Household.voided_at.is_(None),
+                Member.voided_at.is_(None),
+                Member.id_number_digest != "",
+            )
+        ):
+            digests[str(digest)] = str(code)
+    return ProjectContext(
+        project_id=project_id,
+        blocks_by_code={b.code: b.id for b in blocks},
+        blocks_by_name=by_name,
+        blocks_by_path={p.replace(" ", ""): bid for bid, p in paths.items()},
+        existing_codes=codes,
+        existing_digests=digests,
+    )
+
+
+class _Errors:
+    """Collects :class:`CellError` for one sheet, resolving field names to header and letter."""
+
+    def __init__(self, out: list[CellError], sheet: RawSheet) -> None:
+        self.out = out
+        self.sheet = sheet
+        spec = SHEET_BY_KEY[sheet.key]
+        self.labels = {c.field.name: c.header for c in spec.columns}
+
+    def add(self, row: int, name: str, message: str) -> None:
+        j = self.sheet.columns.get(name)
+        self.out.append(
+            CellError(
+                self.sheet.title,
+                row,
+                self.labels.get(name, name),
+                column_letter(j) if j is not None else "",
+                message,
+            )
+        )
+
+    def fields(self, row: int, errs: list[rules.FieldError]) -> None:
+        for e in errs:
+            self.add(row, e.field, e.message)
+
+
+def _resolve_block(ctx: ProjectContext, text: str) -> tuple[int | None, str]:
+    if not text:
+        return None, ""
+    if text in ctx.blocks_by_code:
+        return ctx.blocks_by_code[text], ""
+    compact = text.replace(" ", "").replace("／", "/")
+    if compact in ctx.blocks_by_path:
+        return ctx.blocks_by_path[compact], ""
+    ids = ctx.blocks_by_name.get(text, [])
+    if len(ids) == 1:
+        return ids[0], ""
+    if len(ids) > 1:
+        return None, f"区块名称“{text}”在本项目中不唯一，请填写区块编号或完整路径（如 李家村/一组）"
+    return None, f"区块“{text}”不存在于本项目，请先在项目中建立该区块"
+
+
+_SIGNED_OR_LATER = frozenset({"signed", "vacated", "demolished", "archived"})
+
+
+def validate(
+    raw: RawCensus,
+    ctx: ProjectContext,
+    *,
+    progress: Progress | None = None,
+    secret_key: str | None = None,
+) -> CensusCheck:
+    """Check every row and cell of ``raw`` against the project; never touches the database.
+
+    Reports each problem (types, required cells, identity numbers, duplicates in the file and in
+    the project, unknown 户号 in child sheets, unknown blocks, absurd areas) with its position.
+    """
+    progress = progress or _no_progress
+    errors: list[CellError] = list(raw.errors)
+    clean = CleanCensus()
+    total = raw.row_count()
+    done = 0
+    step = max(1000, total // 100)
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if done % step == 0 or done == total:
+            progress("校验", done, total)
+
+    progress("校验", 0, total)
+    secret = secret_key or get_settings().secret_key
+
+    # households --------------------------------------------------------------
+    sheet = raw.sheets.get("households")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["households"].fields)
+        first_row: dict[str, int] = {}
+        for row_no, values in sheet.rows:
+            tick()
+            out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = out.get("code")
+            if code:
+                if code in first_row:
+                    errs.add(row_no, "code", f"户号“{code}”与第{first_row[code]}行重复")
+                    code = None
+                elif code in ctx.existing_codes:
+                    errs.add(row_no, "code", f"户号“{code}”在本项目中已存在")
+                    first_row[code] = row_no
+                    code = None
+                else:
+                    first_row[code] = row_no
+            block_id, problem = _resolve_block(ctx, out.get("block", "") or "")
+            if problem:
+                errs.add(row_no, "block", problem)
+            status = out.get("status", "surveyed")
+            if status in _SIGNED_OR_LATER and "sign_on" in out and out["sign_on"] is None:
+                errs.add(row_no, "sign_on", f"状态为“{rules.STATUSES[status]}”时须填写签约日期")
+            if code and not field_errors:
+                out["block_id"] = block_id
+                out["_row"] = row_no
+                clean.households.append(out)
+        known = set(first_row)
+    else:
+        known = set()
+
+    def child_key(errs: _Errors, row_no: int, out: dict[str, Any]) -> str | None:
+        code = out.get("household_code")
+        if code is None:
+            return None
+        if code not in known:
+            errs.add(row_no, "household_code", f"户号“{code}”在“户”表中不存在")
+            return None
+        return str(code)
+
+    # members -----------------------------------------------------------------
+    sheet = raw.sheets.get("members")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["members"].fields)
+        id_col = sheet.columns.get("id_number")
+        seen_ids: dict[str, int] = {}
+        heads: dict[str, int] = {}
+        sort: dict[str, int] = {}
+        check_db = bool(ctx.existing_digests)
+        for row_no, values in sheet.rows:
+            tick()
+            id_raw = values.get("id_number")
+            if id_col is not None and isinstance(id_raw, float):
+                # 18 digits do not survive a numeric cell: the last digits are already lost
+                values = dict(values)
+                values["id_number"] = None
+                out, field_errors = cleaner(values)
+                field_errors = [e for e in field_errors if e.field != "id_number"]
+                field_errors.append(
+                    rules.FieldError(
+                        "id_number", "身份证号", "身份证号须以文本格式填写（数字格式会丢失末位）"
+                    )
+                )
+            else:
+                out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = child_key(errs, row_no, out)
+            id_number = out.get("id_number")
+            bad = bool(field_errors) or code is None
+            if id_number:
+                if id_number in seen_ids:
+                    errs.add(row_no, "id_number", f"身份证号与本表第{seen_ids[id_number]}行重复")
+                    bad = True
+                else:
+                    seen_ids[id_number] = row_no
+                    if check_db:
+                        digest = secrets.blind_index(secret, id_number)
+                        other = ctx.existing_digests.get(digest)
+                        if other is not None:
+                            errs.add(row_no, "id_number", f"该身份证号已登记在本项目户“{other}”")
+                            bad = True
+            if code is not None and out.get("relation") == "户主":
+                if code in heads:
+                    errs.add(row_no, "relation", f"户“{code}”已有户主（第{heads[code]}行）")
+                    bad = True
+                else:
+                    heads[code] = row_no
+            if not bad and code is not None:
+                n = sort.get(code, 0)
+                sort[code] = n + 1
+                out["sort"] = n
+                clean.members.append(out)
+
+    # buildings ---------------------------------------------------------------
+    building_keys: dict[tuple[str, int], int] = {}  # (code, order) -> row
+    cert_keys: dict[tuple[str, str], int] = {}  # (code, certificate) -> order
+    sheet = raw.sheets.get("buildings")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["buildings"].fields)
+        next_order: dict[str, int] = {}
+        for row_no, values in sheet.rows:
+            tick()
+            out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = child_key(errs, row_no, out)
+            bad = bool(field_errors) or code is None
+            legal = out.get("legal_area")
+            extra = out.get("unregistered_area")
+            if legal is not None and extra is not None and legal == 0 and extra == 0:
+                errs.add(row_no, "legal_area", "合法面积与未登记面积不能同时为0")
+                bad = True
+            if code is None:
+                continue
+            order = out.get("building_order")
+            if order is None:
+                order = next_order.get(code, 0) + 1
+                while (code, order) in building_keys:
+                    order += 1
+            if (code, order) in building_keys:
+                errs.add(row_no, "building_order", f"房屋序号{order}与第{building_keys[(code, order)]}行重复")
+                continue
+            building_keys[(code, order)] = row_no
+            next_order[code] = max(next_order.get(code, 0), order)
+            cert = out.get("certificate_no") or ""
+            if cert:
+                if (code, cert) in cert_keys:
+                    errs.add(row_no, "certificate_no", f"产权证号“{cert}”在本户中重复")
+                    bad = True
+                cert_keys[(code, cert)] = order
+            if not bad:
+                out["building_order"] = order
+                out["sort"] = order - 1
+                clean.buildings.append(out)
+
+    # tenants -----------------------------------------------------------------
+    sheet = raw.sheets.get("tenants")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["tenants"].fields)
+        for row_no, values in sheet.rows:
+            tick()
+            out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = child_key(errs, row_no, out)
+            start, end = out.get("lease_start_on"), out.get("lease_end_on")
+            if start and end and end < start:
+                errs.add(row_no, "lease_end_on", "租期止不能早于租期起")
+                continue
+            if not field_errors and code is not None:
+                clean.tenants.append(out)
+
+    # homesteads --------------------------------------------------------------
+    sheet = raw.sheets.get("homesteads")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["homesteads"].fields)
+        seen: dict[str, int] = {}
+        for row_no, values in sheet.rows:
+            tick()
+            out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = child_key(errs, row_no, out)
+            if code is not None and code in seen:
+                errs.add(row_no, "household_code", f"户“{code}”的宅基地已在第{seen[code]}行填写")
+                continue
+            if code is not None:
+                seen[code] = row_no
+            if not field_errors and code is not None:
+                clean.homesteads.append(out)
+
+    # valuations --------------------------------------------------------------
+    sheet = raw.sheets.get("valuations")
+    if sheet is not None:
+        errs = _Errors(errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY["valuations"].fields)
+        valued: dict[tuple[str, int], int] = {}
+        for row_no, values in sheet.rows:
+            tick()
+            out, field_errors = cleaner(values)
+            errs.fields(row_no, field_errors)
+            code = child_key(errs, row_no, out)
+            if code is None:
+                continue
+            order = out.get("building_order")
+            cert = out.get("certificate_no") or ""
+            target: int
+            if order is not None:
+                if (code, order) in building_keys:
+                    target = order
+                    if cert and cert_keys.get((code, cert)) != order:
+                        errs.add(row_no, "certificate_no", f"产权证号“{cert}”与房屋序号{order}不是同一处房屋")
+                        continue
+                else:
+                    errs.add(row_no, "building_order", f"在“房屋”表中找不到户“{code}”的第{order}处房屋")
+                    continue
+            elif cert:
+                found = cert_keys.get((code, cert))
+                if found is None:
+                    errs.add(
+                        row_no, "certificate_no", f"在“房屋”表中找不到户“{code}”产权证号为“{cert}”的房屋"
+                    )
+                    continue
+                target = found
+            else:
+                errs.add(row_no, "building_order", "须填写房屋序号或产权证号")
+                continue
+            if (code, target) in valued:
+                errs.add(row_no, "building_order", f"该房屋的评估结果已在第{valued[(code, target)]}行填写")
+                continue
+            valued[(code, target)] = row_no
+            if not field_errors:
+                out["building_order"] = target
+                clean.valuations.append(out)
+
+    errors.sort(key=lambda e: (_SHEET_ORDER.get(e.sheet, 99), e.row or 0, e.letter))
+    progress("校验", total, total)
+    return CensusCheck(errors=errors, clean=clean, preview=_preview(raw, clean))
+
+
+_SHEET_ORDER = {s.title: i for i, s in enumerate(SHEETS)}
+
+
+def _preview(raw: RawCensus, clean: CleanCensus) -> CensusPreview:
+    counts = {s.title: len(raw.sheets[s.key].rows) if s.key in raw.sheets else 0 for s in SHEETS}
+    zero = Decimal("0.00")
+    totals = {
+        "户数": str(len(clean.households)),
+        "人数": str(len(clean.members)),
+        "计入安置人口": str(sum(1 for m in clean.members if m.get("resettlement_counted"))),
+        "合法面积(㎡)": f"{sum((b['legal_area'] for b in clean.buildings), zero):,.2f}",
+        "未登记面积(㎡)": f"{sum((b['unregistered_area'] for b in clean.buildings), zero):,.2f}",
+        "宅基地面积(㎡)": f"{sum((h['area'] for h in clean.homesteads), zero):,.2f}",
+        "评估金额(元)": f"{sum((v['assessed_value'] for v in clean.valuations), zero):,.2f}",
+    }
+    first: list[dict[str, str]] = []
+    sheet = raw.sheets.get("households")
+    if sheet is not None:
+        for row_no, values in sheet.rows[:PREVIEW_ROWS]:
+            item = {"行号": str(row_no)}
+            for c in SHEET_BY_KEY["households"].columns:
+                v = values.get(c.field.name)
+                item[c.header] = "" if v is None else rules._text(v)
+            first.append(item)
+    return CensusPreview(counts=counts, totals=totals, first_rows=first)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _jsonable(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for n in names:
+        v = values.get(n)
+        if isinstance(v, Decimal):
+            v = str(v)
+        elif isinstance(v, date):
+            v = v.isoformat()
+        out[n] = v
+    return out
+
+
+_MEMBER_SNAPSHOT = [f.name for f in rules.MEMBER_FIELDS if f.name != "id_number"]
+_BUILDING_SNAPSHOT = ["building_order", *[f.name for f in rules.BUILDING_FIELDS]]
+_TENANT_SNAPSHOT = [f.name for f in rules.TENANT_FIELDS if f.name != "credential"] + ["monthly_rent"]
+_HOMESTEAD_SNAPSHOT = [f.name for f in rules.HOMESTEAD_FIELDS]
+_VALUATION_SNAPSHOT = ["building_order", *[f.name for f in rules.VALUATION_FIELDS]]
+_HOUSEHOLD_SNAPSHOT = [
+    "code",
+    "head_name",
+    "address",
+    "contact_phone",
+    "remark",
+    "status",
+    "sign_on",
+    "vacate_on",
+]
+
+
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]], tick: Callable[[int], None]) -> None:
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        session.execute(insert(table), chunk)
+        tick(len(chunk))
+
+
+def write(
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int,
+    clean: CleanCensus,
+    filename: str = "",
+    sha256: str = "",
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Insert validated census rows in bulk and audit them; the caller commits.
+
+    One audit record per household (a snapshot of its facts, identity numbers masked) plus a
+    summary record naming the file and its SHA-256.
+    """
+    progress = progress or _no_progress
+    total = (
+        len(clean.households) * 2
+        + len(clean.members)
+        + len(clean.buildings)
+        + len(clean.tenants)
+        + len(clean.homesteads)
+        + len(clean.valuations)
+    )
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress("写入", done, total)
+
+    progress("写入", 0, total)
+    now = utcnow()
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for m in clean.members:
+        by_code.setdefault(m["household_code"], []).append(m)
+    h_rows = []
+    for h in clean.households:
+        head = h["head_name"]
+        names = [m["name"] for m in by_code.get(h["code"], ()) if m["name"] != head]
+        h_rows.append(
+            {
+                "project_id": project_id,
+                "block_id": h.get("block_id"),
+                "parcel_id": None,
+                "code": h["code"],
+                "address": h["address"],
+                "head_name": head,
+                "contact_phone": h.get("contact_phone", ""),
+                "status": h.get("status") or "surveyed",
+                "sign_on": h.get("sign_on"),
+                "vacate_on": h.get("vacate_on"),
+                "remark": h.get("remark", ""),
+                "search_text": rules.search_text(h["code"], head, h["address"], names),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "voided_at": None,
+                "void_reason": "",
+            }
+        )
+    _insert(session, Household.__table__, h_rows, tick)
+    new_codes = {h["code"] for h in clean.households}
+    ids: dict[str, int] = {
+        str(code): int(hid)
+        for code, hid in session.execute(
+            select(Household.code, Household.id).where(Household.project_id == project_id)
+        )
+        if code in new_codes
+    }
+
+    member_rows = []
+    snapshots: dict[str, dict[str, Any]] = {
+        h["code"]: {**_jsonable(h, _HOUSEHOLD_SNAPSHOT), "block_id": h.get("block_id")}
+        for h in clean.households
+    }
+    identity = household_service.member_identity
+    for m in clean.members:
+        code = m["household_code"]
+        ident = identity(m["id_number"])
+        row = {
+            "household_id": ids[code],
+            "name": m["name"],
+            "relation": m["relation"],
+            "gender": ident["gender"],
+            "birth_on": ident["birth_on"],
+            "id_number_cipher": ident["id_number_cipher"],
+            "id_number_digest": ident["id_number_digest"],
+            "id_number_masked": ident["id_number_masked"],
+            "phone": m.get("phone", ""),
+            "dibao": m.get("dibao", False),
+            "disability_grade": m.get("disability_grade"),
+            "serious_illness": m.get("serious_illness", False),
+            "martyr_family": m.get("martyr_family", False),
+            "shidu": m.get("shidu", False),
+            "only_child": m.get("only_child", False),
+            "youfu": m.get("youfu", False),
+            "resettlement_counted": m.get("resettlement_counted"),
+            "resettlement_reason": m.get("resettlement_reason", ""),
+            "sort": m["sort"],
+            "voided_at": None,
+            "void_reason": "",
+        }
+        member_rows.append(row)
+        snap = _jsonable(m, _MEMBER_SNAPSHOT)
+        snap["id_number_masked"] = ident["id_number_masked"]
+        snapshots[code].setdefault("members", []).append(snap)
+    _insert(session, Member.__table__, member_rows, tick)
+    del member_rows
+
+    b_rows = []
+    for b in clean.buildings:
+        code = b["household_code"]
+        b_rows.append(
+            {
+                "household_id": ids[code],
+                "certificate_no": b.get("certificate_no", ""),
+                "structure": b["structure"],
+                "use": b["use"],
+                "floors": b.get("floors"),
+                "built_year": b.get("built_year"),
+                "legal_area": b["legal_area"],
+                "unregistered_area": b.get("unregistered_area", Decimal("0.00")),
+                "unregistered_determination": b.get("unregistered_determination", "pending"),
+                "location": b.get("location", ""),
+                "sort": b["sort"],
+                "voided_at": None,
+                "void_reason": "",
+            }
+        )
+        snapshots[code].setdefault("buildings", []).append(_jsonable(b, _BUILDING_SNAPSHOT))
+    _insert(session, Building.__table__, b_rows, tick)
+    del b_rows
+
+    if clean.valuations:
+        new_ids = {v: k for k, v in ids.items()}
+        building_ids: dict[tuple[str, int], int] = {}
+        for bid, hid, sort in session.execute(
+            select(Building.id, Building.household_id, Building.sort)
+            .join(Household, Household.id == Building.household_id)
+            .where(Household.project_id == project_id)
+        ):
+            code = new_ids.get(hid)
+            if code is not None:
+                building_ids[(code, int(sort) + 1)] = int(bid)
+        v_rows = []
+        for v in clean.valuations:
+            code = v["household_code"]
+            v_rows.append(
+                {
+                    "building_id": building_ids[(code, v["building_order"])],
+                    "firm": v["firm"],
+                    "report_no": v.get("report_no", ""),
+                    "valued_on": v.get("valued_on"),
+                    "assessed_unit_price_fen": yuan_to_fen(v["assessed_unit_price"]),
+                    "assessed_value_fen": yuan_to_fen(v["assessed_value"]),
+                    "decoration_fen": yuan_to_fen(v.get("decoration", Decimal("0.00"))),
+                    "fixtures_fen": yuan_to_fen(v.get("fixtures", Decimal("0.00"))),
+                    "created_at": now,
+                    "voided_at": None,
+                    "void_reason": "",
+                }
+            )
+            snapshots[code].setdefault("valuations", []).append(_jsonable(v, _VALUATION_SNAPSHOT))
+        _insert(session, Valuation.__table__, v_rows, tick)
+
+    t_rows = []
+    for t in clean.tenants:
+        code = t["household_code"]
+        credential = t.get("credential", "") or ""
+        masked = mask_id_number(credential) if t["kind"] == "person" else credential
+        t_rows.append(
+            {
+                "household_id": ids[code],
+                "name": t["name"],
+                "kind": t["kind"],
+                "credential_masked": masked,
+                "contact_phone": t.get("contact_phone", ""),
+                "business": t.get("business", ""),
+                "area": t.get("area", Decimal("0.00")),
+                "monthly_rent_fen": yuan_to_fen(t.get("monthly_rent", Decimal("0.00"))),
+                "lease_start_on": t.get("lease_start_on"),
+                "lease_end_on": t.get("lease_end_on"),
+                "voided_at": None,
+                "void_reason": "",
+            }
+        )
+        snap = _jsonable(t, _TENANT_SNAPSHOT)
+        snap["credential_masked"] = masked
+        snapshots[code].setdefault("tenants", []).append(snap)
+    _insert(session, Tenant.__table__, t_rows, tick)
+
+    hs_rows = []
+    for hs in clean.homesteads:
+        code = hs["household_code"]
+        hs_rows.append(
+            {
+                "household_id": ids[code],
+                "area": hs["area"],
+                "approved_year": hs.get("approved_year"),
+                "certificate_no": hs.get("certificate_no", ""),
+                "voided_at": None,
+                "void_reason": "",
+            }
+        )
+        snapshots[code]["homestead"] = _jsonable(hs, _HOMESTEAD_SNAPSHOT)
+    _insert(session, Homestead.__table__, hs_rows, tick)
+
+    reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
+    entries = [
+        audit_service.AuditEntry(
+            action="import",
+            entity="household",
+            entity_id=str(ids[code]),
+            changes=snap,
+            reason=reason,
+            project_id=project_id,
+            household_id=ids[code],
+        )
+        for code, snap in snapshots.items()
+    ]
+    summary = ImportSummary(
+        households=len(clean.households),
+        members=len(clean.members),
+        buildings=len(clean.buildings),
+        tenants=len(clean.tenants),
+        homesteads=len(clean.homesteads),
+        valuations=len(clean.valuations),
+        audit_seq=0,
+        filename=filename,
+        sha256=sha256,
+    )
+    counts = summary.as_dict()
+    counts.pop("audit_seq")
+    entries.append(
+        audit_service.AuditEntry(
+            action="import",
+            entity="census",
+            entity_id=(sha256 or "memory")[:64],
+            changes=counts,
+            reason=reason,
+            project_id=project_id,
+        )
+    )
+    for start in range(0, len(entries), BATCH * 2):
+        summary.audit_seq = audit_service.record_many(
+            session, actor=actor, entries=entries[start : start + BATCH * 2]
+        )
+        tick(min(BATCH * 2, len(entries) - start))
+    return summary
+
+
+# ---------------------------------------------------------------- one call
+
+
+@dataclass
+class ImportOutcome:
+    """Result of :func:`import_census`: the check and, unless dry run, what was written."""
+
+    check: CensusCheck
+    summary: ImportSummary | None
+    filename: str
+    sha256: str
+
+
+def import_census(
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int,
+    source: Path | bytes | BinaryIO,
+    filename: str = "",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportOutcome:
+    """Read, validate and (unless ``dry_run``) write a census file into a project.
+
+    Raises :class:`CensusInvalid` listing every error when the file is not clean; nothing is
+    written then. The caller owns the transaction and commits.
+    """
+    raw = read_census(source, filename, progress)
+    ctx = load_context(session, project_id)
+    check = validate(raw, ctx, progress=progress)
+    if check.errors:
+        raise CensusInvalid(check.errors)
+    summary = None
+    if not dry_run:
+        summary = write(
+            session,
+            actor=actor,
+            project_id=project_id,
+            clean=check.clean,
+            filename=raw.filename,
+            sha256=raw.sha256,
+            progress=progress,
+        )
+    return ImportOutcome(check=check, summary=summary, filename=raw.filename, sha256=raw.sha256)
+
+
+def import_rows(
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int,
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    label: str = "",
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Validate and write in-memory census rows (keyed by field name) through the import path.
+
+    Used by the demo generator and tests; raises :class:`CensusInvalid` like a file import.
+    """
+    raw = raw_from_rows(rows, filename=label, sha256=sha256_of(label.encode()) if label else "")
+    check = validate(raw, load_context(session, project_id), progress=progress)
+    if check.errors:
+        raise CensusInvalid(check.errors)
+    return write(
+        session,
+        actor=actor,
+        project_id=project_id,
+        clean=check.clean,
+        filename=label,
+        sha256=raw.sha256,
+        progress=progress,
+    )
+
+
+# ---------------------------------------------------------------- template
+
+
+def _display_width(text: str) -> float:
+    return sum(2.1 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
+
+
+def write_workbook(
+    target: Path | BinaryIO,
+    rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+    *,
+    validation_rows: int = 5000,
+) -> None:
+    """Write the census template (with ``rows`` of data keyed by field name, if given).
+
+    Formatted headers (required ones red with ``*``), a comment on each header, dropdowns for
+    every closed vocabulary, frozen header row and key column, Chinese widths, text-formatted
+    identity and code columns, and a 填写说明 sheet. Data is streamed (constant memory).
+    """
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_numbers": False})
+    head = wb.add_format(
+        {
+            "bold": True,
+            "bg_color": "#F2DCDB",
+            "border": 1,
+            "align": "center",
+            "valign": "vcenter",
+            "text_wrap": True,
+        }
+    )
+    head_req = wb.add_format(
+        {
+            "bold": True,
+            "bg_color": "#F2DCDB",
+            "border": 1,
+            "align": "center",
+            "valign": "vcenter",
+            "text_wrap": True,
+            "font_color": "#C00000",
+        }
+    )
+    text_fmt = wb.add_format({"num_format": "@"})
+    rows = rows or {}
+    for spec in SHEETS:
+        ws = wb.add_worksheet(spec.title)
+        ws.set_row(0, 30)
+        for j, col in enumerate(spec.columns):
+            width = max(col.width, _display_width(col.header))
+            ws.set_column(j, j, width, text_fmt if col.text else None)
+            label = col.header + ("*" if col.field.required else "")
+            ws.write_string(0, j, label, head_req if col.field.required else head)
+            note = col.note or ("必填" if col.field.required else "")
+            if col.choices:
+                note = (note + "；" if note else "") + "可选：" + "、".join(col.choices)
+            if note:
+                ws.write_comment(0, j, note, {"x_scale": 1.6})
+            if col.choices:
+                ws.data_validation(
+                    1,
+                    j,
+                    validation_rows,
+                    j,
+                    {
+                        "validate": "list",
+                        "source": list(col.choices),
+                        "error_title": "输入有误",
+                        "error_message": "请从下拉列表中选择：" + "、".join(col.choices),
+                        "error_type": "warning",
+                    },
+                )
+        ws.freeze_panes(1, 1)
+        r = 1
+        names = [c.field.name for c in spec.columns]
+        text_cols = {i for i, c in enumerate(spec.columns) if c.text}
+        for data in rows.get(spec.key, ()):
+            for j, name in enumerate(names):
+                v = data.get(name)
+                if v is None or v == "":
+                    continue
+                if j in text_cols or isinstance(v, str):
+                    ws.write_string(r, j, str(v))
+                elif isinstance(v, bool):
+                    ws.write_string(r, j, "是" if v else "否")
+                elif isinstance(v, int | Decimal):
+                    ws.write_number(r, j, v)
+                elif isinstance(v, date):
+                    ws.write_string(r, j, v.isoformat())
+                else:
+                    ws.write(r, j, v)
+            r += 1
+        if r > 1:
+            ws.autofilter(0, 0, r - 1, len(spec.columns) - 1)
+    notes = wb.add_worksheet(NOTES_SHEET)
+    notes.set_column(0, 0, 10)
+    notes.set_column(1, 1, 20)
+    notes.set_column(2, 2, 8)
+    notes.set_column(3, 3, 70)
+    title = wb.add_format({"bold": True, "font_size": 14})
+    notes.write_string(0, 0, "入户调查表填写说明", title)
+    lines = [
+        "1. 每个工作表第一行为表头，请勿修改表头文字；红色带 * 的列必填。",
+        "2. “成员”“房屋”“承租人”“宅基地”“评估”各表通过“户号”与“户”表关联。",
+        "3. 身份证号、电话、户号、证号请以文本格式填写，避免末位丢失。",
+        "4. 面积单位为平方米，金额单位为元，最多两位小数；日期格式 YYYY-MM-DD。",
+        "5. 导入时逐行逐格校验，任何一处有误则整份文件不导入，并列出每处错误的表、行、列。",
+        "6. 也可只导入 CSV 文件（仅含“户”表各列，UTF-8 或 GB18030 编码）。",
+    ]
+    for i, line in enumerate(lines):
+        notes.write_string(i + 1, 0, line)
+    r = len(lines) + 2
+    notes.write_row(r, 0, ["工作表", "列", "必填", "说明"], head)
+    r += 1
+    for spec in SHEETS:
+        for col in spec.columns:
+            explain = col.note
+            if col.choices:
+                explain = (explain + "；" if explain else "") + "可选：" + "、".join(col.choices)
+            notes.write_row(r, 0, [spec.title, col.header, "是" if col.field.required else "", explain])
+            r += 1
+    wb.close()
+
+
+def template_bytes() -> bytes:
+    """The empty census template as xlsx bytes."""
+    buf = io.BytesIO()
+    write_workbook(buf)
+    return buf.getvalue()

@@ -1,0 +1,342 @@
+"""Household ledger (台账) of a project as xlsx: households, members and buildings sheets.
+
+Written with XlsxWriter in constant-memory mode (rows streamed to disk), so a project of
+100,000 households exports without holding the workbook in memory. The caller's data scope
+limits the rows; identity numbers are masked unless the caller may and asks to reveal them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from anju.config import get_settings
+from anju.core import secrets
+from anju.core.dates import to_shanghai, utcnow
+from anju.core.money import fen_to_yuan
+from anju.household import rules
+from anju.household.models import Building, Household, Member, Valuation
+from anju.identity.service import DataScope
+from anju.project import service as project_service
+
+_ZERO = Decimal("0.00")
+_GROUPS = ("dibao", "disability_grade", "serious_illness", "martyr_family", "shidu", "only_child", "youfu")
+
+HOUSEHOLD_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("户号", 12),
+    ("户主", 10),
+    ("房屋坐落", 32),
+    ("所属区块", 22),
+    ("状态", 8),
+    ("家庭人口", 9),
+    ("安置人口", 9),
+    *((f"{label}(人)", 9) for label in rules.SPECIAL_GROUPS.values()),
+    ("合法面积(㎡)", 13),
+    *((f"未登记面积-{label}(㎡)", 15) for label in rules.DETERMINATIONS.values()),
+    ("评估金额(元)", 16),
+    ("联系电话", 14),
+    ("签约日期", 11),
+    ("腾空日期", 11),
+)
+MEMBER_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("户号", 12),
+    ("姓名", 10),
+    ("与户主关系", 10),
+    ("性别", 6),
+    ("出生日期", 11),
+    ("身份证号", 21),
+    ("联系电话", 14),
+    *((label, 8) for label in rules.SPECIAL_GROUPS.values()),
+    ("计入安置人口", 12),
+    ("安置人口认定理由", 26),
+)
+BUILDING_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("户号", 12),
+    ("序号", 6),
+    ("产权证号", 22),
+    ("结构", 8),
+    ("用途", 8),
+    ("层数", 6),
+    ("建成年份", 9),
+    ("合法面积(㎡)", 13),
+    ("未登记面积(㎡)", 14),
+    ("未登记面积认定", 14),
+    ("评估单价(元/㎡)", 15),
+    ("评估金额(元)", 16),
+    ("装修补偿(元)", 14),
+    ("附属物(元)", 12),
+    ("位置", 16),
+)
+
+
+@dataclass
+class _Totals:
+    members: int = 0
+    counted: int = 0
+    groups: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_GROUPS, 0))
+    legal: Decimal = _ZERO
+    unregistered: dict[str, Decimal] = field(
+        default_factory=lambda: dict.fromkeys(rules.DETERMINATIONS, _ZERO)
+    )
+    value_fen: int = 0
+
+
+def export_ledger(
+    session: Session,
+    *,
+    scope: DataScope,
+    project_id: int,
+    target: Path | BinaryIO,
+    reveal: bool = False,
+) -> int:
+    """Write the ledger of ``project_id`` (households in ``scope``) to ``target``; returns the household count.
+
+    ``reveal`` writes full identity numbers; the caller must have checked the ``pii.read``
+    permission (the web route and the CLI do).
+    """
+    import xlsxwriter
+
+    project = project_service.get_project(session, project_id)
+    paths = project_service.block_paths(session, project_id)
+    cond = (
+        Household.project_id == project_id,
+        Household.voided_at.is_(None),
+        scope.household_clause(Household.id),
+    )
+    households = session.execute(
+        select(
+            Household.id,
+            Household.code,
+            Household.head_name,
+            Household.address,
+            Household.block_id,
+            Household.status,
+            Household.contact_phone,
+            Household.sign_on,
+            Household.vacate_on,
+        )
+        .where(*cond)
+        .order_by(Household.code)
+    ).all()
+    codes = {h.id: h.code for h in households}
+    totals: dict[int, _Totals] = {h.id: _Totals() for h in households}
+
+    wb = xlsxwriter.Workbook(target, {"constant_memory": True})
+    title_fmt = wb.add_format({"bold": True, "font_size": 14, "valign": "vcenter"})
+    head_fmt = wb.add_format(
+        {
+            "bold": True,
+            "bg_color": "#F2DCDB",
+            "border": 1,
+            "align": "center",
+            "valign": "vcenter",
+            "text_wrap": True,
+        }
+    )
+    area_fmt = wb.add_format({"num_format": "#,##0.00"})
+    money_fmt = wb.add_format({"num_format": "#,##0.00"})
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    exported = to_shanghai(utcnow()).strftime("%Y-%m-%d %H:%M")
+    sheet_h = wb.add_worksheet("台账")
+    sheet_m = wb.add_worksheet("家庭成员")
+    sheet_b = wb.add_worksheet("房屋")
+
+    def start(ws: Any, title: str, columns: tuple[tuple[str, float], ...]) -> None:
+        for j, (_label, width) in enumerate(columns):
+            ws.set_column(j, j, width)
+        ws.set_row(0, 24)
+        ws.merge_range(0, 0, 0, min(len(columns) - 1, 8), title, title_fmt)
+        ws.set_row(1, 30)
+        for j, (label, _w) in enumerate(columns):
+            ws.write_string(1, j, label, head_fmt)
+        ws.freeze_panes(2, 1)
+
+    def finish(ws: Any, last_row: int, columns: tuple[tuple[str, float], ...]) -> None:
+        ws.autofilter(1, 0, max(1, last_row), len(columns) - 1)
+
+    caption = f"{project.name}（{project.code}）"
+    start(sheet_b, f"{caption} 房屋台账  导出时间：{exported}", BUILDING_COLUMNS)
+    start(sheet_m, f"{caption} 家庭成员台账  导出时间：{exported}", MEMBER_COLUMNS)
+    start(
+        sheet_h,
+        f"{caption} 被征收户台账（共 {len(households):,} 户）  导出时间：{exported}",
+        HOUSEHOLD_COLUMNS,
+    )
+
+    scoped = select(Household.id).where(*cond)
+
+    # buildings with their current valuation -------------------------------------------------
+    valuations: dict[int, tuple[int, int, int, int]] = {}
+    for bid, unit, value, deco, fixtures in session.execute(
+        select(
+            Valuation.building_id,
+            Valuation.assessed_unit_price_fen,
+            Valuation.assessed_value_fen,
+            Valuation.decoration_fen,
+            Valuation.fixtures_fen,
+        )
+        .join(Building, Building.id == Valuation.building_id)
+        .where(Building.household_id.in_(scoped), Valuation.voided_at.is_(None), Building.voided_at.is_(None))
+        .order_by(Valuation.id)
+    ):
+        valuations[int(bid)] = (int(unit), int(value), int(deco), int(fixtures))  # newest wins
+    r = 2
+    ws = sheet_b
+    for b in session.execute(
+        select(
+            Building.id,
+            Building.household_id,
+            Building.sort,
+            Building.certificate_no,
+            Building.structure,
+            Building.use,
+            Building.floors,
+            Building.built_year,
+            Building.legal_area,
+            Building.unregistered_area,
+            Building.unregistered_determination,
+            Building.location,
+        )
+        .join(Household, Household.id == Building.household_id)
+        .where(*cond, Building.voided_at.is_(None))
+        .order_by(Household.code, Building.sort, Building.id)
+    ):
+        t = totals[b.household_id]
+        t.legal += b.legal_area
+        det = b.unregistered_determination if b.unregistered_determination in t.unregistered else "pending"
+        t.unregistered[det] += b.unregistered_area
+        ws.write_string(r, 0, codes[b.household_id])
+        ws.write_number(r, 1, b.sort + 1)
+        ws.write_string(r, 2, b.certificate_no)
+        ws.write_string(r, 3, rules.STRUCTURES.get(b.structure, b.structure))
+        ws.write_string(r, 4, rules.USES.get(b.use, b.use))
+        if b.floors is not None:
+            ws.write_number(r, 5, b.floors)
+        if b.built_year is not None:
+            ws.write_number(r, 6, b.built_year)
+        ws.write_number(r, 7, b.legal_area, area_fmt)
+        ws.write_number(r, 8, b.unregistered_area, area_fmt)
+        ws.write_string(
+            r, 9, rules.DETERMINATIONS.get(b.unregistered_determination, "") if b.unregistered_area else ""
+        )
+        v = valuations.get(b.id)
+        if v is not None:
+            t.value_fen += v[1]
+            ws.write_number(r, 10, fen_to_yuan(v[0]), money_fmt)
+            ws.write_number(r, 11, fen_to_yuan(v[1]), money_fmt)
+            ws.write_number(r, 12, fen_to_yuan(v[2]), money_fmt)
+            ws.write_number(r, 13, fen_to_yuan(v[3]), money_fmt)
+        if b.location:
+            ws.write_string(r, 14, b.location)
+        r += 1
+    finish(ws, r - 1, BUILDING_COLUMNS)
+
+    # members ---------------------------------------------------------------------------
+    secret = get_settings().secret_key if reveal else ""
+    r = 2
+    ws = sheet_m
+    yes, no = "是", "否"
+    for m in session.execute(
+        select(
+            Member.household_id,
+            Member.name,
+            Member.relation,
+            Member.gender,
+            Member.birth_on,
+            Member.id_number_masked,
+            Member.id_number_cipher,
+            Member.phone,
+            Member.dibao,
+            Member.disability_grade,
+            Member.serious_illness,
+            Member.martyr_family,
+            Member.shidu,
+            Member.only_child,
+            Member.youfu,
+            Member.resettlement_counted,
+            Member.resettlement_reason,
+        )
+        .join(Household, Household.id == Member.household_id)
+        .where(*cond, Member.voided_at.is_(None))
+        .order_by(Household.code, Member.sort, Member.id)
+    ):
+        t = totals[m.household_id]
+        t.members += 1
+        if m.resettlement_counted:
+            t.counted += 1
+        ws.write_string(r, 0, codes[m.household_id])
+        ws.write_string(r, 1, m.name)
+        ws.write_string(r, 2, m.relation)
+        ws.write_string(r, 3, m.gender)
+        if m.birth_on is not None:
+            ws.write_datetime(r, 4, m.birth_on, date_fmt)
+        if reveal and m.id_number_cipher:
+            ws.write_string(r, 5, secrets.decrypt(secret, m.id_number_cipher))
+        else:
+            ws.write_string(r, 5, m.id_number_masked)
+        if m.phone:
+            ws.write_string(r, 6, m.phone)
+        for j, name in enumerate(_GROUPS):
+            value = getattr(m, name)
+            if name == "disability_grade":
+                if value is not None:
+                    t.groups[name] += 1
+                    ws.write_string(r, 7 + j, f"{value}级")
+            elif value:
+                t.groups[name] += 1
+                ws.write_string(r, 7 + j, yes)
+        counted = m.resettlement_counted
+        ws.write_string(r, 7 + len(_GROUPS), "待定" if counted is None else (yes if counted else no))
+        if m.resettlement_reason:
+            ws.write_string(r, 8 + len(_GROUPS), m.resettlement_reason)
+        r += 1
+    finish(ws, r - 1, MEMBER_COLUMNS)
+
+    # households ------------------------------------------------------------------------
+    r = 2
+    ws = sheet_h
+    for h in households:
+        t = totals[h.id]
+        ws.write_string(r, 0, h.code)
+        ws.write_string(r, 1, h.head_name)
+        ws.write_string(r, 2, h.address)
+        ws.write_string(r, 3, paths.get(h.block_id, "") if h.block_id else "")
+        ws.write_string(r, 4, rules.STATUSES.get(h.status, h.status))
+        ws.write_number(r, 5, t.members)
+        ws.write_number(r, 6, t.counted)
+        c = 7
+        for name in _GROUPS:
+            ws.write_number(r, c, t.groups[name])
+            c += 1
+        ws.write_number(r, c, t.legal, area_fmt)
+        c += 1
+        for det in rules.DETERMINATIONS:
+            ws.write_number(r, c, t.unregistered[det], area_fmt)
+            c += 1
+        ws.write_number(r, c, fen_to_yuan(t.value_fen), money_fmt)
+        c += 1
+        if h.contact_phone:
+            ws.write_string(r, c, h.contact_phone)
+        c += 1
+        _write_date(ws, r, c, h.sign_on, date_fmt)
+        _write_date(ws, r, c + 1, h.vacate_on, date_fmt)
+        r += 1
+    finish(ws, r - 1, HOUSEHOLD_COLUMNS)
+    wb.close()
+    return len(households)
+
+
+def _write_date(ws: Any, r: int, c: int, value: date | None, fmt: Any) -> None:
+    if value is not None:
+        ws.write_datetime(r, c, value, fmt)
+
+
+def ledger_filename(project_code: str) -> str:
+    """Download name of a ledger: ``台账_<project>_<YYYYMMDD-HHMM>.xlsx``."""
+    return f"台账_{project_code}_{to_shanghai(utcnow()):%Y%m%d-%H%M}.xlsx"

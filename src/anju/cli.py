@@ -6,12 +6,17 @@ import typer
 
 from anju.audit.cli import app as audit_app
 from anju.db.cli import app as db_app
+from anju.demo.cli import demo_command
+from anju.household.cli import export_app, import_app
 from anju.identity.cli import app as user_app
 
 app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.command("demo")(demo_command)
 
 
 @app.command("serve")

@@ -816,6 +816,9 @@ class BulkEvaluator:
             bad = missing | ~ok
             if np.any(bad):
                 raise EvaluationError("table-key", f"表格“{name}”缺少部分键的取值", f"table '{name}' lacks entries for some keys")
+        elif np.any(missing):
+            # A key word the table does not know at all takes the default.
+            value = np.where(missing, _scaled(p.default, scale), value)
         if lv == "const":
             return BV(int(value), "const", scale, bound)
         return BV(value, lv, scale, bound)

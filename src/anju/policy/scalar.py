@@ -42,6 +42,9 @@ EXACT = decimal.Context(
     traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero],
 )
 
+# Rounding is inexact by nature: it runs under a context that does not trap Inexact.
+ROUNDING = decimal.Context(prec=80, traps=[decimal.InvalidOperation])
+
 _DEC_MODES = {
     RoundingMode.HALF_UP: decimal.ROUND_HALF_UP,
     RoundingMode.HALF_DOWN: decimal.ROUND_HALF_DOWN,
@@ -231,7 +234,8 @@ class ScalarEvaluator:
         return value
 
     def round_money(self, value: Decimal, it: Item, notes: list[str]) -> int:
-        fen = round_to_fen(value, it.rounding_mode, it.rounding_unit)
+        with decimal.localcontext(ROUNDING):
+            fen = round_to_fen(value, it.rounding_mode, it.rounding_unit)
         if self.trace:
             notes.append(
                 f"舍入：{format(value, 'f')} 元 -> {format_yuan(fen)} 元（{it.rounding_mode.value}，到{it.rounding_unit.value}）"
@@ -458,13 +462,15 @@ class ScalarEvaluator:
                 self.note(n, clamped, "限定在上下限内 / clamped")
             return clamped
         if f == "floor":
-            return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
+            with decimal.localcontext(ROUNDING):
+                return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
         if f == "abs":
             return abs(self.ev(a[0], el))
         if f == "round":
             x = self.ev(a[0], el)
             places = int(a[1].value)  # type: ignore[attr-defined]
-            return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+            with decimal.localcontext(ROUNDING):
+                return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
         if f in ("sum", "count", "any"):
             coll = a[0].ref[1]
             elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]

@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from anju import __version__
 from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
+from anju.compensation import api as compensation_api
+from anju.compensation import pages as compensation_pages
 from anju.household import api as household_api
 from anju.household import pages as household_pages
 from anju.identity import api as identity_api
@@ -35,9 +37,9 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(UnitOfWorkMiddleware)
     errors.install(app)
-    for module in (identity_api, project_api, household_api, audit_api):
+    for module in (identity_api, project_api, household_api, audit_api, compensation_api):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages):
+    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages):
         app.include_router(module.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

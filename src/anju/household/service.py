@@ -971,3 +971,65 @@ def today() -> date:
     from anju.core.dates import today_shanghai
 
     return today_shanghai()
+
+
+@dataclass
+class ProjectFiles:
+    """Every non-voided fact of a project's households, loaded in a handful of queries.
+
+    Used where a whole project is computed at once (policy budgets, what-if, ledgers).
+    """
+
+    households: list[Household]
+    members: dict[int, list[Member]]
+    buildings: dict[int, list[Building]]
+    valuations: dict[int, Valuation]  # building id -> newest valuation
+    homesteads: dict[int, Homestead]
+    tenants: dict[int, list[Tenant]]
+
+
+def project_files(
+    session: Session, *, scope: DataScope, project_id: int, household_ids: Sequence[int] | None = None
+) -> ProjectFiles:
+    """Load the files of all (or the given) households of a project within scope."""
+    cond = [
+        Household.project_id == project_id,
+        Household.voided_at.is_(None),
+        scope.household_clause(Household.id),
+    ]
+    if household_ids is not None:
+        cond.append(Household.id.in_(list(household_ids)))
+    households = list(session.scalars(select(Household).where(*cond).order_by(Household.code)))
+    ids = select(Household.id).where(*cond)
+    members: dict[int, list[Member]] = {}
+    for m in session.scalars(
+        select(Member)
+        .where(Member.household_id.in_(ids), Member.voided_at.is_(None))
+        .order_by(Member.sort, Member.id)
+    ):
+        members.setdefault(m.household_id, []).append(m)
+    buildings: dict[int, list[Building]] = {}
+    for b in session.scalars(
+        select(Building)
+        .where(Building.household_id.in_(ids), Building.voided_at.is_(None))
+        .order_by(Building.sort, Building.id)
+    ):
+        buildings.setdefault(b.household_id, []).append(b)
+    valuations: dict[int, Valuation] = {}
+    building_ids = select(Building.id).where(Building.household_id.in_(ids), Building.voided_at.is_(None))
+    for v in session.scalars(
+        select(Valuation)
+        .where(Valuation.building_id.in_(building_ids), Valuation.voided_at.is_(None))
+        .order_by(Valuation.id)
+    ):
+        valuations[v.building_id] = v
+    homesteads = {
+        hs.household_id: hs
+        for hs in session.scalars(
+            select(Homestead).where(Homestead.household_id.in_(ids), Homestead.voided_at.is_(None))
+        )
+    }
+    tenants: dict[int, list[Tenant]] = {}
+    for t in session.scalars(select(Tenant).where(Tenant.household_id.in_(ids), Tenant.voided_at.is_(None))):
+        tenants.setdefault(t.household_id, []).append(t)
+    return ProjectFiles(households, members, buildings, valuations, homesteads, tenants)

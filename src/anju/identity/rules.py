@@ -33,6 +33,7 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     USER_MANAGE = "user.manage"
     POLICY_READ = "policy.read"
+    POLICY_PUBLISH = "policy.publish"
 
 
 class ScopeKind(StrEnum):
@@ -58,6 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PII_READ,
             P.ATTACHMENT_WRITE,
             P.AUDIT_READ,
+            P.POLICY_PUBLISH,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.AUDIT_READ}),
@@ -82,7 +84,9 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
 }
 
 # Permissions that write: the auditor role must never hold one (checked by a unit test).
-WRITE_PERMISSIONS = frozenset({P.HOUSEHOLD_WRITE, P.HOUSEHOLD_IMPORT, P.ATTACHMENT_WRITE, P.USER_MANAGE})
+WRITE_PERMISSIONS = frozenset(
+    {P.HOUSEHOLD_WRITE, P.HOUSEHOLD_IMPORT, P.ATTACHMENT_WRITE, P.USER_MANAGE, P.POLICY_PUBLISH}
+)
 
 
 def has_permission(role: str, permission: Permission) -> bool:

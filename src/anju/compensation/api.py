@@ -1,0 +1,91 @@
+"""JSON routes of compensation: policy versions and household calculations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from anju.compensation import schemas as s
+from anju.compensation import service as compensation_service
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+from anju.web.deps import client_ip, get_db, requires
+
+router = APIRouter(tags=["compensation"])
+
+
+@router.get("/projects/{project_id}/policies", response_model=list[s.PolicyVersionRead])
+def list_versions(
+    project_id: int,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> list[s.PolicyVersionRead]:
+    """Published versions of the project's policy, newest first."""
+    return [s.PolicyVersionRead.model_validate(v) for v in compensation_service.versions(db, project_id)]
+
+
+@router.post("/projects/{project_id}/policies", response_model=s.PolicyVersionRead, status_code=201)
+def publish(
+    project_id: int,
+    body: s.PolicyPublish,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
+    db: Session = Depends(get_db),
+) -> s.PolicyVersionRead:
+    """Check and publish a policy text as the next version; 422 lists every error with line and column."""
+    pv = compensation_service.publish(
+        db,
+        actor=user.actor(client_ip(request)),
+        project_id=project_id,
+        source=body.source,
+        file_name=body.file_name,
+    )
+    return s.PolicyVersionRead.model_validate(pv)
+
+
+@router.get("/households/{household_id}/calculation", response_model=s.CalculationRead)
+def calculation(
+    household_id: int,
+    option: str,
+    as_of: date | None = None,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> s.CalculationRead:
+    """The calculation sheet of a household under an option, exact to the fen, with the trace."""
+    pv, r = compensation_service.calculate(
+        db, scope=user.scope, household_id=household_id, option=option, as_of=as_of
+    )
+    return s.CalculationRead(
+        household_code=r.household,
+        option=r.option,
+        as_of=r.as_of,
+        policy_version=pv.version,
+        policy_hash=pv.content_hash,
+        total_fen=r.total_fen,
+        items=[
+            s.ItemRead(
+                id=i.id,
+                label=i.label,
+                applies=i.applies,
+                amount_fen=i.amount_fen,
+                formula=i.formula,
+                per=i.per,
+                steps=[s.StepRead(text=x.text, value=x.value, note=x.note) for x in i.steps],
+                notes=list(i.notes),
+                certificates=[
+                    s.CertificateRead(
+                        certificate_no=c.certificate_no,
+                        applies=c.applies,
+                        amount_fen=c.amount_fen,
+                        notes=list(c.notes),
+                    )
+                    for c in i.certificates
+                ],
+                ref=i.ref,
+            )
+            for i in r.items
+        ],
+        warnings=list(r.warnings),
+    )

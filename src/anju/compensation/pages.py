@@ -1,0 +1,154 @@
+"""Compensation pages: the standards table (补偿标准一览), publishing, and the calculation sheet."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from anju.compensation import service as compensation_service
+from anju.compensation import sheet, standards
+from anju.errors import DomainError, NotFound
+from anju.household import service as household_service
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+from anju.project import service as project_service
+from anju.web.deps import client_ip, get_db, requires
+from anju.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _policy_context(db: Session, project_id: int, version: int | None) -> dict[str, object]:
+    project = project_service.get_project(db, project_id)
+    versions = compensation_service.versions(db, project_id)
+    ctx: dict[str, object] = {"project": project, "versions": versions, "active": "policy", "pv": None}
+    if versions:
+        pv = compensation_service.get_version(db, project_id, version)
+        checked = compensation_service.checked_version(pv)
+        ctx.update({"pv": pv, "std": standards.standards_table(checked)})
+    return ctx
+
+
+@router.get("/projects/{project_id}/policy")
+def policy_page(
+    project_id: int,
+    request: Request,
+    version: int | None = None,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The published plan as a readable table of standards, with its versions."""
+    return render(request, "compensation/policy.html", _policy_context(db, project_id, version))
+
+
+@router.post("/projects/{project_id}/policy")
+async def policy_publish(
+    project_id: int,
+    request: Request,
+    file: UploadFile = File(...),
+    user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Publish an uploaded policy file as the next version (refused with every error listed)."""
+    raw = await file.read()
+    try:
+        source = raw.decode("utf-8-sig")
+        compensation_service.publish(
+            db,
+            actor=user.actor(client_ip(request)),
+            project_id=project_id,
+            source=source,
+            file_name=file.filename or "policy.yaml",
+        )
+    except UnicodeDecodeError:
+        ctx = _policy_context(db, project_id, None)
+        ctx.update({"message": "方案文件须为 UTF-8 编码的 YAML 文本", "problems": []})
+        return render(request, "compensation/policy.html", ctx, status_code=422)
+    except DomainError as exc:
+        ctx = _policy_context(db, project_id, None)
+        ctx.update({"message": exc.message_zh, "problems": exc.details or []})
+        return render(request, "compensation/policy.html", ctx, status_code=exc.http_status)
+    return RedirectResponse(f"/projects/{project_id}/policy", status_code=303)
+
+
+def _sheet(
+    db: Session, user: CurrentUser, household_id: int, option: str | None, as_of: date | None
+) -> dict[str, object]:
+    file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+    project = project_service.get_project(db, file.household.project_id)
+    pv = compensation_service.get_version(db, project.id)
+    checked = compensation_service.checked_version(pv)
+    options = list(checked.policy.options)
+    chosen = option if option in options else options[0]
+    totals = {}
+    results = {}
+    for opt in options:
+        _pv, result = compensation_service.calculate(
+            db, scope=user.scope, household_id=household_id, option=opt, as_of=as_of
+        )
+        results[opt] = result
+        totals[opt] = result.total_fen
+    data = sheet.sheet_data(
+        pv=pv, checked=checked, file=file, project_name=project.name, result=results[chosen]
+    )
+    return {
+        "project": project,
+        "f": file,
+        "h": file.household,
+        "pv": pv,
+        "data": data,
+        "option": chosen,
+        "options": checked.policy.options,
+        "totals": totals,
+        "as_of": as_of,
+        "active": "households",
+    }
+
+
+@router.get("/households/{household_id}/calc")
+def calc_page(
+    household_id: int,
+    request: Request,
+    option: str | None = None,
+    as_of: date | None = None,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The household's calculation sheet with every option's total side by side."""
+    try:
+        ctx = _sheet(db, user, household_id, option, as_of)
+    except NotFound as exc:
+        if "补偿方案" not in exc.message_zh:
+            raise
+        file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+        project = project_service.get_project(db, file.household.project_id)
+        return render(
+            request,
+            "compensation/sheet.html",
+            {"project": project, "h": file.household, "missing": exc.message_zh, "active": "households"},
+        )
+    return render(request, "compensation/sheet.html", ctx)
+
+
+@router.get("/households/{household_id}/calc.pdf")
+def calc_pdf(
+    household_id: int,
+    option: str | None = None,
+    as_of: date | None = None,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The printable calculation sheet (PDF)."""
+    ctx = _sheet(db, user, household_id, option, as_of)
+    pdf = sheet.render_pdf(ctx["data"])  # type: ignore[arg-type]
+    name = f"算账单-{ctx['h'].code}.pdf"  # type: ignore[attr-defined]
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"},
+    )

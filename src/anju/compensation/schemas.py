@@ -1,0 +1,74 @@
+"""Pydantic schemas of the compensation API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PolicyVersionRead(BaseModel):
+    """A published policy version (without its source)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    project_id: int
+    version: int
+    name: str
+    legal_ref: str
+    effective_on: date | None
+    content_hash: str
+    published_by: str
+    published_at: datetime
+
+
+class PolicyPublish(BaseModel):
+    """A policy text to publish as the next version."""
+
+    source: str
+    file_name: str = "policy.yaml"
+
+
+class StepRead(BaseModel):
+    """One trace line."""
+
+    text: str
+    value: str
+    note: str = ""
+
+
+class CertificateRead(BaseModel):
+    """A per-certificate part of an item."""
+
+    certificate_no: str
+    applies: bool
+    amount_fen: int
+    notes: list[str]
+
+
+class ItemRead(BaseModel):
+    """One item of the calculation sheet, in fen, with its trace."""
+
+    id: str
+    label: str
+    applies: bool
+    amount_fen: int
+    formula: str
+    per: str
+    steps: list[StepRead]
+    notes: list[str]
+    certificates: list[CertificateRead]
+    ref: str
+
+
+class CalculationRead(BaseModel):
+    """The calculation of one household under one option."""
+
+    household_code: str
+    option: str
+    as_of: date
+    policy_version: int
+    policy_hash: str
+    total_fen: int
+    items: list[ItemRead]
+    warnings: list[str]

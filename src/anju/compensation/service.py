@@ -1,0 +1,282 @@
+"""Compensation use cases: publish policy versions, build engine facts from household files, evaluate.
+
+Facts are built here (not in the household domain) because they are the engine's vocabulary; the
+household domain only hands over its rows through :func:`anju.household.service.project_files`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anju.audit import service as audit_service
+from anju.compensation.models import PolicyVersion
+from anju.core.actor import Actor
+from anju.core.dates import utcnow
+from anju.errors import NotFound, ValidationFailed
+from anju.household import service as household_service
+from anju.identity.service import DataScope
+from anju.policy import facts
+from anju.policy.check import Checked, load_policy
+from anju.policy.errors import EvaluationError, PolicyError
+from anju.policy.scalar import Result, evaluate
+from anju.project import service as project_service
+
+
+class PolicyInvalid(ValidationFailed):
+    """A policy file with errors; ``details`` lists them with line and column."""
+
+    code = "policy_invalid"
+
+
+class NotComputable(ValidationFailed):
+    """The engine refused a household (e.g. facts the plan needs are missing)."""
+
+    code = "not_computable"
+
+
+def content_hash(source: str) -> str:
+    """SHA-256 of a policy's exact text: the identity of a published version."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=32)
+def _checked(source_hash: str, source: str, file_name: str) -> Checked:
+    # Keyed by the content hash: published sources never change, so the checked form can be reused.
+    return load_policy(source, file_name)
+
+
+def check_source(source: str, file_name: str = "policy.yaml") -> Checked:
+    """Load and check a policy text; raises :class:`PolicyInvalid` listing every problem."""
+    try:
+        return _checked(content_hash(source), source, file_name)
+    except PolicyError as exc:
+        details = [
+            {
+                "field": f"{p.location.line}:{p.location.column}",
+                "line": p.location.line,
+                "column": p.location.column,
+                "code": p.code,
+                "message": p.message_zh,
+                "message_en": p.message_en,
+            }
+            for p in exc.problems
+        ]
+        raise PolicyInvalid(
+            f"补偿方案有 {len(details)} 处错误", f"the policy has {len(details)} problem(s)", details=details
+        ) from exc
+
+
+def publish(
+    session: Session, *, actor: Actor, project_id: int, source: str, file_name: str = ""
+) -> PolicyVersion:
+    """Publish a checked policy as the project's next version (immutable; audited)."""
+    project_service.get_project(session, project_id)
+    checked = check_source(source, file_name or "policy.yaml")
+    digest = content_hash(source)
+    last = session.scalar(
+        select(func.max(PolicyVersion.version)).where(PolicyVersion.project_id == project_id)
+    )
+    same = session.scalar(
+        select(PolicyVersion).where(
+            PolicyVersion.project_id == project_id, PolicyVersion.content_hash == digest
+        )
+    )
+    if same is not None:
+        raise ValidationFailed(
+            f"该方案内容与第 {same.version} 版完全相同，无需重复发布",
+            "identical to an existing version",
+            code="duplicate_policy",
+        )
+    meta = checked.policy.meta
+    pv = PolicyVersion(
+        project_id=project_id,
+        version=int(last or 0) + 1,
+        name=meta.name,
+        legal_ref=meta.legal_ref,
+        effective_on=meta.effective_on,
+        content_hash=digest,
+        source=source,
+        file_name=file_name,
+        published_by=actor.username,
+        published_at=utcnow(),
+    )
+    session.add(pv)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="publish",
+        entity="policy_version",
+        entity_id=pv.id,
+        project_id=project_id,
+        changes={"version": [None, pv.version], "name": [None, pv.name], "content_hash": [None, digest]},
+    )
+    return pv
+
+
+def versions(session: Session, project_id: int) -> list[PolicyVersion]:
+    """All published versions of a project's policy, newest first."""
+    return list(
+        session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.project_id == project_id)
+            .order_by(PolicyVersion.version.desc())
+        )
+    )
+
+
+def get_version(session: Session, project_id: int, version: int | None = None) -> PolicyVersion:
+    """A given version, or the newest one; raises :class:`NotFound`."""
+    stmt = select(PolicyVersion).where(PolicyVersion.project_id == project_id)
+    stmt = (
+        stmt.where(PolicyVersion.version == version)
+        if version
+        else stmt.order_by(PolicyVersion.version.desc())
+    )
+    pv = session.scalars(stmt.limit(1)).first()
+    if pv is None:
+        raise NotFound("本项目尚未发布补偿方案", "no policy published for this project")
+    return pv
+
+
+def checked_version(pv: PolicyVersion) -> Checked:
+    """The checked engine form of a stored version."""
+    return check_source(pv.source, pv.file_name or f"policy-v{pv.version}.yaml")
+
+
+# ------------------------------------------------------------------ facts
+
+
+def _block_chains(session: Session, project_id: int) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """block id -> (own code, parent codes from the outermost)."""
+    blocks = {b.id: b for b in project_service.blocks(session, project_id)}
+    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for bid, b in blocks.items():
+        chain: list[str] = []
+        parent = b.parent_id
+        while parent is not None and parent in blocks:
+            chain.append(blocks[parent].code)
+            parent = blocks[parent].parent_id
+        out[bid] = (b.code, tuple(reversed(chain)))
+    return out
+
+
+def project_facts(
+    session: Session, *, scope: DataScope, project_id: int, household_ids: list[int] | None = None
+) -> list[tuple[int, facts.Household]]:
+    """Engine facts of a project's households (id, facts), in household-code order."""
+    project = project_service.get_project(session, project_id)
+    files = household_service.project_files(
+        session, scope=scope, project_id=project_id, household_ids=household_ids
+    )
+    chains = _block_chains(session, project_id)
+    out = []
+    for h in files.households:
+        code, chain = chains.get(h.block_id, ("", ())) if h.block_id else ("", ())
+        members = tuple(
+            facts.Member(
+                name=m.name,
+                relation=m.relation,
+                dibao=m.dibao,
+                disability_grade=m.disability_grade,
+                serious_illness=m.serious_illness,
+                martyr_family=m.martyr_family,
+                shidu=m.shidu,
+                only_child=m.only_child,
+                youfu=m.youfu,
+                resettlement_counted=bool(m.resettlement_counted),
+            )
+            for m in files.members.get(h.id, [])
+        )
+        buildings = []
+        for b in files.buildings.get(h.id, []):
+            v = files.valuations.get(b.id)
+            buildings.append(
+                facts.Building(
+                    certificate_no=b.certificate_no or f"#{b.id}",
+                    structure=facts.Structure(b.structure),
+                    use=facts.Use(b.use),
+                    floors=b.floors or 1,
+                    built_year=b.built_year or 2000,
+                    legal_area=b.legal_area,
+                    unregistered_area=b.unregistered_area,
+                    unregistered_determination=facts.Determination(b.unregistered_determination),
+                    assessed_unit_price_fen=v.assessed_unit_price_fen if v else None,
+                    assessed_value_fen=v.assessed_value_fen if v else None,
+                    decoration_fen=v.decoration_fen if v else None,
+                    fixtures_fen=v.fixtures_fen if v else None,
+                )
+            )
+        hs = files.homesteads.get(h.id)
+        out.append(
+            (
+                h.id,
+                facts.Household(
+                    code=h.code,
+                    block_code=code,
+                    block_chain=chain,
+                    kind=facts.ProjectKind(project.kind),
+                    sign_on=h.sign_on,
+                    vacate_on=h.vacate_on,
+                    members=members,
+                    buildings=tuple(buildings),
+                    homestead=facts.Homestead(
+                        area=hs.area, approved_year=hs.approved_year, certificate_no=hs.certificate_no
+                    )
+                    if hs
+                    else None,
+                    tenants=tuple(
+                        facts.Tenant(
+                            name=t.name, kind=facts.TenantKind(t.kind), area=t.area, business=t.business
+                        )
+                        for t in files.tenants.get(h.id, [])
+                    ),
+                ),
+            )
+        )
+    return out
+
+
+def group_facts(session: Session, project_id: int) -> facts.GroupFacts:
+    """Block counts and sign/vacate dates of the whole project (for collective rewards).
+
+    Computed over every household regardless of the caller's scope: a collective reward depends
+    on the whole block, and only counts and dates leave this function.
+    """
+    everyone = project_facts(session, scope=DataScope.everything(), project_id=project_id)
+    return facts.GroupFacts.from_households(h for _, h in everyone)
+
+
+def calculate(
+    session: Session,
+    *,
+    scope: DataScope,
+    household_id: int,
+    option: str,
+    as_of: date | None = None,
+    version: int | None = None,
+) -> tuple[PolicyVersion, Result]:
+    """The calculation sheet (算账单) of one household under one option, with its trace."""
+    file = household_service.get_household_file(session, scope=scope, household_id=household_id)
+    project_id = file.household.project_id
+    pv = get_version(session, project_id, version)
+    checked = checked_version(pv)
+    if option not in checked.policy.options:
+        raise ValidationFailed(
+            f"方案中没有“{option}”这一安置方式",
+            f"unknown option {option}",
+            details=[{"field": "option", "message": "可选：" + "、".join(checked.policy.options)}],
+        )
+    ((_, hf),) = project_facts(session, scope=scope, project_id=project_id, household_ids=[household_id])
+    try:
+        result = evaluate(checked, hf, option, as_of=as_of, group=group_facts(session, project_id))
+    except EvaluationError as exc:
+        raise NotComputable(
+            exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
+        ) from exc
+    return pv, result

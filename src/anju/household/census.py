@@ -1061,6 +1061,7 @@ def write(
     progress = progress or _no_progress
     total = (
         len(clean.households) * 2
+        + 1
         + len(clean.members)
         + len(clean.buildings)
         + len(clean.tenants)

@@ -1,0 +1,103 @@
+"""Demo data: counts, statuses, special groups, logins, audit chain; the ``anju demo`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from anju.audit import service as audit_service
+from anju.demo import generator
+from anju.household.models import Building, Homestead, Household, Member
+from anju.identity import service as identity_service
+from anju.identity.models import HouseholdAssignment, User
+from anju.identity.rules import Role, password_problem
+from anju.project.models import Block, Project
+
+
+def test_small_demo(db: Session) -> None:
+    result = generator.build_demo(db, scale=0.05)
+    projects = {p.code: p for p in db.scalars(select(Project))}
+    assert set(projects) >= {"QX-2024-01", "QX-2024-02"}
+    rural, shanty = projects["QX-2024-01"], projects["QX-2024-02"]
+    assert (rural.kind, shanty.kind) == ("collective_land", "shantytown")
+    n_rural = db.scalar(select(func.count()).select_from(Household).where(Household.project_id == rural.id))
+    n_shanty = db.scalar(select(func.count()).select_from(Household).where(Household.project_id == shanty.id))
+    assert (n_rural, n_shanty) == (
+        round(612 * 0.05) + round(548 * 0.05) + round(583 * 0.05) + round(557 * 0.05),
+        8,
+    )
+    assert result.households == n_rural + n_shanty
+    villages = db.scalars(select(Block).where(Block.project_id == rural.id, Block.level == "village")).all()
+    assert len(villages) == 4
+    groups = db.scalar(
+        select(func.count()).select_from(Block).where(Block.project_id == rural.id, Block.level == "group")
+    )
+    assert 12 <= (groups or 0) <= 20
+    # every rural household has a homestead, none of the shantytown ones
+    homesteads = db.scalar(
+        select(func.count()).select_from(Homestead).join(Household).where(Household.project_id == rural.id)
+    )
+    assert homesteads == n_rural
+    members = db.scalar(
+        select(func.count())
+        .select_from(Member)
+        .join(Household)
+        .where(Household.project_id.in_([rural.id, shanty.id]))
+    )
+    assert 2.5 <= (members or 0) / result.households <= 4.5
+    areas = db.scalars(
+        select(Building.legal_area).join(Household).where(Household.project_id == rural.id)
+    ).all()
+    assert all(30 <= a <= 300 for a in areas)
+    statuses = set(db.scalars(select(Household.status).where(Household.project_id == rural.id)))
+    assert statuses <= {"surveyed", "valued", "signed"} and "valued" in statuses
+    signed = db.scalars(select(Household).where(Household.status == "signed")).all()
+    assert all(h.sign_on is not None for h in signed)
+
+    # one login per role (plus a second team member), every one works
+    assert {login.role for login in result.logins} == {r.value for r in Role}
+    assert len(result.logins) == len(Role) + 1
+    for login in result.logins:
+        assert password_problem(login.password) is None
+        user = identity_service.authenticate(db, username=login.username, password=login.password)
+        assert user.role == login.role
+    member = db.scalar(select(User).where(User.username == "zuyuan"))
+    assert member is not None and member.team_id is not None
+    mine = db.scalar(
+        select(func.count())
+        .select_from(HouseholdAssignment)
+        .where(HouseholdAssignment.user_id == member.id, HouseholdAssignment.active.is_(True))
+    )
+    assert mine == 15  # half of the 30 李家村 households, capped at 30
+    assert audit_service.verify(db).ok
+
+
+def test_demo_is_reproducible(db: Session) -> None:
+    import random
+
+    a = generator.census_rows(random.Random(1), 10, prefix="X", blocks=["A"])
+    b = generator.census_rows(random.Random(1), 10, prefix="X", blocks=["A"])
+    assert a == b
+
+
+@pytest.mark.usefixtures("settings_env")
+def test_demo_command_creates_once_then_only_prints_logins(settings_env: Path) -> None:
+    from anju.cli import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--scale", "0.01"])
+    assert first.exit_code == 0, first.output
+    assert "演示数据已生成" in first.output
+    assert "Jingban@Anju2024" in first.output
+    assert (settings_env / "anju.db").exists()
+    second = runner.invoke(app, ["demo"])
+    assert second.exit_code == 0, second.output
+    assert "数据库中已有数据" in second.output and "演示数据已生成" not in second.output
+    assert "zhihui" in second.output
+    again = runner.invoke(app, ["demo", "--reset", "--scale", "0.01"])
+    assert again.exit_code == 0, again.output
+    assert "已清空数据库" in again.output and "演示数据已生成" in again.output

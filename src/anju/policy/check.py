@@ -36,6 +36,7 @@ from anju.policy.expr import (
 from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use, canonical
 from anju.policy.model import Formula, Item, Param, Policy, read_policy
 from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit, money_compatible
+from anju.policy.versioning import verify_published
 
 
 @dataclass(frozen=True, slots=True)
@@ -685,6 +686,7 @@ def check_policy(policy: Policy, problems: list[Problem] | None = None) -> Check
     """
     c = _Checker(policy)
     c.problems.extend(problems or [])
+    c.problems.extend(verify_published(policy))
     c.declarations()
     deps = c.check_items()
     order = c.order(deps)

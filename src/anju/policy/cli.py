@@ -1,0 +1,208 @@
+"""``anju policy ...``: check, test, calc, explain, diff and what-if for compensation policies."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from anju.core.money import format_yuan
+from anju.policy.bulk import HouseholdTable, evaluate_bulk
+from anju.policy.cases import run_cases
+from anju.policy.check import Checked, load_policy_file
+from anju.policy.errors import EvaluationError, PolicyError
+from anju.policy.facts import GroupFacts
+from anju.policy.io import read_households, write_results
+from anju.policy.model import read_policy_file
+from anju.policy.scalar import evaluate
+from anju.policy.versioning import content_hash, diff
+from anju.policy.whatif import whatif
+
+app = typer.Typer(help="补偿安置方案：检查、测试、计算、解释、比较、模拟 / compensation policies", no_args_is_help=True)
+console = Console()
+
+
+def _load(path: Path) -> Checked:
+    try:
+        return load_policy_file(path)
+    except PolicyError as exc:
+        for p in exc.problems:
+            console.print(f"[red]{p.location}[/red] [{p.code}] {p.message_zh}\n    {p.message_en}", highlight=False)
+        console.print(f"[red]共 {len(exc.problems)} 个错误 / {len(exc.problems)} error(s)[/red]")
+        raise typer.Exit(1) from exc
+
+
+def _as_of(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@app.command("check")
+def check_cmd(file: Path) -> None:
+    """检查方案文件（语法、名称、单位、表格、时间窗）/ check a policy file."""
+    c = _load(file)
+    m = c.policy.meta
+    console.print(
+        f"[green]通过 OK[/green] {m.name} v{m.version}：{len(c.policy.params)} 个参数，{len(c.policy.items)} 个项目"
+        f"（{', '.join(c.policy.options)}），舍入 {m.rounding_mode.value}/{m.rounding_unit.value}，"
+        f"内容哈希 {content_hash(c.policy.text)[:19]}…",
+        highlight=False,
+    )
+
+
+@app.command("test")
+def test_cmd(file: Path) -> None:
+    """运行方案的测试用例（FILE 为方案或 .cases.yaml）/ run a policy's YAML test cases."""
+    try:
+        report = run_cases(file)
+    except PolicyError as exc:
+        for p in exc.problems:
+            console.print(f"[red]{p}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    for o in report.outcomes:
+        mark = "[green]通过 PASS[/green]" if o.passed else "[red]失败 FAIL[/red]"
+        console.print(f"{mark} {o.name}（{o.option}）", highlight=False)
+        for m in o.mismatches:
+            console.print(f"    {m}", highlight=False)
+    ok = sum(o.passed for o in report.outcomes)
+    console.print(f"{ok}/{len(report.outcomes)} 个用例通过 / cases passed", highlight=False)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command("calc")
+def calc_cmd(
+    file: Path,
+    households: Path,
+    out: Annotated[Path, typer.Option("-o", "--out", help="输出 .xlsx / output workbook")],
+    option: Annotated[list[str] | None, typer.Option("--option", help="补偿方式，可多个 / options")] = None,
+    as_of: Annotated[str | None, typer.Option(help="参数生效日 YYYY-MM-DD")] = None,
+) -> None:
+    """批量计算全部户，每个项目一列 / compute every household, one column per item."""
+    c = _load(file)
+    hs = read_households(households)
+    table = HouseholdTable.from_households(hs)
+    group = GroupFacts.from_households(hs)
+    results = {}
+    for opt in option or list(c.policy.options):
+        try:
+            results[opt] = evaluate_bulk(c, table, opt, _as_of(as_of), group)
+        except EvaluationError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(1) from exc
+    write_results(out, results, hs)
+    for opt, r in results.items():
+        console.print(f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False)
+
+
+@app.command("explain")
+def explain_cmd(
+    file: Path,
+    household: Annotated[str, typer.Option("--household", help="户号 household code")],
+    households: Annotated[Path | None, typer.Option("--households", help="户数据文件 households file")] = None,
+    option: Annotated[str | None, typer.Option("--option")] = None,
+    as_of: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """逐项解释一户的补偿计算（算账单）/ explain one household's calculation line by line."""
+    c = _load(file)
+    if households is not None:
+        hs = read_households(households)
+        group = GroupFacts.from_households(hs)
+    else:
+        from anju.policy.cases import cases_file_for
+        from anju.policy.facts import group_from_dict, household_from_dict
+        from anju.policy.model import load_yaml
+
+        cf = cases_file_for(file)
+        if not cf.exists():
+            console.print("[red]请用 --households 指定户数据文件 / give --households[/red]")
+            raise typer.Exit(1)
+        data, _ = load_yaml(cf.read_text(encoding="utf-8"), str(cf))
+        hs = [household_from_dict(x["household"]) for x in data.get("cases") or []]
+        group = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    match = [h for h in hs if h.code == household]
+    if not match:
+        console.print(f"[red]找不到户号 {household} / household not found[/red]")
+        raise typer.Exit(1)
+    h = match[0]
+    for opt in [option] if option else list(c.policy.options):
+        try:
+            r = evaluate(c, h, opt, _as_of(as_of), group)
+        except EvaluationError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(1) from exc
+        console.rule(f"{h.code} · {c.policy.options[opt]}（{opt}）· 截至 {r.as_of}")
+        for it in r.items:
+            if not it.applies:
+                continue
+            console.print(f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]", highlight=False)
+            console.print(f"  公式 formula: {it.formula}", highlight=False)
+            for s in it.steps:
+                console.print(f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}", highlight=False)
+            for line in it.certificates:
+                if line.applies:
+                    console.print(f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False)
+                    for n in line.notes:
+                        console.print(f"      {n}", highlight=False)
+            for n in it.notes:
+                console.print(f"    {n}", highlight=False)
+        for w in r.warnings:
+            console.print(f"[yellow]注意 {w}[/yellow]", highlight=False)
+        console.print(f"[bold]合计 total: {format_yuan(r.total_fen)} 元[/bold]", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(a: Path, b: Path) -> None:
+    """列出两个版本之间的所有变化 / list every change between two versions."""
+    pa, _ = read_policy_file(a)
+    pb, _ = read_policy_file(b)
+    changes = diff(pa, pb)
+    if not changes:
+        console.print("两个版本内容相同 / no changes")
+        return
+    t = Table("类别 kind", "名称 name", "字段 field", "原 old", "新 new")
+    for ch in changes:
+        t.add_row(ch.kind, ch.name, ch.field, ch.old, ch.new)
+    console.print(t)
+    console.print(f"共 {len(changes)} 处变化 / change(s)")
+
+
+@app.command("whatif")
+def whatif_cmd(
+    file: Path,
+    households: Path,
+    set_: Annotated[list[str], typer.Option("--set", help="参数=数值，可多个 / name=value")],
+    option: Annotated[str, typer.Option("--option")] = "cash",
+    as_of: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """改变参数，查看项目预算、分片区合计与每户变化 / change parameters and see the budget move."""
+    c = _load(file)
+    hs = read_households(households)
+    table = HouseholdTable.from_households(hs)
+    try:
+        w = whatif(c, table, set_, option, _as_of(as_of), GroupFacts.from_households(hs))
+    except (ValueError, EvaluationError, PolicyError) as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    t = Table("项目 item", "原 base", "新 new", "变化 delta")
+    for i, (b, n) in w.by_item.items():
+        t.add_row(f"{w.new.labels[i]} {i}", format_yuan(b), format_yuan(n), format_yuan(n - b))
+    t.add_row("[bold]合计 total[/bold]", format_yuan(w.base_total), format_yuan(w.new_total),
+              format_yuan(w.new_total - w.base_total))
+    console.print(t)
+    tb = Table("片区 block", "原 base", "新 new", "变化 delta")
+    for blk, (b, n) in w.by_block.items():
+        tb.add_row(blk, format_yuan(b), format_yuan(n), format_yuan(n - b))
+    console.print(tb)
+    d = w.distribution
+    console.print(
+        f"每户合计分布 per-household totals: 最小 min {format_yuan(d.min)}，中位 median "
+        f"{format_yuan(int(d.median))}{'.5分' if d.median != int(d.median) else ''}，最大 max {format_yuan(d.max)}",
+        highlight=False,
+    )
+    console.print("十分位 deciles: " + " / ".join(format_yuan(x) for x in d.deciles), highlight=False)
+    changed = int((w.delta != 0).sum())
+    console.print(f"受影响户数 households affected: {changed}/{len(hs)}", highlight=False)

@@ -1,0 +1,155 @@
+"""What-if: change parameters, recompute the project in bulk, and compare with the plan as it is."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+
+from anju.policy.bulk import Arr, BulkEvaluator, BulkResult, HouseholdTable
+from anju.policy.check import Checked, check_policy
+from anju.policy.errors import EvaluationError
+from anju.policy.facts import GroupFacts, canonical
+from anju.policy.model import Dated, TierWindow
+from anju.policy.resolve import value_at
+
+_SET = re.compile(r"^\s*([^\s\[=]+)\s*(?:\[([^\]]*)\])?\s*=\s*(.+?)\s*$")
+
+
+def parse_setting(text: str) -> tuple[str, tuple[str, ...], Decimal]:
+    """Parse ``name=value``, ``table[key, key]=value`` or ``tier[window]=value``."""
+    m = _SET.match(text)
+    if not m:
+        raise ValueError(f"无法识别的设置“{text}”，应为 参数=数值 / expected name=value: {text!r}")
+    keys = tuple(canonical(k) for k in m.group(2).split(",")) if m.group(2) else ()
+    return m.group(1), keys, Decimal(m.group(3).replace(",", ""))
+
+
+def with_settings(checked: Checked, settings: list[str], as_of: date | None = None) -> Checked:
+    """A checked copy of the policy with parameter values changed (the value in force on ``as_of``).
+
+    Values are written in the parameter's own unit (for a % parameter, ``10`` means 10%).
+    """
+    when = as_of or checked.policy.meta.effective_on
+    policy = copy.deepcopy(checked.policy)
+    policy.meta.status = "draft"  # a what-if copy is a scenario, never the published text
+    for s in settings:
+        name, keys, value = parse_setting(s)
+        if name in policy.tiers:
+            tier = policy.tiers[name]
+            if len(keys) != 1 or not keys[0].isdigit() or not 1 <= int(keys[0]) <= len(tier.windows):
+                raise ValueError(f"时间窗分档应写成 {name}[第几个窗口]=数值 / write {name}[window]=value")
+            w = tier.windows[int(keys[0]) - 1]
+            tier.windows[int(keys[0]) - 1] = TierWindow(w.window, value, w.label)
+            continue
+        if name not in policy.params:
+            raise ValueError(f"没有参数“{name}” / no parameter {name!r}")
+        p = policy.params[name]
+        v = value / 100 if p.percent else value
+        ok, current = value_at(p.values, when)
+        if not ok:
+            raise ValueError(f"参数“{name}”在 {when} 没有生效的取值 / no value in force")
+        idx = next(i for i, e in enumerate(p.values) if e.value is current)
+        if p.kind == "table":
+            if len(keys) != len(p.keys):
+                raise ValueError(f"表格“{name}”需要 {len(p.keys)} 个键 / needs {len(p.keys)} keys")
+            table = dict(current)
+            table[keys] = v
+            p.values[idx] = Dated(p.values[idx].since, table)
+        elif p.kind == "scalar":
+            if keys:
+                raise ValueError(f"参数“{name}”不是表格 / {name!r} is not a table")
+            p.values[idx] = Dated(p.values[idx].since, v)
+        else:
+            raise ValueError(f"参数“{name}”不能用数值设置 / {name!r} cannot be set to a number")
+    return check_policy(policy)
+
+
+@dataclass(slots=True)
+class Distribution:
+    """Distribution of per-household amounts (fen): min, median, max and deciles (nearest rank)."""
+
+    min: int
+    median: Decimal
+    max: int
+    deciles: list[int]  # 10th ... 90th percentile
+
+    @staticmethod
+    def of(values: Arr) -> Distribution:
+        """Distribution of an integer array (exact)."""
+        v = np.sort(np.asarray(values, dtype=np.int64))
+        n = int(v.shape[0])
+        if n == 0:
+            return Distribution(0, Decimal(0), 0, [0] * 9)
+        mid = n // 2
+        median = Decimal(int(v[mid])) if n % 2 else (Decimal(int(v[mid - 1])) + Decimal(int(v[mid]))) / 2
+        # nearest rank: the smallest value with at least p% of values at or below it
+        deciles = [int(v[max(0, -(-p * n // 10) - 1)]) for p in range(1, 10)]
+        return Distribution(int(v[0]), median, int(v[-1]), deciles)
+
+
+@dataclass(slots=True)
+class WhatIf:
+    """The effect of changed parameters on a project."""
+
+    option: str
+    base: BulkResult
+    new: BulkResult
+    by_item: dict[str, tuple[int, int]]  # item -> (base total, new total), fen
+    by_block: dict[str, tuple[int, int]]
+    delta: Arr  # per household, fen
+    distribution: Distribution  # of new per-household totals
+    delta_distribution: Distribution
+
+    @property
+    def base_total(self) -> int:
+        """Project budget before the change (fen)."""
+        return sum(b for b, _ in self.by_item.values())
+
+    @property
+    def new_total(self) -> int:
+        """Project budget after the change (fen)."""
+        return sum(n for _, n in self.by_item.values())
+
+
+def _block_sums(table: HouseholdTable, totals: Arr) -> list[int]:
+    out = np.zeros(len(table.blocks), dtype=np.int64)
+    np.add.at(out, table.block_idx, totals)
+    return [int(x) for x in out]
+
+
+def whatif(
+    checked: Checked,
+    table: HouseholdTable,
+    settings: list[str],
+    option: str = "cash",
+    as_of: date | None = None,
+    group: GroupFacts | None = None,
+    base: BulkResult | None = None,
+) -> WhatIf:
+    """Recompute ``table`` with ``settings`` applied and compare with the unchanged policy.
+
+    Pass ``base`` (an earlier result of the unchanged policy) to skip recomputing it.
+    """
+    if option not in checked.policy.options:
+        raise EvaluationError("option", f"没有补偿方式“{option}”", f"no option '{option}'")
+    g = group if group is not None else table.group_facts()
+    if base is None:
+        base = BulkEvaluator(checked, table, as_of, g).evaluate(option)
+    changed = with_settings(checked, settings, as_of)
+    new = BulkEvaluator(changed, table, as_of, g).evaluate(option)
+    by_item = {}
+    for i in new.item_ids:
+        b = int(base.fen[i].sum()) if i in base.fen else 0
+        by_item[i] = (b, int(new.fen[i].sum()))
+    bt = base.total
+    nt = new.total
+    bb = _block_sums(table, bt)
+    nb = _block_sums(table, nt)
+    by_block = {code: (bb[k], nb[k]) for k, code in enumerate(table.blocks)}
+    delta = nt - bt
+    return WhatIf(option, base, new, by_item, by_block, delta, Distribution.of(nt), Distribution.of(delta))

@@ -66,7 +66,7 @@ def test_cmd(file: Path) -> None:
         mark = "[green]通过 PASS[/green]" if o.passed else "[red]失败 FAIL[/red]"
         console.print(f"{mark} {o.name}（{o.option}）", highlight=False)
         for m in o.mismatches:
-            console.print(f"    {m}", highlight=False)
+            console.print(f"    {m}", highlight=False, markup=False)
     ok = sum(o.passed for o in report.outcomes)
     console.print(f"{ok}/{len(report.outcomes)} 个用例通过 / cases passed", highlight=False)
     if not report.passed:
@@ -139,16 +139,16 @@ def explain_cmd(
             if not it.applies:
                 continue
             console.print(f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]", highlight=False)
-            console.print(f"  公式 formula: {it.formula}", highlight=False)
+            console.print(f"  公式 formula: {it.formula}", highlight=False, markup=False)
             for s in it.steps:
-                console.print(f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}", highlight=False)
+                console.print(f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}", highlight=False, markup=False)
             for line in it.certificates:
                 if line.applies:
                     console.print(f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False)
                     for n in line.notes:
-                        console.print(f"      {n}", highlight=False)
+                        console.print(f"      {n}", highlight=False, markup=False)
             for n in it.notes:
-                console.print(f"    {n}", highlight=False)
+                console.print(f"    {n}", highlight=False, markup=False)
         for w in r.warnings:
             console.print(f"[yellow]注意 {w}[/yellow]", highlight=False)
         console.print(f"[bold]合计 total: {format_yuan(r.total_fen)} 元[/bold]", highlight=False)

@@ -15,6 +15,7 @@ from anju.audit import pages as audit_pages
 from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
 from anju.household import api as household_api
+from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
@@ -39,7 +40,8 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (identity_api, project_api, household_api, audit_api, compensation_api):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages):
+    app.include_router(import_pages.api_router, prefix="/api/v1")
+    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -339,6 +339,21 @@ class HouseholdTable:
         return GroupFacts(blocks=blocks, parents=parents)
 
 
+_INDEXES: dict[int, tuple[GroupFacts, GroupIndex]] = {}
+
+
+def group_index(group: GroupFacts) -> GroupIndex:
+    """The (cached) vectorised index of ``group``."""
+    hit = _INDEXES.get(id(group))
+    if hit is not None and hit[0] is group:
+        return hit[1]
+    if len(_INDEXES) > 32:
+        _INDEXES.clear()
+    gi = GroupIndex(group)
+    _INDEXES[id(group)] = (group, gi)
+    return gi
+
+
 class GroupIndex:
     """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
 
@@ -433,7 +448,9 @@ class BulkEvaluator:
         self.n = table.n
         self.as_of = as_of or checked.policy.meta.effective_on
         self.r = resolved or Resolved(checked.policy, self.as_of)
-        self.gi = GroupIndex(group if group is not None else table.group_facts())
+        self.gi = group_index(group if group is not None else table.group_facts())
+        self._cse: dict[tuple[str, str | None], BV] = {}
+        self._text = ""
         self.vocab = dict(table.vocab)
         self.mode = checked.policy.meta.rounding_mode
         self.items: dict[str, BV] = {}
@@ -574,11 +591,25 @@ class BulkEvaluator:
             return BV((not x.v) if x.level == "const" else ~x.v, x.level)
         if isinstance(n, If):
             return self.if_(n, el)
-        if isinstance(n, Index):
-            return self.index(n, el)
-        if isinstance(n, Call):
-            return self.call(n, el)
+        if isinstance(n, Index | Call):
+            # The language is pure: the same text in the same context has the same value.
+            key = (self._text[n.start : n.end], el)
+            hit = self._cse.get(key)
+            if hit is None:
+                hit = self.index(n, el) if isinstance(n, Index) else self.call(n, el)
+                self._cse[key] = hit
+            return hit
         raise AssertionError(type(n))
+
+    def run(self, f: Formula, el: str | None) -> BV:
+        """Evaluate a formula (keeps its text for common-subexpression reuse)."""
+        saved = self._text
+        self._text = f.text
+        try:
+            assert f.node is not None
+            return self.ev(f.node, el)
+        finally:
+            self._text = saved
 
     def mul(self, a: BV, b: BV) -> BV:
         a, b, lv = self.pair(a, b)
@@ -662,8 +693,7 @@ class BulkEvaluator:
             name = ref[1]
             if name not in self.derived:
                 d = self.c.policy.derived[name]
-                assert d.formula.node is not None
-                self.derived[name] = self.ev(d.formula.node, None)
+                self.derived[name] = self.run(d.formula, None)
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
@@ -823,8 +853,16 @@ class BulkEvaluator:
             return BV(int(value), "const", scale, bound)
         return BV(value, lv, scale, bound)
 
-    def seg_sum(self, e: Elements, v: Arr) -> Arr:
-        """Sum of element values per household (exact; object arrays stay exact)."""
+    def seg_sum(self, e: Elements, v: Arr, bound: int | None = None) -> Arr:
+        """Sum of element values per household (exact; object arrays stay exact).
+
+        With a known bound whose running total cannot overflow, a prefix sum is used (fast);
+        otherwise ``reduceat`` over the non-empty households.
+        """
+        if e.size and v.dtype != object and bound is not None and bound * e.size <= LIMIT:
+            cs = np.zeros(e.size + 1, dtype=I64)
+            np.cumsum(v, out=cs[1:])
+            return cs[e.start + e.count] - cs[e.start]  # type: ignore[no-any-return]
         out = np.zeros(self.n, dtype=v.dtype if v.dtype == object else I64)
         nz = e.count > 0
         if e.size:
@@ -904,9 +942,9 @@ class BulkEvaluator:
                 bound = x.bound * max(1, maxc)
                 if bound > LIMIT:
                     col = self.wide(col)
-                return BV(self.seg_sum(e, col), "hh", x.scale, bound)
+                return BV(self.seg_sum(e, col, x.bound), "hh", x.scale, bound)
             ones = mask.astype(I64) if mask is not None else np.ones(e.size, dtype=I64)
-            cnt = self.seg_sum(e, ones)
+            cnt = self.seg_sum(e, ones, 1)
             if f == "count":
                 return BV(cnt, "hh", 0, int(e.count.max()) if self.n else 0)
             return BV(cnt > 0, "hh")
@@ -935,6 +973,11 @@ class BulkEvaluator:
             if as_of.level == "const" and not isinstance(scope_hh, np.ndarray):
                 ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event)
                 return BV(ppm, "const", 6, ppm)
+            if as_of.level == "const":
+                per_scope = np.asarray(
+                    [self.gi.rate_ppm(code, int(as_of.v), event) for code in scope_codes], dtype=I64
+                )
+                return BV(per_scope[scope_hh], "hh", 6, 1_000_000)
             asv = self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
             sh = scope_hh if isinstance(scope_hh, np.ndarray) else np.zeros(self.n, dtype=I64)
             key = sh * (1 << 32) + asv
@@ -988,8 +1031,7 @@ class BulkEvaluator:
         for f, is_floor in ((floor, True), (cap, False)):
             if f is None:
                 continue
-            assert f.node is not None
-            b = self.ev(f.node, el)
+            b = self.run(f, el)
             s = max(x.scale, b.scale)
             x2, b2 = self.align(x, s), self.align(b, s)
             x2, b2, lv = self.pair(x2, b2)
@@ -1015,10 +1057,8 @@ class BulkEvaluator:
         lv = el or "hh"
         applies = BV(True, "const")
         if it.when is not None:
-            assert it.when.node is not None
-            applies = self.ev(it.when.node, el)
-        assert it.formula.node is not None
-        raw = self.ev(it.formula.node, el)
+            applies = self.run(it.when, el)
+        raw = self.run(it.formula, el)
         fen = self.to_fen(self.bounded(raw, it.floor, it.cap, el), it)
         app = self.full(applies, lv)
         vals = self.full(fen, lv)
@@ -1028,8 +1068,8 @@ class BulkEvaluator:
         if el is None:
             return self.narrow(vals), app
         e = self.t.buildings
-        total = self.seg_sum(e, vals)
-        hh_app = self.seg_sum(e, app.astype(I64)) > 0
+        total = self.seg_sum(e, vals, fen.bound)
+        hh_app = self.seg_sum(e, app.astype(I64), 1) > 0
         if it.household_floor is not None or it.household_cap is not None:
             tb = BV(total, "hh", 2, _absmax(total))
             hf = self.to_fen(self.bounded(tb, it.household_floor, it.household_cap, None), it)
@@ -1043,6 +1083,7 @@ class BulkEvaluator:
         fen: dict[str, Arr] = {}
         app: dict[str, Arr] = {}
         self.items = {}
+        self._cse = {}
         ids = []
         for it in self.c.items_for(option):
             v, a = self.item(it)

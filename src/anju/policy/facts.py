@@ -230,6 +230,10 @@ class GroupFacts:
 
     blocks: Mapping[str, BlockGroup] = field(default_factory=dict)
     parents: Mapping[str, str] = field(default_factory=dict)
+    _memo: dict[tuple[str | None, date, str], int] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+    _leaves: dict[str | None, list[str]] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @staticmethod
     def from_households(households: Iterable[Household]) -> GroupFacts:
@@ -259,17 +263,17 @@ class GroupFacts:
 
     def leaves_under(self, scope: str | None) -> list[str]:
         """Leaf block codes under ``scope`` (itself included); ``None`` means the whole project."""
-        if scope is None:
-            return sorted(self.blocks)
-        out = []
-        for code in self.blocks:
-            cur: str | None = code
-            while cur is not None:
-                if cur == scope:
-                    out.append(code)
-                    break
-                cur = self.parents.get(cur)
-        return sorted(out)
+        if not self._leaves:
+            index: dict[str | None, list[str]] = {None: sorted(self.blocks)}
+            for code in sorted(self.blocks):
+                cur: str | None = code
+                seen: set[str] = set()
+                while cur is not None and cur not in seen:
+                    seen.add(cur)
+                    index.setdefault(cur, []).append(code)
+                    cur = self.parents.get(cur)
+            self._leaves.update(index)
+        return list(self._leaves.get(scope, []))
 
     def rate_ppm(self, scope: str | None, as_of: date, event: str) -> int:
         """Share of households under ``scope`` whose ``event`` ('sign'/'vacate') is on or before
@@ -277,6 +281,9 @@ class GroupFacts:
 
         Truncation never overstates a rate, so "rate >= 80%" is decided exactly.
         """
+        key = (scope, as_of, event)
+        if key in self._memo:
+            return self._memo[key]
         total = 0
         done = 0
         for code in self.leaves_under(scope):
@@ -284,9 +291,9 @@ class GroupFacts:
             total += g.total_households
             dates = g.sign_dates if event == "sign" else g.vacate_dates
             done += sum(1 for d in dates if d <= as_of)
-        if total == 0:
-            return 0
-        return (done * 1_000_000) // total
+        rate = 0 if total == 0 else (done * 1_000_000) // total
+        self._memo[key] = rate
+        return rate
 
 
 def _opt_int(value: Any) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,8 @@ from anju.policy.bulk import Arr, BulkEvaluator, BulkResult, HouseholdTable
 from anju.policy.check import Checked, check_policy
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import GroupFacts, canonical
-from anju.policy.model import Dated, TierWindow
+from anju.policy.expr import parse
+from anju.policy.model import Dated, Formula, Policy, TierWindow
 from anju.policy.resolve import value_at
 
 _SET = re.compile(r"^\s*([^\s\[=]+)\s*(?:\[([^\]]*)\])?\s*=\s*(.+?)\s*$")
@@ -35,8 +37,7 @@ def with_settings(checked: Checked, settings: list[str], as_of: date | None = No
     Values are written in the parameter's own unit (for a % parameter, ``10`` means 10%).
     """
     when = as_of or checked.policy.meta.effective_on
-    policy = copy.deepcopy(checked.policy)
-    policy.meta.status = "draft"  # a what-if copy is a scenario, never the published text
+    policy = _fresh_copy(checked.policy)
     for s in settings:
         name, keys, value = parse_setting(s)
         if name in policy.tiers:
@@ -67,6 +68,41 @@ def with_settings(checked: Checked, settings: list[str], as_of: date | None = No
         else:
             raise ValueError(f"参数“{name}”不能用数值设置 / {name!r} cannot be set to a number")
     return check_policy(policy)
+
+
+def _reparse(f: Formula | None) -> Formula | None:
+    if f is None:
+        return None
+    return Formula(f.text, f.src, parse(f.text))
+
+
+def _reparse_req(f: Formula) -> Formula:
+    return Formula(f.text, f.src, parse(f.text))
+
+
+def _fresh_copy(policy: Policy) -> Policy:
+    """A copy that shares nothing mutable with ``policy``: values are copied, formulas re-parsed
+    (the checker annotates syntax trees, so two checked policies must not share them)."""
+    p = copy.copy(policy)
+    p.meta = dataclasses.replace(policy.meta, status="draft")  # a scenario, never the published text
+    p.params = {k: dataclasses.replace(v, values=list(v.values)) for k, v in policy.params.items()}
+    p.tiers = {k: dataclasses.replace(v, windows=list(v.windows)) for k, v in policy.tiers.items()}
+    p.derived = {k: dataclasses.replace(v, formula=_reparse_req(v.formula)) for k, v in policy.derived.items()}
+    p.items = [
+        dataclasses.replace(
+            it, formula=_reparse_req(it.formula), when=_reparse(it.when), floor=_reparse(it.floor), cap=_reparse(it.cap),
+            household_floor=_reparse(it.household_floor), household_cap=_reparse(it.household_cap),
+        )
+        for it in policy.items
+    ]
+    if policy.swap is not None:
+        sw = policy.swap
+        p.swap = dataclasses.replace(
+            sw, entitled_area=_reparse_req(sw.entitled_area), credit=_reparse_req(sw.credit), cost_price=_reparse_req(sw.cost_price),
+            extra_price=_reparse_req(sw.extra_price), market_price=_reparse(sw.market_price),
+            refund_price=_reparse_req(sw.refund_price),
+        )
+    return p
 
 
 @dataclass(slots=True)

@@ -1,0 +1,1 @@
+"""Benchmark of the compensation policy engine (bulk vs scalar, what-if)."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from anju.audit import service as audit_service
-from anju.audit.models import AuditRecord
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import get_db, requires
@@ -26,7 +24,7 @@ def audit_page(
 ) -> Response:
     """The newest audit records; auditors can run a full chain verification."""
     result = audit_service.verify(db) if verify and user.can(Permission.AUDIT_VERIFY) else None
-    recent = list(db.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(50)))
+    recent = audit_service.recent(db, limit=50)
     return render(
         request,
         "audit/index.html",

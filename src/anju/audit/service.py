@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from anju.audit import rules
 from anju.audit.models import AuditHead, AuditRecord
+from anju.audit.rules import field_diff as field_diff  # re-exported: other domains diff through this service
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 
@@ -137,6 +138,11 @@ def history(session: Session, *, household_id: int, limit: int = 200) -> list[Au
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def recent(session: Session, *, limit: int = 50) -> list[AuditRecord]:
+    """The newest ``limit`` audit records, newest first."""
+    return list(session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)))
 
 
 def count(session: Session) -> int:

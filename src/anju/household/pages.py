@@ -11,12 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from anju.audit import service as audit_service
 from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, rules
 from anju.household import service as household_service
-from anju.household.models import Building, Member, Tenant
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -243,7 +241,6 @@ def _child_routes(
     kind: str,
     label: str,
     tab: str,
-    model: type[Any],
     add: Callable[..., Any],
     update: Callable[..., Any] | None,
     void: Callable[..., Any] | None,
@@ -282,10 +279,8 @@ def _child_routes(
         )
 
     def _owner(db: Session, user: CurrentUser, child_id: int) -> int:
-        obj = db.get(model, child_id)
-        if obj is None or obj.voided_at is not None:
-            raise NotFound(f"{label}不存在", f"{kind} not found")
-        return int(obj.household_id)
+        _obj, household = household_service.child_record(db, scope=user.scope, kind=kind, child_id=child_id)
+        return int(household.id)
 
     if update is not None:
 
@@ -296,8 +291,9 @@ def _child_routes(
             user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
             db: Session = Depends(get_db),
         ) -> Response:
-            ctx = _file_context(db, user, _owner(db, user, child_id))
-            values = forms.form_values(db.get(model, child_id), fields)
+            obj, household = household_service.child_record(db, scope=user.scope, kind=kind, child_id=child_id)
+            ctx = _file_context(db, user, household.id)
+            values = forms.form_values(obj, fields)
             if kind == "member":
                 values["id_number"] = ""  # never echo the full number into a page; blank keeps it
             return _form_page(request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", values=values)
@@ -340,15 +336,15 @@ def _child_routes(
 
 
 _child_routes(
-    "member", "家庭成员", "members", Member, household_service.add_member, household_service.update_member,
+    "member", "家庭成员", "members", household_service.add_member, household_service.update_member,
     household_service.void_member, "member_id",
 )
 _child_routes(
-    "building", "房屋", "buildings", Building, household_service.add_building, household_service.update_building,
+    "building", "房屋", "buildings", household_service.add_building, household_service.update_building,
     household_service.void_building, "building_id",
 )
 _child_routes(
-    "tenant", "承租人", "tenants", Tenant, household_service.add_tenant, None, household_service.void_tenant, "tenant_id"
+    "tenant", "承租人", "tenants", household_service.add_tenant, None, household_service.void_tenant, "tenant_id"
 )
 
 
@@ -395,10 +391,8 @@ def valuation_form(
     db: Session = Depends(get_db),
 ) -> Response:
     """Record a valuation result for one building."""
-    b = db.get(Building, building_id)
-    if b is None:
-        raise NotFound("房屋不存在", "building not found")
-    ctx = _file_context(db, user, b.household_id)
+    _b, household = household_service.child_record(db, scope=user.scope, kind="building", child_id=building_id)
+    ctx = _file_context(db, user, household.id)
     return _form_page(request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", values={})
 
 
@@ -411,10 +405,8 @@ async def valuation_save(
 ) -> Response:
     """Save a valuation result."""
     form = await request.form()
-    b = db.get(Building, building_id)
-    if b is None:
-        raise NotFound("房屋不存在", "building not found")
-    ctx = _file_context(db, user, b.household_id)
+    _b, household = household_service.child_record(db, scope=user.scope, kind="building", child_id=building_id)
+    ctx = _file_context(db, user, household.id)
     raw = forms.submitted(form, rules.VALUATION_FIELDS)
     return _submit(
         request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", raw=raw,
@@ -422,7 +414,7 @@ async def valuation_save(
             db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=raw,
             reason=str(form.get("reason", "")),
         ),
-        done=f"/households/{b.household_id}?tab=buildings",
+        done=f"/households/{household.id}?tab=buildings",
     )
 
 
@@ -451,14 +443,8 @@ def reveal_id_number(
     db: Session = Depends(get_db),
 ) -> Response:
     """Show one member's full identity number; each reveal is audited."""
-    m = db.get(Member, member_id)
-    if m is None:
-        raise NotFound("家庭成员不存在", "member not found")
-    h = household_service.get_household_file(db, scope=user.scope, household_id=m.household_id).household
-    value = household_service.reveal_id_number(m)
-    audit_service.record(
-        db, actor=user.actor(client_ip(request)), action="reveal", entity="member", entity_id=m.id,
-        project_id=h.project_id, household_id=h.id, changes={"field": "id_number"},
+    value = household_service.reveal_member_id_number(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, member_id=member_id
     )
     return HTMLResponse(f'<span class="mono">{value}</span>')
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
-from anju.audit.rules import field_diff
+from anju.audit.service import field_diff
 from anju.config import get_settings
 from anju.core import secrets
 from anju.core.actor import Actor
@@ -292,6 +292,35 @@ def reveal_id_number(member: Member) -> str:
     if not member.id_number_cipher:
         return ""
     return secrets.decrypt(get_settings().secret_key, member.id_number_cipher)
+
+
+def reveal_member_id_number(session: Session, *, actor: Actor, scope: DataScope, member_id: int) -> str:
+    """A member's full identity number within the caller's scope; every reveal is audited.
+
+    Callers check the ``pii.read`` permission first.
+    """
+    m, h = _load_member(session, scope, member_id)
+    value = reveal_id_number(m)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="reveal",
+        entity="member",
+        entity_id=m.id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes={"field": "id_number"},
+    )
+    return value
+
+
+def child_record(session: Session, *, scope: DataScope, kind: str, child_id: int) -> tuple[Any, Household]:
+    """A member, building, tenant or attachment (``kind``) within the caller's scope, with its household.
+
+    Voided records and records of households outside the scope are reported as not found.
+    """
+    model, label = CHILD_KINDS[kind]
+    return _load_child(session, scope, model, child_id, label)
 
 
 def history(session: Session, *, scope: DataScope, household_id: int, limit: int = 200) -> list[Any]:
@@ -651,6 +680,14 @@ def void_member(session: Session, *, actor: Actor, scope: DataScope, member_id: 
 
 BUILDING_AUDIT_FIELDS = [f.name for f in rules.BUILDING_FIELDS]
 TENANT_AUDIT_FIELDS = [f.name for f in rules.TENANT_FIELDS if f.name != "credential"] + ["credential_masked"]
+
+
+CHILD_KINDS: dict[str, tuple[type[Any], str]] = {
+    "member": (Member, "家庭成员"),
+    "building": (Building, "房屋"),
+    "tenant": (Tenant, "承租人"),
+    "attachment": (Attachment, "附件"),
+}
 
 
 def _load_child(

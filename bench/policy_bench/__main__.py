@@ -28,8 +28,8 @@ import numpy as np
 from anju.policy.bulk import _ENUM_WORDS, BulkEvaluator, Elements, HouseholdTable
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.facts import GroupFacts
-from anju.policy.scalar import ScalarEvaluator
 from anju.policy.resolve import Resolved
+from anju.policy.scalar import ScalarEvaluator
 from anju.policy.whatif import whatif
 
 ROOT = Path(__file__).resolve().parents[2]

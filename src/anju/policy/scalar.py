@@ -126,9 +126,9 @@ def fmt(value: Any, ty: Ty | None = None) -> str:
         unit = ""
         if ty is not None and ty.kind == "num" and not ty.unit.dimensionless:
             unit = " " + str(ty.unit)
-        if ty is not None and str(ty.unit) == "元" and value == value.quantize(Decimal("0.01")):
+        if ty is not None and str(ty.unit) == "元" and (value * 100) % 1 == 0:
             return format_yuan(int(value * 100)) + " 元"
-        text = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        text = format(value.normalize(), "f") if value % 1 == 0 else format(value, "f")
         return text + unit
     return str(value)
 

@@ -14,8 +14,8 @@ import numpy as np
 from anju.policy.bulk import Arr, BulkEvaluator, BulkResult, HouseholdTable
 from anju.policy.check import Checked, check_policy
 from anju.policy.errors import EvaluationError
-from anju.policy.facts import GroupFacts, canonical
 from anju.policy.expr import parse
+from anju.policy.facts import GroupFacts, canonical
 from anju.policy.model import Dated, Formula, Policy, TierWindow
 from anju.policy.resolve import value_at
 

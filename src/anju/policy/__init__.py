@@ -1,0 +1,42 @@
+"""The compensation policy engine: pure, exact, explainable and fast. No database, no web.
+
+Public API (what the web and the other domains call):
+
+* :func:`load_policy` / :func:`load_policy_file` -> :class:`Checked` (raises :class:`PolicyError`)
+* :func:`evaluate` (one household, one option, with trace) -> :class:`Result`
+* :func:`compare_options` / :func:`settle_swap` (cash vs swap, swap settlement against flats)
+* :class:`HouseholdTable` + :func:`evaluate_bulk` (a whole project) -> :class:`BulkResult`
+* :func:`whatif` (changed parameters -> budget by item and block, deltas, distribution)
+* :func:`content_hash`, :func:`diff`, :class:`PolicyStore` (versions)
+"""
+
+from anju.policy.bulk import BulkResult, HouseholdTable, evaluate_bulk
+from anju.policy.check import Checked, load_policy, load_policy_file
+from anju.policy.errors import EvaluationError, Location, PolicyError, Problem
+from anju.policy.facts import (
+    BlockGroup,
+    Building,
+    Determination,
+    GroupFacts,
+    Homestead,
+    Household,
+    Member,
+    ProjectKind,
+    Structure,
+    Tenant,
+    TenantKind,
+    Use,
+)
+from anju.policy.scalar import ItemResult, Result, evaluate
+from anju.policy.swap import Flat, OptionComparison, SwapSettlement, compare_options, settle_swap
+from anju.policy.versioning import Change, PolicyStore, content_hash, diff
+from anju.policy.whatif import Distribution, WhatIf, whatif
+
+__all__ = [
+    "BlockGroup", "Building", "BulkResult", "Change", "Checked", "Determination", "Distribution",
+    "EvaluationError", "Flat", "GroupFacts", "Homestead", "Household", "HouseholdTable", "ItemResult",
+    "Location", "Member", "OptionComparison", "PolicyError", "PolicyStore", "Problem", "ProjectKind",
+    "Result", "Structure", "SwapSettlement", "Tenant", "TenantKind", "Use", "WhatIf", "compare_options",
+    "content_hash", "diff", "evaluate", "evaluate_bulk", "load_policy", "load_policy_file", "settle_swap",
+    "whatif",
+]

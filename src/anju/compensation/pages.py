@@ -30,7 +30,9 @@ def _policy_context(db: Session, project_id: int, version: int | None) -> dict[s
     if versions:
         pv = compensation_service.get_version(db, project_id, version)
         checked = compensation_service.checked_version(pv)
-        ctx.update({"pv": pv, "std": standards.standards_table(checked)})
+        from anju.compensation import budget
+
+        ctx.update({"pv": pv, "std": standards.standards_table(checked, budget.block_names(db, project_id))})
     return ctx
 
 
@@ -152,3 +154,65 @@ def calc_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"},
     )
+
+
+def _whatif_context(
+    db: Session, project_id: int, option: str | None, changes: dict[str, str]
+) -> dict[str, object]:
+    import time
+
+    from anju.compensation import budget
+
+    project = project_service.get_project(db, project_id)
+    started = time.perf_counter()
+    pv, entry = budget.project_table(db, project_id=project_id)
+    options = entry.checked.policy.options
+    chosen = option if option in options else next(iter(options))
+    _pv, _entry, result = budget.run_whatif(db, project_id=project_id, option=chosen, changes=changes)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    names = budget.block_names(db, project_id)
+    labels = result.new.labels
+    return {
+        "project": project,
+        "pv": pv,
+        "option": chosen,
+        "options": options,
+        "knobs": budget.knobs(entry.checked),
+        "changes": changes,
+        "r": result,
+        "labels": labels,
+        "block_names": names,
+        "elapsed_ms": elapsed_ms,
+        "households": entry.table.n,
+        "active": "whatif",
+    }
+
+
+def _changes(request: Request) -> dict[str, str]:
+    return {k[2:]: v for k, v in request.query_params.items() if k.startswith("k.") and v.strip()}
+
+
+@router.get("/projects/{project_id}/whatif")
+def whatif_page(
+    project_id: int,
+    request: Request,
+    option: str | None = None,
+    user: CurrentUser = Depends(requires(Permission.BUDGET_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """What-if: move parameters and see the project budget by item and block update."""
+    try:
+        ctx = _whatif_context(db, project_id, option, _changes(request))
+    except NotFound as exc:
+        project = project_service.get_project(db, project_id)
+        return render(
+            request,
+            "compensation/whatif.html",
+            {"project": project, "missing": exc.message_zh, "active": "whatif"},
+        )
+    template = (
+        "compensation/_whatif_result.html"
+        if request.headers.get("hx-request") == "true"
+        else "compensation/whatif.html"
+    )
+    return render(request, template, ctx)

@@ -80,8 +80,12 @@ def _values(p: Param, entries: list[Dated]) -> tuple[str, list[list[str]]]:
     return _key(str(current)), []
 
 
-def standards_table(checked: Checked) -> dict[str, Any]:
-    """Parameters, clocks, date-window tiers, items and swap rules of a checked policy."""
+def standards_table(checked: Checked, block_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Parameters, clocks, date-window tiers, items and swap rules of a checked policy.
+
+    ``block_names`` shows block codes of overrides by their names.
+    """
+    names = block_names or {}
     pol = checked.policy
     params = []
     for p in pol.params.values():
@@ -98,7 +102,7 @@ def standards_table(checked: Checked) -> dict[str, Any]:
             )
         for block, entries in p.overrides.items():
             v, r = _values(p, entries)
-            row.overrides.append(f"{block}：{v or '；'.join('/'.join(x) for x in r)}")
+            row.overrides.append(f"{names.get(block, block)}：{v or '；'.join('/'.join(x) for x in r)}")
         params.append(row)
     tiers = [
         {

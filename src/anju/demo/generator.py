@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
 from anju.core.ids import make_id_number
+from anju.demo.policies import publish_demo_policies
 from anju.household import census
 from anju.identity import service as identity_service
 from anju.identity.models import User
@@ -566,5 +567,6 @@ def build_demo(
         user_id=users["zuyuan2"].id,
         on=today,
     )
+    publish_demo_policies(session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id})
     session.flush()
     return result

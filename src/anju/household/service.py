@@ -1070,3 +1070,11 @@ def project_files(
     for t in session.scalars(select(Tenant).where(Tenant.household_id.in_(ids), Tenant.voided_at.is_(None))):
         tenants.setdefault(t.household_id, []).append(t)
     return ProjectFiles(households, members, buildings, valuations, homesteads, tenants)
+
+
+def data_version(session: Session, *, project_id: int) -> tuple[int, Any]:
+    """(number of households, last change) of a project: changes whenever any household file changes."""
+    count, last = session.execute(
+        select(func.count(), func.max(Household.updated_at)).where(Household.project_id == project_id)
+    ).one()
+    return int(count or 0), last

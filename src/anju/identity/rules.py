@@ -34,6 +34,7 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"
     POLICY_READ = "policy.read"
     POLICY_PUBLISH = "policy.publish"
+    BUDGET_READ = "budget.read"  # project-wide budgets and what-if
 
 
 class ScopeKind(StrEnum):
@@ -49,7 +50,7 @@ P = Permission
 _READ = {P.PROJECT_READ, P.HOUSEHOLD_READ, P.POLICY_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.COMMANDER: frozenset(_READ | {P.LEDGER_EXPORT, P.AUDIT_READ}),
+    Role.COMMANDER: frozenset(_READ | {P.LEDGER_EXPORT, P.AUDIT_READ, P.BUDGET_READ}),
     Role.CASE_OFFICER: frozenset(
         _READ
         | {
@@ -60,12 +61,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ATTACHMENT_WRITE,
             P.AUDIT_READ,
             P.POLICY_PUBLISH,
+            P.BUDGET_READ,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.AUDIT_READ}),
     Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE}),
-    Role.FINANCE: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ}),
-    Role.AUDITOR: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY}),
+    Role.FINANCE: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ}),
+    Role.AUDITOR: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ}),
     Role.GRID_WORKER: frozenset({P.PROJECT_READ}),
     Role.DEPARTMENT: frozenset({P.PROJECT_READ}),
     Role.ADMIN: frozenset({P.PROJECT_READ, P.USER_MANAGE, P.AUDIT_VERIFY}),

@@ -44,9 +44,10 @@ _MAX = 8
 
 
 def _data_key(session: Session, project_id: int, pv: PolicyVersion) -> tuple[Any, ...]:
-    count, last = household_service.data_version(session, project_id=project_id)
+    count, versions, last = household_service.data_version(session, project_id=project_id)
     stamp = last.isoformat() if isinstance(last, datetime) else str(last)
-    return (project_id, pv.content_hash, count, stamp)
+    # The database URL keeps two databases (tests, several deployments in one process) apart.
+    return (str(session.get_bind().engine.url), project_id, pv.content_hash, count, versions, stamp)
 
 
 def project_table(

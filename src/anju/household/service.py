@@ -1072,9 +1072,15 @@ def project_files(
     return ProjectFiles(households, members, buildings, valuations, homesteads, tenants)
 
 
-def data_version(session: Session, *, project_id: int) -> tuple[int, Any]:
-    """(number of households, last change) of a project: changes whenever any household file changes."""
-    count, last = session.execute(
-        select(func.count(), func.max(Household.updated_at)).where(Household.project_id == project_id)
+def data_version(session: Session, *, project_id: int) -> tuple[int, int, Any]:
+    """(households, sum of their versions, last change) of a project.
+
+    Every write to a household file bumps that household's ``version``, so the sum changes even
+    when two changes fall into the same second (MySQL keeps whole seconds).
+    """
+    count, versions, last = session.execute(
+        select(func.count(), func.sum(Household.version), func.max(Household.updated_at)).where(
+            Household.project_id == project_id
+        )
     ).one()
-    return int(count or 0), last
+    return int(count or 0), int(versions or 0), last

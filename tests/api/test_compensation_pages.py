@@ -1,0 +1,79 @@
+"""Compensation pages and API over HTTP: publish, standards table, calculation sheet, PDF, what-if."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from anju.demo.policies import POLICY_DIR
+from tests.api.conftest import login, page_csrf
+from tests.factories import World
+
+SOURCE = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
+
+
+def _publish(client: TestClient, world: World) -> None:
+    token = login(client, "case_officer")
+    r = client.post(
+        f"/api/v1/projects/{world.project_id}/policies",
+        json={"source": SOURCE, "file_name": "shantytown.yaml"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_publish_form_reports_errors_in_chinese(world_app: tuple[TestClient, World]) -> None:
+    client, world = world_app
+    login(client, "case_officer")
+    page = client.get(f"/projects/{world.project_id}/policy")
+    assert "尚未发布补偿安置方案" in page.text
+    bad = SOURCE.replace("formula: house_value * cash_bonus_share", "formula: house_value + relocation_rate")
+    r = client.post(
+        f"/projects/{world.project_id}/policy",
+        data={"csrf_token": page_csrf(page.text)},
+        files={"file": ("bad.yaml", bad.encode(), "text/yaml")},
+    )
+    assert r.status_code == 422
+    assert "补偿方案有" in r.text and "行第" in r.text
+    r = client.post(
+        f"/projects/{world.project_id}/policy",
+        data={"csrf_token": page_csrf(page.text)},
+        files={"file": ("ok.yaml", SOURCE.encode(), "text/yaml")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(f"/projects/{world.project_id}/policy")
+    assert "补偿标准" in page.text and "房屋价值补偿单价" in page.text and "第 1 版" in page.text
+
+
+def test_calculation_api_page_and_pdf(world_app: tuple[TestClient, World], tmp_path: Path) -> None:
+    client, world = world_app
+    _publish(client, world)
+    hid = world.household_ids[0]
+    r = client.get(f"/api/v1/households/{hid}/calculation", params={"option": "cash"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total_fen"] == 103_187_450 and body["policy_version"] == 1
+    assert {i["id"]: i["amount_fen"] for i in body["items"]}["house_value"] == 92_925_000
+    page = client.get(f"/households/{hid}/calc")
+    assert page.status_code == 200 and "1,031,874.50" in page.text and "壹佰零叁万壹仟捌佰柒拾肆元伍角" in page.text
+    pdf = client.get(f"/households/{hid}/calc.pdf", params={"option": "cash"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    path = tmp_path / "sheet.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=False).stdout
+    if text:  # poppler-utils is installed in CI; the text layer must carry the Chinese and the total
+        assert "征收补偿计算单" in text and "1,031,874.50" in text
+
+
+def test_whatif_page_and_permission(world_app: tuple[TestClient, World]) -> None:
+    client, world = world_app
+    _publish(client, world)
+    r = client.get(f"/projects/{world.project_id}/whatif", params={"option": "cash", "k.relocation_rate": "25"})
+    assert r.status_code == 200
+    # 6 households × 88.50 ㎡ × 10 元 more relocation
+    assert "5,310.00" in r.text
+    login(client, "team_member")
+    assert client.get(f"/projects/{world.project_id}/whatif").status_code == 403

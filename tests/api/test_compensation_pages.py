@@ -77,3 +77,19 @@ def test_whatif_page_and_permission(world_app: tuple[TestClient, World]) -> None
     assert "5,310.00" in r.text
     login(client, "team_member")
     assert client.get(f"/projects/{world.project_id}/whatif").status_code == 403
+
+
+def test_version_diff_page_lists_changed_parameter(world_app: tuple[TestClient, World]) -> None:
+    client, world = world_app
+    _publish(client, world)
+    token = login(client, "case_officer")
+    amended = SOURCE.replace(
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15", "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18"
+    )
+    r = client.post(
+        f"/api/v1/projects/{world.project_id}/policies", json={"source": amended}, headers={"X-CSRF-Token": token}
+    )
+    assert r.status_code == 201 and r.json()["version"] == 2
+    page = client.get(f"/projects/{world.project_id}/policy/diff", params={"old": 1, "new": 2})
+    assert page.status_code == 200
+    assert "relocation_rate" in page.text and ">15<" in page.text and ">18<" in page.text

@@ -48,6 +48,25 @@ def policy_page(
     return render(request, "compensation/policy.html", _policy_context(db, project_id, version))
 
 
+@router.get("/projects/{project_id}/policy/diff")
+def policy_diff(
+    project_id: int,
+    request: Request,
+    old: int,
+    new: int,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """What changed between two published versions."""
+    project = project_service.get_project(db, project_id)
+    changes = compensation_service.version_diff(db, project_id, old, new)
+    return render(
+        request,
+        "compensation/diff.html",
+        {"project": project, "changes": changes, "old": old, "new": new, "active": "policy"},
+    )
+
+
 @router.post("/projects/{project_id}/policy")
 async def policy_publish(
     project_id: int,

@@ -24,6 +24,7 @@ from anju.policy import facts
 from anju.policy.check import Checked, load_policy
 from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.scalar import Result, evaluate
+from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
 
 
@@ -280,3 +281,10 @@ def calculate(
             exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
         ) from exc
     return pv, result
+
+
+def version_diff(session: Session, project_id: int, old: int, new: int) -> list[Change]:
+    """Every changed parameter, clock, tier, item and metadata field between two versions."""
+    a = checked_version(get_version(session, project_id, old))
+    b = checked_version(get_version(session, project_id, new))
+    return diff(a.policy, b.policy)

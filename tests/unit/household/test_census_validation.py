@@ -278,7 +278,7 @@ def test_reading_finds_header_below_a_title_and_reports_structure_problems() -> 
     )
     raw = census.read_census(data, "a.xlsx")
     assert raw.sheets["households"].header_row == 3
-    assert raw.sheets["households"].rows == [(4, {"code": "H1", "head_name": "张三", "remark": ""})]
+    assert raw.sheets["households"].rows == [(4, ["H1", "张三", None, None, None, None, None, None, ""])]
     assert raw.sheets["households"].ignored == ["房屋坐落（必填）", "其他列"]
     assert [(e.sheet, e.row, e.letter, e.column, e.message) for e in raw.errors] == [
         ("户", 3, "", "房屋坐落", "缺少必填列“房屋坐落”"),

@@ -1,0 +1,183 @@
+"""Census import throughput next to the raw python-calamine read of the same file, in one run.
+
+    .venv/bin/python bench/import_bench.py [--households 100000] [--profile] [--write-results]
+
+Generates (once, cached under bench/out/) a census xlsx of N fictional households with members,
+buildings, valuations, homesteads and tenants; then, in this one process:
+  1. raw read: open the file with python-calamine and convert every sheet to Python rows;
+  2. full import: read + validate every cell + bulk write + audit, on a fresh migrated SQLite
+     file, committed.
+Target (issue #2): the full import takes at most 3x the raw read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+
+
+def machine() -> str:
+    """CPU model, cores and Python version."""
+    model = ""
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        model = platform.processor()
+    return f"{model or platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def make_file(n: int) -> Path:
+    """The census file of ``n`` households (generated once, reproducible)."""
+    from anju.demo.generator import census_rows
+    from anju.household import census
+
+    path = OUT / f"census-{n}.xlsx"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    rows = census_rows(random.Random(2024), n, prefix="B", blocks=[f"G{i:02d}" for i in range(1, 21)])
+    tmp = path.with_suffix(".part")
+    census.write_workbook(tmp, rows)
+    tmp.replace(path)
+    print(f"generated {path.name} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return path
+
+
+def raw_read(path: Path) -> tuple[float, int]:
+    """Seconds to read every sheet into Python rows with python-calamine, and the row count."""
+    from python_calamine import CalamineWorkbook
+
+    t = time.perf_counter()
+    wb = CalamineWorkbook.from_path(str(path))
+    rows = 0
+    for name in wb.sheet_names:
+        rows += len(wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+    wb.close()
+    return time.perf_counter() - t, rows
+
+
+def full_import(path: Path, profile: bool) -> tuple[float, dict[str, float], dict[str, int]]:
+    """Seconds for the whole import (committed), seconds per phase, and the counts written."""
+    db_path = OUT / "import-bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    os.environ["ANJU_DATA_DIR"] = str(OUT / "data")
+    os.environ["ANJU_DATABASE_URL"] = f"sqlite:///{db_path}"
+    from anju.config import get_settings
+    from anju.core.actor import Actor
+    from anju.db import migrate
+    from anju.db.session import get_engine, get_sessionmaker, unit_of_work
+    from anju.household import census
+    from anju.project import service as project_service
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+    migrate.upgrade(get_settings().effective_database_url)
+    actor = Actor.system("bench")
+    with unit_of_work() as db:
+        p = project_service.create_project(db, actor=actor, code="BENCH", name="导入基准项目", kind="collective_land")
+        for i in range(1, 21):
+            project_service.add_block(db, actor=actor, project_id=p.id, code=f"G{i:02d}", name=f"{i}组", level="group")
+        project_id = p.id
+    marks: dict[str, float] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        marks.setdefault(phase + ".start", now)
+        marks[phase + ".end"] = now
+
+    profiler = cProfile.Profile() if profile else None
+    t = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    with unit_of_work() as db:
+        outcome = census.import_census(
+            db, actor=actor, project_id=project_id, source=path, filename=path.name, progress=progress
+        )
+        commit_start = time.perf_counter()
+    total = time.perf_counter() - t
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    phases = {
+        "read": marks["校验.start"] - t,
+        "validate": marks["写入.start"] - marks["校验.start"],
+        "write": commit_start - marks["写入.start"],
+        "commit": total - (commit_start - t),
+    }
+    assert outcome.summary is not None
+    return total, phases, outcome.summary.as_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the import")
+    parser.add_argument("--write-results", action="store_true", help="replace the section in bench/RESULTS.md")
+    args = parser.parse_args()
+    path = make_file(args.households)
+    read_s, rows = raw_read(path)
+    import_s, phases, counts = full_import(path, args.profile)
+    data_rows = rows - 6  # header rows
+    ratio = import_s / read_s
+    lines = [
+        "## Census import",
+        "",
+        f"Machine: {machine()}; SQLite (WAL, synchronous=NORMAL); file {path.name} "
+        f"({path.stat().st_size / 1e6:.1f} MB).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| households / members / buildings / valuations / homesteads / tenants | "
+        f"{counts['households']:,} / {counts['members']:,} / {counts['buildings']:,} / {counts['valuations']:,} / "
+        f"{counts['homesteads']:,} / {counts['tenants']:,} |",
+        f"| data rows in the file (all sheets) | {data_rows:,} |",
+        f"| raw python-calamine read of every sheet | {read_s:.2f} s ({data_rows / read_s:,.0f} rows/s) |",
+        f"| full import (read + validate + write + audit, committed) | {import_s:.2f} s "
+        f"({data_rows / import_s:,.0f} rows/s, {counts['households'] / import_s:,.0f} households/s) |",
+        f"| — of which read / validate / write / commit | {phases['read']:.2f} / {phases['validate']:.2f} / "
+        f"{phases['write']:.2f} / {phases['commit']:.2f} s |",
+        f"| ratio full import / raw read (target ≤ 3) | **{ratio:.2f}x** |",
+        "",
+        "Command: `.venv/bin/python bench/import_bench.py --households "
+        f"{args.households} --write-results`",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write_results:
+        replace_section(ROOT / "bench" / "RESULTS.md", "## Census import", text)
+
+
+def replace_section(path: Path, heading: str, text: str) -> None:
+    """Replace (or append) the ``heading`` section of a markdown file, leaving the others alone."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    lines = old.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = "".join(lines[:start]) + text.rstrip("\n") + "\n\n" + "".join(lines[end:])
+        new = new.rstrip("\n") + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

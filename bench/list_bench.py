@@ -1,0 +1,208 @@
+"""Household list page latency with 100,000 households under 20 concurrent clients.
+
+    .venv/bin/python bench/list_bench.py [--households 100000] [--clients 20] [--requests 40]
+                                        [--workers 1] [--write-results]
+
+Builds (once, cached under bench/out/) a SQLite database with N fictional households through the
+census import path, starts ``anju serve`` on 127.0.0.1 and a free port in a subprocess, logs in
+as a case officer (who sees every household) and lets ``--clients`` threads each send
+``--requests`` page requests, cycling through the default page, a name search and a block
+filter. Only loopback is used. Target (issue #2): p95 < 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+USERNAME, PASSWORD = "bench_officer", "Bench-Passw0rd!"
+
+
+def build_database(n: int) -> tuple[str, int, int]:
+    """A migrated SQLite file with ``n`` households; returns (url, project id, a block id)."""
+    db_path = OUT / f"list-bench-{n}.db"
+    url = f"sqlite:///{db_path}"
+    os.environ["ANJU_DATA_DIR"] = str(OUT / "data")
+    os.environ["ANJU_DATABASE_URL"] = url
+    from sqlalchemy import select
+
+    from anju.config import get_settings
+    from anju.core.actor import Actor
+    from anju.db import migrate
+    from anju.db.session import get_engine, get_sessionmaker, unit_of_work
+    from anju.demo.generator import census_rows
+    from anju.household import census
+    from anju.identity import service as identity_service
+    from anju.project import service as project_service
+    from anju.project.models import Block, Project
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not db_path.exists():
+        t = time.perf_counter()
+        migrate.upgrade(url)
+        actor = Actor.system("bench")
+        with unit_of_work() as db:
+            p = project_service.create_project(
+                db, actor=actor, code="LIST", name="列表基准项目", kind="collective_land"
+            )
+            codes = []
+            for v in range(1, 5):
+                village = project_service.add_block(
+                    db, actor=actor, project_id=p.id, code=f"V{v}", name=f"{v}号村", level="village"
+                )
+                for g in range(1, 6):
+                    code = f"V{v}-{g}"
+                    project_service.add_block(
+                        db, actor=actor, project_id=p.id, code=code, name=f"{g}组", level="group", parent_id=village.id
+                    )
+                    codes.append(code)
+            rng = random.Random(7)
+            step = 20_000
+            for start in range(0, n, step):
+                rows = census_rows(rng, min(step, n - start), prefix=f"L{start // step:02d}", blocks=codes)
+                census.import_rows(db, actor=actor, project_id=p.id, rows=rows, label=f"bench {start}")
+            identity_service.create_user(
+                db, actor=actor, username=USERNAME, display_name="基准经办", password=PASSWORD, role="case_officer"
+            )
+        print(f"built {db_path.name} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    with unit_of_work() as db:
+        project_id = int(db.scalar(select(Project.id).where(Project.code == "LIST")) or 0)
+        block_id = int(
+            db.scalar(select(Block.id).where(Block.project_id == project_id, Block.level == "village")) or 0
+        )
+    get_engine().dispose()
+    return url, project_id, block_id
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=40, help="requests per client")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+    clients = max(1, min(args.clients, 64))  # bounded: this is a local benchmark, not a load generator
+    url, project_id, block_id = build_database(args.households)
+    port = free_port()
+    env = dict(os.environ, ANJU_DATABASE_URL=url, ANJU_DATA_DIR=str(OUT / "data"))
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "anju"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start")
+            time.sleep(0.2)
+        login = httpx.post(base + "/api/v1/auth/login", json={"username": USERNAME, "password": PASSWORD})
+        login.raise_for_status()
+        cookies = dict(login.cookies)
+        page = f"/projects/{project_id}/households"
+        kinds = {
+            "default page": page,
+            "name search": page + "?q=" + "王伟",
+            "block filter": page + f"?block_id={block_id}",
+        }
+        with httpx.Client(base_url=base, cookies=cookies) as warm:
+            for path in kinds.values():
+                for _ in range(3):
+                    r = warm.get(path)
+                    assert r.status_code == 200 and "household-table" in r.text, r.status_code
+        timings: dict[str, list[float]] = {k: [] for k in kinds}
+        lock = threading.Lock()
+        names = list(kinds)
+
+        def client(i: int) -> None:
+            with httpx.Client(base_url=base, cookies=cookies, timeout=30) as c:
+                for j in range(args.requests):
+                    kind = names[(i + j) % len(names)]
+                    t = time.perf_counter()
+                    r = c.get(kinds[kind])
+                    elapsed = (time.perf_counter() - t) * 1000
+                    assert r.status_code == 200, r.status_code
+                    with lock:
+                        timings[kind].append(elapsed)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    everything = [v for values in timings.values() for v in values]
+    from import_bench import machine, replace_section
+
+    lines = [
+        "## Household list",
+        "",
+        f"Machine: {machine()}; SQLite (WAL); `anju serve --workers {args.workers}` on loopback; "
+        f"{args.households:,} households in one project; {clients} concurrent clients x {args.requests} requests "
+        f"({len(everything):,} requests in {wall:.1f} s, {len(everything) / wall:,.0f} req/s).",
+        "",
+        "| request | median | p95 |",
+        "|---|---|---|",
+        *(
+            f"| {kind} | {statistics.median(v):.0f} ms | {percentile(v, 95):.0f} ms |"
+            for kind, v in timings.items()
+        ),
+        f"| all | {statistics.median(everything):.0f} ms | **{percentile(everything, 95):.0f} ms** |",
+        "",
+        "Target p95 < 150 ms. Command: `.venv/bin/python bench/list_bench.py "
+        f"--households {args.households} --clients {clients} --requests {args.requests} --workers {args.workers} "
+        "--write-results`",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write_results:
+        replace_section(ROOT / "bench" / "RESULTS.md", "## Household list", text)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    main()

@@ -52,7 +52,7 @@ def household_list(
     project_id: int,
     request: Request,
     q: str = "",
-    block_id: int | None = None,
+    block_id: str = "",  # the filter form sends "" for "all blocks"
     status: str = "",
     sort: str = "code",
     desc: bool = False,
@@ -61,24 +61,25 @@ def household_list(
     db: Session = Depends(get_db),
 ) -> Response:
     """Browse and search the households of a project (htmx swaps only the results)."""
+    block = int(block_id) if block_id.strip().isdigit() else None
     project = project_service.get_project(db, project_id)
     result = household_service.list_households(
         db,
         scope=user.scope,
         project_id=project_id,
         q=q,
-        block_id=block_id,
+        block_id=block,
         status=status,
         sort=sort,
         descending=desc,
         page=PageRequest.of(page, 20),
     )
-    params = {"q": q, "block_id": block_id or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
+    params = {"q": q, "block_id": block or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
     ctx = {
         "project": project,
         "page": result,
         "q": q,
-        "block_id": block_id,
+        "block_id": block,
         "status": status,
         "sort": sort,
         "desc": desc,
@@ -115,14 +116,42 @@ def household_detail(
     return render(request, "household/detail.html", ctx)
 
 
+# Field names repeat across entities ("name" is 姓名 of a member but 承租人 of a tenant): label by entity first.
+ENTITY_FIELD_LABELS = {kind: {f.name: f.label for f in fs} for kind, fs in forms.FORMS.items()}
+# Stored codes shown as the words people use.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "structure": rules.STRUCTURES,
+    "use": rules.USES,
+    "unregistered_determination": rules.DETERMINATIONS,
+    "status": rules.STATUSES,
+}
+
+
+def _shown(entity: str, name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if entity == "tenant" and name == "kind" and isinstance(value, str):
+        return rules.TENANT_KINDS.get(value, value)
+    if isinstance(value, str) and name in VALUE_LABELS:
+        return VALUE_LABELS[name].get(value, value)
+    return value
+
+
 def _history_row(record: Any) -> dict[str, Any]:
     import json
 
     changes = json.loads(record.changes) if record.changes else {}
+    labels = ENTITY_FIELD_LABELS.get(record.entity, {})
     items = []
     for name, pair in changes.items():
         before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
-        items.append({"field": FIELD_LABELS.get(name, name), "before": before, "after": after})
+        items.append(
+            {
+                "field": labels.get(name) or FIELD_LABELS.get(name, name),
+                "before": _shown(record.entity, name, before),
+                "after": _shown(record.entity, name, after),
+            }
+        )
     return {
         "at": record.at,
         "who": record.actor_name,

@@ -1,0 +1,75 @@
+"""Household pages as the browser uses them: the list's filter form and live search, the history tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from tests.factories import World
+
+HTMX = {"HX-Request": "true", "HX-Target": "results"}
+
+
+def test_live_search_with_the_empty_filters_the_form_sends(
+    client_as: Callable[[str], tuple[TestClient, str, World]],
+) -> None:
+    # Regression: "block_id=" (all blocks) was refused with 422, so live search showed nothing.
+    client, _csrf, world = client_as("case_officer")
+    url = f"/projects/{world.project_id}/households"
+    r = client.get(url, params={"q": "志强", "block_id": "", "status": "", "sort": "code"}, headers=HTMX)
+    assert r.status_code == 200
+    assert "<html" not in r.text and 'id="household-table"' in r.text  # only the results fragment
+    assert "王志强" in r.text and "张建国" not in r.text
+    r = client.get(url, params={"q": "", "block_id": "", "status": "", "sort": "code"})
+    assert r.status_code == 200 and "<html" in r.text
+    assert all(name in r.text for name in ("张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟"))
+
+
+def test_block_filter_from_the_form(client_as: Callable[[str], tuple[TestClient, str, World]]) -> None:
+    client, _csrf, world = client_as("case_officer")
+    url = f"/projects/{world.project_id}/households"
+    r = client.get(url, params={"block_id": str(world.block_ids["W"]), "status": ""}, headers=HTMX)
+    assert r.status_code == 200
+    assert [n for n in ("张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟") if n in r.text] == [
+        "李秀英", "刘桂兰", "杨丽娟",
+    ]
+    # a malformed block id is ignored rather than an error page
+    r = client.get(url, params={"block_id": "abc"})
+    assert r.status_code == 200 and "陈国华" in r.text
+
+
+def _after(label: str, value: str) -> str:
+    return f'<li>{label}：<span class="after">{value}</span>'
+
+
+def test_history_labels_fields_by_entity_and_shows_words_not_codes(
+    client_as: Callable[[str], tuple[TestClient, str, World]],
+) -> None:
+    # Regression: a member's name was labelled 承租人 and a building's certificate 宅基地证号, and codes
+    # such as brick_concrete / surveyed / False were shown as stored.
+    client, csrf, world = client_as("case_officer")
+    hid = world.household_ids[0]
+    r = client.post(
+        f"/api/v1/households/{hid}/tenants",
+        json={"name": "青溪小卖部", "kind": "enterprise", "reason": "补登"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 201
+    html = client.get(f"/households/{hid}?tab=history").text
+    for label, value in [
+        ("姓名", "张建国"),  # member
+        ("与户主关系", "户主"),
+        ("低保", "否"),
+        ("产权证号", "Z00001"),  # building
+        ("结构", "砖混"),
+        ("用途", "住宅"),
+        ("未登记面积认定", "待认定"),
+        ("户主姓名", "张建国"),  # household
+        ("状态", "已调查"),
+        ("承租人", "青溪小卖部"),  # tenant
+        ("类型", "企业"),
+    ]:
+        assert _after(label, value) in html, (label, value)
+    for wrong in ("承租人：<span class=\"after\">张建国", "宅基地证号", "brick_concrete", "residential",
+                  ">surveyed<", ">False<", ">enterprise<"):
+        assert wrong not in html, wrong

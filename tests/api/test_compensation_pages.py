@@ -93,3 +93,22 @@ def test_version_diff_page_lists_changed_parameter(world_app: tuple[TestClient, 
     page = client.get(f"/projects/{world.project_id}/policy/diff", params={"old": 1, "new": 2})
     assert page.status_code == 200
     assert "relocation_rate" in page.text and ">15<" in page.text and ">18<" in page.text
+
+
+def test_swap_settlement_trial_on_the_calculation_page(world_app: tuple[TestClient, World]) -> None:
+    client, world = world_app
+    token = login(client, "case_officer")
+    rural = (POLICY_DIR / "rural.yaml").read_text(encoding="utf-8")
+    r = client.post(f"/api/v1/projects/{world.project_id}/policies", json={"source": rural}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 201
+    hid = world.household_ids[0]
+    # H0001: 1 resettlement-undetermined member -> 0 persons, entitled area = 10 ㎡ improvement only.
+    page = client.get(f"/households/{hid}/calc", params={"option": "swap", "flats": "12"})
+    assert page.status_code == 200
+    assert "应安置面积" in page.text and "10 ㎡" in page.text
+    # 10 ㎡ at 2,200 + 2 ㎡ at 3,500 = 29,000; credit = buildings 88.50 × 1,200 = 106,200 -> refund 77,200
+    assert "应退还被征收人：77,200.00 元" in page.text
+    bad = client.get(f"/households/{hid}/calc", params={"option": "swap", "flats": "90, abc"})
+    assert "第 2 套房源面积“abc”无效" in bad.text
+    over = client.get(f"/households/{hid}/calc", params={"option": "swap", "flats": "50"})
+    assert "最多可超 30㎡" in over.text

@@ -98,7 +98,7 @@ async def policy_publish(
 
 
 def _sheet(
-    db: Session, user: CurrentUser, household_id: int, option: str | None, as_of: date | None
+    db: Session, user: CurrentUser, household_id: int, option: str | None, as_of: date | None, flats: str = ""
 ) -> dict[str, object]:
     file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
     project = project_service.get_project(db, file.household.project_id)
@@ -117,7 +117,21 @@ def _sheet(
     data = sheet.sheet_data(
         pv=pv, checked=checked, file=file, project_name=project.name, result=results[chosen]
     )
+    settlement = None
+    settle_error = ""
+    if flats and checked.policy.swap is not None:
+        try:
+            areas = compensation_service.parse_flat_areas(flats)
+            settlement = compensation_service.settle(
+                db, scope=user.scope, household_id=household_id, flat_areas=areas, as_of=as_of
+            )
+        except DomainError as exc:
+            settle_error = exc.message_zh
     return {
+        "settlement": settlement,
+        "settle_error": settle_error,
+        "flats": flats,
+        "has_swap": checked.policy.swap is not None,
         "project": project,
         "f": file,
         "h": file.household,
@@ -137,12 +151,13 @@ def calc_page(
     request: Request,
     option: str | None = None,
     as_of: date | None = None,
+    flats: str = "",
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
-    """The household's calculation sheet with every option's total side by side."""
+    """The household's calculation sheet with every option's total side by side, and a trial swap settlement."""
     try:
-        ctx = _sheet(db, user, household_id, option, as_of)
+        ctx = _sheet(db, user, household_id, option, as_of, flats)
     except NotFound as exc:
         if "补偿方案" not in exc.message_zh:
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from anju.policy import facts
 from anju.policy.check import Checked, load_policy
 from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.scalar import Result, evaluate
+from anju.policy.swap import Flat, SwapSettlement, settle_swap
 from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
 
@@ -288,3 +290,46 @@ def version_diff(session: Session, project_id: int, old: int, new: int) -> list[
     a = checked_version(get_version(session, project_id, old))
     b = checked_version(get_version(session, project_id, new))
     return diff(a.policy, b.policy)
+
+
+def parse_flat_areas(text: str) -> list[Decimal]:
+    """Flat areas typed as ``90, 45.5`` (㎡); raises with a Chinese message naming the bad entry."""
+    out: list[Decimal] = []
+    for n, part in enumerate(text.replace("，", ",").replace("、", ",").split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            area = Decimal(part.replace("㎡", ""))
+        except ArithmeticError:
+            area = Decimal(-1)
+        if not area.is_finite() or area <= 0 or area > 1000 or area != area.quantize(Decimal("0.01")):
+            raise ValidationFailed(
+                f"第 {n} 套房源面积“{part}”无效（应为大于0、最多两位小数的㎡数）",
+                f"flat {n}: invalid area {part!r}",
+                details=[{"field": "flats", "message": f"第 {n} 套房源面积无效"}],
+            )
+        out.append(area)
+    return out
+
+
+def settle(
+    session: Session,
+    *,
+    scope: DataScope,
+    household_id: int,
+    flat_areas: list[Decimal],
+    as_of: date | None = None,
+) -> SwapSettlement:
+    """Swap settlement (产权调换结算) of a household against flats of the given areas (a trial selection)."""
+    file = household_service.get_household_file(session, scope=scope, household_id=household_id)
+    project_id = file.household.project_id
+    checked = checked_version(get_version(session, project_id))
+    ((_, hf),) = project_facts(session, scope=scope, project_id=project_id, household_ids=[household_id])
+    flats = [Flat(code=f"第{i}套", area=a) for i, a in enumerate(flat_areas, start=1)]
+    try:
+        return settle_swap(checked, hf, flats, as_of=as_of, group=group_facts(session, project_id))
+    except EvaluationError as exc:
+        raise NotComputable(
+            exc.message_zh, exc.message_en, details=[{"field": "flats", "message": exc.message_zh}]
+        ) from exc

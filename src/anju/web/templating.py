@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,12 +35,20 @@ def _area(value: Decimal | None) -> str:
     return f"{value:,.2f}" if value is not None else ""
 
 
+_ENGLISH_TAIL = re.compile(r"\s+(?:/\s*)?[A-Za-z][A-Za-z ,.:;'()/-]*(?:\s[\d.]+\s*㎡)?$")
+
+
+def _zh(value: str) -> str:
+    """The Chinese part of an engine message written as '中文 English' or '中文 / English'."""
+    return _ENGLISH_TAIL.sub("", value).strip()
+
+
 def _yesno(value: bool | None) -> str:
     return "待定" if value is None else ("是" if value else "否")
 
 
 env = templates.env
-env.filters.update(dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno)
+env.filters.update(zh=_zh, dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno)
 env.globals.update(
     P=Permission,
     STRUCTURES=household_rules.STRUCTURES,

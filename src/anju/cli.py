@@ -5,15 +5,21 @@ from __future__ import annotations
 import typer
 
 from anju.audit.cli import app as audit_app
+from anju.compensation import cli as compensation_cli
 from anju.db.cli import app as db_app
 from anju.demo.cli import demo_command
 from anju.household.cli import export_app, import_app
 from anju.identity.cli import app as user_app
+from anju.policy.cli import app as policy_app
 
 app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+# The pure engine's commands work on files; publishing into a project's database is the compensation domain's.
+policy_app.command("publish")(compensation_cli.publish)
+policy_app.command("versions")(compensation_cli.versions)
+app.add_typer(policy_app, name="policy")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.command("demo")(demo_command)
@@ -39,16 +45,3 @@ def serve(
     h, p = host or settings.host, port or settings.port
     typer.echo(f"安居已启动：http://{h}:{p}/")
     uvicorn.run("anju.main:create_app", factory=True, host=h, port=p, workers=workers, reload=reload, log_level="info")
-
-
-def _register_optional() -> None:
-    """Domains that ship their own command groups."""
-    from anju.policy.cli import app as policy_app
-
-    app.add_typer(policy_app, name="policy")
-
-
-try:  # the policy package is developed alongside; keep the CLI usable while it lands
-    _register_optional()
-except ImportError:  # pragma: no cover
-    pass

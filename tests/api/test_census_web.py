@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from python_calamine import CalamineWorkbook
-from tests.factories import World
 
 from anju.demo.generator import census_rows
 from anju.household import census
+from tests.factories import World
 
 ClientAs = Callable[[str], tuple[TestClient, str, World]]
 

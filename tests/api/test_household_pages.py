@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+
 from tests.factories import World
 
 HTMX = {"HX-Request": "true", "HX-Target": "results"}

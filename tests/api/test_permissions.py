@@ -20,14 +20,14 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from starlette.routing import Mount
-from tests.api.conftest import login, page_csrf
-from tests.factories import ACTOR, PASSWORD, World, id_number
 
 import anju
 from anju.db.session import unit_of_work
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.rules import ROLE_PERMISSIONS, WRITE_PERMISSIONS, Permission, Role
+from tests.api.conftest import login, page_csrf
+from tests.factories import ACTOR, PASSWORD, World, id_number
 
 HEADS = ["张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟"]  # tests.factories.build_world
 ALL_SCOPE = identity_service.DataScope.everything()

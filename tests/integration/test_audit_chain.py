@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
 from anju.audit.models import AuditRecord
-from anju.identity.service import DataScope
 from anju.household import service as household_service
+from anju.identity.service import DataScope
 from tests.factories import ACTOR, build_world
 
 

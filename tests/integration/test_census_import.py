@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.factories import ACTOR
 
 from anju.audit import service as audit_service
 from anju.audit.models import AuditHead, AuditRecord
@@ -21,6 +20,7 @@ from anju.household import service as household_service
 from anju.household.models import Building, Homestead, Household, Member, Tenant, Valuation
 from anju.identity.service import DataScope
 from anju.project import service as project_service
+from tests.factories import ACTOR
 
 TABLES = (Household, Member, Building, Valuation, Tenant, Homestead, AuditRecord)
 

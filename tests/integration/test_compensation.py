@@ -51,7 +51,7 @@ def test_calculation_from_the_household_file(db: Session) -> None:
     w = build_world(db, households=2)
     compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=SOURCE)
     # H0001: one 砖混 住宅 building of 88.50 ㎡ in block E (zone B), one member, no sign date.
-    pv, r = compensation_service.calculate(db, scope=ALL, household_id=w.household_ids[0], option="cash")
+    _pv, r = compensation_service.calculate(db, scope=ALL, household_id=w.household_ids[0], option="cash")
     amounts = r.amounts()
     assert amounts["house_value"] == 92_925_000  # 88.50 × 10,500
     assert amounts["cash_bonus"] == 9_292_500  # 10%

@@ -10,7 +10,6 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.factories import ACTOR, build_world
 
 from anju.core.money import yuan_to_fen
 from anju.demo.generator import census_rows
@@ -19,6 +18,7 @@ from anju.household.models import Household
 from anju.identity.rules import ScopeKind
 from anju.identity.service import DataScope
 from anju.project import service as project_service
+from tests.factories import ACTOR, build_world
 
 
 def export(

@@ -30,6 +30,57 @@ OUT = ROOT / "bench" / "out"
 USERNAME, PASSWORD = "bench_officer", "Bench-Passw0rd!"
 
 
+def _populate(url: str, n: int) -> None:
+    """Migrate and fill the benchmark database through the census import path."""
+    from anju.core.actor import Actor
+    from anju.db import migrate
+    from anju.db.session import unit_of_work
+    from anju.demo.generator import NameSource, census_rows
+    from anju.household import census
+    from anju.identity import service as identity_service
+    from anju.project import service as project_service
+
+    migrate.upgrade(url)
+    actor = Actor.system("bench")
+    with unit_of_work() as db:
+        p = project_service.create_project(
+            db, actor=actor, code="LIST", name="列表基准项目", kind="collective_land"
+        )
+        codes = []
+        for v in range(1, 5):
+            village = project_service.add_block(
+                db, actor=actor, project_id=p.id, code=f"V{v}", name=f"{v}号村", level="village"
+            )
+            for g in range(1, 6):
+                code = f"V{v}-{g}"
+                project_service.add_block(
+                    db,
+                    actor=actor,
+                    project_id=p.id,
+                    code=code,
+                    name=f"{g}组",
+                    level="group",
+                    parent_id=village.id,
+                )
+                codes.append(code)
+        rng = random.Random(7)
+        names = NameSource(rng)  # shared, so identity numbers stay unique across batches
+        step = 20_000
+        for start in range(0, n, step):
+            rows = census_rows(
+                rng, min(step, n - start), prefix=f"L{start // step:02d}", blocks=codes, names=names
+            )
+            census.import_rows(db, actor=actor, project_id=p.id, rows=rows, label=f"bench {start}")
+        identity_service.create_user(
+            db,
+            actor=actor,
+            username=USERNAME,
+            display_name="基准经办",
+            password=PASSWORD,
+            role="case_officer",
+        )
+
+
 def build_database(n: int) -> tuple[str, int, int]:
     """A migrated SQLite file with ``n`` households; returns (url, project id, a block id)."""
     db_path = OUT / f"list-bench-{n}.db"
@@ -39,13 +90,7 @@ def build_database(n: int) -> tuple[str, int, int]:
     from sqlalchemy import select
 
     from anju.config import get_settings
-    from anju.core.actor import Actor
-    from anju.db import migrate
     from anju.db.session import get_engine, get_sessionmaker, unit_of_work
-    from anju.demo.generator import census_rows
-    from anju.household import census
-    from anju.identity import service as identity_service
-    from anju.project import service as project_service
     from anju.project.models import Block, Project
 
     get_settings.cache_clear()
@@ -54,31 +99,13 @@ def build_database(n: int) -> tuple[str, int, int]:
     OUT.mkdir(parents=True, exist_ok=True)
     if not db_path.exists():
         t = time.perf_counter()
-        migrate.upgrade(url)
-        actor = Actor.system("bench")
-        with unit_of_work() as db:
-            p = project_service.create_project(
-                db, actor=actor, code="LIST", name="列表基准项目", kind="collective_land"
-            )
-            codes = []
-            for v in range(1, 5):
-                village = project_service.add_block(
-                    db, actor=actor, project_id=p.id, code=f"V{v}", name=f"{v}号村", level="village"
-                )
-                for g in range(1, 6):
-                    code = f"V{v}-{g}"
-                    project_service.add_block(
-                        db, actor=actor, project_id=p.id, code=code, name=f"{g}组", level="group", parent_id=village.id
-                    )
-                    codes.append(code)
-            rng = random.Random(7)
-            step = 20_000
-            for start in range(0, n, step):
-                rows = census_rows(rng, min(step, n - start), prefix=f"L{start // step:02d}", blocks=codes)
-                census.import_rows(db, actor=actor, project_id=p.id, rows=rows, label=f"bench {start}")
-            identity_service.create_user(
-                db, actor=actor, username=USERNAME, display_name="基准经办", password=PASSWORD, role="case_officer"
-            )
+        try:
+            _populate(url, n)
+        except BaseException:
+            get_engine().dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_path) + suffix).unlink(missing_ok=True)  # never reuse a half-built database
+            raise
         print(f"built {db_path.name} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     with unit_of_work() as db:
         project_id = int(db.scalar(select(Project.id).where(Project.code == "LIST")) or 0)
@@ -104,7 +131,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40, help="requests per client")
@@ -116,8 +145,16 @@ def main() -> None:
     port = free_port()
     env = dict(os.environ, ANJU_DATABASE_URL=url, ANJU_DATA_DIR=str(OUT / "data"))
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "anju"), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(args.workers)],
+        [
+            str(Path(sys.executable).parent / "anju"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

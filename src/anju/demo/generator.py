@@ -110,6 +110,10 @@ class _Names:
         return today - timedelta(days=age * 365 + self.rng.randrange(0, 365))
 
 
+NameSource = _Names
+"""Public name for callers that generate several batches without repeating identity numbers."""
+
+
 def _phone(rng: random.Random) -> str:
     return "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
 

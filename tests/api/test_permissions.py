@@ -298,7 +298,7 @@ def targets_for(world: World, index: int) -> Targets:
 # a call with them can only be checked for the permission, not for success.
 PLACEHOLDER_PARAMS = {"job_id": "no-such-job"}
 # Values of required query parameters.
-QUERY_VALUES = {"option": "cash"}
+QUERY_VALUES = {"option": "cash", "old": 1, "new": 1}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
 
 

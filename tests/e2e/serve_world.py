@@ -21,11 +21,11 @@ def main() -> None:
     Path(data_dir).mkdir(parents=True, exist_ok=True)
 
     import uvicorn
-    from tests.factories import build_world
 
     from anju.config import get_settings
     from anju.db import migrate
     from anju.db.session import unit_of_work
+    from tests.factories import build_world
 
     migrate.upgrade(get_settings().effective_database_url)
     with unit_of_work() as db:

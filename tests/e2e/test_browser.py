@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.e2e.conftest import Server
 from tests.factories import PASSWORD
 

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
@@ -24,9 +23,7 @@ from anju.core.ids import make_id_number
 from anju.demo.policies import publish_demo_policies
 from anju.household import census
 from anju.identity import service as identity_service
-from anju.identity.models import User
 from anju.project import service as project_service
-from anju.project.models import Project
 
 SEED = 20240611
 REGION = "339921"  # fictional region code of 云澜市青溪区 (not a real prefecture)
@@ -340,20 +337,13 @@ def census_rows(
                 "address": address,
                 "block": block,
                 "contact_phone": phone,
-                "status": rules_status_label(status),
+                "status": status,
                 "sign_on": sign_on,
                 "vacate_on": None,
                 "remark": "低保户" if dibao else "",
             }
         )
     return out
-
-
-def rules_status_label(status: str) -> str:
-    """The Chinese label a filled template would show for a status code."""
-    from anju.household.rules import STATUSES
-
-    return STATUSES[status]
 
 
 # ---------------------------------------------------------------- the whole demo
@@ -366,12 +356,15 @@ def _village_address(village: str) -> Callable[[int, str], str]:
     return address
 
 
-def _make_users(session: Session, actor: Actor, team_ids: dict[str, int]) -> list[Login]:
+def _make_users(
+    session: Session, actor: Actor, team_ids: dict[str, int]
+) -> tuple[list[Login], dict[str, int]]:
     logins = []
+    ids: dict[str, int] = {}
     for username, role, display in ROLES:
         password = demo_password(username)
         team_id = team_ids.get(username)
-        identity_service.create_user(
+        user = identity_service.create_user(
             session,
             actor=actor,
             username=username,
@@ -381,7 +374,8 @@ def _make_users(session: Session, actor: Actor, team_ids: dict[str, int]) -> lis
             team_id=team_id,
         )
         logins.append(Login(username, password, role, display))
-    return logins
+        ids[username] = user.id
+    return logins, ids
 
 
 def demo_logins() -> list[Login]:
@@ -391,10 +385,7 @@ def demo_logins() -> list[Login]:
 
 def is_populated(session: Session) -> bool:
     """Whether the database already holds a project or a user."""
-    return (
-        session.scalar(select(Project.id).limit(1)) is not None
-        or session.scalar(select(User.id).limit(1)) is not None
-    )
+    return bool(project_service.list_projects(session)) or bool(identity_service.list_users(session))
 
 
 def build_demo(
@@ -449,6 +440,7 @@ def build_demo(
             groups.append(gcode)
         block_codes.append(groups)
     rural_total = 0
+    codes: dict[str, int] = {}  # household code -> id, from the import
     for (vcode, vname), groups, size in zip(VILLAGES, block_codes, village_sizes, strict=True):
         if size <= 0:
             continue
@@ -472,6 +464,7 @@ def build_demo(
             progress=progress,
         )
         rural_total += summary.households
+        codes.update(summary.household_ids)
         result.members += summary.members
         result.buildings += summary.buildings
     result.projects.append((rural.code, rural.name, rural_total))
@@ -515,6 +508,7 @@ def build_demo(
             progress=progress,
         )
         shanty_total += summary.households
+        codes.update(summary.household_ids)
         result.members += summary.members
         result.buildings += summary.buildings
     result.projects.append((shanty.code, shanty.name, shanty_total))
@@ -524,25 +518,17 @@ def build_demo(
     team_a = identity_service.create_team(session, actor=actor, project_id=rural.id, name="李家村攻坚专班")
     team_b = identity_service.create_team(session, actor=actor, project_id=rural.id, name="塘桥村攻坚专班")
     team_c = identity_service.create_team(session, actor=actor, project_id=shanty.id, name="棚改攻坚专班")
-    result.logins = _make_users(
+    result.logins, users = _make_users(
         session, actor, {"zuzhang": team_a.id, "zuyuan": team_a.id, "zuyuan2": team_a.id}
     )
-    users = {u.username: u for u in session.scalars(select(User))}
-    team_a.leader_id = users["zuzhang"].id
-    from anju.household.models import Household
+    team_a.leader_id = users["zuzhang"]
 
-    def household_ids(project_id: int, prefix: str) -> list[int]:
-        return list(
-            session.scalars(
-                select(Household.id)
-                .where(Household.project_id == project_id, Household.code.like(prefix + "%"))
-                .order_by(Household.code)
-            )
-        )
+    def household_ids(*prefixes: str) -> list[int]:
+        return [hid for code, hid in sorted(codes.items()) if code.startswith(prefixes)]
 
-    lj = household_ids(rural.id, "LJ")
-    tq = household_ids(rural.id, "TQ")
-    dp = household_ids(shanty.id, "DP") + household_ids(shanty.id, "XH")
+    lj = household_ids("LJ")
+    tq = household_ids("TQ")
+    dp = household_ids("DP", "XH")
     identity_service.assign_households(
         session, actor=actor, household_ids=lj, team_id=team_a.id, user_id=None, on=today
     )
@@ -560,7 +546,7 @@ def build_demo(
         actor=actor,
         household_ids=lj[:share],
         team_id=team_a.id,
-        user_id=users["zuyuan"].id,
+        user_id=users["zuyuan"],
         on=today,
     )
     identity_service.assign_households(
@@ -568,7 +554,7 @@ def build_demo(
         actor=actor,
         household_ids=lj[half : half + share],
         team_id=team_a.id,
-        user_id=users["zuyuan2"].id,
+        user_id=users["zuyuan2"],
         on=today,
     )
     publish_demo_policies(session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id})

@@ -405,6 +405,7 @@ class ImportSummary:
     audit_seq: int
     filename: str = ""
     sha256: str = ""
+    household_ids: dict[str, int] = field(default_factory=dict)  # code -> id of the new households
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -1401,6 +1402,7 @@ def write(
         audit_seq=0,
         filename=filename,
         sha256=sha256,
+        household_ids=ids,
     )
     counts = summary.as_dict()
     counts.pop("audit_seq")

@@ -11,11 +11,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
 from anju.db.session import unit_of_work
 from anju.errors import DomainError
 from anju.household import census, ledger
+from anju.identity import service as identity_service
 from anju.identity.service import DataScope
 
 import_app = typer.Typer(help="导入 (import)：入户调查表", no_args_is_help=True)
@@ -43,16 +45,10 @@ def _bar() -> Iterator[census.Progress]:
         yield progress
 
 
-def _actor(db: object, username: str | None) -> Actor:
+def _actor(db: Session, username: str | None) -> Actor:
     if not username:
         return Actor.system("cli")
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from anju.identity.models import User
-
-    assert isinstance(db, Session)
-    user = db.scalar(select(User).where(User.username == username))
+    user = next((u for u in identity_service.list_users(db) if u.username == username), None)
     if user is None:
         console.print(f"[red]用户“{username}”不存在[/red]")
         raise typer.Exit(2)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from anju.core.money import yuan_to_fen
 from anju.demo.generator import census_rows
-from anju.household import census, ledger
+from anju.household import census, ledger, rules
 from anju.household.models import Household
 from anju.identity.rules import ScopeKind
 from anju.identity.service import DataScope
@@ -51,7 +51,7 @@ def test_ledger_values_and_masking(db: Session) -> None:
         values = [v for v in rows["valuations"] if v["household_code"] == h["code"]]
         assert r[col["户主"]] == h["head_name"]
         assert r[col["所属区块"]] == "东埠片区"
-        assert r[col["状态"]] == h["status"]
+        assert r[col["状态"]] == rules.STATUSES[h["status"]]
         assert r[col["家庭人口"]] == len(members)
         assert r[col["安置人口"]] == sum(1 for m in members if m["resettlement_counted"] == "是")
         assert r[col["低保(人)"]] == sum(1 for m in members if m["dibao"] == "是")

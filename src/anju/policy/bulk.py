@@ -360,6 +360,7 @@ class GroupIndex:
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
         self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+        self._rates: dict[tuple[str | None, int, str], int] = {}
 
     def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
         key = (scope, event)
@@ -374,12 +375,19 @@ class GroupIndex:
         return self._cache[key]
 
     def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
-        """Rate in millionths, truncated; 0 for a missing date or an empty scope."""
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised)."""
+        key = (scope, as_of_ord, event)
+        hit = self._rates.get(key)
+        if hit is not None:
+            return hit
         total, dates = self._scope(scope, event)
         if total == 0 or as_of_ord == 0:
-            return 0
-        done = int(np.searchsorted(dates, as_of_ord, side="right"))
-        return (done * 1_000_000) // total
+            ppm = 0
+        else:
+            done = int(np.searchsorted(dates, as_of_ord, side="right"))
+            ppm = (done * 1_000_000) // total
+        self._rates[key] = ppm
+        return ppm
 
 
 @dataclass(slots=True)
@@ -1096,9 +1104,22 @@ class BulkEvaluator:
 
 
 def evaluate_bulk(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
-                  group: GroupFacts | None = None) -> BulkResult:
+                  group: GroupFacts | None = None, jit: bool | None = None) -> BulkResult:
     """Evaluate a whole project for one option.
 
     ``group`` defaults to the table's own households (the table is then the whole project).
+
+    ``jit`` chooses the fused numba kernel (:mod:`anju.policy.jit`, same results to the fen):
+    ``None`` (default) uses it when it is already compiled and otherwise compiles it in the
+    background for large tables while this call uses numpy; ``True`` compiles it now if needed;
+    ``False`` never uses it. ``ANJU_POLICY_JIT=0`` disables it everywhere. Whatever the choice,
+    the numpy evaluator answers when the kernel cannot (unsupported construct, int64 overflow
+    risk, numba missing).
     """
+    if jit is not False:
+        from anju.policy import jit as kernels
+
+        res, _ = kernels.try_evaluate(checked, table, option, as_of, group, auto=jit is None)
+        if res is not None:
+            return res
     return BulkEvaluator(checked, table, as_of, group).evaluate(option)

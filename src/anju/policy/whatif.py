@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from anju.policy.bulk import Arr, BulkEvaluator, BulkResult, HouseholdTable
+from anju.policy.bulk import Arr, BulkResult, HouseholdTable, evaluate_bulk
 from anju.policy.check import Checked, check_policy
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import parse
@@ -166,18 +166,21 @@ def whatif(
     as_of: date | None = None,
     group: GroupFacts | None = None,
     base: BulkResult | None = None,
+    jit: bool | None = None,
 ) -> WhatIf:
     """Recompute ``table`` with ``settings`` applied and compare with the unchanged policy.
 
-    Pass ``base`` (an earlier result of the unchanged policy) to skip recomputing it.
+    Pass ``base`` (an earlier result of the unchanged policy) to skip recomputing it. ``jit`` is
+    passed to :func:`evaluate_bulk`: changed values do not recompile a kernel (they are runtime
+    arguments), so once the policy's kernel is compiled every what-if uses it.
     """
     if option not in checked.policy.options:
         raise EvaluationError("option", f"没有补偿方式“{option}”", f"no option '{option}'")
     g = group if group is not None else table.group_facts()
     if base is None:
-        base = BulkEvaluator(checked, table, as_of, g).evaluate(option)
+        base = evaluate_bulk(checked, table, option, as_of, g, jit)
     changed = with_settings(checked, settings, as_of)
-    new = BulkEvaluator(changed, table, as_of, g).evaluate(option)
+    new = evaluate_bulk(changed, table, option, as_of, g, jit)
     by_item = {}
     for i in new.item_ids:
         b = int(base.fen[i].sum()) if i in base.fen else 0

@@ -1,5 +1,5 @@
-"""Property test: the bulk evaluator equals the scalar Decimal evaluator to the fen, on random
-policies written in the language and random households."""
+"""Property tests: the numpy bulk evaluator and the fused numba kernel equal the scalar Decimal
+evaluator to the fen, on random policies written in the language and random households."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anju.policy.bulk import HouseholdTable, evaluate_bulk
+from anju.policy import jit
+from anju.policy.bulk import BulkEvaluator, HouseholdTable, evaluate_bulk
 from anju.policy.check import load_policy
 from anju.policy.facts import Building, GroupFacts, Homestead, Household, Member, Tenant
 from anju.policy.scalar import evaluate
@@ -295,6 +296,35 @@ def test_bulk_equals_scalar_to_the_fen(text: str, hs: list[Household], as_of: da
             scalar = evaluate(checked, h, option, as_of, group, trace=i % 2 == 0)
             assert bulk.row(i) == scalar.amounts(), (h.code, option)
             assert int(bulk.total[i]) == scalar.total_fen
+
+
+# Every example compiles a kernel (about a second each, serial variant: the generated source is the
+# same for the parallel one, only the loop over households differs), so fewer examples.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(policies(), households(), st.sampled_from([date(2025, 3, 1), date(2024, 6, 1), date(2026, 2, 1)]),
+       st.sampled_from(["cash", "swap"]))
+def test_kernel_equals_numpy_and_scalar_to_the_fen(text: str, hs: list[Household], as_of: date, option: str) -> None:
+    if not jit.HAVE_NUMBA:
+        return
+    checked = load_policy(text, "random.yaml")
+    group = GroupFacts.from_households(hs)
+    table = HouseholdTable.from_households(hs)
+    numpy_result = BulkEvaluator(checked, table, as_of, group).evaluate(option)
+    prepared = jit.prepare(checked, table, option, as_of, group)
+    if isinstance(prepared, str):
+        # The only reason a random policy may not run as a kernel: values that could leave int64
+        # (the numpy evaluator then computes with exact Python integers).
+        assert prepared.startswith("int64 overflow risk"), prepared
+        return
+    kernel = jit.run(prepared, table, option, parallel=False)
+    assert kernel is not None
+    assert kernel.item_ids == numpy_result.item_ids
+    for k in kernel.item_ids:
+        assert kernel.fen[k].tolist() == numpy_result.fen[k].tolist(), k
+        assert kernel.applies[k].tolist() == numpy_result.applies[k].tolist(), k
+    for i, h in enumerate(hs):
+        scalar = evaluate(checked, h, option, as_of, group, trace=False)
+        assert kernel.row(i) == scalar.amounts(), (h.code, option)
 
 
 @settings(max_examples=50, deadline=None)

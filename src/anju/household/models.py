@@ -29,6 +29,8 @@ class Household(IdMixin, VoidMixin, Base):
         UniqueConstraint("project_id", "code"),
         Index("ix_household_project_block", "project_id", "block_id", "code"),
         Index("ix_household_project_status", "project_id", "status", "code"),
+        # Covers the list counts (project, live, block, status) without touching table rows.
+        Index("ix_household_list_count", "project_id", "voided_at", "block_id", "status"),
     )
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -27,8 +27,9 @@ from anju.core.ids import birth_date, gender, is_valid_id_number, normalize_id_n
 from anju.core.masking import mask_id_number
 from anju.core.money import yuan_to_fen
 from anju.core.pagination import Page, PageRequest
+from anju.db import text as db_text
 from anju.errors import Conflict, NotFound, ValidationFailed
-from anju.household import rules
+from anju.household import listing, rules
 from anju.household.models import (
     Attachment,
     Building,
@@ -134,30 +135,50 @@ def list_households(
     matches the member holding it exactly (identity numbers are stored encrypted).
     """
     page = page or PageRequest()
-    cond = [
+    cond: list[ColumnElement[bool]] = [
         Household.project_id == project_id,
         Household.voided_at.is_(None),
         scope.household_clause(Household.id),
     ]
-    q = q.strip()
-    if q:
-        if looks_like_id_number(normalize_id_number(q)):
-            digest = secrets.blind_index(get_settings().secret_key, normalize_id_number(q))
-            cond.append(
-                Household.id.in_(
-                    select(Member.household_id).where(
-                        Member.id_number_digest == digest, Member.voided_at.is_(None)
-                    )
-                )
-            )
-        else:
-            like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            cond.append(Household.search_text.like(like, escape="\\"))
-    if block_id:
-        cond.append(Household.block_id.in_(project_service.descendant_block_ids(session, block_id)))
+    # Whole-project lists (the common case) take counts and search matches from per-version
+    # caches; scoped lists (a team's few hundred households) are counted directly.
+    whole = scope.whole
+    key = listing.data_key(session, project_id) if whole else ()
+    blocks = set(project_service.descendant_block_ids(session, block_id)) if block_id else None
+    if blocks is not None:
+        cond.append(Household.block_id.in_(blocks))
     if status:
         cond.append(Household.status == status)
-    total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
+    total: int | None = None
+    q = q.strip()
+    if q and looks_like_id_number(normalize_id_number(q)):
+        digest = secrets.blind_index(get_settings().secret_key, normalize_id_number(q))
+        cond.append(
+            Household.id.in_(
+                select(Member.household_id).where(Member.id_number_digest == digest, Member.voided_at.is_(None))
+            )
+        )
+    elif q:
+        needle = q.lower()
+        if whole:
+            found = listing.search(session, project_id, needle, key)
+            if found.ids is not None:
+                cond.append(Household.id.in_(found.ids) if found.ids else false())
+            else:
+                cond.append(db_text.contains(session, Household.search_text, needle))
+            if blocks is None and not status:
+                total = found.total
+        else:
+            cond.append(db_text.contains(session, Household.search_text, needle))
+    elif whole:
+        counts = listing.grouped_counts(session, project_id, key)
+        total = sum(
+            n
+            for (b, s), n in counts.items()
+            if (blocks is None or b in blocks) and (not status or s == status)
+        )
+    if total is None:
+        total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
     order = SORTS.get(sort, Household.code)
     stmt = (
         select(Household)
@@ -372,9 +393,10 @@ def _refresh_search_text(session: Session, h: Household) -> None:
     h.search_text = rules.search_text(h.code, h.head_name, h.address, [n for n in names if n != h.head_name])
 
 
-def _touch(h: Household) -> None:
+def _touch(session: Session, h: Household) -> None:
     h.version += 1
     h.updated_at = utcnow()
+    project_service.bump_households_version(session, h.project_id)
 
 
 def _audit(
@@ -439,6 +461,7 @@ def create_household(
     h.search_text = rules.search_text(h.code, h.head_name, h.address, [])
     session.add(h)
     session.flush()
+    project_service.bump_households_version(session, project_id)
     _audit(
         session,
         actor,
@@ -486,7 +509,7 @@ def update_household(
     if not changes:
         return {}
     _refresh_search_text(session, h)
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -507,7 +530,7 @@ def change_status(
     h = _load(session, scope, household_id)
     rules.check_transition(h.status, status)
     changes = _apply(h, {"status": status})
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -531,7 +554,7 @@ def void_household(
     h = _load(session, scope, household_id)
     h.voided_at = utcnow()
     h.void_reason = reason
-    _touch(h)
+    _touch(session, h)
     _audit(session, actor, action="void", entity="household", entity_id=h.id, h=h, changes={}, reason=reason)
 
 
@@ -611,7 +634,7 @@ def add_member(
     session.add(m)
     session.flush()
     _refresh_search_text(session, h)
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -646,7 +669,7 @@ def update_member(
     if not changes:
         return {}
     _refresh_search_text(session, h)
-    _touch(h)
+    _touch(session, h)
     _audit(
         session, actor, action="update", entity="member", entity_id=m.id, h=h, changes=changes, reason=reason
     )
@@ -663,7 +686,7 @@ def void_member(session: Session, *, actor: Actor, scope: DataScope, member_id: 
     m.voided_at = utcnow()
     m.void_reason = reason
     _refresh_search_text(session, h)
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -715,7 +738,7 @@ def add_building(
     b = Building(household_id=h.id, sort=sort, **values)
     session.add(b)
     session.flush()
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -743,7 +766,7 @@ def update_building(
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋", partial=True)
     changes = _apply(b, values)
     if changes:
-        _touch(h)
+        _touch(session, h)
         _audit(
             session,
             actor,
@@ -766,7 +789,7 @@ def void_building(session: Session, *, actor: Actor, scope: DataScope, building_
     b, h = _load_child(session, scope, Building, building_id, "房屋")
     b.voided_at = utcnow()
     b.void_reason = reason
-    _touch(h)
+    _touch(session, h)
     _audit(session, actor, action="void", entity="building", entity_id=b.id, h=h, changes={}, reason=reason)
 
 
@@ -795,7 +818,7 @@ def add_valuation(
     )
     session.add(v)
     session.flush()
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -826,7 +849,7 @@ def add_tenant(
     t = Tenant(household_id=h.id, **values)
     session.add(t)
     session.flush()
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -849,7 +872,7 @@ def void_tenant(session: Session, *, actor: Actor, scope: DataScope, tenant_id: 
     t, h = _load_child(session, scope, Tenant, tenant_id, "承租人")
     t.voided_at = utcnow()
     t.void_reason = reason
-    _touch(h)
+    _touch(session, h)
     _audit(session, actor, action="void", entity="tenant", entity_id=t.id, h=h, changes={}, reason=reason)
 
 
@@ -877,7 +900,7 @@ def set_homestead(
             hs.voided_at = None
             changes["voided_at"] = ["voided", None]
     if changes:
-        _touch(h)
+        _touch(session, h)
         _audit(
             session,
             actor,
@@ -958,7 +981,7 @@ def add_attachment(
     )
     session.add(a)
     session.flush()
-    _touch(h)
+    _touch(session, h)
     _audit(
         session,
         actor,
@@ -999,7 +1022,7 @@ def void_attachment(
     a, h = _load_child(session, scope, Attachment, attachment_id, "附件")
     a.voided_at = utcnow()
     a.void_reason = reason
-    _touch(h)
+    _touch(session, h)
     _audit(session, actor, action="void", entity="attachment", entity_id=a.id, h=h, changes={}, reason=reason)
 
 

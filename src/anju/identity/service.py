@@ -70,6 +70,11 @@ class DataScope:
             return household_id_col.in_(sub)  # type: ignore[no-any-return]
         return false()
 
+    @property
+    def whole(self) -> bool:
+        """Whether the scope is every household (no per-household filter)."""
+        return self.kind is ScopeKind.ALL
+
     @classmethod
     def everything(cls) -> DataScope:
         """Scope of CLI jobs and of roles that see all households."""

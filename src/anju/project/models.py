@@ -25,6 +25,8 @@ class Project(IdMixin, Base):
     decision_no: Mapped[str] = mapped_column(String(128), default="")  # 征收决定文号
     signing_start_on: Mapped[date | None] = mapped_column(Date)
     signing_end_on: Mapped[date | None] = mapped_column(Date)
+    # Bumped by every write to one of the project's household files; list caches key on it.
+    households_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

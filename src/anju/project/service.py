@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -196,3 +196,15 @@ def descendant_block_ids(session: Session, block_id: int) -> list[int]:
         out.append(b)
         stack.extend(children.get(b, []))
     return out
+
+
+def bump_households_version(session: Session, project_id: int) -> None:
+    """Note that a household file of the project changed (invalidates list caches in every worker)."""
+    session.execute(
+        update(Project).where(Project.id == project_id).values(households_version=Project.households_version + 1)
+    )
+
+
+def households_version(session: Session, project_id: int) -> int:
+    """The project's household-data version (see :func:`bump_households_version`)."""
+    return int(session.scalar(select(Project.households_version).where(Project.id == project_id)) or 0)

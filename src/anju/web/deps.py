@@ -1,7 +1,8 @@
 """Request-scoped dependencies: the unit of work, the current user, permissions and CSRF.
 
 The database session is opened by :class:`~anju.web.middleware.UnitOfWorkMiddleware` and
-committed there when the response is a success; routes and services never commit.
+committed there when the response is a success; routes and services never commit. Dependencies
+that do no I/O are ``async`` so they run on the event loop instead of hopping to a worker thread.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CsrfRejected(DomainError):
     http_status = 403
 
 
-def get_db(request: Request) -> Session:
+async def get_db(request: Request) -> Session:
     """The request's session (one transaction per request)."""
     session: Session = request.state.db
     return session
@@ -63,7 +64,7 @@ async def _csrf_token_of(request: Request) -> str | None:
     return None
 
 
-def current_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
+async def current_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
     """The logged-in user; raises :class:`NotAuthenticated` otherwise."""
     if user is None:
         raise NotAuthenticated("请先登录", "login required")
@@ -85,7 +86,7 @@ def requires(permission: Permission) -> Callable[..., Any]:
     The returned function carries ``.permission`` so tests can list every route's requirement.
     """
 
-    def dependency(user: CurrentUser = Depends(verify_csrf)) -> CurrentUser:
+    async def dependency(user: CurrentUser = Depends(verify_csrf)) -> CurrentUser:
         identity_service.require(user, permission)
         return user
 

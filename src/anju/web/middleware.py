@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.db.session import get_sessionmaker
 
+log = logging.getLogger("anju")
 
-class UnitOfWorkMiddleware(BaseHTTPMiddleware):
-    """Owns the request's database transaction.
 
-    A response below 400 commits; anything else rolls back, so a refused or failed request
-    writes nothing. A route may set ``request.state.commit_anyway`` to keep security records
-    (failed-login counters) of a refused request.
+class UnitOfWorkMiddleware:
+    """Owns the request's database transaction (a pure ASGI middleware, see ADR 0001).
+
+    The commit happens when the route has produced its response status and before a byte of
+    the response is sent: a status below 400 commits, anything else rolls back, so a refused or
+    failed request writes nothing and a failed commit becomes a 500 instead of a false success.
+    A route may set ``request.state.commit_anyway`` to keep security records (failed-login
+    counters) of a refused request.
     """
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path.startswith("/static/"):
-            return await call_next(request)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
         session = get_sessionmaker()()
-        request.state.db = session
+        state = scope.setdefault("state", {})
+        state["db"] = session
+        finished = False
+
+        async def send_after_commit(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start" and not finished:
+                finished = True
+                ok = message["status"] < 400 or state.get("commit_anyway", False)
+                try:
+                    if ok:
+                        await run_in_threadpool(session.commit)
+                    else:
+                        session.rollback()
+                except Exception:
+                    log.exception("commit failed on %s %s", scope.get("method"), scope.get("path"))
+                    session.rollback()
+                    message = {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                    await send(message)
+                    await send({"type": "http.response.body", "body": "保存失败，请重试".encode()})
+                    return
+            await send(message)
+
         try:
-            response = await call_next(request)
-            if response.status_code < 400 or getattr(request.state, "commit_anyway", False):
-                await run_in_threadpool(session.commit)
-            else:
-                await run_in_threadpool(session.rollback)
-            return response
+            await self.app(scope, receive, send_after_commit)
         except BaseException:
-            await run_in_threadpool(session.rollback)
+            session.rollback()
             raise
         finally:
-            await run_in_threadpool(session.close)
+            session.close()

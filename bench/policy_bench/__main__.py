@@ -1,12 +1,14 @@
 """Run: ``.venv/bin/python -m bench.policy_bench [--households N] [--sample N] [--verify N|all]``.
 
-Measures in one run, on synthetic households and the state-land example policy (13 items incl.
+Measures in one run, on synthetic households and the state-land example policy (12 cash items incl.
 date-window tiers, a per-certificate floor and block-level collective rewards):
 
-* bulk throughput (households/s) on N households (default 1,000,000);
-* scalar Decimal throughput on a sample, and the ratio bulk/scalar;
-* the number of households whose items differ between bulk and scalar (must be 0);
-* what-if recomputation on a 2,300-household project (median of repeated runs).
+* numba kernel throughput (households/s) on N households (default 1,000,000), 2 threads, after a
+  warm-up call; the kernel's generation + JIT compile time separately;
+* numpy bulk throughput; scalar Decimal throughput on a sample; the ratios;
+* the number of households whose items differ between kernel, numpy and scalar (must be 0):
+  kernel vs numpy on every household, both vs scalar on a random sample (``--verify all``: every one);
+* what-if recomputation on a 2,300-household project (median of repeated runs), kernel and numpy.
 
 Results are printed and written to bench/RESULTS.md under "## Policy engine".
 """
@@ -14,6 +16,7 @@ Results are printed and written to bench/RESULTS.md under "## Policy engine".
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import statistics
@@ -25,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from anju.policy.bulk import _ENUM_WORDS, BulkEvaluator, Elements, HouseholdTable
+from anju.policy import jit
+from anju.policy.bulk import _ENUM_WORDS, BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.facts import GroupFacts
 from anju.policy.resolve import Resolved
@@ -129,10 +133,19 @@ def machine() -> str:
         model = m.group(1).strip() if m else ""
     except OSError:
         pass
-    import os
-
     return (f"CPU: {model or platform.processor()} · {os.cpu_count()} cores · Python {platform.python_version()}"
             f" · numpy {np.__version__}")
+
+
+def best_of(k: int, f: Any) -> tuple[float, Any]:
+    """Best wall time of ``k`` calls of ``f`` and the last result."""
+    times = []
+    out = None
+    for _ in range(k):
+        t0 = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
 
 
 def main() -> None:
@@ -140,10 +153,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--households", type=int, default=1_000_000)
     ap.add_argument("--sample", type=int, default=2_000, help="scalar throughput sample")
-    ap.add_argument("--verify", default="50000", help="households cross-checked scalar vs bulk, or 'all'")
+    ap.add_argument("--verify", default="50000", help="households cross-checked against scalar, or 'all'")
     ap.add_argument("--option", default="cash")
+    ap.add_argument("--threads", type=int, default=2, help="threads of the numba kernel")
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs of each bulk evaluator (best is reported)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
 
     c = load_policy_file(POLICY)
     print(f"policy: {c.policy.meta.name}, {len(c.items_for(args.option))} items ({args.option})")
@@ -153,15 +169,29 @@ def main() -> None:
     print(f"synthetic data: {table.n:,} households, {table.buildings.size:,} certificates, "
           f"{table.members.size:,} members ({time.perf_counter() - t0:.1f}s)")
 
+    # numba kernel: generate + compile once (reported separately), warm up, then time the whole
+    # evaluate_bulk call (kernel generation, argument arrays, output allocation, kernel, checks).
+    if not jit.enabled():
+        raise SystemExit("the numba kernel is not available (numba missing or ANJU_POLICY_JIT=0)")
+    jit.set_threads(args.threads)
+    threads = jit.numba.get_num_threads()
+    t0 = time.perf_counter()
+    prepared = jit.prepare(c, table, args.option, None, group)
+    if isinstance(prepared, str):
+        raise SystemExit(f"kernel not usable: {prepared}")
+    jit.compile_kernel(prepared, table.n)
+    compile_s = time.perf_counter() - t0
+    print(f"kernel: generated and JIT-compiled in {compile_s:.1f}s ({len(prepared.source.splitlines())} lines)")
+    evaluate_bulk(c, table, args.option, None, group, jit=True)  # warm-up
+    kernel_s, kernel = best_of(args.repeat, lambda: evaluate_bulk(c, table, args.option, None, group, jit=True))
+    kernel_rate = table.n / kernel_s
+    print(f"numba kernel ({threads} threads): {kernel_s * 1000:.1f} ms (best of {args.repeat}) -> "
+          f"{kernel_rate:,.0f} households/s")
+
     BulkEvaluator(c, table, None, group).evaluate(args.option)  # warm-up
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        bulk = BulkEvaluator(c, table, None, group).evaluate(args.option)
-        times.append(time.perf_counter() - t0)
-    bulk_s = min(times)
+    bulk_s, bulk = best_of(3, lambda: BulkEvaluator(c, table, None, group).evaluate(args.option))
     bulk_rate = table.n / bulk_s
-    print(f"bulk: {bulk_s * 1000:.0f} ms (best of 3) -> {bulk_rate:,.0f} households/s")
+    print(f"numpy bulk (1 thread): {bulk_s * 1000:.0f} ms (best of 3) -> {bulk_rate:,.0f} households/s")
 
     rng = np.random.default_rng(1)
     resolved = Resolved(c.policy, c.policy.meta.effective_on)
@@ -169,37 +199,59 @@ def main() -> None:
     scalar_s, _ = scalar_run(c, table, sample, group, args.option, resolved)
     scalar_rate = len(sample) / scalar_s
     print(f"scalar: {len(sample):,} households in {scalar_s:.2f}s -> {scalar_rate:,.0f} households/s")
-    ratio = bulk_rate / scalar_rate
-    print(f"ratio bulk/scalar: {ratio:,.0f}x")
+    print(f"ratios: kernel/scalar {kernel_rate / scalar_rate:,.0f}x, numpy/scalar {bulk_rate / scalar_rate:,.0f}x, "
+          f"kernel/numpy {kernel_rate / bulk_rate:.1f}x")
+
+    # Kernel vs numpy: every household, every item (vectorised).
+    same = np.ones(table.n, dtype=bool)
+    for i in bulk.item_ids:
+        same &= (kernel.fen[i] == bulk.fen[i]) & (kernel.applies[i] == bulk.applies[i])
+    differ_numpy = int(table.n - same.sum())
+    print(f"kernel vs numpy, all {table.n:,} households: {differ_numpy} differ")
 
     verify_idx = np.arange(table.n) if args.verify == "all" else np.sort(
         rng.choice(table.n, size=min(int(args.verify), table.n), replace=False))
     differ = 0
+    differ_bulk = 0
     for chunk in np.array_split(verify_idx, max(1, len(verify_idx) // 5000)):
         _, amounts = scalar_run(c, table, chunk, group, args.option, resolved)
         for i, a in zip(chunk.tolist(), amounts, strict=True):
-            if bulk.row(i) != a:
+            if kernel.row(i) != a:
                 differ += 1
-    print(f"verified {len(verify_idx):,} households scalar vs bulk: {differ} differ")
+            if bulk.row(i) != a:
+                differ_bulk += 1
+    print(f"verified {len(verify_idx):,} households against scalar: kernel {differ} differ, numpy {differ_bulk} differ")
 
     small = synthetic(2_300, seed=11)
     sgroup = small.group_facts()
-    base = BulkEvaluator(c, small, None, sgroup).evaluate(args.option)
+    settings = ["relocation_rate=15", "house_rate[砖混,A]=12500"]
+    base = evaluate_bulk(c, small, args.option, None, sgroup, jit=True)
+    whatif(c, small, settings, args.option, None, sgroup, base, jit=True)  # compiles the small table's kernel
     wt = []
+    wt_np = []
     for k in range(60):
+        s = [f"relocation_rate={15 + k % 5}", "house_rate[砖混,A]=12500"]
         t0 = time.perf_counter()
-        whatif(c, small, [f"relocation_rate={15 + k % 5}", "house_rate[砖混,A]=12500"], args.option, None, sgroup, base)
+        whatif(c, small, s, args.option, None, sgroup, base, jit=True)
         wt.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        whatif(c, small, s, args.option, None, sgroup, base, jit=False)
+        wt_np.append(time.perf_counter() - t0)
     whatif_ms = statistics.median(wt[10:]) * 1000
-    print(f"what-if on 2,300 households (re-check + bulk + budget/deltas/distribution): median {whatif_ms:.1f} ms")
+    whatif_np_ms = statistics.median(wt_np[10:]) * 1000
+    print(f"what-if on 2,300 households (re-check + bulk + budget/deltas/distribution): median {whatif_ms:.1f} ms "
+          f"with the kernel, {whatif_np_ms:.1f} ms with numpy")
 
+    load_after = os.getloadavg()[0]
     info = machine()
     print(info)
+    print(f"load average (1 min) before/after: {load_before:.1f} / {load_after:.1f}")
     if not args.no_write:
+        n_items = len(c.items_for(args.option))
         section = f"""## Policy engine
 
-Command: `.venv/bin/python -m bench.policy_bench` (options: `--households`, `--sample`, `--verify N|all`).
-Policy: `src/anju/policy/examples/state_land.yaml`, option `{args.option}`, {len(c.items_for(args.option))} items
+Command: `.venv/bin/python -m bench.policy_bench` (options: `--households`, `--sample`, `--verify N|all`,
+`--threads`, `--repeat`). Policy: `src/anju/policy/examples/state_land.yaml`, option `{args.option}`, {n_items} items
 (structure/zone table with block overrides, date-window sign tier with a per-certificate floor, vacate tier
 counted from the day after the agreements took effect, business loss with floor and cap, whole-block
 vacate reward, collective sign-rate reward per whole percentage point).
@@ -207,15 +259,45 @@ vacate reward, collective sign-rate reward per whole percentage point).
 | measure | result | target |
 |---|---|---|
 | households (synthetic) | {table.n:,} ({table.buildings.size:,} certificates, {table.members.size:,} members) | 1,000,000 |
-| bulk evaluation (int64 scaled integers), best of 3 | {bulk_s * 1000:,.0f} ms = **{bulk_rate:,.0f} households/s** | >= 20,000,000/s |
-| scalar Decimal evaluator (no trace), {len(sample):,}-household sample | **{scalar_rate:,.0f} households/s** | |
-| ratio bulk / scalar | **{ratio:,.0f}x** | >= 100x |
-| households whose items differ (scalar vs bulk), {len(verify_idx):,} checked | **{differ}** | 0 |
-| what-if recomputation, 2,300 households, median | **{whatif_ms:.1f} ms** | < 20 ms |
+| **numba kernel** ({threads} threads), whole `evaluate_bulk` call, best of {args.repeat} after a warm-up | {kernel_s * 1000:,.1f} ms = **{kernel_rate:,.0f} households/s** | >= 20,000,000/s |
+| kernel generation + JIT compile (once per policy structure and option, cached in-process) | {compile_s:.1f} s | |
+| numpy bulk evaluator (int64 scaled integers, 1 thread), best of 3 | {bulk_s * 1000:,.0f} ms = {bulk_rate:,.0f} households/s | |
+| scalar Decimal evaluator (no trace), {len(sample):,}-household sample | {scalar_rate:,.0f} households/s | |
+| ratio kernel / scalar | **{kernel_rate / scalar_rate:,.0f}x** | >= 100x |
+| ratio numpy / scalar; kernel / numpy | {bulk_rate / scalar_rate:,.0f}x; {kernel_rate / bulk_rate:.1f}x | |
+| households whose items differ, kernel vs scalar ({len(verify_idx):,} checked) | **{differ}** | 0 |
+| households whose items differ, numpy vs scalar (same {len(verify_idx):,}) | {differ_bulk} | 0 |
+| households whose items or applicability differ, kernel vs numpy (all {table.n:,}) | {differ_numpy} | 0 |
+| what-if recomputation, 2,300 households, median (kernel; numpy) | **{whatif_ms:.1f} ms**; {whatif_np_ms:.1f} ms | < 20 ms |
 
-Machine: {info}. Measured {date.today().isoformat()}.
+Machine: {info}. Load average (1 min) before/after the run: {load_before:.1f} / {load_after:.1f}
+(the VM is shared; timings rise with other work). Measured {date.today().isoformat()}.
 """
-        write_section(section)
+        write_section(section + NOTES)
+
+
+NOTES = """
+How the kernel works (`src/anju/policy/jit.py`): the checked formula trees of one option are turned
+into the Python source of one `@njit(parallel=True)` function (households in a `prange` loop,
+certificates / members walked through the table's offsets, loops over the same elements fused into
+one, repeated expressions computed once, selections and min/max written branch-free), with the same
+int64 scales, bounds and rounding as the numpy evaluator. Parameter values, table entries, tier and
+band values, clocks and group rates are runtime arrays, so a what-if that changes values reuses the
+compiled kernel. Before running, every intermediate value's bound is checked against int64 (as the
+numpy evaluator does); a policy that could overflow, a construct the generator does not handle, or
+`ANJU_POLICY_JIT=0` uses the numpy evaluator instead. `evaluate_bulk` and `whatif` use a compiled
+kernel automatically and compile a missing one in a background thread for tables of at least 1,000
+households (the request itself is answered by numpy), so no request waits for the compiler.
+
+Status: exact everywhere (0 differences), >= 100x the scalar evaluator and what-if well under 20 ms,
+but the 20,000,000 households/s target has not been demonstrated on this shared 2-core VM: the runs so
+far were made while other jobs kept the load average at 3-7. Measured as CPU time, one thread spends
+about 90-120 ms per 1,000,000 households in the kernel (the numpy evaluator about 380 ms), so two
+idle cores would give roughly 45-60 ms, i.e. around the target but not clearly above it. The largest
+remaining costs: one mispredicted loop exit per household for each of the certificate and member
+loops (counts vary randomly), the twelve int64 output columns (about 100 MB written per call, much of
+it first-touch page faults), and the table lookup and floor/cap/rounding per certificate.
+"""
 
 
 def write_section(section: str) -> None:

@@ -16,8 +16,12 @@ def test_every_household_write_is_audited_and_chain_verifies(db: Session) -> Non
     world = build_world(db, households=3)
     before = audit_service.count(db)
     household_service.update_household(
-        db, actor=ACTOR, scope=DataScope.everything(), household_id=world.household_ids[0],
-        data={"contact_phone": "13912345678"}, reason="户主提供新号码",
+        db,
+        actor=ACTOR,
+        scope=DataScope.everything(),
+        household_id=world.household_ids[0],
+        data={"contact_phone": "13912345678"},
+        reason="户主提供新号码",
     )
     assert audit_service.count(db) == before + 1
     last = db.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
@@ -69,3 +73,56 @@ def test_raw_sql_tamper_of_changes_column(db: Session) -> None:
     db.execute(text("UPDATE audit_record SET changes = :c WHERE id = :i"), {"c": "{}", "i": target.id})
     result = audit_service.verify(db)
     assert not result.ok and result.broken_id == target.id
+
+
+def test_record_many_stores_what_chain_hash_computes(db: Session) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from anju.audit import rules
+    from anju.core.actor import Actor
+
+    entries = [
+        audit_service.AuditEntry(
+            action="import",
+            entity="household",
+            entity_id=str(i),
+            changes={"b": [None, Decimal("1.50")], "a": [date(2025, 1, 2), "张三"], "f": 1.5},
+            reason="理由" * 300 if i == 2 else "",
+            project_id=None if i % 2 else 7,
+            household_id=None if i == 3 else i,
+        )
+        for i in range(1, 6)
+    ]
+    people = [
+        Actor(user_id=42, username="officer", display_name="王", role="case_officer"),
+        Actor.system("job"),
+    ]
+    for actor in people:
+        last = audit_service.record_many(db, actor=actor, entries=entries)
+        rows = db.scalars(
+            select(AuditRecord).where(AuditRecord.seq > last - 5).order_by(AuditRecord.seq)
+        ).all()
+        assert [r.seq for r in rows] == list(range(last - 4, last + 1))
+        for r, e in zip(rows, entries, strict=True):
+            assert r.actor_id == actor.user_id
+            assert r.changes == rules.canonical_json(e.changes)
+            assert r.reason == e.reason[:500]
+            assert (r.project_id, r.household_id) == (e.project_id, e.household_id)
+            assert r.hash == rules.chain_hash(
+                seq=r.seq,
+                at=r.at,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                action=r.action,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                project_id=r.project_id,
+                household_id=r.household_id,
+                changes=r.changes,
+                reason=r.reason,
+                prev_hash=r.prev_hash,
+            )
+        assert rows[0].changes == '{"a":["2025-01-02","张三"],"b":[null,"1.50"],"f":"1.5"}'
+    result = audit_service.verify(db)
+    assert result.ok, result.problem

@@ -29,8 +29,60 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _json_default(value: Any) -> Any:
+    # Only reached for values that passed _plain(): Decimal, date and datetime.
+    if value.__class__ is Decimal:
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+_LEAVES = frozenset({Decimal, date, datetime})
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+).encode
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``json.dumps`` with :func:`_json_default` writes ``value`` exactly as
+    ``to_jsonable`` + ``json.dumps`` would: only text keys, and no float, Enum, set or subclass
+    (``to_jsonable`` writes floats and unknown types as text, and sorts keys after ``str()``)."""
+    cls = value.__class__
+    if cls in _SCALARS or cls in _LEAVES:
+        return True
+    if cls is dict:
+        for k, v in value.items():
+            if k.__class__ is not str:
+                return False
+            c = v.__class__
+            if c in _SCALARS or c in _LEAVES:
+                continue
+            if not _plain(v):
+                return False
+        return True
+    if cls is list or cls is tuple:
+        for v in value:
+            c = v.__class__
+            if c in _SCALARS or c in _LEAVES:
+                continue
+            if not _plain(v):
+                return False
+        return True
+    return False
+
+
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept readable."""
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept readable.
+
+    The text is what ``json.dumps(to_jsonable(value), sort_keys=True, ...)`` gives; the audit
+    chain hashes it, so it must never change for the same input. Plain values (text keys;
+    str, int, bool, None, Decimal, date, datetime in dicts, lists and tuples) go straight to the
+    C encoder; anything else takes the ``to_jsonable`` walk.
+    """
+    if _plain(value):
+        return _ENCODE(value)
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Dialect, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from anju.audit import rules
@@ -50,51 +51,107 @@ def _take_head(session: Session, count: int) -> tuple[int, str]:
     return int(seq) - count, str(last_hash)
 
 
+# Column order of the INSERT; ``at`` is the same for a whole batch.
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "entity",
+    "entity_id",
+    "project_id",
+    "household_id",
+    "changes",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+_BATCH = 5000
+_TABLE = cast(Table, AuditRecord.__table__)
+_SQL_CACHE: dict[tuple[str, str, str], tuple[str, tuple[int, ...] | None]] = {}
+
+
+def _insert_sql(dialect: Dialect) -> tuple[str, tuple[int, ...] | None]:
+    """The dialect's INSERT text and, for positional paramstyles, the column order it binds."""
+    key = (dialect.name, dialect.driver, dialect.paramstyle)
+    hit = _SQL_CACHE.get(key)
+    if hit is None:
+        compiled = insert(_TABLE).compile(dialect=dialect, column_keys=list(_COLUMNS))
+        order = tuple(_COLUMNS.index(k) for k in compiled.positiontup or ()) if compiled.positional else None
+        hit = _SQL_CACHE[key] = (str(compiled), order)
+    return hit
+
+
 def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]) -> int:
-    """Append ``entries`` to the chain in the caller's transaction; returns the last ``seq``."""
+    """Append ``entries`` to the chain in the caller's transaction; returns the last ``seq``.
+
+    Rows go to the driver's ``executemany`` in batches (no ORM unit of work); ``hash`` is
+    :func:`anju.audit.rules.chain_hash` with the columns shared by the batch joined once.
+    """
     if not entries:
         return 0
     at = utcnow().replace(microsecond=0)
     seq, prev = _take_head(session, len(entries))
-    rows = []
+    conn = session.connection()
+    dialect = conn.dialect
+    sql, order = _insert_sql(dialect)
+    processors = [
+        (i, p) for i, k in enumerate(_COLUMNS) if (p := _TABLE.c[k].type.bind_processor(dialect)) is not None
+    ]
+    # Same text as rules.chain_hash: seq, stamp, actor id, actor name, action, entity, entity id,
+    # project id, household id, changes, reason, previous hash, joined by U+001F.
+    stamp = at.replace(tzinfo=None, microsecond=0).isoformat()
+    actor_id, actor_name = actor.user_id, actor.username
+    shared = f"\x1f{stamp}\x1f{'' if actor_id is None else actor_id}\x1f{actor_name}\x1f"
+    canonical = rules.canonical_json
+    sha256 = hashlib.sha256
+    rows: list[list[Any]] = []
     for entry in entries:
         seq += 1
-        changes = rules.canonical_json(entry.changes)
+        changes = canonical(entry.changes)
         reason = entry.reason[:500]
-        digest = rules.chain_hash(
-            seq=seq,
-            at=at,
-            actor_id=actor.user_id,
-            actor_name=actor.username,
-            action=entry.action,
-            entity=entry.entity,
-            entity_id=entry.entity_id,
-            project_id=entry.project_id,
-            household_id=entry.household_id,
-            changes=changes,
-            reason=reason,
-            prev_hash=prev,
+        project_id, household_id = entry.project_id, entry.household_id
+        text = (
+            f"{seq}{shared}{entry.action}\x1f{entry.entity}\x1f{entry.entity_id}\x1f"
+            f"{'' if project_id is None else project_id}\x1f{'' if household_id is None else household_id}\x1f"
+            f"{changes}\x1f{reason}\x1f{prev}"
         )
+        digest = sha256(text.encode()).hexdigest()
         rows.append(
-            {
-                "seq": seq,
-                "at": at,
-                "actor_id": actor.user_id,
-                "actor_name": actor.username,
-                "action": entry.action,
-                "entity": entry.entity,
-                "entity_id": entry.entity_id,
-                "project_id": entry.project_id,
-                "household_id": entry.household_id,
-                "changes": changes,
-                "reason": reason,
-                "prev_hash": prev,
-                "hash": digest,
-            }
+            [
+                seq,
+                at,
+                actor_id,
+                actor_name,
+                entry.action,
+                entry.entity,
+                entry.entity_id,
+                project_id,
+                household_id,
+                changes,
+                reason,
+                prev,
+                digest,
+            ]
         )
         prev = digest
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(AuditRecord), rows[start : start + 5000])
+    if processors:
+        for i, p in processors:
+            if i == 1:  # the shared instant: convert once
+                value = p(at)
+                for row in rows:
+                    row[1] = value
+            else:
+                for row in rows:
+                    row[i] = p(row[i])
+    params: list[Any]
+    if order is not None:
+        params = [tuple(row[i] for i in order) for row in rows]
+    else:
+        params = [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+    for start in range(0, len(params), _BATCH):
+        conn.exec_driver_sql(sql, params[start : start + _BATCH])
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=prev))
     return seq
 

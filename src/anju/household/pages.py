@@ -15,6 +15,7 @@ from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, rules
 from anju.household import service as household_service
+from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -34,6 +35,11 @@ ENTITY_LABELS = {
     "household_assignment": "包户",
 }
 FIELD_LABELS = {f.name: f.label for fs in forms.FORMS.values() for f in fs} | {
+    "members": "家庭成员",
+    "buildings": "房屋",
+    "valuations": "评估",
+    "tenants": "承租人",
+    "homestead": "宅基地",
     "id_number_masked": "身份证号",
     "block_id": "所属区块",
     "status": "状态",
@@ -112,7 +118,14 @@ def household_detail(
     ctx["tab"] = tab if tab in TABS else "basic"
     if ctx["tab"] == "history":
         records = household_service.history(db, scope=user.scope, household_id=household_id)
-        ctx["history"] = [_history_row(r) for r in records]
+        project_id = ctx["h"].project_id
+        # Ids in the log are shown by name: blocks as their path, teams and users by name.
+        names = {
+            "block_id": project_service.block_paths(db, project_id),
+            "team_id": identity_service.team_names(db, project_id),
+            "user_id": identity_service.user_names(db),
+        }
+        ctx["history"] = [_history_row(r, names) for r in records]
     return render(request, "household/detail.html", ctx)
 
 
@@ -127,7 +140,9 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def _shown(entity: str, name: str, value: Any) -> Any:
+def _shown(entity: str, name: str, value: Any, names: dict[str, dict[int, str]]) -> Any:
+    if name in names and isinstance(value, int) and not isinstance(value, bool):
+        return names[name].get(value, value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if entity == "tenant" and name == "kind" and isinstance(value, str):
@@ -137,7 +152,7 @@ def _shown(entity: str, name: str, value: Any) -> Any:
     return value
 
 
-def _history_row(record: Any) -> dict[str, Any]:
+def _history_row(record: Any, names: dict[str, dict[int, str]]) -> dict[str, Any]:
     import json
 
     changes = json.loads(record.changes) if record.changes else {}
@@ -148,8 +163,8 @@ def _history_row(record: Any) -> dict[str, Any]:
         items.append(
             {
                 "field": labels.get(name) or FIELD_LABELS.get(name, name),
-                "before": _shown(record.entity, name, before),
-                "after": _shown(record.entity, name, after),
+                "before": _shown(record.entity, name, before, names),
+                "after": _shown(record.entity, name, after, names),
             }
         )
     return {

@@ -354,3 +354,13 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
             changes={"is_active": [not active, active]},
         )
     return user
+
+
+def team_names(session: Session, project_id: int) -> dict[int, str]:
+    """``team id -> name`` of a project's teams (for showing ids in histories)."""
+    return {t.id: t.name for t in session.scalars(select(Team).where(Team.project_id == project_id))}
+
+
+def user_names(session: Session) -> dict[int, str]:
+    """``user id -> display name`` of every user (for showing ids in histories)."""
+    return {int(i): str(n) for i, n in session.execute(select(User.id, User.display_name))}

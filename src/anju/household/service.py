@@ -155,7 +155,9 @@ def list_households(
         digest = secrets.blind_index(get_settings().secret_key, normalize_id_number(q))
         cond.append(
             Household.id.in_(
-                select(Member.household_id).where(Member.id_number_digest == digest, Member.voided_at.is_(None))
+                select(Member.household_id).where(
+                    Member.id_number_digest == digest, Member.voided_at.is_(None)
+                )
             )
         )
     elif q:
@@ -1037,21 +1039,34 @@ def today() -> date:
 class ProjectFiles:
     """Every non-voided fact of a project's households, loaded in a handful of queries.
 
-    Used where a whole project is computed at once (policy budgets, what-if, ledgers).
+    Used where a whole project is computed at once (policy budgets, what-if). The entries are
+    read-only rows with the models' column names as attributes (not ORM objects: building
+    20,000 tracked instances would cost more than the computation they feed).
     """
 
-    households: list[Household]
-    members: dict[int, list[Member]]
-    buildings: dict[int, list[Building]]
-    valuations: dict[int, Valuation]  # building id -> newest valuation
-    homesteads: dict[int, Homestead]
-    tenants: dict[int, list[Tenant]]
+    households: list[Any]
+    members: dict[int, list[Any]]
+    buildings: dict[int, list[Any]]
+    valuations: dict[int, Any]  # building id -> newest valuation
+    homesteads: dict[int, Any]
+    tenants: dict[int, list[Any]]
+
+
+def _rows(session: Session, model: Any, *where: Any, order: Sequence[Any] = ()) -> list[Any]:
+    return list(session.execute(select(*model.__table__.c).where(*where).order_by(*order)))
+
+
+def _by_household(rows: list[Any]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r.household_id, []).append(r)
+    return out
 
 
 def project_files(
     session: Session, *, scope: DataScope, project_id: int, household_ids: Sequence[int] | None = None
 ) -> ProjectFiles:
-    """Load the files of all (or the given) households of a project within scope."""
+    """Load the files of all (or the given) households of a project within scope, as plain rows."""
     cond = [
         Household.project_id == project_id,
         Household.voided_at.is_(None),
@@ -1059,39 +1074,44 @@ def project_files(
     ]
     if household_ids is not None:
         cond.append(Household.id.in_(list(household_ids)))
-    households = list(session.scalars(select(Household).where(*cond).order_by(Household.code)))
+    households = _rows(session, Household, *cond, order=(Household.code,))
     ids = select(Household.id).where(*cond)
-    members: dict[int, list[Member]] = {}
-    for m in session.scalars(
-        select(Member)
-        .where(Member.household_id.in_(ids), Member.voided_at.is_(None))
-        .order_by(Member.sort, Member.id)
-    ):
-        members.setdefault(m.household_id, []).append(m)
-    buildings: dict[int, list[Building]] = {}
-    for b in session.scalars(
-        select(Building)
-        .where(Building.household_id.in_(ids), Building.voided_at.is_(None))
-        .order_by(Building.sort, Building.id)
-    ):
-        buildings.setdefault(b.household_id, []).append(b)
-    valuations: dict[int, Valuation] = {}
+    members = _by_household(
+        _rows(
+            session,
+            Member,
+            Member.household_id.in_(ids),
+            Member.voided_at.is_(None),
+            order=(Member.sort, Member.id),
+        )
+    )
+    buildings = _by_household(
+        _rows(
+            session,
+            Building,
+            Building.household_id.in_(ids),
+            Building.voided_at.is_(None),
+            order=(Building.sort, Building.id),
+        )
+    )
     building_ids = select(Building.id).where(Building.household_id.in_(ids), Building.voided_at.is_(None))
-    for v in session.scalars(
-        select(Valuation)
-        .where(Valuation.building_id.in_(building_ids), Valuation.voided_at.is_(None))
-        .order_by(Valuation.id)
-    ):
-        valuations[v.building_id] = v
-    homesteads = {
-        hs.household_id: hs
-        for hs in session.scalars(
-            select(Homestead).where(Homestead.household_id.in_(ids), Homestead.voided_at.is_(None))
+    valuations = {
+        v.building_id: v  # ordered by id: the newest wins
+        for v in _rows(
+            session,
+            Valuation,
+            Valuation.building_id.in_(building_ids),
+            Valuation.voided_at.is_(None),
+            order=(Valuation.id,),
         )
     }
-    tenants: dict[int, list[Tenant]] = {}
-    for t in session.scalars(select(Tenant).where(Tenant.household_id.in_(ids), Tenant.voided_at.is_(None))):
-        tenants.setdefault(t.household_id, []).append(t)
+    homesteads = {
+        hs.household_id: hs
+        for hs in _rows(session, Homestead, Homestead.household_id.in_(ids), Homestead.voided_at.is_(None))
+    }
+    tenants = _by_household(
+        _rows(session, Tenant, Tenant.household_id.in_(ids), Tenant.voided_at.is_(None), order=(Tenant.id,))
+    )
     return ProjectFiles(households, members, buildings, valuations, homesteads, tenants)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -748,42 +749,54 @@ def _resolve_block(ctx: ProjectContext, text: str) -> tuple[int | None, str]:
 _SIGNED_OR_LATER = frozenset({"signed", "vacated", "demolished", "archived"})
 
 
-def validate(
-    raw: RawCensus,
-    ctx: ProjectContext,
-    *,
-    progress: Progress | None = None,
-    secret_key: str | None = None,
-) -> CensusCheck:
-    """Check every row and cell of ``raw`` against the project; never touches the database.
+class _Check:
+    """The validation of :func:`validate`, one sheet at a time and in the order of ``SHEETS``
+    (child sheets refer to the 户 sheet, valuations to the 房屋 sheet), so that an import can check
+    a sheet while the next one is still being read."""
 
-    Reports each problem (types, required cells, identity numbers, duplicates in the file and in
-    the project, unknown 户号 in child sheets, unknown blocks, absurd areas) with its position.
-    """
-    progress = progress or _no_progress
-    errors: list[CellError] = list(raw.errors)
-    clean = CleanCensus()
-    total = raw.row_count()
-    done = 0
-    step = max(1000, total // 100)
+    def __init__(
+        self, ctx: ProjectContext, errors: list[CellError], *, progress: Progress, total: int, secret: str
+    ) -> None:
+        self.ctx = ctx
+        self.errors = errors
+        self.clean = CleanCensus()
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.step = max(1000, total // 100)
+        self.secret = secret
+        self.known: set[str] = set()
+        self.building_keys: dict[tuple[str, int], int] = {}  # (code, order) -> row
+        self.cert_keys: dict[tuple[str, str], int] = {}  # (code, certificate) -> order
 
-    def tick(n: int = 1) -> None:
-        nonlocal done
-        done += n
-        if done % step == 0 or done == total:
-            progress("校验", done, total)
+    def tick(self) -> None:
+        self.done += 1
+        if self.done % self.step == 0 or self.done == self.total:
+            self.progress("校验", self.done, self.total)
 
-    progress("校验", 0, total)
-    secret = secret_key or get_settings().secret_key
+    def sheet(self, key: str, sheet: RawSheet | None) -> None:
+        """Check one sheet (``None`` when the file has no such sheet)."""
+        getattr(self, key)(sheet)
+
+    def child_key(self, errs: _Errors, row_no: int, out: dict[str, Any]) -> str | None:
+        code = out.get("household_code")
+        if code is None:
+            return None
+        if code not in self.known:
+            errs.add(row_no, "household_code", f"户号“{code}”在“户”表中不存在")
+            return None
+        return str(code)
 
     # households --------------------------------------------------------------
-    sheet = raw.sheets.get("households")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def households(self, sheet: RawSheet | None) -> None:
+        """户 sheet: cells, duplicate and existing 户号, blocks, 签约日期 by status."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["households"].fields)
         first_row: dict[str, int] = {}
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
@@ -792,13 +805,13 @@ def validate(
                 if code in first_row:
                     errs.add(row_no, "code", f"户号“{code}”与第{first_row[code]}行重复")
                     code = None
-                elif code in ctx.existing_codes:
+                elif code in self.ctx.existing_codes:
                     errs.add(row_no, "code", f"户号“{code}”在本项目中已存在")
                     first_row[code] = row_no
                     code = None
                 else:
                     first_row[code] = row_no
-            block_id, problem = _resolve_block(ctx, out.get("block", "") or "")
+            block_id, problem = _resolve_block(self.ctx, out.get("block", "") or "")
             if problem:
                 errs.add(row_no, "block", problem)
             status = out.get("status", "surveyed")
@@ -807,33 +820,24 @@ def validate(
             if code and not field_errors:
                 out["block_id"] = block_id
                 out["_row"] = row_no
-                clean.households.append(out)
-        known = set(first_row)
-    else:
-        known = set()
-
-    def child_key(errs: _Errors, row_no: int, out: dict[str, Any]) -> str | None:
-        code = out.get("household_code")
-        if code is None:
-            return None
-        if code not in known:
-            errs.add(row_no, "household_code", f"户号“{code}”在“户”表中不存在")
-            return None
-        return str(code)
+                self.clean.households.append(out)
+        self.known = set(first_row)
 
     # members -----------------------------------------------------------------
-    sheet = raw.sheets.get("members")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def members(self, sheet: RawSheet | None) -> None:
+        """成员 sheet: cells, identity numbers unique in the file and the project, one 户主 per household."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["members"].fields)
         id_col = sheet.columns.get("id_number")
         id_pos = [c.field.name for c in SHEET_BY_KEY["members"].columns].index("id_number")
         seen_ids: dict[str, int] = {}
         heads: dict[str, int] = {}
         sort: dict[str, int] = {}
-        check_db = bool(ctx.existing_digests)
+        check_db = bool(self.ctx.existing_digests)
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             id_raw = values[id_pos]
             if id_col is not None and isinstance(id_raw, float):
                 # 18 digits do not survive a numeric cell: the last digits are already lost
@@ -850,7 +854,7 @@ def validate(
                 out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
-            code = child_key(errs, row_no, out)
+            code = self.child_key(errs, row_no, out)
             id_number = out.get("id_number")
             bad = bool(field_errors) or code is None
             if id_number:
@@ -860,8 +864,8 @@ def validate(
                 else:
                     seen_ids[id_number] = row_no
                     if check_db:
-                        digest = secrets.blind_index(secret, id_number)
-                        other = ctx.existing_digests.get(digest)
+                        digest = secrets.blind_index(self.secret, id_number)
+                        other = self.ctx.existing_digests.get(digest)
                         if other is not None:
                             errs.add(row_no, "id_number", f"该身份证号已登记在本项目户“{other}”")
                             bad = True
@@ -875,22 +879,22 @@ def validate(
                 n = sort.get(code, 0)
                 sort[code] = n + 1
                 out["sort"] = n
-                clean.members.append(out)
+                self.clean.members.append(out)
 
     # buildings ---------------------------------------------------------------
-    building_keys: dict[tuple[str, int], int] = {}  # (code, order) -> row
-    cert_keys: dict[tuple[str, str], int] = {}  # (code, certificate) -> order
-    sheet = raw.sheets.get("buildings")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def buildings(self, sheet: RawSheet | None) -> None:
+        """房屋 sheet: cells, 房屋序号 and 产权证号 unique per household."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["buildings"].fields)
         next_order: dict[str, int] = {}
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
-            code = child_key(errs, row_no, out)
+            code = self.child_key(errs, row_no, out)
             bad = bool(field_errors) or code is None
             legal = out.get("legal_area")
             extra = out.get("unregistered_area")
@@ -902,90 +906,98 @@ def validate(
             order = out.get("building_order")
             if order is None:
                 order = next_order.get(code, 0) + 1
-                while (code, order) in building_keys:
+                while (code, order) in self.building_keys:
                     order += 1
-            if (code, order) in building_keys:
-                errs.add(row_no, "building_order", f"房屋序号{order}与第{building_keys[(code, order)]}行重复")
+            if (code, order) in self.building_keys:
+                errs.add(
+                    row_no, "building_order", f"房屋序号{order}与第{self.building_keys[(code, order)]}行重复"
+                )
                 continue
-            building_keys[(code, order)] = row_no
+            self.building_keys[(code, order)] = row_no
             next_order[code] = max(next_order.get(code, 0), order)
             cert = out.get("certificate_no") or ""
             if cert:
-                if (code, cert) in cert_keys:
+                if (code, cert) in self.cert_keys:
                     errs.add(row_no, "certificate_no", f"产权证号“{cert}”在本户中重复")
                     bad = True
-                cert_keys[(code, cert)] = order
+                self.cert_keys[(code, cert)] = order
             if not bad:
                 out["building_order"] = order
                 out["sort"] = order - 1
-                clean.buildings.append(out)
+                self.clean.buildings.append(out)
 
     # tenants -----------------------------------------------------------------
-    sheet = raw.sheets.get("tenants")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def tenants(self, sheet: RawSheet | None) -> None:
+        """承租人 sheet: cells and lease dates."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["tenants"].fields)
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
-            code = child_key(errs, row_no, out)
+            code = self.child_key(errs, row_no, out)
             start, end = out.get("lease_start_on"), out.get("lease_end_on")
             if start and end and end < start:
                 errs.add(row_no, "lease_end_on", "租期止不能早于租期起")
                 continue
             if not field_errors and code is not None:
-                clean.tenants.append(out)
+                self.clean.tenants.append(out)
 
     # homesteads --------------------------------------------------------------
-    sheet = raw.sheets.get("homesteads")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def homesteads(self, sheet: RawSheet | None) -> None:
+        """宅基地 sheet: at most one per household."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["homesteads"].fields)
         seen: dict[str, int] = {}
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
-            code = child_key(errs, row_no, out)
+            code = self.child_key(errs, row_no, out)
             if code is not None and code in seen:
                 errs.add(row_no, "household_code", f"户“{code}”的宅基地已在第{seen[code]}行填写")
                 continue
             if code is not None:
                 seen[code] = row_no
             if not field_errors and code is not None:
-                clean.homesteads.append(out)
+                self.clean.homesteads.append(out)
 
     # valuations --------------------------------------------------------------
-    sheet = raw.sheets.get("valuations")
-    if sheet is not None:
-        errs = _Errors(errors, sheet)
+    def valuations(self, sheet: RawSheet | None) -> None:
+        """评估 sheet: each names one building of the 房屋 sheet, at most once."""
+        if sheet is None:
+            return
+        errs = _Errors(self.errors, sheet)
         cleaner = RowCleaner(SHEET_BY_KEY["valuations"].fields)
         valued: dict[tuple[str, int], int] = {}
         for row_no, values in sheet.rows:
-            tick()
+            self.tick()
             out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
-            code = child_key(errs, row_no, out)
+            code = self.child_key(errs, row_no, out)
             if code is None:
                 continue
             order = out.get("building_order")
             cert = out.get("certificate_no") or ""
             target: int
             if order is not None:
-                if (code, order) in building_keys:
+                if (code, order) in self.building_keys:
                     target = order
-                    if cert and cert_keys.get((code, cert)) != order:
+                    if cert and self.cert_keys.get((code, cert)) != order:
                         errs.add(row_no, "certificate_no", f"产权证号“{cert}”与房屋序号{order}不是同一处房屋")
                         continue
                 else:
                     errs.add(row_no, "building_order", f"在“房屋”表中找不到户“{code}”的第{order}处房屋")
                     continue
             elif cert:
-                found = cert_keys.get((code, cert))
+                found = self.cert_keys.get((code, cert))
                 if found is None:
                     errs.add(
                         row_no, "certificate_no", f"在“房屋”表中找不到户“{code}”产权证号为“{cert}”的房屋"
@@ -1001,11 +1013,36 @@ def validate(
             valued[(code, target)] = row_no
             if not field_errors:
                 out["building_order"] = target
-                clean.valuations.append(out)
+                self.clean.valuations.append(out)
 
-    errors.sort(key=lambda e: (_SHEET_ORDER.get(e.sheet, 99), e.row or 0, e.letter))
-    progress("校验", total, total)
-    return CensusCheck(errors=errors, clean=clean, preview=_preview(raw, clean))
+    def finish(self, raw: RawCensus) -> CensusCheck:
+        """Errors in reading order (sheet, row, column) and the preview."""
+        self.errors.sort(key=lambda e: (_SHEET_ORDER.get(e.sheet, 99), e.row or 0, e.letter))
+        self.progress("校验", self.total, self.total)
+        return CensusCheck(errors=self.errors, clean=self.clean, preview=_preview(raw, self.clean))
+
+
+def validate(
+    raw: RawCensus,
+    ctx: ProjectContext,
+    *,
+    progress: Progress | None = None,
+    secret_key: str | None = None,
+) -> CensusCheck:
+    """Check every row and cell of ``raw`` against the project; never touches the database.
+
+    Reports each problem (types, required cells, identity numbers, duplicates in the file and in
+    the project, unknown 户号 in child sheets, unknown blocks, absurd areas) with its position.
+    """
+    progress = progress or _no_progress
+    total = raw.row_count()
+    progress("校验", 0, total)
+    check = _Check(
+        ctx, list(raw.errors), progress=progress, total=total, secret=secret_key or get_settings().secret_key
+    )
+    for spec in SHEETS:
+        check.sheet(spec.key, raw.sheets.get(spec.key))
+    return check.finish(raw)
 
 
 _SHEET_ORDER = {s.title: i for i, s in enumerate(SHEETS)}
@@ -1144,31 +1181,69 @@ def _homestead_text(hs: Mapping[str, Any]) -> str:
     return text
 
 
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]], tick: Callable[[int], None]) -> None:
-    """Bulk INSERT through the driver's ``executemany`` in batches.
+# Types whose equal values are interchangeable (unlike Decimal("1.0") == Decimal("1.00")), so a
+# bind processor's result can be shared between equal values of a column.
+_FEW_VALUES = frozenset({bool, type(None), date, str})
+
+
+class _Same:
+    """A column value shared by every row of an insert (converted for the driver once)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _insert(
+    session: Session,
+    table: Any,
+    columns: Mapping[str, list[Any] | _Same],
+    n: int,
+    tick: Callable[[int], None],
+) -> None:
+    """Bulk INSERT of ``n`` rows given column by column, through the driver's ``executemany``.
 
     The statement is compiled once for the dialect and the column types' own bind processors
-    convert the values (dates, UTC datetimes, areas), so the rows are stored exactly as the ORM
-    would store them; skipping SQLAlchemy's per-row parameter assembly roughly halves the write.
+    convert the values (dates, UTC datetimes, areas, booleans), so the rows are stored exactly as
+    the ORM would store them; a value shared by all rows (``_Same``) is converted once. Skipping
+    SQLAlchemy's per-row parameter assembly roughly halves the write.
     """
-    if not rows:
+    if not n:
         return
     conn = session.connection()
     dialect = conn.dialect
-    keys = list(rows[0])
+    keys = list(columns)
     compiled = insert(table).compile(dialect=dialect, column_keys=keys)
     sql = str(compiled)
-    processors = [(k, p) for k in keys if (p := table.c[k].type.bind_processor(dialect)) is not None]
-    order = list(compiled.positiontup or ()) if compiled.positional else []
-    pick = itemgetter(*order) if len(order) > 1 else None
-    for start in range(0, len(rows), BATCH):
-        chunk = rows[start : start + BATCH]
-        for row in chunk:
-            for k, p in processors:
-                row[k] = p(row[k])
-        params: list[Any] = [pick(r) for r in chunk] if pick is not None else chunk
-        conn.exec_driver_sql(sql, params)
+    ready: dict[str, Iterable[Any]] = {}
+    for k, col in columns.items():
+        p = table.c[k].type.bind_processor(dialect)
+        if isinstance(col, _Same):
+            ready[k] = repeat(p(col.value) if p is not None else col.value, n)
+        elif p is None:
+            ready[k] = col
+        elif set(map(type, col)) <= _FEW_VALUES:
+            # booleans, dates, codes: convert each distinct value once
+            converted = {v: p(v) for v in set(col)}
+            ready[k] = list(map(converted.__getitem__, col))
+        else:
+            ready[k] = list(map(p, col))
+    params: list[Any]
+    if compiled.positional:
+        params = list(zip(*[ready[k] for k in compiled.positiontup or ()], strict=False))
+    else:
+        params = [
+            dict(zip(keys, values, strict=True)) for values in zip(*[ready[k] for k in keys], strict=False)
+        ]
+    for start in range(0, n, BATCH):
+        chunk = params[start : start + BATCH]
+        conn.exec_driver_sql(sql, chunk)
         tick(len(chunk))
+
+
+def _ids_of(rows: list[dict[str, Any]], ids: Mapping[str, int]) -> list[int]:
+    return [ids[r["household_code"]] for r in rows]
 
 
 def write(
@@ -1205,36 +1280,49 @@ def write(
 
     progress("写入", 0, total)
     now = utcnow()
-    by_code: dict[str, list[dict[str, Any]]] = {}
+    none, blank = _Same(None), _Same("")
+    zero = Decimal("0.00")
+
+    H = clean.households
+    names_of: dict[str, list[str]] = {}
     for m in clean.members:
-        by_code.setdefault(m["household_code"], []).append(m)
-    h_rows = []
-    for h in clean.households:
-        head = h["head_name"]
-        names = [m["name"] for m in by_code.get(h["code"], ()) if m["name"] != head]
-        h_rows.append(
-            {
-                "project_id": project_id,
-                "block_id": h.get("block_id"),
-                "parcel_id": None,
-                "code": h["code"],
-                "address": h["address"],
-                "head_name": head,
-                "contact_phone": h.get("contact_phone", ""),
-                "status": h.get("status") or "surveyed",
-                "sign_on": h.get("sign_on"),
-                "vacate_on": h.get("vacate_on"),
-                "remark": h.get("remark", ""),
-                "search_text": rules.search_text(h["code"], head, h["address"], names),
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-                "voided_at": None,
-                "void_reason": "",
-            }
-        )
-    _insert(session, Household.__table__, h_rows, tick)
-    new_codes = {h["code"] for h in clean.households}
+        names_of.setdefault(m["household_code"], []).append(m["name"])
+    search = rules.search_text
+    _insert(
+        session,
+        Household.__table__,
+        {
+            "project_id": _Same(project_id),
+            "block_id": [h.get("block_id") for h in H],
+            "parcel_id": none,
+            "code": [h["code"] for h in H],
+            "address": [h["address"] for h in H],
+            "head_name": [h["head_name"] for h in H],
+            "contact_phone": [h.get("contact_phone", "") for h in H],
+            "status": [h.get("status") or "surveyed" for h in H],
+            "sign_on": [h.get("sign_on") for h in H],
+            "vacate_on": [h.get("vacate_on") for h in H],
+            "remark": [h.get("remark", "") for h in H],
+            "search_text": [
+                search(
+                    h["code"],
+                    h["head_name"],
+                    h["address"],
+                    [n for n in names_of.get(h["code"], ()) if n != h["head_name"]],
+                )
+                for h in H
+            ],
+            "version": _Same(1),
+            "created_at": _Same(now),
+            "updated_at": _Same(now),
+            "voided_at": none,
+            "void_reason": blank,
+        },
+        len(H),
+        tick,
+    )
+    del names_of
+    new_codes = {h["code"] for h in H}
     ids: dict[str, int] = {
         str(code): int(hid)
         for code, hid in session.execute(
@@ -1243,68 +1331,83 @@ def write(
         if code in new_codes
     }
 
-    member_rows = []
     # One audit snapshot per household: its facts as a creation diff, and each kind of child
     # record as one readable line per record (identity numbers masked).
-    snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in clean.households}
+    snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}
     lines: dict[tuple[str, str], list[str]] = {}
+
+    def add_lines(kind: str, rows: list[dict[str, Any]], texts: Iterable[str]) -> None:
+        for r, text in zip(rows, texts, strict=True):
+            key = (r["household_code"], kind)
+            got = lines.get(key)
+            if got is None:
+                lines[key] = [text]
+            else:
+                got.append(text)
+
+    M = clean.members
     identity = household_service.member_identity
-    for m in clean.members:
-        code = m["household_code"]
-        ident = identity(m["id_number"])
-        row = {
-            "household_id": ids[code],
-            "name": m["name"],
-            "relation": m["relation"],
-            "gender": ident["gender"],
-            "birth_on": ident["birth_on"],
-            "id_number_cipher": ident["id_number_cipher"],
-            "id_number_digest": ident["id_number_digest"],
-            "id_number_masked": ident["id_number_masked"],
-            "phone": m.get("phone", ""),
-            "dibao": m.get("dibao", False),
-            "disability_grade": m.get("disability_grade"),
-            "serious_illness": m.get("serious_illness", False),
-            "martyr_family": m.get("martyr_family", False),
-            "shidu": m.get("shidu", False),
-            "only_child": m.get("only_child", False),
-            "youfu": m.get("youfu", False),
-            "resettlement_counted": m.get("resettlement_counted"),
-            "resettlement_reason": m.get("resettlement_reason", ""),
-            "sort": m["sort"],
-            "voided_at": None,
-            "void_reason": "",
-        }
-        member_rows.append(row)
-        lines.setdefault((code, "members"), []).append(_member_text(m, ident["id_number_masked"]))
-    _insert(session, Member.__table__, member_rows, tick)
-    del member_rows
+    idents = [identity(m["id_number"]) for m in M]
+    masked = [i["id_number_masked"] for i in idents]
+    _insert(
+        session,
+        Member.__table__,
+        {
+            "household_id": _ids_of(M, ids),
+            "name": [m["name"] for m in M],
+            "relation": [m["relation"] for m in M],
+            "gender": [i["gender"] for i in idents],
+            "birth_on": [i["birth_on"] for i in idents],
+            "id_number_cipher": [i["id_number_cipher"] for i in idents],
+            "id_number_digest": [i["id_number_digest"] for i in idents],
+            "id_number_masked": masked,
+            "phone": [m.get("phone", "") for m in M],
+            "dibao": [m.get("dibao", False) for m in M],
+            "disability_grade": [m.get("disability_grade") for m in M],
+            "serious_illness": [m.get("serious_illness", False) for m in M],
+            "martyr_family": [m.get("martyr_family", False) for m in M],
+            "shidu": [m.get("shidu", False) for m in M],
+            "only_child": [m.get("only_child", False) for m in M],
+            "youfu": [m.get("youfu", False) for m in M],
+            "resettlement_counted": [m.get("resettlement_counted") for m in M],
+            "resettlement_reason": [m.get("resettlement_reason", "") for m in M],
+            "sort": [m["sort"] for m in M],
+            "voided_at": none,
+            "void_reason": blank,
+        },
+        len(M),
+        tick,
+    )
+    del idents
+    add_lines("members", M, map(_member_text, M, masked))
+    del masked
 
-    b_rows = []
-    for b in clean.buildings:
-        code = b["household_code"]
-        b_rows.append(
-            {
-                "household_id": ids[code],
-                "certificate_no": b.get("certificate_no", ""),
-                "structure": b["structure"],
-                "use": b["use"],
-                "floors": b.get("floors"),
-                "built_year": b.get("built_year"),
-                "legal_area": b["legal_area"],
-                "unregistered_area": b.get("unregistered_area", Decimal("0.00")),
-                "unregistered_determination": b.get("unregistered_determination", "pending"),
-                "location": b.get("location", ""),
-                "sort": b["sort"],
-                "voided_at": None,
-                "void_reason": "",
-            }
-        )
-        lines.setdefault((code, "buildings"), []).append(_building_text(b))
-    _insert(session, Building.__table__, b_rows, tick)
-    del b_rows
+    B = clean.buildings
+    _insert(
+        session,
+        Building.__table__,
+        {
+            "household_id": _ids_of(B, ids),
+            "certificate_no": [b.get("certificate_no", "") for b in B],
+            "structure": [b["structure"] for b in B],
+            "use": [b["use"] for b in B],
+            "floors": [b.get("floors") for b in B],
+            "built_year": [b.get("built_year") for b in B],
+            "legal_area": [b["legal_area"] for b in B],
+            "unregistered_area": [b.get("unregistered_area", zero) for b in B],
+            "unregistered_determination": [b.get("unregistered_determination", "pending") for b in B],
+            "location": [b.get("location", "") for b in B],
+            "sort": [b["sort"] for b in B],
+            "voided_at": none,
+            "void_reason": blank,
+        },
+        len(B),
+        tick,
+    )
+    add_lines("buildings", B, map(_building_text, B))
 
-    if clean.valuations:
+    V = clean.valuations
+    if V:
         new_ids = {v: k for k, v in ids.items()}
         building_ids: dict[tuple[str, int], int] = {}
         for bid, hid, sort in session.execute(
@@ -1315,70 +1418,75 @@ def write(
             code = new_ids.get(hid)
             if code is not None:
                 building_ids[(code, int(sort) + 1)] = int(bid)
-        v_rows = []
-        for v in clean.valuations:
-            code = v["household_code"]
-            v_rows.append(
-                {
-                    "building_id": building_ids[(code, v["building_order"])],
-                    "firm": v["firm"],
-                    "report_no": v.get("report_no", ""),
-                    "valued_on": v.get("valued_on"),
-                    "assessed_unit_price_fen": yuan_to_fen(v["assessed_unit_price"]),
-                    "assessed_value_fen": yuan_to_fen(v["assessed_value"]),
-                    "decoration_fen": yuan_to_fen(v.get("decoration", Decimal("0.00"))),
-                    "fixtures_fen": yuan_to_fen(v.get("fixtures", Decimal("0.00"))),
-                    "created_at": now,
-                    "voided_at": None,
-                    "void_reason": "",
-                }
-            )
-            lines.setdefault((code, "valuations"), []).append(_valuation_text(v))
-        _insert(session, Valuation.__table__, v_rows, tick)
-
-    t_rows = []
-    for t in clean.tenants:
-        code = t["household_code"]
-        credential = t.get("credential", "") or ""
-        masked = mask_id_number(credential) if t["kind"] == "person" else credential
-        t_rows.append(
+        _insert(
+            session,
+            Valuation.__table__,
             {
-                "household_id": ids[code],
-                "name": t["name"],
-                "kind": t["kind"],
-                "credential_masked": masked,
-                "contact_phone": t.get("contact_phone", ""),
-                "business": t.get("business", ""),
-                "area": t.get("area", Decimal("0.00")),
-                "monthly_rent_fen": yuan_to_fen(t.get("monthly_rent", Decimal("0.00"))),
-                "lease_start_on": t.get("lease_start_on"),
-                "lease_end_on": t.get("lease_end_on"),
-                "voided_at": None,
-                "void_reason": "",
-            }
+                "building_id": [building_ids[(v["household_code"], v["building_order"])] for v in V],
+                "firm": [v["firm"] for v in V],
+                "report_no": [v.get("report_no", "") for v in V],
+                "valued_on": [v.get("valued_on") for v in V],
+                "assessed_unit_price_fen": [yuan_to_fen(v["assessed_unit_price"]) for v in V],
+                "assessed_value_fen": [yuan_to_fen(v["assessed_value"]) for v in V],
+                "decoration_fen": [yuan_to_fen(v.get("decoration", zero)) for v in V],
+                "fixtures_fen": [yuan_to_fen(v.get("fixtures", zero)) for v in V],
+                "created_at": _Same(now),
+                "voided_at": none,
+                "void_reason": blank,
+            },
+            len(V),
+            tick,
         )
-        lines.setdefault((code, "tenants"), []).append(_tenant_text(t, masked))
-    _insert(session, Tenant.__table__, t_rows, tick)
+        add_lines("valuations", V, map(_valuation_text, V))
 
-    hs_rows = []
-    for hs in clean.homesteads:
-        code = hs["household_code"]
-        hs_rows.append(
-            {
-                "household_id": ids[code],
-                "area": hs["area"],
-                "approved_year": hs.get("approved_year"),
-                "certificate_no": hs.get("certificate_no", ""),
-                "voided_at": None,
-                "void_reason": "",
-            }
-        )
-        lines.setdefault((code, "homestead"), []).append(_homestead_text(hs))
-    _insert(session, Homestead.__table__, hs_rows, tick)
+    T = clean.tenants
+    t_masked = [
+        mask_id_number(t.get("credential", "") or "")
+        if t["kind"] == "person"
+        else (t.get("credential", "") or "")
+        for t in T
+    ]
+    _insert(
+        session,
+        Tenant.__table__,
+        {
+            "household_id": _ids_of(T, ids),
+            "name": [t["name"] for t in T],
+            "kind": [t["kind"] for t in T],
+            "credential_masked": t_masked,
+            "contact_phone": [t.get("contact_phone", "") for t in T],
+            "business": [t.get("business", "") for t in T],
+            "area": [t.get("area", zero) for t in T],
+            "monthly_rent_fen": [yuan_to_fen(t.get("monthly_rent", zero)) for t in T],
+            "lease_start_on": [t.get("lease_start_on") for t in T],
+            "lease_end_on": [t.get("lease_end_on") for t in T],
+            "voided_at": none,
+            "void_reason": blank,
+        },
+        len(T),
+        tick,
+    )
+    add_lines("tenants", T, map(_tenant_text, T, t_masked))
+
+    HS = clean.homesteads
+    _insert(
+        session,
+        Homestead.__table__,
+        {
+            "household_id": _ids_of(HS, ids),
+            "area": [hs["area"] for hs in HS],
+            "approved_year": [hs.get("approved_year") for hs in HS],
+            "certificate_no": [hs.get("certificate_no", "") for hs in HS],
+            "voided_at": none,
+            "void_reason": blank,
+        },
+        len(HS),
+        tick,
+    )
+    add_lines("homestead", HS, map(_homestead_text, HS))
 
     for (code, kind), texts in lines.items():
         snapshots[code][kind] = [None, "；".join(texts)]
-    del lines
     reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
     entries = [
         audit_service.AuditEntry(

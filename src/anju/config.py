@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     page_size: int = 20
     map_tile_url: str = ""  # optional; offices often sit on an intranet
     max_upload_mb: int = 50
+    # Worker threads per process for blocking route code. Few threads keep CPU-bound requests from
+    # thrashing the GIL; raise it when the database is remote and requests mostly wait on it.
+    threads: int = 4
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

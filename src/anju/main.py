@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,6 +17,7 @@ from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
 from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
+from anju.config import get_settings
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
@@ -27,9 +31,17 @@ from anju.web.middleware import UnitOfWorkMiddleware
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the thread pool that runs blocking route code (see ``Settings.threads``)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, get_settings().threads)
+    yield
+
+
 def create_app() -> FastAPI:
     """Build the Anju web application."""
     app = FastAPI(
+        lifespan=lifespan,
         title="安居 Anju API",
         version=__version__,
         docs_url=None,

@@ -144,7 +144,7 @@ def list_households(
     # caches; scoped lists (a team's few hundred households) are counted directly.
     whole = scope.whole
     key = listing.data_key(session, project_id) if whole else ()
-    blocks = set(project_service.descendant_block_ids(session, block_id)) if block_id else None
+    blocks = set(project_service.descendant_block_ids(session, block_id, project_id)) if block_id else None
     if blocks is not None:
         cond.append(Household.block_id.in_(blocks))
     if status:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -105,6 +109,7 @@ def add_block(
     )
     session.add(block)
     session.flush()
+    bump_households_version(session, project_id)  # the block tree is cached per version
     audit_service.record(
         session,
         actor=actor,
@@ -141,28 +146,60 @@ def add_parcel(
     return parcel
 
 
-def blocks(session: Session, project_id: int) -> list[Block]:
-    """Blocks of a project in tree order (parents before children, by sort and code)."""
-    rows = list(
-        session.scalars(select(Block).where(Block.project_id == project_id).order_by(Block.sort, Block.code))
-    )
-    children: dict[int | None, list[Block]] = {}
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """A block as read-only data (shared between requests through the block cache)."""
+
+    id: int
+    project_id: int
+    parent_id: int | None
+    code: str
+    name: str
+    level: str
+    sort: int
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockTree:
+    ordered: tuple[BlockInfo, ...]  # parents before children, by sort and code
+    paths: dict[int, str]
+    children: dict[int | None, tuple[int, ...]]
+
+
+_tree_cache: OrderedDict[tuple[Any, ...], _BlockTree] = OrderedDict()
+_tree_lock = threading.Lock()
+
+
+def _tree(session: Session, project_id: int) -> _BlockTree:
+    # Blocks are read on every list page; they change only through add_block, which bumps the
+    # project's households_version, so the tree is cached per version.
+    key = (str(session.get_bind().engine.url), project_id, households_version(session, project_id))
+    with _tree_lock:
+        hit = _tree_cache.get(key)
+        if hit is not None:
+            return hit
+    rows = [
+        BlockInfo(r.id, r.project_id, r.parent_id, r.code, r.name, r.level, r.sort)
+        for r in session.execute(
+            select(
+                Block.id, Block.project_id, Block.parent_id, Block.code, Block.name, Block.level, Block.sort
+            )
+            .where(Block.project_id == project_id)
+            .order_by(Block.sort, Block.code)
+        )
+    ]
+    children: dict[int | None, list[BlockInfo]] = {}
     for b in rows:
         children.setdefault(b.parent_id, []).append(b)
-    out: list[Block] = []
+    ordered: list[BlockInfo] = []
 
     def walk(parent: int | None) -> None:
         for b in children.get(parent, []):
-            out.append(b)
+            ordered.append(b)
             walk(b.id)
 
     walk(None)
-    return out
-
-
-def block_paths(session: Session, project_id: int) -> dict[int, str]:
-    """``block id -> '东片区 / 李家村 / 一组'`` for display."""
-    by_id = {b.id: b for b in session.scalars(select(Block).where(Block.project_id == project_id))}
+    by_id = {b.id: b for b in rows}
     paths: dict[int, str] = {}
     for bid, b in by_id.items():
         names = [b.name]
@@ -171,40 +208,61 @@ def block_paths(session: Session, project_id: int) -> dict[int, str]:
             names.append(by_id[parent].name)
             parent = by_id[parent].parent_id
         paths[bid] = " / ".join(reversed(names))
-    return paths
+    tree = _BlockTree(tuple(ordered), paths, {k: tuple(b.id for b in v) for k, v in children.items()})
+    with _tree_lock:
+        _tree_cache[key] = tree
+        while len(_tree_cache) > 64:
+            _tree_cache.popitem(last=False)
+    return tree
 
 
-def block_by_code(session: Session, project_id: int) -> dict[str, Block]:
+def blocks(session: Session, project_id: int) -> list[BlockInfo]:
+    """Blocks of a project in tree order (parents before children, by sort and code)."""
+    return list(_tree(session, project_id).ordered)
+
+
+def block_paths(session: Session, project_id: int) -> dict[int, str]:
+    """``block id -> '东片区 / 李家村 / 一组'`` for display."""
+    return dict(_tree(session, project_id).paths)
+
+
+def block_by_code(session: Session, project_id: int) -> dict[str, BlockInfo]:
     """``code -> block`` of a project (the census import resolves blocks by code or name)."""
-    return {b.code: b for b in session.scalars(select(Block).where(Block.project_id == project_id))}
+    return {b.code: b for b in _tree(session, project_id).ordered}
 
 
-def descendant_block_ids(session: Session, block_id: int) -> list[int]:
-    """The block and every block below it."""
-    block = session.get(Block, block_id)
-    if block is None:
+def descendant_block_ids(session: Session, block_id: int, project_id: int | None = None) -> list[int]:
+    """The block and every block below it (empty if the block does not exist)."""
+    if project_id is None:
+        project_id = session.scalar(select(Block.project_id).where(Block.id == block_id))
+        if project_id is None:
+            return []
+    tree = _tree(session, project_id)
+    if block_id not in tree.paths:
         return []
-    rows = session.execute(
-        select(Block.id, Block.parent_id).where(Block.project_id == block.project_id)
-    ).all()
-    children: dict[int | None, list[int]] = {}
-    for bid, parent in rows:
-        children.setdefault(parent, []).append(bid)
     out, stack = [], [block_id]
     while stack:
         b = stack.pop()
         out.append(b)
-        stack.extend(children.get(b, []))
+        stack.extend(tree.children.get(b, ()))
     return out
 
 
 def bump_households_version(session: Session, project_id: int) -> None:
     """Note that a household file of the project changed (invalidates list caches in every worker)."""
     session.execute(
-        update(Project).where(Project.id == project_id).values(households_version=Project.households_version + 1)
+        update(Project)
+        .where(Project.id == project_id)
+        .values(households_version=Project.households_version + 1)
     )
 
 
 def households_version(session: Session, project_id: int) -> int:
     """The project's household-data version (see :func:`bump_households_version`)."""
     return int(session.scalar(select(Project.households_version).where(Project.id == project_id)) or 0)
+
+
+def clear_caches() -> None:
+    """Forget cached block trees (tests that roll back and reuse ids)."""
+    with _tree_lock:
+        _tree_cache.clear()

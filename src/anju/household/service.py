@@ -437,6 +437,39 @@ def _check_block(session: Session, project_id: int, block_id: int | None) -> Non
         )
 
 
+def _require_reason(reason: str, what: str = "作废") -> None:
+    if not reason.strip():
+        raise ValidationFailed(
+            f"{what}必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
+        )
+
+
+def _void(
+    session: Session,
+    actor: Actor,
+    *,
+    h: Household,
+    obj: Any,
+    entity: str,
+    reason: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Void a record of the file (never delete it) and audit why."""
+    obj.voided_at = utcnow()
+    obj.void_reason = reason
+    _touch(session, h)
+    _audit(
+        session,
+        actor,
+        action="void",
+        entity=entity,
+        entity_id=obj.id,
+        h=h,
+        changes=changes or {},
+        reason=reason,
+    )
+
+
 def create_household(
     session: Session,
     *,
@@ -549,15 +582,9 @@ def void_household(
     session: Session, *, actor: Actor, scope: DataScope, household_id: int, reason: str
 ) -> None:
     """Void (never delete) a household registered by mistake; a reason is required."""
-    if not reason.strip():
-        raise ValidationFailed(
-            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
-        )
+    _require_reason(reason)
     h = _load(session, scope, household_id)
-    h.voided_at = utcnow()
-    h.void_reason = reason
-    _touch(session, h)
-    _audit(session, actor, action="void", entity="household", entity_id=h.id, h=h, changes={}, reason=reason)
+    _void(session, actor, h=h, obj=h, entity="household", reason=reason)
 
 
 # members -------------------------------------------------------------
@@ -680,25 +707,11 @@ def update_member(
 
 def void_member(session: Session, *, actor: Actor, scope: DataScope, member_id: int, reason: str) -> None:
     """Void a member registered by mistake (deceased members stay, with a remark); reason required."""
-    if not reason.strip():
-        raise ValidationFailed(
-            "删除成员必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
-        )
+    _require_reason(reason, "删除成员")
     m, h = _load_member(session, scope, member_id)
-    m.voided_at = utcnow()
-    m.void_reason = reason
+    m.voided_at = utcnow()  # set before the search text is rebuilt from the live members
     _refresh_search_text(session, h)
-    _touch(session, h)
-    _audit(
-        session,
-        actor,
-        action="void",
-        entity="member",
-        entity_id=m.id,
-        h=h,
-        changes={"name": [m.name, None]},
-        reason=reason,
-    )
+    _void(session, actor, h=h, obj=m, entity="member", reason=reason, changes={"name": [m.name, None]})
 
 
 # buildings, valuations, tenants, homestead ----------------------------
@@ -784,15 +797,9 @@ def update_building(
 
 def void_building(session: Session, *, actor: Actor, scope: DataScope, building_id: int, reason: str) -> None:
     """Void a building registered by mistake; reason required."""
-    if not reason.strip():
-        raise ValidationFailed(
-            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
-        )
+    _require_reason(reason)
     b, h = _load_child(session, scope, Building, building_id, "房屋")
-    b.voided_at = utcnow()
-    b.void_reason = reason
-    _touch(session, h)
-    _audit(session, actor, action="void", entity="building", entity_id=b.id, h=h, changes={}, reason=reason)
+    _void(session, actor, h=h, obj=b, entity="building", reason=reason)
 
 
 def add_valuation(
@@ -867,15 +874,9 @@ def add_tenant(
 
 def void_tenant(session: Session, *, actor: Actor, scope: DataScope, tenant_id: int, reason: str) -> None:
     """Void a tenant record; reason required."""
-    if not reason.strip():
-        raise ValidationFailed(
-            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
-        )
+    _require_reason(reason)
     t, h = _load_child(session, scope, Tenant, tenant_id, "承租人")
-    t.voided_at = utcnow()
-    t.void_reason = reason
-    _touch(session, h)
-    _audit(session, actor, action="void", entity="tenant", entity_id=t.id, h=h, changes={}, reason=reason)
+    _void(session, actor, h=h, obj=t, entity="tenant", reason=reason)
 
 
 def set_homestead(
@@ -1017,15 +1018,9 @@ def void_attachment(
     session: Session, *, actor: Actor, scope: DataScope, attachment_id: int, reason: str
 ) -> None:
     """Void an attachment (the file is kept); reason required."""
-    if not reason.strip():
-        raise ValidationFailed(
-            "作废必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
-        )
+    _require_reason(reason)
     a, h = _load_child(session, scope, Attachment, attachment_id, "附件")
-    a.voided_at = utcnow()
-    a.void_reason = reason
-    _touch(session, h)
-    _audit(session, actor, action="void", entity="attachment", entity_id=a.id, h=h, changes={}, reason=reason)
+    _void(session, actor, h=h, obj=a, entity="attachment", reason=reason)
 
 
 def today() -> date:

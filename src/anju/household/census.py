@@ -19,6 +19,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -1195,51 +1197,95 @@ class _Same:
         self.value = value
 
 
-def _insert(
-    session: Session,
-    table: Any,
-    columns: Mapping[str, list[Any] | _Same],
-    n: int,
-    tick: Callable[[int], None],
-) -> None:
-    """Bulk INSERT of ``n`` rows given column by column, through the driver's ``executemany``.
+class _Writer:
+    """Runs an import's INSERTs in order on a second thread while this thread prepares the next table.
 
-    The statement is compiled once for the dialect and the column types' own bind processors
-    convert the values (dates, UTC datetimes, areas, booleans), so the rows are stored exactly as
-    the ORM would store them; a value shared by all rows (``_Same``) is converted once. Skipping
-    SQLAlchemy's per-row parameter assembly roughly halves the write.
+    The drivers release the GIL while the database works (SQLite's B-tree inserts, a server's
+    round trips), so converting and hashing the next rows overlaps with storing the previous
+    ones. The connection is used by one thread at a time: the caller reads from the database
+    only after :meth:`wait`, and :meth:`close` re-raises the first error of the thread.
     """
-    if not n:
-        return
-    conn = session.connection()
-    dialect = conn.dialect
-    keys = list(columns)
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    sql = str(compiled)
-    ready: dict[str, Iterable[Any]] = {}
-    for k, col in columns.items():
-        p = table.c[k].type.bind_processor(dialect)
-        if isinstance(col, _Same):
-            ready[k] = repeat(p(col.value) if p is not None else col.value, n)
-        elif p is None:
-            ready[k] = col
-        elif set(map(type, col)) <= _FEW_VALUES:
-            # booleans, dates, codes: convert each distinct value once
-            converted = {v: p(v) for v in set(col)}
-            ready[k] = list(map(converted.__getitem__, col))
+
+    def __init__(self, session: Session, tick: Callable[[int], None]) -> None:
+        self.conn = session.connection()
+        self.tick = tick
+        self.jobs: queue.SimpleQueue[tuple[str, list[Any]] | threading.Event | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="census-insert", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if isinstance(job, threading.Event):
+                job.set()
+                continue
+            if self.error is not None:
+                continue
+            sql, chunk = job
+            try:
+                self.conn.exec_driver_sql(sql, chunk)
+                self.tick(len(chunk))
+            except BaseException as exc:  # handed to the importing thread by wait()/close()
+                self.error = exc
+
+    def insert(self, table: Any, columns: Mapping[str, list[Any] | _Same], n: int) -> None:
+        """Queue a bulk INSERT of ``n`` rows given column by column (``executemany`` in batches).
+
+        The statement is compiled once for the dialect and the column types' own bind
+        processors convert the values (dates, UTC datetimes, areas, booleans), so the rows are
+        stored exactly as the ORM would store them; a value shared by all rows (``_Same``) is
+        converted once. Skipping SQLAlchemy's per-row parameter assembly roughly halves the write.
+        """
+        if not n:
+            return
+        dialect = self.conn.dialect
+        keys = list(columns)
+        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        sql = str(compiled)
+        ready: dict[str, Iterable[Any]] = {}
+        for k, col in columns.items():
+            p = table.c[k].type.bind_processor(dialect)
+            if isinstance(col, _Same):
+                ready[k] = repeat(p(col.value) if p is not None else col.value, n)
+            elif p is None:
+                ready[k] = col
+            elif set(map(type, col)) <= _FEW_VALUES:
+                # booleans, dates, codes: convert each distinct value once
+                converted = {v: p(v) for v in set(col)}
+                ready[k] = list(map(converted.__getitem__, col))
+            else:
+                ready[k] = list(map(p, col))
+        params: list[Any]
+        if compiled.positional:
+            params = list(zip(*[ready[k] for k in compiled.positiontup or ()], strict=False))
         else:
-            ready[k] = list(map(p, col))
-    params: list[Any]
-    if compiled.positional:
-        params = list(zip(*[ready[k] for k in compiled.positiontup or ()], strict=False))
-    else:
-        params = [
-            dict(zip(keys, values, strict=True)) for values in zip(*[ready[k] for k in keys], strict=False)
-        ]
-    for start in range(0, n, BATCH):
-        chunk = params[start : start + BATCH]
-        conn.exec_driver_sql(sql, chunk)
-        tick(len(chunk))
+            params = [
+                dict(zip(keys, values, strict=True))
+                for values in zip(*[ready[k] for k in keys], strict=False)
+            ]
+        for start in range(0, n, BATCH):
+            self.jobs.put((sql, params[start : start + BATCH]))
+
+    def wait(self) -> None:
+        """Return once every queued INSERT has run; raise the first error."""
+        done = threading.Event()
+        self.jobs.put(done)
+        while not done.wait(0.5):
+            if not self.thread.is_alive():  # pragma: no cover - the thread only ends on close()
+                break
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Stop the thread (after the queued INSERTs) and raise the first error."""
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _ids_of(rows: list[dict[str, Any]], ids: Mapping[str, int]) -> list[int]:
@@ -1279,6 +1325,22 @@ def write(
         progress("写入", done, total)
 
     progress("写入", 0, total)
+    writer = _Writer(session, tick)
+    try:
+        return _write_rows(session, writer, actor, project_id, clean, filename, sha256)
+    finally:
+        writer.close()
+
+
+def _write_rows(
+    session: Session,
+    writer: _Writer,
+    actor: Actor,
+    project_id: int,
+    clean: CleanCensus,
+    filename: str,
+    sha256: str,
+) -> ImportSummary:
     now = utcnow()
     none, blank = _Same(None), _Same("")
     zero = Decimal("0.00")
@@ -1288,8 +1350,7 @@ def write(
     for m in clean.members:
         names_of.setdefault(m["household_code"], []).append(m["name"])
     search = rules.search_text
-    _insert(
-        session,
+    writer.insert(
         Household.__table__,
         {
             "project_id": _Same(project_id),
@@ -1319,9 +1380,9 @@ def write(
             "void_reason": blank,
         },
         len(H),
-        tick,
     )
     del names_of
+    writer.wait()
     new_codes = {h["code"] for h in H}
     ids: dict[str, int] = {
         str(code): int(hid)
@@ -1349,8 +1410,7 @@ def write(
     identity = household_service.member_identity
     idents = [identity(m["id_number"]) for m in M]
     masked = [i["id_number_masked"] for i in idents]
-    _insert(
-        session,
+    writer.insert(
         Member.__table__,
         {
             "household_id": _ids_of(M, ids),
@@ -1376,15 +1436,11 @@ def write(
             "void_reason": blank,
         },
         len(M),
-        tick,
     )
     del idents
-    add_lines("members", M, map(_member_text, M, masked))
-    del masked
 
     B = clean.buildings
-    _insert(
-        session,
+    writer.insert(
         Building.__table__,
         {
             "household_id": _ids_of(B, ids),
@@ -1402,42 +1458,7 @@ def write(
             "void_reason": blank,
         },
         len(B),
-        tick,
     )
-    add_lines("buildings", B, map(_building_text, B))
-
-    V = clean.valuations
-    if V:
-        new_ids = {v: k for k, v in ids.items()}
-        building_ids: dict[tuple[str, int], int] = {}
-        for bid, hid, sort in session.execute(
-            select(Building.id, Building.household_id, Building.sort)
-            .join(Household, Household.id == Building.household_id)
-            .where(Household.project_id == project_id)
-        ):
-            code = new_ids.get(hid)
-            if code is not None:
-                building_ids[(code, int(sort) + 1)] = int(bid)
-        _insert(
-            session,
-            Valuation.__table__,
-            {
-                "building_id": [building_ids[(v["household_code"], v["building_order"])] for v in V],
-                "firm": [v["firm"] for v in V],
-                "report_no": [v.get("report_no", "") for v in V],
-                "valued_on": [v.get("valued_on") for v in V],
-                "assessed_unit_price_fen": [yuan_to_fen(v["assessed_unit_price"]) for v in V],
-                "assessed_value_fen": [yuan_to_fen(v["assessed_value"]) for v in V],
-                "decoration_fen": [yuan_to_fen(v.get("decoration", zero)) for v in V],
-                "fixtures_fen": [yuan_to_fen(v.get("fixtures", zero)) for v in V],
-                "created_at": _Same(now),
-                "voided_at": none,
-                "void_reason": blank,
-            },
-            len(V),
-            tick,
-        )
-        add_lines("valuations", V, map(_valuation_text, V))
 
     T = clean.tenants
     t_masked = [
@@ -1446,8 +1467,7 @@ def write(
         else (t.get("credential", "") or "")
         for t in T
     ]
-    _insert(
-        session,
+    writer.insert(
         Tenant.__table__,
         {
             "household_id": _ids_of(T, ids),
@@ -1464,13 +1484,11 @@ def write(
             "void_reason": blank,
         },
         len(T),
-        tick,
     )
     add_lines("tenants", T, map(_tenant_text, T, t_masked))
 
     HS = clean.homesteads
-    _insert(
-        session,
+    writer.insert(
         Homestead.__table__,
         {
             "household_id": _ids_of(HS, ids),
@@ -1481,10 +1499,45 @@ def write(
             "void_reason": blank,
         },
         len(HS),
-        tick,
     )
     add_lines("homestead", HS, map(_homestead_text, HS))
+    # the readable lines are built while the database stores the rows
+    add_lines("members", M, map(_member_text, M, masked))
+    del masked
+    add_lines("buildings", B, map(_building_text, B))
+    V = clean.valuations
+    if V:
+        writer.wait()  # the buildings are stored
+        new_ids = {v: k for k, v in ids.items()}
+        building_ids: dict[tuple[str, int], int] = {}
+        for bid, hid, sort in session.execute(
+            select(Building.id, Building.household_id, Building.sort)
+            .join(Household, Household.id == Building.household_id)
+            .where(Household.project_id == project_id)
+        ):
+            code = new_ids.get(hid)
+            if code is not None:
+                building_ids[(code, int(sort) + 1)] = int(bid)
+        writer.insert(
+            Valuation.__table__,
+            {
+                "building_id": [building_ids[(v["household_code"], v["building_order"])] for v in V],
+                "firm": [v["firm"] for v in V],
+                "report_no": [v.get("report_no", "") for v in V],
+                "valued_on": [v.get("valued_on") for v in V],
+                "assessed_unit_price_fen": [yuan_to_fen(v["assessed_unit_price"]) for v in V],
+                "assessed_value_fen": [yuan_to_fen(v["assessed_value"]) for v in V],
+                "decoration_fen": [yuan_to_fen(v.get("decoration", zero)) for v in V],
+                "fixtures_fen": [yuan_to_fen(v.get("fixtures", zero)) for v in V],
+                "created_at": _Same(now),
+                "voided_at": none,
+                "void_reason": blank,
+            },
+            len(V),
+        )
+        add_lines("valuations", V, map(_valuation_text, V))
 
+    writer.wait()
     for (code, kind), texts in lines.items():
         snapshots[code][kind] = [None, "；".join(texts)]
     reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
@@ -1528,7 +1581,7 @@ def write(
         summary.audit_seq = audit_service.record_many(
             session, actor=actor, entries=entries[start : start + BATCH * 2]
         )
-        tick(min(BATCH * 2, len(entries) - start))
+        writer.tick(min(BATCH * 2, len(entries) - start))
     return summary
 
 

@@ -217,7 +217,7 @@ def main() -> None:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(OUT / "list-bench-server.log").open("w"),  # kept for post-mortems of failed requests
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = 50
     # Worker threads per process for blocking route code. Few threads keep CPU-bound requests from
     # thrashing the GIL; raise it when the database is remote and requests mostly wait on it.
-    threads: int = 4
+    threads: int = 2
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

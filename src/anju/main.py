@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    app.add_middleware(UnitOfWorkMiddleware)
+    app.add_middleware(UnitOfWorkMiddleware, max_concurrent=2 * max(1, get_settings().threads))
     errors.install(app)
     for module in (identity_api, project_api, household_api, audit_api, compensation_api):
         app.include_router(module.router, prefix="/api/v1")

@@ -25,9 +25,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings Anju needs on each backend."""
     if url.startswith("sqlite"):
+        if ":memory:" not in url and url != "sqlite://":
+            kwargs.setdefault("pool_size", max(5, 2 * get_settings().threads))
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # Every request in flight may hold one connection (the web layer admits 2 x threads at once).
+    kwargs.setdefault("pool_size", max(5, 2 * get_settings().threads))
+    kwargs.setdefault("max_overflow", 10)
     if url.startswith(("mysql", "mariadb")):
         kwargs.setdefault("pool_recycle", 3600)
         if "charset=" not in url:

@@ -150,6 +150,7 @@ def list_households(
     if status:
         cond.append(Household.status == status)
     total: int | None = None
+    matched: list[int] | None = None  # search matches, when few enough to order in Python
     q = q.strip()
     if q and looks_like_id_number(normalize_id_number(q)):
         digest = secrets.blind_index(get_settings().secret_key, normalize_id_number(q))
@@ -165,6 +166,7 @@ def list_households(
         if whole:
             found = listing.search(session, project_id, needle, key)
             if found.ids is not None:
+                matched = found.ids
                 cond.append(Household.id.in_(found.ids) if found.ids else false())
             else:
                 cond.append(db_text.contains(session, Household.search_text, needle))
@@ -179,17 +181,36 @@ def list_households(
             for (b, s), n in counts.items()
             if (blocks is None or b in blocks) and (not status or s == status)
         )
-    if total is None:
-        total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
     order = SORTS.get(sort, Household.code)
-    stmt = (
-        select(Household)
-        .where(*cond)
-        .order_by(order.desc() if descending else order, Household.id)
-        .offset(page.offset)
-        .limit(page.size)
-    )
-    households = list(session.scalars(stmt))
+    if matched is not None:
+        # A short list of search matches: fetch their sort keys by primary key and order them
+        # here. Ordered in SQL, the database walks the whole (project, code) index instead.
+        # Only the id list in the WHERE clause, so the database looks the rows up by primary key;
+        # the block and status filters are applied here.
+        rows = session.execute(
+            select(Household.id, order, Household.block_id, Household.status).where(Household.id.in_(matched))
+        ).all()
+        keyed = [
+            (r[0], r[1])
+            for r in rows
+            if (blocks is None or r[2] in blocks) and (not status or r[3] == status)
+        ]
+        keyed.sort(key=lambda r: (r[1] is None, r[1], r[0]), reverse=descending)
+        total = len(keyed)
+        page_ids = [r[0] for r in keyed[page.offset : page.offset + page.size]]
+        by_id = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(page_ids)))}
+        households = [by_id[i] for i in page_ids]
+    else:
+        if total is None:
+            total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
+        stmt = (
+            select(Household)
+            .where(*cond)
+            .order_by(order.desc() if descending else order, Household.id)
+            .offset(page.offset)
+            .limit(page.size)
+        )
+        households = list(session.scalars(stmt))
     ids = [h.id for h in households]
     members: dict[int, int] = {}
     areas: dict[int, Decimal] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.concurrency import run_in_threadpool
@@ -22,13 +23,20 @@ class UnitOfWorkMiddleware:
     counters) of a refused request.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_concurrent: int = 8) -> None:
         self.app = app
+        # Requests beyond this wait here, before they hold a database connection: otherwise
+        # requests parked on a pool connection can starve those that hold one of a worker thread.
+        self.slots = asyncio.Semaphore(max_concurrent)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
+        async with self.slots:
+            await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = get_sessionmaker()()
         state = scope.setdefault("state", {})
         state["db"] = session

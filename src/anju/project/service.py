@@ -255,11 +255,21 @@ def bump_households_version(session: Session, project_id: int) -> None:
         .where(Project.id == project_id)
         .values(households_version=Project.households_version + 1)
     )
+    session.info.pop(("households_version", project_id), None)
 
 
 def households_version(session: Session, project_id: int) -> int:
-    """The project's household-data version (see :func:`bump_households_version`)."""
-    return int(session.scalar(select(Project.households_version).where(Project.id == project_id)) or 0)
+    """The project's household-data version (see :func:`bump_households_version`).
+
+    Read once per session (one request): a list page asks for it several times.
+    """
+    key = ("households_version", project_id)
+    if key not in session.info:
+        session.info[key] = int(
+            session.scalar(select(Project.households_version).where(Project.id == project_id)) or 0
+        )
+    version: int = session.info[key]
+    return version
 
 
 def clear_caches() -> None:

@@ -417,6 +417,7 @@ def build_demo(
         description="李家村、塘桥村、上溪村、杭垟村四村整村集体土地征收（虚构示例数据）",
         signing_start_on=date(2024, 5, 10),
         signing_end_on=date(2024, 7, 31),
+        status="signing",
     )
     village_sizes = [round(n * scale) for n in (612, 548, 583, 557)]
     block_codes: list[list[str]] = []
@@ -480,6 +481,7 @@ def build_demo(
         description="东埠片区、西河片区棚户区改造（虚构示例数据）",
         signing_start_on=date(2024, 4, 1),
         signing_end_on=date(2024, 6, 30),
+        status="signing",
     )
     shanty_total = 0
     for a, ((acode, aname), size) in enumerate(zip(AREAS, [round(n * scale) for n in (88, 75)], strict=True)):

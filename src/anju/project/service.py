@@ -51,8 +51,13 @@ def create_project(
     description: str = "",
     signing_start_on: date | None = None,
     signing_end_on: date | None = None,
+    status: str = "survey",
 ) -> Project:
-    """Create a project; audited."""
+    """Create a project (in the given procedure stage); audited."""
+    if status not in rules.PROJECT_STATUSES:
+        raise ValidationFailed(
+            "项目阶段无效", "invalid project status", details=[{"field": "status", "message": "项目阶段无效"}]
+        )
     if kind not in rules.PROJECT_KINDS:
         raise ValidationFailed(
             "项目类型无效", "invalid project kind", details=[{"field": "kind", "message": "项目类型无效"}]
@@ -67,6 +72,7 @@ def create_project(
         description=description,
         signing_start_on=signing_start_on,
         signing_end_on=signing_end_on,
+        status=status,
         created_at=utcnow(),
     )
     session.add(project)
@@ -78,7 +84,7 @@ def create_project(
         entity="project",
         entity_id=project.id,
         project_id=project.id,
-        changes={"code": [None, code], "name": [None, name], "kind": [None, kind]},
+        changes={"code": [None, code], "name": [None, name], "kind": [None, kind], "status": [None, status]},
     )
     return project
 

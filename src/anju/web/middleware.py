@@ -41,9 +41,12 @@ class UnitOfWorkMiddleware:
         state = scope.setdefault("state", {})
         state["db"] = session
         finished = False
+        replaced = False  # the commit failed and a 500 was sent instead of the route's response
 
         async def send_after_commit(message: Message) -> None:
-            nonlocal finished
+            nonlocal finished, replaced
+            if replaced:
+                return  # drop the route's body: the client already has the 500
             if message["type"] == "http.response.start" and not finished:
                 finished = True
                 ok = message["status"] < 400 or state.get("commit_anyway", False)
@@ -60,6 +63,7 @@ class UnitOfWorkMiddleware:
                         "status": 500,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8")],
                     }
+                    replaced = True
                     await send(message)
                     await send({"type": "http.response.body", "body": "保存失败，请重试".encode()})
                     return

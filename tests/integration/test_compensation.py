@@ -108,3 +108,24 @@ def test_whatif_cache_sees_a_change_made_in_the_same_second(db: Session) -> None
     _, _, second = budget.run_whatif(db, project_id=w.project_id, option="cash", changes={})
     # 10 ㎡ more at 10,500 元 plus 10% bonus, 15 元 relocation and 12 × 6 元 transition per ㎡
     assert second.base_total - first.base_total == 10 * (10_500 * 110 // 100 + 15 + 72) * 100
+
+
+def test_group_facts_equal_those_built_from_full_files(db: Session) -> None:
+    from datetime import date
+
+    from anju.household.models import Household
+    from anju.policy import GroupFacts
+
+    w = build_world(db, households=6)
+    for i, hid in enumerate(w.household_ids[:4]):
+        h = db.get(Household, hid)
+        assert h is not None
+        h.sign_on = date(2026, 3, 1 + i)
+        if i % 2:
+            h.vacate_on = date(2026, 4, 1 + i)
+    db.flush()
+    everyone = compensation_service.project_facts(db, scope=ALL, project_id=w.project_id)
+    expected = GroupFacts.from_households(h for _, h in everyone)
+    got = compensation_service.group_facts(db, w.project_id)
+    assert got == expected
+    assert got.rate_ppm(None, date(2026, 3, 2), "sign") == 333_333  # 2 of 6 signed by 2 March

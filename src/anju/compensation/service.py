@@ -251,8 +251,32 @@ def group_facts(session: Session, project_id: int) -> facts.GroupFacts:
     Computed over every household regardless of the caller's scope: a collective reward depends
     on the whole block, and only counts and dates leave this function.
     """
-    everyone = project_facts(session, scope=DataScope.everything(), project_id=project_id)
-    return facts.GroupFacts.from_households(h for _, h in everyone)
+    chains = _block_chains(session, project_id)
+    totals: dict[str, int] = {}
+    signs: dict[str, list[date]] = {}
+    vacates: dict[str, list[date]] = {}
+    parents: dict[str, str] = {}
+    # Only each household's block and event dates: loading whole files here made every
+    # single-household calculation read the entire project.
+    for block_id, sign_on, vacate_on in household_service.event_dates(session, project_id=project_id):
+        code, chain = chains.get(block_id, ("", ())) if block_id else ("", ())
+        totals[code] = totals.get(code, 0) + 1
+        if sign_on is not None:
+            signs.setdefault(code, []).append(sign_on)
+        if vacate_on is not None:
+            vacates.setdefault(code, []).append(vacate_on)
+        path = (*chain, code)
+        for child, parent in zip(path[1:], path[:-1], strict=True):
+            parents[child] = parent
+    blocks = {
+        code: facts.BlockGroup(
+            total_households=n,
+            sign_dates=tuple(sorted(signs.get(code, []))),
+            vacate_dates=tuple(sorted(vacates.get(code, []))),
+        )
+        for code, n in totals.items()
+    }
+    return facts.GroupFacts(blocks=blocks, parents=parents)
 
 
 def calculate(

@@ -1044,12 +1044,6 @@ def void_attachment(
     _void(session, actor, h=h, obj=a, entity="attachment", reason=reason)
 
 
-def today() -> date:
-    """Today's date in Shanghai (for forms)."""
-    from anju.core.dates import today_shanghai
-
-    return today_shanghai()
-
 
 @dataclass
 class ProjectFiles:
@@ -1131,15 +1125,19 @@ def project_files(
     return ProjectFiles(households, members, buildings, valuations, homesteads, tenants)
 
 
-def data_version(session: Session, *, project_id: int) -> tuple[int, int, Any]:
-    """(households, sum of their versions, last change) of a project.
+def data_key(session: Session, *, project_id: int) -> tuple[Any, ...]:
+    """Identity of the project's current household data (changes with every household write or
+    import); caches of whole-project results key on it."""
+    return listing.data_key(session, project_id)
 
-    Every write to a household file bumps that household's ``version``, so the sum changes even
-    when two changes fall into the same second (MySQL keeps whole seconds).
-    """
-    count, versions, last = session.execute(
-        select(func.count(), func.sum(Household.version), func.max(Household.updated_at)).where(
-            Household.project_id == project_id
+
+
+def event_dates(session: Session, *, project_id: int) -> list[tuple[int | None, date | None, date | None]]:
+    """(block id, sign date, vacate date) of every live household of a project (all scopes:
+    collective rewards depend on the whole block; only dates leave here)."""
+    rows = session.execute(
+        select(Household.block_id, Household.sign_on, Household.vacate_on).where(
+            Household.project_id == project_id, Household.voided_at.is_(None)
         )
-    ).one()
-    return int(count or 0), int(versions or 0), last
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]

@@ -102,12 +102,14 @@ def engine_for(migrated_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db(engine_for: Engine, settings_env: Path) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test (services never commit)."""
+    from anju.compensation import budget
     from anju.household import listing
     from anju.project import service as project_service
 
     # Rolled-back tests reuse ids and versions on SQLite: per-version caches must start empty.
     listing.clear()
     project_service.clear_caches()
+    budget.clear()
     conn = engine_for.connect()
     trans = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)

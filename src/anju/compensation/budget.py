@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,10 +43,7 @@ _MAX = 8
 
 
 def _data_key(session: Session, project_id: int, pv: PolicyVersion) -> tuple[Any, ...]:
-    count, versions, last = household_service.data_version(session, project_id=project_id)
-    stamp = last.isoformat() if isinstance(last, datetime) else str(last)
-    # The database URL keeps two databases (tests, several deployments in one process) apart.
-    return (str(session.get_bind().engine.url), project_id, pv.content_hash, count, versions, stamp)
+    return (*household_service.data_key(session, project_id=project_id), pv.content_hash)
 
 
 def project_table(
@@ -181,3 +177,9 @@ def block_names(session: Session, project_id: int) -> dict[str, str]:
     """Block code -> '村 / 组' path for display."""
     paths = project_service.block_paths(session, project_id)
     return {b.code: paths.get(b.id, b.name) for b in project_service.blocks(session, project_id)}
+
+
+def clear() -> None:
+    """Forget cached project tables (tests that roll back and reuse ids)."""
+    with _LOCK:
+        _CACHE.clear()

@@ -3,11 +3,13 @@ their hand-checked cases, safe generated code, caching, and the fallbacks."""
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from policy_helpers import policy
 
@@ -187,3 +189,28 @@ def test_unknown_option_is_reported_by_the_numpy_evaluator() -> None:
     checked = policy("items:\n  - {id: a, formula: 1元}\n")
     with pytest.raises(EvaluationError):
         evaluate_bulk(checked, HouseholdTable.from_households(_tiny()), "nope", jit=True)
+
+
+def test_output_pool_hands_a_buffer_out_again_only_after_its_arrays_are_gone() -> None:
+    pool = jit.OutputPool()
+    shape = (1 << 15, 8)  # 2 MB of int64: large enough to be pooled
+    first = pool.take(shape, np.int64)
+    first[:] = 7
+    column = first[:, 3]  # a view keeps the buffer leased after the array itself is dropped
+    address = first.ctypes.data
+    del first
+    gc.collect()
+    second = pool.take(shape, np.int64)
+    assert second.ctypes.data != address  # still leased through ``column``
+    second[:] = 0
+    assert (column == 7).all()  # a result that is still held never changes
+    del column
+    gc.collect()
+    third = pool.take(shape, np.int64)
+    assert third.ctypes.data == address  # released, so recycled
+
+
+def test_small_outputs_are_not_pooled() -> None:
+    pool = jit.OutputPool()
+    a = pool.take((10, 3), np.int64)
+    assert a.base is None  # a plain array, not a lease

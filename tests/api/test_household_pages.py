@@ -74,3 +74,41 @@ def test_history_labels_fields_by_entity_and_shows_words_not_codes(
     for wrong in ("承租人：<span class=\"after\">张建国", "宅基地证号", "brick_concrete", "residential",
                   ">surveyed<", ">False<", ">enterprise<"):
         assert wrong not in html, wrong
+
+
+def test_cached_result_table_follows_edits_and_language(
+    client_as: Callable[[str], tuple[TestClient, str, World]],
+) -> None:
+    # The result table of a whole-project list is cached per project data version: an edit must
+    # show on the next request, and each language keeps its own table.
+    client, csrf, world = client_as("case_officer")
+    url = f"/projects/{world.project_id}/households"
+    assert "张建国" in client.get(url).text
+    assert "张建国" in client.get(url, params={"q": "建国"}, headers=HTMX).text
+    r = client.patch(
+        f"/api/v1/households/{world.household_ids[0]}",
+        json={"head_name": "张建设", "reason": "户主姓名更正"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    full = client.get(url).text
+    assert "张建设" in full and "张建国" not in full
+    assert "张建设" in client.get(url, params={"q": "建设"}, headers=HTMX).text
+    client.cookies.set("lang", "en")
+    english = client.get(url, headers=HTMX).text
+    client.cookies.set("lang", "zh")
+    chinese = client.get(url, headers=HTMX).text
+    assert "in total" in english and "共 6 条" in chinese and "in total" not in chinese
+
+
+def test_team_member_list_is_never_served_from_the_whole_project_table(
+    client_as: Callable[[str], tuple[TestClient, str, World]],
+) -> None:
+    officer, _csrf, world = client_as("case_officer")
+    url = f"/projects/{world.project_id}/households"
+    everyone = officer.get(url).text  # fills the cache for the whole project
+    assert all(n in everyone for n in ("张建国", "李秀英", "王志强"))
+    member, _csrf, _world = client_as("team_member")
+    scoped = member.get(url).text
+    shown = [n for n in ("张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟") if n in scoped]
+    assert len(shown) < 6

@@ -140,3 +140,37 @@ def test_attachment_stored_by_checksum(db: Session) -> None:
             db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], filename="x.exe",
             content_type="application/x-msdownload", content=b"MZ", kind="photo",
         )
+
+
+def test_search_text_index_finds_what_a_database_scan_finds(db: Session) -> None:
+    from anju.db import text as db_text
+    from anju.household import listing
+
+    w = build_world(db, households=6)
+    key = listing.data_key(db, w.project_id)
+    for needle in ["建国", "h000", "h0006", "青溪路", "号", "张", "志强 ", "zzz", " "]:
+        scanned = set(
+            db.scalars(
+                select(Household.id).where(
+                    Household.project_id == w.project_id,
+                    Household.voided_at.is_(None),
+                    db_text.contains(db, Household.search_text, needle),
+                )
+            )
+        )
+        found = listing.search(db, w.project_id, needle, key)
+        assert found.total == len(scanned), needle
+        assert set(found.ids or []) == scanned, needle
+
+
+def test_an_edit_moves_the_data_version_so_cached_searches_are_not_reused(db: Session) -> None:
+    from anju.household import listing
+
+    w = build_world(db, households=6)
+    before = listing.data_key(db, w.project_id)
+    assert household_service.list_households(db, scope=ALL, project_id=w.project_id, q="张建设").total == 0
+    household_service.update_household(
+        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], data={"head_name": "张建设"}, reason="更正"
+    )
+    assert listing.data_key(db, w.project_id) != before
+    assert household_service.list_households(db, scope=ALL, project_id=w.project_id, q="张建设").total == 1

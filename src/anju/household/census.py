@@ -1327,9 +1327,11 @@ def write(
     progress("写入", 0, total)
     writer = _Writer(session, tick)
     try:
-        return _write_rows(session, writer, actor, project_id, clean, filename, sha256)
+        summary = _write_rows(session, writer, actor, project_id, clean, filename, sha256)
     finally:
         writer.close()
+    project_service.bump_households_version(session, project_id)  # list and what-if caches
+    return summary
 
 
 def _write_rows(

@@ -10,6 +10,7 @@ per process and bounded; every worker keeps its own.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,10 +79,54 @@ class SearchResult:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Corpus:
+    """Every live household's search text in one string, each text followed by a newline.
+
+    A substring search over it runs at C speed (``str.find``) and costs a millisecond or two on
+    100,000 households, where the database scans every row (35-70 ms on SQLite) per new needle.
+    """
+
+    text: str
+    starts: list[int]  # offset of each household's text in ``text``, ascending
+    ids: list[int]  # household id of each text, same order
+
+
+_SEPARATOR = "\n"
+# Project id -> (data key, corpus): only the newest version of each project is kept (a corpus
+# of 100,000 households is ~10 MB; the LRU above would keep hundreds of stale ones).
+_corpora: dict[int, tuple[tuple[Any, ...], _Corpus]] = {}
+
+
+def _corpus(session: Session, project_id: int, key: tuple[Any, ...]) -> _Corpus:
+    with _lock:
+        hit = _corpora.get(project_id)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    rows = session.execute(
+        select(Household.id, Household.search_text)
+        .where(Household.project_id == project_id, Household.voided_at.is_(None))
+        .order_by(Household.id)
+    ).all()
+    starts: list[int] = []
+    ids: list[int] = []
+    parts: list[str] = []
+    offset = 0
+    for hid, text_ in rows:
+        starts.append(offset)
+        ids.append(int(hid))
+        parts.append(text_)
+        offset += len(text_) + 1
+    corpus = _Corpus(_SEPARATOR.join(parts) + _SEPARATOR, starts, ids)
+    with _lock:
+        _corpora[project_id] = (key, corpus)
+    return corpus
+
+
 def search(session: Session, project_id: int, needle: str, key: tuple[Any, ...]) -> SearchResult:
     """Live households of the project whose search text contains ``needle`` (cached per data version)."""
 
-    def compute() -> SearchResult:
+    def scan() -> SearchResult:
         match = (
             Household.project_id == project_id,
             Household.voided_at.is_(None),
@@ -93,10 +138,36 @@ def search(session: Session, project_id: int, needle: str, key: tuple[Any, ...])
         total = int(session.scalar(select(func.count()).select_from(Household).where(*match)) or 0)
         return SearchResult(None, total)
 
+    def compute() -> SearchResult:
+        if not needle or _SEPARATOR in needle:
+            return scan()  # the separator would match across households
+        corpus = _corpus(session, project_id, key)
+        found: list[int] = []
+        find, starts = corpus.text.find, corpus.starts
+        pos = find(needle)
+        while pos != -1:
+            k = bisect_right(starts, pos) - 1
+            found.append(corpus.ids[k])
+            # Continue after this household's text: one hit per household.
+            pos = find(needle, starts[k + 1]) if k + 1 < len(starts) else -1
+        if len(found) <= MATCH_LIST_LIMIT:
+            return SearchResult(found, len(found))
+        return SearchResult(None, len(found))
+
     return _cached(("search", needle, *key), compute)
+
+
+def results_html(key: tuple[Any, ...], render: Callable[[], str]) -> str:
+    """The rendered result table of one list request, cached per data version.
+
+    ``key`` is :func:`data_key` plus everything the table depends on (query, filters, sort,
+    page, language). Only whole-project lists are cached: the table holds nothing of the user.
+    """
+    return _cached(("html", *key), render)
 
 
 def clear() -> None:
     """Forget everything (tests)."""
     with _lock:
         _cache.clear()
+        _corpora.clear()

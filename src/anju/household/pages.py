@@ -8,19 +8,20 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
-from anju.household import forms, rules
+from anju.household import forms, listing, rules
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.templating import render
+from anju.web.templating import lang_of, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
 TABS = ("basic", "members", "buildings", "tenants", "attachments", "history")
@@ -66,36 +67,49 @@ def household_list(
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Browse and search the households of a project (htmx swaps only the results)."""
+    """Browse and search the households of a project (htmx swaps only the results).
+
+    The result table of a whole-project list is cached per project data version (it holds
+    nothing of the user), so paging back and forth or repeating a search renders only the frame.
+    """
     block = int(block_id) if block_id.strip().isdigit() else None
-    project = project_service.get_project(db, project_id)
-    result = household_service.list_households(
-        db,
-        scope=user.scope,
-        project_id=project_id,
-        q=q,
-        block_id=block,
-        status=status,
-        sort=sort,
-        descending=desc,
-        page=PageRequest.of(page, 20),
-    )
+    project = project_service.project_header(db, project_id)
     params = {"q": q, "block_id": block or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
     ctx = {
         "project": project,
-        "page": result,
         "q": q,
         "block_id": block,
         "status": status,
         "sort": sort,
         "desc": desc,
         "base_query": urlencode({k: v for k, v in params.items() if v}),
-        "blocks": project_service.blocks(db, project_id),
-        "block_paths": project_service.block_paths(db, project_id),
         "active": "households",
     }
+
+    def results() -> str:
+        page_ = household_service.list_households(
+            db,
+            scope=user.scope,
+            project_id=project_id,
+            q=q,
+            block_id=block,
+            status=status,
+            sort=sort,
+            descending=desc,
+            page=PageRequest.of(page, 20),
+        )
+        return render_fragment(request, "household/_results.html", {**ctx, "page": page_})
+
+    if user.scope.whole:
+        key = (*listing.data_key(db, project_id), q, block, status, sort, desc, page, lang_of(request))
+        html = Markup(listing.results_html(key, results))
+    else:
+        html = Markup(results())
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "results":
-        return render(request, "household/_results.html", ctx)
+        return HTMLResponse(html)
+    ctx["results_html"] = html
+    ctx["blocks"] = project_service.blocks(db, project_id)
+    ctx["block_paths"] = project_service.block_paths(db, project_id)
     return render(request, "household/list.html", ctx)
 
 

@@ -117,6 +117,27 @@ def looks_like_id_number(q: str) -> bool:
     return len(q) == 18 and is_valid_id_number(q)
 
 
+# The household list's columns: the row itself, its live members and its live legal area.
+_LIST_COLUMNS = (
+    Household.id,
+    Household.code,
+    Household.head_name,
+    Household.address,
+    Household.status,
+    Household.block_id,
+    Household.contact_phone,
+    Household.updated_at,
+    select(func.count())
+    .where(Member.household_id == Household.id, Member.voided_at.is_(None))
+    .correlate(Household)
+    .scalar_subquery(),
+    select(func.sum(Building.legal_area))
+    .where(Building.household_id == Household.id, Building.voided_at.is_(None))
+    .correlate(Household)
+    .scalar_subquery(),
+)
+
+
 def list_households(
     session: Session,
     *,
@@ -198,53 +219,42 @@ def list_households(
         keyed.sort(key=lambda r: (r[1] is None, r[1], r[0]), reverse=descending)
         total = len(keyed)
         page_ids = [r[0] for r in keyed[page.offset : page.offset + page.size]]
-        by_id = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(page_ids)))}
-        households = [by_id[i] for i in page_ids]
+        position = {hid: k for k, hid in enumerate(page_ids)}
+        lines = sorted(
+            session.execute(select(*_LIST_COLUMNS).where(Household.id.in_(page_ids))).all() if page_ids else [],
+            key=lambda r: position[r[0]],
+        )
     else:
         if total is None:
             total = int(session.scalar(select(func.count()).select_from(Household).where(*cond)) or 0)
-        stmt = (
-            select(Household)
-            .where(*cond)
-            .order_by(order.desc() if descending else order, Household.id)
-            .offset(page.offset)
-            .limit(page.size)
+        # One statement for the page: plain columns (no ORM objects to build) and the member
+        # count and legal area as correlated subqueries, evaluated only for the 20 rows shown.
+        lines = list(
+            session.execute(
+                select(*_LIST_COLUMNS)
+                .where(*cond)
+                .order_by(order.desc() if descending else order, Household.id)
+                .offset(page.offset)
+                .limit(page.size)
+            )
         )
-        households = list(session.scalars(stmt))
-    ids = [h.id for h in households]
-    members: dict[int, int] = {}
-    areas: dict[int, Decimal] = {}
-    if ids:
-        members = {
-            hid: int(n)
-            for hid, n in session.execute(
-                select(Member.household_id, func.count())
-                .where(Member.household_id.in_(ids), Member.voided_at.is_(None))
-                .group_by(Member.household_id)
-            )
-        }
-        for hid, area in session.execute(
-            select(Building.household_id, Building.legal_area).where(
-                Building.household_id.in_(ids), Building.voided_at.is_(None)
-            )
-        ):
-            areas[hid] = areas.get(hid, Decimal("0.00")) + Decimal(str(area))
-    paths = project_service.block_paths(session, project_id) if households else {}
+    paths = project_service.block_paths(session, project_id) if lines else {}
+    cent = Decimal("0.01")
     items = [
         HouseholdRow(
-            id=h.id,
-            code=h.code,
-            head_name=h.head_name,
-            address=h.address,
-            status=h.status,
-            block_id=h.block_id,
-            block_path=paths.get(h.block_id, "") if h.block_id else "",
-            contact_phone=h.contact_phone,
-            member_count=members.get(h.id, 0),
-            legal_area=areas.get(h.id, Decimal("0.00")).quantize(Decimal("0.01")),
-            updated_at=h.updated_at,
+            id=hid,
+            code=code,
+            head_name=head_name,
+            address=address,
+            status=st,
+            block_id=bid,
+            block_path=paths.get(bid, "") if bid else "",
+            contact_phone=phone,
+            member_count=int(n or 0),
+            legal_area=Decimal(area or 0).quantize(cent),
+            updated_at=updated_at,
         )
-        for h in households
+        for hid, code, head_name, address, st, bid, phone, updated_at, n, area in lines
     ]
     return Page(items=items, total=total, page=page.page, size=page.size)
 

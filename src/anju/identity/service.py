@@ -233,24 +233,36 @@ def resolve_session(session: Session, token: str) -> CurrentUser | None:
     if not token:
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
+    # Plain columns, not ORM objects: this runs on every request.
     row = session.execute(
-        select(UserSession, User)
+        select(
+            UserSession.id,
+            UserSession.revoked,
+            UserSession.expires_at,
+            UserSession.csrf_token,
+            User.id,
+            User.username,
+            User.display_name,
+            User.role,
+            User.team_id,
+            User.is_active,
+        )
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.token_hash == digest)
     ).first()
     if row is None:
         return None
-    us, user = row
-    if us.revoked or us.expires_at < utcnow() or not user.is_active:
+    session_id, revoked, expires_at, csrf_token, user_id, username, display_name, role, team_id, active = row
+    if revoked or expires_at < utcnow() or not active:
         return None
     return CurrentUser(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        team_id=user.team_id,
-        session_id=us.id,
-        csrf_token=us.csrf_token,
+        id=user_id,
+        username=username,
+        display_name=display_name,
+        role=role,
+        team_id=team_id,
+        session_id=session_id,
+        csrf_token=csrf_token,
     )
 
 

@@ -32,6 +32,30 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectHeader:
+    """What a page frame shows of a project (read with plain columns, no ORM object)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    status: str
+
+
+def project_header(session: Session, project_id: int) -> ProjectHeader:
+    """A project's header by id, reading its household-data version in the same statement
+    (see :func:`households_version`); raises :class:`NotFound`. For hot read-only pages."""
+    row = session.execute(
+        select(Project.id, Project.code, Project.name, Project.kind, Project.status, Project.households_version)
+        .where(Project.id == project_id)
+    ).first()
+    if row is None:
+        raise NotFound("项目不存在", "project not found")
+    session.info.setdefault(("households_version", project_id), int(row[5] or 0))
+    return ProjectHeader(int(row[0]), row[1], row[2], row[3], row[4])
+
+
 def get_project_by_code(session: Session, code: str) -> Project:
     """A project by its code; raises :class:`NotFound`."""
     project = session.scalar(select(Project).where(Project.code == code))

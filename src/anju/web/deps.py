@@ -42,14 +42,23 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def optional_user(request: Request, db: Session = Depends(get_db)) -> CurrentUser | None:
-    """The logged-in user, or ``None``."""
-    cached: CurrentUser | None = getattr(request.state, "user", None)
-    if cached is not None:
+def _resolve_user(request: Request) -> CurrentUser | None:
+    """The request's user, resolved from the session cookie once and kept on the request."""
+    if hasattr(request.state, "user"):
+        cached: CurrentUser | None = request.state.user
         return cached
-    user = identity_service.resolve_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    user = identity_service.resolve_session(request.state.db, request.cookies.get(SESSION_COOKIE, ""))
     request.state.user = user
     return user
+
+
+async def optional_user(request: Request, db: Session = Depends(get_db)) -> CurrentUser | None:
+    """The logged-in user, or ``None``.
+
+    One indexed lookup, run on the event loop: handing it to a worker thread costs more than
+    the query itself on every request.
+    """
+    return _resolve_user(request)
 
 
 async def _csrf_token_of(request: Request) -> str | None:
@@ -71,12 +80,16 @@ async def current_user(user: CurrentUser | None = Depends(optional_user)) -> Cur
     return user
 
 
-async def verify_csrf(request: Request, user: CurrentUser = Depends(current_user)) -> CurrentUser:
-    """Refuse unsafe methods whose CSRF token (form field or header) is missing or wrong."""
+async def _check_csrf(request: Request, user: CurrentUser) -> None:
     if request.method not in SAFE_METHODS:
         token = await _csrf_token_of(request)
         if not identity_service.csrf_ok(user, token):
             raise CsrfRejected("页面已过期或请求来源无效，请刷新页面后重试", "CSRF token missing or invalid")
+
+
+async def verify_csrf(request: Request, user: CurrentUser = Depends(current_user)) -> CurrentUser:
+    """Refuse unsafe methods whose CSRF token (form field or header) is missing or wrong."""
+    await _check_csrf(request, user)
     return user
 
 
@@ -84,9 +97,15 @@ def requires(permission: Permission) -> Callable[..., Any]:
     """Dependency declaring that a route needs ``permission``; checks it (and CSRF on writes).
 
     The returned function carries ``.permission`` so tests can list every route's requirement.
+    It does the work of :func:`current_user` and :func:`verify_csrf` itself rather than through
+    nested dependencies: every route has it, and each dependency level costs on every request.
     """
 
-    async def dependency(user: CurrentUser = Depends(verify_csrf)) -> CurrentUser:
+    async def dependency(request: Request) -> CurrentUser:
+        user = _resolve_user(request)
+        if user is None:
+            raise NotAuthenticated("请先登录", "login required")
+        await _check_csrf(request, user)
         identity_service.require(user, permission)
         return user
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.responses import Response
 
 from anju import i18n
@@ -72,8 +73,7 @@ def lang_of(request: Request) -> str:
     return lang if lang in i18n.LANGS else i18n.DEFAULT_LANG
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
-    """Render a page with the user, CSRF token and translator in its context."""
+def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]:
     lang = lang_of(request)
     user = getattr(request.state, "user", None)
     ctx: dict[str, Any] = {
@@ -83,4 +83,14 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "_": lambda key, **kw: i18n.t(key, lang, **kw),
     }
     ctx.update(context or {})
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    return ctx
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """Render a page with the user, CSRF token and translator in its context."""
+    return templates.TemplateResponse(request, name, _context(request, context), status_code=status_code)
+
+
+def render_fragment(request: Request, name: str, context: dict[str, Any] | None = None) -> Markup:
+    """Render a template to HTML that another page includes (or an htmx swap returns) as is."""
+    return Markup(env.get_template(name).render(_context(request, context)))

@@ -13,6 +13,9 @@ from anju.db.session import get_sessionmaker
 log = logging.getLogger("anju")
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 class UnitOfWorkMiddleware:
     """Owns the request's database transaction (a pure ASGI middleware, see ADR 0001).
 
@@ -51,7 +54,11 @@ class UnitOfWorkMiddleware:
                 finished = True
                 ok = message["status"] < 400 or state.get("commit_anyway", False)
                 try:
-                    if ok:
+                    if ok and scope.get("method") in _READS:
+                        # A read's commit ends a transaction that wrote nothing (or next to
+                        # nothing): cheaper here than a hop to a worker thread and back.
+                        session.commit()
+                    elif ok:
                         await run_in_threadpool(session.commit)
                     else:
                         session.rollback()

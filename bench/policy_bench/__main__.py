@@ -289,14 +289,22 @@ numpy evaluator does); a policy that could overflow, a construct the generator d
 kernel automatically and compile a missing one in a background thread for tables of at least 1,000
 households (the request itself is answered by numpy), so no request waits for the compiler.
 
+Outputs: amounts are written household-major (one row of item amounts per household, one write
+stream instead of twelve), applicability is stored only for items whose condition can be false (an item
+that always applies returns a read-only broadcast of True), and output buffers come from a pool that
+hands a buffer out again only after every array made from it has been released (a repeated evaluation
+no longer pays ~20 ms of first-touch page faults for 100 MB of fresh output; a held result never changes).
+
 Status: exact everywhere (0 differences), >= 100x the scalar evaluator and what-if well under 20 ms,
-but the 20,000,000 households/s target has not been demonstrated on this shared 2-core VM: the runs so
-far were made while other jobs kept the load average at 3-7. Measured as CPU time, one thread spends
-about 90-120 ms per 1,000,000 households in the kernel (the numpy evaluator about 380 ms), so two
-idle cores would give roughly 45-60 ms, i.e. around the target but not clearly above it. The largest
-remaining costs: one mispredicted loop exit per household for each of the certificate and member
-loops (counts vary randomly), the twelve int64 output columns (about 100 MB written per call, much of
-it first-touch page faults), and the table lookup and floor/cap/rounding per certificate.
+but the 20,000,000 households/s target is not reached on this shared 2-core VM. Session 2 (2026-11-23),
+interleaved on one table: the kernel alone went from ~73 to ~65 ms with the household-major layout, the
+pool removed ~9 ms from the whole call, and generating the kernel source and arguments costs ~6 ms per
+call. The same runs swing by 30-60% with the VM (the kernel measured 66-120 ms within one hour), so the
+whole call sits at ~60-80 ms on a quiet VM (12-17M households/s). Measured per part with the kernel's
+loops removed one at a time: the certificate loop ~42 ms, the member loop ~24 ms, the rest ~30 ms (2
+threads). What would still move it: member sums that depend only on the data (counts of members with a
+flag) hoisted out of the member loop, and a kernel source cached per policy structure so that a call
+only rebuilds the argument arrays.
 """
 
 

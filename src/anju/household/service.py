@@ -456,6 +456,31 @@ def _audit(
     )
 
 
+def _changed(
+    session: Session,
+    actor: Actor,
+    h: Household,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    """A change to ``h``'s file: the household's version moves and the change is audited."""
+    _touch(session, h)
+    _audit(session, actor, action=action, entity=entity, entity_id=entity_id, h=h, changes=changes, reason=reason)
+
+
+def _created(
+    session: Session, actor: Actor, h: Household, obj: Any, *, entity: str, changes: dict[str, Any], reason: str
+) -> None:
+    """Insert ``obj``, a new record of ``h``'s file, and audit its creation."""
+    session.add(obj)
+    session.flush()
+    _changed(session, actor, h, action="create", entity=entity, entity_id=obj.id, changes=changes, reason=reason)
+
+
 def _check_block(session: Session, project_id: int, block_id: int | None) -> None:
     if block_id is None:
         return
@@ -488,14 +513,13 @@ def _void(
     """Void a record of the file (never delete it) and audit why."""
     obj.voided_at = utcnow()
     obj.void_reason = reason
-    _touch(session, h)
-    _audit(
+    _changed(
         session,
         actor,
+        h,
         action="void",
         entity=entity,
         entity_id=obj.id,
-        h=h,
         changes=changes or {},
         reason=reason,
     )
@@ -575,14 +599,13 @@ def update_household(
     if not changes:
         return {}
     _refresh_search_text(session, h)
-    _touch(session, h)
-    _audit(
+    _changed(
         session,
         actor,
+        h,
         action="update",
         entity="household",
         entity_id=h.id,
-        h=h,
         changes=changes,
         reason=reason,
     )
@@ -596,14 +619,13 @@ def change_status(
     h = _load(session, scope, household_id)
     rules.check_transition(h.status, status)
     changes = _apply(h, {"status": status})
-    _touch(session, h)
-    _audit(
+    _changed(
         session,
         actor,
+        h,
         action="status",
         entity="household",
         entity_id=h.id,
-        h=h,
         changes=changes,
         reason=reason,
     )
@@ -694,14 +716,13 @@ def add_member(
     session.add(m)
     session.flush()
     _refresh_search_text(session, h)
-    _touch(session, h)
-    _audit(
+    _changed(
         session,
         actor,
+        h,
         action="create",
         entity="member",
         entity_id=m.id,
-        h=h,
         changes=field_diff({}, _snapshot(m, MEMBER_AUDIT_FIELDS)),
         reason=reason,
     )
@@ -729,10 +750,7 @@ def update_member(
     if not changes:
         return {}
     _refresh_search_text(session, h)
-    _touch(session, h)
-    _audit(
-        session, actor, action="update", entity="member", entity_id=m.id, h=h, changes=changes, reason=reason
-    )
+    _changed(session, actor, h, action="update", entity="member", entity_id=m.id, changes=changes, reason=reason)
     return changes
 
 
@@ -782,16 +800,12 @@ def add_building(
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋")
     sort = int(session.scalar(select(func.count()).where(Building.household_id == h.id)) or 0)
     b = Building(household_id=h.id, sort=sort, **values)
-    session.add(b)
-    session.flush()
-    _touch(session, h)
-    _audit(
+    _created(
         session,
         actor,
-        action="create",
+        h,
+        b,
         entity="building",
-        entity_id=b.id,
-        h=h,
         changes=field_diff({}, values),
         reason=reason,
     )
@@ -812,14 +826,13 @@ def update_building(
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋", partial=True)
     changes = _apply(b, values)
     if changes:
-        _touch(session, h)
-        _audit(
+        _changed(
             session,
             actor,
+            h,
             action="update",
             entity="building",
             entity_id=b.id,
-            h=h,
             changes=changes,
             reason=reason,
         )
@@ -856,16 +869,12 @@ def add_valuation(
         fixtures_fen=yuan_to_fen(values["fixtures"]),
         created_at=utcnow(),
     )
-    session.add(v)
-    session.flush()
-    _touch(session, h)
-    _audit(
+    _created(
         session,
         actor,
-        action="create",
+        h,
+        v,
         entity="valuation",
-        entity_id=v.id,
-        h=h,
         changes=field_diff({}, values),
         reason=reason,
     )
@@ -887,16 +896,12 @@ def add_tenant(
     credential = values.pop("credential", "")
     values["credential_masked"] = mask_id_number(credential) if values["kind"] == "person" else credential
     t = Tenant(household_id=h.id, **values)
-    session.add(t)
-    session.flush()
-    _touch(session, h)
-    _audit(
+    _created(
         session,
         actor,
-        action="create",
+        h,
+        t,
         entity="tenant",
-        entity_id=t.id,
-        h=h,
         changes=field_diff({}, values),
         reason=reason,
     )
@@ -934,14 +939,13 @@ def set_homestead(
             hs.voided_at = None
             changes["voided_at"] = ["voided", None]
     if changes:
-        _touch(session, h)
-        _audit(
+        _changed(
             session,
             actor,
+            h,
             action="update",
             entity="homestead",
             entity_id=hs.id,
-            h=h,
             changes=changes,
             reason=reason,
         )
@@ -1013,16 +1017,12 @@ def add_attachment(
         uploaded_by=actor.username,
         uploaded_at=utcnow(),
     )
-    session.add(a)
-    session.flush()
-    _touch(session, h)
-    _audit(
+    _created(
         session,
         actor,
-        action="create",
+        h,
+        a,
         entity="attachment",
-        entity_id=a.id,
-        h=h,
         changes={
             "filename": [None, a.filename],
             "sha256": [None, digest],

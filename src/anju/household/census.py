@@ -21,7 +21,7 @@ import hashlib
 import io
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -789,6 +789,20 @@ class _Check:
             return None
         return str(code)
 
+    def child_rows(
+        self, sheet: RawSheet, key: str
+    ) -> Iterator[tuple[_Errors, int, dict[str, Any], bool, str | None]]:
+        """Each row of a sheet that belongs to households, its cells cleaned and errors noted:
+        ``(errors, row number, values, whether a cell was bad, 户号 if it names a known household)``."""
+        errs = _Errors(self.errors, sheet)
+        cleaner = RowCleaner(SHEET_BY_KEY[key].fields)
+        for row_no, values in sheet.rows:
+            self.tick()
+            out, field_errors = cleaner.clean_values(values)
+            if field_errors:
+                errs.fields(row_no, field_errors)
+            yield errs, row_no, out, bool(field_errors), self.child_key(errs, row_no, out)
+
     # households --------------------------------------------------------------
     def households(self, sheet: RawSheet | None) -> None:
         """户 sheet: cells, duplicate and existing 户号, blocks, 签约日期 by status."""
@@ -888,15 +902,8 @@ class _Check:
         """房屋 sheet: cells, 房屋序号 and 产权证号 unique per household."""
         if sheet is None:
             return
-        errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["buildings"].fields)
         next_order: dict[str, int] = {}
-        for row_no, values in sheet.rows:
-            self.tick()
-            out, field_errors = cleaner.clean_values(values)
-            if field_errors:
-                errs.fields(row_no, field_errors)
-            code = self.child_key(errs, row_no, out)
+        for errs, row_no, out, field_errors, code in self.child_rows(sheet, "buildings"):
             bad = bool(field_errors) or code is None
             legal = out.get("legal_area")
             extra = out.get("unregistered_area")
@@ -933,14 +940,7 @@ class _Check:
         """承租人 sheet: cells and lease dates."""
         if sheet is None:
             return
-        errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["tenants"].fields)
-        for row_no, values in sheet.rows:
-            self.tick()
-            out, field_errors = cleaner.clean_values(values)
-            if field_errors:
-                errs.fields(row_no, field_errors)
-            code = self.child_key(errs, row_no, out)
+        for errs, row_no, out, field_errors, code in self.child_rows(sheet, "tenants"):
             start, end = out.get("lease_start_on"), out.get("lease_end_on")
             if start and end and end < start:
                 errs.add(row_no, "lease_end_on", "租期止不能早于租期起")
@@ -953,15 +953,8 @@ class _Check:
         """宅基地 sheet: at most one per household."""
         if sheet is None:
             return
-        errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["homesteads"].fields)
         seen: dict[str, int] = {}
-        for row_no, values in sheet.rows:
-            self.tick()
-            out, field_errors = cleaner.clean_values(values)
-            if field_errors:
-                errs.fields(row_no, field_errors)
-            code = self.child_key(errs, row_no, out)
+        for errs, row_no, out, field_errors, code in self.child_rows(sheet, "homesteads"):
             if code is not None and code in seen:
                 errs.add(row_no, "household_code", f"户“{code}”的宅基地已在第{seen[code]}行填写")
                 continue
@@ -975,15 +968,8 @@ class _Check:
         """评估 sheet: each names one building of the 房屋 sheet, at most once."""
         if sheet is None:
             return
-        errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["valuations"].fields)
         valued: dict[tuple[str, int], int] = {}
-        for row_no, values in sheet.rows:
-            self.tick()
-            out, field_errors = cleaner.clean_values(values)
-            if field_errors:
-                errs.fields(row_no, field_errors)
-            code = self.child_key(errs, row_no, out)
+        for errs, row_no, out, field_errors, code in self.child_rows(sheet, "valuations"):
             if code is None:
                 continue
             order = out.get("building_order")

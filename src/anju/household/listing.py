@@ -34,10 +34,19 @@ _lock = threading.Lock()
 
 
 def data_key(session: Session, project_id: int) -> tuple[Any, ...]:
-    """Identity of the project's current household data, cheap to read (two index lookups)."""
+    """Identity of the project's current household data, cheap to read (two index lookups).
+
+    Kept for the session (one request) while the project's version stays the same: the list page
+    and the list service both ask for it.
+    """
     version = project_service.households_version(session, project_id)
+    memo: tuple[Any, ...] | None = session.info.get(("listing.data_key", project_id))
+    if memo is not None and memo[2] == version:
+        return memo
     max_id = session.scalar(select(func.max(Household.id)))
-    return (str(session.get_bind().engine.url), project_id, version, max_id)
+    key = (str(session.get_bind().engine.url), project_id, version, max_id)
+    session.info[("listing.data_key", project_id)] = key
+    return key
 
 
 def _cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:

@@ -47,26 +47,6 @@ def serve(
     if workers <= 1 or reload:
         uvicorn.run("anju.main:create_app", factory=True, host=h, port=p, reload=reload, log_level="info")
         return
-    _serve_workers(h, p, workers)
+    from anju.web import workers as worker_processes
 
-
-def _serve_workers(host: str, port: int, workers: int) -> None:
-    """Several worker processes on one listening socket.
-
-    The socket is created with ``IPPROTO_TCP`` so that asyncio sets ``TCP_NODELAY`` on accepted
-    connections (it only does for sockets whose protocol is TCP). uvicorn's own multi-worker socket
-    has protocol 0, and without ``TCP_NODELAY`` every response body waits ~40 ms for the client's
-    delayed ACK of the headers.
-    """
-    import socket
-
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    config = uvicorn.Config("anju.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
-    Multiprocess(config, sockets=[sock]).run()
+    raise typer.Exit(worker_processes.serve(h, p, workers))

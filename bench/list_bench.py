@@ -30,20 +30,22 @@ from urllib.parse import quote
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = """Notes: on this shared 2-vCPU VM the same command gives p95 from about 110 to 165 ms between back-to-back
-runs (the two vCPUs together give ~1.1-1.3x one core: `--workers 1` reaches ~85-90% of the 2-worker throughput).
-Session 2 (2026-11-23) runs after the changes below: p95 158 / 127 / 113 ms (server CPU 5.1-6.3 ms per request);
-session 1 ended at p95 297-320 ms (~9-10 ms per request). What a request does now: session lookup (plain
-columns), project header and data version in one statement, max household id; on a result-table cache miss, one
-statement for the page (columns + member count + legal area as correlated subqueries) and the Jinja table.
-What is cached per project data version (`project.households_version`, bumped by every household write and by
-census imports, plus the highest household id) and per worker: the grouped counts, the block tree, the search
-text of every live household as one string (`str.find` instead of a table scan: ~5 ms instead of 35-70 ms per new
-name; built once per version in ~0.3-0.5 s), and the rendered result table of each (query, filters, sort, page,
-language) of a whole-project list (scoped lists are never cached). The warm-up round makes every worker build
-these per-version tables before the measured run; its measured pages and names are still new to the caches.
-Other changes: the permission dependency resolves the user itself (no nested dependencies), the user lookup runs
-on the event loop, and a read's commit runs inline instead of in a worker thread."""
+NOTES = """Notes: back-to-back runs of this command on this shared VM after session 2's changes: p95 97 / 123 / 100 /
+108 ms with `--workers 2` (206-282 req/s), 162 ms with `--workers 1` (175 req/s). Session 1 ended at p95 297-320 ms.
+The largest single change was in `anju serve --workers N` (src/anju/web/workers.py): every worker now has its own
+`SO_REUSEPORT` listening socket. With uvicorn's one shared socket the event loop that woke first accepted all
+pending connections, so the 20 keep-alive connections of this benchmark all landed in one worker and the second
+core idled (`--workers 1` measured the same as `--workers 2`).
+What a request does: session lookup (plain columns), project header and data version in one statement, max
+household id; on a result-table cache miss, one statement for the page (columns + member count + legal area as
+correlated subqueries) and the Jinja table. Cached per project data version (`project.households_version`,
+bumped by every household write and by census imports, plus the highest household id) and per worker: grouped
+counts, block tree, the search text of every live household as one string (`str.find`: ~5 ms instead of a 35-70
+ms table scan per new name; built once per version in ~0.3-0.5 s), and the rendered result table of each (query,
+filters, sort, page, language) of a whole-project list (scoped lists are never cached). The warm-up round makes
+every worker build these per-version tables; the measured run's pages and names are still new to the caches.
+Also: the permission dependency resolves the user itself (no nested dependencies), the user lookup runs on the
+event loop, and a read's commit runs inline instead of in a worker thread."""
 OUT = ROOT / "bench" / "out"
 USERNAME, PASSWORD = "bench_officer", "Bench-Passw0rd!"
 

@@ -142,10 +142,11 @@ def test_attachment_stored_by_checksum(db: Session) -> None:
         )
 
 
-def test_search_text_index_finds_what_a_database_scan_finds(db: Session) -> None:
+def test_search_text_index_finds_what_a_database_scan_finds(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     from anju.db import text as db_text
     from anju.household import listing
 
+    monkeypatch.setattr(listing, "BUILD_AFTER_SCANS", 0)  # every search below uses the in-memory text
     w = build_world(db, households=6)
     key = listing.data_key(db, w.project_id)
     for needle in ["建国", "h000", "h0006", "青溪路", "号", "张", "志强 ", "zzz", " "]:
@@ -174,3 +175,25 @@ def test_an_edit_moves_the_data_version_so_cached_searches_are_not_reused(db: Se
     )
     assert listing.data_key(db, w.project_id) != before
     assert household_service.list_households(db, scope=ALL, project_id=w.project_id, q="张建设").total == 1
+
+
+def test_search_text_is_built_only_for_a_version_that_keeps_being_searched(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anju.household import listing
+
+    monkeypatch.setattr(listing, "BUILD_AFTER_SCANS", 2)
+    w = build_world(db, households=6)
+    key = listing.data_key(db, w.project_id)
+    for needle in ("张", "李"):  # new needles: database scans
+        listing.search(db, w.project_id, needle, key)
+        assert listing._fresh_corpus(w.project_id, key) is None
+    assert listing.search(db, w.project_id, "王", key).total == 1  # the third builds the search text
+    assert listing._fresh_corpus(w.project_id, key) is not None
+    household_service.update_household(
+        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], data={"head_name": "王建国"}, reason="更正"
+    )
+    moved = listing.data_key(db, w.project_id)
+    assert listing._fresh_corpus(w.project_id, moved) is None  # a new version scans again first
+    assert listing.search(db, w.project_id, "王", moved).total == 2
+    assert listing._fresh_corpus(w.project_id, moved) is None

@@ -105,13 +105,34 @@ _SEPARATOR = "\n"
 # Project id -> (data key, corpus): only the newest version of each project is kept (a corpus
 # of 100,000 households is ~10 MB; the LRU above would keep hundreds of stale ones).
 _corpora: dict[int, tuple[tuple[Any, ...], _Corpus]] = {}
+# Project id -> (data key, database scans made for new needles at that key).
+_scans: dict[int, tuple[tuple[Any, ...], int]] = {}
+#: Building the search text costs about as much as this many database scans (one full read of the
+#: project's households each). A version gets its search text only once it has needed that many
+#: scans, so while households are being edited (the version moves between searches) searching
+#: costs at most about twice what scanning alone would, and in quiet times it is the fast path.
+BUILD_AFTER_SCANS = 8
+
+
+def _fresh_corpus(project_id: int, key: tuple[Any, ...]) -> _Corpus | None:
+    with _lock:
+        hit = _corpora.get(project_id)
+    return hit[1] if hit is not None and hit[0] == key else None
+
+
+def _count_scan(project_id: int, key: tuple[Any, ...]) -> int:
+    """Count one more database scan at ``key``; returns how many were made before it."""
+    with _lock:
+        seen_key, n = _scans.get(project_id, (key, 0))
+        n = n if seen_key == key else 0
+        _scans[project_id] = (key, n + 1)
+    return n
 
 
 def _corpus(session: Session, project_id: int, key: tuple[Any, ...]) -> _Corpus:
-    with _lock:
-        hit = _corpora.get(project_id)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    hit = _fresh_corpus(project_id, key)
+    if hit is not None:
+        return hit
     rows = session.execute(
         select(Household.id, Household.search_text)
         .where(Household.project_id == project_id, Household.voided_at.is_(None))
@@ -150,7 +171,11 @@ def search(session: Session, project_id: int, needle: str, key: tuple[Any, ...])
     def compute() -> SearchResult:
         if not needle or _SEPARATOR in needle:
             return scan()  # the separator would match across households
-        corpus = _corpus(session, project_id, key)
+        corpus = _fresh_corpus(project_id, key)
+        if corpus is None:
+            if _count_scan(project_id, key) < BUILD_AFTER_SCANS:
+                return scan()
+            corpus = _corpus(session, project_id, key)
         found: list[int] = []
         find, starts = corpus.text.find, corpus.starts
         pos = find(needle)
@@ -180,3 +205,4 @@ def clear() -> None:
     with _lock:
         _cache.clear()
         _corpora.clear()
+        _scans.clear()

@@ -31,6 +31,8 @@ class Household(IdMixin, VoidMixin, Base):
         Index("ix_household_project_status", "project_id", "status", "code"),
         # Covers the list counts (project, live, block, status) without touching table rows.
         Index("ix_household_list_count", "project_id", "voided_at", "block_id", "status"),
+        # Households changed since a moment (the list's search text is refreshed from them).
+        Index("ix_household_project_updated", "project_id", "updated_at"),
     )
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))

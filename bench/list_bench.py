@@ -30,8 +30,9 @@ from urllib.parse import quote
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = """Notes: back-to-back runs of this command on this shared VM after session 2's changes: p95 97 / 123 / 100 /
-108 ms with `--workers 2` (206-282 req/s), 162 ms with `--workers 1` (175 req/s). Session 1 ended at p95 297-320 ms.
+NOTES = """Notes: back-to-back runs of this command on this shared VM after session 2's changes: p95 81 / 115 / 103 /
+85 ms with `--workers 2` (234-325 req/s; earlier the same day 97 / 123 / 100 / 108 ms), 162 ms with `--workers 1`
+(175 req/s). Session 1 ended at p95 297-320 ms.
 The largest single change was in `anju serve --workers N` (src/anju/web/workers.py): every worker now has its own
 `SO_REUSEPORT` listening socket. With uvicorn's one shared socket the event loop that woke first accepted all
 pending connections, so the 20 keep-alive connections of this benchmark all landed in one worker and the second
@@ -41,7 +42,8 @@ household id; on a result-table cache miss, one statement for the page (columns 
 correlated subqueries) and the Jinja table. Cached per project data version (`project.households_version`,
 bumped by every household write and by census imports, plus the highest household id) and per worker: grouped
 counts, block tree, the search text of every live household as one string (`str.find`: ~5 ms instead of a 35-70
-ms table scan per new name; built once per version in ~0.3-0.5 s), and the rendered result table of each (query,
+ms table scan per new name; read once per worker in ~0.6 s, then patched from the households changed or added
+since, a few ms per version), and the rendered result table of each (query,
 filters, sort, page, language) of a whole-project list (scoped lists are never cached). The warm-up round makes
 every worker build these per-version tables; the measured run's pages and names are still new to the caches.
 Also: the permission dependency resolves the user itself (no nested dependencies), the user lookup runs on the

@@ -1,10 +1,10 @@
-"""Caches behind the household list: grouped counts and search matches per project data version.
+"""Caches behind the household list, per project data version and per worker process.
 
-A list request must stay fast on 100,000 households. Counting the project's households and
-scanning ``search_text`` for a name are the two full passes; both results depend only on the
-project's household data, so they are cached under the project's ``households_version`` (bumped
-by every household write) and the highest household id (moved by bulk imports). The caches are
-per process and bounded; every worker keeps its own.
+A list request must stay fast on 100,000 households. What depends only on the project's household
+data is kept under the project's ``households_version`` (bumped by every household write and by
+census imports) and the highest household id: the grouped counts, the search matches of each
+needle, the rendered result tables, and the search text of every live household in one string
+(read once, then patched from the households changed since). The caches are bounded.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
+_ASCII_ZERO_WEIGHT = ord("0") * sum(_WEIGHTS)  # what the weighted sum of character codes adds
 
 
 def normalize_id_number(text: str) -> str:
@@ -17,6 +19,10 @@ def normalize_id_number(text: str) -> str:
 
 def check_digit(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():
+        # The weighted sum of the ASCII codes less that of "0"s: no int() per digit (a census
+        # import checks hundreds of thousands of numbers).
+        return _CHECK[(sum(map(mul, first17.encode(), _WEIGHTS)) - _ASCII_ZERO_WEIGHT) % 11]
     total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK[total % 11]
 
@@ -34,8 +40,9 @@ def id_number_problem(text: str) -> str | None:
         return "身份证号中的出生日期无效"
     if birth.year < 1880 or birth > date.today():
         return "身份证号中的出生日期不合理"
-    if check_digit(value[:17]) != value[17]:
-        return f"身份证号校验位错误（应为{check_digit(value[:17])}）"
+    expected = check_digit(value[:17])
+    if expected != value[17]:
+        return f"身份证号校验位错误（应为{expected}）"
     return None
 
 

@@ -43,6 +43,7 @@ from anju.core.money import yuan_to_fen
 from anju.errors import ValidationFailed
 from anju.household import rules
 from anju.household import service as household_service
+from anju.household.column_cleaning import ColumnCleaner, Judge, judge_for
 from anju.household.models import Building, Homestead, Household, Member, Tenant, Valuation
 from anju.project import service as project_service
 
@@ -577,91 +578,6 @@ def read_census(
 # ---------------------------------------------------------------- validation
 
 
-# Fields whose values rarely repeat: caching their parse results would only cost memory.
-_UNCACHED = frozenset(
-    {
-        "code",
-        "household_code",
-        "head_name",
-        "address",
-        "name",
-        "id_number",
-        "phone",
-        "contact_phone",
-        "certificate_no",
-        "remark",
-        "location",
-        "credential",
-        "report_no",
-        "resettlement_reason",
-    }
-)
-_CACHE_LIMIT = 4096
-_MISSING = object()
-
-
-class RowCleaner:
-    """:func:`anju.household.rules.clean` for many rows, with the same parsers, checks and messages.
-
-    Parsers are pure, so results for repeated values (结构, 是/否, 年份 ...) are memoised per field;
-    a unit test keeps this identical to ``rules.clean``.
-    """
-
-    def __init__(self, fields: tuple[rules.Field, ...]) -> None:
-        self.fields = fields
-        self.caches: list[dict[tuple[type, Any], tuple[bool, Any]] | None] = [
-            None if f.name in _UNCACHED else {} for f in fields
-        ]
-
-    def _parse(self, f: rules.Field, value: Any) -> tuple[bool, Any]:
-        try:
-            parsed = f.parse(value)
-        except ValueError as exc:
-            return False, str(exc)
-        if f.check is not None and parsed is not None:
-            problem = f.check(parsed)
-            if problem:
-                return False, problem
-        return True, parsed
-
-    def __call__(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[rules.FieldError]]:
-        """Clean one row given by field name; returns values and every problem, like ``rules.clean``."""
-        return self.clean_values([raw.get(f.name) for f in self.fields])
-
-    def clean_values(self, values: Sequence[Any]) -> tuple[dict[str, Any], list[rules.FieldError]]:
-        """Clean one row given as values in field order."""
-        out: dict[str, Any] = {}
-        errors: list[rules.FieldError] = []
-        for f, cache, value in zip(self.fields, self.caches, values, strict=True):
-            if value is None or (value.__class__ is str and not value.strip()):
-                if f.required:
-                    errors.append(rules.FieldError(f.name, f.label, "必填"))
-                else:
-                    out[f.name] = f.default
-                continue
-            if cache is not None:
-                key = (value.__class__, value)
-                hit = cache.get(key, _MISSING)
-                if hit is _MISSING:
-                    hit = self._parse(f, value)
-                    if len(cache) < _CACHE_LIMIT:
-                        cache[key] = hit
-                ok, result = hit  # type: ignore[misc]
-            elif f.check is None:
-                try:
-                    out[f.name] = f.parse(value)
-                except ValueError as exc:
-                    errors.append(rules.FieldError(f.name, f.label, str(exc)))
-                continue
-            else:
-                ok, result = self._parse(f, value)
-            if ok:
-                out[f.name] = result
-            else:
-                errors.append(rules.FieldError(f.name, f.label, result))
-        return out, errors
-
-
 @dataclass
 class ProjectContext:
     """What validation needs to know about the target project."""
@@ -748,6 +664,19 @@ def _resolve_block(ctx: ProjectContext, text: str) -> tuple[int | None, str]:
     return None, f"区块“{text}”不存在于本项目，请先在项目中建立该区块"
 
 
+def _text_id_number(f: rules.Field) -> Judge:
+    """The judge of the 身份证号 column: a numeric cell is refused whatever it holds."""
+    judge = judge_for(f)
+
+    def text_only(value: Any) -> tuple[bool, Any]:
+        if isinstance(value, float):
+            # 18 digits do not survive a numeric cell: the last digits are already lost
+            return False, "身份证号须以文本格式填写（数字格式会丢失末位）"
+        return judge(value)
+
+    return text_only
+
+
 _SIGNED_OR_LATER = frozenset({"signed", "vacated", "demolished", "archived"})
 
 
@@ -795,10 +724,9 @@ class _Check:
         """Each row of a sheet that belongs to households, its cells cleaned and errors noted:
         ``(errors, row number, values, whether a cell was bad, 户号 if it names a known household)``."""
         errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY[key].fields)
-        for row_no, values in sheet.rows:
+        cleaned = ColumnCleaner(SHEET_BY_KEY[key].fields).clean([values for _, values in sheet.rows])
+        for (row_no, _values), (out, field_errors) in zip(sheet.rows, cleaned, strict=True):
             self.tick()
-            out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
             yield errs, row_no, out, bool(field_errors), self.child_key(errs, row_no, out)
@@ -809,11 +737,11 @@ class _Check:
         if sheet is None:
             return
         errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["households"].fields)
+        cleaned = ColumnCleaner(SHEET_BY_KEY["households"].fields).clean([values for _, values in sheet.rows])
         first_row: dict[str, int] = {}
-        for row_no, values in sheet.rows:
+        blocks: dict[str, tuple[int | None, str]] = {}  # a few blocks serve thousands of rows
+        for (row_no, _values), (out, field_errors) in zip(sheet.rows, cleaned, strict=True):
             self.tick()
-            out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
             code = out.get("code")
@@ -827,7 +755,11 @@ class _Check:
                     code = None
                 else:
                     first_row[code] = row_no
-            block_id, problem = _resolve_block(self.ctx, out.get("block", "") or "")
+            block_text = out.get("block", "") or ""
+            resolved = blocks.get(block_text)
+            if resolved is None:
+                resolved = blocks[block_text] = _resolve_block(self.ctx, block_text)
+            block_id, problem = resolved
             if problem:
                 errs.add(row_no, "block", problem)
             status = out.get("status", "surveyed")
@@ -845,29 +777,15 @@ class _Check:
         if sheet is None:
             return
         errs = _Errors(self.errors, sheet)
-        cleaner = RowCleaner(SHEET_BY_KEY["members"].fields)
-        id_col = sheet.columns.get("id_number")
-        id_pos = [c.field.name for c in SHEET_BY_KEY["members"].columns].index("id_number")
+        spec = SHEET_BY_KEY["members"]
+        cleaner = ColumnCleaner(spec.fields, {"id_number": _text_id_number(_f(spec.fields, "id_number"))})
+        cleaned = cleaner.clean([values for _, values in sheet.rows])
         seen_ids: dict[str, int] = {}
         heads: dict[str, int] = {}
         sort: dict[str, int] = {}
         check_db = bool(self.ctx.existing_digests)
-        for row_no, values in sheet.rows:
+        for (row_no, _values), (out, field_errors) in zip(sheet.rows, cleaned, strict=True):
             self.tick()
-            id_raw = values[id_pos]
-            if id_col is not None and isinstance(id_raw, float):
-                # 18 digits do not survive a numeric cell: the last digits are already lost
-                values = list(values)
-                values[id_pos] = None
-                out, field_errors = cleaner.clean_values(values)
-                field_errors = [e for e in field_errors if e.field != "id_number"]
-                field_errors.append(
-                    rules.FieldError(
-                        "id_number", "身份证号", "身份证号须以文本格式填写（数字格式会丢失末位）"
-                    )
-                )
-            else:
-                out, field_errors = cleaner.clean_values(values)
             if field_errors:
                 errs.fields(row_no, field_errors)
             code = self.child_key(errs, row_no, out)

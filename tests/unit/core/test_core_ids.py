@@ -32,7 +32,9 @@ def test_hand_checked_check_digits() -> None:
     assert make_id_number("330102", date(1980, 5, 17), 1) == "330102198005170019"
 
 
-@pytest.mark.parametrize("value", [KNOWN_X, "440524188001010014", "330102198005170019", " 11010519491231002x "])
+@pytest.mark.parametrize(
+    "value", [KNOWN_X, "440524188001010014", "330102198005170019", " 11010519491231002x "]
+)
 def test_valid_numbers(value: str) -> None:
     assert id_number_problem(value) is None
     assert is_valid_id_number(value)
@@ -82,8 +84,12 @@ def test_make_id_number_is_always_valid(region: str, born: date, serial: int) ->
     assert birth_date(value) == born
 
 
-@given(regions, births, serials, st.integers(min_value=0, max_value=17), st.integers(min_value=1, max_value=10))
-def test_changing_any_one_character_invalidates(region: str, born: date, serial: int, pos: int, shift: int) -> None:
+@given(
+    regions, births, serials, st.integers(min_value=0, max_value=17), st.integers(min_value=1, max_value=10)
+)
+def test_changing_any_one_character_invalidates(
+    region: str, born: date, serial: int, pos: int, shift: int
+) -> None:
     value = make_id_number(region, born, serial)
     alphabet = "0123456789X" if pos == 17 else "0123456789"
     current = alphabet.index(value[pos])
@@ -105,3 +111,18 @@ def test_masking() -> None:
     assert mask_name("张三丰") == "张**"
     assert mask_name("李") == "李"
     assert mask_name("") == ""
+
+
+_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_check_digit_is_the_weighted_sum_mod_11(first17: str) -> None:
+    assert (
+        check_digit(first17) == "10X98765432"[sum(int(c) * w for c, w in zip(first17, _W, strict=True)) % 11]
+    )
+
+
+def test_check_digit_of_non_ascii_digits_counts_their_values() -> None:
+    """Full-width or other Unicode digits take the int() path, not the ASCII shortcut."""
+    assert check_digit("３３０１０２１９７００３０４０１１") == check_digit("33010219700304011")

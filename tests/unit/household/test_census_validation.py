@@ -15,7 +15,8 @@ from anju.core import secrets
 from anju.core.ids import make_id_number
 from anju.demo.generator import census_rows
 from anju.household import census, rules
-from anju.household.census import CellError, ProjectContext, RowCleaner, raw_from_rows, validate
+from anju.household.census import CellError, ProjectContext, raw_from_rows, validate
+from anju.household.column_cleaning import ColumnCleaner
 
 SECRET = "unit-test-secret"
 ID1 = make_id_number("330102", date(1970, 3, 4), 11)
@@ -238,17 +239,17 @@ def test_row_cleaner_matches_rules_clean() -> None:
         },
         {"name": "  ", "relation": None, "id_number": ID3, "dibao": "否", "disability_grade": 3.0},
     ]
-    cleaner = RowCleaner(rules.MEMBER_FIELDS)
+    cleaner = ColumnCleaner(rules.MEMBER_FIELDS)
     for _ in range(2):  # second pass answers from the cache
         for raw in samples:
-            assert cleaner(raw) == rules.clean(rules.MEMBER_FIELDS, raw)
-    b_cleaner = RowCleaner(rules.BUILDING_FIELDS)
+            assert cleaner.clean_row(raw) == rules.clean(rules.MEMBER_FIELDS, raw)
+    b_cleaner = ColumnCleaner(rules.BUILDING_FIELDS)
     for raw in [
         {"structure": "砖混", "use": "住宅", "legal_area": 88.5, "floors": 2.0, "built_year": "1990"},
         {"structure": "brick_wood", "use": "营业", "legal_area": "1e3", "floors": 0, "built_year": 1800},
         {"structure": "砖混", "use": "住宅", "legal_area": 88.5, "floors": 2.0, "built_year": "1990"},
     ]:
-        assert b_cleaner(raw) == rules.clean(rules.BUILDING_FIELDS, raw)
+        assert b_cleaner.clean_row(raw) == rules.clean(rules.BUILDING_FIELDS, raw)
 
 
 def _xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:

@@ -214,3 +214,62 @@ def test_small_outputs_are_not_pooled() -> None:
     pool = jit.OutputPool()
     a = pool.take((10, 3), np.int64)
     assert a.base is None  # a plain array, not a lease
+
+
+_MODES = {
+    "_dr_half_up": "ROUND_HALF_UP", "_dr_half_down": "ROUND_HALF_DOWN", "_dr_half_even": "ROUND_HALF_EVEN",
+    "_dr_down": "ROUND_DOWN", "_dr_up": "ROUND_UP",
+}
+
+
+@pytest.mark.parametrize("helper", sorted(_MODES))
+def test_rounding_helpers_agree_with_decimal_in_the_compiled_kernel(helper: str) -> None:
+    import decimal
+    import random
+
+    numba = pytest.importorskip("numba")
+    fn = numba.njit(getattr(jit, helper))
+    rounding = getattr(decimal, _MODES[helper])
+    rng = random.Random(helper)
+    cases = [(x, d) for d in (1, 2, 3, 10, 100, 10_000) for x in range(-3 * d - 2, 3 * d + 3)]  # every tie
+    for _ in range(3000):
+        d = rng.choice([7, 100, 1000, 10**6, rng.randint(1, 10**9)])
+        cases.append((rng.randint(-(10**15), 10**15), d))
+    for x, d in cases:
+        expected = int((Decimal(x) / Decimal(d)).quantize(Decimal(1), rounding=rounding))
+        assert fn(x, d) == expected, (x, d)
+
+
+def test_in_range_codes_index_unsigned_and_others_keep_numpy_semantics() -> None:
+    checked = load_policy_file(EXAMPLES / "state_land.yaml")
+    table = HouseholdTable.from_households(_tiny())
+    prepared = jit.prepare(checked, table, "cash")
+    assert not isinstance(prepared, str)
+    assert "blk = " in prepared.source and "[u(blk)]" in prepared.source
+    assert "for j in range(" in prepared.source and "[u(j)]" in prepared.source
+    # A structure code outside the vocabulary: its lookup is no longer read unsigned.
+    structure = table.buildings.cols["structure"].copy()
+    structure[0] = -1
+    odd = _with_building_cols(table, structure=structure)
+    odd_prepared = jit.prepare(checked, odd, "cash")
+    assert not isinstance(odd_prepared, str)
+    assert odd_prepared.source != prepared.source
+
+
+def test_element_offsets_outside_the_columns_fall_back_to_numpy() -> None:
+    checked = load_policy_file(EXAMPLES / "state_land.yaml")
+    table = HouseholdTable.from_households(_tiny())
+    b = table.buildings
+    start = b.start.copy()
+    start[1] = b.size  # household 2's certificates would be read past the end
+    bad = HouseholdTable(**{**{f: getattr(table, f) for f in table.__dataclass_fields__},
+                            "buildings": type(b)(b.hh, start, b.count, b.cols, b.bounds)})
+    reason = jit.prepare(checked, bad, "cash")
+    assert reason == "unsupported: element offsets out of range"
+
+
+def _with_building_cols(table: HouseholdTable, **cols: Any) -> HouseholdTable:
+    b = table.buildings
+    fields = {f: getattr(table, f) for f in table.__dataclass_fields__}
+    fields["buildings"] = type(b)(b.hh, b.start, b.count, {**b.cols, **cols}, b.bounds)
+    return HouseholdTable(**fields)

@@ -126,3 +126,27 @@ def test_record_many_stores_what_chain_hash_computes(db: Session) -> None:
         assert rows[0].changes == '{"a":["2025-01-02","张三"],"b":[null,"1.50"],"f":"1.5"}'
     result = audit_service.verify(db)
     assert result.ok, result.problem
+
+
+def test_changes_encoded_ahead_are_stored_as_given_and_verify(db: Session) -> None:
+    """A bulk writer may hand over canonical_json(changes) computed ahead: same record, same chain."""
+    changes = {"name": [None, "张三"], "area": [None, "88.50"], "block_id": [None, 3]}
+    entries = [
+        audit_service.AuditEntry("import", "household", "1", changes, "导入", 1, 1),
+        audit_service.AuditEntry(
+            "import",
+            "household",
+            "2",
+            changes,
+            "导入",
+            1,
+            2,
+            changes_json=audit_service.canonical_json(changes),
+        ),
+    ]
+    audit_service.record_many(db, actor=ACTOR, entries=entries)
+    first, second = db.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(2)).all()[::-1]
+    assert (
+        first.changes == second.changes == '{"area":[null,"88.50"],"block_id":[null,3],"name":[null,"张三"]}'
+    )
+    assert audit_service.verify(db).ok

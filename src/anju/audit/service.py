@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from anju.audit import rules
 from anju.audit.models import AuditHead, AuditRecord
+from anju.audit.rules import canonical_json as canonical_json  # re-exported for AuditEntry.changes_json
 from anju.audit.rules import field_diff as field_diff  # re-exported: other domains diff through this service
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
@@ -21,7 +22,12 @@ HEAD_ID = 1
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One change to append; ``changes`` is ``{field: [before, after]}`` or a snapshot dict."""
+    """One change to append; ``changes`` is ``{field: [before, after]}`` or a snapshot dict.
+
+    ``changes_json``, when given, is :func:`canonical_json` of ``changes`` computed ahead (a bulk
+    import encodes its snapshots while the database stores its rows); it is stored and hashed
+    instead of encoding ``changes`` again.
+    """
 
     action: str
     entity: str
@@ -30,6 +36,7 @@ class AuditEntry:
     reason: str = ""
     project_id: int | None = None
     household_id: int | None = None
+    changes_json: str | None = None
 
 
 def _take_head(session: Session, count: int) -> tuple[int, str]:
@@ -109,7 +116,7 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
     rows: list[list[Any]] = []
     for entry in entries:
         seq += 1
-        changes = canonical(entry.changes)
+        changes = entry.changes_json if entry.changes_json is not None else canonical(entry.changes)
         reason = entry.reason[:500]
         project_id, household_id = entry.project_id, entry.household_id
         text = (

@@ -39,7 +39,6 @@ from anju.core import secrets
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.core.masking import mask_id_number
-from anju.core.money import yuan_to_fen
 from anju.errors import ValidationFailed
 from anju.household import rules
 from anju.household import service as household_service
@@ -524,16 +523,22 @@ def _decode_csv(data: bytes) -> str:
     raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
 
 
+SheetHandler = Callable[[str, "RawSheet | None"], None]
+"""``handler(sheet key, sheet or None)``, called for each sheet of ``SHEETS`` in order as it is read."""
+
+
 def read_census(
-    source: Path | bytes | BinaryIO, filename: str = "", progress: Progress | None = None
+    source: Path | bytes | BinaryIO,
+    filename: str = "",
+    progress: Progress | None = None,
+    on_sheet: SheetHandler | None = None,
 ) -> RawCensus:
     """Read a census workbook (.xlsx / .xls / .xlsb / .ods via python-calamine, or a .csv of the 户 sheet).
 
     Structural problems (missing sheet, header or required column) are returned in ``errors``;
-    nothing is validated cell by cell here.
+    nothing is validated cell by cell here. ``on_sheet`` gets each sheet as soon as it is read
+    (the import checks it while the next one is parsed).
     """
-    from python_calamine import CalamineWorkbook
-
     progress = progress or _no_progress
     if isinstance(source, Path):
         filename = filename or source.name
@@ -552,27 +557,68 @@ def read_census(
         if sheet is not None:
             sheets[CSV_SHEET] = sheet
         progress("读取", 1, 1)
+        if on_sheet is not None:
+            for spec in SHEETS:
+                on_sheet(spec.key, sheets.get(spec.key))
         return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+    wb = _open_workbook(data)
+    names = {n.strip(): n for n in wb.sheet_names}
+    real = [names.get(spec.title) for spec in SHEETS]
+    for n, (spec, parsed) in enumerate(zip(SHEETS, _parse_sheets(wb, real), strict=True)):
+        sheet = None
+        if parsed is None:
+            if spec.required:
+                errors.append(CellError(spec.title, None, "", "", f"缺少“{spec.title}”工作表"))
+        else:
+            sheet = _sheet_from_rows(spec, parsed.to_python(skip_empty_area=False), errors)
+            if sheet is not None:
+                sheets[spec.key] = sheet
+            progress("读取", n + 1, len(SHEETS))
+        if on_sheet is not None:
+            on_sheet(spec.key, sheet)
+    return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+
+
+def _open_workbook(data: bytes) -> Any:
+    from python_calamine import CalamineWorkbook
+
     try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own error types for every unreadable file
         raise ValidationFailed(
             "无法读取该文件，请上传 .xlsx、.xls 或 .csv 格式的入户调查表", f"unreadable workbook: {exc}"
         ) from exc
-    names = {n.strip(): n for n in wb.sheet_names}
-    for n, spec in enumerate(SHEETS):
-        real = names.get(spec.title)
-        if real is None:
-            if spec.required:
-                errors.append(CellError(spec.title, None, "", "", f"缺少“{spec.title}”工作表"))
-            continue
-        grid = wb.get_sheet_by_name(real).to_python(skip_empty_area=False)
-        sheet = _sheet_from_rows(spec, grid, errors)
-        if sheet is not None:
-            sheets[spec.key] = sheet
-        progress("读取", n + 1, len(SHEETS))
-    wb.close()
-    return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+
+
+def _parse_sheets(wb: Any, names: Sequence[str | None]) -> Iterator[Any]:
+    """The parsed sheets of ``names`` in order (``None`` for an absent name), parsed ahead on a
+    second thread, then the workbook closed.
+
+    python-calamine releases the GIL while it parses a sheet (about half of reading a file),
+    so the next sheet is parsed while this thread converts and checks the previous one. Only
+    the parsing thread touches the workbook.
+    """
+    parsed: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+
+    def parse() -> None:
+        try:
+            for name in names:
+                parsed.put((None if name is None else wb.get_sheet_by_name(name), None))
+        except BaseException as exc:  # handed to the reading thread
+            parsed.put((None, exc))
+        finally:
+            wb.close()
+
+    thread = threading.Thread(target=parse, name="census-parse", daemon=True)
+    thread.start()
+    try:
+        for _name in names:
+            sheet, error = parsed.get()
+            if error is not None:
+                raise error
+            yield sheet
+    finally:
+        thread.join()
 
 
 # ---------------------------------------------------------------- validation
@@ -692,7 +738,7 @@ class _Check:
         self.errors = errors
         self.clean = CleanCensus()
         self.progress = progress
-        self.total = total
+        self.total = total  # 0 while the file is still being read: progress waits for the count
         self.done = 0
         self.step = max(1000, total // 100)
         self.secret = secret
@@ -702,8 +748,14 @@ class _Check:
 
     def tick(self) -> None:
         self.done += 1
-        if self.done % self.step == 0 or self.done == self.total:
+        if self.total and (self.done % self.step == 0 or self.done == self.total):
             self.progress("校验", self.done, self.total)
+
+    def count(self, total: int) -> None:
+        """The file is read: report progress against its ``total`` rows from now on."""
+        self.total = total
+        self.step = max(1000, total // 100)
+        self.progress("校验", self.done, total)
 
     def sheet(self, key: str, sheet: RawSheet | None) -> None:
         """Check one sheet (``None`` when the file has no such sheet)."""
@@ -922,7 +974,8 @@ class _Check:
                 self.clean.valuations.append(out)
 
     def finish(self, raw: RawCensus) -> CensusCheck:
-        """Errors in reading order (sheet, row, column) and the preview."""
+        """The reading errors and the cell errors in reading order (sheet, row, column), and the preview."""
+        self.errors[:0] = raw.errors
         self.errors.sort(key=lambda e: (_SHEET_ORDER.get(e.sheet, 99), e.row or 0, e.letter))
         self.progress("校验", self.total, self.total)
         return CensusCheck(errors=self.errors, clean=self.clean, preview=_preview(raw, self.clean))
@@ -943,9 +996,7 @@ def validate(
     progress = progress or _no_progress
     total = raw.row_count()
     progress("校验", 0, total)
-    check = _Check(
-        ctx, list(raw.errors), progress=progress, total=total, secret=secret_key or get_settings().secret_key
-    )
+    check = _Check(ctx, [], progress=progress, total=total, secret=secret_key or get_settings().secret_key)
     for spec in SHEETS:
         check.sheet(spec.key, raw.sheets.get(spec.key))
     return check.finish(raw)
@@ -1238,6 +1289,11 @@ def write(
     return summary
 
 
+def _fen(amount: Decimal) -> int:
+    # yuan_to_fen of a validated amount: parse_decimal has quantized it to exactly 2 places
+    return int(amount.scaleb(2))
+
+
 def _write_rows(
     session: Session,
     writer: _Writer,
@@ -1250,10 +1306,17 @@ def _write_rows(
     now = utcnow()
     none, blank = _Same(None), _Same("")
     zero = Decimal("0.00")
+    H, M, B, T, HS, V = (
+        clean.households,
+        clean.members,
+        clean.buildings,
+        clean.tenants,
+        clean.homesteads,
+        clean.valuations,
+    )
 
-    H = clean.households
     names_of: dict[str, list[str]] = {}
-    for m in clean.members:
+    for m in M:
         names_of.setdefault(m["household_code"], []).append(m["name"])
     search = rules.search_text
     writer.insert(
@@ -1288,6 +1351,71 @@ def _write_rows(
         len(H),
     )
     del names_of
+
+    # The child rows' columns (identity numbers encrypted) need no database id: they are
+    # prepared while the households are stored.
+    idents = household_service.member_identities([m["id_number"] for m in M])
+    members: dict[str, list[Any] | _Same] = {
+        "name": [m["name"] for m in M],
+        "relation": [m["relation"] for m in M],
+        **idents,
+        "phone": [m.get("phone", "") for m in M],
+        "dibao": [m.get("dibao", False) for m in M],
+        "disability_grade": [m.get("disability_grade") for m in M],
+        "serious_illness": [m.get("serious_illness", False) for m in M],
+        "martyr_family": [m.get("martyr_family", False) for m in M],
+        "shidu": [m.get("shidu", False) for m in M],
+        "only_child": [m.get("only_child", False) for m in M],
+        "youfu": [m.get("youfu", False) for m in M],
+        "resettlement_counted": [m.get("resettlement_counted") for m in M],
+        "resettlement_reason": [m.get("resettlement_reason", "") for m in M],
+        "sort": [m["sort"] for m in M],
+        "voided_at": none,
+        "void_reason": blank,
+    }
+    buildings: dict[str, list[Any] | _Same] = {
+        "certificate_no": [b.get("certificate_no", "") for b in B],
+        "structure": [b["structure"] for b in B],
+        "use": [b["use"] for b in B],
+        "floors": [b.get("floors") for b in B],
+        "built_year": [b.get("built_year") for b in B],
+        "legal_area": [b["legal_area"] for b in B],
+        "unregistered_area": [b.get("unregistered_area", zero) for b in B],
+        "unregistered_determination": [b.get("unregistered_determination", "pending") for b in B],
+        "location": [b.get("location", "") for b in B],
+        "sort": [b["sort"] for b in B],
+        "voided_at": none,
+        "void_reason": blank,
+    }
+    t_masked = [
+        mask_id_number(t.get("credential", "") or "")
+        if t["kind"] == "person"
+        else (t.get("credential", "") or "")
+        for t in T
+    ]
+    tenants: dict[str, list[Any] | _Same] = {
+        "name": [t["name"] for t in T],
+        "kind": [t["kind"] for t in T],
+        "credential_masked": t_masked,
+        "contact_phone": [t.get("contact_phone", "") for t in T],
+        "business": [t.get("business", "") for t in T],
+        "area": [t.get("area", zero) for t in T],
+        "monthly_rent_fen": [_fen(t.get("monthly_rent", zero)) for t in T],
+        "lease_start_on": [t.get("lease_start_on") for t in T],
+        "lease_end_on": [t.get("lease_end_on") for t in T],
+        "voided_at": none,
+        "void_reason": blank,
+    }
+    homesteads: dict[str, list[Any] | _Same] = {
+        "area": [hs["area"] for hs in HS],
+        "approved_year": [hs.get("approved_year") for hs in HS],
+        "certificate_no": [hs.get("certificate_no", "") for hs in HS],
+        "voided_at": none,
+        "void_reason": blank,
+    }
+    member_masked = idents["id_number_masked"]
+    del idents
+
     writer.wait()
     new_codes = {h["code"] for h in H}
     ids: dict[str, int] = {
@@ -1297,155 +1425,15 @@ def _write_rows(
         )
         if code in new_codes
     }
+    writer.insert(Member.__table__, {"household_id": _ids_of(M, ids), **members}, len(M))
+    writer.insert(Building.__table__, {"household_id": _ids_of(B, ids), **buildings}, len(B))
+    writer.insert(Tenant.__table__, {"household_id": _ids_of(T, ids), **tenants}, len(T))
+    writer.insert(Homestead.__table__, {"household_id": _ids_of(HS, ids), **homesteads}, len(HS))
+    del members, buildings, tenants, homesteads
+    # the audit snapshots are built while the database stores the child rows
+    changes = _audit_snapshots(H, M, B, T, HS, V, member_masked, t_masked)
+    del member_masked, t_masked
 
-    # One audit snapshot per household: its facts as a creation diff, and each kind of child
-    # record as one readable line per record (identity numbers masked).
-    snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}
-    lines: dict[tuple[str, str], list[str]] = {}
-
-    def add_lines(kind: str, rows: list[dict[str, Any]], texts: Iterable[str]) -> None:
-        for r, text in zip(rows, texts, strict=True):
-            key = (r["household_code"], kind)
-            got = lines.get(key)
-            if got is None:
-                lines[key] = [text]
-            else:
-                got.append(text)
-
-    M = clean.members
-    identity = household_service.member_identity
-    idents = [identity(m["id_number"]) for m in M]
-    masked = [i["id_number_masked"] for i in idents]
-    writer.insert(
-        Member.__table__,
-        {
-            "household_id": _ids_of(M, ids),
-            "name": [m["name"] for m in M],
-            "relation": [m["relation"] for m in M],
-            "gender": [i["gender"] for i in idents],
-            "birth_on": [i["birth_on"] for i in idents],
-            "id_number_cipher": [i["id_number_cipher"] for i in idents],
-            "id_number_digest": [i["id_number_digest"] for i in idents],
-            "id_number_masked": masked,
-            "phone": [m.get("phone", "") for m in M],
-            "dibao": [m.get("dibao", False) for m in M],
-            "disability_grade": [m.get("disability_grade") for m in M],
-            "serious_illness": [m.get("serious_illness", False) for m in M],
-            "martyr_family": [m.get("martyr_family", False) for m in M],
-            "shidu": [m.get("shidu", False) for m in M],
-            "only_child": [m.get("only_child", False) for m in M],
-            "youfu": [m.get("youfu", False) for m in M],
-            "resettlement_counted": [m.get("resettlement_counted") for m in M],
-            "resettlement_reason": [m.get("resettlement_reason", "") for m in M],
-            "sort": [m["sort"] for m in M],
-            "voided_at": none,
-            "void_reason": blank,
-        },
-        len(M),
-    )
-    del idents
-
-    B = clean.buildings
-    writer.insert(
-        Building.__table__,
-        {
-            "household_id": _ids_of(B, ids),
-            "certificate_no": [b.get("certificate_no", "") for b in B],
-            "structure": [b["structure"] for b in B],
-            "use": [b["use"] for b in B],
-            "floors": [b.get("floors") for b in B],
-            "built_year": [b.get("built_year") for b in B],
-            "legal_area": [b["legal_area"] for b in B],
-            "unregistered_area": [b.get("unregistered_area", zero) for b in B],
-            "unregistered_determination": [b.get("unregistered_determination", "pending") for b in B],
-            "location": [b.get("location", "") for b in B],
-            "sort": [b["sort"] for b in B],
-            "voided_at": none,
-            "void_reason": blank,
-        },
-        len(B),
-    )
-
-    T = clean.tenants
-    t_masked = [
-        mask_id_number(t.get("credential", "") or "")
-        if t["kind"] == "person"
-        else (t.get("credential", "") or "")
-        for t in T
-    ]
-    writer.insert(
-        Tenant.__table__,
-        {
-            "household_id": _ids_of(T, ids),
-            "name": [t["name"] for t in T],
-            "kind": [t["kind"] for t in T],
-            "credential_masked": t_masked,
-            "contact_phone": [t.get("contact_phone", "") for t in T],
-            "business": [t.get("business", "") for t in T],
-            "area": [t.get("area", zero) for t in T],
-            "monthly_rent_fen": [yuan_to_fen(t.get("monthly_rent", zero)) for t in T],
-            "lease_start_on": [t.get("lease_start_on") for t in T],
-            "lease_end_on": [t.get("lease_end_on") for t in T],
-            "voided_at": none,
-            "void_reason": blank,
-        },
-        len(T),
-    )
-    add_lines("tenants", T, map(_tenant_text, T, t_masked))
-
-    HS = clean.homesteads
-    writer.insert(
-        Homestead.__table__,
-        {
-            "household_id": _ids_of(HS, ids),
-            "area": [hs["area"] for hs in HS],
-            "approved_year": [hs.get("approved_year") for hs in HS],
-            "certificate_no": [hs.get("certificate_no", "") for hs in HS],
-            "voided_at": none,
-            "void_reason": blank,
-        },
-        len(HS),
-    )
-    add_lines("homestead", HS, map(_homestead_text, HS))
-    # the readable lines are built while the database stores the rows
-    add_lines("members", M, map(_member_text, M, masked))
-    del masked
-    add_lines("buildings", B, map(_building_text, B))
-    V = clean.valuations
-    if V:
-        writer.wait()  # the buildings are stored
-        new_ids = {v: k for k, v in ids.items()}
-        building_ids: dict[tuple[str, int], int] = {}
-        for bid, hid, sort in session.execute(
-            select(Building.id, Building.household_id, Building.sort)
-            .join(Household, Household.id == Building.household_id)
-            .where(Household.project_id == project_id)
-        ):
-            code = new_ids.get(hid)
-            if code is not None:
-                building_ids[(code, int(sort) + 1)] = int(bid)
-        writer.insert(
-            Valuation.__table__,
-            {
-                "building_id": [building_ids[(v["household_code"], v["building_order"])] for v in V],
-                "firm": [v["firm"] for v in V],
-                "report_no": [v.get("report_no", "") for v in V],
-                "valued_on": [v.get("valued_on") for v in V],
-                "assessed_unit_price_fen": [yuan_to_fen(v["assessed_unit_price"]) for v in V],
-                "assessed_value_fen": [yuan_to_fen(v["assessed_value"]) for v in V],
-                "decoration_fen": [yuan_to_fen(v.get("decoration", zero)) for v in V],
-                "fixtures_fen": [yuan_to_fen(v.get("fixtures", zero)) for v in V],
-                "created_at": _Same(now),
-                "voided_at": none,
-                "void_reason": blank,
-            },
-            len(V),
-        )
-        add_lines("valuations", V, map(_valuation_text, V))
-
-    writer.wait()
-    for (code, kind), texts in lines.items():
-        snapshots[code][kind] = [None, "；".join(texts)]
     reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
     entries = [
         audit_service.AuditEntry(
@@ -1456,8 +1444,9 @@ def _write_rows(
             reason=reason,
             project_id=project_id,
             household_id=ids[code],
+            changes_json=text,
         )
-        for code, snap in snapshots.items()
+        for code, (snap, text) in changes.items()
     ]
     summary = ImportSummary(
         households=len(clean.households),
@@ -1483,12 +1472,82 @@ def _write_rows(
             project_id=project_id,
         )
     )
+
+    if V:
+        valuations: dict[str, list[Any] | _Same] = {
+            "firm": [v["firm"] for v in V],
+            "report_no": [v.get("report_no", "") for v in V],
+            "valued_on": [v.get("valued_on") for v in V],
+            "assessed_unit_price_fen": [_fen(v["assessed_unit_price"]) for v in V],
+            "assessed_value_fen": [_fen(v["assessed_value"]) for v in V],
+            "decoration_fen": [_fen(v.get("decoration", zero)) for v in V],
+            "fixtures_fen": [_fen(v.get("fixtures", zero)) for v in V],
+            "created_at": _Same(now),
+            "voided_at": none,
+            "void_reason": blank,
+        }
+        writer.wait()  # the buildings are stored
+        new_ids = {v: k for k, v in ids.items()}
+        building_ids: dict[tuple[str, int], int] = {}
+        for bid, hid, sort in session.execute(
+            select(Building.id, Building.household_id, Building.sort)
+            .join(Household, Household.id == Building.household_id)
+            .where(Household.project_id == project_id)
+        ):
+            code = new_ids.get(hid)
+            if code is not None:
+                building_ids[(code, int(sort) + 1)] = int(bid)
+        writer.insert(
+            Valuation.__table__,
+            {
+                "building_id": [building_ids[(v["household_code"], v["building_order"])] for v in V],
+                **valuations,
+            },
+            len(V),
+        )
+
+    writer.wait()
     for start in range(0, len(entries), BATCH * 2):
         summary.audit_seq = audit_service.record_many(
             session, actor=actor, entries=entries[start : start + BATCH * 2]
         )
         writer.tick(min(BATCH * 2, len(entries) - start))
     return summary
+
+
+def _audit_snapshots(
+    H: list[dict[str, Any]],
+    M: list[dict[str, Any]],
+    B: list[dict[str, Any]],
+    T: list[dict[str, Any]],
+    HS: list[dict[str, Any]],
+    V: list[dict[str, Any]],
+    member_masked: list[str],
+    tenant_masked: list[str],
+) -> dict[str, tuple[dict[str, Any], str]]:
+    """Each household's audit snapshot and its canonical JSON, by 户号: its facts as a creation
+    diff, and each kind of child record as one readable line per record (identity numbers masked)."""
+    snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}
+    lines: dict[tuple[str, str], list[str]] = {}
+
+    def add_lines(kind: str, rows: list[dict[str, Any]], texts: Iterable[str]) -> None:
+        for r, text in zip(rows, texts, strict=True):
+            key = (r["household_code"], kind)
+            got = lines.get(key)
+            if got is None:
+                lines[key] = [text]
+            else:
+                got.append(text)
+
+    add_lines("tenants", T, map(_tenant_text, T, tenant_masked))
+    add_lines("homestead", HS, map(_homestead_text, HS))
+    add_lines("members", M, map(_member_text, M, member_masked))
+    add_lines("buildings", B, map(_building_text, B))
+    add_lines("valuations", V, map(_valuation_text, V))
+    for (code, kind), texts in lines.items():
+        snapshots[code][kind] = [None, "；".join(texts)]
+    canonical = audit_service.canonical_json
+    return {code: (snap, canonical(snap)) for code, snap in snapshots.items()}
 
 
 # ---------------------------------------------------------------- one call
@@ -1519,9 +1578,20 @@ def import_census(
     Raises :class:`CensusInvalid` listing every error when the file is not clean; nothing is
     written then. The caller owns the transaction and commits.
     """
-    raw = read_census(source, filename, progress)
-    ctx = load_context(session, project_id)
-    check = validate(raw, ctx, progress=progress)
+    progress = progress or _no_progress
+    checker: _Check | None = None
+
+    def on_sheet(key: str, sheet: RawSheet | None) -> None:
+        nonlocal checker
+        if checker is None:  # the file opened: an unreadable one is reported before the project
+            ctx = load_context(session, project_id)
+            checker = _Check(ctx, [], progress=progress, total=0, secret=get_settings().secret_key)
+        checker.sheet(key, sheet)
+
+    raw = read_census(source, filename, progress, on_sheet=on_sheet)
+    assert checker is not None  # every sheet of SHEETS is handed over, present or not
+    checker.count(raw.row_count())
+    check = checker.finish(raw)
     if check.errors:
         raise CensusInvalid(check.errors)
     summary = None

@@ -221,7 +221,9 @@ def list_households(
         page_ids = [r[0] for r in keyed[page.offset : page.offset + page.size]]
         position = {hid: k for k, hid in enumerate(page_ids)}
         lines = sorted(
-            session.execute(select(*_LIST_COLUMNS).where(Household.id.in_(page_ids))).all() if page_ids else [],
+            session.execute(select(*_LIST_COLUMNS).where(Household.id.in_(page_ids))).all()
+            if page_ids
+            else [],
             key=lambda r: position[r[0]],
         )
     else:
@@ -469,16 +471,27 @@ def _changed(
 ) -> None:
     """A change to ``h``'s file: the household's version moves and the change is audited."""
     _touch(session, h)
-    _audit(session, actor, action=action, entity=entity, entity_id=entity_id, h=h, changes=changes, reason=reason)
+    _audit(
+        session, actor, action=action, entity=entity, entity_id=entity_id, h=h, changes=changes, reason=reason
+    )
 
 
 def _created(
-    session: Session, actor: Actor, h: Household, obj: Any, *, entity: str, changes: dict[str, Any], reason: str
+    session: Session,
+    actor: Actor,
+    h: Household,
+    obj: Any,
+    *,
+    entity: str,
+    changes: dict[str, Any],
+    reason: str,
 ) -> None:
     """Insert ``obj``, a new record of ``h``'s file, and audit its creation."""
     session.add(obj)
     session.flush()
-    _changed(session, actor, h, action="create", entity=entity, entity_id=obj.id, changes=changes, reason=reason)
+    _changed(
+        session, actor, h, action="create", entity=entity, entity_id=obj.id, changes=changes, reason=reason
+    )
 
 
 def _check_block(session: Session, project_id: int, block_id: int | None) -> None:
@@ -657,6 +670,20 @@ def member_identity(id_number: str) -> dict[str, Any]:
     }
 
 
+def member_identities(id_numbers: Sequence[str]) -> dict[str, list[Any]]:
+    """:func:`member_identity` of many valid, normalised identity numbers, column by column
+    (the census import stores them in bulk)."""
+    secret = get_settings().secret_key
+    encrypt, blind_index = secrets.encrypt, secrets.blind_index
+    return {
+        "id_number_cipher": [encrypt(secret, v) for v in id_numbers],
+        "id_number_digest": [blind_index(secret, v) for v in id_numbers],
+        "id_number_masked": list(map(mask_id_number, id_numbers)),
+        "birth_on": list(map(birth_date, id_numbers)),
+        "gender": list(map(gender, id_numbers)),
+    }
+
+
 def _check_member_unique(session: Session, project_id: int, digest: str, exclude_member: int | None) -> None:
     stmt = (
         select(Household.code, Member.name)
@@ -750,7 +777,9 @@ def update_member(
     if not changes:
         return {}
     _refresh_search_text(session, h)
-    _changed(session, actor, h, action="update", entity="member", entity_id=m.id, changes=changes, reason=reason)
+    _changed(
+        session, actor, h, action="update", entity="member", entity_id=m.id, changes=changes, reason=reason
+    )
     return changes
 
 
@@ -1054,7 +1083,6 @@ def void_attachment(
     _void(session, actor, h=h, obj=a, entity="attachment", reason=reason)
 
 
-
 @dataclass
 class ProjectFiles:
     """Every non-voided fact of a project's households, loaded in a handful of queries.
@@ -1139,7 +1167,6 @@ def data_key(session: Session, *, project_id: int) -> tuple[Any, ...]:
     """Identity of the project's current household data (changes with every household write or
     import); caches of whole-project results key on it."""
     return listing.data_key(session, project_id)
-
 
 
 def event_dates(session: Session, *, project_id: int) -> list[tuple[int | None, date | None, date | None]]:

@@ -1079,10 +1079,34 @@ class Builder:
         self.args[0] = np.asarray(self._strs or [0], dtype=I64)
         if len(self.vocab) != self._vocab_size:
             raise AssertionError("vocabulary grew after the lookup maps were built")
-        params = ", ".join(["n", *[f"a{k}" for k in range(len(self.args))], "out_fen", "out_app", "err"])
-        lines = [f"def kernel({params}):", "    for i in prange(n):"]
-        _render(drop_repeated_flags(value_numbering(fuse(self.body))), 2, lines)
-        return "\n".join(lines) + "\n"
+        return _source(len(self.args), self.body)
+
+
+# frozen household statements -> kernel source: what-if recomputations and repeated evaluations
+# of one policy structure generate the same statements (values are arguments), so the passes
+# below run once per structure.
+_SOURCES: dict[tuple[Any, ...], str] = {}
+
+
+def _freeze(stmts: list[Any]) -> tuple[Any, ...]:
+    return tuple(("loop", s.el, s.header, _freeze(s.body)) if isinstance(s, LoopStmt)
+                 else ("if", s[0], _freeze(s[1])) if isinstance(s, tuple) else s for s in stmts)
+
+
+def _source(n_args: int, body: list[Any]) -> str:
+    """The kernel source for household statements ``body`` (loops fused, repeats removed)."""
+    key = (n_args, _freeze(body))
+    hit = _SOURCES.get(key)
+    if hit is not None:
+        return hit
+    params = ", ".join(["n", *[f"a{k}" for k in range(n_args)], "out_fen", "out_app", "err"])
+    lines = [f"def kernel({params}):", "    for i in prange(n):"]
+    _render(drop_repeated_flags(value_numbering(fuse(body))), 2, lines)
+    source = "\n".join(lines) + "\n"
+    if len(_SOURCES) > 64:
+        _SOURCES.clear()
+    _SOURCES[key] = source
+    return source
 
 
 def _render(stmts: list[Any], depth: int, out: list[str]) -> None:

@@ -497,6 +497,15 @@ def _sheet_from_rows(
     complete = len(present) == n
     pick = itemgetter(*[j for _pos, j in present]) if complete and n > 1 else None
     rows: list[tuple[int, Sequence[Any]]] = []
+    data = grid[header_index + 1 :]
+    if pick is not None and all(len(row) >= width for row in data):
+        # the usual case (python-calamine gives rectangular rows): pick the columns in C, and
+        # keep a row at once when its first cell (户号) is filled
+        for i, picked in enumerate(map(pick, data), header_index + 2):
+            first = picked[0]
+            if (first.__class__ is str and first.strip()) or not _blank_row(picked):
+                rows.append((i, picked))
+        return RawSheet(spec.key, spec.title, header_index + 1, columns, rows, ignored)
     for i in range(header_index + 1, len(grid)):
         row = grid[i]
         if len(row) < width:

@@ -85,6 +85,8 @@ def _blank(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    if value.__class__ is str:  # most cells: skip the checks below
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -674,9 +674,9 @@ def member_identities(id_numbers: Sequence[str]) -> dict[str, list[Any]]:
     """:func:`member_identity` of many valid, normalised identity numbers, column by column
     (the census import stores them in bulk)."""
     secret = get_settings().secret_key
-    encrypt, blind_index = secrets.encrypt, secrets.blind_index
+    blind_index = secrets.blind_index
     return {
-        "id_number_cipher": [encrypt(secret, v) for v in id_numbers],
+        "id_number_cipher": secrets.encrypt_many(secret, id_numbers),
         "id_number_digest": [blind_index(secret, v) for v in id_numbers],
         "id_number_masked": list(map(mask_id_number, id_numbers)),
         "birth_on": list(map(birth_date, id_numbers)),

@@ -38,3 +38,15 @@ def test_keys_are_per_secret() -> None:
     assert secrets.blind_index("other-secret", ID) != OLD_DIGEST
     token = secrets.encrypt("other-secret", ID)
     assert secrets.decrypt("other-secret", token) == ID
+
+
+def test_encrypt_many_gives_single_tokens_with_fresh_nonces() -> None:
+    texts = [ID, "330102197003040118", ID, ""]
+    tokens = secrets.encrypt_many(SECRET, texts)
+    assert [secrets.decrypt(SECRET, t) for t in tokens] == texts
+    nonces = [base64.b64decode(t)[:12] for t in tokens]
+    assert len(set(nonces)) == len(texts)  # never a nonce twice under one key
+    assert [len(base64.b64decode(t)) for t in tokens] == [
+        len(base64.b64decode(secrets.encrypt(SECRET, x))) for x in texts
+    ]
+    assert secrets.encrypt_many(SECRET, []) == []

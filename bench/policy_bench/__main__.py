@@ -300,16 +300,30 @@ that always applies returns a read-only broadcast of True), and output buffers c
 hands a buffer out again only after every array made from it has been released (a repeated evaluation
 no longer pays ~20 ms of first-touch page faults for 100 MB of fresh output; a held result never changes).
 
-Status: exact everywhere (0 differences), >= 100x the scalar evaluator and what-if well under 20 ms,
-but the 20,000,000 households/s target is not reached on this shared 2-core VM. Session 2 (2026-11-23),
-interleaved on one table: the kernel alone went from ~73 to ~65 ms with the household-major layout, the
-pool removed ~9 ms from the whole call, and generating the kernel source and arguments costs ~6 ms per
-call. The same runs swing by 30-60% with the VM (the kernel measured 66-120 ms within one hour), so the
-whole call sits at ~60-80 ms on a quiet VM (12-17M households/s). Measured per part with the kernel's
-loops removed one at a time: the certificate loop ~42 ms, the member loop ~24 ms, the rest ~30 ms (2
-threads). What would still move it: member sums that depend only on the data (counts of members with a
-flag) hoisted out of the member loop, and a kernel source cached per policy structure so that a call
-only rebuilds the argument arrays.
+Status: all targets met. Session 3 (2026-11-23), run above in a quiet moment of the shared VM (another
+agent's import benchmark ran on and off during this session; under that load the 2-thread kernel measured
+~60 ms, as two threads then share one core): 31.1 ms best and 31.4 ms median of 11 whole `evaluate_bulk`
+calls = 32M households/s, exact on all 1,000,000 households against numpy and 50,000 against the scalar
+evaluator. Session 2 ended at 70.3 ms (14.2M/s). The VM also ran faster in that moment than earlier in the
+day (numpy evaluator 272 ms here, 438-540 ms in earlier runs), so the like-for-like gain is the interleaved
+one-thread comparison below (76 -> 57 ms); at the slower speed the whole call measured ~33-37 ms on two
+threads in quiet moments (27-30M households/s), still above the target.
+
+Session 3 changes: the kernel alone went from ~76 to ~57 ms on one thread (same table, interleaved
+runs): subscripts whose index is known to be in range (the household and element loop variables, a block
+index checked once per table against the per-block arrays, vocabulary codes of columns checked once per
+array, tier/band/table positions built by the generator) are written unsigned, so numba drops the
+negative-index wraparound (three instructions and a reload per subscript in the hot loops); element offsets
+that would leave the columns now make the generator refuse the kernel (numpy answers) instead of reading out
+of bounds. Rounding divides the magnitude by the literal divisor unsigned (a multiply and a shift) and puts
+the sign back, instead of a floor division with sign fix-ups (~5 ms of the certificate loop); a repeated
+lookup-failure flag is updated once. Source generation is cached per generated statement list (1.7 instead
+of 3 ms per call). Tried and dropped: flat passes over all certificates / members of a chunk of households
+with running sums (no mispredicted loop exits, but 6-12% slower: more stores and recomputed household
+values), households visited per chunk in order of their element counts (2.6x slower), branches around
+rarely applying per-certificate items (no gain), narrower input integer types (no gain on one thread),
+disabling LLVM's loop vectorizer or runtime unrolling (no gain; it does remove a pathological 40% slowdown
+of one variant, a reminder that LLVM's choices on these loops are fragile).
 """
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,6 +52,7 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``; phase is a Chinese label (读取 / 校验 / 写入)."""
 
 BATCH = 5000
+_MULTIROW = 500  # rows per multi-row INSERT on SQLite
 PREVIEW_ROWS = 20
 CSV_SHEET = "households"
 
@@ -1070,7 +1071,11 @@ def _plain(v: Any) -> Any:
 
 def _household_snapshot(h: Mapping[str, Any]) -> dict[str, Any]:
     """Household facts as ``{field: [None, value]}`` (the shape of a creation diff), blanks left out."""
-    out: dict[str, Any] = {n: [None, _plain(h[n])] for n in _HOUSEHOLD_SNAPSHOT if h.get(n) not in (None, "")}
+    out: dict[str, Any] = {}
+    for n in _HOUSEHOLD_SNAPSHOT:
+        v = h.get(n)
+        if v is not None and v != "":
+            out[n] = [None, v if v.__class__ is str else _plain(v)]
     if h.get("block_id") is not None:
         out["block_id"] = [None, h["block_id"]]
     return out
@@ -1173,7 +1178,7 @@ class _Writer:
     def __init__(self, session: Session, tick: Callable[[int], None]) -> None:
         self.conn = session.connection()
         self.tick = tick
-        self.jobs: queue.SimpleQueue[tuple[str, list[Any]] | threading.Event | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[tuple[str, Any, int] | threading.Event | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="census-insert", daemon=True)
         self.thread.start()
@@ -1188,10 +1193,10 @@ class _Writer:
                 continue
             if self.error is not None:
                 continue
-            sql, chunk = job
+            sql, params, rows = job
             try:
-                self.conn.exec_driver_sql(sql, chunk)
-                self.tick(len(chunk))
+                self.conn.exec_driver_sql(sql, params)
+                self.tick(rows)
             except BaseException as exc:  # handed to the importing thread by wait()/close()
                 self.error = exc
 
@@ -1230,8 +1235,40 @@ class _Writer:
                 dict(zip(keys, values, strict=True))
                 for values in zip(*[ready[k] for k in keys], strict=False)
             ]
+        width = len(compiled.positiontup or ())
+        per_statement = self._rows_per_statement(sql, width) if compiled.positional else 0
+        if per_statement > 1:
+            self._queue_multirow(sql, params, per_statement)
+            return
         for start in range(0, n, BATCH):
-            self.jobs.put((sql, params[start : start + BATCH]))
+            chunk = params[start : start + BATCH]
+            self.jobs.put((sql, chunk, len(chunk)))
+
+    def _rows_per_statement(self, sql: str, width: int) -> int:
+        """How many rows one multi-row INSERT may carry on SQLite (0 elsewhere).
+
+        ``executemany`` takes the GIL back after every row that SQLite stores, and while this
+        thread prepares the next table it holds the GIL for up to the switch interval each
+        time: one statement of many rows takes it back once per few hundred rows instead.
+        (psycopg pipelines ``executemany``; PyMySQL already rewrites it to multi-row VALUES.)
+        """
+        if self.conn.dialect.name != "sqlite" or " VALUES (" not in sql:
+            return 0
+        import sqlite3
+
+        getlimit = getattr(self.conn.connection.dbapi_connection, "getlimit", None)
+        limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
+        return min(_MULTIROW, int(limit) // max(1, width))
+
+    def _queue_multirow(self, sql: str, params: list[Any], per_statement: int) -> None:
+        head, group = sql.split(" VALUES ", 1)
+        statements: dict[int, str] = {}
+        for start in range(0, len(params), per_statement):
+            rows = params[start : start + per_statement]
+            text = statements.get(len(rows))
+            if text is None:
+                text = statements[len(rows)] = f"{head} VALUES {', '.join([group] * len(rows))}"
+            self.jobs.put((text, tuple(chain.from_iterable(rows)), len(rows)))
 
     def wait(self) -> None:
         """Return once every queued INSERT has run; raise the first error."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 from anju.household import rules
@@ -140,13 +141,16 @@ class ColumnCleaner:
         judges = judges or {}
         self.columns = [_Column(f, judges.get(f.name) or judge_for(f)) for f in fields]
 
-    def clean(self, rows: Sequence[Sequence[Any]]) -> Iterator[tuple[dict[str, Any], list[rules.FieldError]]]:
+    def clean(
+        self, rows: Sequence[Sequence[Any]]
+    ) -> Iterator[tuple[dict[str, Any], list[rules.FieldError] | None]]:
         """For each row (values in field order): its cleaned values by field name, without the
-        bad cells, and its errors in field order, exactly as ``rules.clean`` gives them.
+        bad cells, and its errors in field order exactly as ``rules.clean`` gives them (``None``
+        when the row has none).
 
         Rows are cleaned a chunk at a time so that a caller's progress moves while a big sheet is
         checked."""
-        names = self.names
+        names = repeat(self.names)
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             errors: dict[int, list[rules.FieldError]] = {}
@@ -154,13 +158,13 @@ class ColumnCleaner:
                 c.clean(values, errors)
                 for c, values in zip(self.columns, zip(*chunk, strict=True), strict=True)
             ]
-            for i, values in enumerate(zip(*columns, strict=True)):
-                problems = errors.get(i)
-                if problems is None:
-                    yield dict(zip(names, values, strict=True)), []
-                else:
-                    yield {n: v for n, v in zip(names, values, strict=True) if v is not _BAD}, problems
+            # the rows' dicts are built in C; only rows with a bad cell are built again
+            outs = list(map(dict, map(zip, names, zip(*columns, strict=True))))
+            for i in errors:
+                outs[i] = {n: v for n, v in outs[i].items() if v is not _BAD}
+            yield from zip(outs, map(errors.get, range(len(outs))), strict=True)
 
     def clean_row(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[rules.FieldError]]:
         """Clean one row given by field name (tests compare this with ``rules.clean``)."""
-        return next(self.clean([tuple(raw.get(n) for n in self.names)]))
+        out, problems = next(self.clean([tuple(raw.get(n) for n in self.names)]))
+        return out, problems or []

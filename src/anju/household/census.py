@@ -21,6 +21,7 @@ import hashlib
 import io
 import queue
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -258,6 +259,7 @@ SHEETS: tuple[SheetSpec, ...] = (
     ),
 )
 SHEET_BY_KEY = {s.key: s for s in SHEETS}
+_SHEET_ORDER = {s.title: i for i, s in enumerate(SHEETS)}
 NOTES_SHEET = "填写说明"
 
 
@@ -534,7 +536,8 @@ def _decode_csv(data: bytes) -> str:
 
 
 SheetHandler = Callable[[str, "RawSheet | None"], None]
-"""``handler(sheet key, sheet or None)``, called for each sheet of ``SHEETS`` in order as it is read."""
+"""``handler(sheet key, sheet or None)``, called once for each sheet of ``SHEETS`` as it is read:
+户 first and 房屋 before 评估, the order :class:`_Check` needs."""
 
 
 def read_census(
@@ -573,8 +576,8 @@ def read_census(
         return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
     wb = _open_workbook(data)
     names = {n.strip(): n for n in wb.sheet_names}
-    real = [names.get(spec.title) for spec in SHEETS]
-    for n, (spec, parsed) in enumerate(zip(SHEETS, _parse_sheets(wb, real), strict=True)):
+    real = [names.get(spec.title) for spec in _READ_ORDER]
+    for n, (spec, parsed) in enumerate(zip(_READ_ORDER, _parse_sheets(wb, real), strict=True)):
         sheet = None
         if parsed is None:
             if spec.required:
@@ -586,7 +589,16 @@ def read_census(
             progress("读取", n + 1, len(SHEETS))
         if on_sheet is not None:
             on_sheet(spec.key, sheet)
+    errors.sort(key=lambda e: _SHEET_ORDER[e.sheet])  # stable: each sheet's own order is kept
     return RawCensus(sheets=sheets, errors=errors, filename=filename, sha256=digest)
+
+
+# The order sheets are read and handed on: 户 first (the others name its households), 评估 after
+# 房屋 (valuations name buildings), and the big 成员 sheet last, so that it is parsed while the
+# smaller ones are checked instead of keeping the checking thread waiting.
+_READ_ORDER = tuple(
+    SHEET_BY_KEY[k] for k in ("households", "buildings", "tenants", "homesteads", "valuations", "members")
+)
 
 
 def _open_workbook(data: bytes) -> Any:
@@ -737,7 +749,7 @@ _SIGNED_OR_LATER = frozenset({"signed", "vacated", "demolished", "archived"})
 
 
 class _Check:
-    """The validation of :func:`validate`, one sheet at a time and in the order of ``SHEETS``
+    """The validation of :func:`validate`, one sheet at a time, 户 first and 房屋 before 评估
     (child sheets refer to the 户 sheet, valuations to the 房屋 sheet), so that an import can check
     a sheet while the next one is still being read."""
 
@@ -1010,9 +1022,6 @@ def validate(
     for spec in SHEETS:
         check.sheet(spec.key, raw.sheets.get(spec.key))
     return check.finish(raw)
-
-
-_SHEET_ORDER = {s.title: i for i, s in enumerate(SHEETS)}
 
 
 def _preview(raw: RawCensus, clean: CleanCensus) -> CensusPreview:
@@ -1574,24 +1583,19 @@ def _audit_snapshots(
     """Each household's audit snapshot and its canonical JSON, by 户号: its facts as a creation
     diff, and each kind of child record as one readable line per record (identity numbers masked)."""
     snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}
-    lines: dict[tuple[str, str], list[str]] = {}
-
-    def add_lines(kind: str, rows: list[dict[str, Any]], texts: Iterable[str]) -> None:
-        for r, text in zip(rows, texts, strict=True):
-            key = (r["household_code"], kind)
-            got = lines.get(key)
-            if got is None:
-                lines[key] = [text]
-            else:
-                got.append(text)
-
-    add_lines("tenants", T, map(_tenant_text, T, tenant_masked))
-    add_lines("homestead", HS, map(_homestead_text, HS))
-    add_lines("members", M, map(_member_text, M, member_masked))
-    add_lines("buildings", B, map(_building_text, B))
-    add_lines("valuations", V, map(_valuation_text, V))
-    for (code, kind), texts in lines.items():
-        snapshots[code][kind] = [None, "；".join(texts)]
+    code_of = itemgetter("household_code")
+    for kind, rows, texts in (
+        ("tenants", T, map(_tenant_text, T, tenant_masked)),
+        ("homestead", HS, map(_homestead_text, HS)),
+        ("members", M, map(_member_text, M, member_masked)),
+        ("buildings", B, map(_building_text, B)),
+        ("valuations", V, map(_valuation_text, V)),
+    ):
+        lines: defaultdict[str, list[str]] = defaultdict(list)
+        for code, text in zip(map(code_of, rows), texts, strict=True):
+            lines[code].append(text)
+        for code, got in lines.items():
+            snapshots[code][kind] = [None, "；".join(got)]
     canonical = audit_service.canonical_json
     return {code: (snap, canonical(snap)) for code, snap in snapshots.items()}
 

@@ -278,3 +278,13 @@ def test_rows_split_over_multirow_inserts_keep_their_order(
     )
     assert list(codes) == [h["code"] for h in rows["households"]]
     assert audit_service.verify(db).ok
+
+
+def test_sqlite_page_cache_is_restored_after_an_import(db: Session) -> None:
+    if db.connection().dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    before = db.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+    project_id = make_project(db)
+    rows = census_rows(random.Random(2), 3, prefix="Q", blocks=["LJ-01"])
+    census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="c")
+    assert db.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before

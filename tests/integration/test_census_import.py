@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import random
 from collections.abc import Iterator
 from decimal import Decimal
@@ -288,3 +290,44 @@ def test_sqlite_page_cache_is_restored_after_an_import(db: Session) -> None:
     rows = census_rows(random.Random(2), 3, prefix="Q", blocks=["LJ-01"])
     census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="c")
     assert db.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def test_audit_snapshots_from_a_forked_child_are_those_built_in_process(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big import builds its audit snapshots in a child process: the records are the same."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    stored: dict[int, list[tuple[str, str, str]]] = {}
+    for fork_min in (10**9, 1):
+        monkeypatch.setattr(census, "_FORK_MIN_HOUSEHOLDS", fork_min)
+        project_id = make_project(db, code=f"F{min(fork_min, 2)}")
+        rows = census_rows(random.Random(21), 12, prefix="F", blocks=["LJ-01", "LJ-02"])
+        census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="fork")
+        records = db.execute(
+            select(Household.code, AuditRecord.changes, AuditRecord.reason)
+            .join(Household, Household.id == AuditRecord.household_id)
+            .where(AuditRecord.project_id == project_id, AuditRecord.entity == "household")
+            .order_by(AuditRecord.seq)
+        ).all()
+        stored[fork_min] = [(str(c), str(ch), str(r)) for c, ch, r in records]
+    assert len(forks) == 1  # the second import only
+    in_process, forked = stored[10**9], stored[1]
+    assert len(in_process) == 12
+    assert [(c, r) for c, _ch, r in forked] == [(c, r) for c, _ch, r in in_process]
+
+    def without_block(text: str) -> dict[str, Any]:  # the two projects' blocks have their own ids
+        snapshot: dict[str, Any] = json.loads(text)
+        snapshot.pop("block_id")
+        return snapshot
+
+    assert [without_block(ch) for _c, ch, _r in forked] == [without_block(ch) for _c, ch, _r in in_process]
+    assert audit_service.verify(db).ok

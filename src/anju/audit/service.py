@@ -26,7 +26,7 @@ class AuditEntry:
 
     ``changes_json``, when given, is :func:`canonical_json` of ``changes`` computed ahead (a bulk
     import encodes its snapshots while the database stores its rows); it is stored and hashed
-    instead of encoding ``changes`` again.
+    instead of encoding ``changes``, which is then not read (it may be left empty).
     """
 
     action: str

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
@@ -40,6 +41,7 @@ from anju.config import get_settings
 from anju.core import secrets
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
+from anju.core.forked import Forked
 from anju.core.masking import mask_id_number
 from anju.errors import ValidationFailed
 from anju.household import rules
@@ -1336,14 +1338,23 @@ def write(
         progress("写入", done, total)
 
     progress("写入", 0, total)
-    with _sqlite_page_cache(session, _IMPORT_CACHE_KIB):
-        writer = _Writer(session, tick)
-        try:
-            summary = _write_rows(session, writer, actor, project_id, clean, filename, sha256)
-        finally:
-            writer.close()
+    # The audit snapshots need only the clean rows: a big import builds them in a forked child
+    # on the other core while this process and the insert thread store the rows.
+    changes = Forked(partial(_audit_changes, clean), fork=len(clean.households) >= _FORK_MIN_HOUSEHOLDS)
+    try:
+        with _sqlite_page_cache(session, _IMPORT_CACHE_KIB):
+            writer = _Writer(session, tick)
+            try:
+                summary = _write_rows(session, writer, actor, project_id, clean, filename, sha256, changes)
+            finally:
+                writer.close()
+    finally:
+        changes.cancel()
     project_service.bump_households_version(session, project_id)  # list and what-if caches
     return summary
+
+
+_FORK_MIN_HOUSEHOLDS = 5000  # below this a child process costs more than it saves
 
 
 _IMPORT_CACHE_KIB = 256 * 1024
@@ -1382,6 +1393,7 @@ def _write_rows(
     clean: CleanCensus,
     filename: str,
     sha256: str,
+    changes: Forked[dict[str, str]],
 ) -> ImportSummary:
     now = utcnow()
     none, blank = _Same(None), _Same("")
@@ -1467,12 +1479,7 @@ def _write_rows(
         "voided_at": none,
         "void_reason": blank,
     }
-    t_masked = [
-        mask_id_number(t.get("credential", "") or "")
-        if t["kind"] == "person"
-        else (t.get("credential", "") or "")
-        for t in T
-    ]
+    t_masked = _tenant_masked(T)
     tenants: dict[str, list[Any] | _Same] = {
         "name": [t["name"] for t in T],
         "kind": [t["kind"] for t in T],
@@ -1493,7 +1500,6 @@ def _write_rows(
         "voided_at": none,
         "void_reason": blank,
     }
-    member_masked = idents["id_number_masked"]
     del idents
 
     writer.wait()
@@ -1510,9 +1516,9 @@ def _write_rows(
     writer.insert(Tenant.__table__, {"household_id": _ids_of(T, ids), **tenants}, len(T))
     writer.insert(Homestead.__table__, {"household_id": _ids_of(HS, ids), **homesteads}, len(HS))
     del members, buildings, tenants, homesteads
-    # the audit snapshots are built while the database stores the child rows
-    changes = _audit_snapshots(H, M, B, T, HS, V, member_masked, t_masked)
-    del member_masked, t_masked
+    del t_masked
+    # the audit snapshots (from the child process, or built now) while the database stores the child rows
+    snapshots = changes.result()
 
     reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
     entries = [
@@ -1520,13 +1526,13 @@ def _write_rows(
             action="import",
             entity="household",
             entity_id=str(ids[code]),
-            changes=snap,
+            changes={},  # given as changes_json
             reason=reason,
             project_id=project_id,
             household_id=ids[code],
             changes_json=text,
         )
-        for code, (snap, text) in changes.items()
+        for code, text in snapshots.items()
     ]
     summary = ImportSummary(
         households=len(clean.households),
@@ -1595,18 +1601,29 @@ def _write_rows(
     return summary
 
 
-def _audit_snapshots(
-    H: list[dict[str, Any]],
-    M: list[dict[str, Any]],
-    B: list[dict[str, Any]],
-    T: list[dict[str, Any]],
-    HS: list[dict[str, Any]],
-    V: list[dict[str, Any]],
-    member_masked: list[str],
-    tenant_masked: list[str],
-) -> dict[str, tuple[dict[str, Any], str]]:
-    """Each household's audit snapshot and its canonical JSON, by 户号: its facts as a creation
-    diff, and each kind of child record as one readable line per record (identity numbers masked)."""
+def _tenant_masked(T: list[dict[str, Any]]) -> list[str]:
+    """Each tenant's credential as stored and audited: a person's identity number masked."""
+    return [
+        mask_id_number(t.get("credential", "") or "")
+        if t["kind"] == "person"
+        else (t.get("credential", "") or "")
+        for t in T
+    ]
+
+
+def _audit_changes(clean: CleanCensus) -> dict[str, str]:
+    """Each household's audit snapshot as canonical JSON, by 户号: its facts as a creation diff,
+    and each kind of child record as one readable line per record (identity numbers masked)."""
+    H, M, B, T, HS, V = (
+        clean.households,
+        clean.members,
+        clean.buildings,
+        clean.tenants,
+        clean.homesteads,
+        clean.valuations,
+    )
+    member_masked = [mask_id_number(m["id_number"]) for m in M]  # as member_identities masks them
+    tenant_masked = _tenant_masked(T)
     snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}
     code_of = itemgetter("household_code")
     for kind, rows, texts in (
@@ -1622,7 +1639,7 @@ def _audit_snapshots(
         for code, got in lines.items():
             snapshots[code][kind] = [None, "；".join(got)]
     canonical = audit_service.canonical_json
-    return {code: (snap, canonical(snap)) for code, snap in snapshots.items()}
+    return {code: canonical(snap) for code, snap in snapshots.items()}
 
 
 # ---------------------------------------------------------------- one call

@@ -377,6 +377,10 @@ class CleanCensus:
     homesteads: list[dict[str, Any]] = field(default_factory=list)
     valuations: list[dict[str, Any]] = field(default_factory=list)
 
+    def tables(self) -> tuple[list[dict[str, Any]], ...]:
+        """households, members, buildings, tenants, homesteads, valuations."""
+        return self.households, self.members, self.buildings, self.tenants, self.homesteads, self.valuations
+
 
 @dataclass
 class CensusPreview:
@@ -1398,14 +1402,7 @@ def _write_rows(
     now = utcnow()
     none, blank = _Same(None), _Same("")
     zero = Decimal("0.00")
-    H, M, B, T, HS, V = (
-        clean.households,
-        clean.members,
-        clean.buildings,
-        clean.tenants,
-        clean.homesteads,
-        clean.valuations,
-    )
+    H, M, B, T, HS, V = clean.tables()
 
     names_of: dict[str, list[str]] = {}
     for m in M:
@@ -1614,14 +1611,7 @@ def _tenant_masked(T: list[dict[str, Any]]) -> list[str]:
 def _audit_changes(clean: CleanCensus) -> dict[str, str]:
     """Each household's audit snapshot as canonical JSON, by 户号: its facts as a creation diff,
     and each kind of child record as one readable line per record (identity numbers masked)."""
-    H, M, B, T, HS, V = (
-        clean.households,
-        clean.members,
-        clean.buildings,
-        clean.tenants,
-        clean.homesteads,
-        clean.valuations,
-    )
+    H, M, B, T, HS, V = clean.tables()
     member_masked = [mask_id_number(m["id_number"]) for m in M]  # as member_identities masks them
     tenant_masked = _tenant_masked(T)
     snapshots: dict[str, dict[str, Any]] = {h["code"]: _household_snapshot(h) for h in H}

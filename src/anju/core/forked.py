@@ -1,11 +1,12 @@
-"""Run a pure computation in a forked child process, on another CPU core, and collect its result.
+"""Run pure computations in a forked child process, on another CPU core, and collect their results.
 
 A bulk import has CPU work that needs nothing but data already in memory (the census import's
-audit snapshots). Threads cannot run it beside the import's own Python work (the GIL), and a
-spawned process would need that data pickled across; a forked child simply has it. The child
-only computes, pickles the result into a pipe and leaves with ``os._exit``: it never touches
-files, sockets, database connections or locks that the parent's other threads may hold, and it
-runs no exit handlers or finalizers (so the parent's connections are left alone).
+identity-number encryption and audit snapshots). Threads cannot run it beside the import's own
+Python work (the GIL), and a spawned process would need that data pickled across; a forked
+child simply has it. The child only computes, pickles each result into a pipe as soon as it is
+ready and leaves with ``os._exit``: it never touches files, sockets, database connections or
+locks that the parent's other threads may hold, and it runs no exit handlers or finalizers (so
+the parent's connections are left alone).
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import struct
 import warnings
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+_LENGTH = struct.Struct("<Q")
 
 
-class Forked(Generic[T]):
-    """A computation running in a child process (or, where fork is unavailable, not yet run)."""
+class Forked:
+    """Computations running, one after another, in a child process (or, where fork is
+    unavailable or not wanted, run in this process when their result is asked for)."""
 
-    def __init__(self, fn: Callable[[], T], *, fork: bool = True) -> None:
-        """Start ``fn()`` in a child process; with ``fork=False`` (or without fork, as on Windows)
-        it runs in this process when :meth:`result` is called."""
-        self.fn = fn
+    def __init__(self, *fns: Callable[[], Any], fork: bool = True) -> None:
+        """Start ``fns`` in a child process, in order; with ``fork=False`` (or without fork, as
+        on Windows) each runs in this process when :meth:`result` asks for it."""
+        self.fns = fns
+        self.results: list[Any] = []  # received so far, in order
         self.pid = 0
         self.fd = -1
         self.status = -1  # the child's wait status once reaped
@@ -35,7 +39,7 @@ class Forked(Generic[T]):
         read_fd, write_fd = os.pipe()
         try:
             with warnings.catch_warnings():
-                # Python 3.12+ warns about fork in a threaded process; the child only runs fn
+                # Python 3.12+ warns about fork in a threaded process; the child only runs fns
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pid = os.fork()
         except OSError:
@@ -46,36 +50,52 @@ class Forked(Generic[T]):
             status = 1
             try:
                 os.close(read_fd)
-                data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(write_fd, view) :]
+                for fn in fns:
+                    data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
+                    view = memoryview(_LENGTH.pack(len(data)) + data)
+                    while view:
+                        view = view[os.write(write_fd, view) :]
                 status = 0
             finally:
                 os._exit(status)
         os.close(write_fd)
         self.pid, self.fd = pid, read_fd
 
-    def result(self) -> T:
-        """Wait for the child's result; computed here instead if the child could not run or failed."""
-        if not self.pid:
-            return self.fn()
-        chunks: list[bytes] = []
-        try:
-            while chunk := os.read(self.fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            self._reap()
-        if self.status == 0 and chunks:
-            result: T = pickle.loads(b"".join(chunks))
-            return result
-        return self.fn()
+    def result(self, index: int = 0) -> Any:
+        """The result of ``fns[index]``: from the child, or computed here if the child could not
+        run it or failed."""
+        while len(self.results) <= index:
+            frame = self._frame() if self.pid else None
+            if frame is None:  # no child, or it stopped: the rest is computed here
+                self.results.append(self.fns[len(self.results)]())
+            else:
+                self.results.append(pickle.loads(frame))
+        return self.results[index]
 
     def cancel(self) -> None:
-        """Stop the child and reap it, when its result is no longer wanted; safe to repeat."""
+        """Stop the child and reap it, when its results are no longer wanted; safe to repeat."""
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)  # it holds nothing that needs cleaning up
             self._reap()
+
+    def _frame(self) -> bytes | None:
+        head = self._read(_LENGTH.size)
+        data = self._read(_LENGTH.unpack(head)[0]) if head is not None else None
+        if data is None or len(self.results) + 1 == len(self.fns):
+            self._reap()  # the last result, or the child failed
+            if self.status != 0:
+                return None
+        return data
+
+    def _read(self, n: int) -> bytes | None:
+        chunks: list[bytes] = []
+        while n:
+            chunk = os.read(self.fd, min(n, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
 
     def _reap(self) -> None:
         os.close(self.fd)

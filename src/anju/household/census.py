@@ -1342,18 +1342,23 @@ def write(
         progress("写入", done, total)
 
     progress("写入", 0, total)
-    # The audit snapshots need only the clean rows: a big import builds them in a forked child
-    # on the other core while this process and the insert thread store the rows.
-    changes = Forked(partial(_audit_changes, clean), fork=len(clean.households) >= _FORK_MIN_HOUSEHOLDS)
+    # The members' encrypted identity numbers and the audit snapshots need only the clean rows:
+    # a big import computes them in a forked child on the other core while this process and the
+    # insert thread prepare and store the rows.
+    ahead = Forked(
+        partial(household_service.member_identities, [m["id_number"] for m in clean.members]),
+        partial(_audit_changes, clean),
+        fork=len(clean.households) >= _FORK_MIN_HOUSEHOLDS,
+    )
     try:
         with _sqlite_page_cache(session, _IMPORT_CACHE_KIB):
             writer = _Writer(session, tick)
             try:
-                summary = _write_rows(session, writer, actor, project_id, clean, filename, sha256, changes)
+                summary = _write_rows(session, writer, actor, project_id, clean, filename, sha256, ahead)
             finally:
                 writer.close()
     finally:
-        changes.cancel()
+        ahead.cancel()
     project_service.bump_households_version(session, project_id)  # list and what-if caches
     return summary
 
@@ -1397,8 +1402,10 @@ def _write_rows(
     clean: CleanCensus,
     filename: str,
     sha256: str,
-    changes: Forked[dict[str, str]],
+    ahead: Forked,
 ) -> ImportSummary:
+    """The write; ``ahead`` computes the members' identity columns (result 0) and the audit
+    snapshots (result 1)."""
     now = utcnow()
     none, blank = _Same(None), _Same("")
     zero = Decimal("0.00")
@@ -1441,13 +1448,11 @@ def _write_rows(
     )
     del names_of
 
-    # The child rows' columns (identity numbers encrypted) need no database id: they are
-    # prepared while the households are stored.
-    idents = household_service.member_identities([m["id_number"] for m in M])
+    # The child rows' columns need no database id: they are prepared while the households are
+    # stored (and the identity numbers encrypted ahead).
     members: dict[str, list[Any] | _Same] = {
         "name": [m["name"] for m in M],
         "relation": [m["relation"] for m in M],
-        **idents,
         "phone": [m.get("phone", "") for m in M],
         "dibao": [m.get("dibao", False) for m in M],
         "disability_grade": [m.get("disability_grade") for m in M],
@@ -1497,6 +1502,8 @@ def _write_rows(
         "voided_at": none,
         "void_reason": blank,
     }
+    idents: dict[str, list[Any]] = ahead.result(0)
+    members.update(idents)
     del idents
 
     writer.wait()
@@ -1515,7 +1522,7 @@ def _write_rows(
     del members, buildings, tenants, homesteads
     del t_masked
     # the audit snapshots (from the child process, or built now) while the database stores the child rows
-    snapshots = changes.result()
+    changes: dict[str, str] = ahead.result(1)
 
     reason = f"入户调查表导入：{filename}" if filename else "入户调查表导入"
     entries = [
@@ -1529,7 +1536,7 @@ def _write_rows(
             household_id=ids[code],
             changes_json=text,
         )
-        for code, text in snapshots.items()
+        for code, text in changes.items()
     ]
     summary = ImportSummary(
         households=len(clean.households),

@@ -46,3 +46,18 @@ def test_cancel_stops_a_child_that_is_still_working() -> None:
     job.cancel()
     assert time.monotonic() - started < 10
     job.cancel()
+
+
+def test_results_arrive_in_order_and_a_later_failure_is_computed_here() -> None:
+    parent = os.getpid()
+
+    def second() -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails after its first result")
+        return "here"
+
+    job = Forked(lambda: ("child", os.getpid() != parent), second, lambda: "third")
+    assert job.result(0) == ("child", True)
+    assert job.result(2) == "third"
+    assert job.result(1) == "here"
+    assert job.result(0) == ("child", True)  # kept

@@ -110,9 +110,13 @@ def parse_decimal(value: Any, *, places: int = 2) -> Decimal:
     if not d.is_finite():
         raise ValueError("不是有效的数字")
     q = Decimal(1).scaleb(-places)
-    if d != d.quantize(q):
+    try:
+        rounded = d.quantize(q)
+    except InvalidOperation:  # more digits than the decimal context holds (28): no real figure
+        raise ValueError("数值过大，请核对") from None
+    if d != rounded:
         raise ValueError(f"最多保留{places}位小数")
-    return d.quantize(q)
+    return rounded
 
 
 def parse_int(value: Any) -> int:

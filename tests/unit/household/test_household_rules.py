@@ -228,6 +228,15 @@ def test_parse_decimal_refuses(value: Any, message: str) -> None:
         parse_decimal(value)
 
 
+@pytest.mark.parametrize("value", ["9" * 300, "1e40", 1e40])
+def test_parse_decimal_refuses_figures_beyond_the_decimal_context(value: Any) -> None:
+    """A census cell of 300 digits used to crash the import (InvalidOperation) instead of being reported."""
+    with pytest.raises(ValueError, match="数值过大，请核对"):
+        parse_decimal(value)
+    with pytest.raises(ValueError, match="数值过大，请核对"):
+        parse_int(value)
+
+
 def test_parse_int_and_date() -> None:
     assert parse_int("3") == 3 and parse_int(3.0) == 3
     with pytest.raises(ValueError, match="最多保留0位小数"):

@@ -28,31 +28,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-NOTES = """Notes: the target (≤ 3x) is **not met**. Session 1 (2026-11-22): 5.0x (runs 4.5-5.6x). Before that round, on the same file and machine,
-quiet single runs took 66-75 s for the import against a 10.6-11.5 s read (5.8-7.1x); one noisy run read in 26 s
-and showed 3.99x, which flattered the ratio. Medians of alternating runs now keep a slow read from doing that.
-What changed: `record_many` sends rows straight to the driver's `executemany` (no ORM), writes canonical JSON
-through the C encoder for plain values (byte-identical to the old walk, checked against it in
-`tests/unit/test_audit_canonical.py`) and builds the chain-hash text with the batch's shared columns joined once
-(27 → 9 µs per snapshot); one AES-GCM object and one keyed HMAC state per secret (same token format); the
-census write builds its INSERT parameters column by column, converts shared values and booleans/dates once, and
-runs the INSERTs on a second thread while the next table and the audit lines are prepared.
-Where the time goes now (100,000 households, median run): read 12 s (same work as the raw read), validation
-11 s (819,642 rows, per-cell cleaners), write 27 s (scaled ×5 from an instrumented 20,000-household run: SQLite
-`executemany` of the rows into indexed tables ≈ 6.5 s, 343,008 AES-GCM + HMAC + masks ≈ 3 s, audit JSON, hash and
-insert of 100,001 records ≈ 6 s, building the parameter columns and the readable audit lines ≈ 9 s), commit 2 s.
-Tried and dropped: parsing sheets in a child process while checking the previous one (no gain: pickling the
-rows across costs about what it saves, and this VM's two vCPUs give ~1.3x one core's throughput when both are
-busy: a CPU loop takes 3.5 s alone, 5.5 s each with two at once); a 256 MB SQLite page cache during the import
-(no measurable change). Next steps: validate column by column (memoised per distinct value, errors unchanged),
-and cheaper readable child-record lines in the household audit snapshot (a product decision if their text
-may change: existing records keep verifying either way).
-Session 2 (2026-11-23): no import work; the ratio is unchanged (4.99x) while this VM ran ~65% slower than in
-session 1 for both sides (raw read 17.1 s against 10.3 s). A correction to the note above: the two vCPUs do give
-about two cores' throughput (a busy-loop pair measured 5.1 and 6.9 s against 6.0 s alone; the policy kernel
-scales 1.95x on 2 threads); the list benchmark's "2 workers = 1 worker" came from uvicorn's shared socket,
-not from the CPUs. A parallel import (validate and build the parameter columns and audit lines of one sheet in
-a second process while the main process inserts the previous one) is therefore worth trying again."""
+NOTES = """Notes: the target (≤ 3x) is **not met**: 3.31x (runs 3.48x, 3.87x, 3.04x), from 4.99x in session 2.
+Session 3 (2026-11-23), what changed (stored rows and audit records are unchanged: a 300-household import digested
+before and after is identical, and so are the error lists of files with hundreds of corrupted cells):
+- validation column by column (`anju.household.column_cleaning`): each distinct value of a column is judged once
+  (per value type, so 1, 1.0, True, Decimal("1.00") and -0.0 keep their own verdicts); values, messages and their
+  order equal `rules.clean` (a hypothesis test compares them); GB 11643 check digit from the ASCII codes;
+- reading: python-calamine parses the next sheet on a second thread (it releases the GIL) while the main thread
+  converts and checks the previous one, and 成员 is read last so its long parse overlaps the other sheets' checks.
+  The import's "read" phase below therefore includes checking the sheets; "validate" is only the final sort;
+- writing on SQLite: multi-row INSERTs of 500 rows (`executemany` retakes the GIL after every row and starved the
+  insert thread), and a 256 MiB page cache while writing (the identity-digest index takes random keys);
+- a big import (5,000+ households) forks one child process (`anju.core.forked`) that encrypts the identity
+  numbers (nonces from one `os.urandom` call: the system call cost more than AES-GCM here) and then builds the
+  audit snapshots as canonical JSON (handed to `record_many` as `changes_json`) while the parent builds the
+  other columns and the insert thread stores the rows.
+Where the time goes now (instrumented 100,000-household runs): reading and checking 16.5-17.5 s (main thread:
+checks 10.7 s, of which 成员 6.0 s; `to_python` and picking rows ~4 s; waiting for the parse thread 2.6 s);
+writing 14-16 s (building columns and INSERT parameters ~5 s; waiting for the child, identities ~2 s then
+snapshots ~7 s, 2-6 s; SQLite on the insert thread ~10 s CPU, 4-6 s of it the 343,008 members and their random
+digest index; audit insert ~2.5 s); commit 2.3-2.7 s. This VM was shared with CPU-heavy policy benchmarks during
+the session, so single imports varied by ±15%; the child and the insert thread need the second core.
+Tried and dropped: two parse threads (no gain), 5,000-row INSERTs (no gain over 500), a lower GIL switch
+interval (no gain), the snapshots split over two children (slower: four busy processes and threads on 2 cores).
+Next steps: the 成员 check (6 s; e.g. clean its cells in a forked child while this process checks the other
+sheets, or a faster identity-number judge, ~5 µs each), faster snapshot text and JSON (the child is the write's
+long pole), the members' digest-index inserts.
+Earlier: session 1 (2026-11-22) 5.0x with `record_many` on the driver's `executemany`, C-encoded canonical JSON
+and INSERTs on a second thread; session 2 no import work (4.99x on a VM ~65% slower than in session 1)."""
 
 
 def machine() -> str:

@@ -99,5 +99,8 @@ class Forked:
 
     def _reap(self) -> None:
         os.close(self.fd)
-        _, self.status = os.waitpid(self.pid, 0)
+        try:
+            _, self.status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # reaped by someone else: its outcome is unknown, so not trusted
+            self.status = -1
         self.pid, self.fd = 0, -1

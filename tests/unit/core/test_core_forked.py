@@ -61,3 +61,10 @@ def test_results_arrive_in_order_and_a_later_failure_is_computed_here() -> None:
     assert job.result(2) == "third"
     assert job.result(1) == "here"
     assert job.result(0) == ("child", True)  # kept
+
+
+def test_a_child_reaped_by_someone_else_is_not_trusted() -> None:
+    parent = os.getpid()
+    job = Forked(lambda: os.getpid())
+    os.waitpid(job.pid, 0)  # as a process-wide child reaper would
+    assert job.result() == parent  # computed here instead

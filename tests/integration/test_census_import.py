@@ -333,3 +333,28 @@ def test_audit_snapshots_from_a_forked_child_are_those_built_in_process(
 
     assert [without_block(ch) for _c, ch, _r in forked] == [without_block(ch) for _c, ch, _r in in_process]
     assert audit_service.verify(db).ok
+
+
+def test_cyclic_gc_is_paused_while_importing_and_resumed_afterwards(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real_validate = census.validate
+
+    def spying_validate(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(census, "validate", spying_validate)
+    assert gc.isenabled()
+    project_id = make_project(db)
+    rows = census_rows(random.Random(3), 2, prefix="G", blocks=["LJ-01"])
+    census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="gc")
+    bad = census_rows(random.Random(4), 1, prefix="B", blocks=["LJ-01"])
+    bad["households"][0]["code"] = "坏 户号"
+    with pytest.raises(census.CensusInvalid):
+        census.import_rows(db, actor=ACTOR, project_id=project_id, rows=bad, label="bad")
+    assert seen == [False, False]
+    assert gc.isenabled()  # also after the refused file

@@ -23,6 +23,7 @@ audit snapshots in a forked child process (:mod:`anju.core.forked`).
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import queue
@@ -1648,6 +1649,26 @@ def _audit_changes(clean: CleanCensus) -> dict[str, str]:
 # ---------------------------------------------------------------- one call
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an import runs.
+
+    An import holds millions of new rows (dicts, lists and tuples, none of them in reference
+    cycles). The collector starts after every few hundred new containers and, as its oldest
+    generation grows, walks all of them again and again: about 18% of the import's time for
+    100,000 households, for nothing to collect. Reference counting still frees memory; the
+    collector resumes when the import ends (if it was running: nested or concurrent imports
+    leave it as the first one found it).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclass
 class ImportOutcome:
     """Result of :func:`import_census`: the check and, unless dry run, what was written."""
@@ -1673,7 +1694,19 @@ def import_census(
     Raises :class:`CensusInvalid` listing every error when the file is not clean; nothing is
     written then. The caller owns the transaction and commits.
     """
-    progress = progress or _no_progress
+    with cyclic_gc_paused():
+        return _import_census(session, actor, project_id, source, filename, dry_run, progress or _no_progress)
+
+
+def _import_census(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    source: Path | bytes | BinaryIO,
+    filename: str,
+    dry_run: bool,
+    progress: Progress,
+) -> ImportOutcome:
     checker: _Check | None = None
 
     def on_sheet(key: str, sheet: RawSheet | None) -> None:
@@ -1716,19 +1749,20 @@ def import_rows(
 
     Used by the demo generator and tests; raises :class:`CensusInvalid` like a file import.
     """
-    raw = raw_from_rows(rows, filename=label, sha256=sha256_of(label.encode()) if label else "")
-    check = validate(raw, load_context(session, project_id), progress=progress)
-    if check.errors:
-        raise CensusInvalid(check.errors)
-    return write(
-        session,
-        actor=actor,
-        project_id=project_id,
-        clean=check.clean,
-        filename=label,
-        sha256=raw.sha256,
-        progress=progress,
-    )
+    with cyclic_gc_paused():
+        raw = raw_from_rows(rows, filename=label, sha256=sha256_of(label.encode()) if label else "")
+        check = validate(raw, load_context(session, project_id), progress=progress)
+        if check.errors:
+            raise CensusInvalid(check.errors)
+        return write(
+            session,
+            actor=actor,
+            project_id=project_id,
+            clean=check.clean,
+            filename=label,
+            sha256=raw.sha256,
+            progress=progress,
+        )
 
 
 # ---------------------------------------------------------------- template

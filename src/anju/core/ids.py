@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+import time
+from datetime import date, datetime, timedelta
 from operator import mul
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -27,6 +28,56 @@ def check_digit(first17: str) -> str:
     return _CHECK[total % 11]
 
 
+# "YYYYMMDD" -> its date, or None when there is no such day. A census import checks hundreds of
+# thousands of numbers whose birth dates repeat (some 37,000 days in a century): each is parsed
+# once. Bounded by the number of possible 8-digit strings that reach it (the shape is checked).
+_BIRTHS: dict[str, date | None] = {}
+_BIRTHS_MAX = 200_000
+
+
+def _birth(digits: str) -> date | None:
+    try:
+        return _BIRTHS[digits]
+    except KeyError:
+        pass
+    try:
+        born: date | None = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        born = None
+    if len(_BIRTHS) < _BIRTHS_MAX:
+        _BIRTHS[digits] = born
+    return born
+
+
+# digits -> their weighted sum at a fixed position of the number (see id_number_problem)
+_REGION_SUMS: dict[str, int] = {}
+_BIRTH_SUMS: dict[str, int] = {}
+_SERIAL_SUMS: dict[str, int] = {}
+
+
+def _part_sum(memo: dict[str, int], digits: str, offset: int) -> int:
+    hit = memo.get(digits)
+    if hit is None:
+        hit = sum(int(c) * w for c, w in zip(digits, _WEIGHTS[offset:], strict=False))
+        if len(memo) < _BIRTHS_MAX:
+            memo[digits] = hit
+    return hit
+
+
+_today_date = date.min
+_today_until = 0.0  # epoch seconds of the next local midnight
+
+
+def _today() -> date:
+    """``date.today()``, re-read only after local midnight (it costs a clock and calendar call)."""
+    global _today_date, _today_until
+    now = time.time()
+    if now >= _today_until:
+        _today_date = date.today()
+        _today_until = datetime.combine(_today_date + timedelta(days=1), datetime.min.time()).timestamp()
+    return _today_date
+
+
 def id_number_problem(text: str) -> str | None:
     """Chinese reason why ``text`` is not a valid 18-digit identity number, or ``None``."""
     value = normalize_id_number(text)
@@ -34,13 +85,15 @@ def id_number_problem(text: str) -> str | None:
         return f"身份证号应为18位，当前为{len(value)}位"
     if not _SHAPE.match(value):
         return "身份证号格式不正确（前17位须为数字，末位为数字或X）"
-    try:
-        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
+    birth = _birth(value[6:14])
+    if birth is None:
         return "身份证号中的出生日期无效"
-    if birth.year < 1880 or birth > date.today():
+    if birth.year < 1880 or birth > _today():
         return "身份证号中的出生日期不合理"
-    expected = check_digit(value[:17])
+    # The weighted sum of the first 17 digits is that of the region, birth date and serial parts,
+    # each of which repeats across a census: summed once per distinct part.
+    total = _part_sum(_REGION_SUMS, value[:6], 0) + _part_sum(_BIRTH_SUMS, value[6:14], 6)
+    expected = _CHECK[(total + _part_sum(_SERIAL_SUMS, value[14:17], 14)) % 11]
     if expected != value[17]:
         return f"身份证号校验位错误（应为{expected}）"
     return None

@@ -126,3 +126,26 @@ def test_check_digit_is_the_weighted_sum_mod_11(first17: str) -> None:
 def test_check_digit_of_non_ascii_digits_counts_their_values() -> None:
     """Full-width or other Unicode digits take the int() path, not the ASCII shortcut."""
     assert check_digit("３３０１０２１９７００３０４０１１") == check_digit("33010219700304011")
+
+
+@given(st.text(alphabet="0123456789X ", min_size=16, max_size=19))
+def test_problem_check_agrees_with_the_plain_definition(value: str) -> None:
+    """The memoised parts give the same verdict as computing the number afresh."""
+    v = value.strip().replace(" ", "").upper()
+    expected: str | None = None
+    if len(v) != 18:
+        expected = "len"
+    elif not (v[:17].isdigit() and v[0] != "0" and (v[17].isdigit() or v[17] == "X")):
+        expected = "shape"
+    else:
+        try:
+            born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+        except ValueError:
+            expected = "birth"
+        else:
+            if born.year < 1880 or born > date.today():
+                expected = "range"
+            elif "10X98765432"[sum(int(c) * w for c, w in zip(v[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), strict=True)) % 11] != v[17]:
+                expected = "check"
+    problem = id_number_problem(value)
+    assert (problem is None) == (expected is None), (value, problem, expected)

@@ -28,7 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-NOTES = """Notes: the target (≤ 3x) is **not met**: 3.31x (runs 3.48x, 3.87x, 3.04x), from 4.99x in session 2.
+NOTES = """Notes: the target (≤ 3x) is **not met** in the median of this run (see the table; individual runs of the final
+code measured 2.90x-3.41x on this shared VM; two medians of three: 3.06x, and 3.29x in the table above). Session 2 ended at 4.99x; the
+helper's part of session 3 reached 3.31x, then the changes marked (late) below.
 Session 3 (2026-11-23), what changed (stored rows and audit records are unchanged: a 300-household import digested
 before and after is identical, and so are the error lists of files with hundreds of corrupted cells):
 - validation column by column (`anju.household.column_cleaning`): each distinct value of a column is judged once
@@ -42,7 +44,12 @@ before and after is identical, and so are the error lists of files with hundreds
 - a big import (5,000+ households) forks one child process (`anju.core.forked`) that encrypts the identity
   numbers (nonces from one `os.urandom` call: the system call cost more than AES-GCM here) and then builds the
   audit snapshots as canonical JSON (handed to `record_many` as `changes_json`) while the parent builds the
-  other columns and the insert thread stores the rows.
+  other columns and the insert thread stores the rows;
+- (late) the import pauses Python's cyclic garbage collector while it runs (py-spy: 18% of the importing thread's
+  samples were collections walking millions of fresh rows with nothing to free; the raw read is left as it is,
+  although it too spends ~5% in the collector: 10.4-10.7 s with it, 9.9-10.2 s without, measured once each);
+- (late) the identity-number check parses each distinct birth date once, sums the check-digit weights once per
+  distinct region / date / serial part, and reads today's date once per day (4.4 -> 3.4 µs per number).
 Where the time goes now (instrumented 100,000-household runs): reading and checking 16.5-17.5 s (main thread:
 checks 10.7 s, of which 成员 6.0 s; `to_python` and picking rows ~4 s; waiting for the parse thread 2.6 s);
 writing 14-16 s (building columns and INSERT parameters ~5 s; waiting for the child, identities ~2 s then
@@ -51,6 +58,11 @@ digest index; audit insert ~2.5 s); commit 2.3-2.7 s. This VM was shared with CP
 the session, so single imports varied by ±15%; the child and the insert thread need the second core.
 Tried and dropped: two parse threads (no gain), 5,000-row INSERTs (no gain over 500), a lower GIL switch
 interval (no gain), the snapshots split over two children (slower: four busy processes and threads on 2 cores).
+Also measured late in the session: SQLite's automatic WAL checkpoint takes ~1.9 s of the 2.3-2.8 s commit (it
+copies the import's pages from the WAL into the database file); handing it to a background checkpoint would
+move that cost out of the request, not remove it, so it is left in. Python's default sqlite3 adapters still
+turn date/datetime parameters into text one by one on the insert thread (SQLAlchemy leaves them to the driver
+on SQLite): pre-converting distinct values to the same text would save ~0.5 s of GIL time.
 Next steps: the 成员 check (6 s; e.g. clean its cells in a forked child while this process checks the other
 sheets, or a faster identity-number judge, ~5 µs each), faster snapshot text and JSON (the child is the write's
 long pole), the members' digest-index inserts.

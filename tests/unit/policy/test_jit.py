@@ -273,3 +273,27 @@ def _with_building_cols(table: HouseholdTable, **cols: Any) -> HouseholdTable:
     fields = {f: getattr(table, f) for f in table.__dataclass_fields__}
     fields["buildings"] = type(b)(b.hh, b.start, b.count, {**b.cols, **cols}, b.bounds)
     return HouseholdTable(**fields)
+
+
+def test_background_compilation_starts_after_its_delay() -> None:
+    """The request that needs a kernel is answered by numpy first; compiling (which holds the
+    GIL for seconds) starts only after the delay."""
+    import time
+
+    c = policy("""
+parameters:
+  per_person: {unit: 元/人, value: "777.77"}
+items:
+  - id: persons
+    formula: count(members) * per_person + 0.03元
+""")
+    table = HouseholdTable.from_households(_tiny())
+    prepared = jit.prepare(c, table, "cash")
+    assert not isinstance(prepared, str)
+    jit.compile_in_background(prepared, table.n, parallel=False, delay=0.5)
+    assert not jit.is_compiled(prepared, parallel=False)
+    deadline = time.monotonic() + 120
+    while not jit.is_compiled(prepared, parallel=False) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jit.is_compiled(prepared, parallel=False)
+    assert jit.run(prepared, table, "cash", parallel=False).row(1) == {"persons": 155557}  # type: ignore[union-attr]

@@ -358,3 +358,35 @@ def test_cyclic_gc_is_paused_while_importing_and_resumed_afterwards(
         census.import_rows(db, actor=ACTOR, project_id=project_id, rows=bad, label="bad")
     assert seen == [False, False]
     assert gc.isenabled()  # also after the refused file
+
+
+def test_imported_dates_are_stored_as_the_driver_would_store_them(db: Session) -> None:
+    """The bulk write hands SQLite the same date and datetime text as Python's sqlite3 adapters."""
+    from datetime import date, datetime
+
+    from sqlalchemy import text
+
+    project_id = make_project(db)
+    rows = census_rows(random.Random(5), 4, prefix="D", blocks=["LJ-01"])
+    census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="dates")
+    raw = db.execute(
+        text(
+            "SELECT m.birth_on, h.created_at FROM member m JOIN household h ON h.id = m.household_id "
+            "WHERE h.project_id = :p ORDER BY m.id"
+        ),
+        {"p": project_id},
+    ).all()
+    orm = db.execute(
+        select(Member.birth_on, Household.created_at)
+        .join(Household, Household.id == Member.household_id)
+        .where(Household.project_id == project_id)
+        .order_by(Member.id)
+    ).all()
+    assert len(raw) == len(orm) == len(rows["members"])
+    for (raw_birth, raw_created), (birth, created) in zip(raw, orm, strict=True):
+        assert isinstance(birth, date) and isinstance(created, datetime)
+        if db.connection().dialect.name == "sqlite":
+            assert raw_birth == birth.isoformat()
+            assert raw_created == created.replace(tzinfo=None).isoformat(" ")
+        else:
+            assert raw_birth == birth

@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from itertools import chain, repeat
@@ -1180,6 +1180,24 @@ def _homestead_text(hs: Mapping[str, Any]) -> str:
 _FEW_VALUES = frozenset({bool, type(None), date, str})
 
 
+def _sqlite_date_text(v: Any) -> Any:
+    """The text Python's sqlite3 module stores for a date or datetime parameter (its default
+    adapters: ``isoformat()`` and ``isoformat(" ")``), given here once per distinct value instead
+    of by an adapter call per row on the insert thread. SQLAlchemy leaves these to the driver."""
+    if v.__class__ is datetime:
+        return v.isoformat(" ")
+    if v.__class__ is date:
+        return v.isoformat()
+    return v
+
+
+def _holds_dates(type_: Any) -> bool:
+    try:
+        return type_.python_type in (date, datetime)
+    except NotImplementedError:
+        return False
+
+
 class _Same:
     """A column value shared by every row of an insert (converted for the driver once)."""
 
@@ -1238,16 +1256,22 @@ class _Writer:
         compiled = insert(table).compile(dialect=dialect, column_keys=keys)
         sql = str(compiled)
         ready: dict[str, Iterable[Any]] = {}
+        text = _sqlite_date_text if dialect.name == "sqlite" and dialect.driver == "pysqlite" else None
         for k, col in columns.items():
             p = table.c[k].type.bind_processor(dialect)
             if isinstance(col, _Same):
-                ready[k] = repeat(p(col.value) if p is not None else col.value, n)
-            elif p is None:
+                v = p(col.value) if p is not None else col.value
+                ready[k] = repeat(text(v) if text is not None else v, n)
+            elif p is None and (text is None or not _holds_dates(table.c[k].type)):
                 ready[k] = col
             elif set(map(type, col)) <= _FEW_VALUES:
                 # booleans, dates, codes: convert each distinct value once
-                converted = {v: p(v) for v in set(col)}
+                converted = {v: p(v) if p is not None else v for v in set(col)}
+                if text is not None:
+                    converted = {v: text(c) for v, c in converted.items()}
                 ready[k] = list(map(converted.__getitem__, col))
+            elif p is None:
+                ready[k] = list(map(_sqlite_date_text, col))
             else:
                 ready[k] = list(map(p, col))
         params: list[Any]

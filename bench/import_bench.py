@@ -28,9 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-NOTES = """Notes: the target (≤ 3x) is **not met** in the median of this run (see the table; individual runs of the final
-code measured 2.90x-3.41x on this shared VM; two medians of three: 3.06x, and 3.29x in the table above). Session 2 ended at 4.99x; the
-helper's part of session 3 reached 3.31x, then the changes marked (late) below.
+NOTES = """Notes: the target (≤ 3x) is **met, narrowly**: 2.96x in the table above, and 2.96x in the run just before it
+(medians of three; single runs of the final code 2.83x-3.14x on this shared VM, which swings ±10% from run to
+run). With one change less (the date text below) two medians measured 3.06x and 3.29x, so the margin is thin.
+Session 2 ended at 4.99x; the helper's part of session 3 reached 3.31x, then the changes marked (late) below.
 Session 3 (2026-11-23), what changed (stored rows and audit records are unchanged: a 300-household import digested
 before and after is identical, and so are the error lists of files with hundreds of corrupted cells):
 - validation column by column (`anju.household.column_cleaning`): each distinct value of a column is judged once
@@ -60,9 +61,10 @@ Tried and dropped: two parse threads (no gain), 5,000-row INSERTs (no gain over 
 interval (no gain), the snapshots split over two children (slower: four busy processes and threads on 2 cores).
 Also measured late in the session: SQLite's automatic WAL checkpoint takes ~1.9 s of the 2.3-2.8 s commit (it
 copies the import's pages from the WAL into the database file); handing it to a background checkpoint would
-move that cost out of the request, not remove it, so it is left in. Python's default sqlite3 adapters still
-turn date/datetime parameters into text one by one on the insert thread (SQLAlchemy leaves them to the driver
-on SQLite): pre-converting distinct values to the same text would save ~0.5 s of GIL time.
+move that cost out of the request, not remove it, so it is left in. (late) Python's default sqlite3
+adapters turned ~800k date/datetime parameters into text one call at a time on the insert thread (SQLAlchemy
+leaves them to the driver on SQLite); the write now hands over the same text (`isoformat()`, `isoformat(" ")`),
+converted once per distinct value (a test compares the stored text on SQLite and the values elsewhere).
 Next steps: the 成员 check (6 s; e.g. clean its cells in a forked child while this process checks the other
 sheets, or a faster identity-number judge, ~5 µs each), faster snapshot text and JSON (the child is the write's
 long pole), the members' digest-index inserts.

@@ -32,6 +32,7 @@ import re
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -221,46 +222,42 @@ class LoopStmt:
     body: list[Any]
 
 
-# id(count array) -> (weak reference, max): the arrays of a table are not changed in place.
-_MAX_COUNTS: dict[int, tuple[Any, int]] = {}
+# (what, ids of the arrays, arguments) -> (weak references to the arrays, value): facts about a
+# table's arrays, computed once (the arrays of a table are not changed in place).
+_PER_ARRAYS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
 # (id(block paths), overriding blocks) -> (the paths list, (keys, row per block, a path per key))
 _OVERRIDE_ROWS: dict[tuple[int, frozenset[str]], tuple[Any, Any]] = {}
 
-# (id(array), lo, hi) -> (weak reference, all lo <= x < hi)
-_RANGES: dict[tuple[int, int, int], tuple[Any, bool]] = {}
+
+def _per_arrays(what: str, arrays: tuple[Arr, ...], args: tuple[int, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered while these very arrays live."""
+    key = (what, *map(id, arrays), *args)
+    hit = _PER_ARRAYS.get(key)
+    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+        return hit[1]
+    value = compute()
+    if len(_PER_ARRAYS) > 256:
+        _PER_ARRAYS.clear()
+    _PER_ARRAYS[key] = (tuple(weakref.ref(a) for a in arrays), value)
+    return value
 
 
 def _in_range(arr: Arr, lo: int, hi: int) -> bool:
-    """Whether every value of ``arr`` lies in ``[lo, hi)``; cached per array (tables are not
-    changed in place)."""
-    key = (id(arr), lo, hi)
-    hit = _RANGES.get(key)
-    if hit is not None and hit[0]() is arr:
-        return bool(hit[1])
-    ok = arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)
-    if len(_RANGES) > 256:
-        _RANGES.clear()
-    _RANGES[key] = (weakref.ref(arr), ok)
-    return ok
-
-
-# id(start array) -> (weak reference to start, weak reference to count, offsets in range)
-_OFFSETS: dict[int, tuple[Any, Any, bool]] = {}
+    """Whether every value of ``arr`` lies in ``[lo, hi)`` (checked once per array)."""
+    return bool(_per_arrays("range", (arr,), (lo, hi),
+                            lambda: arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)))
 
 
 def _offsets_ok(e: Elements) -> bool:
     """Whether every household's slice ``start:start + count`` lies inside the element columns
-    (cached per offset arrays)."""
-    hit = _OFFSETS.get(id(e.start))
-    if hit is not None and hit[0]() is e.start and hit[1]() is e.count:
-        return bool(hit[2])
-    size = min([e.size, *(c.shape[0] for c in e.cols.values())])
-    ok = e.start.size == 0 or (
-        int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size)
-    if len(_OFFSETS) > 64:
-        _OFFSETS.clear()
-    _OFFSETS[id(e.start)] = (weakref.ref(e.start), weakref.ref(e.count), ok)
-    return ok
+    (checked once per offset arrays)."""
+
+    def check() -> bool:
+        size = min([e.size, *(c.shape[0] for c in e.cols.values())])
+        return e.start.size == 0 or (
+            int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size)
+
+    return bool(_per_arrays("offsets", (e.start, e.count), (), check))
 
 
 _ELEMENT_COLS = {
@@ -645,14 +642,7 @@ class Builder:
         """Most elements of one household (bounds of sums and counts); cached per count array."""
         if not self.n:
             return 0
-        hit = _MAX_COUNTS.get(id(e.count))
-        if hit is not None and hit[0]() is e.count:
-            return hit[1]
-        m = int(e.count.max())
-        if len(_MAX_COUNTS) > 64:
-            _MAX_COUNTS.clear()
-        _MAX_COUNTS[id(e.count)] = (weakref.ref(e.count), m)
-        return m
+        return int(_per_arrays("max", (e.count,), (), lambda: int(e.count.max())))
 
     def elements(self, obj: str) -> Elements:
         return {"building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants}[obj]

@@ -36,6 +36,8 @@ class AuditRecord(IdMixin, Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Which audit key made ``hash`` (keys rotate; the keys themselves never enter the database).
+    key_id: Mapped[str] = mapped_column(String(16), server_default="")
 
 
 class AuditHead(Base):

@@ -80,3 +80,9 @@ class IdMixin:
     """Surrogate integer primary key."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+
+
+class VersionMixin:
+    """Optimistic concurrency: every change raises ``version``; a write that names a stale one is refused."""
+
+    version: Mapped[int] = mapped_column(Integer, server_default="1")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from anju.db.base import Area, Base, BigId, Fen, IdMixin, UTCDateTime
+from anju.db.base import Area, Base, BigId, Fen, IdMixin, UTCDateTime, VersionMixin
 
 
 class VoidMixin:
@@ -53,7 +53,7 @@ class Household(IdMixin, VoidMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Member(IdMixin, VoidMixin, Base):
+class Member(IdMixin, VersionMixin, VoidMixin, Base):
     """家庭成员, with special groups (特殊群体) and the resettlement-population decision."""
 
     __tablename__ = "member"
@@ -79,7 +79,7 @@ class Member(IdMixin, VoidMixin, Base):
     sort: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Building(IdMixin, VoidMixin, Base):
+class Building(IdMixin, VersionMixin, VoidMixin, Base):
     """房屋 / 证: one certified building (or an uncertified one) of the household."""
 
     __tablename__ = "building"
@@ -116,7 +116,7 @@ class Valuation(IdMixin, VoidMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Tenant(IdMixin, VoidMixin, Base):
+class Tenant(IdMixin, VersionMixin, VoidMixin, Base):
     """承租人 / 承租企业 renting (part of) the household's buildings."""
 
     __tablename__ = "tenant"
@@ -133,7 +133,7 @@ class Tenant(IdMixin, VoidMixin, Base):
     lease_end_on: Mapped[date | None] = mapped_column(Date)
 
 
-class Homestead(IdMixin, VoidMixin, Base):
+class Homestead(IdMixin, VersionMixin, VoidMixin, Base):
     """宅基地 of a collective-land household."""
 
     __tablename__ = "homestead"

@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from anju.db.base import Base, BigId, IdMixin, UTCDateTime
+from anju.db.base import Base, BigId, IdMixin, UTCDateTime, VersionMixin
 
 
-class User(IdMixin, Base):
+class User(IdMixin, VersionMixin, Base):
     """A person who logs in; ``role`` is one of :class:`anju.identity.rules.Role`."""
 
     __tablename__ = "user"
@@ -25,7 +25,7 @@ class User(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Team(IdMixin, Base):
+class Team(IdMixin, VersionMixin, Base):
     """专班 / 攻坚小组: a field team of a project; members are users with ``team_id``."""
 
     __tablename__ = "team"

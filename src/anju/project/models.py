@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from anju.db.base import Area, Base, BigId, IdMixin, LongText, UTCDateTime
+from anju.db.base import Area, Base, BigId, IdMixin, LongText, UTCDateTime, VersionMixin
 
 
-class Project(IdMixin, Base):
+class Project(IdMixin, VersionMixin, Base):
     """An expropriation project; ``kind`` is state_land, collective_land or shantytown."""
 
     __tablename__ = "project"
@@ -30,7 +30,7 @@ class Project(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Block(IdMixin, Base):
+class Block(IdMixin, VersionMixin, Base):
     """片区 / 区块 / 村 / 组: nested through ``parent_id``; ``level`` names the kind."""
 
     __tablename__ = "block"

@@ -71,7 +71,12 @@ class UserSession(IdMixin, Base):
 
 
 class LoginAttempt(IdMixin, Base):
-    """Failed logins, counted per username and per address to throttle guessing."""
+    """Every login attempt, counted per account key and per address to throttle guessing.
+
+    ``username`` holds the throttling key (:func:`anju.identity.throttle.account_key`: the
+    normalised name, or a digest of a name longer than the column), not the text as typed.
+    ``outcome`` is ``success``, ``failure`` or ``throttled`` ('' on rows older than it: failures).
+    """
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -84,3 +89,4 @@ class LoginAttempt(IdMixin, Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     failures_before: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")

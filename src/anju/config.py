@@ -27,14 +27,29 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     session_hours: int = 12
+    # Login throttling (see docs/security.md): a (user, address) pair is locked after
+    # login_max_failures failures, for login_lock_minutes doubling with each further failure (at
+    # most a day); an address is locked after login_address_max_failures failures on any accounts
+    # within login_lock_minutes; an account refuses addresses it has not logged in from during
+    # login_trusted_days after login_account_max_failures failures within login_lock_minutes.
     login_max_failures: int = 5
     login_lock_minutes: int = 15
+    login_address_max_failures: int = 20
+    login_account_max_failures: int = 20
+    login_trusted_days: int = 30
     page_size: int = 20
     map_tile_url: str = ""  # optional; offices often sit on an intranet
     max_upload_mb: int = 50
     # Worker threads per process for blocking route code. Few threads keep CPU-bound requests from
     # thrashing the GIL; raise it when the database is remote and requests mostly wait on it.
     threads: int = 2
+    # Audit chain keys "id:secret,id:secret" (hex or base64, >= 32 bytes; the first writes, the others
+    # only verify). Required in production; elsewhere a "dev" key is derived from secret_key.
+    audit_keys: str = ""
+    # Where signed chain heads go (default <data_dir>/audit-anchors; point it at another disk or machine).
+    audit_anchor_dir: Path | None = None
+    # Each server process writes an anchor at most this often when the chain moved (0: only `anju audit anchor`).
+    audit_anchor_minutes: int = 15
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -42,6 +57,12 @@ class Settings(BaseSettings):
             raise ValueError("ANJU_SECRET_KEY must be set in production (the default key is refused)")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("ANJU_SECRET_KEY must be at least 32 characters in production")
+        if self.env == "production" and not self.audit_keys.strip():
+            raise ValueError("ANJU_AUDIT_KEYS must be set in production (see `anju audit keygen`)")
+        if self.audit_keys.strip():
+            from anju.audit.keys import parse_keys  # late: the audit package reads these settings
+
+            parse_keys(self.audit_keys)  # refuses a short, malformed or duplicate key at start-up
         return self
 
     @property

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from anju.errors import NotAuthenticated
+from anju.errors import NotAuthenticated, TooManyAttempts
 from anju.identity import rules
 from anju.identity import service as identity_service
 from anju.identity.pages import set_session_cookie
@@ -33,12 +33,10 @@ def _me(user: CurrentUser) -> MeRead:
 def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> JSONResponse:
     """Log in with a JSON body; sets the session cookie and returns the CSRF token."""
     ip = client_ip(request)
-    identity_service.check_throttle(db, username=body.username, ip=ip)
     try:
-        user = identity_service.authenticate(db, username=body.username.strip(), password=body.password)
-    except NotAuthenticated:
-        identity_service.record_login_failure(db, username=body.username, ip=ip)
-        request.state.commit_anyway = True
+        user = identity_service.login(db, username=body.username, password=body.password, ip=ip)
+    except (NotAuthenticated, TooManyAttempts):
+        request.state.commit_anyway = True  # keep the record of the refused attempt
         raise
     token, _row = identity_service.start_session(db, user=user, ip=ip)
     me = identity_service.resolve_session(db, token)

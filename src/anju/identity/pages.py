@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -16,15 +17,38 @@ from anju.identity import service as identity_service
 from anju.identity.rules import Permission, Role
 from anju.identity.service import CurrentUser
 from anju.web.deps import SESSION_COOKIE, client_ip, get_db, optional_user, requires, verify_csrf
+from anju.web.params import IdPath
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PRELOGIN_COOKIE = "anju_prelogin"
 
 
-def _safe_next(target: str) -> str:
-    # Only same-site paths: an open redirect after login is a phishing aid.
-    return target if target.startswith("/") and not target.startswith("//") else "/projects"
+def _safe_next(target: str, default: str = "/projects") -> str:
+    """``target`` if it is a path on this site, else ``default``: an open redirect is a phishing aid.
+
+    Only a path starting with one ``/`` passes: ``//host`` and ``/\\host`` are other sites to a
+    browser (it reads a backslash as a slash), and a scheme or control character is refused.
+    """
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
+        return default
+    return target
+
+
+def _same_site_path(request: Request, url: str) -> str:
+    """The path and query of ``url`` when it points at this site (the language switch's Referer)."""
+    parts = urlsplit(url)
+    if (parts.scheme or parts.netloc) and (
+        parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc
+    ):
+        return "/projects"
+    path = parts.path or "/"
+    return _safe_next(path + ("?" + parts.query if parts.query else ""))
 
 
 def _login_page(request: Request, next_url: str, message: str = "", status_code: int = 200) -> Response:
@@ -62,12 +86,11 @@ def login(
         return _login_page(request, _safe_next(next), "页面已过期，请重新登录", status_code=403)
     ip = client_ip(request)
     try:
-        identity_service.check_throttle(db, username=username, ip=ip)
-        user = identity_service.authenticate(db, username=username.strip(), password=password)
+        user = identity_service.login(db, username=username, password=password, ip=ip)
     except TooManyAttempts as exc:
+        request.state.commit_anyway = True  # keep the record of the refused attempt
         return _login_page(request, _safe_next(next), exc.message_zh, status_code=429)
     except NotAuthenticated as exc:
-        identity_service.record_login_failure(db, username=username, ip=ip)
         request.state.commit_anyway = True  # keep the failure counter of a refused login
         return _login_page(request, _safe_next(next), exc.message_zh, status_code=401)
     token, _row = identity_service.start_session(db, user=user, ip=ip)
@@ -102,7 +125,8 @@ def logout(user: CurrentUser = Depends(verify_csrf), db: Session = Depends(get_d
 @router.get("/lang/{lang}")
 def switch_language(lang: str, request: Request) -> Response:
     """Switch the interface language (zh / en)."""
-    response = RedirectResponse(request.headers.get("referer") or "/projects", status_code=303)
+    # Back to the page the switch was clicked on, but never to another site (open redirect).
+    response = RedirectResponse(_same_site_path(request, request.headers.get("referer") or ""), status_code=303)
     if lang in ("zh", "en"):
         response.set_cookie("lang", lang, samesite="lax", max_age=365 * 86400)
     return response
@@ -155,7 +179,7 @@ def users_create(
 
 @router.post("/users/{user_id}/active")
 def users_set_active(
-    user_id: int,
+    user_id: IdPath,
     request: Request,
     active: bool = Form(...),
     user: CurrentUser = Depends(requires(Permission.USER_MANAGE)),

@@ -12,7 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, false, func, select, true, update
+from sqlalchemy import ColumnElement, false, select, true, update
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -27,8 +27,8 @@ from anju.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from anju.identity import rules
-from anju.identity.models import HouseholdAssignment, LoginAttempt, Team, User, UserSession
+from anju.identity import rules, throttle
+from anju.identity.models import HouseholdAssignment, Team, User, UserSession
 from anju.identity.rules import Permission, Role, ScopeKind
 
 
@@ -167,36 +167,37 @@ def create_user(
     return user
 
 
-def _recent_failures(session: Session, *, username: str, ip: str) -> tuple[int, int]:
-    settings = get_settings()
-    since = utcnow() - timedelta(minutes=settings.login_lock_minutes)
-    by_user = session.scalar(
-        select(func.count()).where(
-            LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
-        )
-    )
-    by_ip = session.scalar(
-        select(func.count()).where(
-            LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
-        )
-    )
-    return int(by_user or 0), int(by_ip or 0)
-
-
 def check_throttle(session: Session, *, username: str, ip: str) -> None:
-    """Raise :class:`TooManyAttempts` after too many recent failures for this user or address."""
-    settings = get_settings()
-    by_user, by_ip = _recent_failures(session, username=username, ip=ip)
-    if by_user >= settings.login_max_failures or by_ip >= settings.login_max_failures * 4:
-        raise TooManyAttempts(
-            f"登录失败次数过多，请 {settings.login_lock_minutes} 分钟后再试",
-            "too many failed logins, try again later",
-        )
+    """Raise :class:`TooManyAttempts` (naming the wait) while a login limit is in force.
+
+    The limits and the normalised account key are described in :mod:`anju.identity.throttle`.
+    """
+    throttle.check(session, username=username, ip=ip)
 
 
 def record_login_failure(session: Session, *, username: str, ip: str) -> None:
     """Count a failed login. The caller commits this even though the request fails."""
-    session.add(LoginAttempt(username=username[:64], ip=ip[:64], at=utcnow(), succeeded=False))
+    throttle.record(session, username=username, ip=ip, outcome=throttle.FAILURE)
+
+
+def login(session: Session, *, username: str, password: str, ip: str) -> User:
+    """Check throttling and credentials; every attempt is recorded (success, failure, throttled).
+
+    Raises :class:`TooManyAttempts` or :class:`NotAuthenticated`; the caller must commit the
+    recorded attempt even then (``request.state.commit_anyway``).
+    """
+    try:
+        throttle.check(session, username=username, ip=ip)
+    except TooManyAttempts:
+        throttle.record(session, username=username, ip=ip, outcome=throttle.THROTTLED)
+        raise
+    try:
+        user = authenticate(session, username=username.strip(), password=password)
+    except NotAuthenticated:
+        throttle.record(session, username=username, ip=ip, outcome=throttle.FAILURE)
+        raise
+    throttle.record(session, username=username, ip=ip, outcome=throttle.SUCCESS)
+    return user
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User:

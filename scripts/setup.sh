@@ -23,7 +23,10 @@ fi
 vendor=src/anju/static/vendor
 mkdir -p "$vendor"
 cp node_modules/htmx.org/dist/htmx.min.js "$vendor/htmx.min.js"
-cp node_modules/alpinejs/dist/cdn.min.js "$vendor/alpine.min.js"
+# The CSP build of Alpine: the standard build evaluates expressions with new Function(), which
+# the Content-Security-Policy (script-src 'self', no unsafe-eval) refuses.
+cp node_modules/@alpinejs/csp/dist/cdn.min.js "$vendor/alpine-csp.min.js"
+rm -f "$vendor/alpine.min.js"
 cp node_modules/echarts/dist/echarts.min.js "$vendor/echarts.min.js"
 cp node_modules/leaflet/dist/leaflet.js "$vendor/leaflet.js"
 cp node_modules/leaflet/dist/leaflet.css "$vendor/leaflet.css"

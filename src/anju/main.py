@@ -8,8 +8,7 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
@@ -25,7 +24,7 @@ from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.project import api as project_api
 from anju.project import pages as project_pages
-from anju.web import errors
+from anju.web import errors, security
 from anju.web.middleware import UnitOfWorkMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -46,9 +45,10 @@ def create_app() -> FastAPI:
         version=__version__,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,  # served by anju.web.security (behind a login in production)
     )
     app.add_middleware(UnitOfWorkMiddleware, max_concurrent=2 * max(1, get_settings().threads))
+    security.install(app)  # outermost: headers also on the unit of work's own 500
     errors.install(app)
     for module in (identity_api, project_api, household_api, audit_api, compensation_api):
         app.include_router(module.router, prefix="/api/v1")
@@ -57,17 +57,6 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-
-    @app.get("/api/docs", include_in_schema=False)
-    def api_docs() -> HTMLResponse:
-        # Swagger UI from the npm-installed static copy: no CDN at run time.
-        return get_swagger_ui_html(
-            openapi_url="/api/v1/openapi.json",
-            title="安居 Anju API",
-            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui.css",
-            swagger_favicon_url="/static/app/favicon.svg",
-        )
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

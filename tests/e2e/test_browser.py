@@ -57,7 +57,7 @@ def test_acceptance_search_open_edit_phone_and_see_history(server: Server, open_
     # live search: typing part of the head's name swaps #results without a page load
     page.evaluate("window.__marker = 'same page'")
     page.locator("#q").press_sequentially("志强", delay=50)
-    page.wait_for_function("document.querySelectorAll('#household-table tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#household-table tbody tr').length === 1")
     assert page.evaluate("window.__marker") == "same page"
     assert rows.first.locator("td").nth(1).inner_text() == "王志强"
     assert "q=" in page.url  # hx-push-url keeps the search in the address bar
@@ -134,11 +134,11 @@ def test_layout_has_no_horizontal_overflow(
         assert toggle.inner_text() == "☰"
         assert page.evaluate("document.querySelector('nav.sidenav').getBoundingClientRect().right") <= 0
         toggle.click()
-        page.wait_for_function("document.querySelector('nav.sidenav').getBoundingClientRect().left >= 0")
+        page.wait_for_function("() => document.querySelector('nav.sidenav').getBoundingClientRect().left >= 0")
         assert nav.locator("text=一户一档").is_visible()
         shots(page, f"09-phone-nav-open-{width}x{height}")
         toggle.click()
-        page.wait_for_function("document.querySelector('nav.sidenav').getBoundingClientRect().right <= 0")
+        page.wait_for_function("() => document.querySelector('nav.sidenav').getBoundingClientRect().right <= 0")
     else:
         assert not toggle.is_visible()
         box = nav.bounding_box()
@@ -159,7 +159,7 @@ def test_inline_validation_shows_the_check_digit_message_without_submitting(
     page.fill("#f-name", "杨小明")
     page.fill("#f-id_number", "110105194912310021")  # the last character should be X
     page.locator("#f-id_number").blur()  # htmx validates on change
-    page.wait_for_function("document.querySelector('#err-id_number').textContent.trim() !== ''")
+    page.wait_for_function("() => document.querySelector('#err-id_number').textContent.trim() !== ''")
     assert page.locator("#err-id_number").inner_text() == "身份证号校验位错误（应为X）"
     assert page.url == form_url
     posts = [r for r in requests if r.startswith("POST")]
@@ -169,7 +169,7 @@ def test_inline_validation_shows_the_check_digit_message_without_submitting(
     # a good number clears the message
     page.fill("#f-id_number", "11010519491231002x")
     page.locator("#f-id_number").blur()
-    page.wait_for_function("document.querySelector('#err-id_number').textContent.trim() === ''")
+    page.wait_for_function("() => document.querySelector('#err-id_number').textContent.trim() === ''")
     # nothing was saved: the household still has its one member
     page.goto(f"{server.url}/households/{hid}?tab=members")
     assert page.locator("#member-table tbody tr").count() == 1

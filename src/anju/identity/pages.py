@@ -42,6 +42,8 @@ def _safe_next(target: str, default: str = "/projects") -> str:
 
 def _same_site_path(request: Request, url: str) -> str:
     """The path and query of ``url`` when it points at this site (the language switch's Referer)."""
+    if not url:
+        return "/projects"
     parts = urlsplit(url)
     if (parts.scheme or parts.netloc) and (
         parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc

@@ -34,3 +34,25 @@ function drawCharts() {
   });
 }
 window.addEventListener("load", drawCharts);
+
+// Forms that ask for a reason first (e.g. voiding a tenant): data-prompt-reason="question".
+// A listener rather than an onsubmit attribute: the Content-Security-Policy refuses inline handlers.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.promptReason) return;
+  const reason = window.prompt(form.dataset.promptReason);
+  if (!reason || !reason.trim()) {
+    event.preventDefault();
+    return;
+  }
+  form.elements.namedItem("reason").value = reason.trim();
+});
+
+// "Back" links (error pages) go back in history when there is one, else follow their href.
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element ? event.target.closest("a[data-history-back]") : null;
+  if (link && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Where signed chain heads go (default <data_dir>/audit-anchors; point it at another disk or machine).
     audit_anchor_dir: Path | None = None
     # Each server process writes an anchor at most this often when the chain moved (0: only `anju audit anchor`).
-    audit_anchor_minutes: int = 15
+    audit_anchor_minutes: float = 15
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
+from anju.audit import anchoring
 from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
 from anju.compensation import api as compensation_api
@@ -32,9 +33,15 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Size the thread pool that runs blocking route code (see ``Settings.threads``)."""
-    anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, get_settings().threads)
-    yield
+    """Size the thread pool that runs blocking route code (see ``Settings.threads``); anchor the
+    audit chain's head outside the database every ``Settings.audit_anchor_minutes``."""
+    settings = get_settings()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
+    async with anyio.create_task_group() as tasks:
+        if settings.audit_anchor_minutes > 0:
+            tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
+        yield
+        tasks.cancel_scope.cancel()
 
 
 def create_app() -> FastAPI:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, func, insert, select, update
+from sqlalchemy import Dialect, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from anju.audit import rules
+from anju.audit import anchors, keys, rules
 from anju.audit.models import AuditHead, AuditRecord
 from anju.audit.rules import canonical_json as canonical_json  # re-exported for AuditEntry.changes_json
 from anju.audit.rules import field_diff as field_diff  # re-exported: other domains diff through this service
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
+from anju.errors import DomainError
 
 HEAD_ID = 1
 
@@ -73,6 +73,7 @@ _COLUMNS = (
     "reason",
     "prev_hash",
     "hash",
+    "key_id",
 )
 _BATCH = 5000
 _TABLE = cast(Table, AuditRecord.__table__)
@@ -94,7 +95,8 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
     """Append ``entries`` to the chain in the caller's transaction; returns the last ``seq``.
 
     Rows go to the driver's ``executemany`` in batches (no ORM unit of work); ``hash`` is
-    :func:`anju.audit.rules.chain_hash` with the columns shared by the batch joined once.
+    :func:`anju.audit.rules.chain_hash` under the current audit key, with the columns shared by the
+    batch joined once.
     """
     if not entries:
         return 0
@@ -106,13 +108,18 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
     processors = [
         (i, p) for i, k in enumerate(_COLUMNS) if (p := _TABLE.c[k].type.bind_processor(dialect)) is not None
     ]
-    # Same text as rules.chain_hash: seq, stamp, actor id, actor name, action, entity, entity id,
-    # project id, household id, changes, reason, previous hash, joined by U+001F.
+    ring = keys.keyring()
+    key_id = ring.current_id
+    mac = ring.mac(key_id)
+    assert mac is not None  # the current key is always in the ring
+    # Same text as rules.chain_text: seq, stamp, actor id, actor name, action, entity, entity id,
+    # project id, household id, changes, reason, previous hash, key id, joined by U+001F.
     stamp = at.replace(tzinfo=None, microsecond=0).isoformat()
     actor_id, actor_name = actor.user_id, actor.username
     shared = f"\x1f{stamp}\x1f{'' if actor_id is None else actor_id}\x1f{actor_name}\x1f"
+    tail = f"\x1f{key_id}"
     canonical = rules.canonical_json
-    sha256 = hashlib.sha256
+    hexdigest = mac.hexdigest
     rows: list[list[Any]] = []
     for entry in entries:
         seq += 1
@@ -122,9 +129,9 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
         text = (
             f"{seq}{shared}{entry.action}\x1f{entry.entity}\x1f{entry.entity_id}\x1f"
             f"{'' if project_id is None else project_id}\x1f{'' if household_id is None else household_id}\x1f"
-            f"{changes}\x1f{reason}\x1f{prev}"
+            f"{changes}\x1f{reason}\x1f{prev}{tail}"
         )
-        digest = sha256(text.encode()).hexdigest()
+        digest = hexdigest(text.encode())
         rows.append(
             [
                 seq,
@@ -140,6 +147,7 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
                 reason,
                 prev,
                 digest,
+                key_id,
             ]
         )
         prev = digest
@@ -204,6 +212,26 @@ def history(session: Session, *, household_id: int, limit: int = 200) -> list[Au
     return list(session.scalars(stmt))
 
 
+def last_change(
+    session: Session, *, household_id: int | None = None, entity: str = "", entity_id: str | int = ""
+) -> AuditRecord | None:
+    """The newest record of one entity (``entity``/``entity_id``), or of one household's file
+    (``household_id``: any of its records except reveals and assignments, which do not change it).
+
+    A stale-version conflict names who made the change and when from it.
+    """
+    stmt = select(AuditRecord)
+    if household_id is not None:
+        stmt = stmt.where(
+            AuditRecord.household_id == household_id,
+            AuditRecord.action != "reveal",
+            AuditRecord.entity != "household_assignment",
+        )
+    else:
+        stmt = stmt.where(AuditRecord.entity == entity, AuditRecord.entity_id == str(entity_id))
+    return session.scalar(stmt.order_by(AuditRecord.seq.desc()).limit(1))
+
+
 def recent(session: Session, *, limit: int = 50) -> list[AuditRecord]:
     """The newest ``limit`` audit records, newest first."""
     return list(session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)))
@@ -216,7 +244,7 @@ def count(session: Session) -> int:
 
 @dataclass
 class VerifyResult:
-    """Outcome of :func:`verify`: ``ok`` or the first broken record and why."""
+    """Outcome of :func:`verify`: ``ok``, or the first problem found (``broken_seq`` names the record)."""
 
     checked: int = 0
     ok: bool = True
@@ -224,75 +252,434 @@ class VerifyResult:
     broken_id: int | None = None
     problem: str = ""
     problem_en: str = ""
+    last_seq: int = 0
     last_hash: str = rules.GENESIS_HASH
+    #: Records per key id ("" counts the legacy, unkeyed records).
+    key_counts: dict[str, int] = field(default_factory=dict)
+    anchors_read: int = 0  # distinct well-formed, correctly signed anchors
+    anchors_checked: int = 0  # head anchors whose hash was compared with the record at their seq
+    anchors_superseded: int = 0  # head anchors older than a rekey: only their seq is checked
+    newest_anchor: rules.Anchor | None = None
+    #: The verified head, signed now with the current key: print it, file it, give it back to verify.
+    head: rules.Anchor | None = None
     notes: list[str] = field(default_factory=list)
+    notes_en: list[str] = field(default_factory=list)
+
+    @property
+    def key_ids(self) -> list[str]:
+        """The key ids that signed the records checked (legacy records not included)."""
+        return sorted(k for k in self.key_counts if k)
+
+    @property
+    def legacy(self) -> int:
+        """How many records at the start of the chain are legacy (plain SHA-256, no key)."""
+        return self.key_counts.get(keys.LEGACY_KEY_ID, 0)
+
+    def fail(self, seq: int | None, record_id: int | None, zh: str, en: str) -> VerifyResult:
+        """Record the problem and return self (verification stops at the first problem)."""
+        self.ok = False
+        self.broken_seq, self.broken_id = seq, record_id
+        self.problem, self.problem_en = zh, en
+        self.head = None
+        return self
 
 
-def verify(session: Session, *, batch: int = 10000) -> VerifyResult:
-    """Walk the chain in ``seq`` order and report the first record that does not link or hash.
+class AuditChainBroken(DomainError):
+    """The audit chain does not verify; the message names the record (or anchor) and why."""
 
-    Detects an altered row (hash mismatch), a removed row (gap in ``seq`` / ``prev_hash`` that
-    points elsewhere) and a removed tail (the head names a later ``seq`` than the last row).
+    code = "audit_chain_broken"
+    http_status = 409
+
+
+def command_line_anchors(lines: Sequence[str]) -> list[anchors.AnchorLine]:
+    """Anchor lines given by hand (e.g. copied from a printed daily report)."""
+    return [
+        anchors.AnchorLine("命令行", n, text.strip(), rules.parse_anchor(text))
+        for n, text in enumerate(lines, start=1)
+        if text.strip()
+    ]
+
+
+def _read_anchors(
+    lines: Sequence[anchors.AnchorLine], ring: keys.Keyring, result: VerifyResult
+) -> tuple[dict[int, list[rules.Anchor]], int] | None:
+    """Check every anchor's form and signature.
+
+    Returns the anchors that pin a hash, per seq (head anchors not retired by a later rekey line),
+    and the highest seq any verified anchor names; fills in the anchor counts of ``result``.
+    Returns None (with ``result`` failed) at the first malformed line, bad signature, or key that
+    is not configured (unless a later rekey line retired that anchor: a rekey verified it, and
+    its key may since have been removed).
     """
+    valid: set[rules.Anchor] = set()
+    unverifiable: list[tuple[anchors.AnchorLine, rules.Anchor]] = []
+    for line in lines:
+        where = f"锚点（{line.source} 第 {line.line_no} 行）"
+        where_en = f"anchor ({line.source} line {line.line_no})"
+        a = line.anchor
+        if a is None:
+            result.fail(None, None, f"{where}格式无效：{line.text[:80]}", f"{where_en} is malformed")
+            return None
+        mac = ring.mac(a.key_id)
+        if mac is None:
+            unverifiable.append((line, a))
+            continue
+        if not rules.anchor_mac_ok(a, mac):
+            result.fail(
+                a.seq,
+                None,
+                f"{where}签名无效：这条第 {a.seq} 条记录的锚点是伪造的或被改动过",
+                f"{where_en} has a bad signature: the anchor for seq {a.seq} is forged or altered",
+            )
+            return None
+        valid.add(a)  # duplicates (several server processes) count once
+    rekeys = [a for a in valid if a.kind == rules.REKEY_KIND]
+
+    def retired(a: rules.Anchor) -> bool:
+        return any(r.at > a.at and r.seq >= a.seq for r in rekeys)
+
+    for line, a in unverifiable:
+        if a.kind == rules.HEAD_KIND and retired(a):
+            # Its signature cannot be checked, so it proves nothing and is skipped; the rekey line
+            # that retired it carries the seq the chain had reached.
+            result.anchors_superseded += 1
+            continue
+        result.fail(
+            a.seq,
+            None,
+            f"锚点（{line.source} 第 {line.line_no} 行）的签名密钥“{a.key_id}”未配置（ANJU_AUDIT_KEYS 中没有），"
+            f"无法核验第 {a.seq} 条的锚点",
+            f"anchor ({line.source} line {line.line_no}) is signed with key {a.key_id!r}, which is not configured",
+        )
+        return None
+    pinned: dict[int, list[rules.Anchor]] = {}
+    for a in valid:
+        if a.kind != rules.HEAD_KIND:
+            continue
+        if retired(a):
+            result.anchors_superseded += 1
+        else:
+            pinned.setdefault(a.seq, []).append(a)
+    result.anchors_read = len(valid) + len(unverifiable)
+    result.newest_anchor = max(valid, key=lambda a: a.at) if valid else None
+    return pinned, max((a.seq for a in valid), default=0)
+
+
+def verify(
+    session: Session,
+    *,
+    batch: int = 10000,
+    keyring: keys.Keyring | None = None,
+    anchor_lines: Sequence[anchors.AnchorLine] | None = None,
+    allow_legacy: bool = False,
+    sign_head: bool = True,
+) -> VerifyResult:
+    """Walk the chain in ``seq`` order (``batch`` rows at a time) against the keys and the anchors.
+
+    Proves, for someone without the audit keys: no record was altered, inserted or removed (each
+    record's HMAC covers its columns, its key id and the previous hash), and, up to the newest
+    anchor, that the chain was not rolled back or rebuilt (each anchor pins the hash at its
+    ``seq``, and the chain must reach the newest anchor's ``seq``). Legacy records (written before
+    the chain was keyed, plain SHA-256) are accepted only at the start of the chain, and only when
+    an anchor lies at or after their end (or ``allow_legacy``). ``anchor_lines`` default to the
+    anchor folder's. Stops at the first problem, naming the record, anchor or key.
+    """
+    ring = keyring or keys.keyring()
     result = VerifyResult()
+    lines = anchors.read_lines() if anchor_lines is None else anchor_lines
+    checked_anchors = _read_anchors(lines, ring, result)
+    if checked_anchors is None:
+        return result
+    pinned, reach = checked_anchors
+    macs: dict[str, rules.Mac | None] = {}
+    counts = result.key_counts
     expected_seq = 1
     prev = rules.GENESIS_HASH
     last_seq = 0
+    keyed = False
     while True:
         rows = session.execute(
-            select(*AuditRecord.__table__.c)
-            .where(AuditRecord.seq > last_seq)
-            .order_by(AuditRecord.seq)
-            .limit(batch)
+            select(*_TABLE.c).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
         ).all()
         if not rows:
             break
         for r in rows:
             result.checked += 1
-            problem = ""
-            if r.seq != expected_seq:
-                problem = f"序号不连续：期望第 {expected_seq} 条，实际为第 {r.seq} 条（有记录被删除）"
-                result.problem_en = (
-                    f"sequence gap: expected {expected_seq}, found {r.seq} (a record was removed)"
+            seq, key_id = r.seq, r.key_id or ""
+            if seq != expected_seq:
+                return result.fail(
+                    seq,
+                    r.id,
+                    f"序号不连续：期望第 {expected_seq} 条，实际为第 {seq} 条（有记录被删除）",
+                    f"sequence gap: expected {expected_seq}, found {seq} (a record was removed)",
                 )
-            elif r.prev_hash != prev:
-                problem = "前序哈希不符（上一条记录被改动或删除）"
-                result.problem_en = (
-                    "previous hash does not match (the previous record was altered or removed)"
+            if r.prev_hash != prev:
+                return result.fail(
+                    seq,
+                    r.id,
+                    "前序哈希不符（上一条记录被改动或删除）",
+                    "previous hash does not match (the previous record was altered or removed)",
                 )
+            if key_id == keys.LEGACY_KEY_ID:
+                if keyed:
+                    return result.fail(
+                        seq,
+                        r.id,
+                        "记录没有密钥签名（key_id 为空），而此前已有签名记录：该记录被改写为无密钥的旧式哈希",
+                        "unkeyed (empty key id) after keyed records: the record was rewritten as a legacy hash",
+                    )
+                mac: rules.Mac | None = None
             else:
-                digest = rules.chain_hash(
-                    seq=r.seq,
-                    at=r.at,
-                    actor_id=r.actor_id,
-                    actor_name=r.actor_name,
-                    action=r.action,
-                    entity=r.entity,
-                    entity_id=r.entity_id,
-                    project_id=r.project_id,
-                    household_id=r.household_id,
-                    changes=r.changes,
-                    reason=r.reason,
-                    prev_hash=r.prev_hash,
+                keyed = True
+                if key_id not in macs:
+                    macs[key_id] = ring.mac(key_id)
+                mac = macs[key_id]
+                if mac is None:
+                    return result.fail(
+                        seq,
+                        r.id,
+                        f"签名密钥“{key_id}”未配置（ANJU_AUDIT_KEYS 中没有该密钥），无法核验",
+                        f"is signed with key {key_id!r}, which is not configured (ANJU_AUDIT_KEYS)",
+                    )
+            digest = rules.chain_hash(
+                seq=seq,
+                at=r.at,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                action=r.action,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                project_id=r.project_id,
+                household_id=r.household_id,
+                changes=r.changes,
+                reason=r.reason,
+                prev_hash=r.prev_hash,
+                key_id=key_id,
+                key=mac,
+            )
+            if not rules.hmac_equal(digest, r.hash):
+                return result.fail(
+                    seq,
+                    r.id,
+                    "记录内容与签名不符（该记录被直接改动，或其哈希被不持有密钥的人重算）",
+                    "content does not match its MAC (the record was altered, or rehashed without the key)",
                 )
-                if digest != r.hash:
-                    problem = "记录内容与哈希不符（该记录被直接改动）"
-                    result.problem_en = "content does not match its hash (the record was altered directly)"
-            if problem:
-                result.ok = False
-                result.broken_seq = r.seq
-                result.broken_id = r.id
-                result.problem = problem
-                return result
+            for a in pinned.get(seq, ()):
+                result.anchors_checked += 1
+                if a.hash != r.hash:
+                    return result.fail(
+                        seq,
+                        r.id,
+                        f"记录与 {a.at} 签发的锚点不符（锚点记为 {a.hash[:12]}…，库中为 {r.hash[:12]}…）："
+                        "链在此处或之前被改写或回滚",
+                        f"does not match the anchor signed at {a.at}: the chain was rewritten or rolled back",
+                    )
+            counts[key_id] = counts.get(key_id, 0) + 1
             prev = r.hash
             expected_seq += 1
-            last_seq = r.seq
+            last_seq = seq
+    result.last_seq, result.last_hash = last_seq, prev
     head = session.get(AuditHead, HEAD_ID)
     if head is not None and (head.seq != last_seq or head.hash != prev):
-        result.ok = False
-        result.broken_seq = last_seq + 1
-        result.problem = f"链尾缺失：链头记录到第 {head.seq} 条，实际只有 {last_seq} 条"
-        result.problem_en = f"chain tail missing: head says {head.seq}, last record is {last_seq}"
-        return result
-    result.last_hash = prev
+        return result.fail(
+            last_seq + 1,
+            None,
+            f"链尾缺失：链头记录到第 {head.seq} 条，实际只有 {last_seq} 条",
+            f"chain tail missing: head says {head.seq}, last record is {last_seq}",
+        )
+    # Every verified anchor, retired by a rekey or not, proves the chain once reached its seq.
+    if reach > last_seq:
+        return result.fail(
+            last_seq + 1,
+            None,
+            f"链尾被截断或回滚：锚点证明链曾到达第 {reach} 条，数据库中只到第 {last_seq} 条",
+            f"chain tail cut or rolled back: an anchor shows seq {reach}, the database ends at {last_seq}",
+        )
+    legacy = result.legacy
+    if legacy:
+        covered = any(seq >= legacy for seq in pinned)
+        if not covered and not allow_legacy:
+            return result.fail(
+                1,
+                None,
+                f"前 {legacy} 条记录是未加密钥的旧记录（key_id 为空），且没有锚点覆盖，任何人都能重算："
+                "请运行 anju audit rekey（或在确认后以 --allow-legacy 核验）",
+                f"the first {legacy} records are legacy (unkeyed) and no anchor covers them: run `anju audit rekey`",
+            )
+        result.notes.append(
+            f"前 {legacy} 条为启用密钥前的旧记录（SHA-256，无密钥）"
+            + ("，已由锚点覆盖" if covered else "，未被锚点覆盖（已按 --allow-legacy 放行）")
+        )
+        result.notes_en.append(f"the first {legacy} records are legacy (unkeyed)")
+    if not lines:
+        result.notes.append(
+            "未找到锚点：无法发现整段链尾被回滚；请配置定时 anju audit anchor 或服务器自动锚定"
+        )
+        result.notes_en.append("no anchors found: a rollback of the whole tail cannot be detected")
+    if sign_head and last_seq:
+        result.head = rules.sign_anchor(
+            kind=rules.HEAD_KIND,
+            seq=last_seq,
+            hash=prev,
+            at=utcnow(),
+            key_id=ring.current_id,
+            key=ring.current,
+        )
     return result
+
+
+def signed_head(session: Session, *, keyring: keys.Keyring | None = None) -> rules.Anchor | None:
+    """The chain's last record, signed now as a head anchor; None when the chain is empty.
+
+    Refuses (:class:`AuditChainBroken`) when that record does not carry a valid MAC of a configured
+    key or disagrees with the head row: an anchor must never certify a tampered head.
+    """
+    ring = keyring or keys.keyring()
+    r = session.execute(select(*_TABLE.c).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    if r is None:
+        return None
+    mac = ring.mac(r.key_id) if r.key_id else None
+    ok = r.key_id == keys.LEGACY_KEY_ID or mac is not None
+    if ok:
+        digest = rules.chain_hash(
+            seq=r.seq,
+            at=r.at,
+            actor_id=r.actor_id,
+            actor_name=r.actor_name,
+            action=r.action,
+            entity=r.entity,
+            entity_id=r.entity_id,
+            project_id=r.project_id,
+            household_id=r.household_id,
+            changes=r.changes,
+            reason=r.reason,
+            prev_hash=r.prev_hash,
+            key_id=r.key_id,
+            key=mac,
+        )
+        head = session.get(AuditHead, HEAD_ID)
+        ok = rules.hmac_equal(digest, r.hash) and (head is None or (head.seq, head.hash) == (r.seq, r.hash))
+    if not ok:
+        raise AuditChainBroken(
+            f"第 {r.seq} 条记录（链尾）的签名无效或与链头不符，拒绝为其签发锚点：请运行 anju audit verify",
+            f"the last record (seq {r.seq}) does not verify or disagrees with the head: no anchor written",
+        )
+    return rules.sign_anchor(
+        kind=rules.HEAD_KIND,
+        seq=int(r.seq),
+        hash=str(r.hash),
+        at=utcnow(),
+        key_id=ring.current_id,
+        key=ring.current,
+    )
+
+
+@dataclass(frozen=True)
+class RekeyResult:
+    """What :func:`rekey` did."""
+
+    records: int
+    rewritten: int
+    legacy: int
+    old_key_counts: dict[str, int]
+    key_id: str
+    last_seq: int
+    old_head_hash: str
+    new_head_hash: str
+    audit_seq: int
+
+
+def rekey(
+    session: Session,
+    *,
+    actor: Actor,
+    keyring: keys.Keyring | None = None,
+    anchor_lines: Sequence[anchors.AnchorLine] | None = None,
+    batch: int = 10000,
+) -> RekeyResult:
+    """Re-MAC every record with the current key, after verifying the chain with every known key.
+
+    Legacy records are accepted only as the chain's prefix (as :func:`verify` with
+    ``allow_legacy``). Takes the head row's lock first, so no record is appended meanwhile; appends
+    a ``rekey`` audit record (under the current key) naming what was re-MACed. Raises
+    :class:`AuditChainBroken` when the chain does not verify, and then writes nothing. The caller
+    writes the rekey anchor line before committing (:mod:`anju.audit.anchoring`).
+    """
+    ring = keyring or keys.keyring()
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq))
+    check = verify(
+        session, keyring=ring, anchor_lines=anchor_lines, allow_legacy=True, sign_head=False, batch=batch
+    )
+    if not check.ok:
+        where = f"第 {check.broken_seq} 条记录：" if check.broken_seq else ""
+        raise AuditChainBroken(
+            f"审计链核验失败，未重签：{where}{check.problem}",
+            f"audit chain does not verify: {check.problem_en}",
+        )
+    current = ring.current_id
+    mac = ring.mac(current)
+    stmt = (
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("b_id"))
+        .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"), key_id=bindparam("b_key"))
+    )
+    prev, last_seq, rewritten = rules.GENESIS_HASH, 0, 0
+    while True:
+        rows = session.execute(
+            select(*_TABLE.c).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        changed: list[dict[str, Any]] = []
+        for r in rows:
+            digest = rules.chain_hash(
+                seq=r.seq,
+                at=r.at,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                action=r.action,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                project_id=r.project_id,
+                household_id=r.household_id,
+                changes=r.changes,
+                reason=r.reason,
+                prev_hash=prev,
+                key_id=current,
+                key=mac,
+            )
+            if (r.prev_hash, r.hash, r.key_id) != (prev, digest, current):
+                changed.append({"b_id": r.id, "b_prev": prev, "b_hash": digest, "b_key": current})
+            prev, last_seq = digest, r.seq
+        if changed:
+            session.execute(stmt, changed)
+            rewritten += len(changed)
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=prev))
+    old_counts = dict(sorted(check.key_counts.items()))
+    audit_seq = record(
+        session,
+        actor=actor,
+        action="rekey",
+        entity="audit_chain",
+        entity_id=str(last_seq),
+        changes={
+            "records": check.checked,
+            "rewritten": rewritten,
+            "old_key_counts": old_counts,
+            "key_id": current,
+            "old_head_hash": check.last_hash,
+            "new_head_hash": prev,
+        },
+        reason=f"审计链重签：第 1-{last_seq} 条改用密钥 {current}",
+    )
+    return RekeyResult(
+        records=check.checked,
+        rewritten=rewritten,
+        legacy=check.legacy,
+        old_key_counts=old_counts,
+        key_id=current,
+        last_seq=last_seq,
+        old_head_hash=check.last_hash,
+        new_head_hash=prev,
+        audit_seq=audit_seq,
+    )

@@ -11,6 +11,7 @@ from anju.demo.cli import demo_command
 from anju.household.cli import export_app, import_app
 from anju.identity.cli import app as user_app
 from anju.policy.cli import app as policy_app
+from anju.web.docs_cli import app as docs_app
 
 app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_app, name="db")
@@ -22,6 +23,7 @@ policy_app.command("versions")(compensation_cli.versions)
 app.add_typer(policy_app, name="policy")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(docs_app, name="docs")
 app.command("demo")(demo_command)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from anju import i18n
-from anju.identity.rules import Permission, Role, ScopeKind
+from anju.identity.rules import WRITE_PERMISSIONS, Permission, Role, ScopeKind
 
 DEFAULT_TABLE = Path("docs/permissions/matrix.yaml")
 DEFAULT_DOC = Path("docs/permissions.md")
@@ -328,13 +328,9 @@ def entry_line(route: AppRoute) -> str:
     """The YAML line declaring ``route`` as its code stands, for pasting under ``routes:``."""
     scope = guess_scope(route)
     fields = [f"access: {route.access}"] + ([f"scope: {scope.value}"] if scope is not Scope.NONE else [])
-    if route.method in UNSAFE and route.permissions and route.permissions[0] in _READ_ONLY_HINT:
-        fields.append("reads: true")
+    if route.method in UNSAFE and route.permission is not None and route.permission not in WRITE_PERMISSIONS:
+        fields.append("reads: true")  # a POST under a read permission: a search, a reveal
     return f"  {route.key}: {{{', '.join(fields)}}}"
-
-
-# Permissions whose unsafe routes are reads (a reveal is a POST that is audited, not a write).
-_READ_ONLY_HINT = frozenset({Permission.PII_READ})
 
 
 @dataclass(frozen=True)

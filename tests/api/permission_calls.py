@@ -1,0 +1,539 @@
+"""Realistic requests for every route of the app: targets (a household and its records), path values,
+bodies, and snapshots of the household-fact tables. Used by the permission matrix tests.
+
+When a new route needs a request body to succeed, add it to ``_page_form`` (pages) or ``_api_json``
+(``/api/v1``); without one a permitted call is only checked for not being refused (401/403), a 5xx,
+or a 404 on a household in reach.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+import anju
+from anju.db.session import unit_of_work
+from anju.household import service as household_service
+from anju.identity import service as identity_service
+from anju.web.permission_matrix import AppRoute
+from tests.factories import ACTOR, World, id_number
+
+HEADS = ["张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟"]  # tests.factories.build_world
+ALL_SCOPE = identity_service.DataScope.everything()
+
+
+def _png_1x1() -> bytes:
+    """A well-formed 1x1 grey PNG (uploads are checked by content)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = _png_1x1()
+FORBIDDEN_ZH = "您没有执行此操作的权限"
+CSRF_ZH = "页面已过期或请求来源无效"
+
+
+def _commit(fn: Callable[[Any], Any]) -> Any:
+    with unit_of_work() as db:
+        return fn(db)
+
+
+@dataclass
+class Targets:
+    """Ids of one household and its child records, used to fill path parameters."""
+
+    project_id: int
+    block_id: int
+    household_id: int
+    member_id: int
+    building_id: int
+    tenant_id: int
+    attachment_id: int
+    user_id: int
+    head_name: str
+    code: str
+    serial: list[int] = field(default_factory=lambda: [500])
+
+    def next_serial(self) -> int:
+        self.serial[0] += 1
+        return self.serial[0]
+
+    # Spare children, so that voiding one does not take away what the next route needs.
+    def spare(self, kind: str) -> int:
+        hid = self.household_id
+        n = self.next_serial()
+        if kind == "member":
+            return int(
+                _commit(
+                    lambda db: (
+                        household_service.add_member(
+                            db,
+                            actor=ACTOR,
+                            scope=ALL_SCOPE,
+                            household_id=hid,
+                            data={
+                                "name": f"备用{n}",
+                                "relation": "子女",
+                                "id_number": id_number(n, date(2001, 2, 3)),
+                            },
+                        ).id
+                    )
+                )
+            )
+        if kind == "building":
+            return int(
+                _commit(
+                    lambda db: (
+                        household_service.add_building(
+                            db,
+                            actor=ACTOR,
+                            scope=ALL_SCOPE,
+                            household_id=hid,
+                            data={"structure": "砖木", "use": "住宅", "legal_area": "10.00"},
+                        ).id
+                    )
+                )
+            )
+        if kind == "tenant":
+            return _tenant(hid, f"备用承租人{n}")
+        if kind == "attachment":
+            return _attachment(hid, PNG + str(n).encode())
+        raise AssertionError(f"no spare for {kind}")
+
+
+def _tenant(hid: int, name: str) -> int:
+    return int(
+        _commit(
+            lambda db: (
+                household_service.add_tenant(
+                    db,
+                    actor=ACTOR,
+                    scope=ALL_SCOPE,
+                    household_id=hid,
+                    data={"name": name, "kind": "企业", "credential": "91330100MA2XXXXX1X", "area": "20.00"},
+                ).id
+            )
+        )
+    )
+
+
+def _attachment(hid: int, content: bytes) -> int:
+    return int(
+        _commit(
+            lambda db: (
+                household_service.add_attachment(
+                    db,
+                    actor=ACTOR,
+                    scope=ALL_SCOPE,
+                    household_id=hid,
+                    filename="现场照片.png",
+                    content_type="image/png",
+                    content=content,
+                    kind="photo",
+                ).id
+            )
+        )
+    )
+
+
+def publish_example_policy(project_id: int) -> None:
+    """Publish the state-land example plan, so the calculation routes have something to compute."""
+    from anju.compensation import service as compensation_service
+
+    source = (Path(anju.__file__).parent / "policy" / "examples" / "state_land.yaml").read_text(
+        encoding="utf-8"
+    )
+    _commit(
+        lambda db: compensation_service.publish(
+            db, actor=ACTOR, project_id=project_id, source=source, file_name="state_land.yaml"
+        )
+    )
+
+
+def _targets(
+    project_id: int, block_id: int, hid: int, member_id: int, head: str, code: str, serial: int, user_id: int
+) -> Targets:
+    building_id = _commit(
+        lambda db: (
+            household_service.get_household_file(db, scope=ALL_SCOPE, household_id=hid)
+            .buildings[0]
+            .building.id
+        )
+    )
+    return Targets(
+        project_id=project_id,
+        block_id=block_id,
+        household_id=hid,
+        member_id=member_id,
+        building_id=int(building_id),
+        tenant_id=_tenant(hid, f"承租人{serial}"),
+        attachment_id=_attachment(hid, PNG + f"main{serial}".encode()),
+        user_id=user_id,
+        head_name=head,
+        code=code,
+        serial=[serial],
+    )
+
+
+def targets_for(world: World, index: int) -> Targets:
+    """Targets for ``world.household_ids[index]`` (adds a tenant and an attachment to it).
+
+    The first call for a world also publishes the example policy.
+    """
+    if not getattr(world, "_policy_published", False):
+        publish_example_policy(world.project_id)
+        world._policy_published = True  # type: ignore[attr-defined]
+    return _targets(
+        world.project_id,
+        world.block_ids["E"],
+        world.household_ids[index],
+        world.member_ids[index],
+        HEADS[index],
+        f"H{index + 1:04d}",
+        500 + 100 * index,
+        world.users["department"],
+    )
+
+
+OTHER_PROJECT_HEAD = "赵德明"
+
+
+def other_project_targets(world: World) -> Targets:
+    """A second project (P2, with the example policy) whose one household is assigned to a team of P2."""
+    from anju.project import service as project_service
+
+    def build(db: Any) -> tuple[int, int, int, int]:
+        p = project_service.create_project(
+            db, actor=ACTOR, code="P2", name="另一征收项目", kind="state_land", district="青溪街道"
+        )
+        block = project_service.add_block(
+            db, actor=ACTOR, project_id=p.id, code="E", name="南片区", level="area"
+        )
+        h = household_service.create_household(
+            db,
+            actor=ACTOR,
+            project_id=p.id,
+            block_id=block.id,
+            data={"code": "Q0001", "head_name": OTHER_PROJECT_HEAD, "address": "南溪路1号"},
+        )
+        m = household_service.add_member(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=h.id,
+            data={
+                "name": OTHER_PROJECT_HEAD,
+                "relation": "户主",
+                "id_number": id_number(7),
+                "phone": "13800000007",
+            },
+        )
+        household_service.add_building(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=h.id,
+            data={"certificate_no": "Z90001", "structure": "砖混", "use": "住宅", "legal_area": "75.00"},
+        )
+        team = identity_service.create_team(db, actor=ACTOR, project_id=p.id, name="南片专班")
+        identity_service.assign_households(
+            db, actor=ACTOR, household_ids=[h.id], team_id=team.id, user_id=None, on=date(2026, 11, 1)
+        )
+        return p.id, block.id, h.id, m.id
+
+    project_id, block_id, hid, mid = _commit(build)
+    publish_example_policy(project_id)
+    return _targets(
+        project_id, block_id, hid, mid, OTHER_PROJECT_HEAD, "Q0001", 1100, world.users["department"]
+    )
+
+
+def assign_to_another_team(world: World, indexes: list[int]) -> None:
+    """Assign ``world.household_ids[i]`` for ``i`` in ``indexes`` to a second team of the project."""
+
+    def assign(db: Any) -> None:
+        team = identity_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+        identity_service.assign_households(
+            db,
+            actor=ACTOR,
+            household_ids=[world.household_ids[i] for i in indexes],
+            team_id=team.id,
+            user_id=None,
+            on=date(2026, 11, 1),
+        )
+
+    _commit(assign)
+
+
+# Parameters naming things the test world does not hold (a census import job lives in server memory):
+# a call with them can only be checked for the permission, not for success.
+PLACEHOLDER_PARAMS = {"job_id": "no-such-job"}
+# Values of required query parameters.
+QUERY_VALUES = {"option": "cash", "old": 1, "new": 1}
+CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
+
+
+def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
+    """Realistic values for every path parameter; an unknown parameter name fails the test."""
+    first = route.path.removeprefix("/api/v1").split("/")[1]
+    values: dict[str, Any] = {}
+    for name in route.params:
+        if name == "child_id" or (name.endswith("_id") and name[:-3] == CHILD_KIND.get(first)):
+            kind = CHILD_KIND[first] if name == "child_id" else name[:-3]
+            values[name] = t.spare(kind) if spare else getattr(t, f"{kind}_id")
+        elif name in (
+            "project_id",
+            "household_id",
+            "member_id",
+            "building_id",
+            "tenant_id",
+            "attachment_id",
+            "block_id",
+            "user_id",
+        ):
+            values[name] = getattr(t, name)
+        elif name == "kind":
+            values[name] = "member"
+        elif name == "field":
+            values[name] = "id_number"
+        elif name == "lang":
+            values[name] = "zh"
+        elif name in PLACEHOLDER_PARAMS:
+            values[name] = PLACEHOLDER_PARAMS[name]
+        else:
+            raise AssertionError(f"{route}: no test value for path parameter {name!r}; add one here")
+    return values
+
+
+@dataclass
+class Call:
+    """One prepared request."""
+
+    method: str
+    url: str
+    kwargs: dict[str, Any]
+    specified: bool  # a realistic body is known, so the call must succeed when permitted
+
+
+def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
+    n = t.next_serial()
+    p = route.path
+    if p == "/households/{household_id}/edit":
+        return {
+            "code": t.code,
+            "head_name": t.head_name,
+            "address": "青溪路1号之一",
+            "contact_phone": "13900000001",
+            "remark": "",
+            "reason": "核对地址",
+        }
+    if p == "/households/{household_id}/members":
+        return {
+            "name": f"新成员{n}",
+            "relation": "子女",
+            "id_number": id_number(n, date(2010, 1, 2)),
+            "phone": "",
+        }
+    if p == "/members/{child_id}/edit":
+        return {
+            "name": t.head_name,
+            "relation": "户主",
+            "id_number": "",
+            "phone": f"139{n:08d}",
+            "reason": "换号",
+        }
+    if p in ("/households/{household_id}/buildings", "/buildings/{child_id}/edit"):
+        return {"structure": "砖混", "use": "住宅", "legal_area": "66.60", "reason": "测绘"}
+    if p == "/households/{household_id}/tenants":
+        return {"name": f"承租企业{n}", "kind": "enterprise", "area": "30.00"}
+    if p == "/households/{household_id}/homestead":
+        return {"area": "120.00", "approved_year": "1998", "certificate_no": "ZJD-1"}
+    if p == "/buildings/{building_id}/valuations":
+        return {"firm": "青溪评估", "assessed_unit_price": "8000.00", "assessed_value": "708000.00"}
+    if p.endswith("/void"):
+        return {"reason": "登记错误"}
+    if p == "/validate/{kind}/{field}":
+        return {"id_number": "330102198005170011"}
+    if p == "/members/{member_id}/reveal":
+        return {}
+    if p == "/projects/{project_id}/households/search":
+        return {"q": ""}  # every household in reach: the matrix checks no other is named
+    if p == "/users":
+        return {
+            "username": f"new_user_{n}",
+            "display_name": f"新用户{n}",
+            "role": "grid_worker",
+            "password": "Strong-Passw0rd!",
+        }
+    if p == "/users/{user_id}/active":
+        return {"active": "false"}
+    return None
+
+
+def version_of(table: str, record_id: int) -> int:
+    """The record's current version, as a client that has just read it would send it."""
+    with unit_of_work() as db:
+        return int(db.scalar(text(f"SELECT version FROM {table} WHERE id = :id"), {"id": record_id}))
+
+
+def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
+    n = t.next_serial()
+    key = (route.method, route.path.removeprefix("/api/v1"))
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/projects/{project_id}/households/search"): {"q": "", "size": 200},
+        ("POST", "/projects/{project_id}/households"): {
+            "code": f"N{n}",
+            "head_name": "新户主",
+            "address": f"青溪路{n}号",
+            "block_id": t.block_id,
+        },
+        ("PATCH", "/households/{household_id}"): {
+            "contact_phone": f"137{n:08d}",
+            "reason": "更新",
+            "version": version_of("household", t.household_id),
+        },
+        ("POST", "/households/{household_id}/members"): {
+            "name": f"新成员{n}",
+            "relation": "子女",
+            "id_number": id_number(n, date(2012, 3, 4)),
+        },
+        ("PATCH", "/members/{member_id}"): {
+            "phone": f"136{n:08d}",
+            "reason": "换号",
+            "version": version_of("member", t.member_id),
+        },
+        ("POST", "/members/{member_id}/void"): {"reason": "登记错误"},
+        ("POST", "/households/{household_id}/buildings"): {
+            "structure": "简易",
+            "use": "非住宅",
+            "legal_area": "12.30",
+        },
+        ("PATCH", "/buildings/{building_id}"): {
+            "legal_area": "90.10",
+            "reason": "复测",
+            "version": version_of("building", t.building_id),
+        },
+        ("POST", "/buildings/{building_id}/valuations"): {
+            "firm": "青溪评估",
+            "assessed_unit_price": "7000.00",
+            "assessed_value": "619500.00",
+        },
+        ("POST", "/households/{household_id}/tenants"): {"name": f"承租人{n}", "kind": "个人"},
+        ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
+    }
+    return bodies.get(key)
+
+
+def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True) -> Call:
+    """A realistic request for ``route``; ``csrf`` None sends no token at all."""
+    url = route.path.format(**path_values(route, t, spare=spare and route.path.endswith("/void")))
+    kwargs: dict[str, Any] = {"follow_redirects": False}
+    specified = not set(route.params) & set(PLACEHOLDER_PARAMS)
+    query = {}
+    for name in route.required_query:
+        if name not in QUERY_VALUES:
+            raise AssertionError(
+                f"{route}: no test value for query parameter {name!r}; add one to QUERY_VALUES"
+            )
+        query[name] = QUERY_VALUES[name]
+    if route.path == "/api/v1/projects/{project_id}/households":
+        query["q"] = "建国"
+    if query:
+        kwargs["params"] = query
+    if route.method == "GET":
+        return Call("GET", url, kwargs, specified)
+    if route.is_api:
+        body = _api_json(route, t)
+        specified = specified and body is not None
+        kwargs["json"] = body or {}
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
+    form = _page_form(route, t)
+    specified = specified and form is not None
+    data = dict(form or {})
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    if route.path == "/households/{household_id}/attachments":
+        kwargs["files"] = {"file": ("照片.png", PNG + str(t.next_serial()).encode(), "image/png")}
+        data["kind"] = "photo"
+        specified = True
+    kwargs["data"] = data
+    return Call(route.method, url, kwargs, specified)
+
+
+def send(client: TestClient, call: Call) -> Any:
+    return client.request(call.method, call.url, **call.kwargs)
+
+
+def assert_forbidden(route: AppRoute, r: Any) -> None:
+    assert r.status_code == 403, f"{route}: expected 403, got {r.status_code} {r.text[:200]}"
+    if route.is_api:
+        assert r.json()["code"] == "permission_denied", f"{route}: {r.text[:200]}"
+    else:
+        assert r.headers["content-type"].startswith("text/html"), route
+        assert FORBIDDEN_ZH in r.text, f"{route}: no Chinese refusal in page"
+
+
+# --------------------------------------------------------------- snapshots
+
+
+FACT_TABLES = (
+    "household",
+    "member",
+    "building",
+    "valuation",
+    "tenant",
+    "homestead",
+    "attachment",
+    '"user"',
+    "team",
+    "household_assignment",
+)
+
+
+def snapshot() -> dict[str, Any]:
+    """Every row of the household-fact tables plus the audit record count."""
+    with unit_of_work() as db:
+        out: dict[str, Any] = {
+            t: sorted(tuple(map(str, row)) for row in db.execute(text(f"SELECT * FROM {t}")))
+            for t in FACT_TABLES
+        }
+        out["audit_count"] = db.scalar(text("SELECT COUNT(*) FROM audit_record"))
+        out["session_count"] = db.scalar(text("SELECT COUNT(*) FROM user_session"))
+    return out
+
+
+def audit_count() -> int:
+    with unit_of_work() as db:
+        return int(db.scalar(text("SELECT COUNT(*) FROM audit_record")) or 0)
+
+
+def xlsx_text(data: bytes) -> str:
+    """Every cell of a workbook, one per line."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    cells = []
+    for name in wb.sheet_names:
+        for row in wb.get_sheet_by_name(name).to_python():
+            cells.extend(str(c) for c in row)
+    return "\n".join(cells)

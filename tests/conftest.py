@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 from anju.db import migrate
 from anju.db.session import make_engine
 
+# After the session: no plaintext identity number in its logs or app data folders (tests/pii_scan.py).
+pytest_plugins = ["tests.pii_scan"]
+
 REQUIRE_ALL = os.environ.get("ANJU_REQUIRE_ALL_SUITES") == "1"
 BACKENDS = ("sqlite", "postgres", "mariadb")
 

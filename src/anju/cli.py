@@ -6,6 +6,7 @@ import typer
 
 from anju.audit.cli import app as audit_app
 from anju.compensation import cli as compensation_cli
+from anju.core import redaction
 from anju.db.cli import app as db_app
 from anju.demo.cli import demo_command
 from anju.household.cli import export_app, import_app
@@ -25,6 +26,9 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(docs_app, name="docs")
 app.command("demo")(demo_command)
+
+
+redaction.install()  # the CLI's log lines (and the server it starts) never carry an identity number
 
 
 @app.command("serve")

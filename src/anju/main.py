@@ -18,6 +18,7 @@ from anju.audit import pages as audit_pages
 from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
+from anju.core import redaction
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
@@ -46,6 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     """Build the Anju web application."""
+    redaction.install()  # no identity number in any log line of this process (uvicorn's too)
     app = FastAPI(
         lifespan=lifespan,
         title="安居 Anju API",

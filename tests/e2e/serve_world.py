@@ -31,7 +31,8 @@ def main() -> None:
     with unit_of_work() as db:
         world = build_world(db, households=6)
     world_file.write_text(json.dumps(dataclasses.asdict(world), ensure_ascii=False), encoding="utf-8")
-    uvicorn.run("anju.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning")
+    # Access log on: the session-end scan (tests/pii_scan.py) reads it for identity numbers in URLs.
+    uvicorn.run("anju.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="info")
 
 
 if __name__ == "__main__":

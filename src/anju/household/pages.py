@@ -15,6 +15,7 @@ from starlette.responses import Response
 from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, listing, rules
+from anju.household import search as household_search
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
@@ -60,6 +61,7 @@ def household_list(
     request: Request,
     q: str = "",
     block_id: str = "",  # the filter form sends "" for "all blocks"
+    qt: str = "",  # a search by identity number: the encrypted token, never the number
     status: str = "",
     sort: str = "code",
     desc: bool = False,
@@ -72,6 +74,12 @@ def household_list(
     The result table of a whole-project list is cached per project data version (it holds
     nothing of the user), so paging back and forth or repeating a search renders only the frame.
     """
+    if household_search.mentions_id_number(q):
+        # An identity number typed into the address: do not keep it there (history, bookmarks).
+        target = household_search.list_url(project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc)
+        return RedirectResponse(target, status_code=303)
+    if qt:
+        q = household_search.read_token(qt) or ""
     block = int(block_id) if block_id.strip().isdigit() else None
     project = project_service.project_header(db, project_id)
     params = {"q": q, "block_id": block or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
@@ -85,6 +93,10 @@ def household_list(
         "base_query": urlencode({k: v for k, v in params.items() if v}),
         "active": "households",
     }
+    if qt:  # the page shows and links the token, never the number it stands for
+        ctx["q"] = ""
+        ctx["qt"] = qt
+        ctx["base_query"] = urlencode({"qt": qt, **{k: str(v) for k, v in params.items() if v and k != "q"}})
 
     def results() -> str:
         page_ = household_service.list_households(
@@ -111,6 +123,35 @@ def household_list(
     ctx["blocks"] = project_service.blocks(db, project_id)
     ctx["block_paths"] = project_service.block_paths(db, project_id)
     return render(request, "household/list.html", ctx)
+
+
+@router.post("/projects/{project_id}/households/search")
+def household_search_post(
+    project_id: int,
+    request: Request,
+    q: str = Form(""),
+    block_id: str = Form(""),
+    status: str = Form(""),
+    sort: str = Form("code"),
+    desc: bool = Form(False),
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The search form posts here, so an identity number never travels in a URL.
+
+    htmx gets the results and ``HX-Push-Url`` with the address to keep (``qt`` in place of an
+    identity number); a browser without script is sent there.
+    """
+    target = household_search.list_url(project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc)
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(target, status_code=303)
+    token = target.partition("qt=")[2].partition("&")[0]
+    response = household_list(
+        project_id, request, q="" if token else q, qt=token, block_id=block_id, status=status, sort=sort,
+        desc=desc, page=1, user=user, db=db,
+    )
+    response.headers["HX-Push-Url"] = target
+    return response
 
 
 def _file_context(db: Session, user: CurrentUser, household_id: int) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -365,6 +366,71 @@ def _read_anchors(
     return pinned, max((a.seq for a in valid), default=0)
 
 
+_WALK_COLUMNS = (
+    "id",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "entity",
+    "entity_id",
+    "project_id",
+    "household_id",
+    "changes",
+    "reason",
+    "prev_hash",
+    "hash",
+    "key_id",
+)
+
+
+def _walk(session: Session, batch: int) -> Iterator[tuple[int, int, str, str, str, str]]:
+    """Every record in ``seq`` order, ``batch`` rows per query: (id, seq, body, prev_hash, hash, key_id).
+
+    ``body`` is :func:`anju.audit.rules.chain_text` up to the previous hash: the text a record's
+    hash covers is ``body + prev_hash`` (legacy) or ``body + prev_hash + "\x1f" + key_id``. Built
+    inline from plain rows: verification reads every record, 100,000s of them.
+    """
+    columns = [_TABLE.c[name] for name in _WALK_COLUMNS]
+    conn = session.connection()
+    last_seq = 0
+    last_at: Any = None
+    stamp = ""
+    while True:
+        rows = conn.execute(
+            select(*columns).where(_TABLE.c.seq > last_seq).order_by(_TABLE.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for (
+            rid,
+            seq,
+            at,
+            actor_id,
+            actor_name,
+            action,
+            entity,
+            entity_id,
+            pid,
+            hid,
+            changes,
+            reason,
+            prev,
+            h,
+            kid,
+        ) in rows:
+            if at != last_at:  # a batch of records shares its instant
+                last_at, stamp = at, at.replace(tzinfo=None, microsecond=0).isoformat()
+            body = (
+                f"{seq}\x1f{stamp}\x1f{'' if actor_id is None else actor_id}\x1f{actor_name}\x1f{action}\x1f"
+                f"{entity}\x1f{entity_id}\x1f{'' if pid is None else pid}\x1f{'' if hid is None else hid}\x1f"
+                f"{changes}\x1f{reason}\x1f"
+            )
+            yield rid, seq, body, prev, h, kid or ""
+        last_seq = rows[-1][1]
+
+
 def verify(
     session: Session,
     *,
@@ -397,87 +463,67 @@ def verify(
     prev = rules.GENESIS_HASH
     last_seq = 0
     keyed = False
-    while True:
-        rows = session.execute(
-            select(*_TABLE.c).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
-        ).all()
-        if not rows:
-            break
-        for r in rows:
-            result.checked += 1
-            seq, key_id = r.seq, r.key_id or ""
-            if seq != expected_seq:
-                return result.fail(
-                    seq,
-                    r.id,
-                    f"序号不连续：期望第 {expected_seq} 条，实际为第 {seq} 条（有记录被删除）",
-                    f"sequence gap: expected {expected_seq}, found {seq} (a record was removed)",
-                )
-            if r.prev_hash != prev:
-                return result.fail(
-                    seq,
-                    r.id,
-                    "前序哈希不符（上一条记录被改动或删除）",
-                    "previous hash does not match (the previous record was altered or removed)",
-                )
-            if key_id == keys.LEGACY_KEY_ID:
-                if keyed:
-                    return result.fail(
-                        seq,
-                        r.id,
-                        "记录没有密钥签名（key_id 为空），而此前已有签名记录：该记录被改写为无密钥的旧式哈希",
-                        "unkeyed (empty key id) after keyed records: the record was rewritten as a legacy hash",
-                    )
-                mac: rules.Mac | None = None
-            else:
-                keyed = True
-                if key_id not in macs:
-                    macs[key_id] = ring.mac(key_id)
-                mac = macs[key_id]
-                if mac is None:
-                    return result.fail(
-                        seq,
-                        r.id,
-                        f"签名密钥“{key_id}”未配置（ANJU_AUDIT_KEYS 中没有该密钥），无法核验",
-                        f"is signed with key {key_id!r}, which is not configured (ANJU_AUDIT_KEYS)",
-                    )
-            digest = rules.chain_hash(
-                seq=seq,
-                at=r.at,
-                actor_id=r.actor_id,
-                actor_name=r.actor_name,
-                action=r.action,
-                entity=r.entity,
-                entity_id=r.entity_id,
-                project_id=r.project_id,
-                household_id=r.household_id,
-                changes=r.changes,
-                reason=r.reason,
-                prev_hash=r.prev_hash,
-                key_id=key_id,
-                key=mac,
+    sha256 = hashlib.sha256
+    for rid, seq, body, prev_hash, stored, key_id in _walk(session, batch):
+        result.checked += 1
+        if seq != expected_seq:
+            return result.fail(
+                seq,
+                rid,
+                f"序号不连续：期望第 {expected_seq} 条，实际为第 {seq} 条（有记录被删除）",
+                f"sequence gap: expected {expected_seq}, found {seq} (a record was removed)",
             )
-            if not rules.hmac_equal(digest, r.hash):
+        if prev_hash != prev:
+            return result.fail(
+                seq,
+                rid,
+                "前序哈希不符（上一条记录被改动或删除）",
+                "previous hash does not match (the previous record was altered or removed)",
+            )
+        if key_id == keys.LEGACY_KEY_ID:
+            if keyed:
                 return result.fail(
                     seq,
-                    r.id,
-                    "记录内容与签名不符（该记录被直接改动，或其哈希被不持有密钥的人重算）",
-                    "content does not match its MAC (the record was altered, or rehashed without the key)",
+                    rid,
+                    "记录没有密钥签名（key_id 为空），而此前已有签名记录：该记录被改写为无密钥的旧式哈希",
+                    "unkeyed (empty key id) after keyed records: the record was rewritten as a legacy hash",
                 )
-            for a in pinned.get(seq, ()):
+            digest = sha256(f"{body}{prev_hash}".encode()).hexdigest()
+        else:
+            keyed = True
+            if key_id not in macs:
+                macs[key_id] = ring.mac(key_id)
+            mac = macs[key_id]
+            if mac is None:
+                return result.fail(
+                    seq,
+                    rid,
+                    f"签名密钥“{key_id}”未配置（ANJU_AUDIT_KEYS 中没有该密钥），无法核验",
+                    f"is signed with key {key_id!r}, which is not configured (ANJU_AUDIT_KEYS)",
+                )
+            digest = mac.hexdigest(f"{body}{prev_hash}\x1f{key_id}".encode())
+        if digest != stored:
+            return result.fail(
+                seq,
+                rid,
+                "记录内容与签名不符（该记录被直接改动，或其哈希被不持有密钥的人重算）",
+                "content does not match its MAC (the record was altered, or rehashed without the key)",
+            )
+        if seq in pinned:
+            for a in pinned[seq]:
                 result.anchors_checked += 1
-                if a.hash != r.hash:
+                if a.hash != stored:
                     return result.fail(
                         seq,
-                        r.id,
-                        f"记录与 {a.at} 签发的锚点不符（锚点记为 {a.hash[:12]}…，库中为 {r.hash[:12]}…）："
+                        rid,
+                        f"记录与 {a.at} 签发的锚点不符（锚点记为 {a.hash[:12]}…，库中为 {stored[:12]}…）："
                         "链在此处或之前被改写或回滚",
                         f"does not match the anchor signed at {a.at}: the chain was rewritten or rolled back",
                     )
-            counts[key_id] = counts.get(key_id, 0) + 1
-            prev = r.hash
-            expected_seq += 1
-            last_seq = seq
+        counts[key_id] = counts.get(key_id, 0) + 1
+        prev = stored
+        expected_seq += 1
+        last_seq = seq
     result.last_seq, result.last_hash = last_seq, prev
     head = session.get(AuditHead, HEAD_ID)
     if head is not None and (head.seq != last_seq or head.hash != prev):
@@ -617,43 +663,28 @@ def rekey(
             f"audit chain does not verify: {check.problem_en}",
         )
     current = ring.current_id
-    mac = ring.mac(current)
+    mac = rules.Mac(ring.current)
     stmt = (
         update(_TABLE)
         .where(_TABLE.c.id == bindparam("b_id"))
         .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"), key_id=bindparam("b_key"))
     )
     prev, last_seq, rewritten = rules.GENESIS_HASH, 0, 0
-    while True:
-        rows = session.execute(
-            select(*_TABLE.c).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
-        ).all()
-        if not rows:
-            break
-        changed: list[dict[str, Any]] = []
-        for r in rows:
-            digest = rules.chain_hash(
-                seq=r.seq,
-                at=r.at,
-                actor_id=r.actor_id,
-                actor_name=r.actor_name,
-                action=r.action,
-                entity=r.entity,
-                entity_id=r.entity_id,
-                project_id=r.project_id,
-                household_id=r.household_id,
-                changes=r.changes,
-                reason=r.reason,
-                prev_hash=prev,
-                key_id=current,
-                key=mac,
-            )
-            if (r.prev_hash, r.hash, r.key_id) != (prev, digest, current):
-                changed.append({"b_id": r.id, "b_prev": prev, "b_hash": digest, "b_key": current})
-            prev, last_seq = digest, r.seq
-        if changed:
-            session.execute(stmt, changed)
-            rewritten += len(changed)
+    tail = f"\x1f{current}"
+    changed: list[dict[str, Any]] = []
+    # The walk reads ahead by seq only, so rewriting rows it has passed does not disturb it.
+    for rid, seq, body, old_prev, old_hash, old_key in _walk(session, batch):
+        digest = mac.hexdigest(f"{body}{prev}{tail}".encode())
+        if (old_prev, old_hash, old_key) != (prev, digest, current):
+            changed.append({"b_id": rid, "b_prev": prev, "b_hash": digest, "b_key": current})
+            if len(changed) >= batch:
+                session.execute(stmt, changed)
+                rewritten += len(changed)
+                changed = []
+        prev, last_seq = digest, seq
+    if changed:
+        session.execute(stmt, changed)
+        rewritten += len(changed)
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=prev))
     old_counts = dict(sorted(check.key_counts.items()))
     audit_seq = record(

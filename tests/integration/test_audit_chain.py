@@ -302,6 +302,43 @@ def test_cut_tail_and_moved_head_is_caught_by_the_anchor(db: Session, settings_e
     assert result.problem.startswith(f"记录与 {anchored.at} 签发的锚点不符（锚点记为 {anchored.hash[:12]}…")
 
 
+def test_head_moved_back_altered_or_deleted_is_detected(db: Session) -> None:
+    build_world(db, households=2)
+    n = record_count(db)
+    db.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=n - 3, hash=hash_at(db, n - 3)))
+    result = audit_service.verify(db)
+    assert not result.ok and result.broken_seq == n
+    assert result.problem == (
+        f"链头之后还有记录（到第 {n} 条，链头只到第 {n - 3} 条）：这些记录被绕过应用插入，或链头被回拨"
+    )
+    db.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=n, hash="ab" * 32))
+    result = audit_service.verify(db)
+    assert not result.ok and result.broken_seq == n
+    assert result.problem == "链头（audit_head）记下的哈希与最后一条记录不符：链头被绕过应用改动"
+    db.execute(delete(AuditHead))
+    result = audit_service.verify(db)
+    assert not result.ok and result.problem == "链头记录（audit_head）缺失：被绕过应用删除"
+
+
+def test_records_appended_while_verifying_are_left_for_the_next_run(db: Session) -> None:
+    """On a live server the walk stops at the head it read first; later appends are not a failure."""
+    build_world(db, households=1)
+    n = record_count(db)
+    real_walk = audit_service._walk
+
+    def walk_then_append(*args: Any, **kwargs: Any) -> Any:
+        yield from real_walk(*args, **kwargs)
+        audit_service.record(db, actor=ACTOR, action="update", entity="household", entity_id="1", changes={})
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(audit_service, "_walk", walk_then_append)
+        result = audit_service.verify(db)
+    assert result.ok, result.problem
+    assert (result.checked, result.last_seq) == (n, n)
+    assert result.notes[0] == f"核验期间新写入了第 {n + 1}-{n + 1} 条记录，本次未核验，下次核验"
+    assert audit_service.verify(db).checked == n + 1
+
+
 @pytest.mark.parametrize("mode", ["sha256", "wrong-key"])
 def test_deleted_row_with_renumbered_and_relinked_chain_is_detected(db: Session, mode: str) -> None:
     build_world(db, households=3)

@@ -385,8 +385,11 @@ _WALK_COLUMNS = (
 )
 
 
-def _walk(session: Session, batch: int) -> Iterator[tuple[int, int, str, str, str, str]]:
-    """Every record in ``seq`` order, ``batch`` rows per query: (id, seq, body, prev_hash, hash, key_id).
+def _walk(
+    session: Session, batch: int, upto: int | None = None
+) -> Iterator[tuple[int, int, str, str, str, str]]:
+    """Every record (up to ``seq`` ``upto``) in ``seq`` order, ``batch`` rows per query:
+    (id, seq, body, prev_hash, hash, key_id).
 
     ``body`` is :func:`anju.audit.rules.chain_text` up to the previous hash: the text a record's
     hash covers is ``body + prev_hash`` (legacy) or ``body + prev_hash + "\x1f" + key_id``. Built
@@ -397,9 +400,10 @@ def _walk(session: Session, batch: int) -> Iterator[tuple[int, int, str, str, st
     last_seq = 0
     last_at: Any = None
     stamp = ""
+    bound = [] if upto is None else [_TABLE.c.seq <= upto]
     while True:
         rows = conn.execute(
-            select(*columns).where(_TABLE.c.seq > last_seq).order_by(_TABLE.c.seq).limit(batch)
+            select(*columns).where(_TABLE.c.seq > last_seq, *bound).order_by(_TABLE.c.seq).limit(batch)
         ).all()
         if not rows:
             return
@@ -464,7 +468,12 @@ def verify(
     last_seq = 0
     keyed = False
     sha256 = hashlib.sha256
-    for rid, seq, body, prev_hash, stored, key_id in _walk(session, batch):
+    # The head first: on a live server (READ COMMITTED) later appends then cannot make the walk and
+    # the head disagree; every record up to the head was committed with it.
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).first()
+    for rid, seq, body, prev_hash, stored, key_id in _walk(
+        session, batch, None if head is None else head.seq
+    ):
         result.checked += 1
         if seq != expected_seq:
             return result.fail(
@@ -525,13 +534,43 @@ def verify(
         expected_seq += 1
         last_seq = seq
     result.last_seq, result.last_hash = last_seq, prev
-    head = session.get(AuditHead, HEAD_ID)
-    if head is not None and (head.seq != last_seq or head.hash != prev):
+    if head is None:
+        if last_seq:
+            return result.fail(
+                None,
+                None,
+                "链头记录（audit_head）缺失：被绕过应用删除",
+                "the chain head row (audit_head) is missing",
+            )
+    elif head.seq != last_seq:
         return result.fail(
             last_seq + 1,
             None,
             f"链尾缺失：链头记录到第 {head.seq} 条，实际只有 {last_seq} 条",
             f"chain tail missing: head says {head.seq}, last record is {last_seq}",
+        )
+    elif head.hash != prev:
+        return result.fail(
+            last_seq,
+            None,
+            "链头（audit_head）记下的哈希与最后一条记录不符：链头被绕过应用改动",
+            "the head's hash differs from the last record's: the head was altered",
+        )
+    # Records past the head were not written by the application (which moves the head with them),
+    # unless they were appended while this walk ran: the head read now then covers them.
+    beyond = session.scalar(select(func.max(AuditRecord.seq)))
+    if beyond is not None and beyond > last_seq:
+        now = session.scalar(select(AuditHead.seq).where(AuditHead.id == HEAD_ID)) or 0
+        if beyond > now:
+            return result.fail(
+                int(beyond),
+                None,
+                f"链头之后还有记录（到第 {beyond} 条，链头只到第 {now} 条）：这些记录被绕过应用插入，或链头被回拨",
+                f"records up to seq {beyond} lie past the head ({now}): inserted behind the application, or head moved back",
+            )
+        result.notes.append(f"核验期间新写入了第 {last_seq + 1}-{beyond} 条记录，本次未核验，下次核验")
+        result.notes_en.append(
+            f"records {last_seq + 1}-{beyond} were appended during verification (not checked)"
         )
     # Every verified anchor, retired by a rekey or not, proves the chain once reached its seq.
     if reach > last_seq:

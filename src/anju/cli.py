@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from anju.audit.cli import app as audit_app
+from anju.backup import cli as backup_cli
 from anju.compensation import cli as compensation_cli
 from anju.core import redaction
 from anju.db.cli import app as db_app
@@ -26,6 +27,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(docs_app, name="docs")
 app.command("demo")(demo_command)
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 
 
 redaction.install()  # the CLI's log lines (and the server it starts) never carry an identity number

@@ -1,0 +1,1 @@
+"""Backup and restore: a consistent online SQLite copy and a portable application-level archive."""

@@ -12,13 +12,14 @@ from anju.compensation import service as compensation_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import READ_ERRORS, IdPath, error_responses
 
-router = APIRouter(tags=["compensation"])
+router = APIRouter(tags=["compensation"], responses=error_responses(*READ_ERRORS))
 
 
 @router.get("/projects/{project_id}/policies", response_model=list[s.PolicyVersionRead])
 def list_versions(
-    project_id: int,
+    project_id: IdPath,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
     db: Session = Depends(get_db),
 ) -> list[s.PolicyVersionRead]:
@@ -26,9 +27,14 @@ def list_versions(
     return [s.PolicyVersionRead.model_validate(v) for v in compensation_service.versions(db, project_id)]
 
 
-@router.post("/projects/{project_id}/policies", response_model=s.PolicyVersionRead, status_code=201)
+@router.post(
+    "/projects/{project_id}/policies",
+    response_model=s.PolicyVersionRead,
+    status_code=201,
+    responses=error_responses(409),
+)
 def publish(
-    project_id: int,
+    project_id: IdPath,
     body: s.PolicyPublish,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
@@ -47,7 +53,7 @@ def publish(
 
 @router.get("/households/{household_id}/calculation", response_model=s.CalculationRead)
 def calculation(
-    household_id: int,
+    household_id: IdPath,
     option: str,
     as_of: date | None = None,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),

@@ -18,6 +18,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import IdPath, IdQuery, VersionQuery
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -38,9 +39,9 @@ def _policy_context(db: Session, project_id: int, version: int | None) -> dict[s
 
 @router.get("/projects/{project_id}/policy")
 def policy_page(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
-    version: int | None = None,
+    version: VersionQuery = None,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -50,10 +51,10 @@ def policy_page(
 
 @router.get("/projects/{project_id}/policy/diff")
 def policy_diff(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
-    old: int,
-    new: int,
+    old: IdQuery,
+    new: IdQuery,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -69,7 +70,7 @@ def policy_diff(
 
 @router.post("/projects/{project_id}/policy")
 async def policy_publish(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     file: UploadFile = File(...),
     user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
@@ -147,7 +148,7 @@ def _sheet(
 
 @router.get("/households/{household_id}/calc")
 def calc_page(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     option: str | None = None,
     as_of: date | None = None,
@@ -173,7 +174,7 @@ def calc_page(
 
 @router.get("/households/{household_id}/calc.pdf")
 def calc_pdf(
-    household_id: int,
+    household_id: IdPath,
     option: str | None = None,
     as_of: date | None = None,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
@@ -228,7 +229,7 @@ def _changes(request: Request) -> dict[str, str]:
 
 @router.get("/projects/{project_id}/whatif")
 def whatif_page(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     option: str | None = None,
     user: CurrentUser = Depends(requires(Permission.BUDGET_READ)),

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from anju.core.text import MULTILINE_PATTERN
+from anju.web.params import TextRule
+
+MAX_POLICY_SOURCE = 1_000_000  # characters; a real policy text is a few thousand
 
 
 class PolicyVersionRead(BaseModel):
@@ -25,8 +31,11 @@ class PolicyVersionRead(BaseModel):
 class PolicyPublish(BaseModel):
     """A policy text to publish as the next version."""
 
-    source: str
-    file_name: str = "policy.yaml"
+    # Control characters are reported by the policy checker with their line and column.
+    source: Annotated[
+        str, Field(max_length=MAX_POLICY_SOURCE, json_schema_extra={"pattern": MULTILINE_PATTERN})
+    ]
+    file_name: Annotated[str, TextRule("文件名", 255)] = "policy.yaml"
 
 
 class StepRead(BaseModel):

@@ -34,10 +34,11 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser, require
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import WRITE_ERRORS, IdPath, error_responses
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(tags=["census"])
+api_router = APIRouter(tags=["census"], responses=error_responses(*WRITE_ERRORS, 413))
 
 ALLOWED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".xlsb", ".ods", ".csv")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -181,7 +182,7 @@ def store_upload(filename: str, content: bytes) -> tuple[Path, str]:
 
 @router.get("/projects/{project_id}/import")
 def import_page(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_IMPORT)),
     db: Session = Depends(get_db),
@@ -204,7 +205,7 @@ def import_page(
 
 @router.post("/projects/{project_id}/import")
 async def import_upload(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     file: UploadFile = File(...),
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_IMPORT)),
@@ -267,7 +268,7 @@ def import_confirm(
 
 @router.get("/projects/{project_id}/census-template.xlsx")
 def census_template(
-    project_id: int,
+    project_id: IdPath,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_IMPORT)),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -314,7 +315,7 @@ def _ledger_response(
 
 @router.get("/projects/{project_id}/ledger.xlsx")
 def ledger_download(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     reveal: bool = False,
     user: CurrentUser = Depends(requires(Permission.LEDGER_EXPORT)),
@@ -333,7 +334,7 @@ def _preview_json(preview: census.CensusPreview) -> dict[str, Any]:
 
 @api_router.post("/projects/{project_id}/census")
 async def census_api(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     dry_run: bool = True,
     file: UploadFile = File(...),
@@ -368,7 +369,7 @@ async def census_api(
 
 @api_router.get("/projects/{project_id}/ledger.xlsx", response_class=Response)
 def ledger_api(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     reveal: bool = False,
     user: CurrentUser = Depends(requires(Permission.LEDGER_EXPORT)),

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from anju.core.ids import id_number_problem, normalize_id_number
+from anju.core.text import text_problem
 from anju.errors import Conflict
 
 STRUCTURES = {"brick_concrete": "砖混", "brick_wood": "砖木", "simple": "简易", "steel_concrete": "钢混"}
@@ -179,11 +180,14 @@ class Field:
     check: Callable[[Any], str | None] | None = None
 
 
-def _text_max(n: int) -> Callable[[Any], str]:
+def _text_max(n: int, *, multiline: bool = False) -> Callable[[Any], str]:
+    """Free text of at most ``n`` characters without control characters (line breaks only if ``multiline``)."""
+
     def parse(value: Any) -> str:
         text = _text(value)
-        if len(text) > n:
-            raise ValueError(f"不能超过{n}个字")
+        problem = text_problem(text, max_len=n, multiline=multiline)
+        if problem:
+            raise ValueError(problem)
         return text
 
     return parse
@@ -259,7 +263,7 @@ HOUSEHOLD_FIELDS = (
     Field("head_name", "户主姓名", _text_max(64), required=True),
     Field("address", "房屋坐落", _text_max(255), required=True),
     Field("contact_phone", "联系电话", _phone, default=""),
-    Field("remark", "备注", _text_max(1000), default=""),
+    Field("remark", "备注", _text_max(1000, multiline=True), default=""),
 )
 MEMBER_FIELDS = (
     Field("name", "姓名", _text_max(64), required=True),

@@ -8,115 +8,223 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-Loose = str | int | Decimal | bool | date | None
+from anju.household import rules
+from anju.web.params import MAX_ID, NotNull, Reason, RequiredReason, TextRule
+
+# The JSON types below document what the cleaners of anju.household.rules accept, so that API
+# clients (and schemathesis) see the real rules; the cleaners still judge every value and word
+# their messages in Chinese. Strings such as "砖混", "是" or "12.50" stay accepted.
+_YEAR_NOW = date.today().year
+
+
+def _enum(options: dict[str, str] | tuple[str, ...]) -> dict[str, Any]:
+    values = [*options.keys(), *options.values()] if isinstance(options, dict) else list(options)
+    return {"type": "string", "enum": values}
+
+
+def _int(lo: int, hi: int) -> dict[str, Any]:
+    return {"anyOf": [{"type": "integer", "minimum": lo, "maximum": hi}, {"type": "null"}]}
+
+
+def _amount(hi: Decimal | int, *, nullable: bool = True) -> dict[str, Any]:
+    """A figure of 0 to ``hi`` with at most 2 decimals: an integer, or a decimal string.
+
+    The string form is documented with one digit less than ``hi`` has (a pattern cannot say
+    "at most 20000"); the server accepts the whole range in both forms.
+    """
+    digits = len(str(int(hi))) - 1
+    forms: list[dict[str, Any]] = [
+        {"type": "integer", "minimum": 0, "maximum": int(hi)},
+        {"type": "string", "pattern": f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,2}})?$"},
+    ]
+    return {"anyOf": [*forms, {"type": "null"}] if nullable else forms}
+
+
+YesNo = Annotated[
+    bool | str | None,
+    WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["是", "否"]}, {"type": "null"}]}
+    ),
+]
+Phone = Annotated[
+    Annotated[str, TextRule("联系电话", 32)] | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+Code = Annotated[
+    str, TextRule("户号", 32), WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"})
+]
+IdNumber = Annotated[
+    str, TextRule("身份证号", 32), WithJsonSchema({"type": "string", "pattern": "^[0-9]{17}[0-9X]$"})
+]
+BlockId = Annotated[int, Field(ge=1, le=MAX_ID)]
+DateIn = Annotated[
+    date | str | None, WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]})
+]
+HeadName = Annotated[str, TextRule("户主姓名", 64, required=True)]
+Address = Annotated[str, TextRule("房屋坐落", 255, required=True)]
+Remark = Annotated[str, TextRule("备注", 1000, multiline=True)]
+Relation = Annotated[str, WithJsonSchema(_enum(rules.RELATIONS))]
+Structure = Annotated[str, WithJsonSchema(_enum(rules.STRUCTURES))]
+Use = Annotated[str, WithJsonSchema(_enum(rules.USES))]
+Determination = Annotated[str, WithJsonSchema(_enum(rules.DETERMINATIONS))]
+TenantKind = Annotated[str, WithJsonSchema(_enum(rules.TENANT_KINDS))]
+Grade = Annotated[int | str | None, WithJsonSchema(_int(1, 4))]
+Floors = Annotated[int | str | None, WithJsonSchema(_int(1, 60))]
+BuiltYear = Annotated[int | str | None, WithJsonSchema(_int(1900, _YEAR_NOW))]
+ApprovedYear = Annotated[int | str | None, WithJsonSchema(_int(1950, _YEAR_NOW))]
+Area = Annotated[Decimal | int | str | None, WithJsonSchema(_amount(rules.MAX_BUILDING_AREA))]
+LegalArea = Annotated[Decimal | int | str, WithJsonSchema(_amount(rules.MAX_BUILDING_AREA, nullable=False))]
+HomesteadArea = Annotated[
+    Decimal | int | str, WithJsonSchema(_amount(rules.MAX_HOMESTEAD_AREA, nullable=False))
+]
+UnitPrice = Annotated[Decimal | int | str, WithJsonSchema(_amount(1000000, nullable=False))]
+Value = Annotated[Decimal | int | str, WithJsonSchema(_amount(1000000000, nullable=False))]
+Extra = Annotated[Decimal | int | str | None, WithJsonSchema(_amount(100000000))]
+
 
 
 class WriteBase(BaseModel):
-    """Every write carries an optional reason that goes into the audit record."""
+    """Every write carries an optional reason that goes into the audit record (at most 500 characters)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = ""
+    reason: Reason = ""
 
     def data(self) -> dict[str, object]:
         """The fields actually sent (for partial updates), without ``reason``/``version``."""
-        return {k: v for k, v in self.model_dump(exclude_unset=True).items() if k not in ("reason", "version")}
+        return {
+            k: v for k, v in self.model_dump(exclude_unset=True).items() if k not in ("reason", "version")
+        }
 
 
 class HouseholdCreate(WriteBase):
     """New household."""
 
-    code: str
-    head_name: str
-    address: str
-    contact_phone: str | None = None
-    remark: str | None = None
-    block_id: int | None = None
+    code: Code
+    head_name: HeadName
+    address: Address
+    contact_phone: Phone = None
+    remark: Remark | None = None
+    block_id: BlockId | None = None
 
 
 class HouseholdUpdate(WriteBase):
-    """Change basic facts; ``version`` guards against overwriting a concurrent edit."""
+    """Change basic facts; ``version`` guards against overwriting a concurrent edit.
 
-    code: str | None = None
-    head_name: str | None = None
-    address: str | None = None
-    contact_phone: str | None = None
-    remark: str | None = None
-    block_id: int | None = None
+    A field left out stays as it is; required facts cannot be cleared (no ``null``).
+    """
+
+    code: Annotated[Code | None, NotNull("户号")] = None
+    head_name: Annotated[HeadName | None, NotNull("户主姓名")] = None
+    address: Annotated[Address | None, NotNull("房屋坐落")] = None
+    contact_phone: Phone = None
+    remark: Remark | None = None
+    block_id: BlockId | None = None
     version: int | None = None
 
 
-class MemberWrite(WriteBase):
-    """Create or change a family member."""
-
-    name: str | None = None
-    relation: str | None = None
-    id_number: str | None = None
-    phone: str | None = None
-    dibao: Loose = None
-    disability_grade: Loose = None
-    serious_illness: Loose = None
-    martyr_family: Loose = None
-    shidu: Loose = None
-    only_child: Loose = None
-    youfu: Loose = None
-    resettlement_counted: Loose = None
-    resettlement_reason: str | None = None
+class _MemberFacts(WriteBase):
+    phone: Phone = None
+    dibao: YesNo = None
+    disability_grade: Grade = None
+    serious_illness: YesNo = None
+    martyr_family: YesNo = None
+    shidu: YesNo = None
+    only_child: YesNo = None
+    youfu: YesNo = None
+    resettlement_counted: YesNo = None
+    resettlement_reason: Annotated[str, TextRule("安置人口认定理由", 255)] | None = None
 
 
-class BuildingWrite(WriteBase):
-    """Create or change a building (证)."""
+class MemberCreate(_MemberFacts):
+    """A new family member."""
 
-    certificate_no: str | None = None
-    structure: str | None = None
-    use: str | None = None
-    floors: Loose = None
-    built_year: Loose = None
-    legal_area: Loose = None
-    unregistered_area: Loose = None
-    unregistered_determination: str | None = None
-    location: str | None = None
+    name: Annotated[str, TextRule("姓名", 64, required=True)]
+    relation: Relation
+    id_number: IdNumber
+
+
+class MemberWrite(_MemberFacts):
+    """Change a family member: the fields sent change; required facts cannot be cleared (no ``null``)."""
+
+    name: Annotated[Annotated[str, TextRule("姓名", 64, required=True)] | None, NotNull("姓名")] = None
+    relation: Annotated[Relation | None, NotNull("与户主关系")] = None
+    id_number: Annotated[IdNumber | None, NotNull("身份证号")] = None
+
+
+class _BuildingFacts(WriteBase):
+    certificate_no: Annotated[str, TextRule("产权证号", 64)] | None = None
+    floors: Floors = None
+    built_year: BuiltYear = None
+    unregistered_area: Area = None
+    unregistered_determination: Determination | None = None
+    location: Annotated[str, TextRule("位置", 255)] | None = None
+
+
+class BuildingCreate(_BuildingFacts):
+    """A new building (证)."""
+
+    structure: Structure
+    use: Use
+    legal_area: LegalArea
+
+
+class BuildingWrite(_BuildingFacts):
+    """Change a building: the fields sent change; required facts cannot be cleared (no ``null``)."""
+
+    structure: Annotated[Structure | None, NotNull("结构")] = None
+    use: Annotated[Use | None, NotNull("用途")] = None
+    legal_area: Annotated[LegalArea | None, NotNull("合法面积")] = None
 
 
 class ValuationWrite(WriteBase):
     """A valuation result of one building (amounts in yuan, 2 decimals)."""
 
-    firm: str
-    report_no: str | None = None
-    valued_on: Loose = None
-    assessed_unit_price: Loose = None
-    assessed_value: Loose = None
-    decoration: Loose = None
-    fixtures: Loose = None
+    firm: Annotated[str, TextRule("评估机构", 128, required=True)]
+    report_no: Annotated[str, TextRule("报告编号", 64)] | None = None
+    valued_on: DateIn = None
+    assessed_unit_price: UnitPrice
+    assessed_value: Value
+    decoration: Extra = None
+    fixtures: Extra = None
 
 
 class TenantWrite(WriteBase):
     """A tenant or tenant enterprise."""
 
-    name: str
-    kind: str
-    credential: str | None = None
-    contact_phone: str | None = None
-    business: str | None = None
-    area: Loose = None
-    lease_start_on: Loose = None
-    lease_end_on: Loose = None
+    name: Annotated[str, TextRule("承租人", 128, required=True)]
+    kind: TenantKind
+    credential: Annotated[str, TextRule("证件号/信用代码", 32)] | None = None
+    contact_phone: Phone = None
+    business: Annotated[str, TextRule("经营内容", 128)] | None = None
+    area: Area = None
+    lease_start_on: DateIn = None
+    lease_end_on: DateIn = None
 
 
 class HomesteadWrite(WriteBase):
     """Homestead facts of a collective-land household."""
 
-    area: Loose = None
-    approved_year: Loose = None
-    certificate_no: str | None = None
+    area: HomesteadArea
+    approved_year: ApprovedYear = None
+    certificate_no: Annotated[str, TextRule("宅基地证号", 64)] | None = None
 
 
 class VoidIn(BaseModel):
-    """Voiding needs a reason."""
+    """Voiding needs a reason (at most 500 characters)."""
 
-    reason: str
+    model_config = ConfigDict(extra="forbid")
+    reason: RequiredReason
 
 
 class HouseholdRowRead(BaseModel):
@@ -278,7 +386,6 @@ class Changed(BaseModel):
     """Result of an update: the field-level diff that was audited."""
 
     changes: dict[str, list[object]]
-
 
 class Created(BaseModel):
     """Result of a create."""

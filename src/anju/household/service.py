@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from anju.audit import service as audit_service
 from anju.audit.service import field_diff
 from anju.config import get_settings
-from anju.core import secrets
+from anju.core import secrets, text
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.core.ids import birth_date, gender, is_valid_id_number, normalize_id_number
@@ -445,6 +445,7 @@ def _audit(
     changes: dict[str, Any],
     reason: str,
 ) -> None:
+    _check_reason(reason)
     audit_service.record(
         session,
         actor=actor,
@@ -494,6 +495,20 @@ def _created(
     )
 
 
+def _block_id_of(value: Any) -> int | None:
+    """A block id from a form or JSON value; blank is none, anything but a valid id is a field error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    n = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
+        n = int(value.strip())
+    if n is None or not 1 <= n <= text.MAX_ID:
+        raise ValidationFailed(
+            "所属区块不合法", "invalid block", details=[{"field": "block_id", "label": "所属区块", "message": "不合法"}]
+        )
+    return n
+
+
 def _check_block(session: Session, project_id: int, block_id: int | None) -> None:
     if block_id is None:
         return
@@ -506,7 +521,17 @@ def _check_block(session: Session, project_id: int, block_id: int | None) -> Non
         )
 
 
+def _check_reason(reason: str) -> None:
+    """Refuse a reason the audit record cannot keep whole (over 500 characters) or with control characters."""
+    problem = text.text_problem(reason, max_len=text.MAX_REASON, multiline=True)
+    if problem:
+        raise ValidationFailed(
+            f"理由{problem}", "invalid reason", details=[{"field": "reason", "label": "理由", "message": problem}]
+        )
+
+
 def _require_reason(reason: str, what: str = "作废") -> None:
+    _check_reason(reason)
     if not reason.strip():
         raise ValidationFailed(
             f"{what}必须填写理由", "a reason is required", details=[{"field": "reason", "message": "必填"}]
@@ -597,7 +622,7 @@ def update_household(
         raise Conflict("该户信息已被他人修改，请刷新后重试", "stale version", code="stale_version")
     values = _clean_or_raise(rules.HOUSEHOLD_FIELDS, data, "户", partial=True)
     if "block_id" in data:
-        block_id = int(data["block_id"]) if data["block_id"] not in (None, "") else None
+        block_id = _block_id_of(data["block_id"])
         _check_block(session, h.project_id, block_id)
         values["block_id"] = block_id
     if "code" in values and values["code"] != h.code:

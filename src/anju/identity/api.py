@@ -13,6 +13,7 @@ from anju.identity.pages import set_session_cookie
 from anju.identity.schemas import LoginIn, MeRead
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, current_user, get_db, verify_csrf
+from anju.web.params import error_responses
 
 router = APIRouter(prefix="/auth", tags=["identity"])
 
@@ -29,7 +30,7 @@ def _me(user: CurrentUser) -> MeRead:
     )
 
 
-@router.post("/login", response_model=MeRead)
+@router.post("/login", response_model=MeRead, responses=error_responses(401, 422, 429))
 def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> JSONResponse:
     """Log in with a JSON body; sets the session cookie and returns the CSRF token."""
     ip = client_ip(request)
@@ -46,14 +47,14 @@ def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> JSO
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", responses=error_responses(401, 403))
 def logout(user: CurrentUser = Depends(verify_csrf), db: Session = Depends(get_db)) -> dict[str, bool]:
     """End the current session."""
     identity_service.end_session(db, session_id=user.session_id)
     return {"ok": True}
 
 
-@router.get("/me", response_model=MeRead)
+@router.get("/me", response_model=MeRead, responses=error_responses(401))
 def me(user: CurrentUser = Depends(current_user)) -> MeRead:
     """The logged-in user and permissions."""
     return _me(user)

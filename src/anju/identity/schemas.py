@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from anju.web.params import TextRule
 
 
 class LoginIn(BaseModel):
     """Credentials for ``POST /api/v1/auth/login``."""
 
-    username: str
-    password: str
+    username: Annotated[str, TextRule("用户名", 256)]
+    password: Annotated[str, Field(max_length=1024)]
 
 
 class MeRead(BaseModel):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from anju.policy.errors import PolicyError, Problem
+from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import (
     Binary,
     Bool,
@@ -697,11 +697,33 @@ def check_policy(policy: Policy, problems: list[Problem] | None = None) -> Check
 
 def load_policy(text: str, file: str = "<policy>") -> Checked:
     """Read and check a policy from YAML text; raises :class:`PolicyError` listing all problems."""
-    policy, problems = read_policy(text, file)
-    return check_policy(policy, problems)
+    try:
+        policy, problems = read_policy(text, file)
+        return check_policy(policy, problems)
+    except RecursionError as exc:  # a formula or document nested thousands deep: no real policy
+        raise PolicyError(
+            [Problem("too_deep", "方案嵌套层次过深（公式括号或 YAML 层级）", "policy nested too deeply", Location(file, 1, 1))]
+        ) from exc
 
 
 def load_policy_file(path: str | Path) -> Checked:
-    """Read and check a policy file."""
+    """Read and check a policy file (UTF-8; a byte that is not is reported with its line and column)."""
     p = Path(path)
-    return load_policy(p.read_text(encoding="utf-8"), str(p))
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+        raise PolicyError(
+            [
+                Problem(
+                    "encoding",
+                    "方案文件须为 UTF-8 编码的文本",
+                    "the policy file must be UTF-8 text",
+                    Location(str(p), line, column),
+                )
+            ]
+        ) from exc
+    return load_policy(text, str(p))

@@ -16,6 +16,7 @@ import yaml
 
 from anju.core.dates import DayCount, DayWindow
 from anju.core.money import RoundingMode, RoundingUnit
+from anju.core.text import describe_char, find_control_chars
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
@@ -60,18 +61,68 @@ class Src:
         return Location(self.file, self.line + 1, self.column + 1 + quote + offset)
 
 
+MAX_CONTROL_PROBLEMS = 20  # listed one by one; the rest are counted
+
+
+def _location_of(text: str, index: int, file: str) -> Location:
+    """1-based line and column of character ``index`` of ``text``."""
+    line = text.count("\n", 0, index) + 1
+    return Location(file, line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _refuse_control_chars(text: str, file: str) -> None:
+    found = find_control_chars(text, multiline=True)
+    if not found:
+        return
+    problems = [
+        Problem(
+            "control_char",
+            f"含有不可见的控制字符 {describe_char(ch)}，请删除",
+            f"invalid control character U+{ord(ch):04X}",
+            _location_of(text, i, file),
+        )
+        for i, ch in found[:MAX_CONTROL_PROBLEMS]
+    ]
+    if len(found) > MAX_CONTROL_PROBLEMS:
+        rest = len(found) - MAX_CONTROL_PROBLEMS
+        problems.append(
+            Problem("control_char", f"另有{rest}处控制字符", f"{rest} more control characters", problems[-1].location)
+        )
+    raise PolicyError(problems)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or exc.context or "?"
+        return Problem("yaml", f"YAML 格式错误：{problem}", f"YAML syntax error: {problem}", loc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        loc = _location_of(text, min(exc.position, len(text)), file)
+        return Problem("yaml", f"YAML 无法读取：{exc.reason}", f"YAML reader error: {exc.reason}", loc)
+    return Problem("yaml", f"YAML 格式错误：{exc}", f"YAML error: {exc}", Location(file))
+
+
 def load_yaml(text: str, file: str = "<policy>") -> tuple[Any, dict[tuple[Any, ...], Src]]:
-    """Load YAML text; returns the data and a map from path (keys / indexes) to :class:`Src`."""
-    loader = _Loader(text)
+    """Load YAML text; returns the data and a map from path (keys / indexes) to :class:`Src`.
+
+    Control characters (which the YAML reader refuses with an exception of its own) and every
+    YAML error become a :class:`PolicyError` naming the line and column.
+    """
+    _refuse_control_chars(text, file)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader checks the text as it is handed over
+        raise PolicyError([_yaml_problem(exc, text, file)]) from exc
     try:
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        except yaml.YAMLError as exc:
+            raise PolicyError([_yaml_problem(exc, text, file)]) from exc
+        except RecursionError as exc:
             raise PolicyError(
-                [Problem("yaml", f"YAML 格式错误：{exc.problem}", f"YAML syntax error: {exc.problem}", loc)]
+                [Problem("yaml", "YAML 嵌套层次过深", "YAML nested too deeply", Location(file, 1, 1))]
             ) from exc
     finally:
         loader.dispose()

@@ -11,8 +11,9 @@ from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.project.schemas import BlockRead, ProjectDetail, ProjectRead
 from anju.web.deps import get_db, requires
+from anju.web.params import READ_ERRORS, IdPath, error_responses
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], responses=error_responses(*READ_ERRORS))
 
 
 @router.get("", response_model=list[ProjectRead])
@@ -30,7 +31,7 @@ def list_projects(
 
 @router.get("/{project_id}", response_model=ProjectDetail)
 def get_project(
-    project_id: int, user: CurrentUser = Depends(requires(Permission.PROJECT_READ)), db: Session = Depends(get_db)
+    project_id: IdPath, user: CurrentUser = Depends(requires(Permission.PROJECT_READ)), db: Session = Depends(get_db)
 ) -> ProjectDetail:
     """One project with its blocks."""
     p = project_service.get_project(db, project_id)

@@ -12,6 +12,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import get_db, requires
+from anju.web.params import IdPath
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +32,7 @@ def project_list(
 
 @router.get("/projects/{project_id}")
 def project_overview(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.PROJECT_READ)),
     db: Session = Depends(get_db),

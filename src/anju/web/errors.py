@@ -13,11 +13,10 @@ from starlette.responses import Response
 
 from anju import i18n
 from anju.errors import DomainError, NotAuthenticated
+from anju.web import params
 from anju.web.templating import lang_of, render
 
 log = logging.getLogger("anju")
-
-_FIELD_LABELS = {"body": "请求体", "query": "查询参数", "path": "路径参数", "form": "表单"}
 
 
 def wants_json(request: Request) -> bool:
@@ -50,19 +49,25 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         details = []
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ())]
-            where = _FIELD_LABELS.get(loc[0], loc[0]) if loc else ""
-            name = ".".join(loc[1:]) if len(loc) > 1 else where
-            details.append({"field": name, "message": f"{where}“{name}”不合法：{err.get('msg', '')}"})
-        body = {"code": "validation_failed", "message": "请求参数有误", "message_en": "invalid request", "details": details}
+            # Worded in Chinese with the field's name (anju.web.params); the input is never echoed.
+            name, message = params.describe_validation_error(dict(err))
+            details.append({"field": name, "message": message})
+        msg = "请求参数有误：" + "；".join(dict.fromkeys(d["message"] for d in details))
+        body = {"code": "validation_failed", "message": msg, "message_en": "invalid request", "details": details}
         if wants_json(request):
             return JSONResponse(body, status_code=422)
-        msg = "请求参数有误：" + "；".join(d["message"] for d in details)
         return render(request, "error.html", {"message": msg}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         lang = lang_of(request)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # A body that is not UTF-8 / JSON / form data is bad input like any other: 422, in Chinese.
+            details = [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON 或表单）"}]
+            body = {"code": "validation_failed", "message": "请求参数有误：" + details[0]["message"]}
+            if wants_json(request):
+                return JSONResponse({**body, "message_en": "malformed request body", "details": details}, 422)
+            return render(request, "error.html", {"message": body["message"]}, status_code=422)
         key = {404: "error.not_found", 403: "error.forbidden", 405: "error.not_found"}.get(exc.status_code)
         message = i18n.t(key, lang) if key else str(exc.detail)
         if wants_json(request):

@@ -54,7 +54,7 @@ def test_household_bad() -> None:
     assert got == {
         "code": "户号：户号只能由字母、数字、- 和 _ 组成，最长32位",
         "head_name": "户主姓名：必填",
-        "address": "房屋坐落：不能超过255个字",
+        "address": "房屋坐落：不能超过255个字（现有256个字）",
         "contact_phone": "联系电话：电话号码格式不正确（11位手机号或带区号的固话）",
     }
 

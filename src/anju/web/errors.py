@@ -8,11 +8,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from anju import i18n
-from anju.errors import DomainError, NotAuthenticated
+from anju.db.session import is_lock_error
+from anju.errors import Conflict, DomainError, NotAuthenticated
 from anju.web import params
 from anju.web.templating import lang_of, render
 
@@ -28,6 +30,25 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def busy_error() -> Conflict:
+    """The 409 for a lock conflict (SQLite busy, deadlock, lock timeout): retry later, never a 500."""
+    return Conflict(
+        "系统繁忙，该记录正被他人保存，请稍后重试",
+        "the record is being saved by someone else; please try again shortly",
+        code="busy",
+    )
+
+
+def domain_error_response(request: Request, exc: DomainError) -> Response:
+    """``exc`` as JSON (API, JSON clients) or as a page / htmx fragment in the user's language."""
+    if wants_json(request):
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    lang = lang_of(request)
+    message = exc.message_zh if lang == "zh" else exc.message_en
+    template = "components/error_fragment.html" if _is_htmx(request) else "error.html"
+    return render(request, template, {"message": message, "error": exc}, status_code=exc.http_status)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -38,12 +59,15 @@ def install(app: FastAPI) -> None:
             if _is_htmx(request):
                 return Response(status_code=401, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
-        if wants_json(request):
-            return JSONResponse(exc.to_dict(), status_code=exc.http_status)
-        lang = lang_of(request)
-        message = exc.message_zh if lang == "zh" else exc.message_en
-        template = "components/error_fragment.html" if _is_htmx(request) else "error.html"
-        return render(request, template, {"message": message, "error": exc}, status_code=exc.http_status)
+        return domain_error_response(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        # A lock conflict is a 409 the user can retry; any other database error stays a 500.
+        if is_lock_error(exc):
+            log.warning("lock conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+            return domain_error_response(request, busy_error())
+        return await server_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -4,26 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+from typing import IO
 
+import anyio
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from anju.db.session import get_sessionmaker
+from anju.config import get_settings
+from anju.db.session import is_lock_error, new_session
 
 log = logging.getLogger("anju")
 
 
 _READS = frozenset({"GET", "HEAD"})
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# A request body is kept in memory up to this size while it arrives, then in a temporary file.
+_SPOOL_BYTES = 1024 * 1024
+_CHUNK = 64 * 1024
+# A writer waits this long for the writers queued before it in this process, then gets a 409.
+GATE_TIMEOUT_S = 30.0
 
 
 class UnitOfWorkMiddleware:
-    """Owns the request's database transaction (a pure ASGI middleware, see ADR 0001).
+    """Owns the request's database transaction (a pure ASGI middleware, see ADR 0001 and 0004).
 
     The commit happens when the route has produced its response status and before a byte of
     the response is sent: a status below 400 commits, anything else rolls back, so a refused or
-    failed request writes nothing and a failed commit becomes a 500 instead of a false success.
-    A route may set ``request.state.commit_anyway`` to keep security records (failed-login
-    counters) of a refused request.
+    failed request writes nothing. A failed commit becomes a 409 when it lost a lock conflict
+    (retry later) and a 500 otherwise, never a false success. A route may set
+    ``request.state.commit_anyway`` to keep security records (failed-login counters) of a
+    refused request.
+
+    Requests with an unsafe method (POST, PUT, PATCH, DELETE) are write units of work:
+
+    - their body is received in full first (spooled to a temporary file beyond 1 MiB), so no
+      lock is held while a slow client uploads;
+    - one at a time per process passes the *write gate* (waiting writers hold no database
+      connection, worker thread or admission slot, so reads are never queued behind them);
+    - the transaction begins before the route runs, in a thread of its own: ``BEGIN IMMEDIATE``
+      on SQLite, which waits up to the busy timeout for a writer of another process (a CLI
+      import, another worker) without blocking the event loop;
+    - the commit runs in a thread of its own too: a writer holding locks never waits for a
+      worker thread that lock waiters might occupy.
     """
 
     def __init__(self, app: ASGIApp, max_concurrent: int = 8) -> None:
@@ -31,47 +55,117 @@ class UnitOfWorkMiddleware:
         # Requests beyond this wait here, before they hold a database connection: otherwise
         # requests parked on a pool connection can starve those that hold one of a worker thread.
         self.slots = asyncio.Semaphore(max_concurrent)
+        self.write_gate = asyncio.Lock()
+        # Transaction starts and commits of writers: never queued behind route code.
+        self.tx_threads = anyio.CapacityLimiter(2)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
-        async with self.slots:
-            await self._handle(scope, receive, send)
+        if scope.get("method", "GET") in _SAFE:
+            async with self.slots:
+                await self._handle(scope, receive, send, write=False)
+            return
+        body = await self._receive_body(scope, receive, send)
+        if body is None:
+            return
+        try:
+            try:
+                await asyncio.wait_for(self.write_gate.acquire(), GATE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("write gate not granted for %s %s", scope.get("method"), scope.get("path"))
+                await _busy(scope, receive, send)
+                return
+            try:
+                async with self.slots:
+                    await self._handle(scope, _replay(body, receive), send, write=True)
+            finally:
+                self.write_gate.release()
+        finally:
+            body.close()
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session = get_sessionmaker()()
+    async def _receive_body(self, scope: Scope, receive: Receive, send: Send) -> IO[bytes] | None:
+        """The whole request body in a spooled file, or ``None`` when the request is over."""
+        limit = (2 * get_settings().max_upload_mb + 1) * 1024 * 1024
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                spool.close()
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                spool.close()
+                await _too_large(scope, send, get_settings().max_upload_mb)
+                return None
+            spool.write(chunk)
+            if not message.get("more_body", False):
+                spool.seek(0)
+                return spool
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, *, write: bool) -> None:
+        session = new_session(write=write)
         state = scope.setdefault("state", {})
         state["db"] = session
         finished = False
-        replaced = False  # the commit failed and a 500 was sent instead of the route's response
+        replaced = False  # the commit failed and an error was sent instead of the route's response
+
+        if write and session.get_bind().dialect.name == "sqlite":
+            try:
+                # BEGIN IMMEDIATE now, off the event loop: dependencies that run on the loop
+                # (the session cookie lookup) would otherwise wait there for the write lock.
+                await anyio.to_thread.run_sync(session.connection, limiter=self.tx_threads)
+            except Exception as exc:
+                session.close()
+                if not is_lock_error(exc):
+                    raise
+                log.warning(
+                    "write lock not granted for %s %s: %s", scope.get("method"), scope.get("path"), exc
+                )
+                await _busy(scope, receive, send)
+                return
 
         async def send_after_commit(message: Message) -> None:
             nonlocal finished, replaced
             if replaced:
-                return  # drop the route's body: the client already has the 500
+                return  # drop the route's body: the client already has the error
             if message["type"] == "http.response.start" and not finished:
                 finished = True
                 ok = message["status"] < 400 or state.get("commit_anyway", False)
                 try:
-                    if ok and scope.get("method") in _READS:
+                    if ok and not write and scope.get("method") in _READS:
                         # A read's commit ends a transaction that wrote nothing (or next to
                         # nothing): cheaper here than a hop to a worker thread and back.
                         session.commit()
+                    elif ok and write:
+                        await anyio.to_thread.run_sync(session.commit, limiter=self.tx_threads)
                     elif ok:
                         await run_in_threadpool(session.commit)
                     else:
                         session.rollback()
-                except Exception:
-                    log.exception("commit failed on %s %s", scope.get("method"), scope.get("path"))
+                except Exception as exc:
                     session.rollback()
-                    message = {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-                    }
                     replaced = True
-                    await send(message)
+                    if is_lock_error(exc):
+                        log.warning(
+                            "commit lost a lock conflict on %s %s: %s",
+                            scope.get("method"),
+                            scope.get("path"),
+                            exc,
+                        )
+                        await _busy(scope, receive, send)
+                        return
+                    log.exception("commit failed on %s %s", scope.get("method"), scope.get("path"))
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 500,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": "保存失败，请重试".encode()})
                     return
             await send(message)
@@ -83,3 +177,40 @@ class UnitOfWorkMiddleware:
             raise
         finally:
             session.close()
+
+
+def _replay(body: IO[bytes], receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the buffered body, then waits on the client as before."""
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        chunk = body.read(_CHUNK)
+        more = len(chunk) == _CHUNK
+        if not more:
+            done = True
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return replay
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer with the lock-conflict 409 (JSON or page, as the errors module renders it)."""
+    from anju.web.errors import busy_error, domain_error_response
+
+    response = domain_error_response(Request(scope, receive), busy_error())
+    await response(scope, receive, send)
+
+
+async def _too_large(scope: Scope, send: Send, limit_mb: int) -> None:
+    body = f"上传内容过大：单次请求不能超过 {limit_mb} MB".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

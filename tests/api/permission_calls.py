@@ -504,7 +504,7 @@ FACT_TABLES = (
     "tenant",
     "homestead",
     "attachment",
-    '"user"',
+    "user",
     "team",
     "household_assignment",
 )
@@ -513,8 +513,9 @@ FACT_TABLES = (
 def snapshot() -> dict[str, Any]:
     """Every row of the household-fact tables plus the audit record count."""
     with unit_of_work() as db:
+        quote = db.get_bind().dialect.identifier_preparer.quote  # "user" is reserved
         out: dict[str, Any] = {
-            t: sorted(tuple(map(str, row)) for row in db.execute(text(f"SELECT * FROM {t}")))
+            t: sorted(tuple(map(str, row)) for row in db.execute(text(f"SELECT * FROM {quote(t)}")))
             for t in FACT_TABLES
         }
         out["audit_count"] = db.scalar(text("SELECT COUNT(*) FROM audit_record"))

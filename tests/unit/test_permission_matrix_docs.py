@@ -104,6 +104,7 @@ routes:
         (SMALL.replace(", none: []", ""), "reach 缺少数据范围：none"),
         (SMALL.replace("routes:", "paths:"), "权限矩阵文件缺少“routes”一节"),
         (SMALL + "  bad: [", "权限矩阵文件不是合法的 YAML"),
+        (SMALL + "  GET /projects: {access: login}\n", "“GET /projects”重复声明（第 9 行）"),
         ("- a list", "权限矩阵文件 应为映射"),
     ],
 )

@@ -15,8 +15,9 @@ from anju.household import service as household_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import READ_ERRORS, IdPath, OptionalIdQuery, PageQuery, PageSizeQuery, error_responses
 
-router = APIRouter(tags=["households"])
+router = APIRouter(tags=["households"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.HOUSEHOLD_READ)
 WRITE = requires(Permission.HOUSEHOLD_WRITE)
 REGISTER = requires(Permission.HOUSEHOLD_IMPORT)
@@ -24,14 +25,14 @@ REGISTER = requires(Permission.HOUSEHOLD_IMPORT)
 
 @router.get("/projects/{project_id}/households", response_model=s.HouseholdPage)
 def list_households(
-    project_id: int,
+    project_id: IdPath,
     q: str = "",
-    block_id: int | None = None,
+    block_id: OptionalIdQuery = None,
     status: str = "",
     sort: str = "code",
     desc: bool = False,
-    page: int = 1,
-    size: int = 20,
+    page: PageQuery = 1,
+    size: PageSizeQuery = 20,
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
 ) -> s.HouseholdPage:
@@ -77,9 +78,9 @@ def search_households(
     )
 
 
-@router.post("/projects/{project_id}/households", response_model=s.Created, status_code=201)
+@router.post("/projects/{project_id}/households", response_model=s.Created, status_code=201, responses=error_responses(409))
 def create_household(
-    project_id: int, body: s.HouseholdCreate, request: Request, user: CurrentUser = Depends(REGISTER),
+    project_id: IdPath, body: s.HouseholdCreate, request: Request, user: CurrentUser = Depends(REGISTER),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a household (the census office's act, like the census import; field teams edit only)."""
@@ -93,7 +94,7 @@ def create_household(
 
 
 @router.get("/households/{household_id}", response_model=s.HouseholdRead)
-def get_household(household_id: int, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)) -> s.HouseholdRead:
+def get_household(household_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)) -> s.HouseholdRead:
     """The whole household file (identity numbers masked)."""
     f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
     h = f.household
@@ -113,9 +114,9 @@ def get_household(household_id: int, user: CurrentUser = Depends(READ), db: Sess
     )
 
 
-@router.patch("/households/{household_id}", response_model=s.Changed)
+@router.patch("/households/{household_id}", response_model=s.Changed, responses=error_responses(409))
 def update_household(
-    household_id: int, body: s.HouseholdUpdate, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath, body: s.HouseholdUpdate, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change basic facts; returns the audited diff."""
@@ -128,7 +129,7 @@ def update_household(
 
 @router.get("/households/{household_id}/history", response_model=list[s.AuditRecordRead])
 def household_history(
-    household_id: int, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+    household_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
 ) -> list[s.AuditRecordRead]:
     """Who changed what and when, newest first."""
     return [
@@ -137,9 +138,9 @@ def household_history(
     ]
 
 
-@router.post("/households/{household_id}/members", response_model=s.Created, status_code=201)
+@router.post("/households/{household_id}/members", response_model=s.Created, status_code=201, responses=error_responses(409))
 def add_member(
-    household_id: int, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath, body: s.MemberCreate, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Add a family member."""
@@ -150,9 +151,9 @@ def add_member(
     return s.Created(id=m.id)
 
 
-@router.patch("/members/{member_id}", response_model=s.Changed)
+@router.patch("/members/{member_id}", response_model=s.Changed, responses=error_responses(409))
 def update_member(
-    member_id: int, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    member_id: IdPath, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change a member; returns the audited diff."""
@@ -163,9 +164,9 @@ def update_member(
     return s.Changed(changes=changes)
 
 
-@router.post("/members/{member_id}/void", response_model=s.Changed)
+@router.post("/members/{member_id}/void", response_model=s.Changed, responses=error_responses(409))
 def void_member(
-    member_id: int, body: s.VoidIn, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
+    member_id: IdPath, body: s.VoidIn, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
 ) -> s.Changed:
     """Void a member registered by mistake."""
     household_service.void_member(
@@ -174,9 +175,9 @@ def void_member(
     return s.Changed(changes={})
 
 
-@router.post("/households/{household_id}/buildings", response_model=s.Created, status_code=201)
+@router.post("/households/{household_id}/buildings", response_model=s.Created, status_code=201, responses=error_responses(409))
 def add_building(
-    household_id: int, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath, body: s.BuildingCreate, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a building."""
@@ -187,9 +188,9 @@ def add_building(
     return s.Created(id=b.id)
 
 
-@router.patch("/buildings/{building_id}", response_model=s.Changed)
+@router.patch("/buildings/{building_id}", response_model=s.Changed, responses=error_responses(409))
 def update_building(
-    building_id: int, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    building_id: IdPath, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change a building; returns the audited diff."""
@@ -200,9 +201,9 @@ def update_building(
     return s.Changed(changes=changes)
 
 
-@router.post("/buildings/{building_id}/valuations", response_model=s.Created, status_code=201)
+@router.post("/buildings/{building_id}/valuations", response_model=s.Created, status_code=201, responses=error_responses(409))
 def add_valuation(
-    building_id: int, body: s.ValuationWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    building_id: IdPath, body: s.ValuationWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Record a valuation result of a building."""
@@ -213,9 +214,9 @@ def add_valuation(
     return s.Created(id=v.id)
 
 
-@router.post("/households/{household_id}/tenants", response_model=s.Created, status_code=201)
+@router.post("/households/{household_id}/tenants", response_model=s.Created, status_code=201, responses=error_responses(409))
 def add_tenant(
-    household_id: int, body: s.TenantWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath, body: s.TenantWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a tenant."""
@@ -226,9 +227,9 @@ def add_tenant(
     return s.Created(id=t.id)
 
 
-@router.put("/households/{household_id}/homestead", response_model=s.Created)
+@router.put("/households/{household_id}/homestead", response_model=s.Created, responses=error_responses(409))
 def set_homestead(
-    household_id: int, body: s.HomesteadWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath, body: s.HomesteadWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Create or change the homestead facts."""

@@ -22,6 +22,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import IdPath, PageQuery, parse_id
 from anju.web.templating import lang_of, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +58,7 @@ FIELD_LABELS = {f.name: f.label for fs in forms.FORMS.values() for f in fs} | {
 
 @router.get("/projects/{project_id}/households")
 def household_list(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     q: str = "",
     block_id: str = "",  # the filter form sends "" for "all blocks"
@@ -65,7 +66,7 @@ def household_list(
     status: str = "",
     sort: str = "code",
     desc: bool = False,
-    page: int = 1,
+    page: PageQuery = 1,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -80,7 +81,7 @@ def household_list(
         return RedirectResponse(target, status_code=303)
     if qt:
         q = household_search.read_token(qt) or ""
-    block = int(block_id) if block_id.strip().isdigit() else None
+    block = parse_id(block_id)
     project = project_service.project_header(db, project_id)
     params = {"q": q, "block_id": block or "", "status": status, "sort": sort, "desc": "true" if desc else ""}
     ctx = {
@@ -127,7 +128,7 @@ def household_list(
 
 @router.post("/projects/{project_id}/households/search")
 def household_search_post(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     q: str = Form(""),
     block_id: str = Form(""),
@@ -162,7 +163,7 @@ def _file_context(db: Session, user: CurrentUser, household_id: int) -> dict[str
 
 @router.get("/households/{household_id}")
 def household_detail(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     tab: str = "basic",
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
@@ -298,7 +299,7 @@ def _submit(
 
 @router.get("/households/{household_id}/edit")
 def household_edit_form(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -312,7 +313,7 @@ def household_edit_form(
 
 @router.post("/households/{household_id}/edit")
 async def household_edit(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -350,7 +351,7 @@ def _child_routes(
 
     @router.get(f"/households/{{household_id}}/{kind}s/new", name=f"{kind}_new")
     def new_form(
-        household_id: int,
+        household_id: IdPath,
         request: Request,
         user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
         db: Session = Depends(get_db),
@@ -360,7 +361,7 @@ def _child_routes(
 
     @router.post(f"/households/{{household_id}}/{kind}s", name=f"{kind}_create")
     async def create(
-        household_id: int,
+        household_id: IdPath,
         request: Request,
         user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
         db: Session = Depends(get_db),
@@ -385,7 +386,7 @@ def _child_routes(
 
         @router.get(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit_form")
         def edit_form(
-            child_id: int,
+            child_id: IdPath,
             request: Request,
             user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
             db: Session = Depends(get_db),
@@ -399,7 +400,7 @@ def _child_routes(
 
         @router.post(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit")
         async def edit(
-            child_id: int,
+            child_id: IdPath,
             request: Request,
             user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
             db: Session = Depends(get_db),
@@ -423,7 +424,7 @@ def _child_routes(
 
         @router.post(f"/{kind}s/{{child_id}}/void", name=f"{kind}_void")
         def void_route(
-            child_id: int,
+            child_id: IdPath,
             request: Request,
             reason: str = Form(""),
             user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
@@ -449,7 +450,7 @@ _child_routes(
 
 @router.get("/households/{household_id}/homestead/edit")
 def homestead_form(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -463,7 +464,7 @@ def homestead_form(
 
 @router.post("/households/{household_id}/homestead")
 async def homestead_save(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -484,7 +485,7 @@ async def homestead_save(
 
 @router.get("/buildings/{building_id}/valuations/new")
 def valuation_form(
-    building_id: int,
+    building_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -497,7 +498,7 @@ def valuation_form(
 
 @router.post("/buildings/{building_id}/valuations")
 async def valuation_save(
-    building_id: int,
+    building_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
     db: Session = Depends(get_db),
@@ -536,7 +537,7 @@ async def validate_field(
 
 @router.post("/members/{member_id}/reveal")
 def reveal_id_number(
-    member_id: int,
+    member_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(requires(Permission.PII_READ)),
     db: Session = Depends(get_db),
@@ -550,7 +551,7 @@ def reveal_id_number(
 
 @router.post("/households/{household_id}/attachments")
 async def attachment_upload(
-    household_id: int,
+    household_id: IdPath,
     request: Request,
     file: UploadFile = File(...),
     kind: str = Form("other"),
@@ -568,7 +569,7 @@ async def attachment_upload(
 
 @router.get("/attachments/{attachment_id}")
 def attachment_download(
-    attachment_id: int,
+    attachment_id: IdPath,
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -585,7 +586,7 @@ def attachment_download(
 
 @router.post("/attachments/{attachment_id}/void")
 def attachment_void(
-    attachment_id: int,
+    attachment_id: IdPath,
     request: Request,
     reason: str = Form(""),
     user: CurrentUser = Depends(requires(Permission.ATTACHMENT_WRITE)),

@@ -154,10 +154,23 @@ def _enum(kind: type[Any], value: Any, where: str) -> Any:
         raise MatrixError(f"{where}：未知取值“{value}”，可用：{allowed}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice (two helpers declaring one route differently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise MatrixError(f"“{key}”重复声明（第 {key_node.start_mark.line + 1} 行）")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse(text: str) -> Matrix:
     """Parse and check the matrix file's text; :class:`MatrixError` names what is wrong."""
     try:
-        data = _mapping(yaml.safe_load(text), "权限矩阵文件")
+        data = _mapping(yaml.load(text, Loader=_UniqueKeyLoader), "权限矩阵文件")  # a SafeLoader
     except yaml.YAMLError as exc:
         raise MatrixError(f"权限矩阵文件不是合法的 YAML：{exc}") from None
     for section in ("permissions", "roles", "reach", "routes"):

@@ -15,7 +15,7 @@ from sqlalchemy import Table, create_engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from anju.audit import anchors, keys, rules
+from anju.audit import anchoring, anchors, keys, rules
 from anju.audit import service as audit_service
 from anju.audit.models import AuditHead, AuditRecord
 from anju.cli import app as cli_app
@@ -673,3 +673,29 @@ def test_server_anchors_the_head_at_intervals(settings_env: Path, monkeypatch: p
             rf'<pre class="mono" id="signed-head"[^>]*>anju-audit-head v1 seq={n} hash=[0-9a-f]{{64}} ',
             page.text,
         )
+
+
+def _anchor_in_child(barrier: Any) -> None:  # pragma: no cover - runs in a child process
+    from anju.db.session import get_engine, get_sessionmaker
+
+    get_engine.cache_clear()  # no connection inherited from the parent
+    get_sessionmaker.cache_clear()
+    barrier.wait()
+    anchoring.anchor_now()
+
+
+def test_several_processes_anchoring_at_once_write_one_line(settings_env: Path) -> None:
+    """`anju serve --workers N` and cron may anchor the same head at the same moment."""
+    import multiprocessing
+
+    n = _file_world(settings_env)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    children = [ctx.Process(target=_anchor_in_child, args=(barrier,)) for _ in range(4)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0, 0, 0, 0]
+    lines = _anchor_file_lines()
+    assert len(lines) == 1 and lines[0].startswith(f"anju-audit-head v1 seq={n} ")

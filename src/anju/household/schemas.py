@@ -94,6 +94,14 @@ Extra = Annotated[Decimal | int | str | None, WithJsonSchema(_amount(100000000))
 
 
 
+# The version of a member, building or homestead as read: optional (clients should send it; the
+# pages always do); when sent, a stale one is a 409 naming who changed the record.
+OptionalVersion = Annotated[
+    int | None,
+    Field(ge=1, le=2**31 - 1, description="The record's version as read; when sent, a stale one is a 409."),
+]
+
+
 class WriteBase(BaseModel):
     """Every write carries an optional reason that goes into the audit record (at most 500 characters)."""
 
@@ -130,7 +138,10 @@ class HouseholdUpdate(WriteBase):
     contact_phone: Phone = None
     remark: Remark | None = None
     block_id: BlockId | None = None
-    version: int | None = None
+    version: Annotated[
+        int,
+        Field(ge=1, le=2**31 - 1, description="The household's version as read (GET); a stale one is a 409."),
+    ]
 
 
 class _MemberFacts(WriteBase):
@@ -160,6 +171,7 @@ class MemberWrite(_MemberFacts):
     name: Annotated[Annotated[str, TextRule("姓名", 64, required=True)] | None, NotNull("姓名")] = None
     relation: Annotated[Relation | None, NotNull("与户主关系")] = None
     id_number: Annotated[IdNumber | None, NotNull("身份证号")] = None
+    version: OptionalVersion = None
 
 
 class _BuildingFacts(WriteBase):
@@ -185,6 +197,7 @@ class BuildingWrite(_BuildingFacts):
     structure: Annotated[Structure | None, NotNull("结构")] = None
     use: Annotated[Use | None, NotNull("用途")] = None
     legal_area: Annotated[LegalArea | None, NotNull("合法面积")] = None
+    version: OptionalVersion = None
 
 
 class ValuationWrite(WriteBase):
@@ -218,6 +231,7 @@ class HomesteadWrite(WriteBase):
     area: HomesteadArea
     approved_year: ApprovedYear = None
     certificate_no: Annotated[str, TextRule("宅基地证号", 64)] | None = None
+    version: OptionalVersion = None
 
 
 class VoidIn(BaseModel):
@@ -258,6 +272,7 @@ class MemberRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     name: str
     relation: str
     gender: str
@@ -294,6 +309,7 @@ class BuildingRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     certificate_no: str
     structure: str
     use: str
@@ -311,6 +327,7 @@ class TenantRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
+    version: int
     name: str
     kind: str
     credential_masked: str
@@ -324,6 +341,7 @@ class HomesteadRead(BaseModel):
     """Homestead facts."""
 
     model_config = ConfigDict(from_attributes=True)
+    version: int
     area: Decimal
     approved_year: int | None
     certificate_no: str
@@ -383,9 +401,11 @@ class AuditRecordRead(BaseModel):
 
 
 class Changed(BaseModel):
-    """Result of an update: the field-level diff that was audited."""
+    """Result of an update: the field-level diff that was audited, and the record's version now
+    (send it with the next change; absent where nothing versioned changed)."""
 
     changes: dict[str, list[object]]
+    version: int | None = None
 
 class Created(BaseModel):
     """Result of a create."""

@@ -14,17 +14,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from anju import uploads as upload_policy
 from anju.audit import service as audit_service
 from anju.audit.service import field_diff
 from anju.config import get_settings
 from anju.core import secrets, text
-from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
-from anju.core.dates import utcnow
+from anju.core.dates import to_shanghai, utcnow
 from anju.core.ids import birth_date, gender, is_valid_id_number, normalize_id_number
 from anju.core.masking import mask_id_number
 from anju.core.money import yuan_to_fen
@@ -41,6 +41,7 @@ from anju.household.models import (
     Tenant,
     Valuation,
 )
+from anju.identity import service as identity_service
 from anju.identity.service import DataScope
 from anju.project import service as project_service
 
@@ -52,6 +53,14 @@ SORTS = {
 }
 
 M = TypeVar("M")
+
+# Audit entity names of the versioned child records.
+_ENTITY_OF: dict[type[Any], str] = {
+    Member: "member",
+    Building: "building",
+    Tenant: "tenant",
+    Homestead: "homestead",
+}
 
 
 def _fail(errors: Sequence[rules.FieldError], what: str) -> ValidationFailed:
@@ -112,6 +121,125 @@ def _load(session: Session, scope: DataScope, household_id: int) -> Household:
     if household is None:
         raise NotFound("该户不存在或不在您的权限范围内", "household not found")
     return household
+
+
+# ---------------------------------------------------------------- loading for writing
+#
+# Lock order on every write path (no deadlocks between them): the household row, then the child
+# row being changed, then the project row (households_version), then the audit head. A write
+# loads its rows with SELECT ... FOR UPDATE (on SQLite the request's BEGIN IMMEDIATE already
+# excludes other writers) and re-reads them, so the audit's "before" values are the committed
+# ones; the version bump is an UPDATE guarded by the version read, so even a path that forgot
+# the lock cannot overwrite a concurrent change unnoticed.
+
+
+def _in_scope(session: Session, scope: DataScope, household_id: int) -> bool:
+    if scope.whole:
+        return True
+    hit = session.scalar(
+        select(Household.id).where(Household.id == household_id, scope.household_clause(Household.id))
+    )
+    return hit is not None
+
+
+def _lock(session: Session, scope: DataScope, household_id: int) -> Household:
+    """A live household within scope, its row locked for this transaction and freshly read."""
+    household = session.scalar(
+        select(Household)
+        .where(Household.id == household_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if household is None or household.voided_at is not None or not _in_scope(session, scope, household_id):
+        raise NotFound("该户不存在或不在您的权限范围内", "household not found")
+    return household
+
+
+def _lock_child(
+    session: Session, scope: DataScope, model: type[M], child_id: int, label: str
+) -> tuple[M, Household]:
+    """A live member, building, tenant ... and its household, both rows locked (household first)."""
+    table: Any = model
+    household_id = session.scalar(select(table.household_id).where(table.id == child_id))
+    if household_id is None:
+        raise NotFound(f"{label}不存在", f"{label} not found")
+    h = _lock(session, scope, int(household_id))
+    obj = session.scalar(
+        select(model).where(table.id == child_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if obj is None or getattr(obj, "voided_at", None) is not None:
+        raise NotFound(f"{label}不存在", f"{label} not found")
+    return obj, h
+
+
+def stale_version(
+    session: Session,
+    *,
+    what: str,
+    current: int,
+    household_id: int | None = None,
+    entity: str = "",
+    entity_id: int | str = "",
+) -> Conflict:
+    """The 409 for a write based on an old version: names who changed the record last, and when
+    (Asia/Shanghai), from the newest audit record of the entity (or of the household's file)."""
+    record = audit_service.last_change(session, household_id=household_id, entity=entity, entity_id=entity_id)
+    detail: dict[str, Any] = {"field": "version", "current_version": current}
+    if record is None:
+        message = f"{what}已被他人修改，请刷新页面后重试"
+        message_en = "changed by someone else meanwhile; reload and try again"
+    else:
+        who = identity_service.display_name(session, record.actor_id, record.actor_name)
+        when = to_shanghai(record.at)
+        message = f"{what}已被 {who} 于 {when:%Y-%m-%d %H:%M} 修改，请刷新页面后重试"
+        message_en = f"changed by {who} at {when:%Y-%m-%d %H:%M} meanwhile; reload and try again"
+        detail.update(changed_by=who, changed_at=when.isoformat())
+    detail["message"] = message
+    return Conflict(message, message_en, code="stale_version", details=[detail])
+
+
+def _check_version(session: Session, obj: Any, expected: int | None, *, what: str, h: Household) -> None:
+    if expected is None or obj.version == expected:
+        return
+    if obj is h:
+        raise stale_version(session, what=what, current=h.version, household_id=h.id)
+    raise stale_version(
+        session, what=what, current=obj.version, entity=_ENTITY_OF[type(obj)], entity_id=obj.id
+    )
+
+
+def _bump(session: Session, obj: Any) -> None:
+    """Raise ``obj``'s version by one, guarded by the version this transaction read."""
+    model = type(obj)
+    old = int(obj.version)
+    result: Any = session.execute(
+        update(model)
+        .where(model.id == obj.id, model.version == old)
+        .values(version=old + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            "该记录已被他人修改，请刷新页面后重试", "changed by someone else meanwhile", code="stale_version"
+        )
+    set_committed_value(obj, "version", old + 1)
+
+
+_VERSIONED: dict[str, type[Any]] = {
+    "household": Household,
+    "member": Member,
+    "building": Building,
+    "tenant": Tenant,
+    "homestead": Homestead,
+}
+
+
+def version_of(session: Session, *, kind: str, record_id: int) -> int:
+    """The current version of a record this transaction read or wrote (household, member ...)."""
+    obj = session.get(_VERSIONED[kind], record_id)
+    if obj is None:
+        raise NotFound("记录不存在", "record not found")
+    return int(obj.version)
 
 
 def looks_like_id_number(q: str) -> bool:
@@ -431,8 +559,8 @@ def _refresh_search_text(session: Session, h: Household) -> None:
 
 
 def _touch(session: Session, h: Household) -> None:
-    h.version += 1
     h.updated_at = utcnow()
+    _bump(session, h)  # after any pending change of the row is flushed: household, then project
     project_service.bump_households_version(session, h.project_id)
 
 
@@ -553,6 +681,8 @@ def _void(
     """Void a record of the file (never delete it) and audit why."""
     obj.voided_at = utcnow()
     obj.void_reason = reason
+    if obj is not h and hasattr(obj, "version"):
+        _bump(session, obj)
     _changed(
         session,
         actor,
@@ -590,7 +720,12 @@ def create_household(
     )
     h.search_text = rules.search_text(h.code, h.head_name, h.address, [])
     session.add(h)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same code registered by a concurrent request
+        raise Conflict(
+            f"户号“{values['code']}”在本项目中已存在", "household code exists", code="duplicate_household"
+        ) from exc
     project_service.bump_households_version(session, project_id)
     _audit(
         session,
@@ -617,11 +752,11 @@ def update_household(
 ) -> dict[str, list[Any]]:
     """Change a household's basic facts; returns the field-level diff (empty when nothing changed).
 
-    ``expected_version`` guards against overwriting someone else's concurrent edit.
+    ``expected_version`` (the version the editor saw) refuses the change with a 409 naming who
+    changed the household meanwhile; the row is locked and re-read before it is compared.
     """
-    h = _load(session, scope, household_id)
-    if expected_version is not None and h.version != expected_version:
-        raise Conflict("该户信息已被他人修改，请刷新后重试", "stale version", code="stale_version")
+    h = _lock(session, scope, household_id)
+    _check_version(session, h, expected_version, what="该户信息", h=h)
     values = _clean_or_raise(rules.HOUSEHOLD_FIELDS, data, "户", partial=True)
     if "block_id" in data:
         block_id = _block_id_of(data["block_id"])
@@ -653,10 +788,18 @@ def update_household(
 
 
 def change_status(
-    session: Session, *, actor: Actor, scope: DataScope, household_id: int, status: str, reason: str = ""
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    status: str,
+    reason: str = "",
+    expected_version: int | None = None,
 ) -> None:
-    """Move a household along :data:`rules.STATUS_TRANSITIONS`; audited."""
-    h = _load(session, scope, household_id)
+    """Move a household along :data:`rules.STATUS_TRANSITIONS`; audited (409 on a stale version)."""
+    h = _lock(session, scope, household_id)
+    _check_version(session, h, expected_version, what="该户信息", h=h)
     rules.check_transition(h.status, status)
     changes = _apply(h, {"status": status})
     _changed(
@@ -676,7 +819,7 @@ def void_household(
 ) -> None:
     """Void (never delete) a household registered by mistake; a reason is required."""
     _require_reason(reason)
-    h = _load(session, scope, household_id)
+    h = _lock(session, scope, household_id)
     _void(session, actor, h=h, obj=h, entity="household", reason=reason)
 
 
@@ -763,7 +906,7 @@ def add_member(
     reason: str = "",
 ) -> Member:
     """Add a family member to a household; audited (identity number only masked in the log)."""
-    h = _load(session, scope, household_id)
+    h = _lock(session, scope, household_id)
     values = _member_values(session, h, data, None, partial=False)
     sort = int(session.scalar(select(func.count()).where(Member.household_id == h.id)) or 0)
     m = Member(household_id=h.id, sort=sort, **values)
@@ -791,9 +934,11 @@ def update_member(
     member_id: int,
     data: Mapping[str, Any],
     reason: str = "",
+    expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
-    """Change a member's facts; returns the audited diff."""
-    m, h = _load_member(session, scope, member_id)
+    """Change a member's facts; returns the audited diff (409 when ``expected_version`` is stale)."""
+    m, h = _lock_child(session, scope, Member, member_id, "家庭成员")
+    _check_version(session, m, expected_version, what="该家庭成员信息", h=h)
     values = _member_values(session, h, data, m.id, partial=True)
     before = _snapshot(m, MEMBER_AUDIT_FIELDS)
     for k, v in values.items():
@@ -804,6 +949,7 @@ def update_member(
     if not changes:
         return {}
     _refresh_search_text(session, h)
+    _bump(session, m)
     _changed(
         session, actor, h, action="update", entity="member", entity_id=m.id, changes=changes, reason=reason
     )
@@ -813,7 +959,7 @@ def update_member(
 def void_member(session: Session, *, actor: Actor, scope: DataScope, member_id: int, reason: str) -> None:
     """Void a member registered by mistake (deceased members stay, with a remark); reason required."""
     _require_reason(reason, "删除成员")
-    m, h = _load_member(session, scope, member_id)
+    m, h = _lock_child(session, scope, Member, member_id, "家庭成员")
     m.voided_at = utcnow()  # set before the search text is rebuilt from the live members
     _refresh_search_text(session, h)
     _void(session, actor, h=h, obj=m, entity="member", reason=reason, changes={"name": [m.name, None]})
@@ -852,7 +998,7 @@ def add_building(
     reason: str = "",
 ) -> Building:
     """Register a building (证) of a household; audited."""
-    h = _load(session, scope, household_id)
+    h = _lock(session, scope, household_id)
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋")
     sort = int(session.scalar(select(func.count()).where(Building.household_id == h.id)) or 0)
     b = Building(household_id=h.id, sort=sort, **values)
@@ -876,12 +1022,16 @@ def update_building(
     building_id: int,
     data: Mapping[str, Any],
     reason: str = "",
+    expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
-    """Change a building's facts (areas, structure, use ...); returns the audited diff."""
-    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    """Change a building's facts (areas, structure, use ...); returns the audited diff (409 when
+    ``expected_version`` is stale)."""
+    b, h = _lock_child(session, scope, Building, building_id, "房屋")
+    _check_version(session, b, expected_version, what="该房屋信息", h=h)
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋", partial=True)
     changes = _apply(b, values)
     if changes:
+        _bump(session, b)
         _changed(
             session,
             actor,
@@ -898,7 +1048,7 @@ def update_building(
 def void_building(session: Session, *, actor: Actor, scope: DataScope, building_id: int, reason: str) -> None:
     """Void a building registered by mistake; reason required."""
     _require_reason(reason)
-    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    b, h = _lock_child(session, scope, Building, building_id, "房屋")
     _void(session, actor, h=h, obj=b, entity="building", reason=reason)
 
 
@@ -912,7 +1062,7 @@ def add_valuation(
     reason: str = "",
 ) -> Valuation:
     """Record a valuation result (评估) of a building; the newest one counts. Audited."""
-    b, h = _load_child(session, scope, Building, building_id, "房屋")
+    b, h = _lock_child(session, scope, Building, building_id, "房屋")
     values = _clean_or_raise(rules.VALUATION_FIELDS, data, "评估")
     v = Valuation(
         building_id=b.id,
@@ -947,7 +1097,7 @@ def add_tenant(
     reason: str = "",
 ) -> Tenant:
     """Register a tenant or tenant enterprise (承租人); audited."""
-    h = _load(session, scope, household_id)
+    h = _lock(session, scope, household_id)
     values = _clean_or_raise(rules.TENANT_FIELDS, data, "承租人")
     credential = values.pop("credential", "")
     values["credential_masked"] = mask_id_number(credential) if values["kind"] == "person" else credential
@@ -967,7 +1117,7 @@ def add_tenant(
 def void_tenant(session: Session, *, actor: Actor, scope: DataScope, tenant_id: int, reason: str) -> None:
     """Void a tenant record; reason required."""
     _require_reason(reason)
-    t, h = _load_child(session, scope, Tenant, tenant_id, "承租人")
+    t, h = _lock_child(session, scope, Tenant, tenant_id, "承租人")
     _void(session, actor, h=h, obj=t, entity="tenant", reason=reason)
 
 
@@ -979,11 +1129,23 @@ def set_homestead(
     household_id: int,
     data: Mapping[str, Any],
     reason: str = "",
+    expected_version: int | None = None,
 ) -> Homestead:
-    """Create or change the homestead (宅基地) facts of a household; audited."""
-    h = _load(session, scope, household_id)
+    """Create or change the homestead (宅基地) facts of a household; audited.
+
+    ``expected_version`` is the homestead's version the editor saw (none when there was no
+    homestead yet); a stale one is a 409.
+    """
+    h = _lock(session, scope, household_id)
+    hs = session.scalar(
+        select(Homestead)
+        .where(Homestead.household_id == h.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if hs is not None:
+        _check_version(session, hs, expected_version, what="宅基地信息", h=h)
     values = _clean_or_raise(rules.HOMESTEAD_FIELDS, data, "宅基地")
-    hs = session.scalar(select(Homestead).where(Homestead.household_id == h.id))
     if hs is None:
         hs = Homestead(household_id=h.id, **values)
         session.add(hs)
@@ -994,6 +1156,8 @@ def set_homestead(
         if hs.voided_at is not None:
             hs.voided_at = None
             changes["voided_at"] = ["voided", None]
+        if changes:
+            _bump(session, hs)
     if changes:
         _changed(
             session,
@@ -1010,14 +1174,11 @@ def set_homestead(
 
 # attachments ----------------------------------------------------------
 
-ALLOWED_ATTACHMENT_TYPES = {  # by sniffed content (anju.core.uploads.ATTACHMENT_TYPES)
+ALLOWED_ATTACHMENT_TYPES = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
-    "image/gif": ".gif",
     "image/webp": ".webp",
     "application/pdf": ".pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
 }
 ATTACHMENT_KINDS = {
     "photo": "现场照片",
@@ -1044,20 +1205,21 @@ def add_attachment(
     content: bytes,
     kind: str = "other",
 ) -> Attachment:
-    """Store a photo, scan or document for a household (content-addressed, checksum kept); audited.
-
-    The type is taken from the content (:func:`anju.core.uploads.inspect_attachment`): PNG, JPEG,
-    GIF and WebP images within the pixel limits, PDF, .docx and .xlsx; a declared ``content_type``
-    that disagrees with the content is refused, and so is anything else (HTML, SVG, programs).
-    The sniffed type is stored and served.
-    """
+    """Store a photo or scan for a household (content-addressed, checksum kept); audited."""
     h = _load(session, scope, household_id)
+    errors = []
+    if content_type not in ALLOWED_ATTACHMENT_TYPES:
+        errors.append({"field": "file", "message": "只能上传 JPG、PNG、WEBP 图片或 PDF 文件"})
+    if not content:
+        errors.append({"field": "file", "message": "文件为空"})
+    if len(content) > get_settings().max_upload_mb * 1024 * 1024:
+        errors.append({"field": "file", "message": f"文件不能超过 {get_settings().max_upload_mb} MB"})
     if kind not in ATTACHMENT_KINDS:
+        errors.append({"field": "kind", "message": "附件类别无效"})
+    if errors:
         raise ValidationFailed(
-            "附件有误：附件类别无效", "invalid attachment kind", details=[{"field": "kind", "message": "附件类别无效"}]
+            "附件有误：" + "；".join(e["message"] for e in errors), "invalid attachment", details=errors
         )
-    filename = core_uploads.safe_filename(filename)
-    content_type = upload_policy.inspect_attachment(content, filename, content_type).content_type
     digest = hashlib.sha256(content).hexdigest()
     path = attachment_path(digest)
     if not path.exists():
@@ -1068,7 +1230,7 @@ def add_attachment(
     a = Attachment(
         household_id=h.id,
         kind=kind,
-        filename=filename[:255],
+        filename=Path(filename).name[:255] or "file",
         content_type=content_type,
         size=len(content),
         sha256=digest,

@@ -349,13 +349,31 @@ def assign_households(
     return len(household_ids)
 
 
-def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> User:
-    """Enable or disable a user account (disabling also ends their sessions); audited."""
-    user = get_user(session, user_id)
+def set_active(
+    session: Session, *, actor: Actor, user_id: int, active: bool, expected_version: int | None = None
+) -> User:
+    """Enable or disable a user account (disabling also ends their sessions); audited.
+
+    The row is locked and re-read first; ``expected_version`` (the version the admin saw)
+    refuses the change with a 409 when someone changed the account meanwhile.
+    """
+    user = session.scalar(
+        select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if user is None:
+        raise NotFound("用户不存在", "user not found")
+    if expected_version is not None and user.version != expected_version:
+        raise Conflict(
+            f"账号“{user.username}”已被他人修改，请刷新后重试",
+            "the account was changed by someone else; reload and try again",
+            code="stale_version",
+            details=[{"field": "version", "message": "已被他人修改", "current_version": user.version}],
+        )
     if actor.user_id == user_id and not active:
         raise Conflict("不能停用自己的账号", "cannot deactivate yourself")
     if user.is_active != active:
         user.is_active = active
+        user.version += 1
         if not active:
             session.execute(update(UserSession).where(UserSession.user_id == user_id).values(revoked=True))
         audit_service.record(
@@ -367,6 +385,14 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
             changes={"is_active": [not active, active]},
         )
     return user
+
+
+def display_name(session: Session, user_id: int | None, default: str) -> str:
+    """A user's display name (``default`` for system jobs and unknown ids)."""
+    if user_id is None:
+        return default
+    name = session.scalar(select(User.display_name).where(User.id == user_id))
+    return str(name) if name else default
 
 
 def team_names(session: Session, project_id: int) -> dict[int, str]:

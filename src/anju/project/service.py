@@ -288,12 +288,15 @@ def bump_households_version(session: Session, project_id: int) -> None:
     session.info.pop(("households_version", project_id), None)
 
 
-def households_version(session: Session, project_id: int) -> int:
+def households_version(session: Session, project_id: int, *, fresh: bool = False) -> int:
     """The project's household-data version (see :func:`bump_households_version`).
 
-    Read once per session (one request): a list page asks for it several times.
+    Read once per session (one request): a list page asks for it several times. ``fresh`` reads
+    it again (a job that spans two transactions compares the version it checked against).
     """
     key = ("households_version", project_id)
+    if fresh:
+        session.info.pop(key, None)
     if key not in session.info:
         session.info[key] = int(
             session.scalar(select(Project.households_version).where(Project.id == project_id)) or 0

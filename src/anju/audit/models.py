@@ -1,4 +1,4 @@
-"""Append-only, hash-chained audit log."""
+"""Append-only, keyed hash-chained audit log."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from anju.db.base import Base, BigId, IdMixin, LongText, UTCDateTime
 class AuditRecord(IdMixin, Base):
     """One audited change: who, when, which entity, field-level before/after, why.
 
-    ``seq`` is gapless and ``hash`` covers every column plus ``prev_hash``, so removing or
-    altering a row behind the application's back breaks the chain at that row.
+    ``seq`` is gapless and ``hash`` is an HMAC-SHA256 (under the audit key ``key_id`` names, which
+    is never stored here) of every column plus ``prev_hash``, so removing, altering or re-hashing a
+    row behind the application's back breaks the chain at that row. ``key_id`` empty: a legacy
+    record from before the chain was keyed (plain SHA-256), accepted only as the chain's anchored
+    prefix. Anchors outside the database catch a rollback of the tail (see ``anju.audit.anchors``).
     """
 
     __tablename__ = "audit_record"

@@ -5,6 +5,7 @@ the test process (root logger and uvicorn's loggers, which do not propagate) to 
 end it scans
 
 - that file and every ``*.log`` under the session's temporary folder (the e2e server's output),
+- every SQLite database file (``*.db``, ``*.db-wal``, ``*.sqlite``) there,
 - every app data folder the tests used: folders named ``data`` under the session's temporary
   folder (the ``ANJU_DATA_DIR`` of ``settings_env`` and of the e2e server) and ``ANJU_DATA_DIR``
   itself when set, including SQLite files, attachments, upload leftovers and anchors, and the
@@ -36,6 +37,7 @@ from anju.core.ids import is_valid_id_number
 _CANDIDATE = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
 _MAX_FILE = 512 * 1024 * 1024
 _MAX_MEMBER = 256 * 1024 * 1024
+_DATABASES = ("*.db", "*.db-wal", "*.sqlite")
 _LOGGERS = ("", "uvicorn", "uvicorn.access", "uvicorn.error", "anju")
 
 
@@ -101,6 +103,9 @@ def scan_folders(
     data_dirs = [d for d in extra_data if d.is_dir()]
     if base is not None and base.is_dir():
         files.update(p for p in base.rglob("*.log") if p.is_file())
+        # SQLite databases the tests migrated and the app wrote (integration tests keep them in
+        # a "db" folder rather than a data folder).
+        files.update(p for pattern in _DATABASES for p in base.rglob(pattern) if p.is_file())
         data_dirs += [d for d in base.rglob("data") if d.is_dir()]
     for d in data_dirs:
         files.update(_files(d))

@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     page_size: int = 20
     map_tile_url: str = ""  # optional; offices often sit on an intranet
     max_upload_mb: int = 50
+    # Upload inspection (anju.core.uploads, docs/operator.md "Uploads"): every upload is checked by
+    # its content before anything parses it. A sheet's cells are rows x columns from A1 to its
+    # farthest cell (what the reader allocates); the defaults fit a 100,000-household census.
+    upload_max_entries: int = 1000
+    upload_max_unzipped_mb: int = 1024
+    upload_max_ratio: int = 100
+    upload_max_sheet_cells: int = 10_000_000
+    upload_max_total_cells: int = 20_000_000
+    upload_max_rows: int = 1_048_576
+    upload_max_columns: int = 16_384
+    upload_max_image_pixels: int = 50_000_000
+    # An import lists at most this many errors per column, and this many in all (the rest counted).
+    import_errors_per_column: int = 20
+    import_max_errors: int = 500
+    # Encrypted census uploads awaiting confirmation are removed after this many minutes.
+    import_file_ttl_minutes: int = 120
     # Worker threads per process for blocking route code. Few threads keep CPU-bound requests from
     # thrashing the GIL; raise it when the database is remote and requests mostly wait on it.
     threads: int = 2

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from anju import __version__
+from anju import __version__, uploads
 from anju.audit import anchoring
 from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
@@ -38,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     audit chain's head outside the database every ``Settings.audit_anchor_minutes``."""
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
+    uploads.sweep()  # encrypted census uploads and scratch files a killed process left behind
     async with anyio.create_task_group() as tasks:
         if settings.audit_anchor_minutes > 0:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)

@@ -484,10 +484,21 @@ def send(client: TestClient, call: Call) -> Any:
     return client.request(call.method, call.url, **call.kwargs)
 
 
+def json_of(r: Any) -> dict[str, Any]:
+    """The response's JSON object, or an empty one when the body is not a JSON object."""
+    try:
+        body = r.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def assert_forbidden(route: AppRoute, r: Any) -> None:
     assert r.status_code == 403, f"{route}: expected 403, got {r.status_code} {r.text[:200]}"
     if route.is_api:
-        assert r.json()["code"] == "permission_denied", f"{route}: {r.text[:200]}"
+        body = json_of(r)
+        assert body.get("code") == "permission_denied", f"{route}: {r.text[:200]}"
+        assert FORBIDDEN_ZH in str(body.get("message")), f"{route}: no Chinese refusal: {r.text[:200]}"
     else:
         assert r.headers["content-type"].startswith("text/html"), route
         assert FORBIDDEN_ZH in r.text, f"{route}: no Chinese refusal in page"

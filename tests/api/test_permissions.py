@@ -33,6 +33,7 @@ from tests.api.permission_calls import (
     assert_forbidden,
     assign_to_another_team,
     audit_count,
+    json_of,
     other_project_targets,
     prepare,
     send,
@@ -204,13 +205,13 @@ def _check(route: AppRoute, scope: Scope, outcome: Outcome, specified: bool, r: 
     if outcome is Outcome.NOT_FOUND:
         if r.status_code != 404:
             return f"expected not_found (404), got {got}"
-        if route.is_api and r.json().get("code") != "not_found":
+        if route.is_api and json_of(r).get("code") != "not_found":
             return f"expected code not_found, got {got}"
         if not route.is_api and "不存在" not in r.text:
             return f"expected a Chinese not-found page, got {got}"
         return None
     if route.is_api:
-        if r.status_code != 401 or r.json().get("code") != "not_authenticated":
+        if r.status_code != 401 or json_of(r).get("code") != "not_authenticated":
             return f"expected 401 not_authenticated, got {got}"
     elif r.status_code != 303 or not r.headers.get("location", "").startswith("/login?next="):
         return f"expected a redirect to /login, got {got}"

@@ -127,7 +127,7 @@ def test_void_keeps_row_and_requires_reason(db: Session) -> None:
 
 def test_attachment_stored_by_checksum(db: Session) -> None:
     w = build_world(db, households=1)
-    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00" + b"0" * 100
     a = household_service.add_attachment(
         db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], filename="../../现场.png",
         content_type="image/png", content=png, kind="photo",

@@ -34,6 +34,9 @@ def test_a_planted_number_is_found_and_reported_masked(outside: Path) -> None:
     (data / "imports" / "left.csv").write_text(f"name,id\n张三,{NUMBER}\n", encoding="utf-8")
     with zipfile.ZipFile(data / "imports" / "census.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/sharedStrings.xml", f"<si><t>{NUMBER}</t></si>")
+    db = tmp_path / "db0" / "anju-1.db"
+    db.parent.mkdir()
+    db.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100 + NUMBER.encode() + b"\x00")
     # a test input outside any data folder is not the app's doing: not scanned
     (tmp_path / "t0" / "input.csv").write_text(NUMBER, encoding="utf-8")
     found = scan_folders(tmp_path)
@@ -41,6 +44,7 @@ def test_a_planted_number_is_found_and_reported_masked(outside: Path) -> None:
     assert sorted(str(f) for f in found) == sorted(
         [
             f"{log}:2: plaintext identity number {masked}",
+            f"{db}:1: plaintext identity number {masked}",
             f"{data / 'imports' / 'left.csv'}:2: plaintext identity number {masked}",
             f"{data / 'imports' / 'census.xlsx'}!xl/sharedStrings.xml:1: plaintext identity number {masked}",
         ]

@@ -43,9 +43,11 @@ from typing import Any, BinaryIO
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from anju import uploads as upload_policy
 from anju.audit import service as audit_service
 from anju.config import get_settings
 from anju.core import secrets
+from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.core.forked import Forked
@@ -443,18 +445,91 @@ class ImportSummary:
         }
 
 
+class ErrorList(list[CellError]):
+    """The errors of one import, bounded: the first ``per_column`` of each column (sheet and
+    column) and at most ``total`` in all are kept; the rest are only counted, per column.
+
+    A hostile or badly shifted file can hold millions of bad cells; keeping, sorting and showing
+    each would cost more memory and time than the import itself.
+    """
+
+    def __init__(self, per_column: int | None = None, total: int | None = None) -> None:
+        super().__init__()
+        settings = get_settings()
+        self.per_column = settings.import_errors_per_column if per_column is None else per_column
+        self.total = settings.import_max_errors if total is None else total
+        self.kept: dict[tuple[str, str], int] = defaultdict(int)
+        self.omitted: dict[tuple[str, str, str], int] = defaultdict(int)  # (sheet, column, letter)
+
+    def append(self, error: CellError) -> None:
+        """Keep ``error``, or count it when its column or the whole list is full."""
+        key = (error.sheet, error.letter or error.column)
+        if self.kept[key] >= self.per_column or len(self) >= self.total:
+            self.omitted[(error.sheet, error.column, error.letter)] += 1
+            return
+        self.kept[key] += 1
+        super().append(error)
+
+    @property
+    def found(self) -> int:
+        """Errors found in all: listed and omitted."""
+        return len(self) + sum(self.omitted.values())
+
+    def omitted_list(self) -> list[dict[str, Any]]:
+        """``[{sheet, column, letter, count, text}]`` of the errors not listed, per column."""
+        out = []
+        for (sheet, column, letter), n in sorted(
+            self.omitted.items(), key=lambda kv: (_SHEET_ORDER.get(kv[0][0], 99), len(kv[0][2]), kv[0][2])
+        ):
+            where = f"“{sheet}”表" + (
+                f" {letter}列（{column}）" if letter else (f"（{column}）" if column else "")
+            )
+            out.append(
+                {
+                    "sheet": sheet,
+                    "column": column,
+                    "letter": letter,
+                    "count": n,
+                    "text": f"{where}另有 {n} 处错误未列出",
+                }
+            )
+        return out
+
+
+def error_count(errors: list[CellError]) -> int:
+    """All errors found, including those an :class:`ErrorList` only counted."""
+    return errors.found if isinstance(errors, ErrorList) else len(errors)
+
+
+def omitted_errors(errors: list[CellError]) -> list[dict[str, Any]]:
+    """The per-column counts of errors not listed (see :meth:`ErrorList.omitted_list`)."""
+    return errors.omitted_list() if isinstance(errors, ErrorList) else []
+
+
 class CensusInvalid(ValidationFailed):
-    """The census file has errors; ``details`` lists every one (sheet, row, column, message)."""
+    """The census file has errors; ``details`` lists them (sheet, row, column, message): every one,
+    or, for a file with many, the first of each column, with ``omitted`` counting the rest."""
 
     code = "census_invalid"
 
     def __init__(self, errors: list[CellError]) -> None:
+        total = error_count(errors)
+        listed = f"（列出 {len(errors)} 处，其余按列计数）" if total > len(errors) else ""
         super().__init__(
-            f"入户调查表有 {len(errors)} 处错误，未导入任何数据",
-            f"census file has {len(errors)} errors; nothing was imported",
+            f"入户调查表有 {total} 处错误{listed}，未导入任何数据",
+            f"census file has {total} errors; nothing was imported",
             details=[e.to_dict() for e in errors],
         )
         self.errors = errors
+        self.total = total
+        self.omitted = omitted_errors(errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON body: the listed errors in ``details``, plus ``total`` and ``omitted`` per column."""
+        body = super().to_dict()
+        body["total"] = self.total
+        body["omitted"] = self.omitted
+        return body
 
 
 # ---------------------------------------------------------------- reading
@@ -561,9 +636,11 @@ def read_census(
     progress: Progress | None = None,
     on_sheet: SheetHandler | None = None,
 ) -> RawCensus:
-    """Read a census workbook (.xlsx / .xls / .xlsb / .ods via python-calamine, or a .csv of the 户 sheet).
+    """Read a census workbook (.xlsx / .xlsm / .xls via python-calamine, or a .csv of the 户 sheet).
 
-    Structural problems (missing sheet, header or required column) are returned in ``errors``;
+    The bytes are inspected first (:func:`anju.core.uploads.open_workbook`: real type, sizes,
+    each sheet's extent; :class:`anju.uploads.UploadRefused` when out of bounds), so that the
+    reader never allocates beyond the configured limits. Structural problems (missing sheet, header or required column) are returned in ``errors``;
     nothing is validated cell by cell here. ``on_sheet`` gets each sheet as soon as it is read
     (the import checks it while the next one is parsed).
     """
@@ -575,12 +652,43 @@ def read_census(
         data = source
     else:
         data = source.read()
+    filename = core_uploads.safe_filename(filename, "census.xlsx")
+    try:
+        return _read(data, filename, progress, on_sheet)
+    except core_uploads.UploadRejected as exc:
+        raise upload_policy.refusal(exc) from None
+
+
+def _read(data: bytes, filename: str, progress: Progress, on_sheet: SheetHandler | None) -> RawCensus:
+    # Inspected before python-calamine sees it: a workbook out of bounds is refused here, and each
+    # worksheet of a big one is scanned in a child process just ahead of its parse.
+    kind, inspection = core_uploads.open_workbook(
+        data, filename, upload_policy.limits(), order=tuple(s.title for s in _READ_ORDER), fork=True
+    )
+    try:
+        return _read_inspected(data, filename, kind, inspection, progress, on_sheet)
+    finally:
+        if inspection is not None:
+            inspection.close()
+
+
+def _read_inspected(
+    data: bytes,
+    filename: str,
+    kind: str,
+    inspection: core_uploads.ZipInspection | None,
+    progress: Progress,
+    on_sheet: SheetHandler | None,
+) -> RawCensus:
     digest = sha256_of(data)
     errors: list[CellError] = []
     sheets: dict[str, RawSheet] = {}
     progress("读取", 0, 1)
-    if filename.lower().endswith(".csv"):
-        grid: Sequence[Sequence[Any]] = list(csv.reader(io.StringIO(_decode_csv(data))))
+    if kind == "csv":
+        try:
+            grid: Sequence[Sequence[Any]] = list(csv.reader(io.StringIO(_decode_csv(data))))
+        except csv.Error as exc:  # e.g. a quoted cell longer than the reader's field limit
+            raise ValidationFailed(f"CSV 文件格式有误：{exc}", f"malformed CSV: {exc}") from None
         sheet = _sheet_from_rows(SHEET_BY_KEY[CSV_SHEET], grid, errors)
         if sheet is not None:
             sheets[CSV_SHEET] = sheet
@@ -592,7 +700,8 @@ def read_census(
     wb = _open_workbook(data)
     names = {n.strip(): n for n in wb.sheet_names}
     real = [names.get(spec.title) for spec in _READ_ORDER]
-    for n, (spec, parsed) in enumerate(zip(_READ_ORDER, _parse_sheets(wb, real), strict=True)):
+    gate = None if inspection is None else inspection.sheet
+    for n, (spec, parsed) in enumerate(zip(_READ_ORDER, _parse_sheets(wb, real, gate), strict=True)):
         sheet = None
         if parsed is None:
             if spec.required:
@@ -627,9 +736,12 @@ def _open_workbook(data: bytes) -> Any:
         ) from exc
 
 
-def _parse_sheets(wb: Any, names: Sequence[str | None]) -> Iterator[Any]:
+def _parse_sheets(
+    wb: Any, names: Sequence[str | None], gate: Callable[[str], object] | None = None
+) -> Iterator[Any]:
     """The parsed sheets of ``names`` in order (``None`` for an absent name), parsed ahead on a
-    second thread, then the workbook closed.
+    second thread, then the workbook closed. ``gate(name)`` runs before each sheet is parsed
+    (the upload inspection: it raises for a sheet out of bounds, and nothing more is parsed).
 
     python-calamine releases the GIL while it parses a sheet (about half of reading a file),
     so the next sheet is parsed while this thread converts and checks the previous one. Only
@@ -640,6 +752,8 @@ def _parse_sheets(wb: Any, names: Sequence[str | None]) -> Iterator[Any]:
     def parse() -> None:
         try:
             for name in names:
+                if name is not None and gate is not None:
+                    gate(name)  # the sheet's inspection: raises when it is out of bounds
                 parsed.put((None if name is None else wb.get_sheet_by_name(name), None))
         except BaseException as exc:  # handed to the reading thread
             parsed.put((None, exc))
@@ -1033,7 +1147,9 @@ def validate(
     progress = progress or _no_progress
     total = raw.row_count()
     progress("校验", 0, total)
-    check = _Check(ctx, [], progress=progress, total=total, secret=secret_key or get_settings().secret_key)
+    check = _Check(
+        ctx, ErrorList(), progress=progress, total=total, secret=secret_key or get_settings().secret_key
+    )
     for spec in SHEETS:
         check.sheet(spec.key, raw.sheets.get(spec.key))
     return check.finish(raw)
@@ -1742,7 +1858,7 @@ def _import_census(
         nonlocal checker
         if checker is None:  # the file opened: an unreadable one is reported before the project
             ctx = load_context(session, project_id)
-            checker = _Check(ctx, [], progress=progress, total=0, secret=get_settings().secret_key)
+            checker = _Check(ctx, ErrorList(), progress=progress, total=0, secret=get_settings().secret_key)
         checker.sheet(key, sheet)
 
     raw = read_census(source, filename, progress, on_sheet=on_sheet)
@@ -1852,7 +1968,16 @@ def write_workbook(
     """
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_numbers": False})
+    # text stays text (no formulas, links or numbers made from strings), as in the ledger
+    wb = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     head = wb.add_format(
         {
             "bold": True,

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from anju import uploads as upload_store
 from anju.core.actor import Actor
 from anju.db.session import unit_of_work
 from anju.errors import DomainError
@@ -55,13 +56,16 @@ def _actor(db: Session, username: str | None) -> Actor:
     return Actor(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role)
 
 
-def _print_errors(errors: list[census.CellError]) -> None:
-    table = Table(title=f"共 {len(errors)} 处错误，未导入任何数据", title_style="bold red")
+def _print_errors(exc: census.CensusInvalid) -> None:
+    listed = f"（列出 {len(exc.errors):,} 处，其余按列计数）" if exc.total > len(exc.errors) else ""
+    table = Table(title=f"共 {exc.total:,} 处错误{listed}，未导入任何数据", title_style="bold red")
     for name in ("工作表", "行", "列", "列名", "问题"):
         table.add_column(name)
-    for e in errors:
+    for e in exc.errors:
         table.add_row(e.sheet, "" if e.row is None else str(e.row), e.letter, e.column, e.message)
     console.print(table)
+    for item in exc.omitted:
+        console.print(f"[red]{item['text']}[/red]")
 
 
 @import_app.command("census")
@@ -73,10 +77,13 @@ def import_census(
     dry_run: bool = typer.Option(False, "--dry-run", help="只校验和预览，不写入"),
     user: str = typer.Option(None, "--user", help="以该用户名义导入（审计记录中的操作人）"),
 ) -> None:
-    """Validate a census file and import it all-or-nothing; exit 1 listing every bad cell."""
+    """Validate a census file and import it all-or-nothing; exit 1 listing the bad cells (the first
+    of each column when there are many, the rest counted). The file is inspected before it is read
+    (type, sizes, each sheet's extent) and refused with a message when out of bounds."""
     from anju.project import service as project_service
 
     started = time.perf_counter()
+    upload_store.sweep()  # encrypted uploads a killed server left behind
     try:
         with unit_of_work() as db, _bar() as progress:
             p = project_service.get_project_by_code(db, project)
@@ -90,7 +97,7 @@ def import_census(
                 progress=progress,
             )
     except census.CensusInvalid as exc:
-        _print_errors(exc.errors)
+        _print_errors(exc)
         raise typer.Exit(1) from exc
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh}[/red]")

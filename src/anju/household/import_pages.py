@@ -1,9 +1,13 @@
 """Census import page (upload, dry-run preview, confirm, progress) and ledger download; plus the JSON API.
 
-An uploaded file is kept under ``<data>/imports/<sha256>.<ext>`` while its jobs run. The check
-and the import each run in a background thread with their own unit of work; the page polls the
-job every 500 ms through htmx. Jobs live in this process's memory (one server process, as
-``anju serve`` runs by default); a job belongs to the user who started it.
+An uploaded file waits for its jobs encrypted in ``<data>/imports`` (:mod:`anju.uploads`: AES-GCM
+under a random key held only by the job in memory) and is parsed from the decrypted bytes in
+memory. It is deleted when its job ends, however it ends: at once after a failed or refused
+check, and after the import (written, invalid or failed); a checked file that is never confirmed
+goes when its job is forgotten or after ``import_file_ttl_minutes``. Files of a killed process
+are swept at start-up and at the next upload. The check and the import each run in a background
+thread with their own unit of work; the page polls the job every 500 ms through htmx. Jobs live
+in this process's memory; a job belongs to the user who started it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
+from anju import uploads as upload_store
 from anju.audit import service as audit_service
 from anju.config import get_settings
+from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.db.session import unit_of_work
@@ -53,7 +59,7 @@ class ImportJob:
     kind: str  # check | import
     project_id: int
     user_id: int
-    path: Path
+    upload: upload_store.SealedUpload
     filename: str
     sha256: str
     state: str = "running"  # running | done | invalid | failed
@@ -61,6 +67,8 @@ class ImportJob:
     done: int = 0
     total: int = 0
     errors: list[census.CellError] = field(default_factory=list)
+    error_total: int = 0  # errors found, listed or only counted
+    omitted: list[dict[str, Any]] = field(default_factory=list)  # per column: errors not listed
     preview: census.CensusPreview | None = None
     summary: census.ImportSummary | None = None
     message: str = ""
@@ -76,12 +84,24 @@ _jobs: dict[str, ImportJob] = {}
 _lock = threading.Lock()
 
 
+def _in_use() -> set[Path]:
+    """Files a job may still read: running jobs' and successful checks' (awaiting confirmation)."""
+    with _lock:
+        return {
+            j.upload.path
+            for j in _jobs.values()
+            if j.state == "running" or (j.kind == "check" and j.state == "done")
+        }
+
+
 def _register(job: ImportJob) -> None:
     with _lock:
         if len(_jobs) >= MAX_JOBS:  # forget the oldest finished jobs
             for old in sorted(_jobs.values(), key=lambda j: j.started_at):
                 if old.state != "running":
                     _jobs.pop(old.id, None)
+                    if not any(j.upload.path == old.upload.path for j in _jobs.values()):
+                        old.upload.delete()
                 if len(_jobs) < MAX_JOBS:
                     break
         _jobs[job.id] = job
@@ -95,6 +115,17 @@ def get_job(job_id: str, user: CurrentUser) -> ImportJob:
     return job
 
 
+class _Gone(Exception):
+    """The sealed upload is no longer there (swept past its time) or does not open."""
+
+
+def _read(upload: upload_store.SealedUpload) -> bytes:
+    try:
+        return upload.read()
+    except (OSError, ValueError) as exc:
+        raise _Gone from exc
+
+
 def _run(job: ImportJob, actor: Actor) -> None:
     def progress(phase: str, done: int, total: int) -> None:
         job.phase, job.done, job.total = phase, done, total
@@ -105,7 +136,7 @@ def _run(job: ImportJob, actor: Actor) -> None:
                 db,
                 actor=actor,
                 project_id=job.project_id,
-                source=job.path,
+                source=_read(job.upload),
                 filename=job.filename,
                 dry_run=job.kind == "check",
                 progress=progress,
@@ -114,8 +145,11 @@ def _run(job: ImportJob, actor: Actor) -> None:
         job.summary = outcome.summary
         job.state = "done"
     except census.CensusInvalid as exc:
-        job.errors = exc.errors
+        job.errors, job.error_total, job.omitted = exc.errors, exc.total, exc.omitted
         job.state = "invalid"
+    except _Gone:
+        job.message = "上传的文件已过期或已被清理，未写入任何数据，请重新上传"
+        job.state = "failed"
     except DomainError as exc:
         job.message = exc.message_zh
         job.state = "failed"
@@ -126,20 +160,30 @@ def _run(job: ImportJob, actor: Actor) -> None:
         job.message = "导入过程中发生内部错误，未写入任何数据，请联系系统管理员"
         job.state = "failed"
     finally:
-        if job.kind == "import" and job.state in ("done", "failed"):
-            job.path.unlink(missing_ok=True)
+        if job.state == "running":  # an exception that is not an Exception (e.g. SystemExit)
+            job.state, job.message = "failed", "导入已中止，未写入任何数据"
+        if job.kind == "import" or job.state != "done":
+            # the import ended (however), or the check failed: nothing will read the file again
+            job.upload.delete()
 
 
 def start_job(
-    kind: str, *, project_id: int, user: CurrentUser, ip: str, path: Path, filename: str, sha256: str
+    kind: str,
+    *,
+    project_id: int,
+    user: CurrentUser,
+    ip: str,
+    upload: upload_store.SealedUpload,
+    filename: str,
+    sha256: str,
 ) -> ImportJob:
-    """Start a check or import of a stored file in a background thread."""
+    """Start a check or import of a stored (sealed) file in a background thread."""
     job = ImportJob(
         id=uuid.uuid4().hex,
         kind=kind,
         project_id=project_id,
         user_id=user.id,
-        path=path,
+        upload=upload,
         filename=filename,
         sha256=sha256,
     )
@@ -163,18 +207,12 @@ def _check_upload(filename: str, content: bytes) -> None:
         raise ValidationFailed("；".join(p["message"] for p in problems), "invalid upload", details=problems)
 
 
-def store_upload(filename: str, content: bytes) -> tuple[Path, str]:
-    """Keep an uploaded census file under ``<data>/imports`` by its SHA-256."""
+def store_upload(filename: str, content: bytes) -> tuple[upload_store.SealedUpload, str]:
+    """Keep an uploaded census file encrypted under ``<data>/imports`` for its jobs; returns it and
+    its SHA-256. Stale files (of killed processes, or past their time) are swept first."""
     _check_upload(filename, content)
-    digest = census.sha256_of(content)
-    folder = get_settings().data_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (digest + Path(filename).suffix.lower())
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-    return path, digest
+    upload_store.sweep(keep=_in_use())
+    return upload_store.put(content), census.sha256_of(content)
 
 
 # ------------------------------------------------------------------ pages
@@ -214,9 +252,9 @@ async def import_upload(
     """Store the uploaded file and start its dry-run check; answers with the polling fragment."""
     project_service.get_project(db, project_id)
     content = await file.read()
-    filename = Path(file.filename or "census.xlsx").name
+    filename = core_uploads.safe_filename(file.filename or "", "census.xlsx")
     try:
-        path, digest = store_upload(filename, content)
+        upload, digest = store_upload(filename, content)
     except ValidationFailed as exc:
         return render(
             request, "household/import_job.html", {"job": None, "message": exc.message_zh}, status_code=200
@@ -226,7 +264,7 @@ async def import_upload(
         project_id=project_id,
         user=user,
         ip=client_ip(request),
-        path=path,
+        upload=upload,
         filename=filename,
         sha256=digest,
     )
@@ -252,14 +290,15 @@ def import_confirm(
 ) -> Response:
     """确认导入: import the checked file (validated again inside the import transaction)."""
     checked = get_job(job_id, user)
-    if checked.kind != "check" or checked.state != "done" or not checked.path.exists():
+    if checked.kind != "check" or checked.state != "done" or not checked.upload.path.exists():
         raise ValidationFailed("请先上传并通过校验，再确认导入", "confirm needs a successful check")
+    checked.state = "confirmed"  # a second confirmation is refused above
     job = start_job(
         "import",
         project_id=checked.project_id,
         user=user,
         ip=client_ip(request),
-        path=checked.path,
+        upload=checked.upload,
         filename=checked.filename,
         sha256=checked.sha256,
     )
@@ -288,11 +327,15 @@ def _ledger_response(
     if reveal:
         require(user, Permission.PII_READ)
     project = project_service.get_project(db, project_id)
-    fd, name = tempfile.mkstemp(prefix="anju-ledger-", suffix=".xlsx")
+    # written in this process's scratch folder (swept if the process dies), never in /tmp
+    scratch = upload_store.scratch_dir()
+    fd, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=scratch)
     os.close(fd)
     path = Path(name)
     try:
-        n = ledger.export_ledger(db, scope=user.scope, project_id=project_id, target=path, reveal=reveal)
+        n = ledger.export_ledger(
+            db, scope=user.scope, project_id=project_id, target=path, reveal=reveal, tmpdir=scratch
+        )
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -347,7 +390,7 @@ async def census_api(
     ``details`` listing every error as ``{sheet, row, column, letter, message, text}``.
     """
     content = await file.read()
-    filename = Path(file.filename or "census.xlsx").name
+    filename = core_uploads.safe_filename(file.filename or "", "census.xlsx")
     _check_upload(filename, content)
     outcome = census.import_census(
         db,

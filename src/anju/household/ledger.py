@@ -25,6 +25,15 @@ from anju.household.models import Building, Household, Member, Valuation
 from anju.identity.service import DataScope
 from anju.project import service as project_service
 
+# XlsxWriter's defaults turn text starting with "=" into a formula, "http://..." into a link and
+# "1e5" into a number: a resident's name like =HYPERLINK("http://...","点击") would become a live
+# formula in the office's Excel. Every workbook Anju writes uses these options.
+TEXT_AS_TEXT: dict[str, bool] = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
 _ZERO = Decimal("0.00")
 _GROUPS = ("dibao", "disability_grade", "serious_illness", "martyr_family", "shidu", "only_child", "youfu")
 
@@ -94,11 +103,14 @@ def export_ledger(
     project_id: int,
     target: Path | BinaryIO,
     reveal: bool = False,
+    tmpdir: Path | None = None,
 ) -> int:
     """Write the ledger of ``project_id`` (households in ``scope``) to ``target``; returns the household count.
 
     ``reveal`` writes full identity numbers; the caller must have checked the ``pii.read``
-    permission (the web route and the CLI do).
+    permission (the web route and the CLI do). ``tmpdir`` is where XlsxWriter keeps its row files
+    while it writes (they hold personal data; the web layer passes a folder swept after a crash).
+    Text is written as text: a name such as ``=HYPERLINK(...)`` never becomes a formula.
     """
     import xlsxwriter
 
@@ -127,7 +139,10 @@ def export_ledger(
     codes = {h.id: h.code for h in households}
     totals: dict[int, _Totals] = {h.id: _Totals() for h in households}
 
-    wb = xlsxwriter.Workbook(target, {"constant_memory": True})
+    options: dict[str, Any] = {"constant_memory": True, **TEXT_AS_TEXT}
+    if tmpdir is not None:
+        options["tmpdir"] = str(tmpdir)
+    wb = xlsxwriter.Workbook(target, options)
     title_fmt = wb.add_format({"bold": True, "font_size": 14, "valign": "vcenter"})
     head_fmt = wb.add_format(
         {

@@ -585,14 +585,23 @@ def attachment_download(
     user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Download an attachment (checksum verified)."""
+    """Download an attachment (checksum verified), typed by its sniffed content: only images are
+    shown inline; everything else (and anything not allow-listed, as octet-stream) is a download."""
     from urllib.parse import quote
 
+    from anju.core.uploads import serving
+
     a, data = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
+    media_type, inline = serving(data)
+    disposition = "inline" if inline else "attachment"
     return Response(
         data,
-        media_type=a.content_type,
-        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}"},
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(a.filename, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
     )
 
 

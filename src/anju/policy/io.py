@@ -93,7 +93,10 @@ def write_results(path: str | Path, results: dict[str, BulkResult], households: 
     """Write one sheet per option: one row per household, one column per item, then the total (元)."""
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path))
+    # text stays text: no formulas, links or numbers made from strings (household codes, names)
+    wb = xlsxwriter.Workbook(
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
     money = wb.add_format({"num_format": "#,##0.00"})
     head = wb.add_format({"bold": True, "text_wrap": True})
     for option, res in results.items():

@@ -82,7 +82,7 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
         "x-frame-options": "DENY",
         "x-content-type-options": "nosniff",
         "referrer-policy": "same-origin",
-        "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
         "cross-origin-opener-policy": "same-origin",
         "cross-origin-resource-policy": "same-origin",
     }

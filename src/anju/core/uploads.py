@@ -18,7 +18,10 @@ allocate without bound:
 - JSON/GeoJSON: size, nesting depth, coordinate count;
 - images (PNG, JPEG, GIF, WebP): the declared pixel dimensions against a pixel limit.
 
-This module is pure (no database, no settings, nothing else of Anju): callers pass
+The bounds and refusals live in :mod:`anju.core.upload_checks`, the worksheet scan in
+:mod:`anju.core.sheet_scan`, the xls/csv/JSON/image inspectors in :mod:`anju.core.upload_formats`;
+this module re-exports what callers use. All are pure (no database, no settings, nothing else of
+Anju): callers pass
 :class:`UploadLimits` built from their settings and turn :class:`UploadRejected` into their own error.
 """
 
@@ -34,128 +37,62 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
-from typing import Any
+from functools import partial
 
 from anju.core.forked import Forked
+from anju.core.sheet_scan import _ATTR, _NeedsWalk, _SheetScanner
+from anju.core.upload_checks import (
+    EXCEL_MAX_COLUMNS,
+    EXCEL_MAX_ROWS,
+    MiB,
+    SheetExtent,
+    UploadLimits,
+    UploadRejected,
+    _check_extent,
+    _corrupt,
+    _too_big,
+    _unsafe,
+)
+from anju.core.upload_formats import (
+    CsvReport,
+    ImageSize,
+    JsonReport,
+    image_size,
+    inspect_csv,
+    inspect_image,
+    inspect_json,
+    inspect_xls,
+)
 
-MiB = 1024 * 1024
-EXCEL_MAX_ROWS = 1_048_576
-EXCEL_MAX_COLUMNS = 16_384
-
-# ---------------------------------------------------------------- limits and refusals
-
-
-@dataclass(frozen=True, slots=True)
-class UploadLimits:
-    """Bounds for one kind of upload. The defaults fit a 100,000-household census workbook
-    (its largest sheet, 成员, spans 343,009 rows x 14 columns = 4.8 million cells; 440 MB of XML
-    compressed into 44 MB) with room to spare."""
-
-    max_bytes: int = 50 * MiB
-    max_entries: int = 1_000  # zip entries
-    max_unzipped_bytes: int = 1024 * MiB  # all entries together, as actually decompressed
-    max_ratio: int = 100  # uncompressed / compressed, per entry larger than ratio_floor_bytes
-    ratio_floor_bytes: int = MiB
-    max_sheet_cells: int = 10_000_000  # rows x columns of one sheet's extent (from A1)
-    max_total_cells: int = 20_000_000  # the same summed over the workbook's sheets
-    max_rows: int = EXCEL_MAX_ROWS
-    max_columns: int = EXCEL_MAX_COLUMNS
-    max_line_chars: int = 100_000  # csv
-    max_lines: int = 2_000_000  # csv
-    max_json_depth: int = 64
-    max_json_coordinates: int = 5_000_000
-    max_image_pixels: int = 50_000_000
-    max_image_side: int = 30_000
-
-
-class UploadRejected(Exception):
-    """An upload is refused. ``code`` is stable; ``limit`` and ``actual`` are the values compared."""
-
-    def __init__(
-        self,
-        code: str,
-        message_zh: str,
-        message_en: str,
-        *,
-        filename: str = "",
-        part: str = "",
-        limit: int | str | None = None,
-        actual: int | str | None = None,
-    ) -> None:
-        super().__init__(message_en)
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-        self.filename = filename
-        self.part = part
-        self.limit = limit
-        self.actual = actual
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # picklable, so that a refusal found in a child process reaches the parent
-        return (
-            _rejected,
-            (self.code, self.message_zh, self.message_en, self.filename, self.part, self.limit, self.actual),
-        )
-
-    def details(self) -> dict[str, Any]:
-        """Structured form for a JSON body."""
-        return {
-            "field": "file",
-            "filename": self.filename,
-            "part": self.part,
-            "limit": self.limit,
-            "actual": self.actual,
-            "message": self.message_zh,
-        }
-
-
-def _rejected(
-    code: str,
-    zh: str,
-    en: str,
-    filename: str,
-    part: str,
-    limit: int | str | None,
-    actual: int | str | None,
-) -> UploadRejected:
-    return UploadRejected(code, zh, en, filename=filename, part=part, limit=limit, actual=actual)
-
-
-def _too_big(
-    filename: str, what_zh: str, what_en: str, limit: int, actual: int, part: str = ""
-) -> UploadRejected:
-    return UploadRejected(
-        "upload_too_large",
-        f"文件“{filename}”{what_zh}为 {actual:,}，超过上限 {limit:,}，已拒绝（未读取其内容）",
-        f"{filename}: {what_en} is {actual:,}, over the limit of {limit:,}",
-        filename=filename,
-        part=part,
-        limit=limit,
-        actual=actual,
-    )
-
-
-def _unsafe(filename: str, why_zh: str, why_en: str, part: str = "") -> UploadRejected:
-    return UploadRejected(
-        "upload_unsafe",
-        f"文件“{filename}”{why_zh}，已拒绝",
-        f"{filename}: {why_en}",
-        filename=filename,
-        part=part,
-    )
-
-
-def _corrupt(filename: str, why_en: str, part: str = "") -> UploadRejected:
-    return UploadRejected(
-        "upload_corrupt",
-        f"文件“{filename}”已损坏或格式不正确，无法读取",
-        f"{filename}: damaged or malformed ({why_en})",
-        filename=filename,
-        part=part,
-    )
-
+__all__ = [
+    "ATTACHMENT_TYPES",
+    "EXCEL_MAX_COLUMNS",
+    "EXCEL_MAX_ROWS",
+    "AttachmentCheck",
+    "CsvReport",
+    "ImageSize",
+    "JsonReport",
+    "SheetExtent",
+    "UploadLimits",
+    "UploadRejected",
+    "WorkbookReport",
+    "ZipInspection",
+    "ZipReport",
+    "image_size",
+    "inspect_attachment",
+    "inspect_csv",
+    "inspect_image",
+    "inspect_json",
+    "inspect_workbook",
+    "inspect_xls",
+    "inspect_zip",
+    "open_workbook",
+    "safe_filename",
+    "seal",
+    "serving",
+    "sniff",
+    "unseal",
+]
 
 # ---------------------------------------------------------------- file names
 
@@ -297,38 +234,6 @@ class ZipEntry:
     def ratio(self) -> float:
         """Actual uncompressed size over compressed size."""
         return self.actual / max(1, self.compressed)
-
-
-@dataclass(slots=True)
-class SheetExtent:
-    """A worksheet's declared range and its true extent from the cell references."""
-
-    part: str
-    title: str = ""
-    declared_ref: str = ""
-    declared_rows: int = 0
-    declared_columns: int = 0
-    max_row: int = 0
-    max_column: int = 0
-    cells: int = 0
-    # The fast scan reads a row number only when it is beyond the bound it tests (``max_row`` with
-    # its first two digits): a cell could sit unnoticed at most this far down, within 10% of max_row.
-    row_bound: int = 0
-
-    @property
-    def rows(self) -> int:
-        """Rows of the rectangle a reader allocates (declared or found)."""
-        return max(self.max_row, self.declared_rows)
-
-    @property
-    def columns(self) -> int:
-        """Columns of that rectangle."""
-        return max(self.max_column, self.declared_columns)
-
-    @property
-    def grid_cells(self) -> int:
-        """Cells of the rectangle a reader allocates (A1 to the farthest row and column)."""
-        return self.rows * self.columns
 
 
 @dataclass(slots=True)
@@ -664,50 +569,9 @@ def inspect_zip(data: bytes, filename: str, limits: UploadLimits, *, scan_sheets
         inspection.close()
 
 
-def _sheet_where(extent: SheetExtent) -> str:
-    return f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
-
-
-def _check_extent(filename: str, extent: SheetExtent, limits: UploadLimits) -> None:
-    where = _sheet_where(extent)
-    rows, cols = extent.rows, extent.columns
-    declared = f"（声明范围 {extent.declared_ref}）" if extent.declared_ref else ""
-    if rows > limits.max_rows:
-        raise _too_big(
-            filename,
-            f"{where}的行数{declared}",
-            f"rows of sheet {extent.title or extent.part}",
-            limits.max_rows,
-            rows,
-            extent.part,
-        )
-    if cols > limits.max_columns:
-        raise _too_big(
-            filename,
-            f"{where}的列数{declared}",
-            f"columns of sheet {extent.title or extent.part}",
-            limits.max_columns,
-            cols,
-            extent.part,
-        )
-    if extent.grid_cells > limits.max_sheet_cells:
-        raise UploadRejected(
-            "upload_too_large",
-            f"文件“{filename}”{where}的单元格范围为 {rows:,} 行 × {cols:,} 列 = {extent.grid_cells:,} 格{declared}，"
-            f"超过上限 {limits.max_sheet_cells:,} 格，已拒绝（未读取其内容）；请删除表格远处的多余单元格后重新上传",
-            f"{filename}: sheet {extent.title or extent.part} spans {rows:,} x {cols:,} = {extent.grid_cells:,} cells, "
-            f"over the limit of {limits.max_sheet_cells:,}",
-            filename=filename,
-            part=extent.part,
-            limit=limits.max_sheet_cells,
-            actual=extent.grid_cells,
-        )
-
-
 # ---------------------------------------------------------------- xlsx sheet scan
 
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
-_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
 
 
@@ -749,434 +613,6 @@ def _sheet_parts(
         if name.startswith("xl/worksheets/") and name.endswith(".xml") and name not in parts:
             parts[name] = ""
     return {p: t for p, t in parts.items() if p in names}
-
-
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def _greater(text: str, alphabet: str) -> str:
-    """A regex matching strings of ``alphabet`` characters that sort after ``text`` as numbers of
-    that base (longer, or as long and greater); ``text`` has no leading zero digit."""
-    first, last = alphabet[0], alphabet[-1]
-    k = len(text)
-    lead = "1-9" if alphabet == "0123456789" else f"{first}-{last}"
-    parts = [f"[{lead}][{first}-{last}]{{{k},}}"]
-    for i, ch in enumerate(text):
-        if ch == last:
-            continue
-        nxt = alphabet[alphabet.index(ch) + 1]
-        parts.append(f"{re.escape(text[:i])}[{nxt}-{last}][{first}-{last}]{{{k - i - 1}}}")
-    return "(?:" + "|".join(parts) + ")"
-
-
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _row_fine(max_row: int) -> tuple[str, int]:
-    """A regex for a row number and its closing quote, up to a bound just above ``max_row`` (same
-    digit count, first two digits at most ``max_row``'s), and that bound: cheap to test at every
-    cell (possessive quantifiers: no backtracking over the digits)."""
-    if max_row <= 0:
-        return "(?!)", 0
-    t = str(max_row)
-    d = len(t)
-    if d == 1:
-        return f'[1-{t}]"', max_row
-    a, b = int(t[0]), int(t[1])
-    alternatives = [f'[1-9][0-9]{{0,{d - 2}}}+"']
-    if a > 1:
-        alternatives.append(f'[1-{a - 1}][0-9]{{{d - 1}}}"')
-    alternatives.append(f'{a}[0-{b}][0-9]{{{d - 2}}}"')
-    return "(?:" + "|".join(alternatives) + ")", (a * 10 + b + 1) * 10 ** (d - 2) - 1
-
-
-def _col_fine(max_col: int) -> str:
-    if max_col <= 0:
-        return "(?!)"
-    if max_col <= 26:
-        return f"[A-{_LETTERS[max_col - 1]}]"
-    return f"(?!{_greater(_col_letters(max_col), _LETTERS)})[A-Z]{{1,3}}+"
-
-
-@lru_cache(maxsize=256)
-def _outliers(max_col: int, max_row: int) -> tuple[re.Pattern[bytes], int]:
-    """A ``<c`` tag that does not start with a reference within column ``max_col`` and (about) row
-    ``max_row``, and the row bound the pattern lets through."""
-    rows, bound = _row_fine(max_row)
-    pattern = rf'<c(?! r="{_col_fine(max_col)}{rows})(?=[\s>/])'
-    return re.compile(pattern.encode()), bound
-
-
-_REF = re.compile(rb' r="([A-Z]+)0*([0-9]+)"')
-_REF_AT = re.compile(rb' r="[A-Z]')
-_ROW_NUMBER = re.compile(rb'([0-9]{1,12})"')
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]*)"')
-_RANGE = re.compile(r"^\$?([A-Z]{1,4})\$?([0-9]{1,9})(?::\$?([A-Z]{1,4})\$?([0-9]{1,9}))?$")
-_TAG = re.compile(rb"<(/?)(?:\w+:)?(row|c)(?=[\s>/])([^>]*?)(/?)>")
-
-
-class _NeedsWalk(Exception):
-    """A cell without a leading reference: the sheet is scanned again tag by tag."""
-
-
-class _SheetScanner:
-    """Streams a worksheet's XML once and keeps its farthest cell and its cell count.
-
-    Fast mode, per 4 MiB chunk: the last ``<row r=`` raises the row bound (rows rise in a real
-    sheet), then one regex search looks for a cell tag that does not start with a reference within
-    the bounds so far. A real sheet has none after its first chunk; a reference beyond them widens
-    the bounds from every reference of that chunk. A cell without a leading reference (the reader
-    places it after the previous cell) raises :class:`_NeedsWalk`, and the sheet is scanned again
-    in exact mode, which follows every row and cell tag as the reader does.
-    """
-
-    def __init__(self, part: str, title: str = "", *, exact: bool = False) -> None:
-        self.extent = SheetExtent(part=part, title=title)
-        self.exact = exact
-        self.carry = b""
-        self.head = True
-        self.cells = 0
-        self.cur_row = 0
-        self.cur_col = 0
-
-    def feed(self, chunk: bytes) -> None:
-        """Scan the next piece of the sheet's XML (a tag cut at the end waits for the next piece)."""
-        buf = self.carry + chunk if self.carry else chunk
-        cut = buf.rfind(b"<")
-        if cut <= 0 or len(buf) - cut > MiB:
-            cut = len(buf)
-        self.carry = buf[cut:]
-        self._scan(buf[:cut] if cut < len(buf) else buf)
-
-    def _scan(self, buf: bytes) -> None:
-        e = self.extent
-        if self.head:
-            m = _DIMENSION.search(buf, 0, 65536)
-            if m:
-                self._declared(m.group(1).decode("ascii", "replace"))
-                self.head = False
-            elif b"<sheetData" in buf or b":sheetData" in buf:
-                self.head = False
-        if self.exact:
-            self._walk(buf)
-            return
-        last_row = buf.rfind(b'<row r="')
-        if last_row >= 0:
-            m = _ROW_NUMBER.match(buf, last_row + 8)
-            if m:
-                e.max_row = max(e.max_row, int(m.group(1)))
-        pattern, bound = _outliers(e.max_column, e.max_row)
-        m = pattern.search(buf)
-        while m is not None:
-            if not _REF_AT.match(buf, m.end()):
-                raise _NeedsWalk
-            for letters, digits in _REF.findall(buf):
-                if len(letters) > 3 or len(digits) > 7:
-                    e.max_column = max(e.max_column, EXCEL_MAX_COLUMNS * 26)
-                    e.max_row = max(e.max_row, EXCEL_MAX_ROWS * 10)
-                    return  # far out of bounds: refused when the sheet ends
-                e.max_column = max(e.max_column, _col_number(letters))
-                e.max_row = max(e.max_row, int(digits))
-            pattern, bound = _outliers(e.max_column, e.max_row)
-            again = pattern.search(buf, m.start())
-            if again is not None and again.start() == m.start():
-                raise _NeedsWalk  # a reference the fast pattern does not read (e.g. leading zeros)
-            m = again
-        e.row_bound = max(e.row_bound, bound)
-        self.cells += buf.count(b"<c ")
-
-    def _walk(self, buf: bytes) -> None:
-        e = self.extent
-        for close, name, attrs, _empty in _TAG.findall(buf):
-            if close:
-                continue
-            ref = dict(_ATTR.findall(attrs)).get(b"r")
-            if name == b"row":
-                self.cur_row = int(ref) if ref and ref.isdigit() and len(ref) < 12 else self.cur_row + 1
-                self.cur_col = 0
-                e.max_row = max(e.max_row, self.cur_row)
-                continue
-            self.cells += 1
-            m = _RANGE.match(ref.decode("ascii", "replace")) if ref else None
-            if m:
-                self.cur_col = _col_number(m.group(1).encode())
-                self.cur_row = int(m.group(2))
-            else:
-                self.cur_col += 1
-                self.cur_row = max(self.cur_row, 1)
-            e.max_column = max(e.max_column, self.cur_col)
-            e.max_row = max(e.max_row, self.cur_row)
-
-    def _declared(self, ref: str) -> None:
-        e = self.extent
-        e.declared_ref = ref[:40]
-        m = _RANGE.match(ref.strip().upper())
-        if not m:
-            return
-        end_col, end_row = (m.group(3), m.group(4)) if m.group(3) else (m.group(1), m.group(2))
-        e.declared_columns = _col_number(end_col.encode())
-        e.declared_rows = int(end_row)
-
-    def finish(self) -> SheetExtent:
-        if self.carry:
-            self._scan(self.carry)
-            self.carry = b""
-        e = self.extent
-        e.cells = self.cells
-        if e.cells == 0:
-            e.max_row = e.max_column = 0
-        return e
-
-
-# ---------------------------------------------------------------- xls (BIFF8)
-
-# BIFF8 cell records: each starts with the row (u16) and the column (u16).
-_BIFF_CELLS = frozenset({0x0006, 0x00BD, 0x00BE, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
-_BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_SHEET = 0x0809, 0x000A, 0x0200, 0x0085
-
-
-def inspect_xls(data: bytes, filename: str, limits: UploadLimits) -> list[SheetExtent]:
-    """Each worksheet's extent in an Excel 97-2003 workbook, from its DIMENSIONS and cell records."""
-    import olefile
-
-    if len(data) > limits.max_bytes:
-        raise _too_big(filename, "大小（字节）", "size", limits.max_bytes, len(data))
-    try:
-        ole = olefile.OleFileIO(io.BytesIO(data))
-        stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
-        if stream is None:
-            raise _corrupt(filename, "no Workbook stream")
-        book = ole.openstream(stream).read(limits.max_unzipped_bytes + 1)
-    except UploadRejected:
-        raise
-    except Exception as exc:  # olefile raises OSError and its own errors for damaged files
-        raise _corrupt(filename, f"ole: {exc}") from exc
-    if len(book) > limits.max_unzipped_bytes:
-        raise _too_big(
-            filename, "的工作簿数据（字节）", "workbook stream", limits.max_unzipped_bytes, len(book)
-        )
-    titles: list[str] = []
-    sheets: list[SheetExtent] = []
-    current: SheetExtent | None = None
-    depth = 0
-    pos, end = 0, len(book)
-    unpack = struct.unpack_from
-    total = 0
-    while pos + 4 <= end:
-        rtype, size = unpack("<HH", book, pos)
-        body = pos + 4
-        pos = body + size
-        if rtype == _BIFF_BOF:
-            depth += 1
-            if depth == 1 and size >= 4 and unpack("<H", book, body + 2)[0] in (0x0010, 0x0020, 0x0040):
-                n = len(sheets)
-                current = SheetExtent(part=f"sheet{n + 1}", title=titles[n] if n < len(titles) else "")
-            continue
-        if rtype == _BIFF_EOF:
-            depth -= 1
-            if depth == 0 and current is not None:
-                _check_extent(filename, current, limits)
-                total += current.grid_cells
-                if total > limits.max_total_cells:
-                    raise _too_big(
-                        filename,
-                        "各工作表的单元格范围合计",
-                        "cells over all sheets",
-                        limits.max_total_cells,
-                        total,
-                        current.part,
-                    )
-                sheets.append(current)
-                current = None
-            continue
-        if rtype == _BIFF_SHEET and current is None and size >= 8:
-            titles.append(_biff_text(book, body + 6, body + size))
-        elif current is not None and size >= 4:
-            if rtype in _BIFF_CELLS:
-                row, col = unpack("<HH", book, body)
-                if rtype in (0x00BD, 0x00BE) and size >= 6:  # MULRK / MULBLANK: last column at the end
-                    col = max(col, unpack("<H", book, body + size - 2)[0])
-                current.cells += 1
-                current.max_row = max(current.max_row, row + 1)
-                current.max_column = max(current.max_column, col + 1)
-            elif rtype == _BIFF_DIMENSIONS and size >= 14:
-                _first_row, last_row, _first_col, last_col = unpack("<IIHH", book, body)
-                current.declared_rows, current.declared_columns = last_row, last_col
-                if last_row:
-                    current.declared_ref = f"A1:{_col_letters(max(1, last_col))}{last_row}"
-    return sheets
-
-
-def _biff_text(book: bytes, start: int, end: int) -> str:
-    """A short BIFF8 unicode string (length u8, flags u8, then compressed or UTF-16LE characters)."""
-    if start + 2 > end:
-        return ""
-    n, flags = book[start], book[start + 1]
-    raw = book[start + 2 : end]
-    try:
-        return raw[: n * 2].decode("utf-16-le") if flags & 1 else raw[:n].decode("latin-1")
-    except UnicodeDecodeError:
-        return ""
-
-
-# ---------------------------------------------------------------- csv
-
-
-@dataclass(slots=True)
-class CsvReport:
-    """Lines, the longest line in characters, and the most separators on one line (+1)."""
-
-    lines: int
-    longest_line: int
-    columns: int
-
-
-def inspect_csv(data: bytes, filename: str, limits: UploadLimits) -> CsvReport:
-    """Bound a CSV file before a reader splits it: size, line count, line length, columns."""
-    if len(data) > limits.max_bytes:
-        raise _too_big(filename, "大小（字节）", "size", limits.max_bytes, len(data))
-    if b"\x00" in data:
-        raise _corrupt(filename, "NUL bytes in a text file")
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    if lines > limits.max_lines:
-        raise _too_big(filename, "的行数", "lines", limits.max_lines, lines)
-    columns = 0
-    longest = max(map(len, data.split(b"\n")), default=0)
-    if longest > limits.max_line_chars:
-        raise _too_big(filename, "最长一行的字节数", "longest line (bytes)", limits.max_line_chars, longest)
-    if data:
-        columns = max(line.count(b",") for line in data.split(b"\n", 1000)[:1000]) + 1
-        if columns > limits.max_columns:
-            raise _too_big(filename, "的列数", "columns", limits.max_columns, columns)
-    return CsvReport(lines=lines, longest_line=longest, columns=columns)
-
-
-# ---------------------------------------------------------------- JSON / GeoJSON
-
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
-_COORDINATE = re.compile(rb"\[\s*-?[0-9][^\[\]{}]*\]")
-
-
-@dataclass(slots=True)
-class JsonReport:
-    """Nesting depth and the number of innermost number arrays (GeoJSON positions)."""
-
-    depth: int
-    coordinates: int
-
-
-def inspect_json(data: bytes, filename: str, limits: UploadLimits) -> JsonReport:
-    """Bound a JSON or GeoJSON document before ``json.loads`` builds it: size, nesting, positions."""
-    if len(data) > limits.max_bytes:
-        raise _too_big(filename, "大小（字节）", "size", limits.max_bytes, len(data))
-    bare = _JSON_STRING.sub(b'""', data)
-    depth = deepest = 0
-    for m in _JSON_BRACKETS.finditer(bare):
-        if m.group() in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limits.max_json_depth:
-                    raise _too_big(filename, "的嵌套层数", "nesting depth", limits.max_json_depth, deepest)
-        else:
-            depth -= 1
-    coordinates = sum(1 for _ in _COORDINATE.finditer(bare))
-    if coordinates > limits.max_json_coordinates:
-        raise _too_big(filename, "的坐标点数", "coordinate count", limits.max_json_coordinates, coordinates)
-    return JsonReport(depth=deepest, coordinates=coordinates)
-
-
-# ---------------------------------------------------------------- images
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSize:
-    """An image's declared pixel dimensions."""
-
-    kind: str
-    width: int
-    height: int
-
-
-def image_size(data: bytes, kind: str) -> ImageSize | None:
-    """Width and height from the image header (PNG IHDR, JPEG SOFn, GIF screen, WebP VP8/VP8L/VP8X)."""
-    try:
-        if kind == "png" and data[12:16] == b"IHDR":
-            w, h = struct.unpack(">II", data[16:24])
-            return ImageSize(kind, w, h)
-        if kind == "gif":
-            w, h = struct.unpack("<HH", data[6:10])
-            return ImageSize(kind, w, h)
-        if kind == "webp":
-            chunk = data[12:16]
-            if chunk == b"VP8X":
-                w = int.from_bytes(data[24:27], "little") + 1
-                h = int.from_bytes(data[27:30], "little") + 1
-                return ImageSize(kind, w, h)
-            if chunk == b"VP8L":
-                bits = int.from_bytes(data[21:25], "little")
-                return ImageSize(kind, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-            if chunk == b"VP8 ":
-                w, h = struct.unpack("<HH", data[26:30])
-                return ImageSize(kind, w & 0x3FFF, h & 0x3FFF)
-            return None
-        if kind == "jpeg":
-            return _jpeg_size(data)
-    except struct.error:
-        return None
-    return None
-
-
-def _jpeg_size(data: bytes) -> ImageSize | None:
-    pos = 2
-    n = len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if pos + 9 > n:
-                return None
-            h, w = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return ImageSize("jpeg", w, h)
-        if marker == 0xDA or length < 2:  # image data before any frame header
-            return None
-        pos += 2 + length
-    return None
-
-
-def inspect_image(data: bytes, filename: str, kind: str, limits: UploadLimits) -> ImageSize:
-    """Refuse an image whose header is unreadable or whose pixels exceed the limits."""
-    size = image_size(data, kind)
-    if size is None or size.width <= 0 or size.height <= 0:
-        raise _corrupt(filename, f"{kind} header")
-    side = max(size.width, size.height)
-    if side > limits.max_image_side:
-        raise _too_big(filename, "的图片边长（像素）", "image side (pixels)", limits.max_image_side, side)
-    pixels = size.width * size.height
-    if pixels > limits.max_image_pixels:
-        raise _too_big(filename, "的图片像素数", "image pixels", limits.max_image_pixels, pixels)
-    return size
 
 
 # ---------------------------------------------------------------- census workbooks

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,7 +26,7 @@ from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.project import api as project_api
 from anju.project import pages as project_pages
-from anju.web import errors, security
+from anju.web import errors, params, security
 from anju.web.middleware import UnitOfWorkMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -56,6 +56,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # served by anju.web.security (behind a login in production)
+        dependencies=[Depends(params.query_guard)],  # no control characters in any query string
     )
     app.add_middleware(UnitOfWorkMiddleware, max_concurrent=2 * max(1, get_settings().threads))
     security.install(app)  # outermost: headers also on the unit of work's own 500

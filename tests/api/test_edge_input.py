@@ -438,3 +438,42 @@ def _table(name: str) -> Any:
     meta = MetaData()
     meta.reflect(bind=get_engine(), only=[name])
     return meta.tables[name]
+
+
+# ------------------------------------------------------------------ text in query strings
+
+
+def str_params(client: TestClient) -> list[tuple[str, str, str, str]]:
+    """``(role, method, path, param)`` for every text query parameter of a GET route."""
+    out = []
+    for path, route in _walk(list(client.app.routes)):  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            for p in route.dependant.query_params:
+                if p.field_info.annotation in (str, str | None):
+                    out.append((_role_for(route.dependant), "GET", path, p.alias))
+    return sorted(out)
+
+
+def test_control_characters_and_long_values_in_query_strings_are_422_naming_the_parameter(app: App) -> None:
+    client, world = app.client, app.world
+    found = str_params(client)
+    assert ("case_officer", "GET", "/projects/{project_id}/households", "q") in found
+    before = row_counts()
+    failures = []
+    role = ROLE
+    for needs, method, path, name in found:
+        if needs != role:
+            client.cookies.clear()
+            role = needs
+            login(client, needs)
+        for bad in (NUL, ESC, RLO, "长" * 5000):
+            url = _fill(path, world, {})
+            r = client.request(method, url, params={name: f"张{bad}"})
+            label = PARAM_LABELS.get(name, f"查询参数“{name}”")
+            want = (
+                f"{label}不能超过2000个字" if len(bad) > 1 else f"{label}含有不可见的控制字符：第2个字符是 U+"
+            )
+            if r.status_code != 422 or want not in r.text:
+                failures.append(f"{method} {url} {name}={bad[:3]!r}: {r.status_code}")
+    assert failures == []
+    assert row_counts() == before

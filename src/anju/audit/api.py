@@ -13,7 +13,7 @@ from anju.identity.service import CurrentUser
 from anju.web.deps import get_db, requires
 from anju.web.params import error_responses
 
-router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403))
+router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 422))
 
 
 class AnchorRead(BaseModel):

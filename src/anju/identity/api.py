@@ -47,14 +47,14 @@ def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> JSO
     return response
 
 
-@router.post("/logout", responses=error_responses(401, 403))
+@router.post("/logout", responses=error_responses(401, 403, 422))
 def logout(user: CurrentUser = Depends(verify_csrf), db: Session = Depends(get_db)) -> dict[str, bool]:
     """End the current session."""
     identity_service.end_session(db, session_id=user.session_id)
     return {"ok": True}
 
 
-@router.get("/me", response_model=MeRead, responses=error_responses(401))
+@router.get("/me", response_model=MeRead, responses=error_responses(401, 422))
 def me(user: CurrentUser = Depends(current_user)) -> MeRead:
     """The logged-in user and permissions."""
     return _me(user)

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from anju.core import text
 from anju.core.pagination import MAX_PAGE_SIZE
+from anju.errors import ValidationFailed
 
 MAX_ID = text.MAX_ID  # 2^53-1: exact in every JSON client, inside BIGINT
 MAX_PAGE = 100_000
@@ -256,3 +257,27 @@ WRITE_ERRORS = (401, 403, 404, 409, 422)
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a router or route: each status with :class:`ErrorBody` and its Chinese meaning."""
     return {s: {"model": ErrorBody, "description": _STATUS_TEXT.get(s, "错误")} for s in statuses}
+
+
+MAX_QUERY_VALUE = 2000  # characters of one query-string value (a search, a filter, a return address)
+
+
+async def query_guard(request: Request) -> None:
+    """App-wide dependency: no query-string value may hold control characters or exceed 2000 characters.
+
+    Typed parameters check themselves; this covers every text parameter of every route (search
+    words, filters, tabs, options, ``next``) before any of them reaches a database, which would
+    fail on a NUL (PostgreSQL) instead of answering.
+    """
+    problems = []
+    for name, value in request.query_params.multi_items():
+        problem = text.text_problem(value, max_len=MAX_QUERY_VALUE)
+        if problem:
+            label = PARAM_LABELS.get(name, f"查询参数“{name}”")
+            problems.append({"field": name, "message": f"{label}{problem}"})
+    if problems:
+        raise ValidationFailed(
+            "请求参数有误：" + "；".join(p["message"] for p in problems),
+            "invalid query string",
+            details=problems,
+        )

@@ -444,3 +444,69 @@ def test_seal_round_trip_and_wrong_key() -> None:
         u.unseal(u.new_key(), blob)
     with pytest.raises(ValueError, match="not a sealed file"):
         u.unseal(key, b"plain")
+
+
+# ---------------------------------------------------------------- xls (OLE2 / BIFF8), written here
+
+
+def _biff(rtype: int, body: bytes) -> bytes:
+    return struct.pack("<HH", rtype, len(body)) + body
+
+
+def _xls(cells: list[tuple[int, int]], dims: tuple[int, int] | None = None) -> bytes:
+    """A minimal Excel 97-2003 file: one sheet 户 with a NUMBER record at each (row, column)."""
+    name = "户".encode("utf-16-le")
+    sheet = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0, 0, 0, 0))
+    if dims is not None:
+        sheet += _biff(0x0200, struct.pack("<IIHHH", 0, dims[0], 0, dims[1], 0))
+    for row, col in cells:
+        sheet += _biff(0x0203, struct.pack("<HHHd", row, col, 0, 1.0))
+    sheet += _biff(0x000A, b"")
+    globals_ = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0))
+    globals_ += _biff(0x0085, struct.pack("<IBBBB", 0, 0, 0, 1, 1) + name) + _biff(0x000A, b"")
+    stream = globals_ + sheet
+    stream += bytes(max(0, 4096 - len(stream)))  # a regular stream (not in the mini stream)
+    stream += bytes(-len(stream) % 512)
+    n = len(stream) // 512
+    end, free = 0xFFFFFFFE, 0xFFFFFFFF
+    fat = [0xFFFFFFFD, end] + [3 + i for i in range(n - 1)] + [end]
+    fat += [free] * (128 - len(fat))
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16) + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+    header += bytes(6) + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<I", 0) + struct.pack("<I", free) * 108
+
+    def entry(title: str, kind: int, child: int, start: int, size: int) -> bytes:
+        raw = title.encode("utf-16-le") + b"\x00\x00"
+        return (
+            raw.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(raw), kind, 1)
+            + struct.pack("<III", free, free, child)
+            + bytes(16 + 4 + 16)
+            + struct.pack("<III", start, size, 0)
+        )
+
+    directory = entry("Root Entry", 5, 1, end, 0) + entry("Workbook", 2, free, 2, len(stream))
+    directory += bytes(128 * 2)
+    return header + struct.pack("<128I", *fat) + directory + stream
+
+
+def test_xls_extents_come_from_the_cell_records() -> None:
+    [s] = u.inspect_xls(_xls([(0, 0), (9, 3)], dims=(10, 4)), "a.xls", LIMITS)
+    assert (s.title, s.max_row, s.max_column, s.cells, s.declared_ref) == ("户", 10, 4, 2, "A1:D10")
+    assert u.inspect_workbook(_xls([(0, 0)]), "a.xls", LIMITS).kind == "xls"
+
+
+def test_xls_a1_and_iv65536_is_refused_even_when_its_dimensions_lie() -> None:
+    data = _xls([(0, 0), (65535, 255)], dims=(1, 1))
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(data, "炸弹.xls", LIMITS)
+    assert exc.value.actual == 65536 * 256
+    assert "工作表“户”的单元格范围为 65,536 行 × 256 列 = 16,777,216 格" in exc.value.message_zh
+    [s] = u.inspect_xls(data, "炸弹.xls", u.UploadLimits(max_sheet_cells=20_000_000))
+    assert (s.max_row, s.max_column) == (65536, 256)
+
+
+def test_a_damaged_ole_file_is_refused() -> None:
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "x.xls", LIMITS)
+    assert exc.value.code == "upload_corrupt"

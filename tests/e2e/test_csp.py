@@ -97,6 +97,9 @@ def test_main_pages_raise_no_csp_violation(
     assert "导入" in page.locator("main").inner_text()
     watch.check("import page")
 
+    page.goto(f"{server.url}/projects/{pid}/policy")
+    watch.check("policy page")
+
     page.goto(f"{server.url}/projects/{pid}/whatif")
     watch.check("policy what-if page")
 
@@ -132,3 +135,17 @@ def test_a_violation_is_caught(server: Server, open_page: Callable[..., Page]) -
     assert page.evaluate("window.__ran") is None
     with pytest.raises(AssertionError):
         watch.check("planted inline script")
+
+
+def test_admin_pages_raise_no_csp_violation(server: Server, open_page: Callable[..., Page]) -> None:
+    page = open_page(1366, 768)
+    watch = Watch(page)
+    login(page, server, "admin")
+    page.goto(f"{server.url}/users")
+    assert "新增用户" in page.locator("main").inner_text()
+    watch.check("users page")
+    page.goto(f"{server.url}/audit")
+    watch.check("audit page (admin)")
+    response = page.goto(f"{server.url}/households/999999")
+    assert response is not None and response.status in (403, 404)
+    watch.check("error page")

@@ -54,7 +54,9 @@ BUSY_ZH = "系统繁忙，该记录正被他人保存，请稍后重试"
 
 
 def _locked() -> OperationalError:
-    return OperationalError("UPDATE household SET remark=?", {}, sqlite3.OperationalError("database is locked"))
+    return OperationalError(
+        "UPDATE household SET remark=?", {}, sqlite3.OperationalError("database is locked")
+    )
 
 
 def _app() -> FastAPI:
@@ -128,8 +130,15 @@ def test_writes_begin_immediate_and_reads_do_not(settings_env) -> None:  # type:
         seen[request.method] = mode
         return {"mode": mode}
 
+    @app.post("/validate/member/name")
+    def validate(request: Request) -> dict[str, str]:
+        db: Session = request.state.db
+        return {"mode": db.connection().info["anju_tx"][0]}
+
     with TestClient(app) as client:
         assert client.get("/tx").json() == {"mode": "read"}
+        # inline validation posts on every change of a field and only reads: no write lock
+        assert client.post("/validate/member/name", data={"name": "张"}).json() == {"mode": "read"}
         assert client.post("/tx", content=b"x" * (3 * 1024 * 1024)).json() == {"mode": "write"}
     assert seen == {"GET": "read", "POST": "write"}
 

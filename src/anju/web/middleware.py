@@ -20,6 +20,8 @@ log = logging.getLogger("anju")
 
 _READS = frozenset({"GET", "HEAD"})
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# POST routes that only read (inline form validation on every change): no write gate or lock.
+_READ_ONLY_POSTS = ("/validate/",)
 # A request body is kept in memory up to this size while it arrives, then in a temporary file.
 _SPOOL_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
@@ -63,7 +65,7 @@ class UnitOfWorkMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
-        if scope.get("method", "GET") in _SAFE:
+        if scope.get("method", "GET") in _SAFE or scope["path"].startswith(_READ_ONLY_POSTS):
             async with self.slots:
                 await self._handle(scope, receive, send, write=False)
             return

@@ -173,3 +173,36 @@ def test_a_writer_blocked_by_another_process_gets_a_409_and_readers_go_on(monkey
             assert r.status_code == 200 and r.json() == {"v": 2}
     finally:
         other.close()
+
+
+def test_a_writer_queued_too_long_gets_a_409_and_the_gate_is_not_lost(monkeypatch, settings_env) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import httpx
+
+    from anju.web import middleware
+
+    monkeypatch.setattr(middleware, "GATE_TIMEOUT_S", 0.3)
+    app = _app()
+
+    @app.post("/api/v1/slow")
+    async def slow(request: Request) -> dict[str, str]:
+        await asyncio.sleep(1.0)  # holds the write gate
+        return {"done": "slow"}
+
+    @app.post("/api/v1/quick")
+    async def quick(request: Request) -> dict[str, str]:
+        return {"done": "quick"}
+
+    async def run() -> tuple[int, int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            first = asyncio.create_task(client.post("/api/v1/slow", json={}))
+            await asyncio.sleep(0.1)
+            queued = await client.post("/api/v1/quick", json={})
+            assert queued.json()["code"] == "busy"
+            done = await first
+            after = await client.post("/api/v1/quick", json={})
+            return done.status_code, queued.status_code, after.status_code
+
+    assert asyncio.run(run()) == (200, 409, 200)

@@ -73,9 +73,7 @@ class UnitOfWorkMiddleware:
         if body is None:
             return
         try:
-            try:
-                await asyncio.wait_for(self.write_gate.acquire(), GATE_TIMEOUT_S)
-            except TimeoutError:
+            if not await self._enter_gate():
                 log.warning("write gate not granted for %s %s", scope.get("method"), scope.get("path"))
                 await _busy(scope, receive, send)
                 return
@@ -86,6 +84,29 @@ class UnitOfWorkMiddleware:
                 self.write_gate.release()
         finally:
             body.close()
+
+    async def _enter_gate(self) -> bool:
+        """Wait up to :data:`GATE_TIMEOUT_S` for the write gate; whether it was granted.
+
+        The gate is never left held by a waiter that gave up: a grant that races the timeout or a
+        cancellation is kept (timeout) or handed back (cancellation).
+        """
+        waiter = asyncio.ensure_future(self.write_gate.acquire())
+        try:
+            await asyncio.wait({waiter}, timeout=GATE_TIMEOUT_S)
+        except asyncio.CancelledError:
+            waiter.cancel()
+            if waiter.done() and not waiter.cancelled():
+                self.write_gate.release()
+            raise
+        if waiter.done():
+            return True
+        waiter.cancel()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            return False
+        return True  # granted just as it was given up: keep it (the caller releases it)
 
     async def _receive_body(self, scope: Scope, receive: Receive, send: Send) -> IO[bytes] | None:
         """The whole request body in a spooled file, or ``None`` when the request is over."""

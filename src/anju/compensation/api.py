@@ -12,7 +12,7 @@ from anju.compensation import service as compensation_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import READ_ERRORS, IdPath, error_responses
+from anju.web.params import READ_ERRORS, IdPath, TextQuery, error_responses
 
 router = APIRouter(tags=["compensation"], responses=error_responses(*READ_ERRORS))
 
@@ -54,7 +54,7 @@ def publish(
 @router.get("/households/{household_id}/calculation", response_model=s.CalculationRead)
 def calculation(
     household_id: IdPath,
-    option: str,
+    option: TextQuery,
     as_of: date | None = None,
     user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
     db: Session = Depends(get_db),

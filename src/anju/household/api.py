@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from anju.core.pagination import PageRequest
+from anju.core.text import SINGLE_LINE_CONTROL_CLASS
 from anju.errors import ValidationFailed
 from anju.household import schemas as s
 from anju.household import search as household_search
@@ -15,8 +16,26 @@ from anju.household import service as household_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import READ_ERRORS, IdPath, OptionalIdQuery, PageQuery, PageSizeQuery, error_responses
+from anju.web.params import (
+    READ_ERRORS,
+    IdPath,
+    OptionalIdQuery,
+    PageQuery,
+    PageSizeQuery,
+    TextQuery,
+    error_responses,
+)
 
+# A search in the URL: no control characters, and no run of 15 digits (an identity number goes in
+# the body of POST .../households/search, never in a URL). Documented so that clients see the rule.
+_C = SINGLE_LINE_CONTROL_CLASS
+SearchQuery = Annotated[
+    str,
+    Query(
+        description="户号、姓名、地址（按身份证号查询请用 POST …/households/search）",
+        json_schema_extra={"pattern": f"^(?:[^{_C}\\d]|\\d(?: *\\d){{0,13}} *(?:[^{_C}\\d ]|$))*$", "maxLength": 2000},
+    ),
+]
 router = APIRouter(tags=["households"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.HOUSEHOLD_READ)
 WRITE = requires(Permission.HOUSEHOLD_WRITE)
@@ -26,10 +45,10 @@ REGISTER = requires(Permission.HOUSEHOLD_IMPORT)
 @router.get("/projects/{project_id}/households", response_model=s.HouseholdPage)
 def list_households(
     project_id: IdPath,
-    q: str = "",
+    q: SearchQuery = "",
     block_id: OptionalIdQuery = None,
-    status: str = "",
-    sort: str = "code",
+    status: TextQuery = "",
+    sort: TextQuery = "code",
     desc: bool = False,
     page: PageQuery = 1,
     size: PageSizeQuery = 20,

@@ -281,3 +281,10 @@ async def query_guard(request: Request) -> None:
             "invalid query string",
             details=problems,
         )
+
+
+TextQuery = Annotated[
+    str,
+    Query(json_schema_extra={"pattern": text.SINGLE_LINE_PATTERN, "maxLength": MAX_QUERY_VALUE}),
+]
+"""A text query parameter, documented with the rule :func:`query_guard` applies to every query value."""

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     upload_max_rows: int = 1_048_576
     upload_max_columns: int = 16_384
     upload_max_image_pixels: int = 50_000_000
+    upload_max_shared_text_mb: int = 1024  # shared-string text all cells take (each reference counted)
     # An import lists at most this many errors per column, and this many in all (the rest counted).
     import_errors_per_column: int = 20
     import_max_errors: int = 500

@@ -41,6 +41,7 @@ def limits() -> core.UploadLimits:
         max_rows=s.upload_max_rows,
         max_columns=s.upload_max_columns,
         max_image_pixels=s.upload_max_image_pixels,
+        max_shared_text_bytes=s.upload_max_shared_text_mb * MiB,
     )
 
 

@@ -626,3 +626,20 @@ def test_kill_9_during_a_cli_import_is_all_or_nothing(world_on_disk: Path, tmp_p
         ).scalar_one()
     engine.dispose()
     assert n == 3000
+
+
+def test_the_cli_refuses_an_oversize_file_without_reading_it(
+    world_on_disk: Path, tmp_path: Path, lowered: Callable[..., None]
+) -> None:
+    from typer.testing import CliRunner
+
+    from anju.cli import app
+
+    lowered(max_upload_mb=1)
+    path = tmp_path / "big.xlsx"
+    with path.open("wb") as fh:
+        fh.truncate(3 * 1024 * 1024)
+    out = CliRunner().invoke(app, ["import", "census", str(path), "--project", "P1"])
+    assert out.exit_code == 1
+    text = out.output.replace("\n", "")  # Rich wraps at the terminal width
+    assert "文件“big.xlsx”大小（字节）为 3,145,728，超过上限 1,048,576，已拒绝" in text

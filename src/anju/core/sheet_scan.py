@@ -97,9 +97,10 @@ class _SheetScanner:
     in exact mode, which follows every row and cell tag as the reader does.
     """
 
-    def __init__(self, part: str, title: str = "", *, exact: bool = False) -> None:
+    def __init__(self, part: str, title: str = "", *, exact: bool = False, shared: bool = False) -> None:
         self.extent = SheetExtent(part=part, title=title)
         self.exact = exact
+        self.shared = shared  # the workbook has shared strings: count the cells that use them
         self.carry = b""
         self.head = True
         self.cells = 0
@@ -151,6 +152,8 @@ class _SheetScanner:
             m = again
         e.row_bound = max(e.row_bound, bound)
         self.cells += buf.count(b"<c ")
+        if self.shared:
+            e.shared_cells += buf.count(b't="s"')
 
     def _walk(self, buf: bytes) -> None:
         e = self.extent
@@ -164,6 +167,8 @@ class _SheetScanner:
                 e.max_row = max(e.max_row, self.cur_row)
                 continue
             self.cells += 1
+            if b't="s"' in attrs:
+                e.shared_cells += 1
             m = _RANGE.match(ref.decode("ascii", "replace")) if ref else None
             if m:
                 self.cur_col = _col_number(m.group(1).encode())

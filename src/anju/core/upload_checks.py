@@ -38,6 +38,9 @@ class UploadLimits:
     max_json_coordinates: int = 5_000_000
     max_image_pixels: int = 50_000_000
     max_image_side: int = 30_000
+    # Text the cells of a workbook take from its shared strings, each reference counted (the reader
+    # copies the string into every cell that names it: one 32 KB string in 5 million cells is 160 GB).
+    max_shared_text_bytes: int = 1024 * MiB
 
 
 class UploadRejected(Exception):
@@ -108,6 +111,11 @@ def _too_big(
     )
 
 
+def file_too_large(filename: str, limit: int, actual: int) -> UploadRejected:
+    """The refusal of a file over the size limit (``actual`` bytes)."""
+    return _too_big(filename, "大小（字节）", "size", limit, actual)
+
+
 def _unsafe(filename: str, why_zh: str, why_en: str, part: str = "") -> UploadRejected:
     return UploadRejected(
         "upload_unsafe",
@@ -143,6 +151,8 @@ class SheetExtent:
     # The fast scan reads a row number only when it is beyond the bound it tests (``max_row`` with
     # its first two digits): a cell could sit unnoticed at most this far down, within 10% of max_row.
     row_bound: int = 0
+    shared_cells: int = 0  # cells whose value is a shared string (t="s")
+    shared_text: int = 0  # bytes those cells take from the shared strings (an upper bound, or exact)
 
     @property
     def rows(self) -> int:

@@ -35,6 +35,7 @@ import struct
 import unicodedata
 import zipfile
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +53,7 @@ from anju.core.upload_checks import (
     _corrupt,
     _too_big,
     _unsafe,
+    file_too_large,
 )
 from anju.core.upload_formats import (
     CsvReport,
@@ -78,6 +80,7 @@ __all__ = [
     "WorkbookReport",
     "ZipInspection",
     "ZipReport",
+    "file_too_large",
     "image_size",
     "inspect_attachment",
     "inspect_csv",
@@ -349,12 +352,12 @@ def _member_result(
     filename: str,
     limits: UploadLimits,
     budget: int,
-    scanner: _SheetScanner | None,
+    sink: Callable[[bytes], None] | None,
 ) -> ZipEntry:
     """Decompress one member within its caps (the ratio's and what is left of the total) and
     refuse it when it expands too much or does not hold what its header declares."""
     per_entry = max(limits.ratio_floor_bytes, limits.max_ratio * max(1, info.compress_size))
-    actual = _inflate(data, info, min(budget, per_entry), filename, scanner.feed if scanner else None)
+    actual = _inflate(data, info, min(budget, per_entry), filename, sink)
     entry = ZipEntry(info.filename, info.compress_size, info.file_size, actual)
     if actual > per_entry:
         raise UploadRejected(
@@ -394,15 +397,74 @@ def _unzipped_over(filename: str, limits: UploadLimits, part: str, actual: int) 
     )
 
 
+class _SharedStrings:
+    """Streams ``sharedStrings.xml`` and keeps the size in bytes of each string (``<si>``)."""
+
+    _SI = re.compile(rb"<(/?)(?:\w+:)?si(?=[\s>/])")
+
+    def __init__(self) -> None:
+        self.sizes = array("I")
+        self.carry = b""
+        self.pos = 0  # offset of the next byte fed
+        self.start = -1
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self.carry + chunk if self.carry else chunk
+        base = self.pos - len(self.carry)
+        cut = buf.rfind(b"<")
+        if cut <= 0 or len(buf) - cut > MiB:
+            cut = len(buf)
+        for m in self._SI.finditer(buf, 0, cut):
+            if not m.group(1):
+                self.start = base + m.end()
+            elif self.start >= 0:
+                self.sizes.append(min(base + m.start() - self.start, 0xFFFFFFFF))
+                self.start = -1
+        self.carry = buf[cut:]
+        self.pos += len(chunk)
+
+
+class _SharedRefs:
+    """Streams a worksheet and adds up the sizes of the shared strings its cells name."""
+
+    _V = re.compile(rb't="s"[^>]*>\s*<v>\s*([0-9]{1,10})\s*</v>')
+
+    def __init__(self, sizes: array[int]) -> None:
+        self.sizes = sizes
+        self.total = 0
+        self.carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self.carry + chunk if self.carry else chunk
+        cut = buf.rfind(b"<c ")
+        if cut <= 0 or len(buf) - cut > MiB:
+            cut = len(buf)
+        sizes, n = self.sizes, len(self.sizes)
+        self.total += sum(sizes[i] for i in map(int, self._V.findall(buf, 0, cut)) if i < n)
+        self.carry = buf[cut:]
+
+    def finish(self) -> int:
+        while self.carry:
+            self.feed(b"")
+        return self.total
+
+
 def _scan_sheet(
-    data: bytes, info: zipfile.ZipInfo, filename: str, title: str, limits: UploadLimits
+    data: bytes,
+    info: zipfile.ZipInfo,
+    filename: str,
+    title: str,
+    limits: UploadLimits,
+    shared: array[int] | None = None,
 ) -> tuple[ZipEntry | None, SheetExtent | None, UploadRejected | None]:
     """One worksheet decompressed and scanned: its entry and extent, or the refusal (returned, so
-    that it can travel from a child process)."""
+    that it can travel from a child process). With the workbook's shared-string sizes, the text its
+    cells take from them is bounded (count x longest string) and, if that is over the limit, added
+    up exactly in a second pass."""
 
     def run(exact: bool) -> tuple[ZipEntry, SheetExtent]:
-        scanner = _SheetScanner(info.filename, title, exact=exact)
-        entry = _member_result(data, info, filename, limits, limits.max_unzipped_bytes, scanner)
+        scanner = _SheetScanner(info.filename, title, exact=exact, shared=bool(shared))
+        entry = _member_result(data, info, filename, limits, limits.max_unzipped_bytes, scanner.feed)
         return entry, scanner.finish()
 
     try:
@@ -411,9 +473,32 @@ def _scan_sheet(
         except _NeedsWalk:
             entry, extent = run(True)
         _check_extent(filename, extent, limits)
+        if shared:
+            extent.shared_text = extent.shared_cells * max(shared)
+            if extent.shared_text > limits.max_shared_text_bytes:
+                refs = _SharedRefs(shared)
+                _inflate(data, info, limits.max_unzipped_bytes, filename, refs.feed)
+                extent.shared_text = refs.finish()
+            _check_shared_text(filename, extent, extent.shared_text, limits)
     except UploadRejected as exc:
         return None, None, exc
     return entry, extent, None
+
+
+def _check_shared_text(filename: str, extent: SheetExtent, total: int, limits: UploadLimits) -> None:
+    if total > limits.max_shared_text_bytes:
+        where = f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
+        raise UploadRejected(
+            "upload_too_large",
+            f"文件“{filename}”{where}及之前各表的单元格引用的共享文本合计 {total:,} 字节，"
+            f"超过上限 {limits.max_shared_text_bytes:,} 字节，已拒绝（未读取其内容）",
+            f"{filename}: cells up to sheet {extent.title or extent.part} take {total:,} bytes of shared "
+            f"strings, over the limit of {limits.max_shared_text_bytes:,}",
+            filename=filename,
+            part=extent.part,
+            limit=limits.max_shared_text_bytes,
+            actual=total,
+        )
 
 
 FORK_MIN_BYTES = 4 * MiB  # compressed worksheet bytes from which the scan runs in a child process
@@ -478,15 +563,25 @@ class ZipInspection:
                 filename=filename,
             )
         parts = _sheet_parts(data, archive, infos, filename, limits) if scan else {}
+        shared_part = _shared_strings_part(data, archive, filename, limits) if scan else None
+        self.shared: array[int] | None = None
         self.entries: list[ZipEntry] = []
         self.total = 0
         for info in infos:
             if info.filename not in parts:
+                sizes = _SharedStrings() if info.filename == shared_part else None
                 entry = _member_result(
-                    data, info, filename, limits, limits.max_unzipped_bytes - self.total, None
+                    data,
+                    info,
+                    filename,
+                    limits,
+                    limits.max_unzipped_bytes - self.total,
+                    sizes.feed if sizes else None,
                 )
                 self.entries.append(entry)
                 self.total += entry.actual
+                if sizes is not None and sizes.sizes:
+                    self.shared = sizes.sizes
         # worksheets: the wanted titles in the reader's order, then the rest
         rank = {t: i for i, t in enumerate(order)}
         sheet_infos = sorted(
@@ -495,7 +590,11 @@ class ZipInspection:
         self.titles = {parts[i.filename]: n for n, i in enumerate(sheet_infos)}
         self.sheets: list[SheetExtent] = []
         self._cells = 0
-        self._fns = [partial(_scan_sheet, data, i, filename, parts[i.filename], limits) for i in sheet_infos]
+        self._shared_total = 0
+        self._fns = [
+            partial(_scan_sheet, data, i, filename, parts[i.filename], limits, self.shared)
+            for i in sheet_infos
+        ]
         self._forked: Forked | None = None
         if fork and sum(i.compress_size for i in sheet_infos) >= FORK_MIN_BYTES:
             self._forked = Forked(*self._fns)
@@ -521,6 +620,10 @@ class ZipInspection:
             if self.total > self.limits.max_unzipped_bytes:
                 self.close()
                 raise _unzipped_over(self.filename, self.limits, entry.name, self.total)
+            self._shared_total += extent.shared_text
+            if self._shared_total > self.limits.max_shared_text_bytes:
+                self.close()
+                _check_shared_text(self.filename, extent, self._shared_total, self.limits)
             self._cells += extent.grid_cells
             if self._cells > self.limits.max_total_cells:
                 self.close()
@@ -588,6 +691,19 @@ def _small_part(
     if size > cap:
         raise _too_big(filename, f"的部件“{name}”大小（字节）", f"part {name}", cap, size, name)
     return b"".join(out)
+
+
+def _shared_strings_part(
+    data: bytes, archive: zipfile.ZipFile, filename: str, limits: UploadLimits
+) -> str | None:
+    """The shared-strings part the workbook's relationships name (as the reader finds it)."""
+    for tag in _REL_TAG.finditer(_small_part(data, archive, "xl/_rels/workbook.xml.rels", filename, limits)):
+        attrs = dict(_ATTR.findall(tag.group(1)))
+        if attrs.get(b"Type", b"").endswith(b"/sharedStrings"):
+            target = html.unescape(attrs.get(b"Target", b"").decode("utf-8", "replace"))
+            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            return os.path.normpath(target).replace("\\", "/")
+    return "xl/sharedStrings.xml"
 
 
 def _sheet_parts(

@@ -645,13 +645,18 @@ def read_census(
     (the import checks it while the next one is parsed).
     """
     progress = progress or _no_progress
+    limit = upload_policy.limits().max_bytes
     if isinstance(source, Path):
         filename = filename or source.name
-        data = source.read_bytes()
+        size = source.stat().st_size
+        if size > limit:  # refused without reading it
+            raise upload_policy.refusal(core_uploads.file_too_large(source.name, limit, size))
+        with source.open("rb") as fh:
+            data = fh.read(limit + 1)
     elif isinstance(source, bytes):
         data = source
     else:
-        data = source.read()
+        data = source.read(limit + 1)
     filename = core_uploads.safe_filename(filename, "census.xlsx")
     try:
         return _read(data, filename, progress, on_sheet)

@@ -510,3 +510,42 @@ def test_a_damaged_ole_file_is_refused() -> None:
     with pytest.raises(u.UploadRejected) as exc:
         u.inspect_workbook(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "x.xls", LIMITS)
     assert exc.value.code == "upload_corrupt"
+
+
+# ---------------------------------------------------------------- shared strings copied into cells
+
+
+def _shared_workbook(strings: list[str], cells: list[tuple[str, int]]) -> bytes:
+    sst = "<sst>" + "".join(f"<si><t>{t}</t></si>" for t in strings) + "</sst>"
+    body = "".join(f'<row r="{ref[1:]}"><c r="{ref}" t="s"><v>{i}</v></c></row>' for ref, i in cells)
+    rels = WB_RELS.replace(
+        "</Relationships>",
+        '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", CT)
+        z.writestr("xl/workbook.xml", WB)
+        z.writestr("xl/_rels/workbook.xml.rels", rels)
+        z.writestr("xl/sharedStrings.xml", sst)
+        z.writestr("xl/worksheets/sheet1.xml", sheet_xml([], body=body))
+    return buf.getvalue()
+
+
+def test_one_long_shared_string_in_many_cells_is_refused() -> None:
+    data = _shared_workbook(["x" * 32_000], [(f"A{r}", 0) for r in range(1, 2001)])
+    limits = u.UploadLimits(max_shared_text_bytes=50_000_000)
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(data, "s.xlsx", limits)
+    assert exc.value.code == "upload_too_large" and exc.value.actual == 2000 * 32_008
+    assert "单元格引用的共享文本合计 64,016,000 字节，超过上限 50,000,000 字节" in exc.value.message_zh
+
+
+def test_a_long_shared_string_named_once_passes_after_an_exact_count() -> None:
+    cells = [(f"A{r}", 1) for r in range(1, 2001)] + [("B1", 0)]
+    data = _shared_workbook(["y" * 100_000, "短"], cells)
+    [s] = u.inspect_workbook(data, "s.xlsx", u.UploadLimits(max_shared_text_bytes=10_000_000)).sheets
+    assert s.shared_cells == 2001
+    # each string is measured from the ">" of its <si> to its </si>
+    assert s.shared_text == 100_008 + 2000 * len(">" + "<t>短</t>".encode().decode("latin-1"))

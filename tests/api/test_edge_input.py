@@ -477,3 +477,24 @@ def test_control_characters_and_long_values_in_query_strings_are_422_naming_the_
                 failures.append(f"{method} {url} {name}={bad[:3]!r}: {r.status_code}")
     assert failures == []
     assert row_counts() == before
+
+
+def test_user_accounts_refuse_control_characters(app: App) -> None:
+    client = app.client
+    client.cookies.clear()
+    login(client, "admin")
+    csrf = page_csrf(client.get("/users").text)
+    before = row_counts()
+    for field in ("username", "display_name"):
+        form = {
+            "username": "zhangsan",
+            "display_name": "张三",
+            "role": "team_member",
+            "password": "Good-Passw0rd!",
+        }
+        form[field] = f"张三{NUL}"
+        r = client.post("/users", data={**form, "csrf_token": csrf})
+        label = {"username": "用户名", "display_name": "姓名"}[field]
+        assert r.status_code == 422
+        assert f"{label}含有不可见的控制字符：第3个字符是 U+0000（空字符 NUL）" in r.text
+    assert row_counts() == before

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
 from anju.config import get_settings
+from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.errors import (
@@ -139,11 +140,17 @@ def create_user(
         errors.append({"field": "role", "message": "未知角色：" + role})
     if not username.strip() or len(username) > 64:
         errors.append({"field": "username", "message": "用户名必填，最长64位"})
+    for field, label, value in (("username", "用户名", username), ("display_name", "姓名", display_name)):
+        # A NUL would reach the database (PostgreSQL refuses it with an error, not an answer).
+        if found := text.text_problem(value, max_len=64):
+            errors.append({"field": field, "message": label + found})
     problem = rules.password_problem(password) if check_strength else None
     if problem:
         errors.append({"field": "password", "message": problem})
     if errors:
-        raise ValidationFailed("用户信息有误", "invalid user", details=errors)
+        raise ValidationFailed(
+            "用户信息有误：" + "；".join(e["message"] for e in errors), "invalid user", details=errors
+        )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名“{username}”已存在", f"username {username} exists")
     user = User(

@@ -206,3 +206,38 @@ def test_a_writer_queued_too_long_gets_a_409_and_the_gate_is_not_lost(monkeypatc
             return done.status_code, queued.status_code, after.status_code
 
     assert asyncio.run(run()) == (200, 409, 200)
+
+
+def test_a_read_that_leaves_an_audit_record_takes_the_write_lock_first(settings_env) -> None:  # type: ignore[no-untyped-def]
+    """A GET that audits (a ledger export) began as a read on SQLite; another writer commits while
+    it reads; its audit record must still be appended (no stale-snapshot "database is locked")."""
+    from anju.audit import service as audit_service
+    from anju.core.actor import Actor
+    from anju.db import migrate
+    from anju.db.session import get_engine
+
+    settings_env.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(str(get_engine().url))
+    app = _app()
+
+    @app.get("/api/v1/export")
+    def export(request: Request) -> dict[str, int]:
+        db: Session = request.state.db
+        db.execute(text("SELECT count(*) FROM audit_record")).scalar_one()  # the read snapshot begins
+        other = sqlite3.connect(get_engine().url.database or "")
+        other.execute("CREATE TABLE IF NOT EXISTS moved (v INTEGER)")  # another writer commits meanwhile
+        other.commit()
+        other.close()
+        seq = audit_service.record(
+            db, actor=Actor.system("test"), action="export", entity="ledger", entity_id=1, changes={"n": 1}
+        )
+        return {"seq": seq}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/api/v1/export")
+    assert r.status_code == 200, r.text
+    with get_engine().connect() as c:
+        assert (
+            c.execute(text("SELECT action FROM audit_record WHERE seq = :s"), {"s": r.json()["seq"]}).scalar()
+            == "export"
+        )

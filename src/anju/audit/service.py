@@ -16,6 +16,7 @@ from anju.audit.rules import canonical_json as canonical_json  # re-exported for
 from anju.audit.rules import field_diff as field_diff  # re-exported: other domains diff through this service
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
+from anju.db.session import begin_write
 from anju.errors import DomainError
 
 HEAD_ID = 1
@@ -101,6 +102,10 @@ def record_many(session: Session, *, actor: Actor, entries: Sequence[AuditEntry]
     """
     if not entries:
         return 0
+    # A read that leaves a record (a ledger export, a GET) began with a plain BEGIN on SQLite: take
+    # the write lock now (before anything is written), or the append could fail half-way on a
+    # snapshot another writer has moved past. A write transaction is left as it is.
+    begin_write(session)
     at = utcnow().replace(microsecond=0)
     seq, prev = _take_head(session, len(entries))
     conn = session.connection()

@@ -643,3 +643,18 @@ def test_the_cli_refuses_an_oversize_file_without_reading_it(
     assert out.exit_code == 1
     text = out.output.replace("\n", "")  # Rich wraps at the terminal width
     assert "文件“big.xlsx”大小（字节）为 3,145,728，超过上限 1,048,576，已拒绝" in text
+
+
+def test_the_cli_refuses_the_a1_xfd_workbook_and_lives(world_on_disk: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anju.cli import app
+
+    path = tmp_path / "a1-xfd.xlsx"
+    path.write_bytes(a1_xfd())
+    out = CliRunner().invoke(app, ["import", "census", str(path), "--project", "P1"])
+    assert out.exit_code == 1
+    text = out.output.replace("\n", "")
+    assert "工作表“户”的单元格范围为 1,048,576 行 × 16,384 列 = 17,179,869,184 格" in text
+    with unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(Household)) == 2  # the world's, nothing more

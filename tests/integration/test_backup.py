@@ -430,3 +430,36 @@ def test_cli_backup_and_restore(
     assert len(files_under(tmp_path / "new-data" / "attachments")) == 2
     with Session(make_engine(f"sqlite:///{tmp_path / 'new.db'}")) as db:
         assert db.scalar(select(func.count()).select_from(Household)) == 5
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
+def test_archive_is_one_snapshot_while_others_write(
+    backend: str, fresh: Fresh, tmp_path: Path, settings_env: Path
+) -> None:
+    engine = fresh(backend)
+    with Session(engine) as db:
+        w = build_world(db, households=3)
+        db.commit()
+    first, last = w.household_ids[0], w.household_ids[-1]
+
+    class WriteMidway(backup_service.Progress):
+        """Commits a change to an already-copied table and to one not yet copied, between two tables."""
+
+        def start(self, label: str, total: int) -> None:
+            if label == "表 member":  # household is written before member (parents first)
+                with engine.begin() as other:
+                    other.execute(
+                        text("UPDATE household SET remark = 'late' WHERE id IN (:a, :b)"),
+                        {"a": first, "b": last},
+                    )
+                    other.execute(text("UPDATE member SET phone = '13900000000'"))
+
+    archive = tmp_path / "snapshot.zip"
+    backup_service.create_archive(engine, archive, progress=WriteMidway())
+    with zipfile.ZipFile(archive) as zf:
+        households = [json.loads(line) for line in zf.read("tables/household.jsonl").splitlines()]
+        members = [json.loads(line) for line in zf.read("tables/member.jsonl").splitlines()]
+    assert [h["remark"] for h in households] == ["", "", ""]
+    assert {m["phone"] for m in members} == {"13800000000"}  # the later table too: one snapshot
+    with engine.connect() as conn:  # the writes did commit
+        assert conn.scalar(text("SELECT COUNT(*) FROM member WHERE phone = '13900000000'")) == 3

@@ -114,31 +114,31 @@ class _SheetScanner:
         if cut <= 0 or len(buf) - cut > MiB:
             cut = len(buf)
         self.carry = buf[cut:]
-        self._scan(buf[:cut] if cut < len(buf) else buf)
+        self._scan(buf, cut)  # buf[:cut], without copying it
 
-    def _scan(self, buf: bytes) -> None:
+    def _scan(self, buf: bytes, end: int) -> None:
         e = self.extent
         if self.head:
-            m = _DIMENSION.search(buf, 0, 65536)
+            m = _DIMENSION.search(buf, 0, min(end, 65536))
             if m:
                 self._declared(m.group(1).decode("ascii", "replace"))
                 self.head = False
-            elif b"<sheetData" in buf or b":sheetData" in buf:
+            elif buf.find(b"sheetData", 0, end) >= 0:
                 self.head = False
         if self.exact:
-            self._walk(buf)
+            self._walk(buf, end)
             return
-        last_row = buf.rfind(b'<row r="')
+        last_row = buf.rfind(b'<row r="', 0, end)
         if last_row >= 0:
-            m = _ROW_NUMBER.match(buf, last_row + 8)
+            m = _ROW_NUMBER.match(buf, last_row + 8, end)
             if m:
                 e.max_row = max(e.max_row, int(m.group(1)))
         pattern, bound = _outliers(e.max_column, e.max_row)
-        m = pattern.search(buf)
+        m = pattern.search(buf, 0, end)
         while m is not None:
-            if not _REF_AT.match(buf, m.end()):
+            if not _REF_AT.match(buf, m.end(), end):
                 raise _NeedsWalk
-            for letters, digits in _REF.findall(buf):
+            for letters, digits in _REF.findall(buf, 0, end):
                 if len(letters) > 3 or len(digits) > 7:
                     e.max_column = max(e.max_column, EXCEL_MAX_COLUMNS * 26)
                     e.max_row = max(e.max_row, EXCEL_MAX_ROWS * 10)
@@ -146,18 +146,18 @@ class _SheetScanner:
                 e.max_column = max(e.max_column, _col_number(letters))
                 e.max_row = max(e.max_row, int(digits))
             pattern, bound = _outliers(e.max_column, e.max_row)
-            again = pattern.search(buf, m.start())
+            again = pattern.search(buf, m.start(), end)
             if again is not None and again.start() == m.start():
                 raise _NeedsWalk  # a reference the fast pattern does not read (e.g. leading zeros)
             m = again
         e.row_bound = max(e.row_bound, bound)
-        self.cells += buf.count(b"<c ")
+        self.cells += buf.count(b"<c ", 0, end)
         if self.shared:
-            e.shared_cells += buf.count(b't="s"')
+            e.shared_cells += buf.count(b't="s"', 0, end)
 
-    def _walk(self, buf: bytes) -> None:
+    def _walk(self, buf: bytes, end: int) -> None:
         e = self.extent
-        for close, name, attrs, _empty in _TAG.findall(buf):
+        for close, name, attrs, _empty in _TAG.findall(buf, 0, end):
             if close:
                 continue
             ref = dict(_ATTR.findall(attrs)).get(b"r")
@@ -191,7 +191,7 @@ class _SheetScanner:
 
     def finish(self) -> SheetExtent:
         if self.carry:
-            self._scan(self.carry)
+            self._scan(self.carry, len(self.carry))
             self.carry = b""
         e = self.extent
         e.cells = self.cells

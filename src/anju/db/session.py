@@ -32,6 +32,9 @@ from anju.config import get_settings
 WRITE_OPTION = "anju_write"
 #: How long a SQLite writer waits for the write lock before giving up (ms).
 BUSY_TIMEOUT_MS = 10000
+#: ``session.info`` key of a callable that :func:`begin_write` calls once, before a read session
+#: first writes: the web layer queues such a request with the process's writers (its write gate).
+BEFORE_WRITE = "anju_before_write"
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -168,6 +171,9 @@ def begin_write(session: Session) -> None:
     the write transaction. A transaction that already wrote holds the lock and is kept.
     Elsewhere this only records the intent (rows are locked as they are written).
     """
+    before_write = session.info.pop(BEFORE_WRITE, None)
+    if before_write is not None:
+        before_write()
     if _own_sqlite_transaction(session) and _tx_mode(session) == "read" and not _wrote(session):
         session.rollback()
     set_write_intent(session, True)

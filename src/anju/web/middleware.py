@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.config import get_settings
-from anju.db.session import is_lock_error, new_session
+from anju.db.session import BEFORE_WRITE, is_lock_error, new_session
 
 log = logging.getLogger("anju")
 
@@ -135,6 +135,31 @@ class UnitOfWorkMiddleware:
         state["db"] = session
         finished = False
         replaced = False  # the commit failed and an error was sent instead of the route's response
+        gate_held = False  # a read that came to write (an audited export) queued at the gate
+
+        def before_write() -> None:
+            # Called in the route's thread before a read first writes: wait at the write gate
+            # (first come, first served, a few short writes) instead of in SQLite's busy handler,
+            # which other writers can overtake for seconds while this thread is held.
+            nonlocal gate_held
+            try:
+                granted = anyio.from_thread.run(self._enter_gate)
+            except RuntimeError:  # not in a worker thread: the database's own wait applies
+                return
+            if not granted:
+                from anju.web.errors import busy_error
+
+                raise busy_error()
+            gate_held = True
+
+        def release_gate() -> None:
+            nonlocal gate_held
+            if gate_held:
+                gate_held = False
+                self.write_gate.release()
+
+        if not write:
+            session.info[BEFORE_WRITE] = before_write
 
         if write and session.get_bind().dialect.name == "sqlite":
             try:
@@ -169,8 +194,10 @@ class UnitOfWorkMiddleware:
                         await run_in_threadpool(session.commit)
                     else:
                         session.rollback()
+                    release_gate()
                 except Exception as exc:
                     session.rollback()
+                    release_gate()
                     replaced = True
                     if is_lock_error(exc):
                         log.warning(
@@ -200,6 +227,7 @@ class UnitOfWorkMiddleware:
             raise
         finally:
             session.close()
+            release_gate()
 
 
 def _replay(body: IO[bytes], receive: Receive) -> Receive:

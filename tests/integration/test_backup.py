@@ -296,6 +296,15 @@ def _corrupt(kind: str, archive: Path, out: Path) -> None:
         _rewrite(archive, out, {"tables/member.jsonl": None})
     elif kind == "altered attachment":
         _rewrite(archive, out, {attachment: b"\x89PNG tampered"})
+    elif kind == "retyped value":  # checksum recomputed: the value's type is what gives it away
+        lines = households.splitlines(keepends=True)
+        lines[1] = lines[1].replace(b'"project_id":1,', b'"project_id":"1",', 1)
+        edited = b"".join(lines)
+        part = next(p for p in manifest["tables"] if p["table"] == "household")
+        part["sha256"] = hashlib.sha256(edited).hexdigest()
+        _rewrite(
+            archive, out, {"tables/household.jsonl": edited, "manifest.json": json.dumps(manifest).encode()}
+        )
     elif kind == "flipped byte":  # inside a compressed member: zlib or CRC error
         with zipfile.ZipFile(archive) as zf:
             info = zf.getinfo("tables/audit_record.jsonl")
@@ -315,6 +324,7 @@ def _corrupt(kind: str, archive: Path, out: Path) -> None:
         ("missing part", "缺少 tables/member.jsonl"),
         ("altered attachment", "的内容与校验值不符"),
         ("flipped byte", "tables/audit_record.jsonl"),
+        ("retyped value", "tables/household.jsonl 第 2 行无法读取（列 project_id 应为 int，实为 str）"),
     ],
 )
 def test_a_damaged_archive_is_refused_and_writes_nothing(

@@ -55,6 +55,8 @@ BATCH = 1000
 _CHUNK = 1 << 20
 _SHA = re.compile(r"[0-9a-f]{64}")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_AS_IS = (int, bool, str)  # JSON holds these exactly as they are
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Marks a write transaction (``BEGIN IMMEDIATE`` on SQLite; see anju.db.session).
 _WRITE_OPTION = "anju_write"
 
@@ -150,10 +152,15 @@ def encode_row(table: Table, row: Any) -> dict[str, Any]:
 def read_rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
     """Every row of ``table`` in primary-key order, encoded, streamed in batches."""
     stmt = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
-    encoders = [(c, c.name, _codec(c)[0]) for c in table.columns]
+    names = [c.name for c in table.columns]
+    # Integers, booleans and text are JSON as they are: only the other columns are converted.
+    convert = [(i, _codec(c)[0]) for i, c in enumerate(table.columns) if _python_type(c) not in _AS_IS]
     for row in conn.execute(stmt):
-        mapping = row._mapping
-        yield {name: (None if (v := mapping[c]) is None else enc(v)) for c, name, enc in encoders}
+        values = list(row)
+        for i, enc in convert:
+            if (v := values[i]) is not None:
+                values[i] = enc(v)
+        yield dict(zip(names, values, strict=True))
 
 
 def alembic_revision(conn: Connection) -> str:
@@ -258,7 +265,7 @@ def create_archive(
                 digest, rows, pending = hashlib.sha256(), 0, 0
                 with zf.open(_member(name), "w", force_zip64=True) as out:
                     for obj in read_rows(conn, table):
-                        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                        line = _JSON.encode(obj).encode() + b"\n"
                         digest.update(line)
                         out.write(line)
                         rows += 1
@@ -518,7 +525,8 @@ def _load_table(
             f"columns of {table.name} differ",
             code="revision_mismatch",
         )
-    decoders = {c.name: _codec(c)[1] for c in table.columns}
+    decoders = [(c.name, _codec(c)[1]) for c in table.columns if _python_type(c) not in _AS_IS]
+    plain = [(c.name, _python_type(c)) for c in table.columns if _python_type(c) in _AS_IS]
     expected = set(columns)
     progress.start(f"表 {table.name}", int(part.get("rows") or 0))
     digest, rows, batch = hashlib.sha256(), 0, []
@@ -531,7 +539,11 @@ def _load_table(
                     obj = json.loads(line)
                     if not isinstance(obj, dict) or set(obj) != expected:
                         raise ValueError("列不符")
-                    batch.append({k: None if v is None else decoders[k](v) for k, v in obj.items()})
+                    for k, dec in decoders:
+                        if (v := obj[k]) is not None:
+                            obj[k] = dec(v)
+                    _check_plain(obj, plain)
+                    batch.append(obj)
                 except (ValueError, TypeError, ArithmeticError) as exc:
                     raise _broken(
                         source, f"{name} 第 {lineno} 行无法读取（{exc}）", f"{name} line {lineno}: {exc}"
@@ -555,6 +567,14 @@ def _load_table(
         conn.execute(stmt, batch)
         progress.advance(len(batch))
     return rows
+
+
+def _check_plain(obj: dict[str, Any], plain: list[tuple[str, type]]) -> None:
+    """Integers, booleans and text arrive with their JSON type (SQLite would store anything anywhere)."""
+    for name, kind in plain:
+        v = obj[name]
+        if v is not None and (type(v) is not kind):
+            raise ValueError(f"列 {name} 应为 {kind.__name__}，实为 {type(v).__name__}")
 
 
 def _restore_attachments(

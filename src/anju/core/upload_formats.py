@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+from array import array
 from dataclasses import dataclass
 
 from anju.core.upload_checks import (
@@ -22,10 +23,13 @@ from anju.core.upload_checks import (
 # BIFF8 cell records: each starts with the row (u16) and the column (u16).
 _BIFF_CELLS = frozenset({0x0006, 0x00BD, 0x00BE, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_SHEET = 0x0809, 0x000A, 0x0200, 0x0085
+_BIFF_SST, _BIFF_CONTINUE, _BIFF_LABELSST = 0x00FC, 0x003C, 0x00FD
 
 
 def inspect_xls(data: bytes, filename: str, limits: UploadLimits) -> list[SheetExtent]:
-    """Each worksheet's extent in an Excel 97-2003 workbook, from its DIMENSIONS and cell records."""
+    """Each worksheet's extent in an Excel 97-2003 workbook, from its DIMENSIONS and cell records,
+    read where the reader reads them (the offset each sheet's BOUNDSHEET record gives), and the
+    shared-string text its LABELSST cells copy."""
     import olefile
 
     if len(data) > limits.max_bytes:
@@ -44,43 +48,49 @@ def inspect_xls(data: bytes, filename: str, limits: UploadLimits) -> list[SheetE
         raise _too_big(
             filename, "的工作簿数据（字节）", "workbook stream", limits.max_unzipped_bytes, len(book)
         )
-    titles: list[str] = []
-    sheets: list[SheetExtent] = []
-    current: SheetExtent | None = None
-    depth = 0
-    pos, end = 0, len(book)
     unpack = struct.unpack_from
-    total = 0
+    end = len(book)
+    # The workbook globals: each sheet's name and the offset of its substream (where the reader
+    # goes for it, wherever that is), and the shared-string table.
+    boundsheets: list[tuple[int, str]] = []
+    sst: list[tuple[int, int]] = []  # (offset, length) of the SST record and each CONTINUE
+    pos = 0
     while pos + 4 <= end:
         rtype, size = unpack("<HH", book, pos)
         body = pos + 4
         pos = body + size
-        if rtype == _BIFF_BOF:
-            depth += 1
-            if depth == 1 and size >= 4 and unpack("<H", book, body + 2)[0] in (0x0010, 0x0020, 0x0040):
-                n = len(sheets)
-                current = SheetExtent(part=f"sheet{n + 1}", title=titles[n] if n < len(titles) else "")
-            continue
         if rtype == _BIFF_EOF:
-            depth -= 1
-            if depth == 0 and current is not None:
-                _check_extent(filename, current, limits)
-                total += current.grid_cells
-                if total > limits.max_total_cells:
-                    raise _too_big(
-                        filename,
-                        "各工作表的单元格范围合计",
-                        "cells over all sheets",
-                        limits.max_total_cells,
-                        total,
-                        current.part,
-                    )
-                sheets.append(current)
-                current = None
-            continue
-        if rtype == _BIFF_SHEET and current is None and size >= 8:
-            titles.append(_biff_text(book, body + 6, body + size))
-        elif current is not None and size >= 4:
+            break
+        if rtype == _BIFF_SHEET and size >= 8:
+            offset, _state, kind = unpack("<IBB", book, body)
+            if kind == 0:  # a worksheet (charts and macro sheets hold no cells the reader keeps)
+                boundsheets.append((offset, _biff_text(book, body + 6, body + size)))
+        elif rtype == _BIFF_SST:
+            sst = [(body, size)]
+        elif rtype == _BIFF_CONTINUE and sst and sst[-1][0] + sst[-1][1] + 4 == body:
+            sst.append((body, size))
+    if len(boundsheets) > limits.max_entries:  # each is read from its offset: bound the passes
+        raise _too_big(filename, "的工作表个数", "sheet count", limits.max_entries, len(boundsheets))
+    sizes = _sst_sizes(book, sst) if sst else array("I")
+    sheets: list[SheetExtent] = []
+    total = shared_total = 0
+    for n, (offset, title) in enumerate(boundsheets):
+        current = SheetExtent(part=f"sheet{n + 1}", title=title)
+        pos, depth = offset, 0
+        while pos + 4 <= end:
+            rtype, size = unpack("<HH", book, pos)
+            body = pos + 4
+            pos = body + size
+            if rtype == _BIFF_BOF:
+                depth += 1
+                continue
+            if rtype == _BIFF_EOF:
+                depth -= 1
+                if depth <= 0:
+                    break
+                continue
+            if size < 4:
+                continue
             if rtype in _BIFF_CELLS:
                 row, col = unpack("<HH", book, body)
                 if rtype in (0x00BD, 0x00BE) and size >= 6:  # MULRK / MULBLANK: last column at the end
@@ -88,12 +98,110 @@ def inspect_xls(data: bytes, filename: str, limits: UploadLimits) -> list[SheetE
                 current.cells += 1
                 current.max_row = max(current.max_row, row + 1)
                 current.max_column = max(current.max_column, col + 1)
+                if rtype == _BIFF_LABELSST and size >= 10:
+                    # the reader copies the shared string into the cell: count its size each time
+                    isst = unpack("<I", book, body + 6)[0]
+                    got = sizes[isst] if isst < len(sizes) else 0
+                    current.shared_cells += 1
+                    current.shared_text += got
+                    shared_total += got
+                    if shared_total > limits.max_shared_text_bytes:
+                        _refuse_shared_text(filename, current, shared_total, limits)
             elif rtype == _BIFF_DIMENSIONS and size >= 14:
                 _first_row, last_row, _first_col, last_col = unpack("<IIHH", book, body)
                 current.declared_rows, current.declared_columns = last_row, last_col
                 if last_row:
                     current.declared_ref = f"A1:{_col_letters(max(1, last_col))}{last_row}"
+        _check_extent(filename, current, limits)
+        total += current.grid_cells
+        if total > limits.max_total_cells:
+            raise _too_big(
+                filename,
+                "各工作表的单元格范围合计",
+                "cells over all sheets",
+                limits.max_total_cells,
+                total,
+                current.part,
+            )
+        sheets.append(current)
     return sheets
+
+
+def _sst_sizes(book: bytes, segments: list[tuple[int, int]]) -> array[int]:
+    """The size in bytes (as UTF-16 or Latin-1 text) of each string of a BIFF8 shared-string table
+    held in ``segments`` (the SST record and its CONTINUE records). A string's characters may run on
+    into the next record, which then starts with a new flags byte; its formatting runs and extended
+    data may too, without one. A table that does not parse gives the strings found so far."""
+    sizes = array("I")
+    bounds = [start + length for start, length in segments]
+    starts = [start for start, _ in segments]
+    seg = 0
+    pos = starts[0] + 8  # total and unique counts
+    count = struct.unpack_from("<I", book, starts[0] + 4)[0] if segments[0][1] >= 8 else 0
+
+    def advance(p: int, n: int) -> tuple[int, int]:
+        """Move ``n`` bytes on from ``p`` across record boundaries (no flags bytes)."""
+        nonlocal seg
+        while n > 0 and seg < len(bounds):
+            room = bounds[seg] - p
+            if n < room:
+                return p + n, 0
+            n -= room
+            seg += 1
+            p = starts[seg] if seg < len(starts) else bounds[-1]
+        return p, n
+
+    try:
+        for _ in range(count):
+            if seg < len(bounds) and pos >= bounds[seg]:
+                seg += 1
+                if seg >= len(starts):
+                    break
+                pos = starts[seg]
+            cch, flags = struct.unpack_from("<HB", book, pos)
+            pos += 3
+            runs = ext = 0
+            if flags & 0x08:
+                runs = struct.unpack_from("<H", book, pos)[0]
+                pos += 2
+            if flags & 0x04:
+                ext = struct.unpack_from("<I", book, pos)[0]
+                pos += 4
+            wide = flags & 0x01
+            left = cch
+            nbytes = 0
+            while left > 0:
+                room = (bounds[seg] - pos) // (2 if wide else 1)
+                take = min(left, room)
+                pos += take * (2 if wide else 1)
+                nbytes += take * (2 if wide else 1)
+                left -= take
+                if left > 0:  # continued in the next record, after a new flags byte
+                    seg += 1
+                    if seg >= len(starts):
+                        break
+                    wide = book[starts[seg]] & 0x01
+                    pos = starts[seg] + 1
+            sizes.append(nbytes)
+            pos, _rest = advance(pos, 4 * runs + ext)
+    except (struct.error, IndexError):
+        pass
+    return sizes
+
+
+def _refuse_shared_text(filename: str, extent: SheetExtent, total: int, limits: UploadLimits) -> None:
+    where = f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
+    raise UploadRejected(
+        "upload_too_large",
+        f"文件“{filename}”{where}及之前各表的单元格引用的共享文本合计 {total:,} 字节，"
+        f"超过上限 {limits.max_shared_text_bytes:,} 字节，已拒绝（未读取其内容）",
+        f"{filename}: cells up to sheet {extent.title or extent.part} take {total:,} bytes of shared "
+        f"strings, over the limit of {limits.max_shared_text_bytes:,}",
+        filename=filename,
+        part=extent.part,
+        limit=limits.max_shared_text_bytes,
+        actual=total,
+    )
 
 
 def _biff_text(book: bytes, start: int, end: int) -> str:

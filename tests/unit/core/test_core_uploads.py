@@ -453,17 +453,43 @@ def _biff(rtype: int, body: bytes) -> bytes:
     return struct.pack("<HH", rtype, len(body)) + body
 
 
-def _xls(cells: list[tuple[int, int]], dims: tuple[int, int] | None = None) -> bytes:
-    """A minimal Excel 97-2003 file: one sheet 户 with a NUMBER record at each (row, column)."""
+def _sst(long_chars: int) -> bytes:
+    """A shared-string table: a Latin-1 string of ``long_chars`` characters that runs on over
+    CONTINUE records, then "短" (UTF-16), as Excel splits them (a flags byte at each run-on)."""
+    text = b"x" * long_chars
+    first = 8224 - 8 - 3
+    out = _biff(0x00FC, struct.pack("<IIHB", 2, 2, long_chars, 0) + text[:first])
+    rest = text[first:]
+    while len(rest) > 8223:
+        out += _biff(0x003C, b"\x00" + rest[:8223])
+        rest = rest[8223:]
+    return out + _biff(0x003C, b"\x00" + rest + struct.pack("<HB", 1, 1) + "短".encode("utf-16-le"))
+
+
+def _xls(
+    cells: list[tuple[int, int]],
+    dims: tuple[int, int] | None = None,
+    labels: list[tuple[int, int, int]] | None = None,
+    sst: bytes = b"",
+) -> bytes:
+    """A minimal Excel 97-2003 file: one sheet 户 with a NUMBER record at each (row, column) and a
+    LABELSST record (shared string ``isst``) at each (row, column, isst)."""
     name = "户".encode("utf-16-le")
     sheet = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0, 0, 0, 0))
     if dims is not None:
         sheet += _biff(0x0200, struct.pack("<IIHHH", 0, dims[0], 0, dims[1], 0))
     for row, col in cells:
         sheet += _biff(0x0203, struct.pack("<HHHd", row, col, 0, 1.0))
+    for row, col, isst in labels or []:
+        sheet += _biff(0x00FD, struct.pack("<HHHI", row, col, 0, isst))
     sheet += _biff(0x000A, b"")
-    globals_ = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0))
-    globals_ += _biff(0x0085, struct.pack("<IBBBB", 0, 0, 0, 1, 1) + name) + _biff(0x000A, b"")
+    bof = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0))
+    boundsheet_size = 4 + 8 + len(name)
+    offset = len(bof) + boundsheet_size + len(sst) + 4  # the sheet's BOF follows the globals' EOF
+    globals_ = (
+        bof + _biff(0x0085, struct.pack("<IBBBB", offset, 0, 0, 1, 1) + name) + sst + _biff(0x000A, b"")
+    )
+    assert len(globals_) == offset
     stream = globals_ + sheet
     stream += bytes(max(0, 4096 - len(stream)))  # a regular stream (not in the mini stream)
     stream += bytes(-len(stream) % 512)
@@ -549,3 +575,15 @@ def test_a_long_shared_string_named_once_passes_after_an_exact_count() -> None:
     assert s.shared_cells == 2001
     # each string is measured from the ">" of its <si> to its </si>
     assert s.shared_text == 100_008 + 2000 * len(">" + "<t>短</t>".encode().decode("latin-1"))
+
+
+def test_xls_shared_strings_copied_into_many_cells_are_bounded() -> None:
+    sst = _sst(20_000)
+    data = _xls([], labels=[(r, 0, 0) for r in range(2000)] + [(0, 1, 1)], sst=sst)
+    limits = u.UploadLimits(max_shared_text_bytes=10_000_000)
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_xls(data, "s.xls", limits)
+    assert exc.value.actual == 500 * 20_000 + 20_000  # refused at the cell that crosses the limit
+    assert "单元格引用的共享文本合计 10,020,000 字节，超过上限 10,000,000 字节" in exc.value.message_zh
+    [s] = u.inspect_xls(data, "s.xls", u.UploadLimits(max_shared_text_bytes=100_000_000))
+    assert (s.shared_cells, s.shared_text) == (2001, 2000 * 20_000 + 2)

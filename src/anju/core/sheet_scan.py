@@ -18,7 +18,8 @@ from anju.core.upload_checks import (
     _col_number,
 )
 
-_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+_ODD_TYPE = re.compile(rb"\st(?:\s+=|=\s)")  # t = "s" with spaces, which the byte counts would miss
+_ATTR = re.compile(rb"""([\w:]+)\s*=\s*["']([^"']*)["']""")  # XML allows either quote
 
 
 def _greater(text: str, alphabet: str) -> str:
@@ -153,7 +154,9 @@ class _SheetScanner:
         e.row_bound = max(e.row_bound, bound)
         self.cells += buf.count(b"<c ", 0, end)
         if self.shared:
-            e.shared_cells += buf.count(b't="s"', 0, end)
+            if _ODD_TYPE.search(buf, 0, end):
+                raise _NeedsWalk  # a cell type written unusually (t = "s"): follow each tag
+            e.shared_cells += buf.count(b't="s"', 0, end) + buf.count(b"t='s'", 0, end)
 
     def _walk(self, buf: bytes, end: int) -> None:
         e = self.extent
@@ -167,7 +170,7 @@ class _SheetScanner:
                 e.max_row = max(e.max_row, self.cur_row)
                 continue
             self.cells += 1
-            if b't="s"' in attrs:
+            if dict(_ATTR.findall(attrs)).get(b"t") == b"s":
                 e.shared_cells += 1
             m = _RANGE.match(ref.decode("ascii", "replace")) if ref else None
             if m:

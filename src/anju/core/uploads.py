@@ -427,7 +427,7 @@ class _SharedStrings:
 class _SharedRefs:
     """Streams a worksheet and adds up the sizes of the shared strings its cells name."""
 
-    _V = re.compile(rb't="s"[^>]*>\s*<v>\s*([0-9]{1,10})\s*</v>')
+    _V = re.compile(rb"""\st\s*=\s*["']s["'][^>]*>\s*<v[^>]*>\s*([0-9]{1,10})\s*</v>""")
 
     def __init__(self, sizes: array[int]) -> None:
         self.sizes = sizes

@@ -8,6 +8,7 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 
 import pytest
 
@@ -587,3 +588,39 @@ def test_xls_shared_strings_copied_into_many_cells_are_bounded() -> None:
     assert "单元格引用的共享文本合计 10,020,000 字节，超过上限 10,000,000 字节" in exc.value.message_zh
     [s] = u.inspect_xls(data, "s.xls", u.UploadLimits(max_shared_text_bytes=100_000_000))
     assert (s.shared_cells, s.shared_text) == (2001, 2000 * 20_000 + 2)
+
+
+def test_single_quoted_attributes_are_read_too() -> None:
+    body = "<row r='1'><c r='A1'><v>1</v></c></row><row r='1048576'><c r='XFD1048576'><v>1</v></c></row>"
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(xlsx(sheet_xml([], body=body)), "q.xlsx", LIMITS)
+    assert exc.value.actual == 17_179_869_184
+    # a worksheet outside xl/worksheets, named by a single-quoted relationship
+    rels = WB_RELS.replace('Target="worksheets/sheet1.xml"', "Target='other/data.xml'")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("xl/workbook.xml", WB)
+        z.writestr("xl/_rels/workbook.xml.rels", rels)
+        z.writestr("xl/other/data.xml", sheet_xml(["A1", "XFD1048576"]))
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(buf.getvalue(), "q.xlsx", LIMITS)
+    assert exc.value.part == "xl/other/data.xml" and "工作表“户”" in exc.value.message_zh
+
+
+@pytest.mark.parametrize("typed", ['t="s"', "t='s'", 't = "s"', "t=\n's'"])
+def test_shared_string_cells_are_counted_however_their_type_is_quoted(typed: str) -> None:
+    data = _shared_workbook(["x" * 32_000], [(f"A{r}", 0) for r in range(1, 2001)])
+    data = _rewrite_sheet(data, lambda xml: xml.replace('t="s"', typed))
+    with pytest.raises(u.UploadRejected) as exc:
+        u.inspect_workbook(data, "s.xlsx", u.UploadLimits(max_shared_text_bytes=50_000_000))
+    assert exc.value.actual == 2000 * 32_008
+
+
+def _rewrite_sheet(data: bytes, change: Callable[[str], str]) -> bytes:
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            body = src.read(name)
+            z.writestr(name, change(body.decode()) if name == "xl/worksheets/sheet1.xml" else body)
+    return buf.getvalue()

@@ -31,10 +31,10 @@ from anju.db import migrate
 from anju.db.session import make_engine
 from anju.demo.policies import POLICY_DIR
 from anju.household import service as household_service
-from anju.household.models import Household
+from anju.household.models import Household, Member
 from anju.identity.service import DataScope
 from tests.conftest import ServerDatabase, new_database
-from tests.factories import ACTOR, build_world
+from tests.factories import ACTOR, build_world, id_number
 
 ALL = DataScope.everything()
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00"
@@ -252,6 +252,9 @@ def test_archive_round_trip_to_each_database_and_back(
         )
         db.flush()
         assert h.id == max(r["id"] for r in expected["household"]) + 1
+        # Identity numbers decrypt with the same secret key.
+        first = db.get(Member, expected["member"][0]["id"])
+        assert first is not None and household_service.reveal_id_number(first) == id_number(1)
         db.rollback()
 
     # And back: the target's archive restores into a fresh SQLite file exactly as the target holds it.

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from anju.backup import service as backup_service
+from anju.backup import sqlite_copy
 from anju.backup.service import BackupInvalid, RestoreRefused
 from anju.cli import app
 from anju.compensation import service as compensation_service
@@ -173,14 +174,14 @@ def test_sqlite_copy_round_trip_while_a_writer_is_in_a_transaction(
     writer.execute("UPDATE household SET remark = 'uncommitted' WHERE id = 1")
     try:
         copy = tmp_path / "copy.db"
-        revision = backup_service.sqlite_copy(str(source.url), copy)
+        revision = sqlite_copy.sqlite_copy(str(source.url), copy)
     finally:
         writer.rollback()
         writer.close()
     assert revision == expected_revision(source)
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     target = fresh("sqlite")
-    result = backup_service.restore_sqlite_copy(target, copy)
+    result = sqlite_copy.restore_sqlite_copy(target, copy)
     assert result.ok, result.problem
     assert result.checked == len(expected["audit_record"])
     assert dump(target) == expected
@@ -188,18 +189,18 @@ def test_sqlite_copy_round_trip_while_a_writer_is_in_a_transaction(
 
 def test_sqlite_copy_refuses_a_non_empty_target_and_a_server_database(source: Engine, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
-    backup_service.sqlite_copy(str(source.url), copy)
+    sqlite_copy.sqlite_copy(str(source.url), copy)
     before = dump(source)
     with pytest.raises(RestoreRefused) as refused:
-        backup_service.restore_sqlite_copy(source, copy)
+        sqlite_copy.restore_sqlite_copy(source, copy)
     assert refused.value.code == "target_not_empty"
     assert "目标数据库不是空库" in refused.value.message_zh
     assert dump(source) == before
     with pytest.raises(BackupInvalid) as not_sqlite:
-        backup_service.sqlite_copy("postgresql+psycopg://x@127.0.0.1/anju", tmp_path / "x.db")
+        sqlite_copy.sqlite_copy("postgresql+psycopg://x@127.0.0.1/anju", tmp_path / "x.db")
     assert "pg_dump" in not_sqlite.value.message_zh
     with pytest.raises(BackupInvalid) as exists:
-        backup_service.sqlite_copy(str(source.url), copy)  # never overwrites a backup
+        sqlite_copy.sqlite_copy(str(source.url), copy)  # never overwrites a backup
     assert "已存在" in exists.value.message_zh
 
 
@@ -476,3 +477,23 @@ def test_archive_is_one_snapshot_while_others_write(
     assert {m["phone"] for m in members} == {"13800000000"}  # the later table too: one snapshot
     with engine.connect() as conn:  # the writes did commit
         assert conn.scalar(text("SELECT COUNT(*) FROM member WHERE phone = '13900000000'")) == 3
+
+
+def test_a_backup_with_a_missing_or_altered_attachment_file_is_not_written(
+    source: Engine, settings_env: Path, tmp_path: Path
+) -> None:
+    sha = dump(source)["attachment"][0]["sha256"]
+    stored = settings_env / "attachments" / sha[:2] / sha
+    stored.write_bytes(b"altered")
+    target = tmp_path / "backups" / "anju.zip"
+    with pytest.raises(BackupInvalid) as altered:
+        backup_service.create_archive(source, target)
+    assert (
+        altered.value.message_zh
+        == f"附件文件校验失败：{stored} 的内容与其校验值不符（可能已被篡改），备份未生成"
+    )
+    stored.unlink()
+    with pytest.raises(BackupInvalid) as missing:
+        backup_service.create_archive(source, target)
+    assert missing.value.message_zh.startswith(f"附件文件缺失：{stored}")
+    assert files_under(tmp_path / "backups") == []  # no partial file left behind

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 
 from anju.backup import service as backup_service
+from anju.backup import sqlite_copy
 from anju.config import get_settings
 from anju.db.session import get_engine
 from anju.errors import DomainError
@@ -63,7 +64,7 @@ def backup(
     try:
         if sqlite:
             with console.status("正在复制 SQLite 数据库（在线备份）…"):
-                revision = backup_service.sqlite_copy(url, file)
+                revision = sqlite_copy.sqlite_copy(url, file)
             console.print(f"[green]已生成数据库副本 {file}（版本 {revision}，权限 0600）[/green]")
             console.print(f"[yellow]附件不在副本中：请另行复制附件目录 {settings.attachment_dir}[/yellow]")
             return
@@ -92,9 +93,9 @@ def restore(
     """Restore a backup into the configured, freshly migrated empty database (all or nothing)."""
     engine = get_engine()
     try:
-        if backup_service.is_sqlite_file(file):
+        if sqlite_copy.is_sqlite_file(file):
             with console.status("正在恢复 SQLite 数据库副本…"):
-                result = backup_service.restore_sqlite_copy(
+                result = sqlite_copy.restore_sqlite_copy(
                     engine, file, replace=replace, accept_unverified=accept_unverified
                 )
             console.print(f"[green]已恢复数据库副本 {file}[/green]")

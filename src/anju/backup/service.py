@@ -2,7 +2,7 @@
 
 Two kinds:
 
-- :func:`sqlite_copy` / :func:`restore_sqlite_copy`: the embedded database file copied with
+- :func:`anju.backup.sqlite_copy.sqlite_copy` / ``restore_sqlite_copy``: the embedded database file copied with
   SQLite's online backup API in one step (a consistent snapshot; in WAL mode the server's writers
   carry on meanwhile). Attachments are not in it (they are files, kept by checksum and never changed).
 - :func:`create_archive` / :func:`restore_archive`: a zip that moves between SQLite, PostgreSQL and
@@ -26,11 +26,10 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Column, Connection, Engine, Table, TypeDecorator, func, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -54,7 +52,6 @@ MANIFEST = "manifest.json"
 BATCH = 1000
 _CHUNK = 1 << 20
 _SHA = re.compile(r"[0-9a-f]{64}")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _AS_IS = (int, bool, str)  # JSON holds these exactly as they are
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Marks a write transaction (``BEGIN IMMEDIATE`` on SQLite; see anju.db.session).
@@ -140,15 +137,6 @@ def tables() -> list[Table]:
     return list(registry.Base.metadata.sorted_tables)
 
 
-def encode_row(table: Table, row: Any) -> dict[str, Any]:
-    """One row as the JSON object stored in the archive (also used by tests to compare databases)."""
-    out: dict[str, Any] = {}
-    for column in table.columns:
-        value = row._mapping[column]
-        out[column.name] = None if value is None else _codec(column)[0](value)
-    return out
-
-
 def read_rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
     """Every row of ``table`` in primary-key order, encoded, streamed in batches."""
     stmt = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
@@ -176,7 +164,7 @@ def alembic_revision(conn: Connection) -> str:
 
 
 @contextmanager
-def _private_file(target: Path) -> Iterator[tuple[Path, IO[bytes]]]:
+def private_file(target: Path) -> Iterator[tuple[Path, IO[bytes]]]:
     """A new file beside ``target`` with mode 0600, renamed to ``target`` on success, removed on failure."""
     if target.exists():
         raise BackupInvalid(
@@ -210,6 +198,11 @@ def _member(name: str) -> zipfile.ZipInfo:
 def _attachment_file(root: Path, sha256: str) -> Path:
     """Same layout as ``household_service.attachment_path``: ``<root>/ab/abcdef...``."""
     return root / sha256[:2] / sha256
+
+
+def _attachment_checksums() -> Column[Any]:
+    """``attachment.sha256``: the one column whose values name files (read through the registry's metadata)."""
+    return registry.Base.metadata.tables["attachment"].c.sha256
 
 
 def _file_sha256(path: Path) -> str:
@@ -248,11 +241,11 @@ def create_archive(
     """
     progress = progress or Progress()
     root = attachment_dir or get_settings().attachment_dir
-    with _private_file(target) as (_tmp, handle), _snapshot(engine) as conn:
+    with private_file(target) as (_tmp, handle), _snapshot(engine) as conn:
         revision = alembic_revision(conn)
         if not revision:
             raise BackupInvalid("数据库尚未迁移，没有可备份的内容", "the database was never migrated")
-        _check_code_revision(revision, "数据库")
+        check_code_revision(revision, "数据库")
         summary = ArchiveSummary(revision=revision)
         parts: list[dict[str, Any]] = []
         with zipfile.ZipFile(
@@ -302,9 +295,8 @@ def create_archive(
 def _write_attachments(
     conn: Connection, zf: zipfile.ZipFile, root: Path, progress: Progress, summary: ArchiveSummary
 ) -> list[dict[str, Any]]:
-    from anju.household.models import Attachment  # the one table whose rows name files
-
-    digests = [str(d) for d in conn.scalars(select(Attachment.sha256).distinct().order_by(Attachment.sha256))]
+    sha_column = _attachment_checksums()
+    digests = [str(d) for d in conn.scalars(select(sha_column).distinct().order_by(sha_column))]
     progress.start("附件", len(digests))
     files: list[dict[str, Any]] = []
     for sha in digests:
@@ -338,7 +330,8 @@ def _write_attachments(
 # ------------------------------------------------------------------ archive: restore
 
 
-def _broken(source: Path, why_zh: str, why_en: str) -> BackupInvalid:
+def broken(source: Path, why_zh: str, why_en: str) -> BackupInvalid:
+    """The refusal of an unusable backup file, saying why and that nothing was written."""
     return BackupInvalid(
         f"备份文件 {source.name} 无法使用：{why_zh}。未写入任何数据",
         f"backup {source.name} unusable: {why_en}; nothing was written",
@@ -350,13 +343,13 @@ def read_manifest(zf: zipfile.ZipFile, source: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(zf.read(MANIFEST))
     except KeyError:
-        raise _broken(source, "缺少 manifest.json（不是安居备份或文件不完整）", "no manifest.json") from None
+        raise broken(source, "缺少 manifest.json（不是安居备份或文件不完整）", "no manifest.json") from None
     except (ValueError, zipfile.BadZipFile, zlib.error, OSError) as exc:
-        raise _broken(source, f"manifest.json 已损坏（{exc}）", f"manifest.json damaged ({exc})") from None
+        raise broken(source, f"manifest.json 已损坏（{exc}）", f"manifest.json damaged ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _broken(source, "不是安居备份文件", "not an Anju backup")
+        raise broken(source, "不是安居备份文件", "not an Anju backup")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise _broken(
+        raise broken(
             source,
             f"备份格式版本 {manifest.get('format_version')} 不受本程序支持（支持 {FORMAT_VERSION}）",
             f"format version {manifest.get('format_version')} not supported",
@@ -366,13 +359,13 @@ def read_manifest(zf: zipfile.ZipFile, source: Path) -> dict[str, Any]:
         parts += [(a["file"], a["sha256"]) for a in manifest["attachments"]]
         str(manifest["alembic_revision"])
     except (KeyError, TypeError) as exc:
-        raise _broken(source, f"manifest.json 缺少字段 {exc}", f"manifest.json lacks {exc}") from None
+        raise broken(source, f"manifest.json 缺少字段 {exc}", f"manifest.json lacks {exc}") from None
     names = set(zf.namelist())
     for name, sha in parts:
         if name not in names:
-            raise _broken(source, f"缺少 {name}（文件不完整）", f"{name} missing (truncated)")
+            raise broken(source, f"缺少 {name}（文件不完整）", f"{name} missing (truncated)")
         if not isinstance(sha, str) or not _SHA.fullmatch(sha):
-            raise _broken(source, f"{name} 的校验值格式有误", f"bad checksum for {name}")
+            raise broken(source, f"{name} 的校验值格式有误", f"bad checksum for {name}")
     return manifest
 
 
@@ -385,7 +378,7 @@ def code_revision() -> str:
     return str(ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head())
 
 
-def _check_code_revision(revision: str, what: str) -> None:
+def check_code_revision(revision: str, what: str) -> None:
     """This program reads and writes the tables of its own revision only."""
     code = code_revision()
     if revision != code:
@@ -397,7 +390,7 @@ def _check_code_revision(revision: str, what: str) -> None:
         )
 
 
-def _check_target(conn: Connection, revision: str, *, replace: bool) -> None:
+def check_target(conn: Connection, revision: str, *, replace: bool) -> None:
     """The target is migrated to ``revision`` and empty (or emptied here when ``replace``)."""
     current = alembic_revision(conn)
     if not current:
@@ -452,14 +445,14 @@ def restore_archive(
     except FileNotFoundError:
         raise BackupInvalid(f"找不到备份文件 {source}", f"backup file {source} not found") from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise _broken(
+        raise broken(
             source, "不是有效的 zip 归档（文件已损坏或被截断）", f"not a valid zip ({exc})"
         ) from None
     created: list[Path] = []
     with zf:
         manifest = read_manifest(zf, source)
         revision = str(manifest["alembic_revision"])
-        _check_code_revision(revision, "备份")
+        check_code_revision(revision, "备份")
         by_name = {p["table"]: p for p in manifest["tables"]}
         known = {t.name for t in tables()}
         if set(by_name) != known:
@@ -473,7 +466,7 @@ def restore_archive(
             with engine.connect() as conn:
                 conn.execution_options(**{_WRITE_OPTION: True})
                 with conn.begin():
-                    _check_target(conn, revision, replace=replace)
+                    check_target(conn, revision, replace=replace)
                     if conn.dialect.name == "sqlite":
                         conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")  # checked at commit
                     for table in tables():
@@ -483,7 +476,7 @@ def restore_archive(
                             )
                         except SQLAlchemyError as exc:  # the rows contradict the schema: not a backup of ours
                             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-                            raise _broken(
+                            raise broken(
                                 source,
                                 f"表 {table.name} 的数据无法写入（{reason}）",
                                 f"{table.name}: {reason}",
@@ -492,7 +485,7 @@ def restore_archive(
                         conn, zf, source, manifest["attachments"], root, created, progress, summary
                     )
                     _reset_sequences(conn)
-                    summary.audit = _verify(conn)
+                    summary.audit = verify_chain(conn)
                     if not summary.audit.ok and not accept_unverified:
                         raise RestoreRefused(
                             f"恢复后的审计链核验不通过：第 {summary.audit.broken_seq} 条记录，{summary.audit.problem}。"
@@ -545,7 +538,7 @@ def _load_table(
                     _check_plain(obj, plain)
                     batch.append(obj)
                 except (ValueError, TypeError, ArithmeticError) as exc:
-                    raise _broken(
+                    raise broken(
                         source, f"{name} 第 {lineno} 行无法读取（{exc}）", f"{name} line {lineno}: {exc}"
                     ) from None
                 rows += 1
@@ -554,13 +547,11 @@ def _load_table(
                     progress.advance(len(batch))
                     batch = []
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # CRC error, truncated member
-        raise _broken(source, f"{name} 已损坏（{exc}）", f"{name} damaged ({exc})") from None
+        raise broken(source, f"{name} 已损坏（{exc}）", f"{name} damaged ({exc})") from None
     if digest.hexdigest() != part["sha256"]:
-        raise _broken(
-            source, f"{name} 的 SHA-256 与清单不符（文件被改动或损坏）", f"{name} checksum mismatch"
-        )
+        raise broken(source, f"{name} 的 SHA-256 与清单不符（文件被改动或损坏）", f"{name} checksum mismatch")
     if rows != part.get("rows"):
-        raise _broken(
+        raise broken(
             source, f"{name} 有 {rows} 行，清单记载 {part.get('rows')} 行", f"{name} row count mismatch"
         )
     if batch:
@@ -588,8 +579,6 @@ def _restore_attachments(
     summary: ArchiveSummary,
 ) -> None:
     """Copy each attachment into place (checksum checked); every attachment row must have its file."""
-    from anju.household.models import Attachment
-
     progress.start("附件", len(entries))
     present: set[str] = set()
     for entry in entries:
@@ -605,7 +594,7 @@ def _restore_attachments(
                     out.write(chunk)
                     size += len(chunk)
             if digest.hexdigest() != sha:
-                raise _broken(
+                raise broken(
                     source, f"附件 {name} 的内容与校验值不符", f"attachment {name} checksum mismatch"
                 )
             if dest.exists() and _file_sha256(dest) == sha:
@@ -616,7 +605,7 @@ def _restore_attachments(
                 if not existed:
                     created.append(dest)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-            raise _broken(
+            raise broken(
                 source, f"附件 {name} 已损坏（{exc}）", f"attachment {name} damaged ({exc})"
             ) from None
         finally:
@@ -625,11 +614,9 @@ def _restore_attachments(
         summary.attachments += 1
         summary.attachment_bytes += size
         progress.advance(1)
-    for sha in conn.scalars(select(Attachment.sha256).distinct()):
+    for sha in conn.scalars(select(_attachment_checksums()).distinct()):
         if sha not in present and not _attachment_file(root, sha).exists():
-            raise _broken(
-                source, f"缺少附件文件 {sha}（数据库中有该附件的记录）", f"attachment {sha} missing"
-            )
+            raise broken(source, f"缺少附件文件 {sha}（数据库中有该附件的记录）", f"attachment {sha} missing")
 
 
 def _reset_sequences(conn: Connection) -> None:
@@ -660,144 +647,10 @@ def _is_int(column: Column[Any]) -> bool:
     return _python_type(column) is int
 
 
-def _verify(conn: Connection) -> audit_service.VerifyResult:
+def verify_chain(conn: Connection) -> audit_service.VerifyResult:
     """The audit chain as restored (inside the restoring transaction), with this installation's keys."""
     session = Session(bind=conn)
     try:
         return audit_service.verify(session)
     finally:
         session.close()
-
-
-# ------------------------------------------------------------------ SQLite copy
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a SQLite URL; refuses any other database."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        raise BackupInvalid(
-            "数据库副本只适用于内置的 SQLite 文件；PostgreSQL 请用 pg_dump，MariaDB/MySQL 请用 mysqldump，"
-            "或用 anju backup 生成可移植的归档",
-            "a database copy is for the embedded SQLite file only (use pg_dump / mysqldump or the archive)",
-            code="not_sqlite",
-        )
-    return Path(parsed.database)
-
-
-def sqlite_copy(url: str, target: Path) -> str:
-    """Copy the SQLite database at ``url`` to ``target`` (mode 0600) with the online backup API.
-
-    One backup step copies every page under a single read transaction: a consistent snapshot,
-    and in WAL mode the server's writers are not blocked meanwhile (copying in several steps
-    would restart whenever another connection writes). Returns the copy's Alembic revision.
-    """
-    path = sqlite_path(url)
-    if not path.exists():
-        raise BackupInvalid(f"找不到数据库文件 {path}", f"database file {path} not found")
-    with _private_file(target) as (tmp, _handle):
-        src = sqlite3.connect(path)
-        dst = sqlite3.connect(tmp)
-        try:
-            src.execute("PRAGMA busy_timeout=10000")
-            src.backup(dst)
-            ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
-            if ok != "ok":
-                raise BackupInvalid(f"数据库副本完整性检查失败：{ok}", f"integrity check failed: {ok}")
-            row = _sqlite_revision(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        finally:
-            dst.close()
-            src.close()
-    return row
-
-
-def _sqlite_revision(conn: sqlite3.Connection) -> str:
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.DatabaseError:
-        return ""
-    return str(row[0]) if row else ""
-
-
-def is_sqlite_file(path: Path) -> bool:
-    """Whether ``path`` starts like a SQLite database file."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
-    except OSError:
-        return False
-
-
-def restore_sqlite_copy(
-    engine: Engine, source: Path, *, replace: bool = False, accept_unverified: bool = False
-) -> audit_service.VerifyResult:
-    """Put a :func:`sqlite_copy` back as the SQLite database at ``engine`` (server stopped).
-
-    The copy is checked (integrity, Alembic revision equal to the target's, audit chain with this
-    installation's keys, on a scratch copy so the backup file is never modified) before the target
-    is touched; the target must be migrated and empty unless ``replace``. The page copy into the
-    target is a single SQLite transaction. Attachments are not in a database copy.
-    """
-    from anju.db.session import make_engine
-
-    target_path = sqlite_path(str(engine.url))
-    if not is_sqlite_file(source):
-        raise BackupInvalid(f"{source} 不是 SQLite 数据库副本", f"{source} is not a SQLite database copy")
-    scratch = target_path.with_name(f".{target_path.name}.restore-{os.getpid()}")
-    try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        tmp = sqlite3.connect(scratch)
-        try:
-            src.backup(tmp)
-            ok = tmp.execute("PRAGMA integrity_check").fetchone()[0]
-            revision = _sqlite_revision(tmp)
-        except sqlite3.DatabaseError as exc:
-            raise _broken(source, f"SQLite 文件已损坏（{exc}）", f"damaged SQLite file ({exc})") from None
-        finally:
-            tmp.close()
-            src.close()
-        if ok != "ok":
-            raise _broken(source, f"完整性检查失败（{ok}）", f"integrity check failed ({ok})")
-        with engine.connect() as conn, conn.begin():
-            if replace:  # the page copy replaces the whole file
-                _check_revision_only(conn, revision)
-            else:
-                _check_target(conn, revision, replace=False)
-        scratch_engine = make_engine(f"sqlite:///{scratch}")
-        try:
-            with scratch_engine.connect() as conn, conn.begin():
-                result = _verify(conn)
-        finally:
-            scratch_engine.dispose()
-        if not result.ok and not accept_unverified:
-            raise RestoreRefused(
-                f"备份的审计链核验不通过：第 {result.broken_seq} 条记录，{result.problem}。未写入任何数据。"
-                "请确认 ANJU_AUDIT_KEYS 与备份时的配置相同；如确需恢复，请加 --accept-unverified",
-                f"audit chain of the copy does not verify: {result.problem_en}",
-                code="audit_unverified",
-            )
-        engine.dispose()
-        src = sqlite3.connect(scratch)
-        dst = sqlite3.connect(target_path)
-        try:
-            dst.execute("PRAGMA busy_timeout=10000")
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return result
-    finally:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with suppress(FileNotFoundError):
-                Path(f"{scratch}{suffix}").unlink()
-
-
-def _check_revision_only(conn: Connection, revision: str) -> None:
-    current = alembic_revision(conn)
-    if current and current != revision:
-        raise RestoreRefused(
-            f"备份的数据库版本（{revision}）与目标数据库版本（{current}）不一致",
-            f"backup revision {revision} differs from the target's {current}",
-            code="revision_mismatch",
-        )

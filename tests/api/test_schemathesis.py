@@ -133,7 +133,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             if time.monotonic() > deadline:
                 pytest.fail(f"server did not answer /healthz:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield Live(url, json.loads(world_file.read_text(encoding="utf-8")), {})
+        live = Live(url, json.loads(world_file.read_text(encoding="utf-8")), {})
+        for role in {"case_officer", *ROLE_FOR.values()}:
+            live.session(role)  # before the login operation's failures count against this address
+        yield live
     finally:
         proc.terminate()
         try:

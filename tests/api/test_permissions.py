@@ -599,7 +599,9 @@ def _login_attempts(username: str) -> int:
 def _form_login(client: TestClient, username: str, password: str) -> Any:
     token = page_csrf(client.get("/login").text)
     return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
     )
 
 
@@ -686,8 +688,12 @@ def test_reveal_shows_the_full_number_once_per_audited_request(
     assert id_number(1) not in page and "330102********" in page
     # a voided member cannot be revealed any more, and nothing is audited for the refusal
     client2, csrf2, _ = client_as("case_officer")
-    assert client2.post(f"/api/v1/members/{mid}/void", json={"reason": "重复登记"},
-                        headers={"X-CSRF-Token": csrf2}).status_code == 200
+    assert (
+        client2.post(
+            f"/api/v1/members/{mid}/void", json={"reason": "重复登记"}, headers={"X-CSRF-Token": csrf2}
+        ).status_code
+        == 200
+    )
     count = audit_count()
     r = client2.post(f"/members/{mid}/reveal", headers={"X-CSRF-Token": csrf2})
     assert r.status_code == 404 and "家庭成员不存在" in r.text

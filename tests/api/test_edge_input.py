@@ -270,6 +270,9 @@ def test_a_reason_over_500_characters_is_refused_not_cut(app: App) -> None:
     form = {**FORM_BASE["household"], "head_name": "张建设", "reason": reason, "csrf_token": csrf}
     r = client.post(f"/households/{hid}/edit", data={**form, "version": str(_version(client, hid))})
     assert r.status_code == 422 and want in r.text
+    unchanged = {**FORM_BASE["household"], "reason": reason, "csrf_token": csrf}
+    r = client.post(f"/households/{hid}/edit", data={**unchanged, "version": str(_version(client, hid))})
+    assert r.status_code == 422 and want in r.text  # even when nothing would change
     r = client.post(f"/members/{mid}/void", data={"reason": reason, "csrf_token": csrf})
     assert r.status_code == 422 and want in r.text
     r = client.post(f"/members/{mid}/void", data={"reason": f"死亡{NUL}", "csrf_token": csrf})

@@ -757,6 +757,7 @@ def update_household(
     ``expected_version`` (the version the editor saw) refuses the change with a 409 naming who
     changed the household meanwhile; the row is locked and re-read before it is compared.
     """
+    _check_reason(reason)  # refused even when nothing changes (and so nothing is audited)
     h = _lock(session, scope, household_id)
     _check_version(session, h, expected_version, what="该户信息", h=h)
     values = _clean_or_raise(rules.HOUSEHOLD_FIELDS, data, "户", partial=True)
@@ -939,6 +940,7 @@ def update_member(
     expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
     """Change a member's facts; returns the audited diff (409 when ``expected_version`` is stale)."""
+    _check_reason(reason)  # refused even when nothing changes (and so nothing is audited)
     m, h = _lock_child(session, scope, Member, member_id, "家庭成员")
     _check_version(session, m, expected_version, what="该家庭成员信息", h=h)
     values = _member_values(session, h, data, m.id, partial=True)
@@ -1028,6 +1030,7 @@ def update_building(
 ) -> dict[str, list[Any]]:
     """Change a building's facts (areas, structure, use ...); returns the audited diff (409 when
     ``expected_version`` is stale)."""
+    _check_reason(reason)  # refused even when nothing changes (and so nothing is audited)
     b, h = _lock_child(session, scope, Building, building_id, "房屋")
     _check_version(session, b, expected_version, what="该房屋信息", h=h)
     values = _clean_or_raise(rules.BUILDING_FIELDS, data, "房屋", partial=True)
@@ -1138,6 +1141,7 @@ def set_homestead(
     ``expected_version`` is the homestead's version the editor saw (none when there was no
     homestead yet); a stale one is a 409.
     """
+    _check_reason(reason)  # refused even when nothing changes (and so nothing is audited)
     h = _lock(session, scope, household_id)
     hs = session.scalar(
         select(Homestead)

@@ -44,9 +44,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _document() -> dict[str, Any]:
+    from anju.config import get_settings
     from anju.main import create_app
 
-    spec: dict[str, Any] = create_app().openapi()
+    try:
+        spec: dict[str, Any] = create_app().openapi()
+    finally:
+        get_settings.cache_clear()  # built at collection: leave no settings cached for the other tests
     return spec
 
 

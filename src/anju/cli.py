@@ -34,6 +34,23 @@ app.command("restore")(backup_cli.restore)
 redaction.install()  # the CLI's log lines (and the server it starts) never carry an identity number
 
 
+@app.callback()
+def _check_settings() -> None:
+    """Refuse to run on a configuration that Settings rejects, with a message instead of a traceback."""
+    from pydantic import ValidationError
+
+    from anju.config import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = [str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors()]
+        typer.echo("配置有误，未启动（configuration refused）：", err=True)
+        for problem in problems:
+            typer.echo(f"- {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="监听地址（默认取 ANJU_HOST）"),

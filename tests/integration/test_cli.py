@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -61,3 +62,20 @@ def test_policy_publish_and_versions_from_the_command_line(settings_env: Path, t
     assert f"{bad}:" in r.output  # file:line:column of the problem
     listing = runner.invoke(app, ["policy", "versions", "--project", "QX-2024-02"])
     assert listing.exit_code == 0 and "2" in listing.output
+
+
+def test_a_refused_configuration_is_a_message_not_a_traceback(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANJU_ENV", "production")
+    monkeypatch.setenv("ANJU_SECRET_KEY", "anju-dev-secret-change-me")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["db", "upgrade"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "配置有误，未启动" in result.output
+    assert "ANJU_SECRET_KEY must be set in production" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from anju import uploads as upload_store
@@ -391,15 +392,17 @@ async def census_api(
     """
     content = await file.read()
     filename = core_uploads.safe_filename(file.filename or "", "census.xlsx")
-    _check_upload(filename, content)
-    outcome = census.import_census(
-        db,
-        actor=user.actor(client_ip(request)),
-        project_id=project_id,
-        source=content,
-        filename=filename,
-        dry_run=dry_run,
-    )
+    actor = user.actor(client_ip(request))
+
+    def check_and_import() -> census.ImportOutcome:
+        # Inspection and the import are CPU work of seconds: off the event loop, which serves
+        # every other request of this process meanwhile.
+        _check_upload(filename, content)
+        return census.import_census(
+            db, actor=actor, project_id=project_id, source=content, filename=filename, dry_run=dry_run
+        )
+
+    outcome = await run_in_threadpool(check_and_import)
     body: dict[str, Any] = {
         "dry_run": dry_run,
         "filename": outcome.filename,

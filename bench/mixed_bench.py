@@ -49,6 +49,25 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SECTION = "## Mixed load"
+NOTES = """Runs of 2026-12-05 (01:37-01:48 UTC) with `--duration 180` (a 60 s window saw no ledger export finish on
+SQLite: each takes over 3 minutes under this load), after the concurrency changes of issue #8 (BEGIN IMMEDIATE
+writers, write gate, 409 instead of 500). Before them the same bench on SQLite gave HTTP 500 "database is locked"
+on PATCH and reads that waited over 120 s.
+- SQLite: **0 errors** in 16,494 requests (a 60 s run just before: 88.8 req/s, 0 errors); the 409s are all
+  `stale_version` (two writers read the same hot household); no lost update; the audit chain verifies.
+  No ledger export of the 100,000 households finished inside the 195 s run (both still running at the end).
+- PostgreSQL: **33 errors, all "no answer within 60 s"** on GET pages and the API read. A 60 s diagnostic run
+  (timestamps added to the samples) showed all of its errors at the same moment, 45 s into the window, i.e.
+  requests sent when the clients started (cold per-worker caches, and the two ledger exports starting at the same
+  time) that got no answer for 60 s; none later. Not diagnosed further: a likely cause is that each ledger export
+  holds one of a worker process's `ANJU_THREADS=2` route threads for its ~190 s, so a process serving both
+  exports (connections are spread by `SO_REUSEPORT`) has no thread left for other requests. PostgreSQL's own
+  CPU is not in "server CPU" (it shares the 2 cores), part of why throughput is about 40% of SQLite's. The two
+  ledger exports that finished took 192 s each.
+- Also seen while building the bench: within 10 minutes of a census import (listing.REFRESH_OVERLAP) every
+  household edit makes each worker re-read the whole search text (all households' `updated_at` are recent):
+  a name search then took 1.9-3.7 s on PostgreSQL instead of ~0.2 s. The runs above used projects built more
+  than 10 minutes earlier."""
 FRAGMENTS = [f + g for f in "王李张刘陈杨黄赵吴周" for g in "伟芳秀建国明华英"]
 
 
@@ -238,7 +257,7 @@ class Run:
             s.errors[error] += 1
             self.samples.setdefault(kind, [])
             if len(self.samples[kind]) < 5:
-                self.samples[kind].append(error)
+                self.samples[kind].append(f"{error} (at {time.monotonic() - self.measure_from:.0f} s)")
         elif conflict:
             s.conflicts[conflict] += 1
         else:
@@ -505,7 +524,7 @@ def report(args: argparse.Namespace, run: Run, extra: dict[str, str]) -> str:
         ]
     if run.samples:
         lines += ["", "Errors seen (first of each kind):"]
-        lines += [f"- {kind}: {'; '.join(sorted(set(v)))}" for kind, v in run.samples.items()]
+        lines += [f"- {kind}: {'; '.join(v)}" for kind, v in run.samples.items()]
     lines += ["", f"Machine: {machine()}."]
     return "\n".join(lines) + "\n"
 
@@ -667,7 +686,9 @@ def write_results(args: argparse.Namespace, text: str) -> None:
             title = chunk.split("\n", 1)[0].strip()
             parts[title] = "### " + chunk.strip("\n") + "\n"
     parts[args.backend_label] = text
-    order = [k for k in ("SQLite (WAL)", "PostgreSQL") if k in parts]
+    if NOTES:
+        parts["Notes"] = "### Notes\n\n" + NOTES.strip("\n") + "\n"
+    order = [k for k in ("SQLite (WAL)", "PostgreSQL", "Notes") if k in parts]
     intro = (
         f"{SECTION}\n\n"
         "Command: `.venv/bin/python bench/mixed_bench.py --backend sqlite --write-results` and `--backend postgres` "

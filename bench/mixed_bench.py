@@ -59,7 +59,9 @@ on PATCH and reads that waited over 120 s.
 - PostgreSQL: **33 errors, all "no answer within 60 s"** on GET pages and the API read. A 60 s diagnostic run
   (timestamps added to the samples) showed all of its errors at the same moment, 45 s into the window, i.e.
   requests sent when the clients started (cold per-worker caches, and the two ledger exports starting at the same
-  time) that got no answer for 60 s; none later. Not diagnosed further: a likely cause is that each ledger export
+  time) that got no answer for 60 s; none later. The same 60 s run without the ledger exporters
+  (`--ledger-clients 0`) had 0 errors (41.5 req/s, p95 1.6-1.8 s), so the ledger exports cause the stall. Likely
+  (not diagnosed further): each ledger export
   holds one of a worker process's `ANJU_THREADS=2` route threads for its ~190 s, so a process serving both
   exports (connections are spread by `SO_REUSEPORT`) has no thread left for other requests. PostgreSQL's own
   CPU is not in "server CPU" (it shares the 2 cores), part of why throughput is about 40% of SQLite's. The two

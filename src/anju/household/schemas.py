@@ -93,7 +93,6 @@ Value = Annotated[Decimal | int | str, WithJsonSchema(_amount(1000000000, nullab
 Extra = Annotated[Decimal | int | str | None, WithJsonSchema(_amount(100000000))]
 
 
-
 # The version of a member, building or homestead as read: optional (clients should send it; the
 # pages always do); when sent, a stale one is a 409 naming who changed the record.
 OptionalVersion = Annotated[
@@ -406,6 +405,7 @@ class Changed(BaseModel):
 
     changes: dict[str, list[object]]
     version: int | None = None
+
 
 class Created(BaseModel):
     """Result of a create."""

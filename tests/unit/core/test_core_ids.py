@@ -145,7 +145,18 @@ def test_problem_check_agrees_with_the_plain_definition(value: str) -> None:
         else:
             if born.year < 1880 or born > date.today():
                 expected = "range"
-            elif "10X98765432"[sum(int(c) * w for c, w in zip(v[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), strict=True)) % 11] != v[17]:
+            elif (
+                "10X98765432"[
+                    sum(
+                        int(c) * w
+                        for c, w in zip(
+                            v[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), strict=True
+                        )
+                    )
+                    % 11
+                ]
+                != v[17]
+            ):
                 expected = "check"
     problem = id_number_problem(value)
     assert (problem is None) == (expected is None), (value, problem, expected)

@@ -48,7 +48,11 @@ ROUNDING_TABLE: list[tuple[str, RoundingUnit, dict[RoundingMode, int]]] = [
     ("2.01", YUAN, {HU: 200, HD: 200, HE: 200, DN: 200, UP: 300}),
     ("2.99", YUAN, {HU: 300, HD: 300, HE: 300, DN: 200, UP: 300}),
     ("-0.004", FEN, {HU: 0, HD: 0, HE: 0, DN: 0, UP: -1}),
-    ("123456789.125", FEN, {HU: 12345678913, HD: 12345678912, HE: 12345678912, DN: 12345678912, UP: 12345678913}),
+    (
+        "123456789.125",
+        FEN,
+        {HU: 12345678913, HD: 12345678912, HE: 12345678912, DN: 12345678912, UP: 12345678913},
+    ),
 ]
 
 
@@ -99,7 +103,9 @@ def test_yuan_to_fen(text: str | Decimal | int, fen: int) -> None:
     assert yuan_to_fen(text) == fen
 
 
-@pytest.mark.parametrize("text", ["1.234", "0.001", "abc", "", "NaN", "Infinity", "-inf", "1.2.3", "1.2300001"])
+@pytest.mark.parametrize(
+    "text", ["1.234", "0.001", "abc", "", "NaN", "Infinity", "-inf", "1.2.3", "1.2300001"]
+)
 def test_yuan_to_fen_errors(text: str) -> None:
     with pytest.raises(ValueError):
         yuan_to_fen(text)
@@ -177,7 +183,9 @@ def test_round_to_fen_of_exact_fen_is_identity(fen: int) -> None:
     st.sampled_from(list(RoundingMode)),
     st.sampled_from(list(RoundingUnit)),
 )
-def test_rounding_stays_within_one_unit_and_on_the_grid(yuan: Decimal, mode: RoundingMode, unit: RoundingUnit) -> None:
+def test_rounding_stays_within_one_unit_and_on_the_grid(
+    yuan: Decimal, mode: RoundingMode, unit: RoundingUnit
+) -> None:
     fen = round_to_fen(yuan, mode, unit)
     step = unit_fen(unit)
     assert fen % step == 0

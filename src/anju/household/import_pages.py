@@ -41,6 +41,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser, require
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
+from anju.web.long_work import run_long
 from anju.web.params import WRITE_ERRORS, IdPath, error_responses
 from anju.web.templating import render
 
@@ -358,7 +359,7 @@ def _ledger_response(
 
 
 @router.get("/projects/{project_id}/ledger.xlsx")
-def ledger_download(
+async def ledger_download(
     project_id: IdPath,
     request: Request,
     reveal: bool = False,
@@ -366,7 +367,7 @@ def ledger_download(
     db: Session = Depends(get_db),
 ) -> Response:
     """Download the project's ledger (台账) within the user's scope; ``reveal`` needs pii.read."""
-    return _ledger_response(db, request, user, project_id, reveal)
+    return await run_long(lambda: _ledger_response(db, request, user, project_id, reveal))
 
 
 # ------------------------------------------------------------------ JSON API
@@ -414,7 +415,7 @@ async def census_api(
 
 
 @api_router.get("/projects/{project_id}/ledger.xlsx", response_class=Response)
-def ledger_api(
+async def ledger_api(
     project_id: IdPath,
     request: Request,
     reveal: bool = False,
@@ -422,4 +423,4 @@ def ledger_api(
     db: Session = Depends(get_db),
 ) -> Response:
     """The project's ledger (台账) as xlsx within the caller's scope; ``reveal`` needs pii.read."""
-    return _ledger_response(db, request, user, project_id, reveal)
+    return await run_long(lambda: _ledger_response(db, request, user, project_id, reveal))

@@ -18,6 +18,10 @@ def test_audit_verify_passes_on_demo_and_names_a_tampered_record(settings_env: P
     result = runner.invoke(app, ["demo", "--scale", "0.05"])
     assert result.exit_code == 0, result.output
     assert "zhihui" in result.output  # demo logins are printed
+    from anju.audit import anchors
+
+    first = anchors.last_anchor(anchors.anchor_dir())  # the demo anchors its chain's head at once
+    assert first is not None and first.seq > 0
     ok = runner.invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "审计链完整" in ok.output

@@ -758,3 +758,14 @@ def rekey(
         new_head_hash=prev,
         audit_seq=audit_seq,
     )
+
+
+def anchor_now(*, force: bool = False) -> Any:
+    """Append a signed head anchor outside the database now (see :mod:`anju.audit.anchoring`).
+
+    For other domains (the demo, later the daily report), which reach the audit domain only
+    through this module; imported here at call time because ``anchoring`` builds on this module.
+    """
+    from anju.audit import anchoring
+
+    return anchoring.anchor_now(force=force)

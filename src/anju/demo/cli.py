@@ -102,6 +102,10 @@ def demo_command(
 
             with unit_of_work() as db:
                 result = generator.build_demo(db, scale=scale, progress=progress)
+        # The first signed head outside the database: the audit page shows an anchor from the start.
+        from anju.audit import service as audit_service
+
+        audit_service.anchor_now()
         elapsed = time.perf_counter() - started
         for code, name, n in result.projects:
             console.print(f"[green]✓[/green] {name}（{code}）：{n:,} 户")

@@ -14,11 +14,6 @@ needs no server.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import PASSWORD, id_number
+from tests.live_server import serve_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,62 +91,15 @@ class Live:
         return s, r.json()["csrf_token"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """``tests/e2e/serve_world.py``: a fresh SQLite database with the standard world, served by uvicorn."""
-    tmp = tmp_path_factory.mktemp("schemathesis")
-    port = _free_port()
-    world_file = tmp / "world.json"
-    log_path = tmp / "server.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANJU_ENV": "test"}
-    env.pop("ANJU_DATABASE_URL", None)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "tests/e2e/serve_world.py"),
-                str(tmp / "data"),
-                str(port),
-                str(world_file),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                    if r.status == 200 and world_file.exists():
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer /healthz:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        live = Live(url, json.loads(world_file.read_text(encoding="utf-8")), {})
+    with serve_world(tmp_path_factory.mktemp("schemathesis")) as server:
+        live = Live(server.url, server.world, {})
         for role in {"case_officer", *ROLE_FOR.values()}:
             live.session(role)  # before the login operation's failures count against this address
         yield live
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    server_log = log_path.read_text()
+        server_log = server.log_path.read_text()
     assert "Traceback" not in server_log, server_log[-4000:]
 
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import unavailable
+from tests.live_server import serve_world
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
@@ -39,54 +34,13 @@ class Server:
     world: dict[str, Any]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``uvicorn anju.main:create_app --factory`` on a free port, seeded with ``build_world``."""
     if not (ROOT / "src/anju/static/vendor/htmx.min.js").exists():
         unavailable("front-end vendor files (run scripts/setup.sh)")
-    tmp = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    world_file = tmp / "world.json"
-    log = (tmp / "server.log").open("w")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANJU_ENV": "test"}
-    env.pop("ANJU_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests/e2e/serve_world.py"), str(tmp / "data"), str(port), str(world_file)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                    if r.status == 200 and world_file.exists():
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer /healthz:\n{(tmp / 'server.log').read_text()}")
-            time.sleep(0.2)
-        yield Server(url=url, world=json.loads(world_file.read_text(encoding="utf-8")))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with serve_world(tmp_path_factory.mktemp("e2e"), start_timeout=60) as live:
+        yield Server(url=live.url, world=live.world)
 
 
 @pytest.fixture(scope="session")

@@ -371,23 +371,7 @@ def _read_anchors(
     return pinned, max((a.seq for a in valid), default=0)
 
 
-_WALK_COLUMNS = (
-    "id",
-    "seq",
-    "at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "entity",
-    "entity_id",
-    "project_id",
-    "household_id",
-    "changes",
-    "reason",
-    "prev_hash",
-    "hash",
-    "key_id",
-)
+_WALK_COLUMNS = ("id", *_COLUMNS)
 
 
 def _walk(

@@ -7,6 +7,7 @@ python-calamine allocates the rectangle from A1 to a sheet's farthest cell; this
 from __future__ import annotations
 
 import re
+from array import array
 from functools import lru_cache
 
 from anju.core.upload_checks import (
@@ -201,3 +202,55 @@ class _SheetScanner:
         if e.cells == 0:
             e.max_row = e.max_column = 0
         return e
+
+
+class _SharedStrings:
+    """Streams ``sharedStrings.xml`` and keeps the size in bytes of each string (``<si>``)."""
+
+    _SI = re.compile(rb"<(/?)(?:\w+:)?si(?=[\s>/])")
+
+    def __init__(self) -> None:
+        self.sizes = array("I")
+        self.carry = b""
+        self.pos = 0  # offset of the next byte fed
+        self.start = -1
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self.carry + chunk if self.carry else chunk
+        base = self.pos - len(self.carry)
+        cut = buf.rfind(b"<")
+        if cut <= 0 or len(buf) - cut > MiB:
+            cut = len(buf)
+        for m in self._SI.finditer(buf, 0, cut):
+            if not m.group(1):
+                self.start = base + m.end()
+            elif self.start >= 0:
+                self.sizes.append(min(base + m.start() - self.start, 0xFFFFFFFF))
+                self.start = -1
+        self.carry = buf[cut:]
+        self.pos += len(chunk)
+
+
+class _SharedRefs:
+    """Streams a worksheet and adds up the sizes of the shared strings its cells name."""
+
+    _V = re.compile(rb"""\st\s*=\s*["']s["'][^>]*>\s*<v[^>]*>\s*([0-9]{1,10})\s*</v>""")
+
+    def __init__(self, sizes: array[int]) -> None:
+        self.sizes = sizes
+        self.total = 0
+        self.carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self.carry + chunk if self.carry else chunk
+        cut = buf.rfind(b"<c ")
+        if cut <= 0 or len(buf) - cut > MiB:
+            cut = len(buf)
+        sizes, n = self.sizes, len(self.sizes)
+        self.total += sum(sizes[i] for i in map(int, self._V.findall(buf, 0, cut)) if i < n)
+        self.carry = buf[cut:]
+
+    def finish(self) -> int:
+        while self.carry:
+            self.feed(b"")
+        return self.total

@@ -223,3 +223,19 @@ def _col_letters(n: int) -> str:
         n, rem = divmod(n - 1, 26)
         out = chr(65 + rem) + out
     return out
+
+
+def _check_shared_text(filename: str, extent: SheetExtent, total: int, limits: UploadLimits) -> None:
+    if total > limits.max_shared_text_bytes:
+        where = f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
+        raise UploadRejected(
+            "upload_too_large",
+            f"文件“{filename}”{where}及之前各表的单元格引用的共享文本合计 {total:,} 字节，"
+            f"超过上限 {limits.max_shared_text_bytes:,} 字节，已拒绝（未读取其内容）",
+            f"{filename}: cells up to sheet {extent.title or extent.part} take {total:,} bytes of shared "
+            f"strings, over the limit of {limits.max_shared_text_bytes:,}",
+            filename=filename,
+            part=extent.part,
+            limit=limits.max_shared_text_bytes,
+            actual=total,
+        )

@@ -13,6 +13,7 @@ from anju.core.upload_checks import (
     UploadLimits,
     UploadRejected,
     _check_extent,
+    _check_shared_text,
     _col_letters,
     _corrupt,
     _too_big,
@@ -106,7 +107,7 @@ def inspect_xls(data: bytes, filename: str, limits: UploadLimits) -> list[SheetE
                     current.shared_text += got
                     shared_total += got
                     if shared_total > limits.max_shared_text_bytes:
-                        _refuse_shared_text(filename, current, shared_total, limits)
+                        _check_shared_text(filename, current, shared_total, limits)
             elif rtype == _BIFF_DIMENSIONS and size >= 14:
                 _first_row, last_row, _first_col, last_col = unpack("<IIHH", book, body)
                 current.declared_rows, current.declared_columns = last_row, last_col
@@ -187,21 +188,6 @@ def _sst_sizes(book: bytes, segments: list[tuple[int, int]]) -> array[int]:
     except (struct.error, IndexError):
         pass
     return sizes
-
-
-def _refuse_shared_text(filename: str, extent: SheetExtent, total: int, limits: UploadLimits) -> None:
-    where = f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
-    raise UploadRejected(
-        "upload_too_large",
-        f"文件“{filename}”{where}及之前各表的单元格引用的共享文本合计 {total:,} 字节，"
-        f"超过上限 {limits.max_shared_text_bytes:,} 字节，已拒绝（未读取其内容）",
-        f"{filename}: cells up to sheet {extent.title or extent.part} take {total:,} bytes of shared "
-        f"strings, over the limit of {limits.max_shared_text_bytes:,}",
-        filename=filename,
-        part=extent.part,
-        limit=limits.max_shared_text_bytes,
-        actual=total,
-    )
 
 
 def _biff_text(book: bytes, start: int, end: int) -> str:

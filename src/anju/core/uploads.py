@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from anju.core.forked import Forked
-from anju.core.sheet_scan import _ATTR, _NeedsWalk, _SheetScanner
+from anju.core.sheet_scan import _ATTR, _NeedsWalk, _SharedRefs, _SharedStrings, _SheetScanner
 from anju.core.upload_checks import (
     EXCEL_MAX_COLUMNS,
     EXCEL_MAX_ROWS,
@@ -50,6 +50,7 @@ from anju.core.upload_checks import (
     UploadLimits,
     UploadRejected,
     _check_extent,
+    _check_shared_text,
     _corrupt,
     _too_big,
     _unsafe,
@@ -397,58 +398,6 @@ def _unzipped_over(filename: str, limits: UploadLimits, part: str, actual: int) 
     )
 
 
-class _SharedStrings:
-    """Streams ``sharedStrings.xml`` and keeps the size in bytes of each string (``<si>``)."""
-
-    _SI = re.compile(rb"<(/?)(?:\w+:)?si(?=[\s>/])")
-
-    def __init__(self) -> None:
-        self.sizes = array("I")
-        self.carry = b""
-        self.pos = 0  # offset of the next byte fed
-        self.start = -1
-
-    def feed(self, chunk: bytes) -> None:
-        buf = self.carry + chunk if self.carry else chunk
-        base = self.pos - len(self.carry)
-        cut = buf.rfind(b"<")
-        if cut <= 0 or len(buf) - cut > MiB:
-            cut = len(buf)
-        for m in self._SI.finditer(buf, 0, cut):
-            if not m.group(1):
-                self.start = base + m.end()
-            elif self.start >= 0:
-                self.sizes.append(min(base + m.start() - self.start, 0xFFFFFFFF))
-                self.start = -1
-        self.carry = buf[cut:]
-        self.pos += len(chunk)
-
-
-class _SharedRefs:
-    """Streams a worksheet and adds up the sizes of the shared strings its cells name."""
-
-    _V = re.compile(rb"""\st\s*=\s*["']s["'][^>]*>\s*<v[^>]*>\s*([0-9]{1,10})\s*</v>""")
-
-    def __init__(self, sizes: array[int]) -> None:
-        self.sizes = sizes
-        self.total = 0
-        self.carry = b""
-
-    def feed(self, chunk: bytes) -> None:
-        buf = self.carry + chunk if self.carry else chunk
-        cut = buf.rfind(b"<c ")
-        if cut <= 0 or len(buf) - cut > MiB:
-            cut = len(buf)
-        sizes, n = self.sizes, len(self.sizes)
-        self.total += sum(sizes[i] for i in map(int, self._V.findall(buf, 0, cut)) if i < n)
-        self.carry = buf[cut:]
-
-    def finish(self) -> int:
-        while self.carry:
-            self.feed(b"")
-        return self.total
-
-
 def _scan_sheet(
     data: bytes,
     info: zipfile.ZipInfo,
@@ -483,22 +432,6 @@ def _scan_sheet(
     except UploadRejected as exc:
         return None, None, exc
     return entry, extent, None
-
-
-def _check_shared_text(filename: str, extent: SheetExtent, total: int, limits: UploadLimits) -> None:
-    if total > limits.max_shared_text_bytes:
-        where = f"工作表“{extent.title}”" if extent.title else f"工作表部件“{extent.part}”"
-        raise UploadRejected(
-            "upload_too_large",
-            f"文件“{filename}”{where}及之前各表的单元格引用的共享文本合计 {total:,} 字节，"
-            f"超过上限 {limits.max_shared_text_bytes:,} 字节，已拒绝（未读取其内容）",
-            f"{filename}: cells up to sheet {extent.title or extent.part} take {total:,} bytes of shared "
-            f"strings, over the limit of {limits.max_shared_text_bytes:,}",
-            filename=filename,
-            part=extent.part,
-            limit=limits.max_shared_text_bytes,
-            actual=total,
-        )
 
 
 FORK_MIN_BYTES = 4 * MiB  # compressed worksheet bytes from which the scan runs in a child process

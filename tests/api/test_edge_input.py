@@ -501,3 +501,21 @@ def test_user_accounts_refuse_control_characters(app: App) -> None:
         assert r.status_code == 422
         assert f"{label}含有不可见的控制字符：第3个字符是 U+0000（空字符 NUL）" in r.text
     assert row_counts() == before
+
+
+def test_a_body_that_cannot_be_parsed_is_a_422_in_chinese(app: App) -> None:
+    """schemathesis found a malformed multipart body answered with Starlette's bare 400 in English."""
+    before = row_counts()
+    boundary = "ae0cb1b590afc3bee69dea212887ae28"
+    broken = f"--{boundary}\r\n4.88e+16--{boundary}--\r\n".encode()
+    r = app.client.post(
+        f"/api/v1/projects/{app.world.project_id}/census",
+        content=broken,
+        headers={"X-CSRF-Token": app.csrf, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "validation_failed"
+    assert body["message"] == "请求参数有误：请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"
+    assert body["details"] == [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}]
+    assert row_counts() == before

@@ -85,12 +85,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         lang = lang_of(request)
-        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # A body that is not UTF-8 / JSON / form data is bad input like any other: 422, in Chinese.
-            details = [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON 或表单）"}]
+        if exc.status_code == 400:
+            # Only request parsing raises a bare 400 (FastAPI's body parser, Starlette's form and
+            # multipart parser: "Invalid multipart data.", a missing boundary...); our own code raises
+            # DomainErrors. A body that cannot be parsed is bad input like any other: 422, in Chinese.
+            details = [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}]
             body = {"code": "validation_failed", "message": "请求参数有误：" + details[0]["message"]}
             if wants_json(request):
-                return JSONResponse({**body, "message_en": "malformed request body", "details": details}, 422)
+                english = f"malformed request body: {exc.detail}"
+                return JSONResponse({**body, "message_en": english, "details": details}, 422)
             return render(request, "error.html", {"message": body["message"]}, status_code=422)
         key = {404: "error.not_found", 403: "error.forbidden", 405: "error.not_found"}.get(exc.status_code)
         message = i18n.t(key, lang) if key else str(exc.detail)

@@ -669,6 +669,8 @@ def test_server_anchors_the_head_at_intervals(settings_env: Path, monkeypatch: p
         assert page.status_code == 200
         assert f"核验通过：已检查 {n:,} 条记录，审计链完整。" in page.text
         assert f"dev（{n:,} 条）" in page.text and "读取 1 个，逐条比对 1 次" in page.text
+        # the newest anchor's instant in office time, not the signed UTC text
+        assert re.search(rf"第 {n} 条，\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}</dd>", page.text), page.text
         assert re.search(
             rf'<pre class="mono" id="signed-head"[^>]*>anju-audit-head v1 seq={n} hash=[0-9a-f]{{64}} ',
             page.text,

@@ -24,7 +24,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
 
-def _dt(value: datetime | None) -> str:
+def _dt(value: datetime | str | None) -> str:
+    if isinstance(value, str):  # a signed instant kept as its exact text (audit anchors)
+        value = datetime.fromisoformat(value) if value else None
     return to_shanghai(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 

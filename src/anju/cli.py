@@ -6,6 +6,7 @@ import typer
 
 from anju.audit.cli import app as audit_app
 from anju.backup import cli as backup_cli
+from anju.campaign.cli import app as campaign_app
 from anju.compensation import cli as compensation_cli
 from anju.core import redaction
 from anju.db.cli import app as db_app
@@ -13,6 +14,8 @@ from anju.demo.cli import demo_command
 from anju.household.cli import export_app, import_app
 from anju.identity.cli import app as user_app
 from anju.policy.cli import app as policy_app
+from anju.project.cli import app as project_app
+from anju.reporting.cli import app as dispatch_app
 from anju.web.docs_cli import app as docs_app
 
 app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -26,6 +29,9 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(docs_app, name="docs")
+app.add_typer(project_app, name="project")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(dispatch_app, name="dispatch")
 app.command("demo")(demo_command)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)

@@ -15,6 +15,8 @@ from anju import __version__, uploads
 from anju.audit import anchoring
 from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
+from anju.campaign import api as campaign_api
+from anju.campaign import pages as campaign_pages
 from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
@@ -26,6 +28,8 @@ from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.project import api as project_api
 from anju.project import pages as project_pages
+from anju.reporting import api as reporting_api
+from anju.reporting import pages as reporting_pages
 from anju.web import errors, params, security
 from anju.web.middleware import UnitOfWorkMiddleware
 
@@ -61,11 +65,16 @@ def create_app() -> FastAPI:
     app.add_middleware(UnitOfWorkMiddleware, max_concurrent=2 * max(1, get_settings().threads))
     security.install(app)  # outermost: headers also on the unit of work's own 500
     errors.install(app)
-    for module in (identity_api, project_api, household_api, audit_api, compensation_api):
+    for module in (identity_api, project_api, household_api, audit_api, compensation_api, reporting_api):
         app.include_router(module.router, prefix="/api/v1")
+    for router in campaign_api.routers:
+        app.include_router(router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
+    for router in campaign_pages.routers:
+        app.include_router(router)
+    app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -1,10 +1,21 @@
 """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests, drift check)."""
 
 from anju.audit import models as audit_models
+from anju.campaign import models as campaign_models
 from anju.compensation import models as compensation_models
 from anju.db.base import Base
 from anju.household import models as household_models
 from anju.identity import models as identity_models
 from anju.project import models as project_models
+from anju.reporting import models as reporting_models
 
-__all__ = ["Base", "audit_models", "compensation_models", "household_models", "identity_models", "project_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "campaign_models",
+    "compensation_models",
+    "household_models",
+    "identity_models",
+    "project_models",
+    "reporting_models",
+]

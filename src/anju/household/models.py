@@ -45,6 +45,9 @@ class Household(IdMixin, VoidMixin, Base):
     status: Mapped[str] = mapped_column(String(32), default="surveyed")
     sign_on: Mapped[date | None] = mapped_column(Date)
     vacate_on: Mapped[date | None] = mapped_column(Date)
+    demolish_on: Mapped[date | None] = mapped_column(Date)
+    # The day the agreed compensation was paid in full (recorded by the payments of the signing issue).
+    paid_on: Mapped[date | None] = mapped_column(Date)
     remark: Mapped[str] = mapped_column(String(1000), default="")
     # Lower-cased code, head, members and address: one indexed-free LIKE target for search.
     search_text: Mapped[str] = mapped_column(String(1000), default="")

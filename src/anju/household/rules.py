@@ -22,10 +22,13 @@ USES = {"residential": "住宅", "non_residential": "非住宅", "business": "�
 DETERMINATIONS = {"legal": "合法", "temporary": "临建", "illegal": "违建", "pending": "待认定"}
 TENANT_KINDS = {"person": "个人", "enterprise": "企业"}
 RELATIONS = ("户主", "配偶", "子女", "儿媳", "女婿", "孙子女", "父母", "祖父母", "兄弟姐妹", "其他")
+# The household's stage (阶段) in the campaign; the campaign domain owns the transitions' use,
+# their timeline (anju.campaign) and their display. Order matters: it is the order of the campaign.
 STATUSES = {
-    "pending": "待调查",
+    "pending": "未入户",
     "surveyed": "已调查",
     "valued": "已评估",
+    "negotiating": "协商中",
     "signed": "已签约",
     "vacated": "已腾空",
     "demolished": "已拆除",
@@ -44,8 +47,9 @@ SPECIAL_GROUPS = {
 # Allowed status changes; signing, vacating and demolition workflows of later issues go through it.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"surveyed"}),
-    "surveyed": frozenset({"valued", "signed"}),
-    "valued": frozenset({"signed"}),
+    "surveyed": frozenset({"valued", "negotiating", "signed"}),
+    "valued": frozenset({"negotiating", "signed"}),
+    "negotiating": frozenset({"signed"}),
     "signed": frozenset({"vacated"}),
     "vacated": frozenset({"demolished"}),
     "demolished": frozenset({"archived"}),

@@ -26,14 +26,21 @@ class User(IdMixin, VersionMixin, Base):
 
 
 class Team(IdMixin, VersionMixin, Base):
-    """专班 / 攻坚小组: a field team of a project; members are users with ``team_id``."""
+    """专班 / 攻坚小组: a field team of a project; members are users with ``team_id``.
+
+    Teams nest one level: a 大组 (``kind`` "group") holds 小组 (``kind`` "squad") through
+    ``parent_id``; a group leader's data scope covers the households of its squads.
+    """
 
     __tablename__ = "team"
     __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("team.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="squad", server_default="squad")
     name: Mapped[str] = mapped_column(String(64))
     leader_id: Mapped[int | None] = mapped_column(BigId)
+    sort: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class HouseholdAssignment(IdMixin, Base):
@@ -54,6 +61,9 @@ class HouseholdAssignment(IdMixin, Base):
     assigned_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who assigned it and why (reassignments keep the history: the ended rows stay).
+    assigned_by: Mapped[int | None] = mapped_column(BigId)
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class UserSession(IdMixin, Base):

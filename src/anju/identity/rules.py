@@ -35,6 +35,11 @@ class Permission(StrEnum):
     POLICY_READ = "policy.read"
     POLICY_PUBLISH = "policy.publish"
     BUDGET_READ = "budget.read"  # project-wide budgets and what-if
+    PROJECT_MANAGE = "project.manage"  # create and edit projects, blocks, parcels, targets
+    CAMPAIGN_READ = "campaign.read"  # progress, dashboards, big screen, battle map (households in scope)
+    CAMPAIGN_MANAGE = "campaign.manage"  # teams, assignments, hard cases, escalation
+    VISIT_WRITE = "visit.write"  # log visits, keep 一户一策 plans of households in scope
+    DISPATCH_WRITE = "dispatch.write"  # draft and issue the daily dispatch report
 
 
 class ScopeKind(StrEnum):
@@ -47,10 +52,20 @@ class ScopeKind(StrEnum):
 
 
 P = Permission
-_READ = {P.PROJECT_READ, P.HOUSEHOLD_READ, P.POLICY_READ}
+_READ = {P.PROJECT_READ, P.HOUSEHOLD_READ, P.POLICY_READ, P.CAMPAIGN_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.COMMANDER: frozenset(_READ | {P.LEDGER_EXPORT, P.AUDIT_READ, P.BUDGET_READ}),
+    Role.COMMANDER: frozenset(
+        _READ
+        | {
+            P.LEDGER_EXPORT,
+            P.AUDIT_READ,
+            P.BUDGET_READ,
+            P.PROJECT_MANAGE,
+            P.CAMPAIGN_MANAGE,
+            P.DISPATCH_WRITE,
+        }
+    ),
     Role.CASE_OFFICER: frozenset(
         _READ
         | {
@@ -62,10 +77,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_READ,
             P.POLICY_PUBLISH,
             P.BUDGET_READ,
+            P.PROJECT_MANAGE,
+            P.CAMPAIGN_MANAGE,
+            P.VISIT_WRITE,
+            P.DISPATCH_WRITE,
         }
     ),
-    Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE}),
-    Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE}),
+    Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
+    Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.FINANCE: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ}),
     Role.AUDITOR: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ}),
     Role.GRID_WORKER: frozenset({P.PROJECT_READ}),
@@ -87,7 +106,17 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
 
 # Permissions that write: the auditor role must never hold one (checked by a unit test).
 WRITE_PERMISSIONS = frozenset(
-    {P.HOUSEHOLD_WRITE, P.HOUSEHOLD_IMPORT, P.ATTACHMENT_WRITE, P.USER_MANAGE, P.POLICY_PUBLISH}
+    {
+        P.HOUSEHOLD_WRITE,
+        P.HOUSEHOLD_IMPORT,
+        P.ATTACHMENT_WRITE,
+        P.USER_MANAGE,
+        P.POLICY_PUBLISH,
+        P.PROJECT_MANAGE,
+        P.CAMPAIGN_MANAGE,
+        P.VISIT_WRITE,
+        P.DISPATCH_WRITE,
+    }
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, false, select, true, update
+from sqlalchemy import ColumnElement, false, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -65,8 +65,10 @@ class DataScope:
             )
             return household_id_col.in_(sub)  # type: ignore[no-any-return]
         if self.kind is ScopeKind.TEAM and self.team_id is not None:
+            # A 大组 leader also sees the households of its 小组 (teams nest one level).
+            teams = select(Team.id).where(or_(Team.id == self.team_id, Team.parent_id == self.team_id))
             sub = select(HouseholdAssignment.household_id).where(
-                HouseholdAssignment.team_id == self.team_id, HouseholdAssignment.active.is_(True)
+                HouseholdAssignment.team_id.in_(teams), HouseholdAssignment.active.is_(True)
             )
             return household_id_col.in_(sub)  # type: ignore[no-any-return]
         return false()

@@ -25,6 +25,13 @@ class Project(IdMixin, VersionMixin, Base):
     decision_no: Mapped[str] = mapped_column(String(128), default="")  # 征收决定文号
     signing_start_on: Mapped[date | None] = mapped_column(Date)
     signing_end_on: Mapped[date | None] = mapped_column(Date)
+    legal_basis: Mapped[str] = mapped_column(String(1000), default="", server_default="")  # 法律依据
+    launched_on: Mapped[date | None] = mapped_column(Date)  # 启动日: campaign day 1
+    deadline_on: Mapped[date | None] = mapped_column(Date)  # 签约截止 / 攻坚目标日
+    target_sign_rate: Mapped[int] = mapped_column(Integer, default=100, server_default="100")  # percent
+    target_households: Mapped[int | None] = mapped_column(Integer)  # households to sign (None: all)
+    # Alerts: a household with no visit for this many days shows on its team's start page.
+    alert_no_visit_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     # Bumped by every write to one of the project's household files; list caches key on it.
     households_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

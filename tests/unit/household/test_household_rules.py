@@ -265,12 +265,16 @@ def test_parse_bool_refuses(value: str) -> None:
 
 # ------------------------------------------------------------- status transitions
 
-# Written out independently of rules.STATUS_TRANSITIONS: the procedure of DOMAIN.md.
+# Written out independently of rules.STATUS_TRANSITIONS: the procedure of DOMAIN.md with the
+# campaign's stages (未入户 → 已调查 → 已评估 → 协商中 → 已签约 → 已腾空 → 已拆除; valuation may be skipped).
 ALLOWED = {
     ("pending", "surveyed"),
     ("surveyed", "valued"),
+    ("surveyed", "negotiating"),
     ("surveyed", "signed"),
+    ("valued", "negotiating"),
     ("valued", "signed"),
+    ("negotiating", "signed"),
     ("signed", "vacated"),
     ("vacated", "demolished"),
     ("demolished", "archived"),

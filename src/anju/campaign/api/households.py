@@ -1,0 +1,7 @@
+"""JSON routes of the campaign: households."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["campaign"])

@@ -1,0 +1,22 @@
+"""Use cases of the campaign (攻坚指挥), one part per concern; import the package, not the parts:
+``from anju.campaign import service as campaign_service``.
+
+- ``teams``: nested teams, members and 包户到人 assignments (bulk, from xlsx, with history);
+- ``visits``: 走访 logged (idempotently) and listed;
+- ``households``: the campaign tab: stage transitions and timeline, attitude, difficulty,
+  escalation, 一户一策 plans;
+- ``alerts``: what a team must act on today;
+- ``progress``: rates per project, block, team and day for any date, records, reverse schedule,
+  rankings, concern statistics, the big screen's numbers;
+- ``forecast``: when each block and the project reach 100% signing, with a band.
+
+Services never commit; every legally relevant write is audited in the same transaction and
+queues a change event (``anju.db.events``) that live pages receive after the commit.
+"""
+
+from anju.campaign.service.alerts import *  # noqa: F403
+from anju.campaign.service.forecast import *  # noqa: F403
+from anju.campaign.service.households import *  # noqa: F403
+from anju.campaign.service.progress import *  # noqa: F403
+from anju.campaign.service.teams import *  # noqa: F403
+from anju.campaign.service.visits import *  # noqa: F403

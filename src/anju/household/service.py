@@ -125,6 +125,11 @@ def _load(session: Session, scope: DataScope, household_id: int) -> Household:
     return household
 
 
+def get_household(session: Session, *, scope: DataScope, household_id: int) -> Household:
+    """One live household within the caller's scope (404 otherwise), without the rest of its file."""
+    return _load(session, scope, household_id)
+
+
 # ---------------------------------------------------------------- loading for writing
 #
 # Lock order on every write path (no deadlocks between them): the household row, then the child

@@ -412,3 +412,15 @@ def team_names(session: Session, project_id: int) -> dict[int, str]:
 def user_names(session: Session) -> dict[int, str]:
     """``user id -> display name`` of every user (for showing ids in histories)."""
     return {int(i): str(n) for i, n in session.execute(select(User.id, User.display_name))}
+
+
+def active_assignments(session: Session, household_ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
+    """``household id -> (team id, user id)`` of the active 包户 assignments of ``household_ids``."""
+    if not household_ids:
+        return {}
+    rows = session.execute(
+        select(HouseholdAssignment.household_id, HouseholdAssignment.team_id, HouseholdAssignment.user_id)
+        .where(HouseholdAssignment.household_id.in_(household_ids), HouseholdAssignment.active.is_(True))
+        .order_by(HouseholdAssignment.id)
+    )
+    return {int(h): (t, u) for h, t, u in rows}  # the newest active row wins

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from anju.compensation.models import PolicyVersion
+from anju.core import typst_pdf
 from anju.core.dates import to_shanghai, today_shanghai, utcnow
 from anju.core.money import format_yuan, to_chinese_capital
 from anju.household.service import HouseholdFile
@@ -16,7 +15,6 @@ from anju.policy.check import Checked
 from anju.policy.scalar import Result
 
 TYPST_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "compensation" / "sheet.typ"
-FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/wqy", "/usr/share/fonts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +97,6 @@ def _line_dict(line: SheetLine) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _font_paths() -> list[str]:
-    return [d for d in FONT_DIRS if Path(d).is_dir()]
-
-
 def render_pdf(data: dict[str, Any]) -> bytes:
     """The calculation sheet as PDF (typst, CJK font)."""
-    import typst
-
-    pdf: bytes = typst.compile(
-        str(TYPST_TEMPLATE),
-        font_paths=_font_paths(),
-        sys_inputs={"data": json.dumps(data, ensure_ascii=False)},
-    )
-    return pdf
+    return typst_pdf.render_pdf(TYPST_TEMPLATE, data)

@@ -1,0 +1,34 @@
+"""PDF documents rendered with typst and a CJK font (calculation sheets, dispatch reports).
+
+A template reads its data from ``sys.inputs.data`` (JSON). Set ``#set document(date: none)`` in a
+template whose PDF must be reproducible byte for byte (an archived document re-rendered from
+its frozen data): typst otherwise stamps the creation date.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+# Noto CJK (fonts-noto-cjk) first, WenQuanYi as the fallback of smaller installations.
+FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/wqy", "/usr/share/fonts")
+
+
+@lru_cache(maxsize=1)
+def font_paths() -> list[str]:
+    """The font folders present on this machine."""
+    return [d for d in FONT_DIRS if Path(d).is_dir()]
+
+
+def render_pdf(template: Path, data: dict[str, Any]) -> bytes:
+    """Compile the typst ``template`` with ``data`` (JSON-able) as ``sys.inputs.data``; the PDF bytes."""
+    import typst
+
+    pdf: bytes = typst.compile(
+        str(template),
+        font_paths=font_paths(),
+        sys_inputs={"data": json.dumps(data, ensure_ascii=False)},
+    )
+    return pdf

@@ -130,6 +130,49 @@ def get_household(session: Session, *, scope: DataScope, household_id: int) -> H
     return _load(session, scope, household_id)
 
 
+@dataclass(frozen=True, slots=True)
+class PlacedHousehold:
+    """A household as a map shows it: its parcel, block and stage (no other facts of its file)."""
+
+    id: int
+    code: str
+    head_name: str
+    status: str
+    block_id: int | None
+    parcel_id: int | None
+
+
+def placed_households(
+    session: Session,
+    *,
+    scope: DataScope,
+    project_id: int,
+    block_ids: Sequence[int] | None = None,
+    within: DataScope | None = None,
+) -> list[PlacedHousehold]:
+    """Live households of a project within ``scope`` (and ``within``, e.g. one team's reach), by code;
+    ``block_ids`` keeps only those blocks (pass a block and its descendants)."""
+    cond = [Household.project_id == project_id, Household.voided_at.is_(None), scope.household_clause(Household.id)]
+    if within is not None:
+        cond.append(within.household_clause(Household.id))
+    if block_ids is not None:
+        cond.append(Household.block_id.in_(list(block_ids)))
+    rows = session.execute(
+        select(
+            Household.id, Household.code, Household.head_name, Household.status, Household.block_id,
+            Household.parcel_id,
+        )
+        .where(*cond)
+        .order_by(Household.code)
+    )
+    return [PlacedHousehold(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def stage_labels() -> dict[str, str]:
+    """``stage code -> 中文`` of the household stages (its status), in campaign order."""
+    return dict(rules.STATUSES)
+
+
 # ---------------------------------------------------------------- loading for writing
 #
 # Lock order on every write path (no deadlocks between them): the household row, then the child
@@ -819,6 +862,70 @@ def change_status(
         entity_id=h.id,
         changes=changes,
         reason=reason,
+    )
+
+
+# The campaign stage (阶段) is the status; anju.campaign moves it through set_stage and keeps its timeline.
+STAGES = rules.STATUSES
+# The household's date of each stage that has one (signing, vacating, demolition).
+STAGE_DATE_FIELDS = {"signed": "sign_on", "vacated": "vacate_on", "demolished": "demolish_on"}
+
+
+def next_stages(stage: str) -> frozenset[str]:
+    """The stages a household in ``stage`` may move to (:data:`rules.STATUS_TRANSITIONS`)."""
+    return rules.STATUS_TRANSITIONS.get(stage, frozenset())
+
+
+def set_stage(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    stage: str,
+    on: date | None,
+    reason: str = "",
+) -> Household:
+    """Move a household to ``stage`` like :func:`change_status` and record the stage's date
+    (``sign_on`` / ``vacate_on`` / ``demolish_on`` for signed / vacated / demolished, required); audited."""
+    h = _lock(session, scope, household_id)
+    rules.check_transition(h.status, stage)
+    values: dict[str, Any] = {"status": stage}
+    date_field = STAGE_DATE_FIELDS.get(stage)
+    if date_field is not None:
+        if on is None:
+            raise ValidationFailed(
+                f"{STAGES[stage]}须填写日期", "the stage's date is required", details=[{"field": "on", "message": "必填"}]
+            )
+        values[date_field] = on
+    changes = _apply(h, values)
+    _changed(
+        session, actor, h, action="status", entity="household", entity_id=h.id, changes=changes, reason=reason
+    )
+    return h
+
+
+def get_household(session: Session, *, scope: DataScope, household_id: int) -> Household:
+    """The live household row within ``scope`` (404 otherwise), without the rest of its file."""
+    return _load(session, scope, household_id)
+
+
+def live_households(*, scope: DataScope, project_id: int) -> Any:
+    """A project's live households within ``scope`` as a subquery (``id, code, head_name, status, block_id,
+    sign_on, vacate_on, demolish_on``) that other domains join their per-household rows to."""
+    return (
+        select(
+            Household.id,
+            Household.code,
+            Household.head_name,
+            Household.status,
+            Household.block_id,
+            Household.sign_on,
+            Household.vacate_on,
+            Household.demolish_on,
+        )
+        .where(Household.project_id == project_id, Household.voided_at.is_(None), scope.household_clause(Household.id))
+        .subquery("live_household")
     )
 
 

@@ -177,6 +177,34 @@ def add_parcel(
 
 
 @dataclass(frozen=True, slots=True)
+class ParcelShape:
+    """A parcel's id, code, block and GeoJSON text (for maps)."""
+
+    id: int
+    code: str
+    block_id: int | None
+    geometry: str | None
+
+
+def parcel_shapes(session: Session, project_id: int) -> list[ParcelShape]:
+    """Every parcel of a project with its GeoJSON text, by code."""
+    rows = session.execute(
+        select(Parcel.id, Parcel.code, Parcel.block_id, Parcel.geometry)
+        .where(Parcel.project_id == project_id)
+        .order_by(Parcel.code)
+    )
+    return [ParcelShape(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def block_shapes(session: Session, project_id: int) -> dict[int, str]:
+    """``block id -> GeoJSON text`` of the project's blocks that have a boundary."""
+    rows = session.execute(
+        select(Block.id, Block.geometry).where(Block.project_id == project_id, Block.geometry.is_not(None))
+    )
+    return {int(i): str(g) for i, g in rows if g}
+
+
+@dataclass(frozen=True, slots=True)
 class BlockInfo:
     """A block as read-only data (shared between requests through the block cache)."""
 

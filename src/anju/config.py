@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     audit_anchor_dir: Path | None = None
     # Each server process writes an anchor at most this often when the chain moved (0: only `anju audit anchor`).
     audit_anchor_minutes: float = 15
+    # Live pages (big screens): the change events of a write reach the screens of every server process
+    # through Redis pub/sub when set (e.g. redis://127.0.0.1:6379/0); otherwise through PostgreSQL
+    # LISTEN/NOTIFY on PostgreSQL, and within the process only on SQLite and MariaDB.
+    redis_url: str = ""
+    # A live event stream ends after this many seconds (the browser reconnects and refetches at once).
+    live_stream_seconds: int = 1800
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -905,11 +905,6 @@ def set_stage(
     return h
 
 
-def get_household(session: Session, *, scope: DataScope, household_id: int) -> Household:
-    """The live household row within ``scope`` (404 otherwise), without the rest of its file."""
-    return _load(session, scope, household_id)
-
-
 def live_households(*, scope: DataScope, project_id: int) -> Any:
     """A project's live households within ``scope`` as a subquery (``id, code, head_name, status, block_id,
     sign_on, vacate_on, demolish_on``) that other domains join their per-household rows to."""

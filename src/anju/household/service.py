@@ -1550,3 +1550,46 @@ def link_parcels(
         project_service.bump_households_version(session, project_id)
         audit_service.record_many(session, actor=actor, entries=entries)
     return len(entries)
+
+
+# ---------------------------------------------------------------- campaign progress facts
+
+CampaignFact = tuple[int, int | None, str, date | None, date | None, date | None, date | None, Any]
+
+
+def campaign_facts(session: Session, *, project_id: int, scope: DataScope | None = None) -> list[CampaignFact]:
+    """Compact rows ``(id, block_id, status, sign_on, vacate_on, demolish_on, paid_on, created_at)`` of
+    the project's live households (within ``scope`` when given), by id: one query for the campaign's
+    progress and forecast, which aggregate them in memory."""
+    cond = [Household.project_id == project_id, Household.voided_at.is_(None)]
+    if scope is not None and not scope.whole:
+        cond.append(scope.household_clause(Household.id))
+    rows = session.execute(
+        select(
+            Household.id,
+            Household.block_id,
+            Household.status,
+            Household.sign_on,
+            Household.vacate_on,
+            Household.demolish_on,
+            Household.paid_on,
+            Household.created_at,
+        )
+        .where(*cond)
+        .order_by(Household.id)
+    ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def household_labels(session: Session, *, household_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """``id -> (code, head name)`` of a few households (all scopes: callers pass ids they may show)."""
+    out: dict[int, tuple[str, str]] = {}
+    wanted = sorted(set(household_ids))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(Household.id, Household.code, Household.head_name).where(
+                Household.id.in_(wanted[start : start + 500])
+            )
+        )
+        out.update({int(i): (str(c), str(n)) for i, c, n in rows})
+    return out

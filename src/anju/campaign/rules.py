@@ -108,3 +108,47 @@ def no_visit_overdue(last_visit_at: datetime | None, today: date, limit_days: in
 def step_overdue(due_on: date | None, status: str, today: date) -> bool:
     """A next step or plan step is overdue when its due date has passed and it is not finished."""
     return due_on is not None and due_on < today and status not in ("done", "dropped")
+
+
+# --- stage moves (added by the campaign-tab part) ------------------------------------------------
+
+# The campaign's stages in order: the household status without 已归档 (the archive's, not the campaign's).
+STAGES = ("pending", "surveyed", "valued", "negotiating", "signed", "vacated", "demolished")
+# Stages whose move records the household's date of it (its sign_on, vacate_on, demolish_on).
+DATED_STAGES = frozenset({"signed", "vacated", "demolished"})
+# Signing, vacating and demolition rest on an agreement or an inspection: until the signing issue
+# records them from those, only the office (CAMPAIGN_MANAGE) records them; field teams move up to 协商中.
+MANAGED_STAGES = DATED_STAGES
+# Stages before signing: the households a team still has to win (visit alerts count only these).
+OPEN_STAGES = ("pending", "surveyed", "valued", "negotiating")
+
+
+def stage_move_refusal(to_stage: str, label: str, *, manage: bool) -> str | None:
+    """Why a user may not record a move to ``to_stage`` (``label`` its Chinese name), or ``None``.
+
+    ``manage``: the user holds CAMPAIGN_MANAGE (case officer). Others (team leaders and members with
+    VISIT_WRITE) may move a household up to 协商中.
+    """
+    if to_stage in MANAGED_STAGES and not manage:
+        return f"“{label}”须由征迁办经办人登记，专班只能将阶段推进到“协商中”"
+    return None
+
+
+def stage_date_problem(on: date, *, today: date, previous_on: date | None, previous_label: str) -> str | None:
+    """What is wrong with the date a stage was reached, or ``None``.
+
+    Not after ``today`` (office date) and not before the date the previous stage was reached.
+    """
+    if on > today:
+        return f"不能晚于今天（{today.isoformat()}）"
+    if previous_on is not None and on < previous_on:
+        return f"不能早于上一阶段“{previous_label}”的日期（{previous_on.isoformat()}）"
+    return None
+
+
+def may_set_step_status(current: str, target: str) -> bool:
+    """Plan steps move freely between todo / doing / done / dropped, except that nothing leaves a
+    dropped step but reopening it (todo)."""
+    if target not in STEP_STATUSES:
+        return False
+    return current != "dropped" or target in ("dropped", "todo")

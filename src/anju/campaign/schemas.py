@@ -66,11 +66,12 @@ class VisitCreate(BaseModel):
     place: Annotated[str, TextRule("走访地点", 128)] = ""
     staff: Annotated[str, TextRule("在场人员", 500)] = Field("", description="在场工作人员，以“、”分隔")
     persuaders: Annotated[
-        list[PersuaderIn], Field(max_length=rules.MAX_PERSUADERS, description="外请说客（至多 30 位）")
+        list[PersuaderIn],
+        Field(description="外请说客（至多 30 位）", json_schema_extra={"maxItems": rules.MAX_PERSUADERS}),
     ] = []
     concern_tags: Annotated[
         list[Annotated[str, WithJsonSchema(_choice(rules.CONCERN_TAGS))]],
-        Field(max_length=len(rules.CONCERN_TAGS) * 2, description="诉求标签"),
+        Field(description="诉求标签", json_schema_extra={"maxItems": len(rules.CONCERN_TAGS) * 2}),
     ] = []
     concern_text: Annotated[str, TextRule("诉求内容", 2000, multiline=True)] = ""
     attitude: Annotated[str, WithJsonSchema(_choice(rules.ATTITUDES))] = Field(

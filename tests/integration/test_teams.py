@@ -1,0 +1,456 @@
+"""Teams (大组 → 小组), members, 包户到人 in bulk and from an xlsx list, history, and the scopes they drive."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+import xlsxwriter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anju.audit.models import AuditRecord
+from anju.campaign import service as campaign_service
+from anju.core.actor import Actor
+from anju.db import events
+from anju.errors import Conflict, NotFound, ValidationFailed
+from anju.household import service as household_service
+from anju.identity import service as identity_service
+from anju.identity.models import HouseholdAssignment, Team, User
+from anju.identity.rules import ScopeKind
+from anju.project import service as project_service
+from tests.factories import ACTOR, PASSWORD, World, build_world
+
+ALL = identity_service.DataScope.everything()
+ON = date(2026, 12, 1)
+
+
+def _user(db: Session, username: str, role: str, team_id: int | None = None) -> User:
+    return identity_service.create_user(
+        db,
+        actor=ACTOR,
+        username=username,
+        display_name=f"{username}名",
+        password=PASSWORD,
+        role=role,
+        team_id=team_id,
+    )
+
+
+def _listed(db: Session, scope: identity_service.DataScope, project_id: int) -> list[int]:
+    page = household_service.list_households(db, scope=scope, project_id=project_id)
+    return sorted(r.id for r in page.items)
+
+
+def _audits(db: Session, entity: str) -> list[AuditRecord]:
+    return list(db.scalars(select(AuditRecord).where(AuditRecord.entity == entity).order_by(AuditRecord.seq)))
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    ws = wb.add_worksheet("包户名单")
+    for i, row in enumerate(rows):
+        ws.write_row(i, 0, row)
+    wb.close()
+    return out.getvalue()
+
+
+@pytest.fixture
+def world(db: Session) -> World:
+    return build_world(db, households=6)
+
+
+def test_nested_teams_and_the_group_leaders_scope_covers_its_squads(db: Session, world: World) -> None:
+    group_leader = _user(db, "dazu", "team_leader")
+    squad_leader = _user(db, "xiaozu", "team_leader")
+    group = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="东片大组", kind="group", leader_id=group_leader.id
+    )
+    squad = campaign_service.create_team(
+        db,
+        actor=ACTOR,
+        project_id=world.project_id,
+        name="东片一小组",
+        parent_id=group.id,
+        leader_id=squad_leader.id,
+    )
+    assert (group_leader.team_id, squad_leader.team_id) == (group.id, squad.id)  # leaders join their teams
+    hids = world.household_ids
+    campaign_service.bulk_assign(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        project_id=world.project_id,
+        team_id=squad.id,
+        user_id=None,
+        on=ON,
+        household_ids=[hids[4]],
+    )
+    campaign_service.bulk_assign(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        project_id=world.project_id,
+        team_id=group.id,
+        user_id=None,
+        on=ON,
+        household_ids=[hids[5]],
+    )
+    group_scope = identity_service.DataScope(kind=ScopeKind.TEAM, user_id=group_leader.id, team_id=group.id)
+    squad_scope = identity_service.DataScope(kind=ScopeKind.TEAM, user_id=squad_leader.id, team_id=squad.id)
+    assert _listed(db, group_scope, world.project_id) == sorted([hids[4], hids[5]])
+    assert _listed(db, squad_scope, world.project_id) == [hids[4]]
+    tree = campaign_service.team_tree(db, project_id=world.project_id)
+    assert [(n.name, [c.name for c in n.children]) for n in tree] == [
+        ("第一专班", []),
+        ("东片大组", ["东片一小组"]),
+    ]
+    assert tree[1].leader_name == "dazu名" and [m.username for m in tree[1].children[0].members] == ["xiaozu"]
+    overview = campaign_service.teams_overview(db, project_id=world.project_id)
+    assert overview.own[group.id] == 1 and overview.total[group.id] == 2 and overview.own[squad.id] == 1
+    assert overview.own[world.team_id] == 4 and overview.per_user[world.users["team_member"]] == 2
+    assert overview.unassigned == 0 and overview.households == 6
+
+
+def test_team_rules_are_refused_in_chinese(db: Session, world: World) -> None:
+    group = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="大组甲", kind="group"
+    )
+    squad = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="小组乙", parent_id=group.id
+    )
+    before = db.scalar(select(func.count()).select_from(Team))
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.create_team(
+            db, actor=ACTOR, project_id=world.project_id, name="小组丙", parent_id=squad.id
+        )
+    assert e.value.details == [{"field": "parent_id", "message": "上级专班“小组乙”不是大组"}]
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.create_team(
+            db,
+            actor=ACTOR,
+            project_id=world.project_id,
+            name=" ",
+            kind="platoon",
+            leader_id=world.users["finance"],
+        )
+    assert [d["field"] for d in e.value.details] == ["name", "kind", "leader_id"]
+    with pytest.raises(Conflict):
+        campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="大组甲")
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.update_team(db, actor=ACTOR, team_id=group.id, values={"kind": "squad"})
+    assert "下还有小组“小组乙”" in e.value.message_zh
+    assert db.scalar(select(func.count()).select_from(Team)) == before
+
+
+def test_update_team_is_versioned_and_audited(db: Session, world: World) -> None:
+    team = identity_service.get_team(db, world.team_id or 0)
+    version = team.version
+    diff = campaign_service.update_team(
+        db, actor=ACTOR, team_id=team.id, values={"name": "第一攻坚专班", "sort": 3}, expected_version=version
+    )
+    assert diff == {"name": ["第一专班", "第一攻坚专班"], "sort": [0, 3]}
+    assert team.version == version + 1
+    assert json.loads(_audits(db, "team")[-1].changes) == {"name": ["第一专班", "第一攻坚专班"], "sort": [0, 3]}
+    with pytest.raises(Conflict) as e:
+        campaign_service.update_team(
+            db, actor=ACTOR, team_id=team.id, values={"sort": 4}, expected_version=version
+        )
+    assert e.value.code == "stale_version" and team.sort == 3
+
+
+def test_members_move_between_teams_audited_and_the_leader_stays(db: Session, world: World) -> None:
+    second = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+    member = world.users["team_member"]
+    leader = world.users["team_leader"]
+    result = campaign_service.set_team_members(db, actor=ACTOR, team_id=second.id, user_ids=[member])
+    assert result == {"added": [member], "removed": []}
+    assert identity_service.get_user(db, member).team_id == second.id
+    assert json.loads(_audits(db, "user")[-1].changes) == {"team_id": [world.team_id, second.id]}
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.set_team_members(
+            db, actor=ACTOR, team_id=second.id, user_ids=[world.users["commander"]]
+        )
+    assert "不是专班组长或专班成员" in e.value.message_zh
+    assert identity_service.get_user(db, member).team_id == second.id  # nothing changed
+    campaign_service.update_team(db, actor=ACTOR, team_id=world.team_id or 0, values={"leader_id": leader})
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.set_team_members(db, actor=ACTOR, team_id=world.team_id or 0, user_ids=[])
+    assert "组长“测试team_leader”须是本组成员" in e.value.message_zh
+
+
+def test_reassignment_keeps_history_and_is_audited(db: Session, world: World) -> None:
+    hid = world.household_ids[0]  # 第一专班 / team_member
+    second = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+    other = _user(db, "zuyuan9", "team_member", team_id=second.id)
+    commander = Actor(
+        user_id=world.users["commander"], username="commander", display_name="测试commander", role="commander"
+    )
+    version = project_service.households_version(db, world.project_id, fresh=True)
+    result = campaign_service.bulk_assign(
+        db,
+        actor=commander,
+        scope=ALL,
+        project_id=world.project_id,
+        team_id=second.id,
+        user_id=other.id,
+        on=date(2026, 12, 2),
+        household_ids=[hid, world.household_ids[1]],
+        reason="调整力量",
+    )
+    assert result == campaign_service.AssignResult(households=2, changed=2)
+    assert project_service.households_version(db, world.project_id, fresh=True) == version + 1
+    pending = db.info.get("anju_events", [])
+    assert pending[-1] == events.ChangeEvent(
+        f"project:{world.project_id}",
+        "assignment",
+        {"households": 2, "team_id": second.id, "user_id": other.id},
+    )
+    rows = list(
+        db.scalars(
+            select(HouseholdAssignment)
+            .where(HouseholdAssignment.household_id == hid)
+            .order_by(HouseholdAssignment.id)
+        )
+    )
+    assert [(r.team_id, r.user_id, r.active, r.ended_on) for r in rows] == [
+        (world.team_id, world.users["team_member"], False, date(2026, 12, 2)),
+        (second.id, other.id, True, None),
+    ]
+    assert (rows[1].assigned_by, rows[1].reason) == (world.users["commander"], "调整力量")
+    history = campaign_service.assignment_history(db, scope=ALL, household_id=hid)
+    assert [
+        (s.team_name, s.user_name, s.from_team_name, s.from_user_name, s.assigned_by_name, s.reason)
+        for s in history
+    ] == [
+        ("第二专班", "zuyuan9名", "第一专班", "测试team_member", "测试commander", "调整力量"),
+        ("第一专班", "测试team_member", "", "", "系统", ""),
+    ]
+    audit = [a for a in _audits(db, "household_assignment") if a.household_id == hid][-1]
+    assert (audit.action, audit.reason) == ("reassign", "调整力量")
+    assert json.loads(audit.changes) == {
+        "team_id": [world.team_id, second.id],
+        "user_id": [world.users["team_member"], other.id],
+    }
+    # the same assignment again changes nothing and writes nothing
+    n_audit = len(_audits(db, "household_assignment"))
+    again = campaign_service.bulk_assign(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        project_id=world.project_id,
+        team_id=second.id,
+        user_id=other.id,
+        on=ON,
+        household_ids=[hid],
+    )
+    assert again.changed == 0 and len(_audits(db, "household_assignment")) == n_audit
+    # the old member no longer sees it, the new one does
+    old_scope = identity_service.DataScope(kind=ScopeKind.ASSIGNED, user_id=world.users["team_member"])
+    new_scope = identity_service.DataScope(kind=ScopeKind.ASSIGNED, user_id=other.id)
+    assert _listed(db, old_scope, world.project_id) == []
+    assert _listed(db, new_scope, world.project_id) == sorted(world.household_ids[:2])
+
+
+def test_assign_by_block_takes_the_live_households_of_the_subtree(db: Session, world: World) -> None:
+    team = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="东片专班")
+    household_service.void_household(
+        db, actor=ACTOR, scope=ALL, household_id=world.household_ids[2], reason="重复登记"
+    )
+    result = campaign_service.bulk_assign(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        project_id=world.project_id,
+        team_id=team.id,
+        user_id=None,
+        on=ON,
+        block_id=world.block_ids["E"],
+    )
+    assert result == campaign_service.AssignResult(households=2, changed=2)  # H0001 and H0005 (H0003 voided)
+    amap = campaign_service.assignment_map(db, project_id=world.project_id)
+    assert amap[world.household_ids[0]] == (team.id, None) and amap[world.household_ids[4]] == (team.id, None)
+    assert amap[world.household_ids[2]] == (world.team_id, None)
+
+
+def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, world: World) -> None:
+    p9 = project_service.create_project(db, actor=ACTOR, code="P9", name="另一项目", kind="state_land")
+    foreign = household_service.create_household(
+        db, actor=ACTOR, project_id=p9.id, data={"code": "Q0001", "head_name": "赵德明", "address": "南溪路1号"}
+    )
+    foreign_team = campaign_service.create_team(db, actor=ACTOR, project_id=p9.id, name="南片专班")
+    before = db.scalar(select(func.count()).select_from(HouseholdAssignment))
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.bulk_assign(
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            project_id=world.project_id,
+            team_id=world.team_id,
+            user_id=None,
+            on=ON,
+            household_ids=[world.household_ids[0], foreign.id],
+        )
+    assert e.value.message_zh.startswith("1 户不存在、已作废、不属于本项目或不在您的权限范围内")
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.bulk_assign(
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            project_id=world.project_id,
+            team_id=foreign_team.id,
+            user_id=None,
+            on=ON,
+            household_ids=[world.household_ids[0]],
+        )
+    assert e.value.message_zh == "专班不存在或不属于本项目"
+    stranger = _user(db, "zuyuan8", "team_member")
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.bulk_assign(
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            project_id=world.project_id,
+            team_id=world.team_id,
+            user_id=stranger.id,
+            on=ON,
+            household_ids=[world.household_ids[0]],
+        )
+    assert e.value.message_zh == "“zuyuan8名”不是“第一专班”的成员"
+    with pytest.raises(ValidationFailed):
+        campaign_service.bulk_assign(
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            project_id=world.project_id,
+            team_id=world.team_id,
+            user_id=None,
+            on=ON,
+        )
+    assert db.scalar(select(func.count()).select_from(HouseholdAssignment)) == before
+
+
+def test_candidates_filter_by_team_and_unassigned(db: Session, world: World) -> None:
+    extra = household_service.create_household(
+        db,
+        actor=ACTOR,
+        project_id=world.project_id,
+        block_id=world.block_ids["W"],
+        data={"code": "H0099", "head_name": "孙未分", "address": "青溪路99号"},
+    )
+    page = campaign_service.assignment_candidates(db, scope=ALL, project_id=world.project_id, unassigned=True)
+    assert [(c.code, c.team_name) for c in page.items] == [("H0005", ""), ("H0006", ""), ("H0099", "")]
+    page = campaign_service.assignment_candidates(
+        db, scope=ALL, project_id=world.project_id, team_id=world.team_id
+    )
+    assert [c.code for c in page.items] == ["H0001", "H0002", "H0003", "H0004"]
+    assert (page.items[0].team_name, page.items[0].user_name) == ("第一专班", "测试team_member")
+    page = campaign_service.assignment_candidates(
+        db, scope=ALL, project_id=world.project_id, block_id=world.block_ids["W"], unassigned=True
+    )
+    assert [c.id for c in page.items] == [world.household_ids[5], extra.id]
+    assert campaign_service.teams_overview(db, project_id=world.project_id).unassigned == 3
+
+
+def test_history_outside_the_scope_is_not_found(db: Session, world: World) -> None:
+    member = identity_service.DataScope(kind=ScopeKind.ASSIGNED, user_id=world.users["team_member"])
+    assert (
+        len(campaign_service.assignment_history(db, scope=member, household_id=world.household_ids[0])) == 1
+    )
+    with pytest.raises(NotFound):
+        campaign_service.assignment_history(db, scope=member, household_id=world.household_ids[2])
+
+
+def test_xlsx_list_is_checked_row_by_row_and_imported_all_or_nothing(db: Session, world: World) -> None:
+    second = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+    _user(db, "zy2", "team_member", team_id=second.id)
+    _user(db, "dup1", "team_member", team_id=second.id).display_name = "同名"
+    _user(db, "dup2", "team_member", team_id=second.id).display_name = "同名"
+    db.flush()
+    bad = _xlsx(
+        [
+            ["包户名单"],
+            ["户编号*", "专班", "责任人（用户名或姓名）"],
+            ["H0005", "第二专班", "zy2"],
+            ["H0404", "第二专班", ""],
+            ["H0005", "第二专班", ""],
+            ["H0006", "第九专班", ""],
+            ["H0001", "第二专班", "同名"],
+            ["H0002", "第二专班", "team_member"],
+            ["H0003", "", ""],
+            [None, None, None],
+            ["H0004", "", "无此人"],
+        ]
+    )
+    rows = campaign_service.read_assignment_sheet(bad, "名单.xlsx")
+    assert [r.row for r in rows] == [3, 4, 5, 6, 7, 8, 9, 11]
+    check = campaign_service.check_assignment_rows(db, scope=ALL, project_id=world.project_id, rows=rows)
+    assert [p.as_dict()["message"] for p in check.problems] == [
+        "第 4 行“户编号”：本项目没有户编号为“H0404”的户（或已作废、不在您的权限范围内）",
+        "第 5 行“户编号”：“H0005”与第 3 行重复",
+        "第 6 行“专班”：本项目没有名为“第九专班”的专班",
+        "第 7 行“责任人”：姓名“同名”对应 2 个用户，请填写用户名",
+        "第 8 行“责任人”：“测试team_member”不是“第二专班”的成员",
+        "第 9 行“专班”：专班和责任人不能都为空",
+        "第 11 行“责任人”：找不到用户名或姓名为“无此人”的专班组长或专班成员",
+    ]
+    before = sorted(campaign_service.assignment_map(db, project_id=world.project_id).items())
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.import_assignments(
+            db, actor=ACTOR, scope=ALL, project_id=world.project_id, rows=rows, on=ON
+        )
+    assert e.value.message_zh.startswith("包户名单有 7 处错误，未导入任何一户")
+    assert (
+        len(e.value.details) == 7
+        and e.value.details[0]["row"] == 4
+        and e.value.details[0]["column"] == "户编号"
+    )
+    assert sorted(campaign_service.assignment_map(db, project_id=world.project_id).items()) == before
+
+    good = _xlsx(
+        [
+            ["户编号", "责任人", "专班"],
+            ["H0005", "zy2", ""],
+            ["H0006", "", "第二专班"],
+            ["H0001", "zy2名", "第二专班"],
+        ]
+    )
+    rows = campaign_service.read_assignment_sheet(good, "名单.xlsx")
+    check, changed = campaign_service.import_assignments(
+        db, actor=ACTOR, scope=ALL, project_id=world.project_id, rows=rows, on=ON, reason="名单导入"
+    )
+    assert changed == 3 and [(r.code, r.team_name, r.user_name, r.from_team_name) for r in check.rows] == [
+        ("H0005", "第二专班", "zy2名", ""),
+        ("H0006", "第二专班", "", ""),
+        ("H0001", "第二专班", "zy2名", "第一专班"),
+    ]
+    amap = campaign_service.assignment_map(db, project_id=world.project_id)
+    assert amap[world.household_ids[5]] == (second.id, None)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "为空"),
+        (b"%PDF-1.4 not a sheet", "不是Excel 工作簿"),
+        (_xlsx([["姓名", "地址"], ["张三", "x"]]), "找不到表头"),
+        (_xlsx([["户编号", "地址"], ["H0001", "x"]]), "缺少“专班”或“责任人”列"),
+        (_xlsx([["户编号", "专班"]]), "名单中没有数据行"),
+    ],
+)
+def test_a_bad_file_is_refused_before_any_row(data: bytes, message: str) -> None:
+    with pytest.raises(ValidationFailed) as e:
+        campaign_service.read_assignment_sheet(data, "名单.xlsx")
+    assert message in e.value.message_zh
+
+
+def test_template_reads_back() -> None:
+    rows = campaign_service.read_assignment_sheet(campaign_service.assignment_template(), "t.xlsx")
+    assert [(r.code, r.team, r.user) for r in rows] == [
+        ("LJ0001", "李家村一组", "zuyuan"),
+        ("LJ0002", "李家村一组", ""),
+    ]

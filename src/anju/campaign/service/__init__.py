@@ -15,6 +15,7 @@ queues a change event (``anju.db.events``) that live pages receive after the com
 """
 
 from anju.campaign.service.alerts import *  # noqa: F403
+from anju.campaign.service.battle_map import *  # noqa: F403
 from anju.campaign.service.forecast import *  # noqa: F403
 from anju.campaign.service.households import *  # noqa: F403
 from anju.campaign.service.progress import *  # noqa: F403

@@ -30,7 +30,7 @@ from anju.project import api as project_api
 from anju.project import pages as project_pages
 from anju.reporting import api as reporting_api
 from anju.reporting import pages as reporting_pages
-from anju.web import errors, params, security
+from anju.web import errors, live, params, security
 from anju.web.middleware import UnitOfWorkMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -39,11 +39,13 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the thread pool that runs blocking route code (see ``Settings.threads``); anchor the
-    audit chain's head outside the database every ``Settings.audit_anchor_minutes``."""
+    audit chain's head outside the database every ``Settings.audit_anchor_minutes``; run the live
+    hub (change events to the big screens)."""
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
     uploads.sweep()  # encrypted census uploads and scratch files a killed process left behind
-    async with anyio.create_task_group() as tasks:
+    # The live hub: committed change events to the big screens of every worker (anju.web.live).
+    async with live.running(app.state, settings), anyio.create_task_group() as tasks:
         if settings.audit_anchor_minutes > 0:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
         yield

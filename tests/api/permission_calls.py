@@ -9,11 +9,12 @@ or a 404 on a household in reach.
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,17 @@ def _png_1x1() -> bytes:
 
 
 PNG = _png_1x1()
+
+
+def parcel_geojson(code: str) -> bytes:
+    """A GeoJSON FeatureCollection of one parcel in block ``E`` (every test project has one)."""
+    ring = [[120.1, 30.1], [120.101, 30.1], [120.101, 30.101], [120.1, 30.1]]
+    feature = {
+        "type": "Feature",
+        "properties": {"code": code, "block_code": "E", "land_area": "100.00"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    return json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
 FORBIDDEN_ZH = "您没有执行此操作的权限"
 CSRF_ZH = "页面已过期或请求来源无效"
 
@@ -316,6 +328,10 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "id_number"
         elif name == "lang":
             values[name] = "zh"
+        elif name == "report_on":
+            # Reading: yesterday's dispatch report; writing: a day of its own per call (issued is frozen).
+            back = 1 if route.method == "GET" else t.next_serial()
+            values[name] = (date.today() - timedelta(days=back)).isoformat()
         elif name in PLACEHOLDER_PARAMS:
             values[name] = PLACEHOLDER_PARAMS[name]
         else:
@@ -383,8 +399,25 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "role": "grid_worker",
             "password": "Strong-Passw0rd!",
         }
+    if p == "/projects/{project_id}/dispatch/{report_on}":
+        return {"title": "", "commentary": f"讲评{n}：各专班抓紧推进。", "version": "0"}
+    if p == "/projects/{project_id}/dispatch/{report_on}/issue":
+        return {"version": "0"}
     if p == "/users/{user_id}/active":
         return {"active": "false"}
+    if p == "/projects/new":
+        return {"code": f"NP{n}", "name": f"新建项目{n}", "kind": "shantytown", "target_sign_rate": "100"}
+    if p == "/projects/{project_id}/setup":
+        return {
+            "legal_basis": "《国有土地上房屋征收与补偿条例》",
+            "version": str(version_of("project", t.project_id)),
+        }
+    if p == "/projects/{project_id}/blocks":
+        return {"code": f"B{n}", "name": f"新区块{n}", "level": "group", "parent_id": str(t.block_id)}
+    if p == "/blocks/{block_id}/edit":
+        return {"sort": "0", "version": str(version_of("block", t.block_id))}
+    if p == "/projects/{project_id}/parcels":
+        return {}
     return None
 
 
@@ -438,6 +471,24 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         },
         ("POST", "/households/{household_id}/tenants"): {"name": f"承租人{n}", "kind": "个人"},
         ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
+        ("PUT", "/projects/{project_id}/dispatch-reports/{report_on}"): {
+            "commentary": f"讲评{n}：各专班抓紧推进。",
+            "version": 0,
+        },
+        ("POST", "/projects/{project_id}/dispatch-reports/{report_on}/issue"): {"version": 0},
+        ("POST", "/projects"): {"code": f"NP{n}", "name": f"新建项目{n}", "kind": "shantytown"},
+        ("PATCH", "/projects/{project_id}"): {
+            "legal_basis": "《国有土地上房屋征收与补偿条例》",
+            "reason": "补充法律依据",
+            "version": version_of("project", t.project_id),
+        },
+        ("POST", "/projects/{project_id}/blocks"): {
+            "code": f"B{n}",
+            "name": f"新区块{n}",
+            "level": "group",
+            "parent_id": t.block_id,
+        },
+        ("PATCH", "/blocks/{block_id}"): {"sort": 0, "version": version_of("block", t.block_id)},
     }
     return bodies.get(key)
 
@@ -456,10 +507,17 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         query[name] = QUERY_VALUES[name]
     if route.path == "/api/v1/projects/{project_id}/households":
         query["q"] = "建国"
+    if route.path == "/api/v1/projects/{project_id}/events":
+        query["max_seconds"] = 0  # an event stream ends right after its opening event
     if query:
         kwargs["params"] = query
     if route.method == "GET":
         return Call("GET", url, kwargs, specified)
+    if route.path == "/api/v1/projects/{project_id}/parcels/import":
+        kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
     if route.is_api:
         body = _api_json(route, t)
         specified = specified and body is not None
@@ -472,6 +530,9 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
     data = dict(form or {})
     if csrf is not None:
         data["csrf_token"] = csrf
+    if route.path == "/projects/{project_id}/parcels":
+        kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
+        specified = True
     if route.path == "/households/{household_id}/attachments":
         kwargs["files"] = {"file": ("照片.png", PNG + str(t.next_serial()).encode(), "image/png")}
         data["kind"] = "photo"

@@ -27,6 +27,30 @@ _SPOOL_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 # A writer waits this long for the writers queued before it in this process, then gets a 409.
 GATE_TIMEOUT_S = 30.0
+# A route sets ``request.state.long_lived = True`` for a response that stays open (a live event
+# stream): once its status is sent it holds no session and no admission slot (see _Slot).
+LONG_LIVED = "long_lived"
+
+
+class _Slot:
+    """An admission slot, handed back at the end of the request or earlier (once)."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+        self.held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self.slots.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.slots.release()
 
 
 class UnitOfWorkMiddleware:
@@ -66,8 +90,8 @@ class UnitOfWorkMiddleware:
             await self.app(scope, receive, send)
             return
         if scope.get("method", "GET") in _SAFE or scope["path"].startswith(_READ_ONLY_POSTS):
-            async with self.slots:
-                await self._handle(scope, receive, send, write=False)
+            async with _Slot(self.slots) as slot:
+                await self._handle(scope, receive, send, write=False, slot=slot)
             return
         body = await self._receive_body(scope, receive, send)
         if body is None:
@@ -129,7 +153,9 @@ class UnitOfWorkMiddleware:
                 spool.seek(0)
                 return spool
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send, *, write: bool) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, *, write: bool, slot: _Slot | None = None
+    ) -> None:
         session = new_session(write=write)
         state = scope.setdefault("state", {})
         state["db"] = session
@@ -218,6 +244,9 @@ class UnitOfWorkMiddleware:
                     )
                     await send({"type": "http.response.body", "body": "保存失败，请重试".encode()})
                     return
+                if ok and slot is not None and state.get(LONG_LIVED):
+                    session.close()  # the stream's transaction is over: no connection while it runs
+                    slot.release()  # nor an admission slot, which would starve other requests
             await send(message)
 
         try:

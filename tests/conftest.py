@@ -105,6 +105,7 @@ def engine_for(migrated_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db(engine_for: Engine, settings_env: Path) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test (services never commit)."""
+    from anju.campaign import service as campaign_service
     from anju.compensation import budget
     from anju.household import listing
     from anju.project import service as project_service
@@ -113,6 +114,7 @@ def db(engine_for: Engine, settings_env: Path) -> Iterator[Session]:
     listing.clear()
     project_service.clear_caches()
     budget.clear()
+    campaign_service.clear_progress_caches()
     conn = engine_for.connect()
     trans = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)

@@ -905,6 +905,26 @@ def set_stage(
     return h
 
 
+def record_paid(session: Session, *, actor: Actor, household_id: int, paid_on: date, reason: str = "") -> Household:
+    """Record the day a signed household's compensation was paid in full (``paid_on``); audited.
+
+    Progress counts payment rates from this date. The payments of the signing issue will call it
+    when an agreement's last scheduled payment is made; until then it is the demo's and the CLI's.
+    """
+    h = _lock(session, DataScope.everything(), household_id)
+    if h.sign_on is None:
+        raise Conflict("未签约的户不能登记付清补偿款", "the household has not signed", code="not_signed")
+    if paid_on < h.sign_on:
+        raise ValidationFailed(
+            "付清日期不能早于签约日期",
+            "paid_on before sign_on",
+            details=[{"field": "paid_on", "message": "不能早于签约日期"}],
+        )
+    changes = _apply(h, {"paid_on": paid_on})
+    _changed(session, actor, h, action="update", entity="household", entity_id=h.id, changes=changes, reason=reason)
+    return h
+
+
 def live_households(*, scope: DataScope, project_id: int) -> Any:
     """A project's live households within ``scope`` as a subquery (``id, code, head_name, status, block_id,
     sign_on, vacate_on, demolish_on``) that other domains join their per-household rows to."""

@@ -36,8 +36,10 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncIterator[str]) -> None:
-        super().__init__(content, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+    def __init__(self, content: AsyncIterator[str], status_code: int = 200) -> None:
+        super().__init__(
+            content, status_code=status_code, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+        )
 
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
@@ -45,7 +47,17 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "description": "服务器推送事件流（text/event-stream）",
         "content": {
             "text/event-stream": {
-                "schema": {"type": "string"},
+                # One server-sent event (comment lines are not events): its fields as parsed by EventSource.
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "event": {"type": "string", "enum": ["ready", "change"]},
+                        "data": {"type": "string", "contentMediaType": "application/json"},
+                        "retry": {"type": "integer", "minimum": 0},
+                        "id": {"type": "string"},
+                    },
+                    "required": ["event", "data"],
+                },
                 "example": (
                     "retry: 2000\nevent: ready\ndata: "
                     '{"topic": "project:12", "worker": 4711, "transport": "postgres"}\n\n'
@@ -57,7 +69,14 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    **error_responses(*READ_ERRORS),
+    # Refusals are JSON like everywhere else (not of the route's own media type).
+    **{
+        status: {
+            "description": doc["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for status, doc in error_responses(*READ_ERRORS).items()
+    },
 }
 
 
@@ -105,11 +124,11 @@ async def project_events(
     request: Request,
     once: Annotated[bool, Query(description="收到第一条变更后结束（测试与轮询客户端用）")] = False,
     max_seconds: Annotated[
-        int | None,
+        int,
         Query(
-            ge=0, le=86_400, description="事件流最长保持的秒数（默认取服务器设置；0：发送 ready 后立即结束）"
+            ge=0, le=86_400, description="事件流最长保持的秒数（不超过服务器设置；0：发送 ready 后立即结束）"
         ),
-    ] = None,
+    ] = 1800,
     user: CurrentUser = Depends(requires(Permission.CAMPAIGN_READ)),
     db: Session = Depends(get_db),
 ) -> EventStreamResponse:
@@ -117,13 +136,13 @@ async def project_events(
     write that moves its numbers (from any server worker), for the big screen to refetch its data.
 
     The stream opens with ``retry:`` and a ``ready`` event (sent once subscribed), carries a
-    comment line every 15 seconds, and ends after ``max_seconds`` (the server's
-    ``ANJU_LIVE_STREAM_SECONDS`` by default) or when the server stops; ``EventSource`` then
+    comment line every 15 seconds, and ends after ``max_seconds`` (at most the server's
+    ``ANJU_LIVE_STREAM_SECONDS``) or when the server stops; ``EventSource`` then
     reconnects by itself and the page refetches. A ``change`` names only the kinds of change and
     their count, never household data; ``resync: true`` means changes may have been missed.
     """
     await run_in_threadpool(project_service.project_header, db, project_id)  # 404 for an unknown project
     setattr(request.state, LONG_LIVED, True)  # the session and admission slot go when the stream starts
-    seconds = get_settings().live_stream_seconds if max_seconds is None else max_seconds
+    seconds = min(max_seconds, get_settings().live_stream_seconds)
     hub = live.hub_of(request.app.state)
     return EventStreamResponse(_stream(hub, events.project_topic(project_id), max_seconds=seconds, once=once))

@@ -60,6 +60,7 @@ def parcel_geojson(code: str) -> bytes:
     }
     return json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
 FORBIDDEN_ZH = "您没有执行此操作的权限"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSRF_ZH = "页面已过期或请求来源无效"
 
 
@@ -328,6 +329,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "id_number"
         elif name == "lang":
             values[name] = "zh"
+        elif name == "team_id":
+            values[name] = assignment_of(t.household_id)[0]
         elif name == "report_on":
             # Reading: yesterday's dispatch report; writing: a day of its own per call (issued is frozen).
             back = 1 if route.method == "GET" else t.next_serial()
@@ -418,6 +421,93 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"sort": "0", "version": str(version_of("block", t.block_id))}
     if p == "/projects/{project_id}/parcels":
         return {}
+    if (team_form := _team_forms(route, t, n)) is not None:
+        return team_form
+    return None
+
+
+def assignment_of(household_id: int) -> tuple[int, int | None]:
+    """The household's active (team id, user id): assigning it so again changes nothing."""
+    with unit_of_work() as db:
+        row = db.execute(
+            text("SELECT team_id, user_id FROM household_assignment WHERE household_id = :id AND active = :yes"),
+            {"id": household_id, "yes": True},
+        ).one()
+        return int(row[0]), (int(row[1]) if row[1] is not None else None)
+
+
+def team_row(team_id: int) -> dict[str, Any]:
+    """A team's columns and its members' ids, as the teams page shows them."""
+    with unit_of_work() as db:
+        quote = db.get_bind().dialect.identifier_preparer.quote  # "user" is reserved
+        row = db.execute(
+            text("SELECT name, kind, parent_id, leader_id, sort, version FROM team WHERE id = :id"), {"id": team_id}
+        ).one()
+        members = db.scalars(text(f"SELECT id FROM {quote('user')} WHERE team_id = :id ORDER BY id"), {"id": team_id})
+        return dict(row._mapping) | {"members": [int(m) for m in members]}
+
+
+def assignment_sheet(t: Targets) -> bytes:
+    """An assignment list (包户名单) naming the target household as it is assigned now."""
+    import xlsxwriter
+
+    team_id, user_id = assignment_of(t.household_id)
+    with unit_of_work() as db:
+        team = db.scalar(text("SELECT name FROM team WHERE id = :id"), {"id": team_id})
+        quote = db.get_bind().dialect.identifier_preparer.quote
+        username = (
+            db.scalar(text(f"SELECT username FROM {quote('user')} WHERE id = :id"), {"id": user_id}) if user_id else ""
+        )
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    ws = wb.add_worksheet("包户名单")
+    ws.write_row(0, 0, ["户编号", "专班", "责任人"])
+    ws.write_row(1, 0, [t.code, str(team), str(username or "")])
+    wb.close()
+    return out.getvalue()
+
+
+def _team_forms(route: AppRoute, t: Targets, n: int) -> dict[str, Any] | None:
+    """Page forms of the teams page: each leaves the teams and assignments as they are (or adds a team)."""
+    p = route.path
+    if p == "/projects/{project_id}/teams":
+        return {"name": f"新专班{n}", "kind": "squad", "parent_id": "", "leader_id": "", "sort": "0"}
+    if p in ("/teams/{team_id}/edit", "/teams/{team_id}/members"):
+        team = team_row(assignment_of(t.household_id)[0])
+        if p.endswith("/members"):
+            return {"user_ids": [str(m) for m in team["members"]], "version": str(team["version"])}
+        return {
+            "name": team["name"],
+            "kind": team["kind"],
+            "parent_id": str(team["parent_id"] or ""),
+            "leader_id": str(team["leader_id"] or ""),
+            "sort": str(team["sort"]),
+            "version": str(team["version"]),
+        }
+    if p == "/projects/{project_id}/assignments":
+        team_id, user_id = assignment_of(t.household_id)
+        return {
+            "mode": "selection",
+            "household_ids": [str(t.household_id)],
+            "team_id": str(team_id),
+            "user_id": str(user_id or ""),
+            "reason": "核对包户",
+        }
+    if p == "/projects/{project_id}/assignments/import":
+        return {"reason": ""}
+    if p == "/projects/{project_id}/assignments/import/confirm":
+        import json
+
+        team_id, user_id = assignment_of(t.household_id)
+        team = team_row(team_id)["name"]
+        with unit_of_work() as db:
+            quote = db.get_bind().dialect.identifier_preparer.quote
+            username = (
+                db.scalar(text(f"SELECT username FROM {quote('user')} WHERE id = :id"), {"id": user_id})
+                if user_id
+                else ""
+            )
+        return {"rows": json.dumps([[2, t.code, team, username or ""]], ensure_ascii=False), "reason": ""}
     return None
 
 
@@ -471,6 +561,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         },
         ("POST", "/households/{household_id}/tenants"): {"name": f"承租人{n}", "kind": "个人"},
         ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
+        ("POST", "/projects/{project_id}/teams"): {"name": f"新专班{n}", "kind": "squad"},
         ("PUT", "/projects/{project_id}/dispatch-reports/{report_on}"): {
             "commentary": f"讲评{n}：各专班抓紧推进。",
             "version": 0,
@@ -490,6 +581,17 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         },
         ("PATCH", "/blocks/{block_id}"): {"sort": 0, "version": version_of("block", t.block_id)},
     }
+    if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
+        team_id, user_id = assignment_of(t.household_id)
+        team = team_row(team_id)
+        bodies[("PATCH", "/teams/{team_id}")] = {"version": team["version"], "sort": team["sort"]}
+        bodies[("PUT", "/teams/{team_id}/members")] = {"user_ids": team["members"], "version": team["version"]}
+        bodies[("POST", "/projects/{project_id}/assignments")] = {
+            "household_ids": [t.household_id],
+            "team_id": team_id,
+            "user_id": user_id,
+            "reason": "核对包户",
+        }
     return bodies.get(key)
 
 
@@ -518,6 +620,11 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
         return Call(route.method, url, kwargs, specified)
+    if route.path == "/api/v1/projects/{project_id}/assignments/import":
+        kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
     if route.is_api:
         body = _api_json(route, t)
         specified = specified and body is not None
@@ -533,6 +640,8 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
     if route.path == "/projects/{project_id}/parcels":
         kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
         specified = True
+    if route.path == "/projects/{project_id}/assignments/import":
+        kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
     if route.path == "/households/{household_id}/attachments":
         kwargs["files"] = {"file": ("照片.png", PNG + str(t.next_serial()).encode(), "image/png")}
         data["kind"] = "photo"

@@ -59,6 +59,7 @@ __all__ = [
     "save_plan",
     "stage_label",
     "stage_timeline",
+    "step_household",
     "update_campaign",
     "update_step",
 ]
@@ -207,6 +208,7 @@ def move_stage(
     note: str = "",
     manage: bool = False,
     today: date | None = None,
+    recorded_at: datetime | None = None,
 ) -> StageChange:
     """Move a household to ``to_stage`` (reached ``on``, an office date), keeping the timeline.
 
@@ -282,7 +284,7 @@ def move_stage(
         from_stage=current,
         to_stage=to_stage,
         reached_on=on,
-        at=utcnow(),
+        at=recorded_at or utcnow(),  # a backfilled history (the demo's) keeps the moment it happened
         by_user_id=actor.user_id,
         by_name=actor.display_name[:64],
         note=note,
@@ -788,6 +790,22 @@ def add_step(
     return step
 
 
+def step_household(session: Session, *, scope: DataScope, step_id: int) -> int:
+    """The household id of a plan step within ``scope`` (404 otherwise)."""
+    hid = session.scalar(
+        select(HouseholdPlan.household_id)
+        .join(PlanStep, PlanStep.plan_id == HouseholdPlan.id)
+        .where(PlanStep.id == step_id)
+    )
+    if hid is None:
+        raise NotFound("该步骤不存在", "plan step not found")
+    try:
+        household_service.get_household(session, scope=scope, household_id=int(hid))
+    except NotFound:
+        raise NotFound("该步骤不存在或不在您的权限范围内", "plan step not found") from None
+    return int(hid)
+
+
 def update_step(
     session: Session,
     *,
@@ -801,17 +819,9 @@ def update_step(
     todo/doing/done/dropped). A step of a household outside ``scope`` is not found; a stale
     ``expected_version`` is a 409. Audited."""
     values = _step_values(session, data, creating=False)
-    hid = session.scalar(
-        select(HouseholdPlan.household_id)
-        .join(PlanStep, PlanStep.plan_id == HouseholdPlan.id)
-        .where(PlanStep.id == step_id)
+    h = household_service.get_household(
+        session, scope=scope, household_id=step_household(session, scope=scope, step_id=step_id)
     )
-    if hid is None:
-        raise NotFound("该步骤不存在", "plan step not found")
-    try:
-        h = household_service.get_household(session, scope=scope, household_id=int(hid))
-    except NotFound:
-        raise NotFound("该步骤不存在或不在您的权限范围内", "plan step not found") from None
     step = session.scalar(
         select(PlanStep)
         .where(PlanStep.id == step_id)

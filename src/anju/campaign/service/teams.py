@@ -31,6 +31,7 @@ from anju.identity.service import AssignmentStep, DataScope, TeamNode
 from anju.project import service as project_service
 
 __all__ = [
+    "MAX_SHEET_ROWS",
     "TEAM_KINDS",
     "AssignResult",
     "AssignmentCandidate",
@@ -51,7 +52,9 @@ __all__ = [
     "import_assignments",
     "read_assignment_sheet",
     "set_team_members",
+    "team_project",
     "team_tree",
+    "team_version",
     "teams_overview",
     "update_team",
 ]
@@ -114,6 +117,16 @@ def set_team_members(
     return identity_service.set_team_members(
         session, actor=actor, team_id=team_id, user_ids=user_ids, expected_version=expected_version
     )
+
+
+def team_project(session: Session, *, team_id: int) -> int:
+    """The project of a team (404 for an unknown team)."""
+    return int(identity_service.get_team(session, team_id).project_id)
+
+
+def team_version(session: Session, *, team_id: int) -> int:
+    """A team's current version (what a client sends back with its next change)."""
+    return int(identity_service.get_team(session, team_id).version)
 
 
 def team_tree(session: Session, *, project_id: int) -> list[TeamNode]:
@@ -367,6 +380,7 @@ class ImportProblem:
             "row": self.row,
             "column": self.column,
             "message": f"第 {self.row} 行“{self.column}”：{self.message}",
+            "problem": self.message,
         }
 
 

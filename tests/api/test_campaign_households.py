@@ -1,0 +1,252 @@
+"""The campaign tab over HTTP: the JSON routes (campaign, stages, plan, steps, alerts) and the pages
+(the 攻坚 tab, its forms, the team's start page), with roles and data scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from fastapi.testclient import TestClient
+
+from anju.core.dates import today_shanghai
+from anju.db.session import unit_of_work
+from anju.household import service as household_service
+from anju.identity.service import DataScope
+from tests.api.conftest import page_csrf
+from tests.factories import World
+
+As = Callable[[str], tuple[TestClient, str, World]]
+ALL = DataScope.everything()
+
+
+def status_of(hid: int) -> tuple[str, date | None]:
+    with unit_of_work() as db:
+        h = household_service.get_household(db, scope=ALL, household_id=hid)
+        return h.status, h.sign_on
+
+
+def test_campaign_json_and_stage_moves(client_as: As) -> None:
+    client, csrf, w = client_as("team_member")
+    hid = w.household_ids[0]
+    h = {"X-CSRF-Token": csrf}
+    r = client.get(f"/api/v1/households/{hid}/campaign")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["code"], body["stage"], body["stage_label"], body["version"], body["plan"]) == (
+        "H0001",
+        "surveyed",
+        "已调查",
+        0,
+        None,
+    )
+    assert [n["stage"] for n in body["stages"]["next"] if n["allowed"]] == ["valued", "negotiating"]
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating", "note": "开始协商"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["changed"], r.json()["label"], r.json()["change"]["from_label"]) == (
+        True,
+        "协商中",
+        "已调查",
+    )
+    # a team member cannot record a signing
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2026-12-01"}, headers=h
+    )
+    assert (
+        r.status_code == 403
+        and r.json()["message"] == "“已签约”须由征迁办经办人登记，专班只能将阶段推进到“协商中”"
+    )
+    assert status_of(hid) == ("negotiating", None)
+    # outside the member's households: 404, nothing moved
+    other = w.household_ids[2]
+    r = client.post(f"/api/v1/households/{other}/stage", json={"to_stage": "valued"}, headers=h)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert status_of(other) == ("surveyed", None)
+    assert client.get(f"/api/v1/households/{other}/campaign").status_code == 404
+    assert client.get(f"/api/v1/households/{other}/stages").status_code == 404
+
+
+def test_the_case_officer_records_a_signing_and_illegal_moves_are_409(client_as: As) -> None:
+    client, csrf, w = client_as("case_officer")
+    hid = w.household_ids[1]
+    h = {"X-CSRF-Token": csrf}
+    r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "signed"}, headers=h)
+    assert r.status_code == 422 and r.json()["message"] == "已签约日期必填"
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2026-12-01"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert status_of(hid) == ("signed", date(2026, 12, 1))
+    r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating"}, headers=h)
+    assert r.status_code == 409
+    assert r.json()["code"] == "illegal_transition"
+    assert r.json()["message"] == "该户阶段不能从“已签约”变为“协商中”，当前可变为：“已腾空”"
+    assert status_of(hid) == ("signed", date(2026, 12, 1))
+    r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "nonsense"}, headers=h)
+    assert r.status_code == 422
+    stages = client.get(f"/api/v1/households/{hid}/stages").json()
+    assert [(c["from_stage"], c["to_stage"], c["reached_on"]) for c in stages["changes"]] == [
+        ("surveyed", "signed", "2026-12-01")
+    ]
+    assert [b["state"] for b in stages["bar"]] == ["done"] * 4 + ["current", "todo", "todo"]
+
+
+def test_difficulty_needs_campaign_manage_and_a_fresh_version(client_as: As) -> None:
+    client, csrf, w = client_as("team_leader")
+    hid = w.household_ids[0]
+    r = client.patch(
+        f"/api/v1/households/{hid}/campaign",
+        json={"version": 0, "difficulty": 2},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 403
+    client, csrf, w = client_as("commander")
+    h = {"X-CSRF-Token": csrf}
+    r = client.patch(
+        f"/api/v1/households/{hid}/campaign",
+        json={
+            "version": 0,
+            "difficulty": 2,
+            "difficulty_reason": "面积争议",
+            "escalated_to": w.users["case_officer"],
+        },
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 1
+    r = client.patch(f"/api/v1/households/{hid}/campaign", json={"version": 0, "difficulty": 3}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "stale_version"
+    r = client.patch(
+        f"/api/v1/households/{hid}/campaign",
+        json={"version": 1, "escalated_to": w.users["team_member"]},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["message"] == "包案领导不是可选的人员"
+    body = client.get(f"/api/v1/households/{hid}/campaign").json()
+    assert (body["difficulty"], body["difficulty_label"], body["escalation"], body["version"]) == (
+        2,
+        "难点户（较难）",
+        "测试case_officer",
+        1,
+    )
+
+
+def test_plan_and_steps_over_the_api(client_as: As) -> None:
+    client, csrf, w = client_as("team_member")
+    hid = w.household_ids[0]
+    h = {"X-CSRF-Token": csrf}
+    r = client.put(
+        f"/api/v1/households/{hid}/plan",
+        json={"version": 0, "summary": "请战友出面", "owner_id": w.users["team_leader"]},
+        headers=h,
+    )
+    assert r.status_code == 200 and r.json()["version"] == 1
+    r = client.post(
+        f"/api/v1/households/{hid}/plan/steps",
+        json={"text": "复核阁楼面积", "due_on": "2026-12-06"},
+        headers=h,
+    )
+    assert r.status_code == 201
+    step = r.json()
+    r = client.patch(f"/api/v1/plan-steps/{step['id']}", json={"version": 1, "status": "done"}, headers=h)
+    assert r.status_code == 200 and r.json()["version"] == 2
+    r = client.patch(f"/api/v1/plan-steps/{step['id']}", json={"version": 1, "status": "doing"}, headers=h)
+    assert r.status_code == 409
+    r = client.post(f"/api/v1/households/{hid}/plan/steps", json={"text": ""}, headers=h)
+    assert r.status_code == 422 and "步骤内容" in r.json()["message"]
+    plan = client.get(f"/api/v1/households/{hid}/campaign").json()["plan"]
+    assert (plan["summary"], plan["owner_name"], [(s["text"], s["status"]) for s in plan["steps"]]) == (
+        "请战友出面",
+        "测试team_leader",
+        [("复核阁楼面积", "done")],
+    )
+    # a step of another household is not found for the member
+    client2, csrf2, _ = client_as("case_officer")
+    other = client2.post(
+        f"/api/v1/households/{w.household_ids[4]}/plan/steps",
+        json={"text": "上门"},
+        headers={"X-CSRF-Token": csrf2},
+    ).json()
+    client, csrf, _ = client_as("team_member")
+    r = client.patch(
+        f"/api/v1/plan-steps/{other['id']}",
+        json={"version": 1, "status": "done"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 404
+
+
+def test_alerts_hold_only_households_in_scope(client_as: As) -> None:
+    client, _, w = client_as("team_member")
+    r = client.get(f"/api/v1/projects/{w.project_id}/alerts", params={"today": "2026-12-04"})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert (a["no_visit_days"], [i["code"] for i in a["no_visit"]], a["totals"]["no_visit"]) == (
+        7,
+        ["H0001", "H0002"],
+        2,
+    )
+    assert a["no_visit"][0]["detail"] == "从未走访" and a["no_visit"][0]["user_name"] == "测试team_member"
+    client, _, w = client_as("commander")
+    a = client.get(f"/api/v1/projects/{w.project_id}/alerts").json()
+    assert a["totals"]["no_visit"] == 6 and a["today"] == today_shanghai().isoformat()
+
+
+def test_tab_page_and_its_forms(client_as: As) -> None:
+    client, _, w = client_as("case_officer")
+    hid = w.household_ids[0]
+    r = client.get(f"/households/{hid}/campaign")
+    assert r.status_code == 200
+    assert "攻坚概况" in r.text and "推进到“已签约”" in r.text and "一户一策" in r.text
+    assert f'hx-get="/households/{hid}/visits"' in r.text
+    csrf = page_csrf(r.text)
+    r = client.post(
+        f"/households/{hid}/stage",
+        data={"csrf_token": csrf, "to_stage": "signed", "on": "2099-01-01"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422 and "已签约日期不能晚于今天" in r.text
+    r = client.post(
+        f"/households/{hid}/stage",
+        data={"csrf_token": csrf, "to_stage": "signed", "on": today_shanghai().isoformat(), "note": "签约"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/households/{hid}/campaign#stages"
+    r = client.post(
+        f"/households/{hid}/campaign",
+        data={
+            "csrf_token": csrf,
+            "version": "0",
+            "difficulty": "3",
+            "difficulty_reason": "历史遗留",
+            "escalated_to_name": "王副书记",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    r = client.post(
+        f"/households/{hid}/plan/steps",
+        data={"csrf_token": csrf, "text": "请村贤出面", "due_on": "2026-12-10"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(f"/households/{hid}/campaign").text
+    assert "难点户（特难）" in page and "王副书记" in page and "请村贤出面" in page
+    assert "已签约" in page and "签约" in page
+    # the htmx request gets the tab body only
+    frag = client.get(f"/households/{hid}/campaign", headers={"HX-Request": "true"}).text
+    assert frag.lstrip().startswith("{#") is False and 'id="campaign-tab"' in frag and "<html" not in frag
+    # the household file links to the tab
+    assert f'href="/households/{hid}/campaign"' in client.get(f"/households/{hid}").text
+
+
+def test_team_start_page(client_as: As) -> None:
+    client, _, w = client_as("team_member")
+    r = client.get(f"/projects/{w.project_id}/my")
+    assert r.status_code == 200
+    assert "今日提醒" in r.text and "我的包户" in r.text
+    assert "张建国" in r.text and "李秀英" in r.text and "王志强" not in r.text
+    assert f'href="/households/{w.household_ids[0]}/visits/new"' in r.text
+    client, _, w = client_as("auditor")
+    assert client.get(f"/projects/{w.project_id}/my").status_code == 403

@@ -169,3 +169,43 @@ def test_unknown_project_is_not_found(db: Session) -> None:
 
     with pytest.raises(NotFound):
         campaign_service.progress(db, scope=ALL, project_id=999_999, on=TODAY)
+
+
+def test_forecast_of_a_project_and_its_blocks(db: Session) -> None:
+    world = build_world(db, households=40, code="P9")
+    db.execute(
+        update(Project)
+        .where(Project.id == world.project_id)
+        .values(launched_on=date(2026, 11, 1), deadline_on=date(2026, 12, 31))
+    )
+    # 28 of 40 signed over the first 20 days, front-loaded; the rest still open on 11-20
+    days = [1, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20]
+    for hid, d in zip(world.household_ids, days, strict=False):
+        db.execute(
+            update(Household)
+            .where(Household.id == hid)
+            .values(status="signed", sign_on=date.fromordinal(date(2026, 10, 31).toordinal() + d))
+        )
+    db.execute(
+        update(Project)
+        .where(Project.id == world.project_id)
+        .values(households_version=Project.households_version + 1)
+    )
+    on = date(2026, 11, 20)
+    f = campaign_service.forecast(db, project_id=world.project_id, on=on)
+    assert f.origin == date(2026, 11, 1) and f.observed_days == 20
+    p = f.project
+    assert p.method in ("weibull", "loglogistic") and (p.households, p.signed, p.remaining) == (40, 28, 12)
+    assert p.expected is not None and p.low is not None and p.high is not None
+    assert on < p.low <= p.expected <= p.high
+    assert [b.name for b in f.blocks] == ["东片区", "西片区"]
+    assert sum(b.households for b in f.blocks) == 40 and all(b.signed == 14 for b in f.blocks)
+    assert f.curve[0][0] == on and f.curve[-1][0] >= p.expected
+    again = campaign_service.forecast(db, project_id=world.project_id, on=on)
+    assert again.to_dict() == f.to_dict()  # deterministic
+    d = f.to_dict()
+    assert d["project"]["date"] == p.expected.isoformat() and d["bootstrap"] == 200
+    # before the fifth signature there is too little to fit
+    early = campaign_service.forecast(db, project_id=world.project_id, on=date(2026, 11, 2))
+    assert early.project.method == "insufficient" and early.project.expected is None
+    assert "数据不足" in early.project.note

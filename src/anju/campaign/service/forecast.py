@@ -80,6 +80,9 @@ METHOD_LABELS = {
 # Parameters are fitted as (log scale, log shape); bounds keep them in a sane range.
 _LOG_SCALE = (math.log(0.1), math.log(1e5))
 _LOG_SHAPE = (math.log(0.15), math.log(20.0))
+_MAX_ITER = (
+    80  # a flat ridge (a stalled campaign) is walked no further: the date is beyond the horizon anyway
+)
 _OFFSETS = np.array([(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)], float)
 
 
@@ -91,12 +94,10 @@ def _log_surv(family: str, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
     ls = theta[..., 0:1]
     lk = theta[..., 1:2]
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        logt = np.log(np.maximum(t, 1e-300))
-        z = np.exp(np.exp(lk) * (logt - ls))
-        z = np.where(t > 0, z, 0.0)
-    if family == "weibull":
-        return -z
-    return -np.log1p(z)
+        # t = 0 gives log t = -inf, so z = 0 and S(0) = 1
+        z: np.ndarray = np.exp(np.exp(lk) * (np.log(t) - ls))
+        out: np.ndarray = -z if family == "weibull" else -np.log1p(z)
+    return out
 
 
 def _loglik(family: str, theta: np.ndarray, counts: np.ndarray, censored: np.ndarray) -> np.ndarray:
@@ -106,13 +107,13 @@ def _loglik(family: str, theta: np.ndarray, counts: np.ndarray, censored: np.nda
     days = np.arange(0, m + 1, dtype=float)
     ls = _log_surv(family, days, theta)  # (..., P, m + 1)
     prev, cur = ls[..., :-1], ls[..., 1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # log(S(t-1) - S(t)) = log S(t-1) + log(1 - exp(log S(t) - log S(t-1)))
         lp = prev + np.log(-np.expm1(np.minimum(cur - prev, -1e-300)))
-    lp = np.where(np.isfinite(lp), lp, -1e30)
-    c = counts[..., None, :]
-    ll = np.sum(np.where(c > 0, c * lp, 0.0), axis=-1) + censored[..., None] * ls[..., -1]
-    return np.where(np.isfinite(ll), ll, -1e300)
+        lp = np.nan_to_num(lp, nan=-1e30, neginf=-1e30, posinf=-1e30)
+        ll = np.einsum("...pm,...m->...p", lp, counts) + censored[..., None] * ls[..., -1]
+    out: np.ndarray = np.nan_to_num(ll, nan=-1e300, neginf=-1e300, posinf=-1e300)
+    return out
 
 
 def _clip(theta: np.ndarray) -> np.ndarray:
@@ -130,16 +131,19 @@ def _pattern_search(
     b = counts.shape[0]
     theta = _clip(start)
     steps = np.full(b, step)
-    rows = np.arange(b)
     best_ll = np.full(b, -np.inf)
-    for _ in range(200):
-        cand = _clip(theta[:, None, :] + _OFFSETS[None, :, :] * steps[:, None, None])
-        ll = _loglik(family, cand, counts, censored)
+    active = np.arange(b)
+    for _ in range(_MAX_ITER):
+        st = steps[active]
+        cand = _clip(theta[active, None, :] + _OFFSETS[None, :, :] * st[:, None, None])
+        ll = _loglik(family, cand, counts[active], censored[active])
         pick = np.argmax(ll, axis=1)  # index 0 (the centre) wins ties
-        theta = cand[rows, pick]
-        best_ll = ll[rows, pick]
-        steps = np.where(pick == 0, steps / 2, steps)
-        if np.all(steps < tol):
+        sub = np.arange(len(active))
+        theta[active] = cand[sub, pick]
+        best_ll[active] = ll[sub, pick]
+        steps[active] = np.where(pick == 0, st / 2, st)
+        active = active[steps[active] >= tol]  # only the histories still moving are evaluated again
+        if len(active) == 0:
             break
     return theta, best_ll
 
@@ -430,17 +434,20 @@ def _block_forecast(
     )
 
 
-def forecast(session: Session, *, project_id: int, on: date, scope: DataScope | None = None) -> Forecast:
+def forecast(
+    session: Session, *, project_id: int, on: date, scope: DataScope | None = None, blocks: bool = True
+) -> Forecast:
     """When the project and each of its blocks reach 100% signing, fitted on the signing history up to
-    ``on`` (see the module docstring). ``scope`` limits it to the caller's households."""
+    ``on`` (see the module docstring). ``scope`` limits it to the caller's households; ``blocks=False``
+    forecasts the whole only (the big screen)."""
     scope = scope or DataScope.everything()
     facts = load_facts(session, project_id=project_id, scope=scope)
     project = project_plan(session, project_id)
-    key = ("forecast", facts.key, project, on)
-    return _cached(_result_cache, key, lambda: _forecast(session, facts, project, on))
+    key = ("forecast", facts.key, project, on, blocks)
+    return _cached(_result_cache, key, lambda: _forecast(session, facts, project, on, blocks))
 
 
-def _forecast(session: Session, facts: Any, project: Any, on: date) -> Forecast:
+def _forecast(session: Session, facts: Any, project: Any, on: date, with_blocks: bool) -> Forecast:
     project_id = project.id
     signed_ord = facts.reach[SIGNED]
     on_ord = on.toordinal()
@@ -461,7 +468,7 @@ def _forecast(session: Session, facts: Any, project: Any, on: date) -> Forecast:
 
     whole = estimate(None, curve=True)
     blocks: list[BlockForecast] = []
-    for b, members in block_members(session, project_id, facts):
+    for b, members in block_members(session, project_id, facts) if with_blocks else ():
         blocks.append(_block_forecast(b.id, b.name, estimate(members), origin))
     curve = []
     if origin is not None:

@@ -924,7 +924,7 @@ def big_screen(
                 }
             )
         top = p.rankings.get("groups") or p.rankings.get("squads") or []
-        f = forecast(session, project_id=project_id, on=on, scope=scope)
+        f = forecast(session, project_id=project_id, on=on, scope=scope, blocks=False)
         return {
             "project_id": project_id,
             "name": plan.name,

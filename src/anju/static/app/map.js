@@ -86,8 +86,8 @@
       },
     }).addTo(map);
     hardMarks.addTo(map);
-    const bounds = parcels.getBounds();
-    if (blocks.getBounds().isValid()) bounds.extend(blocks.getBounds());
+    // Fit the parcels shown (a team member's few, not the whole project); the blocks when none.
+    const bounds = parcels.getBounds().isValid() ? parcels.getBounds() : blocks.getBounds();
     if (bounds.isValid()) {
       map.fitBounds(bounds, { padding: [24, 24], maxZoom: 19 });
     } else {

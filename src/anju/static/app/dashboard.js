@@ -1,0 +1,106 @@
+// Campaign dashboard (攻坚进度): the burn-up (actual, reverse-schedule plan, forecast with its band),
+// block rates and concern tags, drawn with ECharts from the JSON in #dash-data[data-chart] (no
+// inline script: the Content-Security-Policy allows scripts from this site only).
+(function () {
+  "use strict";
+
+  const COLOURS = { signed: "#1f8a4c", vacated: "#0e7c86", plan: "#646a73", forecast: "#b8322a", band: "rgba(184,50,42,0.14)" };
+  const charts = [];
+
+  function make(id, option) {
+    const el = document.getElementById(id);
+    if (!el) return null;
+    const chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption(Object.assign({ animation: false, textStyle: { fontFamily: "inherit" } }, option));
+    el.dataset.drawn = "1";
+    charts.push(chart);
+    return chart;
+  }
+
+  function burnup(data) {
+    const b = data.burnup;
+    const series = [
+      { name: "累计签约", type: "line", data: b.signed, showSymbol: false, lineStyle: { width: 3 }, color: COLOURS.signed, z: 5 },
+      { name: "累计腾空", type: "line", data: b.vacated, showSymbol: false, lineStyle: { width: 2 }, color: COLOURS.vacated },
+      { name: "倒排计划", type: "line", data: b.plan, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.plan },
+    ];
+    if (b.forecast.length) {
+      // The band is two stacked series: the low edge (invisible) and the band's height on top of it.
+      series.push(
+        { name: "预测区间", type: "line", data: b.low, stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band, tooltip: { show: false } },
+        {
+          name: "预测区间", type: "line", stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band,
+          areaStyle: { color: COLOURS.band }, tooltip: { show: false },
+          data: b.high.map((p, i) => [p[0], Math.max(0, p[1] - b.low[i][1])]),
+        },
+        { name: "预测", type: "line", data: b.forecast, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.forecast }
+      );
+    }
+    const marks = [{ yAxis: data.target, name: "目标", label: { formatter: "目标 " + data.target, position: "insideEndTop" } }];
+    series[0].markLine = { symbol: "none", silent: true, lineStyle: { color: "#b26a00", type: "dotted" }, data: marks };
+    const lines = [{ xAxis: data.on, label: { formatter: "截至", position: "insideEndTop" } }];
+    if (data.deadline) lines.push({ xAxis: data.deadline, label: { formatter: "截止日", position: "insideEndTop" } });
+    series[2].markLine = { symbol: "none", silent: true, lineStyle: { color: "#9aa4b2" }, data: lines };
+    make("dash-burnup", {
+      color: [COLOURS.signed, COLOURS.vacated, COLOURS.plan, COLOURS.band, COLOURS.band, COLOURS.forecast],
+      tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "" : Math.round(v) + " 户") },
+      legend: { top: 0, data: ["累计签约", "累计腾空", "倒排计划", "预测", "预测区间"] },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: "{MM}-{dd}" } },
+      yAxis: { type: "value", min: 0, max: Math.max(data.target, data.households) || null, name: "户", minInterval: 1 },
+      series: series,
+    });
+  }
+
+  function blocks(data) {
+    const b = data.blocks;
+    if (!b.names.length) return;
+    const el = document.getElementById("dash-blocks");
+    if (el) el.style.height = Math.max(220, 70 + b.names.length * 34) + "px";
+    make("dash-blocks", {
+      color: [COLOURS.signed, COLOURS.vacated],
+      tooltip: {
+        trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (items) => {
+          const i = items[0].dataIndex, c = b.counts[i];
+          return echarts.format.encodeHTML(b.names[i]) + "<br>签约 " + c[0] + "/" + c[2] + "（" + b.signed[i] + "%）<br>腾空 " + c[1] + "/" + c[2] + "（" + b.vacated[i] + "%）";
+        },
+      },
+      legend: { top: 0, data: ["签约率", "腾空率"] },
+      grid: { left: 8, right: 40, top: 30, bottom: 8, containLabel: true },
+      xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
+      yAxis: { type: "category", data: b.names, inverse: true },
+      series: [
+        { name: "签约率", type: "bar", data: b.signed, barMaxWidth: 14, label: { show: true, position: "right", formatter: "{c}%" } },
+        { name: "腾空率", type: "bar", data: b.vacated, barMaxWidth: 14 },
+      ],
+    });
+  }
+
+  function concerns(data) {
+    const c = data.concerns;
+    if (!c.labels.length) return;
+    make("dash-concerns", {
+      color: ["#b26a00", "#f0c987"],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0, data: ["走访次数", "涉及户数"] },
+      grid: { left: 8, right: 24, top: 30, bottom: 8, containLabel: true },
+      xAxis: { type: "value", minInterval: 1 },
+      yAxis: { type: "category", data: c.labels, inverse: true },
+      series: [
+        { name: "走访次数", type: "bar", data: c.visits, barMaxWidth: 14 },
+        { name: "涉及户数", type: "bar", data: c.households, barMaxWidth: 14 },
+      ],
+    });
+  }
+
+  window.addEventListener("load", () => {
+    const holder = document.getElementById("dash-data");
+    if (!holder || !window.echarts) return;
+    const data = JSON.parse(holder.dataset.chart);
+    burnup(data);
+    blocks(data);
+    concerns(data);
+    window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+  });
+})();

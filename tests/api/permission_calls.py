@@ -11,12 +11,14 @@ from __future__ import annotations
 import io
 import json
 import struct
+import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -84,6 +86,7 @@ class Targets:
     head_name: str
     code: str
     serial: list[int] = field(default_factory=lambda: [500])
+    visit_id: int = 0  # a visit (走访) of the household
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -129,6 +132,8 @@ class Targets:
             return _tenant(hid, f"备用承租人{n}")
         if kind == "attachment":
             return _attachment(hid, PNG + str(n).encode())
+        if kind == "visit":
+            return _visit(hid)
         raise AssertionError(f"no spare for {kind}")
 
 
@@ -203,6 +208,47 @@ def _targets(
         head_name=head,
         code=code,
         serial=[serial],
+        visit_id=_visit(hid),
+    )
+
+
+def visit_body(n: int) -> dict[str, Any]:
+    """A realistic visit (走访) an hour ago, with two outside persuaders."""
+    at = datetime.now(UTC) - timedelta(hours=1)
+    return {
+        "visited_at": at.isoformat(timespec="seconds"),
+        "duration_min": 40,
+        "place": "户主家中",
+        "staff": "专班两人",
+        "persuaders": [{"name": f"张亲戚{n}", "relation": "relative"}, {"name": "李战友", "relation": "comrade"}],
+        "concern_tags": ["area", "flat"],
+        "concern_text": "阁楼面积",
+        "attitude": "wait",
+        "outcome": "同意复核",
+        "next_step": "复核面积",
+        "next_due_on": None,
+    }
+
+
+def _visit(hid: int) -> int:
+    """A visit of the household (made before any request, so refusals can be compared)."""
+    from anju.campaign import service as campaign_service
+    from anju.campaign.schemas import VisitCreate
+
+    return int(
+        _commit(
+            lambda db: (
+                campaign_service.record_visit(
+                    db,
+                    actor=ACTOR,
+                    scope=ALL_SCOPE,
+                    household_id=hid,
+                    data=VisitCreate.model_validate(visit_body(0)),
+                    idempotency_key=f"perm-{uuid.uuid4()}",
+                    now=datetime.now(UTC),
+                )[0].id
+            )
+        )
     )
 
 
@@ -329,6 +375,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "id_number"
         elif name == "lang":
             values[name] = "zh"
+        elif name == "visit_id":
+            values[name] = t.spare("visit") if spare else t.visit_id
         elif name == "team_id":
             values[name] = assignment_of(t.household_id)[0]
         elif name == "report_on":
@@ -421,6 +469,17 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"sort": "0", "version": str(version_of("block", t.block_id))}
     if p == "/projects/{project_id}/parcels":
         return {}
+    if p == "/households/{household_id}/visits":
+        v = visit_body(n)
+        return {
+            **{k: v[k] for k in ("duration_min", "place", "staff", "concern_text", "attitude", "outcome", "next_step")},
+            "visited_at": datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M"),
+            "persuader_name": [p["name"] for p in v["persuaders"]],
+            "persuader_relation": [p["relation"] for p in v["persuaders"]],
+            "concern_tags": v["concern_tags"],
+            "next_due_on": "",
+            "idempotency_key": f"perm-page-{uuid.uuid4()}",
+        }
     if (team_form := _team_forms(route, t, n)) is not None:
         return team_form
     return None
@@ -560,6 +619,8 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "assessed_value": "619500.00",
         },
         ("POST", "/households/{household_id}/tenants"): {"name": f"承租人{n}", "kind": "个人"},
+        ("POST", "/households/{household_id}/visits"): visit_body(n),
+        ("POST", "/visits/{visit_id}/void"): {"reason": "登记错误"},
         ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
         ("POST", "/projects/{project_id}/teams"): {"name": f"新专班{n}", "kind": "squad"},
         ("PUT", "/projects/{project_id}/dispatch-reports/{report_on}"): {
@@ -631,6 +692,8 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         kwargs["json"] = body or {}
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
+        if route.key == "POST /api/v1/households/{household_id}/visits":
+            kwargs.setdefault("headers", {})["Idempotency-Key"] = f"perm-api-{uuid.uuid4()}"
         return Call(route.method, url, kwargs, specified)
     form = _page_form(route, t)
     specified = specified and form is not None

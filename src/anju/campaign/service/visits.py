@@ -24,6 +24,7 @@ from anju.audit import service as audit_service
 from anju.campaign import rules
 from anju.campaign.models import HouseholdCampaign, Visit, VisitConcern, VisitPersuader
 from anju.campaign.schemas import VisitCreate
+from anju.core import text as core_text
 from anju.core.actor import Actor
 from anju.db import events
 from anju.errors import Conflict, NotFound, ValidationFailed
@@ -38,6 +39,7 @@ __all__ = [
     "PersuaderView",
     "VisitView",
     "check_idempotency_key",
+    "get_visit",
     "list_visits",
     "parse_visit_time",
     "record_visit",
@@ -334,6 +336,18 @@ def list_visits(
     return _views(session, visits)
 
 
+def get_visit(session: Session, *, scope: DataScope, visit_id: int) -> VisitView:
+    """One visit (voided ones too) of a household in the caller's scope; 404 otherwise."""
+    visit = session.scalar(select(Visit).where(Visit.id == visit_id))
+    if visit is None:
+        raise NotFound("走访记录不存在或不在您的权限范围内", "visit not found")
+    try:
+        household_service.get_household(session, scope=scope, household_id=visit.household_id)
+    except NotFound:
+        raise NotFound("走访记录不存在或不在您的权限范围内", "visit not found") from None
+    return _views(session, [visit])[0]
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -569,11 +583,14 @@ def void_visit(
     except NotFound:
         raise NotFound("走访记录不存在或不在您的权限范围内", "visit not found") from None
     reason = reason.strip()
-    if not reason:
-        message = "作废走访记录须填写理由"
-        raise ValidationFailed(
-            message, "a reason is required", details=[{"field": "reason", "message": message}]
-        )
+    problem = (
+        "须填写"
+        if not reason
+        else core_text.text_problem(reason, max_len=core_text.MAX_REASON, multiline=True)
+    )
+    if problem:
+        message = f"作废走访记录的理由{problem}"
+        raise ValidationFailed(message, "invalid reason", details=[{"field": "reason", "message": message}])
     if visit.voided_at is not None:
         raise Conflict("该走访记录已作废", "the visit is already void", code="already_void")
     visit.voided_at = now

@@ -62,7 +62,7 @@ def test_an_office_sets_up_a_campaign_from_the_command_line(settings_env: Path, 
     )
     r = runner.invoke(app, ["project", "edit", "HX-2026", "--deadline", "2026-04-01"])
     assert r.exit_code == 2
-    assert "签约截止日（2026-04-01）不能早于签约期结束日（2026-04-30）" in r.output
+    assert "签约截止日：2026-04-01 不能早于签约期结束日（2026-04-30）" in r.output
     r = runner.invoke(app, ["project", "edit", "NOPE", "--name", "x"])
     assert r.exit_code == 2 and "项目“NOPE”不存在" in r.output
 

@@ -150,7 +150,9 @@ def _errors_of(exc: DomainError) -> dict[str, str]:
     out: dict[str, str] = {}
     for d in exc.details or []:
         if isinstance(d, dict):
-            out.setdefault(str(d.get("field", "")), str(d.get("message", "")))
+            message = str(d.get("message", ""))
+            # Under its field a message needs no field name ("项目名称：必填" shows as "必填").
+            out.setdefault(str(d.get("field", "")), message.split("：", 1)[1] if "：" in message else message)
     return out
 
 

@@ -245,7 +245,7 @@ def date_order_errors(values: Mapping[str, Any]) -> list[FieldError]:
 
     def later(name: str, a: date | None, b: date | None, a_label: str, b_label: str) -> None:
         if a is not None and b is not None and a > b:
-            errors.append(FieldError(name, PROJECT_LABELS[name], f"{b_label}（{b}）不能早于{a_label}（{a}）"))
+            errors.append(FieldError(name, PROJECT_LABELS[name], f"{b} 不能早于{a_label}（{a}）"))
 
     later("signing_end_on", start, end, "签约期开始日", "签约期结束日")
     later("deadline_on", end, deadline, "签约期结束日", "签约截止日")

@@ -100,9 +100,7 @@ def test_a_change_is_checked_against_the_stored_dates() -> None:
     current = {"signing_start_on": date(2026, 3, 1), "signing_end_on": date(2026, 4, 30), "deadline_on": None}
     values, errors = rules.check_project({"deadline_on": "2026-04-01"}, current=current)
     assert values == {"deadline_on": date(2026, 4, 1)}
-    assert messages(errors) == {
-        "deadline_on": "签约截止日：签约截止日（2026-04-01）不能早于签约期结束日（2026-04-30）"
-    }
+    assert messages(errors) == {"deadline_on": "签约截止日：2026-04-01 不能早于签约期结束日（2026-04-30）"}
     values, errors = rules.check_project({"name": ""}, current=current)
     assert messages(errors) == {"name": "项目名称：必填"}
 

@@ -98,7 +98,7 @@ def test_create_edit_and_read_a_project_through_the_api(client_as: ClientAs) -> 
     )
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] == "deadline_on"
-    assert "签约截止日（2026-06-15）不能早于签约期结束日（2026-07-01）" in r.json()["message"]
+    assert "签约截止日：2026-06-15 不能早于签约期结束日（2026-07-01）" in r.json()["message"]
     r = client.post("/api/v1/projects", json={**body, "code": "X2", "target_sign_rate": 101}, headers=h)
     assert r.status_code == 422
     r = client.post("/api/v1/projects", json=body, headers=h)
@@ -258,7 +258,7 @@ def test_setup_pages_create_edit_and_import(client_as: ClientAs) -> None:
     }
     r = client.post("/projects/new", data=form, follow_redirects=False)
     assert r.status_code == 422
-    assert "签约期结束日（2026-04-01）不能早于签约期开始日（2026-05-01）" in r.text
+    assert "签约期结束日：2026-04-01 不能早于签约期开始日（2026-05-01）" in r.text
     assert 'value="新区征收项目"' in r.text  # what was typed is kept
     r = client.post("/projects/new", data={**form, "signing_end_on": "2026-06-30"}, follow_redirects=False)
     assert r.status_code == 303

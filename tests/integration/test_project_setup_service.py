@@ -117,7 +117,7 @@ def test_an_edit_is_a_diff_and_a_stale_one_names_who_changed_the_project(db: Ses
     assert late.value.details == [
         {
             "field": "deadline_on",
-            "message": "签约截止日：签约截止日（2026-12-31）不能早于攻坚启动日（2027-01-05）",
+            "message": "签约截止日：2026-12-31 不能早于攻坚启动日（2027-01-05）",
         }
     ]
     assert state(db) == before and p.name == "测试征收项目" and p.version == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,16 +11,26 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from anju.audit import service as audit_service
+from anju.campaign.models import (
+    HouseholdCampaign,
+    HouseholdPlan,
+    StageChange,
+    Visit,
+    VisitConcern,
+    VisitPersuader,
+)
+from anju.core.dates import to_shanghai
 from anju.demo import generator
 from anju.household.models import Building, Homestead, Household, Member
 from anju.identity import service as identity_service
-from anju.identity.models import HouseholdAssignment, User
+from anju.identity.models import HouseholdAssignment, Team, User
 from anju.identity.rules import Role, password_problem
 from anju.project.models import Block, Project
+from anju.reporting.models import DispatchReport
 
 
 def test_small_demo(db: Session) -> None:
-    result = generator.build_demo(db, scale=0.05)
+    result = generator.build_demo(db, scale=0.05, today=TODAY)
     projects = {p.code: p for p in db.scalars(select(Project))}
     assert set(projects) >= {"QX-2024-01", "QX-2024-02"}
     rural, shanty = projects["QX-2024-01"], projects["QX-2024-02"]
@@ -54,9 +65,16 @@ def test_small_demo(db: Session) -> None:
     ).all()
     assert all(30 <= a <= 300 for a in areas)
     statuses = set(db.scalars(select(Household.status).where(Household.project_id == rural.id)))
-    assert statuses <= {"surveyed", "valued", "signed"} and "valued" in statuses
-    signed = db.scalars(select(Household).where(Household.status == "signed")).all()
-    assert all(h.sign_on is not None for h in signed)
+    assert (
+        {"negotiating", "signed"}
+        <= statuses
+        <= {"surveyed", "valued", "negotiating", "signed", "vacated", "demolished"}
+    )
+    signed = db.scalars(
+        select(Household).where(Household.status.in_(["signed", "vacated", "demolished"]))
+    ).all()
+    assert signed and all(h.sign_on is not None for h in signed)
+    assert all(h.vacate_on is not None for h in signed if h.status in ("vacated", "demolished"))
 
     # one login per role (plus a second team member), every one works
     assert {login.role for login in result.logins} == {r.value for r in Role}
@@ -74,6 +92,51 @@ def test_small_demo(db: Session) -> None:
     )
     assert mine == 15  # half of the 30 李家村 households, capped at 30
     assert audit_service.verify(db).ok
+    _campaign_is_populated(db, rural.id, shanty.id, TODAY)
+
+
+TODAY = date(2026, 12, 5)
+
+
+def _campaign_is_populated(db: Session, rural_id: int, shanty_id: int, today: date) -> None:
+    """Every campaign page has data: nested teams, visits with persuaders and concerns, stage timeline,
+    hard cases (most with plans), parcels for every household, issued dispatch reports; 李家村 is done."""
+    for pid in (rural_id, shanty_id):
+        kinds = set(db.scalars(select(Team.kind).where(Team.project_id == pid)))
+        assert kinds == {"group", "squad"}
+        households = db.scalar(select(func.count()).select_from(Household).where(Household.project_id == pid))
+        unplaced = db.scalar(
+            select(func.count())
+            .select_from(Household)
+            .where(Household.project_id == pid, Household.parcel_id.is_(None))
+        )
+        assert households and unplaced == 0
+        assert db.scalar(select(func.count()).select_from(Visit).where(Visit.project_id == pid)) >= households
+        assert db.scalar(select(func.count()).select_from(StageChange).where(StageChange.project_id == pid))
+        issued = db.scalars(
+            select(DispatchReport.report_on).where(
+                DispatchReport.project_id == pid, DispatchReport.status == "issued"
+            )
+        ).all()
+        assert sorted(issued) == [today - timedelta(days=d) for d in (3, 2, 1)]
+    assert db.scalar(select(func.count()).select_from(VisitPersuader)) > 0
+    assert db.scalar(select(func.count()).select_from(VisitConcern)) > 0
+    hard = db.scalars(select(HouseholdCampaign.household_id).where(HouseholdCampaign.difficulty > 0)).all()
+    plans = db.scalars(select(HouseholdPlan.household_id)).all()
+    # a dozen at full scale (8 + 5), fewer when few are left unsigned; some still lack a plan (an alert)
+    assert 5 <= len(hard) <= 13 and 0 < len(set(plans) & set(hard)) < len(hard)
+    lj = db.scalars(
+        select(Household.sign_on).where(Household.project_id == rural_id, Household.code.like("LJ%"))
+    ).all()
+    assert lj and all(d is not None for d in lj)  # 李家村 signed 100%
+    last = db.scalar(
+        select(StageChange.at)
+        .join(Household, Household.id == StageChange.household_id)
+        .where(Household.code.like("LJ%"), StageChange.to_stage == "signed")
+        .order_by(StageChange.at.desc())
+        .limit(1)
+    )
+    assert last is not None and to_shanghai(last).strftime("%H:%M") == "00:44"
 
 
 def test_demo_is_reproducible(db: Session) -> None:

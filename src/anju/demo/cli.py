@@ -13,6 +13,7 @@ from rich.table import Table
 from anju.config import get_settings
 from anju.db import migrate
 from anju.demo import generator
+from anju.errors import DomainError
 
 console = Console()
 
@@ -100,8 +101,12 @@ def demo_command(
             def progress(phase: str, done: int, total: int) -> None:
                 bar.update(task, description=f"生成演示数据：{phase}", completed=done, total=total or None)
 
-            with unit_of_work() as db:
-                result = generator.build_demo(db, scale=scale, progress=progress)
+            try:
+                with unit_of_work() as db:
+                    result = generator.build_demo(db, scale=scale, progress=progress)
+            except DomainError as exc:  # a bug of the generator, but never a traceback: nothing was written
+                console.print(f"[red]演示数据生成失败，未写入任何数据：{exc.message_zh}[/red]")
+                raise typer.Exit(1) from None
         # The first signed head outside the database: the audit page shows an anchor from the start.
         from anju.audit import service as audit_service
 

@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
+from anju.core.dates import today_shanghai
 from anju.core.ids import make_id_number
+from anju.demo import campaign as demo_campaign
 from anju.demo.policies import publish_demo_policies
 from anju.household import census
 from anju.identity import service as identity_service
@@ -39,6 +41,8 @@ AREAS = (("DP", "东埠片区"), ("XH", "西河片区"))
 FIRM = "云澜正衡房地产土地估价有限公司"
 STREETS = ("清河路", "埠头街", "西河巷", "老粮站弄", "仓前街", "河埠巷")
 DEMO_PASSWORD_SUFFIX = "@Anju2024"
+# The date the story's numbers were written for; build_demo moves every date by (today - this).
+STORY_TODAY = date(2024, 6, 1)
 
 ROLES: tuple[tuple[str, str, str], ...] = (
     ("zhihui", "commander", "周指挥"),
@@ -394,17 +398,24 @@ def build_demo(
     scale: float = 1.0,
     seed: int = SEED,
     progress: census.Progress | None = None,
+    today: date | None = None,
 ) -> DemoResult:
     """Create the demo subdistrict in the caller's transaction (the caller commits).
 
     ``scale`` shrinks the household counts (tests use a small scale); at 1.0 the rural project
     has about 2,300 households in four villages and the shantytown project about 160.
+    The story is dated relative to ``today`` (default: the office date), so that on first start the
+    campaign is live: the rural signing period began three weeks ago, the shantytown's two months ago.
     """
     rng = random.Random(seed)
     namer = _Names(rng)
     actor = Actor.system("demo")
     result = DemoResult()
-    today = date(2024, 6, 1)
+    today = today or today_shanghai()
+    shift = today - STORY_TODAY  # every date of the story moves by this much
+
+    def on(d: date) -> date:
+        return d + shift
 
     # rural whole-village project ------------------------------------------------
     rural = project_service.create_project(
@@ -415,20 +426,38 @@ def build_demo(
         kind="collective_land",
         district="云澜市青溪区青溪街道",
         description="李家村、塘桥村、上溪村、杭垟村四村整村集体土地征收（虚构示例数据）",
-        signing_start_on=date(2024, 5, 10),
-        signing_end_on=date(2024, 7, 31),
+        signing_start_on=on(date(2024, 5, 10)),
+        signing_end_on=on(date(2024, 6, 30)),
         status="signing",
+        legal_basis="《中华人民共和国土地管理法》第四十七条；云澜市人民政府征收土地预公告（虚构）",
+        launched_on=on(date(2024, 5, 10)),
+        deadline_on=on(date(2024, 6, 30)),
+        target_sign_rate=100,
+        alert_no_visit_days=5,
     )
     village_sizes = [round(n * scale) for n in (612, 548, 583, 557)]
     block_codes: list[list[str]] = []
+    rural_blocks: dict[str, tuple[int, demo_campaign.Rect]] = {}
+    placed: dict[str, tuple[str, str]] = {}  # household code -> (block code, head's name)
     for v, (vcode, vname) in enumerate(VILLAGES):
+        vrect = demo_campaign.village_rect(v, len(VILLAGES))
         village = project_service.add_block(
-            session, actor=actor, project_id=rural.id, code=vcode, name=vname, level="village", sort=v
+            session,
+            actor=actor,
+            project_id=rural.id,
+            code=vcode,
+            name=vname,
+            level="village",
+            sort=v,
+            geometry=demo_campaign.polygon(vrect),
         )
+        rural_blocks[vcode] = (village.id, vrect)
         groups = []
-        for g in range(3 + v % 3):
+        n_groups = 3 + v % 3
+        for g in range(n_groups):
             gcode = f"{vcode}-{g + 1:02d}"
-            project_service.add_block(
+            grect = demo_campaign.group_rect(vrect, g, n_groups)
+            group = project_service.add_block(
                 session,
                 actor=actor,
                 project_id=rural.id,
@@ -437,7 +466,9 @@ def build_demo(
                 level="group",
                 parent_id=village.id,
                 sort=g,
+                geometry=demo_campaign.polygon(grect),
             )
+            rural_blocks[gcode] = (group.id, grect)
             groups.append(gcode)
         block_codes.append(groups)
     rural_total = 0
@@ -452,10 +483,11 @@ def build_demo(
             blocks=groups,
             kind="collective_land",
             address_of=_village_address(vname),
-            signing_start=rural.signing_start_on,
+            signing_start=None,  # signing comes from the campaign's history (anju.demo.campaign)
             today=today,
             names=namer,
         )
+        placed.update({h["code"]: (h["block"], h["head_name"]) for h in rows["households"]})
         summary = census.import_rows(
             session,
             actor=actor,
@@ -479,15 +511,31 @@ def build_demo(
         kind="shantytown",
         district="云澜市青溪区青溪街道",
         description="东埠片区、西河片区棚户区改造（虚构示例数据）",
-        signing_start_on=date(2024, 4, 1),
-        signing_end_on=date(2024, 6, 30),
+        signing_start_on=on(date(2024, 4, 1)),
+        signing_end_on=on(date(2024, 6, 15)),
         status="signing",
+        legal_basis="《国有土地上房屋征收与补偿条例》；青溪区人民政府房屋征收决定（虚构）",
+        decision_no="青政征〔2024〕3号（虚构）",
+        launched_on=on(date(2024, 5, 6)),
+        deadline_on=on(date(2024, 6, 15)),
+        target_sign_rate=100,
+        alert_no_visit_days=3,
     )
+    shanty_blocks: dict[str, tuple[int, demo_campaign.Rect]] = {}
     shanty_total = 0
     for a, ((acode, aname), size) in enumerate(zip(AREAS, [round(n * scale) for n in (88, 75)], strict=True)):
-        project_service.add_block(
-            session, actor=actor, project_id=shanty.id, code=acode, name=aname, level="area", sort=a
+        arect = demo_campaign.area_rect(a, len(AREAS))
+        area = project_service.add_block(
+            session,
+            actor=actor,
+            project_id=shanty.id,
+            code=acode,
+            name=aname,
+            level="area",
+            sort=a,
+            geometry=demo_campaign.polygon(arect),
         )
+        shanty_blocks[acode] = (area.id, arect)
         if size <= 0:
             continue
         rows = census_rows(
@@ -497,10 +545,11 @@ def build_demo(
             blocks=[acode],
             kind="shantytown",
             address_of=lambda i, b: f"青溪街道{rng.choice(STREETS)}{i + 1}号",
-            signing_start=shanty.signing_start_on,
+            signing_start=None,
             today=today,
             names=namer,
         )
+        placed.update({h["code"]: (h["block"], h["head_name"]) for h in rows["households"]})
         summary = census.import_rows(
             session,
             actor=actor,
@@ -516,49 +565,27 @@ def build_demo(
     result.projects.append((shanty.code, shanty.name, shanty_total))
     result.households = rural_total + shanty_total
 
-    # teams, users, assignments (包户到人) --------------------------------------------
-    team_a = identity_service.create_team(session, actor=actor, project_id=rural.id, name="李家村攻坚专班")
-    team_b = identity_service.create_team(session, actor=actor, project_id=rural.id, name="塘桥村攻坚专班")
-    team_c = identity_service.create_team(session, actor=actor, project_id=shanty.id, name="棚改攻坚专班")
-    result.logins, users = _make_users(
-        session, actor, {"zuzhang": team_a.id, "zuyuan": team_a.id, "zuyuan2": team_a.id}
-    )
-    team_a.leader_id = users["zuzhang"]
-
-    def household_ids(*prefixes: str) -> list[int]:
-        return [hid for code, hid in sorted(codes.items()) if code.startswith(prefixes)]
-
-    lj = household_ids("LJ")
-    tq = household_ids("TQ")
-    dp = household_ids("DP", "XH")
-    identity_service.assign_households(
-        session, actor=actor, household_ids=lj, team_id=team_a.id, user_id=None, on=today
-    )
-    identity_service.assign_households(
-        session, actor=actor, household_ids=tq, team_id=team_b.id, user_id=None, on=today
-    )
-    identity_service.assign_households(
-        session, actor=actor, household_ids=dp, team_id=team_c.id, user_id=None, on=today
-    )
-    half = len(lj) // 2
-    # each team member carries a share of the village (about 30 households each)
-    share = min(30, half)
-    identity_service.assign_households(
+    # teams, users, assignments (包户到人), parcels, the campaign's history ----------------------
+    result.logins = demo_campaign.build_campaign(
         session,
         actor=actor,
-        household_ids=lj[:share],
-        team_id=team_a.id,
-        user_id=users["zuyuan"],
-        on=today,
+        rng=rng,
+        today=today,
+        projects=(
+            demo_campaign.DemoSite(
+                rural.id, rural.signing_start_on or today, rural.launched_on or today, rural_blocks
+            ),
+            demo_campaign.DemoSite(
+                shanty.id, shanty.signing_start_on or today, shanty.launched_on or today, shanty_blocks
+            ),
+        ),
+        codes=codes,
+        placed=placed,
+        make_users=lambda team_ids: _make_users(session, actor, team_ids),
+        progress=progress,
     )
-    identity_service.assign_households(
-        session,
-        actor=actor,
-        household_ids=lj[half : half + share],
-        team_id=team_a.id,
-        user_id=users["zuyuan2"],
-        on=today,
+    publish_demo_policies(
+        session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id}, shift_days=shift.days
     )
-    publish_demo_policies(session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id})
     session.flush()
     return result

@@ -215,7 +215,7 @@ def move_stage(
     The transition must be in the household's transition table (409 ``illegal_transition`` naming
     both stages otherwise, nothing written). 已签约 / 已腾空 / 已拆除 need ``on`` and ``manage``
     (CAMPAIGN_MANAGE; 403 otherwise); other stages default to today. ``on`` may not lie after today
-    nor before the date the current stage was reached. The household's status and date change
+    nor before the date the current stage was reached (409 ``stage_date``). The household's status and date change
     through the household service (audited there); the :class:`StageChange` is audited too and a
     ``stage`` event is queued for live pages.
 
@@ -268,7 +268,14 @@ def move_stage(
         on, today=today, previous_on=previous_on, previous_label=previous_label
     )
     if problem:
-        raise _fail("on", f"{stage_label(to_stage)}日期", problem)
+        # The date conflicts with the timeline (or the calendar), not with the form of the request: 409.
+        label = f"{stage_label(to_stage)}日期"
+        raise Conflict(
+            f"{label}{problem}",
+            "the stage date conflicts with the timeline",
+            code="stage_date",
+            details=[{"field": "on", "label": label, "message": problem}],
+        )
     household_service.set_stage(
         session,
         actor=actor,

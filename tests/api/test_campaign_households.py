@@ -41,7 +41,9 @@ def test_campaign_json_and_stage_moves(client_as: As) -> None:
     )
     assert [n["stage"] for n in body["stages"]["next"] if n["allowed"]] == ["valued", "negotiating"]
     r = client.post(
-        f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating", "note": "开始协商"}, headers=h
+        f"/api/v1/households/{hid}/stage",
+        json={"to_stage": "negotiating", "on": "2026-12-01", "note": "开始协商"},
+        headers=h,
     )
     assert r.status_code == 200, r.text
     assert (r.json()["changed"], r.json()["label"], r.json()["change"]["from_label"]) == (
@@ -60,7 +62,9 @@ def test_campaign_json_and_stage_moves(client_as: As) -> None:
     assert status_of(hid) == ("negotiating", None)
     # outside the member's households: 404, nothing moved
     other = w.household_ids[2]
-    r = client.post(f"/api/v1/households/{other}/stage", json={"to_stage": "valued"}, headers=h)
+    r = client.post(
+        f"/api/v1/households/{other}/stage", json={"to_stage": "valued", "on": "2026-12-01"}, headers=h
+    )
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     assert status_of(other) == ("surveyed", None)
     assert client.get(f"/api/v1/households/{other}/campaign").status_code == 404
@@ -72,18 +76,27 @@ def test_the_case_officer_records_a_signing_and_illegal_moves_are_409(client_as:
     hid = w.household_ids[1]
     h = {"X-CSRF-Token": csrf}
     r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "signed"}, headers=h)
-    assert r.status_code == 422 and r.json()["message"] == "已签约日期必填"
+    assert r.status_code == 422 and r.json()["message"] == "请求参数有误：日期必填"
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2999-01-01"}, headers=h
+    )
+    assert r.status_code == 409 and r.json()["code"] == "stage_date"
+    assert r.json()["message"].startswith("已签约日期不能晚于今天")
     r = client.post(
         f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2026-12-01"}, headers=h
     )
     assert r.status_code == 200, r.text
     assert status_of(hid) == ("signed", date(2026, 12, 1))
-    r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating"}, headers=h)
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating", "on": "2026-12-02"}, headers=h
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "illegal_transition"
     assert r.json()["message"] == "该户阶段不能从“已签约”变为“协商中”，当前可变为：“已腾空”"
     assert status_of(hid) == ("signed", date(2026, 12, 1))
-    r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "nonsense"}, headers=h)
+    r = client.post(
+        f"/api/v1/households/{hid}/stage", json={"to_stage": "nonsense", "on": "2026-12-02"}, headers=h
+    )
     assert r.status_code == 422
     stages = client.get(f"/api/v1/households/{hid}/stages").json()
     assert [(c["from_stage"], c["to_stage"], c["reached_on"]) for c in stages["changes"]] == [
@@ -206,7 +219,7 @@ def test_tab_page_and_its_forms(client_as: As) -> None:
         data={"csrf_token": csrf, "to_stage": "signed", "on": "2099-01-01"},
         follow_redirects=False,
     )
-    assert r.status_code == 422 and "已签约日期不能晚于今天" in r.text
+    assert r.status_code == 409 and "已签约日期不能晚于今天" in r.text
     r = client.post(
         f"/households/{hid}/stage",
         data={"csrf_token": csrf, "to_stage": "signed", "on": today_shanghai().isoformat(), "note": "签约"},

@@ -147,7 +147,7 @@ def test_signed_vacated_demolished_record_the_household_dates(db: Session, w: Wo
         ("pending", date(2026, 12, 1), Conflict, "该户阶段不能从“已调查”变为“未入户”"),
         ("bogus", date(2026, 12, 1), ValidationFailed, "目标阶段不存在"),
         ("signed", None, ValidationFailed, "已签约日期必填"),
-        ("signed", date(2026, 12, 5), ValidationFailed, "已签约日期不能晚于今天（2026-12-04）"),
+        ("signed", date(2026, 12, 5), Conflict, "已签约日期不能晚于今天（2026-12-04）"),
     ],
 )
 def test_refused_moves_write_nothing(
@@ -176,7 +176,7 @@ def test_a_date_before_the_current_stage_is_refused(db: Session, w: World) -> No
     move(db, hid, "negotiating", date(2026, 11, 30))
     move(db, hid, "signed", date(2026, 12, 2))
     before = state(db, hid)
-    with pytest.raises(ValidationFailed) as info:
+    with pytest.raises(Conflict) as info:
         move(db, hid, "vacated", date(2026, 12, 1))
     assert info.value.message_zh == "已腾空日期不能早于上一阶段“已签约”的日期（2026-12-02）"
     assert state(db, hid) == before

@@ -346,14 +346,13 @@ _ID = Field(default=None, ge=1, le=2**53 - 1)
 
 
 class StageMove(BaseModel):
-    """Move a household to a stage; ``on`` is the office date it was reached (today when left out,
-    required for 已签约 / 已腾空 / 已拆除)."""
+    """Move a household to a stage; ``on`` is the office date it was reached."""
 
     model_config = ConfigDict(extra="forbid")
     to_stage: Annotated[str, WithJsonSchema({"type": "string", "enum": _STAGE_CODES})] = Field(
         description="目标阶段：" + "、".join(_STAGE_CODES)
     )
-    on: date | None = Field(default=None, description="到达该阶段的日期（YYYY-MM-DD）")
+    on: date = Field(description="到达该阶段的日期（YYYY-MM-DD，办公日期；不得晚于今天，不得早于当前阶段的日期）")
     note: Annotated[str, TextRule("备注", 500, multiline=True)] = ""
 
 

@@ -124,7 +124,7 @@ def test_team_rules_are_refused_in_chinese(db: Session, world: World) -> None:
         db, actor=ACTOR, project_id=world.project_id, name="小组乙", parent_id=group.id
     )
     before = db.scalar(select(func.count()).select_from(Team))
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(Conflict) as e:
         campaign_service.create_team(
             db, actor=ACTOR, project_id=world.project_id, name="小组丙", parent_id=squad.id
         )
@@ -141,7 +141,7 @@ def test_team_rules_are_refused_in_chinese(db: Session, world: World) -> None:
     assert [d["field"] for d in e.value.details] == ["name", "kind", "leader_id"]
     with pytest.raises(Conflict):
         campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="大组甲")
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(Conflict) as e:
         campaign_service.update_team(db, actor=ACTOR, team_id=group.id, values={"kind": "squad"})
     assert "下还有小组“小组乙”" in e.value.message_zh
     assert db.scalar(select(func.count()).select_from(Team)) == before
@@ -155,7 +155,10 @@ def test_update_team_is_versioned_and_audited(db: Session, world: World) -> None
     )
     assert diff == {"name": ["第一专班", "第一攻坚专班"], "sort": [0, 3]}
     assert team.version == version + 1
-    assert json.loads(_audits(db, "team")[-1].changes) == {"name": ["第一专班", "第一攻坚专班"], "sort": [0, 3]}
+    assert json.loads(_audits(db, "team")[-1].changes) == {
+        "name": ["第一专班", "第一攻坚专班"],
+        "sort": [0, 3],
+    }
     with pytest.raises(Conflict) as e:
         campaign_service.update_team(
             db, actor=ACTOR, team_id=team.id, values={"sort": 4}, expected_version=version
@@ -171,14 +174,14 @@ def test_members_move_between_teams_audited_and_the_leader_stays(db: Session, wo
     assert result == {"added": [member], "removed": []}
     assert identity_service.get_user(db, member).team_id == second.id
     assert json.loads(_audits(db, "user")[-1].changes) == {"team_id": [world.team_id, second.id]}
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(Conflict) as e:
         campaign_service.set_team_members(
             db, actor=ACTOR, team_id=second.id, user_ids=[world.users["commander"]]
         )
     assert "不是专班组长或专班成员" in e.value.message_zh
     assert identity_service.get_user(db, member).team_id == second.id  # nothing changed
     campaign_service.update_team(db, actor=ACTOR, team_id=world.team_id or 0, values={"leader_id": leader})
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(Conflict) as e:
         campaign_service.set_team_members(db, actor=ACTOR, team_id=world.team_id or 0, user_ids=[])
     assert "组长“测试team_leader”须是本组成员" in e.value.message_zh
 
@@ -280,11 +283,14 @@ def test_assign_by_block_takes_the_live_households_of_the_subtree(db: Session, w
 def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, world: World) -> None:
     p9 = project_service.create_project(db, actor=ACTOR, code="P9", name="另一项目", kind="state_land")
     foreign = household_service.create_household(
-        db, actor=ACTOR, project_id=p9.id, data={"code": "Q0001", "head_name": "赵德明", "address": "南溪路1号"}
+        db,
+        actor=ACTOR,
+        project_id=p9.id,
+        data={"code": "Q0001", "head_name": "赵德明", "address": "南溪路1号"},
     )
     foreign_team = campaign_service.create_team(db, actor=ACTOR, project_id=p9.id, name="南片专班")
     before = db.scalar(select(func.count()).select_from(HouseholdAssignment))
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(NotFound) as e:
         campaign_service.bulk_assign(
             db,
             actor=ACTOR,
@@ -296,7 +302,7 @@ def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, wo
             household_ids=[world.household_ids[0], foreign.id],
         )
     assert e.value.message_zh.startswith("1 户不存在、已作废、不属于本项目或不在您的权限范围内")
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(NotFound) as e:
         campaign_service.bulk_assign(
             db,
             actor=ACTOR,
@@ -307,9 +313,9 @@ def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, wo
             on=ON,
             household_ids=[world.household_ids[0]],
         )
-    assert e.value.message_zh == "专班不存在或不属于本项目"
+    assert e.value.message_zh == "无法包户：专班不存在或不属于本项目"
     stranger = _user(db, "zuyuan8", "team_member")
-    with pytest.raises(ValidationFailed) as e:
+    with pytest.raises(Conflict) as e:
         campaign_service.bulk_assign(
             db,
             actor=ACTOR,
@@ -320,7 +326,7 @@ def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, wo
             on=ON,
             household_ids=[world.household_ids[0]],
         )
-    assert e.value.message_zh == "“zuyuan8名”不是“第一专班”的成员"
+    assert e.value.message_zh == "无法包户：“zuyuan8名”不是“第一专班”的成员"
     with pytest.raises(ValidationFailed):
         campaign_service.bulk_assign(
             db,

@@ -55,7 +55,9 @@ class TeamUpdate(BaseModel):
     parent_id: _TeamId | None = None
     leader_id: _TeamId | None = None
     sort: Annotated[_TeamSort | None, NotNull("排序")] = None
-    version: Annotated[int, Field(ge=1, le=2**31 - 1, description="The team's version as read; a stale one is a 409.")]
+    version: Annotated[
+        int, Field(ge=1, le=2**31 - 1, description="The team's version as read; a stale one is a 409.")
+    ]
 
     def values(self) -> dict[str, Any]:
         """The fields sent, without ``version``."""
@@ -68,7 +70,9 @@ class TeamMembersPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_ids: Annotated[list[_TeamId], Field(max_length=1000)]
-    version: Annotated[int | None, Field(ge=1, le=2**31 - 1, description="The team's version as read.")] = None
+    version: Annotated[int | None, Field(ge=1, le=2**31 - 1, description="The team's version as read.")] = (
+        None
+    )
 
 
 class TeamMemberRead(BaseModel):
@@ -127,9 +131,9 @@ class TeamMembersRead(BaseModel):
 
 
 class AssignmentCreate(BaseModel):
-    """包户到人 in bulk: ``household_ids`` or ``block_id`` (every live household of the block and its
-    sub-blocks), to ``team_id`` and/or ``user_id`` (a person of the team; alone: the person's team).
-    Neither team nor person ends the households' assignments. ``reason`` is kept in the history."""
+    """包户到人 in bulk: ``household_ids`` and/or ``block_id`` (every live household of the block and
+    its sub-blocks), to ``team_id`` and/or ``user_id`` (a person of the team; alone: the person's
+    team). Neither team nor person ends the households' assignments. ``reason`` is kept in the history."""
 
     model_config = ConfigDict(extra="forbid")
 

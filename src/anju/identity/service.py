@@ -25,6 +25,7 @@ from anju.core.dates import utcnow
 from anju.db import events
 from anju.errors import (
     Conflict,
+    DomainError,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -434,52 +435,60 @@ def team_users(session: Session) -> list[User]:
     )
 
 
+def _refuse(problems: list[dict[str, Any]], what_zh: str, what_en: str) -> DomainError:
+    """One error for all ``problems``, each tagged ``kind``: ``input`` (wrong input), ``missing``
+    (a record named does not exist) or ``state`` (conflicts with other records). 422 if any input is
+    wrong, else 404 if a record is missing, else 409."""
+    kinds = {p.pop("kind", "input") for p in problems}
+    message = what_zh + "：" + "；".join(str(p["message"]) for p in problems)
+    if "input" in kinds:
+        return ValidationFailed(message, what_en, details=problems)
+    if "missing" in kinds:
+        return NotFound(message, what_en, details=problems)
+    return Conflict(message, what_en, details=problems)
+
+
 def _check_team(session: Session, *, project_id: int, team: Team | None, values: Mapping[str, Any]) -> None:
-    """Refuse an invalid team (all problems at once, 422) or a duplicate name (409)."""
-    problems: list[dict[str, str]] = []
+    """Refuse an invalid team, all problems at once (:func:`_refuse`), or a duplicate name (409)."""
+    problems: list[dict[str, Any]] = []
+
+    def problem(field: str, message: str, kind: str = "input") -> None:
+        problems.append({"field": field, "message": message, "kind": kind})
+
     name, kind, parent_id = values["name"], values["kind"], values["parent_id"]
     leader_id, sort = values["leader_id"], values["sort"]
     if not isinstance(name, str) or not name.strip():
-        problems.append({"field": "name", "message": "专班名称必填"})
+        problem("name", "专班名称必填")
     elif found := text.text_problem(name, max_len=64):
-        problems.append({"field": "name", "message": "专班名称" + found})
+        problem("name", "专班名称" + found)
     if kind not in TEAM_KINDS:
-        problems.append({"field": "kind", "message": "专班类型应为“大组”（group）或“小组”（squad）"})
+        problem("kind", "专班类型应为“大组”（group）或“小组”（squad）")
     if parent_id is not None:
         parent = session.get(Team, parent_id)
         if kind == "group":
-            problems.append(
-                {"field": "parent_id", "message": "大组不能隶属于其他专班（专班只分大组、小组两级）"}
-            )
+            problem("parent_id", "大组不能隶属于其他专班（专班只分大组、小组两级）", "state")
         elif parent is None or parent.project_id != project_id:
-            problems.append({"field": "parent_id", "message": "上级大组不存在或不属于本项目"})
+            problem("parent_id", "上级大组不存在或不属于本项目", "missing")
         elif team is not None and parent.id == team.id:
-            problems.append({"field": "parent_id", "message": "专班不能隶属于自己"})
+            problem("parent_id", "专班不能隶属于自己", "state")
         elif parent.kind != "group":
-            problems.append({"field": "parent_id", "message": f"上级专班“{parent.name}”不是大组"})
+            problem("parent_id", f"上级专班“{parent.name}”不是大组", "state")
     if team is not None and kind != "group":
         child = session.scalar(select(Team.name).where(Team.parent_id == team.id).limit(1))
         if child is not None:
-            problems.append({"field": "kind", "message": f"“{team.name}”下还有小组“{child}”，不能改为小组"})
+            problem("kind", f"“{team.name}”下还有小组“{child}”，不能改为小组", "state")
     if leader_id is not None:
         leader = session.get(User, leader_id)
         if leader is None:
-            problems.append({"field": "leader_id", "message": "组长不存在"})
+            problem("leader_id", "组长不存在", "missing")
         elif leader.role != Role.TEAM_LEADER.value:
-            problems.append(
-                {
-                    "field": "leader_id",
-                    "message": f"组长须是“专班组长”角色的用户（“{leader.display_name}”不是）",
-                }
-            )
+            problem("leader_id", f"组长须是“专班组长”角色的用户（“{leader.display_name}”不是）", "state")
         elif not leader.is_active:
-            problems.append({"field": "leader_id", "message": f"“{leader.display_name}”的账号已停用"})
+            problem("leader_id", f"“{leader.display_name}”的账号已停用", "state")
     if not isinstance(sort, int) or not 0 <= sort <= MAX_TEAM_SORT:
-        problems.append({"field": "sort", "message": f"排序应为 0 至 {MAX_TEAM_SORT} 的整数"})
+        problem("sort", f"排序应为 0 至 {MAX_TEAM_SORT} 的整数")
     if problems:
-        raise ValidationFailed(
-            "专班信息有误：" + "；".join(p["message"] for p in problems), "invalid team", details=problems
-        )
+        raise _refuse(problems, "专班信息有误", "invalid team")
     same = select(Team.id).where(Team.project_id == project_id, Team.name == name.strip())
     if team is not None:
         same = same.where(Team.id != team.id)
@@ -665,27 +674,27 @@ def set_team_members(
     for uid in wanted:
         u = users.get(uid)
         if u is None:
-            problems.append({"field": "user_ids", "user_id": uid, "message": f"用户（编号 {uid}）不存在"})
-        elif u.role not in TEAM_ROLES:
             problems.append(
                 {
                     "field": "user_ids",
                     "user_id": uid,
-                    "message": f"“{u.display_name}”不是专班组长或专班成员，不能加入专班",
+                    "message": f"用户（编号 {uid}）不存在",
+                    "kind": "missing",
                 }
             )
+        elif u.role not in TEAM_ROLES:
+            message = f"“{u.display_name}”不是专班组长或专班成员，不能加入专班"
+            problems.append({"field": "user_ids", "user_id": uid, "message": message, "kind": "state"})
         elif not u.is_active and u.team_id != team.id:
-            problems.append(
-                {"field": "user_ids", "user_id": uid, "message": f"“{u.display_name}”的账号已停用"}
-            )
+            message = f"“{u.display_name}”的账号已停用"
+            problems.append({"field": "user_ids", "user_id": uid, "message": message, "kind": "state"})
     current = {u.id: u for u in session.scalars(select(User).where(User.team_id == team.id))}
     if team.leader_id is not None and team.leader_id in current and team.leader_id not in users:
         name = current[team.leader_id].display_name
-        problems.append({"field": "user_ids", "message": f"组长“{name}”须是本组成员（请先更换组长）"})
+        message = f"组长“{name}”须是本组成员（请先更换组长）"
+        problems.append({"field": "user_ids", "message": message, "kind": "state"})
     if problems:
-        raise ValidationFailed(
-            "专班成员有误：" + "；".join(p["message"] for p in problems), "invalid members", details=problems
-        )
+        raise _refuse(problems, "专班成员有误", "invalid members")
     added = [uid for uid in wanted if uid not in current]
     removed = [uid for uid in current if uid not in users]
     for uid in added:
@@ -787,41 +796,36 @@ def assignment_map(session: Session, *, project_id: int) -> dict[int, tuple[int 
 def _assignee(
     session: Session, *, team_id: int | None, user_id: int | None, project_id: int | None
 ) -> tuple[int | None, int | None, int | None]:
-    """Check the team and person of an assignment; returns (team id, user id, project id)."""
+    """Check the team and person of an assignment; returns (team id, user id, project id).
+
+    An unknown team or person is a 404; a person who cannot carry the team's households a 409.
+    """
+
+    def refuse(field: str, message: str, kind: str) -> DomainError:
+        return _refuse([{"field": field, "message": message, "kind": kind}], "无法包户", "cannot assign")
+
     team = None
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None:
-            raise ValidationFailed(
-                "包户责任人不存在",
-                "user not found",
-                details=[{"field": "user_id", "message": "包户责任人不存在"}],
-            )
+            raise refuse("user_id", "包户责任人不存在", "missing")
         if user.role not in TEAM_ROLES or not user.is_active:
-            msg = f"包户责任人须是在用的专班组长或专班成员（“{user.display_name}”不是）"
-            raise ValidationFailed(
-                msg,
-                "responsible person must be an active team user",
-                details=[{"field": "user_id", "message": msg}],
+            raise refuse(
+                "user_id", f"包户责任人须是在用的专班组长或专班成员（“{user.display_name}”不是）", "state"
             )
         if team_id is None:
             if user.team_id is None:
-                msg = f"“{user.display_name}”不属于任何专班，请先把他加入专班或指定专班"
-                raise ValidationFailed(
-                    msg, "user has no team", details=[{"field": "user_id", "message": msg}]
+                raise refuse(
+                    "user_id", f"“{user.display_name}”不属于任何专班，请先把他加入专班或指定专班", "state"
                 )
             team_id = user.team_id
         team = session.get(Team, team_id)
         if team is not None and user.team_id != team.id and team.leader_id != user.id:
-            msg = f"“{user.display_name}”不是“{team.name}”的成员"
-            raise ValidationFailed(
-                msg, "user is not a member of the team", details=[{"field": "user_id", "message": msg}]
-            )
+            raise refuse("user_id", f"“{user.display_name}”不是“{team.name}”的成员", "state")
     if team_id is not None:
         team = team or session.get(Team, team_id)
         if team is None or (project_id is not None and team.project_id != project_id):
-            msg = "专班不存在或不属于本项目"
-            raise ValidationFailed(msg, "team not found", details=[{"field": "team_id", "message": msg}])
+            raise refuse("team_id", "专班不存在或不属于本项目", "missing")
         project_id = team.project_id
     return team_id, user_id, project_id
 

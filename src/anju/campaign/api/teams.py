@@ -146,7 +146,9 @@ def assign(
     user: CurrentUser = Depends(MANAGE),
     db: Session = Depends(get_db),
 ) -> s.AssignmentResultRead:
-    """包户到人 in bulk (households or a whole block); reassignments end the old assignment and keep it."""
+    """包户到人 in bulk: ``household_ids`` and/or a whole block; a reassignment ends the old
+    assignment and keeps it. A household that is not a live household of the project in the
+    caller's scope, or an unknown team or person, is a 404; a person outside the team a 409."""
     result = campaign_service.bulk_assign(
         db,
         actor=user.actor(client_ip(request)),
@@ -155,7 +157,7 @@ def assign(
         team_id=body.team_id,
         user_id=body.user_id,
         on=today_shanghai(),
-        household_ids=body.household_ids,
+        household_ids=body.household_ids if body.block_id is not None else body.household_ids or [],
         block_id=body.block_id,
         reason=body.reason,
     )

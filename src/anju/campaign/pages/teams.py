@@ -179,8 +179,6 @@ def team_create(
             sort=_sort(sort),
         )
     except DomainError as exc:
-        if exc.http_status == 404:
-            raise
         return _failed(db, request, project_id, exc, values)
     return _back(project_id, "team_created")
 
@@ -297,8 +295,6 @@ async def assign(
             reason=values["reason"],
         )
     except DomainError as exc:
-        if exc.http_status == 404:
-            raise
         return _failed(db, request, project_id, exc, values)
     return _back(project_id, "assigned", result.changed)
 

@@ -24,7 +24,7 @@ from anju.core import text
 from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
 from anju.core.pagination import Page, PageRequest
-from anju.errors import ValidationFailed
+from anju.errors import NotFound, ValidationFailed
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.service import AssignmentStep, DataScope, TeamNode
@@ -283,44 +283,44 @@ def bulk_assign(
     block_id: int | None = None,
     reason: str = "",
 ) -> AssignResult:
-    """包户到人 in bulk: the given households, or every live household of a block and its
+    """包户到人 in bulk: the given households and/or every live household of a block and its
     sub-blocks, to a team and (optionally) a person of it; audited, reassignments keep history.
 
-    Every household must be a live household of the project within the caller's scope, or
-    nothing is written. No team and no person ends the households' assignments.
+    Every household named must be a live household of the project within the caller's scope
+    (else 404 and nothing is written); an empty selection changes nothing. No team and no person
+    ends the households' assignments.
     """
     project_service.get_project(session, project_id)
-    if (household_ids is None) == (block_id is None):
-        msg = "请选择要分配的户，或指定一个区块（二者选一）"
+    if household_ids is None and block_id is None:
+        msg = "请选择要分配的户，或指定一个区块"
         raise ValidationFailed(
             msg, "give household_ids or block_id", details=[{"field": "household_ids", "message": msg}]
         )
+    ids: list[int] = []
     if block_id is not None:
         blocks = project_service.descendant_block_ids(session, block_id, project_id)
         if not blocks:
             msg = "区块不存在或不属于本项目"
-            raise ValidationFailed(msg, "block not found", details=[{"field": "block_id", "message": msg}])
+            raise NotFound(msg, "block not found", details=[{"field": "block_id", "message": msg}])
         ids = [
             h.id
             for h in household_service.placed_households(
                 session, scope=scope, project_id=project_id, block_ids=blocks
             )
         ]
-    else:
-        ids = list(dict.fromkeys(household_ids or []))
-        if not ids:
-            msg = "请至少选择一户"
-            raise ValidationFailed(msg, "no households", details=[{"field": "household_ids", "message": msg}])
-        live = _live_ids(session, scope=scope, project_id=project_id, household_ids=ids)
-        missing = [h for h in ids if h not in live]
+    named = list(dict.fromkeys(household_ids or []))
+    if named:
+        live = _live_ids(session, scope=scope, project_id=project_id, household_ids=named)
+        missing = [h for h in named if h not in live]
         if missing:
             shown = "、".join(str(h) for h in missing[:10]) + ("等" if len(missing) > 10 else "")
             msg = f"{len(missing)} 户不存在、已作废、不属于本项目或不在您的权限范围内（编号 {shown}），未分配任何户"
-            raise ValidationFailed(
+            raise NotFound(
                 msg,
                 "households not found",
                 details=[{"field": "household_ids", "message": msg, "ids": missing[:100]}],
             )
+        ids = list(dict.fromkeys([*ids, *named]))
     changed = identity_service.assign_households(
         session,
         actor=actor,

@@ -45,6 +45,7 @@ from anju.campaign.service.progress import (
     _cached,
     _result_cache,
     block_members,
+    check_day,
     load_facts,
     project_plan,
 )
@@ -440,6 +441,7 @@ def forecast(
     """When the project and each of its blocks reach 100% signing, fitted on the signing history up to
     ``on`` (see the module docstring). ``scope`` limits it to the caller's households; ``blocks=False``
     forecasts the whole only (the big screen)."""
+    check_day(on)
     scope = scope or DataScope.everything()
     facts = load_facts(session, project_id=project_id, scope=scope)
     project = project_plan(session, project_id)

@@ -41,6 +41,7 @@ from anju.campaign import rules
 from anju.campaign.models import StageChange, Visit, VisitConcern
 from anju.core.dates import SHANGHAI, to_shanghai
 from anju.core.masking import mask_name
+from anju.errors import ValidationFailed
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.service import DataScope
@@ -56,6 +57,7 @@ __all__ = [
     "Schedule",
     "TeamProgress",
     "big_screen",
+    "check_day",
     "clear_progress_caches",
     "competition_ranks",
     "concern_counts",
@@ -97,6 +99,20 @@ _Q4 = Decimal("0.0001")
 _Q2 = Decimal("0.01")
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
 _OFFICE_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
+
+
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def check_day(value: date, *, field: str = "on", label: str = "统计日期") -> date:
+    """Refuse a date outside 2000-01-01 .. 2099-12-31 (a typo, and day arithmetic must not overflow)."""
+    if not FIRST_DAY <= value <= LAST_DAY:
+        message = f"{label}应在 {FIRST_DAY.isoformat()} 至 {LAST_DAY.isoformat()} 之间"
+        raise ValidationFailed(
+            message, f"{field} out of range", details=[{"field": field, "message": message}]
+        )
+    return value
 
 
 def rate(part: int, whole: int) -> Decimal:
@@ -795,6 +811,14 @@ def progress(
     """The project's progress as of the end of ``on`` (office date) over the households in ``scope``:
     totals, blocks (tree, rolled up), teams, reverse schedule, records, rankings and concern tags
     (visits up to ``on``, from ``concern_from`` when given). Raises NotFound for an unknown project."""
+    check_day(on)
+    if concern_from is not None:
+        check_day(concern_from, field="concerns_from", label="关注点统计起始日期")
+        if concern_from > on:
+            message = "关注点统计起始日期不能晚于统计日期"
+            raise ValidationFailed(
+                message, "concerns_from after on", details=[{"field": "concerns_from", "message": message}]
+            )
     plan = project_plan(session, project_id)
     facts = load_facts(session, project_id=project_id, scope=scope)
     last_visit = session.scalar(select(func.max(Visit.id)))
@@ -839,6 +863,7 @@ class DailySeries:
 def daily_series(session: Session, *, scope: DataScope, project_id: int, until: date) -> DailySeries:
     """Per-day cumulative surveyed ... demolished and paid counts from the launch (or the first signing,
     or ``until`` when neither is known) to ``until``, at most :data:`MAX_SERIES_DAYS` days."""
+    check_day(until, field="until", label="截止日期")
     plan = project_plan(session, project_id)
     facts = load_facts(session, project_id=project_id, scope=scope)
     key = ("daily", facts.key, plan, until)
@@ -890,6 +915,7 @@ def big_screen(
 ) -> dict[str, Any]:
     """The big screen's numbers as one compact dict: totals and rates, top-level blocks, today's
     signatures, the top 5 teams, the last 10 signatures with their time, and the forecast date."""
+    check_day(on)
     scope = scope or DataScope.everything()
     plan = project_plan(session, project_id)
     facts = load_facts(session, project_id=project_id, scope=scope)

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 import anju
+from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
 from anju.household import service as household_service
 from anju.identity import service as identity_service
@@ -87,6 +88,7 @@ class Targets:
     code: str
     serial: list[int] = field(default_factory=lambda: [500])
     visit_id: int = 0  # a visit (走访) of the household
+    step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -209,6 +211,22 @@ def _targets(
         code=code,
         serial=[serial],
         visit_id=_visit(hid),
+        step_id=_plan_step(hid),
+    )
+
+
+def _plan_step(hid: int) -> int:
+    """A step of the household's 一户一策 plan (made before any request, so refusals can be compared)."""
+    from anju.campaign import service as campaign_service
+
+    return int(
+        _commit(
+            lambda db: (
+                campaign_service.add_step(
+                    db, actor=ACTOR, scope=ALL_SCOPE, household_id=hid, data={"text": "请亲属出面做工作"}
+                ).id
+            )
+        )
     )
 
 
@@ -375,6 +393,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "id_number"
         elif name == "lang":
             values[name] = "zh"
+        elif name == "step_id":
+            values[name] = t.step_id
         elif name == "visit_id":
             values[name] = t.spare("visit") if spare else t.visit_id
         elif name == "team_id":
@@ -567,7 +587,40 @@ def _team_forms(route: AppRoute, t: Targets, n: int) -> dict[str, Any] | None:
                 else ""
             )
         return {"rows": json.dumps([[2, t.code, team, username or ""]], ensure_ascii=False), "reason": ""}
+    # campaign tab: stage moves stop at 协商中 (a repeat is no change), versions as just read
+    if p == "/households/{household_id}/stage":
+        return {"to_stage": "negotiating", "on": "", "note": "开始协商"}
+    if p == "/households/{household_id}/campaign":
+        return {
+            "version": str(version_by_household("household_campaign", t.household_id)),
+            "difficulty": "1",
+            "difficulty_reason": "面积争议",
+            "escalated_to": "",
+            "escalated_to_name": "王副书记",
+        }
+    if p == "/households/{household_id}/plan":
+        return {
+            "version": str(version_by_household("household_plan", t.household_id)),
+            "summary": f"先算清面积账{n}",
+            "owner_id": "",
+            "status": "active",
+        }
+    if p == "/households/{household_id}/plan/steps":
+        return {"text": f"请战友出面{n}", "owner_id": "", "due_on": ""}
+    if p == "/plan-steps/{step_id}":
+        return {
+            "household_id": str(t.household_id),
+            "version": str(version_of("plan_step", t.step_id)),
+            "status": "doing",
+        }
     return None
+
+
+def version_by_household(table: str, household_id: int) -> int:
+    """The version of a household's one row in ``table`` (0 when there is none yet)."""
+    with unit_of_work() as db:
+        v = db.scalar(text(f"SELECT version FROM {table} WHERE household_id = :id"), {"id": household_id})
+        return int(v or 0)
 
 
 def version_of(table: str, record_id: int) -> int:
@@ -622,6 +675,24 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/households/{household_id}/visits"): visit_body(n),
         ("POST", "/visits/{visit_id}/void"): {"reason": "登记错误"},
         ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
+        ("PATCH", "/households/{household_id}/campaign"): {
+            "version": version_by_household("household_campaign", t.household_id),
+            "difficulty": 1,
+            "difficulty_reason": "面积争议",
+            "escalated_to_name": "王副书记",
+        },
+        ("POST", "/households/{household_id}/stage"): {
+            "to_stage": "negotiating",
+            "on": today_shanghai().isoformat(),
+            "note": "开始协商",
+        },
+        ("PUT", "/households/{household_id}/plan"): {
+            "version": version_by_household("household_plan", t.household_id),
+            "summary": f"先算清面积账{n}",
+            "status": "active",
+        },
+        ("POST", "/households/{household_id}/plan/steps"): {"text": f"请战友出面{n}"},
+        ("PATCH", "/plan-steps/{step_id}"): {"version": version_of("plan_step", t.step_id), "status": "doing"},
         ("POST", "/projects/{project_id}/teams"): {"name": f"新专班{n}", "kind": "squad"},
         ("PUT", "/projects/{project_id}/dispatch-reports/{report_on}"): {
             "commentary": f"讲评{n}：各专班抓紧推进。",

@@ -17,7 +17,7 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def _realistic(case: Any, live: Live) -> None:
-    """Facts no schema can state, made real: an identity number with its check digit, a block of the project."""
+    """Facts no schema can state, made real: an identity number with its check digit, a block of the project,
+    a visit's time in the past."""
     body = case.body
     if not isinstance(body, dict):
         return
@@ -114,6 +115,10 @@ def _realistic(case: Any, live: Live) -> None:
         body["id_number"] = id_number(7000 + len(body["id_number"]), date(1990, 1, 2))
     if isinstance(body.get("block_id"), int) and not isinstance(body.get("block_id"), bool):
         body["block_id"] = next(iter(live.world["block_ids"].values()))
+    if isinstance(body.get("visited_at"), str):  # a visit happened in the past, its next step after it
+        body["visited_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+        if isinstance(body.get("next_due_on"), str):
+            body["next_due_on"] = (date.today() + timedelta(days=7)).isoformat()
 
 
 def test_the_document_is_the_one_the_server_publishes(live: Live) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +14,10 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from anju.campaign import schemas as s
+from anju.campaign import service as campaign_service
 from anju.config import get_settings
+from anju.core.dates import today_shanghai
 from anju.db import events
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -146,3 +150,22 @@ async def project_events(
     seconds = min(max_seconds, get_settings().live_stream_seconds)
     hub = live.hub_of(request.app.state)
     return EventStreamResponse(_stream(hub, events.project_topic(project_id), max_seconds=seconds, once=once))
+
+
+@router.get(
+    "/projects/{project_id}/bigscreen",
+    response_model=s.BigScreenRead,
+    responses=error_responses(*READ_ERRORS),
+)
+def big_screen(
+    project_id: IdPath,
+    on: Annotated[date | None, Query(description="统计日期（YYYY-MM-DD，默认今天）")] = None,
+    user: CurrentUser = Depends(requires(Permission.CAMPAIGN_READ)),
+    db: Session = Depends(get_db),
+) -> Any:
+    """The big screen's numbers (作战大屏): totals and rates, today's signatures, the reverse
+    schedule, top-level blocks, the team ranking, the latest signatures (names masked) and the
+    forecast date, counting the households in the caller's scope. The screen refetches it on every
+    ``change`` of ``GET /api/v1/projects/{project_id}/events``."""
+    project_service.project_header(db, project_id)
+    return campaign_service.big_screen(db, project_id=project_id, on=on or today_shanghai(), scope=user.scope)

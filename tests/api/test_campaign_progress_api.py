@@ -124,3 +124,31 @@ def test_roles_without_campaign_read_are_refused(client_as: ClientAs) -> None:
     for path in ("progress", "progress/daily", "rankings", "forecast"):
         r = client.get(f"/api/v1/projects/{world.project_id}/{path}")
         assert r.status_code == 403 and r.json()["message"] == "您没有执行此操作的权限"
+
+
+def test_cli_progress_and_forecast(client_as: ClientAs) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from anju.cli import app
+
+    _client, _csrf, world = client_as("commander")
+    history(world)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = runner.invoke(app, ["campaign", "progress", "P1", "--on", "2026-12-03"])
+    assert out.exit_code == 0, out.output
+    assert (
+        "截至 2026-12-03（攻坚第 14 天）" in out.output
+        and "东片区" in out.output
+        and "第一专班" in out.output
+    )
+    assert "倒排计划：目标 6 户，尚余 4 户，距 2026-12-10 还有 7 天，每日需签 0.57 户" in out.output
+    data = runner.invoke(app, ["campaign", "progress", "P1", "--on", "2026-12-03", "--json"])
+    assert data.exit_code == 0 and json.loads(data.output)["totals"]["signed"] == 2
+    f = runner.invoke(app, ["campaign", "forecast", "P1", "--on", "2026-12-04"])
+    assert f.exit_code == 0 and "数据不足" in f.output and "全项目" in f.output
+    bad = runner.invoke(app, ["campaign", "progress", "P1", "--on", "12/03"])
+    assert bad.exit_code == 2 and "统计日期格式应为 YYYY-MM-DD：12/03" in bad.output
+    unknown = runner.invoke(app, ["campaign", "forecast", "NOPE"])
+    assert unknown.exit_code == 2

@@ -54,6 +54,12 @@ def w(db: Session) -> World:
     move(db, h[2], "signed", date(2026, 12, 2))
     move(db, h[3], "negotiating", date(2026, 11, 28))
     move(db, h[4], "signed", date(2026, 12, 4))
+    # Household 5's signing was recorded on its day (09:30 office time); the others were entered later.
+    db.execute(
+        update(StageChange)
+        .where(StageChange.household_id == h[4], StageChange.to_stage == "signed")
+        .values(at=datetime(2026, 12, 4, 1, 30, tzinfo=UTC))
+    )
     db.flush()
     return world
 
@@ -95,7 +101,11 @@ def test_blocks_teams_rankings_schedule_and_records(db: Session, w: World) -> No
     assert east.completed_on == date(2026, 12, 4) and east.days_to_complete == 15
     assert east.last_signed_at is not None and west.completed_on is None
     assert [b.code for b in p.completed_blocks] == ["E"]
-    assert p.last_signed_at is not None and p.last_signed_at.utcoffset() is not None
+    assert (
+        p.last_signed_at is not None
+        and p.last_signed_at.strftime("%Y-%m-%d %H:%M %z") == "2026-12-04 09:30 +0800"
+    )
+    assert east.last_signed_at == p.last_signed_at
     (team,) = p.teams
     assert (team.name, team.counts.households, team.counts.signed, team.rank_signed) == ("第一专班", 4, 3, 1)
     assert (p.unassigned.households, p.unassigned.signed) == (2, 1)
@@ -133,7 +143,8 @@ def test_daily_series_and_big_screen(db: Session, w: World) -> None:
     assert [b["name"] for b in screen["blocks"]] == ["东片区", "西片区"]
     latest = screen["latest"]
     assert latest[0]["household_id"] == w.household_ids[4] and latest[0]["signed_on"] == "2026-12-04"
-    assert len(latest) == 4 and latest[0]["head_name"] != "陈国华" and latest[0]["time"] is not None
+    assert len(latest) == 4 and latest[0]["head_name"] == "陈**" and latest[0]["time"] == "09:30"
+    assert latest[1]["time"] is None  # entered after its signing date: the date is known, the time not
     assert screen["ranking"][0]["name"] == "第一专班"
     assert screen["forecast"]["method"] == "insufficient"  # 4 signatures: too few to fit
 

@@ -8,8 +8,10 @@ nothing is written then.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -189,3 +191,118 @@ def assign(
             reason=reason,
         )
         console.print(f"共 {result.households} 户，{result.changed} 户的包户有变化")
+
+
+# --- progress and forecast (攻坚进度与预测) -------------------------------------------------
+
+
+def _day(value: str | None, label: str) -> date:
+    if not value:
+        return today_shanghai()
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail(f"{label}格式应为 YYYY-MM-DD：{value}") from None
+
+
+@app.command("progress")
+def progress(
+    project: str = typer.Argument(..., help="项目编号"),
+    on: str = typer.Option(None, "--on", help="统计日期 YYYY-MM-DD（默认今天，北京时间）"),
+    as_json: bool = typer.Option(
+        False, "--json", help="输出 JSON（与 GET /api/v1/projects/{id}/progress 相同）"
+    ),
+) -> None:
+    """某日的攻坚进度：总数、各区块、各专班、倒排计划与纪录。"""
+    day = _day(on, "统计日期")
+    with unit_of_work() as db, _refusing():
+        p = project_service.get_project_by_code(db, project)
+        result = campaign_service.progress(
+            db, scope=identity_service.DataScope.everything(), project_id=p.id, on=day
+        )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    t = result.totals
+    console.print(
+        f"[bold]{p.name}[/bold] 截至 {day.isoformat()}"
+        + (f"（攻坚第 {result.days_since_launch} 天）" if result.days_since_launch else ""),
+        highlight=False,
+    )
+    table = Table(
+        "范围", "户数", "已调查", "已评估", "协商中", "已签约", "签约率", "已腾空", "已拆除", "当日签约"
+    )
+    rows = [("全项目", 0, t)] + [(b.name, b.depth + 1, b.counts) for b in result.blocks]
+    for name, depth, c in rows:
+        table.add_row(
+            "  " * max(depth - 1, 0) + name,
+            str(c.households),
+            str(c.surveyed),
+            str(c.valued),
+            str(c.negotiating),
+            str(c.signed),
+            f"{c.rate('signed') * 100:.2f}%",
+            str(c.vacated),
+            str(c.demolished),
+            f"{c.signed_on_day}（{c.change:+d}）",
+        )
+    console.print(table)
+    if result.teams:
+        teams = Table("专班", "户数", "已签约", "签约率", "近7日", "名次（户数/比率/速度）")
+        for team in result.teams:
+            c = team.counts
+            teams.add_row(
+                team.name,
+                str(c.households),
+                str(c.signed),
+                f"{c.rate('signed') * 100:.2f}%",
+                str(c.signed_last7),
+                f"{team.rank_signed} / {team.rank_rate} / {team.rank_speed}",
+            )
+        console.print(teams)
+    s = result.schedule
+    if s.deadline_on is not None:
+        need = f"每日需签 {s.required_per_day} 户" if s.required_per_day is not None else "已到截止日"
+        console.print(
+            f"倒排计划：目标 {s.target} 户，尚余 {s.remaining} 户，距 {s.deadline_on.isoformat()} 还有 {s.days_left} 天，"
+            f"{need}；近 7 日平均 {s.actual_per_day} 户/日",
+            highlight=False,
+        )
+    if result.last_signed_at is not None:
+        console.print(f"最后一户签约：{result.last_signed_at:%Y-%m-%d %H:%M}", highlight=False)
+    for b in result.completed_blocks:
+        console.print(
+            f"纪录：{b.path} 于 {b.completed_on} 全部签约（用时 {b.days_to_complete} 天）", highlight=False
+        )
+
+
+@app.command("forecast")
+def forecast(
+    project: str = typer.Argument(..., help="项目编号"),
+    on: str = typer.Option(None, "--on", help="按该日为止的签约数据预测（默认今天）"),
+    as_json: bool = typer.Option(
+        False, "--json", help="输出 JSON（与 GET /api/v1/projects/{id}/forecast 相同）"
+    ),
+) -> None:
+    """预计项目与各区块全部签约的日期及区间（生存模型）。"""
+    day = _day(on, "统计日期")
+    with unit_of_work() as db, _refusing():
+        p = project_service.get_project_by_code(db, project)
+        result = campaign_service.forecast(db, project_id=p.id, on=day)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    table = Table("范围", "户数", "已签约", "预计完成", "区间（10%-90%）", "方法")
+    for f in [result.project, *result.blocks]:
+        band = f"{f.low} ~ {f.high}" if f.low and f.high else "-"
+        method = campaign_service.METHOD_LABELS.get(f.method, f.method)
+        table.add_row(
+            f.name,
+            str(f.households),
+            str(f.signed),
+            f.expected.isoformat() if f.expected else "-",
+            band,
+            method,
+        )
+    console.print(table)
+    console.print(result.project.note, highlight=False)

@@ -52,6 +52,7 @@ from anju.campaign.service.progress import (
 from anju.identity.service import DataScope
 
 __all__ = [
+    "METHOD_LABELS",
     "BlockForecast",
     "CompletionEstimate",
     "Forecast",

@@ -10,7 +10,9 @@ When a household reached a stage: signed / vacated / demolished from the househo
 later stage (a household signed on the 5th was negotiating by the 5th at the latest). A household
 whose current stage is at or beyond a stage with no date for it counts from the day its file was
 created (office date). Paid counts from ``paid_on``. The denominator is every live household of the
-project now (in scope): a household registered later is still one the campaign must sign.
+project now (in scope): a household registered later is still one the campaign must sign. The time
+of a signature (records, the big screen) is the timeline record's time (``StageChange.at``, office
+time) when it was recorded on the signing date; a signing entered on a later day has no time.
 
 Speed: the household facts are read in one query (``household_service.campaign_facts``), the stage
 timeline in one grouped query, the assignments in one (``identity_service.assignment_map``) and the
@@ -301,6 +303,11 @@ def _read_facts(session: Session, project_id: int, scope: DataScope, key: tuple[
     passed = rank[None, :] >= np.arange(1, 7)[:, None]
     reach = np.where((reach == NEVER) & passed, created[None, :], reach)
     reach = np.where(passed, reach, NEVER)
+    # A signature's time of day is known only when it was recorded on its signing date (office time);
+    # a signing entered later (backdated) has a date but no time.
+    with np.errstate(invalid="ignore"):
+        at_day = np.floor((signed_at + _OFFICE_OFFSET) / 86400) + _EPOCH_ORD
+    signed_at = np.where(at_day == reach[SIGNED], signed_at, np.nan)
     teams = tuple(
         TeamInfo(t.id, t.name, t.kind, t.parent_id, t.sort)
         for t in identity_service.list_teams(session, project_id=project_id)

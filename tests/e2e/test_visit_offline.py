@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Server
+from tests.e2e.test_csp import Watch
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +67,7 @@ def test_offline_visit_with_two_persuaders_is_stored_once_and_the_leader_sees_it
 def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> None:
     hid = server.world["household_ids"][0]  # 张建国, assigned to the team member
     page = phone_page(browser, contexts)
+    watch = Watch(page)  # no CSP violation, no script error on the way
     login(page, server, "team_member")
 
     # From the household's page to the form, with signal: the service worker takes the form and its files.
@@ -79,6 +81,7 @@ def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> Non
     assert page.input_value("#vf-place") == "青溪路1号"
     assert page.input_value("#vf-staff") == "测试team_member"
     no_sideways_scroll(page)
+    watch.check("form online")
     shots(page, "visit-01-form-390x844")
 
     # No signal: the form still opens (kept by the service worker) and the visit is queued on the device.
@@ -115,6 +118,7 @@ def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> Non
     assert re.fullmatch(r"[0-9a-f-]{36}", item["key"])
     # the form is empty again, ready for the next visit
     assert page.input_value("input[name=persuader_name] >> nth=0") == ""
+    watch.check("queued offline")
     shots(page, "visit-03-queued-offline")
 
     # Signal again: the queue empties by itself.
@@ -122,6 +126,7 @@ def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> Non
     page.wait_for_function(f"() => JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length === 0")
     page.wait_for_selector("#visit-queue", state="hidden")
     assert "已全部同步" in page.locator("#visit-status").inner_text()
+    watch.check("synced")
     visits = page.request.get(f"{server.url}/api/v1/households/{hid}/visits").json()
     mine = [v for v in visits if v["idempotency_key"] == item["key"]]
     assert len(mine) == 1
@@ -151,6 +156,7 @@ def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> Non
 
     # The team leader opens the household's timeline on a phone and sees the visit.
     leader = phone_page(browser, contexts)
+    leader_watch = Watch(leader)
     login(leader, server, "team_leader")
     leader.goto(f"{server.url}/households/{hid}/visits")
     entry = leader.locator(f"article[data-visit-id='{stored['id']}']")
@@ -169,4 +175,5 @@ def _run(server: Server, browser: Any, shots: Shots, contexts: list[Any]) -> Non
         assert expected in text, (expected, text)
     assert "测试team_member" in text
     no_sideways_scroll(leader)
+    leader_watch.check("leader timeline")
     shots(leader, "visit-04-leader-timeline-390x844")

@@ -123,7 +123,7 @@ def test_blocks_are_added_nested_and_moved_without_cycles(client_as: ClientAs) -
     r = client.patch(
         f"/api/v1/blocks/{world.block_ids['E']}", json={"parent_id": group, "version": 1}, headers=h
     )
-    assert r.status_code == 422
+    assert r.status_code == 409 and r.json()["code"] == "block_cycle"
     assert r.json()["details"][0]["field"] == "parent_id"
     # Move the group under W and rename it.
     r = client.patch(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from anju.audit.models import AuditRecord
 from anju.core.actor import Actor
-from anju.errors import Conflict, DomainError, ValidationFailed
+from anju.errors import Conflict, DomainError, NotFound, ValidationFailed
 from anju.household.models import Household
 from anju.project import service as project_service
 from anju.project.models import Block, Parcel, Project
@@ -150,15 +150,13 @@ def test_blocks_nest_move_and_refuse_cycles_and_other_projects(db: Session) -> N
     )
     assert [b.code for b in project_service.blocks(db, world.project_id)] == ["E", "E-1", "E-1-a", "W"]
     before = state(db)
-    for data, field in (
-        ({"parent_id": g2.id}, "parent_id"),
-        ({"parent_id": east}, "parent_id"),
-        ({"parent_id": foreign.id}, "parent_id"),
-    ):
-        with pytest.raises(ValidationFailed) as refused:
-            project_service.update_block(db, actor=CLERK, block_id=east, data=data, expected_version=1)
-        assert refused.value.details[0]["field"] == field
-    with pytest.raises(ValidationFailed):
+    for parent, code in ((g2.id, "block_cycle"), (east, "block_cycle"), (foreign.id, "not_found")):
+        with pytest.raises(DomainError) as refused:
+            project_service.update_block(
+                db, actor=CLERK, block_id=east, data={"parent_id": parent}, expected_version=1
+            )
+        assert refused.value.code == code and refused.value.details[0]["field"] == "parent_id"
+    with pytest.raises(NotFound):
         project_service.add_block(
             db,
             actor=CLERK,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sqlalchemy.orm import Session
 
-from anju.core.text import SINGLE_LINE_PATTERN
+from anju.core.text import MULTILINE_PATTERN, SINGLE_LINE_PATTERN
 from anju.household import service as household_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -37,7 +37,9 @@ PropertyName = Annotated[
     str,
     Form(max_length=64, pattern=SINGLE_LINE_PATTERN, description="属性名（空：按默认属性名查找）"),
 ]
-ImportReason = Annotated[str, Form(max_length=500, description="理由（写入审计记录）")]
+ImportReason = Annotated[
+    str, Form(max_length=500, pattern=MULTILINE_PATTERN, description="理由（写入审计记录）")
+]
 
 
 @router.get("/projects", response_model=list[ProjectRead])

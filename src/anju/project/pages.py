@@ -283,7 +283,7 @@ async def block_add(
             parent_id=_form_id(form, "parent_id"),
             sort=raw.get("sort", "") or 0,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except DomainError as exc:
         return _setup_page(
             request,
             db,
@@ -317,7 +317,7 @@ async def block_edit(
             data=data,
             expected_version=_form_id(form, "version"),
         )
-    except (ValidationFailed, Conflict) as exc:
+    except DomainError as exc:
         return _setup_page(
             request,
             db,

@@ -257,7 +257,7 @@ def _check_parent(session: Session, project_id: int, parent_id: int | None) -> N
         return
     found = session.scalar(select(Block.project_id).where(Block.id == parent_id))
     if found != project_id:
-        raise ValidationFailed(
+        raise NotFound(
             "上级区块不存在或不属于本项目",
             "parent block not in project",
             details=[{"field": "parent_id", "message": "上级区块：不存在或不属于本项目"}],
@@ -355,9 +355,10 @@ def update_block(
         if parent_id is not None and rules.parent_cycle(
             block.id, parent_id, _parent_of(session, block.project_id)
         ):
-            raise ValidationFailed(
+            raise Conflict(  # a conflict with the tree as it is now, like an illegal transition
                 "不能把区块移到它自己或它的下级区块之下",
                 "parent cycle",
+                code="block_cycle",
                 details=[{"field": "parent_id", "message": "上级区块：不能是该区块自己或它的下级区块"}],
             )
         values["parent_id"] = parent_id

@@ -60,7 +60,7 @@ log = logging.getLogger("anju.live")
 
 PG_CHANNEL = "anju_live"
 #: Seconds a subscriber waits after the first event of a burst for the rest of it.
-COALESCE_S = 0.1
+COALESCE_S = 0.05
 #: A subscriber gets at most one batch per this many seconds (a storm of writes moves a screen
 #: at this rate, and its refetches with it).
 MIN_INTERVAL_S = 0.5

@@ -822,11 +822,14 @@ FACT_TABLES = (
     "user",
     "team",
     "household_assignment",
+    "project",
+    "block",
+    "parcel",
 )
 
 
 def snapshot() -> dict[str, Any]:
-    """Every row of the household-fact tables plus the audit record count."""
+    """Every row of the household-fact and project set-up tables plus the audit record count."""
     with unit_of_work() as db:
         quote = db.get_bind().dialect.identifier_preparer.quote  # "user" is reserved
         out: dict[str, Any] = {

@@ -1,0 +1,49 @@
+"""Browser test of the teams page (专班与包户): the tree, the edit form, the selection list's
+"select all" box, at 1366x768 and at 390 px (no sideways scroll). Read-only: the session's
+shared server keeps its assignments for the other browser tests. Screenshots go to test-results/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_browser import login
+
+pytestmark = pytest.mark.e2e
+
+Page = Any
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
+def test_teams_page_renders_and_selects_a_whole_page(
+    server: Server,
+    open_page: Callable[..., Page],
+    shots: Callable[[Page, str], Any],
+    width: int,
+    height: int,
+) -> None:
+    page = open_page(width, height)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(page, server, "commander")
+    page.goto(f"{server.url}/projects/{server.world['project_id']}/teams")
+    assert page.title().startswith("专班与包户")
+    assert page.locator(".teams-tree tbody tr").count() == 1
+    assert "第一专班" in page.locator(".teams-tree").inner_text()
+    stats = page.locator(".teams-stats .stat .num").all_inner_texts()
+    assert stats[:3] == ["6", "4", "2"]  # households, assigned, unassigned
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    boxes = page.locator("#select-form input[name=household_ids]")
+    assert boxes.count() == 6
+    page.check("[data-check-all=household_ids]")
+    assert [boxes.nth(i).is_checked() for i in range(6)] == [True] * 6
+    page.uncheck("[data-check-all=household_ids]")
+    assert not any(boxes.nth(i).is_checked() for i in range(6))
+    page.click("details.team-edit summary")
+    assert page.locator("details.team-edit input[name=name]").input_value() == "第一专班"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shots(page, f"teams-{width}")
+    assert errors == []

@@ -44,8 +44,8 @@
     make("dash-burnup", {
       color: [COLOURS.signed, COLOURS.vacated, COLOURS.plan, COLOURS.band, COLOURS.band, COLOURS.forecast],
       tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "" : Math.round(v) + " 户") },
-      legend: { top: 0, data: ["累计签约", "累计腾空", "倒排计划", "预测", "预测区间"] },
-      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      legend: { top: 0, type: "scroll", data: ["累计签约", "累计腾空", "倒排计划", "预测", "预测区间"] },
+      grid: { left: 8, right: 24, top: 44, bottom: 8, containLabel: true },
       xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: "{MM}-{dd}" } },
       yAxis: { type: "value", min: 0, max: Math.max(data.target, data.households) || null, name: "户", minInterval: 1 },
       series: series,

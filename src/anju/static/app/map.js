@@ -67,7 +67,10 @@
       }
     ).addTo(map);
     const hardMarks = L.layerGroup();
+    // SVG paths (with their stage classes) up to a few thousand parcels, a canvas beyond.
+    const renderer = data.features.length > 3000 ? L.canvas({ padding: 0.3 }) : undefined;
     const parcels = L.geoJSON(data, {
+      renderer: renderer,
       style: parcelStyle,
       pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 7 }),
       onEachFeature: (feature, layer) => {
@@ -93,6 +96,16 @@
     } else {
       map.setView([35, 105], 4);
     }
+    // Many "难" marks on a whole-project view hide the colours: beyond a few dozen they show from
+    // one zoom step in (the red dashed outline always marks a hard case).
+    const fitZoom = map.getZoom();
+    const toggleMarks = () => {
+      const show = hardMarks.getLayers().length <= 30 || map.getZoom() >= fitZoom + 1;
+      if (show && !map.hasLayer(hardMarks)) hardMarks.addTo(map);
+      if (!show && map.hasLayer(hardMarks)) map.removeLayer(hardMarks);
+    };
+    map.on("zoomend", toggleMarks);
+    toggleMarks();
     box.dataset.parcels = String(data.features.length);
     box.classList.add("map-ready");
     if (!data.features.length && status) status.textContent = "所示范围内没有带图形的宗地。";
@@ -104,11 +117,16 @@
     const map = L.map(box, { attributionControl: Boolean(box.dataset.tiles), zoomSnap: 0.25 });
     if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 20 }).addTo(map);
     map.setView([35, 105], 4);
-    fetch(box.dataset.src, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((r) => {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.json();
-      })
+    // The page carries the data it was rendered with (one computation per view); the JSON route is
+    // the fallback and what other clients use.
+    const embedded = document.getElementById("battle-map-data");
+    const load = embedded
+      ? Promise.resolve(JSON.parse(embedded.dataset.map))
+      : fetch(box.dataset.src, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        });
+    load
       .then((data) => draw(map, box, data, status))
       .catch(() => {
         if (status) status.textContent = "地图数据加载失败，请刷新页面重试。";

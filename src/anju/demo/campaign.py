@@ -321,21 +321,22 @@ class DemoSite:
 
 RURAL_PACES = {
     "LJ": Pace(median_days=8, spread=0.5, early_share=0.0, vacate_share=0.7, demolish_share=0.3),
-    "TQ": Pace(median_days=16, spread=0.6, early_share=0.0, vacate_share=0.4, demolish_share=0.1),
-    "SX": Pace(median_days=26, spread=0.7, early_share=0.0, vacate_share=0.3, demolish_share=0.0),
-    "HY": Pace(median_days=38, spread=0.8, early_share=0.0, vacate_share=0.2, demolish_share=0.0),
+    "TQ": Pace(median_days=16, spread=0.4, early_share=0.0, vacate_share=0.4, demolish_share=0.1),
+    "SX": Pace(median_days=26, spread=0.4, early_share=0.0, vacate_share=0.3, demolish_share=0.0),
+    "HY": Pace(median_days=34, spread=0.45, early_share=0.0, vacate_share=0.2, demolish_share=0.0),
 }
 SHANTY_PACES = {
-    "DP": Pace(median_days=12, spread=0.9, early_share=0.5, vacate_share=0.6, demolish_share=0.4),
-    "XH": Pace(median_days=14, spread=1.0, early_share=0.45, vacate_share=0.5, demolish_share=0.3),
+    "DP": Pace(median_days=12, spread=0.6, early_share=0.5, vacate_share=0.6, demolish_share=0.4),
+    "XH": Pace(median_days=14, spread=0.6, early_share=0.45, vacate_share=0.5, demolish_share=0.3),
 }
-# Field staff of the teams without a demo login: (username prefix, leader, members).
+# Field staff of the teams without a demo login, by household code prefix: (username prefix, names;
+# the first one leads the team).
 FIELD_STAFF = {
-    "塘桥村攻坚专班": ("tq", ("钱组长", "孙建华")),
-    "上溪村攻坚专班": ("sx", ("吴组长", "郑志远")),
-    "杭垟村攻坚专班": ("hy", ("褚组长", "卫国强")),
-    "东埠片区专班": ("dp", ("沈组长", "韩春生")),
-    "西河片区专班": ("xh", ("朱组长", "秦海峰")),
+    "LJ": ("lj", ("钱组长", "孙建华")),
+    "SX": ("sx", ("吴组长", "郑志远")),
+    "HY": ("hy", ("褚组长", "卫国强")),
+    "DP": ("dp", ("沈组长", "韩春生")),
+    "XH": ("xh", ("朱组长", "秦海峰")),
 }
 
 
@@ -375,30 +376,15 @@ def build_campaign(
         "DP": team(shanty, "东埠片区专班", parent=sg, sort=1),
         "XH": team(shanty, "西河片区专班", parent=sg, sort=2),
     }
-    logins, users = make_users({"zuzhang": teams["LJ"], "zuyuan": teams["LJ"], "zuyuan2": teams["LJ"]})
+    # The demo logins work in 塘桥村, a village still in the thick of it (李家村 has finished).
+    mine = "TQ"
+    logins, users = make_users({"zuzhang": teams[mine], "zuyuan": teams[mine], "zuyuan2": teams[mine]})
     identity_service.update_team(
-        session, actor=actor, team_id=teams["LJ"], values={"leader_id": users["zuzhang"]}
+        session, actor=actor, team_id=teams[mine], values={"leader_id": users["zuzhang"]}
     )
-    visitors = {teams["LJ"]: [users["zuzhang"], users["zuyuan"], users["zuyuan2"]]}
-    names = {
-        tid: n
-        for n, tid in zip(
-            (
-                "李家村攻坚专班",
-                "塘桥村攻坚专班",
-                "上溪村攻坚专班",
-                "杭垟村攻坚专班",
-                "东埠片区专班",
-                "西河片区专班",
-            ),
-            teams.values(),
-            strict=True,
-        )
-    }
-    for prefix, tid in teams.items():
-        if prefix == "LJ":
-            continue
-        user_prefix, staff_names = FIELD_STAFF[names[tid]]
+    visitors = {teams[mine]: [users["zuzhang"], users["zuyuan"], users["zuyuan2"]]}
+    for prefix, (user_prefix, staff_names) in FIELD_STAFF.items():
+        tid = teams[prefix]
         ids = field_staff(session, actor=actor, team_id=tid, names=staff_names, prefix=user_prefix)
         identity_service.update_team(session, actor=actor, team_id=tid, values={"leader_id": ids[0]})
         visitors[tid] = ids
@@ -412,7 +398,7 @@ def build_campaign(
         identity_service.assign_households(
             session, actor=actor, household_ids=hids, team_id=tid, user_id=None, on=today
         )
-        if prefix == "LJ":
+        if prefix == mine:
             half = len(hids) // 2
             share = min(30, half)  # each demo team member carries about 30 households
             personal = [(hids[:share], users["zuyuan"]), (hids[half : half + share], users["zuyuan2"])]

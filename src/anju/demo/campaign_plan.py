@@ -187,13 +187,16 @@ def plan_campaign(
     pending = sorted((h for h in households if draws[h.id] > elapsed), key=lambda h: -draws[h.id])
     hard = {h.id: 1 + (i % 3 == 0) + (i % 5 == 0) for i, h in enumerate(pending[:hard_case_count])}
 
+    slowest_of: dict[str, float] = {}
+    for h in households:
+        slowest_of[h.group] = max(slowest_of.get(h.group, -1.0), draws[h.id])
     for h in households:
         pace = paces[h.group]
         draw = draws[h.id]
         sign_on: date | None
         if draw < 0:
             sign_on = early[h.id]
-        elif draw <= elapsed:
+        elif draw < elapsed + 1:  # day 0 is the launch, day ``elapsed`` today
             sign_on = launched_on + timedelta(days=int(draw))
         else:
             sign_on = None
@@ -202,17 +205,18 @@ def plan_campaign(
         first_visit = start + timedelta(days=rng.randint(0, min(4, max(0, elapsed))))
         if sign_on is not None and first_visit > sign_on:
             first_visit = sign_on
-        if sign_on is None or sign_on > first_visit:
+        # A household that signs within a week of the first talk goes straight from 已评估 to 已签约.
+        if sign_on is None or sign_on > first_visit + timedelta(days=7):
             plan.stages.append(PlannedStage(h.id, "negotiating", first_visit, _utc(first_visit, 10, 0)))
         if sign_on is not None:
-            is_last = h.group in complete_groups and draw == max(
-                draws[x.id] for x in households if x.group == h.group
-            )
+            is_last = h.group in complete_groups and draw == slowest_of[h.group]
             if is_last:  # the village's last signature, after midnight (DOMAIN.md: 0:44)
                 sign_on += timedelta(days=1)
                 at = _utc(sign_on, 0, 44)
             else:
                 at = _utc(sign_on, *_visit_hour(rng))
+                if sign_on == today:  # signed today: earlier than now, whatever the hour drawn
+                    at = min(at, datetime.now(UTC) - timedelta(minutes=rng.randint(20, 300)))
             plan.stages.append(PlannedStage(h.id, "signed", sign_on, at))
         if sign_on is not None and rng.random() < pace.vacate_share:
             vacate_on = sign_on + timedelta(days=rng.randint(3, 12))

@@ -201,22 +201,42 @@ def test_report_numbers_equal_the_progress_api_and_the_pdf_prints_them(
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     printed = pdf_text(pdf.content, tmp_path)
     doc = rules.document(n, title=report["title"], commentary="", status="draft")
-    flat = " ".join(printed.split())
-    assert doc["title"] in flat
+    # pdftotext puts spaces between CJK and digits and lays tables out in columns: compare without
+    # whitespace, so a row must still read its cells in order
+    flat = "".join(printed.split())
+
+    def printed_(*parts: str) -> bool:
+        return "".join("".join(parts).split()) in flat
+
+    assert printed_(doc["title"])
     hl = doc["headline"]
-    for value in (hl["households"], hl["signed"], hl["sign_rate"], hl["vacate_rate"], hl["pay_rate"]):
-        assert value in flat
-    assert f"前一日 {hl['signed_prev_day']}，{hl['signed_change']}" in flat
-    assert f"每日需签约 {hl['need_per_day']} 户" in flat and f"实际每日 {hl['actual_per_day']} 户" in flat
-    assert f"第 {p['days_since_launch']} 天" in flat
+    assert printed_(
+        "总户数已签约签约率当日签约", hl["households"], hl["signed"], hl["sign_rate"], hl["signed_on_day"]
+    )
+    assert printed_(f"（前一日{hl['signed_prev_day']}，{hl['signed_change']}）")
+    assert printed_(f"{hl['vacated']}（{hl['vacate_rate']}）") and printed_(
+        f"{hl['paid']}（{hl['pay_rate']}）"
+    )
+    assert printed_(f"{hl['demolished']}（{hl['demolish_rate']}）")
+    assert printed_(f"每日需签约{hl['need_per_day']}户") and printed_(f"实际每日{hl['actual_per_day']}户")
+    assert printed_(f"签约目标{hl['target']}户") and printed_(f"尚余{hl['remaining']}户未签约")
+    assert printed_(f"第{p['days_since_launch']}天")
     for b in doc["blocks"]:
-        row = f"{b['name']} {b['households']} {b['signed']} {b['sign_rate']} {b['signed_on_day']} {b['vacated']}"
-        assert row in flat, row
+        cells = (b["name"], b["households"], b["signed"], b["sign_rate"], b["signed_on_day"], b["vacated"])
+        assert printed_(*cells, b["demolished"], b["paid"]), cells
     for t in doc["teams"]:
-        assert (
-            f"{t['rank']} {t['name']}" in flat and f"{t['households']} {t['signed']} {t['sign_rate']}" in flat
+        cells = (
+            t["level"],
+            t["rank"],
+            t["name"],
+            t["households"],
+            t["signed"],
+            t["sign_rate"],
+            t["signed_on_day"],
         )
-    assert "H0006" in flat and "从未走访" in flat and "面积认定 2 次（2 户）" in flat
+        assert printed_(*cells, t["signed_last7"]), cells
+    assert printed_("H0006杨丽娟第二专班—从未走访") and printed_("H0004刘桂兰第一专班—3天")
+    assert printed_("面积认定2次（2户）；安置房1次（1户）")
 
 
 def test_an_issued_report_does_not_change_when_the_data_does(client_as: Client, tmp_path: Path) -> None:
@@ -255,6 +275,7 @@ def test_an_issued_report_does_not_change_when_the_data_does(client_as: Client, 
             concern_tags=["standard"],
         )
         household_service.record_paid(db, actor=ACTOR, household_id=h[1], paid_on=d)
+        db.execute(text("UPDATE \"user\" SET display_name = '改了名字' WHERE username = 'commander'"))
     with unit_of_work(write=False) as db:
         live = dispatch_service.compute_numbers(db, project_id=world.project_id, report_on=d, now=utcnow())
     assert (live["headline"]["signed"], live["headline"]["paid"]) == (5, 2)  # D's numbers did change

@@ -199,6 +199,8 @@ def docx(
 
 @app.command("template")
 def template(output: Path = typer.Option(..., "-o", "--output", dir_okay=False, help="输出文件")) -> None:
-    """Write the built-in DOCX template, to edit and put in place of <data_dir>/templates/dispatch_report.docx."""
+    """Write the built-in DOCX template, to edit and put at <data_dir>/templates/dispatch_report.docx."""
     docx_template.build_template(output)
-    console.print(f"已写入 {output}；修改后替换 {docx_template.template_path()} 即可生效")
+    console.print(
+        f"已写入 {output}；修改后放到 {docx_template.custom_template_path()} 即可生效（删除该文件恢复内置模板）"
+    )

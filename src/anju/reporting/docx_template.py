@@ -1,14 +1,15 @@
 """The editable DOCX template of the dispatch report (docxtpl / Jinja tags inside a Word file).
 
-No binary is kept in the repository: :func:`build_template` writes the template with python-docx,
-and :func:`template_path` creates it once under ``<data_dir>/templates/dispatch_report.docx``. An
-office edits that file in Word or WPS (letterhead, fonts, wording, order of sections) and the next
-download uses it; deleting it brings back the built-in layout. ``anju dispatch template -o FILE``
-writes a fresh copy to start from.
+No binary is kept in the repository: :func:`build_template` writes the built-in template with
+python-docx (cached under ``<data_dir>/cache/``, one file per :data:`TEMPLATE_VERSION`). An office
+that wants its own layout (letterhead, fonts, wording, order of sections) writes a copy with
+``anju dispatch template -o FILE``, edits it in Word or WPS, and puts it at
+``<data_dir>/templates/dispatch_report.docx``: from then on every download uses it; removing it
+brings back the built-in one.
 
 The data the tags read is :func:`anju.reporting.rules.document` (all text): ``title``, ``project``,
-``report_on_text``, ``status_label``, ``headline.*``, ``blocks``, ``teams``, ``stalled``,
-``overdue``, ``concerns``, ``commentary`` (paragraphs), ``issued_by``, ``issued_at``,
+``report_on_text``, ``status_label``, ``headline.*``, ``records``, ``blocks``, ``teams``,
+``stalled``, ``overdue``, ``concerns``, ``commentary`` (paragraphs), ``issued_by``, ``issued_at``,
 ``numbers_sha256``.
 """
 
@@ -25,15 +26,26 @@ BODY_FONT = "宋体"
 HEADING_FONT = "黑体"
 
 
+TEMPLATE_VERSION = 2  # raise when the built-in layout changes, so that caches are rebuilt
+
+
+def custom_template_path() -> Path:
+    """Where an office's own template goes."""
+    return get_settings().data_dir / "templates" / TEMPLATE_NAME
+
+
 def template_path() -> Path:
-    """The template in use: the office's copy in the data folder, written on first use."""
-    path = get_settings().data_dir / "templates" / TEMPLATE_NAME
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    """The template in use: the office's own when present, else the built-in one (built on first use)."""
+    custom = custom_template_path()
+    if custom.is_file():
+        return custom
+    built = get_settings().data_dir / "cache" / f"dispatch_report-v{TEMPLATE_VERSION}.docx"
+    if not built.is_file():
+        built.parent.mkdir(parents=True, exist_ok=True)
+        tmp = built.with_suffix(f".{os.getpid()}.tmp")
         build_template(tmp)
-        os.replace(tmp, path)
-    return path
+        os.replace(tmp, built)
+    return built
 
 
 def _east_asian(run_or_style: Any, name: str) -> None:

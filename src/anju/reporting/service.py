@@ -136,7 +136,7 @@ def list_reports(session: Session, *, project_id: int) -> list[ReportSummary]:
                 status_label=rules.REPORT_STATUSES.get(r.status, r.status),
                 title=r.title,
                 version=r.version,
-                issued_by=identity_service.display_name(session, r.issued_by, "") if r.issued_by else "",
+                issued_by=_issuer(session, r, None) if r.status == "issued" else "",
                 issued_at=r.issued_at,
                 numbers_sha256=r.numbers_sha256,
                 pdf_sha256=r.pdf_sha256,
@@ -184,9 +184,7 @@ def get_view(
     title = (row.title if row is not None and row.title else "") or rules.default_title(
         project.name, report_on
     )
-    issued_by = (
-        identity_service.display_name(session, row.issued_by, "") if row is not None and row.issued_by else ""
-    )
+    issued_by = _issuer(session, row, numbers) if row is not None and row.status == "issued" else ""
     issued_at = row.issued_at if row is not None else None
     commentary = row.commentary if row is not None else ""
     status = row.status if row is not None else "draft"
@@ -214,6 +212,16 @@ def get_view(
         doc=doc,
         partial=partial,
     )
+
+
+def _issuer(session: Session, row: DispatchReport, numbers: dict[str, Any] | None) -> str:
+    """Who issued the report, as frozen with its numbers (the name at the time of issuing)."""
+    if numbers is None and row.numbers:
+        numbers = json.loads(row.numbers)
+    frozen = (numbers or {}).get("issue") or {}
+    if frozen.get("by"):
+        return str(frozen["by"])
+    return identity_service.display_name(session, row.issued_by, "") if row.issued_by else ""
 
 
 def _in_scope(
@@ -358,6 +366,8 @@ def issue(
         session, actor=actor, project_id=project_id, report_on=report_on, version=version, now=now
     )
     numbers = compute_numbers(session, project_id=project_id, report_on=report_on, now=now)
+    # who and when are part of the frozen record: a later change of the user's name changes nothing
+    numbers["issue"] = {"by": actor.display_name, "username": actor.username, "at": _local_text(now)}
     sha = rules.digest(numbers)
     row.status = "issued"
     row.numbers = rules.canonical(numbers).decode("utf-8")

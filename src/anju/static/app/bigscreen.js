@@ -87,7 +87,7 @@
     const height = Math.min(c.getHeight() - 16, Math.max(1, rows.length) * 76); // few blocks: no wide gaps
     c.setOption({
       animationDuration: 600,
-      grid: { left: 8, right: 130, top: 8, height: height, containLabel: true },
+      grid: { left: 8, right: 190, top: 8, height: height, containLabel: true },
       xAxis: { type: "value", max: 100, show: false },
       yAxis: { type: "category", data: rows.map((b) => b.name), axisLine: { show: false }, axisTick: { show: false }, axisLabel: Object.assign({ width: 150, overflow: "truncate" }, AXIS) },
       series: [{
@@ -221,7 +221,8 @@
     const day = d.days_since_launch === null || d.days_since_launch === undefined ? "—" : String(d.days_since_launch);
     setText("kpi-days", day);
     setText("kpi-days-head", day);
-    setText("kpi-deadline", s.deadline_on ? shortDate(s.deadline_on) + "（剩 " + s.days_left + " 天）" : "未设");
+    setText("kpi-deadline", s.deadline_on ? (s.overdue ? "已逾期" : "距截止 " + s.days_left + " 天") : "未设截止日期");
+    setText("bs-deadline", s.deadline_on || "未设");
     setText("kpi-required", s.remaining === 0 ? "已完成" : s.required_per_day_whole === null ? "—" : int(s.required_per_day_whole));
     setText("kpi-actual", s.actual_per_day);
     setText("kpi-track", !s.deadline_on ? "" : s.remaining === 0 ? "已完成" : s.overdue ? "已逾期" : s.on_track ? "达标" : "落后");

@@ -530,7 +530,7 @@ class PlanStepUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1, le=2**53 - 1)
-    text: Annotated[str, TextRule("步骤内容", 500)] | None = None
+    text: Annotated[str, TextRule("步骤内容", 500, required=True)] | None = None
     owner_id: int | None = _ID
     due_on: date | None = None
     status: Annotated[str | None, WithJsonSchema({"type": "string", "enum": list(rules.STEP_STATUSES)})] = None

@@ -232,10 +232,7 @@ def update_step(
     return s.SavedRead(id=step.id, version=step.version)
 
 
-TodayQuery = Annotated[
-    date | None,
-    Query(ge=date(2000, 1, 1), le=date(2099, 12, 31), description="按哪一天计算（YYYY-MM-DD，默认今天）"),
-]
+TodayQuery = Annotated[date | None, Query(description="按哪一天计算（YYYY-MM-DD，默认今天）")]
 
 
 @router.get(

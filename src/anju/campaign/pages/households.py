@@ -17,7 +17,7 @@ from starlette.responses import Response
 from anju.campaign import rules
 from anju.campaign import service as campaign_service
 from anju.core.dates import today_shanghai
-from anju.errors import Conflict, PermissionDenied, ValidationFailed
+from anju.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -29,7 +29,9 @@ router = APIRouter(include_in_schema=False)
 READ = requires(Permission.CAMPAIGN_READ)
 MANAGE = requires(Permission.CAMPAIGN_MANAGE)
 WRITE = requires(Permission.VISIT_WRITE)
-REFUSALS = (ValidationFailed, Conflict, PermissionDenied)
+# Refusals shown on the tab itself (a user named by id that does not exist is a NotFound too; the
+# re-rendered tab raises it again when the household itself is out of reach).
+REFUSALS = (ValidationFailed, Conflict, PermissionDenied, NotFound)
 # The buttons beside a plan step: the statuses it can move to from its own.
 STEP_ACTIONS = {
     "todo": [("doing", "开始"), ("done", "完成"), ("dropped", "取消")],

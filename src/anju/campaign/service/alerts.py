@@ -15,7 +15,7 @@ at :data:`LIMIT` items (``totals`` holds the full counts).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -92,9 +92,12 @@ class Alerts:
         return out
 
 
-def _start_of_office_day(day: date) -> datetime:
-    """The UTC instant at which ``day`` begins in office time (Asia/Shanghai)."""
-    return datetime.combine(day, time(0), tzinfo=rules.OFFICE_TZ).astimezone(UTC)
+def _start_of_office_day(day: date, days_before: int = 0) -> datetime:
+    """The UTC instant at which the office day ``days_before`` days before ``day`` begins (Asia/Shanghai);
+    clamped to the first days of the calendar, so that any date asked about has an answer."""
+    first = date(1, 1, 2)  # the first day whose start in office time is still a UTC instant
+    start = date.fromordinal(max(day.toordinal() - days_before, first.toordinal()))
+    return datetime.combine(start, time(0), tzinfo=rules.OFFICE_TZ).astimezone(UTC)
 
 
 def alerts(session: Session, *, scope: DataScope, project_id: int, today: date) -> Alerts:
@@ -114,7 +117,7 @@ def alerts(session: Session, *, scope: DataScope, project_id: int, today: date) 
         raw[kind] = [tuple(r) for r in session.execute(stmt.where(where).order_by(*order).limit(LIMIT))]
 
     # never visited, or the last visit on or before today - limit_days (office dates)
-    cutoff = _start_of_office_day(today - timedelta(days=limit_days - 1))
+    cutoff = _start_of_office_day(today, limit_days - 1)
     listed(
         "no_visit",
         select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status, c.last_visit_at)
@@ -159,7 +162,7 @@ def alerts(session: Session, *, scope: DataScope, project_id: int, today: date) 
         for after in rules.ATTITUDE_RANK
         if rules.attitude_worsened(before, after)
     ]
-    since = _start_of_office_day(today - timedelta(days=WORSENED_DAYS - 1))
+    since = _start_of_office_day(today, WORSENED_DAYS - 1)
     listed(
         "worsened",
         select(

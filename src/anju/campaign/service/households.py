@@ -558,16 +558,26 @@ def _insert(session: Session, obj: Any) -> None:
 def _check_user(
     session: Session, user_id: int | None, roles: tuple[str, ...], field_name: str, label: str
 ) -> None:
+    """A user named by id must exist (404, like any record named by id) and be an active user of
+    ``roles`` (409 ``invalid_reference``: the request is well formed, the named user cannot serve)."""
     if user_id is None:
         return
     try:
         u = identity_service.get_user(session, user_id)
     except NotFound:
-        raise _fail(field_name, label, "不存在") from None
-    if not u.is_active:
-        raise _fail(field_name, label, "账号已停用")
-    if u.role not in roles:
-        raise _fail(field_name, label, "不是可选的人员")
+        raise NotFound(
+            f"{label}不存在（用户编号 {user_id}）",
+            f"{field_name}: no such user",
+            details=[{"field": field_name, "label": label, "message": "不存在"}],
+        ) from None
+    problem = "账号已停用" if not u.is_active else ("不是可选的人员" if u.role not in roles else "")
+    if problem:
+        raise Conflict(
+            f"{label}{problem}",
+            f"{field_name}: user cannot serve",
+            code="invalid_reference",
+            details=[{"field": field_name, "label": label, "message": problem}],
+        )
 
 
 _CAMPAIGN_FIELDS = ("difficulty", "difficulty_reason", "escalated_to", "escalated_to_name")
@@ -825,10 +835,10 @@ def update_step(
     """Change a plan step (keys present in ``data``: ``text``, ``owner_id``, ``due_on``, ``status``
     todo/doing/done/dropped). A step of a household outside ``scope`` is not found; a stale
     ``expected_version`` is a 409. Audited."""
-    values = _step_values(session, data, creating=False)
     h = household_service.get_household(
         session, scope=scope, household_id=step_household(session, scope=scope, step_id=step_id)
     )
+    values = _step_values(session, data, creating=False)
     step = session.scalar(
         select(PlanStep)
         .where(PlanStep.id == step_id)

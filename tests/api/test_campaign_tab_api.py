@@ -135,7 +135,7 @@ def test_difficulty_needs_campaign_manage_and_a_fresh_version(client_as: As) -> 
         json={"version": 1, "escalated_to": w.users["team_member"]},
         headers=h,
     )
-    assert r.status_code == 422 and r.json()["message"] == "包案领导不是可选的人员"
+    assert r.status_code == 409 and r.json()["message"] == "包案领导不是可选的人员"
     body = client.get(f"/api/v1/households/{hid}/campaign").json()
     assert (body["difficulty"], body["difficulty_label"], body["escalation"], body["version"]) == (
         2,

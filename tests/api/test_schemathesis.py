@@ -64,6 +64,8 @@ CHECKS = [
 CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/policies"),
     ("POST", "/api/v1/projects/{project_id}/census"),
+    ("POST", "/api/v1/projects/{project_id}/assignments/import"),
+    ("POST", "/api/v1/projects/{project_id}/parcels/import"),
 }
 # Ending the session would log the remaining cases out: logout is tested in test_permissions.
 # Ends the session it runs in: each of its cases logs in a session of its own.

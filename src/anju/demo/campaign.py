@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from anju.campaign import service as campaign_service
-from anju.campaign.schemas import PersuaderIn, VisitCreate
 from anju.core.actor import Actor
 from anju.demo.campaign_plan import DemoHousehold, Pace, PlannedStage, PlannedVisit, plan_campaign
 from anju.household import service as household_service
@@ -205,12 +204,12 @@ def run_campaign(
         if isinstance(item, PlannedVisit):
             v = item
             who = visitor(v.household_id)
-            data = VisitCreate(
+            data = campaign_service.VisitCreate(
                 visited_at=v.at.isoformat(),
                 duration_min=v.duration_min,
                 place=v.place,
                 staff=who.display_name,
-                persuaders=[PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders],
+                persuaders=[campaign_service.PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders],
                 concern_tags=v.concerns,
                 concern_text=v.concern_text,
                 attitude=v.attitude,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from anju.audit import service as audit_service
 from anju.campaign import rules
 from anju.campaign.models import HouseholdCampaign, Visit, VisitConcern, VisitPersuader
-from anju.campaign.schemas import VisitCreate
+from anju.campaign.schemas import PersuaderIn, VisitCreate
 from anju.core import text as core_text
 from anju.core.actor import Actor
 from anju.db import events
@@ -36,7 +36,9 @@ __all__ = [
     "EARLIEST_VISIT",
     "FUTURE_TOLERANCE",
     "IDEMPOTENCY_KEY_PATTERN",
+    "PersuaderIn",  # the input shapes record_visit takes, for callers in other domains
     "PersuaderView",
+    "VisitCreate",
     "VisitView",
     "check_idempotency_key",
     "get_visit",

@@ -56,3 +56,11 @@ document.addEventListener("click", (event) => {
     window.history.back();
   }
 });
+
+// Logging out forgets the household pages the visit form's service worker kept for offline use
+// (they carry names and addresses). Visits still queued on the device stay: they sync at next login.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/logout") return;
+  if ("caches" in window) window.caches.delete("anju-visit-pages-v1");
+});

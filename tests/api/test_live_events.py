@@ -146,3 +146,50 @@ def test_open_streams_hold_no_connection_and_no_admission_slot(client_as: Client
         t.join(10)
     assert len(bodies) == 6 and all("event: change" in b for b in bodies)
     assert hub.subscribers(topic) == 0
+
+
+def test_the_big_screen_page_is_a_csp_clean_frame(client_as: ClientAs) -> None:
+    import re
+
+    client, _, world = client_as("commander")
+    r = client.get(f"/projects/{world.project_id}/bigscreen")
+    assert r.status_code == 200
+    html = r.text
+    assert f'data-project="{world.project_id}"' in html
+    assert "/static/app/bigscreen.js" in html and "/static/vendor/echarts.min.js" in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []  # no inline script
+    assert "<style" not in html
+    assert re.findall(r"\son[a-z]+\s*=", html) == []  # no inline handlers
+    for kpi in (
+        "kpi-signed",
+        "kpi-rate",
+        "kpi-today",
+        "kpi-vacated",
+        "kpi-demolished",
+        "kpi-days",
+        "kpi-required",
+    ):
+        assert f'id="{kpi}"' in html
+
+
+def test_the_big_screen_page_needs_campaign_read(client_as: ClientAs) -> None:
+    client, _, world = client_as("grid_worker")
+    assert client.get(f"/projects/{world.project_id}/bigscreen").status_code == 403
+    assert client.get(f"/api/v1/projects/{world.project_id}/bigscreen").status_code == 403
+    client.cookies.clear()
+    r = client.get(f"/projects/{world.project_id}/bigscreen", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_the_big_screen_data_counts_the_households_in_scope(client_as: ClientAs) -> None:
+    client, _, world = client_as("commander")
+    everything = client.get(f"/api/v1/projects/{world.project_id}/bigscreen")
+    assert everything.status_code == 200
+    d = everything.json()
+    assert (
+        d["project_id"] == world.project_id and d["totals"]["households"] == 6 and d["totals"]["signed"] == 0
+    )
+    assert [b["households"] for b in d["blocks"]] == [3, 3]
+    client, _, world = client_as("team_member")  # assigned the first two households personally
+    assert client.get(f"/api/v1/projects/{world.project_id}/bigscreen").json()["totals"]["households"] == 2
+    assert client.get("/api/v1/projects/999999/bigscreen").status_code == 404

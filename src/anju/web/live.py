@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -249,6 +250,11 @@ class Hub:
             self._spawn(self._listen_redis())
         else:
             self._listening.set()
+            if multiprocessing.current_process().name == "anju-worker":  # `anju serve --workers N`
+                log.warning(
+                    "live: several server workers without PostgreSQL or ANJU_REDIS_URL: a big screen only "
+                    "sees the writes handled by its own worker (and refetches every minute); set ANJU_REDIS_URL"
+                )
         _install(self)
         self._chain_signals()
         if self.transport != "memory" and not await self.wait_ready(3.0):

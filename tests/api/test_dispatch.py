@@ -339,9 +339,11 @@ def test_reissue_stale_version_and_future_dates_are_refused_and_write_nothing(cl
         json={"commentary": "", "version": 0},
         headers=headers,
     )
-    assert r.status_code == 422 and "晚于今天" in r.json()["message"]
+    assert r.status_code == 409 and r.json()["code"] == "report_date" and "晚于今天" in r.json()["message"]
     r = client.get(f"/api/v1/projects/{world.project_id}/dispatch-reports/{future}")
-    assert r.status_code == 422
+    assert r.status_code == 409 and r.json()["code"] == "report_date"
+    r = client.get(f"/api/v1/projects/{world.project_id}/dispatch-reports/0001-01-01.pdf")
+    assert r.status_code == 409 and "早于 2000-01-01" in r.json()["message"]
     assert _row(world.project_id, d) == before and _audit_count() == audit
 
     assert client.post(base + "/issue", json={"version": 2}, headers=headers).status_code == 200

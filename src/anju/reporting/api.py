@@ -20,10 +20,11 @@ from anju.reporting import service as dispatch_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import READ_ERRORS, WRITE_ERRORS, IdPath, error_responses
 
-router = APIRouter(tags=["dispatch"], responses=error_responses(*READ_ERRORS))
+# Every route may answer 409 report_date: a day after today (office time) or before 2000.
+router = APIRouter(tags=["dispatch"], responses=error_responses(*READ_ERRORS, 409))
 READ = requires(Permission.CAMPAIGN_READ)
 WRITE = requires(Permission.DISPATCH_WRITE)
-ReportOn = Annotated[date, Path(description="通报日期（YYYY-MM-DD，不晚于今天）")]
+ReportOn = Annotated[date, Path(description="通报日期（YYYY-MM-DD，2000-01-01 至今天；其他日期为 409）")]
 BASE = "/projects/{project_id}/dispatch-reports"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

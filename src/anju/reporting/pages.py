@@ -50,8 +50,10 @@ def dispatch_list(
         except ValueError:
             message = f"通报日期“{on[:20]}”应为 YYYY-MM-DD 格式的日期"
         else:
-            if picked > today:
-                message = f"通报日期 {picked.isoformat()} 晚于今天，只能选择今天或以前的日期"
+            try:
+                rules.check_report_on(picked, today)
+            except Conflict as exc:
+                message = exc.message_zh
             else:
                 return RedirectResponse(_url(project_id, picked), status_code=303)
     reports = dispatch_service.list_reports(db, project_id=project_id)

@@ -33,12 +33,28 @@ def previous_day(report_on: date) -> date:
     return report_on - timedelta(days=1)
 
 
+EARLIEST_REPORT_ON = date(2000, 1, 1)
+
+
 def check_report_on(report_on: date, today: date) -> None:
-    """A report covers a day that has begun: refuse a date after ``today`` (office time)."""
+    """A report covers a day that has begun: refuse a date after ``today`` (office time), and dates
+    before 2000 (no campaign of Anju's ran then; day arithmetic stays far from ``date.min``).
+
+    A 409 (``report_date``), as for stage moves: the date is well formed but conflicts with the
+    calendar, and a day after today becomes valid tomorrow.
+    """
+    if report_on < EARLIEST_REPORT_ON:
+        raise Conflict(
+            f"通报日期 {report_on.isoformat()} 早于 2000-01-01，请检查日期",
+            "the report date lies before 2000",
+            code="report_date",
+            details=[{"field": "report_on", "message": "通报日期不能早于 2000-01-01"}],
+        )
     if report_on > today:
-        raise ValidationFailed(
+        raise Conflict(
             f"通报日期 {report_on.isoformat()} 晚于今天（{today.isoformat()}），只能为今天或以前的日期编写通报",
             "the report date lies in the future",
+            code="report_date",
             details=[{"field": "report_on", "message": "通报日期不能晚于今天"}],
         )
 

@@ -175,8 +175,9 @@ def test_digest_is_of_canonical_json_and_sees_every_change() -> None:
 
 def test_report_date_may_not_lie_in_the_future() -> None:
     rules.check_report_on(date(2026, 12, 5), date(2026, 12, 5))
-    with pytest.raises(ValidationFailed) as exc:
+    with pytest.raises(Conflict) as exc:
         rules.check_report_on(date(2026, 12, 6), date(2026, 12, 5))
+    assert (exc.value.code, exc.value.http_status) == ("report_date", 409)
     assert (
         exc.value.message_zh == "通报日期 2026-12-06 晚于今天（2026-12-05），只能为今天或以前的日期编写通报"
     )

@@ -241,7 +241,6 @@ def document(
         "report_on": numbers["report_on"],
         "report_on_text": _date_zh(numbers["report_on"]),
         "previous_on": numbers["previous_on"],
-        "computed_at": numbers.get("computed_at_text", ""),
         "issued_by": issued_by,
         "issued_at": issued_at,
         "numbers_sha256": numbers_sha256,

@@ -145,7 +145,7 @@ def list_reports(session: Session, *, project_id: int) -> list[ReportSummary]:
     return out
 
 
-def compute_numbers(session: Session, *, project_id: int, report_on: date, now: datetime) -> dict[str, Any]:
+def compute_numbers(session: Session, *, project_id: int, report_on: date) -> dict[str, Any]:
     """The report's numbers for ``report_on`` from live data (the whole project, every team).
 
     Headline, per block and per team figures are the progress service's for the same date
@@ -163,7 +163,6 @@ def compute_numbers(session: Session, *, project_id: int, report_on: date, now: 
         report_on=report_on,
         progress=progress,
         alerts=alerts,
-        computed_at=now,
     )
 
 
@@ -178,7 +177,7 @@ def get_view(
         sha = row.numbers_sha256
     else:
         rules.check_report_on(report_on, to_shanghai(now).date())
-        numbers = compute_numbers(session, project_id=project_id, report_on=report_on, now=now)
+        numbers = compute_numbers(session, project_id=project_id, report_on=report_on)
         sha = rules.digest(numbers)
     visible, partial = _in_scope(session, scope, project_id, numbers)
     title = (row.title if row is not None and row.title else "") or rules.default_title(
@@ -365,7 +364,7 @@ def issue(
     row = _writable(
         session, actor=actor, project_id=project_id, report_on=report_on, version=version, now=now
     )
-    numbers = compute_numbers(session, project_id=project_id, report_on=report_on, now=now)
+    numbers = compute_numbers(session, project_id=project_id, report_on=report_on)
     # who and when are part of the frozen record: a later change of the user's name changes nothing
     numbers["issue"] = {"by": actor.display_name, "username": actor.username, "at": _local_text(now)}
     sha = rules.digest(numbers)
@@ -552,7 +551,6 @@ def _snapshot(
     report_on: date,
     progress: dict[str, Any],
     alerts: Any,
-    computed_at: datetime,
 ) -> dict[str, Any]:
     """The frozen form of the report (format :data:`rules.NUMBERS_FORMAT`), from the progress
     service's ``to_dict()`` and the alerts of the same day."""
@@ -597,8 +595,6 @@ def _snapshot(
             "project": project,
             "report_on": report_on.isoformat(),
             "previous_on": rules.previous_day(report_on).isoformat(),
-            "computed_at": computed_at.isoformat(),
-            "computed_at_text": _local_text(computed_at),
             "headline": headline,
             "blocks": blocks,
             "teams": teams,

@@ -107,12 +107,23 @@ def test_bad_dates_and_unknown_projects(client_as: ClientAs) -> None:
     pid = world.project_id
     r = client.get(f"/api/v1/projects/{pid}/progress?on=2026-13-01")
     assert r.status_code == 422 and "日期" in r.json()["message"]
-    r = client.get(f"/api/v1/projects/{pid}/progress?on=1900-01-01")
-    assert r.status_code == 422 and "统计日期应在 2000-01-01 至 2099-12-31 之间" in r.json()["message"]
-    r = client.get(f"/api/v1/projects/{pid}/progress/daily?until=9999-12-31")
-    assert r.status_code == 422 and "截止日期" in r.json()["message"]
+    history(world)
+    # any real date is answered: nothing had happened by 0001-01-01, everything by 9999-12-31
+    early = client.get(f"/api/v1/projects/{pid}/progress?on=0001-01-01").json()
+    assert early["totals"]["surveyed"] == 0 and early["days_since_launch"] == 0
+    late = client.get(f"/api/v1/projects/{pid}/progress?on=9999-12-31&concerns_from=0001-01-01").json()
+    assert late["totals"]["signed"] == 2 and late["schedule"]["days_left"] == 0 and late["schedule"]["overdue"]
+    series = client.get(f"/api/v1/projects/{pid}/progress/daily?until=9999-12-31").json()
+    assert len(series["days"]) == 1000 and series["days"][-1] == "9999-12-31"
+    assert client.get(f"/api/v1/projects/{pid}/progress/daily?until=0001-01-01").json()["days"] == [
+        "0001-01-01"
+    ]
+    for on in ("0001-01-01", "9999-12-31"):
+        assert client.get(f"/api/v1/projects/{pid}/forecast?on={on}").status_code == 200
+        assert client.get(f"/api/v1/projects/{pid}/rankings?on={on}").status_code == 200
+    # a concern window that starts after the date is empty
     r = client.get(f"/api/v1/projects/{pid}/progress?on=2026-12-01&concerns_from=2026-12-02")
-    assert r.status_code == 422 and "关注点统计起始日期不能晚于统计日期" in r.json()["message"]
+    assert r.status_code == 200 and all(c["visits"] == 0 for c in r.json()["concerns"])
     for path in ("progress", "progress/daily", "rankings", "forecast"):
         r = client.get(f"/api/v1/projects/999999/{path}")
         assert r.status_code == 404, path

@@ -51,9 +51,7 @@ def _respond(model: type[BaseModel], result: Any, shape: Any = None, *, view: st
     return Response(content=body, media_type="application/json")
 
 
-OnQuery = Annotated[
-    date | None, Query(description="统计日期（YYYY-MM-DD，北京时间，2000-01-01 至 2099-12-31；默认今天）")
-]
+OnQuery = Annotated[date | None, Query(description="统计日期（YYYY-MM-DD，北京时间；默认今天）")]
 
 
 @router.get("/projects/{project_id}/progress", response_model=s.ProgressRead)
@@ -61,7 +59,8 @@ def progress(
     project_id: IdPath,
     on: OnQuery = None,
     concerns_from: Annotated[
-        date | None, Query(description="关注点统计的起始日期（含；默认不限，截至统计日期）")
+        date | None,
+        Query(description="关注点统计的起始日期（含；默认不限，截至统计日期；晚于统计日期时为零）"),
     ] = None,
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),

@@ -45,7 +45,6 @@ from anju.campaign.service.progress import (
     _cached,
     _result_cache,
     block_members,
-    check_day,
     load_facts,
     project_plan,
 )
@@ -241,6 +240,8 @@ def estimate_completion(
         return CompletionEstimate("complete", n, signed, m, last, last, last)
     if signed < MIN_SIGNED or m < MIN_DAYS:
         return CompletionEstimate("insufficient", n, signed, m)
+    if m > HORIZON_DAYS:  # still unsigned ten years after the start: no date to give
+        return CompletionEstimate("beyond_horizon", n, signed, m)
     days = np.clip(np.asarray(sign_days, dtype=np.int64), 1, m)
     counts = np.bincount(days - 1, minlength=m)[:m].astype(float)
     remaining = n - signed
@@ -442,7 +443,6 @@ def forecast(
     """When the project and each of its blocks reach 100% signing, fitted on the signing history up to
     ``on`` (see the module docstring). ``scope`` limits it to the caller's households; ``blocks=False``
     forecasts the whole only (the big screen)."""
-    check_day(on)
     scope = scope or DataScope.everything()
     facts = load_facts(session, project_id=project_id, scope=scope)
     project = project_plan(session, project_id)

@@ -64,7 +64,7 @@ PG_CHANNEL = "anju_live"
 COALESCE_S = 0.05
 #: A subscriber gets at most one batch per this many seconds (a storm of writes moves a screen
 #: at this rate, and its refetches with it).
-MIN_INTERVAL_S = 0.5
+MIN_INTERVAL_S = 0.3
 #: Entries a subscriber keeps between two batches; beyond, the oldest go and the batch says "resync".
 QUEUE_SIZE = 256
 #: Largest NOTIFY payload sent (PostgreSQL's limit is 8000 bytes); more events go in several.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint, types and every test suite. PostgreSQL, MariaDB and Chromium suites run when available;
+# Lint, types and every test suite. PostgreSQL, MariaDB, Redis and Chromium suites run when available;
 # with ANJU_REQUIRE_ALL_SUITES=1 (set by .ci/run) a missing one fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ if [ -z "${ANJU_TEST_POSTGRES_URL:-}" ] && $VENV/python -c "import socket; socke
 fi
 if [ -z "${ANJU_TEST_MARIADB_URL:-}" ] && $VENV/python -c "import socket; socket.create_connection(('127.0.0.1', 3306), 1)" 2>/dev/null; then
   export ANJU_TEST_MARIADB_URL="mysql+pymysql://root@127.0.0.1:3306/test"
+fi
+if [ -z "${ANJU_TEST_REDIS_URL:-}" ] && $VENV/python -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null; then
+  export ANJU_TEST_REDIS_URL="redis://127.0.0.1:6379/15"
 fi
 if [ -z "${ANJU_CHROMIUM:-}" ] && [ -x /usr/bin/chromium ]; then
   export ANJU_CHROMIUM=/usr/bin/chromium

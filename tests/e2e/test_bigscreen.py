@@ -287,7 +287,7 @@ def test_two_workers_on_sqlite_with_redis_a_write_on_either_worker_reaches_the_s
 ) -> None:
     redis_url = os.environ.get("ANJU_TEST_REDIS_URL")
     if not redis_url:
-        pytest.skip("Redis not configured (set ANJU_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15)")
+        unavailable("Redis (set ANJU_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15)")
     env = {**_env(tmp_path / "data", None), "ANJU_REDIS_URL": redis_url}
     app = App(env, free_port(), tmp_path / "server.log", workers=2)
     app.seed()

@@ -82,7 +82,7 @@ def pg_url() -> Iterator[str]:
 def redis_url() -> str:
     url = os.environ.get("ANJU_TEST_REDIS_URL")
     if not url:
-        pytest.skip("Redis not configured (set ANJU_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15)")
+        unavailable("Redis (set ANJU_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15)")
     import redis
 
     try:

@@ -59,7 +59,14 @@ CASE_HEADS = {
 
 # Routes that render a document or compute a whole project (0.1-0.3 s a call): a permitted call is
 # made in the farthest scope case the role reaches only, since the nearer ones add nothing.
-RENDER_ONCE = frozenset({"GET /households/{household_id}/calc.pdf", "GET /projects/{project_id}/whatif"})
+RENDER_ONCE = frozenset(
+    {
+        "GET /households/{household_id}/calc.pdf",
+        "GET /projects/{project_id}/whatif",
+        "GET /api/v1/projects/{project_id}/dispatch-reports/{report_on}.pdf",
+        "GET /api/v1/projects/{project_id}/dispatch-reports/{report_on}.docx",
+    }
+)
 
 
 @pytest.fixture(scope="module")

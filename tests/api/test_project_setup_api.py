@@ -96,7 +96,7 @@ def test_create_edit_and_read_a_project_through_the_api(client_as: ClientAs) -> 
     r = client.patch(
         f"/api/v1/projects/{pid}", json={"signing_end_on": "2026-07-01", "version": 2}, headers=h
     )
-    assert r.status_code == 422
+    assert r.status_code == 409 and r.json()["code"] == "date_order"
     assert r.json()["details"][0]["field"] == "deadline_on"
     assert "签约截止日：2026-06-15 不能早于签约期结束日（2026-07-01）" in r.json()["message"]
     r = client.post("/api/v1/projects", json={**body, "code": "X2", "target_sign_rate": 101}, headers=h)
@@ -257,7 +257,7 @@ def test_setup_pages_create_edit_and_import(client_as: ClientAs) -> None:
         "alert_no_visit_days": "7",
     }
     r = client.post("/projects/new", data=form, follow_redirects=False)
-    assert r.status_code == 422
+    assert r.status_code == 409
     assert "签约期结束日：2026-04-01 不能早于签约期开始日（2026-05-01）" in r.text
     assert 'value="新区征收项目"' in r.text  # what was typed is kept
     r = client.post("/projects/new", data={**form, "signing_end_on": "2026-06-30"}, follow_redirects=False)

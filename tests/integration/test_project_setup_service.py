@@ -110,10 +110,11 @@ def test_an_edit_is_a_diff_and_a_stale_one_names_who_changed_the_project(db: Ses
     assert stale.value.code == "stale_version"
     assert stale.value.message_zh.startswith("项目信息已被 clerk 于 ")
     assert stale.value.details[0]["current_version"] == 2
-    with pytest.raises(ValidationFailed) as late:
+    with pytest.raises(Conflict) as late:
         project_service.update_project(
             db, actor=ACTOR, project_id=p.id, data={"launched_on": "2027-01-05"}, expected_version=2
         )
+    assert late.value.code == "date_order"
     assert late.value.details == [
         {
             "field": "deadline_on",

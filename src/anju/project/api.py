@@ -59,8 +59,8 @@ def create_project(
 ) -> Created:
     """Create a project with its legal basis, signing period, deadline and targets (audited).
 
-    A code already used is a 409 ``duplicate_project``; dates out of order (signing start ≤ end ≤
-    deadline) are a 422 naming the field.
+    A code already used is a 409 ``duplicate_project``; well-formed dates out of order (signing
+    start ≤ end ≤ deadline, launch ≤ deadline) are a 409 ``date_order`` naming the field.
     """
     data = body.data()
     p = project_service.create_project(
@@ -98,7 +98,8 @@ def update_project(
     """Change a project's fields and targets; returns the audited diff and the new version.
 
     ``version`` is the one read; when someone changed the project since, the answer is a 409
-    ``stale_version`` naming who changed it and when, and nothing is written.
+    ``stale_version`` naming who changed it and when, and nothing is written. Dates that would
+    fall out of order with the stored ones are a 409 ``date_order``.
     """
     changes = project_service.update_project(
         db,

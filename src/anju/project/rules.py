@@ -49,6 +49,7 @@ class FieldError:
     field: str
     label: str
     message: str
+    kind: str = "invalid"  # or "date_order": well-formed dates out of order
 
     def text(self) -> str:
         """``字段：问题``."""
@@ -245,7 +246,9 @@ def date_order_errors(values: Mapping[str, Any]) -> list[FieldError]:
 
     def later(name: str, a: date | None, b: date | None, a_label: str, b_label: str) -> None:
         if a is not None and b is not None and a > b:
-            errors.append(FieldError(name, PROJECT_LABELS[name], f"{b} 不能早于{a_label}（{a}）"))
+            errors.append(
+                FieldError(name, PROJECT_LABELS[name], f"{b} 不能早于{a_label}（{a}）", kind="date_order")
+            )
 
     later("signing_end_on", start, end, "签约期开始日", "签约期结束日")
     later("deadline_on", end, deadline, "签约期结束日", "签约截止日")

@@ -22,7 +22,7 @@ from anju.core.dates import to_shanghai, utcnow
 from anju.core.text import MAX_REASON, text_problem
 from anju.core.uploads import safe_filename
 from anju.db import events
-from anju.errors import Conflict, NotFound, ValidationFailed
+from anju.errors import Conflict, DomainError, NotFound, ValidationFailed
 from anju.identity import service as identity_service
 from anju.project import rules
 from anju.project.models import Block, Parcel, Project
@@ -74,13 +74,18 @@ def get_project_by_code(session: Session, code: str) -> Project:
     return project
 
 
-def _invalid(what: str, errors: Sequence[rules.FieldError]) -> ValidationFailed:
-    """The 422 for a form's problems: the Chinese message lists them, ``details`` one per field."""
-    return ValidationFailed(
-        f"{what}有误：" + "；".join(e.text() for e in errors),
-        f"invalid {what}",
-        details=[e.detail() for e in errors],
-    )
+def _invalid(what: str, errors: Sequence[rules.FieldError]) -> DomainError:
+    """The error for a form's problems: the Chinese message lists them, ``details`` one per field.
+
+    A 422, except when every problem is dates out of order: well-formed dates that conflict with
+    each other (or with the stored ones) are a 409 ``date_order``, as a date that conflicts with
+    the calendar is elsewhere; a schema can state a date's form, not its order.
+    """
+    message = f"{what}有误：" + "；".join(e.text() for e in errors)
+    details = [e.detail() for e in errors]
+    if all(e.kind == "date_order" for e in errors):
+        return Conflict(message, f"{what}: dates out of order", code="date_order", details=details)
+    return ValidationFailed(message, f"invalid {what}", details=details)
 
 
 def _stale(session: Session, *, what: str, entity: str, entity_id: int, current: int) -> Conflict:

@@ -83,7 +83,7 @@ def test_every_problem_names_its_field_in_chinese() -> None:
 )
 def test_dates_out_of_order_are_refused(dates: dict[str, date], field: str) -> None:
     errors = rules.date_order_errors(dates)
-    assert [e.field for e in errors] == [field]
+    assert [(e.field, e.kind) for e in errors] == [(field, "date_order")]
 
 
 def test_dates_in_order_and_equal_dates_pass() -> None:

@@ -16,6 +16,7 @@ from anju.identity.cli import app as user_app
 from anju.policy.cli import app as policy_app
 from anju.project.cli import app as project_app
 from anju.reporting.cli import app as dispatch_app
+from anju.web import live  # noqa: F401  (its before-commit hook: CLI writes on PostgreSQL reach live screens)
 from anju.web.docs_cli import app as docs_app
 
 app = typer.Typer(help="安居 Anju：征迁与城市更新工作平台", no_args_is_help=True, pretty_exceptions_enable=False)

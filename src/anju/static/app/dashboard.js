@@ -17,6 +17,19 @@
     return chart;
   }
 
+  const DAY = 86400000;
+
+  function first(points) {
+    return points.length ? points[0][0] : undefined;
+  }
+
+  // Launch to 30 days past the later of the deadline and the chosen date (a date string or undefined).
+  function windowEnd(data) {
+    const ends = [data.on, data.deadline].filter(Boolean).map((d) => Date.parse(d));
+    if (!ends.length) return undefined;
+    return new Date(Math.max.apply(null, ends) + 30 * DAY).toISOString().slice(0, 10);
+  }
+
   function burnup(data) {
     const b = data.burnup;
     const series = [
@@ -45,8 +58,17 @@
       color: [COLOURS.signed, COLOURS.vacated, COLOURS.plan, COLOURS.band, COLOURS.band, COLOURS.forecast],
       tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "" : Math.round(v) + " 户") },
       legend: { top: 0, type: "scroll", data: ["累计签约", "累计腾空", "倒排计划", "预测", "预测区间"] },
-      grid: { left: 8, right: 24, top: 44, bottom: 8, containLabel: true },
-      xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: "{MM}-{dd}" } },
+      grid: { left: 8, right: 24, top: 44, bottom: 44, containLabel: true },
+      // A forecast's band may reach far beyond the deadline: open on the campaign itself (launch to a
+      // month past the later of the deadline and the chosen date) and let the slider reach the rest.
+      dataZoom: [
+        { type: "slider", xAxisIndex: 0, height: 18, bottom: 6, startValue: first(b.signed), endValue: windowEnd(data), labelFormatter: "" },
+        { type: "inside", xAxisIndex: 0, startValue: first(b.signed), endValue: windowEnd(data) },
+      ],
+      xAxis: {
+        type: "time",
+        axisLabel: { hideOverlap: true, formatter: { year: "{yyyy}年", month: "{yyyy}-{MM}", day: "{MM}-{dd}" } },
+      },
       yAxis: { type: "value", min: 0, max: Math.max(data.target, data.households) || null, name: "户", minInterval: 1 },
       series: series,
     });

@@ -377,6 +377,31 @@ def service_timings(url: str, project_id: int, repeat: int = 3) -> list[tuple[st
 # ------------------------------------------------------------------ load
 
 
+def start_server(url: str, workers: int, log: Path, wait: float = 600) -> tuple[subprocess.Popen[bytes], int]:
+    """``anju serve`` on loopback and a free port, waited for (up to ``wait`` s: a loaded VM starts slowly)."""
+    import httpx
+    from list_bench import free_port
+
+    port = free_port()
+    env = dict(os.environ, ANJU_DATABASE_URL=url, ANJU_DATA_DIR=str(OUT / "data"))
+    cmd = [str(Path(sys.executable).parent / "anju"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        [*cmd, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                time.sleep(5)  # let the other workers finish starting too
+                return server, port
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise SystemExit(f"server did not start (see {log})")
+        time.sleep(0.5)
+
+
 async def run_load(
     port: int, project_id: int, clients: int, warmup: float, duration: float
 ) -> dict[str, Any]:
@@ -521,7 +546,6 @@ def main() -> None:
     args.clients = max(1, min(args.clients, 100))
     args.backend_label = "SQLite (WAL)" if args.backend == "sqlite" else "PostgreSQL"
     from list_bench import server_cpu_seconds
-    from mixed_bench import start_server
 
     OUT.mkdir(parents=True, exist_ok=True)
     if args.backend == "sqlite":

@@ -102,19 +102,24 @@ def engine_for(migrated_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def db(engine_for: Engine, settings_env: Path) -> Iterator[Session]:
-    """A session inside a transaction that is rolled back after the test (services never commit)."""
+def clear_data_caches() -> None:
+    """Empty the per-process caches keyed on (project id, data version): rolled-back tests and fresh
+    test databases reuse ids and versions, so a cached answer of another test would be served."""
     from anju.campaign import service as campaign_service
     from anju.compensation import budget
     from anju.household import listing
     from anju.project import service as project_service
 
-    # Rolled-back tests reuse ids and versions on SQLite: per-version caches must start empty.
     listing.clear()
     project_service.clear_caches()
     budget.clear()
     campaign_service.clear_progress_caches()
+
+
+@pytest.fixture
+def db(engine_for: Engine, settings_env: Path) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test (services never commit)."""
+    clear_data_caches()
     conn = engine_for.connect()
     trans = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -133,6 +138,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     from anju.config import get_settings
     from anju.db.session import get_engine, get_sessionmaker
 
+    clear_data_caches()  # a fresh database reuses the ids and versions of the last test's
     monkeypatch.setenv("ANJU_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ANJU_ENV", "test")
     monkeypatch.delenv("ANJU_DATABASE_URL", raising=False)

@@ -9,10 +9,13 @@ Environment:
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -100,6 +103,13 @@ def engine_for(migrated_url: str) -> Iterator[Engine]:
     engine = make_engine(migrated_url)
     yield engine
     engine.dispose()
+
+
+def run_async(coro: Any) -> Any:
+    """``asyncio.run(coro)`` on a thread of its own: in a whole run the browser tests' Playwright (sync
+    API) keeps an event loop running on the main thread, where ``asyncio.run`` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def clear_data_caches() -> None:

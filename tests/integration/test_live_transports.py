@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from anju.config import Settings
 from anju.db.events import ChangeEvent
 from anju.web import live
-from tests.conftest import ServerDatabase, unavailable
+from tests.conftest import ServerDatabase, run_async, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,7 @@ def test_postgres_a_commit_in_another_process_reaches_every_worker_s_hub_and_a_r
                 await h.stop()
         return out
 
-    out = asyncio.run(main())
+    out = run_async(main())
     print(f"PostgreSQL NOTIFY from another process's commit to a subscriber: {out['delay'] * 1000:.0f} ms")
     assert out["delay"] < 1.0
     assert out["after_rollback"] is None
@@ -169,7 +169,7 @@ def test_postgres_notifications_stay_in_their_database(pg_url: str, tmp_path: Pa
             await hub.stop()
 
     try:
-        assert asyncio.run(main()) is None
+        assert run_async(main()) is None
     finally:
         other.drop()
 
@@ -212,7 +212,7 @@ def test_redis_a_publish_reaches_every_hub_of_the_same_database_only(redis_url: 
                 await h.stop()
         return out
 
-    out = asyncio.run(main())
+    out = run_async(main())
     print(f"Redis publish to two hubs: {out['delay'] * 1000:.0f} ms")
     for key in ("a", "b"):
         assert out[key] == live.Batch("project:3", ("stage",), 1, (os.getpid(),), False)

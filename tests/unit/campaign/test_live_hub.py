@@ -17,6 +17,7 @@ from anju.db import events
 from anju.db.events import ChangeEvent
 from anju.db.session import make_engine
 from anju.web import live
+from tests.conftest import run_async
 
 
 def _settings(tmp_path: Path, **kw: Any) -> Settings:
@@ -24,7 +25,7 @@ def _settings(tmp_path: Path, **kw: Any) -> Settings:
 
 
 def _run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    return run_async(coro)
 
 
 def test_the_transport_follows_the_settings(tmp_path: Path) -> None:

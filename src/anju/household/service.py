@@ -694,10 +694,12 @@ def _check_block(session: Session, project_id: int, block_id: int | None) -> Non
         return
     blocks = {b.id for b in project_service.blocks(session, project_id)}
     if block_id not in blocks:
-        raise ValidationFailed(
-            "所属区块不属于本项目",
+        # A well-formed id naming no block of this project: a record that is not there (404), as for a
+        # parent block, not a malformed value.
+        raise NotFound(
+            "所属区块不存在或不属于本项目",
             "block not in project",
-            details=[{"field": "block_id", "message": "所属区块不属于本项目"}],
+            details=[{"field": "block_id", "message": "所属区块：不存在或不属于本项目"}],
         )
 
 

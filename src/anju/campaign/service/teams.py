@@ -668,7 +668,10 @@ def assignment_template() -> bytes:
     import xlsxwriter
 
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    # Text stays text (no formulas, links or numbers from typed names), as in every workbook Anju writes.
+    wb = xlsxwriter.Workbook(
+        out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
     ws = wb.add_worksheet("包户名单")
     head = wb.add_format({"bold": True, "bg_color": "#F3E3E1", "border": 1})
     for j, (title, width) in enumerate((("户编号", 16), ("专班", 22), ("责任人", 22))):

@@ -12,6 +12,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from anju import __version__, uploads
+from anju.agreement import api as agreement_api
+from anju.agreement import pages as agreement_pages
 from anju.audit import anchoring
 from anju.audit import api as audit_api
 from anju.audit import pages as audit_pages
@@ -26,6 +28,8 @@ from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
+from anju.payment import api as payment_api
+from anju.payment import pages as payment_pages
 from anju.project import api as project_api
 from anju.project import pages as project_pages
 from anju.reporting import api as reporting_api
@@ -69,12 +73,12 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (identity_api, project_api, household_api, audit_api, compensation_api, reporting_api):
         app.include_router(module.router, prefix="/api/v1")
-    for router in campaign_api.routers:
+    for router in [*campaign_api.routers, *agreement_api.routers, payment_api.router]:
         app.include_router(router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
-    for router in campaign_pages.routers:
+    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router]:
         app.include_router(router)
     app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

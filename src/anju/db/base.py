@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, Text, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, Numeric, Text, TypeDecorator
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,6 +29,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Fen = BigInteger().with_variant(Integer(), "sqlite")
 # Long text: MySQL's TEXT stops at 64 KiB, audit snapshots and GeoJSON may be larger.
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+# Bytes of an uploaded template or similar small document (MariaDB BLOB stops at 64 KiB).
+LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,21 +1,25 @@
 """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests, drift check)."""
 
+from anju.agreement import models as agreement_models
 from anju.audit import models as audit_models
 from anju.campaign import models as campaign_models
 from anju.compensation import models as compensation_models
 from anju.db.base import Base
 from anju.household import models as household_models
 from anju.identity import models as identity_models
+from anju.payment import models as payment_models
 from anju.project import models as project_models
 from anju.reporting import models as reporting_models
 
 __all__ = [
     "Base",
+    "agreement_models",
     "audit_models",
     "campaign_models",
     "compensation_models",
     "household_models",
     "identity_models",
+    "payment_models",
     "project_models",
     "reporting_models",
 ]

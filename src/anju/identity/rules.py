@@ -40,6 +40,12 @@ class Permission(StrEnum):
     CAMPAIGN_MANAGE = "campaign.manage"  # teams, assignments, hard cases, escalation
     VISIT_WRITE = "visit.write"  # log visits, keep 一户一策 plans of households in scope
     DISPATCH_WRITE = "dispatch.write"  # draft and issue the daily dispatch report
+    AGREEMENT_SIGN = "agreement.sign"  # sign agreements, request amendments/cancellations, templates, terms
+    AGREEMENT_APPROVE = "agreement.approve"  # approve amendments and cancellations (a leader)
+    CLEARANCE_WRITE = "clearance.write"  # vacating acceptance, demolition, tenant clearance records
+    PAYMENT_READ = "payment.read"  # payment schedules, batches, the funds view
+    PAYMENT_PREPARE = "payment.prepare"  # prepare, submit and export batches, import bank results
+    PAYMENT_APPROVE = "payment.approve"  # approve or reject a batch someone else prepared
 
 
 class ScopeKind(StrEnum):
@@ -64,6 +70,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROJECT_MANAGE,
             P.CAMPAIGN_MANAGE,
             P.DISPATCH_WRITE,
+            P.AGREEMENT_APPROVE,
+            P.PAYMENT_READ,
+            P.PAYMENT_APPROVE,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -81,12 +90,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CAMPAIGN_MANAGE,
             P.VISIT_WRITE,
             P.DISPATCH_WRITE,
+            P.AGREEMENT_SIGN,
+            P.CLEARANCE_WRITE,
+            P.PAYMENT_READ,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
-    Role.FINANCE: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ}),
-    Role.AUDITOR: frozenset(_READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ}),
+    Role.FINANCE: frozenset(
+        _READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE}
+    ),
+    Role.AUDITOR: frozenset(
+        _READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ, P.PAYMENT_READ}
+    ),
     Role.GRID_WORKER: frozenset({P.PROJECT_READ}),
     Role.DEPARTMENT: frozenset({P.PROJECT_READ}),
     Role.ADMIN: frozenset({P.PROJECT_READ, P.USER_MANAGE, P.AUDIT_VERIFY}),
@@ -116,6 +132,11 @@ WRITE_PERMISSIONS = frozenset(
         P.CAMPAIGN_MANAGE,
         P.VISIT_WRITE,
         P.DISPATCH_WRITE,
+        P.AGREEMENT_SIGN,
+        P.AGREEMENT_APPROVE,
+        P.CLEARANCE_WRITE,
+        P.PAYMENT_PREPARE,
+        P.PAYMENT_APPROVE,
     }
 )
 

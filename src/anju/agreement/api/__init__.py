@@ -1,0 +1,5 @@
+"""JSON routes of signing, one module per concern; ``routers`` is mounted under ``/api/v1``."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []

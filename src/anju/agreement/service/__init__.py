@@ -1,0 +1,14 @@
+"""Use cases of signing (签约), one part per concern; import the package, not the parts:
+``from anju.agreement import service as agreement_service``.
+
+- ``signing``: sign a household (frozen snapshot, sign order number, schedule, stage), read
+  agreements, the project's signing terms;
+- ``amendments``: the "amendment may be needed" flag, amendment and cancellation requests and
+  their approval by a leader;
+- ``conditions``: conditional agreements (附生效条件) decided effective or void;
+- ``documents``: agreement DOCX (docxtpl, editable templates) and PDF (typst);
+- ``schedule``: the payment schedule (instalments) and what the payment domain may change in it;
+- ``clearance``: vacating acceptance (交验空房), demolition, tenant clearance.
+
+Services never commit; every write is audited in the same transaction.
+"""

@@ -7,6 +7,7 @@ household domain only hands over its rows through :func:`anju.household.service.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -307,6 +308,56 @@ def calculate(
             exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
         ) from exc
     return pv, result
+
+
+@dataclass(frozen=True)
+class SigningCalculation:
+    """Everything an agreement freezes: the version used, the facts and group facts, the result."""
+
+    version: PolicyVersion
+    household: facts.Household
+    group: facts.GroupFacts
+    result: Result
+
+
+def signing_calculation(
+    session: Session, *, scope: DataScope, household_id: int, option: str, sign_on: date
+) -> SigningCalculation:
+    """The calculation a household signs: the project's latest published policy as of ``sign_on``,
+    with ``sign_on`` set in the facts (the household is not signed yet in its file), so rewards
+    keyed to the signing date are decided by the date the family signs."""
+    file = household_service.get_household_file(session, scope=scope, household_id=household_id)
+    project_id = file.household.project_id
+    pv = get_version(session, project_id)
+    checked = checked_version(pv)
+    if option not in checked.policy.options:
+        raise ValidationFailed(
+            f"方案中没有“{option}”这一安置方式",
+            f"unknown option {option}",
+            details=[{"field": "option", "message": "可选：" + "、".join(checked.policy.options)}],
+        )
+    ((_, hf),) = project_facts(session, scope=scope, project_id=project_id, household_ids=[household_id])
+    hf = replace(hf, sign_on=sign_on)
+    group = group_facts(session, project_id)
+    return SigningCalculation(pv, hf, group, _evaluate(checked, hf, option, as_of=sign_on, group=group))
+
+
+def evaluate_frozen(
+    pv: PolicyVersion, household: facts.Household, option: str, *, as_of: date, group: facts.GroupFacts
+) -> Result:
+    """Evaluate frozen facts under a stored version (an agreement re-checked, or its vacating reward)."""
+    return _evaluate(checked_version(pv), household, option, as_of=as_of, group=group)
+
+
+def _evaluate(
+    checked: Checked, household: facts.Household, option: str, *, as_of: date, group: facts.GroupFacts
+) -> Result:
+    try:
+        return evaluate(checked, household, option, as_of=as_of, group=group)
+    except EvaluationError as exc:
+        raise NotComputable(
+            exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
+        ) from exc
 
 
 def version_diff(session: Session, project_id: int, old: int, new: int) -> list[Change]:

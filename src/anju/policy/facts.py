@@ -446,3 +446,84 @@ def group_from_dict(d: Mapping[str, Any]) -> GroupFacts:
 def households_sequence(items: Sequence[Mapping[str, Any]]) -> list[Household]:
     """Build many households from mappings."""
     return [household_from_dict(x) for x in items]
+
+
+def _yuan_text(fen: int | None) -> str | None:
+    if fen is None:
+        return None
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def household_to_dict(h: Household) -> dict[str, Any]:
+    """The JSON-able form of a :class:`Household`, exact (areas and yuan as strings); the inverse of
+    :func:`household_from_dict`. Agreements freeze the facts they were signed on in this form."""
+    return {
+        "code": h.code,
+        "block_code": h.block_code,
+        "block_chain": list(h.block_chain),
+        "kind": h.kind.value,
+        "sign_on": h.sign_on.isoformat() if h.sign_on else None,
+        "vacate_on": h.vacate_on.isoformat() if h.vacate_on else None,
+        "flags": sorted(h.flags),
+        "members": [
+            {
+                "name": m.name,
+                "relation": m.relation,
+                "dibao": m.dibao,
+                "disability_grade": m.disability_grade,
+                "serious_illness": m.serious_illness,
+                "martyr_family": m.martyr_family,
+                "shidu": m.shidu,
+                "only_child": m.only_child,
+                "youfu": m.youfu,
+                "resettlement_counted": m.resettlement_counted,
+            }
+            for m in h.members
+        ],
+        "buildings": [
+            {
+                "certificate_no": b.certificate_no,
+                "structure": b.structure.value,
+                "use": b.use.value,
+                "floors": b.floors,
+                "built_year": b.built_year,
+                "legal_area": str(b.legal_area),
+                "unregistered_area": str(b.unregistered_area),
+                "unregistered_determination": b.unregistered_determination.value,
+                "assessed_unit_price": _yuan_text(b.assessed_unit_price_fen),
+                "assessed_value": _yuan_text(b.assessed_value_fen),
+                "decoration": _yuan_text(b.decoration_fen),
+                "fixtures": _yuan_text(b.fixtures_fen),
+            }
+            for b in h.buildings
+        ],
+        "homestead": (
+            {
+                "area": str(h.homestead.area),
+                "approved_year": h.homestead.approved_year,
+                "certificate_no": h.homestead.certificate_no,
+            }
+            if h.homestead
+            else None
+        ),
+        "tenants": [
+            {"name": t.name, "kind": t.kind.value, "area": str(t.area), "business": t.business}
+            for t in h.tenants
+        ],
+    }
+
+
+def group_to_dict(g: GroupFacts) -> dict[str, Any]:
+    """The JSON-able form of :class:`GroupFacts`; the inverse of :func:`group_from_dict`."""
+    return {
+        "blocks": {
+            code: {
+                "total_households": b.total_households,
+                "sign_dates": [d.isoformat() for d in b.sign_dates],
+                "vacate_dates": [d.isoformat() for d in b.vacate_dates],
+            }
+            for code, b in g.blocks.items()
+        },
+        "parents": dict(g.parents),
+    }

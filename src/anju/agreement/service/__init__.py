@@ -12,3 +12,5 @@
 
 Services never commit; every write is audited in the same transaction.
 """
+
+from anju.agreement.service.signing import *  # noqa: F403

@@ -1,0 +1,109 @@
+"""Pure rules of signing: agreement states, options, conditions, the payment schedule split.
+
+No I/O: dates, users and amounts are passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from anju.errors import Conflict
+
+OPTIONS: dict[str, str] = {"cash": "货币补偿", "swap": "产权调换"}
+OPTION_DOCUMENT_TITLES: dict[str, str] = {"cash": "货币补偿协议", "swap": "产权调换协议"}
+
+STATUSES: dict[str, str] = {
+    "pending": "待生效",  # conditional: waits for its condition to be decided
+    "effective": "已生效",
+    "void": "未生效（条件未成就）",
+    "cancelled": "已解除",
+}
+# Which status may follow which; anything else is refused (void and cancelled are final).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"effective", "void", "cancelled"}),
+    "effective": frozenset({"cancelled"}),
+    "void": frozenset(),
+    "cancelled": frozenset(),
+}
+# Statuses of an agreement that binds (a household with one of these may not sign again).
+LIVE_STATUSES = frozenset({"pending", "effective"})
+
+CONDITION_KINDS: dict[str, str] = {
+    "none": "无附生效条件",
+    "block_rate": "所在片区签约率达到约定比例",
+    "project_rate": "全项目签约率达到约定比例",
+    "all_signed": "全部被征收户签约（整区域）",
+}
+
+INSTALMENT_KINDS: dict[str, str] = {
+    "on_sign": "签约后支付",
+    "after_vacate": "腾空验收后支付",
+    "reward": "奖励（条件成就后支付）",
+    "adjustment": "协议变更差额",
+}
+INSTALMENT_STATUSES: dict[str, str] = {
+    "scheduled": "未到期",
+    "due": "应付",
+    "paid": "已付清",
+    "cancelled": "已取消",
+}
+
+
+def check_transition(current: str, target: str) -> None:
+    """Raise :class:`Conflict` unless an agreement may go from ``current`` to ``target``."""
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise Conflict(
+            f"协议状态不能从“{STATUSES.get(current, current)}”变为“{STATUSES.get(target, target)}”",
+            f"illegal agreement transition {current} -> {target}",
+            code="illegal_transition",
+        )
+
+
+def agreement_no(prefix: str, sign_no: int) -> str:
+    """The printed agreement number: ``<prefix>-<sign_no, 4 digits>`` (e.g. ``DP-0012``)."""
+    return f"{prefix}-{sign_no:04d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """How a signed total is split over the schedule: paid on signing, and after vacating."""
+
+    on_sign_fen: int
+    after_vacate_fen: int
+
+
+def split_total(total_fen: int, on_sign_share_bp: int) -> Split:
+    """Split ``total_fen`` by a share in basis points; the on-signing part is rounded down to the
+    yuan (banks are paid whole yuan first) and the remainder, fen included, falls after vacating.
+    A negative total (the family owes a difference) is not split: it is settled after vacating."""
+    if not 0 <= on_sign_share_bp <= 10000:
+        raise ValueError("share must be 0..10000 basis points")
+    if total_fen <= 0:
+        return Split(0, total_fen)
+    on_sign = total_fen * on_sign_share_bp // 10000 // 100 * 100
+    return Split(on_sign, total_fen - on_sign)
+
+
+def initial_status(condition_kind: str) -> str:
+    """A conditional agreement starts pending; any other is effective on signing."""
+    return "effective" if condition_kind == "none" else "pending"
+
+
+def condition_met(
+    kind: str, *, rate_bp: int, signed: int, total: int, deadline_on: date | None, on: date
+) -> bool | None:
+    """Whether a condition is decided on ``on``: True (met), False (failed), None (not yet).
+
+    ``signed`` counts households of the condition's area that signed by ``on`` (within the deadline
+    when it has passed), ``total`` all households of the area. Met as soon as the rate is reached;
+    failed only after the deadline has passed without it.
+    """
+    if kind == "none":
+        return True
+    needed = 10000 if kind == "all_signed" else rate_bp
+    if total > 0 and signed * 10000 >= needed * total:
+        return True
+    if deadline_on is not None and on > deadline_on:
+        return False
+    return None

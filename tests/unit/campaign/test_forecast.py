@@ -109,3 +109,85 @@ def test_survival_curves_and_likelihood() -> None:
     s = np.exp(-((np.array([0.0, 1.0, 2.0]) / 10.0) ** 2))
     want = 3 * np.log(s[0] - s[1]) + 5 * np.log(s[1] - s[2]) + 2 * np.log(s[2])
     assert abs(got - want) < 1e-9
+
+
+# Villages launched at different paces (log-normal time to sign: median days, spread), 400 households each,
+# observed on day 23: the first is complete, the others within weeks. Pooled, they are a mixture whose
+# long tail the log-logistic fit extrapolates years ahead.
+VILLAGES = [(6, 0.3), (14, 0.35), (24, 0.3), (30, 0.25)]
+
+
+def villages(seed: int, observed: int = 23) -> tuple[list[np.ndarray], int]:
+    """(sign days per village, true completion day of the project) of one synthetic campaign."""
+    rng = np.random.default_rng(seed)
+    days = [
+        np.ceil(np.exp(np.log(median) + spread * rng.standard_normal(400))).astype(int)
+        for median, spread in VILLAGES
+    ]
+    return days, max(int(d.max()) for d in days)
+
+
+def test_a_project_of_blocks_near_completion_is_forecast_near_the_latest_block() -> None:
+    hits = set()
+    for seed in range(8):
+        days, true_day = villages(seed)
+        parts = [
+            F.estimate_completion(d[d <= 23], len(d), 23, seed=seed * 10 + i) for i, d in enumerate(days)
+        ]
+        pooled_days = np.concatenate(days)
+        pooled = F.estimate_completion(pooled_days[pooled_days <= 23], 1600, 23, seed=seed)
+        assert pooled.day is not None and pooled.day > 800  # the pooled fit: over two years away
+        est = F.combine_completions(parts, pooled=pooled, seed=seed, want_curve=True)
+        assert parts[0].method == "complete" and all(p.day is not None for p in parts)
+        latest = max(p.day for p in parts if p.day is not None)
+        assert (est.n, est.signed) == (1600, sum(p.signed for p in parts))
+        assert est.day is not None and est.low is not None and est.high is not None
+        # at or a little after the latest village, never before it, and the band within months
+        assert latest <= est.day <= latest + 5, seed
+        assert 23 < est.low <= est.day <= est.high < 90, seed
+        # the band is that of the per-simulation latest village: at least each village's own band
+        assert est.low >= max(p.low for p in parts if p.low is not None), seed
+        assert est.curve[0][0] == 23 and est.curve[-1][0] >= est.day
+        expected = [e for _d, e, _lo, _hi in est.curve]
+        assert abs(expected[0] - est.signed) < 1e-6 and expected == sorted(expected) and expected[-1] <= 1600
+        assert all(lo <= hi for _d, _e, lo, hi in est.curve)
+        if est.low <= true_day <= est.high:
+            hits.add(seed)
+    assert hits == set(range(8)) - {6}
+
+
+def test_one_group_alone_is_its_own_estimate() -> None:
+    signed, _ = simulate("weibull", 300, 20.0, 1.3, 25, 0)
+    alone = F.estimate_completion(signed, 300, 25, seed=3, want_curve=True)
+    est = F.combine_completions([alone, F.estimate_completion(np.array([], dtype=int), 0, 25)], seed=1)
+    assert (est.method, est.day, est.low, est.high, est.params) == (
+        alone.method,
+        alone.day,
+        alone.low,
+        alone.high,
+        alone.params,
+    )
+
+
+def test_groups_complete_insufficient_or_beyond_the_horizon() -> None:
+    done = F.estimate_completion(np.array([1, 4, 9]), 3, 20)
+    also = F.estimate_completion(np.array([2, 12]), 2, 20)
+    both = F.combine_completions([done, also])
+    assert (both.method, both.n, both.signed, both.day, both.low, both.high) == ("complete", 5, 5, 12, 12, 12)
+    # a group with too few signatures borrows the pooled model for its own unsigned households
+    signed, _ = simulate("weibull", 300, 20.0, 1.3, 25, 0)
+    fitted = F.estimate_completion(signed, 300, 25, seed=3)
+    small = F.estimate_completion(np.array([3, 8]), 40, 25)
+    pooled = F.estimate_completion(np.concatenate([signed, [3, 8]]), 340, 25, seed=4)
+    assert small.method == "insufficient" and pooled.day is not None and fitted.day is not None
+    est = F.combine_completions([fitted, small], pooled=pooled, seed=5)
+    assert est.method in ("weibull", "loglogistic") and (est.n, est.signed) == (340, len(signed) + 2)
+    assert est.day is not None and est.day >= fitted.day
+    # without a dated pooled estimate there is nothing to borrow
+    few = F.estimate_completion(np.array([1, 2]), 50, 25)
+    assert F.combine_completions(
+        [small, few], pooled=F.estimate_completion(np.array([1, 2, 3, 8]), 90, 25)
+    ).method == ("insufficient")
+    stalled = F.estimate_completion(np.array([1, 1, 1, 2, 2, 2, 3, 3, 3, 3]), 1000, 60)
+    far = F.combine_completions([stalled, F.estimate_completion(np.array([5] * 20), 30, 60, seed=1)])
+    assert (far.method, far.day, far.low, far.high, far.n) == ("beyond_horizon", None, None, None, 1030)

@@ -20,6 +20,15 @@ the project has no launch date):
   drawn from the fitted model, both families are refitted to each (the better one kept, so the
   choice of family is part of the uncertainty), and for each refit one completion day is drawn.
   The band therefore covers both the uncertainty of the parameters and the chance of who signs last.
+- The project is not fitted by pooling its households: villages launched or worked at different
+  paces make the pooled time to sign a mixture whose long tail is an artefact (a project whose
+  every village was within three months of finishing was forecast years away). Each top-level block
+  (and the households without a block, if any) is fitted on its own, and the project completes when
+  the last of them does: the point is the median of that maximum under the fitted parameters
+  (``P(C <= t) = prod_b P(C_b <= t)``), the band the percentiles of the per-simulation maxima of the
+  blocks' bootstrap draws (simulation i of every block together, so the band is that of one
+  coherent future). A block with too few signatures to fit borrows the pooled model for its own
+  unsigned households.
 
 Fewer than ``MIN_SIGNED`` signatures, or fewer than ``MIN_DAYS`` campaign days, is "insufficient"
 (no date is guessed). Everything is deterministic: the random numbers are seeded from the data.
@@ -33,6 +42,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -55,6 +65,7 @@ __all__ = [
     "BlockForecast",
     "CompletionEstimate",
     "Forecast",
+    "combine_completions",
     "estimate_completion",
     "forecast",
 ]
@@ -195,6 +206,19 @@ def _completion_days(
     return np.maximum(out, m + 1e-9)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Model:
+    """A fitted group of households as the project's combination needs it (see the module docstring):
+    the point fit and, per bootstrap simulation, the refit and the completion day drawn from it."""
+
+    family: str
+    theta: np.ndarray  # (2,) log scale, log shape
+    remaining: int  # households unsigned after day m
+    families: np.ndarray  # (B,) family of each refit
+    thetas: np.ndarray  # (B, 2)
+    draws: np.ndarray  # (B,) completion day (real, > m) of each simulation
+
+
 @dataclass(frozen=True, slots=True)
 class CompletionEstimate:
     """The forecast of one group of households, in campaign days (day 1 = the origin date).
@@ -215,6 +239,76 @@ class CompletionEstimate:
     loglik: float | None = None
     # Expected households signed by day (m + 1 ...): (day, expected, low, high), thinned to <= 60 points.
     curve: list[tuple[int, float, float, float]] = field(default_factory=list)
+    # The fit behind a dated estimate (None otherwise), for combining groups into the project.
+    model: _Model | None = field(default=None, compare=False, repr=False)
+
+
+def _unsigned_share(family: np.ndarray | str, theta: np.ndarray, t: np.ndarray, m: int) -> np.ndarray:
+    """S(t) / S(m): the share of the households unsigned after day ``m`` still unsigned at ``t``,
+    for each row of ``theta`` (B, 2) with its family: (B, len(t))."""
+    fams = np.broadcast_to(np.asarray(family), theta.shape[:1])
+    out = np.empty((theta.shape[0], len(t)))
+    for fam in FAMILIES:
+        sel = fams == fam
+        if np.any(sel):
+            th = theta[sel]
+            out[sel] = np.exp(_log_surv(fam, t, th) - _log_surv(fam, np.array([float(m)]), th))
+    return out
+
+
+def _estimate(
+    n: int,
+    signed: int,
+    m: int,
+    point: float,
+    models: Sequence[_Model],
+    draws: np.ndarray,
+    lead: _Model,
+    loglik: float | None,
+    want_curve: bool,
+    model: _Model | None,
+) -> CompletionEstimate:
+    """The dated estimate from the median completion day ``point`` and the simulated days ``draws``;
+    the curve sums the expected signings of ``models``; ``lead`` names the family and parameters."""
+    lo, hi = np.percentile(draws, BAND)
+    day, low, high = math.ceil(point), math.ceil(lo), math.ceil(hi)
+    low, high = min(low, day), max(high, day)
+    family = lead.family
+    scale, shape = math.exp(lead.theta[0]), math.exp(lead.theta[1])
+    curve: list[tuple[int, float, float, float]] = []
+    if want_curve:
+        end = min(max(high, day), m + HORIZON_DAYS)
+        pts = np.unique(np.linspace(m, end, num=min(60, end - m + 1)).round().astype(int))
+        t = pts.astype(float)
+        unsigned = np.zeros(len(t))
+        boot = np.zeros((len(draws), len(t)))
+        for md in models:
+            unsigned = unsigned + md.remaining * _unsigned_share(md.family, md.theta[None, :], t, m)[0]
+            boot = boot + md.remaining * _unsigned_share(md.families, md.thetas, t, m)
+        exp_signed = n - unsigned
+        blo, bhi = np.percentile(n - boot, BAND, axis=0)
+        curve = [
+            (int(d), float(e), float(a), float(b))
+            for d, e, a, b in zip(pts, exp_signed, blo, bhi, strict=True)
+        ]
+    if day > HORIZON_DAYS:
+        return CompletionEstimate(
+            "beyond_horizon", n, signed, m, None, None, None, family, (scale, shape), loglik, curve, model
+        )
+    return CompletionEstimate(
+        family,
+        n,
+        signed,
+        m,
+        day,
+        low,
+        min(high, HORIZON_DAYS),
+        family,
+        (scale, shape),
+        loglik,
+        curve,
+        model,
+    )
 
 
 def estimate_completion(
@@ -269,39 +363,93 @@ def estimate_completion(
     thetas = np.where((choice == FAMILIES[0])[:, None], refits[FAMILIES[0]][0], refits[FAMILIES[1]][0])
     u = rng.uniform(1e-12, 1.0, size=bootstrap)
     draws = _completion_days(choice, thetas, m, remaining, u)
-    lo, hi = np.percentile(draws, BAND)
-    day, low, high = math.ceil(point), math.ceil(lo), math.ceil(hi)
-    low, high = min(low, day), max(high, day)
-    scale, shape = math.exp(theta[0]), math.exp(theta[1])
-    curve: list[tuple[int, float, float, float]] = []
-    if want_curve:
-        end = min(max(high, day), m + HORIZON_DAYS)
-        pts = np.unique(np.linspace(m, end, num=min(60, end - m + 1)).round().astype(int))
-        t = pts.astype(float)
-        exp_signed = n - remaining * np.exp(
-            _log_surv(family, t, theta[None, :])[0]
-            - _log_surv(family, np.array([float(m)]), theta[None, :])[0]
-        )
-        boot = np.empty((bootstrap, len(t)))
-        for fam in FAMILIES:
-            sel = choice == fam
-            if np.any(sel):
-                th = thetas[sel]
-                boot[sel] = n - remaining * np.exp(
-                    _log_surv(fam, t, th) - _log_surv(fam, np.array([float(m)]), th)
-                )
-        blo, bhi = np.percentile(boot, BAND, axis=0)
-        curve = [
-            (int(d), float(e), float(a), float(b))
-            for d, e, a, b in zip(pts, exp_signed, blo, bhi, strict=True)
-        ]
-    if day > HORIZON_DAYS:
+    model = _Model(family, theta, remaining, choice, thetas, draws)
+    return _estimate(n, signed, m, float(point), [model], draws, model, ll, want_curve, model)
+
+
+def _median_of_latest(models: Sequence[_Model], m: int) -> float:
+    """The median day on which the last of several independent groups completes under their point
+    fits: ``P(C <= t) = prod_g (1 - S_g(t) / S_g(m)) ** r_g`` = 1/2, solved by bisection on log t."""
+
+    def log_cdf(t: float) -> float:
+        total = 0.0
+        for md in models:
+            share = float(_unsigned_share(md.family, md.theta[None, :], np.array([t]), m)[0, 0])
+            if share >= 1.0:
+                return -math.inf
+            total += md.remaining * math.log1p(-share)
+        return total
+
+    lo, hi = math.log(m + 1e-9), math.log(HORIZON_DAYS * 10.0)
+    if log_cdf(math.exp(hi)) < math.log(0.5):
+        return math.exp(hi)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if log_cdf(math.exp(mid)) < math.log(0.5):
+            lo = mid
+        else:
+            hi = mid
+    return max(math.exp(hi), m + 1e-9)
+
+
+def combine_completions(
+    parts: Sequence[CompletionEstimate],
+    *,
+    pooled: CompletionEstimate | None = None,
+    seed: int = 0,
+    want_curve: bool = False,
+) -> CompletionEstimate:
+    """The project's completion from the estimates of the groups that partition its households (its
+    top-level blocks and the households without one), all observed for the same days: the project is
+    complete when the last group is (see the module docstring).
+
+    A group too small to fit (``insufficient``) borrows ``pooled`` (the estimate of all the households
+    together) for its unsigned households; without a dated ``pooled`` the project gets ``pooled``'s
+    answer (or "insufficient"). A group beyond the horizon puts the project beyond it too.
+    """
+    live = [p for p in parts if p.n > 0]
+    n = sum(p.n for p in live)
+    signed = sum(p.signed for p in live)
+    m = max((p.observed_days for p in parts), default=0)
+    if n == 0:
+        return CompletionEstimate("empty", 0, 0, m)
+    if all(p.method == "complete" for p in live):
+        last = max(p.day or 0 for p in live)
+        return CompletionEstimate("complete", n, signed, m, last, last, last)
+    beyond = next((p for p in live if p.method == "beyond_horizon"), None)
+    if beyond is not None:
         return CompletionEstimate(
-            "beyond_horizon", n, signed, m, None, None, None, family, (scale, shape), ll, curve
+            "beyond_horizon", n, signed, m, None, None, None, beyond.family, beyond.params, None
         )
-    return CompletionEstimate(
-        family, n, signed, m, day, low, min(high, HORIZON_DAYS), family, (scale, shape), ll, curve
+    models: list[_Model] = []
+    lls: list[float] = []
+    rng = np.random.default_rng(seed)
+    for p in live:
+        if p.method == "complete":
+            continue  # its last signature is on or before day m: every simulated day is later
+        if p.model is not None:
+            models.append(p.model)
+            lls.append(p.loglik or 0.0)
+            continue
+        # Too little to fit this group alone: its unsigned households follow the pooled curve.
+        if pooled is None or pooled.model is None:
+            if pooled is not None and pooled.n == n:
+                return pooled
+            return CompletionEstimate("insufficient", n, signed, m)
+        base, r = pooled.model, p.n - p.signed
+        u = rng.uniform(1e-12, 1.0, size=len(base.draws))
+        draws = _completion_days(base.families, base.thetas, m, r, u)
+        models.append(_Model(base.family, base.theta, r, base.families, base.thetas, draws))
+    if len({len(md.draws) for md in models}) != 1:
+        raise ValueError("every group needs the same number of bootstrap simulations")
+    point = _median_of_latest(models, m)
+    # Simulation i of every group together: one possible future of the whole project.
+    draws = np.max(np.stack([md.draws for md in models]), axis=0)
+    lead = max(
+        models,
+        key=lambda md: _completion_days(md.family, md.theta[None, :], m, md.remaining, np.array([0.5]))[0],
     )
+    return _estimate(n, signed, m, point, models, draws, lead, sum(lls) if lls else None, want_curve, None)
 
 
 # ------------------------------------------------------------------ forecast of a project
@@ -382,23 +530,33 @@ _lock = threading.Lock()
 _MAX = 1024
 
 
-def _cached_estimate(days: np.ndarray, n: int, m: int, *, want_curve: bool) -> CompletionEstimate:
-    """``estimate_completion`` memoised on its inputs (a visit or an assignment does not change them;
-    a new signature changes only the forecasts of the groups it belongs to)."""
-    digest = hashlib.blake2b(np.sort(days).astype(np.int64).tobytes(), digest_size=16).hexdigest()
-    key = (digest, n, m, want_curve)
+def _digest(days: np.ndarray) -> str:
+    return hashlib.blake2b(np.sort(days).astype(np.int64).tobytes(), digest_size=16).hexdigest()
+
+
+def _memo(key: tuple[Any, ...], compute: Any) -> CompletionEstimate:
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    seed = int(digest[:8], 16) ^ (n * 7919) ^ m
-    est = estimate_completion(days, n, m, seed=seed, want_curve=want_curve)
+    est: CompletionEstimate = compute()
     with _lock:
         _cache[key] = est
         while len(_cache) > _MAX:
             _cache.popitem(last=False)
     return est
+
+
+def _cached_estimate(days: np.ndarray, n: int, m: int, *, want_curve: bool) -> CompletionEstimate:
+    """``estimate_completion`` memoised on its inputs (a visit or an assignment does not change them;
+    a new signature changes only the forecasts of the groups it belongs to)."""
+    digest = _digest(days)
+    seed = int(digest[:8], 16) ^ (n * 7919) ^ m
+    return _memo(
+        (digest, n, m, want_curve),
+        lambda: estimate_completion(days, n, m, seed=seed, want_curve=want_curve),
+    )
 
 
 def _note(est: CompletionEstimate) -> str:
@@ -414,7 +572,7 @@ def _note(est: CompletionEstimate) -> str:
 
 
 def _block_forecast(
-    block_id: int | None, name: str, est: CompletionEstimate, origin: date | None
+    block_id: int | None, name: str, est: CompletionEstimate, origin: date | None, note: str = ""
 ) -> BlockForecast:
     def to_date(day: int | None) -> date | None:
         if day is None or origin is None:
@@ -433,7 +591,7 @@ def _block_forecast(
         high=to_date(est.high),
         family=est.family,
         params=est.params,
-        note=_note(est),
+        note=note or _note(est),
     )
 
 
@@ -460,19 +618,45 @@ def _forecast(session: Session, facts: Any, project: Any, on: date, with_blocks:
         origin = date.fromordinal(int(done.min())) if len(done) else None
     m = (on - origin).days + 1 if origin is not None else 0
 
-    def estimate(mask: np.ndarray | None, *, curve: bool = False) -> CompletionEstimate:
+    def days_of(mask: np.ndarray | None) -> tuple[np.ndarray, int]:
         s = signed_ord if mask is None else signed_ord[mask]
-        n = len(s)
+        done = s[s <= on_ord]
+        return np.maximum(done - (origin.toordinal() if origin else 0) + 1, 1), len(s)
+
+    def estimate(mask: np.ndarray | None, *, curve: bool = False) -> CompletionEstimate:
+        days, n = days_of(mask)
         if origin is None or m < 1:
             return CompletionEstimate("insufficient" if n else "empty", n, 0, max(m, 0))
-        done = s[s <= on_ord]
-        days = np.maximum(done - origin.toordinal() + 1, 1)
         return _cached_estimate(days, n, m, want_curve=curve)
 
-    whole = estimate(None, curve=True)
+    members = list(block_members(session, project_id, facts))
+    ids = {b.id for b, _ in members}
+    # The project completes when the last of its top-level blocks does (module docstring); the
+    # households without a block are one more group.
+    groups = [mask for b, mask in members if b.parent_id not in ids]
+    if np.any(facts.block_idx < 0):
+        groups.append(facts.block_idx < 0)
+    groups = [g for g in groups if np.any(g)]
+    note = ""
+    if len(groups) > 1 and origin is not None and m >= 1:
+        parts = [estimate(g) for g in groups]
+        # the pooled fit is needed only by a group too small to fit on its own
+        pooled = (
+            estimate(None) if any(p.model is None and p.method == "insufficient" for p in parts) else None
+        )
+        key = ("project", tuple((_digest(d), n) for d, n in map(days_of, groups)), m)
+        seed = int(hashlib.blake2b(repr(key).encode(), digest_size=4).hexdigest(), 16)
+        whole = _memo(key, lambda: combine_completions(parts, pooled=pooled, seed=seed, want_curve=True))
+        if whole.method in FAMILIES:
+            note = (
+                f"各片区分别按生存模型外推，取最晚签完的片区（{FAMILY_LABELS.get(whole.family, whole.family)}），"
+                f"区间为第 {int(BAND[0])}-{int(BAND[1])} 百分位"
+            )
+    else:
+        whole = estimate(None, curve=True)
     blocks: list[BlockForecast] = []
-    for b, members in block_members(session, project_id, facts) if with_blocks else ():
-        blocks.append(_block_forecast(b.id, b.name, estimate(members), origin))
+    for b, mask in members if with_blocks else ():
+        blocks.append(_block_forecast(b.id, b.name, estimate(mask), origin))
     curve = []
     if origin is not None:
         curve = [(origin + timedelta(days=d - 1), e, lo, hi) for d, e, lo, hi in whole.curve]
@@ -481,7 +665,7 @@ def _forecast(session: Session, facts: Any, project: Any, on: date, with_blocks:
         on=on,
         origin=origin,
         observed_days=max(m, 0),
-        project=_block_forecast(None, "全项目", whole, origin),
+        project=_block_forecast(None, "全项目", whole, origin, note),
         blocks=blocks,
         curve=curve,
     )

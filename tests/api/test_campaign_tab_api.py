@@ -8,12 +8,15 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 
+from anju.agreement import service as agreement_service
+from anju.compensation import service as compensation_service
 from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
+from anju.demo.policies import POLICY_DIR
 from anju.household import service as household_service
 from anju.identity.service import DataScope
 from tests.api.conftest import page_csrf
-from tests.factories import World
+from tests.factories import ACTOR, World
 
 As = Callable[[str], tuple[TestClient, str, World]]
 ALL = DataScope.everything()
@@ -23,6 +26,18 @@ def status_of(hid: int) -> tuple[str, date | None]:
     with unit_of_work() as db:
         h = household_service.get_household(db, scope=ALL, household_id=hid)
         return h.status, h.sign_on
+
+
+def sign(w: World, hid: int, on: date) -> str:
+    """Sign the household at the signing desk's service (publishing the demo policy first): the way
+    a household reaches 已签约 now that the stage cannot be moved there by hand."""
+    with unit_of_work() as db:
+        if not compensation_service.versions(db, w.project_id):
+            source = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
+            compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=source)
+    with unit_of_work() as db:
+        a = agreement_service.sign(db, actor=ACTOR, scope=ALL, household_id=hid, option="cash", sign_on=on)
+        return a.agreement_no
 
 
 def test_campaign_json_and_stage_moves(client_as: As) -> None:
@@ -51,13 +66,14 @@ def test_campaign_json_and_stage_moves(client_as: As) -> None:
         "协商中",
         "已调查",
     )
-    # a team member cannot record a signing
+    # nobody records a signing by moving the stage: the signing desk does
     r = client.post(
         f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2026-12-01"}, headers=h
     )
-    assert (
-        r.status_code == 403
-        and r.json()["message"] == "“已签约”须由征迁办经办人登记，专班只能将阶段推进到“协商中”"
+    assert (r.status_code, r.json()["code"], r.json()["message"]) == (
+        409,
+        "recorded_stage",
+        "“已签约”不能手动推进，须在“签约台”登记（在签约台签订协议时自动记录）",
     )
     assert status_of(hid) == ("negotiating", None)
     # outside the member's households: 404, nothing moved
@@ -71,21 +87,28 @@ def test_campaign_json_and_stage_moves(client_as: As) -> None:
     assert client.get(f"/api/v1/households/{other}/stages").status_code == 404
 
 
-def test_the_case_officer_records_a_signing_and_illegal_moves_are_409(client_as: As) -> None:
+def test_signed_vacated_demolished_are_recorded_not_moved_and_illegal_moves_are_409(client_as: As) -> None:
     client, csrf, w = client_as("case_officer")
     hid = w.household_ids[1]
     h = {"X-CSRF-Token": csrf}
     r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": "signed"}, headers=h)
     assert r.status_code == 422 and r.json()["message"] == "请求参数有误：日期必填"
-    r = client.post(
-        f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2999-01-01"}, headers=h
-    )
-    assert r.status_code == 409 and r.json()["code"] == "stage_date"
-    assert r.json()["message"].startswith("已签约日期不能晚于今天")
-    r = client.post(
-        f"/api/v1/households/{hid}/stage", json={"to_stage": "signed", "on": "2026-12-01"}, headers=h
-    )
-    assert r.status_code == 200, r.text
+    # even the case officer (campaign.manage) cannot move to a recorded stage, whatever the date
+    for stage, where in (("signed", "签约台"), ("vacated", "腾空验收"), ("demolished", "拆除登记")):
+        for on in ("2026-12-01", "2999-01-01"):
+            r = client.post(f"/api/v1/households/{hid}/stage", json={"to_stage": stage, "on": on}, headers=h)
+            assert (r.status_code, r.json()["code"]) == (409, "recorded_stage"), r.text
+            assert f"须在“{where}”登记" in r.json()["message"]
+    assert status_of(hid) == ("surveyed", None)
+    nxt = client.get(f"/api/v1/households/{hid}/stages").json()["next"]
+    assert [(n["stage"], n["allowed"], n["recorded_in"]) for n in nxt] == [
+        ("valued", True, ""),
+        ("negotiating", True, ""),
+        ("signed", False, "签约台"),
+    ]
+    assert client.get(f"/api/v1/households/{hid}/stages").json()["changes"] == []
+    # signing records the stage with the agreement's date
+    agreement_no = sign(w, hid, date(2026, 12, 1))
     assert status_of(hid) == ("signed", date(2026, 12, 1))
     r = client.post(
         f"/api/v1/households/{hid}/stage", json={"to_stage": "negotiating", "on": "2026-12-02"}, headers=h
@@ -99,8 +122,8 @@ def test_the_case_officer_records_a_signing_and_illegal_moves_are_409(client_as:
     )
     assert r.status_code == 422
     stages = client.get(f"/api/v1/households/{hid}/stages").json()
-    assert [(c["from_stage"], c["to_stage"], c["reached_on"]) for c in stages["changes"]] == [
-        ("surveyed", "signed", "2026-12-01")
+    assert [(c["from_stage"], c["to_stage"], c["reached_on"], c["note"]) for c in stages["changes"]] == [
+        ("surveyed", "signed", "2026-12-01", f"签订协议 {agreement_no}（签约顺序号 1）")
     ]
     assert [b["state"] for b in stages["bar"]] == ["done"] * 4 + ["current", "todo", "todo"]
 
@@ -211,21 +234,21 @@ def test_tab_page_and_its_forms(client_as: As) -> None:
     hid = w.household_ids[0]
     r = client.get(f"/households/{hid}/campaign")
     assert r.status_code == 200
-    assert "攻坚概况" in r.text and "推进到“已签约”" in r.text and "一户一策" in r.text
+    assert "攻坚概况" in r.text and "推进到“协商中”" in r.text and "一户一策" in r.text
+    # no button moves to 已签约: a link to the signing desk instead
+    assert "推进到“已签约”" not in r.text and 'value="signed"' not in r.text
+    assert f'href="/projects/{w.project_id}/signing?household_id={hid}"' in r.text
+    assert "“已签约”由签约台登记后自动记录" in r.text
     assert f'hx-get="/households/{hid}/visits"' in r.text
     csrf = page_csrf(r.text)
-    r = client.post(
-        f"/households/{hid}/stage",
-        data={"csrf_token": csrf, "to_stage": "signed", "on": "2099-01-01"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 409 and "已签约日期不能晚于今天" in r.text
     r = client.post(
         f"/households/{hid}/stage",
         data={"csrf_token": csrf, "to_stage": "signed", "on": today_shanghai().isoformat(), "note": "签约"},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == f"/households/{hid}/campaign#stages"
+    assert r.status_code == 409 and "“已签约”不能手动推进，须在“签约台”登记" in r.text
+    assert status_of(hid) == ("surveyed", None)
+    agreement_no = sign(w, hid, today_shanghai())
     r = client.post(
         f"/households/{hid}/campaign",
         data={
@@ -246,7 +269,9 @@ def test_tab_page_and_its_forms(client_as: As) -> None:
     assert r.status_code == 303
     page = client.get(f"/households/{hid}/campaign").text
     assert "难点户（特难）" in page and "王副书记" in page and "请村贤出面" in page
-    assert "已签约" in page and "签约" in page
+    assert "当前：<strong>已签约</strong>" in page and f"签订协议 {agreement_no}" in page
+    # after signing the next stage is recorded by the vacating acceptance (a case officer's link)
+    assert f'href="/households/{hid}/vacate"' in page and "登记腾空验收" in page
     # the htmx request gets the tab body only
     frag = client.get(f"/households/{hid}/campaign", headers={"HX-Request": "true"}).text
     assert frag.lstrip().startswith("{#") is False and 'id="campaign-tab"' in frag and "<html" not in frag

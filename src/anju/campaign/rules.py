@@ -116,8 +116,8 @@ def step_overdue(due_on: date | None, status: str, today: date) -> bool:
 STAGES = ("pending", "surveyed", "valued", "negotiating", "signed", "vacated", "demolished")
 # Stages whose move records the household's date of it (its sign_on, vacate_on, demolish_on).
 DATED_STAGES = frozenset({"signed", "vacated", "demolished"})
-# Signing, vacating and demolition rest on an agreement or an inspection: until the signing issue
-# records them from those, only the office (CAMPAIGN_MANAGE) records them; field teams move up to 协商中.
+# Signing, vacating and demolition rest on an agreement or an inspection: only the office's records
+# (CAMPAIGN_MANAGE callers: signing and clearance) set them; field teams move up to 协商中.
 MANAGED_STAGES = DATED_STAGES
 # Stages before signing: the households a team still has to win (visit alerts count only these).
 OPEN_STAGES = ("pending", "surveyed", "valued", "negotiating")
@@ -131,6 +131,26 @@ def stage_move_refusal(to_stage: str, label: str, *, manage: bool) -> str | None
     """
     if to_stage in MANAGED_STAGES and not manage:
         return f"“{label}”须由征迁办经办人登记，专班只能将阶段推进到“协商中”"
+    return None
+
+
+# Stages a manual move (the stage form and the stage API) may not set: each is the consequence of a
+# record kept elsewhere, the place named here (the signing desk's agreement, the vacating acceptance,
+# the demolition record). Those records move the stage themselves through the service.
+RECORDED_STAGES: dict[str, str] = {"signed": "签约台", "vacated": "腾空验收", "demolished": "拆除登记"}
+_RECORDED_HOW = {
+    "signed": "在签约台签订协议时自动记录",
+    "vacated": "登记腾空验收时自动记录",
+    "demolished": "填写拆除登记时自动记录",
+}
+
+
+def manual_move_refusal(to_stage: str, label: str) -> str | None:
+    """Why a manual stage move (form or API) may not go to ``to_stage`` (``label`` its Chinese
+    name), or ``None``: 已签约 / 已腾空 / 已拆除 are recorded by the signing desk, the vacating
+    acceptance and the demolition record (see :data:`RECORDED_STAGES`)."""
+    if to_stage in RECORDED_STAGES:
+        return f"“{label}”不能手动推进，须在“{RECORDED_STAGES[to_stage]}”登记（{_RECORDED_HOW[to_stage]}）"
     return None
 
 

@@ -385,13 +385,15 @@ class StageBarItemRead(BaseModel):
 
 
 class NextStageRead(BaseModel):
-    """A stage the household may move to; ``dated``: needs its date; ``allowed``: the caller may record it."""
+    """A stage the household may move to; ``dated``: needs its date; ``allowed``: the caller may record it
+    by a stage move; ``recorded_in``: where it is recorded instead (签约台 / 腾空验收 / 拆除登记), else ""."""
 
     model_config = ConfigDict(from_attributes=True)
     stage: str
     label: str
     dated: bool
     allowed: bool
+    recorded_in: str = ""
 
 
 class StageTimelineRead(BaseModel):

@@ -62,6 +62,20 @@ def test_who_may_record_a_stage(stage: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        ("signed", "“已签约”不能手动推进，须在“签约台”登记（在签约台签订协议时自动记录）"),
+        ("vacated", "“已腾空”不能手动推进，须在“腾空验收”登记（登记腾空验收时自动记录）"),
+        ("demolished", "“已拆除”不能手动推进，须在“拆除登记”登记（填写拆除登记时自动记录）"),
+        *((s, None) for s in ("pending", "surveyed", "valued", "negotiating")),
+    ],
+)
+def test_recorded_stages_are_refused_to_a_manual_move(stage: str, expected: str | None) -> None:
+    assert rules.manual_move_refusal(stage, household_rules.STATUSES[stage]) == expected
+    assert (stage in rules.RECORDED_STAGES) is (expected is not None)
+
+
+@pytest.mark.parametrize(
     ("on", "previous", "expected"),
     [
         (date(2026, 12, 4), None, None),

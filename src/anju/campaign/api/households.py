@@ -126,10 +126,12 @@ def move_stage(
 ) -> s.StageMoveRead:
     """Move a household to a stage (未入户 → 已调查 → 已评估 → 协商中 → 已签约 → 已腾空 → 已拆除).
 
-    Field teams move up to 协商中; 已签约 / 已腾空 / 已拆除 need their date and a case officer (403
-    otherwise). A move outside the transition table is 409 ``illegal_transition`` naming both
-    stages; a date after today or before the current stage's is 422. Moving to the current stage
-    changes nothing (``changed`` false).
+    已签约 / 已腾空 / 已拆除 are never moved by hand: they are recorded by signing an agreement
+    (``POST /api/v1/households/{id}/agreements``), the vacating acceptance and the demolition
+    record; asking for them here is 409 ``recorded_stage`` naming where. A move outside the
+    transition table is 409 ``illegal_transition`` naming both stages; a date after today or
+    before the current stage's is 409 ``stage_date``. Moving to the current stage changes nothing
+    (``changed`` false).
     """
     c = campaign_service.move_stage(
         db,
@@ -140,6 +142,7 @@ def move_stage(
         on=body.on,
         note=body.note,
         manage=user.can(Permission.CAMPAIGN_MANAGE),
+        manual=True,
     )
     return s.StageMoveRead(
         changed=c.from_stage != c.to_stage,

@@ -130,7 +130,8 @@ def stage_form(
     user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Move the household to the next stage (the buttons of the stage bar)."""
+    """Move the household to the next stage (the buttons of the stage bar) up to 协商中; 已签约 /
+    已腾空 / 已拆除 come from the signing desk and the clearance forms (409 here)."""
     try:
         campaign_service.move_stage(
             db,
@@ -141,6 +142,7 @@ def stage_form(
             on=_date(on, "日期", "on"),
             note=note,
             manage=user.can(Permission.CAMPAIGN_MANAGE),
+            manual=True,
         )
     except REFUSALS as exc:
         db.rollback()

@@ -6,8 +6,9 @@ keeps the timeline (:class:`StageChange`). The rest of the tab is this domain's 
 campaign summary (attitude, difficulty, 包案领导), the 一户一策 plan and its steps.
 
 Who may do what (the routes check the permission, the rules here the rest):
-- moving a stage: VISIT_WRITE within the data scope, up to 协商中; 已签约 / 已腾空 / 已拆除 only with
-  CAMPAIGN_MANAGE (``manage=True``) until the signing issue records them from the agreements;
+- moving a stage: VISIT_WRITE within the data scope, up to 协商中. 已签约 / 已腾空 / 已拆除 are set only
+  by their records (signing, vacating acceptance, demolition: internal callers with ``manage=True``);
+  the stage form and API pass ``manual=True`` and are refused those stages (409 ``recorded_stage``);
 - difficulty and escalation: CAMPAIGN_MANAGE only. Declaring a 难点户 and naming the leader it is
   escalated to is a command decision; a team leader proposes it through the plan and the visits;
 - plan and steps: VISIT_WRITE within the data scope (the team keeps its own strategy).
@@ -113,12 +114,14 @@ class StageBarItem:
 
 @dataclass(frozen=True, slots=True)
 class NextStage:
-    """A stage the household may move to next; ``dated``: the move needs its date; ``allowed``: this user may record it."""
+    """A stage the household may move to next; ``dated``: the move needs its date; ``allowed``: this
+    user may record it by hand; ``recorded_in``: where it is recorded instead (签约台, 腾空验收, 拆除登记)."""
 
     stage: str
     label: str
     dated: bool
     allowed: bool
+    recorded_in: str = ""
 
 
 @dataclass
@@ -165,7 +168,11 @@ def _timeline(h: Any, changes: list[StageChange], *, manage: bool) -> StageTimel
         )
     nxt = [
         NextStage(
-            s, stage_label(s), s in rules.DATED_STAGES, rules.stage_move_refusal(s, "", manage=manage) is None
+            s,
+            stage_label(s),
+            s in rules.DATED_STAGES,
+            s not in rules.RECORDED_STAGES and rules.stage_move_refusal(s, "", manage=manage) is None,
+            rules.RECORDED_STAGES.get(s, ""),
         )
         for s in order
         if s in household_service.next_stages(current)
@@ -207,6 +214,7 @@ def move_stage(
     on: date | None,
     note: str = "",
     manage: bool = False,
+    manual: bool = False,
     today: date | None = None,
     recorded_at: datetime | None = None,
 ) -> StageChange:
@@ -219,6 +227,10 @@ def move_stage(
     through the household service (audited there); the :class:`StageChange` is audited too and a
     ``stage`` event is queued for live pages.
 
+    ``manual``: a person moves the stage by hand (the stage form and API). 已签约 / 已腾空 / 已拆除
+    are then refused (409 ``recorded_stage`` naming where they are recorded): only signing and the
+    clearance records (and the demo's backfilled history) move a household there.
+
     Moving to the stage the household is already in changes nothing (a retried request): the
     answer is an unsaved :class:`StageChange` whose ``from_stage`` equals ``to_stage``.
     """
@@ -229,6 +241,17 @@ def move_stage(
     note = _text(note, "note", "备注", text.MAX_REASON, multiline=True)
     today = today or today_shanghai()
     h = household_service.get_household(session, scope=scope, household_id=household_id)
+    if manual:
+        recorded = rules.manual_move_refusal(to_stage, stage_label(to_stage))
+        if recorded:
+            raise Conflict(
+                recorded,
+                f"{to_stage} is recorded by its own record, not by a stage move",
+                code="recorded_stage",
+                details=[
+                    {"field": "to_stage", "message": recorded, "recorded_in": rules.RECORDED_STAGES[to_stage]}
+                ],
+            )
     current = h.status
     if to_stage == current:
         return StageChange(

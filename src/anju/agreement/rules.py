@@ -50,6 +50,29 @@ INSTALMENT_STATUSES: dict[str, str] = {
 }
 
 
+# Which instalment status may follow which. scheduled -> due when its event happens (signing of an
+# effective agreement, vacating, a condition met); due -> scheduled only when that event is voided
+# (a vacating record voided) and nothing was paid or committed; due -> paid when paid in full;
+# cancelled and paid are final.
+INSTALMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "scheduled": frozenset({"due", "cancelled"}),
+    "due": frozenset({"scheduled", "paid", "cancelled"}),
+    "paid": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def check_instalment_transition(current: str, target: str) -> None:
+    """Raise :class:`Conflict` unless an instalment may go from ``current`` to ``target``."""
+    if target not in INSTALMENT_TRANSITIONS.get(current, frozenset()):
+        raise Conflict(
+            f"付款计划的状态不能从“{INSTALMENT_STATUSES.get(current, current)}”"
+            f"变为“{INSTALMENT_STATUSES.get(target, target)}”",
+            f"illegal instalment transition {current} -> {target}",
+            code="illegal_transition",
+        )
+
+
 def check_transition(current: str, target: str) -> None:
     """Raise :class:`Conflict` unless an agreement may go from ``current`` to ``target``."""
     if target not in TRANSITIONS.get(current, frozenset()):
@@ -107,3 +130,57 @@ def condition_met(
     if deadline_on is not None and on > deadline_on:
         return False
     return None
+
+
+# --- clearance (交验空房 / 腾空验收, 拆除, 承租企业清退)
+
+# The vacating acceptance checklist: key -> what the inspector checks. Stored as JSON {key: bool};
+# an item left unchecked is kept as evidence of what was still open, not refused.
+VACATE_CHECKLIST: dict[str, str] = {
+    "utilities_settled": "水电气已结清",
+    "registration_moved": "户口/营业执照已迁出",
+    "emptied": "室内物品已搬空",
+    "doors_windows_intact": "门窗完好",
+    "keys_handed": "钥匙已交",
+}
+# A tenant's (承租人 / 承租企业) clearance checklist.
+TENANT_CHECKLIST: dict[str, str] = {
+    "rent_settled": "租金、水电已结清",
+    "license_moved": "营业执照/经营场所已迁出",
+    "emptied": "物品设备已搬空",
+    "keys_handed": "钥匙已交",
+}
+
+
+def checklist_problem(checklist: dict[str, object], known: dict[str, str]) -> str | None:
+    """What is wrong with a checklist (unknown items, values that are not true/false), or ``None``."""
+    unknown = [k for k in checklist if k not in known]
+    if unknown:
+        return "未知的检查项：" + "、".join(unknown[:10]) + "（可选：" + "、".join(known) + "）"
+    odd = [known[k] for k, v in checklist.items() if not isinstance(v, bool)]
+    if odd:
+        return "检查项应为是/否：" + "、".join(odd)
+    return None
+
+
+def full_checklist(checklist: dict[str, bool], known: dict[str, str]) -> dict[str, bool]:
+    """Every known item in order, unchecked ones false (what is stored)."""
+    return {k: bool(checklist.get(k, False)) for k in known}
+
+
+def event_date_problem(on: date, *, today: date, after: date | None, after_label: str) -> str | None:
+    """What is wrong with the date of a clearance event, or ``None``: not after ``today`` (the
+    office date) and not before the event it follows (``after``: the signing for vacating, the
+    vacating for demolition)."""
+    if on > today:
+        return f"不能晚于今天（{today.isoformat()}）"
+    if after is not None and on < after:
+        return f"不能早于{after_label}（{after.isoformat()}）"
+    return None
+
+
+def item_increases(signed: dict[str, int], recomputed: dict[str, int]) -> dict[str, int]:
+    """Items whose amount grew when the frozen facts were recomputed (say, with the vacating date
+    set): item id -> increase in fen, in the recomputed order. Items that shrank or vanished give
+    nothing back: a vacating never lowers what was signed."""
+    return {k: v - signed.get(k, 0) for k, v in recomputed.items() if v > signed.get(k, 0)}

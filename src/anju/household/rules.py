@@ -56,6 +56,11 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     "archived": frozenset(),
 }
 
+# A recorded stage whose record is voided (a vacating acceptance or a demolition record entered in
+# error) goes back to the stage before it, and its date in the file is cleared. Not a transition a
+# person chooses: only the voiding of the record that set the stage asks for it.
+STAGE_REVERSALS: dict[str, str] = {"vacated": "signed", "demolished": "vacated"}
+
 MAX_BUILDING_AREA = Decimal("20000")  # ㎡; above this a census figure is a typo, not a house
 MAX_HOMESTEAD_AREA = Decimal("5000")
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")

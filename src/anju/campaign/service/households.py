@@ -57,6 +57,7 @@ __all__ = [
     "move_stage",
     "my_households",
     "owner_choices",
+    "revert_stage",
     "save_plan",
     "stage_label",
     "stage_timeline",
@@ -341,6 +342,63 @@ def move_stage(
         topic=events.project_topic(h.project_id),
         kind="stage",
         data={"household_id": h.id, "from": current, "to": to_stage, "on": on.isoformat()},
+    )
+    return change
+
+
+def revert_stage(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    household_id: int,
+    from_stage: str,
+    note: str,
+    recorded_at: datetime | None = None,
+) -> StageChange:
+    """Take a household back from a recorded stage (已腾空 → 已签约, 已拆除 → 已腾空) because the
+    record that set it was voided; ``note`` says why (kept on the timeline and in the audit).
+
+    Only the voiding of that record calls this (never a stage form): the household service checks
+    the household is in ``from_stage`` (409 otherwise) and clears the stage's date in the file. The
+    timeline gets a move back whose ``reached_on`` is the date of the stage returned to (as the
+    file has it), so the stage bar keeps showing when that stage was reached.
+    """
+    note = _text(note, "note", "备注", text.MAX_REASON, multiline=True)
+    h = household_service.revert_stage(
+        session, actor=actor, scope=scope, household_id=household_id, stage=from_stage, reason=note
+    )
+    back = h.status
+    reached_on, _label = _previous_date(h, _changes(session, h.id))
+    change = StageChange(
+        project_id=h.project_id,
+        household_id=h.id,
+        from_stage=from_stage,
+        to_stage=back,
+        reached_on=reached_on or today_shanghai(),
+        at=recorded_at or utcnow(),
+        by_user_id=actor.user_id,
+        by_name=actor.display_name[:64],
+        note=note,
+    )
+    session.add(change)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="revert",
+        entity="stage_change",
+        entity_id=change.id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes={"from_stage": [None, from_stage], "to_stage": [None, back]},
+        reason=note,
+    )
+    events.notify(
+        session,
+        topic=events.project_topic(h.project_id),
+        kind="stage",
+        data={"household_id": h.id, "from": from_stage, "to": back, "on": change.reached_on.isoformat()},
     )
     return change
 

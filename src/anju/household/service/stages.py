@@ -24,6 +24,7 @@ __all__ = [
     "change_status",
     "next_stages",
     "record_paid",
+    "revert_stage",
     "set_stage",
     "stage_labels",
 ]
@@ -98,6 +99,31 @@ def set_stage(
                 details=[{"field": "on", "message": "必填"}],
             )
         values[date_field] = on
+    changes = _apply(h, values)
+    _changed(
+        session, actor, h, action="status", entity="household", entity_id=h.id, changes=changes, reason=reason
+    )
+    return h
+
+
+def revert_stage(
+    session: Session, *, actor: Actor, scope: DataScope, household_id: int, stage: str, reason: str
+) -> Household:
+    """Take a household back from ``stage`` to the stage before it (:data:`rules.STAGE_REVERSALS`)
+    because the record that set ``stage`` was voided, clearing that stage's date (``vacate_on`` /
+    ``demolish_on``); audited with the reason. 409 unless the household is in ``stage``."""
+    h = _lock(session, scope, household_id)
+    back = rules.STAGE_REVERSALS.get(stage)
+    if back is None or h.status != stage:
+        raise Conflict(
+            f"该户当前阶段为“{STAGES.get(h.status, h.status)}”，不能撤回“{STAGES.get(stage, stage)}”",
+            f"cannot revert {stage} from {h.status}",
+            code="illegal_transition",
+        )
+    values: dict[str, Any] = {"status": back}
+    date_field = STAGE_DATE_FIELDS.get(stage)
+    if date_field is not None:
+        values[date_field] = None
     changes = _apply(h, values)
     _changed(
         session, actor, h, action="status", entity="household", entity_id=h.id, changes=changes, reason=reason

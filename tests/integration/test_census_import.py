@@ -22,6 +22,7 @@ from anju.db.session import make_engine
 from anju.demo.generator import census_rows
 from anju.household import census
 from anju.household import service as household_service
+from anju.household.census import importing, inserts, writing
 from anju.household.models import Building, Homestead, Household, Member, Tenant, Valuation
 from anju.identity.service import DataScope
 from anju.project import service as project_service
@@ -261,7 +262,7 @@ def test_rows_split_over_multirow_inserts_keep_their_order(
     db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On SQLite the rows go in multi-row INSERTs: full ones and a shorter last one, in file order."""
-    monkeypatch.setattr(census, "_MULTIROW", 4)
+    monkeypatch.setattr(inserts, "_MULTIROW", 4)
     project_id = make_project(db)
     rows = census_rows(random.Random(11), 9, prefix="M", blocks=["LJ-01"])
     summary = census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="multirow")
@@ -310,7 +311,7 @@ def test_audit_snapshots_from_a_forked_child_are_those_built_in_process(
     monkeypatch.setattr(os, "fork", counting_fork)
     stored: dict[int, list[tuple[str, str, str]]] = {}
     for fork_min in (10**9, 1):
-        monkeypatch.setattr(census, "_FORK_MIN_HOUSEHOLDS", fork_min)
+        monkeypatch.setattr(writing, "_FORK_MIN_HOUSEHOLDS", fork_min)
         project_id = make_project(db, code=f"F{min(fork_min, 2)}")
         rows = census_rows(random.Random(21), 12, prefix="F", blocks=["LJ-01", "LJ-02"])
         census.import_rows(db, actor=ACTOR, project_id=project_id, rows=rows, label="fork")
@@ -347,7 +348,7 @@ def test_cyclic_gc_is_paused_while_importing_and_resumed_afterwards(
         seen.append(gc.isenabled())
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(census, "validate", spying_validate)
+    monkeypatch.setattr(importing, "validate", spying_validate)
     assert gc.isenabled()
     project_id = make_project(db)
     rows = census_rows(random.Random(3), 2, prefix="G", blocks=["LJ-01"])

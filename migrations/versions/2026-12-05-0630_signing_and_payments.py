@@ -235,6 +235,7 @@ def upgrade() -> None:
     sa.Column('inspector', sa.String(length=64), nullable=False),
     sa.Column('note', sa.String(length=1000), nullable=False),
     sa.Column('photo_ids', sa.String(length=500), nullable=False),
+    sa.Column('reward_instalment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('recorded_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('recorded_at', anju.db.base.UTCDateTime(), nullable=False),
     sa.Column('voided_at', anju.db.base.UTCDateTime(), nullable=True),

@@ -197,6 +197,9 @@ class VacateRecord(IdMixin, Base):
     inspector: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(1000), default="")
     photo_ids: Mapped[str] = mapped_column(String(500), default="")  # attachment ids, comma-separated
+    # The reward instalment this vacating added (items that grew with the vacating date), so voiding
+    # the record cancels exactly it. No foreign key: the column came after the tables' order was set.
+    reward_instalment_id: Mapped[int | None] = mapped_column(BigId)
     recorded_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

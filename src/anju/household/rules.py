@@ -58,8 +58,9 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 # A recorded stage whose record is voided (a vacating acceptance or a demolition record entered in
 # error) goes back to the stage before it, and its date in the file is cleared. Not a transition a
-# person chooses: only the voiding of the record that set the stage asks for it.
-STAGE_REVERSALS: dict[str, str] = {"vacated": "signed", "demolished": "vacated"}
+# person chooses: only the voiding of the record that set the stage asks for it. An agreement that
+# ends (an approved cancellation, or a condition that failed) takes 已签约 back to 协商中.
+STAGE_REVERSALS: dict[str, str] = {"signed": "negotiating", "vacated": "signed", "demolished": "vacated"}
 
 MAX_BUILDING_AREA = Decimal("20000")  # ㎡; above this a census figure is a typo, not a house
 MAX_HOMESTEAD_AREA = Decimal("5000")

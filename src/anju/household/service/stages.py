@@ -110,8 +110,9 @@ def revert_stage(
     session: Session, *, actor: Actor, scope: DataScope, household_id: int, stage: str, reason: str
 ) -> Household:
     """Take a household back from ``stage`` to the stage before it (:data:`rules.STAGE_REVERSALS`)
-    because the record that set ``stage`` was voided, clearing that stage's date (``vacate_on`` /
-    ``demolish_on``); audited with the reason. 409 unless the household is in ``stage``."""
+    because the record that set ``stage`` was voided or the agreement ended, clearing that stage's
+    date (``sign_on`` / ``vacate_on`` / ``demolish_on``); audited with the reason. 409 unless the
+    household is in ``stage``."""
     h = _lock(session, scope, household_id)
     back = rules.STAGE_REVERSALS.get(stage)
     if back is None or h.status != stage:

@@ -3,8 +3,10 @@
 
 - ``teams``: nested teams, members and 包户到人 assignments (bulk, from xlsx, with history);
 - ``visits``: 走访 logged (idempotently) and listed;
-- ``households``: the campaign tab: stage transitions and timeline, attitude, difficulty,
-  escalation, 一户一策 plans;
+- ``households``: the campaign tab's stages: transitions and timeline (and who may do what on the tab);
+- ``tab``: the campaign tab as the page reads it (timeline, attitude, difficulty, plan, steps);
+- ``plans``: editing the tab: difficulty, escalation, 一户一策 plans and their steps;
+- ``worklist``: 我的包户, the households a user works on (the team's start page);
 - ``alerts``: what a team must act on today;
 - ``progress``: rates per project, block, team and day for any date, records, reverse schedule,
   rankings, concern statistics, the big screen's numbers;
@@ -18,6 +20,9 @@ from anju.campaign.service.alerts import *  # noqa: F403
 from anju.campaign.service.battle_map import *  # noqa: F403
 from anju.campaign.service.forecast import *  # noqa: F403
 from anju.campaign.service.households import *  # noqa: F403
+from anju.campaign.service.plans import *  # noqa: F403
 from anju.campaign.service.progress import *  # noqa: F403
+from anju.campaign.service.tab import *  # noqa: F403
 from anju.campaign.service.teams import *  # noqa: F403
 from anju.campaign.service.visits import *  # noqa: F403
+from anju.campaign.service.worklist import *  # noqa: F403

@@ -171,6 +171,25 @@ def test_to_chinese_capital(fen: int, text: str) -> None:
     assert to_chinese_capital(fen) == text
 
 
+# The tricky amounts of the signing issue (#10), typed as an agreement shows them. Two rules of the
+# standard (《会计基础工作规范》第五十二条 and the banks' 《正确填写票据和结算凭证的基本规定》) decide the
+# forms: an amount that ends at 元 or 角 is closed with 整 (分 is not), and 拾 at the head of an
+# amount keeps its 壹 (壹拾元整, never 拾元整, so that nothing can be written in front of it).
+ISSUE_AMOUNTS = [
+    ("0.05", "伍分"),
+    ("10.00", "壹拾元整"),
+    ("100,001.10", "壹拾万零壹元壹角整"),  # one 零 for the empty 千/百/拾 between 万 and 元
+    ("1,000,000.00", "壹佰万元整"),
+    ("20,304.00", "贰万零叁佰零肆元整"),  # 零 for the empty 千 after 万, and for the empty 拾
+    ("99,999,999.99", "玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分"),
+]
+
+
+@pytest.mark.parametrize(("yuan", "text"), ISSUE_AMOUNTS)
+def test_capital_form_of_the_issue_amounts(yuan: str, text: str) -> None:
+    assert to_chinese_capital(yuan_to_fen(yuan)) == text
+
+
 @given(st.integers(min_value=-(10**15), max_value=10**15))
 def test_round_to_fen_of_exact_fen_is_identity(fen: int) -> None:
     yuan = Decimal(fen).scaleb(-2)

@@ -13,5 +13,6 @@
 Services never commit; every write is audited in the same transaction.
 """
 
+from anju.agreement.service.documents import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403

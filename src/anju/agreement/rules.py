@@ -5,6 +5,7 @@ No I/O: dates, users and amounts are passed in.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -184,3 +185,63 @@ def item_increases(signed: dict[str, int], recomputed: dict[str, int]) -> dict[s
     set): item id -> increase in fen, in the recomputed order. Items that shrank or vanished give
     nothing back: a vacating never lowers what was signed."""
     return {k: v - signed.get(k, 0) for k, v in recomputed.items() if v > signed.get(k, 0)}
+
+
+# --- signing terms and payee: the rules the signing service and the API schemas share
+
+# The printed agreement number's prefix: letters, digits, CJK, brackets, - and _ (it also names files).
+PREFIX_PATTERN = r"^[0-9A-Za-z\u4e00-\u9fff〔〕（）()_-]{1,24}$"
+MAX_PREFIX = 24
+MAX_PAYEE_NAME = 64
+MAX_PAYEE_BANK = 128
+MAX_PAYEE_ACCOUNT = 64  # as typed, separators included; stored as 6 to 32 digits
+# An account number as typed: empty (not known yet), or 6 to 32 digits with spaces or dashes between.
+PAYEE_ACCOUNT_PATTERN = r"^(?:[ -]*(?:[0-9][ -]*){6,32})?$"
+RATE_CONDITIONS = frozenset({"block_rate", "project_rate"})
+
+
+def normalize_account(value: str) -> str | None:
+    """A bank account number without its spaces and dashes; ``""`` when blank; ``None`` when it is
+    not 6 to 32 digits (or is longer than :data:`MAX_PAYEE_ACCOUNT` as typed)."""
+    if len(value) > MAX_PAYEE_ACCOUNT:
+        return None
+    digits = value.replace(" ", "").replace("-", "")
+    if not digits:
+        return "" if not value.strip(" -") else None
+    if not digits.isascii() or not digits.isdigit() or not 6 <= len(digits) <= 32:
+        return None
+    return digits
+
+
+def terms_problems(
+    *,
+    agreement_prefix: str,
+    on_sign_share_bp: int,
+    condition_kind: str,
+    condition_rate_bp: int,
+    condition_deadline_on: date | None,
+) -> list[tuple[str, str]]:
+    """``(field, Chinese message)`` for every problem of a set of signing terms (empty when fine).
+
+    The share paid on signing is 0..10000 basis points (0%..100%); a rate condition needs a rate
+    of 1..10000 basis points; every condition needs its deadline; no condition has neither.
+    """
+    out: list[tuple[str, str]] = []
+    if not re.fullmatch(PREFIX_PATTERN, agreement_prefix):
+        out.append(
+            ("agreement_prefix", f"协议编号前缀应为 1 至 {MAX_PREFIX} 个字母、数字、汉字或 - _ 〔〕（）")
+        )
+    if isinstance(on_sign_share_bp, bool) or not 0 <= on_sign_share_bp <= 10000:
+        out.append(("on_sign_share_bp", "签约后支付比例应在 0% 至 100% 之间"))
+    if condition_kind not in CONDITION_KINDS:
+        out.append(("condition_kind", "生效条件应为 " + " / ".join(CONDITION_KINDS)))
+        return out
+    if condition_kind in RATE_CONDITIONS and not 1 <= condition_rate_bp <= 10000:
+        out.append(("condition_rate_bp", "签约率条件应在 0.01% 至 100% 之间"))
+    if condition_kind not in RATE_CONDITIONS and condition_rate_bp not in (0, 10000):
+        out.append(("condition_rate_bp", f"“{CONDITION_KINDS[condition_kind]}”不设签约率"))
+    if condition_kind != "none" and condition_deadline_on is None:
+        out.append(("condition_deadline_on", "附生效条件须填写条件成就的截止日期"))
+    if condition_kind == "none" and condition_deadline_on is not None:
+        out.append(("condition_deadline_on", "无附生效条件时不填截止日期"))
+    return out

@@ -13,6 +13,8 @@
 Services never commit; every write is audited in the same transaction.
 """
 
+from anju.agreement.service.amendments import *  # noqa: F403
+from anju.agreement.service.conditions import *  # noqa: F403
 from anju.agreement.service.documents import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403

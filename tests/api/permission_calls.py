@@ -474,6 +474,8 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"title": "", "commentary": f"讲评{n}：各专班抓紧推进。", "version": "0"}
     if p == "/projects/{project_id}/dispatch/{report_on}/issue":
         return {"version": "0"}
+    if p == "/projects/{project_id}/signing":  # the desk's review step: computes, writes nothing
+        return {"household_id": str(t.household_id), "option": "cash", "sign_on": "", "payee_name": t.head_name}
     if p == "/users/{user_id}/active":
         return {"active": "false"}
     if p == "/projects/new":

@@ -2,4 +2,8 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from anju.agreement.pages import desk
+
+routers: list[APIRouter] = [
+    desk.router,
+]

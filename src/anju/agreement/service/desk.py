@@ -1,0 +1,190 @@
+"""The signing desk (签约台): which households are ready to sign, the day's signings in sign order,
+and the checks of a payee before a signing is confirmed. Reads only; signing itself is
+:func:`anju.agreement.service.signing.sign`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from anju.agreement import rules
+from anju.agreement.models import Agreement
+from anju.agreement.service.signing import Payee
+from anju.core import text
+from anju.core.dates import SHANGHAI
+from anju.errors import ValidationFailed
+from anju.household import service as household_service
+from anju.identity.service import DataScope
+
+__all__ = [
+    "READY_STAGES",
+    "DeskHousehold",
+    "DeskQueue",
+    "DeskSigning",
+    "check_payee",
+    "mask_account",
+    "signing_queue",
+    "signings_on_day",
+]
+
+# Stages from which a household may sign (the household transition table leads from each to 已签约).
+READY_STAGES = ("surveyed", "valued", "negotiating")
+QUEUE_LIMIT = 50
+_ACCOUNT = re.compile(r"^[0-9]{6,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DeskHousehold:
+    """One household in the desk's list: ``ready`` when its stage may sign."""
+
+    id: int
+    code: str
+    head_name: str
+    stage: str
+    stage_label: str
+    ready: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeskQueue:
+    """The desk's list: households ready to sign (or those matching a search), capped at ``limit``."""
+
+    items: list[DeskHousehold]
+    total: int
+    limit: int
+    q: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSigning:
+    """One signing of the day, in sign order."""
+
+    agreement_id: int
+    agreement_no: str
+    sign_no: int
+    household_id: int
+    code: str
+    head_name: str
+    option: str
+    option_label: str
+    total_fen: int
+    status: str
+    status_label: str
+    issued_at: datetime
+
+
+def signing_queue(
+    session: Session, *, scope: DataScope, project_id: int, q: str = "", limit: int = QUEUE_LIMIT
+) -> DeskQueue:
+    """Households of ``project_id`` in ``scope`` for the desk.
+
+    Without ``q``: those ready to sign (已调查 / 已评估 / 协商中), 协商中 first, then by code. With
+    ``q``: every live household whose code or head's name contains it (ready ones first), so a
+    signed household can be found too. At most ``limit`` lines; ``total`` counts them all.
+    """
+    hh = household_service.live_households(scope=scope, project_id=project_id)
+    q = q.strip()[:64]
+    cond = []
+    if q:
+        needle = q.lower()
+        cond.append(
+            or_(
+                func.lower(hh.c.code).contains(needle, autoescape=True),
+                func.lower(hh.c.head_name).contains(needle, autoescape=True),
+            )
+        )
+    else:
+        cond.append(hh.c.status.in_(READY_STAGES))
+    total = int(session.scalar(select(func.count()).select_from(hh).where(*cond)) or 0)
+    order = case(
+        (hh.c.status == "negotiating", 0),
+        (hh.c.status == "valued", 1),
+        (hh.c.status == "surveyed", 2),
+        else_=3,
+    )
+    rows = session.execute(
+        select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status)
+        .where(*cond)
+        .order_by(order, hh.c.code, hh.c.id)
+        .limit(limit)
+    ).all()
+    labels = household_service.stage_labels()
+    items = [
+        DeskHousehold(int(i), code, head, status, labels.get(status, status), status in READY_STAGES)
+        for i, code, head, status in rows
+    ]
+    return DeskQueue(items=items, total=total, limit=limit, q=q)
+
+
+def signings_on_day(session: Session, *, scope: DataScope, project_id: int, on: date) -> list[DeskSigning]:
+    """The agreements whose sign order number was issued on office day ``on`` (Asia/Shanghai), in
+    sign order, for households in ``scope`` (cancelled and void ones included, with their status)."""
+    start = datetime.combine(on, time.min, tzinfo=SHANGHAI)
+    end = start + timedelta(days=1)
+    hh = household_service.live_households(scope=scope, project_id=project_id)
+    rows = session.execute(
+        select(Agreement, hh.c.code, hh.c.head_name)
+        .join(hh, hh.c.id == Agreement.household_id)
+        .where(
+            Agreement.project_id == project_id,
+            Agreement.sign_no_issued_at >= start,
+            Agreement.sign_no_issued_at < end,
+        )
+        .order_by(Agreement.sign_no)
+    ).all()
+    return [
+        DeskSigning(
+            agreement_id=a.id,
+            agreement_no=a.agreement_no,
+            sign_no=a.sign_no,
+            household_id=a.household_id,
+            code=code,
+            head_name=head,
+            option=a.option,
+            option_label=rules.OPTIONS.get(a.option, a.option),
+            total_fen=a.total_fen,
+            status=a.status,
+            status_label=rules.STATUSES.get(a.status, a.status),
+            issued_at=a.sign_no_issued_at,
+        )
+        for a, code, head in rows
+    ]
+
+
+def _payee_fail(field: str, label: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{label}{message}",
+        f"invalid {field}",
+        details=[{"field": field, "label": label, "message": message}],
+    )
+
+
+def check_payee(*, name: str, bank: str, account: str) -> Payee:
+    """A payee as typed at the desk, checked: name (收款人) up to 64 characters, bank (开户行) up
+    to 128, account (银行账号) 6-32 digits (spaces and dashes typed for reading are dropped). All
+    three may be left empty (the head of household is the payee, the bank details come later)."""
+    for value, field, label, max_len in (
+        (name, "payee_name", "收款人", 64),
+        (bank, "payee_bank", "开户行", 128),
+    ):
+        problem = text.text_problem(value, max_len=max_len)
+        if problem:
+            raise _payee_fail(field, label, problem)
+    digits = re.sub(r"[\s-]", "", account)
+    if digits and not _ACCOUNT.match(digits):
+        raise _payee_fail("payee_account", "银行账号", "应为6至32位数字")
+    if digits and not bank.strip():
+        raise _payee_fail("payee_bank", "开户行", "填写银行账号时必填")
+    return Payee(name=name.strip(), bank=bank.strip(), account=digits)
+
+
+def mask_account(account: str) -> str:
+    """A bank account as shown to people without pii.read: only its last four digits."""
+    if not account:
+        return ""
+    return "•••• " + account[-4:] if len(account) > 4 else "••••"

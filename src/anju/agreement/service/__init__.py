@@ -15,8 +15,10 @@ Services never commit; every write is audited in the same transaction.
 
 from anju.agreement.service.amendment_flag import *  # noqa: F403
 from anju.agreement.service.amendments import *  # noqa: F403
+from anju.agreement.service.clearance import *  # noqa: F403
 from anju.agreement.service.conditions import *  # noqa: F403
 from anju.agreement.service.desk import *  # noqa: F403
 from anju.agreement.service.documents import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403
+from anju.agreement.service.tenant_clearance import *  # noqa: F403

@@ -238,6 +238,20 @@ def last_change(
     return session.scalar(stmt.order_by(AuditRecord.seq.desc()).limit(1))
 
 
+def entity_history(
+    session: Session, *, entity: str, entity_id: str | int, limit: int = 200
+) -> list[AuditRecord]:
+    """Oldest-first audit records of one entity (a payment batch's timeline: who prepared,
+    submitted, approved, rejected with which reason...)."""
+    stmt = (
+        select(AuditRecord)
+        .where(AuditRecord.entity == entity, AuditRecord.entity_id == str(entity_id))
+        .order_by(AuditRecord.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def recent(session: Session, *, limit: int = 50) -> list[AuditRecord]:
     """The newest ``limit`` audit records, newest first."""
     return list(session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)))

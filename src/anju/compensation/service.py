@@ -408,3 +408,35 @@ def settle(
         raise NotComputable(
             exc.message_zh, exc.message_en, details=[{"field": "flats", "message": exc.message_zh}]
         ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectBudget:
+    """A project's budget under its latest published policy: the unchanged plan's total for one
+    option (the what-if page's base), and per block code."""
+
+    policy_version: int
+    option: str
+    option_label: str
+    total_fen: int
+    by_block: dict[str, int]
+
+
+def project_budget(session: Session, *, project_id: int, option: str | None = None) -> ProjectBudget:
+    """The project's compensation budget (what-if base total) for ``option`` (the policy's first
+    option when ``None``, as the what-if page opens). Raises :class:`NotFound` when no policy is
+    published. Whole-project figure: callers must hold a project-wide permission."""
+    import numpy as np
+
+    from anju.compensation import budget
+
+    pv, entry = budget.project_table(session, project_id=project_id)
+    options = entry.checked.policy.options
+    chosen = option if option in options else next(iter(options))
+    base = budget.base_result(entry, chosen)
+    totals = base.total
+    sums = np.zeros(len(entry.table.blocks), dtype=np.int64)
+    np.add.at(sums, entry.table.block_idx, totals)
+    by_block = {code: int(sums[k]) for k, code in enumerate(entry.table.blocks)}
+    label = options[chosen]
+    return ProjectBudget(pv.version, chosen, label, int(totals.sum()), by_block)

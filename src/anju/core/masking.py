@@ -22,3 +22,14 @@ def mask_name(value: str) -> str:
     if not value:
         return value
     return value[0] + "*" * (len(value) - 1)
+
+
+def mask_account(value: str) -> str:
+    """A bank account for roles that need not see it: ``6222021234567890`` -> ``6222********7890``
+    (first and last four kept when at least 12 digits, else only the last four)."""
+    digits = value.replace(" ", "").replace("-", "")
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    if len(digits) < 12:
+        return "*" * (len(digits) - 4) + digits[-4:]
+    return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]

@@ -256,7 +256,9 @@ def signing_submit(
             message="签约日期应为日期（YYYY-MM-DD）", status_code=422,
         )  # fmt: skip
     try:
-        payee = agreement_service.check_payee(name=payee_name, bank=payee_bank, account=payee_account)
+        payee = agreement_service.clean_payee(
+            agreement_service.Payee(name=payee_name, bank=payee_bank, account=payee_account), default_name=""
+        )
         if on > today:
             raise Conflict(
                 f"签约日期不能晚于今天（{today.isoformat()}）", "sign_on after today", code="sign_date"

@@ -1,11 +1,9 @@
-"""The signing desk (签约台): which households are ready to sign, the day's signings in sign order,
-and the checks of a payee before a signing is confirmed. Reads only; signing itself is
-:func:`anju.agreement.service.signing.sign`.
+"""The signing desk (签约台): which households are ready to sign and the day's signings in sign
+order. Reads only; signing itself is :func:`anju.agreement.service.signing.sign`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -14,10 +12,7 @@ from sqlalchemy.orm import Session
 
 from anju.agreement import rules
 from anju.agreement.models import Agreement
-from anju.agreement.service.signing import Payee
-from anju.core import text
 from anju.core.dates import SHANGHAI
-from anju.errors import ValidationFailed
 from anju.household import service as household_service
 from anju.identity.service import DataScope
 
@@ -26,8 +21,6 @@ __all__ = [
     "DeskHousehold",
     "DeskQueue",
     "DeskSigning",
-    "check_payee",
-    "mask_account",
     "signing_queue",
     "signings_on_day",
 ]
@@ -35,7 +28,6 @@ __all__ = [
 # Stages from which a household may sign (the household transition table leads from each to 已签约).
 READY_STAGES = ("surveyed", "valued", "negotiating")
 QUEUE_LIMIT = 50
-_ACCOUNT = re.compile(r"^[0-9]{6,32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,37 +146,3 @@ def signings_on_day(session: Session, *, scope: DataScope, project_id: int, on: 
         )
         for a, code, head in rows
     ]
-
-
-def _payee_fail(field: str, label: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{label}{message}",
-        f"invalid {field}",
-        details=[{"field": field, "label": label, "message": message}],
-    )
-
-
-def check_payee(*, name: str, bank: str, account: str) -> Payee:
-    """A payee as typed at the desk, checked: name (收款人) up to 64 characters, bank (开户行) up
-    to 128, account (银行账号) 6-32 digits (spaces and dashes typed for reading are dropped). All
-    three may be left empty (the head of household is the payee, the bank details come later)."""
-    for value, field, label, max_len in (
-        (name, "payee_name", "收款人", 64),
-        (bank, "payee_bank", "开户行", 128),
-    ):
-        problem = text.text_problem(value, max_len=max_len)
-        if problem:
-            raise _payee_fail(field, label, problem)
-    digits = re.sub(r"[\s-]", "", account)
-    if digits and not _ACCOUNT.match(digits):
-        raise _payee_fail("payee_account", "银行账号", "应为6至32位数字")
-    if digits and not bank.strip():
-        raise _payee_fail("payee_bank", "开户行", "填写银行账号时必填")
-    return Payee(name=name.strip(), bank=bank.strip(), account=digits)
-
-
-def mask_account(account: str) -> str:
-    """A bank account as shown to people without pii.read: only its last four digits."""
-    if not account:
-        return ""
-    return "•••• " + account[-4:] if len(account) > 4 else "••••"

@@ -136,6 +136,8 @@ class Targets:
             return _attachment(hid, PNG + str(n).encode())
         if kind == "visit":
             return _visit(hid)
+        if kind == "household":
+            return _signable_sibling(hid, self.head_name, f"{self.code}N{n}")
         raise AssertionError(f"no spare for {kind}")
 
 
@@ -213,6 +215,40 @@ def _targets(
         visit_id=_visit(hid),
         step_id=_plan_step(hid),
     )
+
+
+def _signable_sibling(hid: int, head: str, code: str) -> int:
+    """A new unsigned household beside ``hid`` (same project, block, head's name and assignment, so the
+    same scope case): each permitted signing takes one, and the target household stays unsigned."""
+    team_id, user_id = assignment_of(hid)
+
+    def build(db: Any) -> int:
+        h = household_service.get_household(db, scope=ALL_SCOPE, household_id=hid)
+        sibling = household_service.create_household(
+            db,
+            actor=ACTOR,
+            project_id=h.project_id,
+            block_id=h.block_id,
+            data={"code": code, "head_name": head, "address": f"{h.address}之三"},
+        )
+        household_service.add_building(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=sibling.id,
+            data={"certificate_no": f"S{code}", "structure": "砖混", "use": "住宅", "legal_area": "50.00"},
+        )
+        identity_service.assign_households(
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=user_id, on=date(2026, 11, 1)
+        )
+        return int(sibling.id)
+
+    return int(_commit(build))
+
+
+# Routes that write something a household can have only once (an agreement): a permitted call takes
+# a spare sibling household of the same scope case.
+SPARE_HOUSEHOLD_ROUTES = frozenset({"POST /api/v1/households/{household_id}/agreements"})
 
 
 def _plan_step(hid: int) -> int:
@@ -376,6 +412,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
         if name == "child_id" or (name.endswith("_id") and name[:-3] == CHILD_KIND.get(first)):
             kind = CHILD_KIND[first] if name == "child_id" else name[:-3]
             values[name] = t.spare(kind) if spare else getattr(t, f"{kind}_id")
+        elif name == "household_id" and spare and route.key in SPARE_HOUSEHOLD_ROUTES:
+            values[name] = t.spare("household")
         elif name in (
             "project_id",
             "household_id",
@@ -625,6 +663,18 @@ def version_by_household(table: str, household_id: int) -> int:
         return int(v or 0)
 
 
+def version_by_project(table: str, project_id: int) -> int:
+    """The version of a project's one row in ``table`` (0 when there is none yet)."""
+    with unit_of_work() as db:
+        v = db.scalar(text(f"SELECT version FROM {table} WHERE project_id = :id"), {"id": project_id})
+        return int(v or 0)
+
+
+def project_code(project_id: int) -> str:
+    with unit_of_work() as db:
+        return str(db.scalar(text("SELECT code FROM project WHERE id = :id"), {"id": project_id}))
+
+
 def version_of(table: str, record_id: int) -> int:
     """The record's current version, as a client that has just read it would send it."""
     with unit_of_work() as db:
@@ -714,6 +764,25 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "parent_id": t.block_id,
         },
         ("PATCH", "/blocks/{block_id}"): {"sort": 0, "version": version_of("block", t.block_id)},
+        # signing: a spare household each time (path_values); the terms saved as they stand
+        ("POST", "/households/{household_id}/agreements"): {
+            "option": "cash",
+            "sign_on": today_shanghai().isoformat(),
+            "payee_bank": "青溪农商银行",
+            "payee_account": f"6222 0202 {n:08d}",
+        },
+        ("PUT", "/projects/{project_id}/signing-terms"): {
+            "agreement_prefix": project_code(t.project_id),
+            "on_sign_share_bp": 7000,
+            "condition": {"kind": "none"},
+            "version": version_by_project("signing_terms", t.project_id),
+            "reason": "核对签约设置",
+        },
+        # amendments and cancellations: spare agreements and requests each time (path_values)
+        ("POST", "/agreements/{agreement_id}/changes"): {"kind": "cancel", "reason": "双方协商解除"},
+        ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
+        ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
+        ("POST", "/projects/{project_id}/conditions/check"): {},
     }
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
         team_id, user_id = assignment_of(t.household_id)
@@ -731,7 +800,8 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
 
 def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True) -> Call:
     """A realistic request for ``route``; ``csrf`` None sends no token at all."""
-    url = route.path.format(**path_values(route, t, spare=spare and route.path.endswith("/void")))
+    spare = spare and (route.path.endswith("/void") or route.key in SPARE_HOUSEHOLD_ROUTES)
+    url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
     specified = not set(route.params) & set(PLACEHOLDER_PARAMS)
     query = {}

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from anju.agreement.api import agreements
+
+routers: list[APIRouter] = [agreements.router]

@@ -186,6 +186,54 @@ def _previous_date(h: Any, changes: list[StageChange]) -> tuple[date | None, str
     return on, stage_label(current)
 
 
+def _record_move(
+    session: Session,
+    actor: Actor,
+    h: Any,
+    *,
+    action: str,
+    from_stage: str,
+    to_stage: str,
+    reached_on: date,
+    recorded_at: datetime | None,
+    note: str,
+    audited: dict[str, Any] | None = None,
+) -> StageChange:
+    """Add a move to ``h``'s timeline (after the household service moved its stage), audit it
+    (``action`` create or revert; ``audited``: more audited values) and queue the ``stage`` event."""
+    change = StageChange(
+        project_id=h.project_id,
+        household_id=h.id,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        reached_on=reached_on,
+        at=recorded_at or utcnow(),  # a backfilled history (the demo's) keeps the moment it happened
+        by_user_id=actor.user_id,
+        by_name=actor.display_name[:64],
+        note=note,
+    )
+    session.add(change)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        entity="stage_change",
+        entity_id=change.id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes={"from_stage": [None, from_stage], "to_stage": [None, to_stage], **(audited or {})},
+        reason=note,
+    )
+    events.notify(
+        session,
+        topic=events.project_topic(h.project_id),
+        kind="stage",
+        data={"household_id": h.id, "from": from_stage, "to": to_stage, "on": reached_on.isoformat()},
+    )
+    return change
+
+
 def move_stage(
     session: Session,
     *,
@@ -290,41 +338,18 @@ def move_stage(
         on=on if to_stage in rules.DATED_STAGES else None,
         reason=note,
     )
-    change = StageChange(
-        project_id=h.project_id,
-        household_id=h.id,
+    return _record_move(
+        session,
+        actor,
+        h,
+        action="create",
         from_stage=current,
         to_stage=to_stage,
         reached_on=on,
-        at=recorded_at or utcnow(),  # a backfilled history (the demo's) keeps the moment it happened
-        by_user_id=actor.user_id,
-        by_name=actor.display_name[:64],
+        recorded_at=recorded_at,
         note=note,
+        audited={"reached_on": [None, on.isoformat()]},
     )
-    session.add(change)
-    session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="create",
-        entity="stage_change",
-        entity_id=change.id,
-        project_id=h.project_id,
-        household_id=h.id,
-        changes={
-            "from_stage": [None, current],
-            "to_stage": [None, to_stage],
-            "reached_on": [None, on.isoformat()],
-        },
-        reason=note,
-    )
-    events.notify(
-        session,
-        topic=events.project_topic(h.project_id),
-        kind="stage",
-        data={"household_id": h.id, "from": current, "to": to_stage, "on": on.isoformat()},
-    )
-    return change
 
 
 def revert_stage(
@@ -351,34 +376,14 @@ def revert_stage(
     )
     back = h.status
     reached_on, _label = _previous_date(h, _changes(session, h.id))
-    change = StageChange(
-        project_id=h.project_id,
-        household_id=h.id,
+    return _record_move(
+        session,
+        actor,
+        h,
+        action="revert",
         from_stage=from_stage,
         to_stage=back,
         reached_on=reached_on or today_shanghai(),
-        at=recorded_at or utcnow(),
-        by_user_id=actor.user_id,
-        by_name=actor.display_name[:64],
+        recorded_at=recorded_at,
         note=note,
     )
-    session.add(change)
-    session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="revert",
-        entity="stage_change",
-        entity_id=change.id,
-        project_id=h.project_id,
-        household_id=h.id,
-        changes={"from_stage": [None, from_stage], "to_stage": [None, back]},
-        reason=note,
-    )
-    events.notify(
-        session,
-        topic=events.project_topic(h.project_id),
-        kind="stage",
-        data={"household_id": h.id, "from": from_stage, "to": back, "on": change.reached_on.isoformat()},
-    )
-    return change

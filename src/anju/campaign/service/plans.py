@@ -9,10 +9,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from anju.audit import service as audit_service
 from anju.audit.service import field_diff
@@ -24,6 +23,7 @@ from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.db import events
+from anju.db.versions import bump_version as _bump
 from anju.errors import Conflict, NotFound
 from anju.household import service as household_service
 from anju.identity import service as identity_service
@@ -49,23 +49,6 @@ def _check_version(session: Session, obj: Any, expected: int | None, *, what: st
     )
 
 
-def _bump(session: Session, obj: Any) -> None:
-    """Raise ``obj``'s version by one, guarded by the version this transaction read."""
-    model = type(obj)
-    old = int(obj.version)
-    result: Any = session.execute(
-        update(model)
-        .where(model.id == obj.id, model.version == old)
-        .values(version=old + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Conflict(
-            "该记录已被他人修改，请刷新页面后重试", "changed by someone else meanwhile", code="stale_version"
-        )
-    set_committed_value(obj, "version", old + 1)
-
-
 def _insert(session: Session, obj: Any) -> None:
     """Insert a row whose unique household key a concurrent request may have taken (a 409, not a 500)."""
     session.add(obj)
@@ -77,6 +60,40 @@ def _insert(session: Session, obj: Any) -> None:
             "created by someone else meanwhile",
             code="stale_version",
         ) from exc
+
+
+def _audited(
+    session: Session,
+    actor: Actor,
+    h: Any,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int,
+    changes: dict[str, Any],
+    reason: str = "",
+    kind: str = "plan",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Audit a change of ``h``'s campaign tab and queue the live event (``kind``) pages receive after
+    the commit."""
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes=changes,
+        reason=reason,
+    )
+    events.notify(
+        session,
+        topic=events.project_topic(h.project_id),
+        kind=kind,
+        data={"household_id": h.id, **(data or {})},
+    )
 
 
 def _check_user(
@@ -169,22 +186,17 @@ def update_campaign(
     c.updated_at = utcnow()
     if not created:
         _bump(session, c)
-    audit_service.record(
+    _audited(
         session,
-        actor=actor,
+        actor,
+        h,
         action="update",
         entity="household_campaign",
         entity_id=c.id,
-        project_id=h.project_id,
-        household_id=h.id,
         changes=diff,
         reason=reason,
-    )
-    events.notify(
-        session,
-        topic=events.project_topic(h.project_id),
         kind="campaign",
-        data={"household_id": h.id, "fields": sorted(diff)},
+        data={"fields": sorted(diff)},
     )
     return c
 
@@ -244,17 +256,7 @@ def save_plan(
     for k, v in values.items():
         setattr(plan, k, v)
     plan.updated_at = now
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        entity="household_plan",
-        entity_id=plan.id,
-        project_id=h.project_id,
-        household_id=h.id,
-        changes=diff,
-    )
-    events.notify(session, topic=events.project_topic(h.project_id), kind="plan", data={"household_id": h.id})
+    _audited(session, actor, h, action=action, entity="household_plan", entity_id=plan.id, changes=diff)
     return plan
 
 
@@ -315,19 +317,17 @@ def add_step(
     session.add(step)
     session.flush()
     plan.updated_at = now
-    audit_service.record(
+    _audited(
         session,
-        actor=actor,
+        actor,
+        h,
         action="create",
         entity="plan_step",
         entity_id=step.id,
-        project_id=h.project_id,
-        household_id=h.id,
         changes=field_diff(
             {}, {"text": step.text, "owner_id": step.owner_id, "due_on": step.due_on, "status": status}
         ),
     )
-    events.notify(session, topic=events.project_topic(h.project_id), kind="plan", data={"household_id": h.id})
     return step
 
 
@@ -386,15 +386,5 @@ def update_step(
     if "status" in diff:
         step.done_at = utcnow() if step.status == "done" else None
     _bump(session, step)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="update",
-        entity="plan_step",
-        entity_id=step.id,
-        project_id=h.project_id,
-        household_id=h.id,
-        changes=diff,
-    )
-    events.notify(session, topic=events.project_topic(h.project_id), kind="plan", data={"household_id": h.id})
+    _audited(session, actor, h, action="update", entity="plan_step", entity_id=step.id, changes=diff)
     return step

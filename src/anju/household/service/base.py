@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from anju.audit import service as audit_service
 from anju.audit.service import field_diff
 from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import to_shanghai, utcnow
+from anju.db.versions import bump_version
 from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.household import rules
 from anju.household.models import (
@@ -173,22 +173,7 @@ def _check_version(session: Session, obj: Any, expected: int | None, *, what: st
     )
 
 
-def _bump(session: Session, obj: Any) -> None:
-    """Raise ``obj``'s version by one, guarded by the version this transaction read."""
-    model = type(obj)
-    old = int(obj.version)
-    result: Any = session.execute(
-        update(model)
-        .where(model.id == obj.id, model.version == old)
-        .values(version=old + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Conflict(
-            "该记录已被他人修改，请刷新页面后重试", "changed by someone else meanwhile", code="stale_version"
-        )
-    set_committed_value(obj, "version", old + 1)
-
+_bump = bump_version  # raise a record's version, guarded by the version read
 
 _VERSIONED: dict[str, type[Any]] = {
     "household": Household,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from anju.agreement.cli import app as agreement_app
 from anju.audit.cli import app as audit_app
 from anju.backup import cli as backup_cli
 from anju.campaign.cli import app as campaign_app
@@ -33,6 +34,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(project_app, name="project")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(agreement_app, name="agreement")
 app.command("demo")(demo_command)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)

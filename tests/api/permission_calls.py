@@ -64,6 +64,7 @@ def parcel_geojson(code: str) -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
 FORBIDDEN_ZH = "您没有执行此操作的权限"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CSRF_ZH = "页面已过期或请求来源无效"
 
 
@@ -89,6 +90,7 @@ class Targets:
     serial: list[int] = field(default_factory=lambda: [500])
     visit_id: int = 0  # a visit (走访) of the household
     step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
+    agreement_id: int = 0  # a signed agreement of a sibling household in the same scope case
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -214,7 +216,42 @@ def _targets(
         serial=[serial],
         visit_id=_visit(hid),
         step_id=_plan_step(hid),
+        agreement_id=_sibling_agreement(hid, head, code),
     )
+
+
+def _sibling_agreement(hid: int, head: str, code: str) -> int:
+    """A signed agreement of a new household beside ``hid`` (same project, block, head's name and
+    assignment, so it falls in the same scope case): the agreement routes have one to read while
+    the target household itself stays unsigned for the stage routes."""
+    from anju.agreement import service as agreement_service
+
+    team_id, user_id = assignment_of(hid)
+
+    def build(db: Any) -> int:
+        h = household_service.get_household(db, scope=ALL_SCOPE, household_id=hid)
+        sibling = household_service.create_household(
+            db,
+            actor=ACTOR,
+            project_id=h.project_id,
+            block_id=h.block_id,
+            data={"code": f"{code}S", "head_name": head, "address": f"{h.address}之二"},
+        )
+        household_service.add_building(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=sibling.id,
+            data={"certificate_no": f"S{code}", "structure": "砖混", "use": "住宅", "legal_area": "60.00"},
+        )
+        identity_service.assign_households(
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=user_id, on=date(2026, 11, 1)
+        )
+        return agreement_service.sign(
+            db, actor=ACTOR, scope=ALL_SCOPE, household_id=sibling.id, option="cash", sign_on=today_shanghai()
+        ).id
+
+    return int(_commit(build))
 
 
 def _signable_sibling(hid: int, head: str, code: str) -> int:
@@ -433,6 +470,10 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "zh"
         elif name == "step_id":
             values[name] = t.step_id
+        elif name == "agreement_id":
+            values[name] = t.agreement_id
+        elif name == "option":
+            values[name] = "cash"
         elif name == "visit_id":
             values[name] = t.spare("visit") if spare else t.visit_id
         elif name == "team_id":
@@ -516,6 +557,8 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"household_id": str(t.household_id), "option": "cash", "sign_on": "", "payee_name": t.head_name}
     if p == "/users/{user_id}/active":
         return {"active": "false"}
+    if p == "/projects/{project_id}/agreement-templates":  # with the built-in template as the file
+        return {"option": "cash"}
     if p == "/projects/new":
         return {"code": f"NP{n}", "name": f"新建项目{n}", "kind": "shantytown", "target_sign_rate": "100"}
     if p == "/projects/{project_id}/setup":
@@ -848,6 +891,10 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         specified = True
     if route.path == "/projects/{project_id}/assignments/import":
         kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
+    if route.path == "/projects/{project_id}/agreement-templates":
+        from anju.agreement.docx_defaults import default_template
+
+        kwargs["files"] = {"file": ("货币补偿协议模板.docx", default_template("cash"), DOCX_TYPE)}
     if route.path == "/households/{household_id}/attachments":
         kwargs["files"] = {"file": ("照片.png", PNG + str(t.next_serial()).encode(), "image/png")}
         data["kind"] = "photo"

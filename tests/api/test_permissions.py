@@ -65,6 +65,8 @@ RENDER_ONCE = frozenset(
         "GET /projects/{project_id}/whatif",
         "GET /api/v1/projects/{project_id}/dispatch-reports/{report_on}.pdf",
         "GET /api/v1/projects/{project_id}/dispatch-reports/{report_on}.docx",
+        "GET /agreements/{agreement_id}/print",
+        "GET /api/v1/agreements/{agreement_id}/document",
     }
 )
 

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.api import agreements
+from anju.agreement.api import agreements, documents
 
-routers: list[APIRouter] = [agreements.router]
+routers: list[APIRouter] = [agreements.router, documents.router]

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import desk
+from anju.agreement.pages import desk, documents
 
 routers: list[APIRouter] = [
     desk.router,
+    documents.router,
 ]

@@ -389,7 +389,7 @@ def _loop_depth(node: Any, depth: int = 0) -> int:
 
 
 def _check_source(env: Any, source: str, unknown: set[str], refused: set[str]) -> None:
-    from jinja2 import meta, nodes
+    from jinja2 import nodes
     from jinja2.exceptions import TemplateSyntaxError
 
     try:
@@ -398,9 +398,19 @@ def _check_source(env: Any, source: str, unknown: set[str], refused: set[str]) -
         raise _TemplateProblem(
             f"模板标记有语法错误（{exc.message}）", f"syntax error: {exc.message}"
         ) from None
-    for name in meta.find_undeclared_variables(ast):
-        if name not in docx_defaults.FIELDS:
-            unknown.add(name)
+    # Names read but never assigned (Jinja's own meta.find_undeclared_variables compiles the
+    # template and stops at the first unknown filter; this keeps listing). Scoping is not
+    # followed here: the test render with strict undefined catches a name used out of its loop.
+    names = list(ast.find_all(nodes.Name))
+    assigned = {n.name for n in names if n.ctx in ("store", "param")}
+    for n in names:
+        if (
+            n.ctx == "load"
+            and n.name not in assigned
+            and n.name != "loop"
+            and n.name not in docx_defaults.FIELDS
+        ):
+            unknown.add(n.name)
     kinds = {
         nodes.Call: "调用函数或方法",
         nodes.Macro: "宏（macro）",
@@ -413,6 +423,22 @@ def _check_source(env: Any, source: str, unknown: set[str], refused: set[str]) -
     for kind, label in kinds.items():
         if any(True for _ in ast.find_all(kind)):
             refused.add(label)
+    # and / or / not are expressions too, and welcome; arithmetic is not (text can be multiplied)
+    arithmetic = (
+        nodes.Mul,
+        nodes.Div,
+        nodes.FloorDiv,
+        nodes.Add,
+        nodes.Sub,
+        nodes.Mod,
+        nodes.Pow,
+        nodes.Neg,
+        nodes.Pos,
+    )
+    if any(True for _ in ast.find_all(arithmetic)):
+        refused.add("算术运算")
+    if any(g.attr.startswith("_") for g in ast.find_all(nodes.Getattr)):
+        refused.add("以下划线开头的属性")
     for f in ast.find_all(nodes.Filter):
         if f.name not in ALLOWED_FILTERS:
             refused.add(f"过滤器 {f.name}")
@@ -587,8 +613,19 @@ def _inspect_docx(content: bytes, filename: str) -> None:
                 code="upload_unsafe",
                 details=[{"field": "file", "part": name[:200], "message": "含有宏、控件或嵌入的对象"}],
             )
+        if not low.endswith((".xml", ".rels")):
+            continue
+        data = archive.read(name)  # sizes already checked by the inspection
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            # Word never writes a DTD; entities are how XML bombs and file reads (XXE) travel.
+            raise upload_policy.UploadRefused(
+                f"文件“{filename}”的部件“{name[:80]}”含有文档类型定义（DTD），不是 Word 或 WPS 保存的文档，已拒绝",
+                f"{filename}: DTD in {name[:80]}",
+                code="upload_unsafe",
+                details=[{"field": "file", "part": name[:200], "message": "含有文档类型定义（DTD）"}],
+            )
         if low.endswith(".rels"):
-            for tag in _EXTERNAL_REL.findall(archive.read(name)):
+            for tag in _EXTERNAL_REL.findall(data):
                 if b'TargetMode="External"' in tag and not re.search(rb'Type="[^"]*/hyperlink"', tag):
                     raise upload_policy.UploadRefused(
                         f"文件“{filename}”引用了外部文件（{name[:80]}），协议模板不能引用外部内容，已拒绝",
@@ -619,20 +656,18 @@ def check_template(content: bytes, filename: str) -> None:
             _check_source(env, source, unknown, refused)
     except _TemplateProblem as exc:
         raise _fail("file", f"模板“{filename}”{exc.zh}", exc.en) from None
-    if unknown:
-        names = sorted(unknown)
-        raise ValidationFailed(
-            f"模板“{filename}”中有未知的占位符：{'、'.join(names)}。可用的占位符见本页的占位符说明",
-            f"unknown placeholders: {', '.join(names)}",
-            code="unknown_placeholder",
-            details=[{"field": "file", "placeholder": n, "message": f"未知的占位符 {n}"} for n in names],
+    if unknown or refused:
+        names, what = sorted(unknown), sorted(refused)
+        parts_zh = ([f"中有未知的占位符：{'、'.join(names)}"] if names else []) + (
+            [f"中含有不允许的内容：{'、'.join(what)}"] if what else []
         )
-    if refused:
-        what = sorted(refused)
-        raise _fail(
-            "file",
-            f"模板“{filename}”中含有不允许的内容：{'、'.join(what)}。协议模板只能使用占位符、条件和循环",
-            f"disallowed template constructs: {', '.join(what)}",
+        hint = "可用的占位符见本页的占位符说明" if names else "协议模板只能使用占位符、条件和循环"
+        raise ValidationFailed(
+            f"模板“{filename}”" + "；".join(parts_zh) + "。" + hint,
+            f"unknown placeholders: {', '.join(names) or '-'}; disallowed: {', '.join(what) or '-'}",
+            code="unknown_placeholder" if names else "template_refused",
+            details=[{"field": "file", "placeholder": n, "message": f"未知的占位符 {n}"} for n in names]
+            + [{"field": "file", "message": f"不允许的内容：{w}"} for w in what],
         )
     try:
         _render_docx(content, _sample(docx_defaults.FIELDS))

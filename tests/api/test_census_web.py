@@ -149,7 +149,9 @@ def test_ledger_download_scope_and_reveal(client_as: ClientAs) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
     rows = CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_name("台账").to_python()
-    assert [row[0] for row in rows[2:]] == [f"H{i:04d}" for i in range(1, 7)]
+    assert [row[0] for row in rows[2:]] == [f"H{i:04d}" for i in range(1, 7)] + ["合计"]
+    assert rows[1][-6:] == ["协议编号", "安置方式", "协议金额(元)", "签约顺序号", "已付(元)", "应付未付(元)"]
+    assert rows[-1][:2] == ["合计", "6 户"] and rows[-1][-6] == "0 份"  # nobody signed yet
     assert client.get(f"/projects/{world.project_id}/ledger.xlsx?reveal=true").status_code == 403
     assert client.get(f"/api/v1/projects/{world.project_id}/ledger.xlsx").status_code == 200
     client, _csrf, world = client_as("auditor")

@@ -140,7 +140,8 @@ def export_ledger(
     out: Path = typer.Option(..., "-o", "--output", help="输出 .xlsx 文件"),
     reveal: bool = typer.Option(False, "--reveal", help="导出完整身份证号（默认脱敏）"),
 ) -> None:
-    """Export a project's household ledger (台账) to xlsx."""
+    """Export a project's household ledger (台账) to xlsx, with the signing columns and a 合计 row."""
+    from anju.agreement import service as agreement_service
     from anju.project import service as project_service
 
     started = time.perf_counter()
@@ -148,8 +149,14 @@ def export_ledger(
         with unit_of_work() as db:
             p = project_service.get_project_by_code(db, project)
             with out.open("wb") as fh:
+                everything = DataScope.everything()
                 n = ledger.export_ledger(
-                    db, scope=DataScope.everything(), project_id=p.id, target=fh, reveal=reveal
+                    db,
+                    scope=everything,
+                    project_id=p.id,
+                    target=fh,
+                    reveal=reveal,
+                    extra=agreement_service.ledger_columns(db, scope=everything, project_id=p.id),
                 )
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh}[/red]")

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from anju import uploads as upload_store
+from anju.agreement import service as agreement_service
 from anju.audit import service as audit_service
 from anju.config import get_settings
 from anju.core import uploads as core_uploads
@@ -336,7 +337,14 @@ def _ledger_response(
     path = Path(name)
     try:
         n = ledger.export_ledger(
-            db, scope=user.scope, project_id=project_id, target=path, reveal=reveal, tmpdir=scratch
+            db,
+            scope=user.scope,
+            project_id=project_id,
+            target=path,
+            reveal=reveal,
+            tmpdir=scratch,
+            # the signing columns (agreement, option, total, sign order, paid, due) and a 合计 row
+            extra=agreement_service.ledger_columns(db, scope=user.scope, project_id=project_id),
         )
     except BaseException:
         path.unlink(missing_ok=True)

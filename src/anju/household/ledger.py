@@ -3,15 +3,20 @@
 Written with XlsxWriter in constant-memory mode (rows streamed to disk), so a project of
 100,000 households exports without holding the workbook in memory. The caller's data scope
 limits the rows; identity numbers are masked unless the caller may and asks to reveal them.
+
+Other domains add columns to the households sheet through ``extra`` (the signing columns: the
+route and the command pass ``agreement_service.ledger_columns``); this module imports none of
+them. With extra columns the sheet ends with a 合计 row summing its numeric columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -84,6 +89,21 @@ BUILDING_COLUMNS: tuple[tuple[str, float], ...] = (
 )
 
 
+class ExtraColumns(Protocol):
+    """Columns another domain adds after the households sheet's own, and their values.
+
+    ``columns``: ``(label, width, kind, total)`` with kind ``text`` | ``money`` (fen, written as
+    yuan) | ``int``, and total ``""`` | ``sum`` | ``count`` (non-empty cells, "N 份") for the 合计 row.
+    ``values``: household id -> one value per column (``None`` or a missing household: blank).
+    """
+
+    @property
+    def columns(self) -> Sequence[tuple[str, float, str, str]]: ...
+
+    @property
+    def values(self) -> Mapping[int, Sequence[str | int | None]]: ...
+
+
 @dataclass
 class _Totals:
     members: int = 0
@@ -104,6 +124,7 @@ def export_ledger(
     target: Path | BinaryIO,
     reveal: bool = False,
     tmpdir: Path | None = None,
+    extra: ExtraColumns | None = None,
 ) -> int:
     """Write the ledger of ``project_id`` (households in ``scope``) to ``target``; returns the household count.
 
@@ -111,6 +132,7 @@ def export_ledger(
     permission (the web route and the CLI do). ``tmpdir`` is where XlsxWriter keeps its row files
     while it writes (they hold personal data; the web layer passes a folder swept after a crash).
     Text is written as text: a name such as ``=HYPERLINK(...)`` never becomes a formula.
+    ``extra``: columns of other domains appended to the households sheet, then a 合计 row.
     """
     import xlsxwriter
 
@@ -157,7 +179,11 @@ def export_ledger(
     area_fmt = wb.add_format({"num_format": "#,##0.00"})
     money_fmt = wb.add_format({"num_format": "#,##0.00"})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    total_fmt = wb.add_format({"bold": True, "top": 2})
+    total_area_fmt = wb.add_format({"bold": True, "top": 2, "num_format": "#,##0.00"})
     exported = to_shanghai(utcnow()).strftime("%Y-%m-%d %H:%M")
+    extra_columns = tuple(extra.columns) if extra is not None else ()
+    household_columns = HOUSEHOLD_COLUMNS + tuple((label, width) for label, width, _k, _t in extra_columns)
     sheet_h = wb.add_worksheet("台账")
     sheet_m = wb.add_worksheet("家庭成员")
     sheet_b = wb.add_worksheet("房屋")
@@ -181,7 +207,7 @@ def export_ledger(
     start(
         sheet_h,
         f"{caption} 被征收户台账（共 {len(households):,} 户）  导出时间：{exported}",
-        HOUSEHOLD_COLUMNS,
+        household_columns,
     )
 
     scoped = select(Household.id).where(*cond)
@@ -316,6 +342,9 @@ def export_ledger(
     # households ------------------------------------------------------------------------
     r = 2
     ws = sheet_h
+    first_extra = len(HOUSEHOLD_COLUMNS)
+    extra_values = extra.values if extra is not None else {}
+    extra_sums = [0] * len(extra_columns)
     for h in households:
         t = totals[h.id]
         ws.write_string(r, 0, h.code)
@@ -341,10 +370,67 @@ def export_ledger(
         c += 1
         _write_date(ws, r, c, h.sign_on, date_fmt)
         _write_date(ws, r, c + 1, h.vacate_on, date_fmt)
+        for j, cell in enumerate(extra_values.get(h.id, ())):
+            if j >= len(extra_columns) or cell is None or cell == "":
+                continue
+            _label, _w, kind, total = extra_columns[j]
+            if kind == "money" and isinstance(cell, int):
+                ws.write_number(r, first_extra + j, fen_to_yuan(cell), money_fmt)
+            elif kind == "int" and isinstance(cell, int):
+                ws.write_number(r, first_extra + j, cell)
+            else:
+                ws.write_string(r, first_extra + j, str(cell))
+            if total == "sum" and isinstance(cell, int):
+                extra_sums[j] += cell
+            elif total == "count":
+                extra_sums[j] += 1
         r += 1
-    finish(ws, r - 1, HOUSEHOLD_COLUMNS)
+    finish(ws, r - 1, household_columns)
+    if extra is not None:
+        _total_row(ws, r, households, totals, extra_columns, extra_sums, total_fmt, total_area_fmt)
     wb.close()
     return len(households)
+
+
+def _total_row(
+    ws: Any,
+    r: int,
+    households: Sequence[Any],
+    totals: dict[int, _Totals],
+    extra_columns: tuple[tuple[str, float, str, str], ...],
+    extra_sums: list[int],
+    fmt: Any,
+    area_fmt: Any,
+) -> None:
+    """The 合计 row under the households: counts, people, areas and money summed."""
+    ts = [totals[h.id] for h in households]
+    ws.write_string(r, 0, "合计", fmt)
+    ws.write_string(r, 1, f"{len(households):,} 户", fmt)
+    for c in range(2, 5):
+        ws.write_blank(r, c, None, fmt)
+    ws.write_number(r, 5, sum(t.members for t in ts), fmt)
+    ws.write_number(r, 6, sum(t.counted for t in ts), fmt)
+    c = 7
+    for name in _GROUPS:
+        ws.write_number(r, c, sum(t.groups[name] for t in ts), fmt)
+        c += 1
+    ws.write_number(r, c, sum((t.legal for t in ts), _ZERO), area_fmt)
+    c += 1
+    for det in rules.DETERMINATIONS:
+        ws.write_number(r, c, sum((t.unregistered[det] for t in ts), _ZERO), area_fmt)
+        c += 1
+    ws.write_number(r, c, fen_to_yuan(sum(t.value_fen for t in ts)), area_fmt)
+    for blank in range(c + 1, len(HOUSEHOLD_COLUMNS)):
+        ws.write_blank(r, blank, None, fmt)
+    for j, (_label, _w, kind, total) in enumerate(extra_columns):
+        c = len(HOUSEHOLD_COLUMNS) + j
+        if total == "sum":
+            amount = fen_to_yuan(extra_sums[j]) if kind == "money" else extra_sums[j]
+            ws.write_number(r, c, amount, area_fmt if kind == "money" else fmt)
+        elif total == "count":
+            ws.write_string(r, c, f"{extra_sums[j]:,} 份", fmt)
+        else:
+            ws.write_blank(r, c, None, fmt)
 
 
 def _write_date(ws: Any, r: int, c: int, value: date | None, fmt: Any) -> None:

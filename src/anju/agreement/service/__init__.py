@@ -19,6 +19,7 @@ from anju.agreement.service.clearance import *  # noqa: F403
 from anju.agreement.service.conditions import *  # noqa: F403
 from anju.agreement.service.desk import *  # noqa: F403
 from anju.agreement.service.documents import *  # noqa: F403
+from anju.agreement.service.ledger import *  # noqa: F403
 from anju.agreement.service.payments_bridge import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403

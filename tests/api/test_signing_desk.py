@@ -196,3 +196,28 @@ def test_refusals_and_roles(client_as: As) -> None:
         )
         assert r.status_code == 403
     assert agreements(hid) == []
+
+
+def test_the_navigation_links_the_signing_pages_by_role(client_as: As) -> None:
+    links = {
+        "signing": "/projects/{pid}/signing",
+        "payments": "/projects/{pid}/payments",
+        "approvals": '"/approvals"',
+    }
+    expected = {
+        "case_officer": {"signing", "payments"},
+        "commander": {"payments", "approvals"},
+        "finance": {"payments"},
+        "auditor": {"payments"},
+        "team_leader": set(),
+        "team_member": set(),
+    }
+    for role, shown in expected.items():
+        client, _, w = client_as(role)
+        html = client.get(f"/projects/{w.project_id}").text
+        nav = html.split('class="sidenav"', 1)[1].split("</nav>", 1)[0]
+        got = {name for name, href in links.items() if href.format(pid=w.project_id) in nav}
+        assert got == shown, role
+    client, _, w = client_as("case_officer")
+    nav = client.get(f"/projects/{w.project_id}/signing").text.split('class="sidenav"', 1)[1]
+    assert f'<a href="/projects/{w.project_id}/signing" class="active">签约台</a>' in nav

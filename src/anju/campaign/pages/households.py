@@ -6,6 +6,7 @@ message and the status of the refusal, so nothing typed is silently lost and not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -70,6 +71,11 @@ def _int(value: str, label: str, field: str) -> int | None:
     return n
 
 
+def _version(value: str) -> int | None:
+    """The version a form saw ("0": there was no record yet; blank: not checked)."""
+    return _int(value, "版本号", "version") if value.strip() != "0" else 0
+
+
 def _tab(
     request: Request,
     db: Session,
@@ -112,6 +118,28 @@ def _done(household_id: int, anchor: str = "") -> Response:
     )
 
 
+def _submit(
+    request: Request,
+    db: Session,
+    user: CurrentUser,
+    household_id: int,
+    write: Callable[[], object],
+    *,
+    anchor: str,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    """Run a tab form's ``write`` (parsing the fields included) and go back to the tab at ``anchor``;
+    a refusal rolls back and re-renders the tab with its message and status, and what was typed."""
+    try:
+        write()
+    except REFUSALS as exc:
+        db.rollback()
+        return _tab(
+            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status, form=form
+        )
+    return _done(household_id, anchor)
+
+
 @router.get("/households/{household_id}/campaign")
 def campaign_tab(
     household_id: IdPath, request: Request, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
@@ -132,8 +160,9 @@ def stage_form(
 ) -> Response:
     """Move the household to the next stage (the buttons of the stage bar) up to 协商中; 已签约 /
     已腾空 / 已拆除 come from the signing desk and the clearance forms (409 here)."""
-    try:
-        campaign_service.move_stage(
+
+    def write() -> object:
+        return campaign_service.move_stage(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
@@ -144,10 +173,8 @@ def stage_form(
             manage=user.can(Permission.CAMPAIGN_MANAGE),
             manual=True,
         )
-    except REFUSALS as exc:
-        db.rollback()
-        return _tab(request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status)
-    return _done(household_id, "stages")
+
+    return _submit(request, db, user, household_id, write, anchor="stages")
 
 
 @router.post("/households/{household_id}/campaign")
@@ -168,7 +195,8 @@ def campaign_form(
         "difficulty_reason": difficulty_reason,
         "escalated_to_name": escalated_to_name,
     }
-    try:
+
+    def write() -> object:
         level = _int(difficulty, "难点等级", "difficulty") if difficulty.strip() != "0" else 0
         leader = _int(escalated_to, "包案领导", "escalated_to")
         data: dict[str, Any] = {"difficulty": level or 0, "difficulty_reason": difficulty_reason}
@@ -177,20 +205,16 @@ def campaign_form(
         else:
             data["escalated_to"] = None
             data["escalated_to_name"] = escalated_to_name
-        campaign_service.update_campaign(
+        return campaign_service.update_campaign(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
             household_id=household_id,
             data=data,
-            expected_version=_int(version, "版本号", "version") if version.strip() != "0" else 0,
+            expected_version=_version(version),
         )
-    except REFUSALS as exc:
-        db.rollback()
-        return _tab(
-            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status, form=form
-        )
-    return _done(household_id, "difficulty")
+
+    return _submit(request, db, user, household_id, write, anchor="difficulty", form=form)
 
 
 @router.post("/households/{household_id}/plan")
@@ -206,21 +230,18 @@ def plan_form(
 ) -> Response:
     """Create or change the 一户一策 plan."""
     form = {"summary": summary, "owner_id": owner_id, "status": status}
-    try:
-        campaign_service.save_plan(
+
+    def write() -> object:
+        return campaign_service.save_plan(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
             household_id=household_id,
             data={"summary": summary, "owner_id": _int(owner_id, "责任人", "owner_id"), "status": status},
-            expected_version=_int(version, "版本号", "version") if version.strip() != "0" else 0,
+            expected_version=_version(version),
         )
-    except REFUSALS as exc:
-        db.rollback()
-        return _tab(
-            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status, form=form
-        )
-    return _done(household_id, "plan")
+
+    return _submit(request, db, user, household_id, write, anchor="plan", form=form)
 
 
 @router.post("/households/{household_id}/plan/steps")
@@ -235,8 +256,9 @@ def step_add_form(
 ) -> Response:
     """Add a step to the plan."""
     form = {"step_text": text, "step_owner_id": owner_id, "step_due_on": due_on}
-    try:
-        campaign_service.add_step(
+
+    def write() -> object:
+        return campaign_service.add_step(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
@@ -247,12 +269,8 @@ def step_add_form(
                 "due_on": _date(due_on, "完成期限", "due_on"),
             },
         )
-    except REFUSALS as exc:
-        db.rollback()
-        return _tab(
-            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status, form=form
-        )
-    return _done(household_id, "plan")
+
+    return _submit(request, db, user, household_id, write, anchor="plan", form=form)
 
 
 @router.post("/plan-steps/{step_id}")

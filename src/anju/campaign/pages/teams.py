@@ -134,6 +134,17 @@ def _sort(value: str) -> int:
     return int(value)
 
 
+def _team_fields(name: str, kind: str, parent_id: str, leader_id: str, sort: str) -> dict[str, Any]:
+    """The team form's fields, parsed (a bad id or sort is a field error)."""
+    return {
+        "name": name,
+        "kind": kind,
+        "parent_id": _int_or_none(parent_id, "上级大组", "parent_id"),
+        "leader_id": _int_or_none(leader_id, "组长", "leader_id"),
+        "sort": _sort(sort),
+    }
+
+
 @router.get("/projects/{project_id}/teams")
 def teams_page(
     project_id: IdPath,
@@ -172,11 +183,7 @@ def team_create(
             db,
             actor=user.actor(client_ip(request)),
             project_id=project_id,
-            name=name,
-            kind=kind,
-            parent_id=_int_or_none(parent_id, "上级大组", "parent_id"),
-            leader_id=_int_or_none(leader_id, "组长", "leader_id"),
-            sort=_sort(sort),
+            **_team_fields(name, kind, parent_id, leader_id, sort),
         )
     except DomainError as exc:
         return _failed(db, request, project_id, exc, values)
@@ -203,13 +210,7 @@ def team_edit(
             db,
             actor=user.actor(client_ip(request)),
             team_id=team_id,
-            values={
-                "name": name,
-                "kind": kind,
-                "parent_id": _int_or_none(parent_id, "上级大组", "parent_id"),
-                "leader_id": _int_or_none(leader_id, "组长", "leader_id"),
-                "sort": _sort(sort),
-            },
+            values=_team_fields(name, kind, parent_id, leader_id, sort),
             expected_version=parse_id(version),
         )
     except DomainError as exc:

@@ -88,6 +88,8 @@ class Targets:
     head_name: str
     code: str
     serial: list[int] = field(default_factory=lambda: [500])
+    instalment_id: int = 0  # a due instalment of a signed sibling household (payment routes)
+    payment_batches: dict[str, int] = field(default_factory=dict)  # route key -> batch (PAYMENT_BATCH_STATE)
     visit_id: int = 0  # a visit (走访) of the household
     step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
     agreement_id: int = 0  # a signed agreement of a sibling household in the same scope case
@@ -202,6 +204,7 @@ def _targets(
             .building.id
         )
     )
+    instalment_id, payment_batches = _payments(hid, head, code, user_id)
     return Targets(
         project_id=project_id,
         block_id=block_id,
@@ -213,6 +216,8 @@ def _targets(
         user_id=user_id,
         head_name=head,
         code=code,
+        instalment_id=instalment_id,
+        payment_batches=payment_batches,
         serial=[serial],
         visit_id=_visit(hid),
         step_id=_plan_step(hid),
@@ -468,6 +473,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = "id_number"
         elif name == "lang":
             values[name] = "zh"
+        elif name == "batch_id":
+            values[name] = payment_batch_of(route, t)
         elif name == "step_id":
             values[name] = t.step_id
         elif name == "agreement_id":
@@ -572,6 +579,8 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"sort": "0", "version": str(version_of("block", t.block_id))}
     if p == "/projects/{project_id}/parcels":
         return {}
+    if (payment_form := _payment_form(route, t)) is not None:
+        return payment_form
     if p == "/households/{household_id}/visits":
         v = visit_body(n)
         return {
@@ -827,6 +836,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
         ("POST", "/projects/{project_id}/conditions/check"): {},
     }
+    bodies.update(_payment_json(route, t))
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
         team_id, user_id = assignment_of(t.household_id)
         team = team_row(team_id)
@@ -867,6 +877,11 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
         return Call(route.method, url, kwargs, specified)
+    if route.path == "/api/v1/payment-batches/{batch_id}/result":
+        kwargs["files"] = {"file": ("回盘.csv", payment_result_file(), "text/csv")}
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
     if route.path == "/api/v1/projects/{project_id}/assignments/import":
         kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
         if csrf is not None:
@@ -889,6 +904,8 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
     if route.path == "/projects/{project_id}/parcels":
         kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
         specified = True
+    if route.path == "/payment-batches/{batch_id}/result":
+        kwargs["files"] = {"file": ("回盘.csv", payment_result_file(), "text/csv")}
     if route.path == "/projects/{project_id}/assignments/import":
         kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
     if route.path == "/projects/{project_id}/agreement-templates":
@@ -975,3 +992,132 @@ def xlsx_text(data: bytes) -> str:
         for row in wb.get_sheet_by_name(name).to_python():
             cells.extend(str(c) for c in row)
     return "\n".join(cells)
+
+
+# --------------------------------------------------------------- payments (补偿款支付)
+
+# The batch each payment route acts on, by the state it needs (made before any request, so that
+# refusals can be compared): a permitted call moves its own batch, so every writing route has one.
+PAYMENT_BATCH_STATE = {
+    "read": "exported",
+    "PUT /api/v1/payment-batches/{batch_id}/items": "draft",
+    "POST /payment-batches/{batch_id}/items": "draft",
+    "POST /api/v1/payment-batches/{batch_id}/submit": "draft",
+    "POST /payment-batches/{batch_id}/submit": "draft",
+    "POST /api/v1/payment-batches/{batch_id}/approve": "submitted",
+    "POST /payment-batches/{batch_id}/approve": "submitted",
+    "POST /api/v1/payment-batches/{batch_id}/reject": "submitted",
+    "POST /payment-batches/{batch_id}/reject": "submitted",
+    "POST /api/v1/payment-batches/{batch_id}/cancel": "draft",
+    "POST /payment-batches/{batch_id}/cancel": "draft",
+    "GET /api/v1/payment-batches/{batch_id}/export": "approved",
+    "POST /api/v1/payment-batches/{batch_id}/result": "exported",
+    "POST /payment-batches/{batch_id}/result": "exported",
+}
+PAYMENT_LINE_FEN = 100  # every fixture batch pays 1.00 yuan of the due on-signing share
+
+
+def _payments(hid: int, head: str, code: str, user_id: int) -> tuple[int, dict[str, int]]:
+    """A signed household beside ``hid`` (same project, block and assignment) whose agreement has a
+    payee, so its on-signing share is due; and one batch of 1.00 yuan per payment route in the
+    state that route needs. Approvals are made by ``user_id`` (not the preparer)."""
+    from anju.agreement import service as agreement_service
+    from anju.core.actor import Actor
+    from anju.payment import service as payment_service
+
+    team_id, assigned_user = assignment_of(hid)
+    approver = Actor(user_id=user_id, username="perm-approver", display_name="权限测试审批人", role="commander")
+
+    def build(db: Any) -> tuple[int, dict[str, int]]:
+        h = household_service.get_household(db, scope=ALL_SCOPE, household_id=hid)
+        sibling = household_service.create_household(
+            db,
+            actor=ACTOR,
+            project_id=h.project_id,
+            block_id=h.block_id,
+            data={"code": f"{code}P", "head_name": head, "address": f"{h.address}之四"},
+        )
+        household_service.add_building(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=sibling.id,
+            data={"certificate_no": f"P{code}", "structure": "砖混", "use": "住宅", "legal_area": "70.00"},
+        )
+        identity_service.assign_households(
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=assigned_user, on=date(2026, 11, 1)
+        )
+        a = agreement_service.sign(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            household_id=sibling.id,
+            option="cash",
+            sign_on=today_shanghai(),
+            payee=agreement_service.Payee(name=head, bank="青溪农商银行", account="6222020200001234"),
+        )
+        instalment_id = next(i.id for i in agreement_service.instalments(db, a.id) if i.status == "due")
+        batches: dict[str, int] = {}
+        for key, target in PAYMENT_BATCH_STATE.items():
+            b = payment_service.create_batch(
+                db,
+                actor=ACTOR,
+                project_id=h.project_id,
+                lines=[payment_service.LineInput(instalment_id, PAYMENT_LINE_FEN)],
+                title=f"权限测试 {key}",
+            )
+            if target != "draft":
+                payment_service.submit_batch(db, actor=ACTOR, batch_id=b.id)
+            if target in ("approved", "exported"):
+                payment_service.approve_batch(db, actor=approver, batch_id=b.id)
+            if target == "exported":
+                payment_service.export_batch(db, actor=ACTOR, batch_id=b.id, fmt="csv")
+            batches[key] = b.id
+        return instalment_id, batches
+
+    result: tuple[int, dict[str, int]] = _commit(build)
+    return result
+
+
+def payment_batch_of(route: AppRoute, t: Targets) -> int:
+    """The fixture batch a payment route acts on."""
+    return t.payment_batches.get(route.key, t.payment_batches["read"])
+
+
+def payment_result_file() -> bytes:
+    """A bank result file (CSV) paying line 1 of a fixture batch."""
+    return "\ufeff序号,金额,结果,银行流水号\r\n1,1.00,成功,BK-PERM-1\r\n".encode()
+
+
+def _payment_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
+    p = route.path
+    i = t.instalment_id
+    if p == "/projects/{project_id}/payment-batches":
+        return {"mode": "selected", "instalment_id": str(i), f"amount_{i}": "1.00", "title": "", "note": ""}
+    if p == "/payment-batches/{batch_id}/items":
+        version = version_of("payment_batch", payment_batch_of(route, t))
+        return {"instalment_id": str(i), f"amount_{i}": "2.00", "version": str(version)}
+    if p in ("/payment-batches/{batch_id}/submit", "/payment-batches/{batch_id}/approve"):
+        return {"version": "", "note": ""}
+    if p in ("/payment-batches/{batch_id}/reject", "/payment-batches/{batch_id}/cancel"):
+        return {"reason": "金额有误，请核对", "version": ""}
+    if p == "/payment-batches/{batch_id}/result":
+        return {"paid_on": ""}
+    return None
+
+
+def _payment_json(route: AppRoute, t: Targets) -> dict[tuple[str, str], dict[str, Any]]:
+    line = {"instalment_id": t.instalment_id, "amount_fen": PAYMENT_LINE_FEN}
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/projects/{project_id}/payment-batches"): {"items": [line], "title": "权限测试批次"},
+        ("POST", "/payment-batches/{batch_id}/submit"): {},
+        ("POST", "/payment-batches/{batch_id}/approve"): {"note": "同意"},
+        ("POST", "/payment-batches/{batch_id}/reject"): {"reason": "金额有误，请核对"},
+        ("POST", "/payment-batches/{batch_id}/cancel"): {"reason": "重复编制"},
+    }
+    if route.key == "PUT /api/v1/payment-batches/{batch_id}/items":
+        bodies[("PUT", "/payment-batches/{batch_id}/items")] = {
+            "items": [{**line, "amount_fen": 2 * PAYMENT_LINE_FEN}],
+            "version": version_of("payment_batch", payment_batch_of(route, t)),
+        }
+    return bodies

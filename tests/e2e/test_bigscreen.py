@@ -41,10 +41,14 @@ import json, sys
 from anju.config import get_settings
 from anju.db import migrate
 from anju.db.session import unit_of_work
-from tests.factories import build_world
+from anju.compensation import service as compensation_service
+from anju.demo.policies import POLICY_DIR
+from tests.factories import ACTOR, build_world
 migrate.upgrade(get_settings().effective_database_url)
 with unit_of_work() as db:
     world = build_world(db, households=6)
+    source = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
+    compensation_service.publish(db, actor=ACTOR, project_id=world.project_id, source=source)
 print(json.dumps({"project_id": world.project_id, "household_ids": world.household_ids}))
 """
 
@@ -166,8 +170,9 @@ def postgres_app(tmp_path: Path) -> Iterator[App]:
 
 
 class Writer:
-    """The case officer's JSON API client: moves households along their stages, one request per
-    new connection (so that, with several workers, the kernel spreads them over the workers)."""
+    """The case officer's JSON API client: signs, accepts the vacating of and records the demolition
+    of households (each moves the stage the screen counts), one request per new connection (so that,
+    with several workers, the kernel spreads them over the workers)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -179,22 +184,30 @@ class Writer:
         )
         r.raise_for_status()
         self.csrf = r.json()["csrf_token"]
-        # The stage moves that change the screen's numbers, in an order the state machine allows.
+        # The records that change the screen's numbers (signed, vacated, demolished), in an order
+        # the stages allow: the stages themselves are never moved by hand.
         hids = app.world["household_ids"]
         self.moves = (
-            [(h, "signed") for h in hids] + [(h, "vacated") for h in hids] + [(h, "demolished") for h in hids]
+            [(h, "agreements") for h in hids]
+            + [(h, "vacate") for h in hids]
+            + [(h, "demolition") for h in hids]
         )
 
     def next_move(self) -> None:
-        household_id, stage = self.moves.pop(0)
+        household_id, record = self.moves.pop(0)
+        today = today_shanghai().isoformat()
+        body = {
+            "agreements": {"option": "cash", "sign_on": today},
+            "vacate": {"vacated_on": today, "inspector": "大屏测试", "keys_handed": 2},
+            "demolition": {"demolished_on": today, "contractor": "大屏测试拆除队"},
+        }[record]
         r = self.session.post(
-            f"{self.app.url}/api/v1/households/{household_id}/stage",
-            json={"to_stage": stage, "on": today_shanghai().isoformat(), "note": "大屏测试"},
+            f"{self.app.url}/api/v1/households/{household_id}/{record}",
+            json=body,
             headers={"X-CSRF-Token": self.csrf, "Connection": "close"},
             timeout=30,
         )
-        assert r.status_code == 200, r.text
-        assert r.json()["stage"] == stage
+        assert r.status_code == 201, r.text
 
 
 def _open_screen(app: App, open_page: Callable[..., Any]) -> Any:

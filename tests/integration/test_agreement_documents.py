@@ -493,3 +493,12 @@ def test_a_template_that_fails_on_real_data_is_a_409_not_a_500(
     r = client.get(f"/api/v1/agreements/{aid}/document?format=docx")
     assert r.status_code == 409 and r.json()["code"] == "template_error"
     assert "协议模板无法生成文档" in r.json()["message"]
+
+
+def test_markup_characters_in_the_data_are_text_in_the_docx() -> None:
+    from anju.agreement.service import documents
+
+    data = documents._sample(docx_defaults.FIELDS)
+    data["household"]["address"] = "青溪路 3 号 A&B <东> 单元"
+    out = documents._render_docx(docx_defaults.default_template("cash"), data)
+    assert "被征收房屋坐落：青溪路 3 号 A&B <东> 单元（" in docx_text(out)

@@ -60,12 +60,14 @@ CHECKS = [
 ]
 # Operations whose valid input cannot be described by a schema: the policy text is a YAML
 # document checked by the policy engine (422 lists every problem with line and column), and the
-# census upload is a workbook checked row by row. For them only "valid data is accepted" is off.
+# census upload (like the other uploads, the bank's result file) is a workbook checked row by
+# row. For them only "valid data is accepted" is off.
 CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/policies"),
     ("POST", "/api/v1/projects/{project_id}/census"),
     ("POST", "/api/v1/projects/{project_id}/assignments/import"),
     ("POST", "/api/v1/projects/{project_id}/parcels/import"),
+    ("POST", "/api/v1/payment-batches/{batch_id}/result"),
 }
 # Ending the session would log the remaining cases out: logout is tested in test_permissions.
 # Ends the session it runs in: each of its cases logs in a session of its own.

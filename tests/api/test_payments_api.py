@@ -1,0 +1,305 @@
+"""Payments over HTTP: the JSON routes and the pages, with finance preparing and a leader approving."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from anju.agreement import service as agreement_service
+from anju.compensation import service as compensation_service
+from anju.core.dates import today_shanghai
+from anju.db.session import unit_of_work
+from anju.demo.policies import POLICY_DIR
+from anju.household import service as household_service
+from anju.identity.service import DataScope
+from tests.api.conftest import page_csrf
+from tests.factories import ACTOR, World
+
+ClientAs = Callable[[str], tuple[TestClient, str, World]]
+ALL = DataScope.everything()
+ACCOUNT = "6222021234567890123"
+MASKED = "6222***********0123"
+
+
+@pytest.fixture
+def paying(client_as: ClientAs) -> tuple[ClientAs, World, list[int]]:
+    """The test world with the shantytown policy and two households signed with a payee; returns
+    the on-signing instalment ids."""
+    _client, _csrf, world = client_as("finance")
+    ids = []
+    with unit_of_work() as db:
+        compensation_service.publish(
+            db,
+            actor=ACTOR,
+            project_id=world.project_id,
+            source=(POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8"),
+        )
+        for hid in world.household_ids[:2]:
+            a = agreement_service.sign(
+                db,
+                actor=ACTOR,
+                scope=ALL,
+                household_id=hid,
+                option="cash",
+                sign_on=today_shanghai(),
+                payee=agreement_service.Payee(bank="青溪农商银行", account=ACCOUNT),
+            )
+            ids.append(agreement_service.instalments(db, a.id)[0].id)
+    return client_as, world, ids
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def result_file(rows: list[list[str]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["序号", "协议编号", "金额（元）", "结果", "银行流水号", "失败原因"])
+    w.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode()
+
+
+def test_prepare_approve_export_and_import_over_the_api(paying: tuple[ClientAs, World, list[int]]) -> None:
+    client_as, world, ids = paying
+    pid = world.project_id
+    client, csrf, _ = client_as("finance")
+    h = {"X-CSRF-Token": csrf}
+    due = client.get(f"/api/v1/projects/{pid}/due-instalments").json()
+    assert [d["instalment_id"] for d in due] == ids
+    assert [d["payee_account"] for d in due] == [ACCOUNT, ACCOUNT] and all(d["payee_complete"] for d in due)
+    r = client.post(f"/api/v1/projects/{pid}/payment-batches", json={"title": "首批签约款"}, headers=h)
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    assert (batch["batch_no"], batch["status"], batch["status_label"], batch["item_count"]) == (
+        1,
+        "draft",
+        "草稿",
+        2,
+    )
+    assert [line["agreement_no"] for line in batch["lines"]] == ["P1-0001", "P1-0002"]
+    total = batch["total_fen"]
+    bid = batch["id"]
+    # finance cannot approve (the role); the leader can, once it is submitted
+    r = client.post(f"/api/v1/payment-batches/{bid}/approve", json={}, headers=h)
+    assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+    r = client.post(f"/api/v1/payment-batches/{bid}/submit", json={"version": batch["version"]}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "submitted"
+    # a second batch for the same money, with explicit amounts
+    items = [
+        {"instalment_id": line["instalment_id"], "amount_fen": line["amount_fen"]} for line in batch["lines"]
+    ]
+    r = client.post(f"/api/v1/projects/{pid}/payment-batches", json={"items": items}, headers=h)
+    assert r.status_code == 201, r.text
+    second = r.json()["id"]
+    assert client.post(f"/api/v1/payment-batches/{second}/submit", headers=h).status_code == 200
+    leader, lcsrf, _ = client_as("commander")
+    lh = {"X-CSRF-Token": lcsrf}
+    r = leader.post(f"/api/v1/payment-batches/{bid}/approve", json={"note": "同意"}, headers=lh)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["approved_by_name"]) == ("approved", "测试commander")
+    assert [line["payee_account"] for line in body["lines"]] == [MASKED, MASKED]  # the leader lacks pii.read
+    r = leader.post(f"/api/v1/payment-batches/{second}/approve", headers=lh)
+    assert r.status_code == 409 and r.json()["code"] == "overpay"
+    assert r.json()["message"].startswith(
+        "支付金额超过应付金额，未作任何更改：协议 P1-0001 的“签约后支付”应付"
+    )
+    assert leader.get(f"/api/v1/payment-batches/{second}").json()["status"] == "submitted"
+    r = leader.post(f"/api/v1/payment-batches/{second}/reject", json={"reason": "与第 1 批重复"}, headers=lh)
+    assert r.status_code == 200 and r.json()["rejection"] == "与第 1 批重复"
+    # the bank file
+    client, csrf, _ = client_as("finance")
+    h = {"X-CSRF-Token": csrf}
+    r = client.get(f"/api/v1/payment-batches/{bid}/export", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment; filename*=UTF-8''" in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0] == ["序号", "收款人", "账号", "开户行", "金额（元）", "协议编号", "用途"]
+    assert [row[:3] + row[5:6] for row in rows[1:]] == [
+        ["1", "张建国", ACCOUNT, "P1-0001"],
+        ["2", "李秀英", ACCOUNT, "P1-0002"],
+    ]
+    assert sum(int(row[4].replace(".", "")) for row in rows[1:]) == total
+    r = client.get(f"/api/v1/payment-batches/{bid}/export")
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    assert client.get(f"/api/v1/payment-batches/{bid}").json()["status"] == "exported"
+    # the result file: a bad row refuses the whole file, named by its line
+    amounts = [row[4] for row in rows[1:]]
+    bad = result_file(
+        [["1", "P1-0001", amounts[0], "成功", "BK1", ""], ["2", "P1-0002", "1.00", "成功", "BK2", ""]]
+    )
+    r = client.post(
+        f"/api/v1/payment-batches/{bid}/result", files={"file": ("回盘.csv", bad, "text/csv")}, headers=h
+    )
+    assert r.status_code == 422, r.text
+    assert (
+        r.json()["details"][0]["message"]
+        == f"第 3 行“金额”：1.00 元与本批次序号 2 的金额 {amounts[1]} 元不符"
+    )
+    assert client.get(f"/api/v1/payment-batches/{bid}").json()["status"] == "exported"
+    good = result_file(
+        [
+            ["1", "P1-0001", amounts[0], "成功", "BK1", ""],
+            ["2", "P1-0002", amounts[1], "失败", "", "账户已销户"],
+        ]
+    )
+    r = client.post(
+        f"/api/v1/payment-batches/{bid}/result?dry_run=true",
+        files={"file": ("回盘.csv", good, "text/csv")},
+        headers=h,
+    )
+    assert r.status_code == 200 and r.json()["ok"] is True and r.json()["batch"]["status"] == "exported"
+    r = client.post(
+        f"/api/v1/payment-batches/{bid}/result",
+        files={"file": ("回盘.csv", good, "text/csv")},
+        data={"paid_on": today_shanghai().isoformat()},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["paid"], got["failed"], got["closed"], got["batch"]["status"]) == (1, 1, True, "closed")
+    assert got["paid_fen"] == int(amounts[0].replace(".", ""))
+    lines = client.get(f"/api/v1/payment-batches/{bid}").json()["lines"]
+    assert [(x["status"], x["bank_ref"], x["failure_reason"]) for x in lines] == [
+        ("paid", "BK1", ""),
+        ("failed", "", "账户已销户"),
+    ]
+    funds = client.get(f"/api/v1/projects/{pid}/funds").json()
+    assert funds["total"]["paid_fen"] == got["paid_fen"] and funds["total"]["committed_fen"] == 0
+    assert funds["total"]["budget_fen"] > funds["total"]["signed_fen"] > 0
+    assert [b["label"] for b in funds["blocks"]] == ["东片区", "西片区"]
+    # the lists
+    listed = client.get(f"/api/v1/projects/{pid}/payment-batches").json()
+    assert [(b["batch_no"], b["status"]) for b in listed] == [(2, "rejected"), (1, "closed")]
+    assert [b["id"] for b in client.get(f"/api/v1/projects/{pid}/payment-batches?status=closed").json()] == [
+        bid
+    ]
+
+
+def test_the_pages_prepare_approve_and_refuse_a_bad_result_file(
+    paying: tuple[ClientAs, World, list[int]],
+) -> None:
+    client_as, world, ids = paying
+    pid = world.project_id
+    client, _csrf, _ = client_as("finance")
+    page = client.get(f"/projects/{pid}/payments")
+    assert page.status_code == 200
+    assert "应付款项（2 笔）" in page.text and ACCOUNT in page.text and "按勾选的款项编制批次" in page.text
+    csrf = page_csrf(page.text)
+    # nothing chosen: the page again with the reason
+    r = client.post(f"/projects/{pid}/payment-batches", data={"csrf_token": csrf, "mode": "selected"})
+    assert r.status_code == 422 and "请勾选要支付的款项" in r.text
+    r = client.post(
+        f"/projects/{pid}/payment-batches",
+        data={
+            "csrf_token": csrf,
+            "mode": "selected",
+            "instalment_id": [str(ids[0])],
+            f"amount_{ids[0]}": "1,000.50",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    assert url.endswith("?ok=created")
+    page = client.get(url)
+    assert "支付批次已编制（草稿）" in page.text and "1,000.50" in page.text and "壹仟元伍角" in page.text
+    bid = int(url.split("/")[-1].split("?")[0])
+    r = client.post(
+        f"/payment-batches/{bid}/submit", data={"csrf_token": csrf, "version": ""}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    # the leader sees the account masked, and approves
+    leader, _l, _ = client_as("commander")
+    page = leader.get(f"/payment-batches/{bid}")
+    assert page.status_code == 200 and MASKED in page.text and ACCOUNT not in page.text
+    assert "审批通过（1,000.50 元）" in page.text
+    lcsrf = page_csrf(page.text)
+    inbox = leader.get("/payments/batches?status=submitted")
+    assert inbox.status_code == 200 and f"/payment-batches/{bid}" in inbox.text
+    r = leader.post(
+        f"/payment-batches/{bid}/approve", data={"csrf_token": lcsrf, "note": ""}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("?ok=approved")
+    client, _csrf, _ = client_as("finance")
+    page = client.get(f"/payment-batches/{bid}")
+    assert "下载 Excel（.xlsx）" in page.text
+    csrf = page_csrf(page.text)
+    assert client.get(f"/api/v1/payment-batches/{bid}/export?format=xlsx").status_code == 200
+    page = client.get(f"/payment-batches/{bid}")
+    assert "导入回盘结果" in page.text
+    bad = result_file([["1", "P1-0009", "1000.50", "成功", "", ""]])
+    r = client.post(
+        f"/payment-batches/{bid}/result",
+        data={"csrf_token": csrf, "paid_on": ""},
+        files={"file": ("回盘.csv", bad, "text/csv")},
+    )
+    assert r.status_code == 422
+    assert "回盘文件有 2 处错误，未登记任何一笔" in r.text
+    assert (
+        "“P1-0009”与本批次序号 1 的协议编号“P1-0001”不符" in r.text
+        and "支付成功的款项须有银行流水号" in r.text
+    )
+    good = result_file([["1", "P1-0001", "1000.50", "成功", "BK77", ""]])
+    r = client.post(
+        f"/payment-batches/{bid}/result",
+        data={"csrf_token": csrf, "paid_on": today_shanghai().isoformat()},
+        files={"file": ("回盘.csv", good, "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert "回盘结果已登记" in page.text and "BK77" in page.text and "已办结" in page.text
+    funds = client.get(f"/projects/{pid}/funds")
+    assert funds.status_code == 200 and "1,000.50" in funds.text and "东片区" in funds.text
+
+
+def test_full_payment_over_the_api_records_the_household_paid_date(
+    paying: tuple[ClientAs, World, list[int]],
+) -> None:
+    client_as, world, _ids = paying
+    with unit_of_work() as db:
+        for hid in world.household_ids[:1]:
+            for i in agreement_service.instalments_of_household(db, hid):
+                agreement_service.make_due(db, actor=ACTOR, instalment=i, due_on=today_shanghai())
+    client, csrf, _ = client_as("finance")
+    h = {"X-CSRF-Token": csrf}
+    due = [
+        d
+        for d in client.get(f"/api/v1/projects/{world.project_id}/due-instalments").json()
+        if d["household_id"] == world.household_ids[0]
+    ]
+    assert len(due) == 2
+    r = client.post(
+        f"/api/v1/projects/{world.project_id}/payment-batches",
+        json={"items": [{"instalment_id": d["instalment_id"]} for d in due]},
+        headers=h,
+    )
+    bid = r.json()["id"]
+    client.post(f"/api/v1/payment-batches/{bid}/submit", headers=h)
+    leader, lcsrf, _ = client_as("commander")
+    assert (
+        leader.post(f"/api/v1/payment-batches/{bid}/approve", headers={"X-CSRF-Token": lcsrf}).status_code
+        == 200
+    )
+    client, csrf, _ = client_as("finance")
+    lines = client.get(f"/api/v1/payment-batches/{bid}").json()["lines"]
+    client.get(f"/api/v1/payment-batches/{bid}/export?format=csv")
+    good = result_file(
+        [[str(x["line_no"]), "", yuan(x["amount_fen"]), "成功", f"BK{x['line_no']}", ""] for x in lines]
+    )
+    r = client.post(
+        f"/api/v1/payment-batches/{bid}/result",
+        files={"file": ("回盘.csv", good, "text/csv")},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200 and r.json()["households_paid"] == [world.household_ids[0]]
+    with unit_of_work() as db:
+        h0 = household_service.get_household(db, scope=ALL, household_id=world.household_ids[0])
+        assert h0.paid_on == today_shanghai() and isinstance(h0.paid_on, date)

@@ -31,7 +31,9 @@ Shots = Callable[[Page, str], Any]
 def seed(db: Session, world: dict[str, Any], today: date) -> None:
     from anju.campaign import service as campaign_service
     from anju.campaign.models import HouseholdCampaign
+    from anju.compensation import service as compensation_service
     from anju.core.actor import Actor
+    from anju.demo.policies import POLICY_DIR
     from anju.identity.service import DataScope
 
     everything = DataScope.everything()
@@ -42,6 +44,9 @@ def seed(db: Session, world: dict[str, Any], today: date) -> None:
         display_name="测试case_officer",
         role="case_officer",
     )
+    # signing (at the desk the tab links to) needs the project's published policy
+    source = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
+    compensation_service.publish(db, actor=officer, project_id=world["project_id"], source=source)
     campaign_service.move_stage(
         db,
         actor=officer,
@@ -132,7 +137,7 @@ def stage_bar(page: Page) -> list[tuple[str, str]]:
     ]
 
 
-def test_case_officer_records_a_signing_on_the_tab(
+def test_case_officer_signs_from_the_tab_at_the_signing_desk(
     tab_server: Server, open_page: OpenPage, shots: Shots
 ) -> None:
     page = open_page(1366, 768)
@@ -154,15 +159,31 @@ def test_case_officer_records_a_signing_on_the_tab(
     assert "难点户（较难）" in page.inner_text("#difficulty")
     no_sideways_scroll(page)
     shots(page, "campaign-tab-1366")
-    # the signing is recorded on household 3 (a team household): household 1 stays for the phone test
-    page.goto(f"{tab_server.url}/households/{tab_server.world['household_ids'][2]}/campaign")
+    # the signing is recorded on household 3 (a team household): household 1 stays for the phone test.
+    # No button moves the stage to 已签约: the tab links to the signing desk, which records it.
+    hid = tab_server.world["household_ids"][2]
+    page.goto(f"{tab_server.url}/households/{hid}/campaign")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    form = page.locator("form.ct-move").filter(has_text="推进到“已签约”")
-    form.locator("input[name=on]").fill(today)
+    assert page.locator("form.ct-move").filter(has_text="已签约").count() == 0
+    assert "“已签约”由签约台登记后自动记录" in page.inner_text("#stages")
     with page.expect_navigation():
-        form.locator("button[type=submit]").click()
+        page.get_by_role("link", name="去签约台签约").click()
+    assert f"/signing?household_id={hid}" in page.url
+    assert "货币补偿 · 补偿计算单" in page.inner_text("#desk-sheet")
+    no_sideways_scroll(page)
+    shots(page, "signing-desk-1366")
+    with page.expect_navigation():
+        page.locator("#to-review").click()
+    assert "请与被征收人逐项核对" in page.inner_text("#desk-review")
+    with page.expect_navigation():
+        page.locator("#confirm-sign").click()
+    assert page.inner_text("#sign-no") == "1"
+    shots(page, "signing-desk-signed-1366")
+    page.goto(f"{tab_server.url}/households/{hid}/campaign")
     assert ("已签约", "ct-current") in stage_bar(page)
     assert today in page.locator(".ct-stagebar li.ct-current").inner_text()
+    assert "阶段变更记录（1）" in page.inner_text("#stages")
+    assert page.get_by_role("link", name="登记腾空验收").get_attribute("href") == f"/households/{hid}/vacate"
     assert errors == []
 
 
@@ -189,7 +210,8 @@ def test_team_member_start_page_and_tab_on_a_phone(
     page.locator(".ct-my-item").filter(has_text="张建国").get_by_role("link", name="攻坚").click()
     page.wait_for_selector("#campaign-tab")
     assert page.locator("form.ct-move").filter(has_text="已签约").count() == 0
-    assert "须由征迁办经办人登记" in page.inner_text("#stages")
+    assert "“已签约”由签约台登记后自动记录，不能手动推进" in page.inner_text("#stages")
+    assert page.get_by_role("link", name="去签约台签约").count() == 0
     no_sideways_scroll(page)
     shots(page, "campaign-tab-390")
     with page.expect_navigation():

@@ -137,3 +137,47 @@ def test_an_office_sets_up_a_campaign_from_the_command_line(settings_env: Path, 
         ("parcel", "create"),
     ]
     assert {n for _, _, n in audited} == {"cli"}
+
+
+COLUMNS = (
+    "code, name, kind, status, district, description, decision_no, legal_basis, signing_start_on, "
+    "signing_end_on, deadline_on, launched_on, target_sign_rate, target_households, alert_no_visit_days"
+)
+
+
+def test_every_project_option_reaches_its_field(settings_env: Path) -> None:
+    """``create`` and ``edit`` map each option to the service's field (``--signing-start`` is
+    ``signing_start_on`` ...); an unknown ``--user`` is refused before anything is written."""
+    settings_env.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(get_settings().effective_database_url)
+    options = [
+        "--status", "signing", "--district", "河西区", "--description", "旧城改造", "--decision-no", "河政〔2026〕1号",
+        "--legal-basis", "条例", "--signing-start", "2026-03-01", "--signing-end", "2026-04-30",
+        "--deadline", "2026-05-31", "--launched", "2026-02-20", "--target-rate", "95",
+        "--target-households", "40", "--alert-days", "5",
+    ]  # fmt: skip
+    base = ["project", "create", "--code", "OPT-1", "--name", "选项项目", "--kind", "shantytown"]
+    r = runner.invoke(app, [*base, *options, "--user", "nobody"])
+    assert r.exit_code == 2 and "用户“nobody”不存在" in r.output
+    assert rows("SELECT COUNT(*) FROM project") == [(0,)]
+    r = runner.invoke(app, [*base, *options])
+    assert r.exit_code == 0, r.output
+    assert rows(f"SELECT {COLUMNS} FROM project") == [
+        ("OPT-1", "选项项目", "shantytown", "signing", "河西区", "旧城改造", "河政〔2026〕1号", "条例",
+         "2026-03-01", "2026-04-30", "2026-05-31", "2026-02-20", 95, 40, 5),
+    ]  # fmt: skip
+    edits = [
+        "--code", "OPT-2", "--name", "改名项目", "--kind", "state_land", "--status", "clearing",
+        "--district", "河东区", "--description", "续建", "--decision-no", "河政〔2026〕2号", "--legal-basis", "新条例",
+        "--signing-start", "2026-03-02", "--signing-end", "2026-05-01", "--deadline", "2026-06-01",
+        "--launched", "2026-02-21", "--target-rate", "90", "--target-households", "30", "--alert-days", "6",
+    ]  # fmt: skip
+    r = runner.invoke(app, ["project", "edit", "OPT-1", *edits])
+    assert r.exit_code == 0, r.output
+    assert rows(f"SELECT {COLUMNS} FROM project") == [
+        ("OPT-2", "改名项目", "state_land", "clearing", "河东区", "续建", "河政〔2026〕2号", "新条例",
+         "2026-03-02", "2026-05-01", "2026-06-01", "2026-02-21", 90, 30, 6),
+    ]  # fmt: skip
+    r = runner.invoke(app, ["project", "edit", "OPT-2", "--name", "x", "--user", "nobody"])
+    assert r.exit_code == 2 and "用户“nobody”不存在" in r.output
+    assert rows("SELECT name FROM project") == [("改名项目",)]

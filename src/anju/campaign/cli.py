@@ -9,22 +9,20 @@ nothing is written then.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from anju import uploads as upload_policy
 from anju.campaign import service as campaign_service
-from anju.core.actor import Actor
+from anju.cli_support import cli_actor as _actor
+from anju.cli_support import fail as _fail
+from anju.cli_support import refusing as _refusing
 from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
-from anju.errors import DomainError
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.project import service as project_service
@@ -33,34 +31,6 @@ app = typer.Typer(help="专班、包户与攻坚进度", no_args_is_help=True)
 console = Console()
 
 BY = typer.Option(None, "--by", help="以该用户名义操作（审计记录中的操作人）")
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]{message}[/red]", highlight=False)
-    return typer.Exit(2)
-
-
-def _actor(db: Session, username: str | None) -> Actor:
-    if not username:
-        return Actor.system("cli")
-    try:
-        user = identity_service.get_user_by_username(db, username)
-    except DomainError as exc:
-        raise _fail(exc.message_zh) from None
-    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role)
-
-
-@contextmanager
-def _refusing() -> Iterator[None]:
-    """Print a domain error in Chinese (each field or row) and exit 2."""
-    try:
-        yield
-    except DomainError as exc:
-        console.print(f"[red]{exc.message_zh}[/red]", highlight=False)
-        for d in exc.details or []:
-            if isinstance(d, dict) and d.get("message") and d.get("message") != exc.message_zh:
-                console.print(f"[red]  · {d['message']}[/red]", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command("team-add")

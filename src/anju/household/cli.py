@@ -11,14 +11,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from anju import uploads as upload_store
-from anju.core.actor import Actor
+from anju.cli_support import cli_actor as _actor
 from anju.db.session import unit_of_work
 from anju.errors import DomainError
 from anju.household import census, ledger
-from anju.identity import service as identity_service
 from anju.identity.service import DataScope
 
 import_app = typer.Typer(help="导入 (import)：入户调查表", no_args_is_help=True)
@@ -44,16 +42,6 @@ def _bar() -> Iterator[census.Progress]:
             bar.update(tasks[phase], completed=done, total=total or None)
 
         yield progress
-
-
-def _actor(db: Session, username: str | None) -> Actor:
-    if not username:
-        return Actor.system("cli")
-    user = next((u for u in identity_service.list_users(db) if u.username == username), None)
-    if user is None:
-        console.print(f"[red]用户“{username}”不存在[/red]")
-        raise typer.Exit(2)
-    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role)
 
 
 def _print_errors(exc: census.CensusInvalid) -> None:

@@ -7,8 +7,7 @@ Chinese message with each field or feature and exits with status 2; nothing is w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from anju.core.actor import Actor
+from anju.cli_support import cli_actor as _actor
+from anju.cli_support import refusing as _refusing
 from anju.db.session import unit_of_work
-from anju.errors import DomainError
-from anju.identity import service as identity_service
 from anju.project import rules
 from anju.project import service as project_service
 
@@ -31,32 +29,39 @@ USER = typer.Option(None, "--user", help="以该用户名义操作（审计记�
 REASON = typer.Option("", "--reason", help="理由（写入审计记录）")
 
 
-def _actor(db: Session, username: str | None) -> Actor:
-    if not username:
-        return Actor.system("cli")
-    user = next((u for u in identity_service.list_users(db) if u.username == username), None)
-    if user is None:
-        console.print(f"[red]用户“{username}”不存在[/red]")
-        raise typer.Exit(2)
-    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role)
-
-
-@contextmanager
-def _refusing() -> Iterator[None]:
-    """Print a domain error in Chinese (each field, row or feature) and exit 2."""
-    try:
-        yield
-    except DomainError as exc:
-        console.print(f"[red]{exc.message_zh}[/red]", highlight=False)
-        for d in exc.details or []:
-            if isinstance(d, dict) and d.get("message") and d.get("message") != exc.message_zh:
-                console.print(f"[red]  · {d['message']}[/red]", highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _project_fields(**options: Any) -> dict[str, Any]:
-    """The options given (not None), under the service's field names."""
+def _given(**options: Any) -> dict[str, Any]:
+    """The options given (not None)."""
     return {k: v for k, v in options.items() if v is not None}
+
+
+# The project's options (``create`` and ``edit``) and the service's field each one sets.
+PROJECT_OPTIONS = {
+    "code": "code",
+    "name": "name",
+    "kind": "kind",
+    "status": "status",
+    "district": "district",
+    "description": "description",
+    "decision_no": "decision_no",
+    "legal_basis": "legal_basis",
+    "signing_start": "signing_start_on",
+    "signing_end": "signing_end_on",
+    "deadline": "deadline_on",
+    "launched": "launched_on",
+    "target_rate": "target_sign_rate",
+    "target_households": "target_households",
+    "alert_days": "alert_no_visit_days",
+}
+
+
+def _project_fields(options: Mapping[str, Any], *, but: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A command's project options that were given (not None), but for ``but``, under the service's
+    field names; ``options`` is the command's ``locals()``, so a new option needs only its entry above."""
+    return {
+        field: options[o]
+        for o, field in PROJECT_OPTIONS.items()
+        if o not in but and options.get(o) is not None
+    }
 
 
 @app.command("create")
@@ -82,20 +87,7 @@ def create(
     reason: str = REASON,
 ) -> None:
     """Create a project (audited)."""
-    fields = _project_fields(
-        status=status,
-        district=district,
-        description=description,
-        decision_no=decision_no,
-        legal_basis=legal_basis,
-        signing_start_on=signing_start,
-        signing_end_on=signing_end,
-        deadline_on=deadline,
-        launched_on=launched,
-        target_sign_rate=target_rate,
-        target_households=target_households,
-        alert_no_visit_days=alert_days,
-    )
+    fields = _project_fields(locals(), but=("code", "name", "kind"))
     with _refusing(), unit_of_work() as db:
         p = project_service.create_project(
             db, actor=_actor(db, user), code=code, name=name, kind=kind, reason=reason, **fields
@@ -126,23 +118,7 @@ def edit(
     reason: str = REASON,
 ) -> None:
     """Change a project's fields and targets (only the options given); prints the audited diff."""
-    data = _project_fields(
-        code=code,
-        name=name,
-        kind=kind,
-        status=status,
-        district=district,
-        description=description,
-        decision_no=decision_no,
-        legal_basis=legal_basis,
-        signing_start_on=signing_start,
-        signing_end_on=signing_end,
-        deadline_on=deadline,
-        launched_on=launched,
-        target_sign_rate=target_rate,
-        target_households=target_households,
-        alert_no_visit_days=alert_days,
-    )
+    data = _project_fields(locals())
     if not data:
         console.print("[red]请至少给出一个要修改的字段（见 anju project edit --help）[/red]")
         raise typer.Exit(2)
@@ -220,7 +196,7 @@ def edit_block(
         p = project_service.get_project_by_code(db, project)
         block_id = _block_id(db, p.id, block_code)
         assert block_id is not None
-        data: dict[str, Any] = _project_fields(code=code, name=name, level=level, sort=sort)
+        data: dict[str, Any] = _given(code=code, name=name, level=level, sort=sort)
         if parent is not None:
             data["parent_id"] = _block_id(db, p.id, parent)
         if not data:

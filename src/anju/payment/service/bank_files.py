@@ -40,16 +40,24 @@ from anju.payment.models import Payment, PaymentBatch
 from anju.payment.service.batches import ENTITY, _live_lines, _load, _move
 
 __all__ = [
+    "BATCH_STATUSES",
     "CSV_TYPE",
+    "PAYMENT_STATUSES",
     "XLSX_TYPE",
     "BankFile",
     "ResultImport",
     "ResultProblem",
+    "ResultRow",
     "check_result",
     "export_batch",
     "import_result",
     "read_result_file",
 ]
+
+# A row of a result file (cell texts and its line), for callers that build one without a file.
+ResultRow = rules.ResultRow
+BATCH_STATUSES = rules.BATCH_STATUSES
+PAYMENT_STATUSES = rules.PAYMENT_STATUSES
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"

@@ -5,6 +5,7 @@ real ``anju serve``."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
@@ -658,3 +659,107 @@ def test_the_cli_refuses_the_a1_xfd_workbook_and_lives(world_on_disk: Path, tmp_
     assert "工作表“户”的单元格范围为 1,048,576 行 × 16,384 列 = 17,179,869,184 格" in text
     with unit_of_work() as db:
         assert db.scalar(select(func.count()).select_from(Household)) == 2  # the world's, nothing more
+
+
+# ---------------------------------------------------------------- the bank's result file (payments)
+
+
+def _exported_batch(world: World, payee_name: str = "") -> int:
+    """A payment batch of the world's first household, approved and exported (its result awaited)."""
+    from anju.agreement import service as agreement_service
+    from anju.compensation import service as compensation_service
+    from anju.core.actor import Actor
+    from anju.core.dates import today_shanghai
+    from anju.demo.policies import POLICY_DIR
+    from anju.payment import service as payment_service
+
+    def actor(role: str) -> Actor:
+        return Actor(user_id=world.users[role], username=role, display_name=role, role=role)
+
+    with unit_of_work() as db:
+        compensation_service.publish(
+            db, actor=ACTOR, project_id=world.project_id, source=(POLICY_DIR / "shantytown.yaml").read_text()
+        )
+        agreement_service.sign(
+            db,
+            actor=ACTOR,
+            scope=DataScope.everything(),
+            household_id=world.household_ids[0],
+            option="cash",
+            sign_on=today_shanghai(),
+            payee=agreement_service.Payee(name=payee_name, bank="青溪农商银行", account="6222020200001234"),
+        )
+        b = payment_service.create_batch(db, actor=actor("finance"), project_id=world.project_id)
+        payment_service.submit_batch(db, actor=actor("finance"), batch_id=b.id)
+        payment_service.approve_batch(db, actor=actor("commander"), batch_id=b.id)
+        payment_service.export_batch(db, actor=actor("finance"), batch_id=b.id, fmt="csv")
+        return int(b.id)
+
+
+def _batch_state(batch_id: int) -> tuple[str, list[tuple[str, str]], int]:
+    from anju.audit import service as audit_service
+    from anju.payment import service as payment_service
+
+    with unit_of_work() as db:
+        v = payment_service.get_batch(db, batch_id=batch_id)
+        return v.batch.status, [(p.status, p.bank_ref) for p in v.lines], audit_service.count(db)
+
+
+def test_hostile_result_files_are_refused_before_parsing_and_change_nothing(
+    client_as: ClientAs, lowered: Callable[..., None]
+) -> None:
+    client, csrf, world = client_as("finance")
+    bid = _exported_batch(world)
+    before = _batch_state(bid)
+    assert before[0] == "exported"
+
+    def api(data: bytes, name: str = "回盘.xlsx") -> httpx.Response:
+        return client.post(
+            f"/api/v1/payment-batches/{bid}/result",
+            files={"file": (name, data, "application/octet-stream")},
+            headers={"X-CSRF-Token": csrf},
+        )
+
+    r = api(a1_xfd())
+    assert r.status_code == 422 and r.json()["code"] == "upload_too_large"
+    assert "工作表“户”的单元格范围为 1,048,576 行 × 16,384 列 = 17,179,869,184 格" in r.json()["message"]
+    page = client.post(
+        f"/payment-batches/{bid}/result",
+        data={"csrf_token": csrf, "paid_on": ""},
+        files={"file": ("回盘.xlsx", a1_xfd(), "application/octet-stream")},
+    )
+    assert page.status_code == 422 and "超过上限 10,000,000 格，已拒绝" in page.text
+    html = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+    r = api(html)
+    assert r.status_code == 422 and r.json()["code"] == "upload_wrong_type"
+    assert "的内容是HTML 网页，不是Excel 工作簿" in r.json()["message"]
+    r = api(png(4, 4), "回盘.csv")
+    assert r.status_code == 422 and r.json()["code"].startswith("upload_")
+    lowered(upload_max_ratio=50)
+    r = api(bomb())
+    assert r.status_code == 422 and "压缩比超过上限 50 倍" in r.json()["message"]
+    # a CSV whose cells are formulas and controls: read as text, refused row by row, nothing applied
+    evil = '\ufeff序号,金额,结果,银行流水号\r\n=1+1,"=HYPERLINK(""http://evil.example"")",成功,"@SUM(A1)"\r\n'.encode()
+    r = api(evil, "回盘.csv")
+    assert r.status_code == 422, r.text
+    assert [d["message"] for d in r.json()["details"]][:2] == [
+        "第 2 行“序号”：“=1+1”不是有效的序号",
+        '第 2 行“金额”：“=HYPERLINK("http://evil.example")”不是有效的金额（元，最多两位小数）',
+    ]
+    assert client.get("/healthz").status_code == 200
+    assert _batch_state(bid) == before
+    assert leftovers() == []
+
+
+def test_the_bank_file_writes_formula_text_as_text(client_as: ClientAs) -> None:
+    client, _csrf, world = client_as("finance")
+    evil = '=HYPERLINK("http://evil.example/x","点我")'
+    bid = _exported_batch(world, payee_name=evil)
+    r = client.get(f"/api/v1/payment-batches/{bid}/export?format=xlsx")
+    assert r.status_code == 200
+    xml = _sheet_xml(r.content)
+    assert "<f>" not in xml and '<t>=HYPERLINK("http://evil.example/x","点我")</t>' in xml
+    assert "<t>6222020200001234</t>" in xml  # the account is a text cell, not a number
+    r = client.get(f"/api/v1/payment-batches/{bid}/export?format=csv")
+    row = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1]
+    assert row[1] == "'" + evil and row[2] == "6222020200001234"

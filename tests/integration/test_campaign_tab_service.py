@@ -42,6 +42,12 @@ def actor_of(w: World, role: str) -> Actor:
     return Actor(user_id=w.users[role], username=role, display_name=f"测试{role}", role=role)
 
 
+def as_team(w: World, role: str) -> dict[str, Any]:
+    """A move by a team role (``team_member`` or ``team_leader``) within its own scope: no CAMPAIGN_MANAGE."""
+    scope = member_scope(w) if role == "team_member" else leader_scope(w)
+    return {"actor": actor_of(w, role), "scope": scope, "manage": False}
+
+
 def state(db: Session, hid: int) -> dict[str, Any]:
     """Everything a stage move may write, to compare before and after a refusal."""
     db.expire_all()
@@ -72,16 +78,7 @@ def test_a_move_changes_the_stage_keeps_the_timeline_audits_and_queues_an_event(
 ) -> None:
     hid = w.household_ids[0]
     before_audit = db.scalar(select(func.count()).select_from(AuditRecord))
-    c = move(
-        db,
-        hid,
-        "negotiating",
-        date(2026, 12, 1),
-        note="开始协商",
-        actor=actor_of(w, "team_member"),
-        scope=member_scope(w),
-        manage=False,
-    )
+    c = move(db, hid, "negotiating", date(2026, 12, 1), note="开始协商", **as_team(w, "team_member"))
     assert (c.from_stage, c.to_stage, c.reached_on, c.by_name, c.note) == (
         "surveyed",
         "negotiating",
@@ -184,35 +181,11 @@ def test_a_date_before_the_current_stage_is_refused(db: Session, w: World) -> No
 
 def test_team_roles_move_up_to_negotiating_only(db: Session, w: World) -> None:
     hid = w.household_ids[0]
-    move(
-        db,
-        hid,
-        "valued",
-        date(2026, 12, 1),
-        actor=actor_of(w, "team_member"),
-        scope=member_scope(w),
-        manage=False,
-    )
-    move(
-        db,
-        hid,
-        "negotiating",
-        date(2026, 12, 2),
-        actor=actor_of(w, "team_member"),
-        scope=member_scope(w),
-        manage=False,
-    )
+    move(db, hid, "valued", date(2026, 12, 1), **as_team(w, "team_member"))
+    move(db, hid, "negotiating", date(2026, 12, 2), **as_team(w, "team_member"))
     before = state(db, hid)
     with pytest.raises(PermissionDenied) as info:
-        move(
-            db,
-            hid,
-            "signed",
-            date(2026, 12, 3),
-            actor=actor_of(w, "team_leader"),
-            scope=leader_scope(w),
-            manage=False,
-        )
+        move(db, hid, "signed", date(2026, 12, 3), **as_team(w, "team_leader"))
     assert info.value.message_zh == "“已签约”须由征迁办经办人登记，专班只能将阶段推进到“协商中”"
     assert state(db, hid) == before
 
@@ -221,15 +194,7 @@ def test_outside_the_scope_is_not_found_and_nothing_is_written(db: Session, w: W
     hid = w.household_ids[2]  # the team's, not the member's
     before = state(db, hid)
     with pytest.raises(NotFound):
-        move(
-            db,
-            hid,
-            "valued",
-            date(2026, 12, 1),
-            actor=actor_of(w, "team_member"),
-            scope=member_scope(w),
-            manage=False,
-        )
+        move(db, hid, "valued", date(2026, 12, 1), **as_team(w, "team_member"))
     with pytest.raises(NotFound):
         campaign_service.campaign_file(db, scope=member_scope(w), household_id=hid)
     assert state(db, hid) == before

@@ -59,6 +59,13 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
+def _assign(db: Session, project_id: int, **kw: Any) -> campaign_service.AssignResult:
+    """``bulk_assign`` by the office over the whole scope, on ``ON`` and to no one in particular
+    unless ``kw`` says otherwise (``kw``: the team, households or block, user, reason ...)."""
+    args: dict[str, Any] = {"actor": ACTOR, "scope": ALL, "user_id": None, "on": ON, **kw}
+    return campaign_service.bulk_assign(db, project_id=project_id, **args)
+
+
 @pytest.fixture
 def world(db: Session) -> World:
     return build_world(db, households=6)
@@ -80,26 +87,8 @@ def test_nested_teams_and_the_group_leaders_scope_covers_its_squads(db: Session,
     )
     assert (group_leader.team_id, squad_leader.team_id) == (group.id, squad.id)  # leaders join their teams
     hids = world.household_ids
-    campaign_service.bulk_assign(
-        db,
-        actor=ACTOR,
-        scope=ALL,
-        project_id=world.project_id,
-        team_id=squad.id,
-        user_id=None,
-        on=ON,
-        household_ids=[hids[4]],
-    )
-    campaign_service.bulk_assign(
-        db,
-        actor=ACTOR,
-        scope=ALL,
-        project_id=world.project_id,
-        team_id=group.id,
-        user_id=None,
-        on=ON,
-        household_ids=[hids[5]],
-    )
+    _assign(db, world.project_id, team_id=squad.id, household_ids=[hids[4]])
+    _assign(db, world.project_id, team_id=group.id, household_ids=[hids[5]])
     group_scope = identity_service.DataScope(kind=ScopeKind.TEAM, user_id=group_leader.id, team_id=group.id)
     squad_scope = identity_service.DataScope(kind=ScopeKind.TEAM, user_id=squad_leader.id, team_id=squad.id)
     assert _listed(db, group_scope, world.project_id) == sorted([hids[4], hids[5]])
@@ -194,11 +183,10 @@ def test_reassignment_keeps_history_and_is_audited(db: Session, world: World) ->
         user_id=world.users["commander"], username="commander", display_name="测试commander", role="commander"
     )
     version = project_service.households_version(db, world.project_id, fresh=True)
-    result = campaign_service.bulk_assign(
+    result = _assign(
         db,
+        world.project_id,
         actor=commander,
-        scope=ALL,
-        project_id=world.project_id,
         team_id=second.id,
         user_id=other.id,
         on=date(2026, 12, 2),
@@ -241,16 +229,7 @@ def test_reassignment_keeps_history_and_is_audited(db: Session, world: World) ->
     }
     # the same assignment again changes nothing and writes nothing
     n_audit = len(_audits(db, "household_assignment"))
-    again = campaign_service.bulk_assign(
-        db,
-        actor=ACTOR,
-        scope=ALL,
-        project_id=world.project_id,
-        team_id=second.id,
-        user_id=other.id,
-        on=ON,
-        household_ids=[hid],
-    )
+    again = _assign(db, world.project_id, team_id=second.id, user_id=other.id, household_ids=[hid])
     assert again.changed == 0 and len(_audits(db, "household_assignment")) == n_audit
     # the old member no longer sees it, the new one does
     old_scope = identity_service.DataScope(kind=ScopeKind.ASSIGNED, user_id=world.users["team_member"])
@@ -264,16 +243,7 @@ def test_assign_by_block_takes_the_live_households_of_the_subtree(db: Session, w
     household_service.void_household(
         db, actor=ACTOR, scope=ALL, household_id=world.household_ids[2], reason="重复登记"
     )
-    result = campaign_service.bulk_assign(
-        db,
-        actor=ACTOR,
-        scope=ALL,
-        project_id=world.project_id,
-        team_id=team.id,
-        user_id=None,
-        on=ON,
-        block_id=world.block_ids["E"],
-    )
+    result = _assign(db, world.project_id, team_id=team.id, block_id=world.block_ids["E"])
     assert result == campaign_service.AssignResult(households=2, changed=2)  # H0001 and H0005 (H0003 voided)
     amap = campaign_service.assignment_map(db, project_id=world.project_id)
     assert amap[world.household_ids[0]] == (team.id, None) and amap[world.household_ids[4]] == (team.id, None)
@@ -291,52 +261,25 @@ def test_bulk_assign_refuses_foreign_households_and_wrong_people(db: Session, wo
     foreign_team = campaign_service.create_team(db, actor=ACTOR, project_id=p9.id, name="南片专班")
     before = db.scalar(select(func.count()).select_from(HouseholdAssignment))
     with pytest.raises(NotFound) as e:
-        campaign_service.bulk_assign(
-            db,
-            actor=ACTOR,
-            scope=ALL,
-            project_id=world.project_id,
-            team_id=world.team_id,
-            user_id=None,
-            on=ON,
-            household_ids=[world.household_ids[0], foreign.id],
+        _assign(
+            db, world.project_id, team_id=world.team_id, household_ids=[world.household_ids[0], foreign.id]
         )
     assert e.value.message_zh.startswith("1 户不存在、已作废、不属于本项目或不在您的权限范围内")
     with pytest.raises(NotFound) as e:
-        campaign_service.bulk_assign(
-            db,
-            actor=ACTOR,
-            scope=ALL,
-            project_id=world.project_id,
-            team_id=foreign_team.id,
-            user_id=None,
-            on=ON,
-            household_ids=[world.household_ids[0]],
-        )
+        _assign(db, world.project_id, team_id=foreign_team.id, household_ids=[world.household_ids[0]])
     assert e.value.message_zh == "无法包户：专班不存在或不属于本项目"
     stranger = _user(db, "zuyuan8", "team_member")
     with pytest.raises(Conflict) as e:
-        campaign_service.bulk_assign(
+        _assign(
             db,
-            actor=ACTOR,
-            scope=ALL,
-            project_id=world.project_id,
+            world.project_id,
             team_id=world.team_id,
             user_id=stranger.id,
-            on=ON,
             household_ids=[world.household_ids[0]],
         )
     assert e.value.message_zh == "无法包户：“zuyuan8名”不是“第一专班”的成员"
     with pytest.raises(ValidationFailed):
-        campaign_service.bulk_assign(
-            db,
-            actor=ACTOR,
-            scope=ALL,
-            project_id=world.project_id,
-            team_id=world.team_id,
-            user_id=None,
-            on=ON,
-        )
+        _assign(db, world.project_id, team_id=world.team_id)
     assert db.scalar(select(func.count()).select_from(HouseholdAssignment)) == before
 
 

@@ -64,6 +64,12 @@ def member_actor(w: World) -> Actor:
     )
 
 
+def record(db: Session, **kw: Any) -> tuple[Visit, bool]:
+    """``record_visit`` by the office over the whole scope at ``NOW`` unless ``kw`` says otherwise."""
+    args: dict[str, Any] = {"actor": ACTOR, "scope": ALL, "now": NOW, **kw}
+    return campaign_service.record_visit(db, **args)
+
+
 def counts(db: Session) -> tuple[int, int, int, int, int]:
     return (
         db.scalar(select(func.count()).select_from(Visit)) or 0,
@@ -77,14 +83,13 @@ def counts(db: Session) -> tuple[int, int, int, int, int]:
 def test_record_visit_stores_everything_and_updates_the_campaign_row(db: Session) -> None:
     w = build_world(db)
     hid = w.household_ids[0]
-    v, created = campaign_service.record_visit(
+    v, created = record(
         db,
         actor=member_actor(w),
         scope=member_scope(w),
         household_id=hid,
         data=visit(),
         idempotency_key="k-1",
-        now=NOW,
     )
     assert created is True
     assert v.visited_at == datetime(2026, 12, 3, 11, 30, tzinfo=UTC)
@@ -118,19 +123,14 @@ def test_record_visit_stores_everything_and_updates_the_campaign_row(db: Session
 def test_a_later_visit_moves_the_attitude_an_earlier_one_synced_late_only_counts(db: Session) -> None:
     w = build_world(db)
     hid = w.household_ids[0]
-    campaign_service.record_visit(
-        db, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="a", now=NOW
-    )
-    campaign_service.record_visit(
+    record(db, household_id=hid, data=visit(), idempotency_key="a")
+    record(
         db,
-        actor=ACTOR,
-        scope=ALL,
         household_id=hid,
         data=visit(
             visited_at="2026-12-04T09:00", attitude="resist", next_step="请村书记出面", next_due_on=None
         ),
         idempotency_key="b",
-        now=NOW,
     )
     row = db.scalar(select(HouseholdCampaign).where(HouseholdCampaign.household_id == hid))
     assert row is not None
@@ -138,16 +138,13 @@ def test_a_later_visit_moves_the_attitude_an_earlier_one_synced_late_only_counts
     assert row.attitude_changed_at == datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
     assert (row.next_step, row.next_due_on) == ("请村书记出面", None)
     # a visit from two days ago, synced now: counted, but the state stays the newest visit's
-    campaign_service.record_visit(
+    record(
         db,
-        actor=ACTOR,
-        scope=ALL,
         household_id=hid,
         data=visit(
             visited_at="2026-12-02T15:00", attitude="support", next_step="旧的下一步", next_due_on=None
         ),
         idempotency_key="c",
-        now=NOW,
     )
     db.refresh(row)
     assert (row.attitude, row.previous_attitude, row.visit_count) == ("resist", "wait", 3)
@@ -160,15 +157,11 @@ def test_a_later_visit_moves_the_attitude_an_earlier_one_synced_late_only_counts
 def test_replay_with_the_same_key_and_content_returns_the_stored_visit(db: Session) -> None:
     w = build_world(db)
     hid = w.household_ids[0]
-    first, created = campaign_service.record_visit(
-        db, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="same", now=NOW
-    )
+    first, created = record(db, household_id=hid, data=visit(), idempotency_key="same")
     before = counts(db)
     # the same content, sent again an hour later; labels instead of codes and tags reordered
-    again, created_again = campaign_service.record_visit(
+    again, created_again = record(
         db,
-        actor=ACTOR,
-        scope=ALL,
         household_id=hid,
         data=visit(concern_tags=["standard", "面积认定"], attitude="观望", visited_at="2026-12-03T11:30:00Z"),
         idempotency_key="same",
@@ -183,15 +176,7 @@ def test_replay_with_the_same_key_and_content_returns_the_stored_visit(db: Sessi
 
 def test_the_same_key_with_other_content_or_household_is_refused(db: Session) -> None:
     w = build_world(db)
-    campaign_service.record_visit(
-        db,
-        actor=ACTOR,
-        scope=ALL,
-        household_id=w.household_ids[0],
-        data=visit(),
-        idempotency_key="k",
-        now=NOW,
-    )
+    record(db, household_id=w.household_ids[0], data=visit(), idempotency_key="k")
     before = counts(db)
     for hid, data in [
         (w.household_ids[0], visit(outcome="另一次走访")),
@@ -202,9 +187,7 @@ def test_the_same_key_with_other_content_or_household_is_refused(db: Session) ->
         (w.household_ids[1], visit()),
     ]:
         with pytest.raises(Conflict) as exc:
-            campaign_service.record_visit(
-                db, actor=ACTOR, scope=ALL, household_id=hid, data=data, idempotency_key="k", now=NOW
-            )
+            record(db, household_id=hid, data=data, idempotency_key="k")
         assert exc.value.code == "idempotency_key_reused"
         assert "幂等键" in exc.value.message_zh
     assert counts(db) == before
@@ -215,10 +198,8 @@ def test_validation_names_each_wrong_field_in_chinese_and_writes_nothing(db: Ses
     hid = w.household_ids[0]
     before = counts(db)
     with pytest.raises(ValidationFailed) as exc:
-        campaign_service.record_visit(
+        record(
             db,
-            actor=ACTOR,
-            scope=ALL,
             household_id=hid,
             data=visit(
                 visited_at="2026-12-04T10:30",  # 30 minutes ahead of NOW (10:00 office time)
@@ -229,7 +210,6 @@ def test_validation_names_each_wrong_field_in_chinese_and_writes_nothing(db: Ses
                 next_due_on="2026-12-01",
             ),
             idempotency_key="bad",
-            now=NOW,
         )
     assert exc.value.details == [
         {"field": "visited_at", "message": "走访时间不能晚于当前时间"},
@@ -248,10 +228,8 @@ def test_validation_names_each_wrong_field_in_chinese_and_writes_nothing(db: Ses
     ]
     assert exc.value.message_zh.startswith("走访记录有误：走访时间不能晚于当前时间；")
     with pytest.raises(ValidationFailed) as exc:
-        campaign_service.record_visit(
+        record(
             db,
-            actor=ACTOR,
-            scope=ALL,
             household_id=hid,
             data=visit(
                 visited_at="昨天晚上",
@@ -259,54 +237,44 @@ def test_validation_names_each_wrong_field_in_chinese_and_writes_nothing(db: Ses
                 persuaders=[{"name": "甲", "relation": "friend"}] * 31,
             ),
             idempotency_key="bad",
-            now=NOW,
         )
     assert [d["field"] for d in exc.value.details] == ["visited_at", "duration_min", "persuaders"]
     assert exc.value.details[2]["message"] == "外请说客至多 30 位（现有 31 位）"
     # the due date may be the visit's own office day; a few minutes ahead of the clock is tolerated
-    campaign_service.record_visit(
+    record(
         db,
-        actor=ACTOR,
-        scope=ALL,
         household_id=hid,
         data=visit(visited_at="2026-12-04T10:05", next_due_on="2026-12-04"),
         idempotency_key="ok",
-        now=NOW,
     )
     with pytest.raises(ValidationFailed):
-        campaign_service.record_visit(
-            db, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="bad key!", now=NOW
-        )
+        record(db, household_id=hid, data=visit(), idempotency_key="bad key!")
     assert counts(db)[0] == before[0] + 1
 
 
 def test_a_team_member_cannot_log_or_read_visits_outside_their_assignment(db: Session) -> None:
     w = build_world(db)
     other = w.household_ids[2]  # the team's, not the member's
-    campaign_service.record_visit(
-        db, actor=ACTOR, scope=ALL, household_id=other, data=visit(), idempotency_key="x", now=NOW
-    )
+    record(db, household_id=other, data=visit(), idempotency_key="x")
     before = counts(db)
     with pytest.raises(NotFound):
-        campaign_service.record_visit(
+        record(
             db,
             actor=member_actor(w),
             scope=member_scope(w),
             household_id=other,
             data=visit(),
             idempotency_key="y",
-            now=NOW,
         )
     # a replay of someone else's key on a household out of reach is a 404 too, not the stored visit
     with pytest.raises(NotFound):
-        campaign_service.record_visit(
+        record(
             db,
             actor=member_actor(w),
             scope=member_scope(w),
             household_id=other,
             data=visit(),
             idempotency_key="x",
-            now=NOW,
         )
     with pytest.raises(NotFound):
         campaign_service.list_visits(db, scope=member_scope(w), household_id=other)
@@ -323,9 +291,7 @@ def test_a_team_member_cannot_log_or_read_visits_outside_their_assignment(db: Se
 def test_void_keeps_the_visit_hides_it_and_lowers_the_count(db: Session) -> None:
     w = build_world(db)
     hid = w.household_ids[0]
-    v, _ = campaign_service.record_visit(
-        db, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="v", now=NOW
-    )
+    v, _ = record(db, household_id=hid, data=visit(), idempotency_key="v")
     with pytest.raises(ValidationFailed):
         campaign_service.void_visit(db, actor=ACTOR, scope=ALL, visit_id=v.id, reason="  ", now=NOW)
     campaign_service.void_visit(db, actor=ACTOR, scope=ALL, visit_id=v.id, reason="录错了户", now=NOW)
@@ -339,9 +305,7 @@ def test_void_keeps_the_visit_hides_it_and_lowers_the_count(db: Session) -> None
     with pytest.raises(NotFound):
         campaign_service.void_visit(db, actor=ACTOR, scope=ALL, visit_id=10**9, reason="x", now=NOW)
     # a replay of the voided visit's key still answers with it (the device must not store it again)
-    again, created = campaign_service.record_visit(
-        db, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="v", now=NOW
-    )
+    again, created = record(db, household_id=hid, data=visit(), idempotency_key="v")
     assert (again.id, created) == (v.id, False)
 
 
@@ -365,24 +329,14 @@ def test_two_syncs_racing_with_one_key_store_the_visit_once(
             s.commit()
         hid = w.household_ids[0]
         first = Session(engine)
-        v1, created1 = campaign_service.record_visit(
-            first, actor=ACTOR, scope=ALL, household_id=hid, data=visit(), idempotency_key="race", now=NOW
-        )
+        v1, created1 = record(first, household_id=hid, data=visit(), idempotency_key="race")
         results: list[tuple[int, bool]] = []
         errors: list[BaseException] = []
 
         def second_sync() -> None:
             try:
                 with Session(engine) as s:
-                    v, created = campaign_service.record_visit(
-                        s,
-                        actor=ACTOR,
-                        scope=ALL,
-                        household_id=hid,
-                        data=visit(),
-                        idempotency_key="race",
-                        now=NOW,
-                    )
+                    v, created = record(s, household_id=hid, data=visit(), idempotency_key="race")
                     s.commit()
                     results.append((v.id, created))
             except BaseException as exc:  # reported below

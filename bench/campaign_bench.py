@@ -359,7 +359,7 @@ def service_timings(url: str, project_id: int, repeat: int = 3) -> list[tuple[st
     from anju.db.session import get_engine, unit_of_work
     from anju.identity.service import DataScope
 
-    progress_module = _sys.modules["anju.campaign.service.progress"]
+    progress_module = _sys.modules["anju.campaign.service.progress_facts"]
     _use_database(url)
     everyone = DataScope.everything()
     calls = {

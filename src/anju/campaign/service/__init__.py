@@ -9,7 +9,8 @@
 - ``worklist``: 我的包户, the households a user works on (the team's start page);
 - ``alerts``: what a team must act on today;
 - ``progress``: rates per project, block, team and day for any date, records, reverse schedule,
-  rankings, concern statistics, the big screen's numbers;
+  rankings, concern statistics; ``progress_facts``: the household facts they are counted from
+  (arrays, cached per data version); ``progress_bigscreen``: the big screen's numbers;
 - ``forecast``: when each block and the project reach 100% signing, with a band.
 
 Services never commit; every legally relevant write is audited in the same transaction and
@@ -22,6 +23,8 @@ from anju.campaign.service.forecast import *  # noqa: F403
 from anju.campaign.service.households import *  # noqa: F403
 from anju.campaign.service.plans import *  # noqa: F403
 from anju.campaign.service.progress import *  # noqa: F403
+from anju.campaign.service.progress_bigscreen import *  # noqa: F403
+from anju.campaign.service.progress_facts import *  # noqa: F403
 from anju.campaign.service.tab import *  # noqa: F403
 from anju.campaign.service.teams import *  # noqa: F403
 from anju.campaign.service.visits import *  # noqa: F403

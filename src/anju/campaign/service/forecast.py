@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from anju.campaign.service.progress import (
+from anju.campaign.service.progress_facts import (
     SIGNED,
     _cached,
     _result_cache,

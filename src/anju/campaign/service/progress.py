@@ -3,48 +3,48 @@
 Progress "as of a date D" for a project, its blocks (rolled up the block tree) and its teams (大组 roll
 up their 小组): households, and the cumulative stage counts surveyed ⊇ valued ⊇ negotiating ⊇ signed ⊇
 vacated ⊇ demolished (已签约 includes 已腾空 and 已拆除), plus paid, with rates (Decimal, 4 places).
+When a household reached each stage, and the time of its signature, are the facts of
+:mod:`anju.campaign.service.progress_facts` (the rules are there). The denominator is every live
+household of the project now (in scope): a household registered later is still one the campaign must
+sign. The big screen's numbers are in :mod:`anju.campaign.service.progress_bigscreen`.
 
-When a household reached a stage: signed / vacated / demolished from the household file's dates
-(``sign_on``, ``vacate_on``, ``demolish_on``), surveyed / valued / negotiating from the stage timeline
-(:class:`StageChange`, the first time reached); a stage counts from the earliest date of it or of any
-later stage (a household signed on the 5th was negotiating by the 5th at the latest). A household
-whose current stage is at or beyond a stage with no date for it counts from the day its file was
-created (office date). Paid counts from ``paid_on``. The denominator is every live household of the
-project now (in scope): a household registered later is still one the campaign must sign. The time
-of a signature (records, the big screen) is the timeline record's time (``StageChange.at``, office
-time) when it was recorded on the signing date; a signing entered on a later day has no time.
-
-Speed: the household facts are read in one query (``household_service.campaign_facts``), the stage
-timeline in one grouped query, the assignments in one (``identity_service.assignment_map``) and the
-concern tags in one grouped query; everything else is numpy over those arrays. The arrays are cached
-per worker process on the project's household-data version (bumped by every household, stage, team
-and assignment write) and the highest stage-change id; concern counts on the highest visit id; the
-computed result per (those keys, date, scope). See bench/RESULTS.md "Campaign progress" for what the
-caches are worth.
+Speed: the facts are int64 arrays read in three queries and cached per worker process on the
+project's data version; counting them as of a date is a few boolean masks and a ``bincount`` per
+metric and grouping (blocks, teams), and a cumulative sum per day for the daily series: no Python
+loop over households. The concern tags are one grouped query, cached on the highest visit id; the
+computed result per (those keys, date, scope). See bench/RESULTS.md "Campaign progress".
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.campaign import rules
-from anju.campaign.models import StageChange, Visit, VisitConcern
+from anju.campaign.models import Visit, VisitConcern
+from anju.campaign.service.progress_facts import (
+    NEVER,
+    SIGNED,
+    STAGE_KEYS,
+    Facts,
+    ProjectPlan,
+    _cached,
+    _concern_cache,
+    _result_cache,
+    _scope_key,
+    clear_progress_caches,
+    load_facts,
+    project_plan,
+)
 from anju.core.dates import SHANGHAI, to_shanghai
-from anju.core.masking import mask_name
-from anju.household import service as household_service
-from anju.identity import service as identity_service
 from anju.identity.service import DataScope
 from anju.project import service as project_service
 
@@ -57,7 +57,6 @@ __all__ = [
     "Progress",
     "Schedule",
     "TeamProgress",
-    "big_screen",
     "clear_progress_caches",
     "competition_ranks",
     "concern_counts",
@@ -68,9 +67,6 @@ __all__ = [
     "reverse_schedule",
 ]
 
-T = TypeVar("T")
-
-STAGE_KEYS = ("surveyed", "valued", "negotiating", "signed", "vacated", "demolished")
 STAGE_LABELS = {
     "surveyed": "已调查",
     "valued": "已评估",
@@ -80,26 +76,11 @@ STAGE_LABELS = {
     "demolished": "已拆除",
     "paid": "已付款",
 }
-SURVEYED, VALUED, NEGOTIATING, SIGNED, VACATED, DEMOLISHED = range(6)
-# Rank of the current status: how many of STAGE_KEYS it has passed (archived follows demolished).
-_RANK = {
-    "pending": 0,
-    "surveyed": 1,
-    "valued": 2,
-    "negotiating": 3,
-    "signed": 4,
-    "vacated": 5,
-    "demolished": 6,
-    "archived": 6,
-}
-NEVER = 10**8  # an ordinal after every real date
 _KEY = 1e10
 _MAX_ORD = date.max.toordinal()
 SPEED_DAYS = 7  # "speed" and the actual pace of the reverse schedule: signings in the last 7 days
 _Q4 = Decimal("0.0001")
 _Q2 = Decimal("0.01")
-_EPOCH_ORD = date(1970, 1, 1).toordinal()
-_OFFICE_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
 
 
 def rate(part: int, whole: int) -> Decimal:
@@ -112,217 +93,6 @@ def rate(part: int, whole: int) -> Decimal:
 def competition_ranks(values: list[Any]) -> list[int]:
     """Rank numbers, highest value first, ties sharing a rank and the next rank skipped (1, 1, 3)."""
     return [1 + sum(1 for w in values if w > v) for v in values]
-
-
-# ------------------------------------------------------------------ caches
-
-
-class _LRU:
-    """A small thread-safe LRU of computed results; concurrent misses of one key compute it once."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self.lock = threading.Lock()
-        self.busy: dict[tuple[Any, ...], threading.Lock] = {}
-
-    def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                hit: T = self.data[key]
-                return hit
-            gate = self.busy.setdefault(key, threading.Lock())
-        with gate:
-            with self.lock:
-                if key in self.data:
-                    done: T = self.data[key]
-                    return done
-            value = compute()
-            with self.lock:
-                self.data[key] = value
-                self.busy.pop(key, None)
-                while len(self.data) > self.size:
-                    self.data.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-
-
-_facts_cache = _LRU(16)
-_concern_cache = _LRU(256)
-_result_cache = _LRU(256)
-# Set to False to measure the uncached cost (bench/campaign_bench.py --no-cache).
-CACHE_ENABLED = True
-
-
-def clear_progress_caches() -> None:
-    """Forget every cached result (tests that roll back and reuse ids)."""
-    for c in (_facts_cache, _concern_cache, _result_cache):
-        c.clear()
-
-
-def _cached(cache: _LRU, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    return cache.get(key, compute) if CACHE_ENABLED else compute()
-
-
-def _scope_key(scope: DataScope) -> tuple[Any, ...]:
-    return ("all",) if scope.whole else (scope.kind.value, scope.user_id, scope.team_id)
-
-
-# ------------------------------------------------------------------ facts
-
-
-@dataclass(frozen=True, slots=True)
-class TeamInfo:
-    """A team as progress shows it."""
-
-    id: int
-    name: str
-    kind: str
-    parent_id: int | None
-    sort: int
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """The project's households (in a scope) as arrays, one entry per household, by id."""
-
-    key: tuple[Any, ...]
-    ids: np.ndarray  # int64
-    block_idx: np.ndarray  # index into ``blocks``; -1 without a (known) block
-    team_idx: np.ndarray  # index into ``teams``; -1 when not assigned
-    reach: np.ndarray  # (6, n) ordinal of the day each cumulative stage was reached; NEVER if not
-    paid: np.ndarray  # ordinal of paid_on or NEVER
-    signed_at: np.ndarray  # UTC epoch seconds of the signing's timeline record, NaN if none
-    blocks: tuple[project_service.BlockInfo, ...]
-    teams: tuple[TeamInfo, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectPlan:
-    """The project's campaign settings (read on every call: they are not part of the data version)."""
-
-    id: int
-    name: str
-    launched_on: date | None
-    deadline_on: date | None
-    target_sign_rate: int
-    target_households: int | None
-
-
-def project_plan(session: Session, project_id: int) -> ProjectPlan:
-    """The campaign settings of a project; raises NotFound."""
-    p = project_service.get_project(session, project_id)
-    return ProjectPlan(
-        p.id, p.name, p.launched_on, p.deadline_on, int(p.target_sign_rate or 100), p.target_households
-    )
-
-
-def _data_key(session: Session, project_id: int, scope: DataScope) -> tuple[Any, ...]:
-    version = project_service.households_version(session, project_id)
-    last_change = session.scalar(select(func.max(StageChange.id)))
-    return (str(session.get_bind().engine.url), project_id, version, last_change, _scope_key(scope))
-
-
-def _ordinals(values: list[Any]) -> np.ndarray:
-    return np.fromiter((d.toordinal() if d is not None else NEVER for d in values), np.int64, len(values))
-
-
-def _office_ordinals(values: list[Any]) -> np.ndarray:
-    def one(at: datetime) -> int:
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        return int(at.timestamp() + _OFFICE_OFFSET) // 86400 + _EPOCH_ORD
-
-    return np.fromiter((one(v) for v in values), np.int64, len(values))
-
-
-def _read_facts(session: Session, project_id: int, scope: DataScope, key: tuple[Any, ...]) -> Facts:
-    rows = household_service.campaign_facts(session, project_id=project_id, scope=scope)
-    n = len(rows)
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(8)]
-    ids = np.fromiter(cols[0], np.int64, n)
-    position = {int(h): i for i, h in enumerate(cols[0])}
-    blocks = tuple(project_service.blocks(session, project_id))
-    block_pos = {b.id: i for i, b in enumerate(blocks)}
-    block_idx = np.fromiter((block_pos.get(b, -1) if b is not None else -1 for b in cols[1]), np.int32, n)
-    rank = np.fromiter((_RANK.get(s, 0) for s in cols[2]), np.int64, n)
-    known = np.full((6, n), NEVER, np.int64)
-    known[SIGNED] = _ordinals(list(cols[3]))
-    known[VACATED] = _ordinals(list(cols[4]))
-    known[DEMOLISHED] = _ordinals(list(cols[5]))
-    paid = _ordinals(list(cols[6]))
-    created = _office_ordinals(list(cols[7]))
-    signed_at = np.full(n, np.nan)
-    stage_row = {k: i for i, k in enumerate(STAGE_KEYS)}
-    timeline = session.execute(
-        select(
-            StageChange.household_id,
-            StageChange.to_stage,
-            func.min(StageChange.reached_on),
-            func.max(StageChange.at),
-        )
-        .where(StageChange.project_id == project_id)
-        .group_by(StageChange.household_id, StageChange.to_stage)
-    )
-    for hid, stage, reached, at in timeline:
-        i = position.get(int(hid))
-        k = stage_row.get(stage)
-        if i is None or k is None:
-            continue
-        if reached is not None and known[k, i] == NEVER:
-            known[k, i] = reached.toordinal()
-        if k == SIGNED and at is not None:
-            signed_at[i] = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-    # Without a timeline record for 已调查 the household was registered at that stage or beyond it.
-    known[SURVEYED] = np.where((known[SURVEYED] == NEVER) & (rank >= 1), created, known[SURVEYED])
-    # A stage is reached by the earliest date of it or of any later stage.
-    reach = np.minimum.accumulate(known[::-1], axis=0)[::-1].copy()
-    passed = rank[None, :] >= np.arange(1, 7)[:, None]
-    reach = np.where((reach == NEVER) & passed, created[None, :], reach)
-    reach = np.where(passed, reach, NEVER)
-    # A signature's time of day is known only when it was recorded on its signing date (office time);
-    # a signing entered later (backdated) has a date but no time.
-    with np.errstate(invalid="ignore"):
-        at_day = np.floor((signed_at + _OFFICE_OFFSET) / 86400) + _EPOCH_ORD
-    signed_at = np.where(at_day == reach[SIGNED], signed_at, np.nan)
-    teams = tuple(
-        TeamInfo(t.id, t.name, t.kind, t.parent_id, t.sort)
-        for t in identity_service.list_teams(session, project_id=project_id)
-    )
-    team_pos = {t.id: i for i, t in enumerate(teams)}
-    assigned = identity_service.assignment_map(session, project_id=project_id)
-    team_idx = np.fromiter(
-        (team_pos.get(assigned.get(int(h), (None, None))[0] or 0, -1) for h in cols[0]), np.int32, n
-    )
-    return Facts(key, ids, block_idx, team_idx, reach, paid, signed_at, blocks, teams)
-
-
-def load_facts(session: Session, *, project_id: int, scope: DataScope) -> Facts:
-    """The project's household facts (in ``scope``) as arrays, cached on the project's data version."""
-    key = _data_key(session, project_id, scope)
-    return _cached(_facts_cache, key, lambda: _read_facts(session, project_id, scope, key))
-
-
-def block_members(session: Session, project_id: int, facts: Facts) -> Iterator[tuple[Any, np.ndarray]]:
-    """Each block (tree order) with the boolean mask of its households, sub-blocks included."""
-    children: dict[int | None, list[int]] = {}
-    for i, b in enumerate(facts.blocks):
-        children.setdefault(b.parent_id, []).append(i)
-    for i, b in enumerate(facts.blocks):
-        sub, stack = [], [i]
-        while stack:
-            j = stack.pop()
-            sub.append(j)
-            stack.extend(children.get(facts.blocks[j].id, []))
-        yield b, np.isin(facts.block_idx, sub)
 
 
 # ------------------------------------------------------------------ counting
@@ -373,26 +143,27 @@ class Counts:
         return out
 
 
-def _metric_rows(facts: Facts, on_ord: int) -> np.ndarray:
-    """(n, len(_METRICS)) 0/1 matrix of each household's metrics as of ``on_ord``."""
-    n = facts.n
-    m = np.zeros((n, len(_METRICS)), np.int64)
-    m[:, 0] = 1
-    m[:, 1:7] = (facts.reach <= on_ord).T
-    m[:, 7] = facts.paid <= on_ord
+def _metric_masks(facts: Facts, on_ord: int) -> list[np.ndarray]:
+    """Each metric of ``_METRICS`` but the first (households) as a boolean mask over the households,
+    as of ``on_ord``."""
     sign = facts.reach[SIGNED]
-    m[:, 8] = sign == on_ord
-    m[:, 9] = sign == on_ord - 1
-    m[:, 10] = (sign <= on_ord) & (sign > on_ord - SPEED_DAYS)
-    return m
+    return [
+        *(facts.reach[k] <= on_ord for k in range(len(STAGE_KEYS))),
+        facts.paid <= on_ord,
+        sign == on_ord,
+        sign == on_ord - 1,
+        (sign <= on_ord) & (sign > on_ord - SPEED_DAYS),
+    ]
 
 
-def _group_sum(rows: np.ndarray, idx: np.ndarray, groups: int) -> np.ndarray:
-    """Per-group sums of ``rows`` (households with idx -1 left out): (groups, metrics)."""
-    keep = idx >= 0
-    out = np.zeros((groups, rows.shape[1]), np.int64)
-    if groups and np.any(keep):
-        np.add.at(out, idx[keep], rows[keep])
+def _group_counts(masks: list[np.ndarray], idx: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, metrics): the households of each group (idx -1 left out) and those of each mask."""
+    out = np.zeros((groups, len(_METRICS)), np.int64)
+    if groups:
+        keep = idx >= 0
+        out[:, 0] = np.bincount(idx[keep], minlength=groups)
+        for j, mask in enumerate(masks, start=1):
+            out[:, j] = np.bincount(idx[keep & mask], minlength=groups)
     return out
 
 
@@ -656,13 +427,23 @@ def rankings(teams: list[TeamProgress]) -> dict[str, list[TeamProgress]]:
 
 
 def _compute(
-    session: Session, facts: Facts, plan: ProjectPlan, on: date, scope: DataScope, concern_from: date | None
+    facts: Facts,
+    plan: ProjectPlan,
+    on: date,
+    scope: DataScope,
+    *,
+    paths: dict[int, str],
+    concerns: list[ConcernCount],
 ) -> Progress:
+    """The progress of ``facts`` as of ``on`` (pure: ``paths`` are the blocks' display paths,
+    ``concerns`` the concern counts)."""
     on_ord = on.toordinal()
-    rows = _metric_rows(facts, on_ord)
-    totals = Counts.of(rows.sum(axis=0) if facts.n else np.zeros(len(_METRICS), np.int64))
+    masks = _metric_masks(facts, on_ord)
+    total_row = np.array([facts.n, *(np.count_nonzero(m) for m in masks)], np.int64)
+    totals = Counts.of(total_row)
     nb = len(facts.blocks)
-    per_block = _group_sum(rows, facts.block_idx, nb)
+    per_block = _group_counts(masks, facts.block_idx, nb)
+    unblocked = Counts.of(total_row - per_block.sum(axis=0))  # before the roll-up below
     # The last signature: the latest signing date, then the latest timeline time on that date, as one
     # exact float key (ordinal * 1e10 + whole UTC seconds < 2^53).
     done = facts.reach[SIGNED] <= on_ord
@@ -682,7 +463,6 @@ def _compute(
             block_last[j] = max(block_last[j], block_last[i])
     last_sign = np.where(block_last > 0, np.floor(block_last / _KEY), -1.0)
     last_at = np.where(block_last > 0, block_last - last_sign * _KEY, -1.0)
-    paths = project_service.block_paths(session, plan.id) if nb else {}
     blocks: list[BlockProgress] = []
     for i, b in enumerate(facts.blocks):
         c = Counts.of(per_block[i])
@@ -703,9 +483,9 @@ def _compute(
                 _office_time(float(last_at[i])),
             )
         )
-    unblocked = Counts.of(rows[facts.block_idx < 0].sum(axis=0)) if facts.n else Counts()
     nt = len(facts.teams)
-    per_team = _group_sum(rows, facts.team_idx, nt)
+    per_team = _group_counts(masks, facts.team_idx, nt)
+    unassigned = Counts.of(total_row - per_team.sum(axis=0))
     tpos = {t.id: i for i, t in enumerate(facts.teams)}
     rolled = per_team.copy()
     for i, t in enumerate(facts.teams):  # teams nest one level: a 大组 adds its 小组
@@ -718,7 +498,6 @@ def _compute(
     ranked = rankings(teams)
     rank_of = {t.id: t for level in ranked.values() for t in level}
     teams = [rank_of.get(t.id, t) for t in teams]
-    unassigned = Counts.of(rows[facts.team_idx < 0].sum(axis=0)) if facts.n else Counts()
     target = _target(plan, totals.households, scope.whole)
     schedule = reverse_schedule(
         target=target,
@@ -738,7 +517,6 @@ def _compute(
             b.path,
         ),
     )
-    concerns = concern_counts(session, project_id=plan.id, scope=scope, until=on, since=concern_from)
     return Progress(
         project_id=plan.id,
         on=on,
@@ -811,7 +589,13 @@ def progress(
     facts = load_facts(session, project_id=project_id, scope=scope)
     last_visit = session.scalar(select(func.max(Visit.id)))
     key = ("progress", facts.key, last_visit, plan, on, concern_from)
-    return _cached(_result_cache, key, lambda: _compute(session, facts, plan, on, scope, concern_from))
+
+    def compute() -> Progress:
+        paths = project_service.block_paths(session, plan.id) if facts.blocks else {}
+        concerns = concern_counts(session, project_id=plan.id, scope=scope, until=on, since=concern_from)
+        return _compute(facts, plan, on, scope, paths=paths, concerns=concerns)
+
+    return _cached(_result_cache, key, compute)
 
 
 # ------------------------------------------------------------------ daily series
@@ -855,135 +639,44 @@ def daily_series(session: Session, *, scope: DataScope, project_id: int, until: 
     facts = load_facts(session, project_id=project_id, scope=scope)
     key = ("daily", facts.key, plan, until)
 
-    def compute() -> DailySeries:
-        start = plan.launched_on
-        if start is None:
-            signed = facts.reach[SIGNED]
-            first = int(signed.min()) if facts.n else NEVER
-            start = date.fromordinal(first) if first < NEVER else until
-        start = min(start, until)
-        start = date.fromordinal(max(start.toordinal(), until.toordinal() - (MAX_SERIES_DAYS - 1), 1))
-        s_ord, u_ord = start.toordinal(), until.toordinal()
-        width = u_ord - s_ord + 1
-
-        def cumulative(ords: np.ndarray) -> list[int]:
-            before = int(np.count_nonzero(ords < s_ord))
-            inside = ords[(ords >= s_ord) & (ords <= u_ord)] - s_ord
-            per_day = np.bincount(inside, minlength=width)[:width]
-            return [int(v) for v in np.cumsum(per_day) + before]
-
-        series = {k: cumulative(facts.reach[i]) for i, k in enumerate(STAGE_KEYS)}
-        series["paid"] = cumulative(facts.paid)
-        signed = series["signed"]
-        first_before = int(np.count_nonzero(facts.reach[SIGNED] < s_ord))
-        per_day = [signed[0] - first_before] + [signed[i] - signed[i - 1] for i in range(1, width)]
-        target = _target(plan, facts.n, scope.whole)
-        days = [start + timedelta(days=i) for i in range(width)]
-        return DailySeries(
-            project_id,
-            start,
-            until,
-            days,
-            series,
-            per_day,
-            [_planned(plan, target, d) for d in days],
-            target,
-            facts.n,
-        )
-
-    return _cached(_result_cache, key, compute)
+    return _cached(_result_cache, key, lambda: _daily(facts, plan, until, scope.whole))
 
 
-# ------------------------------------------------------------------ big screen
+def _daily(facts: Facts, plan: ProjectPlan, until: date, whole: bool) -> DailySeries:
+    """The daily series of ``facts`` up to ``until`` (pure; see :func:`daily_series`)."""
+    start = plan.launched_on
+    if start is None:
+        signed = facts.reach[SIGNED]
+        first = int(signed.min()) if facts.n else NEVER
+        start = date.fromordinal(first) if first < NEVER else until
+    start = min(start, until)
+    start = date.fromordinal(max(start.toordinal(), until.toordinal() - (MAX_SERIES_DAYS - 1), 1))
+    s_ord, u_ord = start.toordinal(), until.toordinal()
+    width = u_ord - s_ord + 1
 
+    def cumulative(ords: np.ndarray) -> list[int]:
+        before = int(np.count_nonzero(ords < s_ord))
+        inside = ords[(ords >= s_ord) & (ords <= u_ord)] - s_ord
+        per_day = np.bincount(inside, minlength=width)[:width]
+        return [int(v) for v in np.cumsum(per_day) + before]
 
-def big_screen(
-    session: Session, *, project_id: int, on: date, scope: DataScope | None = None
-) -> dict[str, Any]:
-    """The big screen's numbers as one compact dict: totals and rates, top-level blocks, today's
-    signatures, the top 5 teams, the last 10 signatures with their time, and the forecast date."""
-    scope = scope or DataScope.everything()
-    plan = project_plan(session, project_id)
-    facts = load_facts(session, project_id=project_id, scope=scope)
-    last_visit = session.scalar(select(func.max(Visit.id)))
-    key = ("bigscreen", facts.key, last_visit, plan, on)
-
-    def compute() -> dict[str, Any]:
-        from anju.campaign.service.forecast import forecast
-
-        p = progress(session, scope=scope, project_id=project_id, on=on)
-        on_ord = on.toordinal()
-        sign = facts.reach[SIGNED]
-        done = np.flatnonzero(sign <= on_ord)
-        order = done[np.lexsort((np.nan_to_num(facts.signed_at[done], nan=0.0), sign[done]))][::-1][:10]
-        labels = household_service.household_labels(session, household_ids=[int(facts.ids[i]) for i in order])
-        block_name = {b.id: b.name for b in facts.blocks}
-        latest = []
-        for i in order:
-            hid = int(facts.ids[i])
-            code, head = labels.get(hid, ("", ""))
-            bi, ti = int(facts.block_idx[i]), int(facts.team_idx[i])
-            at = _office_time(float(facts.signed_at[i]))
-            latest.append(
-                {
-                    "household_id": hid,
-                    "code": code,
-                    "head_name": mask_name(head),
-                    "block": block_name.get(facts.blocks[bi].id, "") if bi >= 0 else "",
-                    "team": facts.teams[ti].name if ti >= 0 else "",
-                    "signed_on": date.fromordinal(int(sign[i])).isoformat(),
-                    "time": at.strftime("%H:%M") if at is not None else None,
-                }
-            )
-        top = p.rankings.get("groups") or p.rankings.get("squads") or []
-        f = forecast(session, project_id=project_id, on=on, scope=scope, blocks=False)
-        return {
-            "project_id": project_id,
-            "name": plan.name,
-            "on": on.isoformat(),
-            "days_since_launch": p.days_since_launch,
-            "totals": p.totals.to_dict(),
-            "today": {
-                "signed": p.totals.signed_on_day,
-                "day_before": p.totals.signed_day_before,
-                "change": p.totals.change,
-            },
-            "schedule": p.schedule.to_dict(),
-            "blocks": [
-                {
-                    "id": b.id,
-                    "name": b.name,
-                    "households": b.counts.households,
-                    "signed": b.counts.signed,
-                    "sign_rate": str(b.counts.rate("signed")),
-                    "vacated": b.counts.vacated,
-                    "signed_on_day": b.counts.signed_on_day,
-                    "completed_on": b.completed_on.isoformat() if b.completed_on else None,
-                }
-                for b in p.blocks
-                if b.depth == 0
-            ],
-            "ranking": [
-                {
-                    "rank": t.rank_signed,
-                    "team_id": t.id,
-                    "name": t.name,
-                    "households": t.counts.households,
-                    "signed": t.counts.signed,
-                    "sign_rate": str(t.counts.rate("signed")),
-                    "signed_last7": t.counts.signed_last7,
-                }
-                for t in top[:5]
-            ],
-            "latest": latest,
-            "last_signed_at": p.last_signed_at.isoformat() if p.last_signed_at else None,
-            "forecast": {
-                "date": f.project.expected.isoformat() if f.project.expected else None,
-                "low": f.project.low.isoformat() if f.project.low else None,
-                "high": f.project.high.isoformat() if f.project.high else None,
-                "method": f.project.method,
-                "note": f.project.note,
-            },
-        }
-
-    return _cached(_result_cache, key, compute)
+    series = {k: cumulative(facts.reach[i]) for i, k in enumerate(STAGE_KEYS)}
+    series["paid"] = cumulative(facts.paid)
+    signed_series = series["signed"]
+    first_before = int(np.count_nonzero(facts.reach[SIGNED] < s_ord))
+    per_day = [signed_series[0] - first_before] + [
+        signed_series[i] - signed_series[i - 1] for i in range(1, width)
+    ]
+    target = _target(plan, facts.n, whole)
+    days = [start + timedelta(days=i) for i in range(width)]
+    return DailySeries(
+        plan.id,
+        start,
+        until,
+        days,
+        series,
+        per_day,
+        [_planned(plan, target, d) for d in days],
+        target,
+        facts.n,
+    )

@@ -8,7 +8,7 @@
 - ``stages``: the status, which is the campaign stage, its dates and the day paid in full;
 - ``attachments``: photos, scans and documents, content-addressed with their checksum;
 - ``project_files``: a whole project's households at once, for other domains (policy budgets,
-  maps, campaign progress);
+  maps, campaign progress); ``columns``: the same as numpy arrays, for whole-project aggregation;
 - ``parcels``: households linked to parcels (宗地);
 - ``base``: loading, locking, versions and auditing, shared by the parts.
 
@@ -21,6 +21,7 @@ from anju.household.service.attachments import *  # noqa: F403
 from anju.household.service.base import *  # noqa: F403
 from anju.household.service.base import _bump  # noqa: F401  (tests race two writers through it)
 from anju.household.service.buildings import *  # noqa: F403
+from anju.household.service.columns import *  # noqa: F403
 from anju.household.service.files import *  # noqa: F403
 from anju.household.service.parcels import *  # noqa: F403
 from anju.household.service.project_files import *  # noqa: F403

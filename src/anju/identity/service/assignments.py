@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from anju.audit import service as audit_service
 from anju.core import text
 from anju.core.actor import Actor
 from anju.db import events
+from anju.db.columns import fetch_int_columns
 from anju.errors import (
     DomainError,
     ValidationFailed,
@@ -29,6 +31,7 @@ __all__ = [
     "AssignmentStep",
     "active_assignments",
     "assign_households",
+    "assignment_columns",
     "assignment_map",
     "assignment_steps",
     "narrowed",
@@ -123,6 +126,23 @@ def assignment_map(session: Session, *, project_id: int) -> dict[int, tuple[int 
         .where(Team.project_id == project_id, HouseholdAssignment.active.is_(True))
     )
     return {int(h): (t, u) for h, t, u in rows}
+
+
+def assignment_columns(session: Session, *, project_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(household ids ascending, team ids) of the active assignments of the project's teams as int64
+    arrays: :func:`assignment_map` for whole-project aggregation, without a Python object per row.
+    A household with two active rows (never written so) keeps the newest."""
+    ids, households, teams = fetch_int_columns(
+        session,
+        select(HouseholdAssignment.id, HouseholdAssignment.household_id, HouseholdAssignment.team_id)
+        .join(Team, Team.id == HouseholdAssignment.team_id)
+        .where(Team.project_id == project_id, HouseholdAssignment.active.is_(True)),
+        3,
+    )
+    newest_first = np.argsort(-ids, kind="stable")
+    households, teams = households[newest_first], teams[newest_first]
+    keep = np.unique(households, return_index=True)[1]  # first of each household: the newest row
+    return households[keep], teams[keep]
 
 
 def active_assignments(

@@ -93,6 +93,7 @@ class Targets:
     visit_id: int = 0  # a visit (走访) of the household
     step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
     agreement_id: int = 0  # a signed agreement of a sibling household in the same scope case
+    change_id: int = 0  # a waiting cancellation request of another sibling's agreement (approvals routes)
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -142,6 +143,10 @@ class Targets:
             return _visit(hid)
         if kind == "household":
             return _signable_sibling(hid, self.head_name, f"{self.code}N{n}")
+        if kind == "agreement":
+            return _sibling_agreement(hid, self.head_name, f"{self.code}A{n}")
+        if kind == "change":
+            return _change_request(hid, self.head_name, f"{self.code}R{n}")
         raise AssertionError(f"no spare for {kind}")
 
 
@@ -222,6 +227,7 @@ def _targets(
         visit_id=_visit(hid),
         step_id=_plan_step(hid),
         agreement_id=_sibling_agreement(hid, head, code),
+        change_id=_change_request(hid, head, f"{code}C"),
     )
 
 
@@ -286,6 +292,37 @@ def _signable_sibling(hid: int, head: str, code: str) -> int:
         return int(sibling.id)
 
     return int(_commit(build))
+
+
+def _change_request(hid: int, head: str, code: str) -> int:
+    """A waiting cancellation request (by the system, so any leader may decide it) of a new signed
+    sibling household of ``hid``: each permitted approval or rejection takes one."""
+    from anju.agreement import service as agreement_service
+
+    agreement_id = _sibling_agreement(hid, head, code)
+    return int(
+        _commit(
+            lambda db: (
+                agreement_service.request_change(
+                    db, actor=ACTOR, scope=ALL_SCOPE, agreement_id=agreement_id, kind="cancel", reason="协商解除"
+                ).id
+            )
+        )
+    )
+
+
+# Routes that decide or open a change request (once per agreement or request): a permitted call takes
+# a spare signed agreement or a spare waiting request of the same scope case.
+SPARE_CHANGE_ROUTES = frozenset(
+    {
+        "POST /agreements/{agreement_id}/changes",
+        "POST /api/v1/agreements/{agreement_id}/changes",
+        "POST /agreement-changes/{change_id}/approve",
+        "POST /agreement-changes/{change_id}/reject",
+        "POST /api/v1/agreement-changes/{change_id}/approve",
+        "POST /api/v1/agreement-changes/{change_id}/reject",
+    }
+)
 
 
 # Routes that write something a household can have only once (an agreement): a permitted call takes
@@ -478,7 +515,10 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
         elif name == "step_id":
             values[name] = t.step_id
         elif name == "agreement_id":
-            values[name] = t.agreement_id
+            spare_one = spare and route.key in SPARE_CHANGE_ROUTES
+            values[name] = t.spare("agreement") if spare_one else t.agreement_id
+        elif name == "change_id":
+            values[name] = t.spare("change") if spare else t.change_id
         elif name == "option":
             values[name] = "cash"
         elif name == "visit_id":
@@ -562,6 +602,12 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"version": "0"}
     if p == "/projects/{project_id}/signing":  # the desk's review step: computes, writes nothing
         return {"household_id": str(t.household_id), "option": "cash", "sign_on": "", "payee_name": t.head_name}
+    if p == "/agreements/{agreement_id}/changes":  # a spare agreement each time (path_values)
+        return {"kind": "cancel", "reason": "双方协商解除", "next": ""}
+    if p == "/agreement-changes/{change_id}/approve":
+        return {"note": "同意", "version": ""}
+    if p == "/agreement-changes/{change_id}/reject":
+        return {"note": "材料不全，请补充", "version": ""}
     if p == "/users/{user_id}/active":
         return {"active": "false"}
     if p == "/projects/{project_id}/agreement-templates":  # with the built-in template as the file
@@ -835,6 +881,11 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
         ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
         ("POST", "/projects/{project_id}/conditions/check"): {},
+        # amendments and cancellations: spare agreements and requests each time (path_values)
+        ("POST", "/agreements/{agreement_id}/changes"): {"kind": "cancel", "reason": "双方协商解除"},
+        ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
+        ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
+        ("POST", "/projects/{project_id}/conditions/check"): {},
     }
     bodies.update(_payment_json(route, t))
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
@@ -853,7 +904,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
 
 def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True) -> Call:
     """A realistic request for ``route``; ``csrf`` None sends no token at all."""
-    spare = spare and (route.path.endswith("/void") or route.key in SPARE_HOUSEHOLD_ROUTES)
+    spare = spare and (route.path.endswith("/void") or route.key in SPARE_HOUSEHOLD_ROUTES | SPARE_CHANGE_ROUTES)
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
     specified = not set(route.params) & set(PLACEHOLDER_PARAMS)

@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import desk, documents
+from anju.agreement.pages import approvals, desk, documents
 
 routers: list[APIRouter] = [
+    approvals.router,
     desk.router,
     documents.router,
 ]

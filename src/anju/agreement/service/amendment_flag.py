@@ -37,7 +37,6 @@ from anju.agreement.service.signing import (
     snapshot_group,
 )
 from anju.compensation import service as compensation_service
-from anju.compensation.models import PolicyVersion
 from anju.core.dates import utcnow
 from anju.db.session import begin_write
 from anju.errors import ValidationFailed
@@ -242,14 +241,14 @@ def item_diffs(signed: list[dict[str, Any]], current: Result) -> list[ItemDiff]:
 
 @dataclass
 class Recomputed:
-    version: PolicyVersion
+    version: Any  # the compensation domain's PolicyVersion
     household: facts.Household
     result: Result | None
     problem: str
 
 
 def recompute(
-    snap: AgreementSnapshot, option: str, current: facts.Household, pv: PolicyVersion
+    snap: AgreementSnapshot, option: str, current: facts.Household, pv: Any
 ) -> Recomputed:
     """The agreement's calculation with ``current`` facts under ``pv``: as of the snapshot's date,
     with the snapshot's group facts and its own sign and vacate dates."""

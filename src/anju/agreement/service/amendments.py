@@ -39,6 +39,7 @@ from anju.identity import service as identity_service
 from anju.identity.service import DataScope
 from anju.policy import facts
 from anju.policy.scalar import Result
+from anju.project import service as project_service
 
 __all__ = [
     "CHANGE_KINDS",
@@ -640,6 +641,8 @@ def open_changes(
 ) -> list[ChangeRow]:
     """Change requests of households in ``scope`` (one project, or all), with ``status``
     (requested: oldest first, the approvals inbox; decided: newest first)."""
+    if project_id is not None:
+        project_service.get_project(session, project_id)  # 404 for no such project
     q = (
         select(AgreementChange)
         .join(Agreement, Agreement.id == AgreementChange.agreement_id)

@@ -34,6 +34,7 @@ from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import today_shanghai, utcnow
 from anju.db import events
+from anju.errors import Conflict
 from anju.household import service as household_service
 from anju.identity.service import DataScope
 from anju.project import service as project_service
@@ -187,6 +188,7 @@ def evaluate_conditions(
     actor: Actor,
     project_id: int,
     on: date | None = None,
+    today: date | None = None,
     recorded_at: datetime | None = None,
 ) -> ConditionRun:
     """Decide the project's pending agreements whose condition is decided on ``on`` (today).
@@ -195,9 +197,19 @@ def evaluate_conditions(
     share and positive adjustments fall due that day, the after-vacating share and rewards too when
     the household's vacating was accepted already. Failed (deadline passed): void, with the reason;
     unpaid instalments cancelled, a waiting change request closed, the household back to 协商中 when
-    it is still 已签约 (with a timeline note). Audited; idempotent.
+    it is still 已签约 (with a timeline note). Audited; idempotent. ``on`` after ``today``: 409
+    ``check_date`` (a condition is decided by signings that happened).
     """
-    on = on or today_shanghai()
+    project_service.get_project(session, project_id)  # 404 for no such project
+    today = today or today_shanghai()
+    on = on or today
+    if on > today:
+        raise Conflict(
+            f"检查日期不能晚于今天（{today.isoformat()}）：条件是否成就只能按已发生的签约判断",
+            "the check date lies in the future",
+            code="check_date",
+            details=[{"field": "on", "message": "不能晚于今天"}],
+        )
     now = recorded_at or utcnow()
     ids = list(
         session.scalars(
@@ -336,6 +348,7 @@ def condition_board(session: Session, *, project_id: int, on: date | None = None
     """The project's conditional agreements for the dashboard: groups of pending agreements sharing
     a condition, with the area's progress and days to the deadline, and counts by status. Only
     counts leave here (no household), so every role that sees the dashboard may see it."""
+    project_service.get_project(session, project_id)  # 404 for no such project
     on = on or today_shanghai()
     board = ConditionBoard(on=on)
     rows = list(

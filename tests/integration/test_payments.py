@@ -476,7 +476,7 @@ def test_full_payment_marks_the_household_paid(db: Session) -> None:
     )
     db.refresh(b)
     assert b.status == "closed" and b.closed_at is not None
-    # a second import of a result for a settled line is refused by line
+    # a closed batch takes no more results
     with pytest.raises(Conflict):
         payment_service.import_result(db, actor=s.finance, batch_id=b.id, rows=[])
 
@@ -504,6 +504,11 @@ def test_a_partial_result_leaves_the_batch_exported(db: Session) -> None:
             db, actor=s.finance, batch_id=b.id, rows=rows, paid_on=today_shanghai() + timedelta(days=1)
         )
     assert cexc.value.code == "paid_on"
+    before = state(db)
+    with pytest.raises(ValidationFailed) as exc:
+        payment_service.import_result(db, actor=s.finance, batch_id=b.id, rows=[])
+    assert exc.value.message_zh == "回盘文件中没有数据行"
+    assert state(db) == before
 
 
 # --------------------------------------------------------------------------- funds

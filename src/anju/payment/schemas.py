@@ -221,13 +221,15 @@ class FundsLineRead(BaseModel):
     block_id: int | None
     households: int
     signed_households: int
-    budget_fen: int | None
-    signed_fen: int
-    paid_fen: int
-    committed_fen: int
-    due_fen: int
-    scheduled_fen: int
-    unpaid_fen: int
+    budget_fen: int | None = Field(
+        description="补偿预算：最新补偿方案“方案测算”的基准合计；未发布方案时为 null"
+    )
+    signed_fen: int = Field(description="已签（承诺支付）：有效及待生效协议的合计")
+    paid_fen: int = Field(description="已付：银行回盘成功的金额")
+    committed_fen: int = Field(description="已审批待付：已审批、等待银行处理")
+    due_fen: int = Field(description="应付未付：已到期尚未付清（含已审批待付）")
+    scheduled_fen: int = Field(description="未到期：等待腾空验收或生效条件的款项")
+    unpaid_fen: int = Field(description="已签未付 = 已签 − 已付")
 
 
 class FundsRead(BaseModel):

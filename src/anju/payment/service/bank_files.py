@@ -403,6 +403,8 @@ def import_result(
     batch = _load(session, batch_id, lock=True)
     _check_importable(batch)
     check = check_result(session, batch_id=batch_id, rows=rows, paid_on=paid_on)
+    if not check.problems and not check.rows:
+        raise _refuse("回盘文件中没有数据行", 2, "序号")
     if check.problems:
         n = len(check.problems)
         first = "；".join(p.as_dict()["message"] for p in check.problems[:3])

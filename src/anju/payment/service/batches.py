@@ -87,6 +87,7 @@ class BatchView:
     project_name: str
     labels: dict[int, tuple[str, str]]  # household id -> (code, head name)
     names: dict[int, str]  # user id -> display name
+    instalments: dict[int, agreement_service.PayableInstalment] = field(default_factory=dict)  # by id
     preparers: frozenset[int] = frozenset()  # everyone who created, edited or submitted it
     rejection: str = ""  # the reason of the last rejection, while the batch is rejected or a draft again
     status_counts: dict[str, int] = field(default_factory=dict)
@@ -95,6 +96,11 @@ class BatchView:
     def status_label(self) -> str:
         """The batch status in Chinese."""
         return rules.BATCH_STATUSES.get(self.batch.status, self.batch.status)
+
+    def agreement_no(self, p: Payment) -> str:
+        """The agreement number of a line."""
+        i = self.instalments.get(p.instalment_id)
+        return i.agreement_no if i is not None else ""
 
     def name_of(self, user_id: int | None) -> str:
         """A user's display name (``""`` for none)."""
@@ -173,6 +179,12 @@ def get_batch(session: Session, *, batch_id: int) -> BatchView:
         project_name=project_service.get_project(session, batch.project_id).name,
         labels=household_service.household_labels(session, household_ids=[p.household_id for p in lines]),
         names=identity_service.user_names(session),
+        instalments={
+            i.instalment_id: i
+            for i in agreement_service.payable_instalments(
+                session, project_id=batch.project_id, instalment_ids=[p.instalment_id for p in lines]
+            )
+        },
         preparers=_preparers(batch, history),
         rejection=rejection,
         status_counts=counts,

@@ -147,6 +147,10 @@ class Targets:
             return _sibling_agreement(hid, self.head_name, f"{self.code}A{n}")
         if kind == "change":
             return _change_request(hid, self.head_name, f"{self.code}R{n}")
+        if kind in CLEARANCE_STAGES:
+            return _cleared_sibling(hid, self.head_name, f"{self.code}V{n}", kind)
+        if kind == "cleared_tenant":
+            return _cleared_tenant(hid, f"已清退承租人{n}")
         raise AssertionError(f"no spare for {kind}")
 
 
@@ -329,6 +333,82 @@ SPARE_CHANGE_ROUTES = frozenset(
 # a spare sibling household of the same scope case.
 SPARE_HOUSEHOLD_ROUTES = frozenset({"POST /api/v1/households/{household_id}/agreements"})
 
+# Clearance (腾空验收、拆除): a permitted call takes a spare sibling household of the same scope case
+# that has reached the stage the route needs (signed to vacate, vacated to demolish or to void the
+# vacating, demolished to void the demolition); voiding a tenant's clearance takes a cleared tenant.
+CLEARANCE_STAGES = ("signed", "vacated", "demolished")
+SPARE_CLEARANCE_ROUTES: dict[str, str] = {
+    f"POST {prefix}/households/{{household_id}}/{path}": stage
+    for prefix in ("", "/api/v1")
+    for path, stage in (
+        ("vacate", "signed"),
+        ("vacate/void", "vacated"),
+        ("demolition", "vacated"),
+        ("demolition/void", "demolished"),
+    )
+}
+SPARE_CLEARED_TENANT_ROUTES = frozenset(
+    {"POST /tenants/{tenant_id}/clearance/void", "POST /api/v1/tenants/{tenant_id}/clearance/void"}
+)
+# Clearing one tenant takes a spare tenant (the project list's bulk entry clears the target's own).
+SPARE_TENANT_ROUTES = frozenset({"POST /api/v1/tenants/{tenant_id}/clearance"})
+
+
+def _cleared_sibling(hid: int, head: str, code: str, stage: str) -> int:
+    """A sibling household of ``hid`` (same scope case) signed today and, for ``stage`` vacated or
+    demolished, vacated (and demolished) today through the clearance service."""
+    from anju.agreement import service as agreement_service
+
+    sibling = _signable_sibling(hid, head, code)
+
+    def advance(db: Any) -> None:
+        today = today_shanghai()
+        agreement_service.sign(
+            db, actor=ACTOR, scope=ALL_SCOPE, household_id=sibling, option="cash", sign_on=today
+        )
+        if stage in ("vacated", "demolished"):
+            agreement_service.record_vacating(
+                db,
+                actor=ACTOR,
+                scope=ALL_SCOPE,
+                household_id=sibling,
+                vacated_on=today,
+                checklist={"emptied": True},
+                keys_handed=1,
+                inspector="王验收",
+            )
+        if stage == "demolished":
+            agreement_service.record_demolition(
+                db,
+                actor=ACTOR,
+                scope=ALL_SCOPE,
+                household_id=sibling,
+                demolished_on=today,
+                contractor="青溪拆除",
+            )
+
+    _commit(advance)
+    return sibling
+
+
+def _cleared_tenant(hid: int, name: str) -> int:
+    """A tenant of ``hid`` cleared today (a permitted void of a clearance takes one)."""
+    from anju.agreement import service as agreement_service
+
+    tid = _tenant(hid, name)
+    _commit(
+        lambda db: agreement_service.record_tenant_clearance(
+            db,
+            actor=ACTOR,
+            scope=ALL_SCOPE,
+            tenant_id=tid,
+            cleared_on=today_shanghai(),
+            checklist={},
+            inspector="王验收",
+        )
+    )
+    return tid
+
 
 def _plan_step(hid: int) -> int:
     """A step of the household's 一户一策 plan (made before any request, so refusals can be compared)."""
@@ -488,7 +568,13 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
     first = route.path.removeprefix("/api/v1").split("/")[1]
     values: dict[str, Any] = {}
     for name in route.params:
-        if name == "child_id" or (name.endswith("_id") and name[:-3] == CHILD_KIND.get(first)):
+        if name == "tenant_id" and spare and route.key in SPARE_CLEARED_TENANT_ROUTES:
+            values[name] = t.spare("cleared_tenant")
+        elif name == "tenant_id" and spare and route.key in SPARE_TENANT_ROUTES:
+            values[name] = t.spare("tenant")
+        elif name == "household_id" and spare and route.key in SPARE_CLEARANCE_ROUTES:
+            values[name] = t.spare(SPARE_CLEARANCE_ROUTES[route.key])
+        elif name == "child_id" or (name.endswith("_id") and name[:-3] == CHILD_KIND.get(first)):
             kind = CHILD_KIND[first] if name == "child_id" else name[:-3]
             values[name] = t.spare(kind) if spare else getattr(t, f"{kind}_id")
         elif name == "household_id" and spare and route.key in SPARE_HOUSEHOLD_ROUTES:
@@ -608,6 +694,22 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"note": "同意", "version": ""}
     if p == "/agreement-changes/{change_id}/reject":
         return {"note": "材料不全，请补充", "version": ""}
+    if p == "/households/{household_id}/vacate":  # a spare signed sibling each time (path_values)
+        return {
+            "vacated_on": today_shanghai().isoformat(),
+            "inspector": "王验收",
+            "keys_handed": "2",
+            "check_emptied": "on",
+        }
+    if p == "/households/{household_id}/demolition":  # a spare vacated sibling each time
+        return {"demolished_on": today_shanghai().isoformat(), "contractor": "青溪拆除工程公司"}
+    if p == "/projects/{project_id}/tenants/clearances":
+        return {
+            "tenant_id": str(t.tenant_id),  # once per scope case: only the case officer may clear
+            "cleared_on": today_shanghai().isoformat(),
+            "inspector": "王验收",
+            "check_keys_handed": "on",
+        }
     if p == "/users/{user_id}/active":
         return {"active": "false"}
     if p == "/projects/{project_id}/agreement-templates":  # with the built-in template as the file
@@ -886,6 +988,25 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
         ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
         ("POST", "/projects/{project_id}/conditions/check"): {},
+        # clearance: spare households at the stage each route needs, spare tenants (path_values)
+        ("POST", "/households/{household_id}/vacate"): {
+            "vacated_on": today_shanghai().isoformat(),
+            "checklist": {"utilities_settled": True, "emptied": True, "keys_handed": True},
+            "keys_handed": 2,
+            "inspector": "王验收",
+        },
+        ("POST", "/households/{household_id}/vacate/void"): {"reason": "登记错误"},
+        ("POST", "/households/{household_id}/demolition"): {
+            "demolished_on": today_shanghai().isoformat(),
+            "contractor": "青溪拆除工程公司",
+        },
+        ("POST", "/households/{household_id}/demolition/void"): {"reason": "登记错误"},
+        ("POST", "/tenants/{tenant_id}/clearance"): {
+            "cleared_on": today_shanghai().isoformat(),
+            "checklist": {"rent_settled": True, "emptied": True},
+            "inspector": "王验收",
+        },
+        ("POST", "/tenants/{tenant_id}/clearance/void"): {"reason": "登记错误"},
     }
     bodies.update(_payment_json(route, t))
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
@@ -904,7 +1025,12 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
 
 def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True) -> Call:
     """A realistic request for ``route``; ``csrf`` None sends no token at all."""
-    spare = spare and (route.path.endswith("/void") or route.key in SPARE_HOUSEHOLD_ROUTES | SPARE_CHANGE_ROUTES)
+    spare = spare and (
+        route.path.endswith("/void")
+        or route.key in SPARE_HOUSEHOLD_ROUTES | SPARE_CHANGE_ROUTES
+        or route.key in SPARE_CLEARANCE_ROUTES
+        or route.key in SPARE_TENANT_ROUTES
+    )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
     specified = not set(route.params) & set(PLACEHOLDER_PARAMS)

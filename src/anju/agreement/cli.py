@@ -225,3 +225,57 @@ def list_(
         console.print(table)
         total = sum(a.total_fen for a in found if a.status in rules.LIVE_STATUSES)
         console.print(f"共 {len(found)} 份协议，生效与待生效合计 {format_yuan(total)} 元", highlight=False)
+
+
+# --- amendments and conditions
+
+
+@app.command("check-amendments")
+def check_amendments(
+    project: str = typer.Argument(None, help="项目编号（不填则检查全部项目）"),
+) -> None:
+    """按户的当前信息和最新补偿方案重算已签协议，更新“可能需要变更”提示（发布新方案后、批量修改户信息后运行）。"""
+    with unit_of_work() as db, _refusing():
+        projects = (
+            [project_service.get_project_by_code(db, project)]
+            if project
+            else project_service.list_projects(db)
+        )
+        for p in projects:
+            run = agreement_service.check_amendments(db, project_id=p.id)
+            console.print(
+                f"{p.code}：检查 {run.checked} 份协议，{run.flagged} 份可能需要变更"
+                f"（新增 {run.raised}，解除提示 {run.cleared}）",
+                highlight=False,
+            )
+            for agreement_id, problem in run.problems:
+                console.print(f"[yellow]  协议 {agreement_id}：{problem}[/yellow]", highlight=False)
+
+
+@app.command("check-conditions")
+def check_conditions(
+    project: str = typer.Argument(None, help="项目编号（不填则检查有待生效协议的全部项目）"),
+    on: str = typer.Option(None, "--on", help="检查日期 YYYY-MM-DD（默认今天，不能晚于今天）"),
+    by: str = BY,
+) -> None:
+    """判定附生效条件的协议：签约率达到即生效（签约款转为应付），截止日期已过仍未达到即未生效（记录保留，该户回到协商中）。"""
+    try:
+        day = date.fromisoformat(on) if on else None
+    except ValueError:
+        raise _fail(f"检查日期“{on}”应为 YYYY-MM-DD") from None
+    with unit_of_work() as db, _refusing():
+        actor = _actor(db, by)
+        projects = (
+            [project_service.get_project_by_code(db, project)]
+            if project
+            else [project_service.get_project(db, pid) for pid in agreement_service.projects_with_pending(db)]
+        )
+        if not projects:
+            console.print("没有待生效的附条件协议", highlight=False)
+        for p in projects:
+            run = agreement_service.evaluate_conditions(db, actor=actor, project_id=p.id, on=day)
+            console.print(
+                f"{p.code}（{run.on.isoformat()}）：生效 {len(run.effective)} 份，未生效 {len(run.void)} 份，"
+                f"仍待生效 {run.waiting} 份",
+                highlight=False,
+            )

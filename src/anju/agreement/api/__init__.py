@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.api import agreements, changes, documents
+from anju.agreement.api import agreements, changes, clearance, documents
 
-routers: list[APIRouter] = [agreements.router, changes.router, documents.router]
+routers: list[APIRouter] = [agreements.router, changes.router, documents.router, clearance.router]

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import approvals, desk, documents
+from anju.agreement.pages import approvals, clearance, desk, documents
 
 routers: list[APIRouter] = [
     approvals.router,
     desk.router,
     documents.router,
+    clearance.router,
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from anju.agreement.models import Agreement, VacateRecord
 from anju.audit import service as audit_service
 from anju.campaign.models import (
     HouseholdCampaign,
@@ -25,6 +26,7 @@ from anju.household.models import Building, Homestead, Household, Member
 from anju.identity import service as identity_service
 from anju.identity.models import HouseholdAssignment, Team, User
 from anju.identity.rules import Role, password_problem
+from anju.payment.models import Payment, PaymentBatch
 from anju.project.models import Block, Project
 from anju.reporting.models import DispatchReport
 
@@ -93,9 +95,56 @@ def test_small_demo(db: Session) -> None:
     assert mine == 13  # half of the 27 塘桥村 households (the demo team's village), capped at 30
     assert audit_service.verify(db).ok
     _campaign_is_populated(db, rural.id, shanty.id, TODAY)
+    _signing_is_populated(db, rural.id, shanty.id)
 
 
 TODAY = date(2026, 12, 5)
+
+
+def _signing_is_populated(db: Session, rural_id: int, shanty_id: int) -> None:
+    """Every signed household has its agreement, sign order numbers follow the signing moments
+    without a gap, vacated ones have an acceptance, payment batches show every state, and the
+    old-town project has conditional agreements."""
+    for pid in (rural_id, shanty_id):
+        signed = set(
+            db.scalars(
+                select(Household.id).where(
+                    Household.project_id == pid, Household.status.in_(["signed", "vacated", "demolished"])
+                )
+            )
+        )
+        live = db.execute(
+            select(Agreement.household_id, Agreement.sign_no, Agreement.sign_no_issued_at)
+            .where(Agreement.project_id == pid, Agreement.status.in_(["pending", "effective"]))
+            .order_by(Agreement.sign_no)
+        ).all()
+        assert {r.household_id for r in live} == signed
+        numbers = db.scalars(select(Agreement.sign_no).where(Agreement.project_id == pid)).all()
+        assert sorted(numbers) == list(range(1, len(numbers) + 1))
+        moments = [r.sign_no_issued_at for r in live]
+        assert moments == sorted(moments)  # 先签先得: the order numbers follow the signing moments
+        vacated = set(
+            db.scalars(
+                select(Household.id).where(
+                    Household.project_id == pid, Household.status.in_(["vacated", "demolished"])
+                )
+            )
+        )
+        recorded = set(
+            db.scalars(
+                select(VacateRecord.household_id).where(
+                    VacateRecord.project_id == pid, VacateRecord.voided_at.is_(None)
+                )
+            )
+        )
+        assert recorded == vacated
+    states = set(db.scalars(select(PaymentBatch.status).where(PaymentBatch.project_id == rural_id)))
+    assert {"closed", "exported", "approved", "submitted", "rejected", "cancelled", "draft"} <= states
+    assert db.scalar(select(func.count()).select_from(Payment).where(Payment.status == "paid"))
+    shanty_conditions = set(
+        db.scalars(select(Agreement.condition_kind).where(Agreement.project_id == shanty_id))
+    )
+    assert shanty_conditions == {"block_rate"}
 
 
 def _campaign_is_populated(db: Session, rural_id: int, shanty_id: int, today: date) -> None:

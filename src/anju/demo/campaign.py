@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from anju.campaign import service as campaign_service
 from anju.core.actor import Actor
+from anju.demo.agreements import DemoSigning
 from anju.demo.campaign_plan import DemoHousehold, Pace, PlannedStage, PlannedVisit, plan_campaign
 from anju.household import service as household_service
 from anju.identity import service as identity_service
@@ -163,6 +164,7 @@ def run_campaign(
     surnames: dict[int, str],
     visitors: dict[int, list[int]],
     manager: Actor,
+    signing: DemoSigning,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Write the planned history of ``project`` through the services; returns (visits, stage moves).
@@ -209,7 +211,9 @@ def run_campaign(
                 duration_min=v.duration_min,
                 place=v.place,
                 staff=who.display_name,
-                persuaders=[campaign_service.PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders],
+                persuaders=[
+                    campaign_service.PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders
+                ],
                 concern_tags=v.concerns,
                 concern_text=v.concern_text,
                 attitude=v.attitude,
@@ -229,20 +233,30 @@ def run_campaign(
             visits += 1
         else:
             s = item
-            campaign_service.move_stage(
-                session,
-                actor=manager,
-                scope=EVERYTHING,
-                household_id=s.household_id,
-                to_stage=s.to_stage,
-                on=s.on,
-                manage=True,
-                today=today,
-                recorded_at=s.at,
-            )
+            # Signing, vacating and demolition are recorded by their records (agreement,
+            # acceptance, demolition), which move the stage themselves; the rest by hand.
+            if s.to_stage == "signed":
+                signing.sign(project.id, s.household_id, s.on, s.at)
+            elif s.to_stage == "vacated":
+                signing.vacate(project.id, s.household_id, s.on, s.at)
+            elif s.to_stage == "demolished":
+                signing.demolish(s.household_id, s.on, s.at)
+            else:
+                campaign_service.move_stage(
+                    session,
+                    actor=manager,
+                    scope=EVERYTHING,
+                    household_id=s.household_id,
+                    to_stage=s.to_stage,
+                    on=s.on,
+                    manage=True,
+                    today=today,
+                    recorded_at=s.at,
+                )
             moves += 1
-    for hid, paid_on in plan.paid:
-        household_service.record_paid(session, actor=manager, household_id=hid, paid_on=paid_on)
+    signing.decide_conditions(project.id)
+    signing.clear_tenants(project.id)
+    signing.payments(project.id, plan.paid, code=project_service.get_project(session, project.id).code)
     for n, case in enumerate(plan.hard_cases):
         campaign_service.update_campaign(
             session,
@@ -411,6 +425,24 @@ def build_campaign(
 
     manager = _actor_of(session, users["jingban"])
     commander = _actor_of(session, users["zhihui"])
+    signing = DemoSigning(
+        session,
+        rng=rng,
+        manager=manager,
+        finance=_actor_of(session, users["caiwu"]),
+        commander=commander,
+        today=today,
+        swap_share={rural.id: 0.45, shanty.id: 0.2},
+    )
+    for site in (rural, shanty):
+        code = project_service.get_project(session, site.id).code
+        if site is shanty:
+            # Old-town renewal: agreements take effect once 80% of the area signs in time.
+            signing.terms(
+                site.id, prefix=code, condition_rate_bp=8000, deadline=site.signing_start + timedelta(days=90)
+            )
+        else:
+            signing.terms(site.id, prefix=code)
     surnames = {codes[c]: head[0] for c, (_, head) in placed.items() if c in codes}
     for site, paces, complete, hard in (
         (rural, RURAL_PACES, ("LJ",), 8),
@@ -439,6 +471,7 @@ def build_campaign(
             surnames=surnames,
             visitors=visitors,
             manager=manager,
+            signing=signing,
         )
         issue_reports(session, project_id=site.id, today=today, commander=commander)
     return logins

@@ -565,6 +565,10 @@ def build_demo(
     result.projects.append((shanty.code, shanty.name, shanty_total))
     result.households = rural_total + shanty_total
 
+    # the policies first: the campaign's signings are computed with them
+    publish_demo_policies(
+        session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id}, shift_days=shift.days
+    )
     # teams, users, assignments (包户到人), parcels, the campaign's history ----------------------
     result.logins = demo_campaign.build_campaign(
         session,
@@ -583,9 +587,6 @@ def build_demo(
         placed=placed,
         make_users=lambda team_ids: _make_users(session, actor, team_ids),
         progress=progress,
-    )
-    publish_demo_policies(
-        session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id}, shift_days=shift.days
     )
     session.flush()
     return result

@@ -1,0 +1,259 @@
+"""The demo's signing side: agreements, vacating and demolition records, tenant clearances and
+payment batches, written through the services as the campaign's history is replayed.
+
+The campaign plan (:mod:`anju.demo.campaign_plan`) says when each household signs, vacates and is
+demolished; this module turns those moments into the records that carry them (an agreement with
+its snapshot and sign order number, a vacating acceptance, a demolition record), then pays what
+fell due in batches prepared by finance and approved by the commander, leaving batches in every
+state for the payments page and the approvals inbox.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.orm import Session
+
+from anju.agreement import service as agreement_service
+from anju.core.actor import Actor
+from anju.core.money import fen_to_yuan
+from anju.household import service as household_service
+from anju.identity.service import DataScope
+from anju.payment import rules as payment_rules
+from anju.payment import service as payment_service
+
+EVERYTHING = DataScope.everything()
+BANKS = (
+    "中国农业银行青溪支行",
+    "浙江农商银行清河分理处",
+    "中国工商银行埠头支行",
+    "中国建设银行西河支行",
+    "邮储银行仓前营业所",
+)
+INSPECTORS = ("陈经办", "钱验收", "孙工")
+CONTRACTORS = ("青溪城建拆除工程有限公司", "埠头建筑拆除有限公司")
+VACATE_NOTES = ("", "", "", "屋内留有旧家具，户主同意一并拆除处置", "水表读数已拍照存档")
+ALL_CHECKED_VACATE = {
+    "utilities_settled": True,
+    "registration_moved": True,
+    "emptied": True,
+    "doors_windows_intact": True,
+    "keys_handed": True,
+}
+ALL_CHECKED_TENANT = {"rent_settled": True, "license_moved": True, "emptied": True, "keys_handed": True}
+
+
+@dataclass
+class DemoSigning:
+    """Writes the signing records of the demo campaign; one per build."""
+
+    session: Session
+    rng: random.Random
+    manager: Actor  # case officer: signs, accepts vacating, records demolition
+    finance: Actor  # prepares payment batches
+    commander: Actor  # approves them
+    today: date
+    swap_share: dict[int, float] = field(default_factory=dict)  # project id -> share choosing 产权调换
+    vacated: dict[int, list[tuple[int, date]]] = field(default_factory=lambda: defaultdict(list))
+    agreements: int = 0
+
+    def _account(self) -> str:
+        return "6228" + "".join(str(self.rng.randrange(10)) for _ in range(15))
+
+    def terms(
+        self, project_id: int, *, prefix: str, condition_rate_bp: int = 0, deadline: date | None = None
+    ) -> None:
+        """The project's signing terms: 70% on signing; a block sign-rate condition when given."""
+        agreement_service.set_signing_terms(
+            self.session,
+            actor=self.manager,
+            project_id=project_id,
+            agreement_prefix=prefix,
+            on_sign_share_bp=7000,
+            condition_kind="block_rate" if condition_rate_bp else "none",
+            condition_rate_bp=condition_rate_bp,
+            condition_deadline_on=deadline,
+            expected_version=None,
+            reason="征收补偿方案规定的付款方式与生效条件",
+            today=self.today,
+        )
+
+    def sign(self, project_id: int, household_id: int, on: date, at: datetime) -> None:
+        """The family signs at ``at`` (the campaign's moment), choosing cash or swap."""
+        swap = self.rng.random() < self.swap_share.get(project_id, 0.0)
+        agreement_service.sign(
+            self.session,
+            actor=self.manager,
+            scope=EVERYTHING,
+            household_id=household_id,
+            option="swap" if swap else "cash",
+            sign_on=on,
+            payee=agreement_service.Payee(bank=self.rng.choice(BANKS), account=self._account()),
+            today=self.today,
+            recorded_at=at,
+        )
+        self.agreements += 1
+
+    def vacate(self, project_id: int, household_id: int, on: date, at: datetime) -> None:
+        """The house is handed over empty (交验空房) on ``on``."""
+        agreement_service.record_vacating(
+            self.session,
+            actor=self.manager,
+            scope=EVERYTHING,
+            household_id=household_id,
+            vacated_on=on,
+            checklist=ALL_CHECKED_VACATE,
+            keys_handed=self.rng.randint(1, 4),
+            inspector=self.rng.choice(INSPECTORS),
+            note=self.rng.choice(VACATE_NOTES),
+            today=self.today,
+            recorded_at=at,
+        )
+        self.vacated[project_id].append((household_id, on))
+
+    def demolish(self, household_id: int, on: date, at: datetime) -> None:
+        """The buildings are pulled down on ``on``."""
+        agreement_service.record_demolition(
+            self.session,
+            actor=self.manager,
+            scope=EVERYTHING,
+            household_id=household_id,
+            demolished_on=on,
+            contractor=self.rng.choice(CONTRACTORS),
+            note="机械拆除，建筑垃圾已清运",
+            today=self.today,
+            recorded_at=at,
+        )
+
+    def clear_tenants(self, project_id: int) -> int:
+        """Tenants of vacated households are cleared on their landlord's vacating day (in batches
+        per day, the quick entry's way); tenants of the others stay to do."""
+        vacated_on = dict(self.vacated.get(project_id, []))
+        by_day: dict[date, list[int]] = defaultdict(list)
+        for t in household_service.project_tenants(self.session, scope=EVERYTHING, project_id=project_id):
+            on = vacated_on.get(t.household_id)
+            if on is not None:
+                by_day[on].append(t.id)
+        for on, ids in sorted(by_day.items()):
+            agreement_service.record_tenant_clearances(
+                self.session,
+                actor=self.manager,
+                scope=EVERYTHING,
+                project_id=project_id,
+                tenant_ids=ids,
+                cleared_on=on,
+                checklist=ALL_CHECKED_TENANT,
+                inspector=self.rng.choice(INSPECTORS),
+                today=self.today,
+                recorded_at=_moment(on, 16),
+            )
+        return sum(len(ids) for ids in by_day.values())
+
+    def decide_conditions(self, project_id: int) -> None:
+        """Conditional agreements whose block reached the rate take effect (from the day it did)."""
+        agreement_service.evaluate_conditions(
+            self.session, actor=self.manager, project_id=project_id, on=self.today, today=self.today
+        )
+
+    # ------------------------------------------------------------------ payments
+
+    def _batch(self, project_id: int, instalment_ids: Sequence[int], *, title: str, on: date) -> int:
+        batch = payment_service.create_batch(
+            self.session,
+            actor=self.finance,
+            project_id=project_id,
+            lines=[payment_service.LineInput(i) for i in instalment_ids],
+            title=title,
+            now=_moment(on, 9),
+        )
+        return batch.id
+
+    def _pay(self, batch_id: int, on: date, *, fail: int = 0) -> None:
+        """Submit, approve, export and import the bank's result (``fail`` rows bounced)."""
+        payment_service.submit_batch(self.session, actor=self.finance, batch_id=batch_id)
+        payment_service.approve_batch(
+            self.session, actor=self.commander, batch_id=batch_id, note="同意支付", now=_moment(on, 11)
+        )
+        payment_service.export_batch(self.session, actor=self.finance, batch_id=batch_id, fmt="xlsx")
+        view = payment_service.get_batch(self.session, batch_id=batch_id)
+        rows = []
+        for n, p in enumerate(view.lines):
+            failed = n < fail
+            rows.append(
+                payment_rules.ResultRow(
+                    line=n + 2,
+                    line_no=str(p.line_no),
+                    agreement_no=view.agreement_no(p),
+                    amount=str(fen_to_yuan(p.amount_fen)),
+                    result="失败" if failed else "成功",
+                    bank_ref="" if failed else f"QX{on:%Y%m%d}{p.line_no:05d}",
+                    failure_reason="户名与账号不符" if failed else "",
+                )
+            )
+        payment_service.import_result(
+            self.session, actor=self.finance, batch_id=batch_id, rows=rows, paid_on=on, today=self.today
+        )
+
+    def payments(self, project_id: int, paid: Sequence[tuple[int, date]], *, code: str) -> int:
+        """Pay what the plan says was paid (a batch per payment day, closed by the bank's result),
+        then leave one batch in each other state. Returns the number of batches."""
+        batches = 0
+        by_day: dict[date, list[int]] = defaultdict(list)
+        for hid, on in paid:
+            by_day[on].append(hid)
+        days = sorted(by_day)
+        for n, on in enumerate(days):
+            due = agreement_service.due_instalments(self.session, project_id, household_ids=by_day[on])
+            if not due:
+                continue
+            bid = self._batch(project_id, [i.id for i in due], title=f"{on:%m月%d日}补偿款支付", on=on)
+            # The last payment day has one bounced row: a wrong account the family corrects.
+            self._pay(bid, on, fail=1 if n == len(days) - 1 and len(due) > 2 else 0)
+            batches += 1
+        # Everything still due, spread over batches that show each state of the flow.
+        due = agreement_service.due_instalments(self.session, project_id)
+        by_household: dict[int, list[int]] = defaultdict(list)
+        for i in due:
+            by_household[i.household_id].append(i.id)
+        groups = [ids for _, ids in sorted(by_household.items())]
+        self.rng.shuffle(groups)
+        sizes = {"exported": 5, "approved": 4, "submitted": 6, "rejected": 2, "cancelled": 2, "draft": 3}
+        start = 0
+        yesterday = self.today - timedelta(days=1)
+        for state, size in sizes.items():
+            chunk = [i for ids in groups[start : start + size] for i in ids]
+            start += size
+            if not chunk:
+                break
+            bid = self._batch(project_id, chunk, title=f"{code} 第{batches + 1}批签约款", on=yesterday)
+            batches += 1
+            if state == "draft":
+                continue
+            if state == "cancelled":
+                payment_service.cancel_batch(
+                    self.session, actor=self.finance, batch_id=bid, reason="与上一批重复编制，作废重编"
+                )
+                continue
+            payment_service.submit_batch(self.session, actor=self.finance, batch_id=bid)
+            if state == "submitted":
+                continue
+            if state == "rejected":
+                payment_service.reject_batch(
+                    self.session, actor=self.commander, batch_id=bid, reason="请核对收款账号后重新提交"
+                )
+                continue
+            payment_service.approve_batch(
+                self.session, actor=self.commander, batch_id=bid, note="同意", now=_moment(self.today, 10)
+            )
+            if state == "exported":
+                payment_service.export_batch(self.session, actor=self.finance, batch_id=bid, fmt="xlsx")
+        return batches
+
+
+def _moment(on: date, hour: int) -> datetime:
+    """``hour`` o'clock office time (UTC+8) on ``on``, as a UTC datetime."""
+    return datetime.combine(on, time(hour)).replace(tzinfo=UTC) - timedelta(hours=8)

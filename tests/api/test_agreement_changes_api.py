@@ -281,3 +281,27 @@ def _signed_more(w: World, *indexes: int) -> list[int]:
             ).id
             for i in indexes
         ]
+
+
+def test_publishing_a_policy_that_pays_more_flags_the_signed_agreements(client_as: As) -> None:
+    client, csrf, w = client_as("case_officer")
+    ids = _signed(w, 0, 1)
+    assert [_agreement(client, i)["amendment_flag"] for i in ids] == [False, False]
+    source = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
+    richer = source.replace(
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15",
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18",
+    )
+    assert richer != source
+    r = client.post(
+        f"/api/v1/projects/{w.project_id}/policies",
+        json={"source": richer, "file_name": "v2.yaml"},
+        headers=_h(csrf),
+    )
+    assert r.status_code == 201, r.text
+    flagged = [_agreement(client, i) for i in ids]
+    # 88.50 ㎡ × 3 元/㎡ more removal money each; the agreements themselves do not change
+    assert [(a["amendment_flag"], a["amendment_diff_fen"], a["snapshot"]["revision"]) for a in flagged] == [
+        (True, 26_550, 1),
+        (True, 26_550, 1),
+    ]

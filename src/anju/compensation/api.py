@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from anju.agreement import service as agreement_service
 from anju.compensation import schemas as s
 from anju.compensation import service as compensation_service
 from anju.identity.rules import Permission
@@ -40,7 +41,8 @@ def publish(
     user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
     db: Session = Depends(get_db),
 ) -> s.PolicyVersionRead:
-    """Check and publish a policy text as the next version; 422 lists every error with line and column."""
+    """Check and publish a policy text as the next version; 422 lists every error with line and column.
+    Signed agreements the new version would compute differently get the amendment flag."""
     pv = compensation_service.publish(
         db,
         actor=user.actor(client_ip(request)),
@@ -48,6 +50,7 @@ def publish(
         source=body.source,
         file_name=body.file_name,
     )
+    agreement_service.check_amendments(db, project_id=project_id)
     return s.PolicyVersionRead.model_validate(pv)
 
 

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from anju.agreement import service as agreement_service
 from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
 from anju.core.dates import to_shanghai
@@ -34,6 +35,7 @@ def publish(
                 file_name=file.name,
             )
             version, digest = pv.version, pv.content_hash
+            flags = agreement_service.check_amendments(db, project_id=p.id)
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh}[/red]")
         for d in exc.details or []:
@@ -41,6 +43,8 @@ def publish(
             console.print(f"[red]{where}{d.get('message')}[/red]")
         raise typer.Exit(1) from exc
     console.print(f"[green]已发布 {project} 补偿方案第 {version} 版（sha256:{digest[:16]}…）[/green]")
+    if flags.raised:
+        console.print(f"[yellow]{flags.raised} 份已签协议按新方案计算金额不同，已提示可能需要变更[/yellow]")
 
 
 def versions(project: str = typer.Option(..., "--project", help="项目编号")) -> None:

@@ -6,10 +6,12 @@ from datetime import date
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju.agreement import service as agreement_service
 from anju.compensation import service as compensation_service
 from anju.compensation import sheet, standards
 from anju.errors import DomainError, NotFound
@@ -95,6 +97,8 @@ async def policy_publish(
         ctx = _policy_context(db, project_id, None)
         ctx.update({"message": exc.message_zh, "problems": exc.details or []})
         return render(request, "compensation/policy.html", ctx, status_code=exc.http_status)
+    # Signed agreements the new version computes differently get the amendment flag (off the event loop).
+    await run_in_threadpool(agreement_service.check_amendments, db, project_id=project_id)
     return RedirectResponse(f"/projects/{project_id}/policy", status_code=303)
 
 

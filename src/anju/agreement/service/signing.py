@@ -28,6 +28,7 @@ from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import today_shanghai, utcnow
 from anju.db import events
+from anju.db.session import begin_read, begin_write
 from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.household import service as household_service
 from anju.identity.service import DataScope
@@ -417,7 +418,9 @@ def sign(
     Locks, in this order: the project's sign counter (signers of a project queue there until the
     commit), the household and the project row (the stage move), the audit chain: the same order
     as every household edit (household, project, audit), so a signing and an edit never deadlock.
-    The expensive calculation runs before the counter is taken.
+    The reads and the calculation run before the counter is taken, and on SQLite before the write
+    transaction begins (``begin_read`` / ``begin_write``): the facts frozen are the ones read then;
+    a change committed in between shows as the amendment flag, never as a different total.
     """
     if option not in rules.OPTIONS:
         raise _fail("option", "安置方式应为 " + " / ".join(f"{k}（{v}）" for k, v in rules.OPTIONS.items()))
@@ -429,6 +432,9 @@ def sign(
             code="sign_date",
             details=[{"field": "sign_on", "message": "不能晚于今天"}],
         )
+    # Read and compute without holding SQLite's write lock (other processes' writers go on);
+    # what matters is checked again under the locks below.
+    begin_read(session)
     h = household_service.get_household(session, scope=scope, household_id=household_id)
     payee = clean_payee(payee or Payee(), default_name=h.head_name)
     live = _live_agreement(session, household_id, lock=False)
@@ -450,10 +456,14 @@ def sign(
             code="sign_date",
             details=[{"field": "sign_on", "message": "早于补偿方案的生效日期"}],
         )
-    terms = signing_terms(session, h.project_id)
-    project_id = h.project_id
+    project_id, block_id = h.project_id, h.block_id
+    policy = (calc.version.id, calc.version.version, calc.version.content_hash)
+    # The write transaction from here (SQLite: BEGIN IMMEDIATE now; objects read so far reload).
     # The counter's lock serialises the project's signers from here to the commit; the live
-    # agreement check below is a locking read, so it sees a concurrent signer's committed row.
+    # agreement check below is a locking read, so it sees a concurrent signer's committed row,
+    # and the stage move re-reads the household under its row lock.
+    begin_write(session)
+    terms = signing_terms(session, project_id)
     sign_no = allocate_sign_no(session, project_id=project_id)
     live = _live_agreement(session, household_id, lock=True)
     if live is not None:
@@ -498,7 +508,7 @@ def sign(
         payee_account=payee.account,
         condition_kind=terms.condition_kind,
         condition_rate_bp=terms.condition_rate_bp,
-        condition_block_id=h.block_id if terms.condition_kind == "block_rate" else None,
+        condition_block_id=block_id if terms.condition_kind == "block_rate" else None,
         condition_deadline_on=terms.condition_deadline_on,
         effective_on=sign_on if terms.condition_kind == "none" else None,
         created_at=now,
@@ -510,9 +520,9 @@ def sign(
     snap = AgreementSnapshot(
         agreement_id=a.id,
         revision=1,
-        policy_version_id=calc.version.id,
-        policy_version=calc.version.version,
-        policy_hash=calc.version.content_hash,
+        policy_version_id=policy[0],
+        policy_version=policy[1],
+        policy_hash=policy[2],
         as_of=sign_on,
         facts=facts_text,
         facts_sha256=hashlib.sha256(facts_text.encode("utf-8")).hexdigest(),
@@ -562,8 +572,8 @@ def sign(
             "sign_on": [None, sign_on.isoformat()],
             "total_fen": [None, total],
             "status": [None, a.status],
-            "policy_version": [None, calc.version.version],
-            "policy_hash": [None, calc.version.content_hash],
+            "policy_version": [None, policy[1]],
+            "policy_hash": [None, policy[2]],
             "facts_sha256": [None, snap.facts_sha256],
             "payee_name": [None, payee.name],
             "payee_bank": [None, payee.bank],

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from anju import __version__, uploads
 from anju.agreement import api as agreement_api
+from anju.agreement import jobs as agreement_jobs
 from anju.agreement import pages as agreement_pages
 from anju.audit import anchoring
 from anju.audit import api as audit_api
@@ -44,7 +45,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the thread pool that runs blocking route code (see ``Settings.threads``); anchor the
     audit chain's head outside the database every ``Settings.audit_anchor_minutes``; run the live
-    hub (change events to the big screens)."""
+    hub (change events to the big screens); decide conditional agreements every hour."""
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
     uploads.sweep()  # encrypted census uploads and scratch files a killed process left behind
@@ -52,6 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with live.running(app.state, settings), anyio.create_task_group() as tasks:
         if settings.audit_anchor_minutes > 0:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
+        # Conditional agreements (附生效条件) decided as signings and deadlines pass (anju.agreement.jobs).
+        tasks.start_soon(agreement_jobs.periodic_condition_checks)
         yield
         tasks.cancel_scope.cancel()
 

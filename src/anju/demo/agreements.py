@@ -23,7 +23,6 @@ from anju.core.actor import Actor
 from anju.core.money import fen_to_yuan
 from anju.household import service as household_service
 from anju.identity.service import DataScope
-from anju.payment import rules as payment_rules
 from anju.payment import service as payment_service
 
 EVERYTHING = DataScope.everything()
@@ -184,7 +183,7 @@ class DemoSigning:
         for n, p in enumerate(view.lines):
             failed = n < fail
             rows.append(
-                payment_rules.ResultRow(
+                payment_service.ResultRow(
                     line=n + 2,
                     line_no=str(p.line_no),
                     agreement_no=view.agreement_no(p),

@@ -91,6 +91,7 @@ def _household_context(db: Session, user: CurrentUser, household_id: int) -> dic
         "h": h,
         "f": f,
         "project": project_service.get_project(db, h.project_id),
+        "active": "households",
         "today": today_shanghai(),
         "stage_labels": household_service.stage_labels(),
         "STATUSES": rules.STATUSES,
@@ -331,6 +332,7 @@ def _tenants_page(
     recent = lst.daily[-14:]
     ctx = {
         "project": project,
+        "active": "tenants",
         "lst": lst,
         "rows": rows,
         "show": show,

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import approvals, clearance, desk, documents
+from anju.agreement.pages import approvals, clearance, desk, documents, household
 
 routers: list[APIRouter] = [
     approvals.router,
     desk.router,
     documents.router,
+    household.router,
     clearance.router,
 ]

@@ -6,6 +6,7 @@ from anju.campaign import models as campaign_models
 from anju.compensation import models as compensation_models
 from anju.db.base import Base
 from anju.household import models as household_models
+from anju.housing import models as housing_models
 from anju.identity import models as identity_models
 from anju.payment import models as payment_models
 from anju.project import models as project_models
@@ -18,6 +19,7 @@ __all__ = [
     "campaign_models",
     "compensation_models",
     "household_models",
+    "housing_models",
     "identity_models",
     "payment_models",
     "project_models",

@@ -1,0 +1,1 @@
+"""Resettlement flats (安置房): the flat stock, selection events and their verifiable order."""

@@ -710,6 +710,16 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "inspector": "王验收",
             "check_keys_handed": "on",
         }
+    if p == "/projects/{project_id}/signing-terms":  # the terms saved as they stand
+        return {
+            "agreement_prefix": project_code(t.project_id),
+            "on_sign_share": "70",
+            "condition_kind": "none",
+            "condition_rate": "",
+            "condition_deadline_on": "",
+            "version": str(version_by_project("signing_terms", t.project_id)),
+            "reason": "核对签约设置",
+        }
     if p == "/users/{user_id}/active":
         return {"active": "false"}
     if p == "/projects/{project_id}/agreement-templates":  # with the built-in template as the file

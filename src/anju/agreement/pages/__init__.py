@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import approvals, clearance, desk, documents, household
+from anju.agreement.pages import approvals, clearance, desk, documents, household, terms
 
 routers: list[APIRouter] = [
     approvals.router,
@@ -10,4 +10,5 @@ routers: list[APIRouter] = [
     documents.router,
     household.router,
     clearance.router,
+    terms.router,
 ]

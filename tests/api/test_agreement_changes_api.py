@@ -246,7 +246,12 @@ def test_the_conditions_check_and_board(client_as: As) -> None:
             condition_deadline_on=today_shanghai() + timedelta(days=30),
             expected_version=0,
         )
+    empty = client.get(f"/projects/{w.project_id}/conditions")
+    assert empty.status_code == 200 and "附生效条件的协议" not in empty.text  # nothing conditional yet
     ids = _signed(w, 0, 1)
+    panel = client.get(f"/projects/{w.project_id}/conditions", headers={"HX-Request": "true"})
+    assert "全项目签约率达 50%" in panel.text and "2 / 6" in panel.text and "尚差 1" in panel.text
+    assert "张建国" not in panel.text  # counts only
     board = client.get(f"/api/v1/projects/{w.project_id}/conditions").json()
     assert (board["pending"], board["effective"], board["void"]) == (2, 0, 0)
     assert [

@@ -29,6 +29,7 @@ from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 READ = requires(Permission.HOUSEHOLD_READ)
+CAMPAIGN_READ = requires(Permission.CAMPAIGN_READ)
 SIGN = requires(Permission.AGREEMENT_SIGN)
 APPROVE = requires(Permission.AGREEMENT_APPROVE)
 # Where the inbox sends leaders for the other thing they approve (the payment domain's page).
@@ -270,3 +271,19 @@ def reject_form(
 ) -> Response:
     """Reject a change request with the reason; back to the inbox."""
     return _decide(request, db, user, change_id, note, version, approve=False)
+
+
+@router.get("/projects/{project_id}/conditions")
+def conditions_panel(
+    project_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(CAMPAIGN_READ),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The project's conditional agreements (附生效条件) for the dashboard: the waiting conditions with
+    their progress and the counts by status (counts only). A fragment (the dashboard loads it)."""
+    ctx = {
+        "conditions": agreement_service.condition_board(db, project_id=project_id),
+        "project": project_service.get_project(db, project_id),
+    }
+    return render(request, "agreement/conditions_panel.html", ctx)

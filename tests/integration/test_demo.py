@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from anju.agreement.models import Agreement, VacateRecord
+from anju.agreement.models import Agreement, AgreementChange, AgreementSnapshot, VacateRecord
 from anju.audit import service as audit_service
 from anju.campaign.models import (
     HouseholdCampaign,
@@ -141,6 +141,11 @@ def _signing_is_populated(db: Session, rural_id: int, shanty_id: int) -> None:
     states = set(db.scalars(select(PaymentBatch.status).where(PaymentBatch.project_id == rural_id)))
     assert {"closed", "exported", "approved", "submitted", "rejected", "cancelled", "draft"} <= states
     assert db.scalar(select(func.count()).select_from(Payment).where(Payment.status == "paid"))
+    # the leader's inbox has requests waiting; an approved amendment wrote revision 2; flags are raised
+    statuses = db.scalars(select(AgreementChange.status).where(AgreementChange.project_id == rural_id)).all()
+    assert sorted(statuses) == ["approved", "requested", "requested"]
+    assert db.scalar(select(func.max(AgreementSnapshot.revision))) == 2
+    assert db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
     shanty_conditions = set(
         db.scalars(select(Agreement.condition_kind).where(Agreement.project_id == shanty_id))
     )

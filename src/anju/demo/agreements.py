@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -157,6 +158,63 @@ class DemoSigning:
         agreement_service.evaluate_conditions(
             self.session, actor=self.manager, project_id=project_id, on=self.today, today=self.today
         )
+
+    def changes(self, project_id: int) -> int:
+        """Area corrections after signing (复核测绘) on a few signed households: one amendment approved
+        (revision 2 with the difference added to the schedule), one waiting in the leader's inbox,
+        one only flagged; and a cancellation request waiting. Returns the number of requests."""
+        live = [
+            a
+            for a in agreement_service.list_agreements(
+                self.session, scope=EVERYTHING, project_id=project_id, status="effective"
+            )
+            if household_service.get_household(
+                self.session, scope=EVERYTHING, household_id=a.household_id
+            ).status
+            == "signed"
+        ]
+        if len(live) < 4:
+            return 0
+        approved, waiting, flagged, cancel = self.rng.sample(live, 4)
+        for a, extra in ((approved, "6.50"), (waiting, "4.20"), (flagged, "3.10")):
+            file = household_service.get_household_file(
+                self.session, scope=EVERYTHING, household_id=a.household_id
+            )
+            b = file.buildings[0].building
+            household_service.update_building(
+                self.session,
+                actor=self.manager,
+                scope=EVERYTHING,
+                building_id=b.id,
+                data={"legal_area": b.legal_area + Decimal(extra)},
+                reason="复核测绘：漏登附属用房面积",
+            )
+        requests = 0
+        for a, kind, reason in (
+            (approved, "amend", "复核测绘面积增加，按现行方案重新计算补偿"),
+            (waiting, "amend", "复核测绘面积增加，申请变更协议金额"),
+            (cancel, "cancel", "户主去世，继承人尚未确定，申请解除协议后由继承人重新签约"),
+        ):
+            change = agreement_service.request_change(
+                self.session,
+                actor=self.manager,
+                scope=EVERYTHING,
+                agreement_id=a.id,
+                kind=kind,
+                reason=reason,
+            )
+            requests += 1
+            if a is approved:
+                agreement_service.approve_change(
+                    self.session,
+                    actor=self.commander,
+                    scope=EVERYTHING,
+                    change_id=change.id,
+                    note="经核实同意变更",
+                    today=self.today,
+                )
+        agreement_service.check_amendments(self.session, project_id=project_id)
+        return requests
 
     # ------------------------------------------------------------------ payments
 

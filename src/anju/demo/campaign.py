@@ -255,6 +255,7 @@ def run_campaign(
                 )
             moves += 1
     signing.decide_conditions(project.id)
+    signing.changes(project.id)
     signing.clear_tenants(project.id)
     signing.payments(project.id, plan.paid, code=project_service.get_project(session, project.id).code)
     for n, case in enumerate(plan.hard_cases):

@@ -37,11 +37,13 @@ READ = requires(Permission.HOUSEHOLD_READ)
 
 @dataclass(frozen=True, slots=True)
 class ScheduleTotals:
-    """The payment schedule summed: what the agreement pays, what was paid, what is due and unpaid,
-    what waits for its event (vacating, a condition)."""
+    """The payment schedule summed: what the agreement pays, what was paid, what is due and unpaid
+    (of which ``committed_fen`` is in approved batches waiting for the bank), what waits for its
+    event (vacating, a condition)."""
 
     amount_fen: int
     paid_fen: int
+    committed_fen: int
     due_fen: int
     scheduled_fen: int
 
@@ -52,6 +54,7 @@ def schedule_totals(instalments: list[Any]) -> ScheduleTotals:
     return ScheduleTotals(
         amount_fen=sum(i.amount_fen for i in live),
         paid_fen=sum(i.paid_fen for i in live),
+        committed_fen=sum(i.committed_fen for i in live),
         due_fen=sum(i.amount_fen - i.paid_fen for i in live if i.status == "due"),
         scheduled_fen=sum(i.amount_fen - i.paid_fen for i in live if i.status == "scheduled"),
     )

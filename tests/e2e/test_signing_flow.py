@@ -251,4 +251,15 @@ def test_sign_print_pay_approve_vacate_and_the_reward_becomes_due(
     assert "李验收" in officer.inner_text("#vacate-record")
     no_sideways_scroll(officer)
     shots(officer, "signing-flow-8-schedule")
+
+    # 7. the team member of the household reads the same tab on a phone: no actions, account masked
+    phone = open_page(390, 844)
+    phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(phone, flow_server, "team_member")
+    phone.goto(f"{flow_server.url}/households/{hid}/agreement")
+    assert phone.inner_text("#sign-no") == "1" and schedule(phone)["reward"] == ("due", REWARD, today)
+    assert "6222********5678" in phone.inner_text("#agreement")
+    assert phone.get_by_role("link", name="填写拆除登记").count() == 0
+    no_sideways_scroll(phone)
+    shots(phone, "signing-flow-9-phone")
     assert errors == []

@@ -162,3 +162,55 @@ def test_checks_at_once_after_the_deadline_make_each_agreement_void_once(backend
         ).all()
         assert sorted(n for _h, n in backs) == [1, 1, 1]
         assert audit_service.verify(db).ok
+
+
+def test_leaders_approving_one_request_at_once_apply_it_once(backend_db: str) -> None:
+    from anju.agreement.models import AgreementSnapshot
+    from anju.core.actor import Actor
+    from anju.errors import Conflict
+    from anju.household import service as household_service
+
+    today = today_shanghai()
+    with unit_of_work() as db:
+        w = build_world(db, households=2)
+        compensation_service.publish(
+            db,
+            actor=ACTOR,
+            project_id=w.project_id,
+            source=(POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8"),
+        )
+        a = agreement_service.sign(
+            db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], option="cash", sign_on=today
+        )
+        f = household_service.get_household_file(db, scope=ALL, household_id=w.household_ids[0])
+        household_service.update_building(
+            db, actor=ACTOR, scope=ALL, building_id=f.buildings[0].building.id, data={"legal_area": "90.00"}
+        )
+        officer = Actor(
+            user_id=w.users["case_officer"], username="case_officer", display_name="经办", role="case_officer"
+        )
+        change_id = agreement_service.request_change(
+            db, actor=officer, scope=ALL, agreement_id=a.id, kind="amend", reason="复测"
+        ).id
+        agreement_id, leader_id = a.id, w.users["commander"]
+    leader = Actor(user_id=leader_id, username="commander", display_name="指挥长", role="commander")
+
+    def approve() -> str:
+        try:
+            with unit_of_work() as db:
+                agreement_service.approve_change(db, actor=leader, scope=ALL, change_id=change_id)
+            return "approved"
+        except Conflict as exc:
+            return exc.code
+
+    outcomes = _in_parallel(approve)
+    assert sorted(outcomes) == ["already_decided"] * (CHECKERS - 1) + ["approved"]
+    with unit_of_work(write=False) as db:
+        revisions = db.scalars(
+            select(AgreementSnapshot.revision).where(AgreementSnapshot.agreement_id == agreement_id)
+        ).all()
+        assert sorted(revisions) == [1, 2]
+        kinds = db.scalars(select(Instalment.kind).where(Instalment.agreement_id == agreement_id)).all()
+        assert sorted(kinds) == ["adjustment", "after_vacate", "on_sign"]
+        assert _audits(db, "amend") == {str(agreement_id): 1}
+        assert audit_service.verify(db).ok

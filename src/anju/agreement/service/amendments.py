@@ -232,8 +232,11 @@ def get_change(session: Session, *, scope: DataScope, change_id: int) -> Agreeme
     return c
 
 
-def _lock_change(session: Session, scope: DataScope, change_id: int) -> AgreementChange:
-    get_change(session, scope=scope, change_id=change_id)
+def _lock_change(session: Session, scope: DataScope, change_id: int) -> tuple[AgreementChange, Agreement]:
+    """Lock the request's agreement, then the request: every writer of agreements and their requests
+    (requests, decisions, the condition check) locks the agreement first, so none waits in a cycle."""
+    found = get_change(session, scope=scope, change_id=change_id)
+    a = _lock_agreement(session, found.agreement_id)
     c = session.scalar(
         select(AgreementChange)
         .where(AgreementChange.id == change_id)
@@ -241,7 +244,7 @@ def _lock_change(session: Session, scope: DataScope, change_id: int) -> Agreemen
         .execution_options(populate_existing=True)
     )
     assert c is not None  # read just above, never deleted
-    return c
+    return c, a
 
 
 def _decidable(session: Session, actor: Actor, c: AgreementChange, expected_version: int | None) -> None:
@@ -291,8 +294,7 @@ def approve_change(
             f"审批意见{problem}", "invalid note", details=[{"field": "note", "message": problem}]
         )
     today = today or today_shanghai()
-    c = _lock_change(session, scope, change_id)
-    a = _lock_agreement(session, c.agreement_id)
+    c, a = _lock_change(session, scope, change_id)
     _decidable(session, actor, c, expected_version)
     _require_live(a, "变更或解除")
     now = utcnow()
@@ -339,10 +341,8 @@ def reject_change(
     """Reject a change request with a reason (a leader other than the requester); the agreement
     stays as it is. 409 when it was decided already. Audited."""
     note = _reason(note, "note", "驳回理由")
-    c = _lock_change(session, scope, change_id)
+    c, a = _lock_change(session, scope, change_id)
     _decidable(session, actor, c, expected_version)
-    a = session.get(Agreement, c.agreement_id)
-    assert a is not None
     _close(session, actor=actor, c=c, a=a, note=note, now=utcnow())
     return c
 

@@ -14,9 +14,9 @@ from anju.audit import service as audit_service
 from anju.audit.service import field_diff
 from anju.core import text
 from anju.core.actor import Actor
-from anju.core.dates import to_shanghai, utcnow
+from anju.core.dates import utcnow
 from anju.db.versions import bump_version
-from anju.errors import Conflict, NotFound, ValidationFailed
+from anju.errors import NotFound, ValidationFailed
 from anju.household import rules
 from anju.household.models import (
     Attachment,
@@ -26,8 +26,7 @@ from anju.household.models import (
     Member,
     Tenant,
 )
-from anju.identity import service as identity_service
-from anju.identity.service import DataScope
+from anju.identity.service import DataScope, stale_version
 from anju.project import service as project_service
 
 __all__ = [
@@ -135,32 +134,6 @@ def _lock_child(
     if obj is None or getattr(obj, "voided_at", None) is not None:
         raise NotFound(f"{label}不存在", f"{label} not found")
     return obj, h
-
-
-def stale_version(
-    session: Session,
-    *,
-    what: str,
-    current: int,
-    household_id: int | None = None,
-    entity: str = "",
-    entity_id: int | str = "",
-) -> Conflict:
-    """The 409 for a write based on an old version: names who changed the record last, and when
-    (Asia/Shanghai), from the newest audit record of the entity (or of the household's file)."""
-    record = audit_service.last_change(session, household_id=household_id, entity=entity, entity_id=entity_id)
-    detail: dict[str, Any] = {"field": "version", "current_version": current}
-    if record is None:
-        message = f"{what}已被他人修改，请刷新页面后重试"
-        message_en = "changed by someone else meanwhile; reload and try again"
-    else:
-        who = identity_service.display_name(session, record.actor_id, record.actor_name)
-        when = to_shanghai(record.at)
-        message = f"{what}已被 {who} 于 {when:%Y-%m-%d %H:%M} 修改，请刷新页面后重试"
-        message_en = f"changed by {who} at {when:%Y-%m-%d %H:%M} meanwhile; reload and try again"
-        detail.update(changed_by=who, changed_at=when.isoformat())
-    detail["message"] = message
-    return Conflict(message, message_en, code="stale_version", details=[detail])
 
 
 def _check_version(session: Session, obj: Any, expected: int | None, *, what: str, h: Household) -> None:

@@ -20,7 +20,7 @@ from anju.audit import service as audit_service
 from anju.config import get_settings
 from anju.core import text
 from anju.core.actor import Actor
-from anju.core.dates import utcnow
+from anju.core.dates import to_shanghai, utcnow
 from anju.errors import (
     Conflict,
     NotAuthenticated,
@@ -51,6 +51,7 @@ __all__ = [
     "require",
     "resolve_session",
     "set_active",
+    "stale_version",
     "start_session",
     "user_names",
 ]
@@ -374,6 +375,33 @@ def display_name(session: Session, user_id: int | None, default: str) -> str:
         return default
     name = session.scalar(select(User.display_name).where(User.id == user_id))
     return str(name) if name else default
+
+
+def stale_version(
+    session: Session,
+    *,
+    what: str,
+    current: int,
+    household_id: int | None = None,
+    entity: str = "",
+    entity_id: int | str = "",
+) -> Conflict:
+    """The 409 for a write based on an old version of ``what`` (``current`` is the version now):
+    names who changed the record last, and when (Asia/Shanghai), from the newest audit record of the
+    entity (or of the household's file, ``household_id``)."""
+    record = audit_service.last_change(session, household_id=household_id, entity=entity, entity_id=entity_id)
+    detail: dict[str, Any] = {"field": "version", "current_version": current}
+    if record is None:
+        message = f"{what}已被他人修改，请刷新页面后重试"
+        message_en = "changed by someone else meanwhile; reload and try again"
+    else:
+        who = display_name(session, record.actor_id, record.actor_name)
+        when = to_shanghai(record.at)
+        message = f"{what}已被 {who} 于 {when:%Y-%m-%d %H:%M} 修改，请刷新页面后重试"
+        message_en = f"changed by {who} at {when:%Y-%m-%d %H:%M} meanwhile; reload and try again"
+        detail.update(changed_by=who, changed_at=when.isoformat())
+    detail["message"] = message
+    return Conflict(message, message_en, code="stale_version", details=[detail])
 
 
 def user_names(session: Session) -> dict[int, str]:

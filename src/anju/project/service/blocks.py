@@ -18,12 +18,12 @@ from anju.audit.service import field_diff
 from anju.core.actor import Actor
 from anju.db import events
 from anju.errors import Conflict, NotFound, ValidationFailed
+from anju.identity import service as identity_service
 from anju.project import rules
 from anju.project.models import Block
 from anju.project.service.projects import (
     _check_reason,
     _invalid,
-    _stale,
     bump_households_version,
     get_project,
     households_version,
@@ -138,7 +138,9 @@ def update_block(
     if block is None:
         raise NotFound("区块不存在", "block not found")
     if expected_version is not None and block.version != expected_version:
-        raise _stale(session, what="区块信息", entity="block", entity_id=block.id, current=block.version)
+        raise identity_service.stale_version(
+            session, what="区块信息", entity="block", entity_id=block.id, current=block.version
+        )
     unknown = sorted(set(data) - {*rules.BLOCK_LABELS, "parent_id"})
     if unknown:
         raise ValidationFailed(

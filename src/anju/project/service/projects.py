@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from anju.audit import service as audit_service
 from anju.audit.service import field_diff
 from anju.core.actor import Actor
-from anju.core.dates import to_shanghai, utcnow
+from anju.core.dates import utcnow
 from anju.core.text import MAX_REASON, text_problem
 from anju.db import events
 from anju.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -94,23 +94,6 @@ def _invalid(what: str, errors: Sequence[rules.FieldError]) -> DomainError:
     if all(e.kind == "date_order" for e in errors):
         return Conflict(message, f"{what}: dates out of order", code="date_order", details=details)
     return ValidationFailed(message, f"invalid {what}", details=details)
-
-
-def _stale(session: Session, *, what: str, entity: str, entity_id: int, current: int) -> Conflict:
-    """The 409 for a write based on an old version, naming who changed the record last and when."""
-    record = audit_service.last_change(session, entity=entity, entity_id=entity_id)
-    detail: dict[str, Any] = {"field": "version", "current_version": current}
-    if record is None:
-        message = f"{what}已被他人修改，请刷新页面后重试"
-        message_en = "changed by someone else meanwhile; reload and try again"
-    else:
-        who = identity_service.display_name(session, record.actor_id, record.actor_name)
-        when = to_shanghai(record.at)
-        message = f"{what}已被 {who} 于 {when:%Y-%m-%d %H:%M} 修改，请刷新页面后重试"
-        message_en = f"changed by {who} at {when:%Y-%m-%d %H:%M} meanwhile; reload and try again"
-        detail.update(changed_by=who, changed_at=when.isoformat())
-    detail["message"] = message
-    return Conflict(message, message_en, code="stale_version", details=[detail])
 
 
 def _check_reason(reason: str) -> None:
@@ -212,7 +195,7 @@ def update_project(
     _check_reason(reason)
     project = _lock_project(session, project_id)
     if expected_version is not None and project.version != expected_version:
-        raise _stale(
+        raise identity_service.stale_version(
             session, what="项目信息", entity="project", entity_id=project.id, current=project.version
         )
     unknown = sorted(set(data) - set(rules.PROJECT_EDITABLE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -157,6 +158,19 @@ def issue(
     )
 
 
+def _write_report(project: str, report_on: str, output: Path, render: Callable[..., bytes]) -> None:
+    """Write the report of ``project`` on ``report_on`` as ``render`` makes it (PDF or DOCX) to ``output``."""
+    on = _date(report_on)
+    try:
+        with unit_of_work(write=False) as db:
+            pid = _project_id(db, project)
+            content = render(db, scope=DataScope.everything(), project_id=pid, report_on=on, now=utcnow())
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    output.write_bytes(content)
+    console.print(f"已写入 {output}（{len(content):,} 字节）")
+
+
 @app.command("pdf")
 def pdf(
     project: str = ProjectArg,
@@ -164,17 +178,7 @@ def pdf(
     output: Path = typer.Option(..., "-o", "--output", dir_okay=False, help="输出文件"),
 ) -> None:
     """Write a report's PDF (the archived file when issued)."""
-    on = _date(report_on)
-    try:
-        with unit_of_work(write=False) as db:
-            pid = _project_id(db, project)
-            content = dispatch_service.pdf(
-                db, scope=DataScope.everything(), project_id=pid, report_on=on, now=utcnow()
-            )
-    except DomainError as exc:
-        raise _fail(exc) from exc
-    output.write_bytes(content)
-    console.print(f"已写入 {output}（{len(content):,} 字节）")
+    _write_report(project, report_on, output, dispatch_service.pdf)
 
 
 @app.command("docx")
@@ -184,17 +188,7 @@ def docx(
     output: Path = typer.Option(..., "-o", "--output", dir_okay=False, help="输出文件"),
 ) -> None:
     """Write a report as DOCX (from the office's editable template)."""
-    on = _date(report_on)
-    try:
-        with unit_of_work(write=False) as db:
-            pid = _project_id(db, project)
-            content = dispatch_service.docx(
-                db, scope=DataScope.everything(), project_id=pid, report_on=on, now=utcnow()
-            )
-    except DomainError as exc:
-        raise _fail(exc) from exc
-    output.write_bytes(content)
-    console.print(f"已写入 {output}（{len(content):,} 字节）")
+    _write_report(project, report_on, output, dispatch_service.docx)
 
 
 @app.command("template")

@@ -1,0 +1,13 @@
+"""Use cases of resettlement flats (安置房), one part per concern; import the package, not the parts:
+``from anju.housing import service as housing_service``.
+
+- ``stock``: estates and the flat stock: create, import the developer's list (all or nothing),
+  export, list, grids per building, change a flat's status by hand;
+- ``order``: selection events, the lottery commitment, fixing the order (sign order or lottery)
+  and recomputing it to check it.
+
+Services never commit; every write is audited in the same transaction.
+"""
+
+from anju.housing.service.order import *  # noqa: F403
+from anju.housing.service.stock import *  # noqa: F403

@@ -29,6 +29,7 @@ from anju.identity.service import DataScope
 __all__ = [
     "add_instalment",
     "cancel_instalment",
+    "check_untouched",
     "due_instalments",
     "get_instalment",
     "instalments",
@@ -161,8 +162,9 @@ def make_due(
     _audit(session, actor, instalment, "due", changes, reason)
 
 
-def _untouched(i: Instalment, what: str) -> None:
-    """Refuse to take back an instalment that money was already put against."""
+def check_untouched(i: Instalment, what: str) -> None:
+    """Refuse (409 ``instalment_paid``, ``what`` leading the message) to take back an instalment
+    that money was already paid or committed against."""
     if i.paid_fen or i.committed_fen:
         raise Conflict(
             f"{what}：该笔款项（{i.purpose}）已有支付或已批准待付的金额，不能撤回；"
@@ -187,7 +189,7 @@ def unschedule_instalment(
     refused (409 ``instalment_paid``) when anything was paid or committed against it; audited."""
     if instalment.status == "scheduled":
         return
-    _untouched(instalment, what)
+    check_untouched(instalment, what)
     changes: dict[str, list[object]] = {"status": _move(instalment, "scheduled")}
     changes["due_on"] = [instalment.due_on.isoformat() if instalment.due_on else None, None]
     instalment.due_on = None
@@ -202,7 +204,7 @@ def cancel_instalment(
     otherwise); the row stays, with status cancelled; audited ``cancel``."""
     if instalment.status == "cancelled":
         return
-    _untouched(instalment, what)
+    check_untouched(instalment, what)
     changes: dict[str, list[object]] = {"status": _move(instalment, "cancelled")}
     session.flush()
     _audit(session, actor, instalment, "cancel", changes, reason)

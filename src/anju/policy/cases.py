@@ -13,6 +13,15 @@ A cases file looks like::
         expect:                     # yuan; only the items listed are compared
           house_value: 1200000.00
           total: 1350000.00
+        entitlement:                # optional (swap): only the keys listed are compared
+          entitled_area: "170.00"
+          max_area: "200.00"
+          max_flats: 3              # null: no limit
+          applies: [big_flat]       # ids of the selection rules that apply
+        selections:                 # optional: trial selections and the rules they break
+          - flats: [{code: 1-101, area: "45.00", type: A}]
+            refused: [big_flat]     # [] = allowed
+            complete: true          # false: a selection still in progress
 
 Every case is evaluated by the scalar evaluator and, as a cross-check, by the bulk evaluator.
 """
@@ -28,9 +37,11 @@ from typing import Any
 from anju.core.money import format_yuan, yuan_to_fen
 from anju.policy.bulk import HouseholdTable, evaluate_bulk
 from anju.policy.check import Checked, load_policy_file
+from anju.policy.errors import EvaluationError
 from anju.policy.facts import GroupFacts, Household, group_from_dict, household_from_dict
 from anju.policy.model import load_yaml
 from anju.policy.scalar import evaluate
+from anju.policy.swap import Flat, entitlement, violations
 
 
 @dataclass(slots=True)
@@ -100,6 +111,8 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
         row = bulk_cache[option].row(index[h.code])
         if row != res.amounts():
             out.mismatches.append(f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}")
+        if case.get("entitlement") is not None or case.get("selections"):
+            out.mismatches.extend(_entitlement_mismatches(checked, h, case, as_of, group))
         out.passed = not out.mismatches
         outcomes.append(out)
     return CasesReport(str(policy_path), outcomes)
@@ -110,3 +123,36 @@ def _unique(hs: list[Household]) -> list[Household]:
     for h in hs:
         seen.setdefault(h.code, h)
     return list(seen.values())
+
+
+def _entitlement_mismatches(
+    checked: Checked, h: Household, case: dict[str, Any], as_of: date | None, group: GroupFacts
+) -> list[str]:
+    """Differences between a case's expected entitlement / selection outcomes and the engine's."""
+    try:
+        ent = entitlement(checked, h, as_of, group)
+    except EvaluationError as exc:
+        return [f"安置资格无法计算 / entitlement not computable: {exc.message_zh}"]
+    out: list[str] = []
+    want = case.get("entitlement") or {}
+    for key in ("entitled_area", "max_area"):
+        if key in want and Decimal(str(want[key])) != getattr(ent, key):
+            out.append(f"{key}: 期望 expected {want[key]}，实际 got {getattr(ent, key)}")
+    if "max_flats" in want and want["max_flats"] != ent.max_flats:
+        out.append(f"max_flats: 期望 expected {want['max_flats']}，实际 got {ent.max_flats}")
+    if "applies" in want:
+        have = sorted(r.id for r in ent.applicable_rules)
+        if sorted(str(x) for x in want["applies"] or []) != have:
+            out.append(f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}")
+    for k, sel in enumerate(case.get("selections") or [], start=1):
+        flats = [
+            Flat(str(f["code"]), Decimal(str(f["area"])), str(f.get("type", "")), flat_type_name=str(f.get("type_name", "")))
+            for f in sel.get("flats") or []
+        ]
+        found = violations(ent, flats, complete=bool(sel.get("complete", True)))
+        got = sorted(v.rule_id for v in found)
+        expected = sorted(str(x) for x in sel.get("refused") or [])
+        if got != expected:
+            shown = "；".join(v.message_zh for v in found) or "无 none"
+            out.append(f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）")
+    return out

@@ -35,6 +35,7 @@ from anju.policy.expr import (
 )
 from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use, canonical
 from anju.policy.model import Formula, Item, Param, Policy, read_policy
+from anju.policy.selection_rules import check_entitlement
 from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit, money_compatible
 from anju.policy.versioning import verify_published
 
@@ -170,6 +171,7 @@ class _Checker:
         self.deps: set[str] = set()  # items referenced by the formula being checked
         self.formula: Formula | None = None
         self.names: dict[str, str] = {}
+        self.extra_names: dict[str, Ty] = {}  # names a section adds for its own formulas (entitlement)
 
     # -- problems
 
@@ -399,6 +401,9 @@ class _Checker:
             self.fail(n, "name", f"未定义的名称“{'.'.join(parts)}”", f"undefined name '{'.'.join(parts)}'")
         name = parts[0]
         p = self.p
+        if name in self.extra_names:
+            n.ref = ("extra", name)
+            return self.extra_names[name]
         if name in p.params:
             param = p.params[name]
             if param.kind == "table":
@@ -638,6 +643,7 @@ class _Checker:
                 self.formula = None
         sw = self.p.swap
         if sw is not None:
+            entitled = Ty("num", M2, 2)  # stands in when entitled_area itself has an error
             for f, unit in ((sw.entitled_area, M2), (sw.credit, YUAN), (sw.cost_price, YUAN / M2),
                             (sw.extra_price, YUAN / M2), (sw.market_price, YUAN / M2), (sw.refund_price, YUAN / M2)):
                 self.deps = set()
@@ -646,6 +652,10 @@ class _Checker:
                     self.formula = f
                     self.err(f.node, "unit", f"此处应为 {unit}", f"{unit} expected here")
                     self.formula = None
+                if f is sw.entitled_area and t is not None and t.kind == "num" and t.unit == M2:
+                    entitled = t
+            if sw.entitlement is not None:
+                check_entitlement(self, sw.entitlement, entitled)
         return deps
 
     def order(self, deps: dict[str, set[str]]) -> list[str]:

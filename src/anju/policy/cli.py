@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from anju.core.money import format_yuan
@@ -31,7 +32,11 @@ def _load(path: Path) -> Checked:
         return load_policy_file(path)
     except PolicyError as exc:
         for p in exc.problems:
-            console.print(f"[red]{p.location}[/red] [{p.code}] {p.message_zh}\n    {p.message_en}", highlight=False)
+            # escape: "[unit]" would otherwise be read as rich markup and vanish
+            console.print(
+                f"[red]{escape(str(p.location))}[/red] {escape(f'[{p.code}]')} {escape(p.message_zh)}\n    {escape(p.message_en)}",
+                highlight=False,
+            )
         console.print(f"[red]共 {len(exc.problems)} 个错误 / {len(exc.problems)} error(s)[/red]")
         raise typer.Exit(1) from exc
 
@@ -51,6 +56,15 @@ def check_cmd(file: Path) -> None:
         f"内容哈希 {content_hash(c.policy.text)[:19]}…",
         highlight=False,
     )
+    ent = c.policy.swap.entitlement if c.policy.swap is not None else None
+    if ent is not None:
+        console.print(
+            f"安置资格 entitlement：最大可选面积 {ent.max_area.text if ent.max_area else '应安置面积 + max_extra'}；"
+            f"最多套数 {ent.max_flats.text if ent.max_flats else '不限'}；"
+            f"{len(ent.rules)} 条选房规则（{', '.join(r.id for r in ent.rules) or '无'}）",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command("test")

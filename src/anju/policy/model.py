@@ -20,6 +20,7 @@ from anju.core.text import describe_char, find_control_chars
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
+from anju.policy.selection_rules import EntitlementSpec, read_entitlement
 from anju.policy.units import ONE, Unit, UnitSyntaxError, parse_unit
 
 
@@ -276,6 +277,7 @@ class SwapRules:
     max_extra: Decimal  # ㎡ beyond the entitled area at most (e.g. 30)
     flat_types: list[tuple[Decimal | None, tuple[str, ...]]]  # (entitled area up to, allowed types)
     src: Src
+    entitlement: EntitlementSpec | None = None  # what a household may select (anju.policy.selection_rules)
 
 
 @dataclass(slots=True)
@@ -707,7 +709,7 @@ class _Reader:
         self.unknown_keys(
             spec,
             {"entitled_area", "credit", "cost_price", "extra_price", "market_price", "refund_price",
-             "extra_limit", "max_extra", "flat_types"},
+             "extra_limit", "max_extra", "flat_types", "entitlement"},
             path,
         )
         needed = ["entitled_area", "credit", "cost_price", "extra_price", "refund_price"]
@@ -741,6 +743,9 @@ class _Reader:
             max_extra=self.decimal(spec.get("max_extra", 30), (*path, "max_extra"), "max_extra") or Decimal(30),
             flat_types=flat_types,
             src=self.src(path),
+            entitlement=read_entitlement(self, spec["entitlement"], (*path, "entitlement"))
+            if "entitlement" in spec
+            else None,
         )
 
 

@@ -18,6 +18,7 @@ from anju.policy.expr import parse
 from anju.policy.facts import GroupFacts, canonical
 from anju.policy.model import Dated, Formula, Policy, TierWindow
 from anju.policy.resolve import value_at
+from anju.policy.selection_rules import EntitlementSpec
 
 _SET = re.compile(r"^\s*([^\s\[=]+)\s*(?:\[([^\]]*)\])?\s*=\s*(.+?)\s*$")
 
@@ -100,9 +101,21 @@ def _fresh_copy(policy: Policy) -> Policy:
         p.swap = dataclasses.replace(
             sw, entitled_area=_reparse_req(sw.entitled_area), credit=_reparse_req(sw.credit), cost_price=_reparse_req(sw.cost_price),
             extra_price=_reparse_req(sw.extra_price), market_price=_reparse(sw.market_price),
-            refund_price=_reparse_req(sw.refund_price),
+            refund_price=_reparse_req(sw.refund_price), entitlement=_fresh_entitlement(sw.entitlement),
         )
     return p
+
+
+def _fresh_entitlement(e: EntitlementSpec | None) -> EntitlementSpec | None:
+    if e is None:
+        return None
+    rules = [
+        dataclasses.replace(
+            r, when=_reparse(r.when), require=dataclasses.replace(r.require, area=_reparse(r.require.area))
+        )
+        for r in e.rules
+    ]
+    return dataclasses.replace(e, max_area=_reparse(e.max_area), max_flats=_reparse(e.max_flats), rules=rules)
 
 
 @dataclass(slots=True)

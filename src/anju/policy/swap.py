@@ -1,4 +1,10 @@
-"""Option comparison (算好拆迁账) and swap settlement against chosen flats (产权调换结算).
+"""Option comparison (算好拆迁账), entitlement (安置资格) and swap settlement against chosen flats
+(产权调换结算).
+
+Entitlement (the policy's ``swap_settlement.entitlement`` block, see :mod:`anju.policy.selection_rules`):
+:func:`entitlement` computes once per household its entitled area, maximum area and flats and its
+selection rules; :func:`violations` / :func:`check_selection` list the rules a selection breaks
+(empty: allowed); :func:`screen_candidates` tells which flats may still be added.
 
 Settlement rules (all amounts from the policy's ``swap_settlement`` formulas):
 

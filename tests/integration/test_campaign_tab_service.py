@@ -212,12 +212,13 @@ def test_next_moves_say_who_may_record_them(db: Session, w: World) -> None:
     hid = w.household_ids[0]
     team = campaign_service.stage_timeline(db, scope=ALL, household_id=hid, manage=False)
     office = campaign_service.stage_timeline(db, scope=ALL, household_id=hid, manage=True)
-    assert [(n.stage, n.dated, n.allowed) for n in team.next] == [
-        ("valued", False, True),
-        ("negotiating", False, True),
-        ("signed", True, False),
+    assert [(n.stage, n.dated, n.allowed, n.recorded_in) for n in team.next] == [
+        ("valued", False, True, ""),
+        ("negotiating", False, True, ""),
+        ("signed", True, False, "签约台"),
     ]
-    assert [n.allowed for n in office.next] == [True, True, True]
+    # 已签约 is recorded at the signing desk, never moved by hand, whoever looks
+    assert [(n.allowed, n.recorded_in) for n in office.next] == [(True, ""), (True, ""), (False, "签约台")]
 
 
 # ---------------------------------------------------------------- campaign tab

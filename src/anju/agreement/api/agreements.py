@@ -33,13 +33,19 @@ def _mask_account(account: str) -> str:
 
 
 def agreement_read(
-    db: Session, a: Any, *, pii: bool, labels: dict[int, tuple[str, str]] | None = None
+    db: Session,
+    a: Any,
+    *,
+    pii: bool,
+    labels: dict[int, tuple[str, str]] | None = None,
+    names: dict[int, str] | None = None,
 ) -> s.AgreementRead:
-    """An agreement as the API shows it; the payee account masked unless ``pii``."""
+    """An agreement as the API shows it; the payee account masked unless ``pii``. A list passes the
+    household ``labels`` and user ``names`` it read once."""
     code, head = (labels or household_service.household_labels(db, household_ids=[a.household_id])).get(
         a.household_id, ("", "")
     )
-    names = identity_service.user_names(db)
+    names = identity_service.user_names(db) if names is None else names
     return s.AgreementRead(
         id=a.id,
         project_id=a.project_id,
@@ -154,8 +160,8 @@ def household_agreements(
     """Every agreement of the household, newest first (cancelled and void ones included)."""
     found = agreement_service.agreements_of_household(db, scope=user.scope, household_id=household_id)
     labels = household_service.household_labels(db, household_ids=[household_id])
-    pii = user.can(Permission.PII_READ)
-    return [agreement_read(db, a, pii=pii, labels=labels) for a in found]
+    pii, names = user.can(Permission.PII_READ), identity_service.user_names(db)
+    return [agreement_read(db, a, pii=pii, labels=labels, names=names) for a in found]
 
 
 @router.get(
@@ -193,8 +199,8 @@ def project_agreements(
     """The project's agreements in sign order, only those of households in the caller's reach."""
     found = agreement_service.list_agreements(db, scope=user.scope, project_id=project_id, status=status)
     labels = household_service.household_labels(db, household_ids=[a.household_id for a in found])
-    pii = user.can(Permission.PII_READ)
-    return [agreement_read(db, a, pii=pii, labels=labels) for a in found]
+    pii, names = user.can(Permission.PII_READ), identity_service.user_names(db)
+    return [agreement_read(db, a, pii=pii, labels=labels, names=names) for a in found]
 
 
 def terms_read(db: Session, terms: Any) -> s.SigningTermsRead:

@@ -324,11 +324,19 @@ def allocate_sign_no(session: Session, *, project_id: int) -> int:
     the bump back too. The project's first signing creates the row with an upsert (see
     :func:`_counter_upsert`).
     """
-    bumped = session.execute(
+    bump = (
         update(SignCounter)
         .where(SignCounter.project_id == project_id)
         .values(last_no=SignCounter.last_no + 1)
-    ).rowcount  # type: ignore[attr-defined]
+    )
+    if session.get_bind().dialect.update_returning:
+        # PostgreSQL, SQLite: the number comes back with the bump, one round trip under the lock.
+        taken = session.scalar(bump.returning(SignCounter.last_no))
+        if taken is not None:
+            return int(taken)
+        bumped = 0
+    else:
+        bumped = session.execute(bump).rowcount  # type: ignore[attr-defined]
     if bumped == 0:
         upsert = _counter_upsert(session.get_bind().dialect.name, project_id)
         if upsert is not None:
@@ -340,11 +348,7 @@ def allocate_sign_no(session: Session, *, project_id: int) -> int:
                     session.add(SignCounter(project_id=project_id, last_no=1))
                     session.flush()
             except IntegrityError:
-                session.execute(
-                    update(SignCounter)
-                    .where(SignCounter.project_id == project_id)
-                    .values(last_no=SignCounter.last_no + 1)
-                )
+                session.execute(bump)
     return int(session.scalar(select(SignCounter.last_no).where(SignCounter.project_id == project_id)) or 0)
 
 

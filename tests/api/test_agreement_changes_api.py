@@ -246,12 +246,24 @@ def test_the_conditions_check_and_board(client_as: As) -> None:
             condition_deadline_on=today_shanghai() + timedelta(days=30),
             expected_version=0,
         )
-    empty = client.get(f"/projects/{w.project_id}/conditions")
+    htmx = {"HX-Request": "true"}
+    empty = client.get(f"/projects/{w.project_id}/conditions", headers=htmx)
     assert empty.status_code == 200 and "附生效条件的协议" not in empty.text  # nothing conditional yet
+    assert "<html" not in empty.text  # the fragment the dashboard swaps in
+    # opened directly: a page with the layout that says there is nothing
+    page = client.get(f"/projects/{w.project_id}/conditions")
+    assert page.status_code == 200 and "<html" in page.text and "本项目没有附生效条件的协议" in page.text
     ids = _signed(w, 0, 1)
-    panel = client.get(f"/projects/{w.project_id}/conditions", headers={"HX-Request": "true"})
+    panel = client.get(f"/projects/{w.project_id}/conditions", headers=htmx)
     assert "全项目签约率达 50%" in panel.text and "2 / 6" in panel.text and "尚差 1" in panel.text
-    assert "张建国" not in panel.text  # counts only
+    assert "张建国" not in panel.text and "<html" not in panel.text  # counts only
+    page = client.get(f"/projects/{w.project_id}/conditions")
+    assert (
+        page.status_code == 200
+        and "<html" in page.text
+        and f'href="/projects/{w.project_id}/campaign"' in page.text
+    )
+    assert "全项目签约率达 50%" in page.text and "本项目没有附生效条件的协议" not in page.text
     board = client.get(f"/api/v1/projects/{w.project_id}/conditions").json()
     assert (board["pending"], board["effective"], board["void"]) == (2, 0, 0)
     assert [

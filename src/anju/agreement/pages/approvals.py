@@ -281,9 +281,14 @@ def conditions_panel(
     db: Session = Depends(get_db),
 ) -> Response:
     """The project's conditional agreements (附生效条件) for the dashboard: the waiting conditions with
-    their progress and the counts by status (counts only). A fragment (the dashboard loads it)."""
+    their progress and the counts by status (counts only). The dashboard loads it with htmx (the
+    fragment); opened directly (a bookmark, a new tab) it is a page of its own with the layout."""
     ctx = {
         "conditions": agreement_service.condition_board(db, project_id=project_id),
         "project": project_service.get_project(db, project_id),
+        "active": "campaign",
     }
-    return render(request, "agreement/conditions_panel.html", ctx)
+    fragment = request.headers.get("hx-request") == "true"
+    return render(
+        request, "agreement/conditions_panel.html" if fragment else "agreement/conditions.html", ctx
+    )

@@ -28,7 +28,7 @@ def test_auditor_holds_no_write_permission() -> None:
 
 def test_write_permissions_are_every_permission_that_changes_something() -> None:
     # A new permission named *.write / *.import / *.manage / *.publish must be listed as a write.
-    verbs = ("write", "import", "manage", "publish", "approve", "sign", "pay", "delete", "void")
+    verbs = ("write", "import", "manage", "publish", "approve", "sign", "pay", "prepare", "operate", "undo", "delete", "void")
     changing = {p for p in Permission if p.value.rsplit(".", 1)[-1] in verbs}
     assert changing == set(WRITE_PERMISSIONS)
 

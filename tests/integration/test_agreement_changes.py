@@ -491,3 +491,37 @@ def test_a_block_rate_agreement_is_void_after_the_deadline_and_keeps_its_records
     board = agreement_service.condition_board(db, project_id=w.project_id, on=date(2026, 12, 1))
     assert (board.pending, board.effective, board.void) == (0, 0, 2)
     assert audit_service.verify(db).ok
+
+
+def test_an_amendment_of_a_pending_agreement_falls_due_when_it_becomes_effective(db: Session) -> None:
+    w = _world(db, households=4)  # block E: households 0 and 2
+    _conditional(db, w, deadline=date(2026, 11, 30))
+    a = _sign(db, w, 0, on=date(2026, 11, 10))
+    _set_area(db, w, 0, "90.00")
+    c = agreement_service.request_change(
+        db, actor=_user(w, "case_officer"), scope=ALL, agreement_id=a.id, kind="amend", reason="复测"
+    )
+    agreement_service.approve_change(db, actor=_user(w, "commander"), scope=ALL, change_id=c.id, today=TODAY)
+    db.refresh(a)
+    diff = a.total_fen - _snapshots(db, a.id)[0][1]
+    assert a.status == "pending" and diff > 0
+    assert [(k, s) for k, _a, _p, s in _instalments(db, a.id)] == [
+        ("on_sign", "scheduled"),
+        ("after_vacate", "scheduled"),
+        ("adjustment", "scheduled"),  # nothing is due before the condition is met
+    ]
+    _sign(db, w, 2, on=date(2026, 11, 12))
+    run = agreement_service.evaluate_conditions(
+        db, actor=ACTOR, project_id=w.project_id, on=date(2026, 11, 13)
+    )
+    assert a.id in run.effective
+    due = db.execute(
+        select(Instalment.kind, Instalment.amount_fen, Instalment.due_on)
+        .where(Instalment.agreement_id == a.id, Instalment.status == "due")
+        .order_by(Instalment.id)
+    ).all()
+    assert [(k, d) for k, _amount, d in due] == [
+        ("on_sign", date(2026, 11, 12)),
+        ("adjustment", date(2026, 11, 12)),
+    ]
+    assert due[1][1] == diff

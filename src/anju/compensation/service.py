@@ -19,14 +19,15 @@ from anju.audit import service as audit_service
 from anju.compensation.models import PolicyVersion
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
-from anju.errors import NotFound, ValidationFailed
+from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.household import service as household_service
 from anju.identity.service import DataScope
 from anju.policy import facts
+from anju.policy import swap as swap_engine
 from anju.policy.check import Checked, load_policy
 from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.scalar import Result, evaluate
-from anju.policy.swap import Flat, SwapSettlement, settle_swap
+from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap
 from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
 
@@ -41,6 +42,13 @@ class NotComputable(ValidationFailed):
     """The engine refused a household (e.g. facts the plan needs are missing)."""
 
     code = "not_computable"
+
+
+class EntitlementUnavailable(Conflict):
+    """A household's entitlement cannot be computed: the policy has no swap settlement, or the
+    engine refused the household's facts. A conflict with the data, not bad input (409)."""
+
+    code = "entitlement_unavailable"
 
 
 def content_hash(source: str) -> str:
@@ -408,6 +416,68 @@ def settle(
         raise NotComputable(
             exc.message_zh, exc.message_en, details=[{"field": "flats", "message": exc.message_zh}]
         ) from exc
+
+
+@dataclass(frozen=True)
+class HouseholdEntitlement:
+    """A household's entitlement (安置资格) with the policy version and date it was computed under."""
+
+    version: PolicyVersion
+    household_id: int
+    as_of: date
+    entitlement: Entitlement
+
+
+def entitlement(
+    session: Session, *, scope: DataScope, household_id: int, as_of: date | None = None
+) -> HouseholdEntitlement:
+    """The entitlement of a household from its file under the project's latest published policy:
+    entitled swap area, maximum selectable area and flats, and the selection rules (which apply).
+
+    ``as_of`` (the date parameters are read at) defaults to the household's sign date, else the
+    policy's effective date. Facts come from the household file: once a household has signed a
+    swap agreement its frozen facts rule, and the domain that knows agreements (housing) passes
+    them to :func:`entitlement_for_facts` instead. Raises :class:`NotFound` (household out of
+    scope, no policy) and :class:`EntitlementUnavailable`."""
+    file = household_service.get_household_file(session, scope=scope, household_id=household_id)
+    project_id = file.household.project_id
+    pv = get_version(session, project_id)
+    ((_, hf),) = project_facts(session, scope=scope, project_id=project_id, household_ids=[household_id])
+    when = as_of or hf.sign_on or checked_version(pv).policy.meta.effective_on
+    ent = entitlement_for_facts(pv, hf, as_of=when, group=group_facts(session, project_id))
+    return HouseholdEntitlement(pv, household_id, when, ent)
+
+
+def entitlement_for_facts(
+    pv: PolicyVersion, household: facts.Household, *, as_of: date, group: facts.GroupFacts
+) -> Entitlement:
+    """The entitlement of given facts under a stored version (e.g. an agreement's frozen facts)."""
+    try:
+        return swap_engine.entitlement(checked_version(pv), household, as_of, group)
+    except EvaluationError as exc:
+        raise EntitlementUnavailable(
+            f"无法计算安置资格：{exc.message_zh}",
+            f"entitlement not computable: {exc.message_en}",
+            details=[{"field": exc.code, "message": exc.message_zh}],
+        ) from exc
+
+
+def check_selection(
+    session: Session,
+    *,
+    scope: DataScope,
+    household_id: int,
+    flats: list[Flat],
+    complete: bool = True,
+    as_of: date | None = None,
+) -> list[Violation]:
+    """The policy's selection rules that choosing ``flats`` breaks for a household (empty: allowed).
+
+    ``flats`` are engine flat specs (code, gross area, type code and name); ``complete=False``
+    judges a selection still in progress (see :func:`anju.policy.swap.violations`). Facts as in
+    :func:`entitlement`."""
+    he = entitlement(session, scope=scope, household_id=household_id, as_of=as_of)
+    return swap_engine.violations(he.entitlement, flats, complete=complete)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,3 +98,46 @@ def calculation(
         ],
         warnings=list(r.warnings),
     )
+
+
+@router.get(
+    "/households/{household_id}/entitlement",
+    response_model=s.EntitlementRead,
+    responses=error_responses(409),
+)
+def entitlement(
+    household_id: IdPath,
+    as_of: date | None = None,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> s.EntitlementRead:
+    """The household's entitlement (安置资格) under the latest published policy: entitled swap area,
+    maximum selectable area and number of flats, and every selection rule with whether it applies.
+    409 ``entitlement_unavailable`` when the policy has no swap settlement or cannot compute the household."""
+    he = compensation_service.entitlement(db, scope=user.scope, household_id=household_id, as_of=as_of)
+    e = he.entitlement
+    return s.EntitlementRead(
+        household_id=he.household_id,
+        household_code=e.household,
+        policy_version=he.version.version,
+        policy_hash=he.version.content_hash,
+        as_of=he.as_of,
+        entitled_area=e.entitled_area,
+        max_area=e.max_area,
+        max_flats=e.max_flats,
+        extra_limit=e.extra_limit,
+        max_extra=e.max_extra,
+        rules=[
+            s.SelectionRuleRead(
+                id=r.id,
+                label=r.label,
+                kind=r.kind,  # the policy reader admits only these three kinds
+                applies=r.applies,
+                area=r.area,
+                count=r.count,
+                flat_types=list(r.flat_types),
+                description=r.describe(),
+            )
+            for r in e.rules
+        ],
+    )

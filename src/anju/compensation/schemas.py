@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +82,32 @@ class CalculationRead(BaseModel):
     total_fen: int
     items: list[ItemRead]
     warnings: list[str]
+
+
+class SelectionRuleRead(BaseModel):
+    """One selection rule of the policy as it stands for the household."""
+
+    id: str = Field(description="规则编号；max_area / max_flats / flat_types 为系统自带限制")
+    label: str
+    kind: Literal["min_flat_area", "max_flat_area", "flat_types_allowed"]
+    applies: bool = Field(description="本户是否适用（适用条件 when 是否成立）")
+    area: Decimal | None = Field(description="㎡；min_flat_area / max_flat_area 的面积")
+    count: int = Field(description="min_flat_area：至少几套")
+    flat_types: list[str] = Field(description="flat_types_allowed：可选户型（编号或名称）")
+    description: str = Field(description="要求的中文说明")
+
+
+class EntitlementRead(BaseModel):
+    """A household's entitlement (安置资格): what it may select under the latest policy."""
+
+    household_id: int
+    household_code: str
+    policy_version: int
+    policy_hash: str
+    as_of: date = Field(description="参数取值日期：签约日，未签约为方案生效日")
+    entitled_area: Decimal = Field(description="应安置面积（㎡）")
+    max_area: Decimal = Field(description="最大可选面积（㎡），不超过应安置面积 + max_extra")
+    max_flats: int | None = Field(description="最多可选套数；null 为不限")
+    extra_limit: Decimal = Field(description="超出应安置面积按优惠价结算的面积（㎡）")
+    max_extra: Decimal = Field(description="最多可超出应安置面积（㎡）")
+    rules: list[SelectionRuleRead]

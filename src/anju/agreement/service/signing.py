@@ -413,8 +413,10 @@ def sign(
     Refused with a 409 and nothing written: a household that already has a live agreement
     (``already_signed``), one whose stage may not move to 已签约 (``illegal_transition``), a
     ``sign_on`` after today or before the policy took effect (``sign_date``) or before the
-    household's current stage was reached (``stage_date``), no published policy (``no_policy``), an option the policy lacks
-    (``option_unavailable``), facts the policy cannot compute (``not_computable``). Bad payee
+    household's current stage was reached (``stage_date``), no published policy
+    (``no_policy``), an option the policy lacks (``option_unavailable``), facts the policy
+    cannot compute (``not_computable``), an agreement number another project took
+    (``prefix_taken``). Bad payee
     fields are a 422 naming each. The calculation uses the project's latest published policy as
     of ``sign_on`` and is frozen in the agreement's first snapshot. A condition from the project's
     signing terms makes the agreement pending until decided.

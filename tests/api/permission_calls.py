@@ -189,13 +189,29 @@ def _attachment(hid: int, content: bytes) -> int:
     )
 
 
+# The state-land example has no swap settlement; the entitlement route needs one (and its rules).
+SWAP_SETTLEMENT = """
+swap_settlement:
+  entitled_area: sum(buildings, building.legal_area)
+  credit: house_value
+  cost_price: 6000元/㎡
+  extra_price: 8000元/㎡
+  market_price: 12000元/㎡
+  refund_price: 10000元/㎡
+  entitlement:
+    max_flats: 2
+    rules: [{id: big_flat, when: entitled > 60㎡, require: {min_flat_area: 60㎡}}]
+"""
+
+
 def publish_example_policy(project_id: int) -> None:
-    """Publish the state-land example plan, so the calculation routes have something to compute."""
+    """Publish the state-land example plan (with a swap settlement), so the calculation and
+    entitlement routes have something to compute."""
     from anju.compensation import service as compensation_service
 
     source = (Path(anju.__file__).parent / "policy" / "examples" / "state_land.yaml").read_text(
         encoding="utf-8"
-    )
+    ) + SWAP_SETTLEMENT
     _commit(
         lambda db: compensation_service.publish(
             db, actor=ACTOR, project_id=project_id, source=source, file_name="state_land.yaml"

@@ -175,6 +175,8 @@ def get_agreement(
     """An agreement with its current snapshot (every item with its trace), revisions, payment
     schedule, status and the amendment flag. An agreement of a household outside the caller's
     households: 404."""
+    # Refresh the amendment flag first: a household edit since the last check shows at once.
+    agreement_service.amendment_check(db, scope=user.scope, agreement_id=agreement_id)
     a = agreement_service.get_agreement(db, scope=user.scope, agreement_id=agreement_id)
     return agreement_detail(db, a, pii=user.can(Permission.PII_READ))
 

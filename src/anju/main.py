@@ -27,6 +27,8 @@ from anju.core import redaction
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
+from anju.housing import api as housing_api
+from anju.housing import pages as housing_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.payment import api as payment_api
@@ -76,12 +78,12 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (identity_api, project_api, household_api, audit_api, compensation_api, reporting_api):
         app.include_router(module.router, prefix="/api/v1")
-    for router in [*campaign_api.routers, *agreement_api.routers, payment_api.router]:
+    for router in [*campaign_api.routers, *agreement_api.routers, payment_api.router, housing_api.router]:
         app.include_router(router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router]:
+    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
         app.include_router(router)
     app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from anju.db.session import unit_of_work
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.web.permission_matrix import AppRoute
+from tests.api import permission_housing
 from tests.factories import ACTOR, World, id_number
 
 HEADS = ["张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟"]  # tests.factories.build_world
@@ -94,6 +95,7 @@ class Targets:
     step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
     agreement_id: int = 0  # a signed agreement of a sibling household in the same scope case
     change_id: int = 0  # a waiting cancellation request of another sibling's agreement (approvals routes)
+    housing: permission_housing.HousingTargets | None = None  # an estate, a flat and a selection event (安置房)
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -248,6 +250,7 @@ def _targets(
         step_id=_plan_step(hid),
         agreement_id=_sibling_agreement(hid, head, code),
         change_id=_change_request(hid, head, f"{code}C"),
+        housing=permission_housing.housing_targets(project_id, hid, head, code),
     )
 
 
@@ -631,6 +634,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             # Reading: yesterday's dispatch report; writing: a day of its own per call (issued is frozen).
             back = 1 if route.method == "GET" else t.next_serial()
             values[name] = (date.today() - timedelta(days=back)).isoformat()
+        elif name in permission_housing.HOUSING_PARAMS and t.housing is not None:
+            values[name] = permission_housing.housing_path_value(route, name, t.housing, spare=spare, n=t.next_serial())
         elif name in PLACEHOLDER_PARAMS:
             values[name] = PLACEHOLDER_PARAMS[name]
         else:
@@ -768,7 +773,7 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         }
     if (team_form := _team_forms(route, t, n)) is not None:
         return team_form
-    return None
+    return permission_housing.housing_form(route, t.housing, n)
 
 
 def assignment_of(household_id: int) -> tuple[int, int | None]:
@@ -1035,6 +1040,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/tenants/{tenant_id}/clearance/void"): {"reason": "登记错误"},
     }
     bodies.update(_payment_json(route, t))
+    bodies.update(permission_housing.housing_json(route, t.housing, n))
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
         team_id, user_id = assignment_of(t.household_id)
         team = team_row(team_id)
@@ -1056,6 +1062,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in SPARE_HOUSEHOLD_ROUTES | SPARE_CHANGE_ROUTES
         or route.key in SPARE_CLEARANCE_ROUTES
         or route.key in SPARE_TENANT_ROUTES
+        or route.key in permission_housing.SPARE_EVENT_ROUTES
     )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
@@ -1090,6 +1097,11 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
         return Call(route.method, url, kwargs, specified)
+    if route.is_api and (files := permission_housing.housing_files(route, t.next_serial())) is not None:
+        kwargs["files"] = files
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
     if route.is_api:
         body = _api_json(route, t)
         specified = specified and body is not None
@@ -1111,6 +1123,8 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         kwargs["files"] = {"file": ("回盘.csv", payment_result_file(), "text/csv")}
     if route.path == "/projects/{project_id}/assignments/import":
         kwargs["files"] = {"file": ("包户名单.xlsx", assignment_sheet(t), XLSX_TYPE)}
+    if not route.is_api and (files := permission_housing.housing_files(route, t.next_serial())) is not None:
+        kwargs["files"] = files
     if route.path == "/projects/{project_id}/agreement-templates":
         from anju.agreement.docx_defaults import default_template
 

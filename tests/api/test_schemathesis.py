@@ -68,6 +68,7 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/assignments/import"),
     ("POST", "/api/v1/projects/{project_id}/parcels/import"),
     ("POST", "/api/v1/payment-batches/{batch_id}/result"),
+    ("POST", "/api/v1/estates/{estate_id}/flats/import"),
 }
 # Ending the session would log the remaining cases out: logout is tested in test_permissions.
 # Ends the session it runs in: each of its cases logs in a session of its own.

@@ -46,6 +46,9 @@ class Permission(StrEnum):
     PAYMENT_READ = "payment.read"  # payment schedules, batches, the funds view
     PAYMENT_PREPARE = "payment.prepare"  # prepare, submit and export batches, import bank results
     PAYMENT_APPROVE = "payment.approve"  # approve or reject a batch someone else prepared
+    HOUSING_MANAGE = "housing.manage"  # estates, flat stock, selection events and their order
+    SELECTION_OPERATE = "selection.operate"  # run a selection event: call households, confirm, skip
+    SELECTION_UNDO = "selection.undo"  # undo a confirmed selection (a supervisor, with a reason)
 
 
 class ScopeKind(StrEnum):
@@ -73,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AGREEMENT_APPROVE,
             P.PAYMENT_READ,
             P.PAYMENT_APPROVE,
+            P.SELECTION_UNDO,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -93,6 +97,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AGREEMENT_SIGN,
             P.CLEARANCE_WRITE,
             P.PAYMENT_READ,
+            P.HOUSING_MANAGE,
+            P.SELECTION_OPERATE,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
@@ -137,6 +143,9 @@ WRITE_PERMISSIONS = frozenset(
         P.CLEARANCE_WRITE,
         P.PAYMENT_PREPARE,
         P.PAYMENT_APPROVE,
+        P.HOUSING_MANAGE,
+        P.SELECTION_OPERATE,
+        P.SELECTION_UNDO,
     }
 )
 

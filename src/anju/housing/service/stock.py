@@ -39,6 +39,7 @@ from anju.identity import service as identity_service
 from anju.project import service as project_service
 
 __all__ = [
+    "MAX_LISTED_PROBLEMS",
     "BuildingGrid",
     "Checked",
     "EstateSummary",
@@ -50,9 +51,12 @@ __all__ = [
     "change_flat_status",
     "check_flat_rows",
     "create_estate",
+    "estate_by_code",
+    "estate_summary",
     "estate_view",
     "export_flats",
     "file_digest",
+    "flat_row",
     "flat_rows",
     "get_estate",
     "get_flat",
@@ -70,6 +74,16 @@ def get_estate(session: Session, *, estate_id: int) -> Estate:
     estate = session.get(Estate, estate_id)
     if estate is None:
         raise NotFound("安置小区不存在", "estate not found")
+    return estate
+
+
+def estate_by_code(session: Session, *, project_id: int, code: str) -> Estate:
+    """A project's estate by its code (as stored: normalised); raises :class:`NotFound`."""
+    estate = session.scalars(
+        select(Estate).where(Estate.project_id == project_id, Estate.code == rules.clean_code(code))
+    ).first()
+    if estate is None:
+        raise NotFound(f"本项目没有编号为“{code}”的安置小区", "estate not found")
     return estate
 
 
@@ -130,6 +144,15 @@ def list_estates(session: Session, *, project_id: int) -> list[EstateSummary]:
     return [EstateSummary(e, counts[e.id], buildings.get(e.id, 0)) for e in estates]
 
 
+def estate_summary(session: Session, *, estate_id: int) -> EstateSummary:
+    """One estate with its flat counts (404 for no such estate)."""
+    estate = get_estate(session, estate_id=estate_id)
+    buildings = session.scalar(
+        select(func.count()).select_from(HousingBuilding).where(HousingBuilding.estate_id == estate_id)
+    )
+    return EstateSummary(estate, _counts(session, [estate_id])[estate_id], int(buildings or 0))
+
+
 def _clean_text(value: str, field: str, label: str, max_len: int, *, required: bool = False) -> str:
     v = (value or "").strip()
     if required and not v:
@@ -158,6 +181,10 @@ def create_estate(
     ``duplicate_code``."""
     project_service.get_project(session, project_id)
     code = rules.clean_code(_clean_text(code, "code", "小区编号", 32, required=True))
+    if len(code) > 32:  # NFKC may lengthen a code (㍿ -> 株式会社)
+        raise ValidationFailed(
+            "小区编号过长", "code too long", details=[{"field": "code", "message": "小区编号最多 32 个字符"}]
+        )
     name = _clean_text(name, "name", "小区名称", 128, required=True)
     address = _clean_text(address, "address", "地址", 200)
     duplicate = Conflict(
@@ -220,6 +247,20 @@ class FlatRow:
 def _natural(code: str) -> tuple[int, str]:
     m = re.match(r"\d+", code)
     return (int(m.group()) if m else 10**6, code)
+
+
+def flat_row(session: Session, *, flat_id: int) -> FlatRow:
+    """One flat with its building and flat type (404 for no such flat)."""
+    found = session.execute(
+        select(Flat, HousingBuilding.code, FlatType.code, FlatType.name)
+        .join(HousingBuilding, HousingBuilding.id == Flat.building_id)
+        .outerjoin(FlatType, FlatType.id == Flat.flat_type_id)
+        .where(Flat.id == flat_id)
+    ).first()
+    if found is None:
+        raise NotFound("房源不存在", "flat not found")
+    f, b, t, n = found
+    return FlatRow(f, str(b), str(t or ""), str(n or ""))
 
 
 def flat_rows(session: Session, *, estate_ids: list[int], status: str | None = None) -> list[FlatRow]:

@@ -1,0 +1,177 @@
+"""Realistic requests for the housing routes (安置房) of the permission matrix: an estate with a few
+flats, a household with a live swap agreement, a selection event; spare events for the writes that
+can happen once per event; bodies, forms and flat lists. Used through the hooks in
+``tests/api/permission_calls.py``."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import xlsxwriter
+from sqlalchemy import text
+
+from anju.core.actor import Actor
+from anju.core.dates import today_shanghai
+from anju.db.session import unit_of_work
+from anju.web.permission_matrix import AppRoute
+
+HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id"})
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OFFICER = Actor(user_id=None, username="perm-housing", display_name="权限测试经办人", role="case_officer")
+
+# Writes that happen once per event: a permitted call takes a spare event of the kind it needs.
+SPARE_EVENT_ROUTES: dict[str, str] = {
+    "POST /api/v1/selection-events/{event_id}/commitment": "lottery",
+    "POST /selection-events/{event_id}/commitment": "lottery",
+    "POST /api/v1/selection-events/{event_id}/order": "sign_order",
+    "POST /selection-events/{event_id}/order": "sign_order",
+}
+IMPORT_ROUTES = frozenset(
+    {"POST /api/v1/estates/{estate_id}/flats/import", "POST /estates/{estate_id}/flats/import"}
+)
+
+
+@dataclass
+class HousingTargets:
+    """An estate of the target's project, one of its flats, and a selection event over it."""
+
+    project_id: int
+    estate_id: int
+    flat_id: int
+    event_id: int
+
+
+def flat_list(building: str, rows: int = 2) -> bytes:
+    """A developer's flat list of ``rows`` flats in one building (unit 1, floors 1..rows)."""
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False})
+    ws = wb.add_worksheet("房源")
+    ws.write_row(
+        0, 0, ["楼栋", "单元", "楼层", "房号", "户型", "建筑面积", "套内面积", "公摊面积", "朝向", "价格档"]
+    )
+    for f in range(1, rows + 1):
+        ws.write_row(f, 0, [building, 1, f, f"{f}01", "A", 89.56, 72.3, 17.26, "南", "standard"])
+    wb.close()
+    return out.getvalue()
+
+
+def _event(project_id: int, estate_id: int, kind: str, name: str) -> int:
+    from anju.housing import service as housing_service
+
+    with unit_of_work() as db:
+        return int(
+            housing_service.create_event(
+                db, actor=OFFICER, project_id=project_id, name=name, order_kind=kind, estate_ids=[estate_id]
+            ).id
+        )
+
+
+def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingTargets:
+    """The target's housing world: a signed swap sibling of ``hid`` (so the project has a household
+    that takes part), an estate ``HS<code>`` with two flats, and a planned sign-order event."""
+    from anju.agreement import service as agreement_service
+    from anju.housing import service as housing_service
+    from anju.identity.service import DataScope
+    from tests.api.permission_calls import _signable_sibling
+
+    sibling = _signable_sibling(hid, head, f"{code}H")
+    with unit_of_work() as db:
+        agreement_service.sign(
+            db,
+            actor=OFFICER,
+            scope=DataScope.everything(),
+            household_id=sibling,
+            option="swap",
+            sign_on=today_shanghai(),
+        )
+        estate = housing_service.create_estate(
+            db, actor=OFFICER, project_id=project_id, code=f"HS{code}", name="权限测试安置小区"
+        )
+        rows = housing_service.read_flat_sheet(flat_list("1幢"), "房源.xlsx")
+        housing_service.import_flats(db, actor=OFFICER, estate_id=estate.id, rows=rows)
+        flat_id = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat.id
+        estate_id = estate.id
+    return HousingTargets(
+        project_id, estate_id, int(flat_id), _event(project_id, estate_id, "sign_order", "权限测试选房")
+    )
+
+
+def spare_event(h: HousingTargets, kind: str, n: int) -> int:
+    """A new planned event of ``kind`` over the target's estate (a lottery one is not yet committed)."""
+    return _event(h.project_id, h.estate_id, kind, f"备用选房活动{n}")
+
+
+def housing_path_value(route: AppRoute, name: str, h: HousingTargets, *, spare: bool, n: int) -> int:
+    """The value of a housing path parameter (a spare event for the once-per-event writes)."""
+    if name == "event_id" and spare and route.key in SPARE_EVENT_ROUTES:
+        return spare_event(h, SPARE_EVENT_ROUTES[route.key], n)
+    return int(getattr(h, name))
+
+
+def _flat_state(flat_id: int) -> tuple[str, int]:
+    with unit_of_work() as db:
+        row = db.execute(text("SELECT status, version FROM flat WHERE id = :id"), {"id": flat_id}).one()
+        return str(row[0]), int(row[1])
+
+
+def _toggle(h: HousingTargets) -> dict[str, Any]:
+    """Freeze the flat when it is available, release it otherwise (each permitted call changes it)."""
+    status, version = _flat_state(h.flat_id)
+    return {
+        "status": "frozen" if status == "available" else "available",
+        "reason": "权限测试",
+        "version": version,
+    }
+
+
+def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str, Any] | None:
+    """The form of a housing page route, or ``None`` for another route."""
+    p = route.path
+    if p == "/projects/{project_id}/estates":
+        return {"code": f"PE{n}", "name": f"新安置小区{n}", "address": "", "planned_delivery_on": ""}
+    if h is None:
+        return None
+    if p == "/projects/{project_id}/selection-events":
+        return {
+            "name": f"选房活动{n}",
+            "order_kind": "sign_order",
+            "held_on": "",
+            "estate_id": [str(h.estate_id)],
+        }
+    if p == "/flats/{flat_id}/status":
+        return {k: str(v) for k, v in _toggle(h).items()}
+    if p == "/selection-events/{event_id}/commitment":
+        return {"seed_source": "2026-12-20 福彩3D 开奖号", "seed_hash": "", "version": ""}
+    if p == "/selection-events/{event_id}/order":
+        return {"seed": "", "version": ""}
+    if p == "/estates/{estate_id}/flats/import":
+        return {}
+    return None
+
+
+def housing_json(route: AppRoute, h: HousingTargets | None, n: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """Request bodies of the housing API routes."""
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/projects/{project_id}/estates"): {"code": f"AE{n}", "name": f"安置小区{n}"},
+        ("POST", "/selection-events/{event_id}/commitment"): {"seed_source": "2026-12-20 福彩3D 开奖号"},
+        ("POST", "/selection-events/{event_id}/order"): {},
+    }
+    if h is not None:
+        bodies[("POST", "/selection-events")] = {
+            "project_id": h.project_id,
+            "name": f"选房活动{n}",
+            "order_kind": "lottery",
+            "estate_ids": [h.estate_id],
+        }
+        if route.key == "PATCH /api/v1/flats/{flat_id}":
+            bodies[("PATCH", "/flats/{flat_id}")] = _toggle(h)
+    return bodies
+
+
+def housing_files(route: AppRoute, n: int) -> dict[str, Any] | None:
+    """The flat list an import route uploads (a new building each call, so every import succeeds)."""
+    if route.key in IMPORT_ROUTES:
+        return {"file": ("房源表.xlsx", flat_list(f"{n}幢", rows=1), XLSX_TYPE)}
+    return None

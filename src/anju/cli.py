@@ -13,6 +13,7 @@ from anju.core import redaction
 from anju.db.cli import app as db_app
 from anju.demo.cli import demo_command
 from anju.household.cli import export_app, import_app
+from anju.housing.cli import app as housing_app
 from anju.identity.cli import app as user_app
 from anju.policy.cli import app as policy_app
 from anju.project.cli import app as project_app
@@ -35,6 +36,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(housing_app, name="housing")
 app.command("demo")(demo_command)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)

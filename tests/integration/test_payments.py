@@ -31,6 +31,7 @@ from anju.household import service as household_service
 from anju.identity.service import DataScope
 from anju.payment import service as payment_service
 from anju.payment.models import Payment, PaymentBatch
+from anju.project import service as project_service
 from tests.conftest import BACKENDS, new_database
 from tests.factories import ACTOR, World, build_world
 
@@ -196,6 +197,241 @@ def test_chosen_lines_are_checked(db: Session) -> None:
         with pytest.raises(error) as exc:  # type: ignore[type-var]
             payment_service.create_batch(db, actor=s.finance, project_id=s.w.project_id, lines=lines)
         assert exc.value.code == code and text in exc.value.message_zh, exc.value.message_zh  # type: ignore[attr-defined]
+    assert state(db) == before
+
+
+# --------------------------------------------------------------------------- the due list at scale
+
+
+@dataclass
+class Spread:
+    """Seven households over two blocks and a sub-block of the east one; six signed."""
+
+    s: Setup
+    sub_block: int
+    on_sign: dict[str, int]  # household code -> its on-signing instalment id
+    vacate: int  # H0001's after-vacating instalment, made due
+
+
+def spread(db: Session) -> Spread:
+    """H0001..H0006 (east: 1, 3, 5; west: 2, 4, 6) and H0099 周子涵 in 东片区 / 一组. Signed in
+    this order: H0001 (P1-0001), H0002, H0003, H0004, H0099 (P1-0005), H0006 without an account
+    (P1-0006). H0001's after-vacating instalment is due too."""
+    w = build_world(db, households=6)
+    compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=SOURCE)
+    sub = project_service.add_block(
+        db,
+        actor=ACTOR,
+        project_id=w.project_id,
+        code="E1",
+        name="一组",
+        level="group",
+        parent_id=w.block_ids["E"],
+    )
+    extra = household_service.create_household(
+        db,
+        actor=ACTOR,
+        project_id=w.project_id,
+        block_id=sub.id,
+        data={"code": "H0099", "head_name": "周子涵", "address": "青溪路99号"},
+    )
+    household_service.add_building(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=extra.id,
+        data={"certificate_no": "Z00099", "structure": "砖混", "use": "住宅", "legal_area": "70.00"},
+    )
+    w.household_ids.append(extra.id)
+    agreements = [sign(db, w, i) for i in range(4)] + [sign(db, w, 6), sign(db, w, 5, account="")]
+    s = Setup(w, actor(w, "finance"), actor(w, "commander"), agreements)
+    vacate = s.instalments(db, 0)[1]
+    agreement_service.make_due(db, actor=ACTOR, instalment=vacate, due_on=today_shanghai())
+    codes = ["H0001", "H0002", "H0003", "H0004", "H0099", "H0006"]
+    return Spread(s, sub.id, {c: s.instalments(db, k)[0].id for k, c in enumerate(codes)}, vacate.id)
+
+
+def ids_of(page: payment_service.DuePage) -> list[int]:
+    return [d.instalment.instalment_id for d in page.items]
+
+
+def test_the_due_list_is_filtered_by_block_kind_and_search(db: Session) -> None:
+    sp = spread(db)
+    pid, o, F = sp.s.w.project_id, sp.on_sign, payment_service.DueFilter
+    everything = payment_service.due_page(db, project_id=pid)
+    # sign order, then schedule order: H0001's two instalments first
+    assert ids_of(everything) == [
+        o["H0001"],
+        sp.vacate,
+        o["H0002"],
+        o["H0003"],
+        o["H0004"],
+        o["H0099"],
+        o["H0006"],
+    ]
+    assert (everything.total, everything.overall, everything.payee_missing) == (7, 7, 1)
+    assert everything.kinds == {"on_sign": "签约后支付", "after_vacate": "腾空验收后支付"}
+    assert everything.remainder_fen == sum(d.instalment.remainder_fen for d in everything.items)
+    cases: list[tuple[payment_service.DueFilter, list[int]]] = [
+        # a block holds the blocks below it
+        (F(block_id=sp.s.w.block_ids["E"]), [o["H0001"], sp.vacate, o["H0003"], o["H0099"]]),
+        (F(block_id=sp.sub_block), [o["H0099"]]),
+        (F(block_id=sp.s.w.block_ids["W"]), [o["H0002"], o["H0004"], o["H0006"]]),
+        (F(kind="after_vacate"), [sp.vacate]),
+        (F(kind="on_sign", block_id=sp.s.w.block_ids["E"]), [o["H0001"], o["H0003"], o["H0099"]]),
+        (F(kind="after_vacate", block_id=sp.s.w.block_ids["W"]), []),
+        (F(kind="reward"), []),
+        # the search: household code (any case), head name, agreement number
+        (F(q=" h0002 "), [o["H0002"]]),
+        (F(q="李秀"), [o["H0002"]]),
+        (F(q="周子涵"), [o["H0099"]]),
+        (F(q="p1-0005"), [o["H0099"]]),
+        (F(q="H000"), [o["H0001"], sp.vacate, o["H0002"], o["H0003"], o["H0004"], o["H0006"]]),
+        (F(q="张建国", kind="after_vacate"), [sp.vacate]),
+        (F(q="没有这个人"), []),
+        # a block that is not the project's, or does not exist, matches nothing
+        (F(block_id=10**9), []),
+    ]
+    for f, expected in cases:
+        page = payment_service.due_page(db, project_id=pid, due_filter=f)
+        assert ids_of(page) == expected, f
+        assert (page.total, page.overall) == (len(expected), 7), f
+        assert page.remainder_fen == sum(d.instalment.remainder_fen for d in page.items), f
+    with pytest.raises(NotFound):
+        payment_service.due_page(db, project_id=10**9)
+
+
+def test_the_due_list_is_paged_with_the_totals_of_the_filter(db: Session) -> None:
+    sp = spread(db)
+    pid, o = sp.s.w.project_id, sp.on_sign
+    order = ids_of(payment_service.due_page(db, project_id=pid))
+    pages = [payment_service.due_page(db, project_id=pid, offset=k, limit=3) for k in (0, 3, 6, 9)]
+    assert [ids_of(p) for p in pages] == [order[:3], order[3:6], order[6:], []]
+    assert [(p.total, p.page, p.pages) for p in pages] == [(7, 1, 3), (7, 2, 3), (7, 3, 3), (7, 4, 3)]
+    full = payment_service.due_page(db, project_id=pid)
+    assert all(p.remainder_fen == full.remainder_fen for p in pages)  # the filter's total, not the page's
+    # a batch holding H0003's instalment: still due (not approved), no longer batchable
+    held = payment_service.create_batch(
+        db, actor=sp.s.finance, project_id=pid, lines=[payment_service.LineInput(o["H0003"])]
+    )
+    east = payment_service.DueFilter(block_id=sp.s.w.block_ids["E"])
+    page = payment_service.due_page(db, project_id=pid, due_filter=east, offset=1, limit=2)
+    assert ids_of(page) == [sp.vacate, o["H0003"]]
+    assert (page.total, page.batchable) == (4, 3)
+    rows = payment_service.due_page(db, project_id=pid, due_filter=east).items
+    assert page.batchable_fen == sum(d.instalment.remainder_fen for d in rows) - held.total_fen
+    assert [d.open_batches for d in rows] == [(), (), (held.batch_no,), ()]
+    # what a batch's page lists to add: everything but its own lines
+    others = payment_service.due_page(db, project_id=pid, due_filter=east, exclude=[o["H0003"]])
+    assert ids_of(others) == [o["H0001"], sp.vacate, o["H0099"]] and others.total == 3
+
+
+def test_a_batch_of_everything_a_filter_matches(db: Session) -> None:
+    sp = spread(db)
+    pid, o, F = sp.s.w.project_id, sp.on_sign, payment_service.DueFilter
+    east = F(block_id=sp.s.w.block_ids["E"])
+    expected = payment_service.due_page(db, project_id=pid, due_filter=east).items
+    before = audit_service.count(db)
+    b = payment_service.create_batch_from_filter(
+        db, actor=sp.s.finance, project_id=pid, due_filter=east, title="东片区", note="按片区"
+    )
+    v = payment_service.get_batch(db, batch_id=b.id)
+    assert [(p.line_no, p.instalment_id, p.amount_fen) for p in v.lines] == [
+        (n, d.instalment.instalment_id, d.instalment.remainder_fen) for n, d in enumerate(expected, start=1)
+    ]
+    assert [p.instalment_id for p in v.lines] == [o["H0001"], sp.vacate, o["H0003"], o["H0099"]]
+    assert (b.status, b.title, b.note, b.item_count) == ("draft", "东片区", "按片区", 4)
+    assert audit_service.count(db) == before + 1
+    # the same filter again: everything is held by the open batch; nothing is written
+    refusals: list[tuple[payment_service.DueFilter, str, str]] = [
+        (east, "nothing_due", "筛选出的应付款项中没有可列入批次的"),
+        (F(q="没有这个人"), "nothing_due", "筛选出的应付款项中没有可列入批次的"),
+        (F(block_id=10**9), "nothing_due", "筛选出的应付款项中没有可列入批次的"),
+        # the west block holds H0006, whose agreement has no account: named, nothing written
+        (F(block_id=sp.s.w.block_ids["W"]), "payee_missing", "H0006 杨丽娟"),
+        # the empty filter is every due instalment (create_batch without lines): H0006 again
+        (F(), "payee_missing", "H0006 杨丽娟"),
+    ]
+    before_state = state(db)
+    for f, code, text in refusals:
+        with pytest.raises(Conflict) as exc:
+            payment_service.create_batch_from_filter(db, actor=sp.s.finance, project_id=pid, due_filter=f)
+        assert exc.value.code == code and text in exc.value.message_zh, (f, exc.value.message_zh)
+    assert state(db) == before_state
+    # a filter leaving H0006 out: the other west households
+    b2 = payment_service.create_batch_from_filter(
+        db, actor=sp.s.finance, project_id=pid, due_filter=F(q="李秀英")
+    )
+    lines = payment_service.get_batch(db, batch_id=b2.id).lines
+    assert [(p.instalment_id, b2.batch_no) for p in lines] == [(o["H0002"], 2)]
+
+
+def test_a_batch_is_edited_a_page_at_a_time(db: Session) -> None:
+    sp = spread(db)
+    pid, o, L = sp.s.w.project_id, sp.on_sign, payment_service.LineInput
+    b = payment_service.create_batch(
+        db, actor=sp.s.finance, project_id=pid, lines=[L(o["H0001"]), L(o["H0002"], 100_00), L(o["H0003"])]
+    )
+
+    def lines() -> list[tuple[int, int, int]]:
+        return [
+            (p.line_no, p.instalment_id, p.amount_fen)
+            for p in payment_service.get_batch(db, batch_id=b.id).lines
+        ]
+
+    first = lines()
+    # a page showing only the second line, unchecked: it leaves; the others stay as they were
+    payment_service.revise_batch(
+        db, actor=sp.s.finance, batch_id=b.id, shown=[o["H0002"]], chosen=[], expected_version=1
+    )
+    assert lines() == [(1, o["H0001"], first[0][2]), (2, o["H0003"], first[2][2])]
+    # a page showing the first line with a new amount, and H0004 checked to add
+    payment_service.revise_batch(
+        db,
+        actor=sp.s.finance,
+        batch_id=b.id,
+        shown=[o["H0001"]],
+        chosen=[L(o["H0001"], 500_00), L(o["H0004"], 200_00)],
+        expected_version=2,
+    )
+    assert lines() == [(1, o["H0001"], 500_00), (2, o["H0003"], first[2][2]), (3, o["H0004"], 200_00)]
+    # the additions form: nothing shown, everything the filter matches (after-vacating) added
+    payment_service.revise_batch(
+        db,
+        actor=sp.s.finance,
+        batch_id=b.id,
+        shown=[],
+        chosen=[],
+        add_filter=payment_service.DueFilter(q="张建国"),
+        expected_version=3,
+    )
+    vacate_left = (
+        payment_service.due_page(
+            db, project_id=pid, due_filter=payment_service.DueFilter(kind="after_vacate")
+        )
+        .items[0]
+        .instalment.remainder_fen
+    )
+    assert lines()[3:] == [(4, sp.vacate, vacate_left)]  # H0001's on-signing line is not added twice
+    assert len(lines()) == 4
+    # refused: a stale version (names who changed it), a filter adding nothing; nothing changes
+    before = state(db)
+    with pytest.raises(Conflict) as exc:
+        payment_service.revise_batch(
+            db, actor=sp.s.finance, batch_id=b.id, shown=[sp.vacate], chosen=[], expected_version=1
+        )
+    assert exc.value.code == "stale_version" and "测试finance" in exc.value.message_zh, exc.value.message_zh
+    with pytest.raises(Conflict) as exc:
+        payment_service.revise_batch(
+            db,
+            actor=sp.s.finance,
+            batch_id=b.id,
+            shown=[],
+            chosen=[],
+            add_filter=payment_service.DueFilter(block_id=sp.sub_block, q="H0001"),
+            expected_version=4,
+        )
+    assert exc.value.code == "nothing_due"
     assert state(db) == before
 
 

@@ -6,10 +6,12 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import date
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
 
+from anju.agreement import rules as agreement_rules
 from anju.agreement import service as agreement_service
 from anju.compensation import service as compensation_service
 from anju.core.dates import today_shanghai
@@ -17,6 +19,7 @@ from anju.db.session import unit_of_work
 from anju.demo.policies import POLICY_DIR
 from anju.household import service as household_service
 from anju.identity.service import DataScope
+from anju.payment import schemas as payment_schemas
 from tests.api.conftest import page_csrf
 from tests.factories import ACTOR, World
 
@@ -303,3 +306,58 @@ def test_full_payment_over_the_api_records_the_household_paid_date(
     with unit_of_work() as db:
         h0 = household_service.get_household(db, scope=ALL, household_id=world.household_ids[0])
         assert h0.paid_on == today_shanghai() and isinstance(h0.paid_on, date)
+
+
+# --------------------------------------------------------------------------- the due list at scale
+
+
+def _vacate_due(world: World) -> int:
+    """H0001's after-vacating instalment made due; its id."""
+    with unit_of_work() as db:
+        i = agreement_service.instalments_of_household(db, world.household_ids[0])[1]
+        agreement_service.make_due(db, actor=ACTOR, instalment=i, due_on=today_shanghai())
+        return int(i.id)
+
+
+def test_the_instalment_kinds_of_the_api_are_the_agreement_domains() -> None:
+    assert set(get_args(payment_schemas.DueKind)) == set(agreement_rules.INSTALMENT_KINDS)
+
+
+def test_the_due_list_api_filters_and_pages(paying: tuple[ClientAs, World, list[int]]) -> None:
+    client_as, world, ids = paying
+    vacate = _vacate_due(world)
+    pid = world.project_id
+    client, _csrf, _ = client_as("finance")
+    url = f"/api/v1/projects/{pid}/due-instalments"
+
+    def got(query: str) -> tuple[list[int], str]:
+        r = client.get(f"{url}?{query}")
+        assert r.status_code == 200, r.text
+        return [d["instalment_id"] for d in r.json()], r.headers["X-Total-Count"]
+
+    east, west = world.block_ids["E"], world.block_ids["W"]
+    assert got("") == ([ids[0], vacate, ids[1]], "3")
+    assert got(f"block_id={east}") == ([ids[0], vacate], "2")
+    assert got(f"block_id={west}") == ([ids[1]], "1")
+    assert got("kind=after_vacate") == ([vacate], "1")
+    assert got(f"kind=on_sign&block_id={east}") == ([ids[0]], "1")
+    assert got("q=h0002") == ([ids[1]], "1")
+    assert got("q=%E5%BC%A0%E5%BB%BA%E5%9B%BD") == ([ids[0], vacate], "2")  # 张建国
+    assert got("q=P1-0002") == ([ids[1]], "1")
+    assert got("block_id=999999") == ([], "0")
+    assert got("kind=reward") == ([], "0")
+    # paged: the count is the filter's, whatever the page
+    assert got("limit=1") == ([ids[0]], "3")
+    assert got("limit=1&offset=1") == ([vacate], "3")
+    assert got("limit=2&offset=2") == ([ids[1]], "3")
+    assert got("offset=3") == ([], "3")
+    assert got(f"block_id={east}&limit=1&offset=1") == ([vacate], "2")
+    for bad in ("kind=bogus", "limit=0", "limit=2001", "offset=-1", "q=" + "x" * 101, "block_id=0"):
+        r = client.get(f"{url}?{bad}")
+        assert r.status_code == 422, (bad, r.text)
+    assert client.get("/api/v1/projects/999999/due-instalments?limit=1").status_code == 404
+    doc = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/projects/{project_id}/due-instalments"][
+        "get"
+    ]
+    assert {p["name"] for p in doc["parameters"]} >= {"block_id", "kind", "q", "limit", "offset"}
+    assert "X-Total-Count" in doc["responses"]["200"]["headers"]

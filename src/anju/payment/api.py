@@ -10,7 +10,7 @@ nothing changes. Payee account numbers are shown masked to roles without ``pii.r
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -20,13 +20,14 @@ from starlette.concurrency import run_in_threadpool
 
 from anju.core.dates import today_shanghai
 from anju.core.masking import mask_account
+from anju.core.text import SINGLE_LINE_PATTERN
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.payment import rules
 from anju.payment import schemas as s
 from anju.payment import service as payment_service
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import READ_ERRORS, WRITE_ERRORS, IdPath, error_responses
+from anju.web.params import READ_ERRORS, WRITE_ERRORS, IdPath, OptionalIdQuery, error_responses
 
 router = APIRouter(tags=["payments"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.PAYMENT_READ)
@@ -34,6 +35,25 @@ PREPARE = requires(Permission.PAYMENT_PREPARE)
 APPROVE = requires(Permission.PAYMENT_APPROVE)
 XLSX_TYPE = payment_service.XLSX_TYPE
 StatusQuery = Literal["draft", "submitted", "rejected", "approved", "exported", "closed", "cancelled"]
+SearchQuery = Annotated[
+    str,
+    Query(
+        max_length=payment_service.MAX_SEARCH,
+        pattern=SINGLE_LINE_PATTERN,
+        description="户号、户主姓名或协议编号的一部分（不分大小写）",
+    ),
+]
+LimitQuery = Annotated[
+    int | None,
+    Query(ge=1, le=rules.MAX_LINES, description=f"最多返回的条数（1 至 {rules.MAX_LINES}；不填为全部）"),
+]
+OffsetQuery = Annotated[int, Query(ge=0, le=10**9, description="跳过的条数（按签约顺序）")]
+TOTAL_HEADER = {
+    "X-Total-Count": {
+        "description": "符合筛选条件的总条数（不受 limit、offset 影响）",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 def _account(user: CurrentUser, value: str) -> str:
@@ -124,11 +144,35 @@ def list_batches(
     return [summary_read(b) for b in payment_service.list_batches(db, project_id=project_id, status=status)]
 
 
-@router.get("/projects/{project_id}/due-instalments", response_model=list[s.DueInstalmentRead])
+@router.get(
+    "/projects/{project_id}/due-instalments",
+    response_model=list[s.DueInstalmentRead],
+    responses={200: {"headers": TOTAL_HEADER}},
+)
 def due_instalments(
-    project_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+    project_id: IdPath,
+    response: Response,
+    block_id: OptionalIdQuery = None,
+    kind: s.DueKind | None = None,
+    q: SearchQuery = "",
+    limit: LimitQuery = None,
+    offset: OffsetQuery = 0,
+    user: CurrentUser = Depends(READ),
+    db: Session = Depends(get_db),
 ) -> list[s.DueInstalmentRead]:
-    """The due list: instalments due with money left to pay, and what open batches hold of each."""
+    """The due list: instalments due with money left to pay, and what open batches hold of each,
+    in sign order. Narrowed by ``block_id`` (the block and the blocks below it; a block of another
+    project matches nothing), ``kind`` and ``q`` (part of the household code, head name or
+    agreement number); paged by ``limit`` and ``offset``. The header ``X-Total-Count`` is the
+    number of rows the filter matches."""
+    page = payment_service.due_page(
+        db,
+        project_id=project_id,
+        due_filter=payment_service.DueFilter(block_id=block_id, kind=kind or "", q=q),
+        offset=offset,
+        limit=limit,
+    )
+    response.headers["X-Total-Count"] = str(page.total)
     return [
         s.DueInstalmentRead(
             instalment_id=d.instalment.instalment_id,
@@ -155,7 +199,7 @@ def due_instalments(
                 for x in (d.instalment.payee_name, d.instalment.payee_bank, d.instalment.payee_account)
             ),
         )
-        for d in payment_service.due_items(db, project_id=project_id)
+        for d in page.items
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,7 @@ __all__ = [
     "BatchReject",
     "BatchSummaryRead",
     "DueInstalmentRead",
+    "DueKind",
     "FundsLineRead",
     "FundsRead",
     "LineCreate",
@@ -38,6 +39,10 @@ for _name, _label in {
     "paid_on": "到账日期",
     "dry_run": "仅校验",
     "status": "状态",
+    "kind": "款项类别",
+    "limit": "条数",
+    "offset": "起始位置",
+    "q": "搜索",
 }.items():
     PARAM_LABELS.setdefault(_name, _label)
 
@@ -98,6 +103,10 @@ class BatchReject(BaseModel):
 
     reason: Annotated[str, TextRule("理由", rules.MAX_NOTE, multiline=True, required=True)]
     version: _Version = None
+
+
+DueKind = Literal["on_sign", "after_vacate", "reward", "adjustment"]
+"""Instalment kinds (the agreement domain's ``INSTALMENT_KINDS``; a unit test keeps them equal)."""
 
 
 class DueInstalmentRead(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import get_args
@@ -19,6 +20,7 @@ from anju.db.session import unit_of_work
 from anju.demo.policies import POLICY_DIR
 from anju.household import service as household_service
 from anju.identity.service import DataScope
+from anju.payment import pages as payment_pages
 from anju.payment import schemas as payment_schemas
 from tests.api.conftest import page_csrf
 from tests.factories import ACTOR, World
@@ -361,3 +363,111 @@ def test_the_due_list_api_filters_and_pages(paying: tuple[ClientAs, World, list[
     ]
     assert {p["name"] for p in doc["parameters"]} >= {"block_id", "kind", "q", "limit", "offset"}
     assert "X-Total-Count" in doc["responses"]["200"]["headers"]
+
+
+def test_the_payments_page_filters_pages_and_prepares_a_batch_of_the_filter(
+    paying: tuple[ClientAs, World, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_as, world, ids = paying
+    vacate = _vacate_due(world)
+    monkeypatch.setattr(payment_pages, "DUE_PER_PAGE", 1)
+    pid = world.project_id
+    east = world.block_ids["E"]
+    client, _csrf, _ = client_as("finance")
+
+    def rows(text: str) -> list[int]:
+        return [int(m) for m in re.findall(r'name="instalment_id" value="(\d+)"', text)]
+
+    page = client.get(f"/projects/{pid}/payments")
+    assert page.status_code == 200
+    assert "应付款项（3 笔）" in page.text and "共 3 笔，第 1–1 笔" in page.text
+    assert rows(page.text) == [ids[0]] and f'href="/projects/{pid}/payments?page=2#due"' in page.text
+    assert "全部应付款项编制批次（3 笔" in page.text
+    assert rows(client.get(f"/projects/{pid}/payments?page=2").text) == [vacate]
+    assert rows(client.get(f"/projects/{pid}/payments?page=999").text) == [ids[1]]  # the last page
+    page = client.get(f"/projects/{pid}/payments?block_id={east}&page=2")
+    assert rows(page.text) == [vacate]
+    assert "筛选出 2 笔，全项目 3 笔" in page.text and "按筛选结果编制批次（2 笔" in page.text
+    assert f'href="/projects/{pid}/payments?block_id={east}&amp;page=1#due"' in page.text
+    assert f'<option value="{east}" selected>' in page.text
+    page = client.get(f"/projects/{pid}/payments?q=H0002&kind=on_sign")
+    assert rows(page.text) == [ids[1]] and "筛选出 1 笔" in page.text
+    assert "没有符合筛选条件的应付款项" in client.get(f"/projects/{pid}/payments?q=nobody").text
+    # everything the east block holds, over two pages, goes into one batch
+    csrf = page_csrf(page.text)
+    form = {
+        "csrf_token": csrf,
+        "mode": "filter",
+        "block_id": str(east),
+        "kind": "",
+        "q": "",
+        "title": "东片区",
+    }
+    r = client.post(f"/projects/{pid}/payment-batches", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    bid = int(r.headers["location"].split("/")[-1].split("?")[0])
+    batch = client.get(f"/api/v1/payment-batches/{bid}").json()
+    assert [x["instalment_id"] for x in batch["lines"]] == [ids[0], vacate] and batch["title"] == "东片区"
+    # again: all of it is in the open batch; the page again, with the filter, nothing written
+    r = client.post(f"/projects/{pid}/payment-batches", data=form)
+    assert r.status_code == 409 and "筛选出的应付款项中没有可列入批次的" in r.text
+    assert f'<option value="{east}" selected>' in r.text
+    assert len(client.get(f"/api/v1/projects/{pid}/payment-batches").json()) == 1
+
+
+def test_the_batch_page_pages_its_lines_and_is_edited_a_page_at_a_time(
+    paying: tuple[ClientAs, World, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_as, world, ids = paying
+    vacate = _vacate_due(world)
+    monkeypatch.setattr(payment_pages, "LINES_PER_PAGE", 1)
+    monkeypatch.setattr(payment_pages, "DUE_PER_PAGE", 1)
+    pid = world.project_id
+    client, csrf, _ = client_as("finance")
+    r = client.post(f"/api/v1/projects/{pid}/payment-batches", json={}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201, r.text
+    bid = r.json()["id"]
+
+    def lines() -> list[int]:
+        return [x["instalment_id"] for x in client.get(f"/api/v1/payment-batches/{bid}").json()["lines"]]
+
+    assert lines() == [ids[0], vacate, ids[1]]
+    page = client.get(f"/payment-batches/{bid}?page=2")
+    assert page.status_code == 200 and "共 3 笔，第 2–2 笔" in page.text
+    assert re.findall(r'name="shown" value="(\d+)"', page.text) == [str(vacate)]
+    assert "没有其他应付款项" in page.text  # everything due is in this batch
+    csrf = page_csrf(page.text)
+    base = {"csrf_token": csrf, "paged": "1", "page": "2", "dpage": "1", "q": "", "block_id": "", "kind": ""}
+    # the second page's line unchecked: it leaves, the lines on the other pages stay
+    r = client.post(
+        f"/payment-batches/{bid}/items",
+        data={**base, "version": "1", "shown": [str(vacate)]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert lines() == [ids[0], ids[1]]
+    page = client.get(f"/payment-batches/{bid}?q=H0001")
+    assert re.findall(r'name="instalment_id" value="(\d+)"', page.text)[-1] == str(vacate)  # to add
+    assert "加入应付款项（本批次以外，筛选出 1 笔，共 3 笔）" in page.text
+    # the additions form with nothing checked is refused; with the filter, everything it matches is added
+    r = client.post(f"/payment-batches/{bid}/items", data={**base, "version": "2", "mode": "add"})
+    assert r.status_code == 422 and "请勾选要加入的款项" in r.text
+    assert lines() == [ids[0], ids[1]]
+    r = client.post(
+        f"/payment-batches/{bid}/items",
+        data={**base, "version": "2", "mode": "add_filter", "q": "H0001"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert lines() == [ids[0], ids[1], vacate]
+    # a stale version: the page again, naming who changed the batch, nothing changed
+    r = client.post(f"/payment-batches/{bid}/items", data={**base, "version": "2", "shown": [str(ids[0])]})
+    assert r.status_code == 409 and "支付批次已被 测试finance" in r.text
+    assert lines() == [ids[0], ids[1], vacate]
+    # without ``paged`` the checked instalments are the whole new list (as before)
+    r = client.post(
+        f"/payment-batches/{bid}/items",
+        data={"csrf_token": csrf, "version": "3", "instalment_id": [str(ids[1])]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and lines() == [ids[1]]

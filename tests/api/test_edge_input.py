@@ -33,8 +33,8 @@ from tests.factories import World, build_world, id_number
 ROLE = "case_officer"  # holds every household, import and policy permission (admin holds none of them)
 BAD_INTS = [str(2**63), str(2**64), "-1", "0", "abc", "9" * 400]
 HUGE_PAGE = str(10**12)
-# Integer parameters for which 0 is a meaningful value (an event stream that ends after its opening event).
-ZERO_ALLOWED = frozenset({"max_seconds", "offset"})  # a stream ending after its opening event; the first page
+# Integer parameters for which 0 is a meaningful value (an event stream that ends after its opening event; the first page).
+ZERO_ALLOWED = frozenset({"max_seconds", "offset"})
 NUL, ESC, RLO = "\x00", "\x1b", "\u202e"
 LONG = "长" * 100_000
 

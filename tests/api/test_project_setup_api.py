@@ -167,8 +167,12 @@ def test_parcels_import_links_households_and_is_all_or_nothing(client_as: Client
         "updated": 0,
         "unchanged": 0,
         "boundaries": 1,
+        "removed": 0,
         "households_linked": 3,
-        "message": "共 3 个要素：新增宗地 2 宗，更新 0 宗，未变 0 宗；区块边界 1 个；关联被征收户 3 户",
+        "households_relinked": 0,
+        "households_unlinked": 0,
+        "message": "共 3 个要素：新增宗地 2 宗，更新 0 宗，未变 0 宗，删除 0 宗（新文件中已没有）；区块边界 1 个；"
+        "被征收户新关联 3 户，改关联 0 户，解除关联 0 户",
     }
     collection = client.get(f"/api/v1/projects/{pid}/parcels").json()
     assert collection["type"] == "FeatureCollection"
@@ -216,6 +220,34 @@ def test_parcels_import_links_households_and_is_all_or_nothing(client_as: Client
     action, entity_id, changes = audit_rows("parcel")[-1]
     assert (action, entity_id) == ("update", str(ids["ZD-1"]))
     assert json.loads(changes) == {"block_id": [world.block_ids["E"], world.block_ids["W"]]}
+
+    # A file without ZD-2 replaces the set: ZD-2 is deleted and H0002 let go; ZD-1 keeps its households.
+    r = client.post(
+        f"/api/v1/projects/{pid}/parcels/import",
+        files={"file": ("d.geojson", fc(feature({"code": "ZD-1", "block_code": "W", "land_area": 321.5})))},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (
+        got["removed"],
+        got["households_linked"],
+        got["households_relinked"],
+        got["households_unlinked"],
+    ) == (
+        1,
+        0,
+        0,
+        1,
+    )
+    assert [
+        f["properties"]["code"] for f in client.get(f"/api/v1/projects/{pid}/parcels").json()["features"]
+    ] == ["ZD-1"]
+    with unit_of_work() as db:
+        links = dict(
+            db.execute(text("SELECT code, parcel_id FROM household WHERE parcel_id IS NOT NULL")).all()
+        )
+    assert links == {"H0001": ids["ZD-1"], "H0003": ids["ZD-1"]}
 
     # Not GeoJSON at all: refused by the upload inspection before parsing.
     r = client.post(

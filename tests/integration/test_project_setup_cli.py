@@ -111,6 +111,13 @@ def test_an_office_sets_up_a_campaign_from_the_command_line(settings_env: Path, 
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "新增宗地 2 宗" in r.output
+    geo.write_text(json.dumps({"type": "FeatureCollection", "features": features[:1]}), encoding="utf-8")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "未变 1 宗，删除 1 宗（新文件中已没有）" in r.output.replace("\n", "")  # Rich wraps long lines
+    assert rows("SELECT code FROM parcel") == [("ZD-01",)]
+    geo.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    assert runner.invoke(app, args).exit_code == 0
 
     r = runner.invoke(app, ["project", "show", "HX-2026"])
     assert r.exit_code == 0, r.output
@@ -135,6 +142,8 @@ def test_an_office_sets_up_a_campaign_from_the_command_line(settings_env: Path, 
         ("block", "update"),
         ("parcel", "create"),
         ("parcel", "create"),
+        ("parcel", "delete"),  # the file without ZD-02
+        ("parcel", "create"),  # and the whole file again
     ]
     assert {n for _, _, n in audited} == {"cli"}
 

@@ -12,9 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.audit.models import AuditRecord
+from anju.campaign import service as campaign_service
 from anju.core.actor import Actor
 from anju.errors import Conflict, DomainError, NotFound, ValidationFailed
+from anju.household import service as household_service
 from anju.household.models import Household
+from anju.identity.service import DataScope
 from anju.project import service as project_service
 from anju.project.models import Block, Parcel, Project
 from tests.factories import ACTOR, build_world
@@ -260,7 +263,8 @@ def test_parcels_import_all_or_nothing_then_update_by_code(db: Session) -> None:
     result = project_service.import_parcels(
         db, actor=CLERK, project_id=pid, content=again, filename="c.geojson"
     )
-    assert (result.created, result.updated, result.unchanged, result.households_linked) == (0, 1, 1, 1)
+    assert (result.created, result.updated, result.unchanged, result.removed) == (0, 1, 1, 0)
+    assert (result.households_linked, result.households_relinked, result.households_unlinked) == (0, 1, 0)
     action, entity_id, changes = audits(db, "parcel")[-1]
     assert (action, entity_id) == ("update", str(parcels["ZD-1"].id))
     assert set(changes) == {"block_id", "geometry"} and changes["block_id"] == [
@@ -270,6 +274,137 @@ def test_parcels_import_all_or_nothing_then_update_by_code(db: Session) -> None:
     h3 = db.scalar(select(Household).where(Household.project_id == pid, Household.code == "H0003"))
     assert h3 is not None and h3.parcel_id == parcels["ZD-2"].id
     assert project_service.parcel_count(db, pid) == 2
+
+
+def _links(db: Session, project_id: int) -> dict[str, str | None]:
+    """``household code -> parcel code`` of the project (None: on no parcel)."""
+    db.expire_all()
+    codes = {p.id: p.code for p in db.scalars(select(Parcel).where(Parcel.project_id == project_id))}
+    return {
+        h.code: codes[h.parcel_id] if h.parcel_id is not None else None
+        for h in db.scalars(select(Household).where(Household.project_id == project_id))
+    }
+
+
+def test_a_reimport_replaces_the_parcels_and_their_links(db: Session) -> None:
+    world = build_world(db, households=8)
+    pid = world.project_id
+    first = fc(
+        feature({"code": "ZD-1", "block_code": "E", "household_code": "H0001,H0003"}),
+        feature({"code": "ZD-2", "block_code": "W", "household_code": "H0002,H0005"}),
+        feature({"code": "ZD-3", "household_code": "H0004"}),
+        feature({"code": "ZD-9", "household_code": "H0007"}),
+    )
+    project_service.import_parcels(db, actor=CLERK, project_id=pid, content=first, filename="a.geojson")
+    old_ids = {p.code: p.id for p in db.scalars(select(Parcel).where(Parcel.project_id == pid))}
+    h7 = db.scalar(select(Household).where(Household.project_id == pid, Household.code == "H0007"))
+    assert h7 is not None
+    household_service.void_household(
+        db, actor=CLERK, scope=DataScope.everything(), household_id=h7.id, reason="重复登记"
+    )
+    versions = {h.code: h.version for h in db.scalars(select(Household).where(Household.project_id == pid))}
+    audit_count = len(audits(db, "household"))
+
+    # ZD-1 now lists H0001 only; ZD-2 and ZD-9 are gone; ZD-3 names nobody; ZD-4 is new.
+    second = fc(
+        feature({"code": "ZD-1", "block_code": "E", "household_code": "H0001"}),
+        feature({"code": "ZD-3"}),
+        feature({"code": "ZD-4", "block_code": "W", "household_code": ["H0005", "H0006"]}),
+    )
+    result = project_service.import_parcels(
+        db, actor=CLERK, project_id=pid, content=second, filename="b.geojson", reason="宗地图更新"
+    )
+    assert (result.created, result.updated, result.unchanged, result.removed) == (1, 0, 2, 2)
+    assert (result.households_linked, result.households_relinked, result.households_unlinked) == (1, 1, 3)
+    assert result.summary() == (
+        "共 3 个要素：新增宗地 1 宗，更新 0 宗，未变 2 宗，删除 2 宗（新文件中已没有）；区块边界 0 个；"
+        "被征收户新关联 1 户，改关联 1 户，解除关联 3 户"
+    )
+    parcels = {p.code: p.id for p in db.scalars(select(Parcel).where(Parcel.project_id == pid))}
+    assert sorted(parcels) == ["ZD-1", "ZD-3", "ZD-4"]
+    assert (parcels["ZD-1"], parcels["ZD-3"]) == (old_ids["ZD-1"], old_ids["ZD-3"])  # same code, same parcel
+    assert _links(db, pid) == {
+        "H0001": "ZD-1",
+        "H0002": None,  # its parcel is gone
+        "H0003": None,  # ZD-1 no longer lists it
+        "H0004": "ZD-3",  # ZD-3 names nobody: its household stays
+        "H0005": "ZD-4",
+        "H0006": "ZD-4",
+        "H0007": None,  # voided, on a parcel that is gone
+        "H0008": None,
+    }
+    after = {h.code: h.version for h in db.scalars(select(Household).where(Household.project_id == pid))}
+    assert {c for c in after if after[c] != versions[c]} == {"H0002", "H0003", "H0005", "H0006", "H0007"}
+    changes = [
+        (r.entity_id, json.loads(r.changes), r.reason)
+        for r in db.scalars(
+            select(AuditRecord).where(AuditRecord.entity == "household").order_by(AuditRecord.seq)
+        )
+    ][audit_count:]
+    hid = {h.code: str(h.id) for h in db.scalars(select(Household).where(Household.project_id == pid))}
+    assert changes == [
+        (hid["H0002"], {"parcel_id": [old_ids["ZD-2"], None]}, "宗地图更新"),
+        (hid["H0003"], {"parcel_id": [old_ids["ZD-1"], None]}, "宗地图更新"),
+        (hid["H0005"], {"parcel_id": [old_ids["ZD-2"], parcels["ZD-4"]]}, "宗地图更新"),
+        (hid["H0006"], {"parcel_id": [None, parcels["ZD-4"]]}, "宗地图更新"),
+        (hid["H0007"], {"parcel_id": [old_ids["ZD-9"], None]}, "宗地图更新"),
+    ]
+    deleted = [
+        (r.entity_id, json.loads(r.changes), r.reason)
+        for r in db.scalars(
+            select(AuditRecord).where(AuditRecord.entity == "parcel", AuditRecord.action == "delete")
+        )
+    ]
+    assert [(e, c["code"], r) for e, c, r in deleted] == [
+        (str(old_ids["ZD-2"]), ["ZD-2", None], "宗地图更新"),
+        (str(old_ids["ZD-9"]), ["ZD-9", None], "宗地图更新"),
+    ]
+    assert deleted[0][1]["block_id"] == [world.block_ids["W"], None] and "block_id" not in deleted[1][1]
+    assert deleted[0][1]["geometry"][0].startswith("sha256:") and deleted[0][1]["geometry"][1] is None
+
+    # The battle map shows the new set only: no feature for a parcel that is gone.
+    shown = campaign_service.battle_map(db, scope=DataScope.everything(), project_id=pid)
+    assert [
+        (f["properties"]["parcel_code"], [c["code"] for c in f["properties"]["households"]])
+        for f in shown["features"]
+    ] == [("ZD-1", ["H0001"]), ("ZD-3", ["H0004"]), ("ZD-4", ["H0005", "H0006"])]
+    assert sorted(c["code"] for c in shown["unmapped"]) == ["H0002", "H0003", "H0008"]
+    assert [f["properties"]["code"] for f in project_service.parcels_geojson(db, pid)["features"]] == [
+        "ZD-1",
+        "ZD-3",
+        "ZD-4",
+    ]
+
+    # The same file again changes nothing.
+    before = state(db)
+    again = project_service.import_parcels(
+        db, actor=CLERK, project_id=pid, content=second, filename="b.geojson"
+    )
+    assert (again.created, again.updated, again.unchanged, again.removed) == (0, 0, 3, 0)
+    assert (again.households_linked, again.households_relinked, again.households_unlinked) == (0, 0, 0)
+    assert state(db) == before
+
+
+def test_a_file_of_block_boundaries_only_keeps_the_parcels(db: Session) -> None:
+    world = build_world(db)
+    pid = world.project_id
+    project_service.import_parcels(
+        db,
+        actor=CLERK,
+        project_id=pid,
+        content=fc(feature({"code": "ZD-1", "household_code": "H0001"})),
+        filename="a.geojson",
+    )
+    links = _links(db, pid)
+    result = project_service.import_parcels(
+        db,
+        actor=CLERK,
+        project_id=pid,
+        content=fc(feature({"kind": "村", "block_code": "E"})),
+        filename="b.geojson",
+    )
+    assert (result.boundaries, result.removed, result.households_unlinked) == (1, 0, 0)
+    assert project_service.parcel_count(db, pid) == 1 and _links(db, pid) == links
 
 
 @pytest.mark.parametrize(

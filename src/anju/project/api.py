@@ -158,8 +158,13 @@ def import_parcels(
     Each feature is a parcel: code from ``code_property`` (default ``code``/``宗地号``), optional
     block code (``block_code``/``区块编号``), land area (``land_area``/``宗地面积``) and household
     codes (``household_code``/``户号``, comma separated) that are linked to the parcel. A feature
-    with ``kind`` ``block``/``片区``/``村``/``组`` is the boundary of the block it names. Parcels
-    whose code exists are updated. Problems are a 422 listing ``{feature, property, message}``.
+    with ``kind`` ``block``/``片区``/``村``/``组`` is the boundary of the block it names. Problems
+    are a 422 listing ``{feature, property, message}``.
+
+    A file with parcels replaces the project's parcels: parcels whose code exists are updated,
+    parcels the file no longer has are deleted and their households unlinked; a feature naming
+    households is its parcel's whole list (households it no longer names are unlinked or move to
+    the feature that names them). The answer counts households linked, relinked and unlinked.
     """
     content = file.file.read()
     result = project_service.import_parcels(
@@ -179,7 +184,10 @@ def import_parcels(
         updated=result.updated,
         unchanged=result.unchanged,
         boundaries=result.boundaries,
+        removed=result.removed,
         households_linked=result.households_linked,
+        households_relinked=result.households_relinked,
+        households_unlinked=result.households_unlinked,
         message=result.summary(),
     )
 

@@ -224,7 +224,8 @@ def import_parcels(
     user: str = USER,
     reason: str = REASON,
 ) -> None:
-    """Import parcels from a GeoJSON FeatureCollection, all or nothing (audited)."""
+    """Import parcels from a GeoJSON FeatureCollection, all or nothing (audited); the file replaces the
+    project's parcels (those it no longer has are deleted and their households unlinked)."""
     content = file.read_bytes()
     with _refusing(), unit_of_work() as db:
         p = project_service.get_project_by_code(db, project)

@@ -179,7 +179,12 @@ class ParcelImportRead(BaseModel):
     updated: int
     unchanged: int
     boundaries: int
-    households_linked: int
+    removed: int = Field(description="删除的宗地数（项目原有、新文件中已没有的宗地）")
+    households_linked: int = Field(description="新关联到宗地的户数（原先没有宗地）")
+    households_relinked: int = Field(description="改关联到另一宗地的户数")
+    households_unlinked: int = Field(
+        description="解除宗地关联的户数（宗地已删除，或该宗地的户号中已没有该户）"
+    )
     message: str
 
 

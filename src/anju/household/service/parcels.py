@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,8 +19,10 @@ from anju.household.service.base import _bump, _check_reason
 from anju.project import service as project_service
 
 __all__ = [
+    "ParcelLinks",
     "household_ids_by_code",
     "link_parcels",
+    "parcel_links",
 ]
 
 
@@ -40,32 +43,71 @@ def household_ids_by_code(session: Session, *, project_id: int, codes: Sequence[
     return out
 
 
+def parcel_links(session: Session, *, project_id: int) -> dict[int, int]:
+    """``household id -> parcel id`` of every household of the project on a parcel, voided ones
+    included (a parcel that goes away must let go of them too)."""
+    rows = session.execute(
+        select(Household.id, Household.parcel_id).where(
+            Household.project_id == project_id, Household.parcel_id.is_not(None)
+        )
+    )
+    return {int(h): int(p) for h, p in rows if p is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelLinks:
+    """What :func:`link_parcels` changed: households put on a parcel that had none (``linked``),
+    moved from one parcel to another (``relinked``), taken off their parcel (``unlinked``)."""
+
+    linked: int = 0
+    relinked: int = 0
+    unlinked: int = 0
+
+    @property
+    def changed(self) -> int:
+        """Households whose parcel changed."""
+        return self.linked + self.relinked + self.unlinked
+
+
 def link_parcels(
     session: Session, *, actor: Actor, project_id: int, parcel_of: Mapping[int, int | None], reason: str = ""
-) -> int:
-    """Set ``household id -> parcel id`` (None unlinks) for households of the project; returns how
-    many changed. Each change raises the household's version and is audited on its file."""
+) -> ParcelLinks:
+    """Set ``household id -> parcel id`` (None unlinks) for households of the project; returns what
+    changed. Each change raises the household's version and is audited on its file.
+
+    A voided household may only be unlinked (its parcel may be removed by a new parcel file); a
+    household of another project, or a voided one given a parcel, is a :class:`NotFound`.
+    """
     _check_reason(reason)
     ids = sorted(parcel_of)
     if not ids:
-        return 0
+        return ParcelLinks()
     households = list(
         session.scalars(
             select(Household)
-            .where(Household.id.in_(ids), Household.project_id == project_id, Household.voided_at.is_(None))
+            .where(Household.id.in_(ids), Household.project_id == project_id)
             .order_by(Household.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     )
-    if len(households) != len(ids):
+    if len(households) != len(ids) or any(
+        h.voided_at is not None and parcel_of[h.id] is not None for h in households
+    ):
         raise NotFound("该户不存在", "household not found")
     entries = []
+    linked = relinked = unlinked = 0
     now = utcnow()
     for h in households:
         target = parcel_of[h.id]
         if h.parcel_id == target:
             continue
+        if target is None:
+            unlinked += 1
+        elif h.parcel_id is None:
+            linked += 1
+        else:
+            relinked += 1
         entries.append(
             audit_service.AuditEntry(
                 action="update",
@@ -83,4 +125,4 @@ def link_parcels(
     if entries:
         project_service.bump_households_version(session, project_id)
         audit_service.record_many(session, actor=actor, entries=entries)
-    return len(entries)
+    return ParcelLinks(linked=linked, relinked=relinked, unlinked=unlinked)

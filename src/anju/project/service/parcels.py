@@ -91,7 +91,9 @@ def block_shapes(session: Session, project_id: int) -> dict[int, str]:
 
 @dataclass(frozen=True, slots=True)
 class ParcelImport:
-    """What a GeoJSON import did: feature and parcel counts, boundaries set, households linked."""
+    """What a GeoJSON import did: feature and parcel counts (``removed``: parcels no longer in the
+    file), boundaries set, and households put on a parcel that had none (``households_linked``),
+    moved to another parcel (``households_relinked``) or taken off theirs (``households_unlinked``)."""
 
     features: int
     created: int
@@ -99,12 +101,17 @@ class ParcelImport:
     unchanged: int
     boundaries: int
     households_linked: int
+    removed: int = 0
+    households_relinked: int = 0
+    households_unlinked: int = 0
 
     def summary(self) -> str:
         """One line in Chinese for the page, the CLI and the API."""
         return (
             f"共 {self.features:,} 个要素：新增宗地 {self.created:,} 宗，更新 {self.updated:,} 宗，"
-            f"未变 {self.unchanged:,} 宗；区块边界 {self.boundaries:,} 个；关联被征收户 {self.households_linked:,} 户"
+            f"未变 {self.unchanged:,} 宗，删除 {self.removed:,} 宗（新文件中已没有）；"
+            f"区块边界 {self.boundaries:,} 个；被征收户新关联 {self.households_linked:,} 户，"
+            f"改关联 {self.households_relinked:,} 户，解除关联 {self.households_unlinked:,} 户"
         )
 
 
@@ -178,9 +185,16 @@ def import_parcels(
     ``宗地号``); optional properties give its block (``block_code``/``区块编号``), land area
     (``land_area``/``宗地面积``) and the households on it (``household_code``/``户号``, several
     separated by commas), which are then linked to the parcel. A feature with ``kind`` (or
-    ``类型``) ``block``/``片区``/``村``/``组`` is the boundary of the block it names. A parcel
-    whose code exists is updated. The upload is inspected before it is parsed; every problem is
-    reported with its feature number and property, and then nothing is written. Audited.
+    ``类型``) ``block``/``片区``/``村``/``组`` is the boundary of the block it names. The upload is
+    inspected before it is parsed; every problem is reported with its feature number and property,
+    and then nothing is written. Audited.
+
+    A file with parcels replaces the project's set of parcels: a parcel whose code exists is
+    updated in place (its households stay on it), a parcel of the project that the file no longer
+    has is deleted and its households are unlinked, and a feature that names households is the
+    whole list of its parcel's households (one it no longer names is unlinked, unless another
+    feature names it: then it moves). A feature that names no households leaves its parcel's
+    households as they are; a file of block boundaries only changes no parcel.
     """
     _check_reason(reason)
     for label, value in (
@@ -303,17 +317,55 @@ def import_parcels(
         )
         boundaries += 1
     session.flush()
+    # The file replaces the set (see the docstring): parcels it no longer has go, with their links.
+    kept = set(parcel_of_code)
+    gone = [parcel for code, parcel in existing.items() if code not in kept] if parsed.parcels else []
+    gone_ids = {parcel.id for parcel in gone}
+    named = {household_ids[c]: parcel_of_code[p.code].id for p in parsed.parcels for c in p.household_codes}
+    listing = {parcel_of_code[p.code].id for p in parsed.parcels if p.household_codes}
+    links: dict[int, int | None] = dict(named)
+    for household_id, parcel_id in household_service.parcel_links(session, project_id=project_id).items():
+        if household_id not in named and (parcel_id in gone_ids or parcel_id in listing):
+            links[household_id] = None
+    for parcel in gone:
+        snapshot = {
+            "code": parcel.code,
+            "block_id": parcel.block_id,
+            "land_area": parcel.land_area,
+            "geometry": _geometry_digest(parcel.geometry),
+        }
+        entries.append(
+            audit_service.AuditEntry(
+                "delete",
+                "parcel",
+                str(parcel.id),
+                field_diff(snapshot, {}),
+                reason=reason or "新宗地文件中已没有该宗地",
+                project_id=project_id,
+            )
+        )
     audit_service.record_many(session, actor=actor, entries=entries)
-    links = {household_ids[c]: parcel_of_code[p.code].id for p in parsed.parcels for c in p.household_codes}
-    linked = household_service.link_parcels(
+    changed = household_service.link_parcels(
         session, actor=actor, project_id=project_id, parcel_of=links, reason=reason
     )
-    if entries or linked:
+    if gone:
+        session.flush()  # the households let go of the parcels before the parcels are deleted
+        for parcel in gone:
+            session.delete(parcel)
+        session.flush()
+    if entries or changed.changed:
         events.notify(
             session,
             topic=events.project_topic(project_id),
             kind="parcels",
-            data={"created": created, "updated": updated, "linked": linked},
+            data={
+                "created": created,
+                "updated": updated,
+                "removed": len(gone),
+                "linked": changed.linked,
+                "relinked": changed.relinked,
+                "unlinked": changed.unlinked,
+            },
         )
     return ParcelImport(
         features=len(parsed.parcels) + len(parsed.boundaries),
@@ -321,7 +373,10 @@ def import_parcels(
         updated=updated,
         unchanged=unchanged,
         boundaries=boundaries,
-        households_linked=linked,
+        households_linked=changed.linked,
+        removed=len(gone),
+        households_relinked=changed.relinked,
+        households_unlinked=changed.unlinked,
     )
 
 

@@ -182,8 +182,9 @@ def below(w: World, block_id: int) -> set[int]:
 def facts_of(w: World) -> object:
     cols = [
         np.array([h[k] for h in w.households], np.int64)
-        for k in ("id", "block_id", "status", "sign_on", "vacate_on", "demolish_on", "paid_on", "created_us")
+        for k in ("id", "block_id", "status", "sign_on", "vacate_on", "demolish_on", "paid_on")
     ]
+    cols.append(np.array([office_day(h["created_us"]) for h in w.households], np.int64))  # created_on
     timeline = FACTS.Timeline(*(np.array([r[i] for r in w.timeline], np.int64) for i in range(4)))
     # as identity_service.assignment_columns: one row per household, the newest
     newest_first = sorted(w.assignments, reverse=True)

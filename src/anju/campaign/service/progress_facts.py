@@ -37,7 +37,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from anju.campaign.models import StageChange
-from anju.db.columns import day_number, epoch_microseconds, equals_most, fetch_int_columns
+from anju.db.columns import (
+    day_number,
+    equals_most,
+    fetch_rows,
+    int_columns,
+    microseconds_of,
+    paused_gc,
+    utc_microseconds,
+)
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.service import DataScope
@@ -230,7 +238,7 @@ def build_facts(
     known[VACATED] = dated(households.vacate_on)
     known[DEMOLISHED] = dated(households.demolish_on)
     paid = dated(households.paid_on)
-    created = (households.created_us // 1_000_000 + OFFICE_OFFSET) // 86400 + EPOCH_ORD
+    created = households.created_on
     # The timeline: the first day each stage was reached, where the file has no date for it, and the
     # time of the latest record of the signing.
     pos = _positions(ids, timeline.household_ids)
@@ -267,22 +275,28 @@ def build_facts(
 
 def _read_timeline(session: Session, project_id: int) -> Timeline:
     stage = case({k: i for i, k in enumerate(STAGE_KEYS)}, value=StageChange.to_stage, else_=-1)
-    ids, stages, reached, at_us = fetch_int_columns(
+    rows = fetch_rows(
         session,
         select(
             StageChange.household_id,
             stage,
             day_number(StageChange.reached_on),
-            epoch_microseconds(StageChange.at),
+            utc_microseconds(session, StageChange.at),
         ).where(
             equals_most(session, StageChange.project_id, project_id), StageChange.to_stage.in_(STAGE_KEYS)
         ),
-        4,
     )
+    ids, stages, reached = int_columns([r[:3] for r in rows], 3)
+    at_us = microseconds_of([r[3] for r in rows])
     return Timeline(ids, stages, reached, at_us)
 
 
 def _read_facts(session: Session, project_id: int, scope: DataScope, key: tuple[Any, ...]) -> Facts:
+    with paused_gc():  # the rows read are many small tuples: no collection walk while they exist
+        return _read_facts_now(session, project_id, scope, key)
+
+
+def _read_facts_now(session: Session, project_id: int, scope: DataScope, key: tuple[Any, ...]) -> Facts:
     households = household_service.household_columns(session, project_id=project_id, scope=scope)
     teams = tuple(
         TeamInfo(t.id, t.name, t.kind, t.parent_id, t.sort)

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from anju.db.columns import day_number, epoch_microseconds, equals_most, fetch_int_columns
+from anju.db.columns import day_number, equals_most, fetch_int_columns, office_day_number
 from anju.household.models import Household
 from anju.household.rules import STATUSES
 from anju.identity.service import DataScope
@@ -36,7 +36,7 @@ class HouseholdColumns:
     vacate_on: np.ndarray
     demolish_on: np.ndarray
     paid_on: np.ndarray
-    created_us: np.ndarray  # created_at as microseconds since 1970-01-01 00:00 UTC
+    created_on: np.ndarray  # the office date (Asia/Shanghai) the file was created
     statuses: tuple[str, ...] = STATUS_CODES
 
     def __len__(self) -> int:
@@ -62,12 +62,12 @@ def household_columns(
             func.coalesce(day_number(Household.vacate_on), 0),
             func.coalesce(day_number(Household.demolish_on), 0),
             func.coalesce(day_number(Household.paid_on), 0),
-            epoch_microseconds(Household.created_at),
+            office_day_number(Household.created_at),
         ).where(*cond),
         8,
     )
     if np.any(cols[0][1:] < cols[0][:-1]):  # no ORDER BY: a scan gives id order, an index may not
         order = np.argsort(cols[0], kind="stable")
         cols = [c[order] for c in cols]
-    ids, block_ids, status, sign_on, vacate_on, demolish_on, paid_on, created_us = cols
-    return HouseholdColumns(ids, block_ids, status, sign_on, vacate_on, demolish_on, paid_on, created_us)
+    ids, block_ids, status, sign_on, vacate_on, demolish_on, paid_on, created_on = cols
+    return HouseholdColumns(ids, block_ids, status, sign_on, vacate_on, demolish_on, paid_on, created_on)

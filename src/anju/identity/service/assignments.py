@@ -16,7 +16,7 @@ from anju.audit import service as audit_service
 from anju.core import text
 from anju.core.actor import Actor
 from anju.db import events
-from anju.db.columns import fetch_int_columns
+from anju.db.columns import fetch_int_columns, in_most
 from anju.errors import (
     DomainError,
     ValidationFailed,
@@ -132,11 +132,12 @@ def assignment_columns(session: Session, *, project_id: int) -> tuple[np.ndarray
     """(household ids ascending, team ids) of the active assignments of the project's teams as int64
     arrays: :func:`assignment_map` for whole-project aggregation, without a Python object per row.
     A household with two active rows (never written so) keeps the newest."""
+    team_ids = list(session.scalars(select(Team.id).where(Team.project_id == project_id).order_by(Team.id)))
     ids, households, teams = fetch_int_columns(
         session,
-        select(HouseholdAssignment.id, HouseholdAssignment.household_id, HouseholdAssignment.team_id)
-        .join(Team, Team.id == HouseholdAssignment.team_id)
-        .where(Team.project_id == project_id, HouseholdAssignment.active.is_(True)),
+        select(HouseholdAssignment.id, HouseholdAssignment.household_id, HouseholdAssignment.team_id).where(
+            in_most(session, HouseholdAssignment.team_id, team_ids), HouseholdAssignment.active.is_(True)
+        ),
         3,
     )
     newest_first = np.argsort(-ids, kind="stable")

@@ -141,7 +141,13 @@ def test_team_api_create_edit_members_and_the_tree(client_as: As) -> None:
         headers=h,
     )
     assert r.status_code == 200, r.text
-    assert r.json() == {"added": [w.users["team_member"]], "removed": [], "version": 3}
+    # the member's two households (H0001, H0002) follow them into the squad
+    assert r.json() == {
+        "added": [w.users["team_member"]],
+        "removed": [],
+        "households": sorted(w.household_ids[:2]),
+        "version": 3,
+    }
     r = client.post(
         f"/api/v1/projects/{w.project_id}/assignments",
         json={"block_id": w.block_ids["W"], "team_id": squad, "reason": "西片划归东片一组"},
@@ -151,15 +157,15 @@ def test_team_api_create_edit_members_and_the_tree(client_as: As) -> None:
     tree = client.get(f"/api/v1/projects/{w.project_id}/teams").json()
     assert (tree["households"], tree["unassigned"]) == (6, 1)  # H0005 was never assigned
     assert [(t["name"], t["households"], t["households_total"]) for t in tree["teams"]] == [
-        ("第一专班", 2, 2),
-        ("东片大组", 0, 3),
+        ("第一专班", 1, 1),
+        ("东片大组", 0, 4),
     ]
     child = tree["teams"][1]["children"][0]
     assert (child["name"], child["kind_label"], child["leader_name"], child["households"]) == (
         "东片一组",
         "小组",
         "测试team_leader",
-        3,
+        4,
     )
     assert [(m["username"], m["households"]) for m in child["members"]] == [
         ("team_leader", 0),
@@ -289,6 +295,38 @@ def test_teams_page_forms_and_the_xlsx_preview(client_as: As) -> None:
     assert r.status_code == 422 and "确认的名单数据无效" in r.text
     template = client.get(f"/projects/{w.project_id}/assignments/template.xlsx")
     assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+def test_members_form_says_how_many_households_move_then_moves_them(client_as: As) -> None:
+    client, _csrf, w = client_as("commander")
+    second, _other = _second_team_with_member(w)
+    page = client.get(f"/projects/{w.project_id}/teams")
+    csrf = page_csrf(page.text)
+    form = page.text.split(f'action="/teams/{second}/members"')[1].split("</form>")[0]
+    member = w.users["team_member"]
+    assert "调入人员名下的包户随人转入本组；移出人员名下的包户留在本组，待重新落实到人" in form
+    assert (
+        f'value="{member}" data-households="2" data-member="0" >测试team_member'
+        '<span class="muted">（第一专班 · 包户 2 户）</span>'
+    ) in form
+    before = _assignments()
+    r = client.post(
+        f"/teams/{second}/members",
+        data={"csrf_token": csrf, "user_ids": [str(_other), str(member)], "version": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("?ok=members_moved&n=2")
+    assert "成员已保存，2 户包户随人员调整改派" in client.get(r.headers["location"]).text
+    after = _assignments()
+    assert after[: len(before)] != before  # the two old rows were ended
+    assert after[len(before) :] == [(h, second, member, True) for h in sorted(w.household_ids[:2])]
+    # a stale form is refused and moves nobody
+    r = client.post(
+        f"/teams/{second}/members",
+        data={"csrf_token": csrf, "user_ids": [str(_other)], "version": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409 and _assignments() == after
 
 
 def test_cli_team_add_and_assign(world_app: tuple[TestClient, World], tmp_path: Path) -> None:

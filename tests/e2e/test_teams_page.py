@@ -44,6 +44,21 @@ def test_teams_page_renders_and_selects_a_whole_page(
     assert not any(boxes.nth(i).is_checked() for i in range(6))
     page.click("details.team-edit summary")
     assert page.locator("details.team-edit input[name=name]").input_value() == "第一专班"
+    # Unticking the team member (who carries two households) says what saving would do, and the
+    # form asks before it is sent; dismissed, nothing is sent.
+    form = page.locator("form[data-members-form]")
+    moves = form.locator("[data-members-moves]")
+    assert moves.is_hidden()
+    member = form.locator(f"input[name=user_ids][value='{server.world['users']['team_member']}']")
+    member.uncheck()
+    assert moves.inner_text() == "保存后：移出人员名下 2 户包户将留在本组、待重新落实到人。"
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    form.locator("button[type=submit]").click()
+    assert asked == ["移出人员名下 2 户包户将留在本组、待重新落实到人。确认保存成员？"]
+    assert "ok=" not in page.url
+    member.check()
+    assert moves.is_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shots(page, f"teams-{width}")
     assert errors == []

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from anju.audit.models import AuditRecord
 from anju.campaign import service as campaign_service
 from anju.core.actor import Actor
+from anju.core.dates import today_shanghai
 from anju.db import events
 from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.household import service as household_service
@@ -160,7 +161,7 @@ def test_members_move_between_teams_audited_and_the_leader_stays(db: Session, wo
     member = world.users["team_member"]
     leader = world.users["team_leader"]
     result = campaign_service.set_team_members(db, actor=ACTOR, team_id=second.id, user_ids=[member])
-    assert result == {"added": [member], "removed": []}
+    assert result == {"added": [member], "removed": [], "households": sorted(world.household_ids[:2])}
     assert identity_service.get_user(db, member).team_id == second.id
     assert json.loads(_audits(db, "user")[-1].changes) == {"team_id": [world.team_id, second.id]}
     with pytest.raises(Conflict) as e:
@@ -173,6 +174,106 @@ def test_members_move_between_teams_audited_and_the_leader_stays(db: Session, wo
     with pytest.raises(Conflict) as e:
         campaign_service.set_team_members(db, actor=ACTOR, team_id=world.team_id or 0, user_ids=[])
     assert "组长“测试team_leader”须是本组成员" in e.value.message_zh
+
+
+def _scope(kind: ScopeKind, user_id: int, team_id: int | None = None) -> identity_service.DataScope:
+    return identity_service.DataScope(kind=kind, user_id=user_id, team_id=team_id)
+
+
+def _active(db: Session, household_ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
+    db.expire_all()
+    return identity_service.active_assignments(db, household_ids)
+
+
+def test_a_member_who_changes_team_takes_their_households_along(db: Session, world: World) -> None:
+    hids = world.household_ids
+    member = world.users["team_member"]  # carries hids[0:2] in 第一专班; hids[2:4] are the team's only
+    new_leader = _user(db, "zuzhang2", "team_leader")
+    second = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="第二专班", leader_id=new_leader.id
+    )
+    old_leader_scope = _scope(ScopeKind.TEAM, world.users["team_leader"], world.team_id)
+    new_leader_scope = _scope(ScopeKind.TEAM, new_leader.id, second.id)
+    member_scope = _scope(ScopeKind.ASSIGNED, member)
+    assert _listed(db, old_leader_scope, world.project_id) == sorted(hids[:4])
+    assert _listed(db, new_leader_scope, world.project_id) == []
+    n_audit = len(_audits(db, "household_assignment"))
+
+    result = campaign_service.set_team_members(
+        db, actor=ACTOR, team_id=second.id, user_ids=[new_leader.id, member]
+    )
+    assert result == {"added": [member], "removed": [], "households": sorted(hids[:2])}
+    assert _active(db, hids[:4]) == {
+        hids[0]: (second.id, member),
+        hids[1]: (second.id, member),
+        hids[2]: (world.team_id, None),
+        hids[3]: (world.team_id, None),
+    }
+    # the member still sees their households, the old team's leader no longer does, the new one does
+    assert _listed(db, member_scope, world.project_id) == sorted(hids[:2])
+    assert _listed(db, old_leader_scope, world.project_id) == sorted(hids[2:4])
+    assert _listed(db, new_leader_scope, world.project_id) == sorted(hids[:2])
+    history = campaign_service.assignment_history(db, scope=ALL, household_id=hids[0])
+    assert [(s.team_name, s.user_name, s.from_team_name, s.from_user_name, s.reason) for s in history] == [
+        ("第二专班", "测试team_member", "第一专班", "测试team_member", "人员调整"),
+        ("第一专班", "测试team_member", "", "", ""),
+    ]
+    assert history[0].assigned_on == today_shanghai() and history[1].ended_on == today_shanghai()
+    audits = _audits(db, "household_assignment")[n_audit:]
+    assert [(a.household_id, a.action, a.reason, json.loads(a.changes)) for a in audits] == [
+        (h, "reassign", "人员调整", {"team_id": [world.team_id, second.id], "user_id": [member, member]})
+        for h in hids[:2]
+    ]
+    overview = campaign_service.teams_overview(db, project_id=world.project_id)
+    assert (overview.own[second.id], overview.per_user[member], overview.own[world.team_id]) == (2, 2, 2)
+
+    # Leaving the team: the households stay with it, without a responsible person.
+    result = campaign_service.set_team_members(db, actor=ACTOR, team_id=second.id, user_ids=[new_leader.id])
+    assert result == {"added": [], "removed": [member], "households": sorted(hids[:2])}
+    assert _active(db, hids[:2]) == {hids[0]: (second.id, None), hids[1]: (second.id, None)}
+    assert _listed(db, member_scope, world.project_id) == []
+    assert _listed(db, new_leader_scope, world.project_id) == sorted(hids[:2])
+    # Joining a team again later brings nothing back: the households were left behind.
+    result = campaign_service.set_team_members(
+        db, actor=ACTOR, team_id=world.team_id or 0, user_ids=[world.users["team_leader"], member]
+    )
+    assert result["households"] == [] and _active(db, hids[:2])[hids[0]] == (second.id, None)
+
+
+def test_a_leader_who_takes_another_team_brings_their_households(db: Session, world: World) -> None:
+    hids = world.household_ids
+    leader = world.users["team_leader"]  # a member of 第一专班
+    _assign(db, world.project_id, team_id=world.team_id, user_id=leader, household_ids=[hids[3]])
+    third = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="第三专班", leader_id=leader
+    )
+    assert _active(db, [hids[3]]) == {hids[3]: (third.id, leader)}
+    assert _listed(db, _scope(ScopeKind.TEAM, leader, third.id), world.project_id) == [hids[3]]
+    fourth = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第四专班")
+    campaign_service.update_team(db, actor=ACTOR, team_id=fourth.id, values={"leader_id": leader})
+    assert _active(db, [hids[3]]) == {hids[3]: (fourth.id, leader)}
+    assert identity_service.get_team(db, third.id).leader_id is None
+
+
+def test_a_member_who_joins_another_projects_team_leaves_the_households(db: Session, world: World) -> None:
+    hids = world.household_ids
+    member = world.users["team_member"]
+    other = project_service.create_project(db, actor=ACTOR, code="P2", name="另一项目", kind="state_land")
+    elsewhere = campaign_service.create_team(db, actor=ACTOR, project_id=other.id, name="外项目专班")
+    result = campaign_service.set_team_members(db, actor=ACTOR, team_id=elsewhere.id, user_ids=[member])
+    assert result["households"] == sorted(hids[:2])
+    assert _active(db, hids[:2]) == {hids[0]: (world.team_id, None), hids[1]: (world.team_id, None)}
+
+
+def test_a_refused_member_change_moves_no_household(db: Session, world: World) -> None:
+    hids = world.household_ids
+    member = world.users["team_member"]
+    second = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+    before = (_active(db, hids), len(_audits(db, "household_assignment")))
+    with pytest.raises(NotFound):
+        campaign_service.set_team_members(db, actor=ACTOR, team_id=second.id, user_ids=[member, 999_999])
+    assert (_active(db, hids), len(_audits(db, "household_assignment"))) == before
+    assert identity_service.get_user(db, member).team_id == world.team_id
 
 
 def test_reassignment_keeps_history_and_is_audited(db: Session, world: World) -> None:

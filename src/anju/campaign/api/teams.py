@@ -119,7 +119,11 @@ def put_members(
     user: CurrentUser = Depends(MANAGE),
     db: Session = Depends(get_db),
 ) -> s.TeamMembersRead:
-    """Set the team's members (a user is in one team: one from another team moves; audited)."""
+    """Set the team's members (a user is in one team: one from another team moves; audited).
+
+    The households a person carries (包户到人) follow them into this team; those of a person who
+    leaves stay with this team without a responsible person. ``households`` lists the households
+    whose assignment changed (new assignment rows with history, reason 人员调整)."""
     result = campaign_service.set_team_members(
         db,
         actor=user.actor(client_ip(request)),
@@ -130,6 +134,7 @@ def put_members(
     return s.TeamMembersRead(
         added=result["added"],
         removed=result["removed"],
+        households=result["households"],
         version=campaign_service.team_version(db, team_id=team_id),
     )
 

@@ -38,6 +38,7 @@ OK_MESSAGES = {
     "team_created": "专班已创建",
     "team_saved": "专班已保存",
     "members_saved": "成员已保存",
+    "members_moved": "成员已保存，{n} 户包户随人员调整改派",
     "assigned": "已分配 {n} 户",
     "imported": "名单已导入，{n} 户的包户有变化",
 }
@@ -225,14 +226,15 @@ async def team_members(
     user: CurrentUser = Depends(MANAGE),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Set a team's members (checkboxes ``user_ids``)."""
+    """Set a team's members (checkboxes ``user_ids``); the households of people who move change
+    team with them (the page said how many before the form was sent)."""
     form = await request.form()
     ids = [parse_id(str(v)) for v in form.getlist("user_ids")]
     project_id = campaign_service.team_project(db, team_id=team_id)
     try:
         if None in ids:
             raise ValidationFailed("成员编号无效", "invalid user id")
-        campaign_service.set_team_members(
+        result = campaign_service.set_team_members(
             db,
             actor=user.actor(client_ip(request)),
             team_id=team_id,
@@ -241,6 +243,8 @@ async def team_members(
         )
     except DomainError as exc:
         return _failed(db, request, project_id, exc)
+    if result["households"]:
+        return _back(project_id, "members_moved", len(result["households"]))
     return _back(project_id, "members_saved")
 
 

@@ -140,10 +140,13 @@ class TeamSaved(BaseModel):
 
 
 class TeamMembersRead(BaseModel):
-    """Who joined and who left the team."""
+    """Who joined and who left the team, and the households whose assignment changed with them
+    (a person's households follow them into the team; those of a person who left stay with the
+    team without a responsible person; reason 人员调整)."""
 
     added: list[int]
     removed: list[int]
+    households: list[int] = Field(description="随人员调整改派的户（编号）")
     version: int
 
 

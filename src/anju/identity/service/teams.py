@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from anju.audit import service as audit_service
 from anju.core import text
 from anju.core.actor import Actor
+from anju.core.dates import today_shanghai
 from anju.db import events
 from anju.errors import (
     Conflict,
@@ -20,13 +21,14 @@ from anju.errors import (
     NotFound,
     ValidationFailed,
 )
-from anju.identity.models import Team, User
+from anju.identity.models import HouseholdAssignment, Team, User
 from anju.identity.rules import Role
 from anju.identity.service.accounts import get_user
 from anju.project import service as project_service
 
 __all__ = [
     "MAX_TEAM_SORT",
+    "PERSONNEL_CHANGE",
     "TEAM_KINDS",
     "TEAM_ROLES",
     "TeamMember",
@@ -52,6 +54,9 @@ TEAM_ROLES = frozenset({Role.TEAM_LEADER.value, Role.TEAM_MEMBER.value})
 
 
 MAX_TEAM_SORT = 1_000_000
+
+PERSONNEL_CHANGE = "人员调整"
+"""Reason of the assignment rows written when a person's households follow them to another team."""
 
 
 def get_team(session: Session, team_id: int) -> Team:
@@ -153,11 +158,66 @@ def _check_team(session: Session, *, project_id: int, team: Team | None, values:
         )
 
 
-def _move_user(session: Session, *, actor: Actor, user: User, team_id: int | None, project_id: int) -> bool:
+def _carry_households(session: Session, *, actor: Actor, user: User) -> list[int]:
+    """After ``user`` changed team: the households they carry (active 包户到人 rows) follow them
+    into their new team when it is of the same project; otherwise (they left every team, or joined
+    a team of another project) the households stay with their team without a responsible person.
+    New assignment rows keep the history (reason :data:`PERSONNEL_CHANGE`), audited. Returns the
+    ids of the households whose assignment changed."""
+    # The assignments module builds on this one (team checks), so it is imported when needed.
+    from anju.identity.service.assignments import assign_households
+
+    rows = session.execute(
+        select(HouseholdAssignment.household_id, HouseholdAssignment.team_id, Team.project_id)
+        .join(Team, Team.id == HouseholdAssignment.team_id)
+        .where(HouseholdAssignment.user_id == user.id, HouseholdAssignment.active.is_(True))
+        .order_by(HouseholdAssignment.household_id)
+    ).all()
+    new_team = session.get(Team, user.team_id) if user.team_id is not None else None
+    follow: list[int] = []
+    stay: dict[tuple[int, int], list[int]] = {}  # (team id, project id) -> households
+    for household_id, team_id, project_id in rows:
+        if team_id is None:  # (the join keeps only rows with a team)
+            continue
+        if new_team is not None and project_id == new_team.project_id:
+            if team_id != new_team.id:
+                follow.append(int(household_id))
+        else:
+            stay.setdefault((int(team_id), int(project_id)), []).append(int(household_id))
+    on = today_shanghai()
+    if follow and new_team is not None:
+        assign_households(
+            session,
+            actor=actor,
+            household_ids=follow,
+            team_id=new_team.id,
+            user_id=user.id,
+            on=on,
+            project_id=new_team.project_id,
+            reason=PERSONNEL_CHANGE,
+        )
+    for (team_id, project_id), households in sorted(stay.items()):
+        assign_households(
+            session,
+            actor=actor,
+            household_ids=households,
+            team_id=team_id,
+            user_id=None,
+            on=on,
+            project_id=project_id,
+            reason=PERSONNEL_CHANGE,
+        )
+    return sorted([*follow, *(h for households in stay.values() for h in households)])
+
+
+def _move_user(
+    session: Session, *, actor: Actor, user: User, team_id: int | None, project_id: int
+) -> list[int] | None:
     """Put ``user`` into team ``team_id`` (None: out of any team); audited. A leader who leaves
-    a team stops leading it."""
+    a team stops leading it; the households the user carries follow (:func:`_carry_households`).
+    Returns the households whose assignment changed, or ``None`` when the user was in the team."""
     if user.team_id == team_id:
-        return False
+        return None
     old = user.team_id
     if old is not None:
         for led in session.scalars(select(Team).where(Team.id == old, Team.leader_id == user.id)):
@@ -184,7 +244,7 @@ def _move_user(session: Session, *, actor: Actor, user: User, team_id: int | Non
         project_id=project_id,
         changes={"team_id": [old, team_id]},
     )
-    return True
+    return _carry_households(session, actor=actor, user=user)
 
 
 def _team_changed(session: Session, project_id: int, team_id: int) -> None:
@@ -316,7 +376,10 @@ def set_team_members(
     """Make ``user_ids`` the team's members (专班组长 / 专班成员 users; a user is in one team, so
     one coming from another team moves, audited). The leader must stay a member.
 
-    Returns ``{"added": [...], "removed": [...]}``; every move is audited.
+    The households a person carries (包户到人) follow them into this team; those of a person who
+    leaves stay with this team without a responsible person (new assignment rows, reason
+    :data:`PERSONNEL_CHANGE`). Returns ``{"added": [...], "removed": [...], "households": [...]}``
+    (the households whose assignment changed); every move is audited.
     """
     team = _lock_team(session, team_id)
     if expected_version is not None and team.version != expected_version:
@@ -350,14 +413,21 @@ def set_team_members(
         raise _refuse(problems, "专班成员有误", "invalid members")
     added = [uid for uid in wanted if uid not in current]
     removed = [uid for uid in current if uid not in users]
+    households: list[int] = []
     for uid in added:
-        _move_user(session, actor=actor, user=users[uid], team_id=team.id, project_id=team.project_id)
+        households += (
+            _move_user(session, actor=actor, user=users[uid], team_id=team.id, project_id=team.project_id)
+            or []
+        )
     for uid in removed:
-        _move_user(session, actor=actor, user=current[uid], team_id=None, project_id=team.project_id)
+        households += (
+            _move_user(session, actor=actor, user=current[uid], team_id=None, project_id=team.project_id)
+            or []
+        )
     if added or removed:
         team.version += 1
         _team_changed(session, team.project_id, team.id)
-    return {"added": added, "removed": removed}
+    return {"added": added, "removed": removed, "households": sorted(households)}
 
 
 @dataclass(frozen=True, slots=True)

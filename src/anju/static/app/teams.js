@@ -12,3 +12,41 @@
     });
   });
 })();
+
+// Members form: say how many households move with the people ticked in or out (包户随人调整),
+// and ask before saving a change that moves any.
+(function () {
+  "use strict";
+  function moves(form) {
+    var incoming = 0, outgoing = 0;
+    form.querySelectorAll('input[name="user_ids"]').forEach(function (b) {
+      var n = parseInt(b.getAttribute("data-households") || "0", 10) || 0;
+      var member = b.getAttribute("data-member") === "1";
+      if (b.checked && !member) incoming += n;
+      if (!b.checked && member) outgoing += n;
+    });
+    var parts = [];
+    if (incoming) parts.push("调入人员名下 " + incoming + " 户包户将随人转入本组");
+    if (outgoing) parts.push("移出人员名下 " + outgoing + " 户包户将留在本组、待重新落实到人");
+    return parts.join("；");
+  }
+  function show(form) {
+    var text = moves(form);
+    var out = form.querySelector("[data-members-moves]");
+    if (!out) return;
+    out.textContent = text ? "保存后：" + text + "。" : "";
+    out.hidden = !text;
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.name !== "user_ids") return;
+    var form = box.closest("form[data-members-form]");
+    if (form) show(form);
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-members-form")) return;
+    var text = moves(form);
+    if (text && !window.confirm(text + "。确认保存成员？")) event.preventDefault();
+  });
+})();

@@ -5,12 +5,15 @@
   export, list, grids per building, change a flat's status by hand;
 - ``order``: selection events, the lottery commitment, fixing the order (sign order or lottery)
   and recomputing it to check it;
+- ``calculator``: one household's cash and swap totals, entitlement and what each available
+  flat would cost or refund (read only);
 - ``selection``: running the event: open it, select flats (checked against the entitlement),
   finish or skip (过号) a household, undo a selection, the operator console.
 
 Services never commit; every write is audited in the same transaction.
 """
 
+from anju.housing.service.calculator import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403
 from anju.housing.service.stock import *  # noqa: F403

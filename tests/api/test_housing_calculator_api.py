@@ -119,3 +119,17 @@ def test_calculator_page_and_its_links(client_as: ClientAs) -> None:
     link = f'href="/households/{small}/calculator"'
     assert link in client.get(f"/households/{small}/agreement").text
     assert link in client.get(f"/projects/{world.project_id}/signing?household_id={small}").text
+
+
+def test_calculator_at_any_date_is_never_a_server_error(client_as: ClientAs) -> None:
+    client, token, world = client_as("case_officer")
+    _publish(client, token, world, RURAL)
+    _count_head(world.member_ids[0])
+    _estate(world)
+    hid = world.household_ids[0]
+    for as_of in ("0001-01-01", "1970-01-01", "2024-05-10", "9999-12-31"):
+        r = client.get(f"/api/v1/households/{hid}/calculator", params={"as_of": as_of})
+        assert r.status_code == 200, (as_of, r.status_code, r.text)
+        assert r.json()["as_of"] == as_of and len(r.json()["offers"]) == 3
+        p = client.get(f"/households/{hid}/calculator", params={"as_of": as_of})
+        assert p.status_code == 200, (as_of, p.status_code)

@@ -28,7 +28,7 @@ from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.housing import api as housing_api
-from anju.housing import api_calculator, calculator_pages
+from anju.housing import calculator_api, calculator_pages
 from anju.housing import pages as housing_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
@@ -81,7 +81,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix="/api/v1")
     for router in [*campaign_api.routers, *agreement_api.routers, payment_api.router, housing_api.router]:
         app.include_router(router, prefix="/api/v1")
-    app.include_router(api_calculator.router, prefix="/api/v1")
+    app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)

@@ -59,6 +59,14 @@ def seed(db: Session, world: dict[str, Any]) -> None:
                 "resettlement_counted": True,
             },
         )
+    # household 3: the head alone (60 ㎡, one flat of at most 75 ㎡)
+    household_service.update_member(
+        db,
+        actor=officer,
+        scope=everything,
+        member_id=world["member_ids"][2],
+        data={"resettlement_counted": True},
+    )
     estate = housing_service.create_estate(
         db, actor=officer, project_id=world["project_id"], code="qx", name="青溪苑"
     )
@@ -102,3 +110,20 @@ def test_calculator_at_the_desk(calc_server: Server, open_page: OpenPage, shots:
     no_sideways_scroll(page)
     shots(page, f"calculator-{width}")
     assert errors == []
+
+
+def test_refused_flats_on_a_phone(calc_server: Server, open_page: OpenPage, shots: Shots) -> None:
+    page = open_page(390, 844)
+    login(page, calc_server, "case_officer")
+    hid = calc_server.world["household_ids"][2]
+    page.goto(f"{calc_server.url}/households/{hid}/calculator")
+    refused = page.locator(".calc-offer.refused")
+    assert refused.count() == 2  # 89.56 ㎡ and 120 ㎡
+    assert "应安置面积60㎡及以下的，所选房源每套不超过75㎡" in refused.nth(0).inner_text()
+    page.get_by_role("link", name="只看符合资格的").click()
+    page.wait_for_url("**only_allowed=true**")
+    assert page.locator(".calc-offer").count() == 1
+    page.get_by_role("link", name="全部").click()
+    page.wait_for_url("**only_allowed=false**")
+    no_sideways_scroll(page)
+    shots(page, "calculator-refused-390")

@@ -30,6 +30,8 @@ from anju.household import pages as household_pages
 from anju.housing import api as housing_api
 from anju.housing import calculator_api, calculator_pages
 from anju.housing import pages as housing_pages
+from anju.housing import selection_api as housing_selection_api
+from anju.housing import selection_pages as housing_selection_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.payment import api as payment_api
@@ -81,12 +83,14 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix="/api/v1")
     for router in [*campaign_api.routers, *agreement_api.routers, payment_api.router, housing_api.router]:
         app.include_router(router, prefix="/api/v1")
+    app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
     for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
         app.include_router(router)
+    app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
     app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

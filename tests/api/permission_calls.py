@@ -584,6 +584,8 @@ CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant",
 
 def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
     """Realistic values for every path parameter; an unknown parameter name fails the test."""
+    if t.housing is not None and route.key in permission_housing.RUN_ROUTES:  # an event of its own per call
+        return permission_housing.run_path_values(route, t.housing, t.next_serial(), spare=spare)
     first = route.path.removeprefix("/api/v1").split("/")[1]
     values: dict[str, Any] = {}
     for name in route.params:
@@ -1041,6 +1043,8 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
     }
     bodies.update(_payment_json(route, t))
     bodies.update(permission_housing.housing_json(route, t.housing, n))
+    if t.housing is not None and (run := permission_housing.run_body(route, t.housing)) is not None:
+        bodies[key] = run
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
         team_id, user_id = assignment_of(t.household_id)
         team = team_row(team_id)
@@ -1063,6 +1067,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in SPARE_CLEARANCE_ROUTES
         or route.key in SPARE_TENANT_ROUTES
         or route.key in permission_housing.SPARE_EVENT_ROUTES
+        or route.key in permission_housing.RUN_ROUTES
     )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}

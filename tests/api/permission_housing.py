@@ -41,6 +41,7 @@ class HousingTargets:
     estate_id: int
     flat_id: int
     event_id: int
+    running: Running | None = None  # the event of the last call that runs one
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -148,6 +149,10 @@ def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str,
         return {"seed": "", "version": ""}
     if p == "/estates/{estate_id}/flats/import":
         return {}
+    if p == "/selection-events/{event_id}/console":
+        run = h.running
+        hid, fid = (run.household_id or 1, run.flat_id) if run is not None else (1, h.flat_id)
+        return {"action": "select", "household_id": str(hid), "flat_id": str(fid)}
     return None
 
 
@@ -174,4 +179,110 @@ def housing_files(route: AppRoute, n: int) -> dict[str, Any] | None:
     """The flat list an import route uploads (a new building each call, so every import succeeds)."""
     if route.key in IMPORT_ROUTES:
         return {"file": ("房源表.xlsx", flat_list(f"{n}幢", rows=1), XLSX_TYPE)}
+    return None
+
+
+# --------------------------------------------------------------------------- running an event
+
+# Routes that run an event: each call gets an event of its own at the stage it needs (order fixed,
+# open, or open with the current household's flat selected).
+RUN_ROUTES: dict[str, str] = {
+    "POST /api/v1/selection-events/{event_id}/open": "fixed",
+    "POST /api/v1/selection-events/{event_id}/selections": "open",
+    "POST /api/v1/selection-events/{event_id}/finish": "selected",
+    "POST /api/v1/selection-events/{event_id}/skip": "open",
+    "POST /api/v1/selections/{selection_id}/undo": "selected",
+    "POST /selection-events/{event_id}/console": "open",  # the console confirms a flat
+}
+SUPERVISOR = Actor(
+    user_id=None, username="perm-housing-lead", display_name="权限测试负责人", role="commander"
+)
+# Several sizes, so that some flat fits whatever entitlement the household being served has.
+RUN_FLAT_AREAS = (45, 60, 80, 100, 120)
+
+
+@dataclass
+class Running:
+    """An event of its own for one call: its id, the household being served, the flat to select
+    (the largest its entitlement allows) and, at stage ``selected``, that selection."""
+
+    event_id: int
+    household_id: int
+    flat_id: int
+    selection_id: int = 0
+
+
+def running_event(h: HousingTargets, stage: str, n: int) -> Running:
+    """A fresh estate and sign-order event at ``stage`` (the household being served first gives up
+    any flat it holds from earlier calls, so its entitlement has room)."""
+    from anju.housing import service as housing_service
+
+    with unit_of_work() as db:
+        estate = housing_service.create_estate(
+            db, actor=OFFICER, project_id=h.project_id, code=f"RUN{n}", name=f"选房测试小区{n}"
+        )
+        out = io.BytesIO()
+        wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False})
+        ws = wb.add_worksheet("房源")
+        ws.write_row(0, 0, ["楼栋", "单元", "楼层", "房号", "户型", "建筑面积", "套内面积"])
+        for f, area in enumerate(RUN_FLAT_AREAS, start=1):
+            ws.write_row(f, 0, ["1幢", 1, f, f"{f}01", "A", area, area - 10])
+        wb.close()
+        rows = housing_service.read_flat_sheet(out.getvalue(), "房源.xlsx")
+        housing_service.import_flats(db, actor=OFFICER, estate_id=estate.id, rows=rows)
+        event = housing_service.create_event(
+            db,
+            actor=OFFICER,
+            project_id=h.project_id,
+            name=f"选房测试{n}",
+            order_kind="sign_order",
+            estate_ids=[estate.id],
+        )
+        housing_service.fix_order(db, actor=OFFICER, event_id=event.id)
+        event_id = int(event.id)
+        if stage == "fixed":
+            return Running(event_id, 0, 0)
+        housing_service.open_event(db, actor=OFFICER, event_id=event_id)
+        console = housing_service.selection_console(db, event_id=event_id)
+        assert console.current is not None, "no household to serve"
+        hid = int(console.current.household_id)
+        for sel, _ in housing_service.household_selections(db, household_id=hid):
+            housing_service.undo_selection(db, actor=SUPERVISOR, selection_id=sel.id, reason="权限测试复位")
+        console = housing_service.selection_console(db, event_id=event_id)
+        assert console.allowed, f"no flat fits household {hid}: {console.entitlement_error}"
+        flat_id = int(max(console.allowed, key=lambda c: c.row.flat.gross_area).row.flat.id)
+        run = Running(event_id, hid, flat_id)
+        if stage == "selected":
+            sel = housing_service.select_flat(
+                db, actor=OFFICER, event_id=event_id, household_id=hid, flat_id=flat_id
+            )
+            run.selection_id = int(sel.id)
+        return run
+
+
+def run_path_values(route: AppRoute, h: HousingTargets, n: int, *, spare: bool) -> dict[str, int]:
+    """The path of a route that runs an event; the event's state is kept for the body. A refused
+    call (``spare`` False) must write nothing: it gets the planned event and placeholders."""
+    run = running_event(h, RUN_ROUTES[route.key], n) if spare else Running(h.event_id, 0, h.flat_id, 1)
+    h.running = run
+    values = {"event_id": run.event_id, "selection_id": run.selection_id}
+    return {k: v for k, v in values.items() if k in route.params}
+
+
+def run_body(route: AppRoute, h: HousingTargets) -> dict[str, Any] | None:
+    """The body of a route that runs an event (after :func:`run_path_values`)."""
+    run = h.running
+    if route.key == "POST /api/v1/selection-events/{event_id}/selections" and run is not None:
+        return {"household_id": run.household_id or 1, "flat_id": run.flat_id}
+    if (
+        route.key
+        in (
+            "POST /api/v1/selection-events/{event_id}/finish",
+            "POST /api/v1/selection-events/{event_id}/skip",
+        )
+        and run is not None
+    ):
+        return {"household_id": run.household_id or 1}
+    if route.key == "POST /api/v1/selections/{selection_id}/undo":
+        return {"reason": "户主改选"}
     return None

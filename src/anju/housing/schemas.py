@@ -218,3 +218,61 @@ class OrderRead(BaseModel):
     formula_en: str
     verify_command: str
     lines: list[OrderLineRead]
+
+
+# --------------------------------------------------------------------------- running the event
+
+
+class SelectionCreate(BaseModel):
+    """Select a flat for a household (选房确认): the household being served, a flat of the event
+    still available and allowed by its entitlement (409 ``flat_taken`` / ``selection_rule``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: _Id
+    flat_id: _Id
+
+
+class HouseholdCall(BaseModel):
+    """The household being served, to finish or skip (过号); another household is a 409
+    ``not_current``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: _Id
+
+
+class SelectionRead(BaseModel):
+    """A selection: who, which flat, when, by whom; once undone, who, when and why."""
+
+    id: int
+    event_id: int
+    household_id: int
+    flat_id: int
+    flat_code: str
+    agreement_id: int | None
+    position: int
+    status: str
+    selected_at: datetime
+    undone_at: datetime | None
+    undo_reason: str
+
+
+class SelectionUndo(BaseModel):
+    """Undo a selection (a supervisor): the reason is required and audited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, TextRule("撤销原因", 500, required=True)]
+
+
+class EntryRead(BaseModel):
+    """A household's place in the event after finishing or skipping it."""
+
+    event_id: int
+    household_id: int
+    position: int
+    call_order: int
+    status: str
+    status_label: str
+    current_position: int | None

@@ -176,17 +176,20 @@ def _row_flat(r: FlatRow) -> swap_engine.Flat:
     return swap_engine.Flat(f.code, f.gross_area, r.flat_type, f.market_unit_price_fen, r.flat_type_name)
 
 
-def household_selections(session: Session, *, household_id: int) -> list[tuple[Selection, Flat]]:
-    """The household's live (confirmed) selections with their flats, in the order made."""
-    return [
-        (s, f)
-        for s, f in session.execute(
-            select(Selection, Flat)
-            .join(Flat, Flat.id == Selection.flat_id)
-            .where(Selection.household_id == household_id, Selection.status == "confirmed")
-            .order_by(Selection.id)
-        )
-    ]
+def household_selections(
+    session: Session, *, household_id: int, event_id: int | None = None
+) -> list[tuple[Selection, Flat]]:
+    """The household's live (confirmed) selections with their flats, in the order made (of one
+    event, or of every event: the entitlement covers all the flats a household holds)."""
+    q = (
+        select(Selection, Flat)
+        .join(Flat, Flat.id == Selection.flat_id)
+        .where(Selection.household_id == household_id, Selection.status == "confirmed")
+        .order_by(Selection.id)
+    )
+    if event_id is not None:
+        q = q.where(Selection.event_id == event_id)
+    return [(s, f) for s, f in session.execute(q)]
 
 
 def _refuse_rules(household: str, broken: list[swap_engine.Violation]) -> Conflict:
@@ -393,13 +396,13 @@ def finish_household(
     _check_open(event)
     entry = _current_entry(session, event, household_id)
     label = _label(session, household_id)
-    chosen = [f for _, f in household_selections(session, household_id=household_id)]
-    if not chosen:
+    if not household_selections(session, household_id=household_id, event_id=event_id):
         raise Conflict(
             f"户 {label} 尚未选定房源，不能完成选房（未到场请过号）",
             "no flat selected",
             code="nothing_selected",
         )
+    chosen = [f for _, f in household_selections(session, household_id=household_id)]
     broken = swap_engine.violations(
         household_entitlement(session, household_id=household_id),
         _engine_flats(session, chosen),
@@ -440,7 +443,7 @@ def skip_household(
     _check_open(event)
     entry = _current_entry(session, event, household_id)
     label = _label(session, household_id)
-    if household_selections(session, household_id=household_id):
+    if household_selections(session, household_id=household_id, event_id=event_id):
         raise Conflict(
             f"户 {label} 已选定房源，不能过号；请完成选房或先撤销其选房",
             "the household has selected flats",

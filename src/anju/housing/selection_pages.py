@@ -1,0 +1,112 @@
+"""The operator console of a selection event (选房操作台): the household being served with its
+entitlement, the flats it may still choose (screened by the policy's rules) with a confirm button
+each, skip (过号) and finish; the households that follow. Forms post and come back (303) with a
+short confirmation, or show the console again with the Chinese error and its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from anju.errors import DomainError, ValidationFailed
+from anju.housing import rules
+from anju.housing import service as housing_service
+from anju.identity.rules import Permission
+from anju.identity.service import CurrentUser
+from anju.project import service as project_service
+from anju.web.deps import client_ip, get_db, requires
+from anju.web.params import IdPath, parse_id
+from anju.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+OPERATE = requires(Permission.SELECTION_OPERATE)
+
+OK_MESSAGES = {
+    "opened": "选房已开始",
+    "selected": "房源已确认",
+    "finished": "该户选房完成，已叫下一户",
+    "skipped": "已过号，该户排到最后",
+}
+
+
+def _context(db: Session, request: Request, event_id: int) -> dict[str, Any]:
+    console = housing_service.selection_console(db, event_id=event_id)
+    return {
+        "project": project_service.get_project(db, console.event.project_id),
+        "active": "housing",
+        "c": console,
+        "e": console.event,
+        "event_status": rules.EVENT_STATUSES.get(console.event.status, console.event.status),
+        "entry_statuses": rules.ENTRY_STATUSES,
+        "message_ok": OK_MESSAGES.get(request.query_params.get("ok", ""), ""),
+        "message": "",
+        "problems": [],
+    }
+
+
+@router.get("/selection-events/{event_id}/console")
+def console_page(
+    event_id: IdPath, request: Request, user: CurrentUser = Depends(OPERATE), db: Session = Depends(get_db)
+) -> Response:
+    """The operator console."""
+    return render(request, "housing/console.html", _context(db, request, event_id))
+
+
+def _failed(db: Session, request: Request, event_id: int, exc: DomainError) -> Response:
+    db.rollback()
+    ctx = _context(db, request, event_id)
+    details = exc.details if isinstance(exc.details, list) else []
+    problems = [str(d.get("message", "")) for d in details if isinstance(d, dict) and d.get("message")]
+    ctx.update(message=exc.message_zh, problems=problems)
+    return render(request, "housing/console.html", ctx, status_code=exc.http_status)
+
+
+def _id(form: Any, name: str, label: str) -> int:
+    value = parse_id(str(form.get(name, "")))
+    if value is None:
+        raise ValidationFailed(
+            f"请选择{label}", f"{name} required", details=[{"field": name, "message": f"未选择{label}"}]
+        )
+    return value
+
+
+@router.post("/selection-events/{event_id}/console")
+async def console_action(
+    event_id: IdPath, request: Request, user: CurrentUser = Depends(OPERATE), db: Session = Depends(get_db)
+) -> Response:
+    """One console action (``action`` = open | select | finish | skip)."""
+    form = await request.form()
+    action = str(form.get("action", ""))
+    actor = user.actor(client_ip(request))
+    try:
+        if action == "open":
+            housing_service.open_event(db, actor=actor, event_id=event_id)
+            ok = "opened"
+        elif action == "select":
+            housing_service.select_flat(
+                db,
+                actor=actor,
+                event_id=event_id,
+                household_id=_id(form, "household_id", "户"),
+                flat_id=_id(form, "flat_id", "房源"),
+            )
+            ok = "selected"
+        elif action in ("finish", "skip"):
+            hid = _id(form, "household_id", "户")
+            if action == "finish":
+                housing_service.finish_household(db, actor=actor, event_id=event_id, household_id=hid)
+                ok = "finished"
+            else:
+                housing_service.skip_household(db, actor=actor, event_id=event_id, household_id=hid)
+                ok = "skipped"
+        else:
+            raise ValidationFailed(
+                "未知的操作", "unknown action", details=[{"field": "action", "message": "未知的操作"}]
+            )
+    except DomainError as exc:
+        return _failed(db, request, event_id, exc)
+    return RedirectResponse(f"/selection-events/{event_id}/console?ok={ok}", status_code=303)

@@ -160,3 +160,13 @@ def test_the_operator_console(client_as: ClientAs) -> None:
     assert "正在选房：第 2 号 H0002" in client.get(url).text
     client, _csrf, _ = client_as("finance")
     assert client.get(url).status_code == 403
+
+
+def test_the_event_page_links_the_console_for_an_operator(client_as: ClientAs) -> None:
+    client, _csrf, world = client_as("case_officer")
+    event_id, _flats, _order = _event(world)
+    link = f'href="/selection-events/{event_id}/console"'
+    assert link in client.get(f"/selection-events/{event_id}").text
+    client, _csrf, _ = client_as("finance")
+    page = client.get(f"/selection-events/{event_id}")
+    assert page.status_code == 200 and link not in page.text

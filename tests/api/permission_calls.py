@@ -69,6 +69,13 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 CSRF_ZH = "页面已过期或请求来源无效"
 
 
+def unique_id_number(household_id: int, serial: int, born: date) -> str:
+    """An identity number no other call of the matrix run uses: an identity number keeps only the
+    serial's last three digits, and every scope case counts its own serials (all roles share them),
+    so the household and the serial's thousands move the birth date."""
+    return id_number(serial, born + timedelta(days=serial // 1000 + 8 * (household_id % 40)))
+
+
 def _commit(fn: Callable[[Any], Any]) -> Any:
     with unit_of_work() as db:
         return fn(db)
@@ -117,7 +124,7 @@ class Targets:
                             data={
                                 "name": f"备用{n}",
                                 "relation": "子女",
-                                "id_number": id_number(n, date(2001, 2, 3)),
+                                "id_number": unique_id_number(hid, n, date(2001, 2, 3)),
                             },
                         ).id
                     )
@@ -153,6 +160,15 @@ class Targets:
             return _cleared_sibling(hid, self.head_name, f"{self.code}V{n}", kind)
         if kind == "cleared_tenant":
             return _cleared_tenant(hid, f"已清退承租人{n}")
+        if kind == "team":
+            project_id = self.project_id
+            return int(
+                _commit(
+                    lambda db: identity_service.create_team(
+                        db, actor=ACTOR, project_id=project_id, name=f"备用专班{n}"
+                    ).id
+                )
+            )
         raise AssertionError(f"no spare for {kind}")
 
 
@@ -371,6 +387,8 @@ SPARE_CLEARED_TENANT_ROUTES = frozenset(
 )
 # Clearing one tenant takes a spare tenant (the project list's bulk entry clears the target's own).
 SPARE_TENANT_ROUTES = frozenset({"POST /api/v1/tenants/{tenant_id}/clearance"})
+# Dissolving a team deletes it (only a team never used may go): a permitted call takes a new, empty team.
+SPARE_TEAM_ROUTES = frozenset({"POST /teams/{team_id}/dissolve", "POST /api/v1/teams/{team_id}/dissolve"})
 
 
 def _cleared_sibling(hid: int, head: str, code: str, stage: str) -> int:
@@ -631,7 +649,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
         elif name == "visit_id":
             values[name] = t.spare("visit") if spare else t.visit_id
         elif name == "team_id":
-            values[name] = assignment_of(t.household_id)[0]
+            spare_team = spare and route.key in SPARE_TEAM_ROUTES
+            values[name] = t.spare("team") if spare_team else assignment_of(t.household_id)[0]
         elif name == "report_on":
             # Reading: yesterday's dispatch report; writing: a day of its own per call (issued is frozen).
             back = 1 if route.method == "GET" else t.next_serial()
@@ -671,7 +690,7 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {
             "name": f"新成员{n}",
             "relation": "子女",
-            "id_number": id_number(n, date(2010, 1, 2)),
+            "id_number": unique_id_number(t.household_id, n, date(2010, 1, 2)),
             "phone": "",
         }
     if p == "/members/{child_id}/edit":
@@ -824,6 +843,8 @@ def _team_forms(route: AppRoute, t: Targets, n: int) -> dict[str, Any] | None:
     p = route.path
     if p == "/projects/{project_id}/teams":
         return {"name": f"新专班{n}", "kind": "squad", "parent_id": "", "leader_id": "", "sort": "0"}
+    if p == "/teams/{team_id}/dissolve":
+        return {}  # a spare team (path_values); the version is optional
     if p in ("/teams/{team_id}/edit", "/teams/{team_id}/members"):
         team = team_row(assignment_of(t.household_id)[0])
         if p.endswith("/members"):
@@ -933,7 +954,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/households/{household_id}/members"): {
             "name": f"新成员{n}",
             "relation": "子女",
-            "id_number": id_number(n, date(2012, 3, 4)),
+            "id_number": unique_id_number(t.household_id, n, date(2012, 3, 4)),
         },
         ("PATCH", "/members/{member_id}"): {
             "phone": f"136{n:08d}",
@@ -1045,6 +1066,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
     bodies.update(permission_housing.housing_json(route, t.housing, n))
     if t.housing is not None and (run := permission_housing.run_body(route, t.housing)) is not None:
         bodies[key] = run
+    bodies[("POST", "/teams/{team_id}/dissolve")] = {"reason": "建错了"}  # a spare team (path_values)
     if key[1] in ("/teams/{team_id}", "/teams/{team_id}/members", "/projects/{project_id}/assignments"):
         team_id, user_id = assignment_of(t.household_id)
         team = team_row(team_id)
@@ -1066,6 +1088,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in SPARE_HOUSEHOLD_ROUTES | SPARE_CHANGE_ROUTES
         or route.key in SPARE_CLEARANCE_ROUTES
         or route.key in SPARE_TENANT_ROUTES
+        or route.key in SPARE_TEAM_ROUTES
         or route.key in permission_housing.SPARE_EVENT_ROUTES
         or route.key in permission_housing.RUN_ROUTES
     )

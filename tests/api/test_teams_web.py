@@ -329,6 +329,40 @@ def test_members_form_says_how_many_households_move_then_moves_them(client_as: A
     assert r.status_code == 409 and _assignments() == after
 
 
+def test_dissolve_a_team_through_the_api_and_the_page(client_as: As) -> None:
+    client, csrf, w = client_as("commander")
+    h = {"X-CSRF-Token": csrf}
+    r = client.post(f"/api/v1/teams/{w.team_id}/dissolve", json={}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "team_in_use"
+    assert r.json()["message"] == (
+        "专班“第一专班”不能解散：在包 4 户（请先改派给其他专班）、包户记录 4 条；有包户或走访记录的专班为保留历史不能解散"
+    )
+    r = client.post(f"/api/v1/projects/{w.project_id}/teams", json={"name": "临时专班"}, headers=h)
+    spare = r.json()["id"]
+    r = client.post(f"/api/v1/teams/{spare}/dissolve", json={"version": 2}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "stale_version"
+    r = client.post(f"/api/v1/teams/{spare}/dissolve", json={"version": 1, "reason": "建错了"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": spare, "name": "临时专班", "members": []}
+    assert client.post(f"/api/v1/teams/{spare}/dissolve", json={}, headers=h).status_code == 404
+
+    # the page: a button that asks first, then the team is gone (or the page says why not)
+    r = client.post(f"/api/v1/projects/{w.project_id}/teams", json={"name": "临时专班二"}, headers=h)
+    spare = r.json()["id"]
+    page = client.get(f"/projects/{w.project_id}/teams")
+    form = page.text.split(f'action="/teams/{spare}/dissolve"')[1].split("</form>")[0]
+    assert 'data-confirm="解散后专班“临时专班二”将被删除，0 名成员不再属于任何专班。确认解散？"' in form
+    token = page_csrf(page.text)
+    r = client.post(f"/teams/{w.team_id}/dissolve", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 409 and "专班“第一专班”不能解散：在包 4 户" in r.text
+    r = client.post(
+        f"/teams/{spare}/dissolve", data={"csrf_token": token, "version": "1"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("/teams?ok=team_dissolved")
+    page = client.get(r.headers["location"])
+    assert "专班已解散" in page.text and "临时专班二" not in page.text
+
+
 def test_cli_team_add_and_assign(world_app: tuple[TestClient, World], tmp_path: Path) -> None:
     _client, w = world_app
     runner = CliRunner()

@@ -59,6 +59,11 @@ def test_teams_page_renders_and_selects_a_whole_page(
     assert "ok=" not in page.url
     member.check()
     assert moves.is_hidden()
+    # 解散专班 asks first (dismissed: the team stays).
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.locator("form.dissolve-form button[type=submit]").click()
+    assert asked[-1] == "解散后专班“第一专班”将被删除，2 名成员不再属于任何专班。确认解散？"
+    assert "ok=" not in page.url
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shots(page, f"teams-{width}")
     assert errors == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from anju.audit.models import AuditRecord
 from anju.campaign import service as campaign_service
+from anju.campaign.schemas import VisitCreate
 from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
 from anju.db import events
@@ -274,6 +275,96 @@ def test_a_refused_member_change_moves_no_household(db: Session, world: World) -
         campaign_service.set_team_members(db, actor=ACTOR, team_id=second.id, user_ids=[member, 999_999])
     assert (_active(db, hids), len(_audits(db, "household_assignment"))) == before
     assert identity_service.get_user(db, member).team_id == world.team_id
+
+
+def _team_state(db: Session) -> tuple[Any, ...]:
+    """What a refused dissolution must leave as it was."""
+    db.expire_all()
+    return (
+        sorted((t.id, t.name, t.version, t.leader_id) for t in db.scalars(select(Team))),
+        sorted((u.id, u.team_id, u.version) for u in db.scalars(select(User))),
+        db.scalar(select(func.count()).select_from(AuditRecord)),
+    )
+
+
+def test_dissolving_a_team_in_use_is_refused_naming_how_many(db: Session, world: World) -> None:
+    group = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="东片大组", kind="group"
+    )
+    campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="东片一组", parent_id=group.id
+    )
+    second = campaign_service.create_team(db, actor=ACTOR, project_id=world.project_id, name="第二专班")
+    hid = world.household_ids[4]
+    _assign(db, world.project_id, team_id=second.id, household_ids=[hid])
+    campaign_service.record_visit(
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=hid,
+        data=VisitCreate.model_validate(
+            {"visited_at": "2026-12-03T19:30", "duration_min": 30, "attitude": "wait"}
+        ),
+        idempotency_key="dissolve-test-visit",
+        now=datetime(2026, 12, 4, 2, 0, tzinfo=UTC),
+    )
+    _assign(db, world.project_id, team_id=world.team_id, household_ids=[hid])  # the team is idle now
+    before = _team_state(db)
+    refusals = {}
+    for team_id in (group.id, world.team_id or 0, second.id):
+        with pytest.raises(Conflict) as e:
+            campaign_service.dissolve_team(db, actor=ACTOR, team_id=team_id)
+        assert e.value.code == "team_in_use" and e.value.http_status == 409
+        refusals[team_id] = e.value.message_zh
+    assert refusals == {
+        group.id: "专班“东片大组”不能解散：下有小组 1 个（请先解散或移出）",
+        world.team_id: "专班“第一专班”不能解散：在包 5 户（请先改派给其他专班）、包户记录 5 条；"
+        "有包户或走访记录的专班为保留历史不能解散",
+        second.id: "专班“第二专班”不能解散：包户记录 1 条、走访记录 1 条；有包户或走访记录的专班为保留历史不能解散",
+    }
+    assert _team_state(db) == before
+    with pytest.raises(NotFound):
+        campaign_service.dissolve_team(db, actor=ACTOR, team_id=999_999)
+
+
+def test_dissolving_an_unused_team_deletes_it_and_frees_its_members(db: Session, world: World) -> None:
+    leader = _user(db, "zuzhang3", "team_leader")
+    spare = campaign_service.create_team(
+        db, actor=ACTOR, project_id=world.project_id, name="备用专班", leader_id=leader.id, sort=5
+    )
+    helper = _user(db, "zuyuan3", "team_member")
+    campaign_service.set_team_members(db, actor=ACTOR, team_id=spare.id, user_ids=[leader.id, helper.id])
+    version = identity_service.get_team(db, spare.id).version
+    with pytest.raises(Conflict) as e:
+        campaign_service.dissolve_team(db, actor=ACTOR, team_id=spare.id, expected_version=version - 1)
+    assert e.value.code == "stale_version" and identity_service.get_team(db, spare.id).name == "备用专班"
+    households_version = project_service.households_version(db, world.project_id, fresh=True)
+    n_user_audits = len(_audits(db, "user"))
+
+    result = campaign_service.dissolve_team(
+        db, actor=ACTOR, team_id=spare.id, expected_version=version, reason="建错了"
+    )
+    assert result == {"id": spare.id, "name": "备用专班", "members": sorted([leader.id, helper.id])}
+    db.expire_all()
+    assert db.get(Team, spare.id) is None
+    assert (db.get(User, leader.id).team_id, db.get(User, helper.id).team_id) == (None, None)  # type: ignore[union-attr]
+    deleted = _audits(db, "team")[-1]
+    assert (deleted.action, deleted.entity_id, deleted.reason) == ("delete", str(spare.id), "建错了")
+    assert json.loads(deleted.changes) == {
+        "name": ["备用专班", None],
+        "kind": ["squad", None],
+        "leader_id": [leader.id, None],
+        "sort": [5, None],
+    }
+    assert [json.loads(a.changes) for a in _audits(db, "user")[n_user_audits:]] == [
+        {"team_id": [spare.id, None]},
+        {"team_id": [spare.id, None]},
+    ]
+    assert project_service.households_version(db, world.project_id, fresh=True) > households_version
+    assert db.info.get("anju_events", [])[-1] == events.ChangeEvent(
+        f"project:{world.project_id}", "team", {"team_id": spare.id}
+    )
+    assert [n.name for n in campaign_service.team_tree(db, project_id=world.project_id)] == ["第一专班"]
 
 
 def test_reassignment_keeps_history_and_is_audited(db: Session, world: World) -> None:

@@ -111,6 +111,28 @@ def update_team(
     )
 
 
+@router.post("/teams/{team_id}/dissolve", response_model=s.TeamDissolved, responses=error_responses(409))
+def dissolve_team(
+    team_id: IdPath,
+    body: s.TeamDissolve,
+    request: Request,
+    user: CurrentUser = Depends(MANAGE),
+    db: Session = Depends(get_db),
+) -> s.TeamDissolved:
+    """解散专班: delete a team that never carried a household nor logged a visit; its members are
+    then in no team (audited). A team with 小组, households it carries, assignment history or
+    visits is a 409 ``team_in_use`` naming how many (its history is kept: reassign its households
+    to another team instead); a stale ``version`` is a 409 ``stale_version``."""
+    result = campaign_service.dissolve_team(
+        db,
+        actor=user.actor(client_ip(request)),
+        team_id=team_id,
+        expected_version=body.version,
+        reason=body.reason,
+    )
+    return s.TeamDissolved(id=result["id"], name=result["name"], members=result["members"])
+
+
 @router.put("/teams/{team_id}/members", response_model=s.TeamMembersRead, responses=error_responses(409))
 def put_members(
     team_id: IdPath,

@@ -37,6 +37,7 @@ MAX_CONFIRM_BYTES = 4 * 1024 * 1024  # the checked rows carried by the confirmat
 OK_MESSAGES = {
     "team_created": "专班已创建",
     "team_saved": "专班已保存",
+    "team_dissolved": "专班已解散",
     "members_saved": "成员已保存",
     "members_moved": "成员已保存，{n} 户包户随人员调整改派",
     "assigned": "已分配 {n} 户",
@@ -217,6 +218,25 @@ def team_edit(
     except DomainError as exc:
         return _failed(db, request, project_id, exc)
     return _back(project_id, "team_saved")
+
+
+@router.post("/teams/{team_id}/dissolve")
+def team_dissolve(
+    team_id: IdPath,
+    request: Request,
+    version: str = Form(""),
+    user: CurrentUser = Depends(MANAGE),
+    db: Session = Depends(get_db),
+) -> Response:
+    """解散专班 (the page asked for confirmation): only a team never used; else the page says why."""
+    project_id = campaign_service.team_project(db, team_id=team_id)
+    try:
+        campaign_service.dissolve_team(
+            db, actor=user.actor(client_ip(request)), team_id=team_id, expected_version=parse_id(version)
+        )
+    except DomainError as exc:
+        return _failed(db, request, project_id, exc)
+    return _back(project_id, "team_dissolved")
 
 
 @router.post("/teams/{team_id}/members")

@@ -17,6 +17,8 @@ __all__ = [
     "AssignmentResultRead",
     "AssignmentStepRead",
     "TeamCreate",
+    "TeamDissolve",
+    "TeamDissolved",
     "TeamMemberRead",
     "TeamMembersPut",
     "TeamMembersRead",
@@ -137,6 +139,25 @@ class TeamSaved(BaseModel):
     id: int
     version: int
     changes: dict[str, list[Any]] = {}
+
+
+class TeamDissolve(BaseModel):
+    """解散专班: the team's ``version`` as read (optional; a stale one is a 409) and a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[int | None, Field(ge=1, le=2**31 - 1, description="The team's version as read.")] = (
+        None
+    )
+    reason: _AssignReason = ""
+
+
+class TeamDissolved(BaseModel):
+    """A dissolved (deleted) team: its id and name, and the members who are now in no team."""
+
+    id: int
+    name: str
+    members: list[int]
 
 
 class TeamMembersRead(BaseModel):

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju import uploads as upload_policy
+from anju.campaign.models import Visit
 from anju.core import text
 from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
@@ -49,6 +51,7 @@ __all__ = [
     "bulk_assign",
     "check_assignment_rows",
     "create_team",
+    "dissolve_team",
     "import_assignments",
     "read_assignment_sheet",
     "set_team_members",
@@ -116,6 +119,28 @@ def set_team_members(
     """Set a team's members (see :func:`anju.identity.service.set_team_members`)."""
     return identity_service.set_team_members(
         session, actor=actor, team_id=team_id, user_ids=user_ids, expected_version=expected_version
+    )
+
+
+def dissolve_team(
+    session: Session,
+    *,
+    actor: Actor,
+    team_id: int,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    """解散专班: delete a team that never carried a household nor logged a visit; its members
+    become teamless (see :func:`anju.identity.service.delete_team`). A team with 小组, households,
+    assignment history or visits is a 409 ``team_in_use`` naming how many; audited."""
+    visits = int(session.scalar(select(func.count()).select_from(Visit).where(Visit.team_id == team_id)) or 0)
+    return identity_service.delete_team(
+        session,
+        actor=actor,
+        team_id=team_id,
+        expected_version=expected_version,
+        other_uses=[f"走访记录 {visits} 条"] if visits else [],
+        reason=reason,
     )
 
 
@@ -670,7 +695,13 @@ def assignment_template() -> bytes:
     out = io.BytesIO()
     # Text stays text (no formulas, links or numbers from typed names), as in every workbook Anju writes.
     wb = xlsxwriter.Workbook(
-        out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        out,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
     )
     ws = wb.add_worksheet("包户名单")
     head = wb.add_format({"bold": True, "bg_color": "#F3E3E1", "border": 1})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -34,6 +34,7 @@ __all__ = [
     "TeamMember",
     "TeamNode",
     "create_team",
+    "delete_team",
     "get_team",
     "list_teams",
     "set_team_members",
@@ -428,6 +429,95 @@ def set_team_members(
         team.version += 1
         _team_changed(session, team.project_id, team.id)
     return {"added": added, "removed": removed, "households": sorted(households)}
+
+
+def delete_team(
+    session: Session,
+    *,
+    actor: Actor,
+    team_id: int,
+    expected_version: int | None = None,
+    other_uses: Sequence[str] = (),
+    reason: str = "",
+) -> dict[str, Any]:
+    """解散专班: delete a team that never carried a household; its members become teamless. Audited.
+
+    Teams have no "dissolved" state, and their assignment rows and visits keep the team's id for
+    the history, so only a team that was never used can go: one with 小组 under it, households it
+    carries now, or any assignment row in its history is refused (409 ``team_in_use`` naming how
+    many of each). ``other_uses`` are further uses the caller found in other domains (say
+    "走访记录 3 条"), refused the same way. Returns ``{"id", "name", "members"}`` (the members
+    released).
+    """
+    team = _lock_team(session, team_id)
+    if expected_version is not None and team.version != expected_version:
+        raise _stale(f"专班“{team.name}”", team.version)
+    if found := text.text_problem(reason, max_len=text.MAX_REASON, multiline=True):
+        raise ValidationFailed(
+            "理由" + found, "invalid reason", details=[{"field": "reason", "message": "理由" + found}]
+        )
+    squads = int(session.scalar(select(func.count()).select_from(Team).where(Team.parent_id == team.id)) or 0)
+    active = int(
+        session.scalar(
+            select(func.count(func.distinct(HouseholdAssignment.household_id))).where(
+                HouseholdAssignment.team_id == team.id, HouseholdAssignment.active.is_(True)
+            )
+        )
+        or 0
+    )
+    ever = int(
+        session.scalar(
+            select(func.count())
+            .select_from(HouseholdAssignment)
+            .where(HouseholdAssignment.team_id == team.id)
+        )
+        or 0
+    )
+    uses = []
+    if squads:
+        uses.append(f"下有小组 {squads} 个（请先解散或移出）")
+    if active:
+        uses.append(f"在包 {active} 户（请先改派给其他专班）")
+    if ever:
+        uses.append(f"包户记录 {ever} 条")
+    uses += list(other_uses)
+    if uses:
+        keep = "；有包户或走访记录的专班为保留历史不能解散" if ever or other_uses else ""
+        raise Conflict(
+            f"专班“{team.name}”不能解散：{'、'.join(uses)}{keep}",
+            f"team {team.name} is in use",
+            code="team_in_use",
+            details=[
+                {
+                    "field": "team_id",
+                    "message": u,
+                    "squads": squads,
+                    "households": active,
+                    "assignments": ever,
+                }
+                for u in uses
+            ],
+        )
+    snapshot = {f: getattr(team, f) for f in ("name", "kind", "parent_id", "leader_id", "sort")}
+    members = list(session.scalars(select(User).where(User.team_id == team.id).order_by(User.id)))
+    project_id = team.project_id
+    for member in members:
+        _move_user(session, actor=actor, user=member, team_id=None, project_id=project_id)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity="team",
+        entity_id=team.id,
+        project_id=project_id,
+        changes={k: [v, None] for k, v in snapshot.items() if v is not None},
+        reason=reason,
+    )
+    session.flush()  # the members leave before the row goes (no ORM relationship orders the two)
+    session.delete(team)
+    session.flush()
+    _team_changed(session, project_id, team_id)
+    return {"id": team_id, "name": snapshot["name"], "members": [m.id for m in members]}
 
 
 @dataclass(frozen=True, slots=True)

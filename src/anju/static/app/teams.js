@@ -50,3 +50,11 @@
     if (text && !window.confirm(text + "。确认保存成员？")) event.preventDefault();
   });
 })();
+
+// Forms with data-confirm ask before they submit (解散专班 deletes the team).
+document.addEventListener("submit", function (event) {
+  "use strict";
+  var form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+  if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+});

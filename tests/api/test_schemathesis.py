@@ -75,7 +75,10 @@ CONTENT_CHECKED = {
 OWN_SESSION = frozenset({("POST", "/api/v1/auth/logout")})
 # Event streams stay open (the big screen's): each case asks for one that ends after its opening event.
 STREAMS = frozenset({("GET", "/api/v1/projects/{project_id}/events")})
-ROLE_FOR = {"/api/v1/audit/verify": "auditor"}  # the case officer holds every other API permission
+ROLE_FOR = {
+    "/api/v1/audit/verify": "auditor",
+    "/api/v1/selections/{selection_id}/undo": "commander",  # a supervisor undoes a selection
+}  # the case officer holds every other API permission
 
 
 @dataclass

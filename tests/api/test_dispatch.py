@@ -317,6 +317,22 @@ def _row(project_id: int, report_on: date) -> tuple[Any, ...] | None:
         return tuple(row) if row is not None else None
 
 
+def test_a_past_draft_lists_households_stalled_on_its_date_despite_later_visits(client_as: Client) -> None:
+    client, _csrf, world = client_as("commander")
+    days = campaign_history(world)
+    d, t = days["d"], days["today"]
+    h = world.household_ids
+    with unit_of_work() as db:  # H0004 (stalled on D: last visit 3 days before) is visited today
+        _visit(db, h[3], datetime.combine(t, time(8, 0), tzinfo=SHANGHAI), key="dispatch-later")
+    base = f"/api/v1/projects/{world.project_id}"
+    n = client.get(f"{base}/dispatch-reports/{d.isoformat()}").json()["numbers"]
+    assert [(s["code"], s["days"]) for s in n["stalled"]["items"]] == [("H0006", None), ("H0004", 3)]
+    then = client.get(f"{base}/alerts", params={"today": d.isoformat()}).json()
+    assert [(a["code"], a["days"]) for a in then["no_visit"]] == [("H0006", None), ("H0004", 3)]
+    now = client.get(f"{base}/alerts").json()
+    assert [(a["code"], a["days"]) for a in now["no_visit"]] == [("H0006", None)]
+
+
 def test_reissue_stale_version_and_future_dates_are_refused_and_write_nothing(client_as: Client) -> None:
     client, csrf, world = client_as("case_officer")
     days = campaign_history(world)

@@ -150,14 +150,19 @@ def compute_numbers(session: Session, *, project_id: int, report_on: date) -> di
 
     Headline, per block and per team figures are the progress service's for the same date
     (``campaign_service.progress(...).to_dict()``), so the report and the progress API agree
-    number for number; stalled households and overdue steps come from the alerts service.
+    number for number; stalled households and overdue steps come from the alerts service
+    (stalled as of ``report_on``: the last visit on or before it, a household signed after it
+    still open).
     """
     project = project_service.get_project(session, project_id)
     everything = DataScope.everything()
     progress = _as_dict(
         campaign_service.progress(session, scope=everything, project_id=project_id, on=report_on)
     )
-    alerts = campaign_service.alerts(session, scope=everything, project_id=project_id, today=report_on)
+    # Stalled households as of the report's date (visits after it do not count), not as of now.
+    alerts = campaign_service.alerts(
+        session, scope=everything, project_id=project_id, today=report_on, as_of=True
+    )
     return _snapshot(
         project={"id": project.id, "code": project.code, "name": project.name},
         report_on=report_on,

@@ -249,6 +249,14 @@ def project_alerts(
 ) -> s.AlertsRead:
     """Team alerts of the project's households within the caller's scope: not visited for the project's
     number of days (or never), overdue next steps and plan steps, 难点户 without a plan, attitude worse
-    within 7 days. Each list holds at most 200 households; ``totals`` are the full counts."""
-    a = campaign_service.alerts(db, scope=user.scope, project_id=project_id, today=today or today_shanghai())
+    within 7 days. Each list holds at most 200 households; ``totals`` are the full counts. For a past
+    ``today`` the not-visited list is as it stood then (visits up to that day)."""
+    now = today_shanghai()
+    a = campaign_service.alerts(
+        db,
+        scope=user.scope,
+        project_id=project_id,
+        today=today or now,
+        as_of=today is not None and today < now,
+    )
     return s.AlertsRead.model_validate(a)

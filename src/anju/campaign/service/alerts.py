@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from anju.campaign import rules
-from anju.campaign.models import HouseholdCampaign, HouseholdPlan, PlanStep
+from anju.campaign.models import HouseholdCampaign, HouseholdPlan, PlanStep, Visit
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.identity.service import DataScope
@@ -100,8 +100,16 @@ def _start_of_office_day(day: date, days_before: int = 0) -> datetime:
     return datetime.combine(start, time(0), tzinfo=rules.OFFICE_TZ).astimezone(UTC)
 
 
-def alerts(session: Session, *, scope: DataScope, project_id: int, today: date) -> Alerts:
-    """The alerts of a project's households within ``scope`` on ``today`` (an office date)."""
+def alerts(
+    session: Session, *, scope: DataScope, project_id: int, today: date, as_of: bool = False
+) -> Alerts:
+    """The alerts of a project's households within ``scope`` on ``today`` (an office date).
+
+    By default ``no_visit`` reads each household's last visit and stage as they are now (the
+    team's start page). ``as_of`` computes it as things stood on ``today`` instead (a dispatch
+    report, or a look back at a past date): the last visit recorded on or before ``today`` (office
+    time; voided visits do not count), and a household signed after ``today`` still counts as open.
+    """
     project = project_service.get_project(session, project_id)
     limit_days = max(int(project.alert_no_visit_days or 0), 1)
     out = Alerts(project_id=project_id, today=today, no_visit_days=limit_days)
@@ -118,14 +126,35 @@ def alerts(session: Session, *, scope: DataScope, project_id: int, today: date) 
 
     # never visited, or the last visit on or before today - limit_days (office dates)
     cutoff = _start_of_office_day(today, limit_days - 1)
-    listed(
-        "no_visit",
-        select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status, c.last_visit_at)
-        .select_from(hh)
-        .outerjoin(c, c.household_id == hh.c.id),
-        [c.last_visit_at.is_(None).desc(), c.last_visit_at, hh.c.code],
-        and_(open_stage, or_(c.last_visit_at.is_(None), c.last_visit_at < cutoff)),
-    )
+    if as_of:
+        last = (
+            select(Visit.household_id, func.max(Visit.visited_at).label("last_visit_at"))
+            .where(
+                Visit.project_id == project_id,
+                Visit.voided_at.is_(None),
+                Visit.visited_at < _start_of_office_day(today, -1),  # up to the end of today
+            )
+            .group_by(Visit.household_id)
+            .subquery("last_visit")
+        )
+        open_then = or_(open_stage, and_(hh.c.sign_on.is_not(None), hh.c.sign_on > today))
+        listed(
+            "no_visit",
+            select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status, last.c.last_visit_at)
+            .select_from(hh)
+            .outerjoin(last, last.c.household_id == hh.c.id),
+            [last.c.last_visit_at.is_(None).desc(), last.c.last_visit_at, hh.c.code],
+            and_(open_then, or_(last.c.last_visit_at.is_(None), last.c.last_visit_at < cutoff)),
+        )
+    else:
+        listed(
+            "no_visit",
+            select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status, c.last_visit_at)
+            .select_from(hh)
+            .outerjoin(c, c.household_id == hh.c.id),
+            [c.last_visit_at.is_(None).desc(), c.last_visit_at, hh.c.code],
+            and_(open_stage, or_(c.last_visit_at.is_(None), c.last_visit_at < cutoff)),
+        )
     listed(
         "next_steps",
         select(hh.c.id, hh.c.code, hh.c.head_name, hh.c.status, c.next_step, c.next_due_on)

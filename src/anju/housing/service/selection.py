@@ -177,10 +177,12 @@ def _row_flat(r: FlatRow) -> swap_engine.Flat:
 
 
 def household_selections(
-    session: Session, *, household_id: int, event_id: int | None = None
+    session: Session, *, household_id: int, event_id: int | None = None, lock: bool = False
 ) -> list[tuple[Selection, Flat]]:
     """The household's live (confirmed) selections with their flats, in the order made (of one
-    event, or of every event: the entitlement covers all the flats a household holds)."""
+    event, or of every event: the entitlement covers all the flats a household holds). ``lock``
+    reads them with a lock: on MariaDB (repeatable read) only a locking read is sure to see a
+    selection committed while this transaction waited for the household's entry."""
     q = (
         select(Selection, Flat)
         .join(Flat, Flat.id == Selection.flat_id)
@@ -189,6 +191,8 @@ def household_selections(
     )
     if event_id is not None:
         q = q.where(Selection.event_id == event_id)
+    if lock:
+        q = q.with_for_update().execution_options(populate_existing=True)
     return [(s, f) for s, f in session.execute(q)]
 
 
@@ -324,7 +328,7 @@ def select_flat(
         )
     if flat.status != "available":
         raise _taken(flat)
-    chosen = [f for _, f in household_selections(session, household_id=household_id)]
+    chosen = [f for _, f in household_selections(session, household_id=household_id, lock=True)]
     ent = household_entitlement(session, household_id=household_id)
     broken = swap_engine.violations(ent, _engine_flats(session, [*chosen, flat]), complete=False)
     if broken:
@@ -402,7 +406,7 @@ def finish_household(
             "no flat selected",
             code="nothing_selected",
         )
-    chosen = [f for _, f in household_selections(session, household_id=household_id)]
+    chosen = [f for _, f in household_selections(session, household_id=household_id, lock=True)]
     broken = swap_engine.violations(
         household_entitlement(session, household_id=household_id),
         _engine_flats(session, chosen),

@@ -1037,11 +1037,6 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
         ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
         ("POST", "/projects/{project_id}/conditions/check"): {},
-        # amendments and cancellations: spare agreements and requests each time (path_values)
-        ("POST", "/agreements/{agreement_id}/changes"): {"kind": "cancel", "reason": "双方协商解除"},
-        ("POST", "/agreement-changes/{change_id}/approve"): {"note": "同意"},
-        ("POST", "/agreement-changes/{change_id}/reject"): {"note": "材料不全，请补充"},
-        ("POST", "/projects/{project_id}/conditions/check"): {},
         # clearance: spare households at the stage each route needs, spare tenants (path_values)
         ("POST", "/households/{household_id}/vacate"): {
             "vacated_on": today_shanghai().isoformat(),

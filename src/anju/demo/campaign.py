@@ -128,7 +128,7 @@ def draw_parcels(session: Session, *, actor: Actor, project: DemoProject) -> int
             parcel_of[hid] = parcel.id
     return household_service.link_parcels(
         session, actor=actor, project_id=project.id, parcel_of=parcel_of, reason="示例数据：宗地图"
-    )
+    ).changed
 
 
 def _actor_of(session: Session, user_id: int) -> Actor:

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from anju.campaign import service as campaign_service
 from anju.core.actor import Actor
 from anju.demo.agreements import DemoSigning
-from anju.demo.campaign_plan import DemoHousehold, Pace, PlannedStage, PlannedVisit, plan_campaign
-from anju.household import service as household_service
+from anju.demo.campaign_plan import DemoHousehold, Pace, plan_campaign
 from anju.identity import service as identity_service
 from anju.project import service as project_service
 from anju.reporting import service as reporting_service
 
 EVERYTHING = identity_service.DataScope.everything()
+RECORDED = ("signed", "vacated", "demolished")  # stages set by their records, not by a move by hand
 
 # (lon0, lat0, lon1, lat1) of the fictional town on the map; villages west to east, areas south.
 TOWN = (120.080, 30.240, 120.140, 30.262)
@@ -107,28 +107,37 @@ class DemoProject:
 
 
 def draw_parcels(session: Session, *, actor: Actor, project: DemoProject) -> int:
-    """One parcel (宗地) per household, laid out in its block's rectangle, linked to the household."""
+    """One parcel (宗地) per household, laid out in its block's rectangle and linked to the household,
+    imported as one GeoJSON file (the office's own path for a surveyed parcel map: one write, one
+    audit append, instead of a parcel at a time)."""
     by_block: dict[str, list[tuple[int, str]]] = {}
     for hid, code, block in project.households:
         by_block.setdefault(block, []).append((hid, code))
-    parcel_of: dict[int, int | None] = {}
+    features = []
     for block, members in sorted(by_block.items()):
         rect = project.block_rects.get(block)
         if rect is None:
             continue
-        for (hid, code), lot in zip(members, lots(rect, len(members)), strict=True):
-            parcel = project_service.add_parcel(
-                session,
-                actor=actor,
-                project_id=project.id,
-                block_id=project.block_ids.get(block),
-                code=f"ZD-{code}",
-                geometry=polygon(lot),
+        for (_hid, code), lot in zip(members, lots(rect, len(members)), strict=True):
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"code": f"ZD-{code}", "block_code": block, "household_code": code},
+                    "geometry": json.loads(polygon(lot)),
+                }
             )
-            parcel_of[hid] = parcel.id
-    return household_service.link_parcels(
-        session, actor=actor, project_id=project.id, parcel_of=parcel_of, reason="示例数据：宗地图"
-    ).changed
+    if not features:
+        return 0
+    content = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    done = project_service.import_parcels(
+        session,
+        actor=actor,
+        project_id=project.id,
+        content=content.encode(),
+        filename="demo-parcels.geojson",
+        reason="示例数据：宗地图",
+    )
+    return done.households_linked
 
 
 def _actor_of(session: Session, user_id: int) -> Actor:
@@ -196,64 +205,71 @@ def run_campaign(
         return actors[uid]
 
     now = datetime.now(UTC)
-    events: list[tuple[datetime, int, PlannedVisit | PlannedStage]] = [(v.at, 0, v) for v in plan.visits]
-    events += [(s.at, 1, s) for s in plan.stages]
-    events.sort(key=lambda e: (e[0], e[1]))
-    visits = moves = 0
-    for done, (_, _kind, item) in enumerate(events):
+    # Batched (campaign_service.move_stages / record_visits: the same checks and audit entries as one
+    # at a time, written together): the moves by hand (to 协商中) all come before a household's
+    # signing, so they go first in one batch, then the signing, vacating and demolition records in
+    # time order (sign order numbers follow the signing moments), then the visits, which no stage
+    # depends on, in one batch per recorder.
+    stages = sorted(plan.stages, key=lambda s: s.at)
+    by_hand = [s for s in stages if s.to_stage not in RECORDED]
+    recorded = [s for s in stages if s.to_stage in RECORDED]
+    first_record: dict[int, datetime] = {}
+    for s in recorded:
+        first_record.setdefault(s.household_id, s.at)
+    if any(s.at > first_record.get(s.household_id, s.at) for s in by_hand):  # pragma: no cover
+        raise ValueError("a stage move by hand after the household's signing: the batches need reordering")
+    total = len(by_hand) + len(recorded) + len(plan.visits)
+    if progress:
+        progress("攻坚记录（走访与阶段）", 0, total)
+    campaign_service.move_stages(
+        session,
+        actor=manager,
+        scope=EVERYTHING,
+        moves=[
+            campaign_service.StageMove(s.household_id, s.to_stage, s.on, recorded_at=s.at) for s in by_hand
+        ],
+        manage=True,
+        today=today,
+    )
+    for done, s in enumerate(recorded):
         if progress and done % 50 == 0:
-            progress("攻坚记录（走访与阶段）", done, len(events))
-        if isinstance(item, PlannedVisit):
-            v = item
-            who = visitor(v.household_id)
-            data = campaign_service.VisitCreate(
-                visited_at=v.at.isoformat(),
-                duration_min=v.duration_min,
-                place=v.place,
-                staff=who.display_name,
-                persuaders=[
-                    campaign_service.PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders
-                ],
-                concern_tags=v.concerns,
-                concern_text=v.concern_text,
-                attitude=v.attitude,
-                outcome=v.outcome,
-                next_step=v.next_step,
-                next_due_on=v.next_due_on,
-            )
-            campaign_service.record_visit(
-                session,
-                actor=who,
-                scope=EVERYTHING,
-                household_id=v.household_id,
-                data=data,
-                idempotency_key=v.key,
-                now=now,
-            )
-            visits += 1
+            progress("攻坚记录（走访与阶段）", len(by_hand) + done, total)
+        # Signing, vacating and demolition are recorded by their records (agreement, acceptance,
+        # demolition), which move the stage themselves.
+        if s.to_stage == "signed":
+            signing.sign(project.id, s.household_id, s.on, s.at)
+        elif s.to_stage == "vacated":
+            signing.vacate(project.id, s.household_id, s.on, s.at)
         else:
-            s = item
-            # Signing, vacating and demolition are recorded by their records (agreement,
-            # acceptance, demolition), which move the stage themselves; the rest by hand.
-            if s.to_stage == "signed":
-                signing.sign(project.id, s.household_id, s.on, s.at)
-            elif s.to_stage == "vacated":
-                signing.vacate(project.id, s.household_id, s.on, s.at)
-            elif s.to_stage == "demolished":
-                signing.demolish(s.household_id, s.on, s.at)
-            else:
-                campaign_service.move_stage(
-                    session,
-                    actor=manager,
-                    scope=EVERYTHING,
-                    household_id=s.household_id,
-                    to_stage=s.to_stage,
-                    on=s.on,
-                    manage=True,
-                    today=today,
-                    recorded_at=s.at,
-                )
-            moves += 1
+            signing.demolish(s.household_id, s.on, s.at)
+    by_recorder: dict[int | None, tuple[Actor, list[campaign_service.VisitInput]]] = {}
+    for v in sorted(plan.visits, key=lambda v: v.at):
+        who = visitor(v.household_id)
+        data = campaign_service.VisitCreate(
+            visited_at=v.at.isoformat(),
+            duration_min=v.duration_min,
+            place=v.place,
+            staff=who.display_name,
+            persuaders=[
+                campaign_service.PersuaderIn(name=n, relation=r, note=note) for n, r, note in v.persuaders
+            ],
+            concern_tags=v.concerns,
+            concern_text=v.concern_text,
+            attitude=v.attitude,
+            outcome=v.outcome,
+            next_step=v.next_step,
+            next_due_on=v.next_due_on,
+        )
+        by_recorder.setdefault(who.user_id, (who, []))[1].append(
+            campaign_service.VisitInput(v.household_id, data, v.key)
+        )
+    for who, inputs in by_recorder.values():
+        campaign_service.record_visits(
+            session, actor=who, scope=EVERYTHING, project_id=project.id, visits=inputs, now=now
+        )
+    if progress:
+        progress("攻坚记录（走访与阶段）", total, total)
+    visits, moves = len(plan.visits), len(by_hand) + len(recorded)
     signing.decide_conditions(project.id)
     signing.changes(project.id)
     signing.clear_tenants(project.id)

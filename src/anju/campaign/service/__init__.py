@@ -11,13 +11,16 @@
 - ``progress``: rates per project, block, team and day for any date, records, reverse schedule,
   rankings, concern statistics; ``progress_facts``: the household facts they are counted from
   (arrays, cached per data version); ``progress_bigscreen``: the big screen's numbers;
-- ``forecast``: when each block and the project reach 100% signing, with a band.
+- ``forecast``: when each block and the project reach 100% signing, with a band;
+- ``batch``: many visits or stage moves at once (a backfilled history, an import), checked and
+  audited as one at a time, written together.
 
 Services never commit; every legally relevant write is audited in the same transaction and
 queues a change event (``anju.db.events``) that live pages receive after the commit.
 """
 
 from anju.campaign.service.alerts import *  # noqa: F403
+from anju.campaign.service.batch import *  # noqa: F403
 from anju.campaign.service.battle_map import *  # noqa: F403
 from anju.campaign.service.forecast import *  # noqa: F403
 from anju.campaign.service.households import *  # noqa: F403

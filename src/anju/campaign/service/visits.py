@@ -412,7 +412,11 @@ def _apply_to_campaign(
     session: Session, *, household_id: int, project_id: int, clean: _Clean, now: datetime
 ) -> dict[str, list[Any]]:
     """Keep the campaign tab's summary: count, last visit, and (from the newest visit) attitude and next step."""
-    row = _campaign_row(session, household_id, project_id, now)
+    return _apply_visit(_campaign_row(session, household_id, project_id, now), clean, now)
+
+
+def _apply_visit(row: HouseholdCampaign, clean: _Clean, now: datetime) -> dict[str, list[Any]]:
+    """One visit's change to the household's (locked) campaign row; returns the audited differences."""
     before = {
         "attitude": row.attitude,
         "last_visit_at": row.last_visit_at,
@@ -531,40 +535,50 @@ def record_visit(
         entity_id=visit.id,
         project_id=household.project_id,
         household_id=household_id,
-        changes={
-            "visited_at": [None, clean.visited_at.isoformat()],
-            "off_hours": [None, visit.off_hours],
-            "duration_min": [None, clean.duration_min],
-            "place": [None, clean.place],
-            "staff": [None, clean.staff],
-            "persuaders": [
-                None,
-                [f"{n}（{rules.PERSUADER_RELATIONS.get(r, r)}）" for n, r, _ in clean.persuaders],
-            ],
-            "concern_tags": [None, [rules.CONCERN_TAGS[t] for t in clean.tags]],
-            "concern_text": [None, clean.concern_text],
-            "attitude": [None, clean.attitude],
-            "outcome": [None, clean.outcome],
-            "next_step": [None, clean.next_step],
-            "next_due_on": [None, _plain(clean.next_due_on)],
-            "team_id": [None, team_id],
-            "idempotency_key": [None, idempotency_key],
-            **{f"campaign.{k}": v for k, v in campaign_changes.items()},
-        },
+        changes=_audited(visit, clean, campaign_changes),
     )
     events.notify(
         session,
         topic=events.project_topic(household.project_id),
         kind="visit",
-        data={
-            "household_id": household_id,
-            "visit_id": visit.id,
-            "team_id": team_id,
-            "attitude": clean.attitude,
-            "off_hours": visit.off_hours,
-        },
+        data=_event_data(visit),
     )
     return visit, True
+
+
+def _audited(visit: Visit, clean: _Clean, campaign_changes: dict[str, list[Any]]) -> dict[str, Any]:
+    """The audited values of a new visit."""
+    return {
+        "visited_at": [None, clean.visited_at.isoformat()],
+        "off_hours": [None, visit.off_hours],
+        "duration_min": [None, clean.duration_min],
+        "place": [None, clean.place],
+        "staff": [None, clean.staff],
+        "persuaders": [
+            None,
+            [f"{n}（{rules.PERSUADER_RELATIONS.get(r, r)}）" for n, r, _ in clean.persuaders],
+        ],
+        "concern_tags": [None, [rules.CONCERN_TAGS[t] for t in clean.tags]],
+        "concern_text": [None, clean.concern_text],
+        "attitude": [None, clean.attitude],
+        "outcome": [None, clean.outcome],
+        "next_step": [None, clean.next_step],
+        "next_due_on": [None, _plain(clean.next_due_on)],
+        "team_id": [None, visit.team_id],
+        "idempotency_key": [None, visit.idempotency_key],
+        **{f"campaign.{k}": v for k, v in campaign_changes.items()},
+    }
+
+
+def _event_data(visit: Visit) -> dict[str, Any]:
+    """The ``visit`` event of a new visit (live pages)."""
+    return {
+        "household_id": visit.household_id,
+        "visit_id": visit.id,
+        "team_id": visit.team_id,
+        "attitude": visit.attitude,
+        "off_hours": visit.off_hours,
+    }
 
 
 def void_visit(

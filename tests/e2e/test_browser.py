@@ -66,7 +66,7 @@ def test_acceptance_search_open_edit_phone_and_see_history(server: Server, open_
     follow(page, "#household-table >> text=王志强", r".*/households/\d+$")
     assert page.locator("h1").inner_text().startswith("王志强")
     assert page.locator("nav.tabs").inner_text().split("\n") == [
-        "基本信息", "家庭成员 (1)", "房屋 (1)", "承租人 (0)", "附件 (0)", "修改记录", "攻坚",
+        "基本信息", "家庭成员 (1)", "房屋 (1)", "承租人 (0)", "附件 (0)", "修改记录", "协议", "攻坚",
     ]
     shots(page, "04-detail")
 

@@ -580,7 +580,9 @@ def test_a_real_server_survives_the_hostile_workbook_and_sweeps_after_a_kill(wor
 
 def test_kill_9_during_a_cli_import_is_all_or_nothing(world_on_disk: Path, tmp_path: Path) -> None:
     path = tmp_path / "census.xlsx"
-    path.write_bytes(census_file(n=3000, seed=9))
+    # Large enough that writing takes a while: on a loaded machine the watcher below may only be
+    # scheduled tens of milliseconds late, and it must still see the rows going in before the commit.
+    path.write_bytes(census_file(n=9000, seed=9))
     url = get_settings().effective_database_url
     wal = world_on_disk / "anju.db-wal"
     baseline = wal.stat().st_size if wal.exists() else 0
@@ -626,7 +628,7 @@ def test_kill_9_during_a_cli_import_is_all_or_nothing(world_on_disk: Path, tmp_p
             select(func.count()).select_from(Household).where(Household.code.like("HF%"))
         ).scalar_one()
     engine.dispose()
-    assert n == 3000
+    assert n == 9000
 
 
 def test_the_cli_refuses_an_oversize_file_without_reading_it(

@@ -1,4 +1,4 @@
-"""``anju agreement check-amendments|check-conditions`` against a real SQLite file."""
+"""``anju agreement check-amendments|check-conditions|check-rewards`` against a real SQLite file."""
 
 from __future__ import annotations
 
@@ -91,3 +91,10 @@ def test_check_amendments_and_conditions_from_the_command_line(settings_env: Pat
     assert (_status(first), _status(second)) == ("effective", "effective")
     r = runner.invoke(app, ["agreement", "check-conditions"])
     assert r.exit_code == 0 and "没有待生效的附条件协议" in r.output
+
+    # collective rewards: signed in 2026, after the demo policy's 2024 deadlines, so nothing is earned
+    r = runner.invoke(app, ["agreement", "check-rewards"])
+    assert r.exit_code == 0, r.output
+    assert "P1：核查 2 份协议，新增集体奖励 0 笔，共 0.00 元" in r.output
+    r = runner.invoke(app, ["agreement", "check-rewards", "NOPE"])
+    assert r.exit_code == 2 and "Traceback" not in r.output

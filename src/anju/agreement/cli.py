@@ -279,3 +279,35 @@ def check_conditions(
                 f"仍待生效 {run.waiting} 份",
                 highlight=False,
             )
+
+
+@app.command("check-rewards")
+def check_rewards(
+    project: str = typer.Argument(None, help="项目编号（不填则检查有有效协议的全部项目）"),
+    by: str = BY,
+) -> None:
+    """核查集体奖励（如整区域腾房奖励）：片区或项目达到签约率/腾空率后，为已签协议的各户增加应付的奖励款（已增加的不重复）。"""
+    with unit_of_work() as db, _refusing():
+        actor = _actor(db, by)
+        projects = (
+            [project_service.get_project_by_code(db, project)]
+            if project
+            else [
+                project_service.get_project(db, pid)
+                for pid in agreement_service.projects_with_live_agreements(db)
+            ]
+        )
+        if not projects:
+            console.print("没有已签的有效协议", highlight=False)
+        for p in projects:
+            run = agreement_service.check_collective_rewards(db, actor=actor, project_id=p.id)
+            total = sum(i.amount_fen for i in run.added)
+            console.print(
+                f"{p.code}：核查 {run.checked} 份协议，新增集体奖励 {len(run.added)} 笔，共 {format_yuan(total)} 元",
+                highlight=False,
+            )
+            for agreement_id, item_id, fen in run.fallen:
+                console.print(
+                    f"[yellow]  协议 {agreement_id} 的“{item_id}”已少于已增加的奖励 {format_yuan(fen)} 元，请按变更流程处理[/yellow]",
+                    highlight=False,
+                )

@@ -156,7 +156,7 @@ class AgreementChange(IdMixin, VersionMixin, Base):
 class Instalment(IdMixin, VersionMixin, Base):
     """One line of an agreement's payment schedule (付款计划).
 
-    ``kind`` on_sign | after_vacate | reward | adjustment. ``status`` scheduled (waiting for its
+    ``kind`` on_sign | after_vacate | reward | adjustment | collective. ``status`` scheduled (waiting for its
     event) | due | paid | cancelled. ``paid_fen`` grows as bank results come back; the payment
     domain never lets the sum paid or approved exceed ``amount_fen``.
     """

@@ -42,6 +42,7 @@ INSTALMENT_KINDS: dict[str, str] = {
     "after_vacate": "腾空验收后支付",
     "reward": "奖励（条件成就后支付）",
     "adjustment": "协议变更差额",
+    "collective": "集体奖励（片区/项目达标后支付）",
 }
 INSTALMENT_STATUSES: dict[str, str] = {
     "scheduled": "未到期",

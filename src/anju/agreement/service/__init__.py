@@ -8,7 +8,8 @@
 - ``conditions``: conditional agreements (附生效条件) decided effective or void;
 - ``documents``: agreement DOCX (docxtpl, editable templates) and PDF (typst);
 - ``schedule``: the payment schedule (instalments) and what the payment domain may change in it;
-- ``clearance``: vacating acceptance (交验空房), demolition, tenant clearance.
+- ``clearance``: vacating acceptance (交验空房), demolition, tenant clearance;
+- ``collective``: collective rewards (集体奖励) earned when a block or the project reaches a rate.
 
 Services never commit; every write is audited in the same transaction.
 """
@@ -16,6 +17,7 @@ Services never commit; every write is audited in the same transaction.
 from anju.agreement.service.amendment_flag import *  # noqa: F403
 from anju.agreement.service.amendments import *  # noqa: F403
 from anju.agreement.service.clearance import *  # noqa: F403
+from anju.agreement.service.collective import *  # noqa: F403
 from anju.agreement.service.conditions import *  # noqa: F403
 from anju.agreement.service.desk import *  # noqa: F403
 from anju.agreement.service.documents import *  # noqa: F403

@@ -125,6 +125,7 @@ def _due_text(inst: Instalment) -> str:
         "after_vacate": "腾空验收合格后",
         "reward": "奖励条件成就后",
         "adjustment": "变更批准后",
+        "collective": "集体奖励条件成就后",
     }.get(inst.kind, "—")
 
 

@@ -271,7 +271,7 @@ def release_instalments(
     session: Session, *, actor: Actor, agreement: Agreement, on: date
 ) -> list[Instalment]:
     """Make due what an agreement that just became effective owes by ``on``: the on-signing share,
-    and, when the household's vacating was accepted already, the after-vacating share and rewards
+    the collective rewards earned while it waited, and, when the household's vacating was accepted already, the after-vacating share and rewards
     (due on the later of the vacating date and ``on``). Returns the instalments made due.
 
     For the conditions part (a pending agreement decided effective); the agreement must already be
@@ -288,7 +288,8 @@ def release_instalments(
     for i in instalments(session, agreement.id):
         if i.status != "scheduled":
             continue
-        if i.kind == "on_sign":
+        # A collective reward was earned by the block's rate, not by this household's vacating.
+        if i.kind in ("on_sign", "collective"):
             make_due(session, actor=actor, instalment=i, due_on=on, reason="协议生效")
         elif i.kind in ("after_vacate", "reward") and vacate is not None:
             make_due(

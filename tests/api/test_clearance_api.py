@@ -271,3 +271,19 @@ def test_the_vacating_form_with_a_photo(client_as: ClientAs) -> None:
     # the demolition form is next
     page = client.get(f"/households/{hid}/demolition")
     assert 'id="demolition-form"' in page.text
+    # a demolition refused keeps what was typed; a void without a reason is refused on the page
+    bad = client.post(
+        f"/households/{hid}/demolition",
+        data={"demolished_on": "2024-13-40", "contractor": "城建拆除公司", "note": "", "csrf_token": token},
+    )
+    assert bad.status_code == 422 and "拆除日期应为日期" in bad.text and 'value="城建拆除公司"' in bad.text
+    assert _clearance(client, hid)["demolition"] is None
+    refused = client.post(f"/households/{hid}/vacate/void", data={"reason": "", "csrf_token": token})
+    assert refused.status_code == 422 and _clearance(client, hid)["vacate"] is not None
+    voided = client.post(
+        f"/households/{hid}/vacate/void",
+        data={"reason": "验收登记有误", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert voided.status_code == 303 and voided.headers["location"] == f"/households/{hid}/vacate?voided=1"
+    assert _clearance(client, hid)["vacate"] is None

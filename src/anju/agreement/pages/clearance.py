@@ -7,6 +7,8 @@ submission re-renders the form with the message and the refusal's status, keepin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -103,10 +105,49 @@ def _household_context(db: Session, user: CurrentUser, household_id: int) -> dic
     }
 
 
-# ---------------------------------------------------------------- vacating
+# ---------------------------------------------------------------- vacating and demolition
 
 
-def _vacate_page(
+@dataclass(frozen=True, slots=True)
+class _RecordForm:
+    """One household record form (vacating or demolition): its URL part, template and blank values;
+    ``extra`` adds what only its page shows."""
+
+    slug: str
+    template: str
+    blank: Callable[[dict[str, Any], CurrentUser], dict[str, Any]]
+    extra: Callable[[dict[str, Any]], dict[str, Any]] = lambda ctx: {}
+
+
+def _vacate_extra(ctx: dict[str, Any]) -> dict[str, Any]:
+    v = ctx["f"].vacate
+    reward = None
+    if v is not None and v.reward_instalment_id:
+        reward = next((i for i in ctx["f"].instalments if i.id == v.reward_instalment_id), None)
+    return {"reward": reward}
+
+
+VACATE = _RecordForm(
+    "vacate",
+    "agreement/vacate_form.html",
+    lambda ctx, user: {
+        "vacated_on": ctx["today"].isoformat(),
+        "keys_handed": "",
+        "inspector": user.display_name,
+        "note": "",
+        "checks": {k: False for k in rules.VACATE_CHECKLIST},
+    },
+    _vacate_extra,
+)
+DEMOLITION = _RecordForm(
+    "demolition",
+    "agreement/demolition_form.html",
+    lambda ctx, user: {"demolished_on": ctx["today"].isoformat(), "contractor": "", "note": ""},
+)
+
+
+def _record_page(
+    kind: _RecordForm,
     request: Request,
     db: Session,
     user: CurrentUser,
@@ -118,26 +159,69 @@ def _vacate_page(
     status_code: int = 200,
 ) -> Response:
     ctx = _household_context(db, user, household_id)
-    v = ctx["f"].vacate
-    reward = None
-    if v is not None and v.reward_instalment_id:
-        reward = next((i for i in ctx["f"].instalments if i.id == v.reward_instalment_id), None)
     ctx.update(
-        values=values
-        or {
-            "vacated_on": ctx["today"].isoformat(),
-            "keys_handed": "",
-            "inspector": user.display_name,
-            "note": "",
-            "checks": {k: False for k in rules.VACATE_CHECKLIST},
-        },
+        kind.extra(ctx),
+        values=values or kind.blank(ctx, user),
         errors=errors or {},
         message=message,
-        reward=reward,
         saved=request.query_params.get("saved") == "1",
         voided=request.query_params.get("voided") == "1",
     )
-    return render(request, "agreement/vacate_form.html", ctx, status_code=status_code)
+    return render(request, kind.template, ctx, status_code=status_code)
+
+
+def _record_submit(
+    kind: _RecordForm,
+    request: Request,
+    db: Session,
+    user: CurrentUser,
+    household_id: int,
+    values: dict[str, Any],
+    write: Callable[[], object],
+) -> Response:
+    """Run ``write``; a refusal re-renders the form with what was typed and the message."""
+    try:
+        write()
+    except REFUSALS as exc:
+        db.rollback()  # nothing of the refused write stays (the middleware would not commit a 4xx anyway)
+        return _record_page(
+            kind,
+            request,
+            db,
+            user,
+            household_id,
+            values=values,
+            errors=_errors(exc),
+            message=exc.message_zh,
+            status_code=exc.http_status,
+        )
+    return RedirectResponse(f"/households/{household_id}/{kind.slug}?saved=1", status_code=303)
+
+
+async def _record_void(
+    kind: _RecordForm,
+    request: Request,
+    db: Session,
+    user: CurrentUser,
+    household_id: int,
+    void: Callable[..., object],
+) -> Response:
+    """Void the record with the reason typed; back to the form."""
+    form = await request.form()
+    try:
+        void(
+            db,
+            actor=user.actor(client_ip(request)),
+            scope=user.scope,
+            household_id=household_id,
+            reason=_one(form, "reason"),
+        )
+    except REFUSALS as exc:
+        db.rollback()
+        return _record_page(
+            kind, request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status
+        )
+    return RedirectResponse(f"/households/{household_id}/{kind.slug}?voided=1", status_code=303)
 
 
 @router.get("/households/{household_id}/vacate")
@@ -145,7 +229,7 @@ def vacate_form(
     household_id: IdPath, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
 ) -> Response:
     """The vacating acceptance of a household: the form (signed households), else the record."""
-    return _vacate_page(request, db, user, household_id)
+    return _record_page(VACATE, request, db, user, household_id)
 
 
 @router.post("/households/{household_id}/vacate")
@@ -161,8 +245,15 @@ async def vacate_submit(
         "note": _one(form, "note"),
         "checks": _checked(form, rules.VACATE_CHECKLIST),
     }
-    try:
-        agreement_service.record_vacating(
+    photos = await _photos(form)
+    return _record_submit(
+        VACATE,
+        request,
+        db,
+        user,
+        household_id,
+        values,
+        lambda: agreement_service.record_vacating(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
@@ -172,21 +263,9 @@ async def vacate_submit(
             keys_handed=_int(values["keys_handed"], "交钥匙数", "keys_handed"),
             inspector=values["inspector"],
             note=values["note"],
-            photos=await _photos(form),
-        )
-    except REFUSALS as exc:
-        db.rollback()  # nothing of the refused write stays (the middleware would not commit a 4xx anyway)
-        return _vacate_page(
-            request,
-            db,
-            user,
-            household_id,
-            values=values,
-            errors=_errors(exc),
-            message=exc.message_zh,
-            status_code=exc.http_status,
-        )
-    return RedirectResponse(f"/households/{household_id}/vacate?saved=1", status_code=303)
+            photos=photos,
+        ),
+    )
 
 
 @router.post("/households/{household_id}/vacate/void")
@@ -194,46 +273,7 @@ async def vacate_void(
     household_id: IdPath, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
 ) -> Response:
     """Void the vacating acceptance (with the reason); back to the form."""
-    form = await request.form()
-    try:
-        agreement_service.void_vacating(
-            db,
-            actor=user.actor(client_ip(request)),
-            scope=user.scope,
-            household_id=household_id,
-            reason=_one(form, "reason"),
-        )
-    except REFUSALS as exc:
-        db.rollback()
-        return _vacate_page(
-            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status
-        )
-    return RedirectResponse(f"/households/{household_id}/vacate?voided=1", status_code=303)
-
-
-# ---------------------------------------------------------------- demolition
-
-
-def _demolition_page(
-    request: Request,
-    db: Session,
-    user: CurrentUser,
-    household_id: int,
-    *,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
-    message: str = "",
-    status_code: int = 200,
-) -> Response:
-    ctx = _household_context(db, user, household_id)
-    ctx.update(
-        values=values or {"demolished_on": ctx["today"].isoformat(), "contractor": "", "note": ""},
-        errors=errors or {},
-        message=message,
-        saved=request.query_params.get("saved") == "1",
-        voided=request.query_params.get("voided") == "1",
-    )
-    return render(request, "agreement/demolition_form.html", ctx, status_code=status_code)
+    return await _record_void(VACATE, request, db, user, household_id, agreement_service.void_vacating)
 
 
 @router.get("/households/{household_id}/demolition")
@@ -241,7 +281,7 @@ def demolition_form(
     household_id: IdPath, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
 ) -> Response:
     """The demolition record of a household: the form (vacated households), else the record."""
-    return _demolition_page(request, db, user, household_id)
+    return _record_page(DEMOLITION, request, db, user, household_id)
 
 
 @router.post("/households/{household_id}/demolition")
@@ -255,8 +295,15 @@ async def demolition_submit(
         "contractor": _one(form, "contractor"),
         "note": _one(form, "note"),
     }
-    try:
-        agreement_service.record_demolition(
+    photos = await _photos(form)
+    return _record_submit(
+        DEMOLITION,
+        request,
+        db,
+        user,
+        household_id,
+        values,
+        lambda: agreement_service.record_demolition(
             db,
             actor=user.actor(client_ip(request)),
             scope=user.scope,
@@ -264,21 +311,9 @@ async def demolition_submit(
             demolished_on=_date(values["demolished_on"], "拆除日期", "demolished_on"),
             contractor=values["contractor"],
             note=values["note"],
-            photos=await _photos(form),
-        )
-    except REFUSALS as exc:
-        db.rollback()
-        return _demolition_page(
-            request,
-            db,
-            user,
-            household_id,
-            values=values,
-            errors=_errors(exc),
-            message=exc.message_zh,
-            status_code=exc.http_status,
-        )
-    return RedirectResponse(f"/households/{household_id}/demolition?saved=1", status_code=303)
+            photos=photos,
+        ),
+    )
 
 
 @router.post("/households/{household_id}/demolition/void")
@@ -286,21 +321,7 @@ async def demolition_void(
     household_id: IdPath, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
 ) -> Response:
     """Void the demolition record (with the reason); back to the form."""
-    form = await request.form()
-    try:
-        agreement_service.void_demolition(
-            db,
-            actor=user.actor(client_ip(request)),
-            scope=user.scope,
-            household_id=household_id,
-            reason=_one(form, "reason"),
-        )
-    except REFUSALS as exc:
-        db.rollback()
-        return _demolition_page(
-            request, db, user, household_id, message=exc.message_zh, status_code=exc.http_status
-        )
-    return RedirectResponse(f"/households/{household_id}/demolition?voided=1", status_code=303)
+    return await _record_void(DEMOLITION, request, db, user, household_id, agreement_service.void_demolition)
 
 
 # ---------------------------------------------------------------- tenants

@@ -232,6 +232,53 @@ def _audit(
     )
 
 
+def _void_record(
+    session: Session,
+    *,
+    actor: Actor,
+    scope: DataScope,
+    h: Any,
+    rec: VacateRecord | DemolitionRecord,
+    entity: str,
+    from_stage: str,
+    note: str,
+    reason: str,
+    recorded_at: datetime | None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """What voiding a vacating or demolition record does after its own checks and money: the stage
+    goes back (timeline note), the record is marked void, audited with the reason, screens told."""
+    campaign_service.revert_stage(
+        session,
+        actor=actor,
+        scope=scope,
+        household_id=h.id,
+        from_stage=from_stage,
+        note=note,
+        recorded_at=recorded_at,
+    )
+    rec.voided_at = recorded_at or utcnow()
+    rec.void_reason = reason
+    session.flush()
+    _audit(
+        session,
+        actor,
+        action="void",
+        entity=entity,
+        entity_id=rec.id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes={"voided_at": [None, rec.voided_at.isoformat()], **(changes or {})},
+        reason=reason,
+    )
+    events.notify(
+        session,
+        topic=events.project_topic(h.project_id),
+        kind="clearance",
+        data={"household_id": h.id, "what": "vacate_void" if from_stage == "vacated" else "demolish_void"},
+    )
+
+
 def _live_vacate(session: Session, household_id: int, *, lock: bool = False) -> VacateRecord | None:
     q = select(VacateRecord).where(
         VacateRecord.household_id == household_id, VacateRecord.voided_at.is_(None)
@@ -475,38 +522,21 @@ def void_vacating(
         schedule.cancel_instalment(session, actor=actor, instalment=reward, reason=why)
     for i in after:
         schedule.unschedule_instalment(session, actor=actor, instalment=i, reason=why)
-    campaign_service.revert_stage(
+    _void_record(
         session,
         actor=actor,
         scope=scope,
-        household_id=household_id,
+        h=h,
+        rec=rec,
+        entity="vacate_record",
         from_stage="vacated",
         note=why,
+        reason=reason,
         recorded_at=recorded_at,
-    )
-    rec.voided_at = recorded_at or utcnow()
-    rec.void_reason = reason
-    session.flush()
-    _audit(
-        session,
-        actor,
-        action="void",
-        entity="vacate_record",
-        entity_id=rec.id,
-        project_id=h.project_id,
-        household_id=household_id,
         changes={
-            "voided_at": [None, rec.voided_at.isoformat()],
             "reward_instalment_id": [rec.reward_instalment_id, None],
             "instalments_unscheduled": [[i.id for i in after], None],
         },
-        reason=reason,
-    )
-    events.notify(
-        session,
-        topic=events.project_topic(h.project_id),
-        kind="clearance",
-        data={"household_id": household_id, "what": "vacate_void"},
     )
     return rec
 
@@ -635,34 +665,17 @@ def void_demolition(
         raise Conflict(
             f"该户当前阶段为“{stage}”，不能作废拆除登记", "the household moved on", code="illegal_transition"
         )
-    campaign_service.revert_stage(
+    _void_record(
         session,
         actor=actor,
         scope=scope,
-        household_id=household_id,
+        h=h,
+        rec=rec,
+        entity="demolition_record",
         from_stage="demolished",
         note=f"作废拆除登记：{reason}",
-        recorded_at=recorded_at,
-    )
-    rec.voided_at = recorded_at or utcnow()
-    rec.void_reason = reason
-    session.flush()
-    _audit(
-        session,
-        actor,
-        action="void",
-        entity="demolition_record",
-        entity_id=rec.id,
-        project_id=h.project_id,
-        household_id=household_id,
-        changes={"voided_at": [None, rec.voided_at.isoformat()]},
         reason=reason,
-    )
-    events.notify(
-        session,
-        topic=events.project_topic(h.project_id),
-        kind="clearance",
-        data={"household_id": household_id, "what": "demolish_void"},
+        recorded_at=recorded_at,
     )
     return rec
 

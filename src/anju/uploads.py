@@ -11,6 +11,8 @@ uploads older versions kept).
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import secrets
@@ -18,6 +20,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from anju.config import get_settings
 from anju.core import uploads as core
@@ -176,3 +179,46 @@ def sweep(keep: set[Path] | None = None) -> int:
     if removed:
         log.info("removed %d stale upload file(s) from %s", removed, folder)
     return removed
+
+
+def decode_csv(data: bytes) -> list[list[str]]:
+    """The rows of an uploaded CSV, UTF-8 (with or without BOM) or GB18030 as Excel in China saves it."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            decoded = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
+    try:
+        return [list(r) for r in csv.reader(io.StringIO(decoded))]
+    except csv.Error as exc:
+        raise ValidationFailed(f"CSV 文件格式有误：{exc}", f"malformed CSV: {exc}") from None
+
+
+def first_sheet(data: bytes, filename: str, *, unreadable: str) -> list[list[Any]]:
+    """The first sheet's cells of an uploaded workbook (or a CSV's rows), after the upload inspection
+    (type, sizes, sheet extents). ``unreadable`` is the Chinese message for a file no reader can open
+    (say which file is expected: "请上传 .xlsx 格式的房源表")."""
+    try:
+        report = core.inspect_workbook(data, filename, limits())
+    except core.UploadRejected as exc:
+        raise refusal(exc) from None
+    if report.kind == "csv":
+        return decode_csv(data)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        try:
+            if not wb.sheet_names:
+                raise ValidationFailed("工作簿中没有工作表", "no sheet")
+            rows: list[list[Any]] = wb.get_sheet_by_name(wb.sheet_names[0]).to_python(skip_empty_area=False)
+        finally:
+            wb.close()
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # calamine raises its own error types for every unreadable file
+        raise ValidationFailed(unreadable, f"unreadable workbook: {exc}") from exc
+    return rows

@@ -8,7 +8,6 @@ before anything is written, counts per team and person, and a household's assign
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
@@ -456,50 +455,12 @@ def _header_key(value: Any) -> str | None:
     return _HEADERS.get(re.sub(r"[\s*＊]", "", name))
 
 
-def _grid(data: bytes, filename: str) -> list[list[Any]]:
-    """The first sheet's cells, after the upload inspection (type, sizes, sheet extents)."""
-    try:
-        report = core_uploads.inspect_workbook(data, filename, upload_policy.limits())
-    except core_uploads.UploadRejected as exc:
-        raise upload_policy.refusal(exc) from None
-    if report.kind == "csv":
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                decoded = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
-        try:
-            return [list(r) for r in csv.reader(io.StringIO(decoded))]
-        except csv.Error as exc:
-            raise ValidationFailed(f"CSV 文件格式有误：{exc}", f"malformed CSV: {exc}") from None
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        try:
-            if not wb.sheet_names:
-                raise ValidationFailed("工作簿中没有工作表", "no sheet")
-            rows: list[list[Any]] = wb.get_sheet_by_name(wb.sheet_names[0]).to_python(skip_empty_area=False)
-        finally:
-            wb.close()
-    except ValidationFailed:
-        raise
-    except Exception as exc:  # calamine raises its own error types for every unreadable file
-        raise ValidationFailed(
-            "无法读取该文件，请上传 .xlsx 格式的包户名单", f"unreadable workbook: {exc}"
-        ) from exc
-    return rows
-
-
 def read_assignment_sheet(data: bytes, filename: str) -> list[AssignmentSheetRow]:
     """The rows of an assignment list (first sheet; columns 户编号, 专班, 责任人 in any order,
     under a header row). The upload is inspected before it is parsed. Raises
     :class:`ValidationFailed` when the header or the rows are missing."""
     filename = core_uploads.safe_filename(filename, "assignments.xlsx")
-    grid = _grid(data, filename)
+    grid = upload_policy.first_sheet(data, filename, unreadable="无法读取该文件，请上传 .xlsx 格式的包户名单")
     header_at = None
     columns: dict[str, int] = {}
     for i, row in enumerate(grid[:20]):

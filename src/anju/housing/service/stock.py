@@ -8,9 +8,7 @@ live screens (after commit).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -331,44 +329,6 @@ def estate_view(session: Session, *, estate_id: int) -> EstateView:
 # --------------------------------------------------------------------------- import
 
 
-def _grid(data: bytes, filename: str) -> list[list[Any]]:
-    """The first sheet's cells, after the upload inspection (type, sizes, sheet extents)."""
-    try:
-        report = core_uploads.inspect_workbook(data, filename, upload_policy.limits())
-    except core_uploads.UploadRejected as exc:
-        raise upload_policy.refusal(exc) from None
-    if report.kind == "csv":
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                decoded = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
-        try:
-            return [list(r) for r in csv.reader(io.StringIO(decoded))]
-        except csv.Error as exc:
-            raise ValidationFailed(f"CSV 文件格式有误：{exc}", f"malformed CSV: {exc}") from None
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        try:
-            if not wb.sheet_names:
-                raise ValidationFailed("工作簿中没有工作表", "no sheet")
-            rows: list[list[Any]] = wb.get_sheet_by_name(wb.sheet_names[0]).to_python(skip_empty_area=False)
-        finally:
-            wb.close()
-    except ValidationFailed:
-        raise
-    except Exception as exc:  # calamine raises its own error types for every unreadable file
-        raise ValidationFailed(
-            "无法读取该文件，请上传 .xlsx 格式的房源表", f"unreadable workbook: {exc}"
-        ) from exc
-    return rows
-
-
 def _refuse(problems: list[stock_sheet.Problem], what: str) -> ValidationFailed:
     listed = problems[:MAX_LISTED_PROBLEMS]
     more = len(problems) - len(listed)
@@ -386,7 +346,9 @@ def read_flat_sheet(data: bytes, filename: str) -> list[stock_sheet.SheetRow]:
     """The data rows of a flat list upload (inspected before it is parsed); a missing header,
     a missing required column or no data is a :class:`ValidationFailed` naming row and column."""
     filename = core_uploads.safe_filename(filename, "flats.xlsx")
-    rows, problems = stock_sheet.rows_of(_grid(data, filename))
+    rows, problems = stock_sheet.rows_of(
+        upload_policy.first_sheet(data, filename, unreadable="无法读取该文件，请上传 .xlsx 格式的房源表")
+    )
     if problems:
         raise _refuse(problems, "房源表")
     return rows

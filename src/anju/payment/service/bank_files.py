@@ -226,48 +226,6 @@ class ResultImport:
         return not self.problems and bool(self.rows)
 
 
-def _decode_csv(data: bytes) -> list[list[Any]]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            decoded = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationFailed("CSV 文件编码无法识别，请另存为 UTF-8", "undecodable CSV")
-    try:
-        return [list(r) for r in csv.reader(io.StringIO(decoded))]
-    except csv.Error as exc:
-        raise ValidationFailed(f"CSV 文件格式有误：{exc}", f"malformed CSV: {exc}") from None
-
-
-def _grid(data: bytes, filename: str) -> list[list[Any]]:
-    """The first sheet's cells (or the CSV's rows), after the upload inspection."""
-    try:
-        report = core_uploads.inspect_workbook(data, filename, upload_policy.limits())
-    except core_uploads.UploadRejected as exc:
-        raise upload_policy.refusal(exc) from None
-    if report.kind == "csv":
-        return _decode_csv(data)
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        try:
-            if not wb.sheet_names:
-                raise ValidationFailed("工作簿中没有工作表", "no sheet")
-            rows: list[list[Any]] = wb.get_sheet_by_name(wb.sheet_names[0]).to_python(skip_empty_area=False)
-        finally:
-            wb.close()
-    except ValidationFailed:
-        raise
-    except Exception as exc:  # calamine raises its own error types for every unreadable file
-        raise ValidationFailed(
-            "无法读取该文件，请上传银行回盘的 .xlsx 或 .csv 文件", f"unreadable workbook: {exc}"
-        ) from exc
-    return rows
-
-
 def _refuse(message: str, row: int, column: str) -> ValidationFailed:
     return ValidationFailed(message, message, details=[{"row": row, "column": column, "message": message}])
 
@@ -278,7 +236,9 @@ def read_result_file(data: bytes, filename: str) -> list[rules.ResultRow]:
     The upload is inspected before it is parsed. Raises :class:`ValidationFailed` when the header
     or the rows are missing."""
     filename = core_uploads.safe_filename(filename, "result.xlsx")
-    grid = _grid(data, filename)
+    grid = upload_policy.first_sheet(
+        data, filename, unreadable="无法读取该文件，请上传银行回盘的 .xlsx 或 .csv 文件"
+    )
     header_at = None
     columns: dict[str, int] = {}
     for i, row in enumerate(grid[:20]):

@@ -28,7 +28,7 @@ def test_auditor_holds_no_write_permission() -> None:
 
 def test_write_permissions_are_every_permission_that_changes_something() -> None:
     # A new permission named *.write / *.import / *.manage / *.publish must be listed as a write.
-    verbs = ("write", "import", "manage", "publish", "approve", "sign", "pay", "prepare", "operate", "undo", "delete", "void")
+    verbs = ("write", "import", "manage", "publish", "approve", "sign", "pay", "prepare", "operate", "undo", "delete", "void", "submit", "accept", "handle", "confirm", "review")
     changing = {p for p in Permission if p.value.rsplit(".", 1)[-1] in verbs}
     assert changing == set(WRITE_PERMISSIONS)
 
@@ -45,7 +45,7 @@ def test_scopes_of_the_field_roles() -> None:
     assert scope_kind("team_member") is ScopeKind.ASSIGNED
     assert scope_kind("team_leader") is ScopeKind.TEAM
     assert scope_kind("case_officer") is ScopeKind.ALL
-    for role in ("grid_worker", "department", "admin"):
+    for role in ("grid_worker", "department", "community", "admin"):
         assert scope_kind(role) is ScopeKind.NONE
         assert not has_permission(role, Permission.HOUSEHOLD_READ)
 

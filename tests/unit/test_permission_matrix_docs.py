@@ -26,24 +26,24 @@ def test_docs_permissions_md_is_what_the_table_renders() -> None:
 
 def test_rendering_shows_roles_in_chinese_and_each_outcome_class() -> None:
     text = pm.render_markdown(pm.load(TABLE))
-    header = "| 方法 | 路径 | 所需权限 | 范围 | 未登录 | 指挥长 | 征迁办经办人 | 专班组长 | 专班成员 | 财务 | 审计/纪检 | 网格员 | 部门 | 系统管理员 |"
+    header = "| 方法 | 路径 | 所需权限 | 范围 | 未登录 | 指挥长 | 征迁办经办人 | 专班组长 | 专班成员 | 财务 | 审计/纪检 | 网格员 | 部门 | 社区受理员 | 系统管理员 |"
     assert text.count(header) == 2  # pages and API
     row = next(
         line for line in text.splitlines() if line.startswith("| GET | `/households/{household_id}` |")
     )
     assert row == (
         "| GET | `/households/{household_id}` | 查看户的信息（`household.read`） | 单户 | 登录 "
-        "| ✓ | ✓ | 本组 | 本人 | ✓ | ✓ | ✗ | ✗ | ✗ |"
+        "| ✓ | ✓ | 本组 | 本人 | ✓ | ✓ | ✗ | ✗ | ✗ | ✗ |"
     )
     row = next(
         line for line in text.splitlines() if line.startswith("| POST | `/members/{member_id}/reveal`")
     )
     assert row == (
         "| POST | `/members/{member_id}/reveal`<br>每次查看记入审计 | 查看完整身份证号（`pii.read`） | 单户 | 登录 "
-        "| ✗ | ✓ | ✗ | ✗ | ✓ | ✓ | ✗ | ✗ | ✗ |"
+        "| ✗ | ✓ | ✗ | ✗ | ✓ | ✓ | ✗ | ✗ | ✗ | ✗ |"
     )
-    assert "| GET | `/healthz` | 公开 | — | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in text
-    assert "| 管理用户（`user.manage`，写） | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✓ |" in text
+    assert "| GET | `/healthz` | 公开 | — | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in text
+    assert "| 管理用户（`user.manage`，写） | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ | ✓ |" in text
     assert "| `other` | 同项目其他专班的户 | 可访问 | 404 | 404 | 404 |" in text
 
 

@@ -53,6 +53,7 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("caiwu", "finance", "孙会计"),
     ("shenji", "auditor", "吴审计"),
     ("wangge", "grid_worker", "郑网格"),
+    ("shequ", "community", "何社区"),
     ("bumen", "department", "冯部门"),
     ("admin", "admin", "系统管理员"),
 )

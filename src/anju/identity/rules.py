@@ -16,6 +16,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # 审计 / 纪检
     GRID_WORKER = "grid_worker"  # 网格员
     DEPARTMENT = "department"  # 部门
+    COMMUNITY = "community"  # 社区/街道受理员: books residents' requests (组织定单), runs the time bank
     ADMIN = "admin"  # 系统管理员
 
 
@@ -49,6 +50,16 @@ class Permission(StrEnum):
     HOUSING_MANAGE = "housing.manage"  # estates, flat stock, selection events and their order
     SELECTION_OPERATE = "selection.operate"  # run a selection event: call households, confirm, skip
     SELECTION_UNDO = "selection.undo"  # undo a confirmed selection (a supervisor, with a reason)
+    GRID_READ = "grid.read"  # grids, the grid map, requests and their indicators, mediation records
+    GRID_MANAGE = "grid.manage"  # communities, grids, departments, request categories, Open311 keys
+    REQUEST_SUBMIT = "request.submit"  # submit a request on a resident's behalf (居民点单 by a grid worker)
+    REQUEST_ACCEPT = "request.accept"  # 组织定单: accept, reject, merge; approve postponements
+    REQUEST_HANDLE = "request.handle"  # 部门接单 / 党员晒单: take, send back, ask to postpone, publish
+    REQUEST_CONFIRM = "request.confirm"  # 群众验单 on a resident's behalf (a grid worker at the door)
+    MEDIATION_WRITE = "mediation.write"  # mediation (矛盾调解) records: parties, sessions, outcome
+    TIMEBANK_READ = "timebank.read"  # volunteers, activities, hours, ledgers, moral-bank points
+    TIMEBANK_MANAGE = "timebank.manage"  # activities, sign-up, check-in, redemptions, transfers
+    TIMEBANK_REVIEW = "timebank.review"  # approve volunteers' hours (two reviewers, never the volunteer)
 
 
 class ScopeKind(StrEnum):
@@ -77,6 +88,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.PAYMENT_APPROVE,
             P.SELECTION_UNDO,
+            P.GRID_READ,
+            P.TIMEBANK_READ,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -107,11 +120,45 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE}
     ),
     Role.AUDITOR: frozenset(
-        _READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ, P.PAYMENT_READ}
+        _READ
+        | {
+            P.LEDGER_EXPORT,
+            P.PII_READ,
+            P.AUDIT_READ,
+            P.AUDIT_VERIFY,
+            P.BUDGET_READ,
+            P.PAYMENT_READ,
+            P.GRID_READ,
+            P.TIMEBANK_READ,
+        }
     ),
-    Role.GRID_WORKER: frozenset({P.PROJECT_READ}),
-    Role.DEPARTMENT: frozenset({P.PROJECT_READ}),
-    Role.ADMIN: frozenset({P.PROJECT_READ, P.USER_MANAGE, P.AUDIT_VERIFY}),
+    Role.GRID_WORKER: frozenset(
+        {
+            P.PROJECT_READ,
+            P.GRID_READ,
+            P.REQUEST_SUBMIT,
+            P.REQUEST_CONFIRM,
+            P.MEDIATION_WRITE,
+            P.TIMEBANK_READ,
+            P.TIMEBANK_MANAGE,
+        }
+    ),
+    Role.DEPARTMENT: frozenset({P.PROJECT_READ, P.GRID_READ, P.REQUEST_HANDLE}),
+    Role.COMMUNITY: frozenset(
+        {
+            P.PROJECT_READ,
+            P.GRID_READ,
+            P.GRID_MANAGE,
+            P.REQUEST_SUBMIT,
+            P.REQUEST_ACCEPT,
+            P.REQUEST_CONFIRM,
+            P.MEDIATION_WRITE,
+            P.TIMEBANK_READ,
+            P.TIMEBANK_MANAGE,
+            P.TIMEBANK_REVIEW,
+        }
+    ),
+    Role.ADMIN: frozenset({P.PROJECT_READ, P.USER_MANAGE, P.AUDIT_VERIFY, P.GRID_READ, P.GRID_MANAGE}),
 }
 
 ROLE_SCOPE: dict[Role, ScopeKind] = {
@@ -123,6 +170,7 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.AUDITOR: ScopeKind.ALL,
     Role.GRID_WORKER: ScopeKind.NONE,
     Role.DEPARTMENT: ScopeKind.NONE,
+    Role.COMMUNITY: ScopeKind.NONE,
     Role.ADMIN: ScopeKind.NONE,
 }
 
@@ -146,6 +194,14 @@ WRITE_PERMISSIONS = frozenset(
         P.HOUSING_MANAGE,
         P.SELECTION_OPERATE,
         P.SELECTION_UNDO,
+        P.GRID_MANAGE,
+        P.REQUEST_SUBMIT,
+        P.REQUEST_ACCEPT,
+        P.REQUEST_HANDLE,
+        P.REQUEST_CONFIRM,
+        P.MEDIATION_WRITE,
+        P.TIMEBANK_MANAGE,
+        P.TIMEBANK_REVIEW,
     }
 )
 

@@ -276,3 +276,13 @@ class EntryRead(BaseModel):
     status: str
     status_label: str
     current_position: int | None
+
+
+class EventClose(BaseModel):
+    """Close the event (结束选房). A reason is required while households are still waiting or
+    skipped (they stay unserved); ``version`` as read (stale: 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, TextRule("结束原因", 500)] = ""
+    version: _Version = None

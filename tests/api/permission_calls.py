@@ -604,6 +604,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
     """Realistic values for every path parameter; an unknown parameter name fails the test."""
     if t.housing is not None and route.key in permission_housing.RUN_ROUTES:  # an event of its own per call
         return permission_housing.run_path_values(route, t.housing, t.next_serial(), spare=spare)
+    if t.housing is not None and route.key in permission_housing.CONFIRMATION_ROUTES:
+        return permission_housing.confirmation_path_values(t.housing, t.next_serial(), spare=spare)
     first = route.path.removeprefix("/api/v1").split("/")[1]
     values: dict[str, Any] = {}
     for name in route.params:

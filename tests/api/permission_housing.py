@@ -42,6 +42,7 @@ class HousingTargets:
     flat_id: int
     event_id: int
     running: Running | None = None  # the event of the last call that runs one
+    sibling: int = 0  # the target's signed swap sibling (same scope case): confirmations are its
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -95,7 +96,11 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         flat_id = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat.id
         estate_id = estate.id
     return HousingTargets(
-        project_id, estate_id, int(flat_id), _event(project_id, estate_id, "sign_order", "权限测试选房")
+        project_id,
+        estate_id,
+        int(flat_id),
+        _event(project_id, estate_id, "sign_order", "权限测试选房"),
+        sibling=sibling,
     )
 
 
@@ -193,6 +198,7 @@ RUN_ROUTES: dict[str, str] = {
     "POST /api/v1/selection-events/{event_id}/skip": "open",
     "POST /api/v1/selections/{selection_id}/undo": "selected",
     "POST /selection-events/{event_id}/console": "open",  # the console confirms a flat
+    "POST /api/v1/selection-events/{event_id}/close": "open",
 }
 SUPERVISOR = Actor(
     user_id=None, username="perm-housing-lead", display_name="权限测试负责人", role="commander"
@@ -285,4 +291,50 @@ def run_body(route: AppRoute, h: HousingTargets) -> dict[str, Any] | None:
         return {"household_id": run.household_id or 1}
     if route.key == "POST /api/v1/selections/{selection_id}/undo":
         return {"reason": "户主改选"}
+    if route.key == "POST /api/v1/selection-events/{event_id}/close":
+        return {"reason": "权限测试：其余各户另行安排"}
     return None
+
+
+# --------------------------------------------------------------------------- confirmations
+
+CONFIRMATION_ROUTES = frozenset(
+    {
+        "GET /selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+        "GET /api/v1/selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+    }
+)
+
+
+def finished_event(h: HousingTargets, n: int) -> int:
+    """A new open event in which the target's swap sibling has finished choosing (the households
+    called before it are skipped; it first gives up flats it holds from earlier calls)."""
+    from anju.housing import service as housing_service
+
+    run = running_event(h, "fixed", n)
+    with unit_of_work() as db:
+        for sel, _ in housing_service.household_selections(db, household_id=h.sibling):
+            housing_service.undo_selection(db, actor=SUPERVISOR, selection_id=sel.id, reason="权限测试复位")
+        housing_service.open_event(db, actor=OFFICER, event_id=run.event_id)
+        for _ in range(100):
+            console = housing_service.selection_console(db, event_id=run.event_id)
+            assert console.current is not None, "the sibling is not in the event's order"
+            hid = int(console.current.household_id)
+            if hid != h.sibling:
+                housing_service.skip_household(db, actor=OFFICER, event_id=run.event_id, household_id=hid)
+                continue
+            assert console.allowed, f"no flat fits household {hid}: {console.entitlement_error}"
+            flat = max(console.allowed, key=lambda c: c.row.flat.gross_area).row.flat
+            housing_service.select_flat(
+                db, actor=OFFICER, event_id=run.event_id, household_id=hid, flat_id=flat.id
+            )
+            housing_service.finish_household(db, actor=OFFICER, event_id=run.event_id, household_id=hid)
+            return run.event_id
+    raise AssertionError("the sibling was never called")
+
+
+def confirmation_path_values(h: HousingTargets, n: int, *, spare: bool) -> dict[str, int]:
+    """A permitted call reads the confirmation of the sibling in a new event where it finished; a
+    refused one names the planned event (nothing is built)."""
+    event_id = finished_event(h, n) if spare else h.event_id
+    return {"event_id": event_id, "household_id": h.sibling}

@@ -18,7 +18,7 @@ from anju.audit.models import AuditRecord
 from anju.errors import Conflict, ValidationFailed
 from anju.housing import service as housing_service
 from anju.housing.models import Flat, SelectionEvent, SelectionOrderEntry
-from tests.integration.selection_world import OFFICER, SUPERVISOR, SelectionWorld, make_event
+from tests.integration.selection_world import ALL, OFFICER, SUPERVISOR, SelectionWorld, make_event
 
 # One-person households under the rural policy: entitled 60 ㎡, at most 1 flat of at most 75 ㎡.
 FLATS = [
@@ -58,13 +58,13 @@ def test_the_confirmation_of_a_finished_household(db: Session, tmp_path: Path) -
     sw = make_event(db, households=2, flats=FLATS)
     first, second = sw.order
     with pytest.raises(Conflict) as exc:  # still choosing
-        housing_service.confirmation_data(db, event_id=sw.event_id, household_id=first)
+        housing_service.confirmation_data(db, scope=ALL, event_id=sw.event_id, household_id=first)
     assert (exc.value.code, exc.value.message_zh) == (
         "not_finished",
         "户 H0001 尚未完成选房（状态：正在选房），不能打印选房确认单",
     )
     _choose(db, sw, first, "1-1-201")
-    data = housing_service.confirmation_data(db, event_id=sw.event_id, household_id=first)
+    data = housing_service.confirmation_data(db, scope=ALL, event_id=sw.event_id, household_id=first)
     project_code = data["project"]["code"]
     assert data["confirmation_no"] == f"{project_code}-XF{sw.event_id}-0001"
     assert data["household"]["code"] == "H0001" and data["household"]["sign_no"] == "1"
@@ -95,9 +95,9 @@ def test_the_confirmation_of_a_finished_household(db: Session, tmp_path: Path) -
     assert housing_service.confirmation_file_name(db, event_id=sw.event_id, household_id=first) == (
         f"选房确认单-{project_code}-XF{sw.event_id}-0001.pdf"
     )
-    pdf = housing_service.confirmation_pdf(db, event_id=sw.event_id, household_id=first)
+    pdf = housing_service.confirmation_pdf(db, scope=ALL, event_id=sw.event_id, household_id=first)
     assert pdf.startswith(b"%PDF")
-    assert pdf == housing_service.confirmation_pdf(db, event_id=sw.event_id, household_id=first)
+    assert pdf == housing_service.confirmation_pdf(db, scope=ALL, event_id=sw.event_id, household_id=first)
     if shutil.which("pdftotext"):
         (tmp_path / "c.pdf").write_bytes(pdf)
         text = subprocess.run(
@@ -114,7 +114,7 @@ def test_the_confirmation_of_a_finished_household(db: Session, tmp_path: Path) -
         ):
             assert expected in text, expected
     with pytest.raises(Conflict) as exc:  # the next one, still choosing
-        housing_service.confirmation_pdf(db, event_id=sw.event_id, household_id=second)
+        housing_service.confirmation_pdf(db, scope=ALL, event_id=sw.event_id, household_id=second)
     assert exc.value.code == "not_finished"
 
 
@@ -130,7 +130,7 @@ def test_an_undone_household_is_called_next_after_the_current_one(db: Session) -
     assert json.loads(undo.changes)["entry_status"] == ["done", "waiting"]
     assert json.loads(undo.changes)["call_order"] == [1, 2]
     with pytest.raises(Conflict) as exc:  # its confirmation is void now
-        housing_service.confirmation_data(db, event_id=sw.event_id, household_id=first)
+        housing_service.confirmation_data(db, scope=ALL, event_id=sw.event_id, household_id=first)
     assert exc.value.message_zh == "户 H0001 的选房已被撤销，重新选房并完成后才能打印选房确认单"
     flat = db.get(Flat, sw.flats["1-1-101"])
     assert flat is not None and flat.status == "available"
@@ -140,7 +140,7 @@ def test_an_undone_household_is_called_next_after_the_current_one(db: Session) -
     assert event is not None and event.current_position == 1
     _choose(db, sw, first, "1-1-201")
     assert _statuses(db, sw) == [("done", 2), ("done", 2), ("current", 3)]
-    data = housing_service.confirmation_data(db, event_id=sw.event_id, household_id=first)
+    data = housing_service.confirmation_data(db, scope=ALL, event_id=sw.event_id, household_id=first)
     assert [f["code"] for f in data["flats"]] == ["1-1-201"]
     assert data["confirmation_no"].endswith("-0001")  # the same number, the new flat
 

@@ -158,9 +158,12 @@ def close_event(
     return event_read(housing_service.event_summary(db, event_id=event_id))
 
 
-def confirmation_response(db: Session, event_id: int, household_id: int) -> Response:
-    """The household's selection confirmation PDF, inline (for printing)."""
-    content = housing_service.confirmation_pdf(db, event_id=event_id, household_id=household_id)
+def confirmation_response(db: Session, user: CurrentUser, event_id: int, household_id: int) -> Response:
+    """The household's selection confirmation PDF, inline (for printing); a household outside the
+    user's data scope is a 404."""
+    content = housing_service.confirmation_pdf(
+        db, scope=user.scope, event_id=event_id, household_id=household_id
+    )
     name = housing_service.confirmation_file_name(db, event_id=event_id, household_id=household_id)
     return Response(
         content,
@@ -184,4 +187,4 @@ def confirmation_pdf(
     confirmation number, household, order position, entitlement, every chosen flat, total area
     against the entitled one, the time confirmed and the signature lines. 409 ``not_finished``
     for a household still choosing, waiting, skipped or whose selection was undone."""
-    return confirmation_response(db, event_id, household_id)
+    return confirmation_response(db, user, event_id, household_id)

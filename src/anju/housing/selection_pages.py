@@ -133,4 +133,4 @@ def confirmation_page(
 ) -> Response:
     """A finished household's selection confirmation (选房确认单) shown in the browser, to print on
     A4 and sign at the desk."""
-    return confirmation_response(db, event_id, household_id)
+    return confirmation_response(db, user, event_id, household_id)

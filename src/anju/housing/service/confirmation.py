@@ -27,6 +27,7 @@ from anju.housing import rules
 from anju.housing.models import Estate, Flat, FlatType, HousingBuilding, Selection, SelectionOrderEntry
 from anju.housing.service.order import get_event
 from anju.housing.service.selection import EVERYTHING, household_entitlement, household_selections
+from anju.identity.service import DataScope
 from anju.project import service as project_service
 
 __all__ = ["confirmation_data", "confirmation_file_name", "confirmation_pdf"]
@@ -73,15 +74,17 @@ def _refuse_unfinished(session: Session, entry: SelectionOrderEntry, code: str) 
     return Conflict(msg, "the household has not finished choosing", code="not_finished")
 
 
-def confirmation_data(session: Session, *, event_id: int, household_id: int) -> dict[str, Any]:
+def confirmation_data(
+    session: Session, *, scope: DataScope, event_id: int, household_id: int
+) -> dict[str, Any]:
     """What a household's selection confirmation prints, as text (the PDF's data): office and
     project, event, confirmation number, household code, head name, sign order number, order
     position, entitlement, every chosen flat, the total chosen area against the entitled one,
-    when it was confirmed, and the settlement note. 404 for no such event or household; 409
-    ``not_finished`` / ``not_in_order``."""
+    when it was confirmed, and the settlement note. 404 for no such event, or a household that
+    does not exist or is outside ``scope``; 409 ``not_finished`` / ``not_in_order``."""
     event = get_event(session, event_id=event_id)
+    h = household_service.get_household(session, scope=scope, household_id=household_id)
     entry = _entry(session, event_id, household_id)
-    h = household_service.get_household(session, scope=EVERYTHING, household_id=household_id)
     chosen = household_selections(session, household_id=household_id, event_id=event_id)
     if entry.status != "done" or not chosen:
         raise _refuse_unfinished(session, entry, h.code)
@@ -164,9 +167,9 @@ def confirmation_file_name(session: Session, *, event_id: int, household_id: int
     return f"选房确认单-{rules.confirmation_no(code, event.id, entry.position)}.pdf"
 
 
-def confirmation_pdf(session: Session, *, event_id: int, household_id: int) -> bytes:
+def confirmation_pdf(session: Session, *, scope: DataScope, event_id: int, household_id: int) -> bytes:
     """The household's selection confirmation as PDF (A4, typst, CJK font); the same data always
     gives the same bytes. Refusals as :func:`confirmation_data`."""
     return typst_pdf.render_pdf(
-        TYPST_TEMPLATE, confirmation_data(session, event_id=event_id, household_id=household_id)
+        TYPST_TEMPLATE, confirmation_data(session, scope=scope, event_id=event_id, household_id=household_id)
     )

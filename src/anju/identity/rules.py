@@ -49,6 +49,7 @@ class Permission(StrEnum):
     HOUSING_MANAGE = "housing.manage"  # estates, flat stock, selection events and their order
     SELECTION_OPERATE = "selection.operate"  # run a selection event: call households, confirm, skip
     SELECTION_UNDO = "selection.undo"  # undo a confirmed selection (a supervisor, with a reason)
+    SELECTION_WATCH = "selection.watch"  # the selection big screen (选房大屏) and its event stream
 
 
 class ScopeKind(StrEnum):
@@ -77,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.PAYMENT_APPROVE,
             P.SELECTION_UNDO,
+            P.SELECTION_WATCH,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -99,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.HOUSING_MANAGE,
             P.SELECTION_OPERATE,
+            P.SELECTION_WATCH,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),

@@ -11,6 +11,7 @@
   finish or skip (过号) a household, undo a selection (the household is called again), close the
   event, the operator console;
 - ``confirmation``: the selection confirmation (选房确认单) of a finished household, as PDF.
+- ``screen``: the selection big screen's snapshot (选房大屏).
 
 Services never commit; every write is audited in the same transaction.
 """
@@ -18,5 +19,6 @@ Services never commit; every write is audited in the same transaction.
 from anju.housing.service.calculator import *  # noqa: F403
 from anju.housing.service.confirmation import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
+from anju.housing.service.screen import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403
 from anju.housing.service.stock import *  # noqa: F403

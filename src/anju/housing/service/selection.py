@@ -232,12 +232,10 @@ def _call_next(session: Session, event: SelectionEvent) -> SelectionOrderEntry |
 
 
 def _notify(session: Session, event: SelectionEvent, **data: object) -> None:
-    events.notify(
-        session,
-        topic=events.project_topic(event.project_id),
-        kind="selection",
-        data={"event_id": event.id, "current_position": event.current_position, **data},
-    )
+    payload = {"event_id": event.id, "current_position": event.current_position, **data}
+    events.notify(session, topic=events.project_topic(event.project_id), kind="selection", data=payload)
+    # The event's own topic: its big screens follow only this event, not the whole project.
+    events.notify(session, topic=events.selection_event_topic(event.id), kind="selection", data=payload)
 
 
 def _current_entry(session: Session, event: SelectionEvent, household_id: int) -> SelectionOrderEntry:

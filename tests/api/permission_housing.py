@@ -42,7 +42,8 @@ class HousingTargets:
     flat_id: int
     event_id: int
     running: Running | None = None  # the event of the last call that runs one
-    sibling: int = 0  # the target's signed swap sibling (same scope case): confirmations are its
+    sibling: int = 0  # the target's signed swap sibling (same scope case)
+    household: tuple[int, str, str] = (0, "", "")  # the target household's id, head and code
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -101,6 +102,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         int(flat_id),
         _event(project_id, estate_id, "sign_order", "权限测试选房"),
         sibling=sibling,
+        household=(hid, head, code),
     )
 
 
@@ -306,35 +308,47 @@ CONFIRMATION_ROUTES = frozenset(
 )
 
 
-def finished_event(h: HousingTargets, n: int) -> int:
-    """A new open event in which the target's swap sibling has finished choosing (the households
-    called before it are skipped; it first gives up flats it holds from earlier calls)."""
+def finished_event(h: HousingTargets, n: int) -> tuple[int, int]:
+    """A new open event in which a new swap-signed sibling of the target (same scope case) has
+    finished choosing (the households called before it are skipped): the event and the sibling."""
+    from anju.agreement import service as agreement_service
     from anju.housing import service as housing_service
+    from anju.identity.service import DataScope
+    from tests.api.permission_calls import _signable_sibling
 
+    hid, head, code = h.household
+    sibling = _signable_sibling(hid, head, f"{code}C{n}")
+    with unit_of_work() as db:
+        agreement_service.sign(
+            db,
+            actor=OFFICER,
+            scope=DataScope.everything(),
+            household_id=sibling,
+            option="swap",
+            sign_on=today_shanghai(),
+        )
     run = running_event(h, "fixed", n)
     with unit_of_work() as db:
-        for sel, _ in housing_service.household_selections(db, household_id=h.sibling):
-            housing_service.undo_selection(db, actor=SUPERVISOR, selection_id=sel.id, reason="权限测试复位")
         housing_service.open_event(db, actor=OFFICER, event_id=run.event_id)
-        for _ in range(100):
+        for _ in range(500):
             console = housing_service.selection_console(db, event_id=run.event_id)
             assert console.current is not None, "the sibling is not in the event's order"
-            hid = int(console.current.household_id)
-            if hid != h.sibling:
-                housing_service.skip_household(db, actor=OFFICER, event_id=run.event_id, household_id=hid)
+            current = int(console.current.household_id)
+            if current != sibling:
+                housing_service.skip_household(db, actor=OFFICER, event_id=run.event_id, household_id=current)
                 continue
-            assert console.allowed, f"no flat fits household {hid}: {console.entitlement_error}"
+            assert console.allowed, f"no flat fits household {current}: {console.entitlement_error}"
             flat = max(console.allowed, key=lambda c: c.row.flat.gross_area).row.flat
             housing_service.select_flat(
-                db, actor=OFFICER, event_id=run.event_id, household_id=hid, flat_id=flat.id
+                db, actor=OFFICER, event_id=run.event_id, household_id=current, flat_id=flat.id
             )
-            housing_service.finish_household(db, actor=OFFICER, event_id=run.event_id, household_id=hid)
-            return run.event_id
+            housing_service.finish_household(db, actor=OFFICER, event_id=run.event_id, household_id=current)
+            return run.event_id, sibling
     raise AssertionError("the sibling was never called")
 
 
 def confirmation_path_values(h: HousingTargets, n: int, *, spare: bool) -> dict[str, int]:
-    """A permitted call reads the confirmation of the sibling in a new event where it finished; a
-    refused one names the planned event (nothing is built)."""
-    event_id = finished_event(h, n) if spare else h.event_id
-    return {"event_id": event_id, "household_id": h.sibling}
+    """A permitted call reads the confirmation of a new sibling in a new event where it finished;
+    a refused one names the planned event and the standing sibling (nothing is built)."""
+    event_id, household_id = finished_event(h, n) if spare else (h.event_id, h.sibling)
+    return {"event_id": event_id, "household_id": household_id}

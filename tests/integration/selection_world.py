@@ -89,13 +89,14 @@ def make_event(
     return SelectionWorld(w, event.id, estate.id, codes, [e.household_id for e in entries])
 
 
-# Flats of the live-server seed: 2 buildings x 2 units x 6 floors, 70 ㎡ (allowed to a one-person
-# household), and in unit 2 of building 2 88 ㎡ ones (refused by the rural rule small_household_flat).
+# Flats of the live-server seed: 2 buildings x 2 units x 7 floors, 70 ㎡ (allowed to a one-person
+# household: 21 of them), and in unit 2 of building 2 88 ㎡ ones (refused by the rural rule
+# small_household_flat).
 LIVE_FLATS = [
     (f"{b}幢", u, f, f"{f}0{u}", "B" if (b, u) == (2, 2) else "A", 88 if (b, u) == (2, 2) else 70, 60)
     for b in (1, 2)
     for u in (1, 2)
-    for f in range(1, 7)
+    for f in range(1, 8)
 ]
 
 

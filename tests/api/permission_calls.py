@@ -1101,7 +1101,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         query[name] = QUERY_VALUES[name]
     if route.path == "/api/v1/projects/{project_id}/households":
         query["q"] = "建国"
-    if route.path == "/api/v1/projects/{project_id}/events":
+    if route.path in ("/api/v1/projects/{project_id}/events", "/api/v1/selection-events/{event_id}/events"):
         query["max_seconds"] = 0  # an event stream ends right after its opening event
     if query:
         kwargs["params"] = query

@@ -147,7 +147,7 @@
 
   // The largest cell size (px) at which every building fits the panel (shelf packing, as flex-wrap lays them out).
   function cellSize(shapes, width, height) {
-    for (let s = 56; s >= 5; s--) {
+    for (let s = 80; s >= 5; s--) {
       let x = 0;
       let shelf = 0;
       let y = 0;

@@ -1088,6 +1088,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in SPARE_TEAM_ROUTES
         or route.key in permission_housing.SPARE_EVENT_ROUTES
         or route.key in permission_housing.RUN_ROUTES
+        or route.key in permission_housing.CONFIRMATION_ROUTES
     )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}

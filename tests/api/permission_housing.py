@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
@@ -313,6 +313,7 @@ def finished_event(h: HousingTargets, n: int) -> tuple[int, int]:
     finished choosing (the households called before it are skipped): the event and the sibling."""
     from anju.agreement import service as agreement_service
     from anju.housing import service as housing_service
+    from anju.housing.models import SelectionOrderEntry
     from anju.identity.service import DataScope
     from tests.api.permission_calls import _signable_sibling
 
@@ -330,13 +331,17 @@ def finished_event(h: HousingTargets, n: int) -> tuple[int, int]:
     run = running_event(h, "fixed", n)
     with unit_of_work() as db:
         housing_service.open_event(db, actor=OFFICER, event_id=run.event_id)
-        for _ in range(500):
-            console = housing_service.selection_console(db, event_id=run.event_id)
-            assert console.current is not None, "the sibling is not in the event's order"
-            current = int(console.current.household_id)
+        for _ in range(1000):
+            current = db.scalar(
+                select(SelectionOrderEntry.household_id).where(
+                    SelectionOrderEntry.event_id == run.event_id, SelectionOrderEntry.status == "current"
+                )
+            )
+            assert current is not None, "the sibling is not in the event's order"
             if current != sibling:
                 housing_service.skip_household(db, actor=OFFICER, event_id=run.event_id, household_id=current)
                 continue
+            console = housing_service.selection_console(db, event_id=run.event_id)
             assert console.allowed, f"no flat fits household {current}: {console.entitlement_error}"
             flat = max(console.allowed, key=lambda c: c.row.flat.gross_area).row.flat
             housing_service.select_flat(

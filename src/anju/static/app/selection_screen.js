@@ -191,12 +191,14 @@
       left.id = "ss-left-" + b.id;
       head.append(name, left);
       const g = el("div", "ss-grid");
+      // Cells as tall as the fit allows, and wide enough to fill the building's head width.
+      const cw = Math.max(s, Math.floor((MIN_W - sh.gaps * unitGapOf(s) - (sh.cols - 1) * gapOf(s)) / sh.cells));
       const tracks = [];
       sh.units.forEach((u, k) => {
         if (k > 0) tracks.push(unitGapOf(s) + "px");
-        for (let j = 0; j < sh.perUnit.get(u); j++) tracks.push(s + "px");
+        for (let j = 0; j < sh.perUnit.get(u); j++) tracks.push(cw + "px");
       });
-      g.style.gridTemplateColumns = tracks.join(" ") || s + "px";
+      g.style.gridTemplateColumns = tracks.join(" ") || cw + "px";
       g.style.gridAutoRows = s + "px";
       g.style.gap = gapOf(s) + "px";
       const used = new Map();

@@ -83,6 +83,12 @@ from anju.housing import service as housing_service
 from tests.integration.selection_world import make_event
 sys.path.insert(0, {str(ROOT / "bench")!r})
 from selection_bench import _flats
+import tests.factories as factories
+from datetime import date, timedelta
+# The factory's identity numbers differ by a 3-digit sequence: vary the birth date beyond 500 households.
+factories.id_number = lambda serial, born=date(1980, 5, 17): factories.make_id_number(
+    "330102", born + timedelta(days=serial // 500), serial % 500 + 1
+)
 migrate.upgrade(get_settings().effective_database_url)
 t = time.perf_counter()
 with unit_of_work() as db:

@@ -366,3 +366,24 @@ def test_the_stream_is_documented_in_openapi(client_as: ClientAs) -> None:
     ]
     assert {"once", "max_seconds"} <= {p["name"] for p in doc["parameters"]}
     assert "/api/v1/selection-events/{event_id}/screen" in spec.json()["paths"]
+
+
+def test_a_kept_snapshot_is_never_served_after_a_change(client_as: ClientAs) -> None:
+    client, _, world = client_as("commander")
+    event_id, flats, order = _event(world)
+    url = f"/api/v1/selection-events/{event_id}/screen"
+    first = client.get(url)
+    assert first.headers["cache-control"] == "no-store"
+    assert client.get(url).content == first.content  # unchanged: the kept rendering
+    assert first.json()["flat_counts"]["selected"] == 0
+    _choose(event_id, order[0], flats["1-1-101"], finish=False)
+    assert client.get(url).json()["flat_counts"]["selected"] == 1
+    with unit_of_work() as db:
+        housing_service.finish_household(db, actor=OFFICER, event_id=event_id, household_id=order[0])
+    d = client.get(url).json()
+    assert (d["entry_counts"]["done"], d["current"]["code"]) == (1, "H0002")
+    with unit_of_work() as db:
+        housing_service.change_flat_status(
+            db, actor=OFFICER, flat_id=flats["2-1-301"], status="reserved", reason="保留"
+        )
+    assert client.get(url).json()["flat_counts"]["reserved"] == 1

@@ -7,9 +7,12 @@ from any server worker (see :mod:`anju.web.live`)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +30,14 @@ from anju.web.params import READ_ERRORS, IdPath, error_responses
 
 router = APIRouter(tags=["housing"])
 WATCH = requires(Permission.SELECTION_WATCH)
+
+#: Seconds a rendered snapshot may be served for an unchanged fingerprint: bounds how long an edit of
+#: a household's code or head name (not in the fingerprint) takes to reach the wall.
+SNAPSHOT_TTL_S = 15.0
+# event id -> (fingerprint, rendered at (monotonic), JSON body); one lock per process so that the
+# screens refetching together after a change render the snapshot once.
+_snapshots: dict[int, tuple[tuple[object, ...], float, bytes]] = {}
+_render_lock = threading.Lock()
 
 
 @router.get(
@@ -156,10 +167,30 @@ def screen_read(screen: Any) -> s.SelectionScreenRead:
 )
 def selection_screen(
     event_id: IdPath, user: CurrentUser = Depends(WATCH), db: Session = Depends(get_db)
-) -> s.SelectionScreenRead:
+) -> Response:
     """The selection big screen's snapshot (选房大屏): the event (order kind and seed), the
     household being served (head name masked) with its entitled area, the next 8, households per
     order status, every building's flats with their status, flats left per building and per flat
     type, and the last 10 selections. The screen refetches it on every event of
     ``GET /api/v1/selection-events/{event_id}/events``."""
-    return screen_read(housing_service.selection_screen(db, event_id=event_id))
+    # The database's address too: two databases served by one process (tests) never share a snapshot.
+    key = (str(db.get_bind().engine.url), *housing_service.selection_screen_version(db, event_id=event_id))
+
+    def cached() -> bytes | None:
+        hit = _snapshots.get(event_id)
+        if hit is not None and hit[0] == key and time.monotonic() - hit[1] < SNAPSHOT_TTL_S:
+            return hit[2]
+        return None
+
+    body = cached()
+    if body is None:
+        with _render_lock:
+            body = cached()
+            if body is None:
+                body = (
+                    screen_read(housing_service.selection_screen(db, event_id=event_id))
+                    .model_dump_json()
+                    .encode()
+                )
+                _snapshots[event_id] = (key, time.monotonic(), body)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})

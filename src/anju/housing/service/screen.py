@@ -27,6 +27,7 @@ from anju.housing.models import (
     FlatType,
     HousingBuilding,
     Selection,
+    SelectionEventEstate,
     SelectionOrderEntry,
 )
 from anju.housing.service.order import event_estates, get_event
@@ -40,6 +41,7 @@ __all__ = [
     "ScreenSelection",
     "SelectionScreen",
     "selection_screen",
+    "selection_screen_version",
 ]
 
 #: Entry statuses still to be called, in call order (a skipped household comes again at the end).
@@ -149,6 +151,24 @@ def _entry_counts(session: Session, event_id: int) -> dict[str, int]:
     for status, n in rows:
         out[str(status)] = int(n)
     return out
+
+
+def selection_screen_version(session: Session, *, event_id: int) -> tuple[object, ...]:
+    """A cheap fingerprint of everything the snapshot shows but the household labels: it changes
+    with every open, call, finish, skip (the event's version), every selection, undo, freeze or
+    import (the flats' count and versions, which only grow) and every new selection. Two queries;
+    404 for no such event. The web layer keeps a rendered snapshot per fingerprint, so 20 screens
+    refetching after one change cost one snapshot."""
+    event = get_event(session, event_id=event_id)
+    offered = select(SelectionEventEstate.estate_id).where(SelectionEventEstate.event_id == event_id)
+    flats, versions, last = session.execute(
+        select(
+            func.count(Flat.id),
+            func.coalesce(func.sum(Flat.version), 0),
+            select(func.max(Selection.id)).where(Selection.event_id == event_id).scalar_subquery(),
+        ).where(Flat.estate_id.in_(offered))
+    ).one()
+    return (event.id, event.version, event.status, event.current_position, int(flats), int(versions), last)
 
 
 def selection_screen(

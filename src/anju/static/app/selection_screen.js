@@ -140,21 +140,23 @@
     return { units: units, perUnit: perUnit, offset: offset, cols: Math.max(1, col - 1), cells: Math.max(1, col - units.length), gaps: Math.max(0, units.length - 1), top: top, rows: Math.max(1, top - bottom + 1) };
   }
 
-  const GAP = 2;
-  const HEAD_H = 26;
-  const BLD_GAP = 14;
-  const MIN_W = 150;
+  const HEAD_H = 44; // two lines: the building, then what is left
+  const BLD_GAP = 12;
+  const MIN_W = 76;
+  const gapOf = (s) => (s >= 14 ? 2 : 1);
+  const unitGapOf = (s) => Math.max(3, Math.ceil(s / 3));
 
   // The largest cell size (px) at which every building fits the panel (shelf packing, as flex-wrap lays them out).
   function cellSize(shapes, width, height) {
-    for (let s = 80; s >= 5; s--) {
+    for (let s = 80; s >= 3; s--) {
+      const gap = gapOf(s);
       let x = 0;
       let shelf = 0;
       let y = 0;
       let ok = true;
       for (const sh of shapes) {
-        const w = Math.max(MIN_W, sh.cells * s + sh.gaps * Math.ceil(s / 3) + (sh.cols - 1) * GAP);
-        const h = HEAD_H + 4 + sh.rows * s + (sh.rows - 1) * GAP;
+        const w = Math.max(MIN_W, sh.cells * s + sh.gaps * unitGapOf(s) + (sh.cols - 1) * gap);
+        const h = HEAD_H + 4 + sh.rows * s + (sh.rows - 1) * gap;
         if (w > width) {
           ok = false;
           break;
@@ -169,31 +171,36 @@
       }
       if (ok && y + shelf <= height) return s;
     }
-    return 5;
+    return 3;
   }
 
   function buildGrid(buildings, box) {
     const shapes = buildings.map(shape);
     const s = cellSize(shapes, box.clientWidth, box.clientHeight);
     const font = Math.floor(s * 0.36);
+    const several = buildings.some((o) => o.estate_id !== buildings[0].estate_id);
     grid.cells.clear();
     const blocks = buildings.map((b, i) => {
       const sh = shapes[i];
       const block = el("div", "ss-bld");
       block.dataset.building = String(b.id);
       const head = el("div", "ss-bld-head");
-      const name = el("b", null, (buildings.some((o) => o.estate_id !== b.estate_id) ? b.estate_name + " " : "") + b.code);
+      const name = el("b", null, (several ? b.estate_name + " " : "") + b.code);
+      name.title = name.textContent;
       const left = el("span", "ss-left-n");
       left.id = "ss-left-" + b.id;
       head.append(name, left);
       const g = el("div", "ss-grid");
+      // Cells as tall as the fit allows, and wide enough to fill the building's head width.
+      const cw = Math.max(s, Math.floor((MIN_W - sh.gaps * unitGapOf(s) - (sh.cols - 1) * gapOf(s)) / sh.cells));
       const tracks = [];
       sh.units.forEach((u, k) => {
-        if (k > 0) tracks.push(Math.ceil(s / 3) + "px");
-        for (let j = 0; j < sh.perUnit.get(u); j++) tracks.push(s + "px");
+        if (k > 0) tracks.push(unitGapOf(s) + "px");
+        for (let j = 0; j < sh.perUnit.get(u); j++) tracks.push(cw + "px");
       });
-      g.style.gridTemplateColumns = tracks.join(" ") || s + "px";
+      g.style.gridTemplateColumns = tracks.join(" ") || cw + "px";
       g.style.gridAutoRows = s + "px";
+      g.style.gap = gapOf(s) + "px";
       const used = new Map();
       b.flats.forEach((f) => {
         const key = f.unit + ":" + f.floor;

@@ -38,13 +38,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_world(tmp: Path, *, start_timeout: float = 90) -> Iterator[LiveWorld]:
-    """Start ``serve_world.py`` on a fresh SQLite database under ``tmp``; stop it on exit."""
+def serve_world(
+    tmp: Path,
+    *,
+    start_timeout: float = 90,
+    database_url: str | None = None,
+    households: int = 6,
+    seed: str | None = None,
+) -> Iterator[LiveWorld]:
+    """Start ``serve_world.py`` on a fresh SQLite database under ``tmp`` (or the empty server
+    database ``database_url``) with ``households`` households, seeded further by ``seed``
+    (``module:function``, see serve_world.py); stop it on exit."""
     port = free_port()
     world_file = tmp / "world.json"
     log_path = tmp / "server.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ANJU_ENV": "test"}
     env.pop("ANJU_DATABASE_URL", None)
+    env["ANJU_TEST_WORLD_HOUSEHOLDS"] = str(households)
+    for name, value in (("ANJU_TEST_DATABASE_URL", database_url), ("ANJU_TEST_SEED", seed)):
+        if value:
+            env[name] = value
+        else:
+            env.pop(name, None)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [

@@ -28,7 +28,7 @@ from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.housing import api as housing_api
-from anju.housing import calculator_api, calculator_pages
+from anju.housing import calculator_api, calculator_pages, screen_api, screen_pages
 from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
 from anju.housing import selection_pages as housing_selection_pages
@@ -85,6 +85,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
+    app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
@@ -92,6 +93,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
+    app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -604,6 +604,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
     """Realistic values for every path parameter; an unknown parameter name fails the test."""
     if t.housing is not None and route.key in permission_housing.RUN_ROUTES:  # an event of its own per call
         return permission_housing.run_path_values(route, t.housing, t.next_serial(), spare=spare)
+    if t.housing is not None and route.key in permission_housing.CONFIRMATION_ROUTES:
+        return permission_housing.confirmation_path_values(t.housing, t.next_serial(), spare=spare)
     first = route.path.removeprefix("/api/v1").split("/")[1]
     values: dict[str, Any] = {}
     for name in route.params:
@@ -1086,6 +1088,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in SPARE_TEAM_ROUTES
         or route.key in permission_housing.SPARE_EVENT_ROUTES
         or route.key in permission_housing.RUN_ROUTES
+        or route.key in permission_housing.CONFIRMATION_ROUTES
     )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
@@ -1099,7 +1102,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         query[name] = QUERY_VALUES[name]
     if route.path == "/api/v1/projects/{project_id}/households":
         query["q"] = "建国"
-    if route.path == "/api/v1/projects/{project_id}/events":
+    if route.path in ("/api/v1/projects/{project_id}/events", "/api/v1/selection-events/{event_id}/events"):
         query["max_seconds"] = 0  # an event stream ends right after its opening event
     if query:
         kwargs["params"] = query

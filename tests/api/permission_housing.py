@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
@@ -42,6 +42,8 @@ class HousingTargets:
     flat_id: int
     event_id: int
     running: Running | None = None  # the event of the last call that runs one
+    sibling: int = 0  # the target's signed swap sibling (same scope case)
+    household: tuple[int, str, str] = (0, "", "")  # the target household's id, head and code
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -95,7 +97,12 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         flat_id = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat.id
         estate_id = estate.id
     return HousingTargets(
-        project_id, estate_id, int(flat_id), _event(project_id, estate_id, "sign_order", "权限测试选房")
+        project_id,
+        estate_id,
+        int(flat_id),
+        _event(project_id, estate_id, "sign_order", "权限测试选房"),
+        sibling=sibling,
+        household=(hid, head, code),
     )
 
 
@@ -193,6 +200,7 @@ RUN_ROUTES: dict[str, str] = {
     "POST /api/v1/selection-events/{event_id}/skip": "open",
     "POST /api/v1/selections/{selection_id}/undo": "selected",
     "POST /selection-events/{event_id}/console": "open",  # the console confirms a flat
+    "POST /api/v1/selection-events/{event_id}/close": "open",
 }
 SUPERVISOR = Actor(
     user_id=None, username="perm-housing-lead", display_name="权限测试负责人", role="commander"
@@ -285,4 +293,67 @@ def run_body(route: AppRoute, h: HousingTargets) -> dict[str, Any] | None:
         return {"household_id": run.household_id or 1}
     if route.key == "POST /api/v1/selections/{selection_id}/undo":
         return {"reason": "户主改选"}
+    if route.key == "POST /api/v1/selection-events/{event_id}/close":
+        return {"reason": "权限测试：其余各户另行安排"}
     return None
+
+
+# --------------------------------------------------------------------------- confirmations
+
+CONFIRMATION_ROUTES = frozenset(
+    {
+        "GET /selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+        "GET /api/v1/selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+    }
+)
+
+
+def finished_event(h: HousingTargets, n: int) -> tuple[int, int]:
+    """A new open event in which a new swap-signed sibling of the target (same scope case) has
+    finished choosing (the households called before it are skipped): the event and the sibling."""
+    from anju.agreement import service as agreement_service
+    from anju.housing import service as housing_service
+    from anju.housing.models import SelectionOrderEntry
+    from anju.identity.service import DataScope
+    from tests.api.permission_calls import _signable_sibling
+
+    hid, head, code = h.household
+    sibling = _signable_sibling(hid, head, f"{code}C{n}")
+    with unit_of_work() as db:
+        agreement_service.sign(
+            db,
+            actor=OFFICER,
+            scope=DataScope.everything(),
+            household_id=sibling,
+            option="swap",
+            sign_on=today_shanghai(),
+        )
+    run = running_event(h, "fixed", n)
+    with unit_of_work() as db:
+        housing_service.open_event(db, actor=OFFICER, event_id=run.event_id)
+        for _ in range(1000):
+            current = db.scalar(
+                select(SelectionOrderEntry.household_id).where(
+                    SelectionOrderEntry.event_id == run.event_id, SelectionOrderEntry.status == "current"
+                )
+            )
+            assert current is not None, "the sibling is not in the event's order"
+            if current != sibling:
+                housing_service.skip_household(db, actor=OFFICER, event_id=run.event_id, household_id=current)
+                continue
+            console = housing_service.selection_console(db, event_id=run.event_id)
+            assert console.allowed, f"no flat fits household {current}: {console.entitlement_error}"
+            flat = max(console.allowed, key=lambda c: c.row.flat.gross_area).row.flat
+            housing_service.select_flat(
+                db, actor=OFFICER, event_id=run.event_id, household_id=current, flat_id=flat.id
+            )
+            housing_service.finish_household(db, actor=OFFICER, event_id=run.event_id, household_id=current)
+            return run.event_id, sibling
+    raise AssertionError("the sibling was never called")
+
+
+def confirmation_path_values(h: HousingTargets, n: int, *, spare: bool) -> dict[str, int]:
+    """A permitted call reads the confirmation of a new sibling in a new event where it finished;
+    a refused one names the planned event and the standing sibling (nothing is built)."""
+    event_id, household_id = finished_event(h, n) if spare else (h.event_id, h.sibling)
+    return {"event_id": event_id, "household_id": household_id}

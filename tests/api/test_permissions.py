@@ -67,6 +67,9 @@ RENDER_ONCE = frozenset(
         "GET /api/v1/projects/{project_id}/dispatch-reports/{report_on}.docx",
         "GET /agreements/{agreement_id}/print",
         "GET /api/v1/agreements/{agreement_id}/document",
+        # each permitted call builds an event in which a new household finished (permission_housing)
+        "GET /selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+        "GET /api/v1/selection-events/{event_id}/households/{household_id}/confirmation.pdf",
     }
 )
 

@@ -74,7 +74,9 @@ CONTENT_CHECKED = {
 # Ends the session it runs in: each of its cases logs in a session of its own.
 OWN_SESSION = frozenset({("POST", "/api/v1/auth/logout")})
 # Event streams stay open (the big screen's): each case asks for one that ends after its opening event.
-STREAMS = frozenset({("GET", "/api/v1/projects/{project_id}/events")})
+STREAMS = frozenset(
+    {("GET", "/api/v1/projects/{project_id}/events"), ("GET", "/api/v1/selection-events/{event_id}/events")}
+)
 ROLE_FOR = {
     "/api/v1/audit/verify": "auditor",
     "/api/v1/selections/{selection_id}/undo": "commander",  # a supervisor undoes a selection

@@ -47,6 +47,12 @@ def project_topic(project_id: int) -> str:
     return f"project:{project_id}"
 
 
+def selection_event_topic(event_id: int) -> str:
+    """The topic of what moves one selection event's big screen (选房大屏): its calls,
+    selections and the status of the flats it offers."""
+    return f"selection-event:{event_id}"
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending: list[ChangeEvent] = session.info.pop(_PENDING, [])

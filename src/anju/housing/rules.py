@@ -100,12 +100,14 @@ ENTRY_STATUSES: dict[str, str] = {
     "absent": "未参加",
 }
 # A skipped (过号) household is called again at the end; absent means it does not take part
-# (did not come, or its swap agreement ended after the roster was published).
+# (did not come, or its swap agreement ended after the roster was published). A done household
+# whose selection a supervisor undid waits again (done -> waiting) to be called next; closing an
+# event sends a current household that chose nothing back to waiting (it stays unserved).
 ENTRY_TRANSITIONS: dict[str, frozenset[str]] = {
     "waiting": frozenset({"current", "absent"}),
     "current": frozenset({"done", "skipped", "absent", "waiting"}),
     "skipped": frozenset({"current", "absent"}),
-    "done": frozenset(),
+    "done": frozenset({"waiting"}),
     "absent": frozenset(),
 }
 
@@ -118,6 +120,37 @@ def check_entry_transition(current: str, target: str) -> None:
             f"illegal order entry transition {current} -> {target}",
             code="illegal_transition",
         )
+
+
+MAX_CLOSE_REASON = 500
+
+
+def check_close(*, unserved: int, current_has_flats: bool, reason: str) -> str:
+    """Whether an open event may be closed (结束选房): the reason, cleaned. With households still
+    waiting, skipped or called but without a flat (``unserved``) a reason is required (they stay
+    unserved, and the record says why); a called household that has chosen flats but is not
+    finished blocks closing (finish it, or undo its selections). Raises :class:`Conflict` or
+    :class:`ValidationFailed`."""
+    why = " ".join((reason or "").split())
+    if current_has_flats:
+        raise Conflict(
+            "正在选房的户已选定房源但尚未完成，请先完成该户选房（或撤销其选房）再结束选房",
+            "the current household has selected flats but is not finished",
+            code="current_not_finished",
+        )
+    if len(why) > MAX_CLOSE_REASON:
+        msg = f"结束原因最多 {MAX_CLOSE_REASON} 字"
+        raise ValidationFailed(msg, "reason too long", details=[{"field": "reason", "message": msg}])
+    if unserved and not why:
+        msg = f"还有 {unserved} 户未选房（等候或过号），结束选房须填写原因"
+        raise ValidationFailed(msg, "reason required", details=[{"field": "reason", "message": msg}])
+    return why
+
+
+def confirmation_no(project_code: str, event_id: int, position: int) -> str:
+    """The number printed on a household's selection confirmation (选房确认单): stable for the
+    event and the household's order position, e.g. ``P1-XF3-0012``."""
+    return f"{project_code}-XF{event_id}-{position:04d}"
 
 
 # --------------------------------------------------------------------------- the order

@@ -276,3 +276,111 @@ class EntryRead(BaseModel):
     status: str
     status_label: str
     current_position: int | None
+
+
+class EventClose(BaseModel):
+    """Close the event (结束选房). A reason is required while households are still waiting or
+    skipped (they stay unserved); ``version`` as read (stale: 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, TextRule("结束原因", 500)] = ""
+    version: _Version = None
+
+
+# --------------------------------------------------------------------------- the selection big screen
+
+
+class ScreenHouseholdRead(BaseModel):
+    """A household on the big screen: code, masked head name (张**), order position, sign number;
+    for the household being served, its entitled and maximum area and maximum flats."""
+
+    household_id: int
+    code: str
+    name_masked: str
+    position: int
+    sign_no: int | None
+    status: str
+    entitled_area: Decimal | None = None
+    max_area: Decimal | None = None
+    max_flats: int | None = None
+
+
+class ScreenFlatRead(BaseModel):
+    """A flat of the screen's grid."""
+
+    id: int
+    code: str
+    unit: int
+    floor: int
+    number: str
+    flat_type: str
+    gross_area: Decimal
+    status: Literal["available", "frozen", "reserved", "selected", "delivered"]
+
+
+class ScreenBuildingRead(BaseModel):
+    """A building with its flats (by unit, floors top down) and its flats per status (left =
+    ``counts.available``)."""
+
+    id: int
+    estate_id: int
+    estate_name: str
+    code: str
+    floors: int
+    units: int
+    counts: dict[str, int]
+    flats: list[ScreenFlatRead]
+
+
+class ScreenFlatTypeRead(BaseModel):
+    """A flat type of an estate: flats in all and still available."""
+
+    estate_id: int
+    code: str
+    name: str
+    gross_area: Decimal | None
+    total: int
+    available: int
+
+
+class ScreenSelectionRead(BaseModel):
+    """A recent selection on the screen."""
+
+    household_code: str
+    flat_code: str
+    building: str
+    selected_at: datetime
+
+
+class ScreenEstateRead(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class SelectionScreenRead(BaseModel):
+    """The selection big screen's snapshot (选房大屏): the event with its order kind and seed, the
+    household being served and the next ones, households per order status (``entry_counts``:
+    waiting, current, done, skipped, absent), flats per status, every building's flats, flats
+    left per type, and the latest selections (newest first)."""
+
+    event_id: int
+    project_id: int
+    name: str
+    status: str
+    status_label: str
+    order_kind: str
+    order_kind_label: str
+    seed: str | None
+    seed_source: str
+    seed_committed_hash: str | None
+    current_position: int | None
+    current: ScreenHouseholdRead | None
+    upcoming: list[ScreenHouseholdRead]
+    entry_counts: dict[str, int]
+    flat_counts: dict[str, int]
+    estates: list[ScreenEstateRead]
+    buildings: list[ScreenBuildingRead]
+    flat_types: list[ScreenFlatTypeRead]
+    recent: list[ScreenSelectionRead]

@@ -1,5 +1,6 @@
 """JSON routes that run a selection event (选房大会): open it, select a flat for the household
-being served, finish or skip (过号) a household, and undo a selection (a supervisor, with a reason).
+being served, finish or skip (过号) a household, undo a selection (a supervisor, with a reason; the
+household is called again), close the event, and a finished household's confirmation (选房确认单) PDF.
 
 A flat already taken or a selection breaking an entitlement rule is a 409 whose Chinese message
 names the flat or the rule (``flat_taken``, ``selection_rule``)."""
@@ -7,9 +8,11 @@ names the flat or the rule (``flat_taken``, ``selection_rule``)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from anju.housing import rules
 from anju.housing import schemas as s
@@ -131,3 +134,57 @@ def undo_selection(
         db, actor=user.actor(client_ip(request)), selection_id=selection_id, reason=body.reason
     )
     return selection_read(db, sel)
+
+
+@router.post("/selection-events/{event_id}/close", response_model=s.EventRead)
+def close_event(
+    event_id: IdPath,
+    body: s.EventClose,
+    request: Request,
+    user: CurrentUser = Depends(OPERATE),
+    db: Session = Depends(get_db),
+) -> s.EventRead:
+    """Close the event (结束选房, 进行中 -> 已结束). With households still waiting or skipped a
+    ``reason`` is required (422; they stay unserved); a household being served that has chosen
+    flats but is not finished is a 409 ``current_not_finished``; a planned or closed event a 409
+    ``illegal_transition``."""
+    housing_service.close_event(
+        db,
+        actor=user.actor(client_ip(request)),
+        event_id=event_id,
+        reason=body.reason,
+        expected_version=body.version,
+    )
+    return event_read(housing_service.event_summary(db, event_id=event_id))
+
+
+def confirmation_response(db: Session, user: CurrentUser, event_id: int, household_id: int) -> Response:
+    """The household's selection confirmation PDF, inline (for printing); a household outside the
+    user's data scope is a 404."""
+    content = housing_service.confirmation_pdf(
+        db, scope=user.scope, event_id=event_id, household_id=household_id
+    )
+    name = housing_service.confirmation_file_name(db, event_id=event_id, household_id=household_id)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"},
+    )
+
+
+@router.get(
+    "/selection-events/{event_id}/households/{household_id}/confirmation.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "选房确认单 PDF"}},
+)
+def confirmation_pdf(
+    event_id: IdPath,
+    household_id: IdPath,
+    user: CurrentUser = Depends(OPERATE),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The selection confirmation (选房确认单) of a household that finished choosing: event,
+    confirmation number, household, order position, entitlement, every chosen flat, total area
+    against the entitled one, the time confirmed and the signature lines. 409 ``not_finished``
+    for a household still choosing, waiting, skipped or whose selection was undone."""
+    return confirmation_response(db, user, event_id, household_id)

@@ -1,7 +1,8 @@
 """The operator console of a selection event (选房操作台): the household being served with its
 entitlement, the flats it may still choose (screened by the policy's rules) with a confirm button
-each, skip (过号) and finish; the households that follow. Forms post and come back (303) with a
-short confirmation, or show the console again with the Chinese error and its status."""
+each, skip (过号) and finish; the households that follow; the finished ones with their
+confirmation (选房确认单) to print; closing the event (结束选房). Forms post and come back (303)
+with a short confirmation, or show the console again with the Chinese error and its status."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from anju.errors import DomainError, ValidationFailed
 from anju.housing import rules
 from anju.housing import service as housing_service
+from anju.housing.selection_api import confirmation_response
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -30,6 +32,7 @@ OK_MESSAGES = {
     "selected": "房源已确认",
     "finished": "该户选房完成，已叫下一户",
     "skipped": "已过号，该户排到最后",
+    "closed": "选房已结束",
 }
 
 
@@ -43,6 +46,8 @@ def _context(db: Session, request: Request, event_id: int) -> dict[str, Any]:
         "event_status": rules.EVENT_STATUSES.get(console.event.status, console.event.status),
         "entry_statuses": rules.ENTRY_STATUSES,
         "message_ok": OK_MESSAGES.get(request.query_params.get("ok", ""), ""),
+        # The household just finished: its confirmation is offered for printing at once.
+        "just_done": parse_id(request.query_params.get("done", "")),
         "message": "",
         "problems": [],
     }
@@ -78,10 +83,11 @@ def _id(form: Any, name: str, label: str) -> int:
 async def console_action(
     event_id: IdPath, request: Request, user: CurrentUser = Depends(OPERATE), db: Session = Depends(get_db)
 ) -> Response:
-    """One console action (``action`` = open | select | finish | skip)."""
+    """One console action (``action`` = open | select | finish | skip | close)."""
     form = await request.form()
     action = str(form.get("action", ""))
     actor = user.actor(client_ip(request))
+    hid: int | None = None
     try:
         if action == "open":
             housing_service.open_event(db, actor=actor, event_id=event_id)
@@ -103,10 +109,28 @@ async def console_action(
             else:
                 housing_service.skip_household(db, actor=actor, event_id=event_id, household_id=hid)
                 ok = "skipped"
+        elif action == "close":
+            housing_service.close_event(
+                db, actor=actor, event_id=event_id, reason=str(form.get("reason", ""))
+            )
+            ok = "closed"
         else:
             raise ValidationFailed(
                 "未知的操作", "unknown action", details=[{"field": "action", "message": "未知的操作"}]
             )
     except DomainError as exc:
         return _failed(db, request, event_id, exc)
-    return RedirectResponse(f"/selection-events/{event_id}/console?ok={ok}", status_code=303)
+    done = f"&done={hid}" if ok == "finished" else ""
+    return RedirectResponse(f"/selection-events/{event_id}/console?ok={ok}{done}", status_code=303)
+
+
+@router.get("/selection-events/{event_id}/households/{household_id}/confirmation.pdf")
+def confirmation_page(
+    event_id: IdPath,
+    household_id: IdPath,
+    user: CurrentUser = Depends(OPERATE),
+    db: Session = Depends(get_db),
+) -> Response:
+    """A finished household's selection confirmation (选房确认单) shown in the browser, to print on
+    A4 and sign at the desk."""
+    return confirmation_response(db, user, event_id, household_id)

@@ -60,6 +60,7 @@ class Permission(StrEnum):
     TIMEBANK_READ = "timebank.read"  # volunteers, activities, hours, ledgers, moral-bank points
     TIMEBANK_MANAGE = "timebank.manage"  # activities, sign-up, check-in, redemptions, transfers
     TIMEBANK_REVIEW = "timebank.review"  # approve volunteers' hours (two reviewers, never the volunteer)
+    SELECTION_WATCH = "selection.watch"  # the selection big screen (选房大屏) and its event stream
 
 
 class ScopeKind(StrEnum):
@@ -90,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SELECTION_UNDO,
             P.GRID_READ,
             P.TIMEBANK_READ,
+            P.SELECTION_WATCH,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -112,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.HOUSING_MANAGE,
             P.SELECTION_OPERATE,
+            P.SELECTION_WATCH,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),

@@ -8,12 +8,17 @@
 - ``calculator``: one household's cash and swap totals, entitlement and what each available
   flat would cost or refund (read only);
 - ``selection``: running the event: open it, select flats (checked against the entitlement),
-  finish or skip (过号) a household, undo a selection, the operator console.
+  finish or skip (过号) a household, undo a selection (the household is called again), close the
+  event, the operator console;
+- ``confirmation``: the selection confirmation (选房确认单) of a finished household, as PDF.
+- ``screen``: the selection big screen's snapshot (选房大屏).
 
 Services never commit; every write is audited in the same transaction.
 """
 
 from anju.housing.service.calculator import *  # noqa: F403
+from anju.housing.service.confirmation import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
+from anju.housing.service.screen import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403
 from anju.housing.service.stock import *  # noqa: F403

@@ -414,12 +414,10 @@ def fix_order(
         },
         project_id=event.project_id,
     )
-    events.notify(
-        session,
-        topic=events.project_topic(event.project_id),
-        kind="selection",
-        data={"event_id": event.id, "order_fixed": True},
-    )
+    for topic in (events.project_topic(event.project_id), events.selection_event_topic(event.id)):
+        events.notify(
+            session, topic=topic, kind="selection", data={"event_id": event.id, "order_fixed": True}
+        )
     return entries
 
 

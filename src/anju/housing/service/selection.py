@@ -48,6 +48,8 @@ from anju.policy import swap as swap_engine
 __all__ = [
     "Console",
     "ConsoleCandidate",
+    "DoneHousehold",
+    "close_event",
     "finish_household",
     "household_entitlement",
     "household_selections",
@@ -230,12 +232,10 @@ def _call_next(session: Session, event: SelectionEvent) -> SelectionOrderEntry |
 
 
 def _notify(session: Session, event: SelectionEvent, **data: object) -> None:
-    events.notify(
-        session,
-        topic=events.project_topic(event.project_id),
-        kind="selection",
-        data={"event_id": event.id, "current_position": event.current_position, **data},
-    )
+    payload = {"event_id": event.id, "current_position": event.current_position, **data}
+    events.notify(session, topic=events.project_topic(event.project_id), kind="selection", data=payload)
+    # The event's own topic: its big screens follow only this event, not the whole project.
+    events.notify(session, topic=events.selection_event_topic(event.id), kind="selection", data=payload)
 
 
 def _current_entry(session: Session, event: SelectionEvent, household_id: int) -> SelectionOrderEntry:
@@ -478,7 +478,15 @@ def skip_household(
 
 def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason: str) -> Selection:
     """Undo a confirmed selection (撤销选房), with a reason; the routes let only a supervisor
-    (``selection.undo``) call it. The row is kept (undone, who, when, why); the flat becomes available again. Audited."""
+    (``selection.undo``) call it. The row is kept (undone, who, when, why); the flat becomes
+    available again. Audited.
+
+    Re-calling: a household that had finished (done) goes back into the order so that it chooses
+    again. It is called **next after the household being served now**: it takes the current
+    household's call number (several re-called households follow in order position), so it comes
+    before everyone still waiting or skipped; when nobody is being served it becomes current at
+    once. A household still being served (or waiting) keeps its place. On a closed event the
+    household only goes back to waiting (unserved)."""
     why = (reason or "").strip()
     if not why or len(why) > MAX_UNDO_REASON:
         raise ValidationFailed(
@@ -490,8 +498,9 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
     sel = session.get(Selection, selection_id)
     if sel is None:
         raise NotFound("选房记录不存在", "selection not found")
-    event = get_event(session, event_id=sel.event_id)
-    _lock_entry(session, sel.event_id, sel.household_id)
+    event = _lock_event(session, sel.event_id)
+    entry = _lock_entry(session, sel.event_id, sel.household_id)
+    current = _current_locked(session, event.id) if entry.status == "done" else None
     flat = _lock_flat(session, sel.flat_id)
     session.refresh(sel, with_for_update=True)
     if sel.status != "confirmed":
@@ -512,6 +521,7 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
     bump_version(session, flat)
     flat.status, flat.household_id, flat.selection_id, flat.status_changed_at = "available", None, None, now
     label = _label(session, sel.household_id)
+    recall = _recall(session, event, entry, current)
     audit_service.record(
         session,
         actor=actor,
@@ -523,13 +533,107 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
             "flat": [flat.code, flat.code],
             "flat_status": ["selected", "available"],
             "household": [label, label],
+            **recall,
         },
         reason=why,
         project_id=event.project_id,
         household_id=sel.household_id,
     )
-    _notify(session, event, undone=sel.id, flat_code=flat.code)
+    _notify(session, event, undone=sel.id, flat_code=flat.code, household_id=sel.household_id)
     return sel
+
+
+def _current_locked(session: Session, event_id: int) -> SelectionOrderEntry | None:
+    return session.scalars(
+        select(SelectionOrderEntry)
+        .where(SelectionOrderEntry.event_id == event_id, SelectionOrderEntry.status == "current")
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _recall(
+    session: Session, event: SelectionEvent, entry: SelectionOrderEntry, current: SelectionOrderEntry | None
+) -> dict[str, list[object]]:
+    """Put a finished household whose selection was undone back into the order (see
+    :func:`undo_selection`); the audit's changes. ``current`` is the household being served,
+    locked by the caller before the flat (locks go event, order entries, flat)."""
+    if entry.status != "done":
+        return {}
+    before = (entry.status, entry.call_order, event.current_position)
+    rules.check_entry_transition(entry.status, "waiting")
+    bump_version(session, entry)
+    entry.status = "waiting"
+    if event.status == "open":
+        if current is not None:
+            entry.call_order = current.call_order
+        else:
+            rules.check_entry_transition(entry.status, "current")
+            entry.status = "current"
+            bump_version(session, event)
+            event.current_position = entry.position
+    return {
+        "entry_status": [before[0], entry.status],
+        "call_order": [before[1], entry.call_order],
+        "current_position": [before[2], event.current_position],
+    }
+
+
+def close_event(
+    session: Session, *, actor: Actor, event_id: int, reason: str = "", expected_version: int | None = None
+) -> SelectionEvent:
+    """Close a selection event (结束选房, 进行中 -> 已结束). Allowed when every household is done;
+    with households still waiting, skipped, or called without a flat, only with a reason: they
+    stay unserved (a called one goes back to waiting). A called household that has chosen flats
+    but is not finished blocks it (409 ``current_not_finished``). Audited with the unserved
+    households and the reason; big screens are told."""
+    event = _lock_event(session, event_id)
+    if expected_version is not None and event.version != expected_version:
+        raise identity_service.stale_version(
+            session, what="选房活动", current=event.version, entity="selection_event", entity_id=event.id
+        )
+    rules.check_event_transition(event.status, "closed")
+    pending = list(
+        session.scalars(
+            select(SelectionOrderEntry)
+            .where(
+                SelectionOrderEntry.event_id == event.id,
+                SelectionOrderEntry.status.in_(("current", "waiting", "skipped")),
+            )
+            .order_by(SelectionOrderEntry.id)
+            .with_for_update()
+        )
+    )
+    current = next((e for e in pending if e.status == "current"), None)
+    has_flats = current is not None and bool(
+        household_selections(session, household_id=current.household_id, event_id=event.id, lock=True)
+    )
+    why = rules.check_close(unserved=len(pending), current_has_flats=has_flats, reason=reason)
+    if current is not None:
+        rules.check_entry_transition(current.status, "waiting")
+        bump_version(session, current)
+        current.status = "waiting"
+    labels = household_service.household_labels(session, household_ids=[e.household_id for e in pending])
+    unserved = [labels.get(e.household_id, (f"#{e.household_id}", ""))[0] for e in pending]
+    before = event.current_position
+    bump_version(session, event)
+    event.status, event.current_position = "closed", None
+    audit_service.record(
+        session,
+        actor=actor,
+        action="close",
+        entity="selection_event",
+        entity_id=event.id,
+        changes={
+            "status": ["open", "closed"],
+            "current_position": [before, None],
+            "unserved": [None, sorted(unserved)],
+        },
+        reason=why,
+        project_id=event.project_id,
+    )
+    _notify(session, event, closed=True, unserved=len(unserved))
+    return event
 
 
 def _when(at: datetime | None) -> str:
@@ -547,6 +651,16 @@ class ConsoleCandidate:
     broken: list[swap_engine.Violation]
 
 
+@dataclass(frozen=True, slots=True)
+class DoneHousehold:
+    """A household that finished choosing: its order entry, code, head name and flat codes."""
+
+    entry: SelectionOrderEntry
+    code: str
+    name: str
+    flats: list[str]
+
+
 @dataclass(slots=True)
 class Console:
     """What the operator sees: the event, the current household (code, name, entitlement or why
@@ -561,8 +675,10 @@ class Console:
     chosen: list[tuple[Selection, Flat]] = field(default_factory=list)
     candidates: list[ConsoleCandidate] = field(default_factory=list)
     upcoming: list[tuple[SelectionOrderEntry, str, str]] = field(default_factory=list)
+    finished: list[DoneHousehold] = field(default_factory=list)
     done: int = 0
     total: int = 0
+    unserved: int = 0
 
     @property
     def allowed(self) -> list[ConsoleCandidate]:
@@ -581,11 +697,30 @@ def selection_console(session: Session, *, event_id: int, upcoming: int = 8) -> 
         )
     )
     console = Console(event, total=len(entries), done=sum(1 for e in entries if e.status == "done"))
-    waiting = [e for e in entries if e.status in ("waiting", "skipped")][:upcoming]
+    pending = [e for e in entries if e.status in ("waiting", "skipped")]
+    console.unserved = len(pending)
+    waiting = pending[:upcoming]
     current = next((e for e in entries if e.status == "current"), None)
-    ids = [e.household_id for e in waiting] + ([current.household_id] if current else [])
+    # Finished households, the latest first (the one just finished is where the operator looks).
+    finished = [e for e in entries if e.status == "done"]
+    ids = [e.household_id for e in [*waiting, *finished]] + ([current.household_id] if current else [])
     labels = household_service.household_labels(session, household_ids=ids)
     console.upcoming = [(e, *labels.get(e.household_id, ("", ""))) for e in waiting]
+    flats: dict[int, list[str]] = {}
+    last: dict[int, int] = {}
+    for sid, hid, code in session.execute(
+        select(Selection.id, Selection.household_id, Flat.code)
+        .join(Flat, Flat.id == Selection.flat_id)
+        .where(Selection.event_id == event_id, Selection.status == "confirmed")
+        .order_by(Selection.id)
+    ):
+        flats.setdefault(int(hid), []).append(str(code))
+        last[int(hid)] = int(sid)
+    finished.sort(key=lambda e: -last.get(e.household_id, 0))
+    console.finished = [
+        DoneHousehold(e, *labels.get(e.household_id, ("", "")), flats.get(e.household_id, []))
+        for e in finished
+    ]
     if current is None:
         return console
     console.current = current

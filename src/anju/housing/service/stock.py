@@ -31,7 +31,14 @@ from anju.db.session import begin_write
 from anju.db.versions import bump_version
 from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.housing import rules, stock_sheet
-from anju.housing.models import Estate, Flat, FlatType, HousingBuilding
+from anju.housing.models import (
+    Estate,
+    Flat,
+    FlatType,
+    HousingBuilding,
+    SelectionEvent,
+    SelectionEventEstate,
+)
 from anju.housing.stock_sheet import Checked, Problem, SheetRow
 from anju.identity import service as identity_service
 from anju.project import service as project_service
@@ -472,6 +479,7 @@ def import_flats(
         kind="housing",
         data={"estate_id": estate_id, "imported": len(checked.flats)},
     )
+    _notify_screens(session, estate_id)
     return FlatImportResult(len(checked.flats), new_buildings, new_types)
 
 
@@ -557,7 +565,25 @@ def change_flat_status(
         kind="housing",
         data={"estate_id": flat.estate_id, "flat_id": flat.id, "status": status},
     )
+    _notify_screens(session, flat.estate_id)
     return flat
+
+
+def _notify_screens(session: Session, estate_id: int) -> None:
+    """Tell the big screens of the selection events offering the estate (not closed) that its
+    flats changed (a flat frozen on selection day turns grey on the wall at once)."""
+    ids = session.scalars(
+        select(SelectionEventEstate.event_id)
+        .join(SelectionEvent, SelectionEvent.id == SelectionEventEstate.event_id)
+        .where(SelectionEventEstate.estate_id == estate_id, SelectionEvent.status != "closed")
+    )
+    for event_id in ids:
+        events.notify(
+            session,
+            topic=events.selection_event_topic(event_id),
+            kind="housing",
+            data={"estate_id": estate_id},
+        )
 
 
 def status_by_estate(session: Session, *, estate_ids: list[int]) -> dict[int, dict[str, int]]:

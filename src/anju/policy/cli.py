@@ -35,7 +35,7 @@ KIND_HELP = "项目类型（入户调查表、台账无此列）：国有土地 
 
 
 def _bad_input(message: str) -> typer.Exit:
-    console.print(f"[red]{escape(message)}[/red]", highlight=False)
+    console.print(f"[red]{escape(message)}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(BAD_INPUT)
 
 

@@ -282,7 +282,7 @@ Machine: {info}. Load average (1 min) before/after the run: {load_before:.1f} / 
 
 
 NOTES = """
-How the kernel works (`src/anju/policy/jit.py`): the checked formula trees of one option are turned
+How the kernel works (`src/anju/policy/jit/`): the checked formula trees of one option are turned
 into the Python source of one `@njit(parallel=True)` function (households in a `prange` loop,
 certificates / members walked through the table's offsets, loops over the same elements fused into
 one, repeated expressions computed once, selections and min/max written branch-free), with the same

@@ -126,3 +126,30 @@ def test_api_preview_apply_and_refusals(client_as: ClientAs) -> None:
     assert ok.status_code == 201, ok.text
     assert ok.json()["applied"]["households"] == 1
     assert _head_name(client, world.project_id, code) == "更正后"
+
+
+def test_cli_update_previews_then_applies(client_as: ClientAs, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from anju.cli import app
+
+    client, csrf, world = client_as("case_officer")
+    rows = _imported(client, csrf, world.project_id)
+    code, old = rows["households"][0]["code"], rows["households"][0]["head_name"]
+    path = tmp_path / "更正.xlsx"
+    path.write_bytes(_xlsx(_renamed(rows)))
+    preview = CliRunner().invoke(
+        app, ["import", "census", str(path), "--project", "P1", "--update", "--dry-run"]
+    )
+    assert preview.exit_code == 0, preview.output
+    assert "1 户有改动，2 户无改动" in preview.output and "校验通过（试运行，未写入）" in preview.output
+    assert _head_name(client, world.project_id, code) == old
+    done = CliRunner().invoke(app, ["import", "census", str(path), "--project", "P1", "--update"])
+    assert done.exit_code == 0, done.output
+    assert "已更正 1 户：修改 1 个字段，新增 0 条记录" in done.output
+    assert _head_name(client, world.project_id, code) == "更正后"
+    bad = copy.deepcopy(rows)
+    bad["households"][1]["code"] = "NOPE9"
+    path.write_bytes(_xlsx(bad))
+    refused = CliRunner().invoke(app, ["import", "census", str(path), "--project", "P1", "--update"])
+    assert refused.exit_code == 1 and "NOPE9" in refused.output and "未导入任何数据" in refused.output

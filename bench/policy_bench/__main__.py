@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from anju.policy import jit
-from anju.policy.bulk import _ENUM_WORDS, BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
+from anju.policy.bulk import BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
+from anju.policy.table import _ENUM_WORDS
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.facts import GroupFacts
 from anju.policy.resolve import Resolved

@@ -30,11 +30,11 @@ import numpy as np
 
 from anju.policy import jit
 from anju.policy.bulk import BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
-from anju.policy.table import _ENUM_WORDS
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.facts import GroupFacts
 from anju.policy.resolve import Resolved
 from anju.policy.scalar import ScalarEvaluator
+from anju.policy.table import _ENUM_WORDS
 from anju.policy.whatif import whatif
 
 ROOT = Path(__file__).resolve().parents[2]

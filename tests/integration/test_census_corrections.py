@@ -179,6 +179,18 @@ def test_a_household_changed_since_the_preview_refuses_the_whole_file(db: Sessio
     assert _state(db, project_id) == before
 
 
+def test_a_renamed_member_is_not_added_twice(db: Session) -> None:
+    project_id, rows = _world(db)
+    fixed = copy.deepcopy(rows)
+    fixed["members"][0]["name"] = "改了名"
+    with pytest.raises(census.CensusInvalid) as caught:
+        census.plan_corrections(db, scope=EVERYTHING, project_id=project_id, source=_file(fixed))
+    old = rows["members"][0]["name"]
+    assert [e.text() for e in caught.value.errors] == [
+        f"“成员”表 第2行 D列（身份证号）：该身份证号已登记为本户成员“{old}”；更正姓名请在户档中修改"
+    ]
+
+
 def test_status_and_sign_dates_are_not_corrected(db: Session) -> None:
     project_id, rows = _world(db)
     fixed = copy.deepcopy(rows)

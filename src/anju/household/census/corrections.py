@@ -383,6 +383,21 @@ def plan_corrections(
             )
             continue
         if not same:
+            holder = next(
+                (m for m in members.get(plan.household_id, []) if digest and m.id_number_digest == digest),
+                None,
+            )
+            if holder is not None:
+                errors.append(
+                    _error(
+                        raw,
+                        "members",
+                        r,
+                        "id_number",
+                        f"该身份证号已登记为本户成员“{holder.name}”；更正姓名请在户档中修改",
+                    )
+                )
+                continue
             values = {n: row.get(n) for n in ("name", *MEMBER_FIELDS) if n in row}
             shown = [
                 FieldChange(n, labels[n], "", mask_id_number(v) if n == "id_number" else _shown(n, v))

@@ -33,3 +33,11 @@ cp node_modules/leaflet/dist/leaflet.css "$vendor/leaflet.css"
 mkdir -p "$vendor/images" && cp node_modules/leaflet/dist/images/* "$vendor/images/"
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js "$vendor/swagger-ui-bundle.js"
 cp node_modules/swagger-ui-dist/swagger-ui.css "$vendor/swagger-ui.css"
+# The CJK font of the PDFs (Noto Sans SC, SIL Open Font License) comes with the setup step, so that a
+# fresh machine without fonts-noto-cjk still renders Chinese; typst finds it in src/anju/fonts.
+fonts=src/anju/fonts
+mkdir -p "$fonts"
+for weight in 400Regular 700Bold; do
+  cp node_modules/@expo-google-fonts/noto-sans-sc/$weight/NotoSansSC_$weight.ttf "$fonts/"
+done
+cp node_modules/@expo-google-fonts/noto-sans-sc/LICENSE_FONT "$fonts/OFL.txt"

@@ -23,6 +23,9 @@ echo "== ruff"
 $VENV/ruff check src tests bench
 echo "== mypy --strict src"
 $VENV/mypy src
+echo "== import contracts (lint-imports, .importlinter from scripts/import_contracts.py)"
+$VENV/python scripts/import_contracts.py --check
+$VENV/lint-imports --no-cache
 echo "== pytest"
 set +e
 $VENV/pytest "$@"

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from anju.policy import jit
-from anju.policy.bulk import _ENUM_WORDS, BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
+from anju.policy.bulk import BulkEvaluator, Elements, HouseholdTable, evaluate_bulk
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.facts import GroupFacts
 from anju.policy.resolve import Resolved
 from anju.policy.scalar import ScalarEvaluator
+from anju.policy.table import _ENUM_WORDS
 from anju.policy.whatif import whatif
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,7 +283,7 @@ Machine: {info}. Load average (1 min) before/after the run: {load_before:.1f} / 
 
 
 NOTES = """
-How the kernel works (`src/anju/policy/jit.py`): the checked formula trees of one option are turned
+How the kernel works (`src/anju/policy/jit/`): the checked formula trees of one option are turned
 into the Python source of one `@njit(parallel=True)` function (households in a `prange` loop,
 certificates / members walked through the table's offsets, loops over the same elements fused into
 one, repeated expressions computed once, selections and min/max written branch-free), with the same

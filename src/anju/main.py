@@ -95,6 +95,11 @@ def create_app() -> FastAPI:
     app.include_router(calculator_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(reporting_pages.router)
+    # census corrections (更正导入), issue #13 item 7
+    from anju.household import correction_pages
+
+    app.include_router(correction_pages.api_router, prefix="/api/v1")
+    app.include_router(correction_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -17,12 +17,16 @@ if TYPE_CHECKING:
 
 # Noto CJK (fonts-noto-cjk) first, WenQuanYi as the fallback of smaller installations.
 FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/wqy", "/usr/share/fonts")
+#: Noto Sans SC, copied here from npm by scripts/setup.sh: Chinese PDFs on a machine without CJK fonts.
+PACKAGED_FONTS = Path(__file__).resolve().parents[1] / "fonts"
+#: The font families the templates ask for, in order: the system's Noto CJK, then the packaged font.
+PACKAGED_FAMILY = "Noto Sans SC"
 
 
 @lru_cache(maxsize=1)
 def font_paths() -> list[str]:
-    """The font folders present on this machine."""
-    return [d for d in FONT_DIRS if Path(d).is_dir()]
+    """The font folders present on this machine, the packaged one first."""
+    return [d for d in (str(PACKAGED_FONTS), *FONT_DIRS) if Path(d).is_dir()]
 
 
 @lru_cache(maxsize=1)

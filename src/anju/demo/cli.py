@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -60,7 +65,29 @@ def print_logins(url: str) -> None:
             login.display_name,
         )
     console.print(table)
-    console.print(f"打开 [bold]{url}[/bold] 登录；启动服务：[bold]anju serve[/bold]")
+    console.print(f"打开 [bold]{url}[/bold] 登录；启动服务：[bold]{escape(command_hint('serve'))}[/bold]")
+
+
+def command_hint(subcommand: str) -> str:
+    """The command line that runs ``anju SUBCOMMAND`` from here, as this process was started.
+
+    ``anju`` alone only when it is on the PATH (an activated environment); otherwise the script's
+    path (``.venv/bin/anju`` after ``./dev.sh run``), and the data directory when it was given.
+    """
+    exe = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    on_path = shutil.which("anju")
+    if exe.name == "anju" and on_path and Path(on_path).resolve() == exe.resolve():
+        program = "anju"
+    elif exe.name == "anju" and exe.exists():
+        try:
+            program = str(exe.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            program = str(exe.resolve())
+    else:
+        program = ".venv/bin/anju"
+    env = os.environ.get("ANJU_DATA_DIR")
+    prefix = f"ANJU_DATA_DIR={shlex.quote(env)} " if env else ""
+    return f"{prefix}{shlex.quote(program)} {subcommand}"
 
 
 def demo_command(

@@ -64,14 +64,21 @@ def import_census(
     project: str = typer.Option(..., "--project", help="项目编号"),
     dry_run: bool = typer.Option(False, "--dry-run", help="只校验和预览，不写入"),
     user: str = typer.Option(None, "--user", help="以该用户名义导入（审计记录中的操作人）"),
+    update: bool = typer.Option(
+        False, "--update", help="更正模式：修改已有的户（按户号对应），逐户列出改动；与 --dry-run 同用只预览"
+    ),
 ) -> None:
     """Validate a census file and import it all-or-nothing; exit 1 listing the bad cells (the first
     of each column when there are many, the rest counted). The file is inspected before it is read
-    (type, sizes, each sheet's extent) and refused with a message when out of bounds."""
+    (type, sizes, each sheet's extent) and refused with a message when out of bounds. With
+    ``--update`` the file corrects households already in the project (更正导入)."""
     from anju.project import service as project_service
 
     started = time.perf_counter()
     upload_store.sweep()  # encrypted uploads a killed server left behind
+    if update:
+        _correct(file, project, dry_run, user)
+        return
     try:
         with unit_of_work() as db, _bar() as progress:
             p = project_service.get_project_by_code(db, project)
@@ -112,6 +119,49 @@ def import_census(
     console.print(
         f"[green]已导入 {s.households:,} 户、{s.members:,} 人、{s.buildings:,} 处房屋、{s.valuations:,} 条评估、"
         f"{s.tenants:,} 个承租人、{s.homesteads:,} 处宅基地，用时 {elapsed:.1f} 秒（SHA-256 {s.sha256[:12]}…）[/green]"
+    )
+
+
+def _correct(file: Path, project: str, dry_run: bool, user: str | None) -> None:
+    """``anju import census --update``: plan and (unless dry run) apply corrections in one transaction."""
+    from anju.project import service as project_service
+
+    try:
+        with unit_of_work() as db:
+            p = project_service.get_project_by_code(db, project)
+            plan, summary = census.correct_census(
+                db,
+                actor=_actor(db, user),
+                scope=DataScope.everything(),
+                project_id=p.id,
+                source=file,
+                filename=file.name,
+                dry_run=dry_run,
+            )
+    except census.CensusInvalid as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    except DomainError as exc:
+        console.print(f"[red]{exc.message_zh}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"更正内容：{len(plan.households):,} 户有改动，{len(plan.unchanged):,} 户无改动")
+    for name in ("户号", "记录", "字段", "原值", "新值"):
+        table.add_column(name)
+    for h in plan.households:
+        for rec in h.records:
+            if not rec.changes:
+                table.add_row(h.code, rec.title, "", "", "")
+            for c in rec.changes:
+                table.add_row(h.code, rec.title, c.label, c.before, c.after)
+    console.print(table)
+    for note in plan.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    if summary is None:
+        console.print("[green]校验通过（试运行，未写入）[/green]")
+        return
+    console.print(
+        f"[green]已更正 {summary.households:,} 户：修改 {summary.fields:,} 个字段，新增 {summary.added:,} 条记录"
+        f"（审计序号 {summary.audit_seq}）[/green]"
     )
 
 

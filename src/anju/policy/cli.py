@@ -16,18 +16,51 @@ from anju.policy.bulk import HouseholdTable, evaluate_bulk
 from anju.policy.cases import run_cases
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.errors import EvaluationError, PolicyError
-from anju.policy.facts import GroupFacts
-from anju.policy.io import read_households, write_results
+from anju.policy.facts import GroupFacts, Household, ProjectKind
+from anju.policy.io import HouseholdsFileError, read_households, write_results
 from anju.policy.model import read_policy_file
 from anju.policy.scalar import evaluate
 from anju.policy.versioning import content_hash, diff
 from anju.policy.whatif import whatif
 
-app = typer.Typer(help="补偿安置方案：检查、测试、计算、解释、比较、模拟 / compensation policies", no_args_is_help=True)
+app = typer.Typer(
+    help="补偿安置方案：检查、测试、计算、解释、比较、模拟 / compensation policies", no_args_is_help=True
+)
 console = Console()
 
 
+# Exit codes: 1 when the policy has problems or a case fails, 2 when an input (file, date, option) is bad.
+BAD_INPUT = 2
+KIND_HELP = "项目类型（入户调查表、台账无此列）：国有土地 / 集体土地 / 棚户区 / project kind"
+
+
+def _bad_input(message: str) -> typer.Exit:
+    console.print(f"[red]{escape(message)}[/red]", highlight=False, soft_wrap=True)
+    return typer.Exit(BAD_INPUT)
+
+
+def _exists(path: Path, what: str) -> None:
+    if not path.is_file():
+        reason = "文件不存在" if not path.exists() else "不是文件"
+        raise _bad_input(f"{what} {path}：{reason} / file not found")
+
+
+def _households(path: Path, kind: str | None) -> list[Household]:
+    """The households of ``path`` (engine layout, census template or ledger export); exit 2 on a bad file."""
+    from anju.policy.facts import canonical
+
+    try:
+        k = ProjectKind(canonical(kind)) if kind else ProjectKind.STATE_LAND
+    except ValueError:
+        raise _bad_input(f"--kind “{kind}” 应为 国有土地 / 集体土地 / 棚户区") from None
+    try:
+        return read_households(path, kind=k)
+    except HouseholdsFileError as exc:
+        raise _bad_input(str(exc)) from None
+
+
 def _load(path: Path) -> Checked:
+    _exists(path, "方案文件")
     try:
         return load_policy_file(path)
     except PolicyError as exc:
@@ -42,7 +75,17 @@ def _load(path: Path) -> Checked:
 
 
 def _as_of(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise _bad_input(f"--as-of “{text}” 应为日期 YYYY-MM-DD / date expected") from None
+
+
+def _option(c: Checked, option: str | None) -> None:
+    if option is not None and option not in c.policy.options:
+        raise _bad_input(
+            f"--option “{option}” 不是本方案的补偿方式（{'、'.join(c.policy.options)}）/ unknown option"
+        )
 
 
 @app.command("check")
@@ -70,6 +113,7 @@ def check_cmd(file: Path) -> None:
 @app.command("test")
 def test_cmd(file: Path) -> None:
     """运行方案的测试用例（FILE 为方案或 .cases.yaml）/ run a policy's YAML test cases."""
+    _exists(file, "方案文件")
     try:
         report = run_cases(file)
     except PolicyError as exc:
@@ -94,36 +138,50 @@ def calc_cmd(
     out: Annotated[Path, typer.Option("-o", "--out", help="输出 .xlsx / output workbook")],
     option: Annotated[list[str] | None, typer.Option("--option", help="补偿方式，可多个 / options")] = None,
     as_of: Annotated[str | None, typer.Option(help="参数生效日 YYYY-MM-DD")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=KIND_HELP)] = None,
 ) -> None:
-    """批量计算全部户，每个项目一列 / compute every household, one column per item."""
+    """批量计算全部户，每个项目一列（户数据：households 表、入户调查表或台账）/ compute every household."""
     c = _load(file)
-    hs = read_households(households)
+    for opt in option or []:
+        _option(c, opt)
+    day = _as_of(as_of)
+    hs = _households(households, kind)
     table = HouseholdTable.from_households(hs)
     group = GroupFacts.from_households(hs)
     results = {}
     for opt in option or list(c.policy.options):
         try:
-            results[opt] = evaluate_bulk(c, table, opt, _as_of(as_of), group)
+            results[opt] = evaluate_bulk(c, table, opt, day, group)
         except EvaluationError as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(1) from exc
-    write_results(out, results, hs)
+    try:
+        write_results(out, results, hs)
+    except OSError as exc:
+        raise _bad_input(f"无法写入 {out}：{exc.strerror or exc} / cannot write") from None
     for opt, r in results.items():
-        console.print(f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False)
+        console.print(
+            f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False
+        )
 
 
 @app.command("explain")
 def explain_cmd(
     file: Path,
     household: Annotated[str, typer.Option("--household", help="户号 household code")],
-    households: Annotated[Path | None, typer.Option("--households", help="户数据文件 households file")] = None,
+    households: Annotated[
+        Path | None, typer.Option("--households", help="户数据文件 households file")
+    ] = None,
     option: Annotated[str | None, typer.Option("--option")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=KIND_HELP)] = None,
 ) -> None:
     """逐项解释一户的补偿计算（算账单）/ explain one household's calculation line by line."""
     c = _load(file)
+    _option(c, option)
+    day = _as_of(as_of)
     if households is not None:
-        hs = read_households(households)
+        hs = _households(households, kind)
         group = GroupFacts.from_households(hs)
     else:
         from anju.policy.cases import cases_file_for
@@ -132,19 +190,18 @@ def explain_cmd(
 
         cf = cases_file_for(file)
         if not cf.exists():
-            console.print("[red]请用 --households 指定户数据文件 / give --households[/red]")
-            raise typer.Exit(1)
+            raise _bad_input("请用 --households 指定户数据文件 / give --households")
         data, _ = load_yaml(cf.read_text(encoding="utf-8"), str(cf))
         hs = [household_from_dict(x["household"]) for x in data.get("cases") or []]
         group = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     match = [h for h in hs if h.code == household]
     if not match:
-        console.print(f"[red]找不到户号 {household} / household not found[/red]")
-        raise typer.Exit(1)
+        where = f"{households}中" if households is not None else "方案的测试用例中"
+        raise _bad_input(f"{where}找不到户号 {household} / household not found")
     h = match[0]
     for opt in [option] if option else list(c.policy.options):
         try:
-            r = evaluate(c, h, opt, _as_of(as_of), group)
+            r = evaluate(c, h, opt, day, group)
         except EvaluationError as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(1) from exc
@@ -152,13 +209,22 @@ def explain_cmd(
         for it in r.items:
             if not it.applies:
                 continue
-            console.print(f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]", highlight=False)
+            console.print(
+                f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]",
+                highlight=False,
+            )
             console.print(f"  公式 formula: {it.formula}", highlight=False, markup=False)
             for s in it.steps:
-                console.print(f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}", highlight=False, markup=False)
+                console.print(
+                    f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}",
+                    highlight=False,
+                    markup=False,
+                )
             for line in it.certificates:
                 if line.applies:
-                    console.print(f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False)
+                    console.print(
+                        f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False
+                    )
                     for n in line.notes:
                         console.print(f"      {n}", highlight=False, markup=False)
             for n in it.notes:
@@ -171,6 +237,8 @@ def explain_cmd(
 @app.command("diff")
 def diff_cmd(a: Path, b: Path) -> None:
     """列出两个版本之间的所有变化 / list every change between two versions."""
+    _exists(a, "方案文件")
+    _exists(b, "方案文件")
     pa, _ = read_policy_file(a)
     pb, _ = read_policy_file(b)
     changes = diff(pa, pb)
@@ -191,21 +259,28 @@ def whatif_cmd(
     set_: Annotated[list[str], typer.Option("--set", help="参数=数值，可多个 / name=value")],
     option: Annotated[str, typer.Option("--option")] = "cash",
     as_of: Annotated[str | None, typer.Option()] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=KIND_HELP)] = None,
 ) -> None:
     """改变参数，查看项目预算、分片区合计与每户变化 / change parameters and see the budget move."""
     c = _load(file)
-    hs = read_households(households)
+    _option(c, option)
+    day = _as_of(as_of)
+    hs = _households(households, kind)
     table = HouseholdTable.from_households(hs)
     try:
-        w = whatif(c, table, set_, option, _as_of(as_of), GroupFacts.from_households(hs))
+        w = whatif(c, table, set_, option, day, GroupFacts.from_households(hs))
     except (ValueError, EvaluationError, PolicyError) as exc:
         console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(1) from exc
     t = Table("项目 item", "原 base", "新 new", "变化 delta")
     for i, (b, n) in w.by_item.items():
         t.add_row(f"{w.new.labels[i]} {i}", format_yuan(b), format_yuan(n), format_yuan(n - b))
-    t.add_row("[bold]合计 total[/bold]", format_yuan(w.base_total), format_yuan(w.new_total),
-              format_yuan(w.new_total - w.base_total))
+    t.add_row(
+        "[bold]合计 total[/bold]",
+        format_yuan(w.base_total),
+        format_yuan(w.new_total),
+        format_yuan(w.new_total - w.base_total),
+    )
     console.print(t)
     tb = Table("片区 block", "原 base", "新 new", "变化 delta")
     for blk, (b, n) in w.by_block.items():

@@ -10,83 +10,31 @@ Layout (the same columns in an .xlsx workbook or in CSV files):
   built_year, legal_area, unregistered_area, unregistered_determination, assessed_unit_price,
   assessed_value, decoration, fixtures (money in yuan)
 * ``tenants`` (optional): household, name, kind, area, business
+
+The census template (入户调查表: sheets 户, 成员, 房屋, ...) and the ledger export (台账: sheets 台账,
+家庭成员, 房屋) are read too, by their Chinese headers (:mod:`anju.policy.workbooks`).
 """
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from anju.core.money import fen_to_yuan
 from anju.policy.bulk import BulkResult
-from anju.policy.facts import Household, household_from_dict
+from anju.policy.facts import Household, ProjectKind
+from anju.policy.workbooks import HouseholdsFileError, read_households_file
 
-SHEETS = ("households", "members", "buildings", "tenants")
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, float):
-        # Spreadsheet numbers arrive as binary floats; their shortest repr is the typed decimal.
-        if v == int(v):
-            return str(int(v))
-        return repr(v)
-    return v
+__all__ = ["HouseholdsFileError", "read_households", "write_results"]
 
 
-def _rows_from_sheet(sheet: list[list[Any]]) -> list[dict[str, Any]]:
-    if not sheet:
-        return []
-    head = [str(h).strip() for h in sheet[0]]
-    out = []
-    for row in sheet[1:]:
-        if all(c in ("", None) for c in row):
-            continue
-        out.append({h: _cell(c) for h, c in zip(head, row, strict=False) if h})
-    return out
+def read_households(path: str | Path, *, kind: ProjectKind = ProjectKind.STATE_LAND) -> list[Household]:
+    """Household facts from a workbook or CSV files: this layout (see the module docstring), the census
+    template (入户调查表) or the ledger export (台账); see :mod:`anju.policy.workbooks`.
 
-
-def read_tables(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """The four tables of a households file, as lists of row mappings."""
-    p = Path(path)
-    tables: dict[str, list[dict[str, Any]]] = {k: [] for k in SHEETS}
-    if p.suffix.lower() in (".xlsx", ".xls", ".ods"):
-        from python_calamine import CalamineWorkbook
-
-        wb = CalamineWorkbook.from_path(str(p))
-        names = wb.sheet_names
-        for k in SHEETS:
-            if k in names:
-                tables[k] = _rows_from_sheet(wb.get_sheet_by_name(k).to_python())
-        if not tables["households"] and names:
-            tables["households"] = _rows_from_sheet(wb.get_sheet_by_index(0).to_python())
-        return tables
-    for k in SHEETS:
-        f = p if k == "households" else p.with_name(f"{p.stem}_{k}{p.suffix}")
-        if f.exists():
-            with f.open(encoding="utf-8-sig", newline="") as fh:
-                tables[k] = [dict(r) for r in csv.DictReader(fh)]
-    return tables
-
-
-def read_households(path: str | Path) -> list[Household]:
-    """Household facts from an .xlsx workbook or a set of CSV files (see the module docstring)."""
-    t = read_tables(path)
-    by_code: dict[str, dict[str, Any]] = {}
-    for r in t["households"]:
-        d = dict(r)
-        if d.get("homestead_area") not in (None, ""):
-            d["homestead"] = {"area": d.get("homestead_area"), "approved_year": d.get("homestead_approved_year")}
-        d["members"], d["buildings"], d["tenants"] = [], [], []
-        by_code[str(d["code"])] = d
-    for k in ("members", "buildings", "tenants"):
-        for r in t[k]:
-            code = str(r.get("household", ""))
-            if code not in by_code:
-                raise ValueError(f"{k} 表中的户号“{code}”在 households 表中不存在 / unknown household {code!r} in {k}")
-            by_code[code][k].append(r)
-    return [household_from_dict(d) for d in by_code.values()]
+    Raises :class:`~anju.policy.workbooks.HouseholdsFileError` naming file, sheet, row and column.
+    """
+    return read_households_file(path, kind=kind)
 
 
 def write_results(path: str | Path, results: dict[str, BulkResult], households: list[Household]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from anju.core import sheet_scan, upload_zip
 from anju.core import uploads as u
 
 LIMITS = u.UploadLimits()
@@ -183,7 +184,7 @@ def test_a_far_cell_among_ordered_rows_is_found_in_any_chunk() -> None:
         + "</row>"
         for r in range(1, 3001)
     )
-    scanner = u._SheetScanner("p", "户")
+    scanner = sheet_scan._SheetScanner("p", "户")
     for chunk in u.iter_chunks(sheet_xml(cells, body=body).encode(), 997):  # tags cut at every boundary
         scanner.feed(chunk)
     s = scanner.finish()
@@ -207,9 +208,9 @@ def test_cells_and_rows_without_references_are_placed_like_the_reader_does() -> 
 
 def test_chunked_and_whole_scans_agree() -> None:
     text = sheet_xml([f"{c}{r}" for r in range(1, 400) for c in "ABCDEFGHIJKLMN"], "A1:N399").encode()
-    whole = u._SheetScanner("p")
+    whole = sheet_scan._SheetScanner("p")
     whole.feed(text)
-    cut = u._SheetScanner("p")
+    cut = sheet_scan._SheetScanner("p")
     for chunk in u.iter_chunks(text, 13):
         cut.feed(chunk)
     a, b = whole.finish(), cut.finish()
@@ -313,7 +314,7 @@ def test_a_workbook_name_does_not_make_a_workbook(data: bytes, label: str) -> No
 
 
 def test_forked_scan_sends_the_refusal_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(u, "FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(upload_zip, "FORK_MIN_BYTES", 0)  # the zip part decides
     data = xlsx(sheet_xml(["A1", "XFD1048576"]))
     kind, inspection = u.open_workbook(data, "f.xlsx", LIMITS, order=("户",), fork=True)
     assert kind == "xlsx" and inspection is not None and inspection._forked is not None

@@ -30,10 +30,13 @@ Parts (import the package, not the parts: ``from anju.household import census``)
 - ``inserts``: the bulk INSERT machinery on a thread of its own;
 - ``writing``: the bulk write of a clean census and its audit;
 - ``importing``: one call to read, check and write a file or in-memory rows;
-- ``template``: the template workbook.
+- ``template``: the template workbook;
+- ``corrections``: 更正导入, corrected rows for households already in the project: a preview per
+  household (field, before, after) and an all-or-nothing, audited apply.
 """
 
 from anju.household.census.context import *  # noqa: F403
+from anju.household.census.corrections import *  # noqa: F403
 from anju.household.census.importing import *  # noqa: F403
 from anju.household.census.reading import *  # noqa: F403
 from anju.household.census.results import *  # noqa: F403

@@ -49,7 +49,7 @@ def cyclic_gc_paused() -> Iterator[None]:
     An import holds millions of new rows (dicts, lists and tuples, none of them in reference
     cycles). The collector starts after every few hundred new containers and, as its oldest
     generation grows, walks all of them again and again: about 18% of the import's time for
-    100,000 households, for nothing to collect. Reference counting still frees memory; the
+    100,000 households, for nothing to collect (py-spy, bench/RESULTS.md "Census import"). Reference counting still frees memory; the
     collector resumes when the import ends (if it was running: nested or concurrent imports
     leave it as the first one found it).
     """

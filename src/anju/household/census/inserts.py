@@ -19,7 +19,10 @@ from anju.household.census.spec import BATCH
 __all__: list[str] = []  # used by the other parts only
 
 
-_MULTIROW = 500  # rows per multi-row INSERT on SQLite
+# rows per multi-row INSERT on SQLite: ``executemany`` retook the GIL after every row and starved the
+# insert thread (bench/RESULTS.md, "Census import", session 3: part of 4.99x -> 2.96x); 5,000 rows
+# measured no better than 500.
+_MULTIROW = 500
 
 
 # Types whose equal values are interchangeable (unlike Decimal("1.0") == Decimal("1.00")), so a

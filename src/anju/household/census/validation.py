@@ -219,6 +219,7 @@ class _Check:
                 n = sort.get(code, 0)
                 sort[code] = n + 1
                 out["sort"] = n
+                out["_row"] = row_no  # a correction (更正导入) names the row of each change
                 self.clean.members.append(out)
 
     # buildings ---------------------------------------------------------------
@@ -257,6 +258,7 @@ class _Check:
             if not bad:
                 out["building_order"] = order
                 out["sort"] = order - 1
+                out["_row"] = row_no
                 self.clean.buildings.append(out)
 
     # tenants -----------------------------------------------------------------

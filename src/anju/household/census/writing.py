@@ -90,9 +90,16 @@ def write(
     return summary
 
 
-_FORK_MIN_HOUSEHOLDS = 5000  # below this a child process costs more than it saves
+# The forked child (bench/RESULTS.md, "Census import"): for 100,000 households it computes the
+# encrypted identity numbers (~2 s) and the audit snapshots as canonical JSON (~7 s) on the second
+# core while this process builds the other columns and the insert thread stores the rows; done here
+# instead, those ~9 s of a 30-33 s import would run on the write's critical path (the write phase is
+# 15 s). Below 5,000 households a fork costs more than it saves, and the work runs in this process.
+_FORK_MIN_HOUSEHOLDS = 5000
 
 
+# SQLite page cache while writing: the members' identity-digest index takes random keys (4-6 s of
+# the insert thread's ~10 s for 343,008 members in bench/RESULTS.md, "Census import").
 _IMPORT_CACHE_KIB = 256 * 1024
 
 

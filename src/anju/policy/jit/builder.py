@@ -1,39 +1,15 @@
-"""Fused bulk kernels: a checked policy compiled, per option, into one numba loop over households.
+"""Fused kernels part: the code generator (:class:`Builder`): a checked policy and a household table
+into the statements of one kernel, with every intermediate's scale and int64 bound.
 
-The numpy evaluator (:mod:`anju.policy.bulk`) makes about a hundred whole-array passes over a
-project. This module instead writes the Python source of ONE function per (policy structure,
-option) -- households in a ``prange`` loop, certificates / members / tenants walked through the
-table's start/count offsets, every item computed in scaled int64 with the same scales, the same
-bounds and the same rounding as the numpy evaluator -- and compiles it with numba.
-
-Safety of the generated code: it is built only from names this module creates (``a3``, ``t17``,
-...) and integer literals taken from the checked syntax trees; user text (parameter names,
-categories, flags, block codes) never reaches the source. Every generated module is parsed again
-and checked against a short allow-list of node types, names and constants before it is compiled.
-
-What does not change the source: parameter values, table entries, tier and band values, clock
-dates, group rates and category codes are passed as runtime arrays. A what-if that changes values
-therefore reuses the compiled kernel; the kernel cache is keyed by the generated source, which is a
-function of the formula trees, their scales, the rounding modes and the option only.
-
-Fallback to the numpy evaluator (``None`` from :func:`try_evaluate`): numba missing or disabled
-(``ANJU_POLICY_JIT=0``), a construct the generator does not handle, any intermediate value whose
-bound (computed up front exactly like the numpy evaluator's, from data and parameter bounds) could
-leave the int64 range, or a lookup the kernel reports as failing (the numpy evaluator then raises
-the proper error).
+One class of about 900 lines, kept in one module on purpose: its methods are one recursion over the
+formula trees (``ev`` -> ``call`` -> ``aggregate`` -> ``ev``) that mirrors the numpy evaluator node
+for node; splitting it would scatter that recursion over files.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
-import os
-import re
-import threading
-import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -41,19 +17,7 @@ import numpy as np
 
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
-from anju.policy.bulk import (
-    LIMIT,
-    Arr,
-    BulkResult,
-    Elements,
-    GroupIndex,
-    HouseholdTable,
-    _absmax,
-    _scaled,
-    group_index,
-)
 from anju.policy.check import Checked, dec_scale
-from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
     Bool,
@@ -71,159 +35,29 @@ from anju.policy.expr import (
     walk,
 )
 from anju.policy.facts import GroupFacts
+from anju.policy.jit.helpers import _HELPERS, I64, LoopStmt, Overflow, Unsupported, V, _Loop
+from anju.policy.jit.passes import _source
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
+from anju.policy.table import (
+    LIMIT,
+    Arr,
+    Elements,
+    GroupIndex,
+    HouseholdTable,
+    _absmax,
+    _scaled,
+    group_index,
+)
 
-numba: Any  # numba is optional: without it every evaluation uses the numpy evaluator
-try:
-    numba = importlib.import_module("numba")
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only where numba is not installed
-    numba = None
-    HAVE_NUMBA = False
-
-I64 = np.int64
-
-#: Below this many households the automatic choice keeps the numpy evaluator unless a kernel for
-#: the policy is already compiled (compiling costs seconds; small projects are fast either way).
-AUTO_MIN_HOUSEHOLDS = 1000
-
-
-def enabled() -> bool:
-    """Whether kernels may be used: numba importable and ``ANJU_POLICY_JIT`` is not ``0``."""
-    return HAVE_NUMBA and os.environ.get("ANJU_POLICY_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-class Unsupported(Exception):
-    """The generator cannot express this policy as a kernel (the numpy evaluator is used)."""
-
-
-class Overflow(Exception):
-    """Some intermediate value could leave int64 (the numpy evaluator switches to exact Python ints)."""
-
-
-# ----------------------------------------------------------------------------- rounding helpers
-# ``x / d`` rounded to an integer, ``d > 0`` (a literal in the kernel); the same results as
-# bulk.div_round. Every mode is symmetric about zero (ties go away from zero, towards zero or to
-# the even neighbour; "down" truncates, "up" rounds away from zero), so the quotient is taken of
-# the magnitude and the sign put back: an unsigned division by a constant compiles to a multiply
-# and a shift, without the sign fix-ups of a floor division (measured: a third of the cost).
-# Written without branches (bool arithmetic): household data is random, branches mispredict.
-# |x| <= LIMIT and 2 * d <= LIMIT, so no step leaves int64.
-
-
-def _dr_half_up(x: int, d: int) -> np.int64:
-    m = 0 - (x < 0)  # all ones when negative
-    a = (x ^ m) - m
-    q = np.int64(np.uint64(a + d // 2) // np.uint64(d))
-    return (q ^ m) - m
-
-
-def _dr_half_down(x: int, d: int) -> np.int64:
-    m = 0 - (x < 0)  # all ones when negative
-    a = (x ^ m) - m
-    q = np.int64(np.uint64(a + (d - 1) // 2) // np.uint64(d))
-    return (q ^ m) - m
-
-
-def _dr_half_even(x: int, d: int) -> np.int64:
-    m = 0 - (x < 0)  # all ones when negative
-    a = (x ^ m) - m
-    q = np.int64(np.uint64(a) // np.uint64(d))
-    r2 = (a - q * d) * 2
-    q = q + np.int64((r2 > d) | ((r2 == d) & ((q & 1) == 1)))
-    return (q ^ m) - m
-
-
-def _dr_down(x: int, d: int) -> np.int64:
-    m = 0 - (x < 0)  # all ones when negative
-    a = (x ^ m) - m
-    q = np.int64(np.uint64(a) // np.uint64(d))
-    return (q ^ m) - m
-
-
-def _dr_up(x: int, d: int) -> np.int64:
-    m = 0 - (x < 0)  # all ones when negative
-    a = (x ^ m) - m
-    q = np.int64(np.uint64(a + d - 1) // np.uint64(d))
-    return (q ^ m) - m
-
-
-def _u(x: int) -> int:
-    """An index known to be in range, as unsigned: numba then skips the negative-index wraparound
-    (three instructions and a load per subscript in the hot loops)."""
-    return np.uint64(x)  # type: ignore[return-value]
-
-
-# Selections are written as bit masks, never as ``a if c else b``: numba lowers a conditional
-# expression to branches, which mispredict on random household data and keep LLVM from merging
-# loads.
-
-
-def _sel(c: bool, a: int, b: int) -> int:
-    m = 0 - c  # all ones when c
-    return (a & m) | (b & ~m)
-
-
-def _bsel(c: bool, a: bool, b: bool) -> bool:
-    return (c & a) | ((not c) & b)
-
-
-def _imax(a: int, b: int) -> int:
-    m = 0 - (a > b)
-    return (a & m) | (b & ~m)
-
-
-def _imin(a: int, b: int) -> int:
-    m = 0 - (a < b)
-    return (a & m) | (b & ~m)
-
-
-_MINMAX = {"imax": _imax, "imin": _imin, "sel": _sel, "bsel": _bsel, "u": _u}
-
-_HELPERS = {
-    RoundingMode.HALF_UP: ("dr_half_up", _dr_half_up),
-    RoundingMode.HALF_DOWN: ("dr_half_down", _dr_half_down),
-    RoundingMode.HALF_EVEN: ("dr_half_even", _dr_half_even),
-    RoundingMode.DOWN: ("dr_down", _dr_down),
-    RoundingMode.UP: ("dr_up", _dr_up),
-}
+__all__ = [
+    "Builder",
+]
 
 
 # ----------------------------------------------------------------------------- code generation
 
 
-@dataclass(slots=True)
-class V:
-    """An emitted value: a Python expression (a temporary or a literal), its level, scale and bound."""
-
-    code: str
-    level: str  # "const" | "hh" | "building" | "member" | "tenant"
-    scale: int = 0
-    bound: int = 0
-    value: int | None = None  # the integer of a numeric literal
-
-
-class _Loop:
-    """The body of a loop over the elements of one household."""
-
-    def __init__(self, el: str) -> None:
-        self.el = el
-        self.body: list[Any] = []
-        self.cse: dict[tuple[str, str | None], V] = {}
-
-
-@dataclass(slots=True)
-class LoopStmt:
-    """``for j in <the elements of household i>: body`` (loops over the same elements are fused)."""
-
-    el: str
-    header: str
-    body: list[Any]
-
-
-# (what, ids of the arrays, arguments) -> (weak references to the arrays, value): facts about a
-# table's arrays, computed once (the arrays of a table are not changed in place).
 _PER_ARRAYS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
 # (id(block paths), overriding blocks) -> (the paths list, (keys, row per block, a path per key))
 _OVERRIDE_ROWS: dict[tuple[int, frozenset[str]], tuple[Any, Any]] = {}
@@ -244,8 +78,11 @@ def _per_arrays(what: str, arrays: tuple[Arr, ...], args: tuple[int, ...], compu
 
 def _in_range(arr: Arr, lo: int, hi: int) -> bool:
     """Whether every value of ``arr`` lies in ``[lo, hi)`` (checked once per array)."""
-    return bool(_per_arrays("range", (arr,), (lo, hi),
-                            lambda: arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)))
+    return bool(
+        _per_arrays(
+            "range", (arr,), (lo, hi), lambda: arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)
+        )
+    )
 
 
 def _offsets_ok(e: Elements) -> bool:
@@ -255,14 +92,23 @@ def _offsets_ok(e: Elements) -> bool:
     def check() -> bool:
         size = min([e.size, *(c.shape[0] for c in e.cols.values())])
         return e.start.size == 0 or (
-            int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size)
+            int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size
+        )
 
     return bool(_per_arrays("offsets", (e.start, e.count), (), check))
 
 
 _ELEMENT_COLS = {
-    "building": {"legal_area": 2, "unregistered_area": 2, "assessed_unit_price": 2, "assessed_value": 2,
-                 "decoration": 2, "fixtures": 2, "floors": 0, "built_year": 0},
+    "building": {
+        "legal_area": 2,
+        "unregistered_area": 2,
+        "assessed_unit_price": 2,
+        "assessed_value": 2,
+        "decoration": 2,
+        "fixtures": 2,
+        "floors": 0,
+        "built_year": 0,
+    },
     "member": {"disability_grade": 0},
     "tenant": {"area": 2},
 }
@@ -276,8 +122,14 @@ class Builder:
     rounding), so a kernel result equals the numpy evaluator's to the fen.
     """
 
-    def __init__(self, checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
-                 group: GroupFacts | None = None) -> None:
+    def __init__(
+        self,
+        checked: Checked,
+        table: HouseholdTable,
+        option: str,
+        as_of: date | None = None,
+        group: GroupFacts | None = None,
+    ) -> None:
         self.c = checked
         self.t = table
         self.n = table.n
@@ -334,7 +186,9 @@ class Builder:
         p = self.c.policy
         out: list[Formula] = [d.formula for d in p.derived.values()]
         for it in p.items:
-            out += [f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f]
+            out += [
+                f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f
+            ]
         return out
 
     def code(self, word: str) -> int:
@@ -551,8 +405,12 @@ class Builder:
         fn = "bsel" if kind == "bool" else "sel"
         for c, v in reversed(list(zip(conds, vals, strict=True))):
             lv = self.level_of(c, v, out)
-            out = self.emit(f"{fn}({c.code}, {v.code}, {out.code})", lv, v.scale if kind == "num" else 0,
-                            max(v.bound, out.bound))
+            out = self.emit(
+                f"{fn}({c.code}, {v.code}, {out.code})",
+                lv,
+                v.scale if kind == "num" else 0,
+                max(v.bound, out.bound),
+            )
         return out
 
     def name(self, n: Name, el: str | None) -> V:
@@ -612,8 +470,12 @@ class Builder:
                 v = self.emit(self.per_block(("block_code",), codes), "hh")
                 self.codes_ok.add(v.code)
                 return v
-            arrays = {"kind": t.kind, "sign_on": t.sign_on, "vacate_on": t.vacate_on,
-                      "has_homestead": t.has_homestead}
+            arrays = {
+                "kind": t.kind,
+                "sign_on": t.sign_on,
+                "vacate_on": t.vacate_on,
+                "has_homestead": t.has_homestead,
+            }
             if attr not in arrays:
                 raise Unsupported(attr)
             a = self.arg(("hh", attr), lambda: arrays[attr])
@@ -877,7 +739,9 @@ class Builder:
             places = n.ty.scale
             if places >= x.scale:
                 return self.align(x, places)
-            return self.div_round(x, 10 ** (x.scale - places), self.mode, places, x.bound // 10 ** (x.scale - places) + 1)
+            return self.div_round(
+                x, 10 ** (x.scale - places), self.mode, places, x.bound // 10 ** (x.scale - places) + 1
+            )
         if f in ("sum", "count", "any"):
             return self.aggregate(n, f)
         if f in ("sign_rate", "vacate_rate"):
@@ -891,8 +755,12 @@ class Builder:
             if (r.bound + th.bound) * 100 > LIMIT or s > 18:
                 raise Overflow("points_above")
             diff = self.emit(f"{r.code} - {th.code}", lv, s, r.bound + th.bound)
-            return self.emit(f"sel({diff.code} > 0, ({diff.code} * 100) // {10**s}, 0)", lv, 0,
-                             (r.bound + th.bound) * 100 // 10**s + 1)
+            return self.emit(
+                f"sel({diff.code} > 0, ({diff.code} * 100) // {10**s}, 0)",
+                lv,
+                0,
+                (r.bound + th.bound) * 100 // 10**s + 1,
+            )
         if f == "known":
             ref = a[0].ref
             if ref[1] == "household":
@@ -905,7 +773,9 @@ class Builder:
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
             flag_arr = self.t.flags.get(name)
-            col = self.arg(("flag", name), lambda: flag_arr if flag_arr is not None else np.zeros(self.n, dtype=bool))
+            col = self.arg(
+                ("flag", name), lambda: flag_arr if flag_arr is not None else np.zeros(self.n, dtype=bool)
+            )
             return self.emit(f"{col}[u(i)]", "hh")
         if f == "date":
             return self.lit(n.ref.toordinal())
@@ -1070,486 +940,3 @@ class Builder:
         if len(self.vocab) != self._vocab_size:
             raise AssertionError("vocabulary grew after the lookup maps were built")
         return _source(len(self.args), self.body)
-
-
-# frozen household statements -> kernel source: what-if recomputations and repeated evaluations
-# of one policy structure generate the same statements (values are arguments), so the passes
-# below run once per structure.
-_SOURCES: dict[tuple[Any, ...], str] = {}
-
-
-def _freeze(stmts: list[Any]) -> tuple[Any, ...]:
-    return tuple(("loop", s.el, s.header, _freeze(s.body)) if isinstance(s, LoopStmt)
-                 else ("if", s[0], _freeze(s[1])) if isinstance(s, tuple) else s for s in stmts)
-
-
-def _source(n_args: int, body: list[Any]) -> str:
-    """The kernel source for household statements ``body`` (loops fused, repeats removed)."""
-    key = (n_args, _freeze(body))
-    hit = _SOURCES.get(key)
-    if hit is not None:
-        return hit
-    params = ", ".join(["n", *[f"a{k}" for k in range(n_args)], "out_fen", "out_app", "err"])
-    lines = [f"def kernel({params}):", "    for i in prange(n):"]
-    _render(drop_repeated_flags(value_numbering(fuse(body))), 2, lines)
-    source = "\n".join(lines) + "\n"
-    if len(_SOURCES) > 64:
-        _SOURCES.clear()
-    _SOURCES[key] = source
-    return source
-
-
-def _render(stmts: list[Any], depth: int, out: list[str]) -> None:
-    pad = "    " * depth
-    if not stmts:
-        out.append(pad + "pass")
-    for s in stmts:
-        if isinstance(s, LoopStmt):
-            out.append(pad + s.header)
-            _render(s.body, depth + 1, out)
-        elif isinstance(s, tuple):
-            out.append(pad + s[0])
-            _render(s[1], depth + 1, out)
-        else:
-            out.append(pad + s)
-
-
-_VAR = re.compile(r"\b(?:[tvpq][0-9]+|blk)\b")
-_DEF = re.compile(r"^([tvpq][0-9]+|blk) *(?:\+=|\|=|=)")
-
-
-def _defs_uses(s: Any, defs: set[str], uses: set[str]) -> None:
-    if isinstance(s, LoopStmt):
-        for x in s.body:
-            _defs_uses(x, defs, uses)
-    elif isinstance(s, tuple):
-        uses.update(_VAR.findall(s[0]))
-        for x in s[1]:
-            _defs_uses(x, defs, uses)
-    else:
-        m = _DEF.match(s)
-        if m:
-            defs.add(m.group(1))
-        uses.update(_VAR.findall(s if m is None or "+=" in s or "|=" in s else s[m.end():]))
-
-
-def _subst(text: str, subst: dict[str, str]) -> str:
-    if not subst:
-        return text
-    return _VAR.sub(lambda m: subst.get(m.group(0), m.group(0)), text)
-
-
-def value_numbering(stmts: list[Any]) -> list[Any]:
-    """Drop a temporary whose expression repeats an earlier one in scope (after loops are fused,
-    two items often compute the same certificate values).
-
-    Only single assignments take part: accumulators (``+=``, ``|=``) are never merged and no
-    expression that reads one is reused.
-    """
-    multi: set[str] = set()
-    counts: dict[str, int] = {}
-
-    def scan(xs: list[Any]) -> None:
-        for s in xs:
-            if isinstance(s, LoopStmt):
-                scan(s.body)
-            elif isinstance(s, tuple):
-                scan(s[1])
-            else:
-                m = _DEF.match(s)
-                if m:
-                    counts[m.group(1)] = counts.get(m.group(1), 0) + 1
-                    if "+=" in s[: m.end()] or "|=" in s[: m.end()]:
-                        multi.add(m.group(1))
-
-    scan(stmts)
-    multi |= {k for k, c in counts.items() if c > 1}
-
-    def block(xs: list[Any], seen: dict[str, str], subst: dict[str, str]) -> list[Any]:
-        out: list[Any] = []
-        for s in xs:
-            if isinstance(s, LoopStmt):
-                out.append(LoopStmt(s.el, _subst(s.header, subst), block(s.body, dict(seen), subst)))
-            elif isinstance(s, tuple):
-                out.append((_subst(s[0], subst), block(s[1], dict(seen), subst)))
-            else:
-                m = _DEF.match(s)
-                name = m.group(1) if m else None
-                if m is None or name in multi or "=" in s[m.start(1) + len(name or ""): m.end() - 1]:
-                    out.append(_subst(s, subst))
-                    continue
-                assert name is not None
-                rhs = _subst(s[m.end():].strip(), subst)
-                if any(v in multi for v in _VAR.findall(rhs)):
-                    out.append(f"{name} = {rhs}")
-                    continue
-                prev = seen.get(rhs)
-                if prev is not None:
-                    subst[name] = prev
-                    continue
-                seen[rhs] = name
-                out.append(f"{name} = {rhs}")
-        return out
-
-    return block(stmts, {}, {})
-
-
-_FLAG = re.compile(r"^q[0-9]+ \|= (.*)\Z")  # lookup-failure flags only (p: applicability)
-
-
-def drop_repeated_flags(stmts: list[Any]) -> list[Any]:
-    """Drop a lookup-failure flag update whose expression an earlier flag of the same block
-    already takes in (two items looking up the same table entry).
-
-    Every flag only ends up in the household's final ``if p | q ...: err = 1``, and after value
-    numbering the same lookup reads the same temporaries, so one update per expression is enough.
-    """
-    out: list[Any] = []
-    seen: set[str] = set()
-    for s in stmts:
-        if isinstance(s, LoopStmt):
-            out.append(LoopStmt(s.el, s.header, drop_repeated_flags(s.body)))
-        elif isinstance(s, tuple):
-            out.append((s[0], drop_repeated_flags(s[1])))
-        else:
-            m = _FLAG.match(s)
-            if m is not None and m.group(1) in seen:
-                continue
-            if m is not None:
-                seen.add(m.group(1))
-            out.append(s)
-    return out
-
-
-def fuse(stmts: list[Any]) -> list[Any]:
-    """Reorder household statements so that loops over the same elements run as one loop.
-
-    Straight-line statements are emitted as soon as their inputs exist; then every loop whose
-    inputs exist is merged with the other ready loops over the same elements. Fewer loops mean
-    fewer passes over the certificates / members and fewer mispredicted loop exits.
-    """
-    info = []
-    last_def: dict[str, list[int]] = {}
-    for k, s in enumerate(stmts):
-        defs: set[str] = set()
-        uses: set[str] = set()
-        _defs_uses(s, defs, uses)
-        deps = {d for u in uses for d in last_def.get(u, ()) if d != k}
-        for d in defs:
-            last_def.setdefault(d, []).append(k)
-        info.append(deps)
-    done: set[int] = set()
-    remaining = list(range(len(stmts)))
-    out: list[Any] = []
-    while remaining:
-        progress = True
-        while progress:
-            progress = False
-            rest = []
-            for k in remaining:
-                if not isinstance(stmts[k], LoopStmt) and info[k] <= done:
-                    out.append(stmts[k])
-                    done.add(k)
-                    progress = True
-                else:
-                    rest.append(k)
-            remaining = rest
-        ready = [k for k in remaining if isinstance(stmts[k], LoopStmt) and info[k] <= done]
-        if not ready:
-            if remaining:
-                raise AssertionError("statement dependencies form a cycle")
-            break
-        kinds: dict[str, list[int]] = {}
-        for k in ready:
-            kinds.setdefault(stmts[k].el, []).append(k)
-        for group in kinds.values():
-            first = stmts[group[0]]
-            out.append(LoopStmt(first.el, first.header, [x for k in group for x in stmts[k].body]))
-        done.update(ready)
-        remaining = [k for k in remaining if k not in done]
-    return out
-
-
-# ----------------------------------------------------------------------------- validation and compilation
-
-_ALLOWED_NODES = (
-    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.For, ast.If, ast.Assign, ast.AugAssign, ast.Pass,
-    ast.Name, ast.Load, ast.Store, ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
-    ast.Call, ast.Subscript, ast.Tuple, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.USub, ast.Not, ast.And,
-    ast.Or, ast.BitAnd, ast.BitOr, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
-)
-_FIXED_NAMES = {"kernel", "n", "i", "j", "blk", "out_fen", "out_app", "err", "prange", "range", "abs",
-                *_MINMAX, *(h for h, _ in _HELPERS.values())}
-_NAME_RE = re.compile(r"^[a-z][a-z_0-9]*\Z")
-
-
-def validate(source: str, names: set[str]) -> None:
-    """Check generated source: allowed syntax only, names this module created, integer/bool constants."""
-    tree = ast.parse(source)
-    allowed = _FIXED_NAMES | names
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise AssertionError(f"generated code contains {type(node).__name__}")
-        if isinstance(node, ast.Name) and (node.id not in allowed or not _NAME_RE.match(node.id)):
-            raise AssertionError(f"generated code uses unknown name {node.id!r}")
-        if isinstance(node, ast.arg) and node.arg not in allowed:
-            raise AssertionError(f"generated code has unknown argument {node.arg!r}")
-        if isinstance(node, ast.Constant) and type(node.value) not in (int, bool):
-            raise AssertionError("generated code contains a non-integer constant")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FIXED_NAMES):
-            raise AssertionError("generated code calls something unexpected")
-
-
-_LLVM_TUNED = False
-
-
-def _tune_llvm() -> None:
-    """Keep LLVM from turning the kernels' branch-free selections back into branches.
-
-    x86's cmov converter rewrites a select on a loop-carried chain (our per-household sums) into
-    a branch, and CodeGenPrepare turns a select of a loaded value into a branch; on random
-    household data both mispredict (measured: ~30% slower). The options are process-wide LLVM
-    settings; they are only set on x86-64 with an LLVM version they are known to exist in
-    (an unknown option would make LLVM abort).
-    """
-    global _LLVM_TUNED
-    if _LLVM_TUNED:
-        return
-    _LLVM_TUNED = True
-    if os.environ.get("ANJU_POLICY_JIT_LLVM_TUNE", "1") == "0":
-        return
-    try:
-        import platform
-
-        ll: Any = importlib.import_module("llvmlite.binding")
-        if platform.machine().lower() not in ("x86_64", "amd64") or not 14 <= ll.llvm_version_info[0] <= 22:
-            return
-        ll.set_option("anju", "-x86-cmov-converter=false")
-        ll.set_option("anju", "-disable-cgp-select2branch")
-    except Exception:  # pragma: no cover - tuning is optional
-        return
-
-
-_KERNELS: dict[tuple[str, bool], Any] = {}
-_COMPILE_LOCK = threading.RLock()
-# Kernel calls are serialised: numba's workqueue threading layer (used when OpenMP/TBB are
-# missing) must not be entered from two threads at once. Each call is short.
-_RUN_LOCK = threading.Lock()
-_BACKGROUND: set[tuple[str, bool]] = set()
-#: JIT compile time per kernel (seconds), measured on its first compilation.
-compile_seconds: dict[tuple[str, bool], float] = {}
-
-
-def _dispatcher(source: str, names: set[str], parallel: bool) -> Any:
-    key = (source, parallel)
-    with _COMPILE_LOCK:
-        hit = _KERNELS.get(key)
-        if hit is not None:
-            return hit
-        assert numba is not None
-        validate(source, names)
-        _tune_llvm()
-        helpers = {name: numba.njit(inline="always", cache=False, error_model="numpy")(fn)
-                   for name, fn in [*_HELPERS.values(), *_MINMAX.items()]}
-        namespace: dict[str, Any] = {"prange": numba.prange if parallel else range, **helpers}
-        # The source was generated by Builder and checked by validate(): no user text in it.
-        exec(compile(source, "<anju-policy-kernel>", "exec"), namespace)
-        fn = numba.njit(parallel=parallel, cache=False, nogil=True, error_model="numpy", boundscheck=False)(
-            namespace["kernel"])
-        _KERNELS[key] = fn
-        return fn
-
-
-def compile_kernel(p: Prepared, n: int, parallel: bool = True) -> Any:
-    """The compiled kernel of ``p`` (compiled now if needed; cached in-process by its source)."""
-    fn = _dispatcher(p.source, p.names, parallel)
-    if fn.signatures:
-        return fn
-    with _COMPILE_LOCK:
-        if not fn.signatures:
-            assert numba is not None
-            k = len(p.items)
-            sig = tuple(numba.typeof(x) for x in (
-                n, *p.args, np.empty((1, k), dtype=I64), np.empty((1, 1), dtype=bool), np.empty(1, dtype=np.uint8)))
-            t0 = time.perf_counter()
-            fn.compile(sig)
-            compile_seconds[(p.source, parallel)] = time.perf_counter() - t0
-    return fn
-
-
-#: Seconds a background compilation waits before it starts. Compiling holds the GIL for seconds:
-#: started at once, it slowed the very request that asked for it (the numpy answer of a first
-#: what-if on the 2,300-household demo took 5.2 s instead of 1.5 s).
-COMPILE_DELAY = 1.5
-
-
-def compile_in_background(p: Prepared, n: int, parallel: bool = True, delay: float = COMPILE_DELAY) -> None:
-    """Compile the kernel of ``p`` in a daemon thread (once), starting after ``delay`` seconds so
-    that the request that asked for it is answered (by numpy) first."""
-    key = (p.source, parallel)
-    with _COMPILE_LOCK:
-        if key in _BACKGROUND:
-            return
-        _BACKGROUND.add(key)
-
-    def work() -> None:
-        try:
-            compile_kernel(p, n, parallel)
-        except Exception:  # pragma: no cover - the numpy evaluator keeps serving
-            _BACKGROUND.discard(key)
-
-    timer = threading.Timer(delay, work)
-    timer.name = "anju-policy-jit"
-    timer.daemon = True
-    timer.start()
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A kernel ready to run on one table: the source, its arguments and the item ids."""
-
-    source: str
-    names: set[str]
-    args: list[Any]
-    items: list[Item]
-    app_cols: list[int | None]  # per item: column of ``out_app``, None when it always applies
-    n_app: int
-
-
-def prepare(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
-            group: GroupFacts | None = None) -> Prepared | str:
-    """Generate the kernel for ``option``; returns the reason as text when it cannot be used."""
-    try:
-        b = Builder(checked, table, option, as_of, group)
-        source = b.build()
-    except Unsupported as exc:
-        return f"unsupported: {exc}"
-    except Overflow as exc:
-        return f"int64 overflow risk: {exc}"
-    except EvaluationError as exc:  # the numpy evaluator raises it again with its context
-        return f"evaluation error: {exc}"
-    return Prepared(source, b.names, b.args, checked.items_for(option), b.app_cols, b.n_app)
-
-
-def is_compiled(p: Prepared, parallel: bool = True) -> bool:
-    """Whether the kernel of ``p`` has already been compiled in this process."""
-    k = _KERNELS.get((p.source, parallel))
-    return k is not None and bool(k.signatures)
-
-
-class _Lease:
-    """Owner of the arrays made from one pooled buffer; the buffer returns to the pool when it dies.
-
-    numpy makes an array from ``__array_interface__`` with this object as its base, and every
-    view of that array keeps it alive, so the lease dies only when the last result array has gone.
-    """
-
-    __slots__ = ("__array_interface__", "__weakref__", "buffer")
-
-    def __init__(self, buffer: Arr) -> None:
-        self.buffer = buffer
-        self.__array_interface__ = buffer.__array_interface__
-
-
-class OutputPool:
-    """Recycles the kernels' output buffers between calls.
-
-    A what-if or benchmark evaluates the same project again and again; a fresh 100 MB output per
-    call of a 1,000,000-household project costs about 20 ms of first-touch page faults alone. A
-    buffer is handed out again only after every array made from it (the :class:`BulkResult`'s
-    columns and any view of them) has been released, so a result never changes under its holder.
-    The kernel writes every output element of every household, so nothing of a previous call
-    remains visible. Small buffers are not pooled.
-    """
-
-    MIN_BYTES = 1 << 20
-    KEEP = 2  # free buffers kept per shape
-
-    def __init__(self) -> None:
-        self._free: dict[tuple[tuple[int, ...], str], list[Arr]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, shape: tuple[int, ...], dtype: Any) -> Arr:
-        """An uninitialised array of ``shape`` and ``dtype`` (recycled when one is free)."""
-        dt = np.dtype(dtype)
-        if int(np.prod(shape)) * dt.itemsize < self.MIN_BYTES:
-            return np.empty(shape, dtype=dt)
-        key = (tuple(shape), dt.str)
-        with self._lock:
-            free = self._free.get(key)
-            buffer = free.pop() if free else None
-        if buffer is None:
-            buffer = np.empty(shape, dtype=dt)
-        lease = _Lease(buffer)
-        weakref.finalize(lease, self._give_back, key, buffer)
-        out: Arr = np.asarray(lease)
-        return out
-
-    def _give_back(self, key: tuple[tuple[int, ...], str], buffer: Arr) -> None:
-        with self._lock:
-            free = self._free.setdefault(key, [])
-            if len(free) < self.KEEP:
-                free.append(buffer)
-
-    def clear(self) -> None:
-        """Drop every free buffer."""
-        with self._lock:
-            self._free.clear()
-
-
-_OUTPUTS = OutputPool()
-
-
-def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) -> BulkResult | None:
-    """Run a prepared kernel (compiling it first if needed).
-
-    Returns ``None`` when a table lookup failed in some household: the numpy evaluator then
-    raises the error with its message."""
-    n = table.n
-    k = len(p.items)
-    fn = compile_kernel(p, n, parallel)
-    out_fen = _OUTPUTS.take((n, k), I64)
-    out_app = _OUTPUTS.take((n, max(1, p.n_app)), np.dtype(bool))
-    err = np.zeros(n, dtype=np.uint8)
-    with _RUN_LOCK:
-        fn(n, *p.args, out_fen, out_app, err)
-    if n and err.any():
-        return None
-    ids = [it.id for it in p.items]
-    always = np.broadcast_to(np.True_, (n,))  # read-only, no memory: items that always apply
-    fen: dict[str, Arr] = {it.id: out_fen[:, q] for q, it in enumerate(p.items)}
-    app: dict[str, Arr] = {it.id: always if c is None else out_app[:, c] for it, c in zip(p.items, p.app_cols, strict=True)}
-    return BulkResult(option, table.codes, ids, {it.id: it.label for it in p.items}, fen, app)
-
-
-def try_evaluate(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
-                 group: GroupFacts | None = None, parallel: bool = True,
-                 auto: bool = False) -> tuple[BulkResult | None, str]:
-    """Evaluate with a kernel when possible: ``(result, "kernel")`` or ``(None, reason)``.
-
-    With ``auto`` a request never waits for a compilation: a kernel not compiled yet is compiled
-    in a background thread (for tables of at least :data:`AUTO_MIN_HOUSEHOLDS` households) and
-    this call returns ``None`` so that the numpy evaluator answers.
-    """
-    if not enabled():
-        return None, "disabled"
-    if table.n == 0:
-        return None, "empty table"
-    p = prepare(checked, table, option, as_of, group)
-    if isinstance(p, str):
-        return None, p
-    if auto and not is_compiled(p, parallel):
-        if table.n >= AUTO_MIN_HOUSEHOLDS:
-            compile_in_background(p, table.n, parallel)
-            return None, "kernel compiling in the background"
-        return None, "small table, kernel not compiled"
-    res = run(p, table, option, parallel)
-    if res is None:
-        return None, "lookup failed in kernel"
-    return res, "kernel"
-
-
-def set_threads(k: int) -> None:
-    """Number of threads kernels use (at most the number of cores numba sees)."""
-    if numba is not None:
-        numba.set_num_threads(max(1, min(k, numba.config.NUMBA_NUM_THREADS)))

@@ -1,0 +1,430 @@
+"""Household facts as columns for the bulk evaluators: the table of a project's households (numpy
+arrays of scaled integers, with certificates, members and tenants as element tables and their
+start/count offsets), the group index (sign and vacate rates of a block as of a date) and the result
+of a bulk evaluation.
+
+Both bulk evaluators use it: the numpy evaluator (:mod:`anju.policy.bulk`) and the fused numba
+kernels (:mod:`anju.policy.jit`); neither imports the other's machinery through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from anju.policy.errors import EvaluationError
+from anju.policy.facts import (
+    Building,
+    Determination,
+    GroupFacts,
+    Homestead,
+    Household,
+    Member,
+    ProjectKind,
+    Structure,
+    Tenant,
+    TenantKind,
+    Use,
+)
+
+I64 = np.int64
+
+LIMIT = 2**63 - 1
+Arr = npt.NDArray[Any]
+
+_ENUM_WORDS: list[str] = [
+    *(k.value for k in ProjectKind),
+    *(s.value for s in Structure),
+    *(u.value for u in Use),
+    *(d.value for d in Determination),
+    *(t.value for t in TenantKind),
+]
+
+
+def _ord(d: date | None) -> int:
+    return 0 if d is None else d.toordinal()
+
+
+def _scaled(d: Decimal, scale: int) -> int:
+    """``d * 10**scale`` as an exact integer (``d`` must have at most ``scale`` places)."""
+    v = d.scaleb(scale)
+    iv = int(v)
+    if iv != v:
+        raise AssertionError(f"{d} does not fit scale {scale}")
+    return iv
+
+
+def _absmax(a: Any) -> int:
+    if isinstance(a, np.ndarray):
+        if a.size == 0:
+            return 0
+        if a.dtype == object:
+            return int(max(abs(int(x)) for x in a.tolist()))
+        return int(max(abs(int(a.max())), abs(int(a.min()))))
+    return abs(int(a))
+
+
+@dataclass(slots=True)
+class Elements:
+    """Columns of one kind of element (buildings, members or tenants), grouped by household.
+
+    ``hh`` is the household index of every element (non-decreasing); ``start``/``count`` give each
+    household's slice.
+    """
+
+    hh: Arr
+    start: Arr
+    count: Arr
+    cols: dict[str, Arr]
+    bounds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(self.hh.shape[0])
+
+
+def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[str, Any]) -> Elements:
+    hh_arr = np.asarray(hh, dtype=I64)
+    count = np.bincount(hh_arr, minlength=n).astype(I64) if hh else np.zeros(n, dtype=I64)
+    start = np.zeros(n, dtype=I64)
+    if n:
+        start[1:] = np.cumsum(count)[:-1]
+    arrays = {k: np.asarray(v, dtype=dtypes[k]) for k, v in cols.items()}
+    return Elements(
+        hh_arr, start, count, arrays, {k: _absmax(a) for k, a in arrays.items() if a.dtype != bool}
+    )
+
+
+BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
+BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
+MEMBER_BOOL_COLS = (
+    "dibao",
+    "serious_illness",
+    "martyr_family",
+    "shidu",
+    "only_child",
+    "youfu",
+    "resettlement_counted",
+)
+
+
+@dataclass(slots=True)
+class HouseholdTable:
+    """A project's households in columnar form (the input of the bulk evaluator).
+
+    Areas are integer hundredths of ㎡, money integer fen, dates ``date.toordinal()`` (0 = none),
+    categories integer codes into ``words``.
+    """
+
+    codes: list[str]
+    words: list[str]
+    vocab: dict[str, int]
+    blocks: list[str]
+    block_paths: list[tuple[str, ...]]
+    block_idx: Arr
+    kind: Arr
+    sign_on: Arr
+    vacate_on: Arr
+    flags: dict[str, Arr]
+    has_homestead: Arr
+    homestead_area: Arr
+    homestead_year: Arr
+    buildings: Elements
+    members: Elements
+    tenants: Elements
+    certificate_nos: list[str] = field(default_factory=list)
+    member_names: list[str] = field(default_factory=list)
+    tenant_names: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of households."""
+        return len(self.codes)
+
+    @staticmethod
+    def from_households(households: list[Household]) -> HouseholdTable:
+        """Build the columnar table from household facts."""
+        words = list(_ENUM_WORDS)
+        vocab = {w: i for i, w in enumerate(words)}
+
+        def code(s: str) -> int:
+            if s not in vocab:
+                vocab[s] = len(words)
+                words.append(s)
+            return vocab[s]
+
+        blocks: dict[str, int] = {}
+        paths: list[tuple[str, ...]] = []
+        n = len(households)
+        block_idx = np.zeros(n, dtype=I64)
+        flags: dict[str, Arr] = {}
+        b_hh: list[int] = []
+        b_cols: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                *BUILDING_INT_COLS,
+                *BUILDING_MONEY_COLS,
+                "structure",
+                "use",
+                "unregistered_determination",
+            )
+        }
+        for k in BUILDING_MONEY_COLS:
+            b_cols[k + "_known"] = []
+        m_hh: list[int] = []
+        m_cols: dict[str, list[Any]] = {k: [] for k in (*MEMBER_BOOL_COLS, "disabled", "disability_grade")}
+        t_hh: list[int] = []
+        t_cols: dict[str, list[Any]] = {"area": [], "kind": []}
+        certs: list[str] = []
+        mnames: list[str] = []
+        tnames: list[str] = []
+        for i, h in enumerate(households):
+            path = h.block_path
+            if h.block_code not in blocks:
+                blocks[h.block_code] = len(paths)
+                paths.append(path)
+                code(h.block_code)
+            elif paths[blocks[h.block_code]] != path:
+                raise EvaluationError(
+                    "block-chain",
+                    f"片区“{h.block_code}”的上级片区不一致（户 {h.code}）",
+                    f"block '{h.block_code}' has inconsistent parents (household {h.code})",
+                )
+            block_idx[i] = blocks[h.block_code]
+            for f in h.flags:
+                if f not in flags:
+                    flags[f] = np.zeros(n, dtype=bool)
+                flags[f][i] = True
+            for b in h.buildings:
+                b_hh.append(i)
+                certs.append(b.certificate_no)
+                b_cols["legal_area"].append(int(b.legal_area * 100))
+                b_cols["unregistered_area"].append(int(b.unregistered_area * 100))
+                b_cols["floors"].append(b.floors)
+                b_cols["built_year"].append(b.built_year)
+                b_cols["structure"].append(vocab[b.structure.value])
+                b_cols["use"].append(vocab[b.use.value])
+                b_cols["unregistered_determination"].append(vocab[b.unregistered_determination.value])
+                for k in BUILDING_MONEY_COLS:
+                    v = getattr(b, k + "_fen")
+                    b_cols[k].append(v or 0)
+                    b_cols[k + "_known"].append(v is not None)
+            for m in h.members:
+                m_hh.append(i)
+                mnames.append(m.name)
+                for k in MEMBER_BOOL_COLS:
+                    m_cols[k].append(getattr(m, k))
+                m_cols["disabled"].append(m.disability_grade is not None)
+                m_cols["disability_grade"].append(m.disability_grade or 0)
+            for t in h.tenants:
+                t_hh.append(i)
+                tnames.append(t.name)
+                t_cols["area"].append(int(t.area * 100))
+                t_cols["kind"].append(vocab[t.kind.value])
+        bdt: dict[str, Any] = {k: I64 for k in b_cols}
+        for k in BUILDING_MONEY_COLS:
+            bdt[k + "_known"] = bool
+        mdt: dict[str, Any] = {k: bool for k in m_cols}
+        mdt["disability_grade"] = I64
+        return HouseholdTable(
+            codes=[h.code for h in households],
+            words=words,
+            vocab=vocab,
+            blocks=list(blocks),
+            block_paths=paths,
+            block_idx=block_idx,
+            kind=np.asarray([vocab[h.kind.value] for h in households], dtype=I64),
+            sign_on=np.asarray([_ord(h.sign_on) for h in households], dtype=I64),
+            vacate_on=np.asarray([_ord(h.vacate_on) for h in households], dtype=I64),
+            flags=flags,
+            has_homestead=np.asarray([h.homestead is not None for h in households], dtype=bool),
+            homestead_area=np.asarray(
+                [int(h.homestead.area * 100) if h.homestead else 0 for h in households], dtype=I64
+            ),
+            homestead_year=np.asarray(
+                [(h.homestead.approved_year or 0) if h.homestead else 0 for h in households], dtype=I64
+            ),
+            buildings=_elements(n, b_hh, b_cols, bdt),
+            members=_elements(n, m_hh, m_cols, mdt),
+            tenants=_elements(n, t_hh, t_cols, {"area": I64, "kind": I64}),
+            certificate_nos=certs,
+            member_names=mnames,
+            tenant_names=tnames,
+        )
+
+    def household(self, i: int) -> Household:
+        """Rebuild the facts of household ``i`` (used to cross-check against the scalar evaluator)."""
+        w = self.words
+        b = self.buildings
+        bs = []
+        for j in range(int(b.start[i]), int(b.start[i] + b.count[i])):
+            c = b.cols
+            money = {
+                k + "_fen": (int(c[k][j]) if bool(c[k + "_known"][j]) else None) for k in BUILDING_MONEY_COLS
+            }
+            bs.append(
+                Building(
+                    certificate_no=self.certificate_nos[j] if self.certificate_nos else f"C{j}",
+                    structure=Structure(w[int(c["structure"][j])]),
+                    use=Use(w[int(c["use"][j])]),
+                    floors=int(c["floors"][j]),
+                    built_year=int(c["built_year"][j]),
+                    legal_area=Decimal(int(c["legal_area"][j])).scaleb(-2),
+                    unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
+                    unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
+                    **money,
+                )
+            )
+        m = self.members
+        ms = []
+        for j in range(int(m.start[i]), int(m.start[i] + m.count[i])):
+            c = m.cols
+            grade = int(c["disability_grade"][j])
+            flags = {k: bool(c[k][j]) for k in MEMBER_BOOL_COLS}
+            ms.append(
+                Member(
+                    name=self.member_names[j] if self.member_names else f"M{j}",
+                    disability_grade=grade if bool(c["disabled"][j]) else None,
+                    dibao=flags["dibao"],
+                    serious_illness=flags["serious_illness"],
+                    martyr_family=flags["martyr_family"],
+                    shidu=flags["shidu"],
+                    only_child=flags["only_child"],
+                    youfu=flags["youfu"],
+                    resettlement_counted=flags["resettlement_counted"],
+                )
+            )
+        t = self.tenants
+        ts = []
+        for j in range(int(t.start[i]), int(t.start[i] + t.count[i])):
+            ts.append(
+                Tenant(
+                    name=self.tenant_names[j] if self.tenant_names else f"T{j}",
+                    kind=TenantKind(w[int(t.cols["kind"][j])]),
+                    area=Decimal(int(t.cols["area"][j])).scaleb(-2),
+                )
+            )
+        path = self.block_paths[int(self.block_idx[i])]
+        so = int(self.sign_on[i])
+        vo = int(self.vacate_on[i])
+        return Household(
+            code=self.codes[i],
+            block_code=path[-1],
+            block_chain=path[:-1],
+            kind=ProjectKind(w[int(self.kind[i])]),
+            sign_on=date.fromordinal(so) if so else None,
+            vacate_on=date.fromordinal(vo) if vo else None,
+            flags=frozenset(f for f, a in self.flags.items() if bool(a[i])),
+            members=tuple(ms),
+            buildings=tuple(bs),
+            homestead=(
+                Homestead(
+                    area=Decimal(int(self.homestead_area[i])).scaleb(-2),
+                    approved_year=int(self.homestead_year[i]) or None,
+                )
+                if bool(self.has_homestead[i])
+                else None
+            ),
+            tenants=tuple(ts),
+        )
+
+    def group_facts(self) -> GroupFacts:
+        """Group facts computed from this table's own households (the whole project)."""
+        from anju.policy.facts import BlockGroup
+
+        blocks = {}
+        parents: dict[str, str] = {}
+        for bi, code in enumerate(self.blocks):
+            mask = self.block_idx == bi
+            so = self.sign_on[mask]
+            vo = self.vacate_on[mask]
+            blocks[code] = BlockGroup(
+                total_households=int(mask.sum()),
+                sign_dates=tuple(date.fromordinal(int(x)) for x in np.sort(so[so > 0])),
+                vacate_dates=tuple(date.fromordinal(int(x)) for x in np.sort(vo[vo > 0])),
+            )
+            path = self.block_paths[bi]
+            for child, parent in zip(path[1:], path[:-1], strict=True):
+                parents[child] = parent
+        return GroupFacts(blocks=blocks, parents=parents)
+
+
+_INDEXES: dict[int, tuple[GroupFacts, GroupIndex]] = {}
+
+
+def group_index(group: GroupFacts) -> GroupIndex:
+    """The (cached) vectorised index of ``group``."""
+    hit = _INDEXES.get(id(group))
+    if hit is not None and hit[0] is group:
+        return hit[1]
+    if len(_INDEXES) > 32:
+        _INDEXES.clear()
+    gi = GroupIndex(group)
+    _INDEXES[id(group)] = (group, gi)
+    return gi
+
+
+class GroupIndex:
+    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
+
+    def __init__(self, group: GroupFacts) -> None:
+        self.group = group
+        self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+        self._rates: dict[tuple[str | None, int, str], int] = {}
+
+    def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
+        key = (scope, event)
+        if key not in self._cache:
+            total = 0
+            dates: list[int] = []
+            for code in self.group.leaves_under(scope):
+                g = self.group.blocks[code]
+                total += g.total_households
+                dates.extend(d.toordinal() for d in (g.sign_dates if event == "sign" else g.vacate_dates))
+            self._cache[key] = (total, np.sort(np.asarray(dates, dtype=I64)))
+        return self._cache[key]
+
+    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised)."""
+        key = (scope, as_of_ord, event)
+        hit = self._rates.get(key)
+        if hit is not None:
+            return hit
+        total, dates = self._scope(scope, event)
+        if total == 0 or as_of_ord == 0:
+            ppm = 0
+        else:
+            done = int(np.searchsorted(dates, as_of_ord, side="right"))
+            ppm = (done * 1_000_000) // total
+        self._rates[key] = ppm
+        return ppm
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """Amounts (fen) of every item for every household under one option."""
+
+    option: str
+    codes: list[str]
+    item_ids: list[str]
+    labels: dict[str, str]
+    fen: dict[str, Arr]
+    applies: dict[str, Arr]
+
+    @property
+    def total(self) -> Arr:
+        """Total per household (fen)."""
+        out = np.zeros(len(self.codes), dtype=I64)
+        for i in self.item_ids:
+            out = out + self.fen[i]
+        return out
+
+    def row(self, i: int) -> dict[str, int]:
+        """Item id -> fen for household ``i``."""
+        return {k: int(self.fen[k][i]) for k in self.item_ids}

@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session
 from anju import uploads as upload_policy
 from anju.agreement import docx_defaults, rules
 from anju.agreement.models import Agreement, AgreementTemplate, Instalment
-from anju.agreement.service.signing import get_agreement, get_snapshot, items_of, snapshot_facts
+from anju.agreement.service.signing import (
+    get_agreement,
+    get_snapshot,
+    items_with_basis,
+    snapshot_facts,
+)
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core import typst_pdf
@@ -105,6 +110,11 @@ def _short(formula: str) -> str:
     return text if len(text) <= FORMULA_CHARS else text[: FORMULA_CHARS - 1] + "…"
 
 
+def _basis_text(item: dict[str, Any]) -> str:
+    """An item's basis in words as one paragraph (lines joined with ；)."""
+    return "；".join(str(b) for b in item.get("basis") or [])
+
+
 def _mask_account(account: str) -> str:
     """Bank account numbers are personal data: only the last four digits for readers without
     PII_READ."""
@@ -163,8 +173,9 @@ def document_data(
     project = project_service.get_project(session, a.project_id)
     pv = compensation_service.get_version(session, a.project_id, snap.policy_version)
     f = snapshot_facts(snap)
-    items = [i for i in items_of(snap) if i.get("applies", True)]
-    skipped = [str(i["label"]) for i in items_of(snap) if not i.get("applies", True)]
+    all_items = items_with_basis(session, a, snap)
+    items = [i for i in all_items if i.get("applies", True)]
+    skipped = [str(i["label"]) for i in all_items if not i.get("applies", True)]
     rows = session.scalars(
         select(Instalment)
         .where(Instalment.agreement_id == a.id, Instalment.status != "cancelled")
@@ -219,7 +230,11 @@ def document_data(
                 "label": str(i["label"]),
                 "amount": format_yuan(int(i["amount_fen"])),
                 "capital": to_chinese_capital(int(i["amount_fen"])),
-                "formula": _short(str(i.get("formula", ""))),
+                # The basis in words (anju.policy.wording); ``formula`` is its older name in templates,
+                # so a family never reads formula syntax: the formula itself only where no words exist.
+                "basis": _basis_text(i),
+                "basis_lines": [str(b) for b in i.get("basis") or []],
+                "formula": _basis_text(i) or _short(str(i.get("formula", ""))),
             }
             for n, i in enumerate(items, start=1)
         ],

@@ -174,9 +174,9 @@ def quantity(value: Any, unit: Unit | None = None, pct: bool = False, exact: boo
     return f"{text} {u}" if u else text
 
 
-def clean_label(label: str, name: str, fallback: str) -> str:
+def clean_label(label: str, name: str, fallback: str, remark: bool = False) -> str:
     """A label fit for the sheet: the Chinese part of a bilingual label, without a trailing remark
-    in brackets; ``fallback`` when there is none (never the identifier)."""
+    in brackets (kept with ``remark``); ``fallback`` when there is none (never the identifier)."""
     text = label.strip()
     if not text or text == name:
         return fallback
@@ -185,6 +185,8 @@ def clean_label(label: str, name: str, fallback: str) -> str:
         text = text[: m.start()].strip(" ,，/:：;；")
     if not _CJK.search(text):
         return fallback
+    if remark:
+        return text
     short = _REMARK.sub("", text).strip()
     return short if _CJK.search(short) else text
 
@@ -378,9 +380,9 @@ class Wording:
             name = ref[1]
             d = self.p.derived[name]
             if d.formula.node is not None and not isinstance(d.formula.node, Name | Call | Num):
-                self.extra.append(
-                    f"{self.derived_label(name)}：{self.phrase(d.formula.node)} = {self.qty(n)}"
-                )
+                at = len(self.extra)  # the quantity's own line before the lines its parts call for
+                line = f"{self.derived_label(name)}：{self.phrase(d.formula.node)} = {self.qty(n)}"
+                self.extra.insert(at, line)
             return f"{self.derived_label(name)} {self.qty(n)}"
         if kind == "item":
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
@@ -460,7 +462,7 @@ class Wording:
                 if not isinstance(b, dict) or not b.get("label"):
                     continue
                 if (b.get("after"), b.get("upto")) == (hit.window.after, hit.window.upto):
-                    label = clean_label(str(b["label"]), "", "")
+                    label = clean_label(str(b["label"]), "", "", remark=True)
                     if label:
                         return label
         return window_text(hit.window, str(hit.x_unit) if not hit.x_unit.dimensionless else "")
@@ -492,7 +494,7 @@ class Wording:
             head = f"{date_text(hit.event_on)}{event}，为{clock}{start}起第 {hit.day} 日"
         if hit.window is None:
             return f"{head}，不在任何奖励时段内，{label}按 {value}计"
-        window = clean_label(hit.window.label, "", window_text(hit.window.window, "日"))
+        window = clean_label(hit.window.label, "", window_text(hit.window.window, "日"), remark=True)
         return f"{head}，落在“{window}”，{label} {value}"
 
     # -- labels only (inside aggregates and conditions on each element)

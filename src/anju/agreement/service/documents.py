@@ -68,7 +68,6 @@ TYPST_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "agreement"
 MiB = 1024 * 1024
 MAX_TEMPLATE_BYTES = 10 * MiB
 MAX_LOOP_DEPTH = 2
-FORMULA_CHARS = 48  # the printed formula is shortened beyond this (the snapshot keeps it whole)
 # Filters a template may use: formatting only, none that can pad or repeat text without bound.
 ALLOWED_FILTERS = frozenset(
     {
@@ -103,11 +102,6 @@ def _fail(field: str, message: str, en: str, **extra: Any) -> ValidationFailed:
 
 def _date_text(d: date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
-
-
-def _short(formula: str) -> str:
-    text = " ".join(formula.split())
-    return text if len(text) <= FORMULA_CHARS else text[: FORMULA_CHARS - 1] + "…"
 
 
 def _basis_text(item: dict[str, Any]) -> str:
@@ -231,10 +225,10 @@ def document_data(
                 "amount": format_yuan(int(i["amount_fen"])),
                 "capital": to_chinese_capital(int(i["amount_fen"])),
                 # The basis in words (anju.policy.wording); ``formula`` is its older name in templates,
-                # so a family never reads formula syntax: the formula itself only where no words exist.
+                # so a family never reads formula syntax (an item without words prints none).
                 "basis": _basis_text(i),
                 "basis_lines": [str(b) for b in i.get("basis") or []],
-                "formula": _basis_text(i) or _short(str(i.get("formula", ""))),
+                "formula": _basis_text(i),
             }
             for n, i in enumerate(items, start=1)
         ],

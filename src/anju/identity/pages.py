@@ -66,9 +66,7 @@ def _login_page(request: Request, next_url: str, message: str = "", status_code:
 
 
 @router.get("/login")
-def login_form(
-    request: Request, next: str = "/projects", user: CurrentUser | None = Depends(optional_user)
-) -> Response:
+def login_form(request: Request, next: str = "/projects", user: CurrentUser | None = Depends(optional_user)) -> Response:
     """The login page (already logged-in users go straight on)."""
     if user is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -130,9 +128,7 @@ def logout(user: CurrentUser = Depends(verify_csrf), db: Session = Depends(get_d
 def switch_language(lang: str, request: Request) -> Response:
     """Switch the interface language (zh / en)."""
     # Back to the page the switch was clicked on, but never to another site (open redirect).
-    response = RedirectResponse(
-        _same_site_path(request, request.headers.get("referer") or ""), status_code=303
-    )
+    response = RedirectResponse(_same_site_path(request, request.headers.get("referer") or ""), status_code=303)
     if lang in ("zh", "en"):
         response.set_cookie("lang", lang, samesite="lax", max_age=365 * 86400)
     return response
@@ -148,13 +144,7 @@ def users_page(
     return render(
         request,
         "identity/users.html",
-        {
-            "users": identity_service.list_users(db),
-            "roles": list(Role),
-            "active": "users",
-            "errors": {},
-            "values": {},
-        },
+        {"users": identity_service.list_users(db), "roles": list(Role), "active": "users", "errors": {}, "values": {}},
     )
 
 
@@ -171,25 +161,16 @@ def users_create(
     """Create a user account."""
     try:
         identity_service.create_user(
-            db,
-            actor=user.actor(client_ip(request)),
-            username=username.strip(),
-            display_name=display_name.strip(),
-            password=password,
-            role=role,
+            db, actor=user.actor(client_ip(request)), username=username.strip(), display_name=display_name.strip(),
+            password=password, role=role,
         )
     except DomainError as exc:
-        errors = {d.get("field", ""): d.get("message", "") for d in (exc.details or [])} or {
-            "username": exc.message_zh
-        }
+        errors = {d.get("field", ""): d.get("message", "") for d in (exc.details or [])} or {"username": exc.message_zh}
         return render(
             request,
             "identity/users.html",
             {
-                "users": identity_service.list_users(db),
-                "roles": list(Role),
-                "active": "users",
-                "errors": errors,
+                "users": identity_service.list_users(db), "roles": list(Role), "active": "users", "errors": errors,
                 "values": {"username": username, "display_name": display_name, "role": role},
                 "message": exc.message_zh,
             },

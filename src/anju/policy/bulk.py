@@ -116,22 +116,12 @@ def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[st
     if n:
         start[1:] = np.cumsum(count)[:-1]
     arrays = {k: np.asarray(v, dtype=dtypes[k]) for k, v in cols.items()}
-    return Elements(
-        hh_arr, start, count, arrays, {k: _absmax(a) for k, a in arrays.items() if a.dtype != bool}
-    )
+    return Elements(hh_arr, start, count, arrays, {k: _absmax(a) for k, a in arrays.items() if a.dtype != bool})
 
 
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
 BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
-MEMBER_BOOL_COLS = (
-    "dibao",
-    "serious_illness",
-    "martyr_family",
-    "shidu",
-    "only_child",
-    "youfu",
-    "resettlement_counted",
-)
+MEMBER_BOOL_COLS = ("dibao", "serious_illness", "martyr_family", "shidu", "only_child", "youfu", "resettlement_counted")
 
 
 @dataclass(slots=True)
@@ -185,16 +175,8 @@ class HouseholdTable:
         block_idx = np.zeros(n, dtype=I64)
         flags: dict[str, Arr] = {}
         b_hh: list[int] = []
-        b_cols: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                *BUILDING_INT_COLS,
-                *BUILDING_MONEY_COLS,
-                "structure",
-                "use",
-                "unregistered_determination",
-            )
-        }
+        b_cols: dict[str, list[Any]] = {k: [] for k in (*BUILDING_INT_COLS, *BUILDING_MONEY_COLS,
+                                                       "structure", "use", "unregistered_determination")}
         for k in BUILDING_MONEY_COLS:
             b_cols[k + "_known"] = []
         m_hh: list[int] = []
@@ -211,11 +193,8 @@ class HouseholdTable:
                 paths.append(path)
                 code(h.block_code)
             elif paths[blocks[h.block_code]] != path:
-                raise EvaluationError(
-                    "block-chain",
-                    f"片区“{h.block_code}”的上级片区不一致（户 {h.code}）",
-                    f"block '{h.block_code}' has inconsistent parents (household {h.code})",
-                )
+                raise EvaluationError("block-chain", f"片区“{h.block_code}”的上级片区不一致（户 {h.code}）",
+                                      f"block '{h.block_code}' has inconsistent parents (household {h.code})")
             block_idx[i] = blocks[h.block_code]
             for f in h.flags:
                 if f not in flags:
@@ -264,9 +243,7 @@ class HouseholdTable:
             vacate_on=np.asarray([_ord(h.vacate_on) for h in households], dtype=I64),
             flags=flags,
             has_homestead=np.asarray([h.homestead is not None for h in households], dtype=bool),
-            homestead_area=np.asarray(
-                [int(h.homestead.area * 100) if h.homestead else 0 for h in households], dtype=I64
-            ),
+            homestead_area=np.asarray([int(h.homestead.area * 100) if h.homestead else 0 for h in households], dtype=I64),
             homestead_year=np.asarray(
                 [(h.homestead.approved_year or 0) if h.homestead else 0 for h in households], dtype=I64
             ),
@@ -288,48 +265,38 @@ class HouseholdTable:
             money = {
                 k + "_fen": (int(c[k][j]) if bool(c[k + "_known"][j]) else None) for k in BUILDING_MONEY_COLS
             }
-            bs.append(
-                Building(
-                    certificate_no=self.certificate_nos[j] if self.certificate_nos else f"C{j}",
-                    structure=Structure(w[int(c["structure"][j])]),
-                    use=Use(w[int(c["use"][j])]),
-                    floors=int(c["floors"][j]),
-                    built_year=int(c["built_year"][j]),
-                    legal_area=Decimal(int(c["legal_area"][j])).scaleb(-2),
-                    unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
-                    unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
-                    **money,
-                )
-            )
+            bs.append(Building(
+                certificate_no=self.certificate_nos[j] if self.certificate_nos else f"C{j}",
+                structure=Structure(w[int(c["structure"][j])]),
+                use=Use(w[int(c["use"][j])]),
+                floors=int(c["floors"][j]),
+                built_year=int(c["built_year"][j]),
+                legal_area=Decimal(int(c["legal_area"][j])).scaleb(-2),
+                unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
+                unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
+                **money,
+            ))
         m = self.members
         ms = []
         for j in range(int(m.start[i]), int(m.start[i] + m.count[i])):
             c = m.cols
             grade = int(c["disability_grade"][j])
             flags = {k: bool(c[k][j]) for k in MEMBER_BOOL_COLS}
-            ms.append(
-                Member(
-                    name=self.member_names[j] if self.member_names else f"M{j}",
-                    disability_grade=grade if bool(c["disabled"][j]) else None,
-                    dibao=flags["dibao"],
-                    serious_illness=flags["serious_illness"],
-                    martyr_family=flags["martyr_family"],
-                    shidu=flags["shidu"],
-                    only_child=flags["only_child"],
-                    youfu=flags["youfu"],
-                    resettlement_counted=flags["resettlement_counted"],
-                )
-            )
+            ms.append(Member(
+                name=self.member_names[j] if self.member_names else f"M{j}",
+                disability_grade=grade if bool(c["disabled"][j]) else None,
+                dibao=flags["dibao"], serious_illness=flags["serious_illness"],
+                martyr_family=flags["martyr_family"], shidu=flags["shidu"], only_child=flags["only_child"],
+                youfu=flags["youfu"], resettlement_counted=flags["resettlement_counted"],
+            ))
         t = self.tenants
         ts = []
         for j in range(int(t.start[i]), int(t.start[i] + t.count[i])):
-            ts.append(
-                Tenant(
-                    name=self.tenant_names[j] if self.tenant_names else f"T{j}",
-                    kind=TenantKind(w[int(t.cols["kind"][j])]),
-                    area=Decimal(int(t.cols["area"][j])).scaleb(-2),
-                )
-            )
+            ts.append(Tenant(
+                name=self.tenant_names[j] if self.tenant_names else f"T{j}",
+                kind=TenantKind(w[int(t.cols["kind"][j])]),
+                area=Decimal(int(t.cols["area"][j])).scaleb(-2),
+            ))
         path = self.block_paths[int(self.block_idx[i])]
         so = int(self.sign_on[i])
         vo = int(self.vacate_on[i])
@@ -344,12 +311,9 @@ class HouseholdTable:
             members=tuple(ms),
             buildings=tuple(bs),
             homestead=(
-                Homestead(
-                    area=Decimal(int(self.homestead_area[i])).scaleb(-2),
-                    approved_year=int(self.homestead_year[i]) or None,
-                )
-                if bool(self.has_homestead[i])
-                else None
+                Homestead(area=Decimal(int(self.homestead_area[i])).scaleb(-2),
+                          approved_year=int(self.homestead_year[i]) or None)
+                if bool(self.has_homestead[i]) else None
             ),
             tenants=tuple(ts),
         )
@@ -485,14 +449,8 @@ class BulkResult:
 class BulkEvaluator:
     """Evaluates every household of a :class:`HouseholdTable` at once."""
 
-    def __init__(
-        self,
-        checked: Checked,
-        table: HouseholdTable,
-        as_of: date | None = None,
-        group: GroupFacts | None = None,
-        resolved: Resolved | None = None,
-    ) -> None:
+    def __init__(self, checked: Checked, table: HouseholdTable, as_of: date | None = None,
+                 group: GroupFacts | None = None, resolved: Resolved | None = None) -> None:
         self.c = checked
         self.t = table
         self.n = table.n
@@ -507,11 +465,7 @@ class BulkEvaluator:
         self.derived: dict[str, BV] = {}
         self._variants: dict[str, tuple[list[Any], Arr | None]] = {}
         self._luts: dict[str, Any] = {}
-        self.el: dict[str, Elements] = {
-            "building": table.buildings,
-            "member": table.members,
-            "tenant": table.tenants,
-        }
+        self.el: dict[str, Elements] = {"building": table.buildings, "member": table.members, "tenant": table.tenants}
         # Every literal and category word gets its code before any lookup table is built.
         p = checked.policy
         for name, prm in p.params.items():
@@ -534,9 +488,7 @@ class BulkEvaluator:
         p = self.c.policy
         out: list[Formula] = [d.formula for d in p.derived.values()]
         for it in p.items:
-            out += [
-                f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f
-            ]
+            out += [f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f]
         return out
 
     def code(self, word: str) -> int:
@@ -725,10 +677,8 @@ class BulkEvaluator:
             ov = self.lift(out, lv)
             bound = max(vv.bound, ov.bound)
             xv, yv = vv.v, ov.v
-            if (
-                bound > LIMIT
-                or (isinstance(xv, np.ndarray) and xv.dtype == object)
-                or (isinstance(yv, np.ndarray) and yv.dtype == object)
+            if bound > LIMIT or (isinstance(xv, np.ndarray) and xv.dtype == object) or (
+                isinstance(yv, np.ndarray) and yv.dtype == object
             ):
                 xv, yv = self.wide(xv), self.wide(yv)
                 if not isinstance(xv, np.ndarray):
@@ -763,12 +713,8 @@ class BulkEvaluator:
             if attr == "block":
                 codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
                 return BV(codes[t.block_idx], "hh")
-            arr = {
-                "kind": t.kind,
-                "sign_on": t.sign_on,
-                "vacate_on": t.vacate_on,
-                "has_homestead": t.has_homestead,
-            }[attr]
+            arr = {"kind": t.kind, "sign_on": t.sign_on, "vacate_on": t.vacate_on,
+                   "has_homestead": t.has_homestead}[attr]
             return BV(arr, "hh")
         if obj == "homestead":
             if attr == "area":
@@ -907,11 +853,7 @@ class BulkEvaluator:
         if p.default is None:
             bad = missing | ~ok
             if np.any(bad):
-                raise EvaluationError(
-                    "table-key",
-                    f"表格“{name}”缺少部分键的取值",
-                    f"table '{name}' lacks entries for some keys",
-                )
+                raise EvaluationError("table-key", f"表格“{name}”缺少部分键的取值", f"table '{name}' lacks entries for some keys")
         elif np.any(missing):
             # A key word the table does not know at all takes the default.
             value = np.where(missing, _scaled(p.default, scale), value)
@@ -944,9 +886,7 @@ class BulkEvaluator:
             scale = n.ty.scale
             bands = self.r.param(f, ())
             if p.overrides:
-                raise EvaluationError(
-                    "bands", "分档参数暂不支持按片区覆盖", "band parameters cannot be overridden per block"
-                )
+                raise EvaluationError("bands", "分档参数暂不支持按片区覆盖", "band parameters cannot be overridden per block")
             default = _scaled(p.default, scale) if p.default is not None else 0
             bound = abs(default)
             out: Any = default
@@ -992,12 +932,8 @@ class BulkEvaluator:
             places = n.ty.scale
             if places >= x.scale:
                 return self.align(x, places)
-            return BV(
-                div_round(x.v, 10 ** (x.scale - places), self.mode),
-                x.level,
-                places,
-                x.bound // 10 ** (x.scale - places) + 1,
-            )
+            return BV(div_round(x.v, 10 ** (x.scale - places), self.mode), x.level, places,
+                      x.bound // 10 ** (x.scale - places) + 1)
         if f in ("sum", "count", "any"):
             inner = a[0].ref[1]
             e = self.el[inner]
@@ -1035,11 +971,8 @@ class BulkEvaluator:
                     lvl = self.c.policy.meta.block_levels.index(scope)
                     for path in t.block_paths:
                         if lvl >= len(path):
-                            raise EvaluationError(
-                                "scope",
-                                f"有户没有“{scope}”层级的片区",
-                                f"some households have no block at level '{scope}'",
-                            )
+                            raise EvaluationError("scope", f"有户没有“{scope}”层级的片区",
+                                                  f"some households have no block at level '{scope}'")
                     per_block = [p[lvl] for p in t.block_paths]
                 uniq = sorted(set(per_block))
                 scope_codes = list(uniq)
@@ -1053,17 +986,12 @@ class BulkEvaluator:
                     [self.gi.rate_ppm(code, int(as_of.v), event) for code in scope_codes], dtype=I64
                 )
                 return BV(per_scope[scope_hh], "hh", 6, 1_000_000)
-            asv = (
-                self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
-            )
+            asv = self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
             sh = scope_hh if isinstance(scope_hh, np.ndarray) else np.zeros(self.n, dtype=I64)
             key = sh * (1 << 32) + asv
             uk, inv = np.unique(key, return_inverse=True)
             rates = np.asarray(
-                [
-                    self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event)
-                    for k in uk.tolist()
-                ],
+                [self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event) for k in uk.tolist()],
                 dtype=I64,
             )
             out = rates[inv.reshape(-1)]
@@ -1175,14 +1103,8 @@ class BulkEvaluator:
         return BulkResult(option, self.t.codes, ids, labels, fen, app)
 
 
-def evaluate_bulk(
-    checked: Checked,
-    table: HouseholdTable,
-    option: str,
-    as_of: date | None = None,
-    group: GroupFacts | None = None,
-    jit: bool | None = None,
-) -> BulkResult:
+def evaluate_bulk(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
+                  group: GroupFacts | None = None, jit: bool | None = None) -> BulkResult:
     """Evaluate a whole project for one option.
 
     ``group`` defaults to the table's own households (the table is then the whole project).

@@ -23,9 +23,7 @@ from anju.policy.scalar import evaluate
 from anju.policy.versioning import content_hash, diff
 from anju.policy.whatif import whatif
 
-app = typer.Typer(
-    help="补偿安置方案：检查、测试、计算、解释、比较、模拟 / compensation policies", no_args_is_help=True
-)
+app = typer.Typer(help="补偿安置方案：检查、测试、计算、解释、比较、模拟 / compensation policies", no_args_is_help=True)
 console = Console()
 
 
@@ -111,18 +109,14 @@ def calc_cmd(
             raise typer.Exit(1) from exc
     write_results(out, results, hs)
     for opt, r in results.items():
-        console.print(
-            f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False
-        )
+        console.print(f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False)
 
 
 @app.command("explain")
 def explain_cmd(
     file: Path,
     household: Annotated[str, typer.Option("--household", help="户号 household code")],
-    households: Annotated[
-        Path | None, typer.Option("--households", help="户数据文件 households file")
-    ] = None,
+    households: Annotated[Path | None, typer.Option("--households", help="户数据文件 households file")] = None,
     option: Annotated[str | None, typer.Option("--option")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -158,22 +152,13 @@ def explain_cmd(
         for it in r.items:
             if not it.applies:
                 continue
-            console.print(
-                f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]",
-                highlight=False,
-            )
+            console.print(f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]", highlight=False)
             console.print(f"  公式 formula: {it.formula}", highlight=False, markup=False)
             for s in it.steps:
-                console.print(
-                    f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}",
-                    highlight=False,
-                    markup=False,
-                )
+                console.print(f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}", highlight=False, markup=False)
             for line in it.certificates:
                 if line.applies:
-                    console.print(
-                        f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False
-                    )
+                    console.print(f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False)
                     for n in line.notes:
                         console.print(f"      {n}", highlight=False, markup=False)
             for n in it.notes:
@@ -219,12 +204,8 @@ def whatif_cmd(
     t = Table("项目 item", "原 base", "新 new", "变化 delta")
     for i, (b, n) in w.by_item.items():
         t.add_row(f"{w.new.labels[i]} {i}", format_yuan(b), format_yuan(n), format_yuan(n - b))
-    t.add_row(
-        "[bold]合计 total[/bold]",
-        format_yuan(w.base_total),
-        format_yuan(w.new_total),
-        format_yuan(w.new_total - w.base_total),
-    )
+    t.add_row("[bold]合计 total[/bold]", format_yuan(w.base_total), format_yuan(w.new_total),
+              format_yuan(w.new_total - w.base_total))
     console.print(t)
     tb = Table("片区 block", "原 base", "新 new", "变化 delta")
     for blk, (b, n) in w.by_block.items():

@@ -77,19 +77,14 @@ def read_households(path: str | Path) -> list[Household]:
     for r in t["households"]:
         d = dict(r)
         if d.get("homestead_area") not in (None, ""):
-            d["homestead"] = {
-                "area": d.get("homestead_area"),
-                "approved_year": d.get("homestead_approved_year"),
-            }
+            d["homestead"] = {"area": d.get("homestead_area"), "approved_year": d.get("homestead_approved_year")}
         d["members"], d["buildings"], d["tenants"] = [], [], []
         by_code[str(d["code"])] = d
     for k in ("members", "buildings", "tenants"):
         for r in t[k]:
             code = str(r.get("household", ""))
             if code not in by_code:
-                raise ValueError(
-                    f"{k} 表中的户号“{code}”在 households 表中不存在 / unknown household {code!r} in {k}"
-                )
+                raise ValueError(f"{k} 表中的户号“{code}”在 households 表中不存在 / unknown household {code!r} in {k}")
             by_code[code][k].append(r)
     return [household_from_dict(d) for d in by_code.values()]
 

@@ -91,12 +91,7 @@ AUTO_MIN_HOUSEHOLDS = 1000
 
 def enabled() -> bool:
     """Whether kernels may be used: numba importable and ``ANJU_POLICY_JIT`` is not ``0``."""
-    return HAVE_NUMBA and os.environ.get("ANJU_POLICY_JIT", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    return HAVE_NUMBA and os.environ.get("ANJU_POLICY_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class Unsupported(Exception):
@@ -249,11 +244,8 @@ def _per_arrays(what: str, arrays: tuple[Arr, ...], args: tuple[int, ...], compu
 
 def _in_range(arr: Arr, lo: int, hi: int) -> bool:
     """Whether every value of ``arr`` lies in ``[lo, hi)`` (checked once per array)."""
-    return bool(
-        _per_arrays(
-            "range", (arr,), (lo, hi), lambda: arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)
-        )
-    )
+    return bool(_per_arrays("range", (arr,), (lo, hi),
+                            lambda: arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) < hi)))
 
 
 def _offsets_ok(e: Elements) -> bool:
@@ -263,23 +255,14 @@ def _offsets_ok(e: Elements) -> bool:
     def check() -> bool:
         size = min([e.size, *(c.shape[0] for c in e.cols.values())])
         return e.start.size == 0 or (
-            int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size
-        )
+            int(e.start.min()) >= 0 and int(e.count.min()) >= 0 and int((e.start + e.count).max()) <= size)
 
     return bool(_per_arrays("offsets", (e.start, e.count), (), check))
 
 
 _ELEMENT_COLS = {
-    "building": {
-        "legal_area": 2,
-        "unregistered_area": 2,
-        "assessed_unit_price": 2,
-        "assessed_value": 2,
-        "decoration": 2,
-        "fixtures": 2,
-        "floors": 0,
-        "built_year": 0,
-    },
+    "building": {"legal_area": 2, "unregistered_area": 2, "assessed_unit_price": 2, "assessed_value": 2,
+                 "decoration": 2, "fixtures": 2, "floors": 0, "built_year": 0},
     "member": {"disability_grade": 0},
     "tenant": {"area": 2},
 }
@@ -293,14 +276,8 @@ class Builder:
     rounding), so a kernel result equals the numpy evaluator's to the fen.
     """
 
-    def __init__(
-        self,
-        checked: Checked,
-        table: HouseholdTable,
-        option: str,
-        as_of: date | None = None,
-        group: GroupFacts | None = None,
-    ) -> None:
+    def __init__(self, checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
+                 group: GroupFacts | None = None) -> None:
         self.c = checked
         self.t = table
         self.n = table.n
@@ -357,9 +334,7 @@ class Builder:
         p = self.c.policy
         out: list[Formula] = [d.formula for d in p.derived.values()]
         for it in p.items:
-            out += [
-                f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f
-            ]
+            out += [f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f]
         return out
 
     def code(self, word: str) -> int:
@@ -576,12 +551,8 @@ class Builder:
         fn = "bsel" if kind == "bool" else "sel"
         for c, v in reversed(list(zip(conds, vals, strict=True))):
             lv = self.level_of(c, v, out)
-            out = self.emit(
-                f"{fn}({c.code}, {v.code}, {out.code})",
-                lv,
-                v.scale if kind == "num" else 0,
-                max(v.bound, out.bound),
-            )
+            out = self.emit(f"{fn}({c.code}, {v.code}, {out.code})", lv, v.scale if kind == "num" else 0,
+                            max(v.bound, out.bound))
         return out
 
     def name(self, n: Name, el: str | None) -> V:
@@ -641,12 +612,8 @@ class Builder:
                 v = self.emit(self.per_block(("block_code",), codes), "hh")
                 self.codes_ok.add(v.code)
                 return v
-            arrays = {
-                "kind": t.kind,
-                "sign_on": t.sign_on,
-                "vacate_on": t.vacate_on,
-                "has_homestead": t.has_homestead,
-            }
+            arrays = {"kind": t.kind, "sign_on": t.sign_on, "vacate_on": t.vacate_on,
+                      "has_homestead": t.has_homestead}
             if attr not in arrays:
                 raise Unsupported(attr)
             a = self.arg(("hh", attr), lambda: arrays[attr])
@@ -910,9 +877,7 @@ class Builder:
             places = n.ty.scale
             if places >= x.scale:
                 return self.align(x, places)
-            return self.div_round(
-                x, 10 ** (x.scale - places), self.mode, places, x.bound // 10 ** (x.scale - places) + 1
-            )
+            return self.div_round(x, 10 ** (x.scale - places), self.mode, places, x.bound // 10 ** (x.scale - places) + 1)
         if f in ("sum", "count", "any"):
             return self.aggregate(n, f)
         if f in ("sign_rate", "vacate_rate"):
@@ -926,12 +891,8 @@ class Builder:
             if (r.bound + th.bound) * 100 > LIMIT or s > 18:
                 raise Overflow("points_above")
             diff = self.emit(f"{r.code} - {th.code}", lv, s, r.bound + th.bound)
-            return self.emit(
-                f"sel({diff.code} > 0, ({diff.code} * 100) // {10**s}, 0)",
-                lv,
-                0,
-                (r.bound + th.bound) * 100 // 10**s + 1,
-            )
+            return self.emit(f"sel({diff.code} > 0, ({diff.code} * 100) // {10**s}, 0)", lv, 0,
+                             (r.bound + th.bound) * 100 // 10**s + 1)
         if f == "known":
             ref = a[0].ref
             if ref[1] == "household":
@@ -944,9 +905,7 @@ class Builder:
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
             flag_arr = self.t.flags.get(name)
-            col = self.arg(
-                ("flag", name), lambda: flag_arr if flag_arr is not None else np.zeros(self.n, dtype=bool)
-            )
+            col = self.arg(("flag", name), lambda: flag_arr if flag_arr is not None else np.zeros(self.n, dtype=bool))
             return self.emit(f"{col}[u(i)]", "hh")
         if f == "date":
             return self.lit(n.ref.toordinal())
@@ -1120,14 +1079,8 @@ _SOURCES: dict[tuple[Any, ...], str] = {}
 
 
 def _freeze(stmts: list[Any]) -> tuple[Any, ...]:
-    return tuple(
-        ("loop", s.el, s.header, _freeze(s.body))
-        if isinstance(s, LoopStmt)
-        else ("if", s[0], _freeze(s[1]))
-        if isinstance(s, tuple)
-        else s
-        for s in stmts
-    )
+    return tuple(("loop", s.el, s.header, _freeze(s.body)) if isinstance(s, LoopStmt)
+                 else ("if", s[0], _freeze(s[1])) if isinstance(s, tuple) else s for s in stmts)
 
 
 def _source(n_args: int, body: list[Any]) -> str:
@@ -1177,7 +1130,7 @@ def _defs_uses(s: Any, defs: set[str], uses: set[str]) -> None:
         m = _DEF.match(s)
         if m:
             defs.add(m.group(1))
-        uses.update(_VAR.findall(s if m is None or "+=" in s or "|=" in s else s[m.end() :]))
+        uses.update(_VAR.findall(s if m is None or "+=" in s or "|=" in s else s[m.end():]))
 
 
 def _subst(text: str, subst: dict[str, str]) -> str:
@@ -1222,11 +1175,11 @@ def value_numbering(stmts: list[Any]) -> list[Any]:
             else:
                 m = _DEF.match(s)
                 name = m.group(1) if m else None
-                if m is None or name in multi or "=" in s[m.start(1) + len(name or "") : m.end() - 1]:
+                if m is None or name in multi or "=" in s[m.start(1) + len(name or ""): m.end() - 1]:
                     out.append(_subst(s, subst))
                     continue
                 assert name is not None
-                rhs = _subst(s[m.end() :].strip(), subst)
+                rhs = _subst(s[m.end():].strip(), subst)
                 if any(v in multi for v in _VAR.findall(rhs)):
                     out.append(f"{name} = {rhs}")
                     continue
@@ -1320,59 +1273,13 @@ def fuse(stmts: list[Any]) -> list[Any]:
 # ----------------------------------------------------------------------------- validation and compilation
 
 _ALLOWED_NODES = (
-    ast.Module,
-    ast.FunctionDef,
-    ast.arguments,
-    ast.arg,
-    ast.For,
-    ast.If,
-    ast.Assign,
-    ast.AugAssign,
-    ast.Pass,
-    ast.Name,
-    ast.Load,
-    ast.Store,
-    ast.Constant,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.BoolOp,
-    ast.Compare,
-    ast.IfExp,
-    ast.Call,
-    ast.Subscript,
-    ast.Tuple,
-    ast.Add,
-    ast.Sub,
-    ast.Mult,
-    ast.FloorDiv,
-    ast.USub,
-    ast.Not,
-    ast.And,
-    ast.Or,
-    ast.BitAnd,
-    ast.BitOr,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
+    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.For, ast.If, ast.Assign, ast.AugAssign, ast.Pass,
+    ast.Name, ast.Load, ast.Store, ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+    ast.Call, ast.Subscript, ast.Tuple, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.USub, ast.Not, ast.And,
+    ast.Or, ast.BitAnd, ast.BitOr, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
-_FIXED_NAMES = {
-    "kernel",
-    "n",
-    "i",
-    "j",
-    "blk",
-    "out_fen",
-    "out_app",
-    "err",
-    "prange",
-    "range",
-    "abs",
-    *_MINMAX,
-    *(h for h, _ in _HELPERS.values()),
-}
+_FIXED_NAMES = {"kernel", "n", "i", "j", "blk", "out_fen", "out_app", "err", "prange", "range", "abs",
+                *_MINMAX, *(h for h, _ in _HELPERS.values())}
 _NAME_RE = re.compile(r"^[a-z][a-z_0-9]*\Z")
 
 
@@ -1389,9 +1296,7 @@ def validate(source: str, names: set[str]) -> None:
             raise AssertionError(f"generated code has unknown argument {node.arg!r}")
         if isinstance(node, ast.Constant) and type(node.value) not in (int, bool):
             raise AssertionError("generated code contains a non-integer constant")
-        if isinstance(node, ast.Call) and not (
-            isinstance(node.func, ast.Name) and node.func.id in _FIXED_NAMES
-        ):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FIXED_NAMES):
             raise AssertionError("generated code calls something unexpected")
 
 
@@ -1444,16 +1349,13 @@ def _dispatcher(source: str, names: set[str], parallel: bool) -> Any:
         assert numba is not None
         validate(source, names)
         _tune_llvm()
-        helpers = {
-            name: numba.njit(inline="always", cache=False, error_model="numpy")(fn)
-            for name, fn in [*_HELPERS.values(), *_MINMAX.items()]
-        }
+        helpers = {name: numba.njit(inline="always", cache=False, error_model="numpy")(fn)
+                   for name, fn in [*_HELPERS.values(), *_MINMAX.items()]}
         namespace: dict[str, Any] = {"prange": numba.prange if parallel else range, **helpers}
         # The source was generated by Builder and checked by validate(): no user text in it.
         exec(compile(source, "<anju-policy-kernel>", "exec"), namespace)
         fn = numba.njit(parallel=parallel, cache=False, nogil=True, error_model="numpy", boundscheck=False)(
-            namespace["kernel"]
-        )
+            namespace["kernel"])
         _KERNELS[key] = fn
         return fn
 
@@ -1467,16 +1369,8 @@ def compile_kernel(p: Prepared, n: int, parallel: bool = True) -> Any:
         if not fn.signatures:
             assert numba is not None
             k = len(p.items)
-            sig = tuple(
-                numba.typeof(x)
-                for x in (
-                    n,
-                    *p.args,
-                    np.empty((1, k), dtype=I64),
-                    np.empty((1, 1), dtype=bool),
-                    np.empty(1, dtype=np.uint8),
-                )
-            )
+            sig = tuple(numba.typeof(x) for x in (
+                n, *p.args, np.empty((1, k), dtype=I64), np.empty((1, 1), dtype=bool), np.empty(1, dtype=np.uint8)))
             t0 = time.perf_counter()
             fn.compile(sig)
             compile_seconds[(p.source, parallel)] = time.perf_counter() - t0
@@ -1522,13 +1416,8 @@ class Prepared:
     n_app: int
 
 
-def prepare(
-    checked: Checked,
-    table: HouseholdTable,
-    option: str,
-    as_of: date | None = None,
-    group: GroupFacts | None = None,
-) -> Prepared | str:
+def prepare(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
+            group: GroupFacts | None = None) -> Prepared | str:
     """Generate the kernel for ``option``; returns the reason as text when it cannot be used."""
     try:
         b = Builder(checked, table, option, as_of, group)
@@ -1629,21 +1518,13 @@ def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) 
     ids = [it.id for it in p.items]
     always = np.broadcast_to(np.True_, (n,))  # read-only, no memory: items that always apply
     fen: dict[str, Arr] = {it.id: out_fen[:, q] for q, it in enumerate(p.items)}
-    app: dict[str, Arr] = {
-        it.id: always if c is None else out_app[:, c] for it, c in zip(p.items, p.app_cols, strict=True)
-    }
+    app: dict[str, Arr] = {it.id: always if c is None else out_app[:, c] for it, c in zip(p.items, p.app_cols, strict=True)}
     return BulkResult(option, table.codes, ids, {it.id: it.label for it in p.items}, fen, app)
 
 
-def try_evaluate(
-    checked: Checked,
-    table: HouseholdTable,
-    option: str,
-    as_of: date | None = None,
-    group: GroupFacts | None = None,
-    parallel: bool = True,
-    auto: bool = False,
-) -> tuple[BulkResult | None, str]:
+def try_evaluate(checked: Checked, table: HouseholdTable, option: str, as_of: date | None = None,
+                 group: GroupFacts | None = None, parallel: bool = True,
+                 auto: bool = False) -> tuple[BulkResult | None, str]:
     """Evaluate with a kernel when possible: ``(result, "kernel")`` or ``(None, reason)``.
 
     With ``auto`` a request never waits for a compilation: a kernel not compiled yet is compiled

@@ -54,9 +54,7 @@ env = templates.env
 # Templates ship with the package like the code; checking their files' mtime on every render
 # cost a tenth of a list request.
 env.auto_reload = False
-env.filters.update(
-    zh=_zh, dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno
-)
+env.filters.update(zh=_zh, dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno)
 env.globals.update(
     P=Permission,
     STRUCTURES=household_rules.STRUCTURES,
@@ -90,9 +88,7 @@ def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]
     return ctx
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
-) -> Response:
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     """Render a page with the user, CSRF token and translator in its context."""
     return templates.TemplateResponse(request, name, _context(request, context), status_code=status_code)
 

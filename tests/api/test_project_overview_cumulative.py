@@ -94,6 +94,10 @@ def test_the_overview_cards_and_table_count_cumulatively_and_say_so(staged: tupl
     client, world = staged
     page = client.get(f"/projects/{world.project_id}")
     assert page.status_code == 200, page.text
+    assert (
+        page.text.lstrip().lower().startswith("<!doctype html>")
+    )  # the page is the layout, nothing before it
+    assert page.text.count('<div class="stat"') == 4 and "各区块进度" not in page.text
     cards = re.search(r'<div class="grid grid-4"[^>]*id="stage-cards">(.*?)</div>\s*<p', page.text, re.S)
     assert cards
     assert _text(cards.group(1)) == "6 被征收户 6 已调查（累计） 4 已评估（累计） 3 已签约（累计）"

@@ -59,7 +59,8 @@ FIELDS: dict[str, Any] = {
             "label": "补偿项目",
             "amount": "金额（元）",
             "capital": "金额大写",
-            "formula": "计算公式（简写）",
+            "basis": "计算依据（中文说明，含本户数字；多行以“；”连接）",
+            "formula": "计算依据（同 basis，旧模板使用的名称）",
         }
     ],
     "not_applicable": "不适用的补偿项目（顿号分隔，无则为空）",
@@ -202,9 +203,9 @@ def build_template(option: str) -> bytes:
     _clause(doc, "第三条　补偿项目及金额", "按上述方案计算（计算日期 {{ as_of }}），乙方应得补偿如下：")
     _loop_table(
         doc,
-        ["序号", "补偿项目", "计算公式", "金额（元）"],
+        ["序号", "补偿项目", "计算依据", "金额（元）"],
         "item in items",
-        ["{{ item.no }}", "{{ item.label }}", "{{ item.formula }}", "{{ item.amount }}"],
+        ["{{ item.no }}", "{{ item.label }}", "{{ item.basis }}", "{{ item.amount }}"],
         [1.3, 4.0, 7.2, 3.5],
     )
     doc.add_paragraph(

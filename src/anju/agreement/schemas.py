@@ -82,6 +82,7 @@ class AgreementItemRead(BaseModel):
     notes: list[str] = []
     certificates: list[CertificateRead] = []
     ref: str = ""
+    basis: list[str] = Field(default=[], description="计算依据：中文说明，含本户数字（签约时冻结）")
 
 
 class SnapshotRead(BaseModel):

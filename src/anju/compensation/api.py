@@ -93,6 +93,7 @@ def calculation(
                     for c in i.certificates
                 ],
                 ref=i.ref,
+                basis=list(i.basis),
             )
             for i in r.items
         ],

@@ -69,6 +69,7 @@ class ItemRead(BaseModel):
     notes: list[str]
     certificates: list[CertificateRead]
     ref: str
+    basis: list[str] = Field(default=[], description="计算依据：中文说明，含本户数字（每行一句）")
 
 
 class CalculationRead(BaseModel):

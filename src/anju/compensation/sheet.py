@@ -30,6 +30,7 @@ class SheetLine:
     notes: list[str]
     certificates: list[dict[str, str]]
     ref: str
+    basis: list[str]
 
 
 def sheet_data(
@@ -52,6 +53,7 @@ def sheet_data(
                 if c.applies
             ],
             ref=i.ref,
+            basis=list(i.basis),
         )
         for i in result.items
     ]
@@ -94,6 +96,7 @@ def _line_dict(line: SheetLine) -> dict[str, Any]:
         "notes": line.notes,
         "certificates": line.certificates,
         "ref": line.ref,
+        "basis": line.basis,
     }
 
 

@@ -56,6 +56,26 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     "archived": frozenset(),
 }
 
+# The stages in the order a household goes through them (STATUS_TRANSITIONS only ever moves forward).
+STAGE_ORDER: tuple[str, ...] = tuple(STATUSES)
+
+
+def reached_counts(by_status: dict[str, int]) -> dict[str, int]:
+    """Cumulative stage counts: a household counts for its own stage and every earlier one.
+
+    已调查 is every household surveyed so far, those that have since been valued, signed, vacated,
+    demolished or archived included, so that a number never reads as a step backwards when
+    households move on. 未入户 (the first stage) is every household. Unknown statuses count for
+    nothing.
+    """
+    out: dict[str, int] = {}
+    running = 0
+    for code in reversed(STAGE_ORDER):
+        running += by_status.get(code, 0)
+        out[code] = running
+    return {code: out[code] for code in STAGE_ORDER}
+
+
 # A recorded stage whose record is voided (a vacating acceptance or a demolition record entered in
 # error) goes back to the stage before it, and its date in the file is cleared. Not a transition a
 # person chooses: only the voiding of the record that set the stage asks for it. An agreement that

@@ -34,6 +34,7 @@ from anju.policy.expr import (
 from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
+from anju.policy.wording import BandHit, RateHit, TierHit, Wording, certificate_lines, rounding_line, unique
 
 # Exact arithmetic: any inexact result is a bug (the checker only allows exact operations).
 EXACT = decimal.Context(
@@ -89,6 +90,7 @@ class ItemResult:
     notes: list[str] = field(default_factory=list)  # floor / cap / rounding
     certificates: list[CertificateLine] = field(default_factory=list)
     ref: str = ""
+    basis: list[str] = field(default_factory=list)  # the basis in Chinese words (anju.policy.wording)
 
 
 @dataclass(slots=True)
@@ -159,6 +161,14 @@ class ScalarEvaluator:
         self.warnings: list[str] = []
         self.mode = checked.policy.meta.rounding_mode
         self.prefix = ""
+        # With the trace on: every node's value and each tier / band / rate looked up, for the wording.
+        self.values: dict[Node, Any] | None = {} if trace else None
+        self.hits: dict[Node, Any] = {}
+        self.words: Wording | None = None
+        if trace:
+            self.words = Wording(checked, household)
+            self.words.values = self.values if self.values is not None else {}
+            self.words.hits = self.hits
 
     # -- items
 
@@ -180,60 +190,92 @@ class ScalarEvaluator:
         steps: list[Step] = []
         self.steps = steps if self.trace else None
         res = ItemResult(it.id, it.label, False, 0, it.formula.text, it.per, steps=steps, ref=it.ref)
+        words = self.words
+        basis: list[str] = []
         if it.per == "household":
             applies = True if it.when is None else bool(self.run(it.when, None))
             res.applies = applies
             if not applies:
                 if self.trace:
                     res.notes.append(f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable")
+                if words is not None:
+                    res.basis = [words.not_applicable(it.when.node if it.when else None)]
                 return res
             raw = self.run(it.formula, None)
             res.raw = raw
-            value = self.bound(it.floor, it.cap, raw, None, res.notes)
-            res.amount_fen = self.round_money(value, it, res.notes)
+            if words is not None and it.formula.node is not None:
+                basis += words.amount_line(it.formula.node, raw)
+            value = self.bound(it.floor, it.cap, raw, None, res.notes, basis)
+            res.amount_fen = self.round_money(value, it, res.notes, basis)
+            res.basis = unique(basis)
             return res
         total = 0
         any_applies = False
+        several = len(self.h.buildings) > 1
         for b in self.h.buildings:
             self.prefix = f"[证 {b.certificate_no}] "
             applies = True if it.when is None else bool(self.run(it.when, b))
             line = CertificateLine(b.certificate_no, applies, Decimal(0), 0)
+            cert_basis: list[str] = []
             if applies:
                 any_applies = True
                 raw = self.run(it.formula, b)
                 line.raw = raw
-                value = self.bound(it.floor, it.cap, raw, b, line.notes)
-                line.amount_fen = self.round_money(value, it, line.notes)
+                if words is not None and it.formula.node is not None:
+                    cert_basis += words.amount_line(it.formula.node, raw)
+                value = self.bound(it.floor, it.cap, raw, b, line.notes, cert_basis)
+                line.amount_fen = self.round_money(value, it, line.notes, cert_basis)
                 total += line.amount_fen
+            elif words is not None:
+                cert_basis.append(words.not_applicable(it.when.node if it.when else None))
+            basis += certificate_lines(b.certificate_no, cert_basis, several)
             res.certificates.append(line)
         self.prefix = ""
         res.applies = any_applies
         if not any_applies:
+            if words is not None:
+                res.basis = unique(basis) if several else unique(basis)[:1]
             return res
+        if words is not None and sum(1 for c in res.certificates if c.applies) > 1:
+            basis.append(f"各证合计 {format_yuan(total)} 元")
         if it.household_floor is None and it.household_cap is None:
             res.amount_fen = total
+            res.basis = unique(basis)
             return res
         value = Decimal(total).scaleb(-2)
-        bounded = self.bound(it.household_floor, it.household_cap, value, None, res.notes)
-        res.amount_fen = self.round_money(bounded, it, res.notes) if bounded != value else total
+        bounded = self.bound(it.household_floor, it.household_cap, value, None, res.notes, basis)
+        res.amount_fen = self.round_money(bounded, it, res.notes, basis) if bounded != value else total
+        res.basis = unique(basis)
         return res
 
-    def bound(self, floor: Formula | None, cap: Formula | None, value: Decimal, el: Any, notes: list[str]) -> Decimal:
+    def bound(
+        self,
+        floor: Formula | None,
+        cap: Formula | None,
+        value: Decimal,
+        el: Any,
+        notes: list[str],
+        basis: list[str] | None = None,
+    ) -> Decimal:
         if floor is not None:
             f = self.run(floor, el)
             if value < f:
                 if self.trace:
                     notes.append(f"保底：{fmt(value)} < {fmt(f)}，按保底 {fmt(f)} / floor applied")
+                if self.words is not None and basis is not None and floor.node is not None:
+                    basis.append(self.words.floor_line(floor.node, f))
                 value = f
         if cap is not None:
             c = self.run(cap, el)
             if value > c:
                 if self.trace:
                     notes.append(f"封顶：{fmt(value)} > {fmt(c)}，按封顶 {fmt(c)} / cap applied")
+                if self.words is not None and basis is not None and cap.node is not None:
+                    basis.append(self.words.cap_line(cap.node, c))
                 value = c
         return value
 
-    def round_money(self, value: Decimal, it: Item, notes: list[str]) -> int:
+    def round_money(self, value: Decimal, it: Item, notes: list[str], basis: list[str] | None = None) -> int:
         with decimal.localcontext(ROUNDING):
             fen = round_to_fen(value, it.rounding_mode, it.rounding_unit)
         if self.trace:
@@ -241,6 +283,8 @@ class ScalarEvaluator:
                 f"舍入：{format(value, 'f')} 元 -> {format_yuan(fen)} 元（{it.rounding_mode.value}，到{it.rounding_unit.value}）"
                 f" / rounding"
             )
+            if basis is not None and Decimal(fen).scaleb(-2) != value:
+                basis.append(rounding_line(it.rounding_mode, it.rounding_unit, fen))
         return fen
 
     def run(self, f: Formula, el: Any) -> Any:
@@ -255,6 +299,12 @@ class ScalarEvaluator:
     # -- expressions
 
     def ev(self, n: Node, el: Any) -> Any:
+        v = self._ev(n, el)
+        if self.values is not None:
+            self.values[n] = v
+        return v
+
+    def _ev(self, n: Node, el: Any) -> Any:
         if isinstance(n, Num):
             return n.value
         if isinstance(n, Str):
@@ -400,6 +450,10 @@ class ScalarEvaluator:
         t = self.c.policy.tiers[name]
         event = self.h.sign_on if t.event == "sign_on" else self.h.vacate_on
         clock = self.r.clock(t.clock, self.path)
+        if self.values is not None:
+            day_n = None if event is None else day_number(clock, event, t.count)
+            hit = None if day_n is None else next((w for w in t.windows if w.window.contains(day_n)), None)
+            self.hits[n] = TierHit(t, event, clock, day_n, hit, t.otherwise if hit is None else hit.value)
         if event is None:
             self.note(n, t.otherwise, f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date")
             return t.otherwise
@@ -449,8 +503,13 @@ class ScalarEvaluator:
             for w, v in bands:
                 if w.contains(int(x)):
                     self.note(n, v, f"{p.label}：{fmt(x, a[0].ty)} 落在分档 ({w.after}, {w.upto}]")
+                    if self.values is not None:
+                        self.hits[n] = BandHit(f, x, a[0].ty.unit, w, v)
                     return v
-            return p.default if p.default is not None else Decimal(0)
+            out_v = p.default if p.default is not None else Decimal(0)
+            if self.values is not None:
+                self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
+            return out_v
         if f == "min":
             return min(self.ev(x, el) for x in a)
         if f == "max":
@@ -498,6 +557,8 @@ class ScalarEvaluator:
             block = self.scope_block(scope)
             ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
             rate = Decimal(ppm).scaleb(-6)
+            if self.values is not None:
+                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
                 self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(rate * 100, 'f')}%")

@@ -49,6 +49,7 @@ def list_projects(user: CurrentUser = Depends(READ), db: Session = Depends(get_d
     for p in project_service.list_projects(db):
         item = ProjectRead.model_validate(p)
         item.households_by_status = household_service.counts_by_status(db, scope=user.scope, project_id=p.id)
+        item.households_reached = household_service.counts_reached(db, scope=user.scope, project_id=p.id)
         out.append(item)
     return out
 
@@ -83,6 +84,7 @@ def get_project(
     p = project_service.get_project(db, project_id)
     detail = ProjectDetail.model_validate(p)
     detail.households_by_status = household_service.counts_by_status(db, scope=user.scope, project_id=p.id)
+    detail.households_reached = household_service.counts_reached(db, scope=user.scope, project_id=p.id)
     detail.blocks = [BlockRead.model_validate(b) for b in project_service.blocks(db, project_id)]
     return detail
 

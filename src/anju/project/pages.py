@@ -86,7 +86,8 @@ def project_overview(
     user: CurrentUser = Depends(requires(Permission.PROJECT_READ)),
     db: Session = Depends(get_db),
 ) -> Response:
-    """Overview: households by status, and by block (rolled up the block tree)."""
+    """Overview: households by stage reached (cumulative), and by block (rolled up the block tree);
+    the chart shows each household at its current stage."""
     project = project_service.get_project(db, project_id)
     blocks = project_service.blocks(db, project_id)
     by_status = household_service.counts_by_status(db, scope=user.scope, project_id=project_id)
@@ -115,6 +116,10 @@ def project_overview(
             if any(rolled.get(b.id, {}).get(code, 0) for b in grain)
         ],
     }
+    # The cards and the table count cumulatively (已调查 includes every household that has moved on
+    # since), as the project list, the progress page and the big screen do; only the stacked chart
+    # shows where each household is now (each counted once).
+    reached = {bid: household_rules.reached_counts(c) for bid, c in rolled.items()}
     return render(
         request,
         "project/overview.html",
@@ -123,7 +128,10 @@ def project_overview(
             "blocks": blocks,
             "depth": depth,
             "rolled": rolled,
+            "reached": reached,
             "by_status": by_status,
+            "by_stage": household_rules.reached_counts(by_status),
+            "stages": [c for c in household_rules.STAGE_ORDER if c != "pending"],
             "total": sum(by_status.values()),
             "chart": chart,
             "active": "overview",

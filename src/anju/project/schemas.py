@@ -148,7 +148,12 @@ class ProjectRead(BaseModel):
     target_households: int | None = None
     alert_no_visit_days: int = 7
     version: int = 1
-    households_by_status: dict[str, int] = {}
+    households_by_status: dict[str, int] = Field(
+        default={}, description="各状态现有户数（每户只计一次）：pending … archived"
+    )
+    households_reached: dict[str, int] = Field(
+        default={}, description="各环节累计户数（含已进入后续环节的户，如 surveyed 含 signed）"
+    )
 
 
 class ProjectDetail(ProjectRead):

@@ -93,7 +93,9 @@ def agreement_detail(db: Session, a: Any, *, pii: bool) -> s.AgreementDetailRead
             total_fen=snap.total_fen,
             reason=snap.reason,
             created_at=snap.created_at,
-            items=[s.AgreementItemRead.model_validate(i) for i in agreement_service.items_of(snap)],
+            items=[
+                s.AgreementItemRead.model_validate(i) for i in agreement_service.items_with_basis(db, a, snap)
+            ],
         ),
         revisions=snap.revision,  # the current snapshot is the newest revision
         instalments=[

@@ -16,7 +16,7 @@ from anju.core.money import format_yuan, to_chinese_capital
 
 def sheet_lines(items: list[Any]) -> list[dict[str, Any]]:
     """Items (the engine's ``ItemResult`` objects, or their JSON as a snapshot keeps them) as
-    sheet lines: label, applies, amount (yuan text), formula, steps, notes, certificates."""
+    sheet lines: label, applies, amount (yuan text), basis in words, formula, steps, notes, certificates."""
     out = []
     for raw in items:
         it: dict[str, Any] = asdict(raw) if is_dataclass(raw) and not isinstance(raw, type) else dict(raw)
@@ -43,6 +43,7 @@ def sheet_lines(items: list[Any]) -> list[dict[str, Any]]:
                     if c.get("applies", True)
                 ],
                 "ref": it.get("ref", ""),
+                "basis": [str(b) for b in it.get("basis") or []],
             }
         )
     return out

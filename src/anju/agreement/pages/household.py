@@ -68,7 +68,7 @@ def _frozen_sheet(db: Session, agreement: Any) -> tuple[Any, dict[str, Any]]:
     except DomainError:
         policy_name = "补偿方案"
     data = sheet_data(
-        items=agreement_service.items_of(snap),
+        items=agreement_service.items_with_basis(db, agreement, snap),
         total_fen=snap.total_fen,
         option_label=rules.OPTIONS.get(agreement.option, agreement.option),
         as_of=snap.as_of,

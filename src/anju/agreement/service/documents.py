@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session
 from anju import uploads as upload_policy
 from anju.agreement import docx_defaults, rules
 from anju.agreement.models import Agreement, AgreementTemplate, Instalment
-from anju.agreement.service.signing import get_agreement, get_snapshot, items_of, snapshot_facts
+from anju.agreement.service.signing import (
+    get_agreement,
+    get_snapshot,
+    items_with_basis,
+    snapshot_facts,
+)
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core import typst_pdf
@@ -63,7 +68,6 @@ TYPST_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "agreement"
 MiB = 1024 * 1024
 MAX_TEMPLATE_BYTES = 10 * MiB
 MAX_LOOP_DEPTH = 2
-FORMULA_CHARS = 48  # the printed formula is shortened beyond this (the snapshot keeps it whole)
 # Filters a template may use: formatting only, none that can pad or repeat text without bound.
 ALLOWED_FILTERS = frozenset(
     {
@@ -100,9 +104,9 @@ def _date_text(d: date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
-def _short(formula: str) -> str:
-    text = " ".join(formula.split())
-    return text if len(text) <= FORMULA_CHARS else text[: FORMULA_CHARS - 1] + "…"
+def _basis_text(item: dict[str, Any]) -> str:
+    """An item's basis in words as one paragraph (lines joined with ；)."""
+    return "；".join(str(b) for b in item.get("basis") or [])
 
 
 def _mask_account(account: str) -> str:
@@ -164,8 +168,9 @@ def document_data(
     project = project_service.get_project(session, a.project_id)
     pv = compensation_service.get_version(session, a.project_id, snap.policy_version)
     f = snapshot_facts(snap)
-    items = [i for i in items_of(snap) if i.get("applies", True)]
-    skipped = [str(i["label"]) for i in items_of(snap) if not i.get("applies", True)]
+    all_items = items_with_basis(session, a, snap)
+    items = [i for i in all_items if i.get("applies", True)]
+    skipped = [str(i["label"]) for i in all_items if not i.get("applies", True)]
     rows = session.scalars(
         select(Instalment)
         .where(Instalment.agreement_id == a.id, Instalment.status != "cancelled")
@@ -220,7 +225,11 @@ def document_data(
                 "label": str(i["label"]),
                 "amount": format_yuan(int(i["amount_fen"])),
                 "capital": to_chinese_capital(int(i["amount_fen"])),
-                "formula": _short(str(i.get("formula", ""))),
+                # The basis in words (anju.policy.wording); ``formula`` is its older name in templates,
+                # so a family never reads formula syntax (an item without words prints none).
+                "basis": _basis_text(i),
+                "basis_lines": [str(b) for b in i.get("basis") or []],
+                "formula": _basis_text(i),
             }
             for n, i in enumerate(items, start=1)
         ],

@@ -45,6 +45,7 @@ __all__ = [
     "get_agreement",
     "get_snapshot",
     "items_of",
+    "items_with_basis",
     "list_agreements",
     "set_signing_terms",
     "sign",
@@ -673,3 +674,28 @@ def items_of(snap: AgreementSnapshot) -> list[dict[str, Any]]:
     """The snapshot's items (id, label, applies, amount_fen, formula, steps, notes, certificates...)."""
     data: list[dict[str, Any]] = json.loads(snap.items)
     return data
+
+
+def items_with_basis(session: Session, agreement: Agreement, snap: AgreementSnapshot) -> list[dict[str, Any]]:
+    """The snapshot's items, each with its basis in words (``basis``, see :mod:`anju.policy.wording`).
+
+    Snapshots signed before the wording existed lack it: their frozen facts are evaluated again under
+    their own policy version, as-of date and group facts, and an item takes the words only when that
+    gives the amount that was signed (the snapshot stays what was signed; nothing is written).
+    """
+    items = items_of(snap)
+    if all("basis" in i for i in items):
+        return items
+    try:
+        pv = compensation_service.get_version(session, agreement.project_id, snap.policy_version)
+        again = compensation_service.evaluate_frozen(
+            pv, snapshot_facts(snap), agreement.option, as_of=snap.as_of, group=snapshot_group(snap)
+        )
+    except (NotFound, ValidationFailed):
+        return items
+    words = {i.id: (i.amount_fen, i.basis) for i in again.items}
+    for i in items:
+        if "basis" not in i:
+            amount, basis = words.get(str(i.get("id", "")), (None, []))
+            i["basis"] = list(basis) if amount == int(i.get("amount_fen") or 0) else []
+    return items

@@ -20,7 +20,7 @@ from anju.core import secrets
 from anju.core.ids import is_valid_id_number, normalize_id_number
 from anju.core.pagination import Page, PageRequest
 from anju.db import text as db_text
-from anju.household import listing
+from anju.household import listing, rules
 from anju.household.models import (
     Attachment,
     Building,
@@ -42,6 +42,7 @@ __all__ = [
     "child_record",
     "counts_by_block",
     "counts_by_status",
+    "counts_reached",
     "get_household",
     "get_household_file",
     "history",
@@ -337,6 +338,12 @@ def counts_by_status(session: Session, *, scope: DataScope, project_id: int) -> 
         .group_by(Household.status)
     ).all()
     return {str(s): int(n) for s, n in rows}
+
+
+def counts_reached(session: Session, *, scope: DataScope, project_id: int) -> dict[str, int]:
+    """Cumulative stage counts (see :func:`anju.household.rules.reached_counts`): 已调查 counts every
+    household surveyed so far, those at any later stage included."""
+    return rules.reached_counts(counts_by_status(session, scope=scope, project_id=project_id))
 
 
 def counts_by_block(

@@ -29,9 +29,11 @@ from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.housing import api as housing_api
 from anju.housing import calculator_api, calculator_pages
+from anju.housing import jobs as housing_jobs
 from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
 from anju.housing import selection_pages as housing_selection_pages
+from anju.housing import settlement_api as housing_settlement_api
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.payment import api as payment_api
@@ -60,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
         # Conditional agreements (附生效条件) decided as signings and deadlines pass (anju.agreement.jobs).
         tasks.start_soon(agreement_jobs.periodic_condition_checks)
+        # Monthly transition fees (过渡费) scheduled as months begin (anju.housing.jobs).
+        tasks.start_soon(housing_jobs.periodic_transition_fees)
         yield
         tasks.cancel_scope.cancel()
 
@@ -85,6 +89,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
+    app.include_router(housing_settlement_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)

@@ -8,12 +8,16 @@
 - ``calculator``: one household's cash and swap totals, entitlement and what each available
   flat would cost or refund (read only);
 - ``selection``: running the event: open it, select flats (checked against the entitlement),
-  finish or skip (过号) a household, undo a selection, the operator console.
+  finish or skip (过号) a household, undo a selection, the operator console;
+- ``settlement``: settling a household's chosen flats (多退少补) into its agreement's money;
+- ``delivery``: estates' delivery dates and the monthly transition fees fed into the schedule.
 
 Services never commit; every write is audited in the same transaction.
 """
 
 from anju.housing.service.calculator import *  # noqa: F403
+from anju.housing.service.delivery import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403
+from anju.housing.service.settlement import *  # noqa: F403
 from anju.housing.service.stock import *  # noqa: F403

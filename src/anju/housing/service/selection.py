@@ -25,7 +25,7 @@ from anju.agreement import service as agreement_service
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
-from anju.core.dates import utcnow
+from anju.core.dates import today_shanghai, utcnow
 from anju.db import events
 from anju.db.session import begin_write
 from anju.db.versions import bump_version
@@ -41,6 +41,7 @@ from anju.housing.models import (
     SelectionOrderEntry,
 )
 from anju.housing.service.order import LIVE_AGREEMENT, event_estates, get_event
+from anju.housing.service.settlement import settle_household, void_settlement
 from anju.housing.service.stock import FlatRow, flat_rows
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
@@ -394,8 +395,10 @@ def finish_household(
     session: Session, *, actor: Actor, event_id: int, household_id: int
 ) -> SelectionOrderEntry:
     """The current household has chosen all its flats: its whole selection is checked against the
-    rules (complete; 409 ``selection_rule`` naming the rule), it is marked done and the next
-    household in call order becomes current."""
+    rules (complete; 409 ``selection_rule`` naming the rule), it is marked done, its flats are
+    settled into its agreement's money (:func:`anju.housing.service.settlement.settle_household`;
+    409 ``settlement_failed`` when the policy cannot settle them) and the next household in call
+    order becomes current."""
     event = _lock_event(session, event_id)
     _check_open(event)
     entry = _current_entry(session, event, household_id)
@@ -417,6 +420,8 @@ def finish_household(
     rules.check_entry_transition(entry.status, "done")
     bump_version(session, entry)
     entry.status = "done"
+    # 多退少补: the chosen flats settled from the agreement's frozen snapshot into its money.
+    settle_household(session, actor=actor, household_id=household_id, on=today_shanghai())
     bump_version(session, event)
     nxt = _call_next(session, event)
     audit_service.record(
@@ -478,7 +483,11 @@ def skip_household(
 
 def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason: str) -> Selection:
     """Undo a confirmed selection (撤销选房), with a reason; the routes let only a supervisor
-    (``selection.undo``) call it. The row is kept (undone, who, when, why); the flat becomes available again. Audited."""
+    (``selection.undo``) call it. The row is kept (undone, who, when, why); the flat becomes available again. Audited.
+
+    The household's settlement record is cancelled (409 when money was already paid, committed or
+    received against it: nothing changes); a household that had finished is settled again on the
+    flats it still holds."""
     why = (reason or "").strip()
     if not why or len(why) > MAX_UNDO_REASON:
         raise ValidationFailed(
@@ -491,7 +500,7 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
     if sel is None:
         raise NotFound("选房记录不存在", "selection not found")
     event = get_event(session, event_id=sel.event_id)
-    _lock_entry(session, sel.event_id, sel.household_id)
+    entry = _lock_entry(session, sel.event_id, sel.household_id)
     flat = _lock_flat(session, sel.flat_id)
     session.refresh(sel, with_for_update=True)
     if sel.status != "confirmed":
@@ -528,6 +537,11 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
         project_id=event.project_id,
         household_id=sel.household_id,
     )
+    # The settlement of the flats held so far is taken back (refused once money moved on it); a
+    # household that had finished is settled again on the flats it still holds.
+    void_settlement(session, actor=actor, household_id=sel.household_id, reason=why)
+    if entry.status == "done":
+        settle_household(session, actor=actor, household_id=sel.household_id, on=today_shanghai())
     _notify(session, event, undone=sel.id, flat_code=flat.code)
     return sel
 

@@ -509,6 +509,9 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
             "the selection is already undone",
             code="already_undone",
         )
+    # The settlement of the flats held so far is taken back first: refused (nothing changed) once
+    # money was paid, committed or received against it.
+    void_settlement(session, actor=actor, household_id=sel.household_id, reason=why)
     now = utcnow()
     sel.status, sel.flat_lock, sel.undone_by, sel.undone_at, sel.undo_reason = (
         "undone",
@@ -537,9 +540,7 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
         project_id=event.project_id,
         household_id=sel.household_id,
     )
-    # The settlement of the flats held so far is taken back (refused once money moved on it); a
-    # household that had finished is settled again on the flats it still holds.
-    void_settlement(session, actor=actor, household_id=sel.household_id, reason=why)
+    # A household that had finished is settled again on the flats it still holds.
     if entry.status == "done":
         settle_household(session, actor=actor, household_id=sel.household_id, on=today_shanghai())
     _notify(session, event, undone=sel.id, flat_code=flat.code)

@@ -34,6 +34,7 @@ from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
 from anju.housing import selection_pages as housing_selection_pages
 from anju.housing import settlement_api as housing_settlement_api
+from anju.housing import settlement_pages as housing_settlement_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.payment import api as payment_api
@@ -91,12 +92,25 @@ def create_app() -> FastAPI:
     app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(housing_settlement_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
+    for module in (
+        identity_pages,
+        project_pages,
+        household_pages,
+        audit_pages,
+        compensation_pages,
+        import_pages,
+    ):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
+    for router in [
+        *campaign_pages.routers,
+        *agreement_pages.routers,
+        payment_pages.router,
+        housing_pages.router,
+    ]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
+    app.include_router(housing_settlement_pages.router)
     app.include_router(reporting_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -106,6 +106,12 @@ class EstateDeliveryUpdate(BaseModel):
     version: Annotated[int, Field(ge=1, le=2**31 - 1, description="读取时的版本号；过期为 409")]
 
 
+def _area(d: Decimal) -> Decimal:
+    """An area with two places (``60`` -> ``60.00``), more only when it has them."""
+    q = d.quantize(Decimal("0.01"))
+    return q if q == d else d
+
+
 def _transition(ht: housing_service.HouseholdTransition | None) -> TransitionRead | None:
     if ht is None:
         return None
@@ -172,10 +178,12 @@ def settlement_read(
         policy_version=view.policy_version,
         as_of=view.as_of,
         flats=[f.code for f in view.flats],
-        entitled_area=s.entitled_area if s else None,
-        selected_area=s.selected_area if s else None,
+        entitled_area=_area(s.entitled_area) if s else None,
+        selected_area=_area(s.selected_area) if s else None,
         lines=[
-            SettlementLineRead(label=x.label, area=x.area, unit_price=x.unit_price, amount_fen=x.amount_fen)
+            SettlementLineRead(
+                label=x.label, area=_area(x.area), unit_price=x.unit_price, amount_fen=x.amount_fen
+            )
             for x in (s.lines if s else [])
         ],
         flats_cost_fen=s.flats_cost_fen if s else None,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from anju.agreement import rules as agreement_rules
+from anju.agreement import service as agreement_service
 from anju.core.dates import today_shanghai
 from anju.housing import service as housing_service
 from anju.housing.api import estate_read
@@ -156,7 +156,7 @@ def settlement_read(
             amount_fen=i.amount_fen,
             settled_fen=i.paid_fen,
             status=i.status,
-            status_label=agreement_rules.INSTALMENT_STATUSES.get(i.status, i.status),
+            status_label=agreement_service.INSTALMENT_STATUSES.get(i.status, i.status),
             due_on=i.due_on,
             version=i.version,
         )
@@ -168,7 +168,7 @@ def settlement_read(
             amount_fen=r.amount_fen,
             settled_fen=r.received_fen,
             status=r.status,
-            status_label=agreement_rules.RECEIVABLE_STATUSES.get(r.status, r.status),
+            status_label=agreement_service.RECEIVABLE_STATUSES.get(r.status, r.status),
             due_on=r.due_on,
             version=r.version,
         )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from anju.agreement import rules as agreement_rules
+from anju.agreement import service as agreement_service
 from anju.core.dates import today_shanghai
 from anju.household import service as household_service
 from anju.housing import service as housing_service
@@ -42,7 +42,7 @@ def settlement_page(
             "v": view,
             "balance": housing_service.balance_text(s.balance_fen) if s else "",
             "t": housing_service.household_transition(db, household_id=household_id, as_of=today_shanghai()),
-            "INSTALMENT_STATUSES": agreement_rules.INSTALMENT_STATUSES,
-            "RECEIVABLE_STATUSES": agreement_rules.RECEIVABLE_STATUSES,
+            "INSTALMENT_STATUSES": agreement_service.INSTALMENT_STATUSES,
+            "RECEIVABLE_STATUSES": agreement_service.RECEIVABLE_STATUSES,
         },
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from anju.agreement import rules
 from anju.agreement.models import Agreement, Receivable
+from anju.agreement.rules import INSTALMENT_STATUSES, RECEIVABLE_STATUSES
 from anju.audit import service as audit_service
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
@@ -31,10 +32,13 @@ from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.identity.service import DataScope, stale_version
 
 __all__ = [
+    "INSTALMENT_STATUSES",
+    "RECEIVABLE_STATUSES",
     "ReceivableRow",
     "add_receivable",
     "cancel_receivable",
     "get_receivable",
+    "lock_agreement",
     "open_receivables",
     "receivables_of_agreement",
     "receivables_of_household",
@@ -130,6 +134,17 @@ def add_receivable(
         reason,
     )
     return r
+
+
+def lock_agreement(session: Session, agreement_id: int) -> Agreement | None:
+    """Lock an agreement row for update (``None`` when there is none): writers that add to one
+    agreement's money from outside a request on it (the transition fee job) serialise on it."""
+    return session.scalars(
+        select(Agreement)
+        .where(Agreement.id == agreement_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def get_receivable(session: Session, receivable_id: int, *, lock: bool = False) -> Receivable:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.agreement import service as agreement_service
-from anju.agreement.models import Agreement, Instalment
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
@@ -63,13 +63,13 @@ class HouseholdTransition:
     why they cannot be computed) and the agreement's transition instalments."""
 
     household_id: int
-    agreement: Agreement
+    agreement: Any  # the live swap agreement (anju.agreement's row, read through its service)
     estates: list[Estate]
     planned_delivery_on: date | None = None
     actual_delivery_on: date | None = None
     fees: transition_engine.TransitionFees | None = None
     error: str = ""
-    instalments: list[Instalment] = field(default_factory=list)
+    instalments: list[Any] = field(default_factory=list)  # the agreement's transition instalments
 
     @property
     def scheduled_fen(self) -> int:
@@ -83,8 +83,8 @@ class TransitionRun:
     whose fees could not be computed (id -> reason) and households paid beyond what is due (id -> fen)."""
 
     households: int = 0
-    added: list[Instalment] = field(default_factory=list)
-    cancelled: list[Instalment] = field(default_factory=list)
+    added: list[Any] = field(default_factory=list)  # instalments
+    cancelled: list[Any] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
     overpaid: dict[int, int] = field(default_factory=dict)
 
@@ -280,15 +280,6 @@ def _months_label(fees: transition_engine.TransitionFees, covered_fen: int) -> t
     return f"{span}（{m1.first_day.isoformat()}至{m2.last_day.isoformat()}）", total != covered_fen
 
 
-def _lock_agreement(session: Session, agreement_id: int) -> Agreement | None:
-    return session.scalars(
-        select(Agreement)
-        .where(Agreement.id == agreement_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-
-
 def schedule_transition_fees(
     session: Session,
     *,
@@ -311,7 +302,7 @@ def schedule_transition_fees(
         and (household_ids is None or a.household_id in household_ids)
     ]
     for a in sorted(agreements, key=lambda x: x.id):  # lock order: agreement ids ascending
-        if _lock_agreement(session, a.id) is None:
+        if agreement_service.lock_agreement(session, a.id) is None:
             continue
         ht = household_transition(session, household_id=a.household_id, as_of=as_of)
         if ht is None or ht.agreement.id != a.id:

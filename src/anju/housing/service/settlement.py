@@ -29,7 +29,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.agreement import service as agreement_service
-from anju.agreement.models import Agreement, Instalment, Receivable
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
@@ -61,14 +60,14 @@ class SettlementView:
     settlement computed from the frozen snapshot (or why it cannot be), and what was recorded."""
 
     household_id: int
-    agreement: Agreement | None = None
+    agreement: Any = None  # the live swap agreement (anju.agreement's row, read through its service)
     policy_version: int | None = None
     as_of: date | None = None
     flats: list[Flat] = field(default_factory=list)
     settlement: swap_engine.SwapSettlement | None = None
     error: str = ""
-    instalment: Instalment | None = None
-    receivable: Receivable | None = None
+    instalment: Any = None  # the refund instalment written when it finished choosing
+    receivable: Any = None  # or the receivable (it pays)
 
 
 def _engine_flats(session: Session, flats: list[Flat]) -> list[swap_engine.Flat]:
@@ -84,7 +83,7 @@ def _engine_flats(session: Session, flats: list[Flat]) -> list[swap_engine.Flat]
     return out
 
 
-def _live_swap_agreement(session: Session, household_id: int) -> Agreement | None:
+def _live_swap_agreement(session: Session, household_id: int) -> Any:
     a = agreement_service.agreement_for_household(session, scope=EVERYTHING, household_id=household_id)
     if a is None or a.option != "swap" or a.status not in LIVE_AGREEMENT:
         return None
@@ -98,7 +97,7 @@ def _held_flats(session: Session, household_id: int) -> list[Flat]:
 
 
 def _compute(
-    session: Session, agreement: Agreement, flats: list[Flat]
+    session: Session, agreement: Any, flats: list[Flat]
 ) -> tuple[swap_engine.SwapSettlement, int, date]:
     """Settle ``flats`` under the agreement's frozen snapshot; raises :class:`Conflict`
     ``settlement_failed`` (naming the reason) when the policy cannot settle them."""
@@ -122,7 +121,7 @@ def _compute(
     return s, snap.policy_version, snap.as_of
 
 
-def settlement_records(session: Session, *, agreement_id: int) -> tuple[Instalment | None, Receivable | None]:
+def settlement_records(session: Session, *, agreement_id: int) -> tuple[Any, Any]:
     """The agreement's live settlement records: the refund instalment (not cancelled) and the
     receivable (not cancelled); at most one of them exists."""
     inst = next(

@@ -359,3 +359,28 @@ def test_delivery_dates_are_checked(db: Session) -> None:
     assert exc.value.message_zh == "实际交房日期不能晚于今天（2026-06-01）"
     assert (estate.actual_delivery_on, estate.version) == (None, 1)
     assert _audits(db, "delivery", "estate") == 0
+
+
+def test_a_settlement_refund_waiting_for_a_condition_falls_due_when_the_agreement_takes_effect(
+    db: Session,
+) -> None:
+    sw = make_event(db, households=1, flats=FLATS)
+    (hid,) = sw.order
+    a = agreement_service.agreement_for_household(db, scope=ALL, household_id=hid)
+    assert a is not None and a.status == "effective"
+    # as recorded for a pending agreement: scheduled, no date
+    waiting = agreement_service.add_instalment(
+        db,
+        actor=OFFICER,
+        agreement=a,
+        kind="settlement",
+        amount_fen=4_020_000,
+        purpose="选房结算退还差额（1-1-201）",
+    )
+    adjustment = agreement_service.add_instalment(
+        db, actor=OFFICER, agreement=a, kind="adjustment", amount_fen=100, purpose="协议变更差额"
+    )
+    assert (waiting.status, adjustment.status) == ("scheduled", "scheduled")
+    made = agreement_service.release_instalments(db, actor=OFFICER, agreement=a, on=date(2026, 12, 8))
+    assert waiting in made and adjustment not in made
+    assert (waiting.status, waiting.due_on, adjustment.status) == ("due", date(2026, 12, 8), "scheduled")

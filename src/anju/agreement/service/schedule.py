@@ -275,7 +275,8 @@ def release_instalments(
     (due on the later of the vacating date and ``on``). Returns the instalments made due.
 
     For the conditions part (a pending agreement decided effective); the agreement must already be
-    effective. Scheduled instalments of other kinds (adjustments) are left to their own event.
+    effective. A settlement refund (选房结算) and transition months scheduled meanwhile fall due on
+    ``on`` too. Scheduled instalments of other kinds (adjustments) are left to their own event.
     """
     if agreement.status != "effective":
         raise Conflict("协议尚未生效", "the agreement is not effective", code="not_effective")
@@ -288,7 +289,9 @@ def release_instalments(
     for i in instalments(session, agreement.id):
         if i.status != "scheduled":
             continue
-        if i.kind == "on_sign":
+        if i.kind in ("on_sign", "settlement", "transition"):
+            # the on-signing share; a flat settlement refund or transition months recorded while
+            # the agreement waited for its condition
             make_due(session, actor=actor, instalment=i, due_on=on, reason="协议生效")
         elif i.kind in ("after_vacate", "reward") and vacate is not None:
             make_due(

@@ -103,7 +103,7 @@ def test_delivery_dates_by_patch_and_by_the_estate_page(client_as: ClientAs) -> 
         json={"actual_delivery_on": date.fromordinal(tomorrow).isoformat(), "version": 2},
         headers=h,
     )
-    assert r.status_code == 422
+    assert (r.status_code, r.json()["code"]) == (409, "delivery_date")
     assert r.json()["message"] == f"实际交房日期不能晚于今天（{today_shanghai().isoformat()}）"
     assert audit_count() == before + 1
     page = client.get(f"/estates/{estate_id}")

@@ -347,7 +347,7 @@ def test_delivery_dates_are_checked(db: Session) -> None:
     sw = make_event(db, households=1, flats=FLATS)
     estate = db.get(Estate, sw.estate_id)
     assert estate is not None
-    with pytest.raises(ValidationFailed) as exc:
+    with pytest.raises(Conflict) as exc:
         housing_service.update_estate_delivery(
             db,
             actor=OFFICER,
@@ -356,7 +356,10 @@ def test_delivery_dates_are_checked(db: Session) -> None:
             changes={"actual_delivery_on": date(2026, 6, 2)},
             today=date(2026, 6, 1),
         )
-    assert exc.value.message_zh == "实际交房日期不能晚于今天（2026-06-01）"
+    assert (exc.value.code, exc.value.message_zh) == (
+        "delivery_date",
+        "实际交房日期不能晚于今天（2026-06-01）",
+    )
     assert (estate.actual_delivery_on, estate.version) == (None, 1)
     assert _audits(db, "delivery", "estate") == 0
 

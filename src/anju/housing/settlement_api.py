@@ -221,7 +221,7 @@ def change_estate_delivery(
     db: Session = Depends(get_db),
 ) -> EstateRead:
     """Change the estate's planned / actual delivery dates (交房); a stale ``version`` is a 409
-    ``stale_version``, an actual delivery in the future a 422. Audited; the transition fees of the
+    ``stale_version``, an actual delivery in the future a 409 ``delivery_date``. Audited; the transition fees of the
     project's swap households are recomputed as of today."""
     changes: dict[str, date | None] = {
         k: getattr(body, k)

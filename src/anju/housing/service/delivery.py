@@ -35,7 +35,7 @@ from anju.core.actor import Actor
 from anju.core.money import format_yuan
 from anju.db.session import begin_write
 from anju.db.versions import bump_version
-from anju.errors import ValidationFailed
+from anju.errors import Conflict
 from anju.housing.models import Estate, Flat, Selection
 from anju.housing.service.stock import get_estate
 from anju.identity import service as identity_service
@@ -109,25 +109,11 @@ def update_estate_delivery(
     """Change an estate's planned and/or actual delivery date (``changes`` holds
     ``planned_delivery_on`` / ``actual_delivery_on``; ``None`` clears one). A stale
     ``expected_version`` is a 409 ``stale_version`` naming who changed the estate; an actual
-    delivery after ``today`` or a date before 2000 is a 422. Audited; then the transition fees of
+    delivery after ``today`` or a date before 2000 is a 409 ``delivery_date``. Audited; then the transition fees of
     the households waiting for this estate are recomputed as of ``today``."""
     bad = [k for k in changes if k not in ("planned_delivery_on", "actual_delivery_on")]
     if bad:
         raise ValueError(f"unknown fields {bad}")
-    problems = []
-    for key, label in (("planned_delivery_on", "计划交房日期"), ("actual_delivery_on", "实际交房日期")):
-        v = changes.get(key)
-        if v is not None and v < EARLIEST:
-            problems.append({"field": key, "message": f"{label}不能早于 {EARLIEST.isoformat()}"})
-    actual = changes.get("actual_delivery_on")
-    if actual is not None and actual > today:
-        problems.append(
-            {"field": "actual_delivery_on", "message": f"实际交房日期不能晚于今天（{today.isoformat()}）"}
-        )
-    if problems:
-        raise ValidationFailed(
-            "；".join(p["message"] for p in problems), "invalid delivery dates", details=problems
-        )
     begin_write(session)
     estate = session.scalars(
         select(Estate)
@@ -145,6 +131,24 @@ def update_estate_delivery(
             current=estate.version,
             entity="estate",
             entity_id=estate.id,
+        )
+    problems = []
+    for key, label in (("planned_delivery_on", "计划交房日期"), ("actual_delivery_on", "实际交房日期")):
+        v = changes.get(key)
+        if v is not None and v < EARLIEST:
+            problems.append({"field": key, "message": f"{label}不能早于 {EARLIEST.isoformat()}"})
+    actual = changes.get("actual_delivery_on")
+    if actual is not None and actual > today:
+        problems.append(
+            {"field": "actual_delivery_on", "message": f"实际交房日期不能晚于今天（{today.isoformat()}）"}
+        )
+    if problems:
+        # 409 like the other dates of a timeline (e.g. a vacating date in the future)
+        raise Conflict(
+            "；".join(p["message"] for p in problems),
+            "invalid delivery dates",
+            code="delivery_date",
+            details=problems,
         )
     diff: dict[str, list[object]] = {}
     for key, value in changes.items():

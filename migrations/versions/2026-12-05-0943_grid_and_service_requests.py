@@ -19,7 +19,7 @@ import anju.db.base
 from sqlalchemy.dialects import mysql
 
 revision = '0014'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

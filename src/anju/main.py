@@ -29,9 +29,12 @@ from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.housing import api as housing_api
 from anju.housing import calculator_api, calculator_pages, screen_api, screen_pages
+from anju.housing import jobs as housing_jobs
 from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
 from anju.housing import selection_pages as housing_selection_pages
+from anju.housing import settlement_api as housing_settlement_api
+from anju.housing import settlement_pages as housing_settlement_pages
 from anju.identity import api as identity_api
 from anju.identity import pages as identity_pages
 from anju.payment import api as payment_api
@@ -60,6 +63,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
         # Conditional agreements (附生效条件) decided as signings and deadlines pass (anju.agreement.jobs).
         tasks.start_soon(agreement_jobs.periodic_condition_checks)
+        # Monthly transition fees (过渡费) scheduled as months begin (anju.housing.jobs).
+        tasks.start_soon(housing_jobs.periodic_transition_fees)
         yield
         tasks.cancel_scope.cancel()
 
@@ -86,14 +91,28 @@ def create_app() -> FastAPI:
     app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
+    app.include_router(housing_settlement_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
+    for module in (
+        identity_pages,
+        project_pages,
+        household_pages,
+        audit_pages,
+        compensation_pages,
+        import_pages,
+    ):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
+    for router in [
+        *campaign_pages.routers,
+        *agreement_pages.routers,
+        payment_pages.router,
+        housing_pages.router,
+    ]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
+    app.include_router(housing_settlement_pages.router)
     app.include_router(reporting_pages.router)
     # census corrections (更正导入), issue #13 item 7
     from anju.household import correction_pages

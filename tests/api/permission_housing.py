@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import xlsxwriter
@@ -17,7 +18,7 @@ from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
 from anju.web.permission_matrix import AppRoute
 
-HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id"})
+HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id", "receivable_id"})
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFICER = Actor(user_id=None, username="perm-housing", display_name="权限测试经办人", role="case_officer")
 
@@ -44,6 +45,7 @@ class HousingTargets:
     running: Running | None = None  # the event of the last call that runs one
     sibling: int = 0  # the target's signed swap sibling (same scope case)
     household: tuple[int, str, str] = (0, "", "")  # the target household's id, head and code
+    receivable_id: int = 0  # what the swap sibling owes (選房结算补交差价): receipts of 1 fen each call
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -80,6 +82,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
     from tests.api.permission_calls import _signable_sibling
 
     sibling = _signable_sibling(hid, head, f"{code}H")
+    debtor_id = _signable_sibling(hid, head, f"{code}R")
     with unit_of_work() as db:
         agreement_service.sign(
             db,
@@ -96,6 +99,24 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         housing_service.import_flats(db, actor=OFFICER, estate_id=estate.id, rows=rows)
         flat_id = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat.id
         estate_id = estate.id
+        # A cash sibling of its own owes the receivable: selections never settle (nor cancel) it.
+        debtor = agreement_service.sign(
+            db,
+            actor=OFFICER,
+            scope=DataScope.everything(),
+            household_id=debtor_id,
+            option="cash",
+            sign_on=today_shanghai(),
+        )
+        receivable_id = agreement_service.add_receivable(
+            db,
+            actor=OFFICER,
+            agreement=debtor,
+            kind="settlement",
+            amount_fen=10**10,
+            purpose="权限测试应收款",
+            due_on=today_shanghai(),
+        ).id
     return HousingTargets(
         project_id,
         estate_id,
@@ -103,6 +124,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         _event(project_id, estate_id, "sign_order", "权限测试选房"),
         sibling=sibling,
         household=(hid, head, code),
+        receivable_id=int(receivable_id),
     )
 
 
@@ -141,6 +163,15 @@ def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str,
         return {"code": f"PE{n}", "name": f"新安置小区{n}", "address": "", "planned_delivery_on": ""}
     if h is None:
         return None
+    if p == "/estates/{estate_id}/delivery":
+        planned = (today_shanghai() + timedelta(days=n)).isoformat()
+        return {
+            "planned_delivery_on": planned,
+            "actual_delivery_on": "",
+            "version": str(_estate_version(h.estate_id)),
+        }
+    if p == "/receivables/{receivable_id}/receipt":
+        return {"amount": "0.01", "received_on": today_shanghai().isoformat(), "receipt_ref": f"权限测试{n}"}
     if p == "/projects/{project_id}/selection-events":
         return {
             "name": f"选房活动{n}",
@@ -179,7 +210,24 @@ def housing_json(route: AppRoute, h: HousingTargets | None, n: int) -> dict[tupl
         }
         if route.key == "PATCH /api/v1/flats/{flat_id}":
             bodies[("PATCH", "/flats/{flat_id}")] = _toggle(h)
+        if route.key == "PATCH /api/v1/estates/{estate_id}":
+            bodies[("PATCH", "/estates/{estate_id}")] = {
+                "planned_delivery_on": (today_shanghai() + timedelta(days=n)).isoformat(),
+                "version": _estate_version(h.estate_id),
+            }
+        bodies[("POST", "/receivables/{receivable_id}/receipts")] = {
+            "amount_fen": 1,
+            "received_on": today_shanghai().isoformat(),
+            "receipt_ref": f"权限测试{n}",
+        }
     return bodies
+
+
+def _estate_version(estate_id: int) -> int:
+    with unit_of_work() as db:
+        return int(
+            db.execute(text("SELECT version FROM estate WHERE id = :id"), {"id": estate_id}).scalar_one()
+        )
 
 
 def housing_files(route: AppRoute, n: int) -> dict[str, Any] | None:

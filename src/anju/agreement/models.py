@@ -182,6 +182,32 @@ class Instalment(IdMixin, VersionMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Receivable(IdMixin, VersionMixin, Base):
+    """Money a household owes the office under its agreement (应收款): the difference it pays for
+    its chosen flats (选房结算补交差价). The payment domain only pays out, so what comes in is kept
+    here: finance records each receipt (``received_fen`` grows; ``status`` open -> received when
+    all is in); an untouched receivable is cancelled (with a reason) when its cause is undone."""
+
+    __tablename__ = "receivable"
+    __table_args__ = (Index("ix_receivable_household", "household_id"), Index("ix_receivable_project", "project_id"))
+
+    agreement_id: Mapped[int] = mapped_column(BigId, ForeignKey("agreement.id"))
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))
+    household_id: Mapped[int] = mapped_column(BigId, ForeignKey("household.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(128))
+    amount_fen: Mapped[int] = mapped_column(Fen)
+    received_fen: Mapped[int] = mapped_column(Fen, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    due_on: Mapped[date | None] = mapped_column(Date)
+    received_on: Mapped[date | None] = mapped_column(Date)  # of the last receipt
+    receipt_ref: Mapped[str] = mapped_column(String(200), default="")  # bank slip / receipt numbers
+    received_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+
+
 class VacateRecord(IdMixin, Base):
     """交验空房 / 腾空验收 of a household: the vacating date feeds the policy's vacate-date clock."""
 

@@ -43,7 +43,15 @@ INSTALMENT_KINDS: dict[str, str] = {
     "reward": "奖励（条件成就后支付）",
     "adjustment": "协议变更差额",
     "collective": "集体奖励（片区/项目达标后支付）",
+    # Resettlement flats (#11): the refund of a swap settlement (选房结算退还差额, due when the
+    # household's selection is finished) and monthly transition fees (过渡费, scheduled month by month).
+    "settlement": "选房结算退还差额",
+    "transition": "过渡费（按月）",
 }
+# Money the household owes the office (应收款), e.g. the settlement difference it pays (补差价).
+RECEIVABLE_KINDS: dict[str, str] = {"settlement": "选房结算补交差价"}
+RECEIVABLE_STATUSES: dict[str, str] = {"open": "待收", "received": "已收讫", "cancelled": "已作废"}
+
 INSTALMENT_STATUSES: dict[str, str] = {
     "scheduled": "未到期",
     "due": "应付",

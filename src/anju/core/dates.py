@@ -73,3 +73,15 @@ class DayWindow:
         if self.after is not None and n <= self.after:
             return False
         return not (self.upto is not None and n > self.upto)
+
+
+def add_months(d: date, months: int) -> date:
+    """``d`` moved by ``months`` calendar months, the day clamped to the month's last day
+    (2025-01-31 + 1 month = 2025-02-28; 2024-01-31 + 1 month = 2024-02-29).
+
+    Month ``k`` (1, 2, ...) of a period starting on ``s`` is ``[add_months(s, k - 1),
+    add_months(s, k))``: the transition fee engine counts months this way."""
+    y, m0 = divmod(d.year * 12 + d.month - 1 + months, 12)
+    m = m0 + 1
+    last = 31 if m == 12 else (date(y, m + 1, 1) - date(y, m, 1)).days
+    return date(y, m, min(d.day, last))

@@ -10,12 +10,15 @@ out, 1 when it does not.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
 
 from anju import uploads as upload_policy
 from anju.cli_support import cli_actor, fail, refusing
+from anju.core.dates import today_shanghai
+from anju.core.money import format_yuan
 from anju.db.session import unit_of_work
 from anju.errors import DomainError
 from anju.housing import rules
@@ -157,3 +160,33 @@ def verify_order(
             typer.echo(f"核对不一致：{problem}")
         raise typer.Exit(1)
     typer.echo(f"核对一致：{len(check.expected)} 户的顺序与重新计算的结果相同")
+
+
+@app.command("transition-fees")
+def transition_fees(
+    as_of: str = typer.Option("", "--as-of", help="计至该日（YYYY-MM-DD，默认今天）"),
+    project: str = typer.Option("", "--project", help="只处理该项目（项目编号）"),
+    by: str = BY,
+) -> None:
+    """按月过渡费：把截至该日应付的过渡费补入各产权调换户的付款计划（可重复运行，不会重复计入）。"""
+    try:
+        on = date.fromisoformat(as_of) if as_of else today_shanghai()
+    except ValueError:
+        raise fail(f"日期“{as_of}”无效，应为 YYYY-MM-DD") from None
+    with unit_of_work(write=False) as db, refusing():
+        ids = (
+            [project_service.get_project_by_code(db, project).id]
+            if project
+            else housing_service.transition_projects(db)
+        )
+    for project_id in ids:
+        with unit_of_work() as db, refusing():
+            run = housing_service.schedule_transition_fees(
+                db, actor=cli_actor(db, by), as_of=on, project_id=project_id
+            )
+        typer.echo(
+            f"项目 {project_id}：{run.households} 户，新增过渡费 {len(run.added)} 笔 "
+            f"{format_yuan(run.added_fen)} 元，作废 {len(run.cancelled)} 笔，无法计算 {len(run.skipped)} 户"
+        )
+        for hid, fen in sorted(run.overpaid.items()):
+            typer.echo(f"  户 {hid}：已付过渡费超出应付 {format_yuan(fen)} 元（交房日期提前），请人工处理")

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from anju.core.dates import today_shanghai
 from anju.errors import DomainError, ValidationFailed
 from anju.housing import rules
 from anju.housing import service as housing_service
@@ -41,6 +42,7 @@ OK_MESSAGES = {
     "event": "选房活动已创建",
     "committed": "种子承诺已公布，参加户名单已固定",
     "ordered": "选房顺序已确定",
+    "delivery": "交房日期已保存，过渡费已按新日期重算",
 }
 
 
@@ -253,6 +255,32 @@ async def change_flat(
     except DomainError as exc:
         return _estate_failed(db, request, flat.estate_id, exc)
     return RedirectResponse(f"/estates/{flat.estate_id}?ok=status#flat-{flat_id}", status_code=303)
+
+
+@router.post("/estates/{estate_id}/delivery")
+async def change_delivery(
+    estate_id: IdPath, request: Request, user: CurrentUser = Depends(MANAGE), db: Session = Depends(get_db)
+) -> Response:
+    """Save the estate's planned and actual delivery dates (empty clears one); transition fees are
+    recomputed."""
+    form = await request.form()
+    housing_service.get_estate(db, estate_id=estate_id)
+    try:
+        changes = {
+            "planned_delivery_on": _date(form, "planned_delivery_on", "计划交房日期"),
+            "actual_delivery_on": _date(form, "actual_delivery_on", "实际交房日期"),
+        }
+        housing_service.update_estate_delivery(
+            db,
+            actor=user.actor(client_ip(request)),
+            estate_id=estate_id,
+            expected_version=_version(form) or 0,
+            changes=changes,
+            today=today_shanghai(),
+        )
+    except DomainError as exc:
+        return _estate_failed(db, request, estate_id, exc)
+    return RedirectResponse(f"/estates/{estate_id}?ok=delivery#delivery", status_code=303)
 
 
 # --------------------------------------------------------------------------- a selection event

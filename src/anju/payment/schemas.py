@@ -105,7 +105,7 @@ class BatchReject(BaseModel):
     version: _Version = None
 
 
-DueKind = Literal["on_sign", "after_vacate", "reward", "adjustment", "collective"]
+DueKind = Literal["on_sign", "after_vacate", "reward", "adjustment", "collective", "settlement", "transition"]
 """Instalment kinds (the agreement domain's ``INSTALMENT_KINDS``; a unit test keeps them equal)."""
 
 

@@ -7,6 +7,7 @@ Public API (what the web and the other domains call):
 * :func:`compare_options` / :func:`settle_swap` (cash vs swap, swap settlement against flats)
 * :func:`entitlement` / :func:`check_selection` (what a swap household may select; broken rules)
 * :class:`HouseholdTable` + :func:`evaluate_bulk` (a whole project) -> :class:`BulkResult`
+* :func:`transition_fees` (monthly transition fees until delivery, late multiplier)
 * :func:`whatif` (changed parameters -> budget by item and block, deltas, distribution)
 * :func:`content_hash`, :func:`diff`, :class:`PolicyStore` (versions)
 """
@@ -40,6 +41,7 @@ from anju.policy.swap import (
     entitlement,
     settle_swap,
 )
+from anju.policy.transition import TransitionFees, TransitionMonth, transition_fees
 from anju.policy.versioning import Change, PolicyStore, content_hash, diff
 from anju.policy.whatif import Distribution, WhatIf, whatif
 
@@ -47,7 +49,8 @@ __all__ = [
     "BlockGroup", "Building", "BulkResult", "Change", "Checked", "Determination", "Distribution",
     "Entitlement", "EvaluationError", "Flat", "GroupFacts", "Homestead", "Household", "HouseholdTable",
     "ItemResult", "Location", "Member", "OptionComparison", "PolicyError", "PolicyStore", "Problem",
-    "ProjectKind", "Result", "Structure", "SwapSettlement", "Tenant", "TenantKind", "Use", "Violation",
+    "ProjectKind", "Result", "Structure", "SwapSettlement", "Tenant", "TenantKind", "TransitionFees",
+    "TransitionMonth", "Use", "Violation",
     "WhatIf", "check_selection", "compare_options", "content_hash", "diff", "entitlement", "evaluate",
-    "evaluate_bulk", "load_policy", "load_policy_file", "settle_swap", "whatif",
+    "evaluate_bulk", "load_policy", "load_policy_file", "settle_swap", "transition_fees", "whatif",
 ]

@@ -22,6 +22,11 @@ A cases file looks like::
           - flats: [{code: 1-101, area: "45.00", type: A}]
             refused: [big_flat]     # [] = allowed
             complete: true          # false: a selection still in progress
+        transition:                 # optional: monthly transition fees (the policy's transition block)
+          planned_delivery: 2027-09-01
+          actual_delivery: 2028-01-20   # optional: not delivered yet without it
+          as_of: 2028-06-01
+          expect: {normal_months: 26, late_months: 6, monthly: "333.30", total: "12665.40", final: true}
 
 Every case is evaluated by the scalar evaluator and, as a cross-check, by the bulk evaluator.
 """
@@ -42,6 +47,7 @@ from anju.policy.facts import GroupFacts, Household, group_from_dict, household_
 from anju.policy.model import load_yaml
 from anju.policy.scalar import evaluate
 from anju.policy.swap import Flat, entitlement, violations
+from anju.policy.transition import transition_fees
 
 
 @dataclass(slots=True)
@@ -113,6 +119,8 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
             out.mismatches.append(f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}")
         if case.get("entitlement") is not None or case.get("selections"):
             out.mismatches.extend(_entitlement_mismatches(checked, h, case, as_of, group))
+        if case.get("transition") is not None:
+            out.mismatches.extend(_transition_mismatches(checked, h, case, option, as_of, group))
         out.passed = not out.mismatches
         outcomes.append(out)
     return CasesReport(str(policy_path), outcomes)
@@ -123,6 +131,45 @@ def _unique(hs: list[Household]) -> list[Household]:
     for h in hs:
         seen.setdefault(h.code, h)
     return list(seen.values())
+
+
+def _a_date(v: Any) -> date | None:
+    if v is None or isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v))
+
+
+def _transition_mismatches(
+    checked: Checked, h: Household, case: dict[str, Any], option: str, as_of: date | None, group: GroupFacts
+) -> list[str]:
+    """Differences between a case's expected transition fees and the engine's (only the keys listed)."""
+    spec = case["transition"]
+    planned = _a_date(spec.get("planned_delivery"))
+    until = _a_date(spec.get("as_of")) or as_of or checked.policy.meta.effective_on
+    if planned is None:
+        return ["transition 需要 planned_delivery / transition needs planned_delivery"]
+    try:
+        fees = transition_fees(
+            checked, h, planned_delivery=planned, actual_delivery=_a_date(spec.get("actual_delivery")),
+            as_of=until, group=group, option=option, evaluated_on=as_of,
+        )
+    except EvaluationError as exc:
+        return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
+    got: dict[str, object] = {
+        "normal_months": fees.normal_months, "late_months": fees.late_months, "final": fees.final,
+        "monthly": fees.monthly_fen, "late_monthly": fees.late_fen, "total": fees.total_fen,
+    }
+    out: list[str] = []
+    for key, want in (spec.get("expect") or {}).items():
+        if key not in got:
+            out.append(f"transition: 没有“{key}” / no {key!r}")
+            continue
+        money = key in ("monthly", "late_monthly", "total")
+        w: object = yuan_to_fen(Decimal(str(want))) if money else want
+        if got[key] != w:
+            shown = format_yuan(int(str(got[key]))) if money else got[key]
+            out.append(f"transition {key}: 期望 expected {want}，实际 got {shown}")
+    return out
 
 
 def _entitlement_mismatches(

@@ -36,6 +36,7 @@ from anju.policy.expr import (
 from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use, canonical
 from anju.policy.model import Formula, Item, Param, Policy, read_policy
 from anju.policy.selection_rules import check_entitlement
+from anju.policy.transition import check_transition
 from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit, money_compatible
 from anju.policy.versioning import verify_published
 
@@ -656,6 +657,8 @@ class _Checker:
                     entitled = t
             if sw.entitlement is not None:
                 check_entitlement(self, sw.entitlement, entitled)
+        if self.p.transition is not None:
+            check_transition(self, self.p.transition)
         return deps
 
     def order(self, deps: dict[str, set[str]]) -> list[str]:

@@ -21,6 +21,7 @@ from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
+from anju.policy.transition import TransitionRules, read_transition
 from anju.policy.units import ONE, Unit, UnitSyntaxError, parse_unit
 
 
@@ -312,11 +313,14 @@ class Policy:
     file: str
     text: str
     raw: Any = field(repr=False, default=None)
+    transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
 
 
 # ----------------------------------------------------------------------------- reading
 
-_TOP_KEYS = {"policy", "parameters", "clocks", "tiers", "derived", "options", "items", "swap_settlement"}
+_TOP_KEYS = {
+    "policy", "parameters", "clocks", "tiers", "derived", "options", "items", "swap_settlement", "transition",
+}
 
 
 class _Reader:
@@ -448,7 +452,8 @@ class _Reader:
         swap = None
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
-        return Policy(meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data)
+        transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
+        return Policy(meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition)
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)

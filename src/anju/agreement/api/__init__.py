@@ -2,6 +2,12 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.api import agreements, changes, clearance, documents
+from anju.agreement.api import agreements, changes, clearance, documents, receivables
 
-routers: list[APIRouter] = [agreements.router, changes.router, documents.router, clearance.router]
+routers: list[APIRouter] = [
+    agreements.router,
+    changes.router,
+    documents.router,
+    clearance.router,
+    receivables.router,
+]

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from anju.agreement.pages import approvals, clearance, desk, documents, household, terms
+from anju.agreement.pages import approvals, clearance, desk, documents, household, receivables, terms
 
 routers: list[APIRouter] = [
     approvals.router,
@@ -11,4 +11,5 @@ routers: list[APIRouter] = [
     household.router,
     clearance.router,
     terms.router,
+    receivables.router,
 ]

@@ -120,6 +120,8 @@ def household_agreement(
             data=data,
             instalments=instalments,
             totals=schedule_totals(instalments),
+            receivables=agreement_service.receivables_of_agreement(db, shown.id),
+            RECEIVABLE_STATUSES=rules.RECEIVABLE_STATUSES,
             signed_by=names.get(shown.signed_by or 0, ""),
             account=shown.payee_account
             if user.can(Permission.PII_READ)

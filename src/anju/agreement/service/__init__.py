@@ -10,6 +10,7 @@
 - ``schedule``: the payment schedule (instalments) and what the payment domain may change in it;
 - ``clearance``: vacating acceptance (交验空房), demolition, tenant clearance;
 - ``collective``: collective rewards (集体奖励) earned when a block or the project reaches a rate.
+- ``receivables``: money a household owes (应收款, e.g. a settlement difference) and its receipts.
 
 Services never commit; every write is audited in the same transaction.
 """
@@ -23,6 +24,7 @@ from anju.agreement.service.desk import *  # noqa: F403
 from anju.agreement.service.documents import *  # noqa: F403
 from anju.agreement.service.ledger import *  # noqa: F403
 from anju.agreement.service.payments_bridge import *  # noqa: F403
+from anju.agreement.service.receivables import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403
 from anju.agreement.service.tenant_clearance import *  # noqa: F403

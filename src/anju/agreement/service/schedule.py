@@ -275,7 +275,8 @@ def release_instalments(
     (due on the later of the vacating date and ``on``). Returns the instalments made due.
 
     For the conditions part (a pending agreement decided effective); the agreement must already be
-    effective. Scheduled instalments of other kinds (adjustments) are left to their own event.
+    effective. A settlement refund (选房结算) and transition months scheduled meanwhile fall due on
+    ``on`` too. Scheduled instalments of other kinds (adjustments) are left to their own event.
     """
     if agreement.status != "effective":
         raise Conflict("协议尚未生效", "the agreement is not effective", code="not_effective")
@@ -288,8 +289,10 @@ def release_instalments(
     for i in instalments(session, agreement.id):
         if i.status != "scheduled":
             continue
-        # A collective reward was earned by the block's rate, not by this household's vacating.
-        if i.kind in ("on_sign", "collective"):
+        # The on-signing share; a collective reward (earned by the block's rate, not by this
+        # household's vacating), a flat settlement refund or transition months recorded while the
+        # agreement waited for its condition.
+        if i.kind in ("on_sign", "collective", "settlement", "transition"):
             make_due(session, actor=actor, instalment=i, due_on=on, reason="协议生效")
         elif i.kind in ("after_vacate", "reward") and vacate is not None:
             make_due(

@@ -10,15 +10,19 @@
 - ``selection``: running the event: open it, select flats (checked against the entitlement),
   finish or skip (过号) a household, undo a selection (the household is called again), close the
   event, the operator console;
-- ``confirmation``: the selection confirmation (选房确认单) of a finished household, as PDF.
-- ``screen``: the selection big screen's snapshot (选房大屏).
+- ``confirmation``: the selection confirmation (选房确认单) of a finished household, as PDF;
+- ``screen``: the selection big screen's snapshot (选房大屏);
+- ``settlement``: settling a household's chosen flats (多退少补) into its agreement's money;
+- ``delivery``: estates' delivery dates and the monthly transition fees fed into the schedule.
 
 Services never commit; every write is audited in the same transaction.
 """
 
 from anju.housing.service.calculator import *  # noqa: F403
 from anju.housing.service.confirmation import *  # noqa: F403
+from anju.housing.service.delivery import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
 from anju.housing.service.screen import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403
+from anju.housing.service.settlement import *  # noqa: F403
 from anju.housing.service.stock import *  # noqa: F403

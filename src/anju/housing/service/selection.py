@@ -25,7 +25,7 @@ from anju.agreement import service as agreement_service
 from anju.audit import service as audit_service
 from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
-from anju.core.dates import utcnow
+from anju.core.dates import today_shanghai, utcnow
 from anju.db import events
 from anju.db.session import begin_write
 from anju.db.versions import bump_version
@@ -41,6 +41,7 @@ from anju.housing.models import (
     SelectionOrderEntry,
 )
 from anju.housing.service.order import LIVE_AGREEMENT, event_estates, get_event
+from anju.housing.service.settlement import settle_household, void_settlement
 from anju.housing.service.stock import FlatRow, flat_rows
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
@@ -394,8 +395,10 @@ def finish_household(
     session: Session, *, actor: Actor, event_id: int, household_id: int
 ) -> SelectionOrderEntry:
     """The current household has chosen all its flats: its whole selection is checked against the
-    rules (complete; 409 ``selection_rule`` naming the rule), it is marked done and the next
-    household in call order becomes current."""
+    rules (complete; 409 ``selection_rule`` naming the rule), it is marked done, its flats are
+    settled into its agreement's money (:func:`anju.housing.service.settlement.settle_household`;
+    409 ``settlement_failed`` when the policy cannot settle them) and the next household in call
+    order becomes current."""
     event = _lock_event(session, event_id)
     _check_open(event)
     entry = _current_entry(session, event, household_id)
@@ -417,6 +420,8 @@ def finish_household(
     rules.check_entry_transition(entry.status, "done")
     bump_version(session, entry)
     entry.status = "done"
+    # 多退少补: the chosen flats settled from the agreement's frozen snapshot into its money.
+    settle_household(session, actor=actor, household_id=household_id, on=today_shanghai())
     bump_version(session, event)
     nxt = _call_next(session, event)
     audit_service.record(
@@ -486,7 +491,10 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
     household's call number (several re-called households follow in order position), so it comes
     before everyone still waiting or skipped; when nobody is being served it becomes current at
     once. A household still being served (or waiting) keeps its place. On a closed event the
-    household only goes back to waiting (unserved)."""
+    household only goes back to waiting (unserved).
+
+    The household's settlement record is cancelled (409 when money was already paid, committed or
+    received against it: nothing changes); it is settled again when the household finishes again."""
     why = (reason or "").strip()
     if not why or len(why) > MAX_UNDO_REASON:
         raise ValidationFailed(
@@ -509,6 +517,9 @@ def undo_selection(session: Session, *, actor: Actor, selection_id: int, reason:
             "the selection is already undone",
             code="already_undone",
         )
+    # The settlement of the flats held so far is taken back first: refused (nothing changed) once
+    # money was paid, committed or received against it.
+    void_settlement(session, actor=actor, household_id=sel.household_id, reason=why)
     now = utcnow()
     sel.status, sel.flat_lock, sel.undone_by, sel.undone_at, sel.undo_reason = (
         "undone",

@@ -329,15 +329,48 @@ def apply(text: str, changes: dict[str, str]) -> str:
     return out
 
 
-def problems_by_field(text: str, problems: list[Problem]) -> tuple[dict[str, list[str]], list[Problem]]:
-    """Checker problems attached to the field on their line; the rest are returned separately."""
+def _entity_lines(text: str) -> list[tuple[str, str, int, int]]:
+    """(section, name, first line, last line) of every parameter, clock and tier (1-based)."""
+    root = _compose(text)
+    out: list[tuple[str, str, int, int]] = []
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for k, section in root.value:
+        if str(k.value) in ("parameters", "clocks", "tiers") and isinstance(section, yaml.MappingNode):
+            for kn, vn in section.value:
+                last = vn.end_mark.line + (1 if vn.end_mark.column > 0 else 0)
+                out.append(
+                    (str(k.value), str(kn.value), kn.start_mark.line + 1, max(last, kn.start_mark.line + 1))
+                )
+    return out
+
+
+def problems_by_field(
+    text: str, problems: list[Problem], changed: set[str] | None = None
+) -> tuple[dict[str, list[str]], list[Problem]]:
+    """Checker problems attached to a form field: the value on the problem's line, else (a problem
+    of a whole parameter, clock or tier, e.g. overlapping windows) its changed value, else its
+    first value. Problems elsewhere (formulas, items) are returned separately."""
+    fs = fields(text)
     by_line: dict[int, str] = {}
-    for f in fields(text):
+    for f in fs:
         by_line.setdefault(f.line, f.key)
+    by_entity: dict[tuple[str, str], list[str]] = {}
+    for f in fs:
+        by_entity.setdefault((f.section, f.name), []).append(f.key)
+    spans = _entity_lines(text)
     attached: dict[str, list[str]] = {}
     rest: list[Problem] = []
     for p in problems:
-        key = by_line.get(p.location.line or 0)
+        line = p.location.line or 0
+        key = by_line.get(line)
+        if key is None:
+            for sec, name, first, last in spans:
+                keys = by_entity.get((sec, name))
+                if keys and first <= line <= last:
+                    hit = [k for k in keys if changed and k in changed]
+                    key = (hit or keys)[0]
+                    break
         if key is None:
             rest.append(p)
         else:

@@ -81,10 +81,7 @@ TEXTS["synthetic"] = SYNTHETIC
 
 def _get(data: Any, path: tuple[Any, ...]) -> Any:
     for p in path:
-        if isinstance(data, dict):
-            data = next(v for k, v in data.items() if str(k) == str(p))
-        else:
-            data = data[p]
+        data = next(v for k, v in data.items() if str(k) == str(p)) if isinstance(data, dict) else data[p]
     return data
 
 

@@ -21,6 +21,7 @@ from anju.audit import pages as audit_pages
 from anju.campaign import api as campaign_api
 from anju.campaign import pages as campaign_pages
 from anju.compensation import api as compensation_api
+from anju.compensation import draft_pages, scenario_api, scenario_pages
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
 from anju.core import redaction
@@ -86,13 +87,29 @@ def create_app() -> FastAPI:
     app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
+    for module in (
+        identity_pages,
+        project_pages,
+        household_pages,
+        audit_pages,
+        compensation_pages,
+        import_pages,
+    ):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
+    for router in [
+        *campaign_pages.routers,
+        *agreement_pages.routers,
+        payment_pages.router,
+        housing_pages.router,
+    ]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
     app.include_router(reporting_pages.router)
+    # policy drafts in a form and named what-if scenarios (#13 items 5, 6)
+    app.include_router(scenario_api.router, prefix="/api/v1")
+    app.include_router(draft_pages.router)
+    app.include_router(scenario_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -49,6 +49,7 @@ class Permission(StrEnum):
     HOUSING_MANAGE = "housing.manage"  # estates, flat stock, selection events and their order
     SELECTION_OPERATE = "selection.operate"  # run a selection event: call households, confirm, skip
     SELECTION_UNDO = "selection.undo"  # undo a confirmed selection (a supervisor, with a reason)
+    SCENARIO_WRITE = "scenario.write"  # save, rename and archive named what-if scenarios
 
 
 class ScopeKind(StrEnum):
@@ -77,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.PAYMENT_APPROVE,
             P.SELECTION_UNDO,
+            P.SCENARIO_WRITE,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -99,12 +101,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENT_READ,
             P.HOUSING_MANAGE,
             P.SELECTION_OPERATE,
+            P.SCENARIO_WRITE,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.FINANCE: frozenset(
-        _READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE}
+        _READ
+        | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE, P.SCENARIO_WRITE}
     ),
     Role.AUDITOR: frozenset(
         _READ | {P.LEDGER_EXPORT, P.PII_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.BUDGET_READ, P.PAYMENT_READ}
@@ -146,6 +150,7 @@ WRITE_PERMISSIONS = frozenset(
         P.HOUSING_MANAGE,
         P.SELECTION_OPERATE,
         P.SELECTION_UNDO,
+        P.SCENARIO_WRITE,
     }
 )
 

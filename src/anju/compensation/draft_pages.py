@@ -24,11 +24,19 @@ from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-PREFIX = "v."  # form names of policy values: "v." + the field key
+PREFIX = "v."  # form names of policy values: "v." + the field's index in the draft's field list
 
 
-def _values(form: Mapping[str, Any]) -> dict[str, str]:
-    return {k[len(PREFIX) :]: str(v) for k, v in form.items() if k.startswith(PREFIX)}
+def _values(form: Mapping[str, Any], fields: list[Any]) -> dict[str, str]:
+    """Field key -> typed value; an index the draft does not have is passed on as an unknown key."""
+    out: dict[str, str] = {}
+    for k, v in form.items():
+        if not k.startswith(PREFIX):
+            continue
+        idx = k[len(PREFIX) :]
+        key = fields[int(idx)].key if idx.isdigit() and int(idx) < len(fields) else k
+        out[key] = str(v)
+    return out
 
 
 def _groups(fields: list[Any]) -> list[dict[str, Any]]:
@@ -124,7 +132,7 @@ async def draft_check(
     form = await request.form()
     d = drafts.get_draft(db, project_id=project_id, number=number)
     fields = drafts.form_fields(d.source)
-    verdict = drafts.check_form(d.source, _values(form))
+    verdict = drafts.check_form(d.source, _values(form, fields))
     return render(
         request,
         "compensation/_draft_check.html",
@@ -142,7 +150,8 @@ async def draft_save_form(
 ) -> Response:
     """Save the form's values as a new draft; refused values come back next to their fields."""
     form = await request.form()
-    values = _values(form)
+    parent = drafts.get_draft(db, project_id=project_id, number=number)
+    values = _values(form, drafts.form_fields(parent.source))
     note = str(form.get("note", ""))
     try:
         d = drafts.save_form(

@@ -185,10 +185,11 @@ def check_form(source: str, values: dict[str, str]) -> FormCheck:
             continue
         if not edit.same_value(f, raw):
             out.changed.append(key)
-    if out.messages or out.other:
+    if out.other:
         return out
+    # the values that can be written are checked together even when others cannot be written
     text = edit.apply(source, {k: values[k] for k in out.changed})
-    out.source = text
+    out.source = None if out.messages else text
     attached, rest = edit.problems_by_field(text, edit.check_text(text), set(out.changed))
     for k, msgs in attached.items():
         out.messages.setdefault(k, []).extend(msgs)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -20,7 +21,15 @@ from anju.web.params import MAX_ID, READ_ERRORS, IdPath, error_responses
 router = APIRouter(tags=["scenarios"], responses=error_responses(*READ_ERRORS))
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CompareIds = Annotated[list[int], Query(min_length=2, max_length=4, description="2–4 个测算编号")]
+CompareIds = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+    Query(
+        min_length=2,
+        max_length=4,
+        description="2–4 个不同的测算编号",
+        json_schema_extra={"uniqueItems": True},
+    ),
+]
 
 
 def read(sc: Any) -> s.ScenarioRead:
@@ -117,7 +126,7 @@ def compare(
 ) -> list[s.ScenarioRunRead]:
     """Two to four scenarios recomputed now, side by side (totals, per item, per block, households
     affected, change against the published plan)."""
-    runs = scenarios.compare(db, project_id=project_id, scenario_ids=[i for i in ids if 1 <= i <= MAX_ID])
+    runs = scenarios.compare(db, project_id=project_id, scenario_ids=ids)
     names = budget.block_names(db, project_id)
     return [run_read(r, names) for r in runs]
 

@@ -21,6 +21,7 @@ from anju.audit import pages as audit_pages
 from anju.campaign import api as campaign_api
 from anju.campaign import pages as campaign_pages
 from anju.compensation import api as compensation_api
+from anju.compensation import draft_pages, scenario_api, scenario_pages
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
 from anju.core import redaction
@@ -119,6 +120,10 @@ def create_app() -> FastAPI:
 
     app.include_router(correction_pages.api_router, prefix="/api/v1")
     app.include_router(correction_pages.router)
+    # policy drafts in a form and named what-if scenarios (#13 items 5, 6)
+    app.include_router(scenario_api.router, prefix="/api/v1")
+    app.include_router(draft_pages.router)
+    app.include_router(scenario_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

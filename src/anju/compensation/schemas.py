@@ -112,3 +112,83 @@ class EntitlementRead(BaseModel):
     extra_limit: Decimal = Field(description="超出应安置面积按优惠价结算的面积（㎡）")
     max_extra: Decimal = Field(description="最多可超出应安置面积（㎡）")
     rules: list[SelectionRuleRead]
+
+
+# ---- named what-if scenarios (测算方案)
+
+ScenarioName = Annotated[str, TextRule("测算名称", 100, required=True)]
+ScenarioNote = Annotated[str, TextRule("说明", 500, multiline=True)]
+OverrideMap = Annotated[
+    dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=40)]],
+    Field(
+        max_length=500,
+        description="改动的参数：键为测算页的参数键（如 relocation_rate、house_rate[砖混,A]、sign_reward_rate[1]），"
+        "值为新数值（按参数自身单位，% 参数写 10 表示 10%）",
+    ),
+]
+
+
+class ScenarioCreate(BaseModel):
+    """A named what-if to save."""
+
+    name: ScenarioName
+    option: Annotated[str, TextRule("安置方式", 32, required=True)]
+    overrides: OverrideMap
+    note: ScenarioNote = ""
+
+
+class ScenarioUpdate(BaseModel):
+    """Changes to a scenario; ``version`` is the one read (a stale one is a 409)."""
+
+    version: Annotated[int, Field(ge=1)]
+    name: ScenarioName | None = None
+    option: Annotated[str, TextRule("安置方式", 32, required=True)] | None = None
+    overrides: OverrideMap | None = None
+    note: ScenarioNote | None = None
+
+
+class ScenarioRead(BaseModel):
+    """A saved scenario (its overrides, not its results: those are computed by ``run``)."""
+
+    id: int
+    project_id: int
+    name: str
+    option: str
+    overrides: dict[str, str]
+    note: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    archived: bool
+    archived_at: datetime | None
+    archived_by: str | None
+
+
+class AmountPair(BaseModel):
+    """A total under the published plan and under the scenario (fen)."""
+
+    key: str
+    label: str
+    base_fen: int
+    new_fen: int
+    delta_fen: int
+
+
+class ScenarioRunRead(BaseModel):
+    """A scenario recomputed now over the whole project."""
+
+    scenario_id: int
+    name: str
+    option: str
+    option_label: str
+    policy_version: int = Field(description="计算所依据的现行（最新发布）方案版本")
+    overrides: dict[str, str]
+    ignored: list[str] = Field(description="现行方案已没有的参数键（未参与计算）")
+    households: int
+    households_affected: int = Field(description="金额有变化的户数")
+    base_total_fen: int
+    new_total_fen: int
+    delta_fen: int
+    by_item: list[AmountPair]
+    by_block: list[AmountPair]

@@ -61,6 +61,7 @@ class Permission(StrEnum):
     TIMEBANK_MANAGE = "timebank.manage"  # activities, sign-up, check-in, redemptions, transfers
     TIMEBANK_REVIEW = "timebank.review"  # approve volunteers' hours (two reviewers, never the volunteer)
     SELECTION_WATCH = "selection.watch"  # the selection big screen (选房大屏) and its event stream
+    SCENARIO_WRITE = "scenario.write"  # save, rename and archive named what-if scenarios
 
 
 class ScopeKind(StrEnum):
@@ -92,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.GRID_READ,
             P.TIMEBANK_READ,
             P.SELECTION_WATCH,
+            P.SCENARIO_WRITE,
         }
     ),
     Role.CASE_OFFICER: frozenset(
@@ -115,12 +117,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HOUSING_MANAGE,
             P.SELECTION_OPERATE,
             P.SELECTION_WATCH,
+            P.SCENARIO_WRITE,
         }
     ),
     Role.TEAM_LEADER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.TEAM_MEMBER: frozenset(_READ | {P.HOUSEHOLD_WRITE, P.ATTACHMENT_WRITE, P.VISIT_WRITE}),
     Role.FINANCE: frozenset(
-        _READ | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE}
+        _READ
+        | {P.LEDGER_EXPORT, P.PII_READ, P.BUDGET_READ, P.PAYMENT_READ, P.PAYMENT_PREPARE, P.SCENARIO_WRITE}
     ),
     Role.AUDITOR: frozenset(
         _READ
@@ -205,6 +209,7 @@ WRITE_PERMISSIONS = frozenset(
         P.MEDIATION_WRITE,
         P.TIMEBANK_MANAGE,
         P.TIMEBANK_REVIEW,
+        P.SCENARIO_WRITE,
     }
 )
 

@@ -51,6 +51,10 @@ PARAM_LABELS: dict[str, str] = {
     "file_name": "文件名",
     "username": "用户名",
     "password": "密码",
+    # policy drafts and what-if scenarios (#13 items 5, 6)
+    "number": "草稿序号",
+    "scenario_id": "测算编号",
+    "ids": "测算编号",
 }
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"记录编号（1 至 {MAX_ID}）")]

@@ -24,3 +24,4 @@ from anju.agreement.service.payments_bridge import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403
 from anju.agreement.service.tenant_clearance import *  # noqa: F403
+from anju.agreement.service.record_names import *  # noqa: F403

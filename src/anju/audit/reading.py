@@ -157,14 +157,6 @@ def count_matching(session: Session, *, where: AuditFilter) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditRecord).where(*where.clauses())) or 0)
 
 
-def actors(session: Session) -> list[tuple[int | None, str]]:
-    """Everyone who appears in the log as ``(actor id, name)`` (``None``: system jobs), by name."""
-    rows = session.execute(
-        select(AuditRecord.actor_id, func.max(AuditRecord.actor_name)).group_by(AuditRecord.actor_id)
-    )
-    return sorted(((i, str(n)) for i, n in rows), key=lambda r: (r[0] is not None, r[1]))
-
-
 def _iter_filtered(session: Session, where: AuditFilter) -> Iterator[AuditRecord]:
     """Every filtered record, newest first, ``_EXPORT_BATCH`` per query (keyset on ``seq``)."""
     base = where.clauses()
@@ -187,8 +179,21 @@ def _iter_filtered(session: Session, where: AuditFilter) -> Iterator[AuditRecord
 EXPORT_HEADERS = ("序号", "时间", "操作人", "操作", "对象", "变更内容", "理由", "签名")
 
 
-def changes_text(entity: str, changes: str, value_of: Callable[[str, Any], Any] | None = None) -> str:
-    """The changes of a record in words: ``签约日期：2026-01-02 → 2026-01-03；状态：…``."""
+# Fields that only a machine reads (digests, keys, shapes): the page leaves them out, the export keeps them.
+_TECHNICAL = ("sha256", "hash", "idempotency_key", "geometry")
+
+
+def changes_text(
+    entity: str,
+    changes: str,
+    value_of: Callable[[str, Any], Any] | None = None,
+    *,
+    brief: bool = False,
+) -> str:
+    """The changes of a record in words: ``签约日期：2026-01-02 → 2026-01-03；状态：…``.
+
+    ``brief`` (the page) leaves out digests and shapes and cuts long structured values short.
+    """
     try:
         data = json.loads(changes) if changes else {}
     except ValueError:
@@ -197,27 +202,30 @@ def changes_text(entity: str, changes: str, value_of: Callable[[str, Any], Any] 
         return str(data)
     parts = []
     for name, pair in data.items():
+        if brief and name.endswith(_TECHNICAL):
+            continue
         label = labels.field_label(name)
         if isinstance(pair, list) and len(pair) == 2:
             before, after = pair
         else:
             before, after = None, pair
-        shown_before = _plain(value_of(name, before) if value_of else before)
-        shown_after = _plain(value_of(name, after) if value_of else after)
+        cut = 60 if brief else 200
+        shown_before = _plain(value_of(name, before) if value_of else before, cut)
+        shown_after = _plain(value_of(name, after) if value_of else after, cut)
         parts.append(
             f"{label}：{shown_before} → {shown_after}" if before is not None else f"{label}：{shown_after}"
         )
     return "；".join(parts)
 
 
-def _plain(value: Any) -> str:
+def _plain(value: Any, cut: int = 200) -> str:
     if value is None:
         return "（空）"
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        return text if len(text) <= 200 else text[:200] + "…"
+        return text if len(text) <= cut else text[:cut] + "…"
     return str(value)
 
 

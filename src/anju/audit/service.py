@@ -22,7 +22,6 @@ from anju.audit.reading import EXPORT_LIMIT as EXPORT_LIMIT  # re-exported: filt
 from anju.audit.reading import SYSTEM_ACTOR as SYSTEM_ACTOR
 from anju.audit.reading import AuditFilter as AuditFilter
 from anju.audit.reading import AuditPage as AuditPage
-from anju.audit.reading import actors as actors
 from anju.audit.reading import changes_text as changes_text
 from anju.audit.reading import count_matching as count_matching
 from anju.audit.reading import export_xlsx as export_xlsx

@@ -353,6 +353,19 @@ def set_active(
         )
     if actor.user_id == user_id and not active:
         raise Conflict("不能停用自己的账号", "cannot deactivate yourself")
+    if not active and user.is_active and user.role == Role.ADMIN.value:
+        # Locks the other administrators' rows: two admins disabling each other cannot both pass.
+        others = session.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user_id)
+            .with_for_update()
+        ).all()
+        if not others:
+            raise Conflict(
+                f"“{user.display_name}”是唯一启用的系统管理员，不能停用：请先指定另一位系统管理员",
+                "the last active administrator cannot be deactivated",
+                code="last_admin",
+            )
     if user.is_active != active:
         user.is_active = active
         user.version += 1

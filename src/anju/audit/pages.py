@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
+from anju import i18n
 from anju import uploads as upload_store
 from anju.audit import service as audit_service
 from anju.core.dates import today_shanghai
@@ -73,6 +74,13 @@ def audit_filter(
     return where
 
 
+def _value_in_words(name: str, value: Any) -> Any:
+    """Stored codes of a change shown as words (a role as 网格员, not grid_worker)."""
+    if name == "role" and isinstance(value, str) and value:
+        return i18n.t(f"role.{value}")
+    return value
+
+
 def record_rows(db: Session, records: list[Any]) -> list[dict[str, Any]]:
     """The records as the page and the API show them: in words."""
     names = name_records(db, records)
@@ -87,7 +95,7 @@ def record_rows(db: Session, records: list[Any]) -> list[dict[str, Any]]:
             "entity": r.entity,
             "entity_label": audit_service.entity_label(r.entity),
             "record": names[r.seq],
-            "changes": audit_service.changes_text(r.entity, r.changes, brief=True),
+            "changes": audit_service.changes_text(r.entity, r.changes, _value_in_words, brief=True),
             "reason": r.reason,
             "hash": r.hash,
             "key_id": r.key_id,

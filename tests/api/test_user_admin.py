@@ -57,7 +57,23 @@ def test_admin_resets_a_password_once_and_the_old_one_stops_working(client_as: C
         client.post("/api/v1/auth/login", json={"username": "finance", "password": PASSWORD}).status_code
         == 401
     )
-    login(client, "finance", one_time)
+    token = login(client, "finance", one_time)
+    # the one-time password opens only the password form, until the user sets their own
+    r = client.get(f"/api/v1/projects/{world.project_id}")
+    assert r.status_code == 403 and r.json()["code"] == "password_change_required"
+    r = client.get("/projects", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/account/password"
+    page = client.get("/account/password")
+    assert "一次性密码" in page.text
+    assert 'data-nav="account"' in page.text and 'data-nav="projects"' not in page.text
+    r = client.post(
+        "/api/v1/auth/password",
+        json={"old_password": one_time, "new_password": NEW_PASSWORD},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 200
+    assert client.get(f"/api/v1/projects/{world.project_id}").status_code == 200
+    assert '"must_change_password":[true,false]' in _audit(target)[-1][1].replace(" ", "")
 
 
 def test_reset_through_the_page_shows_the_password_once(client_as: ClientAs) -> None:
@@ -73,7 +89,8 @@ def test_reset_through_the_page_shows_the_password_once(client_as: ClientAs) -> 
     assert shown is not None
     client.cookies.clear()
     login(client, "auditor", shown.group(1))
-    assert "一次性密码" not in client.get("/users").text  # the auditor is refused; nothing is shown again
+    r = client.get("/users", follow_redirects=False)  # nothing is shown again; the form comes first
+    assert r.status_code == 303 and r.headers["location"] == "/account/password"
 
 
 def test_role_and_team_changes_are_audited_and_move_the_data_scope(client_as: ClientAs) -> None:

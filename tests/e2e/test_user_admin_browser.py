@@ -108,9 +108,11 @@ def test_admin_manages_a_user_who_then_changes_the_password(
     page.goto(server.url + "/login")
     page.fill("#username", "e2e_clerk")
     page.fill("#password", shown)
-    with page.expect_navigation(url=re.compile(r".*/projects$")):
+    with page.expect_navigation(url=re.compile(r".*/account/password$")):  # nothing else opens yet
         page.click("form[action='/login'] button[type=submit]")
-    page.click("#sidenav a[data-nav=account]")
+    assert page.locator("#password-required").is_visible()
+    assert _nav_hrefs(page) == ["/account/password"]
+    shots(page, "one-time-password-must-change")
     page.fill("#old-pw", shown)
     page.fill("#new-pw", NEW_PASSWORD)
     page.fill("#confirm-pw", NEW_PASSWORD)

@@ -78,6 +78,8 @@ def links(app: Any, user: CurrentUser, project_id: int | None) -> list[dict[str,
     needs = _requirements(app)
     out: list[dict[str, Any]] = []
     for item in NAV:
+        if user.must_change_password and item.key != "account":
+            continue  # a one-time password opens only the password form
         if item.in_project and project_id is None:
             continue
         required = needs.get(item.path, _UNKNOWN)

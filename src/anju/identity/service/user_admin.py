@@ -98,6 +98,8 @@ def reset_password(
     user = _locked(session, user_id, expected_version)
     password = one_time_password()
     user.password_hash = hash_password(password)
+    before = user.must_change_password
+    user.must_change_password = True
     user.version += 1
     _revoke_sessions(session, user.id)
     audit_service.record(
@@ -106,7 +108,7 @@ def reset_password(
         action="password_reset",
         entity="user",
         entity_id=user.id,
-        changes={"password": ["（旧密码）", "（一次性密码）"]},
+        changes={"password": ["（旧密码）", "（一次性密码）"], "must_change_password": [before, True]},
         reason=reason or "管理员重置密码",
     )
     return password
@@ -133,6 +135,8 @@ def change_own_password(
             "；".join(e["message"] for e in errors), "password not changed", details=errors
         )
     user.password_hash = hash_password(new_password)
+    before = user.must_change_password
+    user.must_change_password = False
     user.version += 1
     _revoke_sessions(session, user.id, keep=session_id)
     audit_service.record(
@@ -141,7 +145,7 @@ def change_own_password(
         action="password_change",
         entity="user",
         entity_id=user.id,
-        changes={"password": ["（旧密码）", "（新密码）"]},
+        changes={"password": ["（旧密码）", "（新密码）"], "must_change_password": [before, False]},
     )
 
 

@@ -275,3 +275,38 @@ def test_every_role_follows_every_nav_link_without_403_or_404(client_as: ClientA
     ]
     assert "/projects/P/payments" in offered["finance"] and "/projects/P/signing" not in offered["finance"]
     assert all("/account/password" in links for links in offered.values())
+
+
+def test_household_history_and_audit_page_name_records_in_words(client_as: ClientAs) -> None:
+    client, csrf, world = client_as("case_officer")
+    hid = world.household_ids[0]
+    r = client.post(
+        f"/api/v1/households/{hid}/tenants",
+        json={"name": "青溪小卖部", "kind": "enterprise", "reason": "补登"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 201
+    html = client.get(f"/households/{hid}?tab=history").text
+    table = re.search(r'<table class="data responsive" id="history-table">.*?</table>', html, re.S)
+    assert table is not None
+    cells = re.findall(r'<td data-label="对象">([^<]*)</td>', table.group(0))
+    assert "户 H0001 张建国" in cells and "承租人 · 户 H0001 张建国" in cells
+    assert not any("#" in c for c in cells)
+    actions = re.findall(r'<td data-label="操作">([^<]*)</td>', table.group(0))
+    assert actions[0] == "新增" and all(a and a.isascii() is False for a in actions)
+    page = client.get("/audit?entity=tenant").text
+    assert re.findall(r'<td data-label="对象">([^<]*)</td>', page) == ["承租人 · 户 H0001 张建国"]
+    assert "符合条件的记录 1 条" in page
+    export = client.get("/audit/export.xlsx?entity=tenant")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("application/vnd.openxmlformats")
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    rows = (
+        CalamineWorkbook.from_filelike(io.BytesIO(export.content)).get_sheet_by_name("审计日志").to_python()
+    )
+    assert [r[3:5] for r in rows[1:]] == [["新增", "承租人 · 户 H0001 张建国"]]
+    r = client.get("/audit?date_from=2026-13-01")
+    assert r.status_code == 422 and "开始日期应为日期，如 2026-01-31" in r.text

@@ -20,19 +20,19 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not batch mode: on SQLite a batch rebuild of ``user`` drops the table, which
+# every foreign key to it refuses once it holds rows. SQLite (>= 3.35) adds and drops columns itself.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("audit_record", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_record_action", ["action", "seq"], unique=False)
-        batch_op.create_index("ix_audit_record_actor", ["actor_id", "seq"], unique=False)
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    op.create_index("ix_audit_record_action", "audit_record", ["action", "seq"], unique=False)
+    op.create_index("ix_audit_record_actor", "audit_record", ["actor_id", "seq"], unique=False)
+    op.add_column(
+        "user", sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.drop_column("must_change_password")
-    with op.batch_alter_table("audit_record", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_record_actor")
-        batch_op.drop_index("ix_audit_record_action")
+    op.drop_column("user", "must_change_password")
+    op.drop_index("ix_audit_record_actor", table_name="audit_record")
+    op.drop_index("ix_audit_record_action", table_name="audit_record")

@@ -27,7 +27,7 @@ from anju.web.deps import client_ip, get_db, requires
 from anju.web.long_work import run_long
 from anju.web.params import OptionalIdQuery
 from anju.web.record_names import name_records
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -81,7 +81,7 @@ def _value_in_words(name: str, value: Any) -> Any:
     return value
 
 
-def record_rows(db: Session, records: list[Any]) -> list[dict[str, Any]]:
+def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[str, Any]]:
     """The records as the page and the API show them: in words."""
     names = name_records(db, records)
     people = identity_service.user_names(db)
@@ -91,9 +91,9 @@ def record_rows(db: Session, records: list[Any]) -> list[dict[str, Any]]:
             "at": r.at,
             "actor": people.get(r.actor_id, r.actor_name) if r.actor_id is not None else r.actor_name,
             "action": r.action,
-            "action_label": audit_service.action_label(r.action),
+            "action_label": audit_service.action_label(r.action, lang),
             "entity": r.entity,
-            "entity_label": audit_service.entity_label(r.entity),
+            "entity_label": audit_service.entity_label(r.entity, lang),
             "record": names[r.seq],
             "changes": audit_service.changes_text(r.entity, r.changes, _value_in_words, brief=True),
             "reason": r.reason,
@@ -143,7 +143,7 @@ def audit_page(
     try:
         where = audit_filter(actor, entity, action, date_from, date_to)
         found = audit_service.filtered_page(db, where=where, before=before, after=after, limit=PAGE_SIZE)
-        rows = record_rows(db, found.records)
+        rows = record_rows(db, found.records, lang_of(request))
         older, newer = found.older, found.newer
         matched = audit_service.count_matching(db, where=where) if query else audit_service.count(db)
     except DomainError as exc:

@@ -185,7 +185,12 @@ def household_detail(
         }
         # Each record named by what it is (户 LJ00001 段平, 协议 DP-QH-0001), never by its id.
         record_names = name_records(db, records)
-        ctx["history"] = [_history_row(r, names) | {"record": record_names[r.seq]} for r in records]
+        lang = lang_of(request)
+        ctx["history"] = [
+            _history_row(r, names)
+            | {"record": record_names[r.seq], "action_label": audit_service.action_label(r.action, lang)}
+            for r in records
+        ]
     return render(request, "household/detail.html", ctx)
 
 

@@ -6,7 +6,7 @@ services) with time limits per priority and step, resident requests with their h
 (request_event), photos, and Open311 API keys.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05 09:43:19.427031+00:00
 """
 
@@ -19,7 +19,7 @@ import anju.db.base
 from sqlalchemy.dialects import mysql
 
 revision = '0014'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -66,6 +66,13 @@ class NotAuthenticated(DomainError):
     http_status = 401
 
 
+class PasswordChangeRequired(DomainError):
+    """The user logged in with a one-time password an administrator set: only the change form opens."""
+
+    code = "password_change_required"
+    http_status = 403
+
+
 class Conflict(DomainError):
     """The write conflicts with the current state (duplicate, stale version, illegal transition)."""
 

@@ -851,6 +851,10 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         }
     if p == "/users/{user_id}/active":
         return {"active": "false"}
+    if p == "/users/{user_id}/role":  # the spare user keeps its role: allowed, and no other outcome moves
+        return {"role": "department"}
+    if p in ("/users/{user_id}/team", "/users/{user_id}/password-reset"):
+        return {}
     if p == "/projects/{project_id}/agreement-templates":  # with the built-in template as the file
         return {"option": "cash"}
     if p == "/projects/new":
@@ -1050,6 +1054,16 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "overrides": {},
         },
         ("PATCH", "/projects/{project_id}/scenarios/{scenario_id}"): {"version": 1, "note": f"说明{n}"},
+        ("POST", "/users"): {
+            "username": f"api_user_{n}",
+            "display_name": f"接口用户{n}",
+            "role": "grid_worker",
+            "password": "Strong-Passw0rd!",
+        },
+        ("POST", "/users/{user_id}/role"): {"role": "department"},
+        ("POST", "/users/{user_id}/team"): {"team_id": None},
+        ("POST", "/users/{user_id}/active"): {"active": False},
+        ("POST", "/users/{user_id}/password-reset"): {},
         ("POST", "/projects/{project_id}/households/search"): {"q": "", "size": 200},
         ("POST", "/projects/{project_id}/households"): {
             "code": f"N{n}",

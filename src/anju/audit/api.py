@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from anju.audit import rules
 from anju.audit import service as audit_service
+from anju.audit.pages import audit_filter, export_response, record_rows
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import get_db, requires
-from anju.web.params import error_responses
+from anju.web.long_work import run_long
+from anju.web.params import OptionalIdQuery, error_responses
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 422))
 
@@ -77,3 +83,70 @@ def verify(
         head=AnchorRead.of(r.head),
         notes=r.notes,
     )
+
+
+class AuditRecordRead(BaseModel):
+    """One audit record in words (``record`` names it: 户 LJ00001 段平, 协议 DP-QH-0001)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    action_label: str
+    entity: str
+    entity_label: str
+    record: str
+    changes: str
+    reason: str
+    hash: str
+    key_id: str
+
+
+class AuditPageRead(BaseModel):
+    """A keyset page, newest first: pass ``older`` as ``before`` (or ``newer`` as ``after``) for the next."""
+
+    records: list[AuditRecordRead]
+    matched: int
+    older: int | None
+    newer: int | None
+
+
+@router.get("/records", response_model=AuditPageRead)
+def records(
+    actor: str = "",
+    entity: str = "",
+    action: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    before: OptionalIdQuery = None,
+    after: OptionalIdQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="每页条数（1 至 500）")] = 50,
+    user: CurrentUser = Depends(requires(Permission.AUDIT_READ)),
+    db: Session = Depends(get_db),
+) -> AuditPageRead:
+    """Audit records filtered by person (user id, or ``system``), record kind, action and
+    Asia/Shanghai dates (inclusive), newest first, keyset-paged (``limit`` 1-500)."""
+    where = audit_filter(actor, entity, action, date_from, date_to)
+    found = audit_service.filtered_page(db, where=where, before=before, after=after, limit=limit)
+    return AuditPageRead(
+        records=[AuditRecordRead(**row) for row in record_rows(db, found.records)],
+        matched=audit_service.count_matching(db, where=where),
+        older=found.older,
+        newer=found.newer,
+    )
+
+
+@router.get("/records.xlsx", response_class=Response)
+async def records_xlsx(
+    request: Request,
+    actor: str = "",
+    entity: str = "",
+    action: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    user: CurrentUser = Depends(requires(Permission.AUDIT_READ)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The filtered records as xlsx (the same sheet as the audit page's export)."""
+    where = audit_filter(actor, entity, action, date_from, date_to)
+    return await run_long(lambda: export_response(db, request, user, where))

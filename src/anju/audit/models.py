@@ -24,6 +24,9 @@ class AuditRecord(IdMixin, Base):
     __table_args__ = (
         Index("ix_audit_record_household", "household_id", "seq"),
         Index("ix_audit_record_entity", "entity", "entity_id"),
+        # The audit page filters by person and by action, newest first, over millions of records.
+        Index("ix_audit_record_actor", "actor_id", "seq"),
+        Index("ix_audit_record_action", "action", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)

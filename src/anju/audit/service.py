@@ -11,7 +11,21 @@ from sqlalchemy import Dialect, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from anju.audit import anchors, keys, rules
+from anju.audit.labels import action_codes as action_codes  # re-exported: the words for the log's codes
+from anju.audit.labels import action_label as action_label
+from anju.audit.labels import entity_codes as entity_codes
+from anju.audit.labels import entity_label as entity_label
+from anju.audit.labels import field_label as field_label
+from anju.audit.labels import record_name as record_name
 from anju.audit.models import AuditHead, AuditRecord
+from anju.audit.reading import EXPORT_LIMIT as EXPORT_LIMIT  # re-exported: filtered reading and export
+from anju.audit.reading import SYSTEM_ACTOR as SYSTEM_ACTOR
+from anju.audit.reading import AuditFilter as AuditFilter
+from anju.audit.reading import AuditPage as AuditPage
+from anju.audit.reading import changes_text as changes_text
+from anju.audit.reading import count_matching as count_matching
+from anju.audit.reading import export_xlsx as export_xlsx
+from anju.audit.reading import filtered_page as filtered_page
 from anju.audit.rules import canonical_json as canonical_json  # re-exported for AuditEntry.changes_json
 from anju.audit.rules import field_diff as field_diff  # re-exported: other domains diff through this service
 from anju.core.actor import Actor

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju.audit import service as audit_service
 from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, listing, rules
@@ -23,6 +24,7 @@ from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath, PageQuery, parse_id
+from anju.web.record_names import name_records
 from anju.web.templating import lang_of, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -181,7 +183,14 @@ def household_detail(
             "team_id": identity_service.team_names(db, project_id),
             "user_id": identity_service.user_names(db),
         }
-        ctx["history"] = [_history_row(r, names) for r in records]
+        # Each record named by what it is (户 LJ00001 段平, 协议 DP-QH-0001), never by its id.
+        record_names = name_records(db, records)
+        lang = lang_of(request)
+        ctx["history"] = [
+            _history_row(r, names)
+            | {"record": record_names[r.seq], "action_label": audit_service.action_label(r.action, lang)}
+            for r in records
+        ]
     return render(request, "household/detail.html", ctx)
 
 
@@ -218,7 +227,7 @@ def _history_row(record: Any, names: dict[str, dict[int, str]]) -> dict[str, Any
         before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
         items.append(
             {
-                "field": labels.get(name) or FIELD_LABELS.get(name, name),
+                "field": labels.get(name) or FIELD_LABELS.get(name) or audit_service.field_label(name),
                 "before": _shown(record.entity, name, before, names),
                 "after": _shown(record.entity, name, after, names),
             }
@@ -229,6 +238,7 @@ def _history_row(record: Any, names: dict[str, dict[int, str]]) -> dict[str, Any
         "entity": ENTITY_LABELS.get(record.entity, record.entity),
         "entity_id": record.entity_id,
         "action": record.action,
+        "action_label": audit_service.action_label(record.action),
         "changes": items,
         "reason": record.reason,
         "seq": record.seq,

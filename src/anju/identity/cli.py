@@ -27,7 +27,12 @@ def add(
     try:
         with unit_of_work() as db:
             identity_service.create_user(
-                db, actor=Actor.system("cli"), username=username, display_name=name or username, password=password, role=role
+                db,
+                actor=Actor.system("cli"),
+                username=username,
+                display_name=name or username,
+                password=password,
+                role=role,
             )
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh}[/red]")

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from anju.errors import DomainError, NotAuthenticated
+from anju.errors import DomainError, NotAuthenticated, PasswordChangeRequired
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -106,6 +106,12 @@ def requires(permission: Permission) -> Callable[..., Any]:
         if user is None:
             raise NotAuthenticated("请先登录", "login required")
         await _check_csrf(request, user)
+        if user.must_change_password:
+            # A one-time password set by an administrator opens only the password form (and logout).
+            raise PasswordChangeRequired(
+                "请先修改密码：管理员重置的一次性密码只能用来设置您自己的新密码",
+                "change your password first: a one-time password only opens the password form",
+            )
         identity_service.require(user, permission)
         return user
 

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from anju import i18n
 from anju.db.session import is_lock_error
-from anju.errors import Conflict, DomainError, NotAuthenticated
+from anju.errors import Conflict, DomainError, NotAuthenticated, PasswordChangeRequired
 from anju.web import params
 from anju.web.templating import lang_of, render
 
@@ -59,6 +59,10 @@ def install(app: FastAPI) -> None:
             if _is_htmx(request):
                 return Response(status_code=401, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
+        if isinstance(exc, PasswordChangeRequired) and not wants_json(request):
+            if _is_htmx(request):
+                return Response(status_code=403, headers={"HX-Redirect": "/account/password"})
+            return RedirectResponse("/account/password", status_code=303)
         return domain_error_response(request, exc)
 
     @app.exception_handler(DBAPIError)

@@ -19,6 +19,7 @@ from anju.core.money import format_yuan, to_chinese_capital
 from anju.household import rules as household_rules
 from anju.identity.rules import Permission
 from anju.project import rules as project_rules
+from anju.web import nav
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
@@ -54,7 +55,9 @@ env = templates.env
 # Templates ship with the package like the code; checking their files' mtime on every render
 # cost a tenth of a list request.
 env.auto_reload = False
-env.filters.update(zh=_zh, dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno)
+env.filters.update(
+    zh=_zh, dt=_dt, d=_d, yuan=format_yuan, capital=to_chinese_capital, area=_area, yesno=_yesno
+)
 env.globals.update(
     P=Permission,
     STRUCTURES=household_rules.STRUCTURES,
@@ -83,12 +86,18 @@ def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]
         "csrf_token": user.csrf_token if user else "",
         "lang": lang,
         "_": lambda key, **kw: i18n.t(key, lang, **kw),
+        # The side navigation: only the pages this user's role may open.
+        "nav_links": lambda project=None: (
+            nav.links(request.app, user, project.id if project else None) if user else []
+        ),
     }
     ctx.update(context or {})
     return ctx
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> Response:
     """Render a page with the user, CSRF token and translator in its context."""
     return templates.TemplateResponse(request, name, _context(request, context), status_code=status_code)
 

@@ -25,6 +25,7 @@ from anju.agreement.service.documents import *  # noqa: F403
 from anju.agreement.service.ledger import *  # noqa: F403
 from anju.agreement.service.payments_bridge import *  # noqa: F403
 from anju.agreement.service.receivables import *  # noqa: F403
+from anju.agreement.service.record_names import *  # noqa: F403
 from anju.agreement.service.schedule import *  # noqa: F403
 from anju.agreement.service.signing import *  # noqa: F403
 from anju.agreement.service.tenant_clearance import *  # noqa: F403

@@ -119,6 +119,7 @@ class CurrentUser:
     team_id: int | None
     session_id: int
     csrf_token: str
+    must_change_password: bool = False  # after an administrator's reset: only the password form opens
 
     def can(self, permission: Permission) -> bool:
         """Whether the user's role grants ``permission``."""
@@ -280,13 +281,26 @@ def resolve_session(session: Session, token: str) -> CurrentUser | None:
             User.role,
             User.team_id,
             User.is_active,
+            User.must_change_password,
         )
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.token_hash == digest)
     ).first()
     if row is None:
         return None
-    session_id, revoked, expires_at, csrf_token, user_id, username, display_name, role, team_id, active = row
+    (
+        session_id,
+        revoked,
+        expires_at,
+        csrf_token,
+        user_id,
+        username,
+        display_name,
+        role,
+        team_id,
+        active,
+        must,
+    ) = row
     if revoked or expires_at < utcnow() or not active:
         return None
     return CurrentUser(
@@ -297,6 +311,7 @@ def resolve_session(session: Session, token: str) -> CurrentUser | None:
         team_id=team_id,
         session_id=session_id,
         csrf_token=csrf_token,
+        must_change_password=bool(must),
     )
 
 
@@ -353,6 +368,19 @@ def set_active(
         )
     if actor.user_id == user_id and not active:
         raise Conflict("不能停用自己的账号", "cannot deactivate yourself")
+    if not active and user.is_active and user.role == Role.ADMIN.value:
+        # Locks the other administrators' rows: two admins disabling each other cannot both pass.
+        others = session.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user_id)
+            .with_for_update()
+        ).all()
+        if not others:
+            raise Conflict(
+                f"“{user.display_name}”是唯一启用的系统管理员，不能停用：请先指定另一位系统管理员",
+                "the last active administrator cannot be deactivated",
+                code="last_admin",
+            )
     if user.is_active != active:
         user.is_active = active
         user.version += 1

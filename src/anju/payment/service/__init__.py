@@ -17,3 +17,4 @@ from anju.payment.service.bank_files import *  # noqa: F403
 from anju.payment.service.batches import *  # noqa: F403
 from anju.payment.service.due_list import *  # noqa: F403
 from anju.payment.service.funds import *  # noqa: F403
+from anju.payment.service.record_names import *  # noqa: F403

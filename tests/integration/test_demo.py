@@ -104,7 +104,7 @@ def test_small_demo(db: Session) -> None:
     assert audit_service.verify(db).ok
     _campaign_is_populated(db, rural.id, shanty.id, TODAY)
     _signing_is_populated(db, rural.id, shanty.id)
-    _housing_is_populated(db, rural.id, result.housing)
+    _housing_is_populated(db, rural.id, shanty.id, result.housing)
     _group_facts_kept_by_the_campaign_are_the_stored_ones(db, rural.id)
 
 
@@ -232,7 +232,7 @@ def test_demo_command_creates_once_then_only_prints_logins(settings_env: Path) -
     assert "已清空数据库" in again.output and "演示数据已生成" in again.output
 
 
-def _housing_is_populated(db: Session, rural_id: int, made: DemoHousing | None) -> None:
+def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: DemoHousing | None) -> None:
     """Two estates of the rural project (one late) with flats of five types, a few frozen or
     reserved; a lottery event whose seed matches its commitment and whose order verifies, open,
     half its households done (each selection within the household's entitlement), two skipped to
@@ -251,8 +251,8 @@ def _housing_is_populated(db: Session, rural_id: int, made: DemoHousing | None) 
     n = swap_households or 0
     assert n == made.households == 31
     # 1.8 flats a household, at least 48: one building of 18 floors x 2 units x 2 flats, one of 11
-    flats = db.scalars(select(Flat)).all()
-    assert len(flats) == made.flats == 72 + 44
+    flats = db.scalars(select(Flat).where(Flat.estate_id.in_([on_time.id, late.id]))).all()
+    assert len(flats) == 72 + 44
     assert {f.estate_id for f in flats} == {on_time.id, late.id}
     types = db.execute(
         select(Estate.code, FlatType.code).join(FlatType, FlatType.estate_id == Estate.id)
@@ -268,7 +268,22 @@ def _housing_is_populated(db: Session, rural_id: int, made: DemoHousing | None) 
     }
     assert all(f.status_reason for f in flats if f.status in ("frozen", "reserved"))
 
-    (event,) = db.scalars(select(SelectionEvent)).all()
+    # the shantytown project's estate (one building of 12 floors) and its event in preparation
+    (shanty_estate,) = db.scalars(select(Estate).where(Estate.project_id == shanty_id)).all()
+    assert (shanty_estate.code, shanty_estate.planned_delivery_on) == ("DBXY", TODAY + timedelta(days=540))
+    shanty_flats = db.scalar(select(func.count()).select_from(Flat).where(Flat.estate_id == shanty_estate.id))
+    assert shanty_flats == 48 and made.flats == 72 + 44 + 48
+    planned = db.get(SelectionEvent, made.planned_event_id)
+    assert planned is not None
+    assert (planned.project_id, planned.status, planned.order_kind, planned.order_fixed_at) == (
+        shanty_id,
+        "planned",
+        "sign_order",
+        None,
+    )
+    assert [e.id for e in housing_service.event_estates(db, event_id=planned.id)] == [shanty_estate.id]
+
+    (event,) = db.scalars(select(SelectionEvent).where(SelectionEvent.project_id == rural_id)).all()
     assert (event.id, event.project_id, event.status, event.order_kind) == (
         made.event_id,
         rural_id,

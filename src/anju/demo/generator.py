@@ -606,5 +606,8 @@ def build_demo(
         manager=actor_of("jingban"),
         commander=actor_of("zhihui"),
     )
+    demo_housing.build_planned_event(
+        session, project_id=shanty.id, today=today, manager=actor_of("jingban"), result=result.housing
+    )
     session.flush()
     return result

@@ -89,6 +89,18 @@ ESTATES = (
         -75,
     ),
 )
+# The shantytown project's estate: its selection event is still being prepared (筹备中).
+SHANTY_ESTATES = (
+    EstateSpec(
+        "DBXY",
+        "安居·东埠新苑",
+        "云澜市青溪区埠头街9号（虚构）",
+        12,
+        (("A", "B", "C", "D"), ("B", "C", "D", "E")),
+        1.0,
+        540,
+    ),
+)
 UNITS = 2
 FLATS_PER_UNIT_FLOOR = 2
 STOCK_PER_HOUSEHOLD = 1.8  # flats per swap household (most take two): about half the stock stays free
@@ -113,6 +125,7 @@ class DemoHousing:
     estates: list[int] = field(default_factory=list)
     flats: int = 0
     event_id: int | None = None
+    planned_event_id: int | None = None
     households: int = 0
     finished: int = 0
     skipped: int = 0
@@ -152,12 +165,18 @@ def _rows(spec: EstateSpec, buildings: int) -> list[housing_service.SheetRow]:
 
 
 def _stock(
-    session: Session, *, actor: Actor, project_id: int, households: int, today: date
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int,
+    households: int,
+    today: date,
+    estates: tuple[EstateSpec, ...] = ESTATES,
 ) -> dict[str, int]:
     """Create the estates and import their flat lists; returns estate code -> id."""
     target = max(MIN_STOCK, round(households * STOCK_PER_HOUSEHOLD))
     out: dict[str, int] = {}
-    for spec in ESTATES:
+    for spec in estates:
         per_building = spec.floors * UNITS * FLATS_PER_UNIT_FLOOR
         buildings = max(1, math.ceil(target * spec.share / per_building))
         estate = housing_service.create_estate(
@@ -352,3 +371,31 @@ def _run(
             result.selections += 1
         housing_service.finish_household(session, actor=manager, event_id=event_id, household_id=hid)
         result.finished += 1
+
+
+def build_planned_event(
+    session: Session, *, project_id: int, today: date, manager: Actor, result: DemoHousing
+) -> None:
+    """The shantytown project's estate and its selection event in preparation (by sign order, the
+    order not fixed yet: the page lists the households in sign order)."""
+    eligible = housing_service.eligible_households(session, project_id=project_id)
+    estates = _stock(
+        session,
+        actor=manager,
+        project_id=project_id,
+        households=len(eligible),
+        today=today,
+        estates=SHANTY_ESTATES,
+    )
+    result.estates += list(estates.values())
+    result.flats += sum(s.total for s in housing_service.list_estates(session, project_id=project_id))
+    event = housing_service.create_event(
+        session,
+        actor=manager,
+        project_id=project_id,
+        name="东埠西河棚改安置房选房（按签约顺序）",
+        order_kind="sign_order",
+        estate_ids=list(estates.values()),
+        held_on=today + timedelta(days=21),
+    )
+    result.planned_event_id = event.id

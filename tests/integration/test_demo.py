@@ -255,7 +255,9 @@ def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: Demo
     assert len(flats) == 72 + 44
     assert {f.estate_id for f in flats} == {on_time.id, late.id}
     types = db.execute(
-        select(Estate.code, FlatType.code).join(FlatType, FlatType.estate_id == Estate.id)
+        select(Estate.code, FlatType.code)
+        .join(FlatType, FlatType.estate_id == Estate.id)
+        .where(Estate.project_id == rural_id)
     ).all()
     assert sorted(types) == [("QXYY", t) for t in "BCDE"] + [("TQJY", t) for t in "ABCD"]
     assert all(f.inner_area + f.shared_area == f.gross_area for f in flats)

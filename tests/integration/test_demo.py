@@ -280,9 +280,21 @@ def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: Demo
     assert (planned.project_id, planned.status, planned.order_kind, planned.order_fixed_at) == (
         shanty_id,
         "planned",
-        "sign_order",
+        "lottery",
         None,
     )
+    # the seed will be a future public draw: announced with the roster, no hash to commit
+    shanty_swaps = db.scalars(
+        select(Agreement.household_id).where(
+            Agreement.project_id == shanty_id,
+            Agreement.option == "swap",
+            Agreement.status.in_(["pending", "effective"]),
+        )
+    ).all()
+    roster = housing_service.event_order(db, event_id=planned.id).lines
+    assert sorted(r.household_id for r in roster) == sorted(shanty_swaps)
+    assert (planned.seed_published_at is not None) == bool(shanty_swaps)
+    assert planned.seed_committed_hash is None and planned.seed is None
     assert [e.id for e in housing_service.event_estates(db, event_id=planned.id)] == [shanty_estate.id]
 
     (event,) = db.scalars(select(SelectionEvent).where(SelectionEvent.project_id == rural_id)).all()

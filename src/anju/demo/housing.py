@@ -376,8 +376,9 @@ def _run(
 def build_planned_event(
     session: Session, *, project_id: int, today: date, manager: Actor, result: DemoHousing
 ) -> None:
-    """The shantytown project's estate and its selection event in preparation (by sign order, the
-    order not fixed yet: the page lists the households in sign order)."""
+    """The shantytown project's estate and its selection event in preparation: a lottery whose seed
+    will be a future public draw, announced with the roster (the households taking part) before
+    it; the order is drawn on the day."""
     eligible = housing_service.eligible_households(session, project_id=project_id)
     estates = _stock(
         session,
@@ -393,9 +394,17 @@ def build_planned_event(
         session,
         actor=manager,
         project_id=project_id,
-        name="东埠西河棚改安置房选房（按签约顺序）",
-        order_kind="sign_order",
+        name="东埠西河棚改安置房选房",
+        order_kind="lottery",
         estate_ids=list(estates.values()),
         held_on=today + timedelta(days=21),
     )
     result.planned_event_id = event.id
+    if eligible:
+        draw_on = today + timedelta(days=20)
+        housing_service.publish_commitment(
+            session,
+            actor=manager,
+            event_id=event.id,
+            seed_source=f"{draw_on:%Y年%m月%d日}福利彩票“3D”开奖号码（选房前一日公开开奖）",
+        )

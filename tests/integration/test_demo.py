@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from anju.agreement import service as agreement_service
 from anju.agreement.models import Agreement, AgreementChange, AgreementSnapshot, VacateRecord
 from anju.audit import service as audit_service
 from anju.campaign.models import (
@@ -20,13 +22,19 @@ from anju.campaign.models import (
     VisitConcern,
     VisitPersuader,
 )
+from anju.compensation import service as compensation_service
+from anju.core.actor import Actor
 from anju.core.dates import to_shanghai
 from anju.demo import generator
+from anju.demo.housing import DemoHousing
 from anju.household.models import Building, Homestead, Household, Member
+from anju.housing import service as housing_service
+from anju.housing.models import Estate, Flat, FlatType, Selection, SelectionEvent, SelectionOrderEntry
 from anju.identity import service as identity_service
 from anju.identity.models import HouseholdAssignment, Team, User
 from anju.identity.rules import Role, password_problem
 from anju.payment.models import Payment, PaymentBatch
+from anju.policy import swap as swap_engine
 from anju.project.models import Block, Project
 from anju.reporting.models import DispatchReport
 
@@ -96,6 +104,8 @@ def test_small_demo(db: Session) -> None:
     assert audit_service.verify(db).ok
     _campaign_is_populated(db, rural.id, shanty.id, TODAY)
     _signing_is_populated(db, rural.id, shanty.id)
+    _housing_is_populated(db, rural.id, shanty.id, result.housing)
+    _group_facts_kept_by_the_campaign_are_the_stored_ones(db, rural.id)
 
 
 TODAY = date(2026, 12, 5)
@@ -145,7 +155,9 @@ def _signing_is_populated(db: Session, rural_id: int, shanty_id: int) -> None:
     statuses = db.scalars(select(AgreementChange.status).where(AgreementChange.project_id == rural_id)).all()
     assert sorted(statuses) == ["approved", "requested", "requested"]
     assert db.scalar(select(func.max(AgreementSnapshot.revision))) == 2
-    assert db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
+    assert (
+        db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
+    )
     shanty_conditions = set(
         db.scalars(select(Agreement.condition_kind).where(Agreement.project_id == shanty_id))
     )
@@ -218,3 +230,174 @@ def test_demo_command_creates_once_then_only_prints_logins(settings_env: Path) -
     again = runner.invoke(app, ["demo", "--reset", "--scale", "0.01"])
     assert again.exit_code == 0, again.output
     assert "已清空数据库" in again.output and "演示数据已生成" in again.output
+
+
+def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: DemoHousing | None) -> None:
+    """Two estates of the rural project (one late) with flats of five types, a few frozen or
+    reserved; a lottery event whose seed matches its commitment and whose order verifies, open,
+    half its households done (each selection within the household's entitlement), two skipped to
+    the end, one selection undone by the commander, the next household current; no flat taken twice."""
+    assert made is not None
+    estates = {e.code: e for e in db.scalars(select(Estate).where(Estate.project_id == rural_id))}
+    assert sorted(estates) == ["QXYY", "TQJY"]
+    late, on_time = estates["TQJY"], estates["QXYY"]
+    assert late.planned_delivery_on == TODAY - timedelta(days=75) and late.actual_delivery_on is None
+    assert on_time.planned_delivery_on == TODAY + timedelta(days=300)
+    swap_households = db.scalar(
+        select(func.count())
+        .select_from(Agreement)
+        .where(Agreement.project_id == rural_id, Agreement.option == "swap", Agreement.status == "effective")
+    )
+    n = swap_households or 0
+    assert n == made.households == 31
+    # 1.8 flats a household, at least 48: one building of 18 floors x 2 units x 2 flats, one of 11
+    flats = db.scalars(select(Flat).where(Flat.estate_id.in_([on_time.id, late.id]))).all()
+    assert len(flats) == 72 + 44
+    assert {f.estate_id for f in flats} == {on_time.id, late.id}
+    types = db.execute(
+        select(Estate.code, FlatType.code)
+        .join(FlatType, FlatType.estate_id == Estate.id)
+        .where(Estate.project_id == rural_id)
+    ).all()
+    assert sorted(types) == [("QXYY", t) for t in "BCDE"] + [("TQJY", t) for t in "ABCD"]
+    assert all(f.inner_area + f.shared_area == f.gross_area for f in flats)
+    statuses = {s: sum(1 for f in flats if f.status == s) for s in {f.status for f in flats}}
+    assert statuses == {
+        "available": 116 - 3 - 1 - made.selections,
+        "frozen": 3,
+        "reserved": 1,
+        "selected": 27,
+    }
+    assert all(f.status_reason for f in flats if f.status in ("frozen", "reserved"))
+
+    # the shantytown project's estate (one building of 12 floors) and its event in preparation
+    (shanty_estate,) = db.scalars(select(Estate).where(Estate.project_id == shanty_id)).all()
+    assert (shanty_estate.code, shanty_estate.planned_delivery_on) == ("DBXY", TODAY + timedelta(days=540))
+    shanty_flats = db.scalar(select(func.count()).select_from(Flat).where(Flat.estate_id == shanty_estate.id))
+    assert shanty_flats == 48 and made.flats == 72 + 44 + 48
+    planned = db.get(SelectionEvent, made.planned_event_id)
+    assert planned is not None
+    assert (planned.project_id, planned.status, planned.order_kind, planned.order_fixed_at) == (
+        shanty_id,
+        "planned",
+        "lottery",
+        None,
+    )
+    # the seed will be a future public draw: announced with the roster, no hash to commit
+    shanty_swaps = db.scalars(
+        select(Agreement.household_id).where(
+            Agreement.project_id == shanty_id,
+            Agreement.option == "swap",
+            Agreement.status.in_(["pending", "effective"]),
+        )
+    ).all()
+    roster = housing_service.event_order(db, event_id=planned.id).lines
+    assert sorted(r.household_id for r in roster) == sorted(shanty_swaps)
+    assert (planned.seed_published_at is not None) == bool(shanty_swaps)
+    assert planned.seed_committed_hash is None and planned.seed is None
+    assert [e.id for e in housing_service.event_estates(db, event_id=planned.id)] == [shanty_estate.id]
+
+    (event,) = db.scalars(select(SelectionEvent).where(SelectionEvent.project_id == rural_id)).all()
+    assert (event.id, event.project_id, event.status, event.order_kind) == (
+        made.event_id,
+        rural_id,
+        "open",
+        "lottery",
+    )
+    assert event.seed and hashlib.sha256(event.seed.encode()).hexdigest() == event.seed_committed_hash
+    assert event.seed_published_at is not None and event.order_fixed_at is not None
+    assert event.seed_published_at <= event.order_fixed_at
+    assert housing_service.verify_event_order(db, event_id=event.id).ok
+    entries = db.scalars(select(SelectionOrderEntry).where(SelectionOrderEntry.event_id == event.id)).all()
+    by_status: dict[str, list[SelectionOrderEntry]] = {}
+    for e in entries:
+        by_status.setdefault(e.status, []).append(e)
+    assert {k: len(v) for k, v in by_status.items()} == {
+        "done": n // 2,
+        "skipped": 2,
+        "current": 1,
+        "waiting": n - n // 2 - 2 - 1,
+    }
+    assert (made.finished, made.skipped) == (n // 2, 2)
+    (current,) = by_status["current"]
+    assert event.current_position == current.position
+    # the two absent households are called again after the last one
+    last = max(e.call_order for e in entries if e.status != "skipped")
+    assert sorted(e.call_order for e in by_status["skipped"]) == [last + 1, last + 2]
+    assert sorted(e.position for e in by_status["skipped"]) == [e.position for e in by_status["skipped"]]
+
+    selections = db.scalars(select(Selection).where(Selection.event_id == event.id)).all()
+    confirmed = [s for s in selections if s.status == "confirmed"]
+    (undone,) = [s for s in selections if s.status == "undone"]
+    assert len(confirmed) == made.selections == 27
+    assert {s.household_id for s in confirmed} == {e.household_id for e in by_status["done"]}
+    commander = db.scalar(select(User).where(User.username == "zhihui"))
+    assert commander is not None and undone.undone_by == commander.id and undone.undo_reason
+    assert undone.flat_lock is None and undone.household_id in {s.household_id for s in confirmed}
+    # no flat double-booked: one live selection per flat, and the flats say who holds them
+    assert len({s.flat_id for s in confirmed}) == len(confirmed)
+    selected = {f.id: f for f in flats if f.status == "selected"}
+    assert {s.flat_id: s.household_id for s in confirmed} == {i: f.household_id for i, f in selected.items()}
+    assert {s.id for s in confirmed} == {f.selection_id for f in selected.values()}
+    assert next(f for f in flats if f.id == undone.flat_id).status in ("available", "selected")
+    for e in by_status["done"]:
+        chosen = [selected[s.flat_id] for s in confirmed if s.household_id == e.household_id]
+        ent = housing_service.household_entitlement(db, household_id=e.household_id)
+        engine_flats = [swap_engine.Flat(f.code, f.gross_area) for f in chosen]
+        assert swap_engine.violations(ent, engine_flats, complete=True) == []
+    assert audit_service.verify(db).ok
+
+
+def _group_facts_kept_by_the_campaign_are_the_stored_ones(db: Session, rural_id: int) -> None:
+    """The demo signs with group facts it keeps up to date (compensation_service.group_with_event)
+    instead of reading them per signing: after one more signing and one more vacating, the kept
+    facts equal the ones read from the database."""
+    manager = db.scalar(select(User).where(User.username == "jingban"))
+    assert manager is not None
+    actor = Actor(user_id=manager.id, username=manager.username, display_name="", role=manager.role)
+    everything = identity_service.DataScope.everything()
+    unsigned = db.scalars(
+        select(Household).where(Household.project_id == rural_id, Household.status == "negotiating")
+    ).first()
+    assert unsigned is not None and unsigned.block_id is not None
+    block = db.get(Block, unsigned.block_id)
+    assert block is not None
+    before = compensation_service.group_facts(db, rural_id)
+    on = TODAY - timedelta(days=1)
+    agreement_service.sign(
+        db,
+        actor=actor,
+        scope=everything,
+        household_id=unsigned.id,
+        option="cash",
+        sign_on=on,
+        today=TODAY,
+        group=before,
+    )
+    signed = compensation_service.group_facts(db, rural_id)
+    assert signed != before
+    assert compensation_service.group_with_event(before, block_code=block.code, sign_on=on) == signed
+    agreement_service.record_vacating(
+        db,
+        actor=actor,
+        scope=everything,
+        household_id=unsigned.id,
+        vacated_on=TODAY,
+        checklist={
+            k: True
+            for k in (
+                "utilities_settled",
+                "registration_moved",
+                "emptied",
+                "doors_windows_intact",
+                "keys_handed",
+            )
+        },
+        keys_handed=1,
+        inspector="钱验收",
+        note="",
+        today=TODAY,
+    )
+    vacated = compensation_service.group_facts(db, rural_id)
+    assert vacated != signed
+    assert compensation_service.group_with_event(signed, block_code=block.code, vacate_on=TODAY) == vacated

@@ -20,11 +20,13 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from anju.agreement import service as agreement_service
+from anju.compensation import service as compensation_service
 from anju.core.actor import Actor
 from anju.core.money import fen_to_yuan
 from anju.household import service as household_service
 from anju.identity.service import DataScope
 from anju.payment import service as payment_service
+from anju.policy.facts import GroupFacts
 
 EVERYTHING = DataScope.everything()
 BANKS = (
@@ -60,6 +62,20 @@ class DemoSigning:
     swap_share: dict[int, float] = field(default_factory=dict)  # project id -> share choosing 产权调换
     vacated: dict[int, list[tuple[int, date]]] = field(default_factory=lambda: defaultdict(list))
     agreements: int = 0
+    # The projects' group facts (block sign and vacate dates), read once and kept up to date as
+    # the campaign signs and vacates: reading them per signing made the build quadratic.
+    blocks: dict[int, str] = field(default_factory=dict)  # household id -> block code
+    groups: dict[int, GroupFacts] = field(default_factory=dict)  # project id -> group facts
+
+    def _group(self, project_id: int) -> GroupFacts:
+        if project_id not in self.groups:
+            self.groups[project_id] = compensation_service.group_facts(self.session, project_id)
+        return self.groups[project_id]
+
+    def _moved(self, project_id: int, household_id: int, **event: date) -> None:
+        self.groups[project_id] = compensation_service.group_with_event(
+            self._group(project_id), block_code=self.blocks[household_id], **event
+        )
 
     def _account(self) -> str:
         return "6228" + "".join(str(self.rng.randrange(10)) for _ in range(15))
@@ -95,7 +111,9 @@ class DemoSigning:
             payee=agreement_service.Payee(bank=self.rng.choice(BANKS), account=self._account()),
             today=self.today,
             recorded_at=at,
+            group=self._group(project_id),
         )
+        self._moved(project_id, household_id, sign_on=on)
         self.agreements += 1
 
     def vacate(self, project_id: int, household_id: int, on: date, at: datetime) -> None:
@@ -114,6 +132,7 @@ class DemoSigning:
             recorded_at=at,
         )
         self.vacated[project_id].append((household_id, on))
+        self._moved(project_id, household_id, vacate_on=on)
 
     def demolish(self, household_id: int, on: date, at: datetime) -> None:
         """The buildings are pulled down on ``on``."""

@@ -193,6 +193,7 @@ def run_campaign(
         complete_groups=project.complete_groups,
     )
     actors: dict[int, Actor] = {}
+    signing.blocks.update({hid: block for hid, _, block in project.households})
 
     def visitor(hid: int) -> Actor:
         team_id, user_id = assignments.get(hid, (None, None))

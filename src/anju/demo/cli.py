@@ -145,6 +145,13 @@ def demo_command(
             f"[green]演示数据已生成：{result.households:,} 户，{result.members:,} 人，"
             f"{result.buildings:,} 处房屋，用时 {elapsed:.1f} 秒[/green]"
         )
+        if result.housing is not None:
+            h = result.housing
+            console.print(
+                f"[green]✓[/green] 安置房：{len(h.estates)} 个小区 {h.flats:,} 套；选房大会已完成 "
+                f"{h.finished:,} / {h.households:,} 户（过号 {h.skipped} 户）"
+                + ("，另有 1 场选房活动筹备中" if h.planned_event_id else "")
+            )
     get_engine().dispose()
     host = host or settings.host
     port = port or settings.port

@@ -22,6 +22,7 @@ from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
 from anju.core.ids import make_id_number
 from anju.demo import campaign as demo_campaign
+from anju.demo import housing as demo_housing
 from anju.demo.policies import publish_demo_policies
 from anju.household import census
 from anju.identity import service as identity_service
@@ -83,6 +84,7 @@ class DemoResult:
     households: int = 0
     members: int = 0
     buildings: int = 0
+    housing: demo_housing.DemoHousing | None = None
 
 
 class _Names:
@@ -588,6 +590,25 @@ def build_demo(
         placed=placed,
         make_users=lambda team_ids: _make_users(session, actor, team_ids),
         progress=progress,
+    )
+    # resettlement flats and the first selection event (the rural project's swap households)
+    if progress:
+        progress("安置房与选房", 0, 0)
+
+    def actor_of(username: str) -> Actor:
+        user = identity_service.get_user_by_username(session, username)
+        return Actor(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role)
+
+    result.housing = demo_housing.build_housing(
+        session,
+        rng=random.Random(seed + 1),  # its own stream: the campaign's data stays as it was
+        project_id=rural.id,
+        today=today,
+        manager=actor_of("jingban"),
+        commander=actor_of("zhihui"),
+    )
+    demo_housing.build_planned_event(
+        session, project_id=shanty.id, today=today, manager=actor_of("jingban"), result=result.housing
     )
     session.flush()
     return result

@@ -376,13 +376,19 @@ def _live_agreement(session: Session, household_id: int, *, lock: bool) -> Agree
 
 
 def _calculation(
-    session: Session, *, scope: DataScope, household_id: int, option: str, sign_on: date
+    session: Session,
+    *,
+    scope: DataScope,
+    household_id: int,
+    option: str,
+    sign_on: date,
+    group: facts.GroupFacts | None = None,
 ) -> compensation_service.SigningCalculation:
     """The calculation to freeze. What the household's data or the policy cannot give is a 409: the
     request itself was well formed (no published policy, an option the policy lacks, facts missing)."""
     try:
         return compensation_service.signing_calculation(
-            session, scope=scope, household_id=household_id, option=option, sign_on=sign_on
+            session, scope=scope, household_id=household_id, option=option, sign_on=sign_on, group=group
         )
     except NotFound as exc:
         if exc.message_en != "no policy published for this project":
@@ -408,6 +414,7 @@ def sign(
     payee: Payee | None = None,
     today: date | None = None,
     recorded_at: datetime | None = None,
+    group: facts.GroupFacts | None = None,
 ) -> Agreement:
     """Sign an agreement for a household (签约); returns it with its sign order number and total.
 
@@ -420,7 +427,9 @@ def sign(
     (``prefix_taken``). Bad payee
     fields are a 422 naming each. The calculation uses the project's latest published policy as
     of ``sign_on`` and is frozen in the agreement's first snapshot. A condition from the project's
-    signing terms makes the agreement pending until decided.
+    signing terms makes the agreement pending until decided. ``group``: the project's group facts
+    as they stand, from a caller that writes many signings in one transaction and keeps them
+    (``compensation_service.group_with_event``); read from the database otherwise.
 
     Locks, in this order: the project's sign counter (signers of a project queue there until the
     commit), the household and the project row (the stage move), the audit chain: the same order
@@ -454,7 +463,9 @@ def sign(
             f"a household in stage {h.status} cannot sign",
             code="illegal_transition",
         )
-    calc = _calculation(session, scope=scope, household_id=household_id, option=option, sign_on=sign_on)
+    calc = _calculation(
+        session, scope=scope, household_id=household_id, option=option, sign_on=sign_on, group=group
+    )
     if calc.version.effective_on is not None and sign_on < calc.version.effective_on:
         raise Conflict(
             f"签约日期（{sign_on.isoformat()}）早于现行补偿方案（第 {calc.version.version} 版）的生效日期"

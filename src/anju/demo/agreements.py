@@ -178,6 +178,14 @@ class DemoSigning:
             self.session, actor=self.manager, project_id=project_id, on=self.today, today=self.today
         )
 
+    def collective_rewards(self, project_id: int) -> int:
+        """Collective rewards (整地块腾空奖励, 集体签约奖励) earned since the households signed, as the
+        hourly check adds them; returns how many instalments were added."""
+        run = agreement_service.check_collective_rewards(
+            self.session, actor=self.manager, project_id=project_id, today=self.today
+        )
+        return len(run.added)
+
     def changes(self, project_id: int) -> int:
         """Area corrections after signing (复核测绘) on a few signed households: one amendment approved
         (revision 2 with the difference added to the schedule), one waiting in the leader's inbox,

@@ -272,6 +272,7 @@ def run_campaign(
         progress("攻坚记录（走访与阶段）", total, total)
     visits, moves = len(plan.visits), len(by_hand) + len(recorded)
     signing.decide_conditions(project.id)
+    signing.collective_rewards(project.id)
     signing.changes(project.id)
     signing.clear_tenants(project.id)
     signing.payments(project.id, plan.paid, code=project_service.get_project(session, project.id).code)

@@ -137,6 +137,7 @@ def test_twenty_households_choose_while_the_big_screen_follows(
     )
     screen.wait_for_function("() => document.getElementById('ss-done').textContent.trim() === '20'")
     assert screen.locator("#ss-cur-none").is_visible()
+    assert not screen.locator("#ss-current-body").is_visible()  # no stale household above the note
     shots(screen, "selection-screen-1920")
 
     # One confirmation, printed from the list of finished households.

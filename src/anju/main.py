@@ -29,7 +29,14 @@ from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
 from anju.housing import api as housing_api
-from anju.housing import calculator_api, calculator_pages, screen_api, screen_pages
+from anju.housing import (
+    calculator_api,
+    calculator_pages,
+    flat_type_api,
+    flat_type_pages,
+    screen_api,
+    screen_pages,
+)
 from anju.housing import jobs as housing_jobs
 from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
@@ -91,6 +98,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(housing_selection_api.router, prefix="/api/v1")
     app.include_router(calculator_api.router, prefix="/api/v1")
+    app.include_router(flat_type_api.router, prefix="/api/v1")
     app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
     app.include_router(housing_settlement_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
@@ -112,6 +120,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
+    app.include_router(flat_type_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(housing_settlement_pages.router)
     app.include_router(reporting_pages.router)

@@ -18,7 +18,7 @@ from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
 from anju.web.permission_matrix import AppRoute
 
-HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id", "receivable_id"})
+HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id", "receivable_id", "flat_type_id"})
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFICER = Actor(user_id=None, username="perm-housing", display_name="权限测试经办人", role="case_officer")
 
@@ -29,6 +29,7 @@ SPARE_EVENT_ROUTES: dict[str, str] = {
     "POST /api/v1/selection-events/{event_id}/order": "sign_order",
     "POST /selection-events/{event_id}/order": "sign_order",
 }
+PLAN_ROUTES = frozenset({"PUT /api/v1/flat-types/{flat_type_id}/plan", "POST /flat-types/{flat_type_id}"})
 IMPORT_ROUTES = frozenset(
     {"POST /api/v1/estates/{estate_id}/flats/import", "POST /estates/{estate_id}/flats/import"}
 )
@@ -46,6 +47,7 @@ class HousingTargets:
     sibling: int = 0  # the target's signed swap sibling (same scope case)
     household: tuple[int, str, str] = (0, "", "")  # the target household's id, head and code
     receivable_id: int = 0  # what the swap sibling owes (選房结算补交差价): receipts of 1 fen each call
+    flat_type_id: int = 0  # the flat's type, with a plan image
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -79,7 +81,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
     from anju.agreement import service as agreement_service
     from anju.housing import service as housing_service
     from anju.identity.service import DataScope
-    from tests.api.permission_calls import _signable_sibling
+    from tests.api.permission_calls import PNG, _signable_sibling
 
     sibling = _signable_sibling(hid, head, f"{code}H")
     debtor_id = _signable_sibling(hid, head, f"{code}R")
@@ -97,7 +99,15 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         )
         rows = housing_service.read_flat_sheet(flat_list("1幢"), "房源.xlsx")
         housing_service.import_flats(db, actor=OFFICER, estate_id=estate.id, rows=rows)
-        flat_id = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat.id
+        first = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat
+        flat_id = first.id
+        flat_type_id = int(first.flat_type_id or 0)
+        housing_service.update_flat_type(
+            db,
+            actor=OFFICER,
+            flat_type_id=flat_type_id,
+            plan=housing_service.PlanUpload("户型图.png", "image/png", PNG),
+        )
         estate_id = estate.id
         # A cash sibling of its own owes the receivable: selections never settle (nor cancel) it.
         debtor = agreement_service.sign(
@@ -125,6 +135,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         sibling=sibling,
         household=(hid, head, code),
         receivable_id=int(receivable_id),
+        flat_type_id=flat_type_id,
     )
 
 
@@ -187,6 +198,8 @@ def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str,
         return {"seed": "", "version": ""}
     if p == "/estates/{estate_id}/flats/import":
         return {}
+    if p == "/flat-types/{flat_type_id}":
+        return {"name": "三室两厅"}
     if p == "/selection-events/{event_id}/console":
         run = h.running
         hid, fid = (run.household_id or 1, run.flat_id) if run is not None else (1, h.flat_id)
@@ -200,6 +213,7 @@ def housing_json(route: AppRoute, h: HousingTargets | None, n: int) -> dict[tupl
         ("POST", "/projects/{project_id}/estates"): {"code": f"AE{n}", "name": f"安置小区{n}"},
         ("POST", "/selection-events/{event_id}/commitment"): {"seed_source": "2026-12-20 福彩3D 开奖号"},
         ("POST", "/selection-events/{event_id}/order"): {},
+        ("PATCH", "/flat-types/{flat_type_id}"): {"name": f"三室两厅{n}"},
     }
     if h is not None:
         bodies[("POST", "/selection-events")] = {
@@ -234,6 +248,10 @@ def housing_files(route: AppRoute, n: int) -> dict[str, Any] | None:
     """The flat list an import route uploads (a new building each call, so every import succeeds)."""
     if route.key in IMPORT_ROUTES:
         return {"file": ("房源表.xlsx", flat_list(f"{n}幢", rows=1), XLSX_TYPE)}
+    if route.key in PLAN_ROUTES:
+        from tests.api.permission_calls import PNG
+
+        return {"file" if route.is_api else "plan": ("户型图.png", PNG, "image/png")}
     return None
 
 

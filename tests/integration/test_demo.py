@@ -260,6 +260,11 @@ def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: Demo
         .where(Estate.project_id == rural_id)
     ).all()
     assert sorted(types) == [("QXYY", t) for t in "BCDE"] + [("TQJY", t) for t in "ABCD"]
+    # every flat type has its name and a plan image that reads back as a PNG
+    for t in db.scalars(select(FlatType).join(Estate, FlatType.estate_id == Estate.id)).all():
+        assert t.name and t.plan_sha256 and t.plan_filename == f"户型{t.code}.png"
+        _t, image, media_type = housing_service.flat_type_plan(db, flat_type_id=t.id)
+        assert media_type == "image/png" and image.startswith(b"\x89PNG")
     assert all(f.inner_area + f.shared_area == f.gross_area for f in flats)
     statuses = {s: sum(1 for f in flats if f.status == s) for s in {f.status for f in flats}}
     assert statuses == {

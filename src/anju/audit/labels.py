@@ -74,6 +74,7 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "dispatch_report": ("调度通报", "dispatch report"),
     "estate": ("安置小区", "estate"),
     "flat": ("房源", "flat"),
+    "flat_type": ("户型", "flat type"),
     "homestead": ("宅基地", "homestead"),
     "household": ("户", "household"),
     "household_assignment": ("包户", "assignment"),

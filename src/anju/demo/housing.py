@@ -24,6 +24,7 @@ from itertools import combinations_with_replacement
 from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
+from anju.demo.floor_plans import floor_plan_png
 from anju.errors import DomainError
 from anju.housing import service as housing_service
 from anju.policy import swap as swap_engine
@@ -192,8 +193,33 @@ def _stock(
         housing_service.import_flats(
             session, actor=actor, estate_id=estate.id, rows=rows, file_sha256=_digest(rows)
         )
+        _name_types(session, actor=actor, estate_id=estate.id)
         out[spec.code] = estate.id
     return out
+
+
+# 户型 names and their number of bedrooms (for the drawn plan).
+TYPE_NAMES: dict[str, tuple[str, int]] = {
+    "A": ("一室一厅", 1),
+    "B": ("两室一厅", 2),
+    "C": ("两室两厅", 2),
+    "D": ("三室两厅", 3),
+    "E": ("四室两厅", 4),
+}
+
+
+def _name_types(session: Session, *, actor: Actor, estate_id: int) -> None:
+    """Every flat type of the estate gets its name and a drawn plan image (户型图)."""
+    plans = {n: floor_plan_png(n) for n in {b for _, b in TYPE_NAMES.values()}}
+    for t in housing_service.estate_view(session, estate_id=estate_id).flat_types:
+        name, bedrooms = TYPE_NAMES.get(t.code, ("", 2))
+        housing_service.update_flat_type(
+            session,
+            actor=actor,
+            flat_type_id=t.id,
+            name=name,
+            plan=housing_service.PlanUpload(f"户型{t.code}.png", "image/png", plans[bedrooms]),
+        )
 
 
 def _digest(rows: list[housing_service.SheetRow]) -> str:

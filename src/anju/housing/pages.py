@@ -43,6 +43,7 @@ OK_MESSAGES = {
     "committed": "种子承诺已公布，参加户名单已固定",
     "ordered": "选房顺序已确定",
     "delivery": "交房日期已保存，过渡费已按新日期重算",
+    "flat_type": "户型已保存",
 }
 
 
@@ -180,7 +181,8 @@ def estate_page(
     return render(request, "housing/estate.html", _estate_context(db, request, estate_id))
 
 
-def _estate_failed(db: Session, request: Request, estate_id: int, exc: DomainError) -> Response:
+def estate_failed(db: Session, request: Request, estate_id: int, exc: DomainError) -> Response:
+    """The estate page again with the refusal's message and problems (nothing of it written)."""
     db.rollback()
     ctx = _estate_context(db, request, estate_id)
     ctx.update(message=exc.message_zh, problems=_problems(exc))
@@ -230,7 +232,7 @@ async def import_flats(
 
         n = await run_in_threadpool(work)
     except DomainError as exc:
-        return _estate_failed(db, request, estate_id, exc)
+        return estate_failed(db, request, estate_id, exc)
     return RedirectResponse(
         f"/estates/{estate_id}?ok={'checked' if check_only else 'imported'}&n={n}", status_code=303
     )
@@ -253,7 +255,7 @@ async def change_flat(
             expected_version=_version(form),
         )
     except DomainError as exc:
-        return _estate_failed(db, request, flat.estate_id, exc)
+        return estate_failed(db, request, flat.estate_id, exc)
     return RedirectResponse(f"/estates/{flat.estate_id}?ok=status#flat-{flat_id}", status_code=303)
 
 
@@ -279,7 +281,7 @@ async def change_delivery(
             today=today_shanghai(),
         )
     except DomainError as exc:
-        return _estate_failed(db, request, estate_id, exc)
+        return estate_failed(db, request, estate_id, exc)
     return RedirectResponse(f"/estates/{estate_id}?ok=delivery#delivery", status_code=303)
 
 

@@ -384,3 +384,27 @@ class SelectionScreenRead(BaseModel):
     buildings: list[ScreenBuildingRead]
     flat_types: list[ScreenFlatTypeRead]
     recent: list[ScreenSelectionRead]
+
+
+# --------------------------------------------------------------------------- flat types (户型)
+
+
+class FlatTypeRead(BaseModel):
+    """A flat type with its name and whether it has a plan image (``plan_url`` then serves it)."""
+
+    id: int
+    estate_id: int
+    code: str
+    name: str
+    gross_area: Decimal | None
+    inner_area: Decimal | None
+    plan_filename: str | None
+    plan_url: str | None
+
+
+class FlatTypeUpdate(BaseModel):
+    """Rename a flat type (e.g. ``三室两厅``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(max_length=64)]

@@ -26,6 +26,8 @@ __all__ = [
     "ATTACHMENT_KINDS",
     "add_attachment",
     "attachment_path",
+    "read_stored_file",
+    "store_file",
     "get_attachment",
     "void_attachment",
 ]
@@ -52,6 +54,29 @@ ATTACHMENT_KINDS = {
 def attachment_path(sha256: str) -> Path:
     """Where an attachment's bytes live: ``<data>/attachments/ab/abcdef...``."""
     return get_settings().attachment_dir / sha256[:2] / sha256
+
+
+def store_file(content: bytes) -> str:
+    """Keep ``content`` in the content-addressed store (after its inspection) and return its
+    SHA-256. Other domains keep their images here too (a flat type's plan)."""
+    digest = hashlib.sha256(content).hexdigest()
+    path = attachment_path(digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)  # content-addressed: a rolled-back request leaves only an unreferenced file
+    return digest
+
+
+def read_stored_file(sha256: str) -> bytes:
+    """The bytes kept under ``sha256``, checksum verified (409 ``checksum_mismatch``)."""
+    data = attachment_path(sha256).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise Conflict(
+            "附件文件校验失败，可能已被篡改", "attachment checksum mismatch", code="checksum_mismatch"
+        )
+    return data
 
 
 def add_attachment(
@@ -81,13 +106,7 @@ def add_attachment(
         )
     filename = core_uploads.safe_filename(filename)
     content_type = upload_policy.inspect_attachment(content, filename, content_type).content_type
-    digest = hashlib.sha256(content).hexdigest()
-    path = attachment_path(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)  # content-addressed: a rolled-back request leaves only an unreferenced file
+    digest = store_file(content)
     a = Attachment(
         household_id=h.id,
         kind=kind,
@@ -118,12 +137,7 @@ def add_attachment(
 def get_attachment(session: Session, *, scope: DataScope, attachment_id: int) -> tuple[Attachment, bytes]:
     """An attachment and its bytes, checksum verified."""
     a, _h = _load_child(session, scope, Attachment, attachment_id, "附件")
-    data = attachment_path(a.sha256).read_bytes()
-    if hashlib.sha256(data).hexdigest() != a.sha256:
-        raise Conflict(
-            "附件文件校验失败，可能已被篡改", "attachment checksum mismatch", code="checksum_mismatch"
-        )
-    return a, data
+    return a, read_stored_file(a.sha256)
 
 
 def void_attachment(

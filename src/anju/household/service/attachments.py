@@ -26,9 +26,9 @@ __all__ = [
     "ATTACHMENT_KINDS",
     "add_attachment",
     "attachment_path",
+    "get_attachment",
     "read_stored_file",
     "store_file",
-    "get_attachment",
     "void_attachment",
 ]
 

@@ -65,6 +65,8 @@ CHECKS = [
 CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/policies"),
     ("POST", "/api/v1/projects/{project_id}/census"),
+    # census corrections: the workbook, and on apply the versions the preview returned (JSON)
+    ("POST", "/api/v1/projects/{project_id}/census/corrections"),
     ("POST", "/api/v1/projects/{project_id}/assignments/import"),
     ("POST", "/api/v1/projects/{project_id}/parcels/import"),
     ("POST", "/api/v1/payment-batches/{batch_id}/result"),

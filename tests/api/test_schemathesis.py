@@ -71,6 +71,7 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/parcels/import"),
     ("POST", "/api/v1/payment-batches/{batch_id}/result"),
     ("POST", "/api/v1/estates/{estate_id}/flats/import"),
+    ("PUT", "/api/v1/flat-types/{flat_type_id}/plan"),  # an image, checked by its content
     # the old password must be the account's own and the new one strong: 422 names which is wrong
     ("POST", "/api/v1/auth/password"),
     # filter values are codes of the label registry and ISO dates: 422 names the field otherwise

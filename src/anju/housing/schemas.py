@@ -407,4 +407,4 @@ class FlatTypeUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(max_length=64)]
+    name: Annotated[str, TextRule("户型名称", 64)]

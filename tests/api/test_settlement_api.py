@@ -60,7 +60,7 @@ def test_settlement_json_and_page(client_as: ClientAs) -> None:
         "open",
         "待收",
     )
-    assert body["transition"]["error"] == "补偿方案未规定按月支付过渡费（transition）"
+    assert body["transition"]["error"] == "补偿方案未规定按月支付过渡费"
     page = client.get(f"/households/{hid}/settlement")
     assert page.status_code == 200
     assert "选房结算（多退少补）" in page.text and "该户应补交 60,800.00 元" in page.text

@@ -210,7 +210,7 @@ def _compute(session: Session, ht: HouseholdTransition, as_of: date) -> None:
     checked = compensation_service.checked_version(pv)
     rules = checked.policy.transition
     if rules is None or "swap" not in rules.options:
-        ht.error = "补偿方案未规定按月支付过渡费（transition）"
+        ht.error = "补偿方案未规定按月支付过渡费"
         return
     ht.planned_delivery_on, ht.actual_delivery_on, ht.error = _delivery(ht.estates)
     if ht.planned_delivery_on is None:

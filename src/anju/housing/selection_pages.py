@@ -43,6 +43,11 @@ def _context(db: Session, request: Request, event_id: int) -> dict[str, Any]:
         "active": "housing",
         "c": console,
         "e": console.event,
+        # Flat codes repeat across estates (1-1-102 in each): the console names the estate.
+        "estate_names": {
+            x.estate.id: x.estate.name
+            for x in housing_service.list_estates(db, project_id=console.event.project_id)
+        },
         "event_status": rules.EVENT_STATUSES.get(console.event.status, console.event.status),
         "entry_statuses": rules.ENTRY_STATUSES,
         "message_ok": OK_MESSAGES.get(request.query_params.get("ok", ""), ""),

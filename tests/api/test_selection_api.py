@@ -143,6 +143,7 @@ def test_the_operator_console(client_as: ClientAs) -> None:
     page = client.get(url)
     assert "正在选房：第 1 号 H0001" in page.text
     assert "确认选定 1-1-101" in page.text and "确认选定 1-1-201" in page.text
+    assert '<td data-label="小区">安置一期</td>' in page.text  # flat codes repeat across estates
     assert "确认选定 1-1-301" not in page.text
     assert "不可选：应安置面积60㎡及以下的，所选房源每套不超过75㎡" in page.text
     form = {"csrf_token": token, "action": "select", "household_id": str(first)}

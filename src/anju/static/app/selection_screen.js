@@ -249,10 +249,14 @@
     });
   }
 
-  function drawTypes(types) {
+  function drawTypes(types, estates) {
+    // Types repeat across estates (A in each): with several estates each names its estate.
+    const several = types.some((t) => t.estate_id !== types[0].estate_id);
+    const estateName = new Map((estates || []).map((e) => [e.id, e.name]));
     const items = types.map((t) => {
       const li = el("li", t.available === 0 ? "none" : "");
-      const name = el("span", null, t.code + (t.name ? " " + t.name : ""));
+      const prefix = several && estateName.has(t.estate_id) ? estateName.get(t.estate_id).replace(/^.*·/, "") + " " : "";
+      const name = el("span", null, prefix + t.code + (t.name ? " " + t.name : ""));
       if (t.gross_area) name.append(el("em", null, area(t.gross_area)));
       const n = el("b", null, int(t.available));
       n.append(el("small", null, " / " + int(t.total) + " 套"));
@@ -281,7 +285,7 @@
     drawNext(d.upcoming);
     drawCounts(d);
     drawFlats(d.buildings);
-    drawTypes(d.flat_types);
+    drawTypes(d.flat_types, d.estates);
     drawRecent(d.recent);
     body.dataset.current = d.current ? d.current.code : "";
     body.dataset.renders = String(parseInt(body.dataset.renders || "0", 10) + 1);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -205,3 +206,28 @@ def to_geojson(shape: Shape) -> dict[str, Any]:
 def point(lng: Decimal | float | str, lat: Decimal | float | str) -> Point:
     """A point from user input (floats go through their shortest repr)."""
     return Decimal(str(lng)), Decimal(str(lat))
+
+
+# --------------------------------------------------------------------------- records
+
+CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
+MAX_HOUSEHOLDS = 100_000
+
+# Mediation (矛盾调解)
+MEDIATION_KINDS = {
+    "neighbour": "邻里纠纷",
+    "family": "家庭纠纷",
+    "property": "物业纠纷",
+    "tenancy": "租赁纠纷",
+    "labour": "劳资纠纷",
+    "expropriation": "征迁纠纷",
+    "other": "其他",
+}
+MEDIATION_STATUSES = {"open": "调解中", "closed": "已结案"}
+MEDIATION_OUTCOMES = {
+    "success": "调解成功",
+    "partial": "部分成功",
+    "failed": "未成功",
+    "transferred": "转交",
+}
+PARTY_ROLES = {"applicant": "申请人", "respondent": "被申请人", "third": "第三人", "witness": "证人"}

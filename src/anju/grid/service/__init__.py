@@ -38,10 +38,13 @@ from anju.grid.service.mediation import (
     list_cases,
     open_case,
 )
+from anju.grid.service.transfer import GridImportInvalid, GridImportResult, grids_geojson, import_grids
 
 __all__ = [
     "CaseView",
     "GridCard",
+    "GridImportInvalid",
+    "GridImportResult",
     "add_building",
     "add_session",
     "assign_worker",
@@ -60,7 +63,9 @@ __all__ = [
     "grid_card",
     "grid_cards",
     "grid_workers",
+    "grids_geojson",
     "households_by_grid",
+    "import_grids",
     "list_cases",
     "list_communities",
     "list_grids",

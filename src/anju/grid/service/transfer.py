@@ -524,6 +524,7 @@ def grids_geojson(
     for card in grid_cards(session, community_id=community_id):
         g = card.grid
         props: dict[str, Any] = {
+            "id": g.id,
             "community": card.community.name,
             "community_code": card.community.code,
             "colour": communities.index(card.community.code),

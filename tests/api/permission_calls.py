@@ -628,7 +628,7 @@ PLACEHOLDER_PARAMS = {
     "code": "NO-SUCH-GRID",
 }
 # Values of required query parameters.
-QUERY_VALUES = {"option": "cash", "old": 1, "new": 1}
+QUERY_VALUES = {"option": "cash", "old": 1, "new": 1, "version": 1, "lng": "120.1", "lat": "30.2"}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
 
 

@@ -73,7 +73,7 @@
     if (!box || typeof L === "undefined") return;
     const status = document.getElementById("grid-map-status");
     const target = document.getElementById("grid-card");
-    const map = L.map(box, { zoomControl: true, attributionControl: false, preferCanvas: false });
+    const map = L.map(box, { zoomControl: true, attributionControl: false, zoomSnap: 0.25 });
     if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
     map.setView([30.2, 120.1], 13);
     const api = { map: map, grids: null, addRequests: (data) => requestLayer(map, data) };

@@ -25,6 +25,8 @@ from anju.compensation import draft_pages, scenario_api, scenario_pages
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
 from anju.core import redaction
+from anju.grid import api as grid_api
+from anju.grid import pages as grid_pages
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
@@ -133,6 +135,9 @@ def create_app() -> FastAPI:
     app.include_router(scenario_api.router, prefix="/api/v1")
     app.include_router(draft_pages.router)
     app.include_router(scenario_pages.router)
+    # Grid governance (#14): grids, the grid map, public contact cards, mediation.
+    app.include_router(grid_api.router, prefix="/api/v1")
+    app.include_router(grid_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -645,9 +645,6 @@ def assign_to_another_team(world: World, indexes: list[int]) -> None:
     _commit(assign)
 
 
-# Parameters naming things the test world does not hold (a census import job lives in server memory):
-# a call with them can only be checked for the permission, not for success.
-PLACEHOLDER_PARAMS = {"job_id": "no-such-job", "pending_id": "no-such-correction"}
 # Routes naming a policy draft or a what-if scenario: their records are made for permitted calls only.
 SCENARIO_ROUTES = {
     "GET /projects/{project_id}/policy/drafts/{number}",
@@ -663,8 +660,20 @@ SCENARIO_ROUTES = {
     "PATCH /api/v1/projects/{project_id}/scenarios/{scenario_id}",
     "DELETE /api/v1/projects/{project_id}/scenarios/{scenario_id}",
 }
+# Parameters naming things the test world does not hold (a census import job lives in server memory):
+# a call with them can only be checked for the permission, not for success.
+PLACEHOLDER_PARAMS = {
+    "job_id": "no-such-job",
+    "pending_id": "no-such-correction",
+    # Grids (#14): no grid data in the permission world; a permitted call is a 404, never a 5xx.
+    "community_id": 999_999_999,
+    "grid_id": 999_999_999,
+    "grid_building_id": 999_999_999,
+    "case_id": 999_999_999,
+    "code": "NO-SUCH-GRID",
+}
 # Values of required query parameters.
-QUERY_VALUES = {"option": "cash", "old": 1, "new": 1}
+QUERY_VALUES = {"option": "cash", "old": 1, "new": 1, "version": 1, "lng": "120.1", "lat": "30.2"}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
 
 

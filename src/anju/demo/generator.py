@@ -22,6 +22,7 @@ from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
 from anju.core.ids import make_id_number
 from anju.demo import campaign as demo_campaign
+from anju.demo import grids as demo_grids
 from anju.demo import housing as demo_housing
 from anju.demo.policies import publish_demo_policies
 from anju.household import census
@@ -609,6 +610,14 @@ def build_demo(
     )
     demo_housing.build_planned_event(
         session, project_id=shanty.id, today=today, manager=actor_of("jingban"), result=result.housing
+    )
+    # grid governance (#14): communities, 82 grids, workers, buildings and leaders, mediation
+    demo_grids.build_grids(
+        session,
+        actor=actor,
+        today=today,
+        password_of=demo_password,
+        household_ids=sorted(codes.values())[:10],
     )
     session.flush()
     return result

@@ -55,6 +55,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("import", "/projects/{project_id}/import"),
     NavItem("ledger", "/projects/{project_id}/ledger.xlsx", download=True),
     NavItem("approvals", "/approvals"),
+    # grid governance (#14): not tied to a project
+    NavItem("grids", "/grids"),
+    NavItem("grid_map", "/grids/map"),
+    NavItem("mediation", "/mediation"),
     NavItem("audit", "/audit"),
     NavItem("users", "/users"),
     NavItem("account", "/account/password", label="修改密码"),

@@ -34,20 +34,37 @@ def create_volunteer(
     if session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.phone == phone)):
         raise Conflict(f"手机号 {phone} 已登记为志愿者", code="duplicate_volunteer")
     v = Volunteer(
-        community_id=community_id, name=name, phone=phone, family_code=family_code, household_id=household_id,
-        verified=verified, user_id=user_id, created_at=utcnow(),
+        community_id=community_id,
+        name=name,
+        phone=phone,
+        family_code=family_code,
+        household_id=household_id,
+        verified=verified,
+        user_id=user_id,
+        created_at=utcnow(),
     )
     session.add(v)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.volunteer", entity="volunteer", entity_id=v.id,
-        changes={"name": name, "community_id": community_id, "family_code": family_code, "verified": verified},
+        session,
+        actor=actor,
+        action="timebank.volunteer",
+        entity="volunteer",
+        entity_id=v.id,
+        changes={
+            "name": name,
+            "community_id": community_id,
+            "family_code": family_code,
+            "verified": verified,
+        },
         household_id=household_id,
     )
     return v
 
 
-def verify_volunteer(session: Session, *, actor: Actor, volunteer_id: int, family_code: str, version: int) -> Volunteer:
+def verify_volunteer(
+    session: Session, *, actor: Actor, volunteer_id: int, family_code: str, version: int
+) -> Volunteer:
     """Mark a volunteer's identity and family (close kin) as verified by the community (audited)."""
     begin_write(session)
     v = ledger.get_volunteer(session, volunteer_id)
@@ -59,7 +76,11 @@ def verify_volunteer(session: Session, *, actor: Actor, volunteer_id: int, famil
     v.version += 1
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.verify", entity="volunteer", entity_id=v.id,
+        session,
+        actor=actor,
+        action="timebank.verify",
+        entity="volunteer",
+        entity_id=v.id,
         changes={"before": before, "after": {"verified": True, "family_code": family_code}},
     )
     return v
@@ -90,21 +111,39 @@ def create_activity(
 ) -> Activity:
     """Publish a volunteer activity (audited)."""
     if category not in rules.CATEGORIES:
-        raise ValidationFailed(f"活动类别无效：{category}", details=[{"field": "category", "message": "无效"}])
+        raise ValidationFailed(
+            f"活动类别无效：{category}", details=[{"field": "category", "message": "无效"}]
+        )
     if ends_at <= starts_at:
-        raise ValidationFailed("结束时间必须晚于开始时间", details=[{"field": "ends_at", "message": "早于开始"}])
+        raise ValidationFailed(
+            "结束时间必须晚于开始时间", details=[{"field": "ends_at", "message": "早于开始"}]
+        )
     if capacity <= 0 or minutes_offered <= 0:
-        raise ValidationFailed("名额与时长必须大于零", details=[{"field": "capacity", "message": "必须大于零"}])
+        raise ValidationFailed(
+            "名额与时长必须大于零", details=[{"field": "capacity", "message": "必须大于零"}]
+        )
     begin_write(session)
     a = Activity(
-        community_id=community_id, grid_id=grid_id, category=category, title=title, place=place,
-        starts_at=starts_at, ends_at=ends_at, capacity=capacity, minutes_offered=minutes_offered,
-        team_name=team_name, created_at=utcnow(),
+        community_id=community_id,
+        grid_id=grid_id,
+        category=category,
+        title=title,
+        place=place,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        minutes_offered=minutes_offered,
+        team_name=team_name,
+        created_at=utcnow(),
     )
     session.add(a)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.activity", entity="volunteer_activity", entity_id=a.id,
+        session,
+        actor=actor,
+        action="timebank.activity",
+        entity="volunteer_activity",
+        entity_id=a.id,
         changes={"title": title, "category": category, "capacity": capacity, "minutes": minutes_offered},
     )
     return a
@@ -120,32 +159,45 @@ def get_activity(session: Session, activity_id: int) -> Activity:
 
 def activities(session: Session, *, limit: int = 100) -> list[Activity]:
     """The latest activities first."""
-    return list(session.scalars(select(Activity).order_by(Activity.starts_at.desc(), Activity.id.desc()).limit(limit)))
+    return list(
+        session.scalars(select(Activity).order_by(Activity.starts_at.desc(), Activity.id.desc()).limit(limit))
+    )
 
 
 def signups(session: Session, *, activity_id: int) -> list[tuple[Signup, Volunteer]]:
     """The sign-ups of an activity with their volunteers."""
     rows = session.execute(
-        select(Signup, Volunteer).join(Volunteer, Volunteer.id == Signup.volunteer_id)
-        .where(Signup.activity_id == activity_id).order_by(Signup.id)
+        select(Signup, Volunteer)
+        .join(Volunteer, Volunteer.id == Signup.volunteer_id)
+        .where(Signup.activity_id == activity_id)
+        .order_by(Signup.id)
     ).all()
     return [(s, v) for s, v in rows]
 
 
-def sign_up(session: Session, *, actor: Actor, activity_id: int, volunteer_id: int, at: datetime | None = None) -> Signup:
+def sign_up(
+    session: Session, *, actor: Actor, activity_id: int, volunteer_id: int, at: datetime | None = None
+) -> Signup:
     """Sign a volunteer up; full activities and second sign-ups are refused (409)."""
     begin_write(session)
     a = session.scalars(
-        select(Activity).where(Activity.id == activity_id).with_for_update().execution_options(populate_existing=True)
+        select(Activity)
+        .where(Activity.id == activity_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if a is None:
         raise NotFound("活动不存在")
     ledger.get_volunteer(session, volunteer_id)
     taken = session.scalar(
-        select(func.count()).select_from(Signup).where(Signup.activity_id == a.id, Signup.status != "cancelled")
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.activity_id == a.id, Signup.status != "cancelled")
     )
     if session.scalar(
-        select(func.count()).select_from(Signup).where(Signup.activity_id == a.id, Signup.volunteer_id == volunteer_id)
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.activity_id == a.id, Signup.volunteer_id == volunteer_id)
     ):
         raise Conflict("该志愿者已报名此活动", code="already_signed")
     if (taken or 0) >= a.capacity:
@@ -154,7 +206,11 @@ def sign_up(session: Session, *, actor: Actor, activity_id: int, volunteer_id: i
     session.add(s)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.signup", entity="volunteer_signup", entity_id=s.id,
+        session,
+        actor=actor,
+        action="timebank.signup",
+        entity="volunteer_signup",
+        entity_id=s.id,
         changes={"activity_id": a.id, "volunteer_id": volunteer_id},
     )
     return s
@@ -162,7 +218,10 @@ def sign_up(session: Session, *, actor: Actor, activity_id: int, volunteer_id: i
 
 def _signup(session: Session, signup_id: int) -> Signup:
     s = session.scalars(
-        select(Signup).where(Signup.id == signup_id).with_for_update().execution_options(populate_existing=True)
+        select(Signup)
+        .where(Signup.id == signup_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if s is None:
         raise NotFound("报名记录不存在")
@@ -180,7 +239,11 @@ def check_in(session: Session, *, actor: Actor, signup_id: int, at: datetime | N
     s.version += 1
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.check_in", entity="volunteer_signup", entity_id=s.id,
+        session,
+        actor=actor,
+        action="timebank.check_in",
+        entity="volunteer_signup",
+        entity_id=s.id,
         changes={"at": s.checked_in_at.isoformat()},
     )
     return s
@@ -203,19 +266,25 @@ def check_out(session: Session, *, actor: Actor, signup_id: int, at: datetime | 
     s.status = "checked_out"
     s.checked_out_at = out_at
     s.version += 1
-    claim = HoursClaim(signup_id=s.id, volunteer_id=s.volunteer_id, minutes=minutes, status="pending", created_at=out_at)
+    claim = HoursClaim(
+        signup_id=s.id, volunteer_id=s.volunteer_id, minutes=minutes, status="pending", created_at=out_at
+    )
     session.add(claim)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.check_out", entity="volunteer_signup", entity_id=s.id,
+        session,
+        actor=actor,
+        action="timebank.check_out",
+        entity="volunteer_signup",
+        entity_id=s.id,
         changes={"at": out_at.isoformat(), "claim_id": claim.id, "minutes": minutes},
     )
     return claim
 
 
-def claims(session: Session, *, statuses: tuple[str, ...] = ("pending", "first_approved"), limit: int = 200) -> list[
-    tuple[HoursClaim, Volunteer, Activity]
-]:
+def claims(
+    session: Session, *, statuses: tuple[str, ...] = ("pending", "first_approved"), limit: int = 200
+) -> list[tuple[HoursClaim, Volunteer, Activity]]:
     """Hours claims (the review queue by default), oldest first."""
     rows = session.execute(
         select(HoursClaim, Volunteer, Activity)
@@ -235,7 +304,13 @@ def _reviewer_excluded_users(session: Session, volunteer: Volunteer) -> frozense
 
 
 def review(
-    session: Session, *, actor: Actor, claim_id: int, approve: bool, reason: str = "", at: datetime | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    claim_id: int,
+    approve: bool,
+    reason: str = "",
+    at: datetime | None = None,
 ) -> HoursClaim:
     """Approve or reject an hours claim. Two different reviewers must approve, neither the volunteer;
     the minutes are credited at the second approval (yearly cap applied). Idempotency: the claim row
@@ -244,7 +319,10 @@ def review(
         raise ValidationFailed("审核人必须是系统用户")
     begin_write(session)
     c = session.scalars(
-        select(HoursClaim).where(HoursClaim.id == claim_id).with_for_update().execution_options(populate_existing=True)
+        select(HoursClaim)
+        .where(HoursClaim.id == claim_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if c is None:
         raise NotFound("服务时长记录不存在")
@@ -263,12 +341,20 @@ def review(
         c.version += 1
         session.flush()
         audit_service.record(
-            session, actor=actor, action="timebank.reject", entity="hours_claim", entity_id=c.id,
-            changes={"status": [before, "rejected"]}, reason=reason,
+            session,
+            actor=actor,
+            action="timebank.reject",
+            entity="hours_claim",
+            entity_id=c.id,
+            changes={"status": [before, "rejected"]},
+            reason=reason,
         )
         return c
     nxt = rules.check_review(
-        status=c.status, reviewer_id=actor.user_id, volunteer_user_ids=excluded, first_reviewer_id=c.first_reviewer_id
+        status=c.status,
+        reviewer_id=actor.user_id,
+        volunteer_user_ids=excluded,
+        first_reviewer_id=c.first_reviewer_id,
     )
     before = c.status
     if nxt == "first_approved":
@@ -282,14 +368,22 @@ def review(
         else:
             acc = ledger.volunteer_account(session, v, rules.MINUTES)
         c.transfer_id = ledger.credit_hours(
-            session, actor=actor, account_=acc, minutes=c.minutes,
-            memo=f"服务时长：{activity.title if activity else ''}", at=at,
+            session,
+            actor=actor,
+            account_=acc,
+            minutes=c.minutes,
+            memo=f"服务时长：{activity.title if activity else ''}",
+            at=at,
         )
     c.status = nxt
     c.version += 1
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.approve", entity="hours_claim", entity_id=c.id,
+        session,
+        actor=actor,
+        action="timebank.approve",
+        entity="hours_claim",
+        entity_id=c.id,
         changes={"status": [before, nxt], "minutes": c.minutes},
     )
     return c

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -50,7 +51,11 @@ def set_setting(session: Session, *, actor: Actor, key: str, value: int) -> None
         row.value = value
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.setting", entity="bank_setting", entity_id=key,
+        session,
+        actor=actor,
+        action="timebank.setting",
+        entity="bank_setting",
+        entity_id=key,
         changes={"value": [before, value]},
     )
 
@@ -66,18 +71,34 @@ def account(session: Session, *, owner_kind: str, owner_ref: str, unit: str, lab
     ).first()
     if found is not None:
         return found
+    begin_write(session)
     acc = TimeAccount(
-        owner_kind=owner_kind, owner_ref=owner_ref, unit=unit, label=label or owner_ref, balance=0,
+        owner_kind=owner_kind,
+        owner_ref=owner_ref,
+        unit=unit,
+        label=label or owner_ref,
+        balance=0,
         created_at=utcnow(),
     )
-    session.add(acc)
-    session.flush()
+    try:
+        with session.begin_nested():  # two first uses at once: the loser reads the winner's row
+            session.add(acc)
+    except IntegrityError:
+        return session.scalars(
+            select(TimeAccount).where(
+                TimeAccount.owner_kind == owner_kind,
+                TimeAccount.owner_ref == owner_ref,
+                TimeAccount.unit == unit,
+            )
+        ).one()
     return acc
 
 
 def volunteer_account(session: Session, volunteer: Volunteer, unit: str) -> TimeAccount:
     """A volunteer's account of hours (``minutes``) or moral-bank points (``points``)."""
-    return account(session, owner_kind="volunteer", owner_ref=str(volunteer.id), unit=unit, label=volunteer.name)
+    return account(
+        session, owner_kind="volunteer", owner_ref=str(volunteer.id), unit=unit, label=volunteer.name
+    )
 
 
 def bank_account(session: Session, unit: str) -> TimeAccount:
@@ -134,15 +155,25 @@ def post(
     for account_id, amount in legs:
         session.add(
             LedgerEntry(
-                transfer_id=transfer_id, account_id=account_id, amount=amount, kind=kind, reverses=reverses,
-                memo=memo[:200], actor_user_id=actor.user_id, created_at=when,
+                transfer_id=transfer_id,
+                account_id=account_id,
+                amount=amount,
+                kind=kind,
+                reverses=reverses,
+                memo=memo[:200],
+                actor_user_id=actor.user_id,
+                created_at=when,
             )
         )
         accounts[account_id].balance += amount
     session.flush()
     if audit:
         audit_service.record(
-            session, actor=actor, action=f"timebank.{kind}", entity="ledger_transfer", entity_id=transfer_id,
+            session,
+            actor=actor,
+            action=f"timebank.{kind}",
+            entity="ledger_transfer",
+            entity_id=transfer_id,
             changes={"legs": [[a, m] for a, m in legs], "memo": memo},
         )
     return transfer_id
@@ -158,12 +189,18 @@ def reverse(session: Session, *, actor: Actor, transfer_id: str, reason: str) ->
         raise NotFound("转账不存在")
     if entries[0].kind == "reversal":
         raise Conflict("冲正记录不能再冲正", code="reversal_of_reversal")
-    done = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.reverses == transfer_id))
+    done = session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.reverses == transfer_id)
+    )
     if done:
         raise Conflict("该转账已冲正", code="already_reversed")
     return post(
-        session, actor=actor, legs=[(e.account_id, -e.amount) for e in entries], kind="reversal",
-        memo=f"冲正：{reason}", reverses=transfer_id,
+        session,
+        actor=actor,
+        legs=[(e.account_id, -e.amount) for e in entries],
+        kind="reversal",
+        memo=f"冲正：{reason}",
+        reverses=transfer_id,
     )
 
 
@@ -193,13 +230,21 @@ def credited_in_year(session: Session, *, account_id: int, now: datetime) -> int
 
 
 def credit_hours(
-    session: Session, *, actor: Actor, account_: TimeAccount, minutes: int, memo: str, at: datetime | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    account_: TimeAccount,
+    minutes: int,
+    memo: str,
+    at: datetime | None = None,
 ) -> str:
     """Credit reviewed minutes; what would pass the yearly cap goes to the pool in the same transfer."""
     cap = settings(session)["yearly_cap_minutes"]
     when = at or utcnow()
     kept, excess = rules.split_for_cap(
-        credited_this_year=credited_in_year(session, account_id=account_.id, now=when), minutes=minutes, cap=cap
+        credited_this_year=credited_in_year(session, account_id=account_.id, now=when),
+        minutes=minutes,
+        cap=cap,
     )
     bank = bank_account(session, rules.MINUTES)
     legs = [(bank.id, -minutes)]
@@ -210,7 +255,9 @@ def credit_hours(
     return post(session, actor=actor, legs=legs, kind="credit", memo=memo, at=when)
 
 
-def create_item(session: Session, *, actor: Actor, unit: str, kind: str, name: str, price: int) -> CatalogueItem:
+def create_item(
+    session: Session, *, actor: Actor, unit: str, kind: str, name: str, price: int
+) -> CatalogueItem:
     """Add a catalogue item: a service or goods (never cash) priced in minutes or points."""
     if unit not in rules.UNITS:
         raise ValidationFailed(f"单位无效：{unit}", details=[{"field": "unit", "message": "无效"}])
@@ -223,7 +270,11 @@ def create_item(session: Session, *, actor: Actor, unit: str, kind: str, name: s
     session.add(item)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="timebank.item", entity="catalogue_item", entity_id=item.id,
+        session,
+        actor=actor,
+        action="timebank.item",
+        entity="catalogue_item",
+        entity_id=item.id,
         changes={"name": name, "unit": unit, "price": price},
     )
     return item
@@ -265,11 +316,19 @@ def redeem(
     minimum = settings(session)["min_balance_minutes"] if item.unit == rules.MINUTES else 0
     rules.check_redeemable(balance=locked[acc.id].balance, price=item.price, minimum=minimum)
     transfer_id = post(
-        session, actor=actor, legs=[(acc.id, -item.price), (bank.id, item.price)], kind="redeem",
-        memo=f"兑换：{item.name}", at=at,
+        session,
+        actor=actor,
+        legs=[(acc.id, -item.price), (bank.id, item.price)],
+        kind="redeem",
+        memo=f"兑换：{item.name}",
+        at=at,
     )
     r = Redemption(
-        item_id=item.id, volunteer_id=v.id, price=item.price, transfer_id=transfer_id, created_at=at or utcnow()
+        item_id=item.id,
+        volunteer_id=v.id,
+        price=item.price,
+        transfer_id=transfer_id,
+        created_at=at or utcnow(),
     )
     session.add(r)
     session.flush()
@@ -286,12 +345,19 @@ def gift(
     taker = get_volunteer(session, to_volunteer_id)
     if giver.id == taker.id:
         raise ValidationFailed("不能转赠给自己")
-    if not (giver.verified and taker.verified and giver.family_code and giver.family_code == taker.family_code):
+    if not (
+        giver.verified and taker.verified and giver.family_code and giver.family_code == taker.family_code
+    ):
         raise Conflict("仅限已核实的直系亲属之间转赠", code="not_close_kin")
     a = volunteer_account(session, giver, rules.MINUTES)
     b = volunteer_account(session, taker, rules.MINUTES)
-    return post(session, actor=actor, legs=[(a.id, -minutes), (b.id, minutes)], kind="gift",
-                memo=f"{giver.name} 转赠 {taker.name}")
+    return post(
+        session,
+        actor=actor,
+        legs=[(a.id, -minutes), (b.id, minutes)],
+        kind="gift",
+        memo=f"{giver.name} 转赠 {taker.name}",
+    )
 
 
 def donate(session: Session, *, actor: Actor, account_id: int, minutes: int) -> str:
@@ -302,15 +368,23 @@ def donate(session: Session, *, actor: Actor, account_id: int, minutes: int) -> 
     if acc is None or acc.unit != rules.MINUTES or acc.owner_kind not in ("volunteer", "team", "family"):
         raise NotFound("可捐赠的时长账户不存在")
     pool = pool_account(session)
-    return post(session, actor=actor, legs=[(acc.id, -minutes), (pool.id, minutes)], kind="donate",
-                memo=f"{acc.label} 捐入公益池")
+    return post(
+        session,
+        actor=actor,
+        legs=[(acc.id, -minutes), (pool.id, minutes)],
+        kind="donate",
+        memo=f"{acc.label} 捐入公益池",
+    )
 
 
 def entries(session: Session, *, account_id: int, limit: int = 200) -> list[LedgerEntry]:
     """The latest entries of an account, newest first."""
     return list(
         session.scalars(
-            select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id.desc()).limit(limit)
+            select(LedgerEntry)
+            .where(LedgerEntry.account_id == account_id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(limit)
         )
     )
 

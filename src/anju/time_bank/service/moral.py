@@ -30,7 +30,11 @@ def create_rule(session: Session, *, actor: Actor, code: str, name: str, points:
     session.add(r)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="moral.rule", entity="moral_rule", entity_id=r.id,
+        session,
+        actor=actor,
+        action="moral.rule",
+        entity="moral_rule",
+        entity_id=r.id,
         changes={"code": code, "name": name, "points": points},
     )
     return r
@@ -54,22 +58,39 @@ def propose_award(
         raise NotFound("积分规则不存在")
     day = today or today_shanghai()
     award = MoralAward(
-        volunteer_id=v.id, rule_id=rule.id, points=rule.points, deed=deed[:200], status="publicity",
+        volunteer_id=v.id,
+        rule_id=rule.id,
+        points=rule.points,
+        deed=deed[:200],
+        status="publicity",
         publicity_ends_on=rules.publicity_end(day, ledger.settings(session)["publicity_days"]),
-        created_by=actor.user_id, created_at=utcnow(),
+        created_by=actor.user_id,
+        created_at=utcnow(),
     )
     session.add(award)
     session.flush()
     audit_service.record(
-        session, actor=actor, action="moral.propose", entity="moral_award", entity_id=award.id,
-        changes={"volunteer_id": v.id, "rule": rule.code, "points": rule.points, "ends_on": str(award.publicity_ends_on)},
+        session,
+        actor=actor,
+        action="moral.propose",
+        entity="moral_award",
+        entity_id=award.id,
+        changes={
+            "volunteer_id": v.id,
+            "rule": rule.code,
+            "points": rule.points,
+            "ends_on": str(award.publicity_ends_on),
+        },
     )
     return award
 
 
 def _award(session: Session, award_id: int) -> MoralAward:
     a = session.scalars(
-        select(MoralAward).where(MoralAward.id == award_id).with_for_update().execution_options(populate_existing=True)
+        select(MoralAward)
+        .where(MoralAward.id == award_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if a is None:
         raise NotFound("积分公示不存在")
@@ -89,13 +110,20 @@ def object_to(session: Session, *, actor: Actor, award_id: int, objection: str) 
     a.version += 1
     session.flush()
     audit_service.record(
-        session, actor=actor, action="moral.object", entity="moral_award", entity_id=a.id,
-        changes={"status": ["publicity", "objected"]}, reason=objection,
+        session,
+        actor=actor,
+        action="moral.object",
+        entity="moral_award",
+        entity_id=a.id,
+        changes={"status": ["publicity", "objected"]},
+        reason=objection,
     )
     return a
 
 
-def decide_objection(session: Session, *, actor: Actor, award_id: int, upheld: bool, reason: str) -> MoralAward:
+def decide_objection(
+    session: Session, *, actor: Actor, award_id: int, upheld: bool, reason: str
+) -> MoralAward:
     """Decide an objection: upheld withdraws the award; dismissed puts it back into 公示."""
     if not reason.strip():
         raise ValidationFailed("须写明处理意见", details=[{"field": "reason", "message": "必填"}])
@@ -108,8 +136,13 @@ def decide_objection(session: Session, *, actor: Actor, award_id: int, upheld: b
     a.version += 1
     session.flush()
     audit_service.record(
-        session, actor=actor, action="moral.decide", entity="moral_award", entity_id=a.id,
-        changes={"status": ["objected", after]}, reason=reason,
+        session,
+        actor=actor,
+        action="moral.decide",
+        entity="moral_award",
+        entity_id=a.id,
+        changes={"status": ["objected", after]},
+        reason=reason,
     )
     return a
 
@@ -119,8 +152,10 @@ def settle(session: Session, *, actor: Actor, today: date | None = None) -> int:
     day = today or today_shanghai()
     begin_write(session)
     due = session.scalars(
-        select(MoralAward).where(MoralAward.status == "publicity", MoralAward.publicity_ends_on < day)
-        .order_by(MoralAward.id).with_for_update()
+        select(MoralAward)
+        .where(MoralAward.status == "publicity", MoralAward.publicity_ends_on < day)
+        .order_by(MoralAward.id)
+        .with_for_update()
     ).all()
     bank = ledger.bank_account(session, rules.POINTS)
     n = 0
@@ -130,7 +165,10 @@ def settle(session: Session, *, actor: Actor, today: date | None = None) -> int:
         v = ledger.get_volunteer(session, a.volunteer_id)
         acc = ledger.volunteer_account(session, v, rules.POINTS)
         a.transfer_id = ledger.post(
-            session, actor=actor, legs=[(bank.id, -a.points), (acc.id, a.points)], kind="award",
+            session,
+            actor=actor,
+            legs=[(bank.id, -a.points), (acc.id, a.points)],
+            kind="award",
             memo=f"道德积分：{a.deed}",
         )
         a.status = "counted"
@@ -140,9 +178,9 @@ def settle(session: Session, *, actor: Actor, today: date | None = None) -> int:
     return n
 
 
-def awards(session: Session, *, statuses: tuple[str, ...] | None = None, limit: int = 200) -> list[
-    tuple[MoralAward, Volunteer, MoralRule]
-]:
+def awards(
+    session: Session, *, statuses: tuple[str, ...] | None = None, limit: int = 200
+) -> list[tuple[MoralAward, Volunteer, MoralRule]]:
     """Awards with their volunteers and rules, newest first."""
     q = (
         select(MoralAward, Volunteer, MoralRule)
@@ -176,7 +214,8 @@ def leaderboard(session: Session, *, unit: str, limit: int = 20) -> list[BoardLi
         .limit(limit)
     ).all()
     return [
-        BoardLine(rank=n + 1, name=rules.public_name(v.name, mask), community_id=v.community_id, amount=int(bal))
+        BoardLine(
+            rank=n + 1, name=rules.public_name(v.name, mask), community_id=v.community_id, amount=int(bal)
+        )
         for n, (v, bal) in enumerate(rows)
     ]
-

@@ -31,7 +31,9 @@ OPS = st.lists(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
-def test_random_operations_keep_the_ledger_balanced(db: Session, ops: list[tuple[str, int, int, int]]) -> None:
+def test_random_operations_keep_the_ledger_balanced(
+    db: Session, ops: list[tuple[str, int, int, int]]
+) -> None:
     if db.get_bind().dialect.name != "sqlite":  # the invariant is backend-free; the servers run the threads
         return
     nested = db.begin_nested()
@@ -44,20 +46,28 @@ def test_random_operations_keep_the_ledger_balanced(db: Session, ops: list[tuple
 def _run(db: Session, ops: list[tuple[str, int, int, int]]) -> None:
     tb.set_setting(db, actor=ACTOR, key="min_balance_minutes", value=50)
     tb.set_setting(db, actor=ACTOR, key="yearly_cap_minutes", value=1000)
-    c = Community(code="P" + uuid.uuid4().hex[:8], name="属性社区", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    c = Community(
+        code="P" + uuid.uuid4().hex[:8], name="属性社区", created_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     db.add(c)
     db.flush()
     fam = uuid.uuid4().hex[:8]
     vols = [
         tb.create_volunteer(
-            db, actor=ACTOR, community_id=c.id, name=f"志愿者{n}", phone=uuid.uuid4().hex[:11],
-            family_code=fam if n < 2 else "", verified=True,
+            db,
+            actor=ACTOR,
+            community_id=c.id,
+            name=f"志愿者{n}",
+            phone=uuid.uuid4().hex[:11],
+            family_code=fam if n < 2 else "",
+            verified=True,
         )
         for n in range(3)
     ]
     accs = [tb.volunteer_account(db, v, "minutes") for v in vols]
     items = [
-        tb.create_item(db, actor=ACTOR, unit="minutes", kind="service", name=f"服务{p}", price=p) for p in (30, 90, 250)
+        tb.create_item(db, actor=ACTOR, unit="minutes", kind="service", name=f"服务{p}", price=p)
+        for p in (30, 90, 250)
     ]
     oracle = [0, 0, 0]
     credited = [0, 0, 0]
@@ -78,7 +88,9 @@ def _run(db: Session, ops: list[tuple[str, int, int, int]]) -> None:
                 oracle[i] -= price
                 transfers.append((r.transfer_id, {i: -price}))
             elif op == "gift":
-                tid = tb.gift(db, actor=ACTOR, from_volunteer_id=vols[i].id, to_volunteer_id=vols[j].id, minutes=m)
+                tid = tb.gift(
+                    db, actor=ACTOR, from_volunteer_id=vols[i].id, to_volunteer_id=vols[j].id, minutes=m
+                )
                 assert i != j and i < 2 and j < 2 and oracle[i] >= m
                 oracle[i] -= m
                 oracle[j] += m

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -282,8 +282,15 @@ def check_out(session: Session, *, actor: Actor, signup_id: int, at: datetime | 
     return claim
 
 
+CLAIM_STATUSES = ("pending", "first_approved", "credited", "rejected")
+
+
 def claims(
-    session: Session, *, statuses: tuple[str, ...] = ("pending", "first_approved"), limit: int = 200
+    session: Session,
+    *,
+    statuses: tuple[str, ...] = ("pending", "first_approved"),
+    claim_id: int | None = None,
+    limit: int = 200,
 ) -> list[tuple[HoursClaim, Volunteer, Activity]]:
     """Hours claims (the review queue by default), oldest first."""
     rows = session.execute(
@@ -291,7 +298,7 @@ def claims(
         .join(Volunteer, Volunteer.id == HoursClaim.volunteer_id)
         .join(Signup, Signup.id == HoursClaim.signup_id)
         .join(Activity, Activity.id == Signup.activity_id)
-        .where(HoursClaim.status.in_(statuses))
+        .where(HoursClaim.status.in_(statuses), *([HoursClaim.id == claim_id] if claim_id else []))
         .order_by(HoursClaim.id)
         .limit(limit)
     ).all()
@@ -387,3 +394,13 @@ def review(
         changes={"status": [before, nxt], "minutes": c.minutes},
     )
     return c
+
+
+def community_names(session: Session) -> dict[int, str]:
+    """Communities by id for forms and lists.
+
+    Read with plain SQL: the grid domain offers no service on this branch yet (swap for
+    ``grid_service`` once it has one); only ids and names are read.
+    """
+    rows = session.execute(text("SELECT id, name FROM community ORDER BY sort, id")).all()
+    return {int(r[0]): str(r[1]) for r in rows}

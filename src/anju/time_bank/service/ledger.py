@@ -402,3 +402,11 @@ def ledger_sum(session: Session, *, account_id: int) -> int:
 def accounts(session: Session) -> list[TimeAccount]:
     """Every account, by id."""
     return list(session.scalars(select(TimeAccount).order_by(TimeAccount.id)))
+
+
+def get_account(session: Session, account_id: int) -> TimeAccount:
+    """One account or 404."""
+    acc = session.get(TimeAccount, account_id)
+    if acc is None:
+        raise NotFound("账户不存在")
+    return acc

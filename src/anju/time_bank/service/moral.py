@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -206,13 +206,17 @@ class BoardLine:
 def leaderboard(session: Session, *, unit: str, limit: int = 20) -> list[BoardLine]:
     """The volunteers with the largest balances of a unit, names masked as configured."""
     mask = ledger.settings(session)["name_mask"]
-    rows = session.execute(
-        select(Volunteer, TimeAccount.balance)
-        .join(TimeAccount, TimeAccount.owner_ref == cast(Volunteer.id, String(64)))
+    # Two plain queries, no join on a cast id: MariaDB refuses to compare a cast with a column of
+    # another collation.
+    top = session.execute(
+        select(TimeAccount.owner_ref, TimeAccount.balance)
         .where(TimeAccount.owner_kind == "volunteer", TimeAccount.unit == unit, TimeAccount.balance > 0)
-        .order_by(TimeAccount.balance.desc(), Volunteer.id)
+        .order_by(TimeAccount.balance.desc(), TimeAccount.id)
         .limit(limit)
     ).all()
+    ids = [int(ref) for ref, _ in top]
+    by_id = {v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(ids)))}
+    rows = [(by_id[int(ref)], bal) for ref, bal in top if int(ref) in by_id]
     return [
         BoardLine(
             rank=n + 1, name=rules.public_name(v.name, mask), community_id=v.community_id, amount=int(bal)

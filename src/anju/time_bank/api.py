@@ -18,6 +18,7 @@ from anju.time_bank.schemas import (
     AwardObjection,
     AwardRead,
     BoardRow,
+    CheckTime,
     ClaimRead,
     DonationCreate,
     EntryRead,
@@ -152,20 +153,29 @@ def sign_up(
 
 @router.post("/signups/{signup_id}/check-in", response_model=SignupRead, responses=W)
 def check_in(
-    signup_id: IdPath, request: Request, user: CurrentUser = Depends(MANAGE), db: Session = Depends(get_db)
+    signup_id: IdPath,
+    request: Request,
+    body: CheckTime | None = None,
+    user: CurrentUser = Depends(MANAGE),
+    db: Session = Depends(get_db),
 ) -> SignupRead:
-    """签到 now."""
-    return SignupRead.model_validate(
-        tb.check_in(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
-    )
+    """签到 now, or at the time the field worker noted (never in the future)."""
+    at = body.at if body else None
+    s = tb.check_in(db, actor=user.actor(client_ip(request)), signup_id=signup_id, at=at)
+    return SignupRead.model_validate(s)
 
 
 @router.post("/signups/{signup_id}/check-out", response_model=ClaimRead, responses=W)
 def check_out(
-    signup_id: IdPath, request: Request, user: CurrentUser = Depends(MANAGE), db: Session = Depends(get_db)
+    signup_id: IdPath,
+    request: Request,
+    body: CheckTime | None = None,
+    user: CurrentUser = Depends(MANAGE),
+    db: Session = Depends(get_db),
 ) -> ClaimRead:
-    """签退 now: the hours claim waiting for two reviewers."""
-    c = tb.check_out(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
+    """签退 now (or at the noted time): the hours claim waiting for two reviewers."""
+    at = body.at if body else None
+    c = tb.check_out(db, actor=user.actor(client_ip(request)), signup_id=signup_id, at=at)
     return _claim_read(db, c.id)
 
 

@@ -86,6 +86,10 @@ class SignupCreate(_Write):
     volunteer_id: Id
 
 
+class CheckTime(_Write):
+    at: AwareDatetime | None = Field(default=None, description="签到/签退时刻（空：现在）；不得晚于现在")
+
+
 class SignupRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -228,12 +228,18 @@ def _signup(session: Session, signup_id: int) -> Signup:
     return s
 
 
+def _not_future(at: datetime | None) -> None:
+    if at is not None and at > utcnow() + timedelta(minutes=5):
+        raise ValidationFailed("签到/签退时间不能晚于现在", details=[{"field": "at", "message": "晚于现在"}])
+
+
 def check_in(session: Session, *, actor: Actor, signup_id: int, at: datetime | None = None) -> Signup:
     """签到: a signed-up volunteer arrives."""
     begin_write(session)
     s = _signup(session, signup_id)
     if s.status != "signed":
         raise Conflict(f"当前状态“{rules.STATUS_LABELS[s.status]}”不能签到", code="illegal_transition")
+    _not_future(at)
     s.status = "checked_in"
     s.checked_in_at = at or utcnow()
     s.version += 1
@@ -257,6 +263,7 @@ def check_out(session: Session, *, actor: Actor, signup_id: int, at: datetime | 
     if s.status != "checked_in" or s.checked_in_at is None:
         raise Conflict(f"当前状态“{rules.STATUS_LABELS[s.status]}”不能签退", code="illegal_transition")
     a = get_activity(session, s.activity_id)
+    _not_future(at)
     out_at = at or utcnow()
     minutes = rules.worked_minutes(
         checked_in_minute=int(s.checked_in_at.timestamp()) // 60,

@@ -54,6 +54,7 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("shenji", "auditor", "吴审计"),
     ("wangge", "grid_worker", "郑网格"),
     ("shequ", "community", "何社区"),
+    ("shequ2", "community", "钱复核"),  # time bank: hours need a second, different reviewer
     ("bumen", "department", "冯部门"),
     ("admin", "admin", "系统管理员"),
 )
@@ -588,6 +589,14 @@ def build_demo(
         placed=placed,
         make_users=lambda team_ids: _make_users(session, actor, team_ids),
         progress=progress,
+    )
+    # volunteer time bank and moral bank (issue #14 item 6, wt-timebank)
+    from anju.demo import time_bank as demo_time_bank
+
+    if progress:
+        progress("时间银行", 0, 1)
+    demo_time_bank.build_time_bank(
+        session, actor=actor, rng=random.Random(seed + 14), today=today, scale=scale
     )
     session.flush()
     return result

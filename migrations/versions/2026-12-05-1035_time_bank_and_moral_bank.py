@@ -257,28 +257,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("hours_claim", schema=None) as batch_op:
-        batch_op.drop_index("ix_hours_claim_status")
-
+    # Dropping a table drops its indexes (MariaDB refuses to drop an index a foreign key uses first).
     op.drop_table("hours_claim")
     op.drop_table("volunteer_signup")
     op.drop_table("redemption")
-    with op.batch_alter_table("moral_award", schema=None) as batch_op:
-        batch_op.drop_index("ix_moral_award_status")
-
     op.drop_table("moral_award")
-    with op.batch_alter_table("volunteer_activity", schema=None) as batch_op:
-        batch_op.drop_index("ix_volunteer_activity_starts")
-
     op.drop_table("volunteer_activity")
-    with op.batch_alter_table("volunteer", schema=None) as batch_op:
-        batch_op.drop_index("ix_volunteer_community")
-
     op.drop_table("volunteer")
-    with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
-        batch_op.drop_index("ix_ledger_entry_transfer")
-        batch_op.drop_index("ix_ledger_entry_account")
-
     op.drop_table("ledger_entry")
     op.drop_table("time_account")
     op.drop_table("moral_rule")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from anju.time_bank import rules
 from anju.web.params import MAX_ID, RequiredReason, TextRule
@@ -21,6 +21,15 @@ Deed = Annotated[str, TextRule("事迹", 200, required=True)]
 Objection = Annotated[str, TextRule("异议", 500, multiline=True, required=True)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Minutes = Annotated[int, Field(ge=1, le=100_000, description="分钟")]
+
+
+def _sane_instant(value: datetime | None) -> datetime | None:
+    if value is not None and not (2000 <= value.year <= 2100):
+        raise ValueError("时间须在 2000 年至 2100 年之间")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, description="读取时的版本号；过期为 409")]
 
 
@@ -60,8 +69,8 @@ class ActivityCreate(_Write):
     category: Literal[rules.CATEGORIES]  # type: ignore[valid-type]
     title: Title
     place: Place = ""
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     capacity: Annotated[int, Field(ge=1, le=10_000)]
     minutes_offered: Minutes
     team_name: Team = ""
@@ -87,7 +96,7 @@ class SignupCreate(_Write):
 
 
 class CheckTime(_Write):
-    at: AwareDatetime | None = Field(default=None, description="签到/签退时刻（空：现在）；不得晚于现在")
+    at: Instant | None = Field(default=None, description="签到/签退时刻（空：现在）；不得晚于现在")
 
 
 class SignupRead(BaseModel):

@@ -12,6 +12,8 @@ from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.db.session import begin_write
 from anju.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from anju.household import service as household_service
+from anju.identity import service as identity_service
 from anju.time_bank import rules
 from anju.time_bank.models import Activity, HoursClaim, Signup, Volunteer
 from anju.time_bank.service import ledger
@@ -31,6 +33,7 @@ def create_volunteer(
 ) -> Volunteer:
     """Register a volunteer (audited); a phone already registered is a 409."""
     begin_write(session)
+    _check_refs(session, community_id=community_id, household_id=household_id, user_id=user_id)
     if session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.phone == phone)):
         raise Conflict(f"手机号 {phone} 已登记为志愿者", code="duplicate_volunteer")
     v = Volunteer(
@@ -60,6 +63,42 @@ def create_volunteer(
         household_id=household_id,
     )
     return v
+
+
+def _check_refs(
+    session: Session,
+    *,
+    community_id: int,
+    grid_id: int | None = None,
+    household_id: int | None = None,
+    user_id: int | None = None,
+) -> None:
+    """Named records must exist (a 422 naming the field, never a foreign-key 500)."""
+    missing = []
+    if community_id not in community_names(session):
+        missing.append(("community_id", "社区"))
+    if (
+        grid_id is not None
+        and not session.execute(text("SELECT 1 FROM grid WHERE id = :id"), {"id": grid_id}).first()
+    ):
+        missing.append(("grid_id", "网格"))
+    if household_id is not None:
+        try:
+            household_service.get_household(
+                session, scope=identity_service.DataScope.everything(), household_id=household_id
+            )
+        except NotFound:
+            missing.append(("household_id", "户"))
+    if user_id is not None:
+        try:
+            identity_service.get_user(session, user_id)
+        except NotFound:
+            missing.append(("user_id", "用户"))
+    if missing:
+        raise ValidationFailed(
+            "、".join(label for _, label in missing) + "不存在",
+            details=[{"field": f, "message": "不存在"} for f, _ in missing],
+        )
 
 
 def verify_volunteer(
@@ -123,6 +162,7 @@ def create_activity(
             "名额与时长必须大于零", details=[{"field": "capacity", "message": "必须大于零"}]
         )
     begin_write(session)
+    _check_refs(session, community_id=community_id, grid_id=grid_id)
     a = Activity(
         community_id=community_id,
         grid_id=grid_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
@@ -42,6 +44,8 @@ from anju.time_bank.schemas import (
 )
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import READ_ERRORS, WRITE_ERRORS, IdPath, error_responses
+
+SettingKey = Literal["min_balance_minutes", "yearly_cap_minutes", "publicity_days", "name_mask"]
 
 router = APIRouter(prefix="/time-bank", tags=["time-bank"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.TIMEBANK_READ)
@@ -302,7 +306,7 @@ def get_settings(user: CurrentUser = Depends(READ), db: Session = Depends(get_db
 
 @router.put("/settings/{key}", response_model=dict[str, int], responses=W)
 def put_setting(
-    key: str,
+    key: SettingKey,
     body: SettingUpdate,
     request: Request,
     user: CurrentUser = Depends(REVIEW),
@@ -397,10 +401,12 @@ def settle(request: Request, user: CurrentUser = Depends(REVIEW), db: Session = 
 
 @router.get("/leaderboard", response_model=list[BoardRow])
 def leaderboard(
-    unit: str = "minutes", user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+    unit: Literal["minutes", "points"] = "minutes",
+    user: CurrentUser = Depends(READ),
+    db: Session = Depends(get_db),
 ) -> list[BoardRow]:
     """The leaderboard of hours (``minutes``) or points, names masked as configured."""
-    u = "points" if unit == "points" else "minutes"
+    u = unit
     return [
         BoardRow(rank=b.rank, name=b.name, community_id=b.community_id, amount=b.amount)
         for b in tb.leaderboard(db, unit=u)

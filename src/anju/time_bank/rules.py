@@ -39,7 +39,9 @@ def check_setting(key: str, value: int) -> None:
     if key not in DEFAULT_SETTINGS:
         raise ValidationFailed(f"未知的规则项：{key}", details=[{"field": "key", "message": "未知"}])
     if value < 0 or (key == "name_mask" and value not in (0, 1)):
-        raise ValidationFailed(f"规则项“{SETTING_LABELS[key]}”的值无效：{value}", details=[{"field": key}])
+        raise Conflict(
+            f"规则项“{SETTING_LABELS[key]}”的值无效：{value}", code="setting_range", details=[{"field": key}]
+        )
 
 
 def check_legs(legs: Sequence[tuple[int, int]]) -> None:
@@ -115,7 +117,7 @@ STATUS_LABELS = {
 def worked_minutes(*, checked_in_minute: int, checked_out_minute: int, offered: int) -> int:
     """Minutes claimed for a sign-up: the time between check-in and check-out, at most ``offered``."""
     if checked_out_minute <= checked_in_minute:
-        raise ValidationFailed("签退时间必须晚于签到时间")
+        raise Conflict("签退时间必须晚于签到时间", code="time_order")
     return min(offered, checked_out_minute - checked_in_minute)
 
 

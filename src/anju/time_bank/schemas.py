@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from anju.time_bank import rules
 from anju.web.params import MAX_ID, RequiredReason, TextRule
@@ -24,12 +24,22 @@ Minutes = Annotated[int, Field(ge=1, le=100_000, description="分钟")]
 
 
 def _sane_instant(value: datetime | None) -> datetime | None:
-    if value is not None and not (2000 <= value.year <= 2100):
-        raise ValueError("时间须在 2000 年至 2100 年之间")
+    if value is not None and not (2000 <= value.year <= 2099):
+        raise ValueError("时间须在 2000 年至 2099 年之间")
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_sane_instant),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": "^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[^Z]*(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$",
+        }
+    ),
+]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, description="读取时的版本号；过期为 409")]
 
 

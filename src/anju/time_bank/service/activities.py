@@ -95,7 +95,7 @@ def _check_refs(
         except NotFound:
             missing.append(("user_id", "用户"))
     if missing:
-        raise ValidationFailed(
+        raise NotFound(
             "、".join(label for _, label in missing) + "不存在",
             details=[{"field": f, "message": "不存在"} for f, _ in missing],
         )
@@ -154,8 +154,10 @@ def create_activity(
             f"活动类别无效：{category}", details=[{"field": "category", "message": "无效"}]
         )
     if ends_at <= starts_at:
-        raise ValidationFailed(
-            "结束时间必须晚于开始时间", details=[{"field": "ends_at", "message": "早于开始"}]
+        raise Conflict(
+            "结束时间必须晚于开始时间",
+            code="date_order",
+            details=[{"field": "ends_at", "message": "早于开始"}],
         )
     if capacity <= 0 or minutes_offered <= 0:
         raise ValidationFailed(
@@ -270,7 +272,9 @@ def _signup(session: Session, signup_id: int) -> Signup:
 
 def _not_future(at: datetime | None) -> None:
     if at is not None and at > utcnow() + timedelta(minutes=5):
-        raise ValidationFailed("签到/签退时间不能晚于现在", details=[{"field": "at", "message": "晚于现在"}])
+        raise Conflict(
+            "签到/签退时间不能晚于现在", code="future_time", details=[{"field": "at", "message": "晚于现在"}]
+        )
 
 
 def check_in(session: Session, *, actor: Actor, signup_id: int, at: datetime | None = None) -> Signup:

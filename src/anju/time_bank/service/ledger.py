@@ -344,7 +344,7 @@ def gift(
     giver = get_volunteer(session, from_volunteer_id)
     taker = get_volunteer(session, to_volunteer_id)
     if giver.id == taker.id:
-        raise ValidationFailed("不能转赠给自己")
+        raise Conflict("不能转赠给自己", code="gift_to_self")
     if not (
         giver.verified and taker.verified and giver.family_code and giver.family_code == taker.family_code
     ):

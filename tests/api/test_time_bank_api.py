@@ -162,3 +162,34 @@ def test_pages_and_public_board(client_as: Client) -> None:
 
 def _balance_anonymous_refused(client: TestClient, vid: int) -> bool:
     return client.get(f"{API}/volunteers/{vid}/accounts").status_code == 401
+
+
+def test_award_objection_decided_on_the_desk(client_as: Client) -> None:
+    cid = _setup()
+    client, token, _ = client_as("community")
+    h = {"X-CSRF-Token": token}
+    vid, _claim = _hours_claim(client, token, cid)
+    rule = client.post(
+        f"{API}/moral/rules", headers=h, json={"code": "LRWL", "name": "邻里互助", "points": 10}
+    )
+    assert rule.status_code == 201, rule.text
+    award = client.post(
+        f"{API}/moral/awards",
+        headers=h,
+        json={"volunteer_id": vid, "rule_id": rule.json()["id"], "deed": "代购药品"},
+    )
+    assert (award.status_code, award.json()["status"]) == (201, "publicity")
+    aid = award.json()["id"]
+    r = client.post(f"{API}/moral/awards/{aid}/objection", headers=h, json={"objection": "事迹不实"})
+    assert r.json()["status"] == "objected"
+    page = client.get("/time-bank")
+    assert "异议成立，撤销" in page.text
+    r = client.post(
+        f"/time-bank/awards/{aid}/decision",
+        data={"csrf_token": page_csrf(page.text), "decision": "uphold", "reason": "核实不实"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert [a["status"] for a in client.get(f"{API}/moral/awards").json()] == ["withdrawn"]
+    assert client.post(f"{API}/moral/settle", headers=h).json() == {"counted": 0}
+    assert client.get(f"{API}/volunteers/{vid}/accounts").json()[1]["account"]["balance"] == 0

@@ -217,3 +217,22 @@ def public_board(request: Request, db: Session = Depends(get_db)) -> Response:
         "communities": tb.community_names(db),
     }
     return render(request, "time_bank/public.html", ctx)
+
+
+@router.post("/time-bank/awards/{award_id}/decision")
+async def decide_objection(
+    award_id: IdPath, request: Request, user: CurrentUser = Depends(REVIEW), db: Session = Depends(get_db)
+) -> Response:
+    """Decide an objection to an award in 公示: upheld withdraws it, dismissed returns it to 公示."""
+    form = await _form(request)
+    try:
+        a = tb.decide_objection(
+            db,
+            actor=user.actor(client_ip(request)),
+            award_id=award_id,
+            upheld=form.get("decision") == "uphold",
+            reason=form.get("reason", "")[:500],
+        )
+    except DomainError as exc:
+        return _back("/time-bank", error=exc.message_zh)
+    return _back("/time-bank", ok=f"异议已处理：{rules.STATUS_LABELS[a.status]}")

@@ -138,6 +138,12 @@ def create_app() -> FastAPI:
     # Grid governance (#14): grids, the grid map, public contact cards, mediation.
     app.include_router(grid_api.router, prefix="/api/v1")
     app.include_router(grid_pages.router)
+    # volunteer time bank and moral bank, issue #14 item 6
+    from anju.time_bank import api as time_bank_api
+    from anju.time_bank import pages as time_bank_pages
+
+    app.include_router(time_bank_api.router, prefix="/api/v1")
+    app.include_router(time_bank_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

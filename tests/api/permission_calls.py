@@ -672,6 +672,11 @@ PLACEHOLDER_PARAMS = {
     "case_id": 999_999_999,
     "code": "NO-SUCH-GRID",
 }
+# time bank (wt-timebank): records outside the household world; a permitted call answers 404
+PLACEHOLDER_PARAMS.update(
+    dict.fromkeys(("volunteer_id", "activity_id", "signup_id", "claim_id", "award_id"), "987654321")
+)
+PLACEHOLDER_PARAMS.update(transfer_id="no-such-transfer", key="min_balance_minutes")
 # Values of required query parameters.
 QUERY_VALUES = {"option": "cash", "old": 1, "new": 1, "version": 1, "lng": "120.1", "lat": "30.2"}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}

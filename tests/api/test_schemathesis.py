@@ -94,15 +94,16 @@ STREAMS = frozenset(
 ROLE_FOR = {
     "/api/v1/audit/verify": "auditor",
     "/api/v1/selections/{selection_id}/undo": "commander",  # a supervisor undoes a selection
-}  # the case officer holds every other API permission but the grid ones:
+}  # the case officer holds every other API permission but the grid and time-bank ones:
 GRID_PATHS = ("/api/v1/communities", "/api/v1/grids", "/api/v1/grid-buildings", "/api/v1/mediation-cases")
+TIME_BANK_PATHS = ("/api/v1/time-bank/",)  # 社区受理员 holds every time-bank permission
 
 
 def role_for(path: str) -> str:
-    """The role whose session calls an operation (the community desk for grids and mediation)."""
+    """The role whose session calls an operation (the community desk for grids, mediation and the time bank)."""
     if path in ROLE_FOR:
         return ROLE_FOR[path]
-    return "community" if path.startswith(GRID_PATHS) else "case_officer"
+    return "community" if path.startswith(GRID_PATHS + TIME_BANK_PATHS) else "case_officer"
 
 
 @dataclass

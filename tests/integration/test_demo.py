@@ -89,9 +89,9 @@ def test_small_demo(db: Session) -> None:
     assert signed and all(h.sign_on is not None for h in signed)
     assert all(h.vacate_on is not None for h in signed if h.status in ("vacated", "demolished"))
 
-    # one login per role (plus a second team member), every one works
+    # one login per role (plus a second team member and a second time-bank reviewer), every one works
     assert {login.role for login in result.logins} == {r.value for r in Role}
-    assert len(result.logins) == len(Role) + 1
+    assert len(result.logins) == len(Role) + 2
     for login in result.logins:
         assert password_problem(login.password) is None
         user = identity_service.authenticate(db, username=login.username, password=login.password)
@@ -109,6 +109,24 @@ def test_small_demo(db: Session) -> None:
     _signing_is_populated(db, rural.id, shanty.id)
     _housing_is_populated(db, rural.id, shanty.id, result.housing)
     _group_facts_kept_by_the_campaign_are_the_stored_ones(db, rural.id)
+    _time_bank_is_populated(db)
+
+
+def _time_bank_is_populated(db: Session) -> None:
+    """Volunteers with credited hours, a review queue, redemptions, awards in 公示; the ledger balances."""
+    from anju.time_bank import service as tb
+    from anju.time_bank.models import LedgerEntry
+
+    assert len(tb.volunteers(db)) >= 12
+    assert tb.claims(db)  # hours waiting for a first or second review
+    assert tb.awards(db, statuses=("publicity",)) and tb.awards(db, statuses=("objected",))
+    assert tb.awards(db, statuses=("counted",))
+    assert db.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))) == 0
+    kinds = set(db.scalars(select(LedgerEntry.kind)))
+    assert {"credit", "redeem", "gift", "donate", "award"} <= kinds
+    for acc in tb.accounts(db):
+        assert tb.ledger_sum(db, account_id=acc.id) == acc.balance
+        assert acc.balance >= 0 or acc.owner_kind == "bank"
 
 
 TODAY = date(2026, 12, 5)

@@ -13,6 +13,7 @@ from anju.payment import models as payment_models
 from anju.project import models as project_models
 from anju.reporting import models as reporting_models
 from anju.service_request import models as service_request_models
+from anju.time_bank import models as time_bank_models  # issue #14 item 6
 
 __all__ = [
     "Base",
@@ -28,4 +29,5 @@ __all__ = [
     "project_models",
     "reporting_models",
     "service_request_models",
+    "time_bank_models",
 ]

@@ -56,6 +56,7 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("shenji", "auditor", "吴审计"),
     ("wangge", "grid_worker", "郑网格"),
     ("shequ", "community", "何社区"),
+    ("shequ2", "community", "钱复核"),  # time bank: hours need a second, different reviewer
     ("bumen", "department", "冯部门"),
     ("admin", "admin", "系统管理员"),
 )
@@ -618,6 +619,14 @@ def build_demo(
         today=today,
         password_of=demo_password,
         household_ids=sorted(codes.values())[:10],
+    )
+    # volunteer time bank and moral bank (issue #14 item 6, wt-timebank)
+    from anju.demo import time_bank as demo_time_bank
+
+    if progress:
+        progress("时间银行", 0, 1)
+    demo_time_bank.build_time_bank(
+        session, actor=actor, rng=random.Random(seed + 14), today=today, scale=scale
     )
     session.flush()
     return result

@@ -59,6 +59,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("grids", "/grids"),
     NavItem("grid_map", "/grids/map"),
     NavItem("mediation", "/mediation"),
+    NavItem("time_bank", "/time-bank"),
     NavItem("audit", "/audit"),
     NavItem("users", "/users"),
     NavItem("account", "/account/password", label="修改密码"),

@@ -18,6 +18,7 @@ from anju.identity.cli import app as user_app
 from anju.policy.cli import app as policy_app
 from anju.project.cli import app as project_app
 from anju.reporting.cli import app as dispatch_app
+from anju.service_request.cli import app as requests_app
 from anju.web import live  # noqa: F401  (its before-commit hook: CLI writes on PostgreSQL reach live screens)
 from anju.web.docs_cli import app as docs_app
 
@@ -37,6 +38,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(housing_app, name="housing")
+app.add_typer(requests_app, name="requests")  # the five-order request loop (#14)
 app.command("demo")(demo_command)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)

@@ -161,6 +161,14 @@ CALENDARS: dict[str, str] = {
 }
 RESOLUTIONS: dict[str, str] = {"solved": "已解决", "partly": "部分解决", "unsolved": "未解决"}
 MIN_RATING, MAX_RATING = 1, 5
+#: History rows outside the machine (they keep the state): labels for the history.
+EXTRA_ACTIONS: dict[str, str] = {
+    "postpone": "申请延期",
+    "postpone_approve": "同意延期",
+    "postpone_deny": "不同意延期",
+    "overdue": "超期",
+    "escalate": "督办升级",
+}
 
 
 def check_action(status: str, action: str, actor: str) -> str:

@@ -24,6 +24,8 @@ from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
 from anju.core import redaction
+from anju.grid import api as grid_api
+from anju.grid import pages as grid_pages
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
@@ -93,14 +95,29 @@ def create_app() -> FastAPI:
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for router in service_request_api.routers:  # the five-order request loop (#14)
         app.include_router(router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
+    for module in (
+        identity_pages,
+        project_pages,
+        household_pages,
+        audit_pages,
+        compensation_pages,
+        import_pages,
+    ):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
+    for router in [
+        *campaign_pages.routers,
+        *agreement_pages.routers,
+        payment_pages.router,
+        housing_pages.router,
+    ]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(reporting_pages.router)
+    # Grid governance (#14): grids, the grid map, public contact cards, mediation.
+    app.include_router(grid_api.router, prefix="/api/v1")
+    app.include_router(grid_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -620,9 +620,25 @@ def assign_to_another_team(world: World, indexes: list[int]) -> None:
 
 # Parameters naming things the test world does not hold (a census import job lives in server memory):
 # a call with them can only be checked for the permission, not for success.
-PLACEHOLDER_PARAMS = {"job_id": "no-such-job"}
+PLACEHOLDER_PARAMS = {
+    "job_id": "no-such-job",
+    # Grids (#14): no grid data in the permission world; a permitted call is a 404, never a 5xx.
+    "community_id": 999_999_999,
+    "grid_id": 999_999_999,
+    "grid_building_id": 999_999_999,
+    "case_id": 999_999_999,
+    "code": "NO-SUCH-GRID",
+}
 # Values of required query parameters.
-QUERY_VALUES = {"option": "cash", "old": 1, "new": 1, **permission_requests.QUERY}
+QUERY_VALUES = {
+    "option": "cash",
+    "old": 1,
+    "new": 1,
+    "version": 1,
+    "lng": "120.1",
+    "lat": "30.2",
+    **permission_requests.QUERY,
+}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
 
 
@@ -687,7 +703,7 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = permission_housing.housing_path_value(
                 route, name, t.housing, spare=spare, n=t.next_serial()
             )
-        elif name in permission_requests.REQUEST_PARAMS and t.requests is not None:
+        elif permission_requests.is_request_param(route, name) and t.requests is not None:
             values[name] = permission_requests.path_value(route, name, t.requests, spare=spare)
         elif name in PLACEHOLDER_PARAMS:
             values[name] = PLACEHOLDER_PARAMS[name]

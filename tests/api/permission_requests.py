@@ -21,7 +21,7 @@ from anju.web.permission_matrix import AppRoute
 
 REQUEST_PARAMS = frozenset({"request_id", "photo_id", "code"})
 SECRET = "PERM2345"
-QUERY = {"secret": SECRET, "category_id": 1, "lng": "118.78", "lat": "32.04"}
+QUERY = {"secret": SECRET, "category_id": 1}
 BASE = "/api/v1/service-requests/{request_id}"
 #: The state a fresh request must be in for each action route ("postpone_pending": in progress
 #: with a postponement asked).
@@ -129,6 +129,11 @@ def fresh(r: RequestTargets, state: str) -> int:
         r.last = req.id
         r.versions[req.id] = req.version
         return req.id
+
+
+def is_request_param(route: AppRoute, name: str) -> bool:
+    """Whether ``name`` is a path parameter of a service-request route (grids have a ``code`` too)."""
+    return name in REQUEST_PARAMS and ("/service-requests" in route.path or "/public/requests" in route.path)
 
 
 def path_value(route: AppRoute, name: str, r: RequestTargets, *, spare: bool) -> Any:

@@ -12,6 +12,7 @@ from anju.compensation import cli as compensation_cli
 from anju.core import redaction
 from anju.db.cli import app as db_app
 from anju.demo.cli import demo_command
+from anju.grid.cli import app as grid_app
 from anju.household.cli import export_app, import_app
 from anju.housing.cli import app as housing_app
 from anju.identity.cli import app as user_app
@@ -38,6 +39,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(housing_app, name="housing")
+app.add_typer(grid_app, name="grid")
 app.add_typer(requests_app, name="requests")  # the five-order request loop (#14)
 app.command("demo")(demo_command)
 app.command("backup")(backup_cli.backup)

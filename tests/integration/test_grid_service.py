@@ -298,7 +298,7 @@ def test_mediation_case_parties_sessions_outcome(db: Session) -> None:
         {"name": "周大海", "role": "applicant", "role_label": "申请人", "phone": "139****5678"},
         {"name": "吴小川", "role": "respondent", "role_label": "被申请人", "phone": ""},
     ]
-    with pytest.raises(ValidationFailed) as early:
+    with pytest.raises(Conflict) as early:
         grid_service.add_session(
             db,
             actor=ACTOR,

@@ -8,10 +8,34 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from anju.web.params import MAX_ID, NotNull, TextRule
+
+Code = Annotated[
+    str,
+    TextRule("编号", 32),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"}),
+]
+CommunityName = Annotated[str, TextRule("社区名称", 64, required=True)]
+GridName = Annotated[str, TextRule("网格名称", 64, required=True)]
+BuildingName = Annotated[str, TextRule("楼栋名称", 64, required=True)]
+Phone = Annotated[str, TextRule("电话", 32)]
+Address = Annotated[str, TextRule("地址", 200)]
+Note = Annotated[str, TextRule("公开说明", 500)]
+PersonName = Annotated[str, TextRule("姓名", 64)]
+RequiredPerson = Annotated[str, TextRule("姓名", 64, required=True)]
+Title = Annotated[str, TextRule("案件名称", 128, required=True)]
+Place = Annotated[str, TextRule("地点", 128)]
+Summary = Annotated[str, TextRule("纠纷概况", 2000, multiline=True)]
+Notes = Annotated[str, TextRule("调解记录", 4000, multiline=True)]
+OutcomeNote = Annotated[str, TextRule("结果说明", 2000, multiline=True)]
+Kind = Literal["neighbour", "family", "property", "tenancy", "labour", "expropriation", "other"]
+PartyRole = Literal["applicant", "respondent", "third", "witness"]
+Outcome = Literal["success", "partial", "failed", "transferred"]
+RefId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, description="The version as read; a stale one is a 409.")]
 Count = Annotated[int, Field(ge=0, le=100_000)]
 
@@ -41,10 +65,10 @@ class Changed(BaseModel):
 class CommunityCreate(_Write):
     """A new community (社区)."""
 
-    code: str = Field(max_length=32, description="编号：字母、数字、- 和 _")
-    name: str = Field(max_length=64)
-    phone: str = Field("", max_length=32)
-    address: str = Field("", max_length=200)
+    code: Code
+    name: CommunityName
+    phone: Phone = ""
+    address: Address = ""
     sort: Count = 0
 
 
@@ -52,10 +76,10 @@ class CommunityUpdate(_Write):
     """Changed fields of a community."""
 
     version: Version
-    name: str | None = Field(None, max_length=64)
-    phone: str | None = Field(None, max_length=32)
-    address: str | None = Field(None, max_length=200)
-    sort: Count | None = None
+    name: Annotated[CommunityName | None, NotNull("社区名称")] = None
+    phone: Annotated[Phone | None, NotNull("电话")] = None
+    address: Annotated[Address | None, NotNull("地址")] = None
+    sort: Annotated[Count | None, NotNull("排序")] = None
 
 
 class CommunityRead(BaseModel):
@@ -74,13 +98,13 @@ class CommunityRead(BaseModel):
 class GridCreate(_Write):
     """A new grid (网格) of a community; ``boundary`` a GeoJSON Polygon/MultiPolygon (WGS-84)."""
 
-    community_id: int = Field(ge=1)
-    code: str = Field(max_length=32)
-    name: str = Field(max_length=64)
+    community_id: RefId
+    code: Code
+    name: GridName
     boundary: dict[str, Any] | None = None
-    worker_user_id: int | None = Field(None, ge=1, description="a user with the role grid_worker")
-    public_phone: str = Field("", max_length=32)
-    public_note: str = Field("", max_length=500)
+    worker_user_id: RefId | None = Field(None, description="a user with the role grid_worker")
+    public_phone: Phone = ""
+    public_note: Note = ""
     households: Count = 0
 
 
@@ -88,23 +112,23 @@ class GridUpdate(_Write):
     """Changed fields of a grid (``worker_user_id: null`` removes the worker)."""
 
     version: Version
-    community_id: int | None = Field(None, ge=1)
-    name: str | None = Field(None, max_length=64)
+    community_id: Annotated[RefId | None, NotNull("社区")] = None
+    name: Annotated[GridName | None, NotNull("网格名称")] = None
     boundary: dict[str, Any] | None = None
-    worker_user_id: int | None = Field(None, ge=1)
-    public_phone: str | None = Field(None, max_length=32)
-    public_note: str | None = Field(None, max_length=500)
-    households: Count | None = None
+    worker_user_id: RefId | None = None
+    public_phone: Annotated[Phone | None, NotNull("公开电话")] = None
+    public_note: Annotated[Note | None, NotNull("公开说明")] = None
+    households: Annotated[Count | None, NotNull("户数")] = None
 
 
 class BuildingWrite(_Write):
     """A building (楼栋) of a grid with its leader (楼栋长)."""
 
-    name: str = Field(max_length=64)
-    address: str = Field("", max_length=200)
+    name: BuildingName
+    address: Address = ""
     households: Count = 0
-    leader_name: str = Field("", max_length=64)
-    leader_phone: str = Field("", max_length=32)
+    leader_name: PersonName = ""
+    leader_phone: Phone = ""
     leader_party_member: bool = False
 
 
@@ -112,12 +136,12 @@ class BuildingUpdate(_Write):
     """Changed fields of a building."""
 
     version: Version
-    name: str | None = Field(None, max_length=64)
-    address: str | None = Field(None, max_length=200)
-    households: Count | None = None
-    leader_name: str | None = Field(None, max_length=64)
-    leader_phone: str | None = Field(None, max_length=32)
-    leader_party_member: bool | None = None
+    name: Annotated[BuildingName | None, NotNull("楼栋名称")] = None
+    address: Annotated[Address | None, NotNull("地址")] = None
+    households: Annotated[Count | None, NotNull("户数")] = None
+    leader_name: Annotated[PersonName | None, NotNull("楼栋长")] = None
+    leader_phone: Annotated[Phone | None, NotNull("电话")] = None
+    leader_party_member: Annotated[bool | None, NotNull("党员")] = None
 
 
 class BuildingRead(BaseModel):
@@ -170,21 +194,21 @@ class PartyWrite(BaseModel):
     """A party of a mediation case."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(max_length=64)
-    role: str = Field(description="applicant / respondent / third / witness (or 申请人 …)")
-    phone: str = Field("", max_length=32)
+    name: RequiredPerson
+    role: PartyRole
+    phone: Phone = ""
 
 
 class CaseCreate(_Write):
     """A new mediation case (矛盾调解)."""
 
-    grid_id: int = Field(ge=1)
-    title: str = Field(max_length=128)
-    kind: str = Field(description="neighbour / family / property / tenancy / labour / expropriation / other")
-    summary: str = Field("", max_length=2000)
+    grid_id: RefId
+    title: Title
+    kind: Kind
+    summary: Summary = ""
     opened_on: date | None = None
-    household_ids: list[int] = Field([], max_length=50)
-    service_request_id: int | None = Field(None, ge=1)
+    household_ids: list[RefId] = Field([], max_length=50)
+    service_request_id: RefId | None = None
     parties: list[PartyWrite] = Field([], max_length=20)
 
 
@@ -193,17 +217,17 @@ class SessionWrite(_Write):
 
     version: Version
     held_on: date
-    place: str = Field("", max_length=128)
-    mediator: str = Field(max_length=64)
-    notes: str = Field("", max_length=4000)
+    place: Place = ""
+    mediator: RequiredPerson
+    notes: Notes = ""
 
 
 class CaseClose(_Write):
     """Close a case with its outcome (success / partial / failed / transferred)."""
 
     version: Version
-    outcome: str
-    outcome_note: str = Field("", max_length=2000)
+    outcome: Outcome
+    outcome_note: OutcomeNote = ""
     closed_on: date | None = None
 
 

@@ -303,10 +303,11 @@ def add_session(
     """Record a mediation session of an open case (audited; the case's version goes up)."""
     c = _lock_open(session, case_id, expected_version)
     held_on = _date(values, "held_on", "调解日期")
-    if held_on < c.opened_on:
-        raise ValidationFailed(
+    if held_on < c.opened_on:  # an order with stored data: a conflict, as dates out of order are elsewhere
+        raise Conflict(
             "调解日期不能早于受理日期",
-            "held_on",
+            "held before the case was opened",
+            code="date_order",
             details=[{"field": "held_on", "message": "调解日期早于受理日期"}],
         )
     notes_raw = _long(values, "notes", "调解记录", 4000)
@@ -349,7 +350,12 @@ def close_case(
         )
     closed_on = _date(values, "closed_on", "结案日期", today_shanghai())
     if closed_on < c.opened_on:
-        raise ValidationFailed("结案日期不能早于受理日期", "closed_on")
+        raise Conflict(
+            "结案日期不能早于受理日期",
+            "closed before the case was opened",
+            code="date_order",
+            details=[{"field": "closed_on", "message": "结案日期早于受理日期"}],
+        )
     c.status, c.outcome, c.outcome_note, c.closed_on = "closed", outcome, note, closed_on
     bump_version(session, c)
     audit_service.record(

@@ -7,7 +7,7 @@
 
   const PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295",
+    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#6b6ecf", "#d37295",
   ];
 
   function colour(i) {
@@ -73,7 +73,7 @@
     if (!box || typeof L === "undefined") return;
     const status = document.getElementById("grid-map-status");
     const target = document.getElementById("grid-card");
-    const map = L.map(box, { zoomControl: true, attributionControl: false, preferCanvas: false });
+    const map = L.map(box, { zoomControl: true, attributionControl: false, zoomSnap: 0.25 });
     if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
     map.setView([30.2, 120.1], 13);
     const api = { map: map, grids: null, addRequests: (data) => requestLayer(map, data) };

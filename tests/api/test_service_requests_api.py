@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from anju.db.session import unit_of_work
 from anju.identity.models import User
+from anju.service_request import rules
+from anju.service_request.api import StatusName
 from anju.service_request.models import Department, DepartmentMember, ServiceCategory
 from tests.api.permission_calls import PNG
 from tests.factories import World
@@ -208,7 +210,6 @@ def test_list_filters_and_keyset_paging(client_as: ClientAs) -> None:
     )
     assert client.get(API, params={"department_id": department_id + 1}).json()["items"] == []
     assert client.get(API, params={"overdue": "true"}).json()["items"] == []
-    bad = client.get(API, params={"status": "nope"})
-    assert (bad.status_code, bad.json()["message"]) == (422, "状态“nope”不存在")
-    bad = client.get(API, params={"cursor": "garbage"})
-    assert (bad.status_code, bad.json()["message"]) == (422, "分页游标无效")
+    assert client.get(API, params={"status": "nope"}).status_code == 422
+    assert client.get(API, params={"cursor": "garbage"}).status_code == 422
+    assert set(get_args(StatusName)) == set(rules.STATUSES)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,10 @@ from anju.web.params import (
     error_responses,
 )
 
+StatusName = Literal["submitted", "dispatched", "in_progress", "published", "closed", "rejected", "merged"]
+CURSOR_PATTERN = request_service.CURSOR_PATTERN
+SecretQuery = Annotated[str, Query(pattern=r"^[0-9A-Za-z]{1,32}$", description="提交时得到的查询码")]
+CodePath = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,32}$", description="诉求编号，如 20261205-0007")]
 router = APIRouter(tags=["service-requests"], responses=error_responses(*READ_ERRORS))
 public_router = APIRouter(tags=["public-requests"])
 READ = requires(Permission.GRID_READ)
@@ -176,7 +181,7 @@ async def _photos(files: list[UploadFile]) -> list[request_service.Photo]:
 
 @router.get(BASE, response_model=s.RequestList)
 def list_requests(
-    status: str | None = Query(
+    status: StatusName | None = Query(
         None, description="状态：" + "、".join(f"{k}={v}" for k, v in rules.STATUSES.items())
     ),
     category_id: OptionalIdQuery = None,
@@ -185,7 +190,7 @@ def list_requests(
     submitted_from: date | None = Query(None, description="提交日期起（含，北京时间）"),
     submitted_to: date | None = Query(None, description="提交日期止（含，北京时间）"),
     overdue: bool | None = Query(None, description="true=只看超期，false=只看未超期"),
-    cursor: str = Query("", max_length=80, description="上一页返回的 next_cursor"),
+    cursor: str = Query("", max_length=40, pattern=CURSOR_PATTERN, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
@@ -458,11 +463,17 @@ def _submitted(done: request_service.Submitted) -> s.Submitted:
     )
 
 
+def _exact(degrees: float) -> Decimal:
+    """A coordinate from the query as the exact decimal the columns keep (6 places)."""
+    return Decimal(repr(degrees)).quantize(Decimal("0.000001"))
+
+
 @public_router.get(PUBLIC + "/nearby", response_model=list[s.NearbyRead])
 def nearby(
     category_id: int = Query(..., ge=1, le=MAX_ID),
-    lng: Decimal = Query(..., ge=-180, le=180),
-    lat: Decimal = Query(..., ge=-90, le=90),
+    # Numbers in the query's schema (a Decimal's allows text a client may send empty); exact from here on.
+    lng: float = Query(..., ge=-180, le=180, description="经度（WGS-84）"),
+    lat: float = Query(..., ge=-90, le=90, description="纬度（WGS-84）"),
     db: Session = Depends(get_db),
 ) -> list[s.NearbyRead]:
     """Open (and lately closed) requests of the category within ~100 m, to follow instead of filing."""
@@ -475,7 +486,7 @@ def nearby(
             status_label=rules.STATUSES.get(r.status, r.status),
             submitted_at=r.submitted_at,
         )
-        for r in request_service.nearby(db, category_id=category_id, lng=lng, lat=lat)
+        for r in request_service.nearby(db, category_id=category_id, lng=_exact(lng), lat=_exact(lat))
     ]
 
 
@@ -509,34 +520,36 @@ async def submit(
 
 @public_router.get(PUBLIC + "/{code}", response_model=s.PublicRequestRead, responses=error_responses(404))
 def follow(
-    code: str,
-    secret: str = Query(..., min_length=1, max_length=32, description="提交时得到的查询码"),
+    code: CodePath,
+    secret: SecretQuery,
     db: Session = Depends(get_db),
 ) -> s.PublicRequestRead:
     """Follow a request by its code and secret: state, the five orders' progress, public history."""
-    return public_read(db, request_service.by_code(db, code=code[:32], secret=secret))
+    return public_read(db, request_service.by_code(db, code=code, secret=secret))
 
 
 @public_router.get(
     PUBLIC + "/{code}/photos/{photo_id}", response_class=Response, responses=error_responses(404)
 )
 def public_photo(
-    code: str,
+    code: CodePath,
     photo_id: IdPath,
-    secret: str = Query(..., min_length=1, max_length=32),
+    secret: SecretQuery,
     db: Session = Depends(get_db),
 ) -> Response:
     """A photo of a followed request."""
-    req = request_service.by_code(db, code=code[:32], secret=secret)
+    req = request_service.by_code(db, code=code, secret=secret)
     return _photo_response(db, req.id, photo_id)
 
 
 @public_router.post(
     PUBLIC + "/{code}/verify", response_model=s.PublicRequestRead, responses=error_responses(404, 409, 422)
 )
-def public_verify(code: str, body: s.PublicVerifyBody, db: Session = Depends(get_db)) -> s.PublicRequestRead:
+def public_verify(
+    code: CodePath, body: s.PublicVerifyBody, db: Session = Depends(get_db)
+) -> s.PublicRequestRead:
     """群众验单 by the resident: rating 1-5, solved or partly solved; closes the request."""
-    req = request_service.by_code(db, code=code[:32], secret=body.secret)
+    req = request_service.by_code(db, code=code, secret=body.secret)
     request_service.verify(
         db,
         actor=None,
@@ -553,9 +566,11 @@ def public_verify(code: str, body: s.PublicVerifyBody, db: Session = Depends(get
 @public_router.post(
     PUBLIC + "/{code}/reopen", response_model=s.PublicRequestRead, responses=error_responses(404, 409, 422)
 )
-def public_reopen(code: str, body: s.PublicReopenBody, db: Session = Depends(get_db)) -> s.PublicRequestRead:
+def public_reopen(
+    code: CodePath, body: s.PublicReopenBody, db: Session = Depends(get_db)
+) -> s.PublicRequestRead:
     """Not solved: the resident sends it back to the department (返工)."""
-    req = request_service.by_code(db, code=code[:32], secret=body.secret)
+    req = request_service.by_code(db, code=code, secret=body.secret)
     request_service.reopen(
         db,
         actor=None,

@@ -8,6 +8,7 @@ from anju.service_request.service.deadlines import EscalationRun, due_ids, escal
 from anju.service_request.service.desk import accept, decide_postpone, merge, reject
 from anju.service_request.service.handle import publish, request_postpone, send_back, take
 from anju.service_request.service.queries import (
+    CURSOR_PATTERN,
     Filters,
     RequestPage,
     by_code,
@@ -29,6 +30,7 @@ from anju.service_request.service.submit import (
 from anju.service_request.service.verify import auto_close, reopen, verify
 
 __all__ = [
+    "CURSOR_PATTERN",
     "RESIDENT",
     "SYSTEM",
     "TOPIC",

@@ -4,7 +4,7 @@ its history, a resident following by code and secret, and photos."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,9 @@ from anju.service_request.service._common import DEPARTMENT_ROLES, department_na
 from anju.service_request.service.submit import secret_matches
 
 MAX_LIMIT = 200
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The pattern of a keyset cursor (:func:`encode_cursor`).
+CURSOR_PATTERN = r"^(\d{1,16}_\d{1,16})?$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +49,16 @@ def _start_of(day: date) -> datetime:
 
 
 def encode_cursor(req: ServiceRequest) -> str:
-    """The keyset cursor after ``req``: its submission instant and id."""
-    return f"{req.submitted_at.isoformat()}_{req.id}"
+    """The keyset cursor after ``req``: its submission instant (microseconds since the epoch) and id."""
+    at = req.submitted_at - EPOCH
+    return f"{at // timedelta(microseconds=1)}_{req.id}"
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, _, rid = cursor.rpartition("_")
-        return datetime.fromisoformat(at), int(rid)
-    except ValueError:
-        raise fail("cursor", "分页游标无效") from None
+    at, sep, rid = cursor.partition("_")
+    if not (sep and at.isdigit() and rid.isdigit() and len(at) <= 16 and len(rid) <= 16):
+        raise fail("cursor", "分页游标无效")
+    return EPOCH + timedelta(microseconds=int(at)), int(rid)
 
 
 def visible_departments(db: Session, actor: Actor) -> list[int] | None:

@@ -94,7 +94,12 @@ def test_a_resident_files_follows_and_verifies(client_as: ClientAs) -> None:
     h = {"X-CSRF-Token": csrf}
     [row] = client.get(API, params={"status": "submitted"}).json()["items"]
     rid = row["id"]
-    assert (row["reporter_name"], row["department_id"], row["version"]) == ("王女士", department_id, 1)
+    assert (row["reporter_name"], row["reporter_phone"], row["department_id"], row["version"]) == (
+        "王女士",
+        "13800000000",
+        department_id,
+        1,
+    )
     r = client.post(f"{API}/{rid}/accept", json={"version": 1, "priority": "urgent"}, headers=h)
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["priority"], r.json()["department"]) == (
@@ -137,6 +142,7 @@ def test_a_resident_files_follows_and_verifies(client_as: ClientAs) -> None:
 
     client, _, _ = client_as("auditor")
     detail = client.get(f"{API}/{rid}").json()
+    assert (detail["reporter_name"], detail["reporter_phone"]) == ("王女士", "138****0000")
     assert [(h["action"], h["gb_step"]) for h in detail["history"]] == [
         ("submit", "信息收集"),
         ("accept", "立案派遣"),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
+from anju.core.masking import mask_phone
 from anju.errors import NotFound
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -34,6 +35,8 @@ StatusName = Literal["submitted", "dispatched", "in_progress", "published", "clo
 CURSOR_PATTERN = request_service.CURSOR_PATTERN
 SecretQuery = Annotated[str, Query(pattern=r"^[0-9A-Za-z]{1,32}$", description="提交时得到的查询码")]
 CodePath = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,32}$", description="诉求编号，如 20261205-0007")]
+#: Roles that see the reporter's phone in full (they call the resident back).
+CALL_BACK_ROLES = frozenset({"community", "department", "grid_worker"})
 router = APIRouter(tags=["service-requests"], responses=error_responses(*READ_ERRORS))
 public_router = APIRouter(tags=["public-requests"])
 READ = requires(Permission.GRID_READ)
@@ -64,8 +67,9 @@ def _events(db: Session, req: request_service.ServiceRequest, *, public_only: bo
     return out
 
 
-def request_read(db: Session, req: request_service.ServiceRequest) -> s.RequestRead:
-    """A request as the office sees it."""
+def request_read(db: Session, req: request_service.ServiceRequest, role: str) -> s.RequestRead:
+    """A request as the office sees it: the reporter's phone in full only for those who call back
+    (the desk, the department, grid workers); masked for readers such as the auditor."""
     cat, dep = request_service.names(db, req)
     return s.RequestRead(
         id=req.id,
@@ -79,7 +83,7 @@ def request_read(db: Session, req: request_service.ServiceRequest) -> s.RequestR
         grid_id=req.grid_id,
         community_id=req.community_id,
         reporter_name=req.reporter_name,
-        reporter_phone=req.reporter_phone,
+        reporter_phone=req.reporter_phone if role in CALL_BACK_ROLES else mask_phone(req.reporter_phone),
         channel=req.channel,
         status=req.status,
         status_label=rules.STATUSES.get(req.status, req.status),
@@ -110,10 +114,10 @@ def request_read(db: Session, req: request_service.ServiceRequest) -> s.RequestR
     )
 
 
-def request_detail(db: Session, req: request_service.ServiceRequest) -> s.RequestDetail:
+def request_detail(db: Session, req: request_service.ServiceRequest, role: str) -> s.RequestDetail:
     """A request with its whole history and photo ids."""
     return s.RequestDetail(
-        **request_read(db, req).model_dump(),
+        **request_read(db, req, role).model_dump(),
         history=_events(db, req, public_only=False),
         photos=[p.id for p in request_service.photos(db, request_id=req.id)],
     )
@@ -212,7 +216,9 @@ def list_requests(
         cursor=cursor,
         limit=limit,
     )
-    return s.RequestList(items=[request_read(db, r) for r in page.items], next_cursor=page.next_cursor)
+    return s.RequestList(
+        items=[request_read(db, r, user.role) for r in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post(BASE, response_model=s.Submitted, status_code=201, responses=error_responses(*WRITE_ERRORS))
@@ -250,7 +256,7 @@ def get_request(
     request_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
 ) -> s.RequestDetail:
     """One request with its whole history (internal rows included) and photo ids."""
-    return request_detail(db, request_service.get(db, actor=user.actor(), request_id=request_id))
+    return request_detail(db, request_service.get(db, actor=user.actor(), request_id=request_id), user.role)
 
 
 @router.get(BASE + "/{request_id}/photos/{photo_id}", response_class=Response)
@@ -284,7 +290,7 @@ def accept(
         category_id=body.category_id,
         note=body.note,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/reject", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -299,7 +305,7 @@ def reject(
     req = request_service.reject(
         db, actor=_actor(user, request), request_id=request_id, version=body.version, reason=body.reason
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/merge", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -319,7 +325,7 @@ def merge(
         into_id=body.into_id,
         reason=body.reason,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/postpone-decision", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -339,7 +345,7 @@ def decide_postpone(
         approve=body.approve,
         reason=body.reason,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/take", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -352,7 +358,7 @@ def take(
 ) -> s.RequestDetail:
     """部门接单 (members of the request's department only; two at once: one wins, 409 for the other)."""
     req = request_service.take(db, actor=_actor(user, request), request_id=request_id, version=body.version)
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/send-back", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -367,7 +373,7 @@ def send_back(
     req = request_service.send_back(
         db, actor=_actor(user, request), request_id=request_id, version=body.version, reason=body.reason
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/postpone", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -387,7 +393,7 @@ def postpone(
         new_due_at=body.new_due_at,
         reason=body.reason,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/publish", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -405,7 +411,7 @@ async def publish(
     req = request_service.publish(
         db, actor=_actor(user, request), request_id=request_id, version=version, result=result, photos=files
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/verify", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -426,7 +432,7 @@ def verify(
         resolution=body.resolution,
         comment=body.comment,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 @router.post(BASE + "/{request_id}/reopen", response_model=s.RequestDetail, responses=W_ERRORS)
@@ -446,7 +452,7 @@ def reopen(
         reason=body.reason,
         rating=body.rating,
     )
-    return request_detail(db, req)
+    return request_detail(db, req, user.role)
 
 
 # --------------------------------------------------------------------------- residents (no account)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,13 @@ def test_two_members_take_without_a_version(engine: tuple[Engine, RequestWorld])
     )
     assert sorted(results) == ["illegal_transition", "ok"]
     assert [a for a, _ in _rows(eng, rid)[2]] == ["submit", "accept", "take"]
+
+
+def test_residents_filing_at_once_get_distinct_codes(engine: tuple[Engine, RequestWorld]) -> None:
+    eng, w = engine
+    at = T0 + timedelta(days=30)  # a day of its own
+    results = _parallel([(lambda: _write(eng, lambda db: file(db, w, at=at))) for _ in range(4)])
+    assert results == ["ok"] * 4
+    with Session(eng) as db:
+        codes = sorted(db.scalars(select(ServiceRequest.code).where(ServiceRequest.submitted_at == at)))
+    assert codes == [f"20270106-000{i}" for i in range(1, 5)]

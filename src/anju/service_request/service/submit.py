@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,8 +133,17 @@ def store_photos(
 
 
 def _next_code(db: Session, now: datetime) -> str:
+    """The next public code of the day (Shanghai). The day's last code is read locking (FOR UPDATE:
+    a current read, also under MariaDB's repeatable read), so a filer that lost a race to the unique
+    index sees the winner's code on its retry."""
     prefix = now.astimezone(SHANGHAI).strftime("%Y%m%d") + "-"
-    last = db.scalar(select(func.max(ServiceRequest.code)).where(ServiceRequest.code.like(prefix + "%")))
+    last = db.scalar(
+        select(ServiceRequest.code)
+        .where(ServiceRequest.code.like(prefix + "%"))
+        .order_by(ServiceRequest.code.desc())
+        .limit(1)
+        .with_for_update()
+    )
     n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{n:04d}"
 

@@ -95,21 +95,9 @@ def create_app() -> FastAPI:
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for router in service_request_api.routers:  # the five-order request loop (#14)
         app.include_router(router, prefix="/api/v1")
-    for module in (
-        identity_pages,
-        project_pages,
-        household_pages,
-        audit_pages,
-        compensation_pages,
-        import_pages,
-    ):
+    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
-    for router in [
-        *campaign_pages.routers,
-        *agreement_pages.routers,
-        payment_pages.router,
-        housing_pages.router,
-    ]:
+    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import unavailable
 from tests.e2e.conftest import ROOT, Server
+from tests.e2e.test_csp import _RECORD_VIOLATIONS
 from tests.factories import ACTOR, PASSWORD
 from tests.live_server import serve_world
 
@@ -94,6 +95,7 @@ def test_grid_map_draws_grids_by_community_and_opens_a_card(
     page = open_page(1366, 768)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.add_init_script(_RECORD_VIOLATIONS)  # the map works under the Content-Security-Policy
     login(page, grid_server, "community")
     page.goto(grid_server.url + "/grids/map")
     page.wait_for_selector("#grid-map[data-ready='1']")
@@ -109,11 +111,12 @@ def test_grid_map_draws_grids_by_community_and_opens_a_card(
     assert "测试grid_worker" in text and "0570-870010" in text and "王红梅" in text and "党员" in text
     assert page.evaluate("() => typeof window.AnjuGridMap.addRequests") == "function"
     shots(page, "grid-map-1366")
-    assert errors == []
+    assert errors == [] and page.evaluate("() => window.__csp") == []
 
 
 def test_public_card_on_a_phone_without_login(grid_server: Server, open_page: OpenPage, shots: Shots) -> None:
     page = open_page(390, 844)
+    page.add_init_script(_RECORD_VIOLATIONS)
     page.goto(grid_server.url + "/public/grids")
     page.click("text=东埠第2网格")
     page.wait_for_url(re.compile(r".*/public/grids/SQ1-2$"))
@@ -126,3 +129,4 @@ def test_public_card_on_a_phone_without_login(grid_server: Server, open_page: Op
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390
     shots(page, "grid-public-card-390")
+    assert page.evaluate("() => window.__csp") == []

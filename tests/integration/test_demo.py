@@ -148,9 +148,7 @@ def _signing_is_populated(db: Session, rural_id: int, shanty_id: int) -> None:
     statuses = db.scalars(select(AgreementChange.status).where(AgreementChange.project_id == rural_id)).all()
     assert sorted(statuses) == ["approved", "requested", "requested"]
     assert db.scalar(select(func.max(AgreementSnapshot.revision))) == 2
-    assert (
-        db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
-    )
+    assert db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
     shanty_conditions = set(
         db.scalars(select(Agreement.condition_kind).where(Agreement.project_id == shanty_id))
     )
@@ -207,24 +205,16 @@ def _check_demo_grids(db: Session) -> None:
     assert (len(communities), len(cards)) == (11, 82)
     assert sorted({len([c for c in cards if c.community.id == k.id]) for k in communities}) == [7, 8]
     assert all(c.grid.boundary for c in cards)
+    shapes = {c.grid.code: grid_rules.parse_boundary(c.grid.boundary) for c in cards}
     for card in cards:
-        shape = grid_rules.parse_boundary(card.grid.boundary)
         centre = (Decimal(card.grid.centroid_lng), Decimal(card.grid.centroid_lat))
-        inside = [
-            o.grid.code
-            for o in cards
-            if grid_rules.shape_contains(grid_rules.parse_boundary(o.grid.boundary), centre)
-        ]
+        inside = [code for code, shape in shapes.items() if grid_rules.shape_contains(shape, centre)]
         assert inside == [card.grid.code], (card.grid.code, inside)
-        assert grid_rules.shape_contains(shape, centre)
         assert card.worker_name and 3 <= len(card.buildings) <= 6
         assert card.grid.households == card.building_households > 0
-    workers = {c.grid.worker_user_id for c in cards}
-    assert len(workers) == 11
+    assert len({c.grid.worker_user_id for c in cards}) == 11
     leaders = [b for c in cards for b in c.buildings]
-    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(
-        leaders
-    )
+    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(leaders)
     cases = grid_service.list_cases(db)
     assert (len(cases), sum(c.status == "closed" for c in cases)) == (7, 5)
     assert {c.outcome for c in cases} == {"", "success", "partial", "failed", "transferred"}

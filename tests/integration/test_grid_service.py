@@ -182,6 +182,13 @@ def test_geojson_import_creates_and_updates_and_exports_again(db: Session, worke
     )
     assert grid_service.import_grids(db, actor=ACTOR, content=moved, filename="m.geojson").grids_updated == 1
     assert grid_service.grid_at(db, lng="121.005", lat="31.005") is grid_service.get_grid_by_code(db, "G2")
+    # A feature without a name keeps the grid's name (and a new grid is named by its code).
+    unnamed = collection(
+        feature({"community": "东埠社区", "code": "G2"}, square(121, 31)),
+        feature({"community": "东埠社区", "code": "G9"}, square(122, 31)),
+    )
+    grid_service.import_grids(db, actor=ACTOR, content=unnamed, filename="u.geojson")
+    assert [g.name for g in grid_service.list_grids(db)] == ["一网格", "二网格（新）", "G9"]
 
 
 def test_a_bad_geojson_names_every_feature_and_imports_nothing(db: Session, worker: int) -> None:

@@ -3,7 +3,6 @@ lookup, imports, and mediation cases."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -33,7 +32,7 @@ from anju.grid.schemas import (
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import READ_ERRORS, IdPath, error_responses
+from anju.web.params import MAX_ID, READ_ERRORS, IdPath, error_responses
 
 router = APIRouter(tags=["grids"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.GRID_READ)
@@ -107,7 +106,7 @@ def update_community(
 
 @router.get("/grids", response_model=list[GridRead])
 def list_grids(
-    community_id: int | None = Query(None, ge=1),
+    community_id: int | None = Query(None, ge=1, le=MAX_ID),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
 ) -> list[GridRead]:
@@ -117,7 +116,7 @@ def list_grids(
 
 @router.get("/grids/geojson")
 def grids_geojson(
-    community_id: int | None = Query(None, ge=1),
+    community_id: int | None = Query(None, ge=1, le=MAX_ID),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
 ) -> dict[str, Any]:
@@ -128,8 +127,10 @@ def grids_geojson(
 
 @router.get("/grids/at", response_model=GridRead | None)
 def grid_at(
-    lng: Decimal = Query(ge=-180, le=180, description="经度（WGS-84）"),
-    lat: Decimal = Query(ge=-90, le=90, description="纬度（WGS-84）"),
+    # Floats in the query (a JSON number in the document); the lookup reads them through their
+    # shortest repr into Decimal, so 120.105 is exactly 120.105.
+    lng: float = Query(ge=-180, le=180, description="经度（WGS-84）"),
+    lat: float = Query(ge=-90, le=90, description="纬度（WGS-84）"),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
 ) -> GridRead | None:
@@ -281,7 +282,7 @@ def case_read(db: Session, case_id: int) -> CaseRead:
 
 @router.get("/mediation-cases", response_model=list[CaseSummary])
 def list_cases(
-    grid_id: int | None = Query(None, ge=1),
+    grid_id: int | None = Query(None, ge=1, le=MAX_ID),
     status: str | None = Query(None, pattern="^(open|closed)$"),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),

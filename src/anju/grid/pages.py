@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -18,7 +18,7 @@ from anju.grid import service as grid_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import IdPath
+from anju.web.params import MAX_ID, IdPath
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -40,7 +40,7 @@ def _version(form: Any) -> int | None:
 @router.get("/grids")
 def grid_list(
     request: Request,
-    community_id: int | None = None,
+    community_id: int | None = Query(None, ge=1, le=MAX_ID),
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -240,7 +240,7 @@ def _new_case_page(
 @router.get("/mediation/new")
 def mediation_new_form(
     request: Request,
-    grid_id: int | None = None,
+    grid_id: int | None = Query(None, ge=1, le=MAX_ID),
     user: CurrentUser = Depends(MEDIATE),
     db: Session = Depends(get_db),
 ) -> Response:

@@ -197,10 +197,8 @@ def _features(document: Any, workers: dict[str, int | None], errors: list[dict[s
             bad("geometry", str(exc).lstrip("："))
         values: dict[str, Any] = {"boundary": feature.get("geometry")}
         for prop, key in (("name", "name"), ("phone", "public_phone"), ("households", "households")):
-            if prop in props:
+            if _cell(props.get(prop)) or (prop == "phone" and prop in props):
                 values[key] = _cell(props.get(prop))
-        if not _cell(props.get("name")):
-            values["name"] = code
         worker = _cell(props.get("worker"))
         if worker:
             _resolve_worker(worker, workers, lambda m, bad=bad: bad("worker", m), values)

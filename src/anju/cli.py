@@ -49,6 +49,7 @@ LAZY: dict[str, _Lazy] = {
     "agreement": _Lazy("anju.agreement.cli", "app", "签约与协议"),
     "housing": _Lazy("anju.housing.cli", "app", "安置房：小区、房源与选房顺序"),
     "grid": _Lazy("anju.grid.cli", "app", "网格：社区、网格、楼栋长与边界导入导出"),
+    "requests": _Lazy("anju.service_request.cli", "app", "五单诉求：超期标记、升级与逾期未验结案"),
     "demo": _Lazy("anju.demo.cli", "demo_command", "生成演示数据（可选随后启动服务）"),
     "backup": _Lazy("anju.backup.cli", "backup", "备份全部数据与附件"),
     "restore": _Lazy("anju.backup.cli", "restore", "从备份恢复到空库"),

@@ -29,7 +29,7 @@ from anju.db.session import unit_of_work
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.web.permission_matrix import AppRoute
-from tests.api import permission_housing
+from tests.api import permission_housing, permission_requests
 from tests.factories import ACTOR, World, id_number
 
 HEADS = ["张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟"]  # tests.factories.build_world
@@ -107,6 +107,7 @@ class Targets:
     housing: permission_housing.HousingTargets | None = (
         None  # an estate, a flat and a selection event (安置房)
     )
+    requests: permission_requests.RequestTargets | None = None  # a department, a category, requests (五单)
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -302,6 +303,7 @@ def _targets(
         agreement_id=_sibling_agreement(hid, head, code),
         change_id=_change_request(hid, head, f"{code}C"),
         housing=permission_housing.housing_targets(project_id, hid, head, code),
+        requests=permission_requests.request_targets(PNG),
     )
 
 
@@ -678,7 +680,15 @@ PLACEHOLDER_PARAMS.update(
 )
 PLACEHOLDER_PARAMS.update(transfer_id="no-such-transfer", key="min_balance_minutes")
 # Values of required query parameters.
-QUERY_VALUES = {"option": "cash", "old": 1, "new": 1, "version": 1, "lng": "120.1", "lat": "30.2"}
+QUERY_VALUES = {
+    "option": "cash",
+    "old": 1,
+    "new": 1,
+    "version": 1,
+    "lng": "120.1",
+    "lat": "30.2",
+    **permission_requests.QUERY,
+}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}
 
 
@@ -743,6 +753,8 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             values[name] = permission_housing.housing_path_value(
                 route, name, t.housing, spare=spare, n=t.next_serial()
             )
+        elif permission_requests.is_request_param(route, name) and t.requests is not None:
+            values[name] = permission_requests.path_value(route, name, t.requests, spare=spare)
         elif name == "number":  # a policy draft (方案草稿): the newest one, so that it may be saved on
             values[name] = newest_draft(t.project_id) if spare else 1  # a refused call writes nothing
         elif name == "scenario_id":  # a what-if scenario of its own per call (archiving consumes it)
@@ -1201,6 +1213,8 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
     }
     bodies.update(_payment_json(route, t))
     bodies.update(permission_housing.housing_json(route, t.housing, n))
+    if (request_body := permission_requests.request_json(route, t.requests)) is not None:
+        bodies[key] = request_body
     if t.housing is not None and (run := permission_housing.run_body(route, t.housing)) is not None:
         bodies[key] = run
     bodies[("POST", "/teams/{team_id}/dissolve")] = {"reason": "建错了"}  # a spare team (path_values)
@@ -1234,6 +1248,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         or route.key in permission_housing.SPARE_EVENT_ROUTES
         or route.key in permission_housing.RUN_ROUTES
         or route.key in permission_housing.CONFIRMATION_ROUTES
+        or route.key in permission_requests.ACTION_STATE
     )
     url = route.path.format(**path_values(route, t, spare=spare))
     kwargs: dict[str, Any] = {"follow_redirects": False}
@@ -1280,6 +1295,11 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
         return Call(route.method, url, kwargs, specified)
     if route.is_api and (files := permission_housing.housing_files(route, t.next_serial())) is not None:
         kwargs["files"] = files
+        if csrf is not None:
+            kwargs["headers"] = {"X-CSRF-Token": csrf}
+        return Call(route.method, url, kwargs, specified)
+    if route.is_api and (mp := permission_requests.request_multipart(route, t.requests, PNG)) is not None:
+        kwargs["files"], kwargs["data"] = mp
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
         return Call(route.method, url, kwargs, specified)

@@ -63,6 +63,27 @@ CHECKS = [
 # census upload (like the other uploads, the bank's result file) is a workbook checked row by
 # row. For them only "valid data is accepted" is off.
 CONTENT_CHECKED = {
+    # Service requests (#14): what an action accepts depends on the request's state and version (the
+    # five orders), a filing on the category and the photos' content: a valid body may be a 409 or 422.
+    ("POST", "/api/v1/service-requests"),
+    *(
+        ("POST", f"/api/v1/service-requests/{{request_id}}/{action}")
+        for action in (
+            "accept",
+            "reject",
+            "merge",
+            "postpone-decision",
+            "take",
+            "send-back",
+            "postpone",
+            "publish",
+            "verify",
+            "reopen",
+        )
+    ),
+    ("POST", "/api/v1/public/requests"),
+    ("POST", "/api/v1/public/requests/{code}/verify"),
+    ("POST", "/api/v1/public/requests/{code}/reopen"),
     ("POST", "/api/v1/projects/{project_id}/policies"),
     ("POST", "/api/v1/projects/{project_id}/census"),
     # census corrections: the workbook, and on apply the versions the preview returned (JSON)
@@ -97,6 +118,14 @@ ROLE_FOR = {
 }  # the case officer holds every other API permission but the grid and time-bank ones:
 GRID_PATHS = ("/api/v1/communities", "/api/v1/grids", "/api/v1/grid-buildings", "/api/v1/mediation-cases")
 TIME_BANK_PATHS = ("/api/v1/time-bank/",)  # 社区受理员 holds every time-bank permission
+# Service requests (#14): the community desk, but a department member takes, sends back, postpones, publishes.
+GRID_PATHS += ("/api/v1/service-requests",)
+ROLE_FOR.update(
+    {
+        f"/api/v1/service-requests/{{request_id}}/{a}": "department"
+        for a in ("take", "send-back", "postpone", "publish")
+    }
+)
 
 
 def role_for(path: str) -> str:

@@ -51,6 +51,8 @@ LAZY: dict[str, _Lazy] = {
     "demo": _Lazy("anju.demo.cli", "demo_command", "生成演示数据（可选随后启动服务）"),
     "backup": _Lazy("anju.backup.cli", "backup", "备份全部数据与附件"),
     "restore": _Lazy("anju.backup.cli", "restore", "从备份恢复到空库"),
+    # --- grid governance (#14)
+    "requests": _Lazy("anju.service_request.cli", "app", "居民诉求：逾期与升级 (the five-order loop)"),
 }
 # The pure engine's commands work on files; publishing into a project's database is the compensation domain's.
 POLICY_EXTRAS = {

@@ -40,6 +40,8 @@ from anju.project import api as project_api
 from anju.project import pages as project_pages
 from anju.reporting import api as reporting_api
 from anju.reporting import pages as reporting_pages
+from anju.service_request import api as service_request_api
+from anju.service_request import jobs as service_request_jobs
 from anju.web import errors, live, params, security
 from anju.web.middleware import UnitOfWorkMiddleware
 
@@ -60,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tasks.start_soon(anchoring.periodic_anchors, settings.audit_anchor_minutes)
         # Conditional agreements (附生效条件) decided as signings and deadlines pass (anju.agreement.jobs).
         tasks.start_soon(agreement_jobs.periodic_condition_checks)
+        # Overdue requests flagged and escalated, unverified ones closed (anju.service_request.jobs).
+        tasks.start_soon(service_request_jobs.periodic_escalation)
         yield
         tasks.cancel_scope.cancel()
 
@@ -87,6 +91,8 @@ def create_app() -> FastAPI:
     app.include_router(calculator_api.router, prefix="/api/v1")
     app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
     app.include_router(import_pages.api_router, prefix="/api/v1")
+    for router in service_request_api.routers:  # the five-order request loop (#14)
+        app.include_router(router, prefix="/api/v1")
     for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
         app.include_router(module.router)
     for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:

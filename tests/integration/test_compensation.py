@@ -22,14 +22,19 @@ SOURCE = (POLICY_DIR / "shantytown.yaml").read_text(encoding="utf-8")
 def test_publish_versions_are_immutable_and_audited(db: Session) -> None:
     w = build_world(db, households=2)
     before = audit_service.count(db)
-    pv = compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=SOURCE, file_name="s.yaml")
+    pv = compensation_service.publish(
+        db, actor=ACTOR, project_id=w.project_id, source=SOURCE, file_name="s.yaml"
+    )
     assert pv.version == 1
     assert pv.content_hash == compensation_service.content_hash(SOURCE)
     assert audit_service.count(db) == before + 1
     with pytest.raises(ValidationFailed) as exc:
         compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=SOURCE)
     assert "第 1 版完全相同" in exc.value.message_zh
-    amended = SOURCE.replace("relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15", "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18")
+    amended = SOURCE.replace(
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15",
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18",
+    )
     assert amended != SOURCE
     pv2 = compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=amended)
     assert pv2.version == 2
@@ -61,8 +66,14 @@ def test_calculation_from_the_household_file(db: Session) -> None:
     assert amounts["sign_reward"] == 0 and amounts["business_loss"] == 0
     assert r.total_fen == 103_187_450
     # a change to the file changes the result
-    b = household_service.get_household_file(db, scope=ALL, household_id=w.household_ids[0]).buildings[0].building
-    household_service.update_building(db, actor=ACTOR, scope=ALL, building_id=b.id, data={"legal_area": "90.00"})
+    b = (
+        household_service.get_household_file(db, scope=ALL, household_id=w.household_ids[0])
+        .buildings[0]
+        .building
+    )
+    household_service.update_building(
+        db, actor=ACTOR, scope=ALL, building_id=b.id, data={"legal_area": "90.00"}
+    )
     _, r2 = compensation_service.calculate(db, scope=ALL, household_id=w.household_ids[0], option="cash")
     assert r2.amounts()["house_value"] == 94_500_000
 
@@ -103,8 +114,14 @@ def test_whatif_cache_sees_a_change_made_in_the_same_second(db: Session) -> None
     w = build_world(db, households=3)
     compensation_service.publish(db, actor=ACTOR, project_id=w.project_id, source=SOURCE)
     _, _, first = budget.run_whatif(db, project_id=w.project_id, option="cash", changes={})
-    b = household_service.get_household_file(db, scope=ALL, household_id=w.household_ids[0]).buildings[0].building
-    household_service.update_building(db, actor=ACTOR, scope=ALL, building_id=b.id, data={"legal_area": "98.50"})
+    b = (
+        household_service.get_household_file(db, scope=ALL, household_id=w.household_ids[0])
+        .buildings[0]
+        .building
+    )
+    household_service.update_building(
+        db, actor=ACTOR, scope=ALL, building_id=b.id, data={"legal_area": "98.50"}
+    )
     _, _, second = budget.run_whatif(db, project_id=w.project_id, option="cash", changes={})
     # 10 ㎡ more at 10,500 元 plus 10% bonus, 15 元 relocation and 12 × 6 元 transition per ㎡
     assert second.base_total - first.base_total == 10 * (10_500 * 110 // 100 + 15 + 72) * 100

@@ -145,7 +145,9 @@ def _signing_is_populated(db: Session, rural_id: int, shanty_id: int) -> None:
     statuses = db.scalars(select(AgreementChange.status).where(AgreementChange.project_id == rural_id)).all()
     assert sorted(statuses) == ["approved", "requested", "requested"]
     assert db.scalar(select(func.max(AgreementSnapshot.revision))) == 2
-    assert db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
+    assert (
+        db.scalar(select(func.count()).select_from(Agreement).where(Agreement.amendment_flag.is_(True))) >= 2
+    )
     shanty_conditions = set(
         db.scalars(select(Agreement.condition_kind).where(Agreement.project_id == shanty_id))
     )

@@ -37,7 +37,9 @@ def test_search_by_part_of_name_code_address_and_full_id(db: Session) -> None:
 
 def test_filter_sort_and_page(db: Session) -> None:
     w = build_world(db, households=6)
-    east = household_service.list_households(db, scope=ALL, project_id=w.project_id, block_id=w.block_ids["E"])
+    east = household_service.list_households(
+        db, scope=ALL, project_id=w.project_id, block_id=w.block_ids["E"]
+    )
     assert [r.code for r in east.items] == ["H0001", "H0003", "H0005"]
     page2 = household_service.list_households(
         db, scope=ALL, project_id=w.project_id, sort="code", descending=True, page=PageRequest(page=2, size=4)
@@ -68,7 +70,10 @@ def test_bad_member_input_names_fields_and_writes_nothing(db: Session) -> None:
     bad = id_number(99)[:-1] + ("0" if id_number(99)[-1] != "0" else "1")
     with pytest.raises(ValidationFailed) as exc:
         household_service.add_member(
-            db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0],
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            household_id=w.household_ids[0],
             data={"name": "", "relation": "表亲", "id_number": bad, "phone": "123"},
         )
     fields = {d["field"]: d["message"] for d in exc.value.details}
@@ -82,7 +87,10 @@ def test_duplicate_member_in_project_refused(db: Session) -> None:
     w = build_world(db, households=2)
     with pytest.raises(Conflict) as exc:
         household_service.add_member(
-            db, actor=ACTOR, scope=ALL, household_id=w.household_ids[1],
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            household_id=w.household_ids[1],
             data={"name": "重复", "relation": "子女", "id_number": id_number(1)},
         )
     assert "H0001" in exc.value.message_zh
@@ -91,8 +99,12 @@ def test_duplicate_member_in_project_refused(db: Session) -> None:
 def test_member_update_audits_masked_id_and_history(db: Session) -> None:
     w = build_world(db, households=1)
     changes = household_service.update_member(
-        db, actor=ACTOR, scope=ALL, member_id=w.member_ids[0],
-        data={"phone": "13700001111", "dibao": "是", "id_number": id_number(50)}, reason="核实",
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        member_id=w.member_ids[0],
+        data={"phone": "13700001111", "dibao": "是", "id_number": id_number(50)},
+        reason="核实",
     )
     assert changes["phone"] == ["13800000000", "13700001111"]
     assert changes["dibao"] == [False, True]
@@ -119,26 +131,45 @@ def test_stale_version_refused(db: Session) -> None:
 def test_void_keeps_row_and_requires_reason(db: Session) -> None:
     w = build_world(db, households=2)
     with pytest.raises(ValidationFailed):
-        household_service.void_household(db, actor=ACTOR, scope=ALL, household_id=w.household_ids[1], reason=" ")
-    household_service.void_household(db, actor=ACTOR, scope=ALL, household_id=w.household_ids[1], reason="重复登记")
+        household_service.void_household(
+            db, actor=ACTOR, scope=ALL, household_id=w.household_ids[1], reason=" "
+        )
+    household_service.void_household(
+        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[1], reason="重复登记"
+    )
     assert db.get(Household, w.household_ids[1]) is not None
     assert household_service.list_households(db, scope=ALL, project_id=w.project_id).total == 1
 
 
 def test_attachment_stored_by_checksum(db: Session) -> None:
     w = build_world(db, households=1)
-    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00" + b"0" * 100
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00"
+        + b"0" * 100
+    )
     a = household_service.add_attachment(
-        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], filename="../../现场.png",
-        content_type="image/png", content=png, kind="photo",
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=w.household_ids[0],
+        filename="../../现场.png",
+        content_type="image/png",
+        content=png,
+        kind="photo",
     )
     assert a.filename == "现场.png"
     got, data = household_service.get_attachment(db, scope=ALL, attachment_id=a.id)
     assert data == png and got.sha256 == a.sha256
     with pytest.raises(ValidationFailed):
         household_service.add_attachment(
-            db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], filename="x.exe",
-            content_type="application/x-msdownload", content=b"MZ", kind="photo",
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            household_id=w.household_ids[0],
+            filename="x.exe",
+            content_type="application/x-msdownload",
+            content=b"MZ",
+            kind="photo",
         )
 
 
@@ -170,7 +201,12 @@ def test_an_edit_moves_the_data_version_so_cached_searches_are_not_reused(db: Se
     before = listing.data_key(db, w.project_id)
     assert household_service.list_households(db, scope=ALL, project_id=w.project_id, q="张建设").total == 0
     household_service.update_household(
-        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], data={"head_name": "张建设"}, reason="更正"
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=w.household_ids[0],
+        data={"head_name": "张建设"},
+        reason="更正",
     )
     assert listing.data_key(db, w.project_id) != before
     assert household_service.list_households(db, scope=ALL, project_id=w.project_id, q="张建设").total == 1
@@ -195,11 +231,19 @@ def test_search_text_is_patched_from_changed_households_not_read_again(
 
     assert names("王") == {"王志强"}
     household_service.update_household(
-        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], data={"head_name": "王建设"}, reason="更正"
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=w.household_ids[0],
+        data={"head_name": "王建设"},
+        reason="更正",
     )
     assert names("王") == {"王志强", "王建设"}
     created = household_service.create_household(
-        db, actor=ACTOR, project_id=w.project_id, data={"code": "H0099", "head_name": "王新户", "address": "青溪路99号"}
+        db,
+        actor=ACTOR,
+        project_id=w.project_id,
+        data={"code": "H0099", "head_name": "王新户", "address": "青溪路99号"},
     )
     assert names("王") == {"王志强", "王建设", "王新户"}
     household_service.void_household(db, actor=ACTOR, scope=ALL, household_id=created.id, reason="重复登记")

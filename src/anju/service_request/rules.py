@@ -19,7 +19,9 @@ deadline; both are counted); it changes no state. Overdue is a flag beside the s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
+from anju.core.dates import SHANGHAI
 from anju.errors import Conflict
 
 STATUSES: dict[str, str] = {
@@ -159,6 +161,14 @@ CALENDARS: dict[str, str] = {
 }
 RESOLUTIONS: dict[str, str] = {"solved": "已解决", "partly": "部分解决", "unsolved": "未解决"}
 MIN_RATING, MAX_RATING = 1, 5
+#: History rows outside the machine (they keep the state): labels for the history.
+EXTRA_ACTIONS: dict[str, str] = {
+    "postpone": "申请延期",
+    "postpone_approve": "同意延期",
+    "postpone_deny": "不同意延期",
+    "overdue": "超期",
+    "escalate": "督办升级",
+}
 
 
 def check_action(status: str, action: str, actor: str) -> str:
@@ -186,3 +196,93 @@ def order_index(status: str) -> int:
         if status in states:
             return i + 1
     return 0
+
+
+# ---------------------------------------------------------------- time limits (时限)
+
+#: Working hours of the offices, Asia/Shanghai (上午 9:00-12:00, 下午 13:30-17:30).
+WORK_WINDOWS: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
+END_OF_DAY = WORK_WINDOWS[-1][1]
+
+#: Limits used where a category has no row in service_time_limit: (amount, calendar) per priority and step.
+DEFAULT_LIMITS: dict[tuple[str, str], tuple[int, str]] = {
+    ("routine", "accept"): (1, "working_days"),
+    ("routine", "take"): (1, "working_days"),
+    ("routine", "handle"): (5, "working_days"),
+    ("routine", "verify"): (3, "calendar_days"),
+    ("urgent", "accept"): (2, "working_hours"),
+    ("urgent", "take"): (2, "working_hours"),
+    ("urgent", "handle"): (1, "working_days"),
+    ("urgent", "verify"): (3, "calendar_days"),
+}
+
+#: Escalation (督办) levels: 1 on the first overdue check, +1 per further full day late, at most 3.
+ESCALATION_LEVELS: dict[int, str] = {0: "", 1: "社区督办", 2: "街道督办", 3: "挂牌督办"}
+MAX_ESCALATION = 3
+
+
+def is_working_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
+    """Monday to Friday, except the given holidays."""
+    return day.weekday() < 5 and day not in holidays
+
+
+def deadline(
+    start: datetime, amount: int, calendar: str, holidays: frozenset[date] = frozenset()
+) -> datetime:
+    """The instant (UTC) a step started at ``start`` must be done by, on ``calendar``:
+
+    - ``calendar_days``: ``amount`` x 24 hours after ``start``;
+    - ``working_days``: 17:30 (Asia/Shanghai) of the ``amount``-th working day after the day of
+      ``start`` (the start day itself never counts, whatever the hour; 0 = 17:30 of the start day,
+      or of the next working day when the start day is not one);
+    - ``working_hours``: ``amount`` hours counted only inside 9:00-12:00 and 13:30-17:30 of working
+      days; time before a window counts from its opening, and a deadline that falls exactly on a
+      window's end stays there (12:00, not 13:30).
+    """
+    if amount < 0:
+        raise ValueError("amount must be >= 0")
+    if start.tzinfo is None:
+        raise ValueError("naive datetime given to deadline")
+    if calendar == "calendar_days":
+        return (start + timedelta(days=amount)).astimezone(UTC)
+    local = start.astimezone(SHANGHAI)
+    if calendar == "working_days":
+        day = local.date()
+        left = amount
+        if left == 0:
+            while not is_working_day(day, holidays):
+                day += timedelta(days=1)
+        while left > 0:
+            day += timedelta(days=1)
+            if is_working_day(day, holidays):
+                left -= 1
+        return datetime.combine(day, END_OF_DAY, SHANGHAI).astimezone(UTC)
+    if calendar == "working_hours":
+        left_time = timedelta(hours=amount)
+        day = local.date()
+        clock = local.replace(tzinfo=None)
+        while True:
+            if is_working_day(day, holidays):
+                for opens, closes in WORK_WINDOWS:
+                    w_start = datetime.combine(day, opens)
+                    w_end = datetime.combine(day, closes)
+                    begin = max(w_start, clock)
+                    if begin >= w_end:
+                        continue
+                    available = w_end - begin
+                    if left_time <= available:
+                        return (begin + left_time).replace(tzinfo=SHANGHAI).astimezone(UTC)
+                    left_time -= available
+            day += timedelta(days=1)
+            clock = datetime.combine(day, time(0, 0))
+    raise ValueError(f"unknown calendar {calendar}")
+
+
+def escalation_level(due_at: datetime, now: datetime, current: int = 0) -> int:
+    """The escalation level of a request whose step was due at ``due_at``: 0 while on time, then 1
+    and one more per further full day late (at most :data:`MAX_ESCALATION`); never lower than
+    ``current`` (a level once reached is not taken back by the clock)."""
+    if now <= due_at:
+        return current
+    days = int((now - due_at) // timedelta(days=1))
+    return max(current, min(MAX_ESCALATION, 1 + days))

@@ -53,6 +53,7 @@ LAZY: dict[str, _Lazy] = {
     "restore": _Lazy("anju.backup.cli", "restore", "从备份恢复到空库"),
     # --- grid governance (#14)
     "requests": _Lazy("anju.service_request.cli", "app", "居民诉求：逾期与升级 (the five-order loop)"),
+    "open311": _Lazy("anju.service_request.open311_cli", "app", "Open311 接口：客户端 API 密钥"),
 }
 # The pure engine's commands work on files; publishing into a project's database is the compensation domain's.
 POLICY_EXTRAS = {

@@ -93,9 +93,21 @@ def create_app() -> FastAPI:
     app.include_router(import_pages.api_router, prefix="/api/v1")
     for router in service_request_api.routers:  # the five-order request loop (#14)
         app.include_router(router, prefix="/api/v1")
-    for module in (identity_pages, project_pages, household_pages, audit_pages, compensation_pages, import_pages):
+    for module in (
+        identity_pages,
+        project_pages,
+        household_pages,
+        audit_pages,
+        compensation_pages,
+        import_pages,
+    ):
         app.include_router(module.router)
-    for router in [*campaign_pages.routers, *agreement_pages.routers, payment_pages.router, housing_pages.router]:
+    for router in [
+        *campaign_pages.routers,
+        *agreement_pages.routers,
+        payment_pages.router,
+        housing_pages.router,
+    ]:
         app.include_router(router)
     app.include_router(housing_selection_pages.router)
     app.include_router(calculator_pages.router)
@@ -106,6 +118,10 @@ def create_app() -> FastAPI:
 
     app.include_router(correction_pages.api_router, prefix="/api/v1")
     app.include_router(correction_pages.router)
+    # Open311 GeoReport v2 (#14 item 4): public, its own error format, POST by api_key
+    from anju.service_request import open311_api
+
+    app.include_router(open311_api.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

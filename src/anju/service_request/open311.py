@@ -179,7 +179,8 @@ def check_answers(definition: list[dict[str, Any]], answers: Mapping[str, list[s
         given = [v for v in answers.get(code, []) if v.strip()]
         if not given:
             if a["required"] and a["variable"]:
-                raise Open311Error(BAD_REQUEST, f"attribute[{code}]：必填（{a['description'] or code}）")
+                note = f"（{a['description']}）" if a["description"] else ""
+                raise Open311Error(BAD_REQUEST, f"attribute[{code}]：必填{note}")
             continue
         datatype = a["datatype"]
         if datatype != "multivaluelist" and len(given) > 1:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -140,7 +140,7 @@ def _decimal(name: str, value: str, low: int, high: int) -> Decimal:
         raise o.Open311Error(o.BAD_REQUEST, f"{name}：“{value}”不是数字") from None
     if not d.is_finite() or not Decimal(low) <= d <= Decimal(high):
         raise o.Open311Error(o.BAD_REQUEST, f"{name} 须在 {low} 到 {high} 之间")
-    return d.quantize(Decimal("0.000001"))
+    return d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 def create(
@@ -238,9 +238,9 @@ def _records(db: Session, rows: list[ServiceRequest]) -> list[dict[str, Any]]:
         )
     }
     dep_ids = {r.department_id for r in rows if r.department_id is not None}
-    deps = dict(
-        db.execute(select(Department.id, Department.name).where(Department.id.in_(dep_ids))).tuples().all()
-    )
+    deps: dict[int, str] = {
+        i: n for i, n in db.execute(select(Department.id, Department.name).where(Department.id.in_(dep_ids)))
+    }
     return [
         _record(r, cats[r.category_id], deps.get(r.department_id, "") if r.department_id else "")
         for r in rows
@@ -281,13 +281,12 @@ def search(db: Session, *, params: Mapping[str, str], now: datetime | None = Non
     q = select(ServiceRequest)
     codes = _codes(params.get("service_code", ""))
     if codes:
-        found = dict(
-            db.execute(
+        found: dict[str, int] = {
+            c: i
+            for c, i in db.execute(
                 select(ServiceCategory.code, ServiceCategory.id).where(ServiceCategory.code.in_(codes))
             )
-            .tuples()
-            .all()
-        )
+        }
         unknown = [c for c in codes if c not in found]
         if unknown:
             raise o.Open311Error(o.BAD_REQUEST, f"service_code“{unknown[0]}”不存在")

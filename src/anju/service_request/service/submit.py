@@ -227,7 +227,11 @@ def submit(
         attributes=json.dumps(location.extra, ensure_ascii=False, sort_keys=True),
         reporter_name=name,
         reporter_phone=phone,
-        channel="open311" if api_key_id is not None else "public" if who.kind == "resident" else "grid_worker",
+        channel="open311"
+        if api_key_id is not None
+        else "public"
+        if who.kind == "resident"
+        else "grid_worker",
         api_key_id=api_key_id,
         submitted_by=actor.user_id if actor is not None else None,
         status="",

@@ -92,6 +92,7 @@ def test_create_writes_one_request_with_its_submit_event(db: Session) -> None:
         ({"long": ""}, 400, "lat 和 long 须同时提供"),
         ({"long": "181"}, 400, "long 须在 -180 到 180 之间"),
         ({"media_url": "file:///etc/passwd"}, 400, "media_url 须为 http(s) 地址"),
+        ({"address_string": "幸福路\x001号"}, 400, "address_string：含有控制字符"),
     ],
 )
 def test_refused_create_writes_nothing(db: Session, change: dict[str, str], code: int, text: str) -> None:

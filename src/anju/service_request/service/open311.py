@@ -158,6 +158,10 @@ def create(
     and phone are kept private; the e-mail is not kept (there is nowhere private to keep it).
     Answers the list of one {service_request_id, service_notice, account_id}."""
     key = check_key(db, api_key)
+    for name, value in [*form.items(), *((f"attribute[{c}]", v) for c, vs in attributes.items() for v in vs)]:
+        allowed = "\n\r\t" if name == "description" else ""
+        if any(ord(ch) < 32 and ch not in allowed for ch in value) or "\x7f" in value:
+            raise o.Open311Error(o.BAD_REQUEST, f"{name}：含有控制字符")
     code = form.get("service_code", "").strip()
     if not code:
         raise o.Open311Error(o.BAD_REQUEST, "缺少 service_code")

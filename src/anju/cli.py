@@ -52,6 +52,7 @@ LAZY: dict[str, _Lazy] = {
     "backup": _Lazy("anju.backup.cli", "backup", "备份全部数据与附件"),
     "restore": _Lazy("anju.backup.cli", "restore", "从备份恢复到空库"),
     # --- grid governance (#14)
+    "grid": _Lazy("anju.grid.cli", "app", "网格：导入、导出与查询"),
     "requests": _Lazy("anju.service_request.cli", "app", "居民诉求：逾期与升级 (the five-order loop)"),
     "open311": _Lazy("anju.service_request.open311_cli", "app", "Open311 接口：客户端 API 密钥"),
 }

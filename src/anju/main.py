@@ -24,6 +24,8 @@ from anju.compensation import api as compensation_api
 from anju.compensation import pages as compensation_pages
 from anju.config import get_settings
 from anju.core import redaction
+from anju.grid import api as grid_api
+from anju.grid import pages as grid_pages
 from anju.household import api as household_api
 from anju.household import import_pages
 from anju.household import pages as household_pages
@@ -113,6 +115,9 @@ def create_app() -> FastAPI:
     app.include_router(calculator_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(reporting_pages.router)
+    # Grid governance (#14): grids, the grid map, public contact cards, mediation.
+    app.include_router(grid_api.router, prefix="/api/v1")
+    app.include_router(grid_pages.router)
     # census corrections (更正导入), issue #13 item 7
     from anju.household import correction_pages
 

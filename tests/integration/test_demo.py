@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from anju.campaign.models import (
 )
 from anju.core.dates import to_shanghai
 from anju.demo import generator
+from anju.grid import rules as grid_rules
+from anju.grid import service as grid_service
 from anju.household.models import Building, Homestead, Household, Member
 from anju.identity import service as identity_service
 from anju.identity.models import HouseholdAssignment, Team, User
@@ -193,6 +196,38 @@ def _campaign_is_populated(db: Session, rural_id: int, shanty_id: int, today: da
         .limit(1)
     )
     assert last is not None and to_shanghai(last).strftime("%H:%M") == "00:44"
+    _check_demo_grids(db)
+
+
+def _check_demo_grids(db: Session) -> None:
+    """11 communities, 82 grids with boundaries that do not overlap (each grid's centroid lies in
+    that grid only), a grid worker for every grid, buildings with leaders, mediation cases."""
+    communities = grid_service.list_communities(db)
+    cards = grid_service.grid_cards(db)
+    assert (len(communities), len(cards)) == (11, 82)
+    assert sorted({len([c for c in cards if c.community.id == k.id]) for k in communities}) == [7, 8]
+    assert all(c.grid.boundary for c in cards)
+    for card in cards:
+        shape = grid_rules.parse_boundary(card.grid.boundary)
+        centre = (Decimal(card.grid.centroid_lng), Decimal(card.grid.centroid_lat))
+        inside = [
+            o.grid.code
+            for o in cards
+            if grid_rules.shape_contains(grid_rules.parse_boundary(o.grid.boundary), centre)
+        ]
+        assert inside == [card.grid.code], (card.grid.code, inside)
+        assert grid_rules.shape_contains(shape, centre)
+        assert card.worker_name and 3 <= len(card.buildings) <= 6
+        assert card.grid.households == card.building_households > 0
+    workers = {c.grid.worker_user_id for c in cards}
+    assert len(workers) == 11
+    leaders = [b for c in cards for b in c.buildings]
+    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(
+        leaders
+    )
+    cases = grid_service.list_cases(db)
+    assert (len(cases), sum(c.status == "closed" for c in cases)) == (7, 5)
+    assert {c.outcome for c in cases} == {"", "success", "partial", "failed", "transferred"}
 
 
 def test_demo_is_reproducible(db: Session) -> None:

@@ -472,3 +472,38 @@ def test_keyset_paging_walks_every_request_once(db: Session, w: RequestWorld) ->
         filters=request_service.Filters(submitted_from=T0.date(), submitted_to=T0.date(), status="submitted"),
     )
     assert len(day.items) == 7
+
+
+def test_a_request_is_placed_in_the_grid_of_its_point(db: Session, w: RequestWorld) -> None:
+    from anju.grid import service as grid_service
+    from tests.factories import ACTOR
+
+    c = grid_service.create_community(db, actor=ACTOR, values={"code": "XF", "name": "幸福社区"})
+    square = [[[118.77, 32.03], [118.79, 32.03], [118.79, 32.05], [118.77, 32.05], [118.77, 32.03]]]
+    g = grid_service.create_grid(
+        db,
+        actor=ACTOR,
+        community_id=c.id,
+        values={
+            "code": "XF-01",
+            "name": "幸福一网格",
+            "boundary": {"type": "Polygon", "coordinates": square},
+        },
+    )
+    inside = file(db, w, lng="118.780000").request
+    outside = file(db, w, lng="118.900000").request
+    by_address = request_service.submit(
+        db,
+        actor=w.grid,
+        category_id=w.lamp,
+        description="路灯",
+        location=request_service.Location(address="幸福路1号", grid_id=g.id),
+        now=T0,
+    ).request
+    assert [(r.grid_id, r.community_id) for r in (inside, outside, by_address)] == [
+        (g.id, c.id),
+        (None, None),
+        (g.id, c.id),
+    ]
+    in_grid = request_service.list_requests(db, actor=w.desk, filters=request_service.Filters(grid_id=g.id))
+    assert {r.id for r in in_grid.items} == {inside.id, by_address.id}

@@ -22,6 +22,7 @@ from anju.core.actor import Actor
 from anju.core.dates import today_shanghai
 from anju.core.ids import make_id_number
 from anju.demo import campaign as demo_campaign
+from anju.demo import grids as demo_grids
 from anju.demo.policies import publish_demo_policies
 from anju.household import census
 from anju.identity import service as identity_service
@@ -588,6 +589,14 @@ def build_demo(
         placed=placed,
         make_users=lambda team_ids: _make_users(session, actor, team_ids),
         progress=progress,
+    )
+    # grid governance (#14): communities, 82 grids, workers, buildings and leaders, mediation
+    demo_grids.build_grids(
+        session,
+        actor=actor,
+        today=today,
+        password_of=demo_password,
+        household_ids=sorted(codes.values())[:10],
     )
     session.flush()
     return result

@@ -8,10 +8,10 @@ Python over the grid's bounding box first (``min_lng``..``max_lat``), which is i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anju.db.base import Base, BigId, IdMixin, LongText, UTCDateTime, VersionMixin
@@ -76,3 +76,65 @@ class GridBuilding(IdMixin, VersionMixin, Base):
     leader_name: Mapped[str] = mapped_column(String(64), default="")
     leader_phone: Mapped[str] = mapped_column(String(32), default="")
     leader_party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --------------------------------------------------------------------------- mediation (矛盾调解)
+
+
+class MediationCase(IdMixin, VersionMixin, Base):
+    """A dispute mediation case (矛盾调解) in a grid, optionally about households of the household
+    files and arising from a service request; its status and, once closed, its outcome."""
+
+    __tablename__ = "mediation_case"
+    __table_args__ = (UniqueConstraint("code"), Index("ix_mediation_case_grid", "grid_id", "status"))
+
+    code: Mapped[str] = mapped_column(String(32))  # TJ-2026-0001
+    grid_id: Mapped[int] = mapped_column(BigId, ForeignKey("grid.id"))
+    title: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # rules.MEDIATION_KINDS
+    summary: Mapped[str] = mapped_column(String(2000), default="")
+    service_request_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("service_request.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open / closed
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # rules.MEDIATION_OUTCOMES
+    outcome_note: Mapped[str] = mapped_column(String(2000), default="")
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MediationHousehold(IdMixin, Base):
+    """A household (of the household files) a mediation case is about."""
+
+    __tablename__ = "mediation_household"
+    __table_args__ = (UniqueConstraint("case_id", "household_id"),)
+
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("mediation_case.id"))
+    household_id: Mapped[int] = mapped_column(BigId, ForeignKey("household.id"))
+
+
+class MediationParty(IdMixin, Base):
+    """A party of a case (当事人): name, role (申请人 / 被申请人 / 第三人 …) and phone (masked when
+    shown)."""
+
+    __tablename__ = "mediation_party"
+    __table_args__ = (Index("ix_mediation_party_case", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("mediation_case.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # rules.PARTY_ROLES
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+
+class MediationSession(IdMixin, Base):
+    """One mediation session (调解会): when, where, who mediated, what was said."""
+
+    __tablename__ = "mediation_session"
+    __table_args__ = (Index("ix_mediation_session_case", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("mediation_case.id"))
+    held_on: Mapped[date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(128), default="")
+    mediator: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(String(4000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.core import uploads as core_uploads
@@ -20,7 +19,6 @@ from anju.identity.service import CurrentUser
 from anju.service_request import rules
 from anju.service_request import schemas as s
 from anju.service_request import service as request_service
-from anju.service_request.models import Department, ServiceCategory, ServiceRequest
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import (
     MAX_ID,
@@ -42,15 +40,7 @@ BASE = "/service-requests"
 PUBLIC = "/public/requests"
 
 
-def _names(db: Session, req: ServiceRequest) -> tuple[str, str]:
-    cat = db.scalar(select(ServiceCategory.name).where(ServiceCategory.id == req.category_id)) or ""
-    dep = ""
-    if req.department_id is not None:
-        dep = db.scalar(select(Department.name).where(Department.id == req.department_id)) or ""
-    return cat, dep
-
-
-def _events(db: Session, req: ServiceRequest, *, public_only: bool) -> list[s.EventRead]:
+def _events(db: Session, req: request_service.ServiceRequest, *, public_only: bool) -> list[s.EventRead]:
     out = []
     for e in request_service.history(db, request_id=req.id, public_only=public_only):
         a = rules.ACTIONS.get(e.action)
@@ -69,9 +59,9 @@ def _events(db: Session, req: ServiceRequest, *, public_only: bool) -> list[s.Ev
     return out
 
 
-def request_read(db: Session, req: ServiceRequest) -> s.RequestRead:
+def request_read(db: Session, req: request_service.ServiceRequest) -> s.RequestRead:
     """A request as the office sees it."""
-    cat, dep = _names(db, req)
+    cat, dep = request_service.names(db, req)
     return s.RequestRead(
         id=req.id,
         code=req.code,
@@ -115,7 +105,7 @@ def request_read(db: Session, req: ServiceRequest) -> s.RequestRead:
     )
 
 
-def request_detail(db: Session, req: ServiceRequest) -> s.RequestDetail:
+def request_detail(db: Session, req: request_service.ServiceRequest) -> s.RequestDetail:
     """A request with its whole history and photo ids."""
     return s.RequestDetail(
         **request_read(db, req).model_dump(),
@@ -124,9 +114,9 @@ def request_detail(db: Session, req: ServiceRequest) -> s.RequestDetail:
     )
 
 
-def public_read(db: Session, req: ServiceRequest) -> s.PublicRequestRead:
+def public_read(db: Session, req: request_service.ServiceRequest) -> s.PublicRequestRead:
     """What a resident following the request sees (no personal data, no internal rows)."""
-    cat, dep = _names(db, req)
+    cat, dep = request_service.names(db, req)
     return s.PublicRequestRead(
         code=req.code,
         category_id=req.category_id,
@@ -230,6 +220,7 @@ async def submit_for_resident(
     address: str = Form("", max_length=200),
     reporter_name: str = Form("", max_length=64),
     reporter_phone: str = Form("", max_length=32),
+    grid_id: int | None = Form(None, ge=1, le=MAX_ID, description="网格（默认按地图点位确定）"),
     photos: list[UploadFile] = File(default_factory=list),
     user: CurrentUser = Depends(SUBMIT),
     db: Session = Depends(get_db),
@@ -241,7 +232,7 @@ async def submit_for_resident(
         actor=_actor(user, request),
         category_id=category_id,
         description=description,
-        location=request_service.Location(lng=lng, lat=lat, address=address),
+        location=request_service.Location(lng=lng, lat=lat, address=address, grid_id=grid_id),
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
         photos=files,

@@ -61,7 +61,8 @@ class Action:
 
 
 # Actor kinds: resident (by the follow code), grid_worker, community (组织: community or subdistrict
-# office), department (a member of the request's department), system (clock-driven jobs).
+# office; it also verifies on a resident's behalf, e.g. by phone), department (a member of the
+# request's department), system (clock-driven jobs).
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
@@ -115,7 +116,7 @@ ACTIONS: dict[str, Action] = {
             frozenset({"published"}),
             "closed",
             "核查结案",
-            frozenset({"resident", "grid_worker"}),
+            frozenset({"resident", "grid_worker", "community"}),
         ),
         Action(
             "reopen",
@@ -123,7 +124,7 @@ ACTIONS: dict[str, Action] = {
             frozenset({"published"}),
             "in_progress",
             "核查不通过",
-            frozenset({"resident", "grid_worker"}),
+            frozenset({"resident", "grid_worker", "community"}),
             True,
         ),
         Action(

@@ -2,6 +2,7 @@
 postponement decisions), handling (take, send back, postpone, publish), verification (verify,
 reopen, auto-close), the clock (overdue, escalation) and queries. Services never commit."""
 
+from anju.service_request.models import ServiceRequest
 from anju.service_request.service._common import RESIDENT, SYSTEM, TOPIC, member_departments
 from anju.service_request.service.deadlines import EscalationRun, due_ids, escalate, escalate_one
 from anju.service_request.service.desk import accept, decide_postpone, merge, reject
@@ -13,6 +14,7 @@ from anju.service_request.service.queries import (
     get,
     history,
     list_requests,
+    names,
     photos,
 )
 from anju.service_request.service.submit import (
@@ -35,6 +37,7 @@ __all__ = [
     "Location",
     "Photo",
     "RequestPage",
+    "ServiceRequest",
     "Submitted",
     "accept",
     "auto_close",
@@ -49,6 +52,7 @@ __all__ = [
     "list_requests",
     "member_departments",
     "merge",
+    "names",
     "nearby",
     "photos",
     "publish",

@@ -13,8 +13,8 @@ from anju.core.actor import Actor
 from anju.core.dates import SHANGHAI
 from anju.errors import NotFound
 from anju.service_request import rules
-from anju.service_request.models import RequestEvent, RequestPhoto, ServiceRequest
-from anju.service_request.service._common import DEPARTMENT_ROLES, fail, member_departments
+from anju.service_request.models import RequestEvent, RequestPhoto, ServiceCategory, ServiceRequest
+from anju.service_request.service._common import DEPARTMENT_ROLES, department_name, fail, member_departments
 from anju.service_request.service.submit import secret_matches
 
 MAX_LIMIT = 200
@@ -141,3 +141,9 @@ def photos(db: Session, *, request_id: int) -> list[RequestPhoto]:
             select(RequestPhoto).where(RequestPhoto.request_id == request_id).order_by(RequestPhoto.id)
         )
     )
+
+
+def names(db: Session, req: ServiceRequest) -> tuple[str, str]:
+    """The names of a request's category and department ('' when none)."""
+    cat = db.scalar(select(ServiceCategory.name).where(ServiceCategory.id == req.category_id)) or ""
+    return cat, department_name(db, req.department_id)

@@ -21,6 +21,7 @@ from anju import uploads as upload_policy
 from anju.core.actor import Actor
 from anju.core.dates import SHANGHAI, utcnow
 from anju.errors import ValidationFailed
+from anju.grid import service as grid_service
 from anju.service_request import rules
 from anju.service_request.models import RequestPhoto, ServiceRequest
 from anju.service_request.service._common import RESIDENT, Acting, category, due, fail, transition
@@ -171,6 +172,17 @@ def nearby(
     return sorted(rows, key=lambda r: (dist(r), -r.id))[:limit]
 
 
+def _placement(db: Session, location: Location) -> tuple[int | None, int | None]:
+    """The grid (and its community) of a request: the one given, else the one the point lies in."""
+    if location.grid_id is not None:
+        grid = grid_service.get_grid(db, location.grid_id)
+        return grid.id, grid.community_id
+    if location.lng is None or location.lat is None:
+        return None, None
+    found = grid_service.grid_at(db, lng=location.lng, lat=location.lat)
+    return (found.id, found.community_id) if found is not None else (None, None)
+
+
 def submit(
     db: Session,
     *,
@@ -214,6 +226,7 @@ def submit(
     )
     if actor is not None and actor.user_id is not None and actor.role not in ("grid_worker", "community"):
         raise fail("actor", "只有网格员或社区受理员可以代居民提交诉求")
+    grid_id, community_id = _placement(db, location)
     secret = new_secret()
     req = ServiceRequest(
         code="",
@@ -223,7 +236,8 @@ def submit(
         address=address,
         lng=location.lng,
         lat=location.lat,
-        grid_id=location.grid_id,
+        grid_id=grid_id,
+        community_id=community_id,
         attributes=json.dumps(location.extra, ensure_ascii=False, sort_keys=True),
         reporter_name=name,
         reporter_phone=phone,

@@ -1,0 +1,48 @@
+"""Grid service part: which grid a map point lies in (:func:`grid_at`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from anju.errors import ValidationFailed
+from anju.grid import rules
+from anju.grid.models import Grid
+
+
+def grid_at(session: Session, *, lng: Decimal | float | str, lat: Decimal | float | str) -> Grid | None:
+    """The grid whose boundary contains the point (lng, lat), or None when it lies in no grid.
+
+    The bounding boxes are filtered in SQL (indexed columns), the exact test is done in Python on
+    the boundary (holes and MultiPolygons handled; a point on an edge counts as inside). When two
+    grids share the edge the point lies on, the grid with the smaller code wins, so the answer is
+    the same on every database.
+    """
+    try:
+        p = rules.point(lng, lat)
+    except ArithmeticError as exc:
+        raise ValidationFailed(
+            "经纬度必须是数字", details=[{"field": "lng", "message": "经纬度必须是数字"}]
+        ) from exc
+    if not (p[0].is_finite() and p[1].is_finite()):
+        raise ValidationFailed(
+            "经纬度必须是有限数字", details=[{"field": "lng", "message": "经纬度必须是数字"}]
+        )
+    px, py = p[0].quantize(rules.QUANT), p[1].quantize(rules.QUANT)
+    candidates = session.scalars(
+        select(Grid)
+        .where(Grid.min_lng <= px, Grid.max_lng >= px, Grid.min_lat <= py, Grid.max_lat >= py)
+        .order_by(Grid.code)
+    ).all()
+    for grid in candidates:
+        if not grid.boundary:
+            continue
+        try:
+            shape = rules.parse_boundary(grid.boundary)
+        except rules.GeometryError:
+            continue  # a broken stored boundary never places a point; import refuses such shapes
+        if rules.shape_contains(shape, p):
+            return grid
+    return None

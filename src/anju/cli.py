@@ -53,6 +53,8 @@ LAZY: dict[str, _Lazy] = {
     "demo": _Lazy("anju.demo.cli", "demo_command", "生成演示数据（可选随后启动服务）"),
     "backup": _Lazy("anju.backup.cli", "backup", "备份全部数据与附件"),
     "restore": _Lazy("anju.backup.cli", "restore", "从备份恢复到空库"),
+    # --- grid governance (#14)
+    "open311": _Lazy("anju.service_request.open311_cli", "app", "Open311 接口：客户端 API 密钥"),
 }
 # The pure engine's commands work on files; publishing into a project's database is the compensation domain's.
 POLICY_EXTRAS = {

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # A live event stream ends after this many seconds (the browser reconnects and refetches at once).
     live_stream_seconds: int = 1800
+    # Open311 GeoReport v2 (/open311/v2/): the jurisdiction served (a request naming another is a 404)
+    # and discovery's contact and where clients ask for an API key.
+    open311_jurisdiction_id: str = "anju"
+    open311_contact: str = "街道办事处 网格化服务管理中心"
+    open311_key_service: str = "联系街道网格化服务管理中心申请 API 密钥（anju open311 key-add）"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -150,6 +150,10 @@ def create_app() -> FastAPI:
 
     app.include_router(time_bank_api.router, prefix="/api/v1")
     app.include_router(time_bank_pages.router)
+    # Open311 GeoReport v2 (#14 item 4): public, its own error format, POST by api_key
+    from anju.service_request import open311_api
+
+    app.include_router(open311_api.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -203,9 +203,11 @@ def submit(
     reporter_phone: str = "",
     photos: list[Photo] | None = None,
     now: datetime | None = None,
+    api_key_id: int | None = None,
 ) -> Submitted:
     """File a request (居民点单). ``actor`` None = a resident on the public page; a grid worker's
-    actor files on a resident's behalf (channel ``grid_worker``). Returns the request with its
+    actor files on a resident's behalf (channel ``grid_worker``); ``api_key_id`` = an Open311 client
+    filed it for a resident (channel ``open311``). Returns the request with its
     public code and the follow secret (shown once). The accepting step's deadline starts now."""
     now = now or utcnow()
     cat = category(db, category_id)
@@ -248,7 +250,12 @@ def submit(
         attributes=json.dumps(location.extra, ensure_ascii=False, sort_keys=True),
         reporter_name=name,
         reporter_phone=phone,
-        channel="public" if who.kind == "resident" else "grid_worker",
+        channel="open311"
+        if api_key_id is not None
+        else "public"
+        if who.kind == "resident"
+        else "grid_worker",
+        api_key_id=api_key_id,
         submitted_by=actor.user_id if actor is not None else None,
         status="",
         priority="routine",

@@ -100,6 +100,12 @@ def create_app() -> FastAPI:
 
     app.include_router(correction_pages.api_router, prefix="/api/v1")
     app.include_router(correction_pages.router)
+    # indicators of the five-order loop, its monthly report and the public board (issue #14 item 3);
+    # before the request routes so that /service-requests/indicators is not read as a request id
+    from anju.service_request import indicators_api, indicators_pages
+
+    app.include_router(indicators_api.router, prefix="/api/v1")
+    app.include_router(indicators_pages.router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

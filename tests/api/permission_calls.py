@@ -594,7 +594,7 @@ def assign_to_another_team(world: World, indexes: list[int]) -> None:
 
 # Parameters naming things the test world does not hold (a census import job lives in server memory):
 # a call with them can only be checked for the permission, not for success.
-PLACEHOLDER_PARAMS = {"job_id": "no-such-job", "pending_id": "no-such-correction"}
+PLACEHOLDER_PARAMS = {"job_id": "no-such-job", "pending_id": "no-such-correction", "photo_id": 999999999}
 # Values of required query parameters.
 QUERY_VALUES = {"option": "cash", "old": 1, "new": 1}
 CHILD_KIND = {"members": "member", "buildings": "building", "tenants": "tenant", "attachments": "attachment"}

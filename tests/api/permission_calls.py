@@ -63,8 +63,6 @@ def parcel_geojson(code: str) -> bytes:
         "geometry": {"type": "Polygon", "coordinates": [ring]},
     }
     return json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
-
-
 FORBIDDEN_ZH = "您没有执行此操作的权限"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -104,9 +102,7 @@ class Targets:
     step_id: int = 0  # a 一户一策 plan step of the household (campaign tab routes)
     agreement_id: int = 0  # a signed agreement of a sibling household in the same scope case
     change_id: int = 0  # a waiting cancellation request of another sibling's agreement (approvals routes)
-    housing: permission_housing.HousingTargets | None = (
-        None  # an estate, a flat and a selection event (安置房)
-    )
+    housing: permission_housing.HousingTargets | None = None  # an estate, a flat and a selection event (安置房)
 
     def next_serial(self) -> int:
         self.serial[0] += 1
@@ -168,11 +164,9 @@ class Targets:
             project_id = self.project_id
             return int(
                 _commit(
-                    lambda db: (
-                        identity_service.create_team(
-                            db, actor=ACTOR, project_id=project_id, name=f"备用专班{n}"
-                        ).id
-                    )
+                    lambda db: identity_service.create_team(
+                        db, actor=ACTOR, project_id=project_id, name=f"备用专班{n}"
+                    ).id
                 )
             )
         raise AssertionError(f"no spare for {kind}")
@@ -301,12 +295,7 @@ def _sibling_agreement(hid: int, head: str, code: str) -> int:
             data={"certificate_no": f"S{code}", "structure": "砖混", "use": "住宅", "legal_area": "60.00"},
         )
         identity_service.assign_households(
-            db,
-            actor=ACTOR,
-            household_ids=[sibling.id],
-            team_id=team_id,
-            user_id=user_id,
-            on=date(2026, 11, 1),
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=user_id, on=date(2026, 11, 1)
         )
         return agreement_service.sign(
             db, actor=ACTOR, scope=ALL_SCOPE, household_id=sibling.id, option="cash", sign_on=today_shanghai()
@@ -337,12 +326,7 @@ def _signable_sibling(hid: int, head: str, code: str) -> int:
             data={"certificate_no": f"S{code}", "structure": "砖混", "use": "住宅", "legal_area": "50.00"},
         )
         identity_service.assign_households(
-            db,
-            actor=ACTOR,
-            household_ids=[sibling.id],
-            team_id=team_id,
-            user_id=user_id,
-            on=date(2026, 11, 1),
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=user_id, on=date(2026, 11, 1)
         )
         return int(sibling.id)
 
@@ -359,12 +343,7 @@ def _change_request(hid: int, head: str, code: str) -> int:
         _commit(
             lambda db: (
                 agreement_service.request_change(
-                    db,
-                    actor=ACTOR,
-                    scope=ALL_SCOPE,
-                    agreement_id=agreement_id,
-                    kind="cancel",
-                    reason="协商解除",
+                    db, actor=ACTOR, scope=ALL_SCOPE, agreement_id=agreement_id, kind="cancel", reason="协商解除"
                 ).id
             )
         )
@@ -491,10 +470,7 @@ def visit_body(n: int) -> dict[str, Any]:
         "duration_min": 40,
         "place": "户主家中",
         "staff": "专班两人",
-        "persuaders": [
-            {"name": f"张亲戚{n}", "relation": "relative"},
-            {"name": "李战友", "relation": "comrade"},
-        ],
+        "persuaders": [{"name": f"张亲戚{n}", "relation": "relative"}, {"name": "李战友", "relation": "comrade"}],
         "concern_tags": ["area", "flat"],
         "concern_text": "阁楼面积",
         "attitude": "wait",
@@ -682,9 +658,7 @@ def path_values(route: AppRoute, t: Targets, *, spare: bool) -> dict[str, Any]:
             back = 1 if route.method == "GET" else t.next_serial()
             values[name] = (date.today() - timedelta(days=back)).isoformat()
         elif name in permission_housing.HOUSING_PARAMS and t.housing is not None:
-            values[name] = permission_housing.housing_path_value(
-                route, name, t.housing, spare=spare, n=t.next_serial()
-            )
+            values[name] = permission_housing.housing_path_value(route, name, t.housing, spare=spare, n=t.next_serial())
         elif name in PLACEHOLDER_PARAMS:
             values[name] = PLACEHOLDER_PARAMS[name]
         else:
@@ -757,12 +731,7 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
     if p == "/projects/{project_id}/dispatch/{report_on}/issue":
         return {"version": "0"}
     if p == "/projects/{project_id}/signing":  # the desk's review step: computes, writes nothing
-        return {
-            "household_id": str(t.household_id),
-            "option": "cash",
-            "sign_on": "",
-            "payee_name": t.head_name,
-        }
+        return {"household_id": str(t.household_id), "option": "cash", "sign_on": "", "payee_name": t.head_name}
     if p == "/agreements/{agreement_id}/changes":  # a spare agreement each time (path_values)
         return {"kind": "cancel", "reason": "双方协商解除", "next": ""}
     if p == "/agreement-changes/{change_id}/approve":
@@ -817,18 +786,7 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
     if p == "/households/{household_id}/visits":
         v = visit_body(n)
         return {
-            **{
-                k: v[k]
-                for k in (
-                    "duration_min",
-                    "place",
-                    "staff",
-                    "concern_text",
-                    "attitude",
-                    "outcome",
-                    "next_step",
-                )
-            },
+            **{k: v[k] for k in ("duration_min", "place", "staff", "concern_text", "attitude", "outcome", "next_step")},
             "visited_at": datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M"),
             "persuader_name": [p["name"] for p in v["persuaders"]],
             "persuader_relation": [p["relation"] for p in v["persuaders"]],
@@ -845,9 +803,7 @@ def assignment_of(household_id: int) -> tuple[int, int | None]:
     """The household's active (team id, user id): assigning it so again changes nothing."""
     with unit_of_work() as db:
         row = db.execute(
-            text(
-                "SELECT team_id, user_id FROM household_assignment WHERE household_id = :id AND active = :yes"
-            ),
+            text("SELECT team_id, user_id FROM household_assignment WHERE household_id = :id AND active = :yes"),
             {"id": household_id, "yes": True},
         ).one()
         return int(row[0]), (int(row[1]) if row[1] is not None else None)
@@ -858,12 +814,9 @@ def team_row(team_id: int) -> dict[str, Any]:
     with unit_of_work() as db:
         quote = db.get_bind().dialect.identifier_preparer.quote  # "user" is reserved
         row = db.execute(
-            text("SELECT name, kind, parent_id, leader_id, sort, version FROM team WHERE id = :id"),
-            {"id": team_id},
+            text("SELECT name, kind, parent_id, leader_id, sort, version FROM team WHERE id = :id"), {"id": team_id}
         ).one()
-        members = db.scalars(
-            text(f"SELECT id FROM {quote('user')} WHERE team_id = :id ORDER BY id"), {"id": team_id}
-        )
+        members = db.scalars(text(f"SELECT id FROM {quote('user')} WHERE team_id = :id ORDER BY id"), {"id": team_id})
         return dict(row._mapping) | {"members": [int(m) for m in members]}
 
 
@@ -876,9 +829,7 @@ def assignment_sheet(t: Targets) -> bytes:
         team = db.scalar(text("SELECT name FROM team WHERE id = :id"), {"id": team_id})
         quote = db.get_bind().dialect.identifier_preparer.quote
         username = (
-            db.scalar(text(f"SELECT username FROM {quote('user')} WHERE id = :id"), {"id": user_id})
-            if user_id
-            else ""
+            db.scalar(text(f"SELECT username FROM {quote('user')} WHERE id = :id"), {"id": user_id}) if user_id else ""
         )
     out = io.BytesIO()
     wb = xlsxwriter.Workbook(out, {"in_memory": True})
@@ -1049,10 +1000,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
             "status": "active",
         },
         ("POST", "/households/{household_id}/plan/steps"): {"text": f"请战友出面{n}"},
-        ("PATCH", "/plan-steps/{step_id}"): {
-            "version": version_of("plan_step", t.step_id),
-            "status": "doing",
-        },
+        ("PATCH", "/plan-steps/{step_id}"): {"version": version_of("plan_step", t.step_id), "status": "doing"},
         ("POST", "/projects/{project_id}/teams"): {"name": f"新专班{n}", "kind": "squad"},
         ("PUT", "/projects/{project_id}/dispatch-reports/{report_on}"): {
             "commentary": f"讲评{n}：各专班抓紧推进。",
@@ -1120,10 +1068,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         team_id, user_id = assignment_of(t.household_id)
         team = team_row(team_id)
         bodies[("PATCH", "/teams/{team_id}")] = {"version": team["version"], "sort": team["sort"]}
-        bodies[("PUT", "/teams/{team_id}/members")] = {
-            "user_ids": team["members"],
-            "version": team["version"],
-        }
+        bodies[("PUT", "/teams/{team_id}/members")] = {"user_ids": team["members"], "version": team["version"]}
         bodies[("POST", "/projects/{project_id}/assignments")] = {
             "household_ids": [t.household_id],
             "team_id": team_id,
@@ -1164,9 +1109,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
     if route.method == "GET":
         return Call("GET", url, kwargs, specified)
     if route.path == "/api/v1/projects/{project_id}/parcels/import":
-        kwargs["files"] = {
-            "file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")
-        }
+        kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
         if csrf is not None:
             kwargs["headers"] = {"X-CSRF-Token": csrf}
         return Call(route.method, url, kwargs, specified)
@@ -1200,9 +1143,7 @@ def prepare(route: AppRoute, t: Targets, csrf: str | None, *, spare: bool = True
     if csrf is not None:
         data["csrf_token"] = csrf
     if route.path == "/projects/{project_id}/parcels":
-        kwargs["files"] = {
-            "file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")
-        }
+        kwargs["files"] = {"file": ("宗地.geojson", parcel_geojson(f"ZD{t.next_serial()}"), "application/geo+json")}
         specified = True
     if route.path == "/payment-batches/{batch_id}/result":
         kwargs["files"] = {"file": ("回盘.csv", payment_result_file(), "text/csv")}
@@ -1328,9 +1269,7 @@ def _payments(hid: int, head: str, code: str, user_id: int) -> tuple[int, dict[s
     from anju.payment import service as payment_service
 
     team_id, assigned_user = assignment_of(hid)
-    approver = Actor(
-        user_id=user_id, username="perm-approver", display_name="权限测试审批人", role="commander"
-    )
+    approver = Actor(user_id=user_id, username="perm-approver", display_name="权限测试审批人", role="commander")
 
     def build(db: Any) -> tuple[int, dict[str, int]]:
         h = household_service.get_household(db, scope=ALL_SCOPE, household_id=hid)
@@ -1349,12 +1288,7 @@ def _payments(hid: int, head: str, code: str, user_id: int) -> tuple[int, dict[s
             data={"certificate_no": f"P{code}", "structure": "砖混", "use": "住宅", "legal_area": "70.00"},
         )
         identity_service.assign_households(
-            db,
-            actor=ACTOR,
-            household_ids=[sibling.id],
-            team_id=team_id,
-            user_id=assigned_user,
-            on=date(2026, 11, 1),
+            db, actor=ACTOR, household_ids=[sibling.id], team_id=team_id, user_id=assigned_user, on=date(2026, 11, 1)
         )
         a = agreement_service.sign(
             db,

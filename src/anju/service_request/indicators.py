@@ -26,11 +26,10 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, column, distinct, exists, func, or_, select, table
 from sqlalchemy.orm import Session
 
 from anju.core.dates import SHANGHAI
-from anju.db.base import Base
 from anju.errors import ValidationFailed
 from anju.service_request.models import Department, RequestEvent, ServiceRequest
 
@@ -249,15 +248,15 @@ def func_literal(word: str) -> Any:
 
 
 def _names(db: Session, group: str, keys: set[int]) -> dict[int, str]:
-    """Display names of the keys. Grid and community tables belong to the grid domain: read through
-    the shared metadata (no models import across domains) until the grid service offers a lookup."""
+    """Display names of the keys. Grid and community tables belong to the grid domain: read as plain
+    table names (no models import across domains) until the grid service offers a lookup."""
     if not keys:
         return {}
     if group == "department":
         rows = db.execute(select(Department.id, Department.name).where(Department.id.in_(keys)))
     else:
-        table = Base.metadata.tables[group]
-        rows = db.execute(select(table.c.id, table.c.name).where(table.c.id.in_(keys)))
+        t = table(group, column("id"), column("name"))
+        rows = db.execute(select(t.c.id, t.c.name).where(t.c.id.in_(keys)))
     return {int(k): str(n) for k, n in rows}
 
 

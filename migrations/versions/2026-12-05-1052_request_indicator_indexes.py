@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0018'
-down_revision = '0014'
+revision = "0018"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('service_request', schema=None) as batch_op:
-        batch_op.create_index('ix_service_request_close_due', ['close_due_at'], unique=False)
-        batch_op.create_index('ix_service_request_closed', ['closed_at'], unique=False)
-        batch_op.create_index('ix_service_request_published', ['published_at'], unique=False)
+    with op.batch_alter_table("service_request", schema=None) as batch_op:
+        batch_op.create_index("ix_service_request_close_due", ["close_due_at"], unique=False)
+        batch_op.create_index("ix_service_request_closed", ["closed_at"], unique=False)
+        batch_op.create_index("ix_service_request_published", ["published_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('service_request', schema=None) as batch_op:
-        batch_op.drop_index('ix_service_request_published')
-        batch_op.drop_index('ix_service_request_closed')
-        batch_op.drop_index('ix_service_request_close_due')
+    with op.batch_alter_table("service_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_request_published")
+        batch_op.drop_index("ix_service_request_closed")
+        batch_op.drop_index("ix_service_request_close_due")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -18,12 +18,18 @@ from anju.web.params import READ_ERRORS, error_responses
 
 router = APIRouter(tags=["service-request-indicators"], responses=error_responses(*READ_ERRORS))
 READ = requires(Permission.GRID_READ)
+MONTH_PATTERN = r"^(|[2-9][0-9]{3}-(0[1-9]|1[0-2]))$"  # empty: this month
 
 
 @router.get("/service-requests/indicators")
 def get_indicators(
-    group: Annotated[str, Query(description="grid（网格）| community（社区）| department（部门）")] = "grid",
-    month: Annotated[str, Query(description="月份 YYYY-MM（默认本月，Asia/Shanghai）")] = "",
+    group: Annotated[
+        Literal["grid", "community", "department"],
+        Query(description="grid（网格）| community（社区）| department（部门）"),
+    ] = "grid",
+    month: Annotated[
+        str, Query(pattern=MONTH_PATTERN, description="月份 YYYY-MM（默认本月，Asia/Shanghai）")
+    ] = "",
     trend: Annotated[int, Query(ge=0, le=36, description="另附截至该月的近 N 个月合计（0 为不附）")] = 0,
     user: CurrentUser = Depends(READ),
     db: Session = Depends(get_db),

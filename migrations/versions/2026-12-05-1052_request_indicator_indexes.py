@@ -1,7 +1,8 @@
 """request indicator indexes
 
 Indicators of the five-order loop (#14 item 3) select requests whose deadline to close or whose
-closing falls in a month, and the public board lists results newest first: index those instants.
+closing falls in a month, the public board lists results newest first, and the map counts open
+requests per grid: index those.
 
 Revision ID: 0018
 Revises: 0014
@@ -23,10 +24,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_service_request_close_due", ["close_due_at"], unique=False)
         batch_op.create_index("ix_service_request_closed", ["closed_at"], unique=False)
         batch_op.create_index("ix_service_request_published", ["published_at"], unique=False)
+        batch_op.create_index("ix_service_request_open_grid", ["status", "grid_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("service_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_request_open_grid")
         batch_op.drop_index("ix_service_request_published")
         batch_op.drop_index("ix_service_request_closed")
         batch_op.drop_index("ix_service_request_close_due")

@@ -98,6 +98,7 @@ class ServiceRequest(IdMixin, VersionMixin, Base):
         Index("ix_service_request_close_due", "close_due_at"),
         Index("ix_service_request_closed", "closed_at"),
         Index("ix_service_request_published", "published_at"),
+        Index("ix_service_request_open_grid", "status", "grid_id"),  # the map of open requests
     )
 
     code: Mapped[str] = mapped_column(

@@ -54,6 +54,7 @@ from anju.project import pages as project_pages
 from anju.reporting import api as reporting_api
 from anju.reporting import pages as reporting_pages
 from anju.service_request import api as service_request_api
+from anju.service_request import indicators_api, indicators_pages
 from anju.service_request import jobs as service_request_jobs
 from anju.web import errors, live, params, security
 from anju.web.middleware import UnitOfWorkMiddleware
@@ -108,6 +109,10 @@ def create_app() -> FastAPI:
     app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
     app.include_router(housing_settlement_api.router, prefix="/api/v1")
     app.include_router(import_pages.api_router, prefix="/api/v1")
+    # Indicators of the five-order loop, its monthly report and the public board (#14 item 3): before
+    # the request routes, or /service-requests/indicators would be read as a request id.
+    app.include_router(indicators_api.router, prefix="/api/v1")
+    app.include_router(indicators_pages.router)
     for router in service_request_api.routers:  # the five-order request loop (#14)
         app.include_router(router, prefix="/api/v1")
     for module in (

@@ -679,6 +679,7 @@ PLACEHOLDER_PARAMS.update(
     dict.fromkeys(("volunteer_id", "activity_id", "signup_id", "claim_id", "award_id"), "987654321")
 )
 PLACEHOLDER_PARAMS.update(transfer_id="no-such-transfer", key="min_balance_minutes")
+PLACEHOLDER_PARAMS["photo_id"] = 999_999_999  # a request photo (the public board's)
 # Values of required query parameters.
 QUERY_VALUES = {
     "option": "cash",

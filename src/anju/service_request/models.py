@@ -94,6 +94,11 @@ class ServiceRequest(IdMixin, VersionMixin, Base):
         Index("ix_service_request_category", "category_id", "submitted_at"),
         Index("ix_service_request_submitted", "submitted_at"),
         Index("ix_service_request_updated", "updated_at"),
+        # indicators (due, closed in a month) and the public board (newest result first), migration 0018
+        Index("ix_service_request_close_due", "close_due_at"),
+        Index("ix_service_request_closed", "closed_at"),
+        Index("ix_service_request_published", "published_at"),
+        Index("ix_service_request_open_grid", "status", "grid_id"),  # the map of open requests
     )
 
     code: Mapped[str] = mapped_column(

@@ -680,6 +680,8 @@ PLACEHOLDER_PARAMS.update(
 )
 PLACEHOLDER_PARAMS.update(transfer_id="no-such-transfer", key="min_balance_minutes")
 PLACEHOLDER_PARAMS["photo_id"] = 999_999_999  # a request photo (the public board's)
+# Open311 (public; its own tests in test_open311_conformance): the format suffix and a named resource.
+PLACEHOLDER_PARAMS.update(fmt="json", name="no-such-service.json")
 # Values of required query parameters.
 QUERY_VALUES = {
     "option": "cash",

@@ -220,4 +220,4 @@ def test_the_navigation_links_the_signing_pages_by_role(client_as: As) -> None:
         assert got == shown, role
     client, _, w = client_as("case_officer")
     nav = client.get(f"/projects/{w.project_id}/signing").text.split('class="sidenav"', 1)[1]
-    assert f'<a href="/projects/{w.project_id}/signing" class="active">签约台</a>' in nav
+    assert f'<a href="/projects/{w.project_id}/signing" class="active" data-nav="signing">签约台</a>' in nav

@@ -268,6 +268,11 @@ def test_every_role_follows_every_nav_link_without_403_or_404(client_as: ClientA
     assert "/users" in offered["admin"] and "/users" not in offered["commander"]
     assert offered["grid_worker"] == [
         "/projects",
+        "/grids",
+        "/grids/map",
+        "/mediation",
+        "/service-requests/dashboard",
+        "/time-bank",
         "/account/password",
         "/api/docs",
         "/projects/P",

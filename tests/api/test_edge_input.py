@@ -34,7 +34,7 @@ ROLE = "case_officer"  # holds every household, import and policy permission (ad
 BAD_INTS = [str(2**63), str(2**64), "-1", "0", "abc", "9" * 400]
 HUGE_PAGE = str(10**12)
 # Integer parameters for which 0 is a meaningful value (an event stream that ends after its opening event; the first page).
-ZERO_ALLOWED = frozenset({"max_seconds", "offset"})
+ZERO_ALLOWED = frozenset({"max_seconds", "offset", "trend"})  # trend: 0 months = no trend attached
 NUL, ESC, RLO = "\x00", "\x1b", "\u202e"
 LONG = "长" * 100_000
 

@@ -19,7 +19,7 @@ from anju.service_request import board as board_service
 from anju.service_request import indicators as indicators_service
 from anju.service_request import report as report_service
 from anju.web.deps import get_db, requires
-from anju.web.params import IdPath
+from anju.web.params import IdPath, PageQuery
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -133,7 +133,7 @@ def report_docx(
 
 
 @router.get("/public/board")
-def public_board(request: Request, page: int = 1, db: Session = Depends(get_db)) -> Response:
+def public_board(request: Request, page: PageQuery = 1, db: Session = Depends(get_db)) -> Response:
     """公开栏 (no login): recent published and closed requests with their results, photos and ratings;
     never who reported them."""
     data = board_service.board(db, page=page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
@@ -12,6 +12,7 @@ from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.db.session import begin_write
 from anju.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from anju.grid import service as grid_service
 from anju.household import service as household_service
 from anju.identity import service as identity_service
 from anju.time_bank import rules
@@ -77,11 +78,11 @@ def _check_refs(
     missing = []
     if community_id not in community_names(session):
         missing.append(("community_id", "社区"))
-    if (
-        grid_id is not None
-        and not session.execute(text("SELECT 1 FROM grid WHERE id = :id"), {"id": grid_id}).first()
-    ):
-        missing.append(("grid_id", "网格"))
+    if grid_id is not None:
+        try:
+            grid_service.get_grid(session, grid_id)
+        except NotFound:
+            missing.append(("grid_id", "网格"))
     if household_id is not None:
         try:
             household_service.get_household(
@@ -448,10 +449,5 @@ def review(
 
 
 def community_names(session: Session) -> dict[int, str]:
-    """Communities by id for forms and lists.
-
-    Read with plain SQL: the grid domain offers no service on this branch yet (swap for
-    ``grid_service`` once it has one); only ids and names are read.
-    """
-    rows = session.execute(text("SELECT id, name FROM community ORDER BY sort, id")).all()
-    return {int(r[0]): str(r[1]) for r in rows}
+    """Communities by id for forms and lists (the grid domain's, in its order)."""
+    return {c.id: c.name for c in grid_service.list_communities(session)}

@@ -1,4 +1,13 @@
-"""Message catalog: user-facing text lives in ``locale/<lang>.json``, Simplified Chinese first."""
+"""Message catalog: user-facing text lives in ``locale/<lang>.json``, Simplified Chinese first.
+
+Two kinds of message ids share one lookup:
+
+* dotted keys (``nav.projects``) in ``locale/<lang>.json``, for short UI words used in many places;
+* page text written in Chinese in the template itself (``{{ _("签约日期") }}``): the Chinese text is its
+  own id, so Chinese needs no entry and a missing translation falls back to readable Chinese. The
+  translations live per area in ``locale/<lang>/<area>.json`` (one file per domain, so that work on
+  different domains never edits the same file).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,10 @@ def catalog(lang: str) -> dict[str, str]:
     """All messages of one language."""
     path = LOCALE_DIR / f"{lang}.json"
     data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    area_dir = LOCALE_DIR / lang
+    if area_dir.is_dir():
+        for area in sorted(area_dir.glob("*.json")):
+            data.update(json.loads(area.read_text(encoding="utf-8")))
     return data
 
 

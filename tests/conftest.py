@@ -155,6 +155,9 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("ANJU_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ANJU_ENV", "test")
     monkeypatch.delenv("ANJU_DATABASE_URL", raising=False)
+    # tests file many public requests from one test client: the per-address limit has its own test
+    monkeypatch.setenv("ANJU_PUBLIC_REQUESTS_PER_HOUR", "0")
+    monkeypatch.setenv("ANJU_PUBLIC_REQUESTS_PER_DAY", "0")
     get_settings.cache_clear()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()

@@ -25,6 +25,7 @@ from anju.grid import service as grid_service
 from anju.grid.models import Grid
 from anju.identity import service as identity_service
 from anju.service_request import service as request_service
+from anju.service_request.service import calendar as work_calendar
 
 #: What residents write, per category code: (description, address detail, the department's result).
 TEXTS: dict[str, list[tuple[str, str, str]]] = {
@@ -120,6 +121,28 @@ SEND_BACK_REASONS = ["不属于本部门职责，请改派物业管理办", "该
 REOPEN_REASONS = ["处理后又坏了", "问题没有根本解决，仍然存在", "只清理了一半"]
 
 
+def _calendar_2026() -> list[tuple[date, str, str]]:
+    """The 2026 public holidays and make-up working days as the State Council published them for
+    that year (entered here as an office would; another year is entered with ``anju requests calendar``)."""
+    d = date
+    days = [
+        *work_calendar.holiday_range(d(2026, 1, 1), d(2026, 1, 3), "元旦"),
+        (d(2026, 1, 4), "workday", "元旦调休"),
+        *work_calendar.holiday_range(d(2026, 2, 15), d(2026, 2, 23), "春节"),
+        (d(2026, 2, 14), "workday", "春节调休"),
+        (d(2026, 2, 28), "workday", "春节调休"),
+        *work_calendar.holiday_range(d(2026, 4, 4), d(2026, 4, 6), "清明节"),
+        *work_calendar.holiday_range(d(2026, 5, 1), d(2026, 5, 5), "劳动节"),
+        (d(2026, 5, 9), "workday", "劳动节调休"),
+        *work_calendar.holiday_range(d(2026, 6, 19), d(2026, 6, 21), "端午节"),
+        *work_calendar.holiday_range(d(2026, 9, 25), d(2026, 9, 27), "中秋节"),
+        (d(2026, 9, 20), "workday", "国庆节调休"),
+        *work_calendar.holiday_range(d(2026, 10, 1), d(2026, 10, 7), "国庆节"),
+        (d(2026, 10, 10), "workday", "国庆节调休"),
+    ]
+    return sorted(days)
+
+
 @dataclass(slots=True)
 class RequestsBuilt:
     """What :func:`build_requests` made (by status) and how many went through each detour."""
@@ -185,6 +208,7 @@ def build_requests(
     requests (about 600 at scale 1) that end in every state of the five orders."""
     built = RequestsBuilt()
     request_service.load_catalogue(session, actor=actor)
+    work_calendar.set_days(session, actor=actor, days=_calendar_2026(), year=2026)
     community, department, worker = _users(session)
     for dep in request_service.departments(session):
         request_service.add_member(
@@ -240,19 +264,6 @@ def build_requests(
             open_recent[key] = req.id
             continue
         t += timedelta(hours=rng.uniform(0.5, 20))
-        earlier = open_recent.get(key)
-        if earlier is not None and rng.random() < 0.5:
-            request_service.merge(
-                session,
-                actor=community,
-                request_id=req.id,
-                version=req.version,
-                into_id=earlier,
-                reason="与同一地点的在办诉求重复，合并办理",
-                now=t,
-            )
-            bump("merged")
-            continue
         if rng.random() < 0.04:
             request_service.reject(
                 session,
@@ -378,6 +389,34 @@ def build_requests(
                 secret=secret,
                 now=t,
             )
+    # duplicates the desk merged into a request still open (合并重复): same matter, same grid
+    merged = 0
+    for into_id in list(open_recent.values()):
+        if merged >= 6:
+            break
+        into = session.get(request_service.ServiceRequest, into_id)
+        if into is None or into.status not in ("submitted", "dispatched", "in_progress"):
+            continue
+        t = into.submitted_at + timedelta(hours=rng.uniform(1, 6))
+        dup = request_service.submit(
+            session,
+            actor=None,
+            category_id=into.category_id,
+            description=into.description + "（又有居民反映）",
+            location=request_service.Location(lng=into.lng, lat=into.lat, address=into.address),
+            now=t,
+        )
+        request_service.merge(
+            session,
+            actor=community,
+            request_id=dup.request.id,
+            version=dup.request.version,
+            into_id=into_id,
+            reason="与同一地点的在办诉求重复，合并办理",
+            now=t + timedelta(hours=1),
+        )
+        merged += 1
+        bump("merged")
     request_service.escalate(session, now=_at(today, 9))
     for status, count in request_service.status_counts(session).items():
         built.by_status[status] = count

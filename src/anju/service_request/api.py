@@ -524,7 +524,7 @@ async def submit(
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
         photos=files,
-        address=ip,
+        client_address=ip,
     )
     return _submitted(done)
 

@@ -233,7 +233,7 @@ async def submit_form(
             reporter_name=values["reporter_name"],
             reporter_phone=values["reporter_phone"],
             photos=await photos_of(form),
-            address=address,
+            client_address=address,
         )
     except DomainError as exc:
         return None, values, exc

@@ -64,6 +64,7 @@ def _fail(line: int | None, message: str) -> ValidationFailed:
 def parse_days(text: str) -> list[tuple[date, str, str]]:
     """``日期,类型,名称`` lines (类型: 放假/holiday or 调休上班/补班/workday; a header line and blank lines
     are skipped) as (day, kind, name); every bad line is named."""
+    # A holiday on a weekend is accepted: the published schedule lists whole ranges (1月1日至3日).
     out: list[tuple[date, str, str]] = []
     seen: dict[date, int] = {}
     for n, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff"))), start=1):
@@ -81,8 +82,6 @@ def parse_days(text: str) -> list[tuple[date, str, str]]:
             raise _fail(n, f"类型“{cells[1]}”不对，应为 放假 或 调休上班")
         if kind == "workday" and day.weekday() < 5:
             raise _fail(n, f"{day} 本来就是工作日，不必登记为调休上班")
-        if kind == "holiday" and day.weekday() >= 5:
-            raise _fail(n, f"{day} 是周末，本来就不上班，不必登记为放假")
         if day in seen:
             raise _fail(n, f"{day} 与第 {seen[day]} 行重复")
         seen[day] = n
@@ -113,3 +112,8 @@ def set_days(db: Session, *, actor: Actor, days: list[tuple[date, str, str]], ye
         changes={"days": [before, [f"{d}:{k}" for d, k, _ in days]]},
     )
     return len(days)
+
+
+def holiday_range(first: date, last: date, name: str) -> list[tuple[date, str, str]]:
+    """Every day from ``first`` to ``last`` as a holiday named ``name``."""
+    return [(date.fromordinal(o), "holiday", name) for o in range(first.toordinal(), last.toordinal() + 1)]

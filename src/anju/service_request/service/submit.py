@@ -239,13 +239,13 @@ def submit(
     photos: list[Photo] | None = None,
     now: datetime | None = None,
     api_key_id: int | None = None,
-    address: str = "",
+    client_address: str = "",
 ) -> Submitted:
     """File a request (居民点单). ``actor`` None = a resident on the public page; a grid worker's
     actor files on a resident's behalf (channel ``grid_worker``); ``api_key_id`` = an Open311 client
     filed it for a resident (channel ``open311``). Returns the request with its
     public code and the follow secret (shown once). The accepting step's deadline starts now.
-    ``address`` (the public form's network address) is kept as a digest for
+    ``client_address`` (the public form's network address) is kept as a digest for
     :func:`check_submit_rate`."""
     now = now or utcnow()
     cat = category(db, category_id)
@@ -278,7 +278,7 @@ def submit(
     req = ServiceRequest(
         code="",
         follow_hash=hash_secret(secret),
-        submit_address=address_digest(address) if address else "",
+        submit_address=address_digest(client_address) if client_address else "",
         category_id=cat.id,
         description=description,
         address=address,

@@ -94,7 +94,7 @@ def test_the_loop_through_the_pages(client_as: ClientAs) -> None:
     follow = client.get(f"/public/requests/{code}", params={"secret": secret})
     assert follow.status_code == 200 and "待定单" in follow.text and "3 幢门口路灯不亮" in follow.text
     wrong = client.get(f"/public/requests/{code}", params={"secret": "WRONG"})
-    assert wrong.status_code == 404 and "查询码" in wrong.text or "不存在" in wrong.text
+    assert (wrong.status_code == 404 and "查询码" in wrong.text) or "不存在" in wrong.text
 
     # the desk: the list shows it, the page offers 定单; accepting moves it on
     client, _, _ = client_as("community")

@@ -34,6 +34,7 @@ REAL_PLANS = [
     "changsha-bixiangjie",
     "tongling-yian-transition",
     "fuzhou-liuyi",
+    "putuo-guanqitou",
 ]
 
 

@@ -14,6 +14,15 @@
     return PALETTE[i % PALETTE.length];
   }
 
+  // Page text in the reader's language: the page passes it as data-text (JSON, from the message
+  // catalog); the Chinese here is the fallback.
+  let TEXT = {};
+  function tr(key, zh, params) {
+    let text = TEXT[key] || zh;
+    Object.keys(params || {}).forEach((k) => (text = text.split("{" + k + "}").join(String(params[k]))));
+    return text;
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -30,24 +39,24 @@
       dl.appendChild(el("dt", "", label));
       dl.appendChild(el("dd", "", value === "" || value === null || value === undefined ? "—" : value));
     };
-    fact("网格员", p.worker || "未配");
-    fact("公开电话", p.phone);
-    fact("户数", p.households);
-    fact("楼栋", p.buildings);
+    fact(tr("worker", "网格员"), p.worker || tr("none", "未配"));
+    fact(tr("phone", "公开电话"), p.phone);
+    fact(tr("households", "户数"), p.households);
+    fact(tr("buildings", "楼栋"), p.buildings);
     target.appendChild(dl);
-    target.appendChild(el("h3", "", "楼栋长"));
+    target.appendChild(el("h3", "", tr("leaders", "楼栋长")));
     const ul = el("ul", "public-leaders");
     (p.leaders || []).forEach((l) => {
       const li = el("li", "", l.building + " " + l.name + " ");
-      if (l.party_member) li.appendChild(el("span", "badge party-badge", "党员"));
+      if (l.party_member) li.appendChild(el("span", "badge party-badge", tr("party", "党员")));
       ul.appendChild(li);
     });
-    if (!ul.children.length) ul.appendChild(el("li", "muted", "暂无"));
+    if (!ul.children.length) ul.appendChild(el("li", "muted", tr("none_yet", "暂无")));
     target.appendChild(ul);
     const links = el("p", "small");
-    const open = el("a", "", "网格详情 →");
+    const open = el("a", "", tr("details", "网格详情 →"));
     open.href = "/grids/" + encodeURIComponent(p.id);
-    const card = el("a", "", "公开联系卡");
+    const card = el("a", "", tr("card", "公开联系卡"));
     card.href = "/public/grids/" + encodeURIComponent(p.code);
     links.appendChild(open);
     links.appendChild(document.createTextNode(" · "));
@@ -71,6 +80,7 @@
   function start() {
     const box = document.getElementById("grid-map");
     if (!box || typeof L === "undefined") return;
+    TEXT = JSON.parse(box.dataset.text || "{}");
     const status = document.getElementById("grid-map-status");
     const target = document.getElementById("grid-card");
     const map = L.map(box, { zoomControl: true, attributionControl: false, zoomSnap: 0.25 });
@@ -115,7 +125,9 @@
         if (shown.length) map.fitBounds(layer.getBounds(), { padding: [12, 12] });
         if (status) {
           const missing = data.features.length - shown.length;
-          status.textContent = "共 " + data.features.length + " 个网格" + (missing ? "，其中 " + missing + " 个未上图" : "");
+          status.textContent =
+            tr("count", "共 {n} 个网格", { n: data.features.length }) +
+            (missing ? tr("unmapped", "，其中 {n} 个未上图", { n: missing }) : "");
         }
         box.dataset.ready = "1";
         if (box.dataset.requests) {
@@ -125,7 +137,7 @@
         }
       })
       .catch(() => {
-        if (status) status.textContent = "网格数据加载失败，请刷新页面重试。";
+        if (status) status.textContent = tr("failed", "网格数据加载失败，请刷新页面重试。");
       });
   }
 

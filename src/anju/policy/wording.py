@@ -514,7 +514,7 @@ class Wording:
         hit = self.hits.get(n)
         if isinstance(hit, PickHit) and hit.selected == 0 and (e := n.kwargs.get("else")) is not None:
             none = f"{who}中没有{self.label_only(where)}的（共 {hit.total} 个）" if where is not None else f"没有{who}"
-            return f"{none}，按 {self.qty(e)} 计"
+            return f"{none}，按 {self.qty(n)} 计"
         return text
 
     def _band_label(self, hit: BandHit) -> str:

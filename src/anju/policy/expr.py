@@ -433,7 +433,11 @@ class _Parser:
                             key = self.take().text
                             self.take()
                             kwargs[key] = self.expr()
-                            if key == "order" and self.tok.kind == "name" and self.tok.text in ("desc", "asc"):
+                            if (
+                                key == "order"
+                                and self.tok.kind == "name"
+                                and self.tok.text in ("desc", "asc")
+                            ):
                                 # ``order=expr desc``: descending (``asc``, the default, may be written)
                                 word = self.take()
                                 if word.text == "desc":

@@ -433,7 +433,10 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
             else None
         ),
         tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
-        **{k: _date(d.get(k)) for k in EVENT_DATES},
+        agreement_effective_on=_date(d.get("agreement_effective_on")),
+        delivery_planned_on=_date(d.get("delivery_planned_on")),
+        delivery_actual_on=_date(d.get("delivery_actual_on")),
+        move_back_on=_date(d.get("move_back_on")),
     )
 
 

@@ -158,6 +158,10 @@ class HouseholdTable:
             self.events[name] = col
         return col
 
+    def _day(self, name: str, i: int) -> date | None:
+        o = int(self.event(name)[i])
+        return date.fromordinal(o) if o else None
+
     @property
     def n(self) -> int:
         """Number of households."""
@@ -349,7 +353,10 @@ class HouseholdTable:
                 else None
             ),
             tenants=tuple(ts),
-            **{k: (date.fromordinal(o) if (o := int(self.event(k)[i])) else None) for k in EVENT_DATES},
+            agreement_effective_on=self._day("agreement_effective_on", i),
+            delivery_planned_on=self._day("delivery_planned_on", i),
+            delivery_actual_on=self._day("delivery_actual_on", i),
+            move_back_on=self._day("move_back_on", i),
         )
 
     def group_facts(self) -> GroupFacts:

@@ -507,13 +507,21 @@ class Wording:
         if f == "first":
             order = n.kwargs.get("order")
             desc = isinstance(n.kwargs.get("desc"), Bool)
-            by = f"按{self.label_only(order)}{'从高到低' if desc else '从低到高'}，" if order is not None else ""
+            by = (
+                f"按{self.label_only(order)}{'从高到低' if desc else '从低到高'}，"
+                if order is not None
+                else ""
+            )
             text = f"{by}{who}{cond}第一个的{what} {self.qty(n)}"
         else:
             text = f"{who}{cond}{what}{'最大' if f == 'max' else '最小'}者 {self.qty(n)}"
         hit = self.hits.get(n)
-        if isinstance(hit, PickHit) and hit.selected == 0 and (e := n.kwargs.get("else")) is not None:
-            none = f"{who}中没有{self.label_only(where)}的（共 {hit.total} 个）" if where is not None else f"没有{who}"
+        if isinstance(hit, PickHit) and hit.selected == 0:
+            none = (
+                f"{who}中没有{self.label_only(where)}的（共 {hit.total} 个）"
+                if where is not None
+                else f"没有{who}"
+            )
             return f"{none}，按 {self.qty(n)} 计"
         return text
 
@@ -612,7 +620,10 @@ class Wording:
             op = n.op if truth else _NEGATED[n.op]
             left_v = self.val(n.left)
             if isinstance(n.left, Name) and n.left.ref == ("option",) and isinstance(n.right, Str):
-                shown, expected = self.p.options.get(str(left_v), str(left_v)), self.p.options.get(n.right.value, n.right.value)
+                shown, expected = (
+                    self.p.options.get(str(left_v), str(left_v)),
+                    self.p.options.get(n.right.value, n.right.value),
+                )
                 same = (n.op == "==") == truth
                 return f"补偿方式为{shown}" if same else f"补偿方式为{shown}，不是{expected}"
             if isinstance(left_v, str) and isinstance(n.left, Name):

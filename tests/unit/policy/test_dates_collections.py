@@ -216,7 +216,9 @@ def test_transition_doubled_after_overdue_delivery_in_one_item_with_trace_and_wo
     notes = [s.note for s in tr.steps]
     assert "months_between(2025-06-01, 2026-01-15) = 8 月（不满一月按一月计）" in notes
     assert "months_between(2025-12-01, 2026-01-15) = 2 月（不满一月按一月计）" in notes
-    assert "自腾空日期（2025年6月1日）至实际交房日期（2026年1月15日）共 8 月（不满一月按一月计）" in tr.basis[0]
+    assert (
+        "自腾空日期（2025年6月1日）至实际交房日期（2026年1月15日）共 8 月（不满一月按一月计）" in tr.basis[0]
+    )
     biggest = r.items[2]
     assert any("max：3 个元素中符合条件 2 个" in s.note for s in biggest.steps)
     assert "各证中用途为住宅的合法面积最大者 60.00 ㎡" in biggest.basis[0]
@@ -236,7 +238,14 @@ def test_unknown_dates_stay_unknown_and_empty_picks_take_else() -> None:
     )
     h = Household(code="H2", block_code="B")
     r = evaluate(c, h, "cash")
-    assert r.amounts() == {"transition": 0, "banded": 100000, "biggest": 0, "eldest": 0, "swap_only": 10000, "known_delivery": 0}
+    assert r.amounts() == {
+        "transition": 0,
+        "banded": 100000,
+        "biggest": 0,
+        "eldest": 0,
+        "swap_only": 10000,
+        "known_delivery": 0,
+    }
     assert "各证中没有用途为住宅的（共 0 个），按 0 ㎡ 计" in r.items[2].basis[0]
     assert "尚未交房" in r.items[5].basis[0]
 
@@ -258,8 +267,12 @@ def test_first_with_order_desc_and_ties_keep_the_collection_order() -> None:
     h = Household(
         code="H",
         block_code="B",
-        buildings=(Building("1", legal_area="10", floors=2), Building("2", legal_area="20", floors=3),
-                   Building("3", legal_area="30", floors=3), Building("4", legal_area="40", floors=1)),
+        buildings=(
+            Building("1", legal_area="10", floors=2),
+            Building("2", legal_area="20", floors=3),
+            Building("3", legal_area="30", floors=3),
+            Building("4", legal_area="40", floors=1),
+        ),
         tenants=(Tenant("a", area="7"), Tenant("b", area="3")),
     )
     assert evaluate(c, h, "cash").amounts() == {"a": 2000, "b": 4000, "c": 1000}

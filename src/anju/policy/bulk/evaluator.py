@@ -22,6 +22,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked
+from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -39,7 +40,6 @@ from anju.policy.expr import (
     Unary,
     walk,
 )
-from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.facts import (
     EVENT_DATES,
     GroupFacts,
@@ -724,8 +724,11 @@ class BulkEvaluator:
             out = add_months_o(dv, xv)
             bad = (dv != 0) & ((out < 1) | (out > ORD_MAX))
             if np.any(bad):
-                raise EvaluationError("date-range", "add_months 的结果超出日期范围（公元1年至9999年）",
-                                      "add_months gives a date out of range (years 1 to 9999)")
+                raise EvaluationError(
+                    "date-range",
+                    "add_months 的结果超出日期范围（公元1年至9999年）",
+                    "add_months gives a date out of range (years 1 to 9999)",
+                )
             if isinstance(out, np.ndarray) and out.dtype == object:
                 out = out.astype(I64)
             return BV(out if lv != "const" else int(out), lv)
@@ -777,7 +780,7 @@ class BulkEvaluator:
             d = self.align(d, s)
         lv = self.level_of(d, value)
         hv, vv, dv = self.full(BV(has, "hh"), lv), self.lift(value, lv).v, self.lift(d, lv).v
-        if isinstance(vv, np.ndarray) and vv.dtype == object or isinstance(dv, np.ndarray) and dv.dtype == object:
+        if any(isinstance(v, np.ndarray) and v.dtype == object for v in (vv, dv)):
             vv, dv = self.wide(vv), self.wide(dv)
         return BV(np.where(hv, vv, dv), lv, s if num else 0, max(x.bound, d.bound))
 

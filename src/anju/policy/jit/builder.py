@@ -18,6 +18,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, dec_scale
+from anju.policy.datecalc import ORD_MAX
 from anju.policy.expr import (
     Binary,
     Bool,
@@ -34,7 +35,6 @@ from anju.policy.expr import (
     Unary,
     walk,
 )
-from anju.policy.datecalc import ORD_MAX
 from anju.policy.facts import EVENT_DATES, GroupFacts
 from anju.policy.jit.helpers import _HELPERS, I64, LoopStmt, Overflow, Unsupported, V, _Loop
 from anju.policy.jit.passes import _source
@@ -889,7 +889,9 @@ class Builder:
         body.append(f"{has} = {has} | {m}")
         self.body.append(LoopStmt(inner, self.element_loop(e, start, count), body))
         lv = self.level_of(d, V(acc, "hh"))
-        return self.emit(f"{fn}({has}, {acc}, {d.code})", lv, s if kind == "num" else 0, max(x.bound, d.bound))
+        return self.emit(
+            f"{fn}({has}, {acc}, {d.code})", lv, s if kind == "num" else 0, max(x.bound, d.bound)
+        )
 
     def rate(self, n: Call, f: str) -> V:
         scope = n.args[0].value  # type: ignore[attr-defined]

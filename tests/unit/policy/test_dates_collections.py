@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -404,3 +405,48 @@ def test_kernel_equals_scalar_on_dates_picks_and_option(hs: list[Household], opt
     assert kernel is not None
     for i, h in enumerate(hs):
         assert kernel.row(i) == evaluate(c, h, option, trace=False).amounts(), h
+
+
+# ----------------------------------------------------------------------------- the shipped example, the CLI
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "src" / "anju" / "policy" / "examples"
+
+
+def test_example_cases_pass_and_explain_shows_every_date_call(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anju.policy.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["test", str(EXAMPLES / "dates_and_picks.cases.yaml")])
+    assert r.exit_code == 0, r.output
+    (tmp_path / "hh.csv").write_text(
+        "code,block_code,vacate_on,delivery_planned_on,delivery_actual_on,move_back_on\n"
+        "QS-001,青石巷,2025-06-01,2025-12-01,2026-01-15,2027-07-01\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "hh_buildings.csv").write_text(
+        "household,certificate_no,use,legal_area\nQS-001,青房001,住宅,80.00\nQS-001,青房002,营业,95.00\n",
+        encoding="utf-8",
+    )
+    r = runner.invoke(
+        app,
+        [
+            "explain",
+            str(EXAMPLES / "dates_and_picks.yaml"),
+            "--households",
+            str(tmp_path / "hh.csv"),
+            "--household",
+            "QS-001",
+            "--option",
+            "swap",
+        ],
+        env={"COLUMNS": "400"},
+    )
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "months_between(2025-06-01, 2026-01-15) = 8 月（不满一月按一月计）" in out
+    assert "months_between(2025-06-01, 2027-07-01) = 25 月（只计满月）" in out
+    assert "days_between(2025-06-01, 2025-06-30) = 29 日（不计首日、计末日）" in out
+    assert "max：2 个元素中符合条件 1 个" in out
+    assert "合计 total: 36,900.00 元" in out

@@ -334,6 +334,11 @@ RANDOM_ITEMS = """
     label: 签约后
     when: known(household.agreement_effective_on) and add_months(household.agreement_effective_on, 6) >= household.move_back_on
     formula: if first(buildings, building.legal_area > 50㎡, order=building.floors, else=false) then 5元 else 2元
+  - id: t7
+    label: 首证用途
+    formula: >-
+      if first(buildings, building.use, where=building.floors >= 2, order=building.legal_area desc, else='住宅')
+      == '营业' then 9元 else 1元
 """
 
 BASE = date(2025, 1, 1)

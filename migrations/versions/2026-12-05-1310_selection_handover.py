@@ -4,7 +4,7 @@ The keys of a chosen resettlement flat handed over (交钥匙): the household's 
 (回迁), a fact compensation plans compute with (#12 item 2).
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0022
 Create Date: 2026-12-05 13:10:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,6 @@ from anju.core.actor import Actor
 from anju.core.dates import SHANGHAI
 from anju.errors import DomainError
 from anju.grid import service as grid_service
-from anju.grid.models import Grid
 from anju.identity import service as identity_service
 from anju.service_request import service as request_service
 from anju.service_request.service import calendar as work_calendar
@@ -180,7 +180,7 @@ def _at(day: date, hour: float) -> datetime:
     return datetime.combine(day, time(h, int((hour - h) * 60)), SHANGHAI).astimezone(UTC)
 
 
-def _point(rng: random.Random, grid: Grid) -> tuple[Decimal | None, Decimal | None]:
+def _point(rng: random.Random, grid: Any) -> tuple[Decimal | None, Decimal | None]:
     """A point near the grid's centroid (inside its bounding box's middle third)."""
     if grid.centroid_lng is None or grid.min_lng is None or grid.max_lng is None:
         return None, None

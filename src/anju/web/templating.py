@@ -48,7 +48,8 @@ def _zh(value: str) -> str:
 
 
 def _yesno(value: bool | None) -> str:
-    return "待定" if value is None else ("是" if value else "否")
+    """A message id: the page shows it as ``{{ _(value|yesno) }}``."""
+    return i18n.N_("待定") if value is None else (i18n.N_("是") if value else i18n.N_("否"))
 
 
 env = templates.env
@@ -69,6 +70,9 @@ env.globals.update(
     PROJECT_KINDS=project_rules.PROJECT_KINDS,
     PROJECT_STATUSES=project_rules.PROJECT_STATUSES,
     BLOCK_LEVELS=project_rules.BLOCK_LEVELS,
+    # the values a yes/no form field submits (data, not page text: never translated)
+    YES=household_rules.YES,
+    NO=household_rules.NO,
 )
 
 

@@ -64,7 +64,7 @@ def untranslated(html: str, catalog: set[str]) -> list[str]:
     parser.feed(html)
     out = []
     for text in parser.texts:
-        for part in re.split(r"\s*[·|/:：,，()（）]\s*", text):
+        for part in re.split(r"\s*[·|:：]\s*", text):
             part = part.strip(" .。*")
             if part and HAN.search(part) and part in catalog:
                 out.append(part)
@@ -73,7 +73,10 @@ def untranslated(html: str, catalog: set[str]) -> list[str]:
 
 def test_the_scan_finds_catalog_text_and_passes_data() -> None:
     catalog = {"签约日期", "户主"}
-    html = "<h1>Households</h1><p>签约日期：2026</p><td>张建国</td><script>'户主'</script><i title='户主'>x</i>"
+    html = (
+        "<h1>Households</h1><p>签约日期：2026</p><td>张建国</td><td>甲方（户主）姓名</td>"
+        "<script>'户主'</script><i title='户主'>x</i>"
+    )
     assert untranslated(html, catalog) == ["签约日期"]
 
 

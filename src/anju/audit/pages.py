@@ -83,7 +83,7 @@ def _value_in_words(name: str, value: Any) -> Any:
 
 def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[str, Any]]:
     """The records as the page and the API show them: in words."""
-    names = name_records(db, records)
+    names = name_records(db, records, lang)
     people = identity_service.user_names(db)
     return [
         {
@@ -95,7 +95,9 @@ def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[
             "entity": r.entity,
             "entity_label": audit_service.entity_label(r.entity, lang),
             "record": names[r.seq],
-            "changes": audit_service.changes_text(r.entity, r.changes, _value_in_words, brief=True),
+            "changes": audit_service.changes_text(
+                r.entity, r.changes, _value_in_words, brief=True, translate=lambda text: i18n.t(text, lang)
+            ),
             "reason": r.reason,
             "hash": r.hash,
             "key_id": r.key_id,
@@ -104,13 +106,13 @@ def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[
     ]
 
 
-def _choices() -> dict[str, list[tuple[str, str]]]:
+def _choices(lang: str) -> dict[str, list[tuple[str, str]]]:
     return {
         "entities": sorted(
-            ((k, audit_service.entity_label(k)) for k in audit_service.entity_codes()), key=lambda p: p[1]
+            ((k, audit_service.entity_label(k, lang)) for k in audit_service.entity_codes()), key=lambda p: p[1]
         ),
         "actions": sorted(
-            ((k, audit_service.action_label(k)) for k in audit_service.action_codes()), key=lambda p: p[1]
+            ((k, audit_service.action_label(k, lang)) for k in audit_service.action_codes()), key=lambda p: p[1]
         ),
     }
 
@@ -165,10 +167,10 @@ def audit_page(
             "first_url": f"/audit?{urlencode(query)}" if (before or after) else "",
             "export_url": f"/audit/export.xlsx?{urlencode(query)}",
             # Everyone who could have acted (a GROUP BY over millions of records would not do).
-            "actors": [(None, "系统作业")]
+            "actors": [(None, i18n.t("系统作业", lang_of(request)))]
             + [(u.id, f"{u.display_name}（{u.username}）") for u in identity_service.list_users(db)],
             "active": "audit",
-            **_choices(),
+            **_choices(lang_of(request)),
         },
         status_code=status_code,
     )

@@ -184,8 +184,8 @@ def household_detail(
             "user_id": identity_service.user_names(db),
         }
         # Each record named by what it is (户 LJ00001 段平, 协议 DP-QH-0001), never by its id.
-        record_names = name_records(db, records)
         lang = lang_of(request)
+        record_names = name_records(db, records, lang)
         ctx["history"] = [
             _history_row(r, names)
             | {"record": record_names[r.seq], "action_label": audit_service.action_label(r.action, lang)}

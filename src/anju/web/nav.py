@@ -51,7 +51,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("teams", "/projects/{project_id}/teams"),
     NavItem("setup", "/projects/{project_id}/setup"),
     NavItem("policy", "/projects/{project_id}/policy"),
-    NavItem("whatif", "/projects/{project_id}/whatif", label="方案测算"),
+    NavItem("whatif", "/projects/{project_id}/whatif"),
     NavItem("import", "/projects/{project_id}/import"),
     NavItem("ledger", "/projects/{project_id}/ledger.xlsx", download=True),
     NavItem("approvals", "/approvals"),
@@ -59,11 +59,11 @@ NAV: tuple[NavItem, ...] = (
     NavItem("grids", "/grids"),
     NavItem("grid_map", "/grids/map"),
     NavItem("mediation", "/mediation"),
-    NavItem("request_dashboard", "/service-requests/dashboard", label="诉求指标"),
+    NavItem("request_dashboard", "/service-requests/dashboard"),
     NavItem("time_bank", "/time-bank"),
     NavItem("audit", "/audit"),
     NavItem("users", "/users"),
-    NavItem("account", "/account/password", label="修改密码"),
+    NavItem("account", "/account/password"),
     NavItem("api", "/api/docs"),
 )
 

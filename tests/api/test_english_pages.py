@@ -100,7 +100,8 @@ def test_every_role_reads_its_pages_in_english(client_as: ClientAs) -> None:
                 pages += _nav_links(r.text)
         pid = world.project_id
         pages += [f"/households/{hid}"] + [
-            f"/households/{hid}?tab={tab}" for tab in ("members", "buildings", "tenants", "attachments", "history")
+            f"/households/{hid}?tab={tab}"
+            for tab in ("members", "buildings", "tenants", "attachments", "history")
         ]
         pages += [
             f"/households/{hid}/{detail}"

@@ -20,6 +20,7 @@ from anju import uploads as upload_store
 from anju.audit import service as audit_service
 from anju.core.dates import today_shanghai
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -41,7 +42,7 @@ def _date(value: str, field: str, label: str, errors: list[dict[str, str]]) -> d
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        errors.append({"field": field, "message": f"{label}应为日期，如 2026-01-31"})
+        errors.append({"field": field, "message": msg("{label}应为日期，如 2026-01-31", label=label)})
         return None
 
 
@@ -58,17 +59,19 @@ def audit_filter(
         if text.isascii() and text.isdigit() and len(text) <= 15:
             actor_id = int(text)
         else:
-            errors.append({"field": "actor", "message": "操作人无效"})
+            errors.append({"field": "actor", "message": N_("操作人无效")})
     where = audit_service.AuditFilter(
         actor_id=actor_id,
         entity=entity.strip()[:64],
         action=action.strip()[:32],
-        date_from=_date(date_from, "date_from", "开始日期", errors),
-        date_to=_date(date_to, "date_to", "结束日期", errors),
+        date_from=_date(date_from, "date_from", N_("开始日期"), errors),
+        date_to=_date(date_to, "date_to", N_("结束日期"), errors),
     )
     if errors:
         raise ValidationFailed(
-            "筛选条件有误：" + "；".join(e["message"] for e in errors), "invalid audit filter", details=errors
+            N_("筛选条件有误：") + "；".join(e["message"] for e in errors),
+            "invalid audit filter",
+            details=errors,
         )
     where.check()
     return where
@@ -109,10 +112,12 @@ def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[
 def _choices(lang: str) -> dict[str, list[tuple[str, str]]]:
     return {
         "entities": sorted(
-            ((k, audit_service.entity_label(k, lang)) for k in audit_service.entity_codes()), key=lambda p: p[1]
+            ((k, audit_service.entity_label(k, lang)) for k in audit_service.entity_codes()),
+            key=lambda p: p[1],
         ),
         "actions": sorted(
-            ((k, audit_service.action_label(k, lang)) for k in audit_service.action_codes()), key=lambda p: p[1]
+            ((k, audit_service.action_label(k, lang)) for k in audit_service.action_codes()),
+            key=lambda p: p[1],
         ),
     }
 
@@ -202,6 +207,7 @@ def export_response(
     return FileResponse(
         path,
         media_type=XLSX,
+        # not page text (a file name, a check or the terminal)
         filename=f"审计日志-{today_shanghai():%Y%m%d}.xlsx",
         background=BackgroundTask(path.unlink, missing_ok=True),
     )

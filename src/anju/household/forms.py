@@ -31,7 +31,10 @@ _SPECIAL: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         "select",
         (("", N_("无")), ("1", N_("一级")), ("2", N_("二级")), ("3", N_("三级")), ("4", N_("四级"))),
     ),
-    "resettlement_counted": ("tristate", (("", N_("待认定")), (rules.YES, N_("计入")), (rules.NO, N_("不计入")))),
+    "resettlement_counted": (
+        "tristate",
+        (("", N_("待认定")), (rules.YES, N_("计入")), (rules.NO, N_("不计入"))),
+    ),
 }
 _CHECKS = {"dibao", "serious_illness", "martyr_family", "shidu", "only_child", "youfu"}
 _NUMBERS = {"floors", "built_year", "legal_area", "unregistered_area", "area", "approved_year"}

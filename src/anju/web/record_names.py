@@ -89,7 +89,9 @@ def name_records(session: Session, records: Sequence[Any], lang: str = "zh") -> 
             name = audit_service.entity_label(r.entity, lang)
         else:
             name = audit_service.record_name(r.entity, r.entity_id, changes, lang=lang)
-        out[r.seq] = i18n.t("{name} · 户 {household}", lang, name=name, household=household) if household else name
+        out[r.seq] = (
+            i18n.t("{name} · 户 {household}", lang, name=name, household=household) if household else name
+        )
     return out
 
 

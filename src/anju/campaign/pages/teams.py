@@ -74,7 +74,7 @@ def _page_context(
     flat = [n for root in overview.tree for n in root.walk()]
     ok = request.query_params.get("ok", "")
     n = request.query_params.get("n", "")
-    message_ok = OK_MESSAGES[ok].format(n=int(n) if n.isdigit() else 0) if ok in OK_MESSAGES else ""
+    message_ok = msg(OK_MESSAGES[ok], n=int(n) if n.isdigit() else 0) if ok in OK_MESSAGES else ""
     params = {"block_id": block or "", "team": team if team == "none" else (team_filter or ""), "q": q}
     return {
         "project": project,

@@ -59,6 +59,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("grids", "/grids"),
     NavItem("grid_map", "/grids/map"),
     NavItem("mediation", "/mediation"),
+    NavItem("requests", "/service-requests"),
     NavItem("request_dashboard", "/service-requests/dashboard"),
     NavItem("time_bank", "/time-bank"),
     NavItem("audit", "/audit"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from anju.project import rules as project_rules
 from anju.web import nav
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+SCRIPT_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
+# Page text written by our scripts: T("签约率") in static/app/*.js.
+SCRIPT_MESSAGE = re.compile(r"""\bT\(\s*"([^"\\]+)"|\bT\(\s*'([^'\\]+)'""")
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
 
@@ -76,6 +80,22 @@ env.globals.update(
 )
 
 
+@lru_cache
+def script_message_ids() -> tuple[str, ...]:
+    """The message ids the scripts under static/app use (``T("…")``)."""
+    ids: set[str] = set()
+    for path in sorted(SCRIPT_DIR.glob("*.js")):
+        ids.update(a or b for a, b in SCRIPT_MESSAGE.findall(path.read_text(encoding="utf-8")))
+    return tuple(sorted(ids))
+
+
+def script_messages(lang: str) -> dict[str, str]:
+    """Translations of the scripts' message ids (none in Chinese: the ids are the Chinese)."""
+    if lang == i18n.DEFAULT_LANG:
+        return {}
+    return {msgid: i18n.t(msgid, lang) for msgid in script_message_ids()}
+
+
 def lang_of(request: Request) -> str:
     """Language from the ``lang`` cookie; Chinese by default."""
     lang = request.cookies.get("lang", i18n.DEFAULT_LANG)
@@ -90,6 +110,7 @@ def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]
         "csrf_token": user.csrf_token if user else "",
         "lang": lang,
         "_": lambda key, **kw: i18n.t(key, lang, **kw),
+        "script_messages": script_messages(lang),
         # The side navigation: only the pages this user's role may open.
         "nav_links": lambda project=None: (
             nav.links(request.app, user, project.id if project else None) if user else []

@@ -131,7 +131,10 @@ def test_every_role_reads_its_pages_in_english(client_as: ClientAs) -> None:
 def test_chinese_stays_the_default(client_as: ClientAs) -> None:
     client, _token, world = client_as("case_officer")
     html = client.get(f"/projects/{world.project_id}/households").text
-    assert "一户一档" in html and 'lang="zh-CN"' in html
+    assert "一户一档" in html and 'lang="zh-CN"' in html and "data-messages" not in html
     client.cookies.set("lang", "en")
     html = client.get(f"/projects/{world.project_id}/households").text
     assert "Household files" in html and 'lang="en"' in html and "一户一档" not in html
+    # the scripts' text comes with the page, translated; Chinese pages need none
+    messages = re.search(r"data-messages='([^']*)'", html)
+    assert messages is not None and '"\\u7d2f\\u8ba1\\u7b7e\\u7ea6": "Signed (cumulative)"' in messages.group(1)

@@ -68,7 +68,6 @@ PENDING_SCRIPTS: set[str] = {
     "request_dashboard.js",
     "request_picker.js",
     "selection_screen.js",
-    "visits.js",
     "visits-sw.js",  # the offline visit queue's service worker: no page of its own
 }
 # Not page text at all: modules under web/ that write the Chinese reference documents in docs/.

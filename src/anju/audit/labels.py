@@ -323,26 +323,26 @@ def field_label(name: str, extra: dict[str, str] | None = None) -> str:
 _NAMING_KEYS = ("agreement_no", "username", "code", "name", "title", "headline", "filename")
 
 
-def record_name(entity: str, entity_id: str, changes: Any, known: str = "") -> str:
+def record_name(entity: str, entity_id: str, changes: Any, known: str = "", lang: str = "zh") -> str:
     """What a record is called: ``户 LJ00001 段平``, ``协议 DP-QH-0001``, ``批次 第 3 批``.
 
     ``known`` is the name the caller looked up (a household's code and head, a user's name);
     otherwise a naming field of the record's own snapshot; else the record number.
     """
-    label = entity_label(entity)
+    label = entity_label(entity, lang)
     if known:
         return f"{label} {known}"
     if isinstance(changes, dict):
         if entity == "payment_batch" and "batch_no" in changes:
             value = _after(changes["batch_no"])
             if value not in (None, ""):
-                return f"{label} 第 {value} 批"
+                return f"{label} 第 {value} 批" if lang == "zh" else f"{label} {value}"
         for key in _NAMING_KEYS:
             if key in changes:
                 value = _after(changes[key])
                 if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
                     return f"{label} {value}"
-    return f"{label} 第 {entity_id} 号"
+    return f"{label} 第 {entity_id} 号" if lang == "zh" else f"{label} no. {entity_id}"
 
 
 def _after(value: Any) -> Any:

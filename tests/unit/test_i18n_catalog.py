@@ -37,27 +37,9 @@ JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 TEMPLATE_MSG = re.compile(r"""(?<![\w.])_\(\s*(?:"([^"\\]*)"|'([^'\\]*)')""")
 PY_CALLS = ("_", "t", "N_", "msg", "Message")
 
-# Not converted yet. Template directories and Python files of the areas another change converts in
-# parallel (housing, compensation, grid, service requests, time bank), and Python modules whose
-# Chinese is not page text yet routed through the catalog. Shrinks to empty.
+# Not converted yet: Python modules whose Chinese is not page text yet routed through the catalog.
+# Shrinks to empty.
 PENDING: set[str] = {
-    # templates of the areas converted in parallel
-    "templates/housing/",
-    "templates/compensation/",
-    "templates/grid/",
-    "templates/service_request/",
-    "templates/time_bank/",
-    # Python modules
-    "compensation/pages.py",
-    "grid/pages.py",
-    "housing/pages.py",
-    "time_bank/pages.py",
-    # label tables of those areas
-    "grid/",
-    "housing/",
-    "service_request/",
-    "time_bank/",
-    "compensation/",
     # the API's validation messages and OpenAPI descriptions (JSON clients; a page shows them only
     # inside a composed 422 message, so the parts need ids with parameters first)
     "web/params.py",
@@ -215,8 +197,12 @@ def test_no_chinese_outside_the_catalog_in_page_scripts() -> None:
         if p.name not in PENDING_SCRIPTS
         for n, line in script_strays(p.read_text(encoding="utf-8"))
     ]
-    assert not report, "Chinese outside T(\"...\"):\n" + "\n".join(report[:80])
-    still = [n for n in PENDING_SCRIPTS if not script_strays((templating.SCRIPT_DIR / n).read_text(encoding="utf-8"))]
+    assert not report, 'Chinese outside T("..."):\n' + "\n".join(report[:80])
+    still = [
+        n
+        for n in PENDING_SCRIPTS
+        if not script_strays((templating.SCRIPT_DIR / n).read_text(encoding="utf-8"))
+    ]
     assert not still, f"converted, remove from PENDING_SCRIPTS: {still}"
 
 

@@ -16,7 +16,7 @@
   const STATUSES = ["available", "selected", "reserved", "frozen", "delivered"];
   // Page text in the reader's language: the page passes it as data-text on <body> (JSON, from the
   // message catalog); the Chinese here is the fallback.
-  const TEXT = JSON.parse(body.dataset.text || "{}");
+  const TEXT = Object.assign(JSON.parse(body.dataset.text || "{}"), JSON.parse(body.dataset.words || "{}"));
   function tr(key, zh, params) {
     let text = TEXT[key] || zh;
     Object.keys(params || {}).forEach((k) => (text = text.split("{" + k + "}").join(String(params[k]))));
@@ -125,8 +125,8 @@
     setText("ss-skipped", int(n.skipped));
     setText("ss-total", int(total));
     STATUSES.forEach((s) => setText("ss-n-" + s, int(d.flat_counts[s] || 0)));
-    setText("ss-status", d.status_label);
-    setText("ss-kind", d.order_kind_label);
+    setText("ss-status", tr("status_" + d.status, d.status_label));
+    setText("ss-kind", tr("kind_" + d.order_kind, d.order_kind_label));
     setText("ss-seed", d.order_kind === "lottery" && d.seed ? tr("seed", "种子 {seed}", { seed: d.seed }) : "");
   }
 

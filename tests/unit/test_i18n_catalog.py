@@ -46,10 +46,6 @@ PENDING: set[str] = {
 }
 # Scripts under static/app not converted yet (their Chinese is page text written by the script).
 PENDING_SCRIPTS: set[str] = {
-    "grid_map.js",
-    "request_dashboard.js",
-    "request_picker.js",
-    "selection_screen.js",
     "visits-sw.js",  # the offline visit queue's service worker: no page of its own
 }
 # Not page text at all: modules under web/ that write the Chinese reference documents in docs/.

@@ -11,14 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from anju import i18n
-from anju.housing import rules
 from anju.housing import service as housing_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import lang_of, render
+from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,8 +30,4 @@ def selection_screen_page(
 ) -> Response:
     """The big screen of a selection event, for the wall of the selection hall."""
     event = housing_service.get_event(db, event_id=event_id)
-    # The API's status and order-kind labels, in the reader's language for the script (by code).
-    lang = lang_of(request)
-    words = {f"status_{k}": i18n.t(v, lang) for k, v in rules.EVENT_STATUSES.items()}
-    words |= {f"kind_{k}": i18n.t(v, lang) for k, v in rules.ORDER_KINDS.items()}
-    return render(request, "housing/screen.html", {"e": event, "active": "housing", "words": words})
+    return render(request, "housing/screen.html", {"e": event, "active": "housing"})

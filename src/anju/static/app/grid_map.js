@@ -14,14 +14,7 @@
     return PALETTE[i % PALETTE.length];
   }
 
-  // Page text in the reader's language: the page passes it as data-text (JSON, from the message
-  // catalog); the Chinese here is the fallback.
-  let TEXT = {};
-  function tr(key, zh, params) {
-    let text = TEXT[key] || zh;
-    Object.keys(params || {}).forEach((k) => (text = text.split("{" + k + "}").join(String(params[k]))));
-    return text;
-  }
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -39,24 +32,24 @@
       dl.appendChild(el("dt", "", label));
       dl.appendChild(el("dd", "", value === "" || value === null || value === undefined ? "—" : value));
     };
-    fact(tr("worker", "网格员"), p.worker || tr("none", "未配"));
-    fact(tr("phone", "公开电话"), p.phone);
-    fact(tr("households", "户数"), p.households);
-    fact(tr("buildings", "楼栋"), p.buildings);
+    fact(T("网格员"), p.worker || T("未配"));
+    fact(T("公开电话"), p.phone);
+    fact(T("户数"), p.households);
+    fact(T("楼栋"), p.buildings);
     target.appendChild(dl);
-    target.appendChild(el("h3", "", tr("leaders", "楼栋长")));
+    target.appendChild(el("h3", "", T("楼栋长")));
     const ul = el("ul", "public-leaders");
     (p.leaders || []).forEach((l) => {
       const li = el("li", "", l.building + " " + l.name + " ");
-      if (l.party_member) li.appendChild(el("span", "badge party-badge", tr("party", "党员")));
+      if (l.party_member) li.appendChild(el("span", "badge party-badge", T("党员")));
       ul.appendChild(li);
     });
-    if (!ul.children.length) ul.appendChild(el("li", "muted", tr("none_yet", "暂无")));
+    if (!ul.children.length) ul.appendChild(el("li", "muted", T("暂无")));
     target.appendChild(ul);
     const links = el("p", "small");
-    const open = el("a", "", tr("details", "网格详情 →"));
+    const open = el("a", "", T("网格详情 →"));
     open.href = "/grids/" + encodeURIComponent(p.id);
-    const card = el("a", "", tr("card", "公开联系卡"));
+    const card = el("a", "", T("公开联系卡"));
     card.href = "/public/grids/" + encodeURIComponent(p.code);
     links.appendChild(open);
     links.appendChild(document.createTextNode(" · "));
@@ -80,7 +73,6 @@
   function start() {
     const box = document.getElementById("grid-map");
     if (!box || typeof L === "undefined") return;
-    TEXT = JSON.parse(box.dataset.text || "{}");
     const status = document.getElementById("grid-map-status");
     const target = document.getElementById("grid-card");
     const map = L.map(box, { zoomControl: true, attributionControl: false, zoomSnap: 0.25 });
@@ -126,8 +118,8 @@
         if (status) {
           const missing = data.features.length - shown.length;
           status.textContent =
-            tr("count", "共 {n} 个网格", { n: data.features.length }) +
-            (missing ? tr("unmapped", "，其中 {n} 个未上图", { n: missing }) : "");
+            T("共 {n} 个网格", { n: data.features.length }) +
+            (missing ? T("，其中 {n} 个未上图", { n: missing }) : "");
         }
         box.dataset.ready = "1";
         if (box.dataset.requests) {
@@ -137,7 +129,7 @@
         }
       })
       .catch(() => {
-        if (status) status.textContent = tr("failed", "网格数据加载失败，请刷新页面重试。");
+        if (status) status.textContent = T("网格数据加载失败，请刷新页面重试。");
       });
   }
 

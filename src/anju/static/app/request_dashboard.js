@@ -2,14 +2,7 @@
 (function () {
   "use strict";
 
-  // Page text in the reader's language: the page passes it as data-text on #rq-text (JSON, from the
-  // message catalog); the Chinese here is the fallback.
-  let TEXT = {};
-  function tr(key, zh, params) {
-    let text = TEXT[key] || zh;
-    Object.keys(params || {}).forEach((k) => (text = text.split("{" + k + "}").join(String(params[k]))));
-    return text;
-  }
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
 
   function chart(id, option) {
     const el = document.getElementById(id);
@@ -25,7 +18,7 @@
       tooltip: { trigger: "axis", valueFormatter: (v) => (v == null ? "—" : v + "%") },
       xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
       yAxis: { type: "category", inverse: true, data: r.names },
-      series: [{ type: "bar", name: tr("on_time", "按期结案率"), data: r.on_time, label: { show: true, position: "right", formatter: "{c}%" } }],
+      series: [{ type: "bar", name: T("按期结案率"), data: r.on_time, label: { show: true, position: "right", formatter: "{c}%" } }],
     });
   }
 
@@ -38,19 +31,17 @@
         const share = f.properties.open / max;
         return { color: "#1f2329", weight: 1, fillColor: "#d4380d", fillOpacity: f.properties.open ? 0.15 + 0.6 * share : 0.03 };
       },
-      onEachFeature: (f, l) => l.bindTooltip(f.properties.name + tr("open", " · 未办结 {n} 件", { n: f.properties.open }), { sticky: true }),
+      onEachFeature: (f, l) => l.bindTooltip(f.properties.name + T(" · 未办结 {n} 件", { n: f.properties.open }), { sticky: true }),
     }).addTo(map);
     if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [16, 16] });
     else map.setView([35, 105], 4);
     box.dataset.grids = String(data.features.length);
     box.classList.add("map-ready");
-    if (status && data.unplaced) status.textContent += tr("unplaced", " 另有 {n} 件未划入网格。", { n: data.unplaced });
+    if (status && data.unplaced) status.textContent += T(" 另有 {n} 件未划入网格。", { n: data.unplaced });
     window.addEventListener("resize", () => map.invalidateSize());
   }
 
   window.addEventListener("load", () => {
-    const text = document.getElementById("rq-text");
-    if (text) TEXT = JSON.parse(text.dataset.text || "{}");
     const holder = document.getElementById("rq-data");
     if (holder) {
       const d = JSON.parse(holder.dataset.chart);
@@ -60,14 +51,14 @@
         tooltip: { trigger: "axis" },
         xAxis: { type: "category", data: d.months },
         yAxis: [
-          { type: "value", name: tr("unit", "件") },
+          { type: "value", name: T("件") },
           { type: "value", name: "%", max: 100, splitLine: { show: false } },
         ],
         series: [
-          { type: "bar", name: tr("received", "受理"), data: d.received },
-          { type: "bar", name: tr("closed", "办结"), data: d.closed },
-          { type: "line", name: tr("on_time", "按期结案率"), yAxisIndex: 1, data: d.on_time, connectNulls: true },
-          { type: "line", name: tr("satisfied", "满意率"), yAxisIndex: 1, data: d.satisfied, connectNulls: true },
+          { type: "bar", name: T("受理"), data: d.received },
+          { type: "bar", name: T("办结"), data: d.closed },
+          { type: "line", name: T("按期结案率"), yAxisIndex: 1, data: d.on_time, connectNulls: true },
+          { type: "line", name: T("满意率"), yAxisIndex: 1, data: d.satisfied, connectNulls: true },
         ],
       });
       ranking("rq-rank-grid", d.rankings.grid);
@@ -83,7 +74,7 @@
         })
         .then((data) => drawMap(box, data, status))
         .catch(() => {
-          if (status) status.textContent = tr("failed", "地图数据加载失败，请刷新页面重试。");
+          if (status) status.textContent = T("地图数据加载失败，请刷新页面重试。");
         });
     }
   });

@@ -440,6 +440,8 @@ class _Checker:
         state = self.derived_state.get(name)
         if state == "done":
             self.deps |= self.derived_deps[name]
+            if name not in self.derived_ty:  # its own formula has an error, already reported
+                raise _Abort
             return self.derived_ty[name]
         if state == "busy":
             self.fail(n, "cycle", f"中间量“{name}”循环引用自身", f"derived value '{name}' refers to itself")

@@ -63,6 +63,8 @@ class Src:
         return Location(self.file, self.line + 1, self.column + 1 + quote + offset)
 
 
+MAX_NUMBER = Decimal(10) ** 15  # numbers of a policy file are below this in absolute value
+MAX_PLACES = 12  # and have at most this many decimal places
 MAX_CONTROL_PROBLEMS = 20  # listed one by one; the rest are counted
 
 
@@ -357,22 +359,57 @@ class _Reader:
                     path, k, "unknown-key", f"不认识的字段“{k}”", f"unknown field '{k}' (allowed: {', '.join(sorted(allowed))})"
                 )
 
+    def seq(self, value: Any, path: tuple[Any, ...], what: str) -> list[Any]:
+        """A list as written (``None``: empty); anything else is reported and read as empty."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.err(path, "type", f"{what}应为列表（每项以 - 开头）", f"{what} must be a list")
+            return []
+        return value
+
+    def whole(self, value: Any, path: tuple[Any, ...], what: str) -> int | None:
+        """A whole number (``None`` stays ``None``); anything else is reported and read as ``None``."""
+        if value is None:
+            return None
+        if isinstance(value, int | Decimal) and not isinstance(value, bool) and value == int(value):
+            return int(value)
+        self.err(path, "number", f"{what}应为整数，却是“{value}”", f"{what} must be a whole number, got '{value}'")
+        return None
+
     def decimal(self, value: Any, path: tuple[Any, ...], what: str) -> Decimal | None:
+        out = self._decimal(value, path, what)
+        if out is not None and (abs(out) >= MAX_NUMBER or out != round(out, MAX_PLACES)):
+            # far beyond any amount, area or rate of a real plan; exact arithmetic on it would overflow
+            self.err(path, "number", f"{what}超出范围（绝对值应小于 10^15，最多 {MAX_PLACES} 位小数）",
+                     f"{what} is out of range (below 10^15, at most {MAX_PLACES} decimal places)")
+            return None
+        return out
+
+    def _decimal(self, value: Any, path: tuple[Any, ...], what: str) -> Decimal | None:
         if isinstance(value, bool) or value is None:
             self.err(path, "number", f"{what}应为数值", f"{what} must be a number")
             return None
-        if isinstance(value, int | Decimal):
+        if isinstance(value, int | Decimal) and Decimal(value).is_finite():
             return Decimal(value)
         try:
-            return Decimal(str(value).replace(",", "").strip())
+            if isinstance(value, dict | list | date):
+                raise ArithmeticError
+            out = Decimal(str(value).replace(",", "").strip())
+            if not out.is_finite():
+                raise ArithmeticError
+            return out
         except ArithmeticError:
-            self.err(path, "number", f"{what}应为数值，却是“{value}”", f"{what} must be a number, got '{value}'")
+            shown = _shown(value)
+            self.err(path, "number", f"{what}应为数值，却是“{shown}”", f"{what} must be a number, got '{shown}'")
             return None
 
     def a_date(self, value: Any, path: tuple[Any, ...], what: str) -> date | None:
         if isinstance(value, date):
             return value
         try:
+            if not isinstance(value, str | int):
+                raise ValueError
             return date.fromisoformat(str(value).strip())
         except ValueError:
             self.err(path, "date", f"{what}应为日期（YYYY-MM-DD）", f"{what} must be a date (YYYY-MM-DD)")
@@ -495,7 +532,7 @@ class _Reader:
             effective_on=eff_date,
             rounding_mode=mode,
             rounding_unit=unit,
-            block_levels=tuple(str(x) for x in (m.get("block_levels") or ())),
+            block_levels=tuple(str(x) for x in self.seq(m.get("block_levels"), (*path, "block_levels"), "block_levels")),
             status=status,
             content_hash=str(m["content_hash"]) if m.get("content_hash") else None,
             description=str(m.get("description", "")),
@@ -524,17 +561,17 @@ class _Reader:
             return table
         if kind == "bands":
             bands: list[tuple[DayWindow, Decimal]] = []
-            for i, b in enumerate(spec.get("bands") or []):
+            for i, b in enumerate(self.seq(spec.get("bands"), (*path, "bands"), "分档 bands")):
                 bp = (*path, "bands", i)
                 if not isinstance(b, dict):
                     self.err(bp, "bands", "分档应为映射", "each band must be a mapping")
                     continue
                 self.unknown_keys(b, {"after", "upto", "value", "label"}, bp)
                 v = self.decimal(b.get("value"), (*bp, "value"), "分档取值 value")
-                after = b.get("after")
-                upto = b.get("upto")
+                after = self.whole(b.get("after"), (*bp, "after"), "after")
+                upto = self.whole(b.get("upto"), (*bp, "upto"), "upto")
                 if v is not None:
-                    bands.append((DayWindow(_int_or_none(after), _int_or_none(upto)), v * scale))
+                    bands.append((DayWindow(after, upto), v * scale))
             return bands
         if kind == "category":
             return canonical(str(spec.get("value")))
@@ -550,7 +587,7 @@ class _Reader:
             path,
         )
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
-        keys = tuple(str(k) for k in (spec.get("keys") or ()))
+        keys = tuple(str(k) for k in self.seq(spec.get("keys"), (*path, "keys"), "表格维度 keys"))
         sample = spec
         if "dated" in spec and isinstance(spec["dated"], list) and spec["dated"]:
             sample = spec["dated"][0] if isinstance(spec["dated"][0], dict) else {}
@@ -587,8 +624,11 @@ class _Reader:
                 ov = {"value": ov}
             entries: list[Dated] = []
             if "dated" in ov:
-                for i, entry in enumerate(ov.get("dated") or []):
+                for i, entry in enumerate(self.seq(ov.get("dated"), (*op, "dated"), "dated")):
                     ep = (*op, "dated", i)
+                    if not isinstance(entry, dict):
+                        self.err(ep, "dated", "dated 的每一项应为映射", "each dated entry must be a mapping")
+                        continue
                     since = self.a_date(entry.get("from"), (*ep, "from"), "from") if "from" in entry else None
                     entries.append(Dated(since, self.read_value(kind, entry, ep, percent, len(keys))))
             else:
@@ -635,7 +675,7 @@ class _Reader:
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
         scale = Decimal("0.01") if percent else Decimal(1)
         windows = []
-        for i, w in enumerate(spec.get("windows") or []):
+        for i, w in enumerate(self.seq(spec.get("windows"), (*path, "windows"), "时间窗 windows")):
             wp = (*path, "windows", i)
             if not isinstance(w, dict):
                 self.err(wp, "tier", "时间窗应为映射", "each window must be a mapping")
@@ -644,7 +684,8 @@ class _Reader:
             v = self.decimal(w.get("value"), (*wp, "value"), "value")
             if v is None:
                 continue
-            win = DayWindow(_int_or_none(w.get("after")), _int_or_none(w.get("upto")))
+            win = DayWindow(self.whole(w.get("after"), (*wp, "after"), "after"),
+                            self.whole(w.get("upto"), (*wp, "upto"), "upto"))
             label = str(w.get("label") or _window_label(win))
             windows.append(TierWindow(win, v * scale, label))
         if not windows:
@@ -724,12 +765,16 @@ class _Reader:
         if any(spec.get(k) is None for k in needed):
             return None
         flat_types: list[tuple[Decimal | None, tuple[str, ...]]] = []
-        for i, rule in enumerate(spec.get("flat_types") or []):
+        for i, rule in enumerate(self.seq(spec.get("flat_types"), (*path, "flat_types"), "flat_types")):
             rp = (*path, "flat_types", i)
+            if not isinstance(rule, dict):
+                self.err(rp, "type", "flat_types 的每一项应为映射（entitled_upto / types）",
+                         "each flat_types entry must be a mapping (entitled_upto / types)")
+                continue
             upto = rule.get("entitled_upto")
             flat_types.append(
                 (self.decimal(upto, (*rp, "entitled_upto"), "entitled_upto") if upto is not None else None,
-                 tuple(str(t) for t in rule.get("types") or ()))
+                 tuple(str(t) for t in self.seq(rule.get("types"), (*rp, "types"), "types")))
             )
 
         def f(key: str) -> Formula:
@@ -762,10 +807,10 @@ def _looks_numeric(v: Any) -> bool:
     return True
 
 
-def _int_or_none(v: Any) -> int | None:
-    if v is None:
-        return None
-    return int(v)
+def _shown(v: Any) -> str:
+    """A value as a message shows it: short, whatever it is."""
+    text = str(v)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _window_label(w: DayWindow) -> str:

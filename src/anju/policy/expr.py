@@ -111,7 +111,10 @@ def tokenize(text: str) -> list[Token]:
                     k += 1
                 # a unit symbol glued to more letters is a name (e.g. 人数), not a unit
                 if not (k < n and _is_name_char(text[k], False) and text[k] not in UNIT_SYMBOLS):
-                    unit, _ = parse_unit(text[j:k])
+                    try:
+                        unit, _ = parse_unit(text[j:k])
+                    except UnitSyntaxError as exc:  # e.g. a symbol written twice: 5㎡㎡
+                        raise SyntaxProblem(j, f"不认识的单位“{exc}”", f"unknown unit '{exc}'") from exc
                     i = k
             out.append(Token("num", text[start:i], start, i, value, unit))
             continue

@@ -31,10 +31,32 @@ class _Loader(yaml.SafeLoader):
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     text = str(loader.construct_scalar(node)).replace("_", "")
-    return Decimal(text)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal("nan")
+    if not value.is_finite():  # .inf, .nan: no amount, area or rate is one
+        raise _BadScalar(node, f"“{node.value}”不是有限的数值", f"'{node.value}' is not a finite number")
+    return value
+
+
+class _BadScalar(yaml.constructor.ConstructorError):
+    """A scalar that looks like a date or a number but is none (2024-02-30, .nan)."""
+
+    def __init__(self, node: yaml.ScalarNode, zh: str, en: str) -> None:
+        super().__init__(None, None, en, node.start_mark)
+        self.zh = zh
+
+
+def _construct_date(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:  # e.g. 2024-02-30: a date-shaped text that is no date
+        raise _BadScalar(node, f"不存在的日期“{node.value}”", f"no such date '{node.value}'") from exc
 
 
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +118,18 @@ def _refuse_control_chars(text: str, file: str) -> None:
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
+    if isinstance(exc, _BadScalar) and exc.problem_mark is not None:
+        at = exc.problem_mark
+        return Problem("value", exc.zh, str(exc.problem), Location(file, at.line + 1, at.column + 1))
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         problem = exc.problem or exc.context or "?"
         return Problem("yaml", f"YAML 格式错误：{problem}", f"YAML syntax error: {problem}", loc)
     if isinstance(exc, yaml.reader.ReaderError):
         loc = _location_of(text, min(exc.position, len(text)), file)
         return Problem("yaml", f"YAML 无法读取：{exc.reason}", f"YAML reader error: {exc.reason}", loc)
-    return Problem("yaml", f"YAML 格式错误：{exc}", f"YAML error: {exc}", Location(file))
+    return Problem("yaml", f"YAML 格式错误：{exc}", f"YAML error: {exc}", Location(file, 1, 1))
 
 
 def load_yaml(text: str, file: str = "<policy>") -> tuple[Any, dict[tuple[Any, ...], Src]]:

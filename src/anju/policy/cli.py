@@ -20,6 +20,7 @@ from anju.policy.facts import GroupFacts, Household, ProjectKind
 from anju.policy.io import HouseholdsFileError, read_households, write_results
 from anju.policy.model import read_policy_file
 from anju.policy.scalar import evaluate
+from anju.policy.suggest import did_you_mean
 from anju.policy.versioning import content_hash, diff
 from anju.policy.whatif import whatif
 
@@ -83,8 +84,9 @@ def _as_of(text: str | None) -> date | None:
 
 def _option(c: Checked, option: str | None) -> None:
     if option is not None and option not in c.policy.options:
+        zh, en = did_you_mean(option, c.policy.options)
         raise _bad_input(
-            f"--option “{option}” 不是本方案的补偿方式（{'、'.join(c.policy.options)}）/ unknown option"
+            f"--option “{option}” 不是本方案的补偿方式{zh}（{'、'.join(c.policy.options)}）/ unknown option{en}"
         )
 
 

@@ -21,6 +21,7 @@ from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
+from anju.policy.suggest import did_you_mean
 from anju.policy.transition import TransitionRules, read_transition
 from anju.policy.units import ONE, Unit, UnitSyntaxError, parse_unit
 
@@ -380,8 +381,10 @@ class _Reader:
     def unknown_keys(self, d: dict[Any, Any], allowed: set[str], path: tuple[Any, ...]) -> None:
         for k in d:
             if k not in allowed:
+                zh, en = did_you_mean(str(k), allowed)
                 self.key_err(
-                    path, k, "unknown-key", f"不认识的字段“{k}”", f"unknown field '{k}' (allowed: {', '.join(sorted(allowed))})"
+                    path, k, "unknown-key", f"不认识的字段“{k}”{zh}",
+                    f"unknown field '{k}'{en} (allowed: {', '.join(sorted(allowed))})",
                 )
 
     def seq(self, value: Any, path: tuple[Any, ...], what: str) -> list[Any]:
@@ -739,7 +742,8 @@ class _Reader:
         options = tuple(str(o) for o in (opts if isinstance(opts, list) else [opts])) if opts else all_options
         for o in options:
             if o not in all_options:
-                self.err((*path, "options"), "option", f"未定义的补偿方式“{o}”", f"undefined option '{o}'")
+                zh, en = did_you_mean(o, all_options)
+                self.err((*path, "options"), "option", f"未定义的补偿方式“{o}”{zh}", f"undefined option '{o}'{en}")
         per = str(spec.get("per", "household"))
         if per not in ("household", "certificate"):
             self.err((*path, "per"), "per", "per 只能是 household（每户）或 certificate（每证）",

@@ -231,7 +231,8 @@ def explain_cmd(
         if not match:
             where = f"{households}中" if households is not None else "方案的测试用例中"
             zh, en = did_you_mean(household, [x for e in entries for x in (e[2].code, e[0])])
-            raise _bad_input(f"{where}找不到户号或用例 {household}{zh} / household not found{en}")
+            what = "户号" if all(e[1] is None for e in entries) else "户号或用例"
+            raise _bad_input(f"{where}找不到{what} {household}{zh} / household not found{en}")
         entries = match
     for name, case_option, h in entries:
         opts = [option] if option else [case_option] if case_option else list(c.policy.options)

@@ -594,8 +594,11 @@ class _Checker:
             self._arity(n, 1)
             ka = args[0]
             if not (isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS):
-                self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
-                          "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
+                given = ".".join(ka.parts) if isinstance(ka, Name) else ""
+                zh, en = did_you_mean(given, [f"{o}.{a}" for o, a in OPTIONAL_FIELDS]) if given else ("", "")
+                said_zh, said_en = (f"，这里是“{given}”{zh}", f", got '{given}'{en}") if given else ("", "")
+                self.fail(ka, "known", f"known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）{said_zh}",
+                          f"known() checks a fact that may be missing (sign date, vacate date, valuation ...){said_en}")
             self.expr(ka, el)
             return BOOL
         if f == "flag":

@@ -65,6 +65,11 @@ def test_close_matches_nearest_first_and_nothing_for_strangers() -> None:
         ("zone_rat[zone] * entitled_area", "zone_rat", "zone_rate"),  # table
         ("people_band(count(members)) * 1", "people_band", "people_bands"),  # bands
         ("maxx(house_value, 1元)", "maxx", "max"),  # function
+        (
+            "if known(household.sign_onn) then 1元 else 0元",
+            "household.sign_onn",
+            "household.sign_on",
+        ),  # optional fact
         ("if sign_rate('片', date('2025-05-01')) > 50% then 1元 else 0元", "片", "片区"),  # block level
         (
             "sum(buildings, building.legal_area * house_rate, where=building.use == '住')",

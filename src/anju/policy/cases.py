@@ -125,7 +125,16 @@ def read_cases_file(path: str | Path) -> CasesFile:
         problems.append(Problem("cases", zh, en, at(*keys)))
 
     if not isinstance(data, dict):
-        raise PolicyError([Problem("cases", "测试用例文件应为映射（policy / cases ...）", "a cases file must be a mapping", at())])
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    "测试用例文件应为映射（policy / cases ...）",
+                    "a cases file must be a mapping",
+                    at(),
+                )
+            ]
+        )
     policy_path = p.parent / str(data["policy"]) if isinstance(data.get("policy"), str) else None
     as_of: date | None = None
     try:
@@ -141,19 +150,35 @@ def read_cases_file(path: str | Path) -> CasesFile:
     cases: list[Case] = []
     for i, c in enumerate(raw):
         if not isinstance(c, dict) or not isinstance(c.get("household"), dict):
-            bad(("cases", i), f"第 {i + 1} 个用例缺少 household（户的事实）", f"case {i + 1} has no household mapping")
+            bad(
+                ("cases", i),
+                f"第 {i + 1} 个用例缺少 household（户的事实）",
+                f"case {i + 1} has no household mapping",
+            )
             continue
         if c["household"].get("code") is None:
-            bad(("cases", i, "household"), f"第 {i + 1} 个用例的 household 缺少户号 code", f"case {i + 1}: household has no code")
+            bad(
+                ("cases", i, "household"),
+                f"第 {i + 1} 个用例的 household 缺少户号 code",
+                f"case {i + 1}: household has no code",
+            )
             continue
         try:
             h = household_from_dict(c["household"])
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             why = "有数值无法读取" if isinstance(exc, ArithmeticError) else str(exc)
-            bad(("cases", i, "household"), f"第 {i + 1} 个用例的户数据无法读取：{why}", f"case {i + 1}: household facts: {why}")
+            bad(
+                ("cases", i, "household"),
+                f"第 {i + 1} 个用例的户数据无法读取：{why}",
+                f"case {i + 1}: household facts: {why}",
+            )
             continue
         if not isinstance(c.get("expect") or {}, dict):
-            bad(("cases", i, "expect"), "expect 应为映射（项目: 金额）", "expect must be a mapping (item: amount)")
+            bad(
+                ("cases", i, "expect"),
+                "expect 应为映射（项目: 金额）",
+                "expect must be a mapping (item: amount)",
+            )
             continue
         cases.append(Case(str(c.get("name", h.code)), str(c.get("option", "cash")), h, c))
     group = GroupFacts.from_households(_unique([c.household for c in cases]))
@@ -175,7 +200,12 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     """
     p = Path(path)
     data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
-    if isinstance(data, dict) and "cases" not in data and "policy" in data and isinstance(data["policy"], dict):
+    if (
+        isinstance(data, dict)
+        and "cases" not in data
+        and "policy" in data
+        and isinstance(data["policy"], dict)
+    ):
         policy_file = p
         p = cases_file_for(p)
         if not p.is_file():
@@ -183,12 +213,27 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
         data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
     shape = read_cases_file(p)
     if shape.policy_path is None:
-        raise PolicyError([Problem("cases", "测试用例文件缺少 policy（方案文件名）", "a cases file must name its policy",
-                                   Location(str(p), 1, 1))])
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    "测试用例文件缺少 policy（方案文件名）",
+                    "a cases file must name its policy",
+                    Location(str(p), 1, 1),
+                )
+            ]
+        )
     if not shape.policy_path.is_file() and checked is None:
-        raise PolicyError([Problem("cases", f"测试用例文件指向的方案 {shape.policy_path} 不存在",
-                                   f"the policy named by the cases file does not exist: {shape.policy_path}",
-                                   Location(str(p), 1, 1))])
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    f"测试用例文件指向的方案 {shape.policy_path} 不存在",
+                    f"the policy named by the cases file does not exist: {shape.policy_path}",
+                    Location(str(p), 1, 1),
+                )
+            ]
+        )
     if not shape.cases:
         raise NoCasesError(shape.policy_path, p)
     policy_path = p.parent / str(data["policy"])
@@ -197,7 +242,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     as_of = as_of if isinstance(as_of, date) else (date.fromisoformat(str(as_of)) if as_of else None)
     cases = data.get("cases") or []
     hs: list[Household] = [household_from_dict(c["household"]) for c in cases]
-    group: GroupFacts = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    group: GroupFacts = (
+        group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    )
     outcomes: list[CaseOutcome] = []
     table = HouseholdTable.from_households(_unique(hs))
     index = {h.code: i for i, h in enumerate(_unique(hs))}
@@ -213,7 +260,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
             try:
                 want = yuan_to_fen(Decimal(str(expected)))
             except ArithmeticError:
-                out.mismatches.append(f"{item}: 期望金额“{expected}”不是数值 / expected amount is not a number")
+                out.mismatches.append(
+                    f"{item}: 期望金额“{expected}”不是数值 / expected amount is not a number"
+                )
                 continue
             have = got.get(str(item))
             if have is None and str(item) in checked.items:
@@ -234,7 +283,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
             bulk_cache[option] = evaluate_bulk(checked, table, option, as_of, group)
         row = bulk_cache[option].row(index[h.code])
         if row != res.amounts():
-            out.mismatches.append(f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}")
+            out.mismatches.append(
+                f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}"
+            )
         if case.get("entitlement") is not None or case.get("selections"):
             out.mismatches.extend(_entitlement_mismatches(checked, h, case, as_of, group))
         if case.get("transition") is not None:
@@ -268,14 +319,24 @@ def _transition_mismatches(
         return ["transition 需要 planned_delivery / transition needs planned_delivery"]
     try:
         fees = transition_fees(
-            checked, h, planned_delivery=planned, actual_delivery=_a_date(spec.get("actual_delivery")),
-            as_of=until, group=group, option=option, evaluated_on=as_of,
+            checked,
+            h,
+            planned_delivery=planned,
+            actual_delivery=_a_date(spec.get("actual_delivery")),
+            as_of=until,
+            group=group,
+            option=option,
+            evaluated_on=as_of,
         )
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
     got: dict[str, object] = {
-        "normal_months": fees.normal_months, "late_months": fees.late_months, "final": fees.final,
-        "monthly": fees.monthly_fen, "late_monthly": fees.late_fen, "total": fees.total_fen,
+        "normal_months": fees.normal_months,
+        "late_months": fees.late_months,
+        "final": fees.final,
+        "monthly": fees.monthly_fen,
+        "late_monthly": fees.late_fen,
+        "total": fees.total_fen,
     }
     out: list[str] = []
     for key, want in (spec.get("expect") or {}).items():
@@ -308,10 +369,17 @@ def _entitlement_mismatches(
     if "applies" in want:
         have = sorted(r.id for r in ent.applicable_rules)
         if sorted(str(x) for x in want["applies"] or []) != have:
-            out.append(f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}")
+            out.append(
+                f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}"
+            )
     for k, sel in enumerate(case.get("selections") or [], start=1):
         flats = [
-            Flat(str(f["code"]), Decimal(str(f["area"])), str(f.get("type", "")), flat_type_name=str(f.get("type_name", "")))
+            Flat(
+                str(f["code"]),
+                Decimal(str(f["area"])),
+                str(f.get("type", "")),
+                flat_type_name=str(f.get("type_name", "")),
+            )
             for f in sel.get("flats") or []
         ]
         found = violations(ent, flats, complete=bool(sel.get("complete", True)))
@@ -319,5 +387,7 @@ def _entitlement_mismatches(
         expected = sorted(str(x) for x in sel.get("refused") or [])
         if got != expected:
             shown = "；".join(v.message_zh for v in found) or "无 none"
-            out.append(f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）")
+            out.append(
+                f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）"
+            )
     return out

@@ -116,7 +116,8 @@ def check_cmd(file: Path) -> None:
 def test_cmd(
     file: Path,
     require_cases: Annotated[
-        bool, typer.Option("--require-cases", help="没有测试用例时以退出码 1 结束 / fail when there are no cases")
+        bool,
+        typer.Option("--require-cases", help="没有测试用例时以退出码 1 结束 / fail when there are no cases"),
     ] = False,
 ) -> None:
     """运行方案的测试用例（FILE 为方案或 .cases.yaml）/ run a policy's YAML test cases.
@@ -191,11 +192,15 @@ def explain_cmd(
     file: Path,
     household: Annotated[
         str | None,
-        typer.Option("--household", help="户号或用例名称（用例文件不给则解释全部用例）/ household code or case name"),
+        typer.Option(
+            "--household", help="户号或用例名称（用例文件不给则解释全部用例）/ household code or case name"
+        ),
     ] = None,
     households: Annotated[
         Path | None,
-        typer.Option("--households", help="户数据文件：用例 .yaml、households 表、入户调查表或台账 / households file"),
+        typer.Option(
+            "--households", help="户数据文件：用例 .yaml、households 表、入户调查表或台账 / households file"
+        ),
     ] = None,
     option: Annotated[str | None, typer.Option("--option")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
@@ -223,7 +228,9 @@ def explain_cmd(
         if households is not None:
             _exists(cf, "测试用例文件")
         elif not cf.is_file():
-            raise _bad_input(f"方案没有测试用例文件 {cf}；请用 --households 指定户数据文件 / give --households")
+            raise _bad_input(
+                f"方案没有测试用例文件 {cf}；请用 --households 指定户数据文件 / give --households"
+            )
         entries, group, file_day = _case_entries(cf)
         day = day or file_day
     if household is not None:
@@ -256,7 +263,9 @@ def _case_entries(path: Path) -> tuple[list[tuple[str, str | None, Household]], 
 
 def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: GroupFacts, title: str) -> None:
     if opt not in c.policy.options:
-        console.print(f"[red]{escape(title)}{escape(h.code)}：方案没有补偿方式“{escape(opt)}” / no option[/red]")
+        console.print(
+            f"[red]{escape(title)}{escape(h.code)}：方案没有补偿方式“{escape(opt)}” / no option[/red]"
+        )
         raise typer.Exit(1)
     try:
         r = evaluate(c, h, opt, day, group)
@@ -286,7 +295,9 @@ def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: Gr
         for line in it.certificates:
             if line.applies:
                 console.print(
-                    f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False, markup=False
+                    f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元",
+                    highlight=False,
+                    markup=False,
                 )
                 for n in line.notes:
                     console.print(f"      {n}", highlight=False, markup=False)

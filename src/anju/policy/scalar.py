@@ -14,7 +14,8 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import Checked, Ty
+from anju.policy.check import COLLECTIONS, Checked, Ty
+from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -31,11 +32,12 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import EVENT_DATES, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import (
     BandHit,
+    PickHit,
     RateHit,
     TierHit,
     Wording,
@@ -170,6 +172,7 @@ class ScalarEvaluator:
         self.formula: Formula | None = None
         self.warnings: list[str] = []
         self.mode = checked.policy.meta.rounding_mode
+        self.option = ""
         self.prefix = ""
         # With the trace on: every node's value and each tier / band / rate looked up, for the wording.
         self.values: dict[Node, Any] | None = {} if trace else None
@@ -186,9 +189,13 @@ class ScalarEvaluator:
         """Evaluate every item of ``option``."""
         if option not in self.c.policy.options:
             raise EvaluationError(
-                "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
+                "option",
+                f"没有补偿方式“{option}”",
+                f"no option '{option}' (have: {', '.join(self.c.policy.options)})",
             )
         results = []
+        self.option = option
+        self.derived = {}  # a derived value may read the option
         with decimal.localcontext(EXACT):
             for it in self.c.items_for(option):
                 res = self.item(it)
@@ -207,7 +214,9 @@ class ScalarEvaluator:
             res.applies = applies
             if not applies:
                 if self.trace:
-                    res.notes.append(f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable")
+                    res.notes.append(
+                        f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable"
+                    )
                 if words is not None:
                     res.basis = [words.not_applicable(it.when.node if it.when else None)]
                 return res
@@ -304,7 +313,9 @@ class ScalarEvaluator:
 
     def note(self, n: Node, value: Any, note: str = "") -> None:
         if self.steps is not None and self.formula is not None:
-            self.steps.append(Step(self.prefix + self.formula.text[n.start : n.end], self.shown(n, value), note))
+            self.steps.append(
+                Step(self.prefix + self.formula.text[n.start : n.end], self.shown(n, value), note)
+            )
 
     def shown(self, n: Node, value: Any) -> str:
         """A node's value for the trace: a rate as a percentage (``0.085`` -> ``8.5%``), else with its unit."""
@@ -412,10 +423,15 @@ class ScalarEvaluator:
             v = self.derived[name]
             self.note(n, v, self.c.policy.derived[name].label)
             return v
+        if kind == "option":
+            self.note(n, self.option, self.c.policy.options.get(self.option, ""))
+            return self.option
         if kind == "item":
             fen = self.item_fen.get(ref[1])
             if fen is None:
-                raise EvaluationError("item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet")
+                raise EvaluationError(
+                    "item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet"
+                )
             v = Decimal(fen).scaleb(-2)
             self.note(n, v, self.c.items[ref[1]].label)
             return v
@@ -434,6 +450,8 @@ class ScalarEvaluator:
                 return h.vacate_on
             if attr == "has_homestead":
                 return h.homestead is not None
+            if attr in EVENT_DATES:
+                return getattr(h, attr)
         if obj == "homestead":
             if h.homestead is None:
                 return Decimal(0)
@@ -478,14 +496,24 @@ class ScalarEvaluator:
             hit = None if day_n is None else next((w for w in t.windows if w.window.contains(day_n)), None)
             self.hits[n] = TierHit(t, event, clock, day_n, hit, t.otherwise if hit is None else hit.value)
         if event is None:
-            self.note(n, t.otherwise, f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date")
+            self.note(
+                n,
+                t.otherwise,
+                f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date",
+            )
             return t.otherwise
         day = day_number(clock, event, t.count)
         for w in t.windows:
             if w.window.contains(day):
-                self.note(n, w.value, f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}")
+                self.note(
+                    n,
+                    w.value,
+                    f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}",
+                )
                 return w.value
-        self.note(n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window")
+        self.note(
+            n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window"
+        )
         return t.otherwise
 
     def index(self, n: Index, el: Any) -> Decimal:
@@ -496,12 +524,17 @@ class ScalarEvaluator:
         if v is None:
             p = self.c.policy.params[name]
             if p.default is None:
-                raise EvaluationError("table-key", f"表格“{name}”没有 {' / '.join(keys)} 这一项",
-                                      f"table '{name}' has no entry {' / '.join(keys)}")
+                raise EvaluationError(
+                    "table-key",
+                    f"表格“{name}”没有 {' / '.join(keys)} 这一项",
+                    f"table '{name}' has no entry {' / '.join(keys)}",
+                )
             v = p.default
         if self.steps is not None:
             p = self.c.policy.params[name]
-            self.note(n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}")
+            self.note(
+                n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}"
+            )
         return v  # type: ignore[no-any-return]
 
     def scope_block(self, scope: str) -> str | None:
@@ -512,8 +545,11 @@ class ScalarEvaluator:
         levels = self.c.policy.meta.block_levels
         i = levels.index(scope)
         if i >= len(self.path):
-            raise EvaluationError("scope", f"户 {self.h.code} 没有“{scope}”层级的片区",
-                                  f"household {self.h.code} has no block at level '{scope}'")
+            raise EvaluationError(
+                "scope",
+                f"户 {self.h.code} 没有“{scope}”层级的片区",
+                f"household {self.h.code} has no block at level '{scope}'",
+            )
         return self.path[i]
 
     def call(self, n: Call, el: Any) -> Any:
@@ -533,10 +569,14 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
+        if n.ref is not None and n.ref[0] == "pick":
+            return self.pick(n, el)
         if f in ("min", "max"):
             vals = [self.ev(x, el) for x in a]
             picked = min(vals) if f == "min" else max(vals)
-            self.call_note(n, vals, picked, "（取较小者 / the smaller）" if f == "min" else "（取较大者 / the larger）")
+            self.call_note(
+                n, vals, picked, "（取较小者 / the smaller）" if f == "min" else "（取较大者 / the larger）"
+            )
             return picked
         if f == "clamp":
             x, lo, hi = (self.ev(y, el) for y in a)
@@ -582,10 +622,17 @@ class ScalarEvaluator:
             scope = a[0].value  # type: ignore[attr-defined]
             as_of = self.ev(a[1], el)
             if self.group is None:
-                raise EvaluationError("group", "计算签约率/腾空率需要片区统计数据（group facts）",
-                                      "sign/vacate rates need group facts")
+                raise EvaluationError(
+                    "group",
+                    "计算签约率/腾空率需要片区统计数据（group facts）",
+                    "sign/vacate rates need group facts",
+                )
             block = self.scope_block(scope)
-            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            ppm = (
+                0
+                if as_of is None
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
                 self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
@@ -596,13 +643,15 @@ class ScalarEvaluator:
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
-            points = (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            points = (
+                (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            )
             self.call_note(n, [r, t], points, " 个整百分点 / whole points above")
             return points
         if f == "known":
             ref = a[0].ref
             if ref[1] == "household":
-                is_known = (self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on) is not None
+                is_known = getattr(self.h, ref[2]) is not None
             else:
                 is_known = getattr(el, ref[2] + "_fen") is not None
             self.note(n, is_known, "有此事实 / known" if is_known else "缺少此事实 / missing")
@@ -613,7 +662,76 @@ class ScalarEvaluator:
             return has_flag
         if f == "date":
             return n.ref
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
         raise AssertionError(f)
+
+    def date_call(self, n: Call, el: Any) -> Any:
+        """Date arithmetic (anju.policy.datecalc); the trace shows the call with its dates."""
+        f = n.func
+        a = self.ev(n.args[0], el)
+        b = self.ev(n.args[1], el)
+        if f == "add_months":
+            try:
+                out: Any = add_months_d(a, int(b))
+            except (ValueError, OverflowError):
+                raise EvaluationError(
+                    "date-range",
+                    f"户 {self.h.code}：{fmt(a)} 加 {b} 个月超出日期范围",
+                    f"household {self.h.code}: {a} plus {b} months is out of range",
+                ) from None
+            self.note(n, out, f"add_months({fmt(a)}, {fmt(b)}) = {fmt(out)}")
+            return out
+        on = bool(n.ref[1])
+        if f == "days_between":
+            out = Decimal(days_between_d(a, b, on))
+            conv = "首尾两日都计" if on else "不计首日、计末日"
+            unit = "日"
+        else:
+            out = Decimal(months_between_d(a, b, on))
+            conv = "不满一月按一月计" if on else "只计满月"
+            unit = "月"
+        why = "，日期未知按 0 计 / unknown date" if a is None or b is None else ""
+        self.note(n, out, f"{f}({fmt(a)}, {fmt(b)}) = {out} {unit}（{conv}{why}）")
+        return out
+
+    def pick(self, n: Call, el: Any) -> Any:
+        """``max`` / ``min`` / ``first`` over a collection; ``else=`` when nothing is selected."""
+        f = n.func
+        inner = n.ref[1]
+        plural = next(k for k, v in COLLECTIONS.items() if v == inner)
+        where = n.kwargs.get("where")
+        order = n.kwargs.get("order")
+        desc = bool(getattr(n.kwargs.get("desc"), "value", False))
+        saved = self.steps
+        self.steps = None
+        found: list[tuple[Any, Any, int]] = []  # (value, order key, position)
+        elems = getattr(self.h, plural)
+        for pos, e in enumerate(elems):
+            if where is not None and not self.ev(where, e):
+                continue
+            key = self.ev(order, e) if order is not None else Decimal(0)
+            found.append((self.ev(n.args[1], e), key, pos))
+        self.steps = saved
+        if self.values is not None:
+            self.hits[n] = PickHit(len(elems), len(found))
+        if not found:
+            out = self.ev(n.kwargs["else"], el)
+            self.note(n, out, f"{f}：{len(elems)} 个元素中没有符合条件的，取 else / none selected")
+            return out
+        if f == "max":
+            out = max(v for v, _, _ in found)
+        elif f == "min":
+            out = min(v for v, _, _ in found)
+        else:
+            # the first by the order (ties keep the collection's own order), else the first element
+            best = found[0]
+            for cand in found[1:]:
+                if (cand[1] > best[1]) if desc else (cand[1] < best[1]):
+                    best = cand
+            out = best[0]
+        self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
 
 
 def evaluate(

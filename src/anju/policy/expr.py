@@ -77,12 +77,12 @@ def tokenize(text: str) -> list[Token]:
                 i += 1
             continue
         start = i
-        if ch.isdigit():
-            while i < n and text[i].isdigit():
+        if ch.isdecimal():  # not isdigit(): ① and ² are digits but no number Decimal can read
+            while i < n and text[i].isdecimal():
                 i += 1
-            if i < n - 1 and text[i] == "." and text[i + 1].isdigit():
+            if i < n - 1 and text[i] == "." and text[i + 1].isdecimal():
                 i += 1
-                while i < n and text[i].isdigit():
+                while i < n and text[i].isdecimal():
                     i += 1
             raw = text[start:i]
             value = Decimal(raw)

@@ -296,6 +296,7 @@ KNOWN_CRASHES = {
     "derived with an error used twice": "derived:\n  d: nope * 2\nitems:\n  - {id: a, formula: d * 1元}\n"
     "  - {id: b, formula: d * 2元}\n",
     "a unit symbol written twice": "items:\n  - {id: a, formula: 5㎡㎡ * 1元}\n",
+    "a circled digit in a formula": "items:\n  - {id: a, formula: 案例详解 实例一⑥}\n",
 }
 
 

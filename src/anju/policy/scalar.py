@@ -575,19 +575,19 @@ class ScalarEvaluator:
             vals = [self.ev(x, el) for x in a]
             picked = min(vals) if f == "min" else max(vals)
             self.call_note(
-                n, vals, picked, "（取较小者 / the smaller）" if f == "min" else "（取较大者 / the larger）"
+                n, vals, picked, "，取较小者 / the smaller" if f == "min" else "，取较大者 / the larger"
             )
             return picked
         if f == "clamp":
             x, lo, hi = (self.ev(y, el) for y in a)
             clamped = min(max(x, lo), hi)
-            self.call_note(n, [x, lo, hi], clamped, "（限定在上下限内 / clamped）" if clamped != x else "")
+            self.call_note(n, [x, lo, hi], clamped, "，限定在上下限内 / clamped" if clamped != x else "")
             return clamped
         if f == "floor":
             x = self.ev(a[0], el)
             with decimal.localcontext(ROUNDING):
                 out_floor = x.to_integral_value(rounding=decimal.ROUND_FLOOR)
-            self.call_note(n, [x], out_floor, "（取整数部分 / whole part）")
+            self.call_note(n, [x], out_floor, "，取整数部分 / whole part")
             return out_floor
         if f == "abs":
             x = self.ev(a[0], el)

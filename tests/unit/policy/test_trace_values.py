@@ -82,15 +82,15 @@ def test_points_above_shows_its_arguments_and_how_many_whole_points() -> None:
 
 def test_min_of_a_percent_tier_and_a_percent_literal() -> None:
     lines = shown("speed_bonus")
-    assert ("min(speed, 10%)", "10%", "min(12.5%, 10%) = 10%（取较小者 / the smaller）") in lines
+    assert ("min(speed, 10%)", "10%", "min(12.5%, 10%) = 10%，取较小者 / the smaller") in lines
     assert any(text == "speed" and value == "12.5%" for text, value, _ in lines)
 
 
 def test_floor_round_and_clamp_show_their_values() -> None:
     notes = [note for _, _, note in shown("whole")]
-    assert "floor(10.50 ㎡) = 10 ㎡（取整数部分 / whole part）" in notes
+    assert "floor(10.50 ㎡) = 10 ㎡，取整数部分 / whole part" in notes
     assert "round(3,496.50 元, 1) = 3,496.50 元" in notes
-    assert "clamp(10,500.00 元, 0.00 元, 100.00 元) = 100.00 元（限定在上下限内 / clamped）" in notes
+    assert "clamp(10,500.00 元, 0.00 元, 100.00 元) = 100.00 元，限定在上下限内 / clamped" in notes
 
 
 def test_is_rate_only_for_dimensionless_rates() -> None:

@@ -137,4 +137,6 @@ def test_chinese_stays_the_default(client_as: ClientAs) -> None:
     assert "Household files" in html and 'lang="en"' in html and "一户一档" not in html
     # the scripts' text comes with the page, translated; Chinese pages need none
     messages = re.search(r"data-messages='([^']*)'", html)
-    assert messages is not None and '"\\u7d2f\\u8ba1\\u7b7e\\u7ea6": "Signed (cumulative)"' in messages.group(1)
+    assert messages is not None and '"\\u7d2f\\u8ba1\\u7b7e\\u7ea6": "Signed (cumulative)"' in messages.group(
+        1
+    )

@@ -215,8 +215,12 @@ def test_no_chinese_outside_the_catalog_in_page_scripts() -> None:
         if p.name not in PENDING_SCRIPTS
         for n, line in script_strays(p.read_text(encoding="utf-8"))
     ]
-    assert not report, "Chinese outside T(\"...\"):\n" + "\n".join(report[:80])
-    still = [n for n in PENDING_SCRIPTS if not script_strays((templating.SCRIPT_DIR / n).read_text(encoding="utf-8"))]
+    assert not report, 'Chinese outside T("..."):\n' + "\n".join(report[:80])
+    still = [
+        n
+        for n in PENDING_SCRIPTS
+        if not script_strays((templating.SCRIPT_DIR / n).read_text(encoding="utf-8"))
+    ]
     assert not still, f"converted, remove from PENDING_SCRIPTS: {still}"
 
 

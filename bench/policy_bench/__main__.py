@@ -176,7 +176,7 @@ def main() -> None:
     if not jit.enabled():
         raise SystemExit("the numba kernel is not available (numba missing or ANJU_POLICY_JIT=0)")
     jit.set_threads(args.threads)
-    threads = jit.numba.get_num_threads()
+    threads = min(args.threads, jit.numba.config.NUMBA_NUM_THREADS)  # at most; fewer when cores are busy
     t0 = time.perf_counter()
     prepared = jit.prepare(c, table, args.option, None, group)
     if isinstance(prepared, str):

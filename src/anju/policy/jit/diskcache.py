@@ -112,8 +112,9 @@ def _salt() -> str:
 
     helper_src = hashlib.sha256(Path(helpers.__file__).read_bytes()).hexdigest()
     py = ".".join(map(str, sys.version_info[:3]))
+    tune = os.environ.get("ANJU_POLICY_JIT_LLVM_TUNE", "1") != "0"  # the compiling process inherits it
     return (
-        f"anju={version('anju')};numba={version('numba')};llvmlite={version('llvmlite')};py={py};"
+        f"anju={version('anju')};numba={version('numba')};llvmlite={version('llvmlite')};py={py};tune={tune};"
         f"helpers={helper_src};header={hashlib.sha256((_HEADER + _FOOTER).encode()).hexdigest()}"
     )
 
@@ -128,29 +129,33 @@ def kernel_key(source: str, parallel: bool) -> str:
 
 
 def sig_spec(args: tuple[Any, ...]) -> list[list[Any]]:
-    """The argument types of a call as plain JSON data (rebuilt by :func:`_sig_types`)."""
-    assert numba is not None
+    """The argument types of a call as plain JSON data (rebuilt by :func:`_sig_types`): numba's
+    own ``typeof`` is avoided here (its first call imports numpy.ma, ~0.25 s of a first request)."""
+    import numpy as np
+
     out: list[list[Any]] = []
     for x in args:
-        t = numba.typeof(x)
-        if isinstance(t, numba.types.Array):
-            out.append(["a", str(t.dtype), t.ndim, t.layout, not t.mutable])
-        elif isinstance(t, numba.types.Integer | numba.types.Boolean):
-            out.append(["s", str(t)])
+        if isinstance(x, np.ndarray):
+            f = x.flags
+            layout = "C" if f.c_contiguous else "F" if f.f_contiguous else "A"
+            out.append(["a", x.dtype.name, x.ndim, layout, not f.writeable])
+        elif isinstance(x, bool | np.bool_):
+            out.append(["s", "bool"])
+        elif isinstance(x, int | np.integer):
+            out.append(["s", np.dtype(type(x) if isinstance(x, np.integer) else np.int64).name])
         else:
-            raise TypeError(f"unexpected kernel argument type {t}")
+            raise TypeError(f"unexpected kernel argument {type(x).__name__}")
     return out
 
 
 def _sig_types(spec: list[list[Any]]) -> tuple[Any, ...]:
+    import numpy as np
+
     assert numba is not None
-    ty = numba.types
     out: list[Any] = []
     for s in spec:
-        if s[0] == "a":
-            out.append(ty.Array(getattr(ty, s[1]), int(s[2]), str(s[3]), readonly=bool(s[4])))
-        else:
-            out.append(getattr(ty, s[1]))
+        dt = numba.from_dtype(np.dtype(s[1]))
+        out.append(numba.types.Array(dt, int(s[2]), str(s[3]), readonly=bool(s[4])) if s[0] == "a" else dt)
     return tuple(out)
 
 

@@ -149,6 +149,19 @@ SUBTOTALS: dict[str, list[str]] = {
 }
 
 
+# SLOTS for bench/policy_bench/policy_next.yaml (filled after the merge of the #12 features): the
+# numpy twins of its extra items (same signature as above: ``fn(c)``, fen per household) and its
+# subtotals, e.g. ``"appliance_move": lambda c: c.t.<custom fact column> * 300_00``.
+NEXT_ITEMS: dict[str, Callable[..., Arr]] = {}
+NEXT_SUBTOTALS: dict[str, list[str]] = {}
+
+
+def use_next() -> None:
+    """Evaluate policy_next.yaml: its extra items and subtotals join the plan's."""
+    ITEMS.update(NEXT_ITEMS)
+    SUBTOTALS.update(NEXT_SUBTOTALS)
+
+
 def evaluate(t: HouseholdTable) -> tuple[dict[str, Arr], dict[str, Arr], Arr]:
     """(items, subtotals, total): fen per household, exact."""
     c = Ctx(t)

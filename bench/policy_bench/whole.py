@@ -263,7 +263,7 @@ def whatif_busy(out: dict[str, Any]) -> None:
     base = evaluate_bulk(c, small, "cash", None, group, jit=True)
     whatif(c, small, ["relocation_rate=15"], "cash", None, group, base, jit=True)
 
-    def run(k: int | None) -> float:
+    def run(k: int | None, name: str) -> None:
         ts = []
         with forced_threads(k):
             for i in range(60):
@@ -271,13 +271,14 @@ def whatif_busy(out: dict[str, Any]) -> None:
                 t0 = time.perf_counter()
                 whatif(c, small, s, "cash", None, group, base, jit=True)
                 ts.append(time.perf_counter() - t0)
-        return statistics.median(ts[10:]) * 1000
+        out[f"{name}_ms"] = statistics.median(ts[10:]) * 1000
+        out[f"{name}_best_ms"] = min(ts[10:]) * 1000
 
-    out["whatif_idle_auto_ms"] = run(None)
+    run(None, "whatif_idle_auto")
     with busy_core():
-        out["whatif_busy_auto_ms"] = run(None)
-        out["whatif_busy_2_ms"] = run(2)
-        out["whatif_busy_1_ms"] = run(1)
+        run(None, "whatif_busy_auto")
+        run(2, "whatif_busy_2")
+        run(1, "whatif_busy_1")
     print({k: v for k, v in out.items() if k.startswith("whatif")})
 
 
@@ -512,8 +513,8 @@ Slots for the new features (custom facts, month arithmetic, subtotals in the lan
 | households whose items, subtotals or total differ, engine vs hand-written numpy (all) | **{o["differ_oracle"]}** | 0 |
 | households differing from the scalar evaluator (items, subtotals, total; {o["verified"]:,} sampled) | **{o["differ_scalar"]}** | 0 |
 | kernel compile in the compiling process (once per structure; then on disk) | {o["compile_s"]:.1f} s | |
-| what-if, 2,300 households, median, other core busy (adaptive threads) | **{o["whatif_busy_auto_ms"]:.2f} ms** | < 5 ms |
-| what-if, same, forced 2 threads / forced 1 thread / idle adaptive | {o["whatif_busy_2_ms"]:.2f} / {o["whatif_busy_1_ms"]:.2f} / {o["whatif_idle_auto_ms"]:.2f} ms | |
+| what-if, 2,300 households, median (best) of 50, other core busy (adaptive threads) | **{o["whatif_busy_auto_ms"]:.2f} ms** ({o.get("whatif_busy_auto_best_ms", 0):.2f}) | < 5 ms |
+| what-if, same, forced 2 threads / forced 1 thread / idle adaptive: median (best) | {o["whatif_busy_2_ms"]:.2f} ({o.get("whatif_busy_2_best_ms", 0):.2f}) / {o["whatif_busy_1_ms"]:.2f} ({o.get("whatif_busy_1_best_ms", 0):.2f}) / {o["whatif_idle_auto_ms"]:.2f} ({o.get("whatif_idle_auto_best_ms", 0):.2f}) ms | |
 | a 1 ms ticker in this process while another process compiles a new kernel and numpy answers requests ({o["subprocess_compile_wall_s"]:.1f} s until the kernel is loaded; {o["numpy_answers_meanwhile"]} numpy answers meanwhile): ticks > 50 ms late; worst | **{o["subprocess_over50"]}** of {o["subprocess_ticks"]:,}; {o["subprocess_max_late_ms"]:.1f} ms (p99 {o["subprocess_p99_late_ms"]:.1f}) | 0 (<= 50 ms) |
 | the same ticker in a separate process over the first 6 s (control: the shared VM's own scheduling noise) | {o["ctl_sub_over50"]}; {o["ctl_sub_max_late_ms"]:.1f} ms | |
 | the same ticker and requests for 3 s with nothing compiling | {o["control_over50"]}; {o["control_max_late_ms"]:.1f} ms (p99 {o["control_p99_late_ms"]:.1f}) | |

@@ -289,3 +289,21 @@ def test_warm_loads_the_most_recent_kernels(cache: Path) -> None:
     assert diskcache.markers() == [(key, spec)]
     assert jit.warm() == 1
     assert jit.is_compiled(p)
+
+
+def test_the_app_points_the_kernels_at_its_data_dir_and_warms_them(tmp_path: Path) -> None:
+    from anju.main import _warm_policy_kernels
+
+    c = _fresh_policy("app")
+    table = HouseholdTable.from_households(_households())
+    p = jit.prepare(c, table, "cash")
+    assert not isinstance(p, str)
+    key, spec, _ = jit.kernels._signature(p, True)
+    folder = tmp_path / "kernels"
+    assert diskcache.compile_now(key, p.source, True, spec, folder)
+    try:
+        _warm_policy_kernels(folder)  # what the app's start-up runs in a background thread
+        assert diskcache.cache_dir() == folder
+        assert jit.is_compiled(p)
+    finally:
+        diskcache.set_cache_dir(None)

@@ -42,6 +42,8 @@ from anju.policy.wording import (
     TierHit,
     Wording,
     certificate_lines,
+    is_rate,
+    percent,
     rounding_line,
     unique,
 )
@@ -311,7 +313,22 @@ class ScalarEvaluator:
 
     def note(self, n: Node, value: Any, note: str = "") -> None:
         if self.steps is not None and self.formula is not None:
-            self.steps.append(Step(self.prefix + self.formula.text[n.start : n.end], fmt(value, n.ty), note))
+            self.steps.append(
+                Step(self.prefix + self.formula.text[n.start : n.end], self.shown(n, value), note)
+            )
+
+    def shown(self, n: Node, value: Any) -> str:
+        """A node's value for the trace: a rate as a percentage (``0.085`` -> ``8.5%``), else with its unit."""
+        if isinstance(value, Decimal) and self.formula is not None and is_rate(self.c, n, self.formula.text):
+            return percent(value)
+        return fmt(value, n.ty)
+
+    def call_note(self, n: Call, args: list[Any], out: Any, note: str = "") -> None:
+        """The value of a function call with the values of its arguments: ``points_above(90%, 85%) = 5``."""
+        if self.steps is None or self.formula is None:
+            return
+        shown = ", ".join(self.shown(a, v) for a, v in zip(n.args, args, strict=False))
+        self.note(n, out, f"{n.func}({shown}) = {self.shown(n, out)}{note}")
 
     # -- expressions
 
@@ -554,26 +571,35 @@ class ScalarEvaluator:
             return out_v
         if n.ref is not None and n.ref[0] == "pick":
             return self.pick(n, el)
-        if f == "min":
-            return min(self.ev(x, el) for x in a)
-        if f == "max":
-            return max(self.ev(x, el) for x in a)
+        if f in ("min", "max"):
+            vals = [self.ev(x, el) for x in a]
+            picked = min(vals) if f == "min" else max(vals)
+            self.call_note(
+                n, vals, picked, "，取较小者 / the smaller" if f == "min" else "，取较大者 / the larger"
+            )
+            return picked
         if f == "clamp":
             x, lo, hi = (self.ev(y, el) for y in a)
             clamped = min(max(x, lo), hi)
-            if clamped != x:
-                self.note(n, clamped, "限定在上下限内 / clamped")
+            self.call_note(n, [x, lo, hi], clamped, "，限定在上下限内 / clamped" if clamped != x else "")
             return clamped
         if f == "floor":
+            x = self.ev(a[0], el)
             with decimal.localcontext(ROUNDING):
-                return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
+                out_floor = x.to_integral_value(rounding=decimal.ROUND_FLOOR)
+            self.call_note(n, [x], out_floor, "，取整数部分 / whole part")
+            return out_floor
         if f == "abs":
-            return abs(self.ev(a[0], el))
+            x = self.ev(a[0], el)
+            self.call_note(n, [x], abs(x))
+            return abs(x)
         if f == "round":
             x = self.ev(a[0], el)
             places = int(a[1].value)  # type: ignore[attr-defined]
             with decimal.localcontext(ROUNDING):
-                return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+                out_round = x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+            self.call_note(n, [x, a[1].value], out_round)  # type: ignore[attr-defined]
+            return out_round
         if f in ("sum", "count", "any"):
             coll = a[0].ref[1]
             elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]
@@ -612,19 +638,28 @@ class ScalarEvaluator:
                 self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(rate * 100, 'f')}%")
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {percent(rate)}")
             return rate
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
-            return (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            points = (
+                (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            )
+            self.call_note(n, [r, t], points, " 个整百分点 / whole points above")
+            return points
         if f == "known":
             ref = a[0].ref
             if ref[1] == "household":
-                return getattr(self.h, ref[2]) is not None
-            return getattr(el, ref[2] + "_fen") is not None
+                is_known = getattr(self.h, ref[2]) is not None
+            else:
+                is_known = getattr(el, ref[2] + "_fen") is not None
+            self.note(n, is_known, "有此事实 / known" if is_known else "缺少此事实 / missing")
+            return is_known
         if f == "flag":
-            return a[0].value in self.h.flags  # type: ignore[attr-defined]
+            has_flag = a[0].value in self.h.flags  # type: ignore[attr-defined]
+            self.note(n, has_flag)
+            return has_flag
         if f == "date":
             return n.ref
         if f in ("days_between", "months_between", "add_months"):

@@ -308,7 +308,7 @@ class Wording:
             return True
         if isinstance(n, Name) and n.ref and n.ref[0] == "param":
             return self.p.params[n.ref[1]].percent
-        return False
+        return is_rate(self.c, n, "")  # tiers in %, derived rates, max(rate, 0) ...
 
     def side(self, n: Node, other: Node) -> str:
         """One side of a comparison: a plain number beside a rate is a percentage (``100%``)."""
@@ -775,3 +775,53 @@ __all__ = [
     "rounding_line",
     "unique",
 ]
+
+
+def is_rate(checked: Checked, n: Node, text: str) -> bool:
+    """Whether a dimensionless number is a rate, shown as a percentage in traces: a parameter or
+    tier given in %, a sign or vacate rate, a literal written with %, and min/max/if/... of those.
+
+    ``text`` is the formula ``n`` belongs to (a literal's ``%`` is only in the text).
+    """
+    ty = n.ty
+    if ty is None or ty.kind != "num" or not ty.unit.dimensionless:
+        return False
+    p = checked.policy
+    if isinstance(n, Num):
+        return text[n.start : n.end].rstrip().endswith("%")
+    if isinstance(n, Name) and n.ref is not None:
+        kind, name = n.ref[0], n.ref[-1]
+        if kind == "param":
+            return p.params[name].percent
+        if kind == "tier":
+            return "%" in p.tiers[name].unit_text
+        if kind == "derived":
+            d = p.derived[name].formula
+            return d.node is not None and is_rate(checked, d.node, d.text)
+        return False
+    if isinstance(n, Index) and n.ref is not None:
+        return p.params[n.ref[1]].percent
+    if isinstance(n, Unary):
+        return is_rate(checked, n.operand, text)
+    if isinstance(n, Call):
+        if n.ref is not None and n.ref[0] == "bands":
+            return p.params[n.func].percent
+        if n.func in ("sign_rate", "vacate_rate"):
+            return True
+        if n.func in ("min", "max", "clamp", "abs", "round"):
+            parts = n.args[:1] if n.func == "round" else n.args
+            return _all_rates(checked, parts, text)
+        return False
+    if isinstance(n, If):
+        return _all_rates(checked, [v for _, v in n.branches] + [n.orelse], text)
+    if isinstance(n, Binary) and n.op in "+-":
+        return _all_rates(checked, [n.left, n.right], text)
+    return False
+
+
+def _all_rates(checked: Checked, nodes: list[Node], text: str) -> bool:
+    """Every one a rate or a plain 0 (``max(rate, 0)``), and at least one a rate."""
+    rates = [is_rate(checked, x, text) for x in nodes]
+    return any(rates) and all(
+        r or (isinstance(x, Num) and x.value == 0) for x, r in zip(nodes, rates, strict=True)
+    )

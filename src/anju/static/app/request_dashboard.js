@@ -46,7 +46,8 @@
     if (holder) {
       const d = JSON.parse(holder.dataset.chart);
       chart("rq-trend", {
-        grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+        // English legends wrap to two lines on a phone: leave them room above the axis names.
+        grid: { left: 8, right: 8, top: window.innerWidth < 600 ? 72 : 36, bottom: 8, containLabel: true },
         legend: { top: 0 },
         tooltip: { trigger: "axis" },
         xAxis: { type: "category", data: d.months },

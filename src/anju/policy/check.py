@@ -108,6 +108,7 @@ COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE}
 FUNCTIONS = {
     "min", "max", "clamp", "floor", "round", "abs", "sum", "count", "any", "sign_rate", "vacate_rate",
     "points_above", "known", "flag", "date",
+    "measure",
 }
 
 
@@ -548,8 +549,11 @@ class _Checker:
                 return Ty("num", COUNT_UNIT[inner], 0)
             return BOOL
         if f in ("sign_rate", "vacate_rate"):
-            if len(args) != 2 or n.kwargs:
-                self.fail(n, "arity", f"用法：{f}('block' 或 'project' 或层级名, 截止日期)", f"usage: {f}(scope, as_of)")
+            if len(args) != 2 or set(n.kwargs) - {"basis"}:
+                self.fail(n, "arity", f"用法：{f}('block' 或 'project' 或层级名, 截止日期[, basis='household'/'certificate'/'area'])",
+                          f"usage: {f}(scope, as_of[, basis='household'|'certificate'|'area'])")
+            if "basis" in n.kwargs:
+                self.rate_basis(n.kwargs["basis"])
             scope = args[0]
             levels = ("block", "project", *self.p.meta.block_levels)
             if not (isinstance(scope, Str) and scope.value in levels):
@@ -559,6 +563,8 @@ class _Checker:
             if t.kind != "date":
                 self.fail(args[1], "type", "截止日期应为日期（时钟或 date('YYYY-MM-DD')）", "as_of must be a date (a clock or date('YYYY-MM-DD'))")
             return Ty("num", ONE, 6)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             self._arity(n, 2)
             a = self.num(args[0], el, f)
@@ -591,6 +597,40 @@ class _Checker:
             da.ty = Ty("str")
             return DATE
         raise AssertionError(f)
+
+    def rate_basis(self, b: Node) -> None:
+        """``basis=`` of a sign/vacate rate: by household (户), certificate (证) or legal area (面积)."""
+        from anju.policy.facts import BASES, BASIS_ALIASES
+
+        if not (isinstance(b, Str) and BASIS_ALIASES.get(b.value, b.value) in BASES):
+            self.fail(b, "basis", "basis 应为 'household'（按户）、'certificate'（按证）或 'area'（按合法面积）",
+                      "basis must be 'household', 'certificate' or 'area'")
+        assert isinstance(b, Str)
+        b.ty = Ty("str")
+
+    def measure_call(self, n: Call, el: str | None) -> Ty:
+        """``measure('指标', '层级', 日期)``: an office-set group measure as of a date."""
+        args = n.args
+        if len(args) != 3 or n.kwargs:
+            self.fail(n, "arity", "用法：measure('指标名', 'project' 或层级名, 截止日期)",
+                      "usage: measure('measure id', scope, as_of)")
+        mid, scope = args[0], args[1]
+        measures = self.p.measures
+        if not (isinstance(mid, Str) and mid.value in measures):
+            known = "、".join(measures) or "（本方案未在 measures 中定义任何指标）"
+            self.fail(mid, "measure", f"未定义的指标，可用：{known}",
+                      f"unknown measure (defined: {', '.join(measures) or 'none'})")
+        assert isinstance(mid, Str)
+        m = measures[mid.value]
+        mid.ty = Ty("str")
+        if not (isinstance(scope, Str) and scope.value in m.levels):
+            self.fail(scope, "scope", f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}",
+                      f"measure '{m.id}' is recorded at: {', '.join(m.levels)}")
+        scope.ty = Ty("str")
+        t = self.expr(args[2], el)
+        if t.kind != "date":
+            self.fail(args[2], "type", "截止日期应为日期（时钟或 date('YYYY-MM-DD')）", "as_of must be a date (a clock or date('YYYY-MM-DD'))")
+        return Ty("num", m.unit, m.scale)
 
     def _arity(self, n: Call, k: int) -> None:
         if len(n.args) != k or n.kwargs:
@@ -740,3 +780,14 @@ def load_policy_file(path: str | Path) -> Checked:
             ]
         ) from exc
     return load_policy(text, str(p))
+
+
+def rate_basis(n: Call) -> str:
+    """The basis of a checked sign/vacate rate call ('household' unless ``basis=`` says otherwise)."""
+    from anju.policy.facts import BASIS_ALIASES
+
+    b = n.kwargs.get("basis")
+    if b is None:
+        return "household"
+    text = str(b.value)  # type: ignore[attr-defined]
+    return BASIS_ALIASES.get(text, text)

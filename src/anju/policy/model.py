@@ -20,6 +20,7 @@ from anju.core.text import describe_char, find_control_chars
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
+from anju.policy.measures import Measure, read_measures
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
 from anju.policy.transition import TransitionRules, read_transition
 from anju.policy.units import ONE, Unit, UnitSyntaxError, parse_unit
@@ -314,12 +315,14 @@ class Policy:
     text: str
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
+    measures: dict[str, Measure] = field(default_factory=dict)  # office-set group measures (anju.policy.measures)
 
 
 # ----------------------------------------------------------------------------- reading
 
 _TOP_KEYS = {
     "policy", "parameters", "clocks", "tiers", "derived", "options", "items", "swap_settlement", "transition",
+    "measures",
 }
 
 
@@ -453,7 +456,10 @@ class _Reader:
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
-        return Policy(meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition)
+        policy = Policy(meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition)
+        if "measures" in d:
+            policy.measures = read_measures(self, d["measures"], meta)
+        return policy
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)

@@ -14,7 +14,7 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import Checked, Ty
+from anju.policy.check import Checked, Ty, rate_basis
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -31,10 +31,20 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import BASIS_LABELS_ZH, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
-from anju.policy.wording import BandHit, RateHit, TierHit, Wording, certificate_lines, rounding_line, unique
+from anju.policy.wording import (
+    BandHit,
+    MeasureHit,
+    RateHit,
+    TierHit,
+    Wording,
+    certificate_lines,
+    rounding_line,
+    unique,
+)
 
 # Exact arithmetic: any inexact result is a bug (the checker only allows exact operations).
 EXACT = decimal.Context(
@@ -496,7 +506,7 @@ class ScalarEvaluator:
     def call(self, n: Call, el: Any) -> Any:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             bands = self.r.param(f, self.path)
@@ -555,14 +565,18 @@ class ScalarEvaluator:
                 raise EvaluationError("group", "计算签约率/腾空率需要片区统计数据（group facts）",
                                       "sign/vacate rates need group facts")
             block = self.scope_block(scope)
-            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            basis = rate_basis(n)
+            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
-                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
+                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate, basis)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(rate * 100, 'f')}%")
+                by = "" if basis == "household" else f"（按{BASIS_LABELS_ZH[basis]}）"
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {format(rate * 100, 'f')}%")
             return rate
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
@@ -577,6 +591,35 @@ class ScalarEvaluator:
         if f == "date":
             return n.ref
         raise AssertionError(f)
+
+    def measure_call(self, n: Call, el: Any) -> Decimal:
+        """``measure(id, scope, as_of)``: the office-set value in force, or an error naming it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        block = self.scope_block(scope)
+        where = "全项目" if block is None else f"{scope} {block}"
+        value = None
+        if self.group is not None and as_of is not None:
+            value = self.group.measure_value(m.id, block, as_of)
+        if value is None:
+            when = f"截至 {as_of}" if as_of is not None else "（截止日期未知）"
+            raise EvaluationError(
+                "measure",
+                f"户 {self.h.code} 缺少办公室录入的指标“{m.label}”（{where}，{when}没有生效的记录），暂不能计算",
+                f"household {self.h.code}: the office has recorded no value of measure '{m.id}' for "
+                f"{'the project' if block is None else block} in force on {as_of}",
+            )
+        if value != value.quantize(Decimal(1).scaleb(-PLACES)):
+            raise EvaluationError("measure", f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
+                                  f"measure '{m.id}' value {value} has more than {PLACES} decimals")
+        out = m.engine_value(value)
+        if self.values is not None:
+            self.hits[n] = MeasureHit(m.label, scope, as_of, out, m.percent, m.unit)
+        if self.steps is not None:
+            shown = f"{format(value, 'f')}{'%' if m.percent else m.unit_text}"
+            self.note(n, out, f"{where} 截至 {as_of} 的{m.label}（办公室录入）= {shown}")
+        return out
 
 
 def evaluate(

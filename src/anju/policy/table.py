@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
+    BASIS_LABELS_ZH,
     Building,
     Determination,
     GroupFacts,
@@ -336,22 +337,34 @@ class HouseholdTable:
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project)."""
-        from anju.policy.facts import BlockGroup
+        from anju.policy.facts import build_blocks
 
-        blocks = {}
-        parents: dict[str, str] = {}
-        for bi, code in enumerate(self.blocks):
-            mask = self.block_idx == bi
-            so = self.sign_on[mask]
-            vo = self.vacate_on[mask]
-            blocks[code] = BlockGroup(
-                total_households=int(mask.sum()),
-                sign_dates=tuple(date.fromordinal(int(x)) for x in np.sort(so[so > 0])),
-                vacate_dates=tuple(date.fromordinal(int(x)) for x in np.sort(vo[vo > 0])),
+        b = self.buildings
+        area = np.zeros(self.n, dtype=I64)
+        certs = [0] * self.n
+        if b.size:
+            hh = np.repeat(np.arange(self.n, dtype=I64), b.count)
+            np.add.at(area, hh, b.cols["legal_area"])
+            for i in range(self.n):
+                start = int(b.start[i])
+                nos = self.certificate_nos[start : start + int(b.count[i])] if self.certificate_nos else []
+                certs[i] = len({c.strip() for c in nos if c.strip()})
+        rows = []
+        for i in range(self.n):
+            path = self.block_paths[int(self.block_idx[i])]
+            so = int(self.sign_on[i])
+            vo = int(self.vacate_on[i])
+            rows.append(
+                (
+                    path[-1],
+                    path[:-1],
+                    date.fromordinal(so) if so else None,
+                    date.fromordinal(vo) if vo else None,
+                    certs[i],
+                    int(area[i]),
+                )
             )
-            path = self.block_paths[bi]
-            for child, parent in zip(path[1:], path[:-1], strict=True):
-                parents[child] = parent
+        blocks, parents = build_blocks(rows)
         return GroupFacts(blocks=blocks, parents=parents)
 
 
@@ -376,6 +389,7 @@ class GroupIndex:
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
         self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+        self._weighted: dict[tuple[str | None, str, str], tuple[int, Arr, Arr]] = {}
         self._rates: dict[tuple[str | None, int, str], int] = {}
 
     def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
@@ -390,18 +404,43 @@ class GroupIndex:
             self._cache[key] = (total, np.sort(np.asarray(dates, dtype=I64)))
         return self._cache[key]
 
-    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
-        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised)."""
-        key = (scope, as_of_ord, event)
+    def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
+        """Total weight, sorted event ordinals and the running sum of their weights."""
+        key = (scope, event, basis)
+        if key not in self._weighted:
+            total = 0
+            pairs: list[tuple[int, int]] = []
+            for code in self.group.leaves_under(scope):
+                g = self.group.blocks[code]
+                if not g.weighted:
+                    raise EvaluationError(
+                        "group",
+                        f"片区 {code} 的统计数据没有证数和面积，不能按{BASIS_LABELS_ZH[basis]}计算比率",
+                        f"the group facts of block {code} carry no certificate/area weights ({basis} basis)",
+                    )
+                total += g.total(basis)
+                pairs.extend((d.toordinal(), w) for d, w in g.events(event, basis))
+            pairs.sort()
+            ords = np.asarray([p[0] for p in pairs], dtype=I64)
+            cum = np.cumsum(np.asarray([p[1] for p in pairs], dtype=I64))
+            self._weighted[key] = (total, ords, cum)
+        return self._weighted[key]
+
+    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str, basis: str = "household") -> int:
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised).
+        ``basis``: 'household', 'certificate' or 'area' (see :meth:`GroupFacts.rate_ppm`)."""
+        key = (scope, as_of_ord, event if basis == "household" else f"{event}/{basis}")
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        total, dates = self._scope(scope, event)
-        if total == 0 or as_of_ord == 0:
-            ppm = 0
+        if basis == "household":
+            total, dates = self._scope(scope, event)
+            done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:
-            done = int(np.searchsorted(dates, as_of_ord, side="right"))
-            ppm = (done * 1_000_000) // total
+            total, dates, cum = self._weighted_scope(scope, event, basis)
+            k = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
+            done = int(cum[k - 1]) if k else 0
+        ppm = 0 if total == 0 or as_of_ord == 0 else (done * 1_000_000) // total
         self._rates[key] = ppm
         return ppm
 

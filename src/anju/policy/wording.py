@@ -111,9 +111,22 @@ class RateHit:
     scope: str
     as_of: date | None
     rate: Decimal
+    basis: str = "household"  # "household" | "certificate" | "area"
 
 
-Hit = TierHit | BandHit | RateHit
+@dataclass(frozen=True, slots=True)
+class MeasureHit:
+    """An office-set group measure of a block (or the whole project) in force on a date."""
+
+    label: str
+    scope: str
+    as_of: date | None
+    value: Decimal  # as formulas read it (a % as a fraction)
+    percent: bool
+    unit: Unit
+
+
+Hit = TierHit | BandHit | RateHit | MeasureHit
 
 
 # --------------------------------------------------------------------------- numbers and labels
@@ -285,6 +298,9 @@ class Wording:
         """Whether a quantity is a rate or a percentage (a number beside it is then shown as %)."""
         if isinstance(self.hits.get(n), RateHit):
             return True
+        hit = self.hits.get(n)
+        if isinstance(hit, MeasureHit):
+            return hit.percent
         if isinstance(n, Name) and n.ref and n.ref[0] == "param":
             return self.p.params[n.ref[1]].percent
         return False
@@ -416,6 +432,8 @@ class Wording:
             return f"{self.param_label(hit.param)} {quantity(v, p.unit, p.percent)}"
         if isinstance(hit, RateHit):
             return self.rate_text(hit)
+        if isinstance(hit, MeasureHit):
+            return self.measure_text(hit)
         if f == "max" and len(a) == 2 and any(isinstance(x, Num) and x.value == 0 for x in a):
             other = a[1] if isinstance(a[0], Num) and a[0].value == 0 else a[0]
             inner = self.phrase(other)
@@ -476,7 +494,18 @@ class Wording:
             where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
         what = "签约率" if hit.what == "sign" else "腾空率"
         when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
-        return f"{where}{when}的{what} {percent(hit.rate)}"
+        by = {"certificate": "（按证数计）", "area": "（按合法面积计）"}.get(hit.basis, "")
+        return f"{where}{when}的{what}{by} {percent(hit.rate)}"
+
+    def measure_text(self, hit: MeasureHit) -> str:
+        """An office-set measure in words: where, as of when, its value and who set it."""
+        if hit.scope == "project":
+            where = "全项目"
+        else:
+            where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
+        when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
+        shown = percent(hit.value) if hit.percent else quantity(hit.value, hit.unit)
+        return f"{where}{when}的{hit.label}（办公室认定） {shown}"
 
     def tier_line(self, hit: TierHit) -> str:
         t = hit.tier
@@ -679,6 +708,7 @@ def unique(lines: list[str]) -> list[str]:
 __all__ = [
     "BandHit",
     "Hit",
+    "MeasureHit",
     "RateHit",
     "TierHit",
     "Wording",

@@ -69,7 +69,7 @@ def value_problem(measure: Measure, value: Decimal) -> str | None:
         return "不能为负数"
     if measure.percent and value > 100:
         return "百分比不能超过 100"
-    if abs(value) >= Decimal(10) ** 12:
+    if abs(value) >= Decimal(10) ** 10:
         return "数值过大"
     return None
 

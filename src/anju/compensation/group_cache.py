@@ -183,7 +183,7 @@ def group_facts(session: Session, project_id: int) -> facts.GroupFacts:
     data_key = household_service.data_key(session, project_id=project_id)
     mkey = group_measures.measures_key(session, project_id)
     ck = (str(data_key[0]), project_id)
-    private = project_service.households_written(session, project_id) or _measures_written(
+    private = project_service.households_written(session, project_id) or group_measures.measures_written(
         session, project_id
     )
     if private:

@@ -216,8 +216,8 @@ def group_rows(
 ) -> list[GroupRow]:
     """``(household id, block id, sign date, vacate date, certificates, legal area in hundredths of
     ㎡)`` of the project's live households (or of ``household_ids`` among them): what group rates
-    by household, certificate and area count. Certificates are the distinct non-blank certificate
-    numbers of the live buildings, as the engine facts count them."""
+    by household, certificate and area count. Certificates are the distinct certificate numbers of
+    the live buildings (a building without one counts on its own), as the engine facts count them."""
     cond = [Household.project_id == project_id, Household.voided_at.is_(None)]
     if household_ids is not None:
         if not household_ids:
@@ -229,14 +229,14 @@ def group_rows(
     ids = select(Household.id).where(*cond)
     certs: dict[int, set[str]] = {}
     area: dict[int, int] = {}
-    for hid, cert, legal in session.execute(
-        select(Building.household_id, Building.certificate_no, Building.legal_area).where(
+    for bid, hid, cert, legal in session.execute(
+        select(Building.id, Building.household_id, Building.certificate_no, Building.legal_area).where(
             Building.household_id.in_(ids), Building.voided_at.is_(None)
         )
     ):
-        no = (cert or "").strip()
-        if no:
-            certs.setdefault(hid, set()).add(no)
+        # A building without a number is a certificate of its own, as in the engine's facts
+        # (``#<id>``, one per-certificate line each).
+        certs.setdefault(hid, set()).add((cert or "").strip() or f"#{bid}")
         area[hid] = area.get(hid, 0) + int((legal or 0) * 100)
     return [(r[0], r[1], r[2], r[3], len(certs.get(r[0], ())), area.get(r[0], 0)) for r in heads]
 

@@ -248,7 +248,7 @@ def record(
         code,
         shown,
         effective_on,
-        Decimal(row.value),
+        Decimal(row.value).quantize(Decimal("0.0001")),
         "%" if m.percent else m.unit_text,
         row.reason,
         row.recorded_by,

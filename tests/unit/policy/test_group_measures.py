@@ -384,3 +384,25 @@ def test_block_group_defaults_stay_household_only() -> None:
     b = BlockGroup(2, (D,), ())
     assert not b.weighted
     assert b.total("household") == 2
+
+
+def test_cases_file_carries_office_values(tmp_path: Any) -> None:
+    from anju.policy.cases import run_cases
+
+    (tmp_path / "p.yaml").write_text(
+        "policy:\n  name: p\n  effective_on: 2025-04-01\n  rounding: {mode: half_up, unit: fen}\n"
+        "  block_levels: [片区, 地块]\n" + BASES_POLICY,
+        encoding="utf-8",
+    )
+    case = (
+        "  - name: 东片区一户\n    option: cash\n"
+        "    household: {code: H1, block_code: D1, block_chain: [P1], sign_on: 2025-05-01,"
+        " buildings: [{certificate_no: C1, legal_area: '100'}]}\n"
+        "    expect: {whole: 2000.00, area_reward: 1000.00}\n"
+    )
+    (tmp_path / "p.cases.yaml").write_text(
+        "policy: p.yaml\nmeasures:\n  整片腾空率:\n    P1: [{effective_on: 2025-06-01, value: '91.5'}]\ncases:\n" + case,
+        encoding="utf-8",
+    )
+    report = run_cases(tmp_path / "p.cases.yaml")
+    assert [o.mismatches for o in report.outcomes] == [[]]

@@ -52,6 +52,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("group_measure_value", schema=None) as batch_op:
-        batch_op.drop_index("ix_group_measure_value_lookup")
+    # Dropping the table drops its index (MariaDB refuses to drop it first: the project foreign key uses it).
     op.drop_table("group_measure_value")

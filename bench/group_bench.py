@@ -108,41 +108,71 @@ def build(n: int) -> tuple[str, int, list[int]]:
     rng = random.Random(12)
     everything = DataScope.everything()
     with unit_of_work() as db:
-        p = project_service.create_project(db, actor=actor, code="GRP", name="片区指标基准项目", kind="state_land")
+        p = project_service.create_project(
+            db, actor=actor, code="GRP", name="片区指标基准项目", kind="state_land"
+        )
         leaves: list[int] = []
         areas: list[int] = []
         for a in range(1, 5):
-            area = project_service.add_block(db, actor=actor, project_id=p.id, code=f"A{a}", name=f"{a}号片区", level="area")
+            area = project_service.add_block(
+                db, actor=actor, project_id=p.id, code=f"A{a}", name=f"{a}号片区", level="area"
+            )
             areas.append(area.id)
             for b in range(1, 6):
                 leaf = project_service.add_block(
-                    db, actor=actor, project_id=p.id, code=f"A{a}-{b}", name=f"{b}号地块", level="block", parent_id=area.id
+                    db,
+                    actor=actor,
+                    project_id=p.id,
+                    code=f"A{a}-{b}",
+                    name=f"{b}号地块",
+                    level="block",
+                    parent_id=area.id,
                 )
                 leaves.append(leaf.id)
         ids: list[int] = []
         for i in range(n):
             h = household_service.create_household(
-                db, actor=actor, project_id=p.id, block_id=leaves[i % len(leaves)],
+                db,
+                actor=actor,
+                project_id=p.id,
+                block_id=leaves[i % len(leaves)],
                 data={"code": f"G{i:05d}", "head_name": f"户主{i}", "address": f"基准路{i}号"},
             )
             for k in range(1 + (i % 3 == 0)):
                 household_service.add_building(
-                    db, actor=actor, scope=everything, household_id=h.id,
-                    data={"certificate_no": f"C{i}-{k}", "structure": "砖混", "use": "住宅",
-                          "legal_area": f"{rng.randint(4000, 15000) / 100:.2f}"},
+                    db,
+                    actor=actor,
+                    scope=everything,
+                    household_id=h.id,
+                    data={
+                        "certificate_no": f"C{i}-{k}",
+                        "structure": "砖混",
+                        "use": "住宅",
+                        "legal_area": f"{rng.randint(4000, 15000) / 100:.2f}",
+                    },
                 )
             ids.append(h.id)
         for hid in ids:
             if rng.random() < 0.6:
                 sign = date(2024, 4, 1) + timedelta(days=rng.randint(0, 120))
                 vac = sign + timedelta(days=rng.randint(5, 40)) if rng.random() < 0.5 else None
-                db.execute(update(Household).where(Household.id == hid).values(sign_on=sign, vacate_on=vac, status="signed"))
+                db.execute(
+                    update(Household)
+                    .where(Household.id == hid)
+                    .values(sign_on=sign, vacate_on=vac, status="signed")
+                )
         project_service.bump_households_version(db, p.id)
         compensation_service.publish(db, actor=actor, project_id=p.id, source=POLICY, file_name="bench.yaml")
         for aid in areas:
             group_measures.record(
-                db, actor=actor, project_id=p.id, measure_id="整片腾空率", block_id=aid,
-                effective_on=date(2024, 7, 1), value=str(rng.randint(80, 99)), reason="基准",
+                db,
+                actor=actor,
+                project_id=p.id,
+                measure_id="整片腾空率",
+                block_id=aid,
+                effective_on=date(2024, 7, 1),
+                value=str(rng.randint(80, 99)),
+                reason="基准",
             )
     return url, p.id, ids
 
@@ -169,7 +199,7 @@ def run(n: int, repeat: int) -> list[tuple[str, float, float]]:
     from anju.policy import evaluate_bulk
     from anju.project import service as project_service
 
-    url, pid, ids = build(n)
+    _url, pid, ids = build(n)
     everything = DataScope.everything()
     hid = ids[len(ids) // 2]
     rows: list[tuple[str, float, float]] = []
@@ -183,16 +213,28 @@ def run(n: int, repeat: int) -> list[tuple[str, float, float]]:
             return compensation_service.calculate(db, scope=everything, household_id=hid, option="cash")
 
     facts()
-    rows.append(("group facts of the project", median_ms(repeat, facts, group_cache.clear), median_ms(repeat, facts)))
+    rows.append(
+        ("group facts of the project", median_ms(repeat, facts, group_cache.clear), median_ms(repeat, facts))
+    )
     sheet()
-    rows.append(("one household's calculation sheet", median_ms(repeat, sheet, group_cache.clear), median_ms(repeat, sheet)))
+    rows.append(
+        (
+            "one household's calculation sheet",
+            median_ms(repeat, sheet, group_cache.clear),
+            median_ms(repeat, sheet),
+        )
+    )
 
     # One household signs in another transaction: the next call re-reads it alone.
     signer = iter(i for i in ids if i != hid)
 
     def sign_one() -> None:
         with unit_of_work() as db:
-            db.execute(update(Household).where(Household.id == next(signer)).values(sign_on=date(2024, 6, 1), version=Household.version + 1))
+            db.execute(
+                update(Household)
+                .where(Household.id == next(signer))
+                .values(sign_on=date(2024, 6, 1), version=Household.version + 1)
+            )
             project_service.bump_households_version(db, pid)
 
     facts()

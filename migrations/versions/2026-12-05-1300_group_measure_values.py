@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
-        sa.ForeignKeyConstraint(["block_id"], ["block.id"], name=op.f("fk_group_measure_value_block_id_block")),
+        sa.ForeignKeyConstraint(
+            ["block_id"], ["block.id"], name=op.f("fk_group_measure_value_block_id_block")
+        ),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_group_measure_value_project_id_project")
         ),

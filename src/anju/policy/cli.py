@@ -194,6 +194,8 @@ def explain_cmd(
         data, _ = load_yaml(cf.read_text(encoding="utf-8"), str(cf))
         hs = [household_from_dict(x["household"]) for x in data.get("cases") or []]
         group = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+        if data.get("measures"):  # office-set group measures given by the cases file
+            group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
     match = [h for h in hs if h.code == household]
     if not match:
         where = f"{households}中" if households is not None else "方案的测试用例中"

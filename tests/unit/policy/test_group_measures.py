@@ -401,7 +401,8 @@ def test_cases_file_carries_office_values(tmp_path: Any) -> None:
         "    expect: {whole: 2000.00, area_reward: 1000.00}\n"
     )
     (tmp_path / "p.cases.yaml").write_text(
-        "policy: p.yaml\nmeasures:\n  整片腾空率:\n    P1: [{effective_on: 2025-06-01, value: '91.5'}]\ncases:\n" + case,
+        "policy: p.yaml\nmeasures:\n  整片腾空率:\n    P1: [{effective_on: 2025-06-01, value: '91.5'}]\ncases:\n"
+        + case,
         encoding="utf-8",
     )
     report = run_cases(tmp_path / "p.cases.yaml")

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
+    BlockGroup,
     Building,
     Determination,
     GroupFacts,
@@ -336,35 +337,75 @@ class HouseholdTable:
         )
 
     def group_facts(self) -> GroupFacts:
-        """Group facts computed from this table's own households (the whole project)."""
-        from anju.policy.facts import build_blocks
-
+        """Group facts computed from this table's own households (the whole project), with the
+        certificate and area weights of each household (as :func:`facts.household_weight`)."""
+        n = self.n
         b = self.buildings
-        area = np.zeros(self.n, dtype=I64)
-        certs = [0] * self.n
+        hh = np.repeat(np.arange(n, dtype=I64), b.count)
+        area = np.zeros(n, dtype=I64)
+        certs = np.zeros(n, dtype=I64)
         if b.size:
-            hh = np.repeat(np.arange(self.n, dtype=I64), b.count)
             np.add.at(area, hh, b.cols["legal_area"])
-            for i in range(self.n):
-                start = int(b.start[i])
-                nos = self.certificate_nos[start : start + int(b.count[i])] if self.certificate_nos else []
-                certs[i] = len({c.strip() for c in nos if c.strip()})
-        rows = []
-        for i in range(self.n):
-            path = self.block_paths[int(self.block_idx[i])]
-            so = int(self.sign_on[i])
-            vo = int(self.vacate_on[i])
-            rows.append(
-                (
-                    path[-1],
-                    path[:-1],
-                    date.fromordinal(so) if so else None,
-                    date.fromordinal(vo) if vo else None,
-                    certs[i],
-                    int(area[i]),
-                )
-            )
-        blocks, parents = build_blocks(rows)
+            if self.certificate_nos:
+                nos = [c.strip() for c in self.certificate_nos]
+                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
+                np.add.at(certs, hh[named], 1)
+                # A number written twice in one household is one certificate (rare: counted by hand).
+                for i in np.flatnonzero(certs > 1).tolist():
+                    start = int(b.start[i])
+                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
+        blocks: dict[str, BlockGroup] = {}
+        parents: dict[str, str] = {}
+        for event in ("sign", "vacate"):
+            ords = self.sign_on if event == "sign" else self.vacate_on
+            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
+            order = np.lexsort((area, certs, ords, self.block_idx))
+            bi_sorted = self.block_idx[order]
+            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
+            uniq = np.unique(ords[ords > 0])
+            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
+            for bi, code in enumerate(self.blocks):
+                rows = order[cuts[bi] : cuts[bi + 1]]
+                rows = rows[ords[rows] > 0]
+                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
+                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
+                g = blocks.get(code)
+                if g is None:
+                    members = int(cuts[bi + 1] - cuts[bi])
+                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
+                    g = BlockGroup(
+                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
+                    )
+                if event == "sign":
+                    g = BlockGroup(
+                        g.total_households,
+                        tuple(days),
+                        (),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        weights,
+                        (),
+                        True,
+                    )
+                else:
+                    g = BlockGroup(
+                        g.total_households,
+                        g.sign_dates,
+                        tuple(days),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        g.sign_weights,
+                        weights,
+                        True,
+                    )
+                blocks[code] = g
+        for bi, code in enumerate(self.blocks):
+            if not blocks[code].total_households:
+                del blocks[code]
+                continue
+            path = self.block_paths[bi]
+            for child, parent in zip(path[1:], path[:-1], strict=True):
+                parents[child] = parent
         return GroupFacts(blocks=blocks, parents=parents)
 
 

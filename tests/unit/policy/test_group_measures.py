@@ -407,3 +407,9 @@ def test_cases_file_carries_office_values(tmp_path: Any) -> None:
     )
     report = run_cases(tmp_path / "p.cases.yaml")
     assert [o.mismatches for o in report.outcomes] == [[]]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hs=households())
+def test_property_table_group_facts_equal_household_group_facts(hs: list[Household]) -> None:
+    assert HouseholdTable.from_households(hs).group_facts().blocks == GroupFacts.from_households(hs).blocks

@@ -5,7 +5,7 @@ declares ``set_by: office`` (e.g. 整片腾空率 of a 片区), with an effectiv
 Never updated: a correction is a new row.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-05 13:00:00+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import anju.db.base
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import Checked, Ty, rate_basis
+from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
+from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -31,13 +32,23 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import BASIS_LABELS_ZH, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import (
+    BASIS_LABELS_ZH,
+    EVENT_DATES,
+    LABELS_ZH,
+    Building,
+    GroupFacts,
+    Household,
+    Member,
+    Tenant,
+)
 from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import (
     BandHit,
     MeasureHit,
+    PickHit,
     RateHit,
     TierHit,
     Wording,
@@ -170,6 +181,7 @@ class ScalarEvaluator:
         self.formula: Formula | None = None
         self.warnings: list[str] = []
         self.mode = checked.policy.meta.rounding_mode
+        self.option = ""
         self.prefix = ""
         # With the trace on: every node's value and each tier / band / rate looked up, for the wording.
         self.values: dict[Node, Any] | None = {} if trace else None
@@ -186,9 +198,13 @@ class ScalarEvaluator:
         """Evaluate every item of ``option``."""
         if option not in self.c.policy.options:
             raise EvaluationError(
-                "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
+                "option",
+                f"没有补偿方式“{option}”",
+                f"no option '{option}' (have: {', '.join(self.c.policy.options)})",
             )
         results = []
+        self.option = option
+        self.derived = {}  # a derived value may read the option
         with decimal.localcontext(EXACT):
             for it in self.c.items_for(option):
                 res = self.item(it)
@@ -207,7 +223,9 @@ class ScalarEvaluator:
             res.applies = applies
             if not applies:
                 if self.trace:
-                    res.notes.append(f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable")
+                    res.notes.append(
+                        f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable"
+                    )
                 if words is not None:
                     res.basis = [words.not_applicable(it.when.node if it.when else None)]
                 return res
@@ -399,10 +417,15 @@ class ScalarEvaluator:
             v = self.derived[name]
             self.note(n, v, self.c.policy.derived[name].label)
             return v
+        if kind == "option":
+            self.note(n, self.option, self.c.policy.options.get(self.option, ""))
+            return self.option
         if kind == "item":
             fen = self.item_fen.get(ref[1])
             if fen is None:
-                raise EvaluationError("item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet")
+                raise EvaluationError(
+                    "item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet"
+                )
             v = Decimal(fen).scaleb(-2)
             self.note(n, v, self.c.items[ref[1]].label)
             return v
@@ -421,6 +444,8 @@ class ScalarEvaluator:
                 return h.vacate_on
             if attr == "has_homestead":
                 return h.homestead is not None
+            if attr in EVENT_DATES:
+                return getattr(h, attr)
         if obj == "homestead":
             if h.homestead is None:
                 return Decimal(0)
@@ -465,14 +490,24 @@ class ScalarEvaluator:
             hit = None if day_n is None else next((w for w in t.windows if w.window.contains(day_n)), None)
             self.hits[n] = TierHit(t, event, clock, day_n, hit, t.otherwise if hit is None else hit.value)
         if event is None:
-            self.note(n, t.otherwise, f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date")
+            self.note(
+                n,
+                t.otherwise,
+                f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date",
+            )
             return t.otherwise
         day = day_number(clock, event, t.count)
         for w in t.windows:
             if w.window.contains(day):
-                self.note(n, w.value, f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}")
+                self.note(
+                    n,
+                    w.value,
+                    f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}",
+                )
                 return w.value
-        self.note(n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window")
+        self.note(
+            n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window"
+        )
         return t.otherwise
 
     def index(self, n: Index, el: Any) -> Decimal:
@@ -483,12 +518,17 @@ class ScalarEvaluator:
         if v is None:
             p = self.c.policy.params[name]
             if p.default is None:
-                raise EvaluationError("table-key", f"表格“{name}”没有 {' / '.join(keys)} 这一项",
-                                      f"table '{name}' has no entry {' / '.join(keys)}")
+                raise EvaluationError(
+                    "table-key",
+                    f"表格“{name}”没有 {' / '.join(keys)} 这一项",
+                    f"table '{name}' has no entry {' / '.join(keys)}",
+                )
             v = p.default
         if self.steps is not None:
             p = self.c.policy.params[name]
-            self.note(n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}")
+            self.note(
+                n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}"
+            )
         return v  # type: ignore[no-any-return]
 
     def scope_block(self, scope: str) -> str | None:
@@ -499,8 +539,11 @@ class ScalarEvaluator:
         levels = self.c.policy.meta.block_levels
         i = levels.index(scope)
         if i >= len(self.path):
-            raise EvaluationError("scope", f"户 {self.h.code} 没有“{scope}”层级的片区",
-                                  f"household {self.h.code} has no block at level '{scope}'")
+            raise EvaluationError(
+                "scope",
+                f"户 {self.h.code} 没有“{scope}”层级的片区",
+                f"household {self.h.code} has no block at level '{scope}'",
+            )
         return self.path[i]
 
     def call(self, n: Call, el: Any) -> Any:
@@ -520,6 +563,8 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
+        if n.ref is not None and n.ref[0] == "pick":
+            return self.pick(n, el)
         if f == "min":
             return min(self.ev(x, el) for x in a)
         if f == "max":
@@ -562,18 +607,27 @@ class ScalarEvaluator:
             scope = a[0].value  # type: ignore[attr-defined]
             as_of = self.ev(a[1], el)
             if self.group is None:
-                raise EvaluationError("group", "计算签约率/腾空率需要片区统计数据（group facts）",
-                                      "sign/vacate rates need group facts")
+                raise EvaluationError(
+                    "group",
+                    "计算签约率/腾空率需要片区统计数据（group facts）",
+                    "sign/vacate rates need group facts",
+                )
             block = self.scope_block(scope)
             basis = rate_basis(n)
-            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
+            ppm = (
+                0
+                if as_of is None
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
+            )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
                 self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate, basis)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
                 by = "" if basis == "household" else f"（按{BASIS_LABELS_ZH[basis]}）"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {format(rate * 100, 'f')}%")
+                self.note(
+                    n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {format(rate * 100, 'f')}%"
+                )
             return rate
         if f == "measure":
             return self.measure_call(n, el)
@@ -584,13 +638,82 @@ class ScalarEvaluator:
         if f == "known":
             ref = a[0].ref
             if ref[1] == "household":
-                return (self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on) is not None
+                return getattr(self.h, ref[2]) is not None
             return getattr(el, ref[2] + "_fen") is not None
         if f == "flag":
             return a[0].value in self.h.flags  # type: ignore[attr-defined]
         if f == "date":
             return n.ref
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
         raise AssertionError(f)
+
+    def date_call(self, n: Call, el: Any) -> Any:
+        """Date arithmetic (anju.policy.datecalc); the trace shows the call with its dates."""
+        f = n.func
+        a = self.ev(n.args[0], el)
+        b = self.ev(n.args[1], el)
+        if f == "add_months":
+            try:
+                out: Any = add_months_d(a, int(b))
+            except (ValueError, OverflowError):
+                raise EvaluationError(
+                    "date-range",
+                    f"户 {self.h.code}：{fmt(a)} 加 {b} 个月超出日期范围",
+                    f"household {self.h.code}: {a} plus {b} months is out of range",
+                ) from None
+            self.note(n, out, f"add_months({fmt(a)}, {fmt(b)}) = {fmt(out)}")
+            return out
+        on = bool(n.ref[1])
+        if f == "days_between":
+            out = Decimal(days_between_d(a, b, on))
+            conv = "首尾两日都计" if on else "不计首日、计末日"
+            unit = "日"
+        else:
+            out = Decimal(months_between_d(a, b, on))
+            conv = "不满一月按一月计" if on else "只计满月"
+            unit = "月"
+        why = "，日期未知按 0 计 / unknown date" if a is None or b is None else ""
+        self.note(n, out, f"{f}({fmt(a)}, {fmt(b)}) = {out} {unit}（{conv}{why}）")
+        return out
+
+    def pick(self, n: Call, el: Any) -> Any:
+        """``max`` / ``min`` / ``first`` over a collection; ``else=`` when nothing is selected."""
+        f = n.func
+        inner = n.ref[1]
+        plural = next(k for k, v in COLLECTIONS.items() if v == inner)
+        where = n.kwargs.get("where")
+        order = n.kwargs.get("order")
+        desc = bool(getattr(n.kwargs.get("desc"), "value", False))
+        saved = self.steps
+        self.steps = None
+        found: list[tuple[Any, Any, int]] = []  # (value, order key, position)
+        elems = getattr(self.h, plural)
+        for pos, e in enumerate(elems):
+            if where is not None and not self.ev(where, e):
+                continue
+            key = self.ev(order, e) if order is not None else Decimal(0)
+            found.append((self.ev(n.args[1], e), key, pos))
+        self.steps = saved
+        if self.values is not None:
+            self.hits[n] = PickHit(len(elems), len(found))
+        if not found:
+            out = self.ev(n.kwargs["else"], el)
+            self.note(n, out, f"{f}：{len(elems)} 个元素中没有符合条件的，取 else / none selected")
+            return out
+        if f == "max":
+            out = max(v for v, _, _ in found)
+        elif f == "min":
+            out = min(v for v, _, _ in found)
+        else:
+            # the first by the order (ties keep the collection's own order), else the first element
+            best = found[0]
+            for cand in found[1:]:
+                if (cand[1] > best[1]) if desc else (cand[1] < best[1]):
+                    best = cand
+            out = best[0]
+        self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
 
     def measure_call(self, n: Call, el: Any) -> Decimal:
         """``measure(id, scope, as_of)``: the office-set value in force, or an error naming it."""
@@ -611,8 +734,11 @@ class ScalarEvaluator:
                 f"{'the project' if block is None else block} in force on {as_of}",
             )
         if value != value.quantize(Decimal(1).scaleb(-PLACES)):
-            raise EvaluationError("measure", f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
-                                  f"measure '{m.id}' value {value} has more than {PLACES} decimals")
+            raise EvaluationError(
+                "measure",
+                f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
+                f"measure '{m.id}' value {value} has more than {PLACES} decimals",
+            )
         out = m.engine_value(value)
         if self.values is not None:
             self.hits[n] = MeasureHit(m.label, scope, as_of, out, m.percent, m.unit)

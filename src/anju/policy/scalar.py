@@ -563,7 +563,7 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f == "min":
             return min(self.ev(x, el) for x in a)

@@ -457,7 +457,7 @@ class Wording:
             return self.rate_text(hit)
         if isinstance(hit, MeasureHit):
             return self.measure_text(hit)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self._pick(n)
         if f in ("days_between", "months_between", "add_months"):
             return self._date_call(n)

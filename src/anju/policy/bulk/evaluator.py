@@ -579,7 +579,7 @@ class BulkEvaluator:
                 bound = max(bound, abs(sv))
                 out = np.where(m, sv, out) if x.level != "const" else (sv if m else out)
             return BV(out, x.level, scale, bound)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)

@@ -722,7 +722,7 @@ class Builder:
                 expr = f"sel({' & '.join(conds)}, {k}, {expr})"
             pos = self.emit(expr, lv)
             return self.emit(f"{bv}[u({pos.code})]", lv, scale, bound)  # pos <= len(bands)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)

@@ -413,3 +413,12 @@ def test_cases_file_carries_office_values(tmp_path: Any) -> None:
 @given(hs=households())
 def test_property_table_group_facts_equal_household_group_facts(hs: list[Household]) -> None:
     assert HouseholdTable.from_households(hs).group_facts().blocks == GroupFacts.from_households(hs).blocks
+
+
+def test_version_diff_lists_measure_changes() -> None:
+    from anju.policy.versioning import diff
+
+    a = policy(MEASURES + "items: []\n").policy
+    b = policy(MEASURES.replace("levels: [片区, project]", "levels: [片区]") + "items: []\n").policy
+    changes = diff(a, b)
+    assert [(c.kind, c.name) for c in changes] == [("measure", "整片腾空率")]

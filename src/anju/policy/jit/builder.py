@@ -123,7 +123,13 @@ class Builder:
 
     The walk mirrors :class:`anju.policy.bulk.BulkEvaluator` node for node (scales, alignment,
     rounding), so a kernel result equals the numpy evaluator's to the fen.
+
+    ``sum_groups`` (set before :meth:`build`): groups of item positions whose per-household sums
+    the kernel writes in the same pass (``out_sum[g, i]``); group 0 is conventionally every item
+    of the option (the household total), further groups are e.g. the policy's subtotals.
     """
+
+    sum_groups: tuple[tuple[int, ...], ...] = ()
 
     def __init__(
         self,
@@ -1046,6 +1052,18 @@ class Builder:
             self.app_cols.append(self.n_app)
             self.n_app += 1
 
+    def group_sums(self) -> None:
+        """Store the sums of :attr:`sum_groups` for household ``i`` (totals and subtotals in the
+        items' pass: summing k columns of the household-major output afterwards took longer than
+        the evaluation; bench/RESULTS.md, "Policy engine")."""
+        items = self.c.items_for(self.option)
+        for g, ks in enumerate(self.sum_groups):
+            vals = [self.items[items[k].id] for k in ks]
+            if sum(v.bound for v in vals) > LIMIT:
+                raise Overflow(f"sum {g}")
+            expr = " + ".join(v.code for v in vals) if vals else "0"
+            self.body.append(f"out_sum[{g}, u(i)] = {expr}")
+
     def build(self) -> str:
         """Generate the kernel source; raises :class:`Unsupported` or :class:`Overflow`."""
         if self.option not in self.c.policy.options:
@@ -1053,6 +1071,7 @@ class Builder:
         self.arg(("strcodes",), lambda: np.zeros(0, dtype=I64))
         for k, it in enumerate(self.c.items_for(self.option)):
             self.item(k, it)
+        self.group_sums()
         if self.bad:
             self.body.append((f"if {' | '.join(self.bad)}:", ["err[u(i)] = 1"]))
         self.args[0] = np.asarray(self._strs or [0], dtype=I64)

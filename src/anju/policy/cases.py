@@ -5,6 +5,7 @@ A cases file looks like::
     policy: state_land.yaml        # relative to the cases file
     as_of: 2025-03-01              # optional; default: the policy's effective date
     group: {blocks: ..., parents: ...}   # optional block facts for sign rates
+    measures: {整片腾空率: {东片区: [{effective_on: 2025-05-01, value: 92.5}]}}   # office-set measures
     cases:
       - name: 张某户，砖混住宅 100㎡，第10日签约
         option: cash
@@ -187,6 +188,13 @@ def read_cases_file(path: str | Path) -> CasesFile:
             group = group_from_dict(data["group"])
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             bad(("group",), f"group（片区统计）无法读取：{exc}", f"group facts: {exc}")
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        try:
+            group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            bad(("measures",), f"measures（办公室设定的指标）无法读取：{exc}", f"measures: {exc}")
     if problems:
         raise PolicyError(problems)
     return CasesFile(p, policy_path, as_of, group, cases)
@@ -245,6 +253,10 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     group: GroupFacts = (
         group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     )
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
     outcomes: list[CaseOutcome] = []
     table = HouseholdTable.from_households(_unique(hs))
     index = {h.code: i for i, h in enumerate(_unique(hs))}

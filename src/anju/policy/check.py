@@ -138,6 +138,7 @@ FUNCTIONS = {
     "months_between",
     "add_months",
     "first",
+    "measure",
 }
 
 
@@ -753,13 +754,15 @@ class _Checker:
                 return Ty("num", COUNT_UNIT[inner], 0)
             return BOOL
         if f in ("sign_rate", "vacate_rate"):
-            if len(args) != 2 or n.kwargs:
+            if len(args) != 2 or set(n.kwargs) - {"basis"}:
                 self.fail(
                     n,
                     "arity",
-                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期)",
-                    f"usage: {f}(scope, as_of)",
+                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期[, basis='household'/'certificate'/'area'])",
+                    f"usage: {f}(scope, as_of[, basis='household'|'certificate'|'area'])",
                 )
+            if "basis" in n.kwargs:
+                self.rate_basis(n.kwargs["basis"])
             scope = args[0]
             levels = ("block", "project", *self.p.meta.block_levels)
             if not (isinstance(scope, Str) and scope.value in levels):
@@ -781,6 +784,8 @@ class _Checker:
                     "as_of must be a date (a clock or date('YYYY-MM-DD'))",
                 )
             return Ty("num", ONE, 6)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             self._arity(n, 2)
             a = self.num(args[0], el, f)
@@ -955,6 +960,61 @@ class _Checker:
             d = self.expr(dn, el)
         n.ref = ("pick", inner)
         return self.join(n, [t, d])
+
+    def rate_basis(self, b: Node) -> None:
+        """``basis=`` of a sign/vacate rate: by household (户), certificate (证) or legal area (面积)."""
+        from anju.policy.facts import BASES, BASIS_ALIASES
+
+        if not (isinstance(b, Str) and BASIS_ALIASES.get(b.value, b.value) in BASES):
+            self.fail(
+                b,
+                "basis",
+                "basis 应为 'household'（按户）、'certificate'（按证）或 'area'（按合法面积）",
+                "basis must be 'household', 'certificate' or 'area'",
+            )
+        assert isinstance(b, Str)
+        b.ty = Ty("str")
+
+    def measure_call(self, n: Call, el: str | None) -> Ty:
+        """``measure('指标', '层级', 日期)``: an office-set group measure as of a date."""
+        args = n.args
+        if len(args) != 3 or n.kwargs:
+            self.fail(
+                n,
+                "arity",
+                "用法：measure('指标名', 'project' 或层级名, 截止日期)",
+                "usage: measure('measure id', scope, as_of)",
+            )
+        mid, scope = args[0], args[1]
+        measures = self.p.measures
+        if not (isinstance(mid, Str) and mid.value in measures):
+            known = "、".join(measures) or "（本方案未在 measures 中定义任何指标）"
+            self.fail(
+                mid,
+                "measure",
+                f"未定义的指标，可用：{known}",
+                f"unknown measure (defined: {', '.join(measures) or 'none'})",
+            )
+        assert isinstance(mid, Str)
+        m = measures[mid.value]
+        mid.ty = Ty("str")
+        if not (isinstance(scope, Str) and scope.value in m.levels):
+            self.fail(
+                scope,
+                "scope",
+                f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}",
+                f"measure '{m.id}' is recorded at: {', '.join(m.levels)}",
+            )
+        scope.ty = Ty("str")
+        t = self.expr(args[2], el)
+        if t.kind != "date":
+            self.fail(
+                args[2],
+                "type",
+                "截止日期应为日期（时钟或 date('YYYY-MM-DD')）",
+                "as_of must be a date (a clock or date('YYYY-MM-DD'))",
+            )
+        return Ty("num", m.unit, m.scale)
 
     def _arity(self, n: Call, k: int) -> None:
         if len(n.args) != k or n.kwargs:
@@ -1149,3 +1209,14 @@ def load_policy_file(path: str | Path) -> Checked:
             ]
         ) from exc
     return load_policy(text, str(p))
+
+
+def rate_basis(n: Call) -> str:
+    """The basis of a checked sign/vacate rate call ('household' unless ``basis=`` says otherwise)."""
+    from anju.policy.facts import BASIS_ALIASES
+
+    b = n.kwargs.get("basis")
+    if b is None:
+        return "household"
+    text = str(b.value)  # type: ignore[attr-defined]
+    return BASIS_ALIASES.get(text, text)

@@ -18,6 +18,7 @@ from anju.core.money import RoundingMode, RoundingUnit
 from anju.policy.errors import Location, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
+from anju.policy.measures import Measure, read_measures
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
 from anju.policy.suggest import did_you_mean
 from anju.policy.transition import TransitionRules, read_transition
@@ -194,6 +195,9 @@ class Policy:
     text: str
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
+    measures: dict[str, Measure] = field(
+        default_factory=dict
+    )  # office-set group measures (anju.policy.measures)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -208,6 +212,7 @@ _TOP_KEYS = {
     "items",
     "swap_settlement",
     "transition",
+    "measures",
 }
 
 
@@ -389,9 +394,12 @@ class _Reader:
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
-        return Policy(
+        policy = Policy(
             meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition
         )
+        if "measures" in d:
+            policy.measures = read_measures(self, d["measures"], meta)
+        return policy
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)

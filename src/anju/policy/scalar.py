@@ -14,7 +14,7 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import COLLECTIONS, Checked, Ty
+from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
 from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
@@ -32,11 +32,22 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import EVENT_DATES, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import (
+    BASIS_LABELS_ZH,
+    EVENT_DATES,
+    LABELS_ZH,
+    Building,
+    GroupFacts,
+    Household,
+    Member,
+    Tenant,
+)
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import (
     BandHit,
+    MeasureHit,
     PickHit,
     RateHit,
     TierHit,
@@ -555,7 +566,7 @@ class ScalarEvaluator:
     def call(self, n: Call, el: Any) -> Any:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             bands = self.r.param(f, self.path)
@@ -569,7 +580,7 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("min", "max"):
             vals = [self.ev(x, el) for x in a]
@@ -628,18 +639,22 @@ class ScalarEvaluator:
                     "sign/vacate rates need group facts",
                 )
             block = self.scope_block(scope)
+            basis = rate_basis(n)
             ppm = (
                 0
                 if as_of is None
-                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
             )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
-                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
+                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate, basis)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {percent(rate)}")
+                by = "" if basis == "household" else f"（按{BASIS_LABELS_ZH[basis]}）"
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {percent(rate)}")
             return rate
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
@@ -731,6 +746,38 @@ class ScalarEvaluator:
                     best = cand
             out = best[0]
         self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
+
+    def measure_call(self, n: Call, el: Any) -> Decimal:
+        """``measure(id, scope, as_of)``: the office-set value in force, or an error naming it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        block = self.scope_block(scope)
+        where = "全项目" if block is None else f"{scope} {block}"
+        value = None
+        if self.group is not None and as_of is not None:
+            value = self.group.measure_value(m.id, block, as_of)
+        if value is None:
+            when = f"截至 {as_of}" if as_of is not None else "（截止日期未知）"
+            raise EvaluationError(
+                "measure",
+                f"户 {self.h.code} 缺少办公室录入的指标“{m.label}”（{where}，{when}没有生效的记录），暂不能计算",
+                f"household {self.h.code}: the office has recorded no value of measure '{m.id}' for "
+                f"{'the project' if block is None else block} in force on {as_of}",
+            )
+        if value != value.quantize(Decimal(1).scaleb(-PLACES)):
+            raise EvaluationError(
+                "measure",
+                f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
+                f"measure '{m.id}' value {value} has more than {PLACES} decimals",
+            )
+        out = m.engine_value(value)
+        if self.values is not None:
+            self.hits[n] = MeasureHit(m.label, scope, as_of, out, m.percent, m.unit)
+        if self.steps is not None:
+            shown = f"{format(value, 'f')}{'%' if m.percent else m.unit_text}"
+            self.note(n, out, f"{where} 截至 {as_of} 的{m.label}（办公室录入）= {shown}")
         return out
 
 

@@ -124,6 +124,19 @@ class RateHit:
     scope: str
     as_of: date | None
     rate: Decimal
+    basis: str = "household"  # "household" | "certificate" | "area"
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureHit:
+    """An office-set group measure of a block (or the whole project) in force on a date."""
+
+    label: str
+    scope: str
+    as_of: date | None
+    value: Decimal  # as formulas read it (a % as a fraction)
+    percent: bool
+    unit: Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +147,7 @@ class PickHit:
     selected: int
 
 
-Hit = TierHit | BandHit | RateHit | PickHit
+Hit = TierHit | BandHit | RateHit | PickHit | MeasureHit
 
 
 # --------------------------------------------------------------------------- numbers and labels
@@ -306,6 +319,9 @@ class Wording:
         """Whether a quantity is a rate or a percentage (a number beside it is then shown as %)."""
         if isinstance(self.hits.get(n), RateHit):
             return True
+        hit = self.hits.get(n)
+        if isinstance(hit, MeasureHit):
+            return hit.percent
         if isinstance(n, Name) and n.ref and n.ref[0] == "param":
             return self.p.params[n.ref[1]].percent
         return is_rate(self.c, n, "")  # tiers in %, derived rates, max(rate, 0) ...
@@ -439,7 +455,9 @@ class Wording:
             return f"{self.param_label(hit.param)} {quantity(v, p.unit, p.percent)}"
         if isinstance(hit, RateHit):
             return self.rate_text(hit)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(hit, MeasureHit):
+            return self.measure_text(hit)
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self._pick(n)
         if f in ("days_between", "months_between", "add_months"):
             return self._date_call(n)
@@ -552,7 +570,18 @@ class Wording:
             where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
         what = "签约率" if hit.what == "sign" else "腾空率"
         when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
-        return f"{where}{when}的{what} {percent(hit.rate)}"
+        by = {"certificate": "（按证数计）", "area": "（按合法面积计）"}.get(hit.basis, "")
+        return f"{where}{when}的{what}{by} {percent(hit.rate)}"
+
+    def measure_text(self, hit: MeasureHit) -> str:
+        """An office-set measure in words: where, as of when, its value and who set it."""
+        if hit.scope == "project":
+            where = "全项目"
+        else:
+            where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
+        when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
+        shown = percent(hit.value) if hit.percent else quantity(hit.value, hit.unit)
+        return f"{where}{when}的{hit.label}（办公室认定） {shown}"
 
     def tier_line(self, hit: TierHit) -> str:
         t = hit.tier
@@ -764,6 +793,7 @@ def unique(lines: list[str]) -> list[str]:
 __all__ = [
     "BandHit",
     "Hit",
+    "MeasureHit",
     "RateHit",
     "TierHit",
     "Wording",

@@ -137,6 +137,7 @@ FUNCTIONS = {
     "days_between",
     "months_between",
     "add_months",
+    "add_days",
     "first",
     "measure",
 }
@@ -685,7 +686,7 @@ class _Checker:
             bands = [k for k, v in self.p.params.items() if v.kind == "bands"]
             zh, en = did_you_mean(f, [*FUNCTIONS, *bands])
             self.fail(n, "name", f"未定义的函数“{f}”{zh}", f"undefined function '{f}'{en}")
-        if f in ("days_between", "months_between", "add_months"):
+        if f in ("days_between", "months_between", "add_months", "add_days"):
             return self.date_call(n, el)
         if f == "first" or (f in ("min", "max") and args and _is_collection(args[0])):
             return self.pick(n, el)
@@ -857,6 +858,7 @@ class _Checker:
             "days_between": "days_between(起始日期, 结束日期, inclusive=true/false)",
             "months_between": "months_between(起始日期, 结束日期, started=true/false)",
             "add_months": "add_months(日期, 月数)",
+            "add_days": "add_days(日期, 天数)",
         }[f]
         if len(n.args) != 2 or set(n.kwargs) - ({flag} if flag else set()):
             self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
@@ -879,6 +881,17 @@ class _Checker:
                     f"add_months needs a whole number of months (unit 月), got {t.unit}",
                 )
             n.ref = ("add_months",)
+            return DATE
+        if f == "add_days":
+            t = self.num(n.args[1], el, "add_days")
+            if not (t.unit == DAY or t.unit.dimensionless) or t.scale != 0:
+                self.fail(
+                    n.args[1],
+                    "unit",
+                    f"add_days 的天数应为整数天（单位 日），这里是 {t.unit}{'（有小数）' if t.scale else ''}",
+                    f"add_days needs a whole number of days (unit 日), got {t.unit}",
+                )
+            n.ref = ("add_days",)
             return DATE
         second = self.expr(n.args[1], el)
         if second.kind != "date":

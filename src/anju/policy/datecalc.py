@@ -17,6 +17,8 @@ Conventions (docs/policy-language.md, "日期与月份"):
   for the opposite direction), and so does an unknown date (guard with ``known(...)``).
 * ``add_months(d, n)`` moves ``d`` by ``n`` months (day clamped to the month's end); an unknown
   date stays unknown.
+* ``add_days(d, n)`` moves ``d`` by ``n`` days: ``days_between(d, add_days(d, n)) == n`` for
+  ``n >= 0`` ("发布后60天内" ends on ``add_days(发布日, 60)``); an unknown date stays unknown.
 
 Ordinal functions are branch-free on purpose (``x * (cond)`` instead of ``if``): they are inlined
 into the kernels' household loop, where branches on random data mispredict.
@@ -24,13 +26,15 @@ into the kernels' household loop, where branches on random data mispredict.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from anju.core.dates import add_months
 
 __all__ = [
     "ORD_MAX",
+    "add_days_d",
+    "add_days_o",
     "add_months_d",
     "add_months_o",
     "days_between_d",
@@ -63,6 +67,13 @@ def months_between_d(a: date | None, b: date | None, started: bool = False) -> i
     if started and add_months(a, k) < b:
         k += 1
     return k
+
+
+def add_days_d(d: date | None, n: int) -> date | None:
+    """``d`` moved by ``n`` days (unknown stays unknown); OverflowError outside years 1 to 9999."""
+    if d is None:
+        return None
+    return d + timedelta(days=n)
 
 
 def add_months_d(d: date | None, n: int) -> date | None:
@@ -114,6 +125,12 @@ def months_between_o(a: Any, b: Any, started: Any) -> Any:
     k = (yb - ya) * 12 + mb - ma
     k = k - (c > db) * (1 - started) + (c < db) * started
     return k * ((a != 0) & (b != 0) & (b > a))
+
+
+def add_days_o(d: Any, n: Any) -> Any:
+    """Ordinal form of :func:`add_days_d` (0 stays 0; callers check the result against
+    1 .. :data:`ORD_MAX`)."""
+    return (d + n) * (d != 0)
 
 
 def add_months_o(d: Any, n: Any) -> Any:

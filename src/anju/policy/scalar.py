@@ -15,7 +15,7 @@ from typing import Any
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
 from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
-from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
+from anju.policy.datecalc import add_days_d, add_months_d, days_between_d, months_between_d
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -677,7 +677,7 @@ class ScalarEvaluator:
             return has_flag
         if f == "date":
             return n.ref
-        if f in ("days_between", "months_between", "add_months"):
+        if f in ("days_between", "months_between", "add_months", "add_days"):
             return self.date_call(n, el)
         raise AssertionError(f)
 
@@ -696,6 +696,17 @@ class ScalarEvaluator:
                     f"household {self.h.code}: {a} plus {b} months is out of range",
                 ) from None
             self.note(n, out, f"add_months({fmt(a)}, {fmt(b)}) = {fmt(out)}")
+            return out
+        if f == "add_days":
+            try:
+                out = add_days_d(a, int(b))
+            except (ValueError, OverflowError):
+                raise EvaluationError(
+                    "date-range",
+                    f"户 {self.h.code}：{fmt(a)} 加 {b} 日超出日期范围",
+                    f"household {self.h.code}: {a} plus {b} days is out of range",
+                ) from None
+            self.note(n, out, f"add_days({fmt(a)}, {fmt(b)}) = {fmt(out)}")
             return out
         on = bool(n.ref[1])
         if f == "days_between":

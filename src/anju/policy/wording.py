@@ -459,7 +459,7 @@ class Wording:
             return self.measure_text(hit)
         if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self._pick(n)
-        if f in ("days_between", "months_between", "add_months"):
+        if f in ("days_between", "months_between", "add_months", "add_days"):
             return self._date_call(n)
         if f == "max" and len(a) == 2 and any(isinstance(x, Num) and x.value == 0 for x in a):
             other = a[1] if isinstance(a[0], Num) and a[0].value == 0 else a[0]
@@ -507,6 +507,11 @@ class Wording:
         if n.func == "add_months":
             v = self.val(n)
             return f"{self._date_text(a)}后 {self.qty(b)} 即 {date_text(v) if isinstance(v, date) else '（日期未知）'}"
+        if n.func == "add_days":
+            v = self.val(n)
+            days = int(self.val(b) or 0)
+            when = date_text(v) if isinstance(v, date) else "（日期未知）"
+            return f"{self._date_text(a)}{'后' if days >= 0 else '前'} {abs(days)} 日即 {when}"
         on = bool(n.ref[1]) if n.ref else False
         if n.func == "days_between":
             conv = "首尾两日都计" if on else "不计首日"

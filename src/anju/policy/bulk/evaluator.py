@@ -23,7 +23,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, rate_basis
-from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
+from anju.policy.datecalc import ORD_MAX, add_days_o, add_months_o, days_between_o, months_between_o
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -581,7 +581,7 @@ class BulkEvaluator:
             return BV(out, x.level, scale, bound)
         if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
-        if f in ("days_between", "months_between", "add_months"):
+        if f in ("days_between", "months_between", "add_months", "add_days"):
             return self.date_call(n, el)
         if f in ("min", "max", "clamp"):
             xs = [self.ev(y, el) for y in a]
@@ -733,6 +733,21 @@ class BulkEvaluator:
                     "date-range",
                     "add_months 的结果超出日期范围（公元1年至9999年）",
                     "add_months gives a date out of range (years 1 to 9999)",
+                )
+            if isinstance(out, np.ndarray) and out.dtype == object:
+                out = out.astype(I64)
+            return BV(out if lv != "const" else int(out), lv)
+        if n.func == "add_days":
+            dv, xv = d.v, x.v
+            if x.bound > 10**12:  # nonsense day counts still give the exact error below
+                dv, xv = self.wide(dv), self.wide(xv)
+            out = add_days_o(dv, xv)
+            bad = (dv != 0) & ((out < 1) | (out > ORD_MAX))
+            if np.any(bad):
+                raise EvaluationError(
+                    "date-range",
+                    "add_days 的结果超出日期范围（公元1年至9999年）",
+                    "add_days gives a date out of range (years 1 to 9999)",
                 )
             if isinstance(out, np.ndarray) and out.dtype == object:
                 out = out.astype(I64)

@@ -730,7 +730,7 @@ class Builder:
             return self.emit(f"{bv}[u({pos.code})]", lv, scale, bound)  # pos <= len(bands)
         if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
-        if f in ("days_between", "months_between", "add_months"):
+        if f in ("days_between", "months_between", "add_months", "add_days"):
             return self.date_call(n, el)
         if f in ("min", "max", "clamp"):
             s = n.ty.scale
@@ -845,6 +845,15 @@ class Builder:
                 raise Unsupported("add_months by a month count beyond the calendar")
             r = self.emit(f"add_months_o({d.code}, {x.code})", lv)
             # a date out of range: the numpy evaluator raises the error with its message
+            bad = self.tmp_name("q")
+            self.body.append(f"{bad} = False")
+            self.block(lv).append(f"{bad} |= ({d.code} != 0) & (({r.code} < 1) | ({r.code} > {ORD_MAX}))")
+            self.bad.append(bad)
+            return r
+        if n.func == "add_days":
+            if x.bound > ORD_MAX:
+                raise Unsupported("add_days by a day count beyond the calendar")
+            r = self.emit(f"add_days_o({d.code}, {x.code})", lv)
             bad = self.tmp_name("q")
             self.body.append(f"{bad} = False")
             self.block(lv).append(f"{bad} |= ({d.code} != 0) & (({r.code} < 1) | ({r.code} > {ORD_MAX}))")

@@ -151,3 +151,36 @@ def test_kernel_equals_scalar(hs: list[Household]) -> None:
     assert kernel is not None
     for i, h in enumerate(hs):
         assert kernel.row(i) == evaluate(c, h, "cash", trace=False).amounts(), h
+
+
+def test_group_rate_as_of_a_shifted_clock_runs_in_the_kernel() -> None:
+    from anju.policy.facts import GroupFacts
+
+    c = policy(
+        """
+  - id: unit_sign
+    label: 单元签约奖
+    formula: if sign_rate('block', add_days(published, window)) >= 100% then reward else 0元
+  - id: half_year
+    label: 半年
+    formula: if sign_rate('block', add_months(published, 6)) >= 100% then 1元 else 0元
+"""
+    )
+    hs = [
+        Household(code="A", block_code="U1", sign_on=date(2015, 4, 30)),  # day 60: in
+        Household(code="B", block_code="U2", sign_on=date(2015, 3, 2)),
+        Household(code="C", block_code="U2", sign_on=date(2015, 5, 1)),  # day 61: U2 not whole in time
+    ]
+    group = GroupFacts.from_households(hs)
+    table = HouseholdTable.from_households(hs)
+    want = [evaluate(c, h, "cash", None, group).amounts() for h in hs]
+    assert [w["unit_sign"] for w in want] == [400000, 0, 0]
+    assert [w["half_year"] for w in want] == [100, 100, 100]
+    bulk = BulkEvaluator(c, table, None, group).evaluate("cash")
+    assert [bulk.row(i) for i in range(3)] == want
+    if jit.HAVE_NUMBA:
+        prepared = jit.prepare(c, table, "cash", None, group)
+        assert not isinstance(prepared, str), prepared
+        kernel = jit.run(prepared, table, "cash", parallel=False)
+        assert kernel is not None
+        assert [kernel.row(i) for i in range(3)] == want

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from anju.core.dates import DayCount
+from anju.core.dates import DayCount, add_months
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, dec_scale, rate_basis
 from anju.policy.datecalc import ORD_MAX
@@ -921,6 +921,8 @@ class Builder:
             ords = self.clock_ords(as_of.ref[1])
         elif isinstance(as_of, Call) and as_of.func == "date" and isinstance(as_of.ref, date):
             ords = [as_of.ref.toordinal()] * max(1, len(self.paths))
+        elif (shifted := self.shifted_block_dates(as_of)) is not None:
+            ords = shifted
         else:
             raise Unsupported("rate as of a household date")
         if scope == "project":
@@ -938,6 +940,42 @@ class Builder:
         if not ppm:
             ppm = [0]
         return self.emit(self.per_block(("rate", self.tmp_name("u")), ppm), "hh", 6, 1_000_000)
+
+    def shifted_block_dates(self, as_of: Node) -> list[int] | None:
+        """Per block, the ordinal of ``add_days(D, n)`` / ``add_months(D, n)`` where ``D`` is a clock
+        or a literal date and ``n`` a number or a scalar parameter: still one date per block, so a
+        group rate as of it stays a per-block constant. ``None`` for anything else (and for a date out
+        of range, whose error the numpy evaluator raises)."""
+        if not (
+            isinstance(as_of, Call) and as_of.func in ("add_days", "add_months") and len(as_of.args) == 2
+        ):
+            return None
+        base, count = as_of.args
+        nb = max(1, len(self.paths))
+        if isinstance(base, Name) and base.ref is not None and base.ref[0] == "clock":
+            days = self.clock_ords(base.ref[1])
+        elif isinstance(base, Call) and base.func == "date" and isinstance(base.ref, date):
+            days = [base.ref.toordinal()] * nb
+        else:
+            return None
+        if isinstance(count, Num):
+            counts = [int(count.value)] * nb
+        elif isinstance(count, Name) and count.ref is not None and count.ref[0] == "param":
+            pname = count.ref[1]
+            if self.c.policy.params[pname].kind != "scalar":
+                return None
+            counts = [int(self.r.param(pname, path)) for path in self.paths] or [int(self.r.param(pname, ()))]
+        else:
+            return None
+        try:
+            if as_of.func == "add_days":
+                return [
+                    (date.fromordinal(d) + timedelta(days=k)).toordinal()
+                    for d, k in zip(days, counts, strict=True)
+                ]
+            return [add_months(date.fromordinal(d), k).toordinal() for d, k in zip(days, counts, strict=True)]
+        except (ValueError, OverflowError):
+            return None
 
     def measure(self, n: Call) -> V:
         """An office-set group measure: its value per block as a runtime array (a changed value

@@ -94,6 +94,19 @@ class ItemResult:
 
 
 @dataclass(slots=True)
+class SubtotalResult:
+    """A subtotal line of the calculation sheet (never part of the total)."""
+
+    id: str
+    label: str
+    amount_fen: int
+    items: list[str]  # the item ids it adds up under this option (nested subtotals expanded)
+    parts: list[str]  # what the policy lists: item and subtotal ids (those absent here left out)
+    ref: str = ""
+    basis: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Result:
     """The evaluation of one household under one option."""
 
@@ -102,6 +115,7 @@ class Result:
     as_of: date
     items: list[ItemResult]
     warnings: list[str] = field(default_factory=list)
+    subtotals: list[SubtotalResult] = field(default_factory=list)
 
     @property
     def total_fen(self) -> int:
@@ -111,6 +125,20 @@ class Result:
     def amounts(self) -> dict[str, int]:
         """Item id -> amount in fen (items that do not apply are 0)."""
         return {i.id: i.amount_fen for i in self.items}
+
+    def subtotal_amounts(self) -> dict[str, int]:
+        """Subtotal id -> amount in fen (the subtotals with an item under this option)."""
+        return {s.id: s.amount_fen for s in self.subtotals}
+
+    def subtotals_after(self) -> dict[str, list[SubtotalResult]]:
+        """Item id -> the subtotal lines printed right after it: a subtotal follows the last of its
+        items in sheet order, an inner subtotal before the one that contains it."""
+        position = {it.id: k for k, it in enumerate(self.items)}
+        out: dict[str, list[SubtotalResult]] = {}
+        for st in self.subtotals:  # inner before outer (the checker's order)
+            last = max(st.items, key=lambda i: position.get(i, -1))
+            out.setdefault(last, []).append(st)
+        return out
 
 
 def fmt(value: Any, ty: Ty | None = None) -> str:
@@ -155,6 +183,7 @@ class ScalarEvaluator:
         self.r = resolved or Resolved(checked.policy, as_of)
         self.trace = trace
         self.item_fen: dict[str, int] = {}
+        self.option: str | None = None  # the option being evaluated (subtotals add up its items)
         self.derived: dict[str, Any] = {}
         self.steps: list[Step] | None = None
         self.formula: Formula | None = None
@@ -179,12 +208,41 @@ class ScalarEvaluator:
                 "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
             )
         results = []
+        self.option = option
         with decimal.localcontext(EXACT):
             for it in self.c.items_for(option):
                 res = self.item(it)
                 self.item_fen[it.id] = res.amount_fen
                 results.append(res)
-        return Result(self.h.code, option, self.as_of, results, self.warnings)
+        return Result(self.h.code, option, self.as_of, results, self.warnings, self.subtotal_lines(option))
+
+    def subtotal_lines(self, option: str) -> list[SubtotalResult]:
+        """The subtotals of ``option`` from the items just evaluated, inner before outer."""
+        lines = []
+        for sid in self.c.subtotal_order:
+            ids = list(self.c.subtotal_items(sid, option))
+            if not ids:
+                continue
+            st = self.c.subtotals[sid]
+            present = [p for p in st.parts if p in self.item_fen or (p in self.c.subtotals and self.c.subtotal_items(p, option))]
+            amount = sum(self.item_fen[i] for i in ids)
+            basis = []
+            if self.words is not None:
+                basis = [self.words.subtotal_line(sid, present, self.item_fen, option, amount)]
+            lines.append(SubtotalResult(sid, st.label, amount, ids, present, st.ref, basis))
+        return lines
+
+    def subtotal_value(self, name: str) -> Decimal:
+        """A subtotal's amount (yuan) from the items evaluated so far (the checker orders them first)."""
+        total = 0
+        for i in self.c.subtotal_leaves[name]:
+            fen = self.item_fen.get(i)
+            if fen is None:
+                if self.option is not None and self.option in self.c.items[i].options:
+                    raise EvaluationError("item-order", f"项目“{i}”尚未计算", f"item '{i}' not evaluated yet")
+                continue
+            total += fen
+        return Decimal(total).scaleb(-2)
 
     def item(self, it: Item) -> ItemResult:
         steps: list[Step] = []
@@ -395,6 +453,13 @@ class ScalarEvaluator:
                 raise EvaluationError("item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet")
             v = Decimal(fen).scaleb(-2)
             self.note(n, v, self.c.items[ref[1]].label)
+            return v
+        if kind == "subtotal":
+            v = self.subtotal_value(ref[1])
+            if self.steps is not None:
+                option = self.option or ""
+                parts = "、".join(self.c.subtotal_items(ref[1], option)) if option else ""
+                self.note(n, v, f"{self.c.subtotals[ref[1]].label}（小计：{parts}）")
             return v
         raise AssertionError(ref)
 

@@ -416,6 +416,10 @@ class BulkResult:
     labels: dict[str, str]
     fen: dict[str, Arr]
     applies: dict[str, Arr]
+    # subtotal id -> amounts (fen) per household: the subtotals with an item under this option,
+    # never part of ``total``
+    subtotals: dict[str, Arr] = field(default_factory=dict)
+    subtotal_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -428,3 +432,23 @@ class BulkResult:
     def row(self, i: int) -> dict[str, int]:
         """Item id -> fen for household ``i``."""
         return {k: int(self.fen[k][i]) for k in self.item_ids}
+
+    def subtotal_row(self, i: int) -> dict[str, int]:
+        """Subtotal id -> fen for household ``i``."""
+        return {k: int(v[i]) for k, v in self.subtotals.items()}
+
+
+def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> dict[str, Arr]:
+    """Each subtotal of ``option`` added up from the item columns (exact: object columns stay exact)."""
+    out: dict[str, Arr] = {}
+    for st in checked.subtotals_for(option):
+        acc: Any = np.zeros(n, dtype=I64)
+        for i in checked.subtotal_items(st.id, option):
+            col = fen[i]
+            if col.dtype == object or acc.dtype == object or _absmax(acc) + _absmax(col) > LIMIT:
+                acc, col = acc.astype(object), col.astype(object)
+            acc = acc + col
+        if acc.dtype == object and _absmax(acc) <= LIMIT:
+            acc = acc.astype(I64)
+        out[st.id] = acc
+    return out

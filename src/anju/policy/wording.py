@@ -258,6 +258,20 @@ class Wording:
     def item_label(self, name: str) -> str:
         return clean_label(self.c.items[name].label, name, "相关补偿")
 
+    def subtotal_label(self, name: str) -> str:
+        return clean_label(self.c.subtotals[name].label, name, "小计")
+
+    def subtotal_line(self, name: str, parts: list[str], item_fen: Mapping[str, int], option: str, amount: int) -> str:
+        """A subtotal in words: ``房屋补偿小计 = 房屋价值 1,000.00 元 + 装修补偿 200.00 元 = 1,200.00 元``."""
+        terms = []
+        for p in parts:
+            if p in self.c.subtotals:
+                fen = sum(item_fen.get(i, 0) for i in self.c.subtotal_items(p, option))
+                terms.append(f"{self.subtotal_label(p)} {format_yuan(fen)} 元")
+            else:
+                terms.append(f"{self.item_label(p)} {format_yuan(item_fen.get(p, 0))} 元")
+        return f"{self.subtotal_label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
+
     def field_label(self, obj: str, attr: str) -> str:
         return FIELD_LABELS.get((obj, attr), "登记数据")
 
@@ -386,6 +400,8 @@ class Wording:
             return f"{self.derived_label(name)} {self.qty(n)}"
         if kind == "item":
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
+        if kind == "subtotal":
+            return f"{self.subtotal_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         return self.qty(n)
 
     def _index(self, n: Index) -> str:
@@ -515,6 +531,8 @@ class Wording:
                 return self.tier_label(ref[1])
             if ref[0] == "item":
                 return self.item_label(ref[1])
+            if ref[0] == "subtotal":
+                return self.subtotal_label(ref[1])
             if ref[0] == "clock":
                 return self.clock_label(ref[1])
         if isinstance(n, Index):

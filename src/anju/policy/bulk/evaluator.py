@@ -55,6 +55,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    subtotal_arrays,
 )
 
 
@@ -363,7 +364,19 @@ class BulkEvaluator:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         raise AssertionError(ref)
+
+    def subtotal(self, name: str) -> BV:
+        """A subtotal: the sum of its items evaluated so far under this option (exact)."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        bound = sum(p.bound for p in parts)
+        wide = bound > LIMIT or any(isinstance(p.v, np.ndarray) and p.v.dtype == object for p in parts)
+        acc: Any = np.zeros(self.n, dtype=object if wide else I64)
+        for p in parts:
+            acc = acc + (self.wide(p.v) if wide else p.v)
+        return BV(acc, "hh", 2, bound)
 
     def field(self, obj: str, attr: str) -> BV:
         t = self.t
@@ -780,4 +793,6 @@ class BulkEvaluator:
             self.items[it.id] = BV(v, "hh", 2, _absmax(v))
             ids.append(it.id)
         labels = {it.id: it.label for it in self.c.items_for(option)}
-        return BulkResult(option, self.t.codes, ids, labels, fen, app)
+        subs = subtotal_arrays(self.c, option, fen, self.n)
+        sub_labels = {st.id: st.label for st in self.c.subtotals_for(option)}
+        return BulkResult(option, self.t.codes, ids, labels, fen, app, subs, sub_labels)

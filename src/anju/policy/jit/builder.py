@@ -158,6 +158,7 @@ class Builder:
         self._luts: dict[tuple[Any, ...], tuple[list[str], int, bool]] = {}
         self._str_index: dict[str, int] = {}
         self.app_cols: list[int | None] = []  # per item: its applicability column, None = always
+        self.subtotal_ids: list[str] = []  # subtotals written after the items in ``out_fen``
         # Temporaries (and per-block reads) known to hold a vocabulary code: they index lookup
         # maps unsigned.
         self.codes_ok: set[str] = set()
@@ -437,7 +438,16 @@ class Builder:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         raise Unsupported(kind)
+
+    def subtotal(self, name: str) -> V:
+        """A subtotal: the sum of its items computed so far in this household's pass."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        if not parts:
+            return self.lit(0, 2)
+        return self.emit(" + ".join(p.code for p in parts), "hh", 2, sum(p.bound for p in parts))
 
     # -- facts
 
@@ -932,8 +942,14 @@ class Builder:
         if self.option not in self.c.policy.options:
             raise Unsupported("option")
         self.arg(("strcodes",), lambda: np.zeros(0, dtype=I64))
-        for k, it in enumerate(self.c.items_for(self.option)):
+        items = self.c.items_for(self.option)
+        for k, it in enumerate(items):
             self.item(k, it)
+        # The subtotals in the same pass, in the columns after the items'.
+        for q, st in enumerate(self.c.subtotals_for(self.option)):
+            v = self.subtotal(st.id)
+            self.body.append(f"out_fen[u(i), {len(items) + q}] = {v.code}")
+            self.subtotal_ids.append(st.id)
         if self.bad:
             self.body.append((f"if {' | '.join(self.bad)}:", ["err[u(i)] = 1"]))
         self.args[0] = np.asarray(self._strs or [0], dtype=I64)

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -202,7 +202,7 @@ def compile_kernel(p: Prepared, n: int, parallel: bool = True) -> Any:
     with _COMPILE_LOCK:
         if not fn.signatures:
             assert numba is not None
-            k = len(p.items)
+            k = len(p.items) + len(p.subtotals)
             sig = tuple(
                 numba.typeof(x)
                 for x in (
@@ -256,6 +256,8 @@ class Prepared:
     items: list[Item]
     app_cols: list[int | None]  # per item: column of ``out_app``, None when it always applies
     n_app: int
+    subtotals: list[str] = field(default_factory=list)  # columns of ``out_fen`` after the items'
+    subtotal_labels: dict[str, str] = field(default_factory=dict)
 
 
 def prepare(
@@ -275,7 +277,10 @@ def prepare(
         return f"int64 overflow risk: {exc}"
     except EvaluationError as exc:  # the numpy evaluator raises it again with its context
         return f"evaluation error: {exc}"
-    return Prepared(source, b.names, b.args, checked.items_for(option), b.app_cols, b.n_app)
+    labels = {st.id: st.label for st in checked.subtotals_for(option)}
+    return Prepared(
+        source, b.names, b.args, checked.items_for(option), b.app_cols, b.n_app, list(b.subtotal_ids), labels
+    )
 
 
 def is_compiled(p: Prepared, parallel: bool = True) -> bool:
@@ -354,7 +359,7 @@ def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) 
     Returns ``None`` when a table lookup failed in some household: the numpy evaluator then
     raises the error with its message."""
     n = table.n
-    k = len(p.items)
+    k = len(p.items) + len(p.subtotals)
     fn = compile_kernel(p, n, parallel)
     out_fen = _OUTPUTS.take((n, k), I64)
     out_app = _OUTPUTS.take((n, max(1, p.n_app)), np.dtype(bool))
@@ -369,7 +374,9 @@ def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) 
     app: dict[str, Arr] = {
         it.id: always if c is None else out_app[:, c] for it, c in zip(p.items, p.app_cols, strict=True)
     }
-    return BulkResult(option, table.codes, ids, {it.id: it.label for it in p.items}, fen, app)
+    subs = {sid: out_fen[:, len(p.items) + q] for q, sid in enumerate(p.subtotals)}
+    labels = {sid: p.subtotal_labels.get(sid, sid) for sid in p.subtotals}
+    return BulkResult(option, table.codes, ids, {it.id: it.label for it in p.items}, fen, app, subs, labels)
 
 
 def try_evaluate(

@@ -94,16 +94,27 @@ FIELDS: dict[tuple[str, str], Ty] = {
     ("member", "resettlement_counted"): BOOL,
     ("tenant", "area"): Ty("num", M2, 2),
     ("tenant", "kind"): Ty("str", domain=_ENUM["tenant_kind"]),
+    # the selected resettlement flats (housing domain)
+    ("flat", "area"): Ty("num", M2, 2),
+    ("flat", "price"): Ty("num", YUAN / M2, 2),
+    ("flat", "purchase_total"): Ty("num", YUAN, 2),
+    ("flat", "building"): Ty("str"),
+    ("flat", "floor"): NUM0,
+    ("flat", "type"): Ty("str"),
+    ("flat", "code"): Ty("str"),
+    ("household", "chosen_flats_area"): Ty("num", M2, 2),
+    ("household", "purchase_total"): Ty("num", YUAN, 2),
 }
 
 # Fields that may be missing in the facts; ``known(x)`` tests them, otherwise they read as 0.
 OPTIONAL_FIELDS = {
     ("household", "sign_on"), ("household", "vacate_on"), ("building", "assessed_unit_price"),
     ("building", "assessed_value"), ("building", "decoration"), ("building", "fixtures"),
+    ("flat", "price"), ("flat", "purchase_total"),
 }
 
-COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant"}
-COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE}
+COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant", "flats": "flat"}
+COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE, "flat": ONE}
 
 FUNCTIONS = {
     "min", "max", "clamp", "floor", "round", "abs", "sum", "count", "any", "sign_rate", "vacate_rate",
@@ -409,9 +420,9 @@ class _Checker:
                 self.fail(n, "name", f"“{obj}”没有字段“{attr}”（可用：{', '.join(fields)}）",
                           f"'{obj}' has no field '{attr}' (available: {', '.join(fields)})")
             assert ty is not None
-            if obj in ("building", "member", "tenant") and el != obj:
+            if obj in ("building", "member", "tenant", "flat") and el != obj:
                 where = {"building": "sum(buildings, ...) 或按证计算的项目", "member": "sum/count(members, ...)",
-                         "tenant": "sum/count(tenants, ...)"}[obj]
+                         "tenant": "sum/count(tenants, ...)", "flat": "sum/count(flats, ...)"}[obj]
                 self.fail(n, "context", f"“{obj}.{attr}”只能用在 {where} 之内",
                           f"'{obj}.{attr}' can only be used inside {where}")
             n.ref = ("field", obj, attr)
@@ -555,8 +566,8 @@ class _Checker:
                 self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
             coll = args[0]
             if not (isinstance(coll, Name) and len(coll.parts) == 1 and coll.parts[0] in COLLECTIONS):
-                self.fail(coll, "collection", "第一个参数应为 members、buildings 或 tenants",
-                          "the first argument must be members, buildings or tenants")
+                self.fail(coll, "collection", "第一个参数应为 members、buildings、tenants 或 flats",
+                          "the first argument must be members, buildings, tenants or flats")
             assert isinstance(coll, Name)
             inner = COLLECTIONS[coll.parts[0]]
             coll.ref = ("collection", inner)
@@ -592,7 +603,7 @@ class _Checker:
             self._arity(n, 1)
             ka = args[0]
             if not (isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS):
-                self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
+                self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值、房源价格…）",
                           "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
             self.expr(ka, el)
             return BOOL
@@ -776,7 +787,7 @@ def check_subtotals(c: _Checker) -> None:
 _DECL_ZH = {"parameter": "参数", "clock": "时钟", "tier": "时间窗分档", "derived": "中间量", "item": "项目", "subtotal": "小计"}
 
 
-FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant"}
+FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant", "flat"}
 _KIND_ZH = {"num": "数值", "bool": "条件", "str": "类别", "date": "日期"}
 
 

@@ -31,7 +31,7 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import LABELS_ZH, Building, ChosenFlat, GroupFacts, Household, Member, Tenant
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import BandHit, RateHit, TierHit, Wording, certificate_lines, rounding_line, unique
@@ -476,6 +476,10 @@ class ScalarEvaluator:
                 return h.vacate_on
             if attr == "has_homestead":
                 return h.homestead is not None
+            if attr == "chosen_flats_area":
+                return h.chosen_flats_area
+            if attr == "purchase_total":
+                return Decimal(h.purchase_total_fen).scaleb(-2)
         if obj == "homestead":
             if h.homestead is None:
                 return Decimal(0)
@@ -505,7 +509,25 @@ class ScalarEvaluator:
         if obj == "tenant":
             t: Tenant = el
             return t.area if attr == "area" else t.kind.value
+        if obj == "flat":
+            return self.flat_field(el, attr)
         raise AssertionError((obj, attr))
+
+    def flat_field(self, f: ChosenFlat, attr: str) -> Any:
+        """A field of a selected flat (a missing price reads as 0, with a warning)."""
+        if attr == "area":
+            return f.area
+        if attr == "floor":
+            return Decimal(f.floor)
+        if attr in ("building", "code"):
+            return getattr(f, attr)
+        if attr == "type":
+            return f.flat_type
+        fen = getattr(f, attr + "_fen")
+        if fen is None:
+            self.warn(f"房源 {f.code} 缺少 {attr}，按 0 计 / flat {f.code}: missing {attr}, taken as 0")
+            return Decimal(0)
+        return Decimal(fen).scaleb(-2)
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -597,7 +619,9 @@ class ScalarEvaluator:
                 return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
         if f in ("sum", "count", "any"):
             coll = a[0].ref[1]
-            elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]
+            elems = {
+                "member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants, "flat": self.h.flats,
+            }[coll]
             where = n.kwargs.get("where")
             total = Decimal(0)
             cnt = 0

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     Building,
+    ChosenFlat,
     Determination,
     GroupFacts,
     Homestead,
@@ -101,6 +102,14 @@ def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[st
     )
 
 
+def _no_elements() -> Elements:
+    empty = np.zeros(0, dtype=I64)
+    return Elements(empty, empty, empty, {})
+
+
+FLAT_COLS = ("area", "floor", "building", "type", "code", "price", "purchase_total")
+FLAT_MONEY_COLS = ("price", "purchase_total")
+
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
 BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 MEMBER_BOOL_COLS = (
@@ -112,6 +121,12 @@ MEMBER_BOOL_COLS = (
     "youfu",
     "resettlement_counted",
 )
+
+
+_FLAT_DTYPES: dict[str, Any] = {
+    **{k: I64 for k in FLAT_COLS},
+    **{k + "_known": bool for k in FLAT_MONEY_COLS},
+}
 
 
 @dataclass(slots=True)
@@ -141,6 +156,23 @@ class HouseholdTable:
     certificate_nos: list[str] = field(default_factory=list)
     member_names: list[str] = field(default_factory=list)
     tenant_names: list[str] = field(default_factory=list)
+    # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
+    # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
+    # built without them has no flats.
+    flats: Elements = field(default_factory=_no_elements)
+    chosen_flats_area: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+    purchase_total: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+
+    def __post_init__(self) -> None:
+        n = len(self.codes)
+        if self.flats.start.shape[0] != n:
+            cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+            cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+            self.flats = _elements(n, [], cols, _FLAT_DTYPES)
+        if self.chosen_flats_area.shape[0] != n:
+            self.chosen_flats_area = np.zeros(n, dtype=I64)
+        if self.purchase_total.shape[0] != n:
+            self.purchase_total = np.zeros(n, dtype=I64)
 
     @property
     def n(self) -> int:
@@ -184,6 +216,9 @@ class HouseholdTable:
         certs: list[str] = []
         mnames: list[str] = []
         tnames: list[str] = []
+        f_hh: list[int] = []
+        f_cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+        f_cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
         for i, h in enumerate(households):
             path = h.block_path
             if h.block_code not in blocks:
@@ -227,6 +262,17 @@ class HouseholdTable:
                 tnames.append(t.name)
                 t_cols["area"].append(int(t.area * 100))
                 t_cols["kind"].append(vocab[t.kind.value])
+            for fl in h.flats:
+                f_hh.append(i)
+                f_cols["area"].append(int(fl.area * 100))
+                f_cols["floor"].append(fl.floor)
+                f_cols["building"].append(code(fl.building))
+                f_cols["type"].append(code(fl.flat_type))
+                f_cols["code"].append(code(fl.code))
+                for k in FLAT_MONEY_COLS:
+                    v = getattr(fl, k + "_fen")
+                    f_cols[k].append(v or 0)
+                    f_cols[k + "_known"].append(v is not None)
         bdt: dict[str, Any] = {k: I64 for k in b_cols}
         for k in BUILDING_MONEY_COLS:
             bdt[k + "_known"] = bool
@@ -256,6 +302,9 @@ class HouseholdTable:
             certificate_nos=certs,
             member_names=mnames,
             tenant_names=tnames,
+            flats=_elements(n, f_hh, f_cols, _FLAT_DTYPES),
+            chosen_flats_area=np.asarray([int(h.chosen_flats_area * 100) for h in households], dtype=I64),
+            purchase_total=np.asarray([h.purchase_total_fen for h in households], dtype=I64),
         )
 
     def household(self, i: int) -> Household:
@@ -310,6 +359,21 @@ class HouseholdTable:
                     area=Decimal(int(t.cols["area"][j])).scaleb(-2),
                 )
             )
+        fe = self.flats
+        fs = []
+        for j in range(int(fe.start[i]), int(fe.start[i] + fe.count[i])):
+            c = fe.cols
+            fs.append(
+                ChosenFlat(
+                    code=w[int(c["code"][j])],
+                    area=Decimal(int(c["area"][j])).scaleb(-2),
+                    building=w[int(c["building"][j])],
+                    floor=int(c["floor"][j]),
+                    flat_type=w[int(c["type"][j])],
+                    price_fen=int(c["price"][j]) if bool(c["price_known"][j]) else None,
+                    purchase_total_fen=int(c["purchase_total"][j]) if bool(c["purchase_total_known"][j]) else None,
+                )
+            )
         path = self.block_paths[int(self.block_idx[i])]
         so = int(self.sign_on[i])
         vo = int(self.vacate_on[i])
@@ -332,6 +396,7 @@ class HouseholdTable:
                 else None
             ),
             tenants=tuple(ts),
+            flats=tuple(fs),
         )
 
     def group_facts(self) -> GroupFacts:

@@ -58,8 +58,17 @@ FIELD_LABELS: dict[tuple[str, str], str] = {
     ("member", "resettlement_counted"): "计入安置人口",
     ("tenant", "area"): "承租面积",
     ("tenant", "kind"): "承租人类别",
+    ("flat", "area"): "房源建筑面积",
+    ("flat", "price"): "房源单价",
+    ("flat", "purchase_total"): "房源购房款",
+    ("flat", "building"): "楼栋",
+    ("flat", "floor"): "楼层",
+    ("flat", "type"): "户型",
+    ("flat", "code"): "房号",
+    ("household", "chosen_flats_area"): "所选安置房总面积",
+    ("household", "purchase_total"): "所选安置房购房款合计",
 }
-COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人"}
+COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人", "flats": "所选安置房"}
 ROUNDING_WORDS = {
     RoundingMode.HALF_UP: "四舍五入",
     RoundingMode.HALF_DOWN: "五舍六入",

@@ -120,6 +120,7 @@ class BulkEvaluator:
             "building": table.buildings,
             "member": table.members,
             "tenant": table.tenants,
+            "flat": table.flats,
         }
         # Every literal and category word gets its code before any lookup table is built.
         p = checked.policy
@@ -384,6 +385,9 @@ class BulkEvaluator:
             if attr == "block":
                 codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
                 return BV(codes[t.block_idx], "hh")
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                return BV(col, "hh", 2, _absmax(col))
             arr = {
                 "kind": t.kind,
                 "sign_on": t.sign_on,
@@ -396,6 +400,12 @@ class BulkEvaluator:
                 return BV(t.homestead_area, "hh", 2, _absmax(t.homestead_area))
             return BV(t.homestead_year, "hh", 0, _absmax(t.homestead_year))
         e = self.el[obj]
+        if obj == "flat":
+            if attr in ("area", "price", "purchase_total"):
+                return BV(e.cols[attr], obj, 2, e.bounds[attr])
+            if attr == "floor":
+                return BV(e.cols[attr], obj, 0, e.bounds[attr])
+            return BV(e.cols[attr], obj)
         if obj == "building":
             if attr in ("legal_area", "unregistered_area") or attr in BUILDING_MONEY_COLS:
                 return BV(e.cols[attr], obj, 2, e.bounds[attr])
@@ -705,6 +715,8 @@ class BulkEvaluator:
             if ref[1] == "household":
                 arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
                 return BV(arr != 0, "hh")
+            if ref[1] == "flat":
+                return BV(self.t.flats.cols[ref[2] + "_known"], "flat")
             return BV(self.t.buildings.cols[ref[2] + "_known"], "building")
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]

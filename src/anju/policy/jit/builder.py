@@ -111,6 +111,7 @@ _ELEMENT_COLS = {
     },
     "member": {"disability_grade": 0},
     "tenant": {"area": 2},
+    "flat": {"area": 2, "price": 2, "purchase_total": 2, "floor": 0},
 }
 _MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 
@@ -480,6 +481,10 @@ class Builder:
                 v = self.emit(self.per_block(("block_code",), codes), "hh")
                 self.codes_ok.add(v.code)
                 return v
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                a = self.arg(("hh", attr), lambda: col)
+                return self.emit(f"{a}[u(i)]", "hh", 2, _absmax(col))
             arrays = {
                 "kind": t.kind,
                 "sign_on": t.sign_on,
@@ -517,7 +522,9 @@ class Builder:
         return int(_per_arrays("max", (e.count,), (), lambda: int(e.count.max())))
 
     def elements(self, obj: str) -> Elements:
-        return {"building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants}[obj]
+        return {
+            "building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants, "flat": self.t.flats,
+        }[obj]
 
     # -- parameters, clocks, tiers (one value per block)
 
@@ -777,9 +784,10 @@ class Builder:
                 arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
                 col = self.arg(("hh", ref[2]), lambda: arr)
                 return self.emit(f"{col}[u(i)] != 0", "hh")
-            e = self.t.buildings
-            col = self.arg(("building", ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
-            return self.emit(f"{col}[{self.loopvar('building')}]", "building")
+            obj = ref[1]
+            e = self.elements(obj)
+            col = self.arg((obj, ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
+            return self.emit(f"{col}[{self.loopvar(obj)}]", obj)
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
             flag_arr = self.t.flags.get(name)

@@ -224,7 +224,8 @@ def explain_cmd(
     if not match:
         where = f"{households}中" if households is not None else "方案的测试用例中"
         raise _bad_input(f"{where}找不到户号 {household} / household not found")
-    h = match[0]
+    # a cases file may list the household several times: the one carrying a flat selection settles
+    h = next((x for x in match if x.flats), match[0])
     for opt in [option] if option else list(c.policy.options):
         try:
             r = evaluate(c, h, opt, day, group)

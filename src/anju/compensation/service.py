@@ -187,6 +187,7 @@ def project_facts(
         session, scope=scope, project_id=project_id, household_ids=household_ids
     )
     chains = _block_chains(session, project_id)
+    chosen = _chosen_flats(session, project_id, household_ids)
     out = []
     for h in files.households:
         code, chain = chains.get(h.block_id, ("", ())) if h.block_id else ("", ())
@@ -248,10 +249,23 @@ def project_facts(
                         )
                         for t in files.tenants.get(h.id, [])
                     ),
+                    flats=chosen.get(h.id, ()),
                 ),
             )
         )
     return out
+
+
+def _chosen_flats(
+    session: Session, project_id: int, household_ids: list[int] | None
+) -> dict[int, tuple[facts.ChosenFlat, ...]]:
+    """The flats the households have chosen (housing domain), for formulas over ``flats``."""
+    # housing's service builds on this one: imported when called, so neither import waits on the other
+    from anju.housing import service as housing_service
+
+    if household_ids is not None:
+        return housing_service.chosen_flat_facts(session, household_ids)
+    return housing_service.chosen_flat_facts(session, project_id=project_id)
 
 
 def group_facts(session: Session, project_id: int) -> facts.GroupFacts:

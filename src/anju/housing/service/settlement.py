@@ -21,7 +21,7 @@ Every write is audited (entity ``settlement`` plus the instalment / receivable's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -36,6 +36,7 @@ from anju.core.money import format_yuan
 from anju.errors import Conflict, DomainError
 from anju.household import service as household_service
 from anju.housing.models import Flat, FlatType
+from anju.housing.service.flat_facts import flat_facts
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
 from anju.policy.errors import EvaluationError
@@ -103,10 +104,12 @@ def _compute(
     ``settlement_failed`` (naming the reason) when the policy cannot settle them."""
     snap = agreement_service.get_snapshot(session, agreement)
     pv = compensation_service.get_version(session, agreement.project_id, snap.policy_version)
+    # the frozen facts with the flats being settled: formulas over ``flats`` see this selection
+    held = replace(agreement_service.snapshot_facts(snap), flats=flat_facts(session, flats))
     try:
         s = swap_engine.settle_swap(
             compensation_service.checked_version(pv),
-            agreement_service.snapshot_facts(snap),
+            held,
             _engine_flats(session, flats),
             snap.as_of,
             agreement_service.snapshot_group(snap),

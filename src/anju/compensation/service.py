@@ -26,7 +26,7 @@ from anju.policy import facts
 from anju.policy import swap as swap_engine
 from anju.policy.check import Checked, load_policy
 from anju.policy.errors import EvaluationError, PolicyError
-from anju.policy.scalar import Result, evaluate
+from anju.policy.scalar import Result, SubtotalResult, evaluate, subtotal_results
 from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap
 from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
@@ -407,6 +407,18 @@ def _evaluate(
         raise NotComputable(
             exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
         ) from exc
+
+
+def snapshot_subtotals(
+    pv: PolicyVersion, option: str, items: list[dict[str, object]]
+) -> list[SubtotalResult]:
+    """The subtotal lines (小计) of a signed snapshot's items under the version it was signed on, inner
+    before outer; empty when that version has none. The snapshot's amounts are taken as signed."""
+    checked = checked_version(pv)
+    if option not in checked.policy.options or not checked.subtotals:
+        return []
+    amounts = {str(i.get("id", "")): int(str(i.get("amount_fen") or 0)) for i in items}
+    return subtotal_results(checked, option, amounts)
 
 
 def version_diff(session: Session, project_id: int, old: int, new: int) -> list[Change]:

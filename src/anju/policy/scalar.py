@@ -34,7 +34,16 @@ from anju.policy.expr import (
 from anju.policy.facts import LABELS_ZH, Building, ChosenFlat, GroupFacts, Household, Member, Tenant
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
-from anju.policy.wording import BandHit, RateHit, TierHit, Wording, certificate_lines, rounding_line, unique
+from anju.policy.wording import (
+    BandHit,
+    RateHit,
+    TierHit,
+    Wording,
+    certificate_lines,
+    rounding_line,
+    subtotal_sentence,
+    unique,
+)
 
 # Exact arithmetic: any inexact result is a bug (the checker only allows exact operations).
 EXACT = decimal.Context(
@@ -131,14 +140,37 @@ class Result:
         return {s.id: s.amount_fen for s in self.subtotals}
 
     def subtotals_after(self) -> dict[str, list[SubtotalResult]]:
-        """Item id -> the subtotal lines printed right after it: a subtotal follows the last of its
-        items in sheet order, an inner subtotal before the one that contains it."""
-        position = {it.id: k for k, it in enumerate(self.items)}
-        out: dict[str, list[SubtotalResult]] = {}
-        for st in self.subtotals:  # inner before outer (the checker's order)
-            last = max(st.items, key=lambda i: position.get(i, -1))
-            out.setdefault(last, []).append(st)
-        return out
+        """Item id -> the subtotal lines printed right after it (see :func:`subtotals_after`)."""
+        return subtotals_after([it.id for it in self.items], self.subtotals)
+
+
+def subtotals_after(item_ids: list[str], subtotals: list[SubtotalResult]) -> dict[str, list[SubtotalResult]]:
+    """Item id -> the subtotal lines printed right after it: a subtotal follows the last of its items
+    in sheet order, an inner subtotal before the one that contains it (``subtotals`` inner first)."""
+    position = {i: k for k, i in enumerate(item_ids)}
+    out: dict[str, list[SubtotalResult]] = {}
+    for st in subtotals:
+        last = max(st.items, key=lambda i: position.get(i, -1))
+        out.setdefault(last, []).append(st)
+    return out
+
+
+def subtotal_results(checked: Checked, option: str, item_fen: dict[str, int], words: bool = True) -> list[SubtotalResult]:
+    """The subtotal lines of ``option`` from item amounts (fen), inner before outer; ``words`` adds
+    each line's basis in words. Used on a fresh evaluation and on a signed snapshot's items alike."""
+    lines = []
+    for sid in checked.subtotal_order:
+        ids = list(checked.subtotal_items(sid, option))
+        if not ids:
+            continue
+        st = checked.subtotals[sid]
+        present = [
+            p for p in st.parts if p in item_fen or (p in checked.subtotals and checked.subtotal_items(p, option))
+        ]
+        amount = sum(item_fen.get(i, 0) for i in ids)
+        basis = [subtotal_sentence(checked, sid, present, item_fen, option, amount)] if words else []
+        lines.append(SubtotalResult(sid, st.label, amount, ids, present, st.ref, basis))
+    return lines
 
 
 def fmt(value: Any, ty: Ty | None = None) -> str:
@@ -218,19 +250,7 @@ class ScalarEvaluator:
 
     def subtotal_lines(self, option: str) -> list[SubtotalResult]:
         """The subtotals of ``option`` from the items just evaluated, inner before outer."""
-        lines = []
-        for sid in self.c.subtotal_order:
-            ids = list(self.c.subtotal_items(sid, option))
-            if not ids:
-                continue
-            st = self.c.subtotals[sid]
-            present = [p for p in st.parts if p in self.item_fen or (p in self.c.subtotals and self.c.subtotal_items(p, option))]
-            amount = sum(self.item_fen[i] for i in ids)
-            basis = []
-            if self.words is not None:
-                basis = [self.words.subtotal_line(sid, present, self.item_fen, option, amount)]
-            lines.append(SubtotalResult(sid, st.label, amount, ids, present, st.ref, basis))
-        return lines
+        return subtotal_results(self.c, option, self.item_fen, words=self.words is not None)
 
     def subtotal_value(self, name: str) -> Decimal:
         """A subtotal's amount (yuan) from the items evaluated so far (the checker orders them first)."""

@@ -270,16 +270,6 @@ class Wording:
     def subtotal_label(self, name: str) -> str:
         return clean_label(self.c.subtotals[name].label, name, "小计")
 
-    def subtotal_line(self, name: str, parts: list[str], item_fen: Mapping[str, int], option: str, amount: int) -> str:
-        """A subtotal in words: ``房屋补偿小计 = 房屋价值 1,000.00 元 + 装修补偿 200.00 元 = 1,200.00 元``."""
-        terms = []
-        for p in parts:
-            if p in self.c.subtotals:
-                fen = sum(item_fen.get(i, 0) for i in self.c.subtotal_items(p, option))
-                terms.append(f"{self.subtotal_label(p)} {format_yuan(fen)} 元")
-            else:
-                terms.append(f"{self.item_label(p)} {format_yuan(item_fen.get(p, 0))} 元")
-        return f"{self.subtotal_label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
 
     def field_label(self, obj: str, attr: str) -> str:
         return FIELD_LABELS.get((obj, attr), "登记数据")
@@ -678,6 +668,24 @@ class Wording:
         if node is None:
             return "不适用"
         return f"不适用：{self.condition(node, False)}"
+
+
+def subtotal_sentence(
+    checked: Checked, name: str, parts: list[str], item_fen: Mapping[str, int], option: str, amount: int
+) -> str:
+    """A subtotal in words: ``房屋补偿小计 = 房屋价值 1,000.00 元 + 装修补偿 200.00 元 = 1,200.00 元``
+    (``parts``: the items and subtotals it lists that are present under ``option``)."""
+
+    def label(p: str) -> str:
+        if p in checked.subtotals:
+            return clean_label(checked.subtotals[p].label, p, "小计")
+        return clean_label(checked.items[p].label, p, "相关补偿")
+
+    terms = []
+    for p in parts:
+        fen = sum(item_fen.get(i, 0) for i in checked.subtotal_items(p, option)) if p in checked.subtotals else item_fen.get(p, 0)
+        terms.append(f"{label(p)} {format_yuan(fen)} 元")
+    return f"{label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
 
 
 def rounding_line(mode: RoundingMode, unit: RoundingUnit, fen: int) -> str:

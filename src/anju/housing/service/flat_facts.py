@@ -25,26 +25,14 @@ def flat_facts(session: Session, flats: Iterable[Flat]) -> tuple[facts.ChosenFla
     rows = list(flats)
     building_ids = {f.building_id for f in rows}
     type_ids = {f.flat_type_id for f in rows if f.flat_type_id is not None}
-    buildings = (
-        dict(
-            session.execute(
-                select(HousingBuilding.id, HousingBuilding.code).where(HousingBuilding.id.in_(building_ids))
-            )
-            .tuples()
-            .all()
-        )
-        if building_ids
-        else {}
-    )
-    types = (
-        dict(
-            session.execute(select(FlatType.id, FlatType.code).where(FlatType.id.in_(type_ids)))
-            .tuples()
-            .all()
-        )
-        if type_ids
-        else {}
-    )
+    buildings: dict[int, str] = {}
+    if building_ids:
+        q = select(HousingBuilding.id, HousingBuilding.code).where(HousingBuilding.id.in_(building_ids))
+        buildings = {bid: code for bid, code in session.execute(q).all()}
+    types: dict[int, str] = {}
+    if type_ids:
+        q2 = select(FlatType.id, FlatType.code).where(FlatType.id.in_(type_ids))
+        types = {tid: code for tid, code in session.execute(q2).all()}
     return tuple(_fact(f, buildings.get(f.building_id, ""), types.get(f.flat_type_id or 0, "")) for f in rows)
 
 
@@ -79,6 +67,6 @@ def chosen_flat_facts(
     if project_id is not None:
         q = q.join(Estate, Estate.id == Flat.estate_id).where(Estate.project_id == project_id)
     out: dict[int, list[facts.ChosenFlat]] = {}
-    for hid, flat, building, flat_type in session.execute(q).tuples():
+    for hid, flat, building, flat_type in session.execute(q).all():
         out.setdefault(hid, []).append(_fact(flat, building, flat_type or ""))
     return {k: tuple(v) for k, v in out.items()}

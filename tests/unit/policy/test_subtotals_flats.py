@@ -413,3 +413,22 @@ def test_a_flat_given_with_a_price_costs_its_area_times_the_price() -> None:
         {"code": "X", "block_code": "B", "flats": [{"code": "1", "area": "10", "price": "5000"}]}
     )
     assert h.flats[0].purchase_total_fen == 5_000_000 and h.purchase_total_fen == 5_000_000
+
+
+def test_version_diff_lists_subtotal_changes() -> None:
+    from anju.policy.model import read_policy
+    from anju.policy.versioning import diff
+
+    a, _ = read_policy(HEAD + SUBTOTALS, "a.yaml")
+    b, _ = read_policy(
+        HEAD
+        + SUBTOTALS.replace("items: [reward, extra]}", "items: [reward]}").replace(
+            "  - {id: move_sub, label: 搬迁安置补偿小计, items: [moving]}\n", ""
+        ),
+        "b.yaml",
+    )
+    changes = [(c.kind, c.name, c.field) for c in diff(a, b)]
+    assert ("subtotal", "move_sub", "(removed 删除)") in changes
+    assert any(k == "subtotal" and n == "reward_sub" and f.startswith("items") for k, n, f in changes), (
+        changes
+    )

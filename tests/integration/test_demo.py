@@ -244,7 +244,9 @@ def _check_demo_grids(db: Session) -> None:
         assert card.grid.households == card.building_households > 0
     assert len({c.grid.worker_user_id for c in cards}) == 11
     leaders = [b for c in cards for b in c.buildings]
-    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(leaders)
+    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(
+        leaders
+    )
     cases = grid_service.list_cases(db)
     assert (len(cases), sum(c.status == "closed" for c in cases)) == (7, 5)
     assert {c.outcome for c in cases} == {"", "success", "partial", "failed", "transferred"}

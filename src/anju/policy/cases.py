@@ -89,7 +89,12 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     """Run a cases file (or the cases file next to a policy file)."""
     p = Path(path)
     data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
-    if isinstance(data, dict) and "cases" not in data and "policy" in data and isinstance(data["policy"], dict):
+    if (
+        isinstance(data, dict)
+        and "cases" not in data
+        and "policy" in data
+        and isinstance(data["policy"], dict)
+    ):
         p = cases_file_for(p)
         data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
     policy_path = p.parent / str(data["policy"])
@@ -98,7 +103,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     as_of = as_of if isinstance(as_of, date) else (date.fromisoformat(str(as_of)) if as_of else None)
     cases = data.get("cases") or []
     hs: list[Household] = [household_from_dict(case_household(c)) for c in cases]
-    group: GroupFacts = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    group: GroupFacts = (
+        group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    )
     outcomes: list[CaseOutcome] = []
     table = HouseholdTable.from_households(_unique(hs))
     index = {h.code: i for i, h in enumerate(_unique(hs))}
@@ -124,10 +131,14 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
             bulk_cache[option] = evaluate_bulk(checked, table, option, as_of, group)
         row = bulk_cache[option].row(index[h.code])
         if row != res.amounts():
-            out.mismatches.append(f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}")
+            out.mismatches.append(
+                f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}"
+            )
         sub_row = bulk_cache[option].subtotal_row(index[h.code])
         if sub_row != res.subtotal_amounts():
-            out.mismatches.append(f"批量小计与逐户小计不一致 / bulk subtotals differ: {sub_row} != {res.subtotal_amounts()}")
+            out.mismatches.append(
+                f"批量小计与逐户小计不一致 / bulk subtotals differ: {sub_row} != {res.subtotal_amounts()}"
+            )
         if case.get("settlement") is not None:
             out.mismatches.extend(_settlement_mismatches(checked, h, case, option, as_of, group))
         if case.get("entitlement") is not None or case.get("selections"):
@@ -155,7 +166,12 @@ def _settlement_mismatches(
         s = settle_swap(checked, h, flats_of(h), as_of, group, option=option)
     except EvaluationError as exc:
         return [f"无法结算 / settlement not computable: {exc.message_zh}"]
-    got = {"credit": s.credit_fen, "flats_cost": s.flats_cost_fen, "refund": s.refund_fen, "balance": s.balance_fen}
+    got = {
+        "credit": s.credit_fen,
+        "flats_cost": s.flats_cost_fen,
+        "refund": s.refund_fen,
+        "balance": s.balance_fen,
+    }
     out: list[str] = []
     for key, want in (case["settlement"] or {}).items():
         if key == "selected_area" or key == "entitled_area":
@@ -195,14 +211,24 @@ def _transition_mismatches(
         return ["transition 需要 planned_delivery / transition needs planned_delivery"]
     try:
         fees = transition_fees(
-            checked, h, planned_delivery=planned, actual_delivery=_a_date(spec.get("actual_delivery")),
-            as_of=until, group=group, option=option, evaluated_on=as_of,
+            checked,
+            h,
+            planned_delivery=planned,
+            actual_delivery=_a_date(spec.get("actual_delivery")),
+            as_of=until,
+            group=group,
+            option=option,
+            evaluated_on=as_of,
         )
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
     got: dict[str, object] = {
-        "normal_months": fees.normal_months, "late_months": fees.late_months, "final": fees.final,
-        "monthly": fees.monthly_fen, "late_monthly": fees.late_fen, "total": fees.total_fen,
+        "normal_months": fees.normal_months,
+        "late_months": fees.late_months,
+        "final": fees.final,
+        "monthly": fees.monthly_fen,
+        "late_monthly": fees.late_fen,
+        "total": fees.total_fen,
     }
     out: list[str] = []
     for key, want in (spec.get("expect") or {}).items():
@@ -235,10 +261,17 @@ def _entitlement_mismatches(
     if "applies" in want:
         have = sorted(r.id for r in ent.applicable_rules)
         if sorted(str(x) for x in want["applies"] or []) != have:
-            out.append(f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}")
+            out.append(
+                f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}"
+            )
     for k, sel in enumerate(case.get("selections") or [], start=1):
         flats = [
-            Flat(str(f["code"]), Decimal(str(f["area"])), str(f.get("type", "")), flat_type_name=str(f.get("type_name", "")))
+            Flat(
+                str(f["code"]),
+                Decimal(str(f["area"])),
+                str(f.get("type", "")),
+                flat_type_name=str(f.get("type_name", "")),
+            )
             for f in sel.get("flats") or []
         ]
         found = violations(ent, flats, complete=bool(sel.get("complete", True)))
@@ -246,5 +279,7 @@ def _entitlement_mismatches(
         expected = sorted(str(x) for x in sel.get("refused") or [])
         if got != expected:
             shown = "；".join(v.message_zh for v in found) or "无 none"
-            out.append(f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）")
+            out.append(
+                f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）"
+            )
     return out

@@ -283,7 +283,9 @@ def _settlement_text(s: SwapSettlement) -> list[str]:
         f"应安置面积 entitled {s.entitled_area} ㎡，所选面积 selected {s.selected_area} ㎡",
         f"产权调换补偿款 credit {format_yuan(s.credit_fen)} 元",
     ]
-    out += [f"  {x.label}：{x.area} ㎡ × {x.unit_price} 元/㎡ = {format_yuan(x.amount_fen)} 元" for x in s.lines]
+    out += [
+        f"  {x.label}：{x.area} ㎡ × {x.unit_price} 元/㎡ = {format_yuan(x.amount_fen)} 元" for x in s.lines
+    ]
     out.append(f"购房款 flats cost {format_yuan(s.flats_cost_fen)} 元")
     if s.refund_fen:
         out.append(f"未选足面积退还 refund {format_yuan(s.refund_fen)} 元")

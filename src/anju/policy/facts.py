@@ -561,18 +561,24 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             {"name": t.name, "kind": t.kind.value, "area": str(t.area), "business": t.business}
             for t in h.tenants
         ],
-        **({"flats": [
+        **(
             {
-                "code": f.code,
-                "area": str(f.area),
-                "building": f.building,
-                "floor": f.floor,
-                "type": f.flat_type,
-                "price": _yuan_text(f.price_fen),
-                "purchase_total": _yuan_text(f.purchase_total_fen),
+                "flats": [
+                    {
+                        "code": f.code,
+                        "area": str(f.area),
+                        "building": f.building,
+                        "floor": f.floor,
+                        "type": f.flat_type,
+                        "price": _yuan_text(f.price_fen),
+                        "purchase_total": _yuan_text(f.purchase_total_fen),
+                    }
+                    for f in h.flats
+                ]
             }
-            for f in h.flats
-        ]} if h.flats else {}),
+            if h.flats
+            else {}
+        ),
     }
 
 

@@ -84,8 +84,14 @@ def write_results(
     if settlements:
         ws = wb.add_worksheet("settlement")
         cols = [
-            "户号 code", "应安置面积 entitled ㎡", "所选面积 selected ㎡", "补偿款 credit", "购房款 flats cost",
-            "退还 refund", "差价 balance（正数该户补交）", "说明 note",
+            "户号 code",
+            "应安置面积 entitled ㎡",
+            "所选面积 selected ㎡",
+            "补偿款 credit",
+            "购房款 flats cost",
+            "退还 refund",
+            "差价 balance（正数该户补交）",
+            "说明 note",
         ]
         for j, c in enumerate(cols):
             ws.write_string(0, j, c, head)

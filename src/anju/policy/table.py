@@ -371,7 +371,9 @@ class HouseholdTable:
                     floor=int(c["floor"][j]),
                     flat_type=w[int(c["type"][j])],
                     price_fen=int(c["price"][j]) if bool(c["price_known"][j]) else None,
-                    purchase_total_fen=int(c["purchase_total"][j]) if bool(c["purchase_total_known"][j]) else None,
+                    purchase_total_fen=int(c["purchase_total"][j])
+                    if bool(c["purchase_total_known"][j])
+                    else None,
                 )
             )
         path = self.block_paths[int(self.block_idx[i])]

@@ -270,7 +270,6 @@ class Wording:
     def subtotal_label(self, name: str) -> str:
         return clean_label(self.c.subtotals[name].label, name, "小计")
 
-
     def field_label(self, obj: str, attr: str) -> str:
         return FIELD_LABELS.get((obj, attr), "登记数据")
 
@@ -683,7 +682,11 @@ def subtotal_sentence(
 
     terms = []
     for p in parts:
-        fen = sum(item_fen.get(i, 0) for i in checked.subtotal_items(p, option)) if p in checked.subtotals else item_fen.get(p, 0)
+        fen = (
+            sum(item_fen.get(i, 0) for i in checked.subtotal_items(p, option))
+            if p in checked.subtotals
+            else item_fen.get(p, 0)
+        )
         terms.append(f"{label(p)} {format_yuan(fen)} 元")
     return f"{label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
 

@@ -523,7 +523,10 @@ class Builder:
 
     def elements(self, obj: str) -> Elements:
         return {
-            "building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants, "flat": self.t.flats,
+            "building": self.t.buildings,
+            "member": self.t.members,
+            "tenant": self.t.tenants,
+            "flat": self.t.flats,
         }[obj]
 
     # -- parameters, clocks, tiers (one value per block)

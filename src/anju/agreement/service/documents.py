@@ -172,6 +172,7 @@ def document_data(
     items = [i for i in all_items if i.get("applies", True)]
     skipped = [str(i["label"]) for i in all_items if not i.get("applies", True)]
     labels = {str(i.get("id", "")): str(i.get("label", "")) for i in all_items}
+    not_applying = {str(i.get("id", "")) for i in all_items if not i.get("applies", True)}
     rows = session.scalars(
         select(Instalment)
         .where(Instalment.agreement_id == a.id, Instalment.status != "cancelled")
@@ -240,7 +241,7 @@ def document_data(
                 "label": st.label,
                 "amount": format_yuan(st.amount_fen),
                 "capital": to_chinese_capital(st.amount_fen),
-                "items": "、".join(str(labels.get(i, i)) for i in st.items),
+                "items": "、".join(str(labels.get(i, i)) for i in st.items if i not in not_applying),
             }
             for st in compensation_service.snapshot_subtotals(pv, a.option, all_items)
         ],

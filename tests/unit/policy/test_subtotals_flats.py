@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_helpers import HEAD, amounts, policy
+from test_property_bulk import policies
 from typer.testing import CliRunner
 
 from anju.policy import jit
@@ -432,3 +434,40 @@ def test_version_diff_lists_subtotal_changes() -> None:
     assert any(k == "subtotal" and n == "reward_sub" and f.startswith("items") for k, n, f in changes), (
         changes
     )
+
+
+@st.composite
+def policies_with_subtotals(draw: Any) -> str:
+    """A random policy of the shared property test with random (nested) subtotals over its items and
+    an item that takes a share of one of them."""
+    doc = yaml.safe_load(draw(policies()))
+    ids = [it["id"] for it in doc["items"]]
+    first = draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
+    rest = [i for i in ids if i not in first]
+    second = draw(st.lists(st.sampled_from(rest), unique=True)) if rest else []
+    doc["subtotals"] = [{"id": "s0", "label": "小计一", "items": first}]
+    if second:
+        doc["subtotals"] += [
+            {"id": "s1", "label": "小计二", "items": second},
+            {"id": "s2", "label": "合计", "items": ["s0", "s1"]},
+        ]
+    target = draw(st.sampled_from([s["id"] for s in doc["subtotals"]]))
+    doc["items"].append({"id": "sub_share", "formula": f"{target} * {draw(st.integers(0, 150))}%"})
+    return str(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(policies_with_subtotals(), flat_households(), st.sampled_from(["cash", "swap"]))
+def test_random_policies_with_subtotals_bulk_equals_scalar(
+    text: str, hs: list[Household], option: str
+) -> None:
+    c = load_policy(text, "random.yaml")
+    group = GroupFacts.from_households(hs)
+    bulk = BulkEvaluator(c, HouseholdTable.from_households(hs), None, group).evaluate(option)
+    for i, h in enumerate(hs):
+        s = evaluate(c, h, option, None, group, trace=i % 2 == 0)
+        assert bulk.row(i) == s.amounts()
+        assert bulk.subtotal_row(i) == s.subtotal_amounts()
+        assert int(bulk.total[i]) == s.total_fen == sum(s.amounts().values())

@@ -219,6 +219,9 @@ class HouseholdTable:
         f_hh: list[int] = []
         f_cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
         f_cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+        # per household: the flats' area and purchase total (only households with flats add to them)
+        flats_area = np.zeros(n, dtype=I64)
+        flats_total = np.zeros(n, dtype=I64)
         for i, h in enumerate(households):
             path = h.block_path
             if h.block_code not in blocks:
@@ -263,6 +266,8 @@ class HouseholdTable:
                 t_cols["area"].append(int(t.area * 100))
                 t_cols["kind"].append(vocab[t.kind.value])
             for fl in h.flats:
+                flats_area[i] += int(fl.area * 100)
+                flats_total[i] += fl.purchase_total_fen or 0
                 f_hh.append(i)
                 f_cols["area"].append(int(fl.area * 100))
                 f_cols["floor"].append(fl.floor)
@@ -303,8 +308,8 @@ class HouseholdTable:
             member_names=mnames,
             tenant_names=tnames,
             flats=_elements(n, f_hh, f_cols, _FLAT_DTYPES),
-            chosen_flats_area=np.asarray([int(h.chosen_flats_area * 100) for h in households], dtype=I64),
-            purchase_total=np.asarray([h.purchase_total_fen for h in households], dtype=I64),
+            chosen_flats_area=flats_area,
+            purchase_total=flats_total,
         )
 
     def household(self, i: int) -> Household:

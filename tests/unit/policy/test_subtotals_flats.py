@@ -471,3 +471,28 @@ def test_random_policies_with_subtotals_bulk_equals_scalar(
         assert bulk.row(i) == s.amounts()
         assert bulk.subtotal_row(i) == s.subtotal_amounts()
         assert int(bulk.total[i]) == s.total_fen == sum(s.amounts().values())
+
+
+# Each example compiles a kernel: few examples.
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(policies_with_subtotals(), flat_households(), st.sampled_from(["cash", "swap"]))
+def test_random_policies_with_subtotals_kernel_equals_scalar(
+    text: str, hs: list[Household], option: str
+) -> None:
+    if not jit.HAVE_NUMBA:
+        return
+    c = load_policy(text, "random.yaml")
+    group = GroupFacts.from_households(hs)
+    table = HouseholdTable.from_households(hs)
+    prepared = jit.prepare(c, table, option, None, group)
+    if isinstance(prepared, str):
+        assert prepared.startswith("int64 overflow risk"), prepared
+        return
+    kernel = jit.run(prepared, table, option, parallel=False)
+    assert kernel is not None
+    for i, h in enumerate(hs):
+        s = evaluate(c, h, option, None, group, trace=False)
+        assert kernel.row(i) == s.amounts()
+        assert kernel.subtotal_row(i) == s.subtotal_amounts()

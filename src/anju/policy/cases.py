@@ -107,8 +107,10 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
         group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     )
     outcomes: list[CaseOutcome] = []
-    table = HouseholdTable.from_households(_unique(hs))
-    index = {h.code: i for i, h in enumerate(_unique(hs))}
+    # the same household code may come with other facts in another case (e.g. a flat selection)
+    uniq = _unique(hs)
+    table = HouseholdTable.from_households(uniq)
+    index = {id(h): i for i, h in enumerate(uniq)}
     bulk_cache: dict[str, Any] = {}
     for case, h in zip(cases, hs, strict=True):
         option = str(case.get("option", "cash"))
@@ -129,12 +131,12 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
                 )
         if option not in bulk_cache:
             bulk_cache[option] = evaluate_bulk(checked, table, option, as_of, group)
-        row = bulk_cache[option].row(index[h.code])
+        row = bulk_cache[option].row(index[id(_same(uniq, h))])
         if row != res.amounts():
             out.mismatches.append(
                 f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}"
             )
-        sub_row = bulk_cache[option].subtotal_row(index[h.code])
+        sub_row = bulk_cache[option].subtotal_row(index[id(_same(uniq, h))])
         if sub_row != res.subtotal_amounts():
             out.mismatches.append(
                 f"批量小计与逐户小计不一致 / bulk subtotals differ: {sub_row} != {res.subtotal_amounts()}"
@@ -188,10 +190,16 @@ def _settlement_mismatches(
 
 
 def _unique(hs: list[Household]) -> list[Household]:
-    seen: dict[str, Household] = {}
+    """The distinct households of the cases (equal facts once; one code may have several)."""
+    out: list[Household] = []
     for h in hs:
-        seen.setdefault(h.code, h)
-    return list(seen.values())
+        if _same(out, h) is None:
+            out.append(h)
+    return out
+
+
+def _same(hs: list[Household], h: Household) -> Household | None:
+    return next((x for x in hs if x == h), None)
 
 
 def _a_date(v: Any) -> date | None:

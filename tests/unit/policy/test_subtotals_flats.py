@@ -496,3 +496,27 @@ def test_random_policies_with_subtotals_kernel_equals_scalar(
         s = evaluate(c, h, option, None, group, trace=False)
         assert kernel.row(i) == s.amounts()
         assert kernel.subtotal_row(i) == s.subtotal_amounts()
+
+
+def test_cases_of_one_household_with_different_selections(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(HEAD + FLATS, encoding="utf-8")
+    h = {"code": "H1", "block_code": "G1"}
+    cases = {
+        "policy": "p.yaml",
+        "cases": [
+            {"name": "未选房", "option": "swap", "household": h, "expect": {"floor_bonus": "0.00"}},
+            {
+                "name": "选高层",
+                "option": "swap",
+                "household": h,
+                "flats": [
+                    {"code": "3-1-1001", "area": "89.50", "building": "3幢", "floor": 10, "price": "6500"}
+                ],
+                # 29,087.50 + 4,475.00 + 100.00 (priced, 3幢) + 89.50 (area) = 33,752.00
+                "expect": {"floor_bonus": "4475.00", "purchase_subsidy": "29087.50", "flat_sub": "33752.00"},
+            },
+        ],
+    }
+    (tmp_path / "p.cases.yaml").write_text(yaml.safe_dump(cases, allow_unicode=True), encoding="utf-8")
+    report = run_cases(tmp_path / "p.cases.yaml")
+    assert [o.mismatches for o in report.outcomes] == [[], []]

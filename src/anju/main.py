@@ -158,6 +158,9 @@ def create_app() -> FastAPI:
     from anju.time_bank import volunteer_pages as time_bank_volunteer_pages
 
     app.include_router(time_bank_volunteer_pages.router)
+    from anju.time_bank import moral_pages as time_bank_moral_pages
+
+    app.include_router(time_bank_moral_pages.router)
     # pages of the five-order loop: the office's list, request and forms; residents' phone pages
     from anju.service_request import pages as request_pages
     from anju.service_request import public_pages as request_public_pages

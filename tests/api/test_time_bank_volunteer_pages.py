@@ -104,3 +104,42 @@ def test_rules_form_and_refusals_by_role(client_as: Client) -> None:
     html = client.get("/time-bank").text
     r = client.post("/time-bank/settings", data={"csrf_token": page_csrf(html), "name_mask": "0"})
     assert r.status_code == 403
+
+
+def test_moral_bank_rules_awards_and_objections(client_as: Client) -> None:
+    cid = _community()
+    client, _, _ = client_as("community")
+    _post(client, "/time-bank/volunteers", "/time-bank/volunteers", {
+        "name": "李桂英", "phone": "13800000009", "community_id": str(cid)})  # fmt: skip
+    v = _volunteer("13800000009")
+    page = _post(
+        client,
+        "/time-bank/moral",
+        "/time-bank/moral/rules",
+        {"code": "JYYW", "name": "见义勇为", "points": "50"},
+    )
+    assert "积分规则已添加" in page and "见义勇为" in page
+    dup = _post(
+        client, "/time-bank/moral", "/time-bank/moral/rules", {"code": "JYYW", "name": "重复", "points": "5"}
+    )
+    assert "规则编号 JYYW 已存在" in dup
+    with unit_of_work() as db:
+        rule_id = tb.earning_rules(db)[0].id
+    empty = _post(client, "/time-bank/moral", "/time-bank/moral/awards", {
+        "volunteer_id": str(v.id), "rule_id": str(rule_id), "deed": " "})  # fmt: skip
+    assert "须写明事迹" in empty
+    page = _post(client, "/time-bank/moral", "/time-bank/moral/awards", {
+        "volunteer_id": str(v.id), "rule_id": str(rule_id), "deed": "河边救起落水儿童"})  # fmt: skip
+    assert "已提交，进入公示" in page and "公示中" in page
+    with unit_of_work() as db:
+        award_id = tb.awards(db)[0][0].id
+    page = _post(
+        client, "/time-bank/moral", f"/time-bank/moral/awards/{award_id}/objection", {"objection": "事迹不实"}
+    )
+    assert "异议已登记" in page and "有异议" in page and "事迹不实" in page
+    page = _post(client, "/time-bank", "/time-bank/catalogue", {
+        "name": "上门理发", "kind": "service", "unit": "minutes", "price": "1"})  # fmt: skip
+    assert "兑换项目已添加" in page and "上门理发" in page
+    with unit_of_work() as db:
+        item = next(i for i in tb.catalogue(db) if i.name == "上门理发")
+        assert (item.unit, item.price) == ("minutes", 60)

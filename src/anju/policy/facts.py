@@ -219,6 +219,13 @@ class Household:
     buildings: tuple[Building, ...] = ()
     homestead: Homestead | None = None
     tenants: tuple[Tenant, ...] = ()
+    # Event dates after signing (None = not known yet): the agreement's effective date (协议生效),
+    # the planned and actual delivery of the resettlement flat (交房: from the estates of the flats
+    # the household chose) and the move-back (回迁: the keys handed over).
+    agreement_effective_on: date | None = None
+    delivery_planned_on: date | None = None
+    delivery_actual_on: date | None = None
+    move_back_on: date | None = None
     flats: tuple[ChosenFlat, ...] = ()  # the selected resettlement flats (empty before selection)
 
     def __post_init__(self) -> None:
@@ -475,6 +482,10 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
             else None
         ),
         tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
+        agreement_effective_on=_date(d.get("agreement_effective_on")),
+        delivery_planned_on=_date(d.get("delivery_planned_on")),
+        delivery_actual_on=_date(d.get("delivery_actual_on")),
+        move_back_on=_date(d.get("move_back_on")),
         flats=tuple(flat_from_dict(f) for f in d.get("flats") or ()),
     )
 
@@ -503,6 +514,11 @@ def _yuan_text(fen: int | None) -> str | None:
         return None
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+# The event dates after signing, written into a household's dict only when known (so the frozen
+# facts of agreements signed before they existed read back unchanged).
+EVENT_DATES = ("agreement_effective_on", "delivery_planned_on", "delivery_actual_on", "move_back_on")
 
 
 def household_to_dict(h: Household) -> dict[str, Any]:
@@ -561,6 +577,7 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             {"name": t.name, "kind": t.kind.value, "area": str(t.area), "business": t.business}
             for t in h.tenants
         ],
+        **{k: v.isoformat() for k in EVENT_DATES if (v := getattr(h, k)) is not None},
         **(
             {
                 "flats": [

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
+    EVENT_DATES,
     Building,
     ChosenFlat,
     Determination,
@@ -174,6 +175,26 @@ class HouseholdTable:
         if self.purchase_total.shape[0] != n:
             self.purchase_total = np.zeros(n, dtype=I64)
 
+    # The event dates after signing (facts.EVENT_DATES) as ordinals, 0 = not known; a missing
+    # column reads as all unknown (see :meth:`event`).
+    events: dict[str, Arr] = field(default_factory=dict)
+
+    def event(self, name: str) -> Arr:
+        """The ordinal column of a household date (sign_on, vacate_on or one of the event dates)."""
+        if name == "sign_on":
+            return self.sign_on
+        if name == "vacate_on":
+            return self.vacate_on
+        col = self.events.get(name)
+        if col is None:
+            col = np.zeros(self.n, dtype=I64)
+            self.events[name] = col
+        return col
+
+    def _day(self, name: str, i: int) -> date | None:
+        o = int(self.event(name)[i])
+        return date.fromordinal(o) if o else None
+
     @property
     def n(self) -> int:
         """Number of households."""
@@ -310,6 +331,7 @@ class HouseholdTable:
             flats=_elements(n, f_hh, f_cols, _FLAT_DTYPES),
             chosen_flats_area=flats_area,
             purchase_total=flats_total,
+            events={k: np.asarray([_ord(getattr(h, k)) for h in households], dtype=I64) for k in EVENT_DATES},
         )
 
     def household(self, i: int) -> Household:
@@ -403,6 +425,10 @@ class HouseholdTable:
                 else None
             ),
             tenants=tuple(ts),
+            agreement_effective_on=self._day("agreement_effective_on", i),
+            delivery_planned_on=self._day("delivery_planned_on", i),
+            delivery_actual_on=self._day("delivery_actual_on", i),
+            move_back_on=self._day("move_back_on", i),
             flats=tuple(fs),
         )
 

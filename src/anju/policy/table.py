@@ -9,6 +9,7 @@ kernels (:mod:`anju.policy.jit`); neither imports the other's machinery through 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -514,6 +515,10 @@ class BulkResult:
     labels: dict[str, str]
     fen: dict[str, Arr]
     applies: dict[str, Arr]
+    #: Named sums of items per household (fen) produced with the items, e.g. subtotals.
+    sums: dict[str, Arr] = field(default_factory=dict)
+    #: The total per household when the producer computed it in the items' pass (the kernel does).
+    total_fen: Arr | None = None
     # subtotal id -> amounts (fen) per household: the subtotals with an item under this option,
     # never part of ``total``
     subtotals: dict[str, Arr] = field(default_factory=dict)
@@ -522,9 +527,19 @@ class BulkResult:
     @property
     def total(self) -> Arr:
         """Total per household (fen)."""
+        if self.total_fen is not None:
+            return self.total_fen
         out = np.zeros(len(self.codes), dtype=I64)
         for i in self.item_ids:
-            out = out + self.fen[i]
+            out += self.fen[i]
+        return out
+
+    def sum_of(self, ids: Sequence[str]) -> Arr:
+        """Per-household sum (fen) of the items ``ids`` (ids not in the result count as 0)."""
+        out = np.zeros(len(self.codes), dtype=I64)
+        for i in ids:
+            if i in self.fen:
+                out += self.fen[i]
         return out
 
     def row(self, i: int) -> dict[str, int]:

@@ -23,6 +23,7 @@ from anju.compensation import service as compensation_service
 from anju.core.masking import mask_account
 from anju.errors import DomainError
 from anju.household import service as household_service
+from anju.i18n import N_
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -70,7 +71,7 @@ def _frozen_sheet(db: Session, agreement: Any) -> tuple[Any, dict[str, Any]]:
         policy_name = pv.name
         subtotals = compensation_service.snapshot_subtotals(pv, agreement.option, items)
     except DomainError:
-        policy_name = "补偿方案"
+        policy_name = N_("补偿方案")
     data = sheet_data(
         items=items,
         total_fen=snap.total_fen,

@@ -892,4 +892,6 @@ class BulkEvaluator:
         labels = {it.id: it.label for it in self.c.items_for(option)}
         subs = subtotal_arrays(self.c, option, fen, self.n)
         sub_labels = {st.id: st.label for st in self.c.subtotals_for(option)}
-        return BulkResult(option, self.t.codes, ids, labels, fen, app, subs, sub_labels)
+        return BulkResult(
+            option, self.t.codes, ids, labels, fen, app, subtotals=subs, subtotal_labels=sub_labels
+        )

@@ -122,7 +122,13 @@ class Builder:
 
     The walk mirrors :class:`anju.policy.bulk.BulkEvaluator` node for node (scales, alignment,
     rounding), so a kernel result equals the numpy evaluator's to the fen.
+
+    ``sum_groups`` (set before :meth:`build`): groups of item positions whose per-household sums
+    the kernel writes in the same pass (``out_sum[g, i]``); group 0 is conventionally every item
+    of the option (the household total), further groups are e.g. the policy's subtotals.
     """
+
+    sum_groups: tuple[tuple[int, ...], ...] = ()
 
     def __init__(
         self,
@@ -160,7 +166,6 @@ class Builder:
         self._luts: dict[tuple[Any, ...], tuple[list[str], int, bool]] = {}
         self._str_index: dict[str, int] = {}
         self.app_cols: list[int | None] = []  # per item: its applicability column, None = always
-        self.subtotal_ids: list[str] = []  # subtotals written after the items in ``out_fen``
         # Temporaries (and per-block reads) known to hold a vocabulary code: they index lookup
         # maps unsigned.
         self.codes_ok: set[str] = set()
@@ -1028,6 +1033,18 @@ class Builder:
             self.app_cols.append(self.n_app)
             self.n_app += 1
 
+    def group_sums(self) -> None:
+        """Store the sums of :attr:`sum_groups` for household ``i`` (totals and subtotals in the
+        items' pass: summing k columns of the household-major output afterwards took longer than
+        the evaluation; bench/RESULTS.md, "Policy engine")."""
+        items = self.c.items_for(self.option)
+        for g, ks in enumerate(self.sum_groups):
+            vals = [self.items[items[k].id] for k in ks]
+            if sum(v.bound for v in vals) > LIMIT:
+                raise Overflow(f"sum {g}")
+            expr = " + ".join(v.code for v in vals) if vals else "0"
+            self.body.append(f"out_sum[{g}, u(i)] = {expr}")
+
     def build(self) -> str:
         """Generate the kernel source; raises :class:`Unsupported` or :class:`Overflow`."""
         if self.option not in self.c.policy.options:
@@ -1036,11 +1053,7 @@ class Builder:
         items = self.c.items_for(self.option)
         for k, it in enumerate(items):
             self.item(k, it)
-        # The subtotals in the same pass, in the columns after the items'.
-        for q, st in enumerate(self.c.subtotals_for(self.option)):
-            v = self.subtotal(st.id)
-            self.body.append(f"out_fen[u(i), {len(items) + q}] = {v.code}")
-            self.subtotal_ids.append(st.id)
+        self.group_sums()
         if self.bad:
             self.body.append((f"if {' | '.join(self.bad)}:", ["err[u(i)] = 1"]))
         self.args[0] = np.asarray(self._strs or [0], dtype=I64)

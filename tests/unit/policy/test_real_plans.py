@@ -95,17 +95,23 @@ def test_bulk_and_kernel_equal_scalar_on_the_real_plan_cases(name: str) -> None:
         for case, h in zip(cases, hs, strict=True):
             if str(case.get("option", "cash")) != option:
                 continue
-            scalar = evaluate(checked, h, option, as_of, group, trace=False).amounts()
+            res = evaluate(checked, h, option, as_of, group, trace=False)
+            scalar = res.amounts()
+            subs = res.subtotal_amounts()
             i = index[h.code]
             assert {k: int(numpy_result.fen[k][i]) for k in numpy_result.item_ids} == scalar, case.get("name")
+            assert numpy_result.subtotal_row(i) == subs, case.get("name")
             if kernel is not None:
                 assert kernel.row(i) == scalar
+                assert kernel.subtotal_row(i) == subs
             for item, expected in (case.get("expect") or {}).items():
                 want = yuan_to_fen(Decimal(str(expected)))
                 if item == "total":
                     have = sum(scalar.values())
                 elif str(item) in scalar:
                     have = scalar[str(item)]
+                elif str(item) in subs:
+                    have = subs[str(item)]
                 else:  # an item the plan has but does not offer under this option: expected 0.00
                     assert str(item) in {i.id for i in checked.policy.items}, (case.get("name"), item)
                     have = 0

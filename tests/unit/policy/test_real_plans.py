@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from anju.core.money import yuan_to_fen
 from anju.policy import jit
 from anju.policy.bulk import BulkEvaluator, HouseholdTable
+from anju.policy.cases import case_household
 from anju.policy.check import load_policy_file
 from anju.policy.cli import app
 from anju.policy.facts import GroupFacts, group_from_dict, household_from_dict
@@ -43,7 +44,7 @@ def _cases(name: str) -> tuple[Any, list[Any], list[dict[str, Any]], GroupFacts]
     data, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
     checked = load_policy_file(EXAMPLES / str(data["policy"]))
     cases = data["cases"]
-    hs = [household_from_dict(c["household"]) for c in cases]
+    hs = [household_from_dict(case_household(c)) for c in cases]  # with the case's chosen flats
     group = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     return checked, hs, cases, group
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from anju.policy.declared import FactDecl
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import (
     Binary,
@@ -233,7 +234,7 @@ class _Checker:
         if name in self.names:
             self.problems.append(Problem("duplicate", f"名称“{name}”重复定义（已是{self.names[name]}）",
                                          f"name '{name}' is defined twice (already a {self.names[name]})", loc))
-        elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS:
+        elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS or name == FACT_OBJECT:
             self.problems.append(Problem("reserved", f"“{name}”是保留名称", f"'{name}' is a reserved name", loc))
         self.names[name] = kind
 
@@ -383,6 +384,8 @@ class _Checker:
 
     def name(self, n: Name, el: str | None) -> Ty:
         parts = n.parts
+        if parts[0] == FACT_OBJECT:
+            return self.fact(n)
         if len(parts) == 2 and parts[0] in FIELD_OBJECTS:
             obj, attr = parts
             ty = FIELDS.get((obj, attr))
@@ -435,6 +438,21 @@ class _Checker:
             self.fail(n, "collection", f"“{name}”是集合，只能用在 sum/count/any 中", f"'{name}' is a collection; use it in sum/count/any")
         self.fail(n, "name", f"未定义的名称“{name}”", f"undefined name '{name}'")
         raise AssertionError
+
+    def fact(self, n: Name) -> Ty:
+        """``fact.ID``: a fact the policy declares (anju.policy.declared)."""
+        declared = self.p.facts
+        if len(n.parts) != 2:
+            self.fail(n, "fact", "方案事实应写成 fact.编号（如 fact.ac_units）", "a declared fact is written fact.ID")
+        fid = n.parts[1]
+        decl = declared.get(fid)
+        if decl is None:
+            have = "、".join(declared) if declared else "无（请在 facts: 中声明）"
+            self.fail(n, "fact", f"未声明的事实“{fid}”（已声明：{have}）",
+                      f"undeclared fact '{fid}' (declared: {', '.join(declared) or 'none'})")
+        assert decl is not None
+        n.ref = ("fact", fid)
+        return fact_type(decl)
 
     def derived_type(self, n: Node, name: str) -> Ty:
         state = self.derived_state.get(name)
@@ -569,6 +587,9 @@ class _Checker:
         if f == "known":
             self._arity(n, 1)
             ka = args[0]
+            if isinstance(ka, Name) and len(ka.parts) == 2 and ka.parts[0] == FACT_OBJECT:
+                self.expr(ka, el)
+                return BOOL
             if not (isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS):
                 self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
                           "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
@@ -689,6 +710,19 @@ class _Abort(Exception):
 
 
 FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant"}
+FACT_OBJECT = "fact"  # fact.ID reads a fact the policy declares
+
+
+def fact_type(decl: FactDecl) -> Ty:
+    """The static type formulas see for a declared fact."""
+    if decl.type == "date":
+        return DATE
+    if decl.type == "yesno":
+        return BOOL
+    if decl.type == "category":
+        return Ty("str", domain=frozenset(decl.choices))
+    return Ty("num", decl.unit, decl.places)
+
 _KIND_ZH = {"num": "数值", "bool": "条件", "str": "类别", "date": "日期"}
 
 

@@ -196,6 +196,8 @@ class Household:
     buildings: tuple[Building, ...] = ()
     homestead: Homestead | None = None
     tenants: tuple[Tenant, ...] = ()
+    # Facts the policy declares (anju.policy.declared), by id: typed values or their stored text.
+    facts: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ProjectKind(self.kind))
@@ -426,7 +428,24 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
             else None
         ),
         tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
+        facts=_declared(d.get("facts")),
     )
+
+
+def _declared(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("facts 应为映射（事实编号: 值） / facts must be a mapping")
+    return {str(k): v for k, v in value.items() if v is not None}
+
+
+def _fact_json(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
 
 
 def group_from_dict(d: Mapping[str, Any]) -> GroupFacts:
@@ -458,7 +477,7 @@ def _yuan_text(fen: int | None) -> str | None:
 def household_to_dict(h: Household) -> dict[str, Any]:
     """The JSON-able form of a :class:`Household`, exact (areas and yuan as strings); the inverse of
     :func:`household_from_dict`. Agreements freeze the facts they were signed on in this form."""
-    return {
+    out: dict[str, Any] = {
         "code": h.code,
         "block_code": h.block_code,
         "block_chain": list(h.block_chain),
@@ -512,6 +531,9 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             for t in h.tenants
         ],
     }
+    if h.facts:  # only then: the frozen form of households without declared facts stays as it was
+        out["facts"] = {k: _fact_json(v) for k, v in sorted(h.facts.items())}
+    return out
 
 
 def group_to_dict(g: GroupFacts) -> dict[str, Any]:

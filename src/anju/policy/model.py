@@ -17,6 +17,7 @@ import yaml
 from anju.core.dates import DayCount, DayWindow
 from anju.core.money import RoundingMode, RoundingUnit
 from anju.core.text import describe_char, find_control_chars
+from anju.policy.declared import FactDecl, read_facts
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
@@ -314,12 +315,14 @@ class Policy:
     text: str
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
+    facts: dict[str, FactDecl] = field(default_factory=dict)  # facts the plan declares (anju.policy.declared)
 
 
 # ----------------------------------------------------------------------------- reading
 
 _TOP_KEYS = {
     "policy", "parameters", "clocks", "tiers", "derived", "options", "items", "swap_settlement", "transition",
+    "facts",
 }
 
 
@@ -453,7 +456,11 @@ class _Reader:
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
-        return Policy(meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition)
+        declared = read_facts(self, d["facts"]) if "facts" in d else {}
+        return Policy(
+            meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition,
+            declared,
+        )
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)

@@ -15,6 +15,7 @@ from typing import Any
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
 from anju.policy.check import Checked, Ty
+from anju.policy.declared import lenient, missing_message, missing_required
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -178,6 +179,10 @@ class ScalarEvaluator:
             raise EvaluationError(
                 "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
             )
+        missing = missing_required(self.c.policy.facts, self.h)
+        if missing:
+            zh, en = missing_message(missing)
+            raise EvaluationError("missing-fact", zh, f"household {self.h.code}: {en}")
         results = []
         with decimal.localcontext(EXACT):
             for it in self.c.items_for(option):
@@ -389,6 +394,12 @@ class ScalarEvaluator:
             v = self.derived[name]
             self.note(n, v, self.c.policy.derived[name].label)
             return v
+        if kind == "fact":
+            v = self.fact(ref[1])
+            if self.steps is not None:
+                d = self.c.policy.facts[ref[1]]
+                self.note(n, v, f"{d.label}{'（' + d.ref + '）' if d.ref else ''}")
+            return v
         if kind == "item":
             fen = self.item_fen.get(ref[1])
             if fen is None:
@@ -441,6 +452,17 @@ class ScalarEvaluator:
             t: Tenant = el
             return t.area if attr == "area" else t.kind.value
         raise AssertionError((obj, attr))
+
+    def fact(self, fid: str) -> Any:
+        """A declared fact's typed value; a missing optional one reads as 0 / no / none."""
+        d = self.c.policy.facts[fid]
+        v = lenient(d, self.h.facts.get(fid))
+        if v is not None:
+            return v
+        if d.numeric:
+            self.warn(f"缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
+            return Decimal(0)
+        return False if d.type == "yesno" else None
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -569,6 +591,8 @@ class ScalarEvaluator:
             return (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                return lenient(self.c.policy.facts[ref[1]], self.h.facts.get(ref[1])) is not None
             if ref[1] == "household":
                 return (self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on) is not None
             return getattr(el, ref[2] + "_fen") is not None

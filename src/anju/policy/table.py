@@ -9,6 +9,7 @@ kernels (:mod:`anju.policy.jit`); neither imports the other's machinery through 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from anju.policy.declared import FactDecl, lenient
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     Building,
@@ -141,6 +143,10 @@ class HouseholdTable:
     certificate_nos: list[str] = field(default_factory=list)
     member_names: list[str] = field(default_factory=list)
     tenant_names: list[str] = field(default_factory=list)
+    # Declared facts (anju.policy.declared) as given, one list per fact id (None where absent);
+    # typed into columns per declaration by fact_column().
+    facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -232,7 +238,12 @@ class HouseholdTable:
             bdt[k + "_known"] = bool
         mdt: dict[str, Any] = {k: bool for k in m_cols}
         mdt["disability_grade"] = I64
+        facts_raw: dict[str, list[Any]] = {}
+        for i, h in enumerate(households):
+            for fid, raw in h.facts.items():
+                facts_raw.setdefault(fid, [None] * n)[i] = raw
         return HouseholdTable(
+            facts_raw=facts_raw,
             codes=[h.code for h in households],
             words=words,
             vocab=vocab,
@@ -332,7 +343,41 @@ class HouseholdTable:
                 else None
             ),
             tenants=tuple(ts),
+            facts={fid: col[i] for fid, col in self.facts_raw.items() if col[i] is not None},
         )
+
+    def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
+        """A declared fact as (values, known) arrays over the households: numbers scaled by
+        ``10**places`` (int64), dates as ordinals (0 = none), yes/no as bool, categories as words
+        (object array, ``None`` = none). A value that does not fit the declaration is unknown."""
+        key = (decl.id, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
+        hit = self._fact_cols.get(key)
+        if hit is not None:
+            return hit
+        raw = self.facts_raw.get(decl.id) or [None] * self.n
+        typed = [lenient(decl, x) for x in raw]
+        known = np.asarray([v is not None for v in typed], dtype=bool)
+        if decl.numeric:
+            vals = np.asarray([0 if v is None else _scaled(v, decl.places) for v in typed], dtype=I64)  # type: ignore[arg-type]
+        elif decl.type == "date":
+            vals = np.asarray([_ord(v) for v in typed], dtype=I64)  # type: ignore[arg-type]
+        elif decl.type == "yesno":
+            vals = np.asarray([bool(v) for v in typed], dtype=bool)
+        else:
+            vals = np.asarray(typed, dtype=object)
+        self._fact_cols[key] = (vals, known)
+        return vals, known
+
+    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[FactDecl]]:
+        """Household index -> the required declared facts it lacks (only households lacking any)."""
+        out: dict[int, list[FactDecl]] = {}
+        for d in decls.values():
+            if not d.required:
+                continue
+            _, known = self.fact_column(d)
+            for i in np.flatnonzero(~known).tolist():
+                out.setdefault(int(i), []).append(d)
+        return out
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project)."""
@@ -416,6 +461,8 @@ class BulkResult:
     labels: dict[str, str]
     fen: dict[str, Arr]
     applies: dict[str, Arr]
+    # Households not computed, by index: the required declared facts each lacks (amounts are 0).
+    missing: dict[int, list[FactDecl]] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -428,3 +475,24 @@ class BulkResult:
     def row(self, i: int) -> dict[str, int]:
         """Item id -> fen for household ``i``."""
         return {k: int(self.fen[k][i]) for k in self.item_ids}
+
+
+def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: BulkResult) -> BulkResult:
+    """``result`` with the households that lack a required declared fact not computed: their
+    amounts 0, nothing applying, and :attr:`BulkResult.missing` saying what each lacks."""
+    if not decls:
+        return result
+    missing = table.missing_required(decls)
+    if not missing:
+        return result
+    idx = np.asarray(sorted(missing), dtype=I64)
+    fen = {}
+    applies = {}
+    for k in result.item_ids:
+        f = np.array(result.fen[k], copy=True)
+        f[idx] = 0
+        fen[k] = f
+        a = np.array(result.applies[k], dtype=bool, copy=True)
+        a[idx] = False
+        applies[k] = a
+    return BulkResult(result.option, result.codes, result.item_ids, result.labels, fen, applies, missing)

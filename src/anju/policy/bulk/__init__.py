@@ -31,6 +31,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    mark_missing,
 )
 
 __all__ = [
@@ -78,5 +79,5 @@ def evaluate_bulk(
 
         res, _ = kernels.try_evaluate(checked, table, option, as_of, group, auto=jit is None)
         if res is not None:
-            return res
+            return mark_missing(checked.policy.facts, table, res)
     return BulkEvaluator(checked, table, as_of, group).evaluate(option)

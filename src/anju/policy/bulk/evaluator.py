@@ -22,6 +22,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked
+from anju.policy.declared import NO_WORD
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -55,6 +56,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    mark_missing,
 )
 
 
@@ -137,6 +139,9 @@ class BulkEvaluator:
                 for nd in walk(f.node):
                     if isinstance(nd, Str):
                         self.code(nd.value)
+        for decl in p.facts.values():  # a declared category's words, and its "none", too
+            for w in (*decl.choices, NO_WORD) if decl.type == "category" else ():
+                self.code(w)
 
     def _formulas(self) -> list[Formula]:
         p = self.c.policy
@@ -363,7 +368,20 @@ class BulkEvaluator:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "fact":
+            return self.fact(ref[1])
         raise AssertionError(ref)
+
+    def fact(self, fid: str) -> BV:
+        """A declared fact over the households (a missing one reads as 0 / no / none)."""
+        d = self.c.policy.facts[fid]
+        vals, _ = self.t.fact_column(d)
+        if d.numeric:
+            return BV(vals, "hh", d.places, _absmax(vals))
+        if d.type == "category":
+            codes = np.asarray([self.code(NO_WORD if w is None else w) for w in vals.tolist()], dtype=I64)
+            return BV(codes, "hh")
+        return BV(vals, "hh")
 
     def field(self, obj: str, attr: str) -> BV:
         t = self.t
@@ -689,6 +707,8 @@ class BulkEvaluator:
             return BV(np.where(diff > 0, pts, 0), lv, 0, (r.bound + th.bound) * 100 // 10**s + 1)
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                return BV(self.t.fact_column(self.c.policy.facts[ref[1]])[1], "hh")
             if ref[1] == "household":
                 arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
                 return BV(arr != 0, "hh")
@@ -780,4 +800,4 @@ class BulkEvaluator:
             self.items[it.id] = BV(v, "hh", 2, _absmax(v))
             ids.append(it.id)
         labels = {it.id: it.label for it in self.c.items_for(option)}
-        return BulkResult(option, self.t.codes, ids, labels, fen, app)
+        return mark_missing(self.c.policy.facts, self.t, BulkResult(option, self.t.codes, ids, labels, fen, app))

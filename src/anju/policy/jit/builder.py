@@ -18,6 +18,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, dec_scale
+from anju.policy.declared import NO_WORD
 from anju.policy.expr import (
     Binary,
     Bool,
@@ -179,6 +180,9 @@ class Builder:
                         self.code(nd.value)
         for code in table.blocks:
             self.code(code)
+        for decl in p.facts.values():  # a declared category's words, and its "none", too
+            for w in (*decl.choices, NO_WORD) if decl.type == "category" else ():
+                self.code(w)
         # Lookup maps are sized by the vocabulary: every word must have its code before the walk.
         self._vocab_size = len(self.vocab)
 
@@ -437,7 +441,23 @@ class Builder:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "fact":
+            return self.fact(ref[1])
         raise Unsupported(kind)
+
+    def fact(self, fid: str) -> V:
+        """A declared fact of household ``i`` (a runtime column: values never reach the source)."""
+        d = self.c.policy.facts[fid]
+        vals, _ = self.t.fact_column(d)
+        if d.type == "category":
+            words = vals.tolist()
+            codes = np.asarray([self.code(NO_WORD if w is None else w) for w in words], dtype=I64)
+            a = self.arg(("fact", fid), lambda: codes)
+            return self.coded(self.emit(f"{a}[u(i)]", "hh"), codes)
+        a = self.arg(("fact", fid), lambda: vals)
+        if d.numeric:
+            return self.emit(f"{a}[u(i)]", "hh", d.places, _absmax(vals))
+        return self.emit(f"{a}[u(i)]", "hh")
 
     # -- facts
 
@@ -763,6 +783,10 @@ class Builder:
             )
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                known = self.t.fact_column(self.c.policy.facts[ref[1]])[1]
+                col = self.arg(("fact_known", ref[1]), lambda: known)
+                return self.emit(f"{col}[u(i)]", "hh")
             if ref[1] == "household":
                 arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
                 col = self.arg(("hh", ref[2]), lambda: arr)

@@ -397,8 +397,8 @@ class ScalarEvaluator:
         if kind == "fact":
             v = self.fact(ref[1])
             if self.steps is not None:
-                d = self.c.policy.facts[ref[1]]
-                self.note(n, v, f"{d.label}{'（' + d.ref + '）' if d.ref else ''}")
+                decl = self.c.policy.facts[ref[1]]
+                self.note(n, v, f"{decl.label}{'（' + decl.ref + '）' if decl.ref else ''}")
             return v
         if kind == "item":
             fen = self.item_fen.get(ref[1])

@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("fact_id", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(length=255), nullable=True),
         sa.Column("updated_at", anju.db.base.UTCDateTime(), nullable=False),
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.ForeignKeyConstraint(
             ["household_id"], ["household.id"], name=op.f("fk_household_fact_household_id_household")

@@ -59,15 +59,23 @@ def test_json_twin_reads_and_writes_all_or_nothing(world_app: tuple[TestClient, 
     assert bad.json()["details"] == [
         {"field": "fact.ac_units", "label": "空调数量", "message": "空调数量不能大于 20 台，却是“30”"}
     ]
-    assert client.get(f"/api/v1/households/{hid}/policy-facts").json()["version"] == version  # nothing written
+    assert (
+        client.get(f"/api/v1/households/{hid}/policy-facts").json()["version"] == version
+    )  # nothing written
     ok = client.put(
         f"/api/v1/households/{hid}/policy-facts",
-        json={"values": {"ac_units": 3, "reward_area": "5", "business": True}, "version": version, "reason": "入户核实"},
+        json={
+            "values": {"ac_units": 3, "reward_area": "5", "business": True},
+            "version": version,
+            "reason": "入户核实",
+        },
         headers={"X-CSRF-Token": token},
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["changes"] == {
-        "fact.ac_units": [None, "3 台"], "fact.reward_area": [None, "5.00 ㎡"], "fact.business": [None, "是"]
+        "fact.ac_units": [None, "3 台"],
+        "fact.reward_area": [None, "5.00 ㎡"],
+        "fact.business": [None, "是"],
     }
     stale = client.put(
         f"/api/v1/households/{hid}/policy-facts",
@@ -75,7 +83,9 @@ def test_json_twin_reads_and_writes_all_or_nothing(world_app: tuple[TestClient, 
         headers={"X-CSRF-Token": token},
     )
     assert stale.status_code == 409
-    shown = {f["id"]: f["shown"] for f in client.get(f"/api/v1/households/{hid}/policy-facts").json()["facts"]}
+    shown = {
+        f["id"]: f["shown"] for f in client.get(f"/api/v1/households/{hid}/policy-facts").json()["facts"]
+    }
     assert shown == {"ac_units": "3 台", "reward_area": "5.00 ㎡", "business": "是"}
     # the calculation of a household lacking the required fact says so, instead of a number
     other = world.household_ids[1]
@@ -93,7 +103,11 @@ def test_household_page_section_form_and_history(world_app: tuple[TestClient, Wo
     assert "方案要求的事实" in page and "缺少方案要求的事实：空调数量" in page
     form = client.get(f"/households/{hid}/policy-facts/edit")
     assert form.status_code == 200
-    assert "空调数量（台）" in form.text and 'name="fact.ac_units"' in form.text and "依据：第十二条" in form.text
+    assert (
+        "空调数量（台）" in form.text
+        and 'name="fact.ac_units"' in form.text
+        and "依据：第十二条" in form.text
+    )
     csrf = page_csrf(form.text)
     # inline validation while typing: the Chinese message naming the field, nothing written
     check = client.post(
@@ -111,8 +125,14 @@ def test_household_page_section_form_and_history(world_app: tuple[TestClient, Wo
     assert 'value="8"' in bad.text  # what was typed stays
     done = client.post(
         f"/households/{hid}/policy-facts",
-        data={"fact.ac_units": "2", "fact.reward_area": "8", "fact.business": "false", "csrf_token": csrf,
-              "version": version[1], "reason": "入户核实"},
+        data={
+            "fact.ac_units": "2",
+            "fact.reward_area": "8",
+            "fact.business": "false",
+            "csrf_token": csrf,
+            "version": version[1],
+            "reason": "入户核实",
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303, done.text

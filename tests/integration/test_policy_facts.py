@@ -82,7 +82,10 @@ def test_declared_facts_come_from_the_published_policy_else_the_newest_draft(db:
     drafts.save_yaml(db, actor=ACTOR, project_id=w.project_id, source=POLICY, parent_number=None)
     assert list(compensation_service.declared_facts(db, w.project_id)) == ["ac_units", "reward_area", "grade"]
     compensation_service.publish(
-        db, actor=ACTOR, project_id=w.project_id, source=POLICY.replace("  grade: {label: 装修档次, type: category, choices: [普通, 精装]}\n", "")
+        db,
+        actor=ACTOR,
+        project_id=w.project_id,
+        source=POLICY.replace("  grade: {label: 装修档次, type: category, choices: [普通, 精装]}\n", ""),
     )
     assert list(compensation_service.declared_facts(db, w.project_id)) == ["ac_units", "reward_area"]
 
@@ -94,7 +97,11 @@ def test_set_facts_all_or_nothing_audited_in_words_and_versioned(db: Session) ->
     version = household_service.version_of(db, kind="household", record_id=hid)
     with pytest.raises(ValidationFailed) as exc:
         household_service.set_policy_facts(
-            db, actor=ACTOR, scope=ALL, household_id=hid, decls=decls,
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            household_id=hid,
+            decls=decls,
             data={"ac_units": "2.5", "reward_area": "12.5", "grade": "豪装", "nope": "1"},
         )
     assert {d["field"]: d["message"] for d in exc.value.details} == {
@@ -106,22 +113,42 @@ def test_set_facts_all_or_nothing_audited_in_words_and_versioned(db: Session) ->
     assert household_service.version_of(db, kind="household", record_id=hid) == version
 
     changes = household_service.set_policy_facts(
-        db, actor=ACTOR, scope=ALL, household_id=hid, decls=decls,
-        data={"fact.ac_units": "3", "reward_area": "12.5", "grade": ""}, reason="入户核实", expected_version=version,
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=hid,
+        decls=decls,
+        data={"fact.ac_units": "3", "reward_area": "12.5", "grade": ""},
+        reason="入户核实",
+        expected_version=version,
     )
     assert changes == {"fact.ac_units": [None, "3 台"], "fact.reward_area": [None, "12.50 ㎡"]}
-    assert household_service.policy_facts_of(db, scope=ALL, household_id=hid) == {"ac_units": "3", "reward_area": "12.50"}
+    assert household_service.policy_facts_of(db, scope=ALL, household_id=hid) == {
+        "ac_units": "3",
+        "reward_area": "12.50",
+    }
     rec = db.scalars(select(AuditRecord).where(AuditRecord.entity == "household_fact")).one()
     assert (rec.action, rec.household_id, rec.reason) == ("update", hid, "入户核实")
-    assert json.loads(rec.changes) == {"fact.ac_units": [None, "3 台"], "fact.reward_area": [None, "12.50 ㎡"]}
+    assert json.loads(rec.changes) == {
+        "fact.ac_units": [None, "3 台"],
+        "fact.reward_area": [None, "12.50 ㎡"],
+    }
     # a write based on the version read before that change is a 409 naming who changed it
     with pytest.raises(Conflict) as conflict:
         household_service.set_policy_facts(
-            db, actor=ACTOR, scope=ALL, household_id=hid, decls=decls, data={"ac_units": "4"}, expected_version=version
+            db,
+            actor=ACTOR,
+            scope=ALL,
+            household_id=hid,
+            decls=decls,
+            data={"ac_units": "4"},
+            expected_version=version,
         )
     assert "已被" in conflict.value.message_zh
     # clearing keeps the row (and its history)
-    household_service.set_policy_facts(db, actor=ACTOR, scope=ALL, household_id=hid, decls=decls, data={"reward_area": ""})
+    household_service.set_policy_facts(
+        db, actor=ACTOR, scope=ALL, household_id=hid, decls=decls, data={"reward_area": ""}
+    )
     assert household_service.policy_facts_of(db, scope=ALL, household_id=hid) == {"ac_units": "3"}
     row = db.scalars(select(HouseholdFact).where(HouseholdFact.fact_id == "reward_area")).one()
     assert row.value is None and row.version == 2
@@ -131,7 +158,12 @@ def test_engine_reads_the_facts_and_refuses_a_household_lacking_a_required_one(d
     w = _world(db)
     h1, h2 = w.household_ids
     household_service.set_policy_facts(
-        db, actor=ACTOR, scope=ALL, household_id=h1, decls=_decls(db, w), data={"ac_units": "3", "reward_area": "10"}
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=h1,
+        decls=_decls(db, w),
+        data={"ac_units": "3", "reward_area": "10"},
     )
     _pv, r = compensation_service.calculate(db, scope=ALL, household_id=h1, option="cash")
     assert r.amounts() == {"ac": 90000, "reward": 1000000}
@@ -149,7 +181,9 @@ def test_engine_reads_the_facts_and_refuses_a_household_lacking_a_required_one(d
 
 
 def _read_sheet(data: bytes, title: str) -> list[list[Any]]:
-    return [list(r) for r in CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(title).to_python()]
+    return [
+        list(r) for r in CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(title).to_python()
+    ]
 
 
 def test_census_template_import_and_correction_carry_the_facts(db: Session) -> None:
@@ -165,22 +199,28 @@ def test_census_template_import_and_correction_carry_the_facts(db: Session) -> N
         return buf.getvalue()
 
     base = {"head_name": "周某", "address": "青溪路99号"}
-    bad = xlsx([
-        {"code": "N001", **base, "fact.ac_units": 2, "fact.reward_area": "8.5"},
-        {"code": "N002", **base, "fact.reward_area": "1.234"},
-        {"code": "N003", **base, "fact.ac_units": "两台", "fact.grade": "豪装"},
-    ])
+    bad = xlsx(
+        [
+            {"code": "N001", **base, "fact.ac_units": 2, "fact.reward_area": "8.5"},
+            {"code": "N002", **base, "fact.reward_area": "1.234"},
+            {"code": "N003", **base, "fact.ac_units": "两台", "fact.grade": "豪装"},
+        ]
+    )
     before = db.scalars(select(HouseholdFact)).all()
     with pytest.raises(census.CensusInvalid) as exc:
-        census.import_census(db, actor=ACTOR, project_id=w.project_id, source=bad, filename="t.xlsx", policy_facts=decls)
+        census.import_census(
+            db, actor=ACTOR, project_id=w.project_id, source=bad, filename="t.xlsx", policy_facts=decls
+        )
     texts = sorted(e.text() for e in exc.value.errors)
     letters = {h: census.column_letter(i) for i, h in enumerate(header)}
-    assert texts == sorted([
-        f"“户”表 第3行 {letters['空调数量(台)*']}列（空调数量(台)）：缺少方案要求的事实：空调数量",
-        f"“户”表 第3行 {letters['认定奖励面积(㎡)']}列（认定奖励面积(㎡)）：认定奖励面积应为最多 2 位小数的数，却是“1.234”",
-        f"“户”表 第4行 {letters['空调数量(台)*']}列（空调数量(台)）：空调数量应为数字，却是“两台”",
-        f"“户”表 第4行 {letters['装修档次']}列（装修档次）：装修档次只能是普通、精装之一，却是“豪装”",
-    ])
+    assert texts == sorted(
+        [
+            f"“户”表 第3行 {letters['空调数量(台)*']}列（空调数量(台)）：缺少方案要求的事实：空调数量",
+            f"“户”表 第3行 {letters['认定奖励面积(㎡)']}列（认定奖励面积(㎡)）：认定奖励面积应为最多 2 位小数的数，却是“1.234”",
+            f"“户”表 第4行 {letters['空调数量(台)*']}列（空调数量(台)）：空调数量应为数字，却是“两台”",
+            f"“户”表 第4行 {letters['装修档次']}列（装修档次）：装修档次只能是普通、精装之一，却是“豪装”",
+        ]
+    )
     assert db.scalars(select(HouseholdFact)).all() == before
 
     # a file without the required column: every household is named with the column
@@ -188,41 +228,67 @@ def test_census_template_import_and_correction_carry_the_facts(db: Session) -> N
     census.write_workbook(plain, {"households": [{"code": "N001", **base}]})
     with pytest.raises(census.CensusInvalid) as exc:
         census.import_census(
-            db, actor=ACTOR, project_id=w.project_id, source=plain.getvalue(), filename="t.xlsx", policy_facts=decls
+            db,
+            actor=ACTOR,
+            project_id=w.project_id,
+            source=plain.getvalue(),
+            filename="t.xlsx",
+            policy_facts=decls,
         )
     assert sorted(e.text() for e in exc.value.errors) == [
         "“户”表 第1行（空调数量(台)）：缺少方案要求的事实列“空调数量(台)”",
         "“户”表 第2行（空调数量(台)）：缺少方案要求的事实：空调数量",
     ]
 
-    good = xlsx([
-        {"code": "N001", **base, "fact.ac_units": 2, "fact.reward_area": "8.5", "fact.grade": "精装"},
-        {"code": "N002", **base, "fact.ac_units": "0"},
-    ])
-    census.import_census(db, actor=ACTOR, project_id=w.project_id, source=good, filename="t.xlsx", policy_facts=decls)
-    ids = {h.code: h.id for h in household_service.project_files(db, scope=ALL, project_id=w.project_id).households}
+    good = xlsx(
+        [
+            {"code": "N001", **base, "fact.ac_units": 2, "fact.reward_area": "8.5", "fact.grade": "精装"},
+            {"code": "N002", **base, "fact.ac_units": "0"},
+        ]
+    )
+    census.import_census(
+        db, actor=ACTOR, project_id=w.project_id, source=good, filename="t.xlsx", policy_facts=decls
+    )
+    ids = {
+        h.code: h.id
+        for h in household_service.project_files(db, scope=ALL, project_id=w.project_id).households
+    }
     assert household_service.policy_facts_of(db, scope=ALL, household_id=ids["N001"]) == {
-        "ac_units": "2", "reward_area": "8.50", "grade": "精装"
+        "ac_units": "2",
+        "reward_area": "8.50",
+        "grade": "精装",
     }
     assert household_service.policy_facts_of(db, scope=ALL, household_id=ids["N002"]) == {"ac_units": "0"}
     rec = db.scalars(
-        select(AuditRecord).where(AuditRecord.entity == "household_fact", AuditRecord.household_id == ids["N001"])
+        select(AuditRecord).where(
+            AuditRecord.entity == "household_fact", AuditRecord.household_id == ids["N001"]
+        )
     ).one()
     assert rec.action == "import" and json.loads(rec.changes)["fact.ac_units"] == [None, "2 台"]
 
     # correction (--update): filled cells change, blank ones stay
     fix = xlsx([{"code": "N001", **base, "fact.ac_units": 4}, {"code": "N002", **base, "fact.grade": "普通"}])
     plan, summary = census.correct_census(
-        db, actor=ACTOR, scope=ALL, project_id=w.project_id, source=fix, filename="fix.xlsx", policy_facts=decls
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        project_id=w.project_id,
+        source=fix,
+        filename="fix.xlsx",
+        policy_facts=decls,
     )
     assert summary is not None
     changes = {
-        h.code: [(c.label, c.before, c.after) for r in h.records if r.entity == "household_fact" for c in r.changes]
+        h.code: [
+            (c.label, c.before, c.after) for r in h.records if r.entity == "household_fact" for c in r.changes
+        ]
         for h in plan.households
     }
     assert changes == {"N001": [("空调数量", "2 台", "4 台")], "N002": [("装修档次", "（空）", "普通")]}
     assert household_service.policy_facts_of(db, scope=ALL, household_id=ids["N001"]) == {
-        "ac_units": "4", "reward_area": "8.50", "grade": "精装"
+        "ac_units": "4",
+        "reward_area": "8.50",
+        "grade": "精装",
     }
     assert household_service.policy_facts_of(db, scope=ALL, household_id=ids["N002"])["grade"] == "普通"
 
@@ -231,7 +297,11 @@ def test_ledger_exports_the_facts(db: Session) -> None:
     w = _world(db)
     decls = _decls(db, w)
     household_service.set_policy_facts(
-        db, actor=ACTOR, scope=ALL, household_id=w.household_ids[0], decls=decls,
+        db,
+        actor=ACTOR,
+        scope=ALL,
+        household_id=w.household_ids[0],
+        decls=decls,
         data={"ac_units": "3", "reward_area": "12.5", "grade": "精装"},
     )
     household_service.set_policy_facts(

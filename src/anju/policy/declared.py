@@ -120,12 +120,21 @@ def read_facts(r: _Reader, value: Any) -> dict[str, FactDecl]:
 
 def _read_one(r: _Reader, fid: str, spec: Any, path: tuple[Any, ...]) -> FactDecl | None:
     if not _ID.match(fid):
-        r.key_err(path[:-1], path[-1], "fact", f"事实编号“{fid}”只能由字母、数字和下划线组成，且不以数字开头",
-                  f"fact id '{fid}' must be letters, digits and underscores, not starting with a digit")
+        r.key_err(
+            path[:-1],
+            path[-1],
+            "fact",
+            f"事实编号“{fid}”只能由字母、数字和下划线组成，且不以数字开头",
+            f"fact id '{fid}' must be letters, digits and underscores, not starting with a digit",
+        )
         return None
     if not isinstance(spec, dict):
-        r.err(path, "fact", f"事实“{fid}”应为映射（label / type / unit / required ...）",
-              f"fact '{fid}' must be a mapping (label / type / unit / required ...)")
+        r.err(
+            path,
+            "fact",
+            f"事实“{fid}”应为映射（label / type / unit / required ...）",
+            f"fact '{fid}' must be a mapping (label / type / unit / required ...)",
+        )
         return None
     r.unknown_keys(spec, KEYS, path)
     ok = True
@@ -135,19 +144,30 @@ def _read_one(r: _Reader, fid: str, spec: Any, path: tuple[Any, ...]) -> FactDec
         ok = False
     ftype = str(spec.get("type", ""))
     if ftype not in TYPES:
-        r.err((*path, "type"), "fact",
-              f"事实“{fid}”的类型 type 应为 {' / '.join(f'{k}（{v}）' for k, v in TYPES.items())}，却是“{ftype}”",
-              f"fact '{fid}': type must be one of {', '.join(TYPES)}")
+        r.err(
+            (*path, "type"),
+            "fact",
+            f"事实“{fid}”的类型 type 应为 {' / '.join(f'{k}（{v}）' for k, v in TYPES.items())}，却是“{ftype}”",
+            f"fact '{fid}': type must be one of {', '.join(TYPES)}",
+        )
         return None
     level = str(spec.get("level", "household"))
     if level not in LEVELS:
-        r.err((*path, "level"), "fact", f"事实“{fid}”的层级 level 目前只能是 household（每户）",
-              f"fact '{fid}': level must be household")
+        r.err(
+            (*path, "level"),
+            "fact",
+            f"事实“{fid}”的层级 level 目前只能是 household（每户）",
+            f"fact '{fid}': level must be household",
+        )
         ok = False
     required = spec.get("required", False)
     if not isinstance(required, bool):
-        r.err((*path, "required"), "fact", f"事实“{fid}”的 required 应为 true 或 false",
-              f"fact '{fid}': required must be true or false")
+        r.err(
+            (*path, "required"),
+            "fact",
+            f"事实“{fid}”的 required 应为 true 或 false",
+            f"fact '{fid}': required must be true or false",
+        )
         required = False
     unit_text = "" if spec.get("unit") is None else str(spec.get("unit")).strip()
     unit = ONE
@@ -157,54 +177,95 @@ def _read_one(r: _Reader, fid: str, spec: Any, path: tuple[Any, ...]) -> FactDec
         try:
             unit, pct = parse_unit(unit_text)
             if pct:
-                r.err((*path, "unit"), "fact", f"事实“{fid}”不能以 % 为单位，请写成 number 的比例或用参数",
-                      f"fact '{fid}': % is not a unit for a fact")
+                r.err(
+                    (*path, "unit"),
+                    "fact",
+                    f"事实“{fid}”不能以 % 为单位，请写成 number 的比例或用参数",
+                    f"fact '{fid}': % is not a unit for a fact",
+                )
                 ok = False
         except UnitSyntaxError:
             if ftype == "count" and _COUNTER.match(unit_text):
                 unit = ONE  # a counter word (量词): shown on the sheet, a plain number to formulas
             else:
-                r.err((*path, "unit"), "unit", f"事实“{fid}”的单位“{unit_text}”不认识",
-                      f"fact '{fid}': unknown unit '{unit_text}'")
+                r.err(
+                    (*path, "unit"),
+                    "unit",
+                    f"事实“{fid}”的单位“{unit_text}”不认识",
+                    f"fact '{fid}': unknown unit '{unit_text}'",
+                )
                 ok = False
         if ftype == "money" and unit.exps[_YUAN_INDEX] != 1:
-            r.err((*path, "unit"), "unit", f"金额事实“{fid}”的单位应为 元 或 元/…（如 元/㎡），却是“{unit_text}”",
-                  f"money fact '{fid}' must be in 元 or 元/…")
+            r.err(
+                (*path, "unit"),
+                "unit",
+                f"金额事实“{fid}”的单位应为 元 或 元/…（如 元/㎡），却是“{unit_text}”",
+                f"money fact '{fid}' must be in 元 or 元/…",
+            )
             ok = False
     elif unit_text:
-        r.err((*path, "unit"), "fact", f"{TYPES[ftype]}类型的事实“{fid}”没有单位", f"a {ftype} fact has no unit")
+        r.err(
+            (*path, "unit"), "fact", f"{TYPES[ftype]}类型的事实“{fid}”没有单位", f"a {ftype} fact has no unit"
+        )
         ok = False
     places = {"count": 0, "money": 2}.get(ftype, 0)
     if ftype == "number":
         raw_places = spec.get("places", 2)
-        if isinstance(raw_places, bool) or not isinstance(raw_places, int) or not 0 <= raw_places <= MAX_PLACES:
-            r.err((*path, "places"), "fact", f"事实“{fid}”的小数位数 places 应为 0 到 {MAX_PLACES} 的整数",
-                  f"fact '{fid}': places must be a whole number from 0 to {MAX_PLACES}")
+        if (
+            isinstance(raw_places, bool)
+            or not isinstance(raw_places, int)
+            or not 0 <= raw_places <= MAX_PLACES
+        ):
+            r.err(
+                (*path, "places"),
+                "fact",
+                f"事实“{fid}”的小数位数 places 应为 0 到 {MAX_PLACES} 的整数",
+                f"fact '{fid}': places must be a whole number from 0 to {MAX_PLACES}",
+            )
             ok = False
         else:
             places = raw_places
     elif "places" in spec:
-        r.err((*path, "places"), "fact", f"只有 number 类型的事实可以写 places（“{fid}”是{TYPES[ftype]}）",
-              f"only number facts take places ('{fid}' is a {ftype})")
+        r.err(
+            (*path, "places"),
+            "fact",
+            f"只有 number 类型的事实可以写 places（“{fid}”是{TYPES[ftype]}）",
+            f"only number facts take places ('{fid}' is a {ftype})",
+        )
         ok = False
     choices: tuple[str, ...] = ()
     if ftype == "category":
         raw = spec.get("choices")
         if not isinstance(raw, list) or not raw or any(isinstance(c, dict | list) for c in raw):
-            r.err((*path, "choices"), "fact", f"类别事实“{fid}”需要可选值列表 choices，如 [简易, 普通, 精装]",
-                  f"category fact '{fid}' needs a list of choices")
+            r.err(
+                (*path, "choices"),
+                "fact",
+                f"类别事实“{fid}”需要可选值列表 choices，如 [简易, 普通, 精装]",
+                f"category fact '{fid}' needs a list of choices",
+            )
             ok = False
         else:
             choices = tuple(canonical(str(c)) for c in raw)
             if len(set(choices)) != len(choices):
-                r.err((*path, "choices"), "fact", f"类别事实“{fid}”的可选值重复", f"category fact '{fid}' repeats a choice")
+                r.err(
+                    (*path, "choices"),
+                    "fact",
+                    f"类别事实“{fid}”的可选值重复",
+                    f"category fact '{fid}' repeats a choice",
+                )
                 ok = False
     elif "choices" in spec:
-        r.err((*path, "choices"), "fact", f"只有 category 类型的事实可以写 choices（“{fid}”是{TYPES[ftype]}）",
-              f"only category facts take choices ('{fid}' is a {ftype})")
+        r.err(
+            (*path, "choices"),
+            "fact",
+            f"只有 category 类型的事实可以写 choices（“{fid}”是{TYPES[ftype]}）",
+            f"only category facts take choices ('{fid}' is a {ftype})",
+        )
         ok = False
-    bounds: dict[str, Decimal | None] = {"min": Decimal(0) if ftype in ("number", "count", "money") else None,
-                                         "max": None}
+    bounds: dict[str, Decimal | None] = {
+        "min": Decimal(0) if ftype in ("number", "count", "money") else None,
+        "max": None,
+    }
     for key in ("min", "max"):
         if key in spec:
             if ftype not in ("number", "count", "money"):
@@ -219,9 +280,20 @@ def _read_one(r: _Reader, fid: str, spec: Any, path: tuple[Any, ...]) -> FactDec
     if not ok:
         return None
     return FactDecl(
-        id=fid, label=label, type=ftype, unit=unit, unit_text=unit_text, places=places, required=required,
-        choices=choices, ref=str(spec.get("ref", "") or ""), level=level, minimum=lo, maximum=hi,
-        help=str(spec.get("help", "") or ""), src=r.src(path),
+        id=fid,
+        label=label,
+        type=ftype,
+        unit=unit,
+        unit_text=unit_text,
+        places=places,
+        required=required,
+        choices=choices,
+        ref=str(spec.get("ref", "") or ""),
+        level=level,
+        minimum=lo,
+        maximum=hi,
+        help=str(spec.get("help", "") or ""),
+        src=r.src(path),
     )
 
 
@@ -247,7 +319,9 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
             return True
         if text in ("0", "false", "no", "n", "否", "无", "0.0"):
             return False
-        raise FactValueError(f"{label}应填“是”或“否”，却是“{raw}”", f"{decl.id}: yes or no expected, got {raw!r}")
+        raise FactValueError(
+            f"{label}应填“是”或“否”，却是“{raw}”", f"{decl.id}: yes or no expected, got {raw!r}"
+        )
     if t == "date":
         if isinstance(raw, datetime):
             return raw.date()
@@ -256,16 +330,20 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
         try:
             return date.fromisoformat(str(raw).strip()[:10])
         except ValueError:
-            raise FactValueError(f"{label}应为日期（如 2025-06-30），却是“{raw}”",
-                                 f"{decl.id}: date expected (YYYY-MM-DD), got {raw!r}") from None
+            raise FactValueError(
+                f"{label}应为日期（如 2025-06-30），却是“{raw}”",
+                f"{decl.id}: date expected (YYYY-MM-DD), got {raw!r}",
+            ) from None
     if t == "category":
         value = canonical(str(raw))
         if value not in decl.choices:
             from anju.policy.facts import LABELS_ZH
 
             shown = "、".join(LABELS_ZH.get(c, c) for c in decl.choices)
-            raise FactValueError(f"{label}只能是{shown}之一，却是“{raw}”",
-                                 f"{decl.id}: one of {', '.join(decl.choices)} expected, got {raw!r}")
+            raise FactValueError(
+                f"{label}只能是{shown}之一，却是“{raw}”",
+                f"{decl.id}: one of {', '.join(decl.choices)} expected, got {raw!r}",
+            )
         return value
     if isinstance(raw, bool):
         raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{decl.id}: a number expected")
@@ -282,14 +360,19 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
         raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{decl.id}: a number expected, got {raw!r}")
     if d != d.quantize(Decimal(1).scaleb(-decl.places)) if decl.places else d != d.to_integral_value():
         what = "整数" if decl.places == 0 else f"最多 {decl.places} 位小数的数"
-        raise FactValueError(f"{label}应为{what}，却是“{raw}”",
-                             f"{decl.id}: at most {decl.places} decimals, got {raw!r}")
+        raise FactValueError(
+            f"{label}应为{what}，却是“{raw}”", f"{decl.id}: at most {decl.places} decimals, got {raw!r}"
+        )
     if decl.minimum is not None and d < decl.minimum:
-        raise FactValueError(f"{label}不能小于 {_plain(decl.minimum)}{unit}，却是“{raw}”",
-                             f"{decl.id}: must be at least {decl.minimum}")
+        raise FactValueError(
+            f"{label}不能小于 {_plain(decl.minimum)}{unit}，却是“{raw}”",
+            f"{decl.id}: must be at least {decl.minimum}",
+        )
     if decl.maximum is not None and d > decl.maximum:
-        raise FactValueError(f"{label}不能大于 {_plain(decl.maximum)}{unit}，却是“{raw}”",
-                             f"{decl.id}: must be at most {decl.maximum}")
+        raise FactValueError(
+            f"{label}不能大于 {_plain(decl.maximum)}{unit}，却是“{raw}”",
+            f"{decl.id}: must be at most {decl.maximum}",
+        )
     if abs(d) >= Decimal(10) ** 13:
         raise FactValueError(f"{label}过大：“{raw}”", f"{decl.id}: too large")
     return d.quantize(Decimal(1).scaleb(-decl.places))

@@ -59,7 +59,12 @@ items:
 
 def _h(code: str = "H1", **facts: Any) -> Household:
     return household_from_dict(
-        {"code": code, "block_code": "A", "buildings": [{"certificate_no": "C1", "legal_area": "80.50"}], "facts": facts}
+        {
+            "code": code,
+            "block_code": "A",
+            "buildings": [{"certificate_no": "C1", "legal_area": "80.50"}],
+            "facts": facts,
+        }
     )
 
 
@@ -75,7 +80,12 @@ def test_declared_facts_are_read_in_order_with_their_types() -> None:
     assert list(decls) == ["ac_units", "reward_area", "unit_price", "persons", "handover_on", "shop", "grade"]
     ac = decls["ac_units"]
     assert (ac.label, ac.type, ac.unit_text, ac.required, ac.ref, ac.maximum) == (
-        "空调数量", "count", "台", True, "第十二条", Decimal(20)
+        "空调数量",
+        "count",
+        "台",
+        True,
+        "第十二条",
+        Decimal(20),
     )
     assert ac.unit.dimensionless  # a counter word: a plain number to formulas
     assert str(decls["persons"].unit) == "人"
@@ -145,12 +155,24 @@ def test_values_are_typed_and_refused_with_the_label() -> None:
 
 def test_scalar_values_trace_and_sheet_in_words() -> None:
     c = load_policy(POLICY)
-    h = _h(ac_units=3, reward_area="12.5", unit_price="1234.56", persons=4, shop=True,
-           handover_on="2025-05-01", grade="精装")
+    h = _h(
+        ac_units=3,
+        reward_area="12.5",
+        unit_price="1234.56",
+        persons=4,
+        shop=True,
+        handover_on="2025-05-01",
+        grade="精装",
+    )
     r = evaluate(c, h, "cash")
     assert r.amounts() == {
-        "ac": 90000, "reward": 1250000, "rebuild": 9938208, "living": 600000, "shop": 500000,
-        "deco": 6440000, "fine": 10000,
+        "ac": 90000,
+        "reward": 1250000,
+        "rebuild": 9938208,
+        "living": 600000,
+        "shop": 500000,
+        "deco": 6440000,
+        "fine": 10000,
     }
     by = {i.id: i for i in r.items}
     assert by["ac"].basis == ["空调数量 3 台 × 空调移机费 300 元 = 900.00 元"]
@@ -166,7 +188,15 @@ def test_scalar_values_trace_and_sheet_in_words() -> None:
 def test_missing_optional_facts_read_as_zero_no_and_none() -> None:
     c = load_policy(POLICY)
     r = evaluate(c, _h(ac_units="2"), "cash")
-    assert r.amounts() == {"ac": 60000, "reward": 0, "rebuild": 0, "living": 0, "shop": 0, "deco": 0, "fine": 0}
+    assert r.amounts() == {
+        "ac": 60000,
+        "reward": 0,
+        "rebuild": 0,
+        "living": 0,
+        "shop": 0,
+        "deco": 0,
+        "fine": 0,
+    }
     by = {i.id: i for i in r.items}
     assert not by["reward"].applies and by["reward"].basis == ["不适用：没有认定奖励面积"]
     assert "缺少重置成新价，按 0 计 / missing unit_price, taken as 0" in r.warnings
@@ -222,7 +252,11 @@ def fact_households(draw: Any) -> list[Household]:
             Building(certificate_no=f"C{i}-{j}", legal_area=Decimal(draw(st.integers(0, 50000))).scaleb(-2))
             for j in range(draw(st.integers(0, 3)))
         )
-        out.append(Household(f"H{i}", "A", buildings=buildings, facts={k: v for k, v in facts.items() if v is not None}))
+        out.append(
+            Household(
+                f"H{i}", "A", buildings=buildings, facts={k: v for k, v in facts.items() if v is not None}
+            )
+        )
     return out
 
 

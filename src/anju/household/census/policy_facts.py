@@ -124,7 +124,9 @@ def read_fact_cells(data: bytes, filename: str, decls: Mapping[str, FactDecl]) -
     grid = _grid(data, filename)
     key = _norm_header(_KEY)
     out = FactCells()
-    header_index = next((i for i, row in enumerate(grid[:10]) if any(_norm_header(v) == key for v in row)), None)
+    header_index = next(
+        (i for i, row in enumerate(grid[:10]) if any(_norm_header(v) == key for v in row)), None
+    )
     if header_index is None:
         return out  # the census check reports the missing header
     headers = {}
@@ -163,7 +165,13 @@ def check_fact_cells(
     for d in decls.values():
         if d.required and d.id not in cells.columns and not correction:
             errors.append(
-                CellError(title, cells.header_row or None, fact_header(d), "", f"缺少方案要求的事实列“{fact_header(d)}”")
+                CellError(
+                    title,
+                    cells.header_row or None,
+                    fact_header(d),
+                    "",
+                    f"缺少方案要求的事实列“{fact_header(d)}”",
+                )
             )
     for row, code, raw in cells.rows:
         got: dict[str, str | None] = {}
@@ -178,7 +186,9 @@ def check_fact_cells(
                 continue
             if parsed is None:
                 if d.required and not correction:
-                    errors.append(CellError(title, row, fact_header(d), letter, f"缺少方案要求的事实：{d.label}"))
+                    errors.append(
+                        CellError(title, row, fact_header(d), letter, f"缺少方案要求的事实：{d.label}")
+                    )
                 continue
             got[d.id] = to_text(d, parsed)
         if got:
@@ -209,7 +219,9 @@ def write_fact_values(
         for h in session.scalars(
             select(Household)
             .where(
-                Household.project_id == project_id, Household.code.in_(codes[i : i + 900]), Household.voided_at.is_(None)
+                Household.project_id == project_id,
+                Household.code.in_(codes[i : i + 900]),
+                Household.voided_at.is_(None),
             )
             .order_by(Household.id)
             .with_for_update()
@@ -226,8 +238,15 @@ def write_fact_values(
             continue
         _touch(session, h)
         audit_service.record(
-            session, actor=actor, action="import", entity="household_fact", entity_id=h.id, project_id=project_id,
-            household_id=h.id, changes=changes, reason=reason,
+            session,
+            actor=actor,
+            action="import",
+            entity="household_fact",
+            entity_id=h.id,
+            project_id=project_id,
+            household_id=h.id,
+            changes=changes,
+            reason=reason,
         )
         changed += 1
     return changed

@@ -44,7 +44,9 @@ def policy_facts_of(session: Session, *, scope: DataScope, household_id: int) ->
     return _stored(session, [household_id]).get(household_id, {})
 
 
-def _stored(session: Session, household_ids: Iterable[int] | None, project_id: int | None = None) -> dict[int, dict[str, str]]:
+def _stored(
+    session: Session, household_ids: Iterable[int] | None, project_id: int | None = None
+) -> dict[int, dict[str, str]]:
     stmt = select(HouseholdFact.household_id, HouseholdFact.fact_id, HouseholdFact.value).where(
         HouseholdFact.value.is_not(None)
     )
@@ -71,9 +73,7 @@ def project_policy_facts(
     return _stored(session, household_ids, project_id)
 
 
-def policy_fact_values(
-    decls: Mapping[str, FactDecl], stored: Mapping[str, str]
-) -> list[dict[str, Any]]:
+def policy_fact_values(decls: Mapping[str, FactDecl], stored: Mapping[str, str]) -> list[dict[str, Any]]:
     """The rows of the household file's section: every declared fact with its label, unit, whether
     required, the stored text, the value in words and whether it is missing (required and absent)."""
     rows = []
@@ -111,7 +111,7 @@ def clean_policy_facts(
     values: dict[str, str | None] = {}
     errors: list[dict[str, str]] = []
     for key, raw in data.items():
-        fid = key[len(FACT_PREFIX):] if key.startswith(FACT_PREFIX) else key
+        fid = key[len(FACT_PREFIX) :] if key.startswith(FACT_PREFIX) else key
         d = decls.get(fid)
         if d is None:
             errors.append({"field": FACT_PREFIX + fid, "label": fid, "message": "方案没有声明这一事实"})
@@ -186,7 +186,13 @@ def set_policy_facts(
     changes = write_policy_facts(session, h, decls, values)
     if changes:
         _changed(
-            session, actor, h, action="update", entity="household_fact", entity_id=h.id, changes=changes,
+            session,
+            actor,
+            h,
+            action="update",
+            entity="household_fact",
+            entity_id=h.id,
+            changes=changes,
             reason=reason,
         )
     return changes

@@ -295,3 +295,32 @@ def test_kernel_equals_scalar_with_declared_facts(hs: list[Household]) -> None:
     from anju.policy.table import mark_missing
 
     _check_equal(c, hs, mark_missing(c.policy.facts, table, kernel))
+
+
+def test_cases_files_carry_declared_facts(tmp_path: Any) -> None:
+    from anju.policy.cases import run_cases
+
+    (tmp_path / "p.yaml").write_text(POLICY, encoding="utf-8")
+    cases = """\
+policy: p.yaml
+cases:
+  - name: 空调3台，认定面积12.5㎡
+    household: {code: H1, block_code: A, facts: {ac_units: 3, reward_area: "12.50", grade: 精装},
+                buildings: [{certificate_no: C1, legal_area: "80.50"}]}
+    # 3 台 × 300 = 900；12.50 × 1000 = 12,500；80.50 × 800 = 64,400；精装 100
+    expect: {ac: "900.00", reward: "12500.00", deco: "64400.00", fine: "100.00", total: "77900.00"}
+  - name: 未登记空调数量
+    household: {code: H2, block_code: A}
+    missing: [ac_units]
+  - name: 未登记空调数量，用例却期望金额
+    household: {code: H3, block_code: A}
+    expect: {ac: "0.00"}
+"""
+    (tmp_path / "p.cases.yaml").write_text(cases, encoding="utf-8")
+    report = run_cases(tmp_path / "p.cases.yaml")
+    assert [(o.name, o.passed) for o in report.outcomes] == [
+        ("空调3台，认定面积12.5㎡", True),
+        ("未登记空调数量", True),
+        ("未登记空调数量，用例却期望金额", False),
+    ]
+    assert report.outcomes[2].mismatches[0].startswith("缺少方案要求的事实：空调数量")

@@ -141,3 +141,21 @@ def test_household_page_section_form_and_history(world_app: tuple[TestClient, Wo
     history = client.get(f"/households/{hid}?tab=history").text
     text = re.sub(r"<[^>]+>", " ", history)
     assert "空调数量" in text and "2 台" in text and "认定奖励面积" in text and "入户核实" in text
+
+
+def test_whatif_names_the_households_not_computed(world_app: tuple[TestClient, World]) -> None:
+    client, world = world_app
+    token = _publish(client, world)
+    for hid in world.household_ids[1:]:
+        r = client.put(
+            f"/api/v1/households/{hid}/policy-facts",
+            json={"values": {"ac_units": 1}},
+            headers={"X-CSRF-Token": token},
+        )
+        assert r.status_code == 200, r.text
+    page = client.get(f"/projects/{world.project_id}/whatif")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", "", re.sub(r"<[^>]+>", "", page.text))
+    assert "以下各户缺少方案要求的事实，未计入测算（1）：H0001（缺少方案要求的事实：空调数量）" in text
+    # five households of 1 air conditioner at 300 yuan each
+    assert re.search(r'id="whatif-new-total">1,500\.00<', page.text)

@@ -358,6 +358,8 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
     unit = f" {decl.unit_text}" if decl.unit_text else ""
     if not d.is_finite():
         raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{decl.id}: a number expected, got {raw!r}")
+    if abs(d) >= Decimal(10) ** 13:  # before any rounding: a huge exponent would not fit the context
+        raise FactValueError(f"{label}过大：“{raw}”", f"{decl.id}: too large")
     if d != d.quantize(Decimal(1).scaleb(-decl.places)) if decl.places else d != d.to_integral_value():
         what = "整数" if decl.places == 0 else f"最多 {decl.places} 位小数的数"
         raise FactValueError(
@@ -373,8 +375,6 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
             f"{label}不能大于 {_plain(decl.maximum)}{unit}，却是“{raw}”",
             f"{decl.id}: must be at most {decl.maximum}",
         )
-    if abs(d) >= Decimal(10) ** 13:
-        raise FactValueError(f"{label}过大：“{raw}”", f"{decl.id}: too large")
     return d.quantize(Decimal(1).scaleb(-decl.places))
 
 

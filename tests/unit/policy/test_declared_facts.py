@@ -144,6 +144,9 @@ def test_values_are_typed_and_refused_with_the_label() -> None:
         ("shop", "也许", "实际经营应填“是”或“否”"),
         ("handover_on", "6月30日", "约定交房日应为日期"),
         ("grade", "豪装", "装修档次只能是简易、普通、精装之一"),
+        ("reward_area", "1e400", "认定奖励面积过大"),
+        ("ac_units", "1E-400", "空调数量应为整数"),
+        ("unit_price", Decimal("NaN"), "重置成新价应为数字"),
     ]:
         with pytest.raises(FactValueError) as exc:
             parse_value(d[fid], raw)

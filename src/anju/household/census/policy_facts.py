@@ -52,9 +52,7 @@ def fact_header(d: FactDecl) -> str:
 
 def _note(d: FactDecl) -> str:
     parts = [f"方案要求的事实（{d.type_zh}）"]
-    if d.type == "count":
-        parts.append("整数")
-    elif d.type == "number":
+    if d.type == "number":
         parts.append(f"最多 {d.places} 位小数")
     elif d.type == "money":
         parts.append("金额，最多两位小数")

@@ -355,6 +355,10 @@ class HouseholdTable:
         if hit is not None:
             return hit
         raw = self.facts_raw.get(decl.id) or [None] * self.n
+        fast = _int_fact_column(decl, raw) if decl.numeric else None
+        if fast is not None:
+            self._fact_cols[key] = fast
+            return fast
         typed = [lenient(decl, x) for x in raw]
         known = np.asarray([v is not None for v in typed], dtype=bool)
         if decl.numeric:
@@ -475,6 +479,27 @@ class BulkResult:
     def row(self, i: int) -> dict[str, int]:
         """Item id -> fen for household ``i``."""
         return {k: int(self.fen[k][i]) for k in self.item_ids}
+
+
+def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:
+    """A numeric fact given as whole numbers (the common case of counts, and of generated tables of
+    a million households), typed without a Python call per value; ``None`` when any value is not a
+    plain ``int``. The same values as :func:`anju.policy.declared.lenient` gives: out of the
+    declared bounds is unknown."""
+    if any(x is not None and type(x) is not int for x in raw):
+        return None
+    known = np.fromiter((x is not None for x in raw), dtype=bool, count=len(raw))
+    if any(x is not None and abs(x) >= 10**13 for x in raw):
+        return None  # leave huge values to the exact path (refused there)
+    vals = np.fromiter((0 if x is None else x for x in raw), dtype=I64, count=len(raw))
+    for bound, below in ((decl.minimum, False), (decl.maximum, True)):
+        if bound is None:
+            continue
+        if bound != bound.to_integral_value():
+            return None  # a fractional bound: the exact path decides
+        known &= (vals <= int(bound)) if below else (vals >= int(bound))
+    vals = np.where(known, vals * 10**decl.places, 0).astype(I64)
+    return vals, known
 
 
 def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: BulkResult) -> BulkResult:

@@ -239,7 +239,7 @@ def fact_households(draw: Any) -> list[Household]:
         facts: dict[str, Any] = {}
         pick = draw(st.integers(0, 9))
         facts["ac_units"] = (
-            None if pick == 0 else "x" if pick == 1 else draw(st.integers(0, 20))
+            None if pick == 0 else "x" if pick == 1 else draw(st.integers(-2, 24))
         )  # missing, invalid, valid
         for fid, strat in [
             ("reward_area", st.integers(0, 10**7).map(lambda v: str(Decimal(v).scaleb(-2)))),

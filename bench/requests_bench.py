@@ -12,8 +12,9 @@ once, 6% postponed, 3% rejected, 2% merged; the last 60 days still open in every
 timestamps text SQLAlchemy writes. Then ``anju serve`` on loopback and ``--clients`` keep-alive
 connections measure the public board (first page and deeper pages, no login), the indicators JSON
 (a random month of the last two years, by grid, community or department) and the open-request map.
-Once the request service has landed (wt-requests / wt-open311), add its list API and the Open311
-GET /requests to KINDS. Median and p95 go into bench/RESULTS.md with the machine line.
+Also the office's request list (JSON API by state or grid, and its HTML page) and Open311's GET
+/requests (a 90-day window) and GET /requests/{id} (JSON and XML). Median and p95 go into
+bench/RESULTS.md with the machine line.
 """
 
 from __future__ import annotations
@@ -200,6 +201,16 @@ def _generate(n: int, first: int, total: int, rng: random.Random, grids: list[tu
     return reqs, evs
 
 
+STATES = ("submitted", "dispatched", "in_progress", "published", "closed")
+FORMATS = ("json", "xml")
+
+
+def _window(rng: random.Random) -> tuple[str, str]:
+    """A 90-day window (Open311's longest) ending on a random day of the last two years."""
+    end = END - timedelta(days=rng.randint(0, 700))
+    return (end - timedelta(days=89)).strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")
+
+
 def build_database(n: int) -> str:
     """The cached SQLite file with ``n`` requests; its URL."""
     db_path = OUT / f"requests-bench-{n}.db"
@@ -272,6 +283,7 @@ def main() -> None:
     rng = random.Random(7)
     months = [f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13) if (y, m) <= (2026, 11)]
     groups = ("grid", "community", "department")
+    n_requests = args.requests
     kinds = {
         "public board, page 1": lambda: "/public/board",
         "public board, pages 2-50": lambda: f"/public/board?page={rng.randint(2, 50)}",
@@ -279,6 +291,23 @@ def main() -> None:
             f"/api/v1/service-requests/indicators?group={rng.choice(groups)}&month={rng.choice(months)}"
         ),
         "open-request map": lambda: "/api/v1/service-requests/open-map",
+        # the office's list: JSON API (a state, or a grid; then a deeper page by the keyset cursor)
+        # and its HTML page (open requests, newest first)
+        "request list API": lambda: (
+            f"/api/v1/service-requests?status={rng.choice(STATES)}&limit=50"
+            if rng.random() < 0.5
+            else f"/api/v1/service-requests?grid_id={rng.randint(1, 100)}&limit=50"
+        ),
+        "request list page": lambda: "/service-requests?tab=open",
+        # Open311 GeoReport v2: a 90-day window of the last two years, and one request by id
+        "Open311 GET requests": lambda: (
+            "/open311/v2/requests.json?start_date={}T00:00:00%2B08:00&end_date={}T00:00:00%2B08:00".format(
+                *_window(rng)
+            )
+        ),
+        "Open311 GET request": lambda: (
+            f"/open311/v2/requests/R{rng.randint(1, n_requests):08d}.{rng.choice(FORMATS)}"
+        ),
     }
     try:
         deadline = time.monotonic() + 60
@@ -326,8 +355,7 @@ def main() -> None:
         f"| all | {statistics.median(everything):.0f} ms | **{percentile(everything, 95):.0f} ms** |",
         "",
         f"Command: `.venv/bin/python bench/requests_bench.py --requests {args.requests} --clients {clients} "
-        f"--per-client {args.per_client} --workers {args.workers} --write-results`. The request list API and "
-        "Open311 GET /requests were not on main when this ran (wt-requests, wt-open311): not measured yet.",
+        f"--per-client {args.per_client} --workers {args.workers} --write-results`.",
         "",
     ]
     text = "\n".join(lines)

@@ -56,7 +56,9 @@ class ServerDatabase:
     def create(self) -> str:
         with self.admin.connect() as c:
             if self.backend == "mariadb":
-                c.execute(text(f"CREATE DATABASE {self.name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+                c.execute(
+                    text(f"CREATE DATABASE {self.name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                )
             else:
                 c.execute(text(f"CREATE DATABASE {self.name} ENCODING 'UTF8'"))
         return self.url
@@ -65,7 +67,8 @@ class ServerDatabase:
         with self.admin.connect() as c:
             if self.backend == "postgres":
                 c.execute(
-                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": self.name}
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                    {"n": self.name},
                 )
             c.execute(text(f"DROP DATABASE IF EXISTS {self.name}"))
         self.admin.dispose()
@@ -152,6 +155,9 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("ANJU_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ANJU_ENV", "test")
     monkeypatch.delenv("ANJU_DATABASE_URL", raising=False)
+    # tests file many public requests from one test client: the per-address limit has its own test
+    monkeypatch.setenv("ANJU_PUBLIC_REQUESTS_PER_HOUR", "0")
+    monkeypatch.setenv("ANJU_PUBLIC_REQUESTS_PER_DAY", "0")
     get_settings.cache_clear()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()

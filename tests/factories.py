@@ -59,18 +59,30 @@ def build_world(db: Session, *, households: int = 6, code: str = "P1") -> World:
             actor=ACTOR,
             scope=identity_service.DataScope.everything(),
             household_id=h.id,
-            data={"name": h.head_name, "relation": "户主", "id_number": id_number(i + 1), "phone": "13800000000"},
+            data={
+                "name": h.head_name,
+                "relation": "户主",
+                "id_number": id_number(i + 1),
+                "phone": "13800000000",
+            },
         )
         household_service.add_building(
             db,
             actor=ACTOR,
             scope=identity_service.DataScope.everything(),
             household_id=h.id,
-            data={"certificate_no": f"Z{i + 1:05d}", "structure": "砖混", "use": "住宅", "legal_area": "88.50"},
+            data={
+                "certificate_no": f"Z{i + 1:05d}",
+                "structure": "砖混",
+                "use": "住宅",
+                "legal_area": "88.50",
+            },
         )
         hids.append(h.id)
         mids.append(m.id)
-    world = World(project_id=p.id, block_ids={"E": east.id, "W": west.id}, household_ids=hids, member_ids=mids)
+    world = World(
+        project_id=p.id, block_ids={"E": east.id, "W": west.id}, household_ids=hids, member_ids=mids
+    )
     team = identity_service.create_team(db, actor=ACTOR, project_id=p.id, name="第一专班")
     world.team_id = team.id
     for role in Role:
@@ -89,7 +101,12 @@ def build_world(db: Session, *, households: int = 6, code: str = "P1") -> World:
         db, actor=ACTOR, household_ids=hids[2:4], team_id=team.id, user_id=None, on=date(2026, 11, 1)
     )
     identity_service.assign_households(
-        db, actor=ACTOR, household_ids=hids[:2], team_id=team.id, user_id=world.users["team_member"], on=date(2026, 11, 1)
+        db,
+        actor=ACTOR,
+        household_ids=hids[:2],
+        team_id=team.id,
+        user_id=world.users["team_member"],
+        on=date(2026, 11, 1),
     )
     world.assigned = hids[:2]
     return world

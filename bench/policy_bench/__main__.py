@@ -63,11 +63,17 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
     vocab = {w: i for i, w in enumerate(words)}
     clock = date(2025, 4, 1).toordinal()
     sign = np.where(rng.random(n) < 0.9, clock + rng.integers(-5, 70, n), 0).astype(I64)
-    vac = np.where((sign > 0) & (rng.random(n) < 0.7), date(2025, 5, 20).toordinal() + rng.integers(0, 45, n), 0)
+    vac = np.where(
+        (sign > 0) & (rng.random(n) < 0.7), date(2025, 5, 20).toordinal() + rng.integers(0, 45, n), 0
+    )
     nb = rng.integers(1, 4, n)
     m = int(nb.sum())
-    st_codes = np.asarray([vocab[w] for w in ("brick_concrete", "brick_wood", "simple", "steel_concrete")], dtype=I64)
-    use_codes = np.asarray([vocab[w] for w in ("residential", "residential", "residential", "business")], dtype=I64)
+    st_codes = np.asarray(
+        [vocab[w] for w in ("brick_concrete", "brick_wood", "simple", "steel_concrete")], dtype=I64
+    )
+    use_codes = np.asarray(
+        [vocab[w] for w in ("residential", "residential", "residential", "business")], dtype=I64
+    )
     bcols = {
         "legal_area": rng.integers(800, 20000, m).astype(I64),
         "unregistered_area": rng.integers(0, 3000, m).astype(I64),
@@ -111,12 +117,15 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
         homestead_year=np.zeros(n, dtype=I64),
         buildings=_elements(nb, bcols),
         members=_elements(nm, mcols),
-        tenants=_elements(np.zeros(n, dtype=I64), {"area": np.zeros(0, dtype=I64), "kind": np.zeros(0, dtype=I64)}),
+        tenants=_elements(
+            np.zeros(n, dtype=I64), {"area": np.zeros(0, dtype=I64), "kind": np.zeros(0, dtype=I64)}
+        ),
     )
 
 
-def scalar_run(c: Checked, table: HouseholdTable, idx: Any, group: GroupFacts, option: str,
-               resolved: Resolved) -> tuple[float, list[dict[str, int]]]:
+def scalar_run(
+    c: Checked, table: HouseholdTable, idx: Any, group: GroupFacts, option: str, resolved: Resolved
+) -> tuple[float, list[dict[str, int]]]:
     """Evaluate households ``idx`` one by one; returns seconds spent evaluating and the amounts."""
     hs = [table.household(int(i)) for i in idx]
     as_of = c.policy.meta.effective_on
@@ -134,8 +143,10 @@ def machine() -> str:
         model = m.group(1).strip() if m else ""
     except OSError:
         pass
-    return (f"CPU: {model or platform.processor()} · {os.cpu_count()} cores · Python {platform.python_version()}"
-            f" · numpy {np.__version__}")
+    return (
+        f"CPU: {model or platform.processor()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+        f" · numpy {np.__version__}"
+    )
 
 
 def best_of(k: int, f: Any) -> tuple[float, float, Any]:
@@ -157,8 +168,9 @@ def main() -> None:
     ap.add_argument("--verify", default="50000", help="households cross-checked against scalar, or 'all'")
     ap.add_argument("--option", default="cash")
     ap.add_argument("--threads", type=int, default=2, help="threads of the numba kernel")
-    ap.add_argument("--repeat", type=int, default=11,
-                    help="timed runs of the kernel (best and median are reported)")
+    ap.add_argument(
+        "--repeat", type=int, default=11, help="timed runs of the kernel (best and median are reported)"
+    )
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
@@ -168,8 +180,10 @@ def main() -> None:
     t0 = time.perf_counter()
     table = synthetic(args.households)
     group = table.group_facts()
-    print(f"synthetic data: {table.n:,} households, {table.buildings.size:,} certificates, "
-          f"{table.members.size:,} members ({time.perf_counter() - t0:.1f}s)")
+    print(
+        f"synthetic data: {table.n:,} households, {table.buildings.size:,} certificates, "
+        f"{table.members.size:,} members ({time.perf_counter() - t0:.1f}s)"
+    )
 
     # numba kernel: generate + compile once (reported separately), warm up, then time the whole
     # evaluate_bulk call (kernel generation, argument arrays, output allocation, kernel, checks).
@@ -183,13 +197,18 @@ def main() -> None:
         raise SystemExit(f"kernel not usable: {prepared}")
     jit.compile_kernel(prepared, table.n)
     compile_s = time.perf_counter() - t0
-    print(f"kernel: generated and JIT-compiled in {compile_s:.1f}s ({len(prepared.source.splitlines())} lines)")
+    print(
+        f"kernel: generated and JIT-compiled in {compile_s:.1f}s ({len(prepared.source.splitlines())} lines)"
+    )
     evaluate_bulk(c, table, args.option, None, group, jit=True)  # warm-up
     kernel_s, kernel_med, kernel = best_of(
-        args.repeat, lambda: evaluate_bulk(c, table, args.option, None, group, jit=True))
+        args.repeat, lambda: evaluate_bulk(c, table, args.option, None, group, jit=True)
+    )
     kernel_rate = table.n / kernel_s
-    print(f"numba kernel ({threads} threads): {kernel_s * 1000:.1f} ms (best of {args.repeat}; median "
-          f"{kernel_med * 1000:.1f} ms) -> {kernel_rate:,.0f} households/s")
+    print(
+        f"numba kernel ({threads} threads): {kernel_s * 1000:.1f} ms (best of {args.repeat}; median "
+        f"{kernel_med * 1000:.1f} ms) -> {kernel_rate:,.0f} households/s"
+    )
     gen_s, _, _ = best_of(args.repeat, lambda: jit.prepare(c, table, args.option, None, group))
     print(f"of which kernel source and arguments per call: {gen_s * 1000:.1f} ms")
 
@@ -204,8 +223,10 @@ def main() -> None:
     scalar_s, _ = scalar_run(c, table, sample, group, args.option, resolved)
     scalar_rate = len(sample) / scalar_s
     print(f"scalar: {len(sample):,} households in {scalar_s:.2f}s -> {scalar_rate:,.0f} households/s")
-    print(f"ratios: kernel/scalar {kernel_rate / scalar_rate:,.0f}x, numpy/scalar {bulk_rate / scalar_rate:,.0f}x, "
-          f"kernel/numpy {kernel_rate / bulk_rate:.1f}x")
+    print(
+        f"ratios: kernel/scalar {kernel_rate / scalar_rate:,.0f}x, numpy/scalar {bulk_rate / scalar_rate:,.0f}x, "
+        f"kernel/numpy {kernel_rate / bulk_rate:.1f}x"
+    )
 
     # Kernel vs numpy: every household, every item (vectorised).
     same = np.ones(table.n, dtype=bool)
@@ -214,8 +235,11 @@ def main() -> None:
     differ_numpy = int(table.n - same.sum())
     print(f"kernel vs numpy, all {table.n:,} households: {differ_numpy} differ")
 
-    verify_idx = np.arange(table.n) if args.verify == "all" else np.sort(
-        rng.choice(table.n, size=min(int(args.verify), table.n), replace=False))
+    verify_idx = (
+        np.arange(table.n)
+        if args.verify == "all"
+        else np.sort(rng.choice(table.n, size=min(int(args.verify), table.n), replace=False))
+    )
     differ = 0
     differ_bulk = 0
     for chunk in np.array_split(verify_idx, max(1, len(verify_idx) // 5000)):
@@ -225,7 +249,9 @@ def main() -> None:
                 differ += 1
             if bulk.row(i) != a:
                 differ_bulk += 1
-    print(f"verified {len(verify_idx):,} households against scalar: kernel {differ} differ, numpy {differ_bulk} differ")
+    print(
+        f"verified {len(verify_idx):,} households against scalar: kernel {differ} differ, numpy {differ_bulk} differ"
+    )
 
     small = synthetic(2_300, seed=11)
     sgroup = small.group_facts()
@@ -244,8 +270,10 @@ def main() -> None:
         wt_np.append(time.perf_counter() - t0)
     whatif_ms = statistics.median(wt[10:]) * 1000
     whatif_np_ms = statistics.median(wt_np[10:]) * 1000
-    print(f"what-if on 2,300 households (re-check + bulk + budget/deltas/distribution): median {whatif_ms:.1f} ms "
-          f"with the kernel, {whatif_np_ms:.1f} ms with numpy")
+    print(
+        f"what-if on 2,300 households (re-check + bulk + budget/deltas/distribution): median {whatif_ms:.1f} ms "
+        f"with the kernel, {whatif_np_ms:.1f} ms with numpy"
+    )
 
     load_after = os.getloadavg()[0]
     info = machine()

@@ -14,17 +14,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('outcome', sa.String(length=16), server_default='', nullable=False))
+    with op.batch_alter_table("login_attempt", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outcome", sa.String(length=16), server_default="", nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
-        batch_op.drop_column('outcome')
+    with op.batch_alter_table("login_attempt", schema=None) as batch_op:
+        batch_op.drop_column("outcome")

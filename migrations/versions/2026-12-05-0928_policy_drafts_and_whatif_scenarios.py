@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import mysql
 
 import anju.db.base
 
 revision = "0011"
-down_revision = '0010'
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,6 @@ from alembic import op
 
 import anju.db.base
 
-
 revision = "0017"
 down_revision = "0015"
 branch_labels = None

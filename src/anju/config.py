@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     login_account_max_failures: int = 20
     login_trusted_days: int = 30
     page_size: int = 20
+    # Residents file requests without an account (/public/requests/new, Open311 POST excluded: it
+    # has API keys): at most this many per network address per hour and per day (0 = no limit).
+    public_requests_per_hour: int = 5
+    public_requests_per_day: int = 20
     map_tile_url: str = ""  # optional; offices often sit on an intranet
     max_upload_mb: int = 50
     # Upload inspection (anju.core.uploads, docs/operator.md "Uploads"): every upload is checked by

@@ -81,7 +81,7 @@ class Conflict(DomainError):
 
 
 class TooManyAttempts(DomainError):
-    """Login throttling."""
+    """Login throttling, or too many public requests from one address."""
 
     code = "too_many_attempts"
     http_status = 429

@@ -155,6 +155,18 @@ def create_app() -> FastAPI:
 
     app.include_router(time_bank_api.router, prefix="/api/v1")
     app.include_router(time_bank_pages.router)
+    from anju.time_bank import volunteer_pages as time_bank_volunteer_pages
+
+    app.include_router(time_bank_volunteer_pages.router)
+    from anju.time_bank import moral_pages as time_bank_moral_pages
+
+    app.include_router(time_bank_moral_pages.router)
+    # pages of the five-order loop: the office's list, request and forms; residents' phone pages
+    from anju.service_request import pages as request_pages
+    from anju.service_request import public_pages as request_public_pages
+
+    app.include_router(request_pages.router)
+    app.include_router(request_public_pages.router)
     # Open311 GeoReport v2 (#14 item 4): public, its own error format, POST by api_key
     from anju.service_request import open311_api
 

@@ -112,7 +112,9 @@ def test_bad_dates_and_unknown_projects(client_as: ClientAs) -> None:
     early = client.get(f"/api/v1/projects/{pid}/progress?on=0001-01-01").json()
     assert early["totals"]["surveyed"] == 0 and early["days_since_launch"] == 0
     late = client.get(f"/api/v1/projects/{pid}/progress?on=9999-12-31&concerns_from=0001-01-01").json()
-    assert late["totals"]["signed"] == 2 and late["schedule"]["days_left"] == 0 and late["schedule"]["overdue"]
+    assert (
+        late["totals"]["signed"] == 2 and late["schedule"]["days_left"] == 0 and late["schedule"]["overdue"]
+    )
     series = client.get(f"/api/v1/projects/{pid}/progress/daily?until=9999-12-31").json()
     assert len(series["days"]) == 1000 and series["days"][-1] == "9999-12-31"
     assert client.get(f"/api/v1/projects/{pid}/progress/daily?until=0001-01-01").json()["days"] == [

@@ -58,7 +58,11 @@ def test_calculation_api_page_and_pdf(world_app: tuple[TestClient, World], tmp_p
     assert body["total_fen"] == 103_187_450 and body["policy_version"] == 1
     assert {i["id"]: i["amount_fen"] for i in body["items"]}["house_value"] == 92_925_000
     page = client.get(f"/households/{hid}/calc")
-    assert page.status_code == 200 and "1,031,874.50" in page.text and "壹佰零叁万壹仟捌佰柒拾肆元伍角" in page.text
+    assert (
+        page.status_code == 200
+        and "1,031,874.50" in page.text
+        and "壹佰零叁万壹仟捌佰柒拾肆元伍角" in page.text
+    )
     pdf = client.get(f"/households/{hid}/calc.pdf", params={"option": "cash"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     path = tmp_path / "sheet.pdf"
@@ -71,7 +75,9 @@ def test_calculation_api_page_and_pdf(world_app: tuple[TestClient, World], tmp_p
 def test_whatif_page_and_permission(world_app: tuple[TestClient, World]) -> None:
     client, world = world_app
     _publish(client, world)
-    r = client.get(f"/projects/{world.project_id}/whatif", params={"option": "cash", "k.relocation_rate": "25"})
+    r = client.get(
+        f"/projects/{world.project_id}/whatif", params={"option": "cash", "k.relocation_rate": "25"}
+    )
     assert r.status_code == 200
     # 6 households × 88.50 ㎡ × 10 元 more relocation
     assert "5,310.00" in r.text
@@ -84,10 +90,13 @@ def test_version_diff_page_lists_changed_parameter(world_app: tuple[TestClient, 
     _publish(client, world)
     token = login(client, "case_officer")
     amended = SOURCE.replace(
-        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15", "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18"
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 15",
+        "relocation_rate: {label: 搬迁费, unit: 元/㎡, value: 18",
     )
     r = client.post(
-        f"/api/v1/projects/{world.project_id}/policies", json={"source": amended}, headers={"X-CSRF-Token": token}
+        f"/api/v1/projects/{world.project_id}/policies",
+        json={"source": amended},
+        headers={"X-CSRF-Token": token},
     )
     assert r.status_code == 201 and r.json()["version"] == 2
     page = client.get(f"/projects/{world.project_id}/policy/diff", params={"old": 1, "new": 2})
@@ -99,7 +108,11 @@ def test_swap_settlement_trial_on_the_calculation_page(world_app: tuple[TestClie
     client, world = world_app
     token = login(client, "case_officer")
     rural = (POLICY_DIR / "rural.yaml").read_text(encoding="utf-8")
-    r = client.post(f"/api/v1/projects/{world.project_id}/policies", json={"source": rural}, headers={"X-CSRF-Token": token})
+    r = client.post(
+        f"/api/v1/projects/{world.project_id}/policies",
+        json={"source": rural},
+        headers={"X-CSRF-Token": token},
+    )
     assert r.status_code == 201
     hid = world.household_ids[0]
     # H0001: 1 resettlement-undetermined member -> 0 persons, entitled area = 10 ㎡ improvement only.

@@ -521,5 +521,7 @@ def test_a_body_that_cannot_be_parsed_is_a_422_in_chinese(app: App) -> None:
     body = r.json()
     assert body["code"] == "validation_failed"
     assert body["message"] == "请求参数有误：请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"
-    assert body["details"] == [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}]
+    assert body["details"] == [
+        {"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}
+    ]
     assert row_counts() == before

@@ -47,13 +47,21 @@ def test_name_and_plan_of_a_flat_type(client_as: ClientAs) -> None:
     before = audit_count()
     for name, data, declared in (
         ("plan.png", b"%PDF-1.4 not an image", "image/png"),
-        ("plan.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+        (
+            "plan.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "image/svg+xml",
+        ),
     ):
         bad = client.put(
-            f"/api/v1/flat-types/{a}/plan", files={"file": (name, data, declared)}, headers={"X-CSRF-Token": csrf}
+            f"/api/v1/flat-types/{a}/plan",
+            files={"file": (name, data, declared)},
+            headers={"X-CSRF-Token": csrf},
         )
         assert bad.status_code in (415, 422), bad.text
-    long_name = client.patch(f"/api/v1/flat-types/{a}", json={"name": "长" * 65}, headers={"X-CSRF-Token": csrf})
+    long_name = client.patch(
+        f"/api/v1/flat-types/{a}", json={"name": "长" * 65}, headers={"X-CSRF-Token": csrf}
+    )
     assert long_name.status_code == 422
     assert audit_count() == before and client.get(f"/api/v1/flat-types/{a}/plan").content == PNG
 

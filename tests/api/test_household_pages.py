@@ -34,7 +34,9 @@ def test_block_filter_from_the_form(client_as: Callable[[str], tuple[TestClient,
     r = client.get(url, params={"block_id": str(world.block_ids["W"]), "status": ""}, headers=HTMX)
     assert r.status_code == 200
     assert [n for n in ("张建国", "李秀英", "王志强", "刘桂兰", "陈国华", "杨丽娟") if n in r.text] == [
-        "李秀英", "刘桂兰", "杨丽娟",
+        "李秀英",
+        "刘桂兰",
+        "杨丽娟",
     ]
     # a malformed block id is ignored rather than an error page
     r = client.get(url, params={"block_id": "abc"})
@@ -73,8 +75,15 @@ def test_history_labels_fields_by_entity_and_shows_words_not_codes(
         ("类型", "企业"),
     ]:
         assert _after(label, value) in html, (label, value)
-    for wrong in ("承租人：<span class=\"after\">张建国", "宅基地证号", "brick_concrete", "residential",
-                  ">surveyed<", ">False<", ">enterprise<"):
+    for wrong in (
+        '承租人：<span class="after">张建国',
+        "宅基地证号",
+        "brick_concrete",
+        "residential",
+        ">surveyed<",
+        ">False<",
+        ">enterprise<",
+    ):
         assert wrong not in html, wrong
 
 
@@ -126,13 +135,21 @@ def test_a_stale_edit_form_is_refused_with_who_changed_it(
     version = int(re.search(r'name="version" value="(\d+)"', form).group(1))  # type: ignore[union-attr]
     # someone else saves first
     r = client.patch(
-        f"/api/v1/households/{hid}", json={"remark": "先保存的", "version": version}, headers={"X-CSRF-Token": csrf}
+        f"/api/v1/households/{hid}",
+        json={"remark": "先保存的", "version": version},
+        headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 200 and r.json()["version"] == version + 1
     r = client.post(
         f"/households/{hid}/edit",
-        data={"csrf_token": page_csrf(form), "version": str(version), "head_name": "张建国", "address": "青溪路1号",
-              "code": "H0001", "remark": "后保存的"},
+        data={
+            "csrf_token": page_csrf(form),
+            "version": str(version),
+            "head_name": "张建国",
+            "address": "青溪路1号",
+            "code": "H0001",
+            "remark": "后保存的",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 409

@@ -15,7 +15,8 @@ def test_login_form_list_detail_edit_history(world_app: tuple[TestClient, World]
     r = client.get("/login")
     token = page_csrf(r.text)
     r = client.post(
-        "/login", data={"username": "case_officer", "password": PASSWORD, "csrf_token": token, "next": "/projects"},
+        "/login",
+        data={"username": "case_officer", "password": PASSWORD, "csrf_token": token, "next": "/projects"},
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -30,8 +31,14 @@ def test_login_form_list_detail_edit_history(world_app: tuple[TestClient, World]
     token = page_csrf(r.text)
     r = client.post(
         f"/members/{world.member_ids[0]}/edit",
-        data={"csrf_token": token, "name": "张建国", "relation": "户主", "id_number": "", "phone": "13912340000",
-              "reason": "户主更换手机"},
+        data={
+            "csrf_token": token,
+            "name": "张建国",
+            "relation": "户主",
+            "id_number": "",
+            "phone": "13912340000",
+            "reason": "户主更换手机",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -42,7 +49,9 @@ def test_login_form_list_detail_edit_history(world_app: tuple[TestClient, World]
 def test_form_errors_name_fields_in_chinese(world_app: tuple[TestClient, World]) -> None:
     client, world = world_app
     r = client.get("/login")
-    client.post("/login", data={"username": "case_officer", "password": PASSWORD, "csrf_token": page_csrf(r.text)})
+    client.post(
+        "/login", data={"username": "case_officer", "password": PASSWORD, "csrf_token": page_csrf(r.text)}
+    )
     r = client.get(f"/households/{world.household_ids[0]}/buildings/new")
     r = client.post(
         f"/households/{world.household_ids[0]}/buildings",

@@ -39,7 +39,9 @@ def household_list_url(server: Server) -> str:
     return f"{server.url}/projects/{server.world['project_id']}/households"
 
 
-def test_acceptance_search_open_edit_phone_and_see_history(server: Server, open_page: OpenPage, shots: Shots) -> None:
+def test_acceptance_search_open_edit_phone_and_see_history(
+    server: Server, open_page: OpenPage, shots: Shots
+) -> None:
     page = open_page(1366, 768)
     page.goto(server.url + "/projects")
     page.wait_for_url(re.compile(r".*/login\?next=.*"))
@@ -66,7 +68,14 @@ def test_acceptance_search_open_edit_phone_and_see_history(server: Server, open_
     follow(page, "#household-table >> text=王志强", r".*/households/\d+$")
     assert page.locator("h1").inner_text().startswith("王志强")
     assert page.locator("nav.tabs").inner_text().split("\n") == [
-        "基本信息", "家庭成员 (1)", "房屋 (1)", "承租人 (0)", "附件 (0)", "修改记录", "协议", "攻坚",
+        "基本信息",
+        "家庭成员 (1)",
+        "房屋 (1)",
+        "承租人 (0)",
+        "附件 (0)",
+        "修改记录",
+        "协议",
+        "攻坚",
     ]
     shots(page, "04-detail")
 
@@ -87,7 +96,9 @@ def test_acceptance_search_open_edit_phone_and_see_history(server: Server, open_
     shots(page, "06-history")
 
 
-def test_team_member_sees_only_their_two_households(server: Server, open_page: OpenPage, shots: Shots) -> None:
+def test_team_member_sees_only_their_two_households(
+    server: Server, open_page: OpenPage, shots: Shots
+) -> None:
     page = open_page(1366, 768)
     login(page, server, "team_member")
     page.goto(household_list_url(server))
@@ -134,11 +145,15 @@ def test_layout_has_no_horizontal_overflow(
         assert toggle.inner_text() == "☰"
         assert page.evaluate("document.querySelector('nav.sidenav').getBoundingClientRect().right") <= 0
         toggle.click()
-        page.wait_for_function("() => document.querySelector('nav.sidenav').getBoundingClientRect().left >= 0")
+        page.wait_for_function(
+            "() => document.querySelector('nav.sidenav').getBoundingClientRect().left >= 0"
+        )
         assert nav.locator("text=一户一档").is_visible()
         shots(page, f"09-phone-nav-open-{width}x{height}")
         toggle.click()
-        page.wait_for_function("() => document.querySelector('nav.sidenav').getBoundingClientRect().right <= 0")
+        page.wait_for_function(
+            "() => document.querySelector('nav.sidenav').getBoundingClientRect().right <= 0"
+        )
     else:
         assert not toggle.is_visible()
         box = nav.bounding_box()

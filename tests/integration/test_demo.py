@@ -110,6 +110,7 @@ def test_small_demo(db: Session) -> None:
     _housing_is_populated(db, rural.id, shanty.id, result.housing)
     _group_facts_kept_by_the_campaign_are_the_stored_ones(db, rural.id)
     _time_bank_is_populated(db)
+    _check_demo_requests(db, result)
 
 
 def _time_bank_is_populated(db: Session) -> None:
@@ -227,6 +228,40 @@ def _campaign_is_populated(db: Session, rural_id: int, shanty_id: int, today: da
     _check_demo_grids(db)
 
 
+def _check_demo_requests(db: Session, result: generator.DemoResult) -> None:
+    """The request catalogue, bumen acting for every department, a year of requests (40 at this
+    scale) through the services: closed ones rated, some still open, merges, the 2026 calendar."""
+    from anju.service_request import service as request_service
+    from anju.service_request.models import DepartmentMember, RequestEvent, ServiceRequest
+    from anju.service_request.service import calendar as work_calendar
+
+    counts = request_service.status_counts(db)
+    assert sum(counts.values()) == db.scalar(select(func.count()).select_from(ServiceRequest)) >= 40
+    assert counts == result.requests.by_status
+    assert (
+        counts["closed"] > 0
+        and sum(counts[s] for s in ("submitted", "dispatched", "in_progress", "published")) > 0
+    )
+    assert counts["merged"] == result.requests.detours.get("merged", 0) > 0
+    assert len(request_service.active_categories(db)) == 12
+    bumen = identity_service.get_user_by_username(db, "bumen")
+    assert (
+        db.scalar(
+            select(func.count()).select_from(DepartmentMember).where(DepartmentMember.user_id == bumen.id)
+        )
+        == 8
+    )
+    rated = db.scalars(select(ServiceRequest.rating).where(ServiceRequest.status == "closed")).all()
+    assert rated and all(r is None or 1 <= r <= 5 for r in rated)
+    # every request's history starts with its submission
+    firsts = db.execute(
+        select(RequestEvent.request_id, func.min(RequestEvent.id)).group_by(RequestEvent.request_id)
+    ).all()
+    assert {db.get(RequestEvent, e).action for _, e in firsts} == {"submit"}
+    cal = work_calendar.calendar(db)
+    assert date(2026, 10, 1) in cal.holidays and date(2026, 10, 10) in cal.workdays
+
+
 def _check_demo_grids(db: Session) -> None:
     """11 communities, 82 grids with boundaries that do not overlap (each grid's centroid lies in
     that grid only), a grid worker for every grid, buildings with leaders, mediation cases."""
@@ -244,7 +279,9 @@ def _check_demo_grids(db: Session) -> None:
         assert card.grid.households == card.building_households > 0
     assert len({c.grid.worker_user_id for c in cards}) == 11
     leaders = [b for c in cards for b in c.buildings]
-    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(leaders)
+    assert all(b.leader_name for b in leaders) and 0 < sum(b.leader_party_member for b in leaders) < len(
+        leaders
+    )
     cases = grid_service.list_cases(db)
     assert (len(cases), sum(c.status == "closed" for c in cases)) == (7, 5)
     assert {c.outcome for c in cases} == {"", "success", "partial", "failed", "transferred"}

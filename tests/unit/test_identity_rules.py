@@ -20,15 +20,36 @@ from anju.identity.rules import (
 def test_auditor_holds_no_write_permission() -> None:
     assert ROLE_PERMISSIONS[Role.AUDITOR] & WRITE_PERMISSIONS == frozenset()
     # ...but reads everything, and verifies the chain
-    assert {Permission.HOUSEHOLD_READ, Permission.AUDIT_READ, Permission.AUDIT_VERIFY, Permission.PII_READ} <= (
-        ROLE_PERMISSIONS[Role.AUDITOR]
-    )
+    assert {
+        Permission.HOUSEHOLD_READ,
+        Permission.AUDIT_READ,
+        Permission.AUDIT_VERIFY,
+        Permission.PII_READ,
+    } <= (ROLE_PERMISSIONS[Role.AUDITOR])
     assert ROLE_SCOPE[Role.AUDITOR] is ScopeKind.ALL
 
 
 def test_write_permissions_are_every_permission_that_changes_something() -> None:
     # A new permission named *.write / *.import / *.manage / *.publish must be listed as a write.
-    verbs = ("write", "import", "manage", "publish", "approve", "sign", "pay", "prepare", "operate", "undo", "delete", "void", "submit", "accept", "handle", "confirm", "review")
+    verbs = (
+        "write",
+        "import",
+        "manage",
+        "publish",
+        "approve",
+        "sign",
+        "pay",
+        "prepare",
+        "operate",
+        "undo",
+        "delete",
+        "void",
+        "submit",
+        "accept",
+        "handle",
+        "confirm",
+        "review",
+    )
     changing = {p for p in Permission if p.value.rsplit(".", 1)[-1] in verbs}
     assert changing == set(WRITE_PERMISSIONS)
 

@@ -189,7 +189,10 @@ class Receivable(IdMixin, VersionMixin, Base):
     all is in); an untouched receivable is cancelled (with a reason) when its cause is undone."""
 
     __tablename__ = "receivable"
-    __table_args__ = (Index("ix_receivable_household", "household_id"), Index("ix_receivable_project", "project_id"))
+    __table_args__ = (
+        Index("ix_receivable_household", "household_id"),
+        Index("ix_receivable_project", "project_id"),
+    )
 
     agreement_id: Mapped[int] = mapped_column(BigId, ForeignKey("agreement.id"))
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))

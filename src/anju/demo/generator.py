@@ -87,6 +87,7 @@ class DemoResult:
     members: int = 0
     buildings: int = 0
     housing: demo_housing.DemoHousing | None = None
+    requests: Any = None  # demo.requests.RequestsBuilt (imported lazily with that part)
 
 
 class _Names:
@@ -654,6 +655,14 @@ def build_demo(
         progress("时间银行", 0, 1)
     demo_time_bank.build_time_bank(
         session, actor=actor, rng=random.Random(seed + 14), today=today, scale=scale
+    )
+    # a year of residents' requests through the five orders (issue #14 items 2-3)
+    from anju.demo import requests as demo_requests
+
+    if progress:
+        progress("居民诉求", 0, 1)
+    result.requests = demo_requests.build_requests(
+        session, actor=actor, rng=random.Random(seed + 15), today=today, scale=scale
     )
     session.flush()
     return result

@@ -34,7 +34,10 @@ SearchQuery = Annotated[
     str,
     Query(
         description="户号、姓名、地址（按身份证号查询请用 POST …/households/search）",
-        json_schema_extra={"pattern": f"^(?:[^{_C}\\d]|\\d(?: *\\d){{0,13}} *(?:[^{_C}\\d ]|$))*$", "maxLength": 2000},
+        json_schema_extra={
+            "pattern": f"^(?:[^{_C}\\d]|\\d(?: *\\d){{0,13}} *(?:[^{_C}\\d ]|$))*$",
+            "maxLength": 2000,
+        },
     ),
 ]
 router = APIRouter(tags=["households"], responses=error_responses(*READ_ERRORS))
@@ -60,21 +63,34 @@ def list_households(
     if household_search.mentions_id_number(q):
         # An identity number in a URL ends up in access logs, proxies and browser histories.
         raise ValidationFailed(
-            household_search.ID_IN_URL_ZH, household_search.ID_IN_URL_EN,
+            household_search.ID_IN_URL_ZH,
+            household_search.ID_IN_URL_EN,
             details=[{"field": "q", "message": household_search.ID_IN_URL_ZH}],
         )
     result = household_service.list_households(
-        db, scope=user.scope, project_id=project_id, q=q, block_id=block_id, status=status, sort=sort,
-        descending=desc, page=PageRequest.of(page, size),
+        db,
+        scope=user.scope,
+        project_id=project_id,
+        q=q,
+        block_id=block_id,
+        status=status,
+        sort=sort,
+        descending=desc,
+        page=PageRequest.of(page, size),
     )
     return s.HouseholdPage(
         items=[s.HouseholdRowRead.model_validate(r) for r in result.items],
-        total=result.total, page=result.page, size=result.size, pages=result.pages,
+        total=result.total,
+        page=result.page,
+        size=result.size,
+        pages=result.pages,
     )
 
 
 @router.post(
-    "/projects/{project_id}/households/search", response_model=s.HouseholdPage, responses={422: {"description": "查询条件有误"}}
+    "/projects/{project_id}/households/search",
+    response_model=s.HouseholdPage,
+    responses={422: {"description": "查询条件有误"}},
 )
 def search_households(
     project_id: Annotated[int, Path(ge=1, le=2**53 - 1)],
@@ -89,32 +105,56 @@ def search_households(
     out of access logs, proxies and histories.
     """
     result = household_service.list_households(
-        db, scope=user.scope, project_id=project_id, q=body.q, block_id=body.block_id, status=body.status,
-        sort=body.sort, descending=body.desc, page=PageRequest.of(body.page, body.size),
+        db,
+        scope=user.scope,
+        project_id=project_id,
+        q=body.q,
+        block_id=body.block_id,
+        status=body.status,
+        sort=body.sort,
+        descending=body.desc,
+        page=PageRequest.of(body.page, body.size),
     )
     return s.HouseholdPage(
         items=[s.HouseholdRowRead.model_validate(r) for r in result.items],
-        total=result.total, page=result.page, size=result.size, pages=result.pages,
+        total=result.total,
+        page=result.page,
+        size=result.size,
+        pages=result.pages,
     )
 
 
-@router.post("/projects/{project_id}/households", response_model=s.Created, status_code=201, responses=error_responses(409))
+@router.post(
+    "/projects/{project_id}/households",
+    response_model=s.Created,
+    status_code=201,
+    responses=error_responses(409),
+)
 def create_household(
-    project_id: IdPath, body: s.HouseholdCreate, request: Request, user: CurrentUser = Depends(REGISTER),
+    project_id: IdPath,
+    body: s.HouseholdCreate,
+    request: Request,
+    user: CurrentUser = Depends(REGISTER),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a household (the census office's act, like the census import; field teams edit only)."""
     data = body.data()
     block_id = data.pop("block_id", None)
     h = household_service.create_household(
-        db, actor=user.actor(client_ip(request)), project_id=project_id, data=data,
-        block_id=int(str(block_id)) if block_id else None, reason=body.reason,
+        db,
+        actor=user.actor(client_ip(request)),
+        project_id=project_id,
+        data=data,
+        block_id=int(str(block_id)) if block_id else None,
+        reason=body.reason,
     )
     return s.Created(id=h.id)
 
 
 @router.get("/households/{household_id}", response_model=s.HouseholdRead)
-def get_household(household_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)) -> s.HouseholdRead:
+def get_household(
+    household_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+) -> s.HouseholdRead:
     """The whole household file (identity numbers masked)."""
     f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
     h = f.household
@@ -124,10 +164,22 @@ def get_household(household_id: IdPath, user: CurrentUser = Depends(READ), db: S
         b.valuation = s.ValuationRead.model_validate(bf.valuation) if bf.valuation else None
         buildings.append(b)
     return s.HouseholdRead(
-        id=h.id, project_id=h.project_id, code=h.code, head_name=h.head_name, address=h.address,
-        contact_phone=h.contact_phone, status=h.status, block_id=h.block_id, block_path=f.block_path,
-        sign_on=h.sign_on, vacate_on=h.vacate_on, remark=h.remark, version=h.version, updated_at=h.updated_at,
-        members=[s.MemberRead.model_validate(m) for m in f.members], buildings=buildings,
+        id=h.id,
+        project_id=h.project_id,
+        code=h.code,
+        head_name=h.head_name,
+        address=h.address,
+        contact_phone=h.contact_phone,
+        status=h.status,
+        block_id=h.block_id,
+        block_path=f.block_path,
+        sign_on=h.sign_on,
+        vacate_on=h.vacate_on,
+        remark=h.remark,
+        version=h.version,
+        updated_at=h.updated_at,
+        members=[s.MemberRead.model_validate(m) for m in f.members],
+        buildings=buildings,
         tenants=[s.TenantRead.model_validate(t) for t in f.tenants],
         homestead=s.HomesteadRead.model_validate(f.homestead) if f.homestead else None,
         attachments=[s.AttachmentRead.model_validate(a) for a in f.attachments],
@@ -136,7 +188,10 @@ def get_household(household_id: IdPath, user: CurrentUser = Depends(READ), db: S
 
 @router.patch("/households/{household_id}", response_model=s.Changed, responses=error_responses(409))
 def update_household(
-    household_id: IdPath, body: s.HouseholdUpdate, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.HouseholdUpdate,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change basic facts; returns the audited diff and the household's new version.
@@ -145,10 +200,17 @@ def update_household(
     (``stale_version``) naming who changed it and when, and nothing is written.
     """
     changes = household_service.update_household(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
-        reason=body.reason, expected_version=body.version,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        data=body.data(),
+        reason=body.reason,
+        expected_version=body.version,
     )
-    return s.Changed(changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id))
+    return s.Changed(
+        changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id)
+    )
 
 
 @router.get("/households/{household_id}/history", response_model=list[s.AuditRecordRead])
@@ -162,14 +224,26 @@ def household_history(
     ]
 
 
-@router.post("/households/{household_id}/members", response_model=s.Created, status_code=201, responses=error_responses(409))
+@router.post(
+    "/households/{household_id}/members",
+    response_model=s.Created,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_member(
-    household_id: IdPath, body: s.MemberCreate, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.MemberCreate,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Add a family member."""
     m = household_service.add_member(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        data=body.data(),
         reason=body.reason,
     )
     return s.Created(id=m.id)
@@ -177,20 +251,34 @@ def add_member(
 
 @router.patch("/members/{member_id}", response_model=s.Changed, responses=error_responses(409))
 def update_member(
-    member_id: IdPath, body: s.MemberWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    member_id: IdPath,
+    body: s.MemberWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change a member; returns the audited diff and the member's new version (a stale ``version`` is a 409)."""
     changes = household_service.update_member(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, member_id=member_id, data=body.data(),
-        reason=body.reason, expected_version=body.version,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        member_id=member_id,
+        data=body.data(),
+        reason=body.reason,
+        expected_version=body.version,
     )
-    return s.Changed(changes=changes, version=household_service.version_of(db, kind="member", record_id=member_id))
+    return s.Changed(
+        changes=changes, version=household_service.version_of(db, kind="member", record_id=member_id)
+    )
 
 
 @router.post("/members/{member_id}/void", response_model=s.Changed, responses=error_responses(409))
 def void_member(
-    member_id: IdPath, body: s.VoidIn, request: Request, user: CurrentUser = Depends(WRITE), db: Session = Depends(get_db)
+    member_id: IdPath,
+    body: s.VoidIn,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
 ) -> s.Changed:
     """Void a member registered by mistake."""
     household_service.void_member(
@@ -199,14 +287,26 @@ def void_member(
     return s.Changed(changes={})
 
 
-@router.post("/households/{household_id}/buildings", response_model=s.Created, status_code=201, responses=error_responses(409))
+@router.post(
+    "/households/{household_id}/buildings",
+    response_model=s.Created,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_building(
-    household_id: IdPath, body: s.BuildingCreate, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.BuildingCreate,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a building."""
     b = household_service.add_building(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        data=body.data(),
         reason=body.reason,
     )
     return s.Created(id=b.id)
@@ -214,38 +314,72 @@ def add_building(
 
 @router.patch("/buildings/{building_id}", response_model=s.Changed, responses=error_responses(409))
 def update_building(
-    building_id: IdPath, body: s.BuildingWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    building_id: IdPath,
+    body: s.BuildingWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Change a building; returns the audited diff and the building's new version (a stale ``version`` is a 409)."""
     changes = household_service.update_building(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=body.data(),
-        reason=body.reason, expected_version=body.version,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        building_id=building_id,
+        data=body.data(),
+        reason=body.reason,
+        expected_version=body.version,
     )
-    return s.Changed(changes=changes, version=household_service.version_of(db, kind="building", record_id=building_id))
+    return s.Changed(
+        changes=changes, version=household_service.version_of(db, kind="building", record_id=building_id)
+    )
 
 
-@router.post("/buildings/{building_id}/valuations", response_model=s.Created, status_code=201, responses=error_responses(409))
+@router.post(
+    "/buildings/{building_id}/valuations",
+    response_model=s.Created,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_valuation(
-    building_id: IdPath, body: s.ValuationWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    building_id: IdPath,
+    body: s.ValuationWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Record a valuation result of a building."""
     v = household_service.add_valuation(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=body.data(),
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        building_id=building_id,
+        data=body.data(),
         reason=body.reason,
     )
     return s.Created(id=v.id)
 
 
-@router.post("/households/{household_id}/tenants", response_model=s.Created, status_code=201, responses=error_responses(409))
+@router.post(
+    "/households/{household_id}/tenants",
+    response_model=s.Created,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_tenant(
-    household_id: IdPath, body: s.TenantWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.TenantWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Register a tenant."""
     t = household_service.add_tenant(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        data=body.data(),
         reason=body.reason,
     )
     return s.Created(id=t.id)
@@ -253,13 +387,21 @@ def add_tenant(
 
 @router.put("/households/{household_id}/homestead", response_model=s.Created, responses=error_responses(409))
 def set_homestead(
-    household_id: IdPath, body: s.HomesteadWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.HomesteadWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Created:
     """Create or change the homestead facts (a stale ``version`` of an existing homestead is a 409)."""
     hs = household_service.set_homestead(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=body.data(),
-        reason=body.reason, expected_version=body.version,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        data=body.data(),
+        reason=body.reason,
+        expected_version=body.version,
     )
     return s.Created(id=hs.id)
 

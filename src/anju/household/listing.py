@@ -66,7 +66,9 @@ def _cached(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
     return value
 
 
-def grouped_counts(session: Session, project_id: int, key: tuple[Any, ...]) -> dict[tuple[int | None, str], int]:
+def grouped_counts(
+    session: Session, project_id: int, key: tuple[Any, ...]
+) -> dict[tuple[int | None, str], int]:
     """``(block_id, status) -> live households`` of the whole project (one covering-index pass).
 
     ``key`` is :func:`data_key` of the project, read once per request.

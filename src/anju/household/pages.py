@@ -80,7 +80,9 @@ def household_list(
     """
     if household_search.mentions_id_number(q):
         # An identity number typed into the address: do not keep it there (history, bookmarks).
-        target = household_search.list_url(project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc)
+        target = household_search.list_url(
+            project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc
+        )
         return RedirectResponse(target, status_code=303)
     if qt:
         q = household_search.read_token(qt) or ""
@@ -146,13 +148,24 @@ def household_search_post(
     htmx gets the results and ``HX-Push-Url`` with the address to keep (``qt`` in place of an
     identity number); a browser without script is sent there.
     """
-    target = household_search.list_url(project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc)
+    target = household_search.list_url(
+        project_id, q=q, block_id=block_id, status=status, sort=sort, desc=desc
+    )
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(target, status_code=303)
     token = target.partition("qt=")[2].partition("&")[0]
     response = household_list(
-        project_id, request, q="" if token else q, qt=token, block_id=block_id, status=status, sort=sort,
-        desc=desc, page=1, user=user, db=db,
+        project_id,
+        request,
+        q="" if token else q,
+        qt=token,
+        block_id=block_id,
+        status=status,
+        sort=sort,
+        desc=desc,
+        page=1,
+        user=user,
+        db=db,
     )
     response.headers["HX-Push-Url"] = target
     return response
@@ -317,13 +330,27 @@ def _submit(
         call()
     except ValidationFailed as exc:
         return _form_page(
-            request, ctx, kind=kind, title=title, action=action, values=raw, errors=_errors_of(exc),
-            message=exc.message_zh, status_code=422,
+            request,
+            ctx,
+            kind=kind,
+            title=title,
+            action=action,
+            values=raw,
+            errors=_errors_of(exc),
+            message=exc.message_zh,
+            status_code=422,
         )
     except (Conflict, PermissionDenied) as exc:
         return _form_page(
-            request, ctx, kind=kind, title=title, action=action, values=raw, errors=_errors_of(exc),
-            message=exc.message_zh, status_code=exc.http_status,
+            request,
+            ctx,
+            kind=kind,
+            title=title,
+            action=action,
+            values=raw,
+            errors=_errors_of(exc),
+            message=exc.message_zh,
+            status_code=exc.http_status,
         )
     return RedirectResponse(done, status_code=303)
 
@@ -340,7 +367,14 @@ def household_edit_form(
     values = forms.form_values(ctx["h"], rules.HOUSEHOLD_FIELDS)
     ctx["blocks"] = project_service.blocks(db, ctx["h"].project_id)
     ctx["form_version"] = ctx["h"].version
-    return _form_page(request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", values=values)
+    return _form_page(
+        request,
+        ctx,
+        kind="household",
+        title="编辑基本信息",
+        action=f"/households/{household_id}/edit",
+        values=values,
+    )
 
 
 @router.post("/households/{household_id}/edit")
@@ -360,10 +394,20 @@ async def household_edit(
         data["block_id"] = form.get("block_id")
     version = ctx["form_version"] = _form_version(form)
     return _submit(
-        request, ctx, kind="household", title="编辑基本信息", action=f"/households/{household_id}/edit", raw=raw,
+        request,
+        ctx,
+        kind="household",
+        title="编辑基本信息",
+        action=f"/households/{household_id}/edit",
+        raw=raw,
         call=lambda: household_service.update_household(
-            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=data,
-            reason=str(form.get("reason", "")), expected_version=version,
+            db,
+            actor=user.actor(client_ip(request)),
+            scope=user.scope,
+            household_id=household_id,
+            data=data,
+            reason=str(form.get("reason", "")),
+            expected_version=version,
         ),
         done=f"/households/{household_id}?tab=basic",
     )
@@ -389,7 +433,14 @@ def _child_routes(
         db: Session = Depends(get_db),
     ) -> Response:
         ctx = _file_context(db, user, household_id)
-        return _form_page(request, ctx, kind=kind, title=f"新增{label}", action=f"/households/{household_id}/{kind}s", values={})
+        return _form_page(
+            request,
+            ctx,
+            kind=kind,
+            title=f"新增{label}",
+            action=f"/households/{household_id}/{kind}s",
+            values={},
+        )
 
     @router.post(f"/households/{{household_id}}/{kind}s", name=f"{kind}_create")
     async def create(
@@ -402,9 +453,18 @@ def _child_routes(
         ctx = _file_context(db, user, household_id)
         raw = forms.submitted(form, fields)
         return _submit(
-            request, ctx, kind=kind, title=f"新增{label}", action=f"/households/{household_id}/{kind}s", raw=raw,
+            request,
+            ctx,
+            kind=kind,
+            title=f"新增{label}",
+            action=f"/households/{household_id}/{kind}s",
+            raw=raw,
             call=lambda: add(
-                db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=raw,
+                db,
+                actor=user.actor(client_ip(request)),
+                scope=user.scope,
+                household_id=household_id,
+                data=raw,
                 reason=str(form.get("reason", "")),
             ),
             done=f"/households/{household_id}?tab={tab}",
@@ -423,13 +483,22 @@ def _child_routes(
             user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
             db: Session = Depends(get_db),
         ) -> Response:
-            obj, household = household_service.child_record(db, scope=user.scope, kind=kind, child_id=child_id)
+            obj, household = household_service.child_record(
+                db, scope=user.scope, kind=kind, child_id=child_id
+            )
             ctx = _file_context(db, user, household.id)
             values = forms.form_values(obj, fields)
             if kind == "member":
                 values["id_number"] = ""  # never echo the full number into a page; blank keeps it
             ctx["form_version"] = obj.version
-            return _form_page(request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", values=values)
+            return _form_page(
+                request,
+                ctx,
+                kind=kind,
+                title=f"编辑{label}",
+                action=f"/{kind}s/{child_id}/edit",
+                values=values,
+            )
 
         @router.post(f"/{kind}s/{{child_id}}/edit", name=f"{kind}_edit")
         async def edit(
@@ -447,10 +516,20 @@ def _child_routes(
             # A stale form shows the 409 message and keeps the version it was read at.
             version = ctx["form_version"] = _form_version(form)
             return _submit(
-                request, ctx, kind=kind, title=f"编辑{label}", action=f"/{kind}s/{child_id}/edit", raw=raw,
+                request,
+                ctx,
+                kind=kind,
+                title=f"编辑{label}",
+                action=f"/{kind}s/{child_id}/edit",
+                raw=raw,
                 call=lambda: update(
-                    db, actor=user.actor(client_ip(request)), scope=user.scope, reason=str(form.get("reason", "")),
-                    data=raw, expected_version=version, **{id_kw: child_id},
+                    db,
+                    actor=user.actor(client_ip(request)),
+                    scope=user.scope,
+                    reason=str(form.get("reason", "")),
+                    data=raw,
+                    expected_version=version,
+                    **{id_kw: child_id},
                 ),
                 done=f"/households/{household_id}?tab={tab}",
             )
@@ -466,20 +545,38 @@ def _child_routes(
             db: Session = Depends(get_db),
         ) -> Response:
             household_id = _owner(db, user, child_id)
-            void(db, actor=user.actor(client_ip(request)), scope=user.scope, reason=reason, **{id_kw: child_id})
+            void(
+                db, actor=user.actor(client_ip(request)), scope=user.scope, reason=reason, **{id_kw: child_id}
+            )
             return RedirectResponse(f"/households/{household_id}?tab={tab}", status_code=303)
 
 
 _child_routes(
-    "member", "家庭成员", "members", household_service.add_member, household_service.update_member,
-    household_service.void_member, "member_id",
+    "member",
+    "家庭成员",
+    "members",
+    household_service.add_member,
+    household_service.update_member,
+    household_service.void_member,
+    "member_id",
 )
 _child_routes(
-    "building", "房屋", "buildings", household_service.add_building, household_service.update_building,
-    household_service.void_building, "building_id",
+    "building",
+    "房屋",
+    "buildings",
+    household_service.add_building,
+    household_service.update_building,
+    household_service.void_building,
+    "building_id",
 )
 _child_routes(
-    "tenant", "承租人", "tenants", household_service.add_tenant, None, household_service.void_tenant, "tenant_id"
+    "tenant",
+    "承租人",
+    "tenants",
+    household_service.add_tenant,
+    None,
+    household_service.void_tenant,
+    "tenant_id",
 )
 
 
@@ -495,7 +592,14 @@ def homestead_form(
     hs = ctx["f"].homestead
     values = forms.form_values(hs, rules.HOMESTEAD_FIELDS) if hs else {}
     ctx["form_version"] = hs.version if hs else None
-    return _form_page(request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", values=values)
+    return _form_page(
+        request,
+        ctx,
+        kind="homestead",
+        title="宅基地",
+        action=f"/households/{household_id}/homestead",
+        values=values,
+    )
 
 
 @router.post("/households/{household_id}/homestead")
@@ -511,10 +615,20 @@ async def homestead_save(
     raw = forms.submitted(form, rules.HOMESTEAD_FIELDS)
     version = ctx["form_version"] = _form_version(form)
     return _submit(
-        request, ctx, kind="homestead", title="宅基地", action=f"/households/{household_id}/homestead", raw=raw,
+        request,
+        ctx,
+        kind="homestead",
+        title="宅基地",
+        action=f"/households/{household_id}/homestead",
+        raw=raw,
         call=lambda: household_service.set_homestead(
-            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, data=raw,
-            reason=str(form.get("reason", "")), expected_version=version,
+            db,
+            actor=user.actor(client_ip(request)),
+            scope=user.scope,
+            household_id=household_id,
+            data=raw,
+            reason=str(form.get("reason", "")),
+            expected_version=version,
         ),
         done=f"/households/{household_id}?tab=buildings",
     )
@@ -528,9 +642,18 @@ def valuation_form(
     db: Session = Depends(get_db),
 ) -> Response:
     """Record a valuation result for one building."""
-    _b, household = household_service.child_record(db, scope=user.scope, kind="building", child_id=building_id)
+    _b, household = household_service.child_record(
+        db, scope=user.scope, kind="building", child_id=building_id
+    )
     ctx = _file_context(db, user, household.id)
-    return _form_page(request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", values={})
+    return _form_page(
+        request,
+        ctx,
+        kind="valuation",
+        title="录入评估结果",
+        action=f"/buildings/{building_id}/valuations",
+        values={},
+    )
 
 
 @router.post("/buildings/{building_id}/valuations")
@@ -542,13 +665,24 @@ async def valuation_save(
 ) -> Response:
     """Save a valuation result."""
     form = await request.form()
-    _b, household = household_service.child_record(db, scope=user.scope, kind="building", child_id=building_id)
+    _b, household = household_service.child_record(
+        db, scope=user.scope, kind="building", child_id=building_id
+    )
     ctx = _file_context(db, user, household.id)
     raw = forms.submitted(form, rules.VALUATION_FIELDS)
     return _submit(
-        request, ctx, kind="valuation", title="录入评估结果", action=f"/buildings/{building_id}/valuations", raw=raw,
+        request,
+        ctx,
+        kind="valuation",
+        title="录入评估结果",
+        action=f"/buildings/{building_id}/valuations",
+        raw=raw,
         call=lambda: household_service.add_valuation(
-            db, actor=user.actor(client_ip(request)), scope=user.scope, building_id=building_id, data=raw,
+            db,
+            actor=user.actor(client_ip(request)),
+            scope=user.scope,
+            building_id=building_id,
+            data=raw,
             reason=str(form.get("reason", "")),
         ),
         done=f"/households/{household.id}?tab=buildings",
@@ -598,8 +732,14 @@ async def attachment_upload(
     """Upload a photo or scan to the household file."""
     content = await file.read()
     household_service.add_attachment(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id,
-        filename=file.filename or "file", content_type=file.content_type or "", content=content, kind=kind,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        filename=file.filename or "file",
+        content_type=file.content_type or "",
+        content=content,
+        kind=kind,
     )
     return RedirectResponse(f"/households/{household_id}?tab=attachments", status_code=303)
 
@@ -640,7 +780,9 @@ def attachment_void(
 ) -> Response:
     """Void an attachment (kept on disk and in the history)."""
     a, _ = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
-    household_service.void_attachment(db, actor=user.actor(client_ip(request)), scope=user.scope, attachment_id=attachment_id, reason=reason)
+    household_service.void_attachment(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, attachment_id=attachment_id, reason=reason
+    )
     return RedirectResponse(f"/households/{a.household_id}?tab=attachments", status_code=303)
 
 

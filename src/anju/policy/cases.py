@@ -83,7 +83,12 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     """Run a cases file (or the cases file next to a policy file)."""
     p = Path(path)
     data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
-    if isinstance(data, dict) and "cases" not in data and "policy" in data and isinstance(data["policy"], dict):
+    if (
+        isinstance(data, dict)
+        and "cases" not in data
+        and "policy" in data
+        and isinstance(data["policy"], dict)
+    ):
         p = cases_file_for(p)
         data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
     policy_path = p.parent / str(data["policy"])
@@ -92,7 +97,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     as_of = as_of if isinstance(as_of, date) else (date.fromisoformat(str(as_of)) if as_of else None)
     cases = data.get("cases") or []
     hs: list[Household] = [household_from_dict(c["household"]) for c in cases]
-    group: GroupFacts = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    group: GroupFacts = (
+        group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
+    )
     outcomes: list[CaseOutcome] = []
     table = HouseholdTable.from_households(_unique(hs))
     index = {h.code: i for i, h in enumerate(_unique(hs))}
@@ -123,7 +130,9 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
             bulk_cache[option] = evaluate_bulk(checked, table, option, as_of, group)
         row = bulk_cache[option].row(index[h.code])
         if row != res.amounts():
-            out.mismatches.append(f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}")
+            out.mismatches.append(
+                f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}"
+            )
         if case.get("entitlement") is not None or case.get("selections"):
             out.mismatches.extend(_entitlement_mismatches(checked, h, case, as_of, group))
         if case.get("transition") is not None:
@@ -171,14 +180,24 @@ def _transition_mismatches(
         return ["transition 需要 planned_delivery / transition needs planned_delivery"]
     try:
         fees = transition_fees(
-            checked, h, planned_delivery=planned, actual_delivery=_a_date(spec.get("actual_delivery")),
-            as_of=until, group=group, option=option, evaluated_on=as_of,
+            checked,
+            h,
+            planned_delivery=planned,
+            actual_delivery=_a_date(spec.get("actual_delivery")),
+            as_of=until,
+            group=group,
+            option=option,
+            evaluated_on=as_of,
         )
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
     got: dict[str, object] = {
-        "normal_months": fees.normal_months, "late_months": fees.late_months, "final": fees.final,
-        "monthly": fees.monthly_fen, "late_monthly": fees.late_fen, "total": fees.total_fen,
+        "normal_months": fees.normal_months,
+        "late_months": fees.late_months,
+        "final": fees.final,
+        "monthly": fees.monthly_fen,
+        "late_monthly": fees.late_fen,
+        "total": fees.total_fen,
     }
     out: list[str] = []
     for key, want in (spec.get("expect") or {}).items():
@@ -211,10 +230,17 @@ def _entitlement_mismatches(
     if "applies" in want:
         have = sorted(r.id for r in ent.applicable_rules)
         if sorted(str(x) for x in want["applies"] or []) != have:
-            out.append(f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}")
+            out.append(
+                f"适用规则 rules applying: 期望 expected {sorted(want['applies'] or [])}，实际 got {have}"
+            )
     for k, sel in enumerate(case.get("selections") or [], start=1):
         flats = [
-            Flat(str(f["code"]), Decimal(str(f["area"])), str(f.get("type", "")), flat_type_name=str(f.get("type_name", "")))
+            Flat(
+                str(f["code"]),
+                Decimal(str(f["area"])),
+                str(f.get("type", "")),
+                flat_type_name=str(f.get("type_name", "")),
+            )
             for f in sel.get("flats") or []
         ]
         found = violations(ent, flats, complete=bool(sel.get("complete", True)))
@@ -222,5 +248,7 @@ def _entitlement_mismatches(
         expected = sorted(str(x) for x in sel.get("refused") or [])
         if got != expected:
             shown = "；".join(v.message_zh for v in found) or "无 none"
-            out.append(f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）")
+            out.append(
+                f"第 {k} 次试选 selection {k}: 期望违反 expected {expected}，实际 got {got}（{shown}）"
+            )
     return out

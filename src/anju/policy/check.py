@@ -99,16 +99,33 @@ FIELDS: dict[tuple[str, str], Ty] = {
 
 # Fields that may be missing in the facts; ``known(x)`` tests them, otherwise they read as 0.
 OPTIONAL_FIELDS = {
-    ("household", "sign_on"), ("household", "vacate_on"), ("building", "assessed_unit_price"),
-    ("building", "assessed_value"), ("building", "decoration"), ("building", "fixtures"),
+    ("household", "sign_on"),
+    ("household", "vacate_on"),
+    ("building", "assessed_unit_price"),
+    ("building", "assessed_value"),
+    ("building", "decoration"),
+    ("building", "fixtures"),
 }
 
 COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant"}
 COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE}
 
 FUNCTIONS = {
-    "min", "max", "clamp", "floor", "round", "abs", "sum", "count", "any", "sign_rate", "vacate_rate",
-    "points_above", "known", "flag", "date",
+    "min",
+    "max",
+    "clamp",
+    "floor",
+    "round",
+    "abs",
+    "sum",
+    "count",
+    "any",
+    "sign_rate",
+    "vacate_rate",
+    "points_above",
+    "known",
+    "flag",
+    "date",
 }
 
 
@@ -207,35 +224,70 @@ class _Checker:
                 [dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)]
             )
             if tier.clock not in p.clocks:
-                self.problems.append(Problem("tier", f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”",
-                                             f"tier '{name}' uses undefined clock '{tier.clock}'", tier.src.location()))
+                self.problems.append(
+                    Problem(
+                        "tier",
+                        f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”",
+                        f"tier '{name}' uses undefined clock '{tier.clock}'",
+                        tier.src.location(),
+                    )
+                )
             ws = sorted(tier.windows, key=lambda w: -(10**9) if w.window.after is None else w.window.after)
             for a, b in itertools.pairwise(ws):
                 a_up = a.window.upto
                 b_after = b.window.after
                 if a_up is None or b_after is None or b_after < a_up:
-                    self.problems.append(Problem(
-                        "tier", f"时间窗分档“{name}”的窗口重叠：{a.label} 与 {b.label}",
-                        f"tier '{name}' has overlapping windows: {a.label} / {b.label}", tier.src.location()))
+                    self.problems.append(
+                        Problem(
+                            "tier",
+                            f"时间窗分档“{name}”的窗口重叠：{a.label} 与 {b.label}",
+                            f"tier '{name}' has overlapping windows: {a.label} / {b.label}",
+                            tier.src.location(),
+                        )
+                    )
             for w in tier.windows:
-                if w.window.after is not None and w.window.upto is not None and w.window.upto <= w.window.after:
-                    self.problems.append(Problem("tier", f"时间窗“{w.label}”为空", f"window '{w.label}' is empty",
-                                                 tier.src.location()))
+                if (
+                    w.window.after is not None
+                    and w.window.upto is not None
+                    and w.window.upto <= w.window.after
+                ):
+                    self.problems.append(
+                        Problem(
+                            "tier",
+                            f"时间窗“{w.label}”为空",
+                            f"window '{w.label}' is empty",
+                            tier.src.location(),
+                        )
+                    )
         for name, param in p.params.items():
             if param.kind == "table":
                 for d in param.values:
                     for k in d.value:
                         if len(k) != len(param.keys):
-                            self.problems.append(Problem("table", f"表格“{name}”的键层数不对", f"table '{name}' has wrong depth",
-                                                         param.src.location()))
+                            self.problems.append(
+                                Problem(
+                                    "table",
+                                    f"表格“{name}”的键层数不对",
+                                    f"table '{name}' has wrong depth",
+                                    param.src.location(),
+                                )
+                            )
                             break
 
     def _declare(self, name: str, kind: str, loc: Any) -> None:
         if name in self.names:
-            self.problems.append(Problem("duplicate", f"名称“{name}”重复定义（已是{self.names[name]}）",
-                                         f"name '{name}' is defined twice (already a {self.names[name]})", loc))
+            self.problems.append(
+                Problem(
+                    "duplicate",
+                    f"名称“{name}”重复定义（已是{self.names[name]}）",
+                    f"name '{name}' is defined twice (already a {self.names[name]})",
+                    loc,
+                )
+            )
         elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS or name == FACT_OBJECT:
-            self.problems.append(Problem("reserved", f"“{name}”是保留名称", f"'{name}' is a reserved name", loc))
+            self.problems.append(
+                Problem("reserved", f"“{name}”是保留名称", f"'{name}' is a reserved name", loc)
+            )
         self.names[name] = kind
 
     def _param_scale(self, param: Param) -> int:
@@ -308,31 +360,53 @@ class _Checker:
     def num(self, n: Node, el: str | None, what: str) -> Ty:
         t = self.expr(n, el)
         if t.kind != "num":
-            self.fail(n, "type", f"{what}需要数值，这里是{_KIND_ZH[t.kind]}", f"{what} needs a number, got a {t.kind}")
+            self.fail(
+                n,
+                "type",
+                f"{what}需要数值，这里是{_KIND_ZH[t.kind]}",
+                f"{what} needs a number, got a {t.kind}",
+            )
         return t
 
     def boolean(self, n: Node, el: str | None) -> None:
         t = self.expr(n, el)
         if t.kind != "bool":
-            self.fail(n, "type", f"这里需要条件（真/假），却是{_KIND_ZH[t.kind]}", f"a condition (true/false) is needed here, got a {t.kind}")
+            self.fail(
+                n,
+                "type",
+                f"这里需要条件（真/假），却是{_KIND_ZH[t.kind]}",
+                f"a condition (true/false) is needed here, got a {t.kind}",
+            )
 
     def same_unit(self, n: Node, a: Ty, b: Ty, what_zh: str, what_en: str) -> None:
         if a.unit != b.unit:
-            self.fail(n, "unit", f"单位不一致：不能{what_zh} {a.unit} 与 {b.unit}",
-                      f"units do not match: cannot {what_en} {a.unit} and {b.unit}")
+            self.fail(
+                n,
+                "unit",
+                f"单位不一致：不能{what_zh} {a.unit} 与 {b.unit}",
+                f"units do not match: cannot {what_en} {a.unit} and {b.unit}",
+            )
 
     def binary(self, n: Binary, el: str | None) -> Ty:
         a = self.num(n.left, el, "运算")
         if n.op == "/":
             if not isinstance(n.right, Num):
-                self.fail(n.right, "division", "除数只能是常数（如 2、10、1.25），比例请用乘法（如 * 50%）",
-                          "only division by a constant number is allowed; multiply by a rate instead")
+                self.fail(
+                    n.right,
+                    "division",
+                    "除数只能是常数（如 2、10、1.25），比例请用乘法（如 * 50%）",
+                    "only division by a constant number is allowed; multiply by a rate instead",
+                )
             b = self.expr(n.right, el)
             assert isinstance(n.right, Num)
             r = reciprocal(n.right.value)
             if r is None:
-                self.fail(n.right, "division", f"除以 {n.right.value} 的结果不是有限小数，无法精确计算",
-                          f"dividing by {n.right.value} is not exact (not a terminating decimal)")
+                self.fail(
+                    n.right,
+                    "division",
+                    f"除以 {n.right.value} 的结果不是有限小数，无法精确计算",
+                    f"dividing by {n.right.value} is not exact (not a terminating decimal)",
+                )
             assert r is not None
             n.ref = r
             return Ty("num", a.unit / b.unit, a.scale + dec_scale(r))
@@ -346,17 +420,28 @@ class _Checker:
         a = self.expr(n.left, el)
         b = self.expr(n.right, el)
         if a.kind != b.kind:
-            self.fail(n, "type", f"不能比较{_KIND_ZH[a.kind]}与{_KIND_ZH[b.kind]}", f"cannot compare a {a.kind} with a {b.kind}")
+            self.fail(
+                n,
+                "type",
+                f"不能比较{_KIND_ZH[a.kind]}与{_KIND_ZH[b.kind]}",
+                f"cannot compare a {a.kind} with a {b.kind}",
+            )
         if a.kind == "num":
             self.same_unit(n, a, b, "比较", "compare")
         elif a.kind in ("str", "bool"):
             if n.op not in ("==", "!="):
-                self.fail(n, "type", "类别只能用 == 或 != 比较", "categories can only be compared with == or !=")
+                self.fail(
+                    n, "type", "类别只能用 == 或 != 比较", "categories can only be compared with == or !="
+                )
             if a.kind == "str":
                 for lit, other in ((n.left, b), (n.right, a)):
                     if isinstance(lit, Str) and other.domain is not None and lit.value not in other.domain:
-                        self.fail(lit, "domain", f"“{lit.value}”不是可能的取值（可选：{'、'.join(sorted(other.domain))}）",
-                                  f"'{lit.value}' is not a possible value (one of: {', '.join(sorted(other.domain))})")
+                        self.fail(
+                            lit,
+                            "domain",
+                            f"“{lit.value}”不是可能的取值（可选：{'、'.join(sorted(other.domain))}）",
+                            f"'{lit.value}' is not a possible value (one of: {', '.join(sorted(other.domain))})",
+                        )
         return BOOL
 
     def if_(self, n: If, el: str | None) -> Ty:
@@ -373,12 +458,21 @@ class _Checker:
             if t.kind != first.kind:
                 self.fail(n, "type", "各分支的类型不一致", "branches have different types")
             if t.kind == "num" and t.unit != first.unit:
-                self.fail(n, "unit", f"各分支单位不一致：{first.unit} 与 {t.unit}", f"branches have different units: {first.unit} and {t.unit}")
+                self.fail(
+                    n,
+                    "unit",
+                    f"各分支单位不一致：{first.unit} 与 {t.unit}",
+                    f"branches have different units: {first.unit} and {t.unit}",
+                )
         if first.kind == "num":
             return Ty("num", first.unit, max(t.scale for t in tys))
         if first.kind == "str":
             doms = [t.domain for t in tys]
-            dom = None if any(d is None for d in doms) else frozenset().union(*[d for d in doms if d is not None])
+            dom = (
+                None
+                if any(d is None for d in doms)
+                else frozenset().union(*[d for d in doms if d is not None])
+            )
             return Ty("str", domain=dom)
         return first
 
@@ -391,14 +485,25 @@ class _Checker:
             ty = FIELDS.get((obj, attr))
             if ty is None:
                 fields = sorted(a for o, a in FIELDS if o == obj)
-                self.fail(n, "name", f"“{obj}”没有字段“{attr}”（可用：{', '.join(fields)}）",
-                          f"'{obj}' has no field '{attr}' (available: {', '.join(fields)})")
+                self.fail(
+                    n,
+                    "name",
+                    f"“{obj}”没有字段“{attr}”（可用：{', '.join(fields)}）",
+                    f"'{obj}' has no field '{attr}' (available: {', '.join(fields)})",
+                )
             assert ty is not None
             if obj in ("building", "member", "tenant") and el != obj:
-                where = {"building": "sum(buildings, ...) 或按证计算的项目", "member": "sum/count(members, ...)",
-                         "tenant": "sum/count(tenants, ...)"}[obj]
-                self.fail(n, "context", f"“{obj}.{attr}”只能用在 {where} 之内",
-                          f"'{obj}.{attr}' can only be used inside {where}")
+                where = {
+                    "building": "sum(buildings, ...) 或按证计算的项目",
+                    "member": "sum/count(members, ...)",
+                    "tenant": "sum/count(tenants, ...)",
+                }[obj]
+                self.fail(
+                    n,
+                    "context",
+                    f"“{obj}.{attr}”只能用在 {where} 之内",
+                    f"'{obj}.{attr}' can only be used inside {where}",
+                )
             n.ref = ("field", obj, attr)
             return ty
         if len(parts) != 1:
@@ -411,13 +516,24 @@ class _Checker:
         if name in p.params:
             param = p.params[name]
             if param.kind == "table":
-                self.fail(n, "table", f"表格参数“{name}”需要用 {name}[键, ...] 查表",
-                          f"table parameter '{name}' must be looked up as {name}[key, ...]")
+                self.fail(
+                    n,
+                    "table",
+                    f"表格参数“{name}”需要用 {name}[键, ...] 查表",
+                    f"table parameter '{name}' must be looked up as {name}[key, ...]",
+                )
             if param.kind == "bands":
-                self.fail(n, "bands", f"分档参数“{name}”需要写成 {name}(数量)", f"band parameter '{name}' must be called as {name}(x)")
+                self.fail(
+                    n,
+                    "bands",
+                    f"分档参数“{name}”需要写成 {name}(数量)",
+                    f"band parameter '{name}' must be called as {name}(x)",
+                )
             n.ref = ("param", name)
             if param.kind == "category":
-                vals = {e.value for e in param.values} | {e.value for ov in param.overrides.values() for e in ov}
+                vals = {e.value for e in param.values} | {
+                    e.value for ov in param.overrides.values() for e in ov
+                }
                 return Ty("str", domain=frozenset(vals))
             return Ty("num", param.unit, self.param_scale[name])
         if name in p.tiers:
@@ -435,7 +551,12 @@ class _Checker:
             self.deps.add(name)
             return Ty("num", YUAN, 2)
         if name in COLLECTIONS:
-            self.fail(n, "collection", f"“{name}”是集合，只能用在 sum/count/any 中", f"'{name}' is a collection; use it in sum/count/any")
+            self.fail(
+                n,
+                "collection",
+                f"“{name}”是集合，只能用在 sum/count/any 中",
+                f"'{name}' is a collection; use it in sum/count/any",
+            )
         self.fail(n, "name", f"未定义的名称“{name}”", f"undefined name '{name}'")
         raise AssertionError
 
@@ -482,8 +603,12 @@ class _Checker:
             self.fail(n, "table", f"“{name}”不是表格参数", f"'{name}' is not a table parameter")
         assert param is not None
         if len(n.keys) != len(param.keys):
-            self.fail(n, "table", f"表格“{name}”需要 {len(param.keys)} 个键（{', '.join(param.keys)}），给了 {len(n.keys)} 个",
-                      f"table '{name}' needs {len(param.keys)} keys ({', '.join(param.keys)}), got {len(n.keys)}")
+            self.fail(
+                n,
+                "table",
+                f"表格“{name}”需要 {len(param.keys)} 个键（{', '.join(param.keys)}），给了 {len(n.keys)} 个",
+                f"table '{name}' needs {len(param.keys)} keys ({', '.join(param.keys)}), got {len(n.keys)}",
+            )
         domains: list[frozenset[str] | None] = []
         for k in n.keys:
             t = self.expr(k, el)
@@ -493,8 +618,12 @@ class _Checker:
         n.ref = ("table", name)
         if param.default is None:
             if any(d is None for d in domains):
-                self.fail(n, "table", f"表格“{name}”的键取值不确定，请给出 default（缺省值）",
-                          f"the keys of table '{name}' are open-ended; give the table a default")
+                self.fail(
+                    n,
+                    "table",
+                    f"表格“{name}”的键取值不确定，请给出 default（缺省值）",
+                    f"the keys of table '{name}' are open-ended; give the table a default",
+                )
             combos: list[tuple[str, ...]] = [()]
             for d in domains:
                 assert d is not None
@@ -502,8 +631,12 @@ class _Checker:
             for entry in param.values:
                 missing = [c for c in combos if c not in entry.value]
                 if missing:
-                    self.fail(n, "table", f"表格“{name}”缺少键 {' / '.join(missing[0])}（共缺 {len(missing)} 个），请补全或给出 default",
-                              f"table '{name}' has no entry for {' / '.join(missing[0])} ({len(missing)} missing); complete it or give a default")
+                    self.fail(
+                        n,
+                        "table",
+                        f"表格“{name}”缺少键 {' / '.join(missing[0])}（共缺 {len(missing)} 个），请补全或给出 default",
+                        f"table '{name}' has no entry for {' / '.join(missing[0])} ({len(missing)} missing); complete it or give a default",
+                    )
         return Ty("num", param.unit, self.param_scale[name])
 
     def call(self, n: Call, el: str | None) -> Ty:
@@ -514,10 +647,19 @@ class _Checker:
             self._arity(n, 1)
             t = self.num(args[0], el, "分档")
             if t.unit != param.by_unit:
-                self.fail(args[0], "unit", f"分档“{f}”按 {param.by_unit} 分档，这里是 {t.unit}",
-                          f"bands '{f}' are by {param.by_unit}, got {t.unit}")
+                self.fail(
+                    args[0],
+                    "unit",
+                    f"分档“{f}”按 {param.by_unit} 分档，这里是 {t.unit}",
+                    f"bands '{f}' are by {param.by_unit}, got {t.unit}",
+                )
             if t.scale != 0:
-                self.fail(args[0], "bands", "分档的依据应为整数（如人数）", "bands are looked up by a whole number (e.g. persons)")
+                self.fail(
+                    args[0],
+                    "bands",
+                    "分档的依据应为整数（如人数）",
+                    "bands are looked up by a whole number (e.g. persons)",
+                )
             n.ref = ("bands", f)
             return Ty("num", param.unit, self.param_scale[f])
         if f not in FUNCTIONS:
@@ -539,20 +681,38 @@ class _Checker:
             self._arity(n, 2)
             t = self.num(args[0], el, f)
             d = args[1]
-            if not (isinstance(d, Num) and d.unit == ONE and d.value == d.value.to_integral_value() and 0 <= d.value <= 8):
-                self.fail(d, "round", "round 的位数应为 0 到 8 的整数", "round needs a whole number of places from 0 to 8")
+            if not (
+                isinstance(d, Num)
+                and d.unit == ONE
+                and d.value == d.value.to_integral_value()
+                and 0 <= d.value <= 8
+            ):
+                self.fail(
+                    d,
+                    "round",
+                    "round 的位数应为 0 到 8 的整数",
+                    "round needs a whole number of places from 0 to 8",
+                )
             assert isinstance(d, Num)
             d.ty = NUM0
             return Ty("num", t.unit, int(d.value))
         if f in ("sum", "count", "any"):
             need = 2 if f == "sum" else 1
             if len(args) != need or set(n.kwargs) - {"where"}:
-                usage = {"sum": "sum(集合, 表达式, where=条件)", "count": "count(集合, where=条件)", "any": "any(集合, where=条件)"}[f]
+                usage = {
+                    "sum": "sum(集合, 表达式, where=条件)",
+                    "count": "count(集合, where=条件)",
+                    "any": "any(集合, where=条件)",
+                }[f]
                 self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
             coll = args[0]
             if not (isinstance(coll, Name) and len(coll.parts) == 1 and coll.parts[0] in COLLECTIONS):
-                self.fail(coll, "collection", "第一个参数应为 members、buildings 或 tenants",
-                          "the first argument must be members, buildings or tenants")
+                self.fail(
+                    coll,
+                    "collection",
+                    "第一个参数应为 members、buildings 或 tenants",
+                    "the first argument must be members, buildings or tenants",
+                )
             assert isinstance(coll, Name)
             inner = COLLECTIONS[coll.parts[0]]
             coll.ref = ("collection", inner)
@@ -567,15 +727,30 @@ class _Checker:
             return BOOL
         if f in ("sign_rate", "vacate_rate"):
             if len(args) != 2 or n.kwargs:
-                self.fail(n, "arity", f"用法：{f}('block' 或 'project' 或层级名, 截止日期)", f"usage: {f}(scope, as_of)")
+                self.fail(
+                    n,
+                    "arity",
+                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期)",
+                    f"usage: {f}(scope, as_of)",
+                )
             scope = args[0]
             levels = ("block", "project", *self.p.meta.block_levels)
             if not (isinstance(scope, Str) and scope.value in levels):
-                self.fail(scope, "scope", f"范围应为 {' / '.join(repr(x) for x in levels)}", f"scope must be one of {', '.join(levels)}")
+                self.fail(
+                    scope,
+                    "scope",
+                    f"范围应为 {' / '.join(repr(x) for x in levels)}",
+                    f"scope must be one of {', '.join(levels)}",
+                )
             scope.ty = Ty("str")
             t = self.expr(args[1], el)
             if t.kind != "date":
-                self.fail(args[1], "type", "截止日期应为日期（时钟或 date('YYYY-MM-DD')）", "as_of must be a date (a clock or date('YYYY-MM-DD'))")
+                self.fail(
+                    args[1],
+                    "type",
+                    "截止日期应为日期（时钟或 date('YYYY-MM-DD')）",
+                    "as_of must be a date (a clock or date('YYYY-MM-DD'))",
+                )
             return Ty("num", ONE, 6)
         if f == "points_above":
             self._arity(n, 2)
@@ -590,15 +765,26 @@ class _Checker:
             if isinstance(ka, Name) and len(ka.parts) == 2 and ka.parts[0] == FACT_OBJECT:
                 self.expr(ka, el)
                 return BOOL
-            if not (isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS):
-                self.fail(ka, "known", "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
-                          "known() checks a fact that may be missing (sign date, vacate date, valuation ...)")
+            if not (
+                isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS
+            ):
+                self.fail(
+                    ka,
+                    "known",
+                    "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
+                    "known() checks a fact that may be missing (sign date, vacate date, valuation ...)",
+                )
             self.expr(ka, el)
             return BOOL
         if f == "flag":
             self._arity(n, 1)
             if not isinstance(args[0], Str):
-                self.fail(args[0], "flag", "flag() 需要一个文字标记，如 flag('临街')", "flag() needs a text flag, e.g. flag('corner')")
+                self.fail(
+                    args[0],
+                    "flag",
+                    "flag() 需要一个文字标记，如 flag('临街')",
+                    "flag() needs a text flag, e.g. flag('corner')",
+                )
             args[0].ty = Ty("str")
             return BOOL
         if f == "date":
@@ -608,7 +794,9 @@ class _Checker:
                 assert isinstance(da, Str)
                 n.ref = date.fromisoformat(da.value)
             except (AssertionError, ValueError):
-                self.fail(da, "date", "date() 需要 'YYYY-MM-DD' 格式的日期", "date() needs a 'YYYY-MM-DD' text")
+                self.fail(
+                    da, "date", "date() 需要 'YYYY-MM-DD' 格式的日期", "date() needs a 'YYYY-MM-DD' text"
+                )
             da.ty = Ty("str")
             return DATE
         raise AssertionError(f)
@@ -630,18 +818,33 @@ class _Checker:
                 if t.kind != "num" or not money_compatible(t.unit, it.per):
                     want = "元" if it.per == "household" else "元 或 元/证"
                     unit = t.unit if t.kind == "num" else _KIND_ZH[t.kind]
-                    self.err(it.formula.node, "unit", f"项目“{it.id}”应得出金额（{want}），公式得出的是 {unit}",
-                             f"item '{it.id}' must come out in money ({want}), the formula gives {unit}")
+                    self.err(
+                        it.formula.node,
+                        "unit",
+                        f"项目“{it.id}”应得出金额（{want}），公式得出的是 {unit}",
+                        f"item '{it.id}' must come out in money ({want}), the formula gives {unit}",
+                    )
                 self.formula = None
             if it.when is not None:
                 tw = self.check_formula(it.when, el)
                 if tw is not None and tw.kind != "bool":
                     self.formula = it.when
-                    self.err(it.when.node, "type", "适用条件 when 应为条件（真/假）", "when must be a condition")
+                    self.err(
+                        it.when.node, "type", "适用条件 when 应为条件（真/假）", "when must be a condition"
+                    )
                     self.formula = None
-            for f, fel in ((it.floor, el), (it.cap, el), (it.household_floor, None), (it.household_cap, None)):
+            for f, fel in (
+                (it.floor, el),
+                (it.cap, el),
+                (it.household_floor, None),
+                (it.household_cap, None),
+            ):
                 tf = self.check_formula(f, fel)
-                if tf is not None and f is not None and (tf.kind != "num" or not money_compatible(tf.unit, it.per if fel else "household")):
+                if (
+                    tf is not None
+                    and f is not None
+                    and (tf.kind != "num" or not money_compatible(tf.unit, it.per if fel else "household"))
+                ):
                     self.formula = f
                     self.err(f.node, "unit", "保底/封顶应为金额（元）", "floor / cap must be money (元)")
                     self.formula = None
@@ -649,10 +852,14 @@ class _Checker:
                 dep = self.items[d]
                 missing = [o for o in it.options if o not in dep.options]
                 if missing:
-                    self.problems.append(Problem(
-                        "option", f"项目“{it.id}”引用了“{d}”，但“{d}”不属于补偿方式 {', '.join(missing)}",
-                        f"item '{it.id}' uses '{d}', which is not part of option(s) {', '.join(missing)}",
-                        it.src.location()))
+                    self.problems.append(
+                        Problem(
+                            "option",
+                            f"项目“{it.id}”引用了“{d}”，但“{d}”不属于补偿方式 {', '.join(missing)}",
+                            f"item '{it.id}' uses '{d}', which is not part of option(s) {', '.join(missing)}",
+                            it.src.location(),
+                        )
+                    )
             deps[it.id] = set(self.deps)
         for dname, dv in self.p.derived.items():
             if self.derived_state.get(dname) is None:
@@ -666,8 +873,14 @@ class _Checker:
         sw = self.p.swap
         if sw is not None:
             entitled = Ty("num", M2, 2)  # stands in when entitled_area itself has an error
-            for f, unit in ((sw.entitled_area, M2), (sw.credit, YUAN), (sw.cost_price, YUAN / M2),
-                            (sw.extra_price, YUAN / M2), (sw.market_price, YUAN / M2), (sw.refund_price, YUAN / M2)):
+            for f, unit in (
+                (sw.entitled_area, M2),
+                (sw.credit, YUAN),
+                (sw.cost_price, YUAN / M2),
+                (sw.extra_price, YUAN / M2),
+                (sw.market_price, YUAN / M2),
+                (sw.refund_price, YUAN / M2),
+            ):
                 self.deps = set()
                 t = self.check_formula(f, None)
                 if t is not None and f is not None and (t.kind != "num" or t.unit != unit):
@@ -690,9 +903,15 @@ class _Checker:
             if state.get(i) == 2:
                 return
             if state.get(i) == 1:
-                cyc = " -> ".join([*chain[chain.index(i):], i])
-                self.problems.append(Problem("cycle", f"项目循环引用：{cyc}", f"items refer to each other in a cycle: {cyc}",
-                                             self.items[i].src.location()))
+                cyc = " -> ".join([*chain[chain.index(i) :], i])
+                self.problems.append(
+                    Problem(
+                        "cycle",
+                        f"项目循环引用：{cyc}",
+                        f"items refer to each other in a cycle: {cyc}",
+                        self.items[i].src.location(),
+                    )
+                )
                 return
             state[i] = 1
             for d in sorted(deps.get(i, ())):
@@ -749,7 +968,14 @@ def load_policy(text: str, file: str = "<policy>") -> Checked:
         return check_policy(policy, problems)
     except RecursionError as exc:  # a formula or document nested thousands deep: no real policy
         raise PolicyError(
-            [Problem("too_deep", "方案嵌套层次过深（公式括号或 YAML 层级）", "policy nested too deeply", Location(file, 1, 1))]
+            [
+                Problem(
+                    "too_deep",
+                    "方案嵌套层次过深（公式括号或 YAML 层级）",
+                    "policy nested too deeply",
+                    Location(file, 1, 1),
+                )
+            ]
         ) from exc
 
 

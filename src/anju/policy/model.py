@@ -89,7 +89,12 @@ def _refuse_control_chars(text: str, file: str) -> None:
     if len(found) > MAX_CONTROL_PROBLEMS:
         rest = len(found) - MAX_CONTROL_PROBLEMS
         problems.append(
-            Problem("control_char", f"另有{rest}处控制字符", f"{rest} more control characters", problems[-1].location)
+            Problem(
+                "control_char",
+                f"另有{rest}处控制字符",
+                f"{rest} more control characters",
+                problems[-1].location,
+            )
         )
     raise PolicyError(problems)
 
@@ -321,7 +326,15 @@ class Policy:
 # ----------------------------------------------------------------------------- reading
 
 _TOP_KEYS = {
-    "policy", "parameters", "clocks", "tiers", "derived", "options", "items", "swap_settlement", "transition",
+    "policy",
+    "parameters",
+    "clocks",
+    "tiers",
+    "derived",
+    "options",
+    "items",
+    "swap_settlement",
+    "transition",
     "facts",
 }
 
@@ -357,7 +370,11 @@ class _Reader:
         for k in d:
             if k not in allowed:
                 self.key_err(
-                    path, k, "unknown-key", f"不认识的字段“{k}”", f"unknown field '{k}' (allowed: {', '.join(sorted(allowed))})"
+                    path,
+                    k,
+                    "unknown-key",
+                    f"不认识的字段“{k}”",
+                    f"unknown field '{k}' (allowed: {', '.join(sorted(allowed))})",
                 )
 
     def decimal(self, value: Any, path: tuple[Any, ...], what: str) -> Decimal | None:
@@ -369,7 +386,9 @@ class _Reader:
         try:
             return Decimal(str(value).replace(",", "").strip())
         except ArithmeticError:
-            self.err(path, "number", f"{what}应为数值，却是“{value}”", f"{what} must be a number, got '{value}'")
+            self.err(
+                path, "number", f"{what}应为数值，却是“{value}”", f"{what} must be a number, got '{value}'"
+            )
             return None
 
     def a_date(self, value: Any, path: tuple[Any, ...], what: str) -> date | None:
@@ -467,8 +486,16 @@ class _Reader:
         self.unknown_keys(
             m,
             {
-                "name", "project", "version", "legal_ref", "effective_on", "rounding", "block_levels",
-                "status", "content_hash", "description",
+                "name",
+                "project",
+                "version",
+                "legal_ref",
+                "effective_on",
+                "rounding",
+                "block_levels",
+                "status",
+                "content_hash",
+                "description",
             },
             path,
         )
@@ -478,22 +505,37 @@ class _Reader:
         try:
             mode = RoundingMode(str(rounding.get("mode", "half_up")))
         except ValueError:
-            self.err((*path, "rounding", "mode"), "rounding", "舍入方式只能是 half_up / half_down / half_even / down / up",
-                     "rounding mode must be half_up, half_down, half_even, down or up")
+            self.err(
+                (*path, "rounding", "mode"),
+                "rounding",
+                "舍入方式只能是 half_up / half_down / half_even / down / up",
+                "rounding mode must be half_up, half_down, half_even, down or up",
+            )
         try:
             unit = RoundingUnit(str(rounding.get("unit", "fen")))
         except ValueError:
-            self.err((*path, "rounding", "unit"), "rounding", "舍入单位只能是 fen / jiao / yuan",
-                     "rounding unit must be fen, jiao or yuan")
+            self.err(
+                (*path, "rounding", "unit"),
+                "rounding",
+                "舍入单位只能是 fen / jiao / yuan",
+                "rounding unit must be fen, jiao or yuan",
+            )
         eff = m.get("effective_on")
-        eff_date = self.a_date(eff, (*path, "effective_on"), "生效日期 effective_on") if eff is not None else None
+        eff_date = (
+            self.a_date(eff, (*path, "effective_on"), "生效日期 effective_on") if eff is not None else None
+        )
         if eff_date is None:
             if eff is None:
                 self.err(path, "missing", "缺少生效日期 effective_on", "effective_on is missing")
             eff_date = date(2000, 1, 1)
         status = str(m.get("status", "draft"))
         if status not in ("draft", "published"):
-            self.err((*path, "status"), "status", "status 只能是 draft 或 published", "status must be draft or published")
+            self.err(
+                (*path, "status"),
+                "status",
+                "status 只能是 draft 或 published",
+                "status must be draft or published",
+            )
         return Meta(
             name=str(m.get("name", "")),
             project=str(m.get("project", "")),
@@ -508,8 +550,9 @@ class _Reader:
             description=str(m.get("description", "")),
         )
 
-    def read_value(self, kind: str, spec: dict[Any, Any], path: tuple[Any, ...], percent: bool,
-                   depth: int) -> Any:
+    def read_value(
+        self, kind: str, spec: dict[Any, Any], path: tuple[Any, ...], percent: bool, depth: int
+    ) -> Any:
         """The plain (undated) value of a parameter spec: number, string, table or bands."""
         scale = Decimal("0.01") if percent else Decimal(1)
         if kind == "table":
@@ -522,7 +565,9 @@ class _Reader:
                         table[keys] = v * scale
                     return
                 if not isinstance(node, dict):
-                    self.err(p, "table", f"表格应有 {depth} 层键", f"the table must be nested {depth} levels deep")
+                    self.err(
+                        p, "table", f"表格应有 {depth} 层键", f"the table must be nested {depth} levels deep"
+                    )
                     return
                 for k, sub in node.items():
                     rec(sub, (*keys, canonical(str(k))), (*p, k))
@@ -553,7 +598,19 @@ class _Reader:
             spec = {"value": spec}
         self.unknown_keys(
             spec,
-            {"label", "unit", "value", "table", "bands", "keys", "dated", "overrides", "ref", "by", "default"},
+            {
+                "label",
+                "unit",
+                "value",
+                "table",
+                "bands",
+                "keys",
+                "dated",
+                "overrides",
+                "ref",
+                "by",
+                "default",
+            },
             path,
         )
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
@@ -564,7 +621,12 @@ class _Reader:
         if "table" in sample:
             kind = "table"
             if not keys:
-                self.err(path, "table", "表格参数需要 keys（维度名称）", "a table parameter needs keys (dimension names)")
+                self.err(
+                    path,
+                    "table",
+                    "表格参数需要 keys（维度名称）",
+                    "a table parameter needs keys (dimension names)",
+                )
                 keys = ("key",)
         elif "bands" in sample:
             kind = "bands"
@@ -583,7 +645,11 @@ class _Reader:
                 if not isinstance(entry, dict):
                     self.err(ep, "dated", "dated 的每一项应为映射", "each dated entry must be a mapping")
                     continue
-                since = self.a_date(entry.get("from"), (*ep, "from"), "起始日期 from") if "from" in entry else None
+                since = (
+                    self.a_date(entry.get("from"), (*ep, "from"), "起始日期 from")
+                    if "from" in entry
+                    else None
+                )
                 values.append(Dated(since, self.read_value(kind, entry, ep, percent, len(keys))))
         else:
             values.append(Dated(None, self.read_value(kind, spec, path, percent, len(keys))))
@@ -608,8 +674,19 @@ class _Reader:
             if default is not None and percent:
                 default = default / 100
         return Param(
-            name, str(spec.get("label", name)), kind, unit, unit_text, percent, keys, values, overrides,
-            str(spec.get("ref", "")), self.src(path), by_unit, default,
+            name,
+            str(spec.get("label", name)),
+            kind,
+            unit,
+            unit_text,
+            percent,
+            keys,
+            values,
+            overrides,
+            str(spec.get("ref", "")),
+            self.src(path),
+            by_unit,
+            default,
         )
 
     def read_clock(self, name: str, spec: Any, path: tuple[Any, ...]) -> Clock | None:
@@ -624,21 +701,33 @@ class _Reader:
             d = self.a_date(v, (*path, "overrides", block), "日期 date")
             if d is not None:
                 overrides[str(block)] = d
-        return Clock(name, str(spec.get("label", name)), on, overrides, str(spec.get("ref", "")), self.src(path))
+        return Clock(
+            name, str(spec.get("label", name)), on, overrides, str(spec.get("ref", "")), self.src(path)
+        )
 
     def read_tier(self, name: str, spec: Any, path: tuple[Any, ...]) -> Tier | None:
         spec = self.mapping(spec, path, "tier")
-        self.unknown_keys(spec, {"label", "event", "clock", "count", "unit", "windows", "otherwise", "ref"}, path)
+        self.unknown_keys(
+            spec, {"label", "event", "clock", "count", "unit", "windows", "otherwise", "ref"}, path
+        )
         event = str(spec.get("event", "sign_on"))
         if event not in ("sign_on", "vacate_on"):
-            self.err((*path, "event"), "tier", "event 只能是 sign_on（签约日）或 vacate_on（腾空日）",
-                     "event must be sign_on or vacate_on")
+            self.err(
+                (*path, "event"),
+                "tier",
+                "event 只能是 sign_on（签约日）或 vacate_on（腾空日）",
+                "event must be sign_on or vacate_on",
+            )
         count = DayCount.CLOCK_DAY_IS_DAY_1
         try:
             count = DayCount(str(spec.get("count", "clock_day_is_day_1")))
         except ValueError:
-            self.err((*path, "count"), "tier", "count 只能是 clock_day_is_day_1 或 next_day_is_day_1",
-                     "count must be clock_day_is_day_1 or next_day_is_day_1")
+            self.err(
+                (*path, "count"),
+                "tier",
+                "count 只能是 clock_day_is_day_1 或 next_day_is_day_1",
+                "count must be clock_day_is_day_1 or next_day_is_day_1",
+            )
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
         scale = Decimal("0.01") if percent else Decimal(1)
         windows = []
@@ -658,18 +747,41 @@ class _Reader:
             self.err(path, "tier", "时间窗分档至少需要一个窗口 windows", "a tier needs at least one window")
         otherwise = self.decimal(spec.get("otherwise", 0), (*path, "otherwise"), "otherwise") or Decimal(0)
         return Tier(
-            name, str(spec.get("label", name)), event, str(spec.get("clock", "")), count, unit, unit_text,
-            windows, otherwise * scale, str(spec.get("ref", "")), self.src(path),
+            name,
+            str(spec.get("label", name)),
+            event,
+            str(spec.get("clock", "")),
+            count,
+            unit,
+            unit_text,
+            windows,
+            otherwise * scale,
+            str(spec.get("ref", "")),
+            self.src(path),
         )
 
-    def read_item(self, spec: Any, path: tuple[Any, ...], meta: Meta, all_options: tuple[str, ...]) -> Item | None:
+    def read_item(
+        self, spec: Any, path: tuple[Any, ...], meta: Meta, all_options: tuple[str, ...]
+    ) -> Item | None:
         if not isinstance(spec, dict):
             self.err(path, "item", "补偿项目应为映射", "an item must be a mapping")
             return None
         self.unknown_keys(
             spec,
-            {"id", "label", "options", "per", "formula", "when", "floor", "cap", "household_floor",
-             "household_cap", "rounding", "ref"},
+            {
+                "id",
+                "label",
+                "options",
+                "per",
+                "formula",
+                "when",
+                "floor",
+                "cap",
+                "household_floor",
+                "household_cap",
+                "rounding",
+                "ref",
+            },
             path,
         )
         item_id = str(spec.get("id", ""))
@@ -683,8 +795,12 @@ class _Reader:
                 self.err((*path, "options"), "option", f"未定义的补偿方式“{o}”", f"undefined option '{o}'")
         per = str(spec.get("per", "household"))
         if per not in ("household", "certificate"):
-            self.err((*path, "per"), "per", "per 只能是 household（每户）或 certificate（每证）",
-                     "per must be household or certificate")
+            self.err(
+                (*path, "per"),
+                "per",
+                "per 只能是 household（每户）或 certificate（每证）",
+                "per must be household or certificate",
+            )
         formula = self.formula(spec.get("formula"), (*path, "formula"))
         if formula is None:
             self.err(path, "missing", f"项目“{item_id}”缺少公式 formula", f"item '{item_id}' has no formula")
@@ -696,9 +812,15 @@ class _Reader:
             unit = RoundingUnit(str(rounding.get("unit", unit.value)))
         except ValueError:
             self.err((*path, "rounding"), "rounding", "舍入设置无效", "invalid rounding")
-        if per == "household" and (spec.get("household_floor") is not None or spec.get("household_cap") is not None):
-            self.err(path, "per", "household_floor / household_cap 只用于按证计算的项目，每户项目请用 floor / cap",
-                     "household_floor / household_cap apply to per-certificate items; use floor / cap")
+        if per == "household" and (
+            spec.get("household_floor") is not None or spec.get("household_cap") is not None
+        ):
+            self.err(
+                path,
+                "per",
+                "household_floor / household_cap 只用于按证计算的项目，每户项目请用 floor / cap",
+                "household_floor / household_cap apply to per-certificate items; use floor / cap",
+            )
         return Item(
             id=item_id,
             label=str(spec.get("label", item_id)),
@@ -720,8 +842,18 @@ class _Reader:
         path = ("swap_settlement",)
         self.unknown_keys(
             spec,
-            {"entitled_area", "credit", "cost_price", "extra_price", "market_price", "refund_price",
-             "extra_limit", "max_extra", "flat_types", "entitlement"},
+            {
+                "entitled_area",
+                "credit",
+                "cost_price",
+                "extra_price",
+                "market_price",
+                "refund_price",
+                "extra_limit",
+                "max_extra",
+                "flat_types",
+                "entitlement",
+            },
             path,
         )
         needed = ["entitled_area", "credit", "cost_price", "extra_price", "refund_price"]
@@ -735,8 +867,10 @@ class _Reader:
             rp = (*path, "flat_types", i)
             upto = rule.get("entitled_upto")
             flat_types.append(
-                (self.decimal(upto, (*rp, "entitled_upto"), "entitled_upto") if upto is not None else None,
-                 tuple(str(t) for t in rule.get("types") or ()))
+                (
+                    self.decimal(upto, (*rp, "entitled_upto"), "entitled_upto") if upto is not None else None,
+                    tuple(str(t) for t in rule.get("types") or ()),
+                )
             )
 
         def f(key: str) -> Formula:
@@ -751,8 +885,10 @@ class _Reader:
             extra_price=f("extra_price"),
             market_price=self.formula(spec.get("market_price"), (*path, "market_price")),
             refund_price=f("refund_price"),
-            extra_limit=self.decimal(spec.get("extra_limit", 15), (*path, "extra_limit"), "extra_limit") or Decimal(15),
-            max_extra=self.decimal(spec.get("max_extra", 30), (*path, "max_extra"), "max_extra") or Decimal(30),
+            extra_limit=self.decimal(spec.get("extra_limit", 15), (*path, "extra_limit"), "extra_limit")
+            or Decimal(15),
+            max_extra=self.decimal(spec.get("max_extra", 30), (*path, "max_extra"), "max_extra")
+            or Decimal(30),
             flat_types=flat_types,
             src=self.src(path),
             entitlement=read_entitlement(self, spec["entitlement"], (*path, "entitlement"))

@@ -177,7 +177,9 @@ class ScalarEvaluator:
         """Evaluate every item of ``option``."""
         if option not in self.c.policy.options:
             raise EvaluationError(
-                "option", f"没有补偿方式“{option}”", f"no option '{option}' (have: {', '.join(self.c.policy.options)})"
+                "option",
+                f"没有补偿方式“{option}”",
+                f"no option '{option}' (have: {', '.join(self.c.policy.options)})",
             )
         missing = missing_required(self.c.policy.facts, self.h)
         if missing:
@@ -202,7 +204,9 @@ class ScalarEvaluator:
             res.applies = applies
             if not applies:
                 if self.trace:
-                    res.notes.append(f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable")
+                    res.notes.append(
+                        f"不适用：条件 {it.when.text if it.when else ''} 不成立 / not applicable"
+                    )
                 if words is not None:
                     res.basis = [words.not_applicable(it.when.node if it.when else None)]
                 return res
@@ -403,7 +407,9 @@ class ScalarEvaluator:
         if kind == "item":
             fen = self.item_fen.get(ref[1])
             if fen is None:
-                raise EvaluationError("item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet")
+                raise EvaluationError(
+                    "item-order", f"项目“{ref[1]}”尚未计算", f"item '{ref[1]}' not evaluated yet"
+                )
             v = Decimal(fen).scaleb(-2)
             self.note(n, v, self.c.items[ref[1]].label)
             return v
@@ -477,14 +483,24 @@ class ScalarEvaluator:
             hit = None if day_n is None else next((w for w in t.windows if w.window.contains(day_n)), None)
             self.hits[n] = TierHit(t, event, clock, day_n, hit, t.otherwise if hit is None else hit.value)
         if event is None:
-            self.note(n, t.otherwise, f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date")
+            self.note(
+                n,
+                t.otherwise,
+                f"{t.label}：无{'签约' if t.event == 'sign_on' else '腾空'}日期，取 otherwise / no event date",
+            )
             return t.otherwise
         day = day_number(clock, event, t.count)
         for w in t.windows:
             if w.window.contains(day):
-                self.note(n, w.value, f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}")
+                self.note(
+                    n,
+                    w.value,
+                    f"{t.label}：{event} 为自 {clock} 起第 {day} 日（{t.count.value}），落在“{w.label}” / day {day}",
+                )
                 return w.value
-        self.note(n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window")
+        self.note(
+            n, t.otherwise, f"{t.label}：第 {day} 日不在任何窗口内，取 otherwise / day {day} in no window"
+        )
         return t.otherwise
 
     def index(self, n: Index, el: Any) -> Decimal:
@@ -495,12 +511,17 @@ class ScalarEvaluator:
         if v is None:
             p = self.c.policy.params[name]
             if p.default is None:
-                raise EvaluationError("table-key", f"表格“{name}”没有 {' / '.join(keys)} 这一项",
-                                      f"table '{name}' has no entry {' / '.join(keys)}")
+                raise EvaluationError(
+                    "table-key",
+                    f"表格“{name}”没有 {' / '.join(keys)} 这一项",
+                    f"table '{name}' has no entry {' / '.join(keys)}",
+                )
             v = p.default
         if self.steps is not None:
             p = self.c.policy.params[name]
-            self.note(n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}")
+            self.note(
+                n, v, f"{p.label}[{' / '.join(fmt(k) for k in keys)}]{'（' + p.ref + '）' if p.ref else ''}"
+            )
         return v  # type: ignore[no-any-return]
 
     def scope_block(self, scope: str) -> str | None:
@@ -511,8 +532,11 @@ class ScalarEvaluator:
         levels = self.c.policy.meta.block_levels
         i = levels.index(scope)
         if i >= len(self.path):
-            raise EvaluationError("scope", f"户 {self.h.code} 没有“{scope}”层级的片区",
-                                  f"household {self.h.code} has no block at level '{scope}'")
+            raise EvaluationError(
+                "scope",
+                f"户 {self.h.code} 没有“{scope}”层级的片区",
+                f"household {self.h.code} has no block at level '{scope}'",
+            )
         return self.path[i]
 
     def call(self, n: Call, el: Any) -> Any:
@@ -574,10 +598,17 @@ class ScalarEvaluator:
             scope = a[0].value  # type: ignore[attr-defined]
             as_of = self.ev(a[1], el)
             if self.group is None:
-                raise EvaluationError("group", "计算签约率/腾空率需要片区统计数据（group facts）",
-                                      "sign/vacate rates need group facts")
+                raise EvaluationError(
+                    "group",
+                    "计算签约率/腾空率需要片区统计数据（group facts）",
+                    "sign/vacate rates need group facts",
+                )
             block = self.scope_block(scope)
-            ppm = 0 if as_of is None else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            ppm = (
+                0
+                if as_of is None
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+            )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
                 self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)

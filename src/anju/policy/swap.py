@@ -107,7 +107,9 @@ def settle_swap(
     """Settle ``household`` (swap option) against the ``flats`` it chose."""
     rules = checked.policy.swap
     if rules is None:
-        raise EvaluationError("no-swap", "本方案没有产权调换结算规则", "this policy has no swap settlement rules")
+        raise EvaluationError(
+            "no-swap", "本方案没有产权调换结算规则", "this policy has no swap settlement rules"
+        )
     ev = ScalarEvaluator(checked, household, as_of or checked.policy.meta.effective_on, group, trace=False)
     ev.evaluate(option)
     with decimal.localcontext(EXACT):
@@ -124,38 +126,63 @@ def settle_swap(
             bad = [f.code for f in flats if types and not f.type_in(types)]
             if bad:
                 raise EvaluationError(
-                    "flat-type", f"应安置面积 {entitled}㎡ 只能选择户型 {'、'.join(types)}，{'、'.join(bad)} 不符合",
+                    "flat-type",
+                    f"应安置面积 {entitled}㎡ 只能选择户型 {'、'.join(types)}，{'、'.join(bad)} 不符合",
                     f"with an entitled area of {entitled} ㎡ only flat types {', '.join(types)} may be chosen",
                 )
             break
     extra = selected - entitled
     if extra > rules.max_extra:
         raise EvaluationError(
-            "flat-area", f"所选面积 {selected}㎡ 超出应安置面积 {entitled}㎡ 达 {extra}㎡，最多可超 {rules.max_extra}㎡",
+            "flat-area",
+            f"所选面积 {selected}㎡ 超出应安置面积 {entitled}㎡ 达 {extra}㎡，最多可超 {rules.max_extra}㎡",
             f"selected {selected} ㎡ exceeds the entitled {entitled} ㎡ by {extra} ㎡ (at most {rules.max_extra} ㎡)",
         )
     within = min(selected, entitled)
     e1 = min(max(extra, Decimal(0)), rules.extra_limit)
     e2 = max(extra - rules.extra_limit, Decimal(0))
-    lines = [SettlementLine("应安置面积内，按成本价 within entitled area at cost price", within, cost_price,
-                            _money(within * cost_price, checked))]
+    lines = [
+        SettlementLine(
+            "应安置面积内，按成本价 within entitled area at cost price",
+            within,
+            cost_price,
+            _money(within * cost_price, checked),
+        )
+    ]
     if e1 > 0:
-        lines.append(SettlementLine(f"超出 {rules.extra_limit}㎡ 以内部分 extra up to {rules.extra_limit} ㎡",
-                                    e1, extra_price, _money(e1 * extra_price, checked)))
+        lines.append(
+            SettlementLine(
+                f"超出 {rules.extra_limit}㎡ 以内部分 extra up to {rules.extra_limit} ㎡",
+                e1,
+                extra_price,
+                _money(e1 * extra_price, checked),
+            )
+        )
     if e2 > 0:
         if market is None:
             prices = [f.market_unit_price_fen for f in flats if f.market_unit_price_fen is not None]
             if not prices:
-                raise EvaluationError("market-price", "超出部分需按市场价结算，但没有市场价",
-                                      "the area beyond the extra tier needs a market price")
+                raise EvaluationError(
+                    "market-price",
+                    "超出部分需按市场价结算，但没有市场价",
+                    "the area beyond the extra tier needs a market price",
+                )
             market = Decimal(max(prices)).scaleb(-2)
             notes.append("市场价取所选房源中最高的市场单价 / market price: highest of the chosen flats")
-        lines.append(SettlementLine("其余超出部分，按市场价 remaining extra at market price", e2, market,
-                                    _money(e2 * market, checked)))
+        lines.append(
+            SettlementLine(
+                "其余超出部分，按市场价 remaining extra at market price",
+                e2,
+                market,
+                _money(e2 * market, checked),
+            )
+        )
     refund_area = max(entitled - selected, Decimal(0))
     refund_fen = _money(refund_area * refund_price, checked) if refund_area > 0 else 0
     if refund_area > 0:
-        notes.append(f"未选足的应安置面积 {refund_area}㎡ 按 {refund_price} 元/㎡ 退还 {format_yuan(refund_fen)} 元 / refund")
+        notes.append(
+            f"未选足的应安置面积 {refund_area}㎡ 按 {refund_price} 元/㎡ 退还 {format_yuan(refund_fen)} 元 / refund"
+        )
     flats_cost = sum(x.amount_fen for x in lines)
     credit_fen = _money(credit, checked)
     balance = flats_cost - credit_fen - refund_fen
@@ -254,7 +281,9 @@ def entitlement(
     """The entitlement of ``household``: entitled area, maximum area and flats, and its rules."""
     rules = checked.policy.swap
     if rules is None:
-        raise EvaluationError("no-swap", "本方案没有产权调换结算规则", "this policy has no swap settlement rules")
+        raise EvaluationError(
+            "no-swap", "本方案没有产权调换结算规则", "this policy has no swap settlement rules"
+        )
     ev = _EntitlementEvaluator(checked, household, as_of or checked.policy.meta.effective_on, group)
     ev.evaluate(option)  # entitlement formulas may use the items of the swap option
     spec = rules.entitlement
@@ -272,15 +301,26 @@ def entitlement(
             if upto is None or entitled <= upto:
                 if types:
                     label = "可选户型" if upto is None else f"应安置面积不超过 {area_text(upto)}㎡ 的可选户型"
-                    out.append(SelectionRule("flat_types", label, "flat_types_allowed", True, flat_types=types))
+                    out.append(
+                        SelectionRule("flat_types", label, "flat_types_allowed", True, flat_types=types)
+                    )
                 break
         for r in spec.rules if spec is not None else ():
             applies = True if r.when is None else bool(ev.run(r.when, None))
             area = _areal(ev.run(r.require.area, None)) if r.require.area is not None else None
-            rule = SelectionRule(r.id, r.label, r.require.kind, applies, area, r.require.count, r.require.flat_types)
+            rule = SelectionRule(
+                r.id, r.label, r.require.kind, applies, area, r.require.count, r.require.flat_types
+            )
             out.append(rule if r.label else replace(rule, label=rule.describe()))
-    return Entitlement(household.code, _areal(entitled), _areal(max_area), max_flats, tuple(out),
-                       rules.extra_limit, rules.max_extra)
+    return Entitlement(
+        household.code,
+        _areal(entitled),
+        _areal(max_area),
+        max_flats,
+        tuple(out),
+        rules.extra_limit,
+        rules.max_extra,
+    )
 
 
 def _areal(d: Decimal) -> Decimal:
@@ -303,49 +343,82 @@ def violations(ent: Entitlement, flats: list[Flat], *, complete: bool = True) ->
     codes = tuple(f.code for f in flats)
     out: list[Violation] = []
     if ent.max_flats is not None and n > ent.max_flats:
-        out.append(Violation(
-            "max_flats", "最多可选套数", f"最多可选 {ent.max_flats} 套房源，所选为 {n} 套",
-            f"at most {ent.max_flats} flat(s) may be chosen, {n} chosen", codes))
+        out.append(
+            Violation(
+                "max_flats",
+                "最多可选套数",
+                f"最多可选 {ent.max_flats} 套房源，所选为 {n} 套",
+                f"at most {ent.max_flats} flat(s) may be chosen, {n} chosen",
+                codes,
+            )
+        )
     if selected > ent.max_area:
-        out.append(Violation(
-            "max_area", "最大可选面积",
-            f"所选房源合计 {area_text(selected)}㎡，超过最大可选面积 {area_text(ent.max_area)}㎡"
-            f"（应安置面积 {area_text(ent.entitled_area)}㎡）",
-            f"the chosen flats total {selected} ㎡, more than the maximum of {ent.max_area} ㎡", codes))
+        out.append(
+            Violation(
+                "max_area",
+                "最大可选面积",
+                f"所选房源合计 {area_text(selected)}㎡，超过最大可选面积 {area_text(ent.max_area)}㎡"
+                f"（应安置面积 {area_text(ent.entitled_area)}㎡）",
+                f"the chosen flats total {selected} ㎡, more than the maximum of {ent.max_area} ㎡",
+                codes,
+            )
+        )
     for r in ent.applicable_rules:
         if r.kind == "flat_types_allowed":
             bad = tuple(f.code for f in flats if not f.type_in(r.flat_types))
             if bad:
-                out.append(Violation(
-                    r.id, r.label, f"{'、'.join(bad)} 的户型不在可选户型（{'、'.join(r.flat_types)}）之列",
-                    f"flat(s) {', '.join(bad)} are not of an allowed type ({', '.join(r.flat_types)})", bad))
+                out.append(
+                    Violation(
+                        r.id,
+                        r.label,
+                        f"{'、'.join(bad)} 的户型不在可选户型（{'、'.join(r.flat_types)}）之列",
+                        f"flat(s) {', '.join(bad)} are not of an allowed type ({', '.join(r.flat_types)})",
+                        bad,
+                    )
+                )
             continue
         assert r.area is not None
         if r.kind == "max_flat_area":
             bad = tuple(f.code for f in flats if f.area > r.area)
             if bad:
-                out.append(Violation(
-                    r.id, r.label, f"{'、'.join(bad)} 的面积超过 {area_text(r.area)}㎡（{r.describe()}）",
-                    f"flat(s) {', '.join(bad)} are larger than {r.area} ㎡", bad))
+                out.append(
+                    Violation(
+                        r.id,
+                        r.label,
+                        f"{'、'.join(bad)} 的面积超过 {area_text(r.area)}㎡（{r.describe()}）",
+                        f"flat(s) {', '.join(bad)} are larger than {r.area} ㎡",
+                        bad,
+                    )
+                )
             continue
         have = sum(1 for f in flats if f.area >= r.area)
         need = r.count - have
         if need <= 0:
             continue
         if complete:
-            out.append(Violation(
-                r.id, r.label, f"须{r.describe()}，所选只有 {have} 套",
-                f"at least {r.count} flat(s) of {r.area} ㎡ or more are required, {have} chosen", codes))
+            out.append(
+                Violation(
+                    r.id,
+                    r.label,
+                    f"须{r.describe()}，所选只有 {have} 套",
+                    f"at least {r.count} flat(s) of {r.area} ㎡ or more are required, {have} chosen",
+                    codes,
+                )
+            )
             continue
         slots = None if ent.max_flats is None else ent.max_flats - n
         room = ent.max_area - selected
         if (slots is not None and need > slots) or need * r.area > room:
             left = f"最多还能再选 {max(slots, 0)} 套、" if slots is not None else "还能再选"
-            out.append(Violation(
-                r.id, r.label,
-                f"须{r.describe()}，已选 {have} 套，{left}{area_text(max(room, Decimal(0)))}㎡，已无法满足",
-                f"at least {r.count} flat(s) of {r.area} ㎡ or more are required; what is left can no longer meet it",
-                codes))
+            out.append(
+                Violation(
+                    r.id,
+                    r.label,
+                    f"须{r.describe()}，已选 {have} 套，{left}{area_text(max(room, Decimal(0)))}㎡，已无法满足",
+                    f"at least {r.count} flat(s) of {r.area} ㎡ or more are required; what is left can no longer meet it",
+                    codes,
+                )
+            )
     return out
 
 
@@ -365,7 +438,9 @@ def check_selection(
     return violations(entitlement(checked, household, as_of, group), flats, complete=complete)
 
 
-def screen_candidates(ent: Entitlement, chosen: list[Flat], candidates: list[Flat]) -> dict[str, list[Violation]]:
+def screen_candidates(
+    ent: Entitlement, chosen: list[Flat], candidates: list[Flat]
+) -> dict[str, list[Violation]]:
     """For each candidate flat (by code): what adding it to ``chosen`` would break (empty: it may
     still be chosen). Evaluates nothing: the entitlement is computed once by the caller."""
     return {c.code: violations(ent, [*chosen, c], complete=False) for c in candidates}

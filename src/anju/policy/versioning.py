@@ -45,12 +45,21 @@ def verify_published(policy: Policy) -> list[Problem]:
         return []
     loc = Location(policy.file, 1, 1)
     if not policy.meta.content_hash:
-        return [Problem("hash", "已发布的方案缺少 content_hash", "a published policy must carry its content_hash", loc)]
+        return [
+            Problem(
+                "hash", "已发布的方案缺少 content_hash", "a published policy must carry its content_hash", loc
+            )
+        ]
     actual = content_hash(policy.text)
     if actual != policy.meta.content_hash:
-        return [Problem("hash", "已发布的方案内容被修改（内容哈希不符）；修订请另发新版本",
-                        "a published policy was changed (content hash mismatch); publish an amendment as a new version",
-                        loc)]
+        return [
+            Problem(
+                "hash",
+                "已发布的方案内容被修改（内容哈希不符）；修订请另发新版本",
+                "a published policy was changed (content hash mismatch); publish an amendment as a new version",
+                loc,
+            )
+        ]
     return []
 
 
@@ -69,12 +78,12 @@ def publish_text(text: str) -> str:
         if in_meta and line.strip().startswith(("status:", "content_hash:")):
             continue
         if in_meta and line and not line.startswith((" ", "\t", "#")):
-            out.extend(["  status: published", f"  content_hash: \"{h}\""])
+            out.extend(["  status: published", f'  content_hash: "{h}"'])
             in_meta = False
             stamped = True
         out.append(line)
     if in_meta and not stamped:
-        out.extend(["  status: published", f"  content_hash: \"{h}\""])
+        out.extend(["  status: published", f'  content_hash: "{h}"'])
     return "\n".join(out) + "\n"
 
 
@@ -94,10 +103,16 @@ class PolicyStore:
         target = self.path(policy.meta.name, policy.meta.version)
         if target.exists():
             if content_hash(target.read_text(encoding="utf-8")) != content_hash(text):
-                raise PolicyError([Problem(
-                    "immutable", f"版本 {policy.meta.version} 已发布，内容不可更改；请使用新版本号",
-                    f"version {policy.meta.version} is already published and cannot change; use a new version",
-                    Location(policy.file, 1, 1))])
+                raise PolicyError(
+                    [
+                        Problem(
+                            "immutable",
+                            f"版本 {policy.meta.version} 已发布，内容不可更改；请使用新版本号",
+                            f"version {policy.meta.version} is already published and cannot change; use a new version",
+                            Location(policy.file, 1, 1),
+                        )
+                    ]
+                )
             return target
         self.root.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -150,8 +165,13 @@ def diff(a: Policy, b: Policy) -> list[Change]:
             continue
         if _canon(fa.get(k)) != _canon(fb.get(k)):
             out.append(Change("policy", "policy", k, _show(fa.get(k)), _show(fb.get(k))))
-    for section, kind in (("parameters", "parameter"), ("clocks", "clock"), ("tiers", "tier"), ("derived", "derived"),
-                          ("options", "option")):
+    for section, kind in (
+        ("parameters", "parameter"),
+        ("clocks", "clock"),
+        ("tiers", "tier"),
+        ("derived", "derived"),
+        ("options", "option"),
+    ):
         sa = ra.get(section) or {}
         sb = rb.get(section) or {}
         for name in list(sa) + [n for n in sb if n not in sa]:

@@ -88,20 +88,32 @@ def _fresh_copy(policy: Policy) -> Policy:
     p.meta = dataclasses.replace(policy.meta, status="draft")  # a scenario, never the published text
     p.params = {k: dataclasses.replace(v, values=list(v.values)) for k, v in policy.params.items()}
     p.tiers = {k: dataclasses.replace(v, windows=list(v.windows)) for k, v in policy.tiers.items()}
-    p.derived = {k: dataclasses.replace(v, formula=_reparse_req(v.formula)) for k, v in policy.derived.items()}
+    p.derived = {
+        k: dataclasses.replace(v, formula=_reparse_req(v.formula)) for k, v in policy.derived.items()
+    }
     p.items = [
         dataclasses.replace(
-            it, formula=_reparse_req(it.formula), when=_reparse(it.when), floor=_reparse(it.floor), cap=_reparse(it.cap),
-            household_floor=_reparse(it.household_floor), household_cap=_reparse(it.household_cap),
+            it,
+            formula=_reparse_req(it.formula),
+            when=_reparse(it.when),
+            floor=_reparse(it.floor),
+            cap=_reparse(it.cap),
+            household_floor=_reparse(it.household_floor),
+            household_cap=_reparse(it.household_cap),
         )
         for it in policy.items
     ]
     if policy.swap is not None:
         sw = policy.swap
         p.swap = dataclasses.replace(
-            sw, entitled_area=_reparse_req(sw.entitled_area), credit=_reparse_req(sw.credit), cost_price=_reparse_req(sw.cost_price),
-            extra_price=_reparse_req(sw.extra_price), market_price=_reparse(sw.market_price),
-            refund_price=_reparse_req(sw.refund_price), entitlement=_fresh_entitlement(sw.entitlement),
+            sw,
+            entitled_area=_reparse_req(sw.entitled_area),
+            credit=_reparse_req(sw.credit),
+            cost_price=_reparse_req(sw.cost_price),
+            extra_price=_reparse_req(sw.extra_price),
+            market_price=_reparse(sw.market_price),
+            refund_price=_reparse_req(sw.refund_price),
+            entitlement=_fresh_entitlement(sw.entitlement),
         )
     return p
 

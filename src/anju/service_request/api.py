@@ -496,8 +496,9 @@ def nearby(
     ]
 
 
-@public_router.post(PUBLIC, response_model=s.Submitted, status_code=201, responses=error_responses(422))
+@public_router.post(PUBLIC, response_model=s.Submitted, status_code=201, responses=error_responses(422, 429))
 async def submit(
+    request: Request,
     category_id: int = Form(..., ge=1, le=MAX_ID),
     description: str = Form(..., max_length=2000),
     lng: Decimal | None = Form(None),
@@ -509,7 +510,10 @@ async def submit(
     db: Session = Depends(get_db),
 ) -> s.Submitted:
     """居民点单 without an account (multipart: fields and up to 6 photos). Returns the public code
-    and the follow secret, shown this once (only its SHA-256 is kept)."""
+    and the follow secret, shown this once (only its SHA-256 is kept). Rate-limited per network
+    address (429)."""
+    ip = client_ip(request)
+    request_service.check_submit_rate(db, address=ip)
     files = await _photos(photos)
     done = request_service.submit(
         db,
@@ -520,6 +524,7 @@ async def submit(
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
         photos=files,
+        client_address=ip,
     )
     return _submitted(done)
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, func, select, table
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.errors import NotFound
+from anju.grid import service as grid_service
 from anju.service_request import rules
 from anju.service_request.models import RequestPhoto, ServiceCategory, ServiceRequest
 
@@ -110,8 +111,8 @@ def board_photo(db: Session, *, photo_id: int) -> tuple[str, bytes]:
 
 
 def open_map(db: Session) -> dict[str, Any]:
-    """GeoJSON of the grids with the count of their open requests (one grouped query), for the map.
-    The grid table belongs to the grid domain: read as a plain table name, no models import."""
+    """GeoJSON of the grids with the count of their open requests (one grouped query), for the map;
+    the grids' shapes come from the grid service."""
     # Grouped by an expression, not the column: otherwise SQLite walks the whole grid index for the
     # GROUP BY instead of the few open rows found through (status, grid_id). 0 = no grid (ids start at 1).
     key = func.coalesce(ServiceRequest.grid_id, 0)
@@ -121,11 +122,8 @@ def open_map(db: Session) -> dict[str, Any]:
             select(key, func.count()).where(ServiceRequest.status.in_(tuple(rules.OPEN))).group_by(key)
         )
     }
-    grid = table("grid", column("id"), column("name"), column("boundary"))
     features = []
-    for gid, name, boundary in db.execute(
-        select(grid.c.id, grid.c.name, grid.c.boundary).order_by(grid.c.id)
-    ):
+    for gid, name, boundary in grid_service.grid_shapes(db):
         if not boundary:
             continue
         try:

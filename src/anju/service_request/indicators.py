@@ -26,11 +26,12 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, column, distinct, exists, func, or_, select, table
+from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from anju.core.dates import SHANGHAI
 from anju.errors import ValidationFailed
+from anju.grid import service as grid_service
 from anju.service_request.models import Department, RequestEvent, ServiceRequest
 
 __all__ = [
@@ -248,15 +249,15 @@ def func_literal(word: str) -> Any:
 
 
 def _names(db: Session, group: str, keys: set[int]) -> dict[int, str]:
-    """Display names of the keys. Grid and community tables belong to the grid domain: read as plain
-    table names (no models import across domains) until the grid service offers a lookup."""
+    """Display names of the keys (grids and communities from the grid service)."""
     if not keys:
         return {}
     if group == "department":
         rows = db.execute(select(Department.id, Department.name).where(Department.id.in_(keys)))
+    elif group == "grid":
+        return grid_service.grid_names(db, keys)
     else:
-        t = table(group, column("id"), column("name"))
-        rows = db.execute(select(t.c.id, t.c.name).where(t.c.id.in_(keys)))
+        return grid_service.community_names(db, keys)
     return {int(k): str(n) for k, n in rows}
 
 

@@ -13,10 +13,10 @@ neither); residents follow their request with its ``code`` and a secret whose ha
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anju.db.base import Base, BigId, IdMixin, LongBlob, LongText, UTCDateTime, VersionMixin
@@ -99,6 +99,7 @@ class ServiceRequest(IdMixin, VersionMixin, Base):
         Index("ix_service_request_closed", "closed_at"),
         Index("ix_service_request_published", "published_at"),
         Index("ix_service_request_open_grid", "status", "grid_id"),  # the map of open requests
+        Index("ix_service_request_submit_address", "submit_address", "submitted_at"),  # rate limit, 0022
     )
 
     code: Mapped[str] = mapped_column(
@@ -116,6 +117,8 @@ class ServiceRequest(IdMixin, VersionMixin, Base):
     reporter_name: Mapped[str] = mapped_column(String(64), default="")  # never public
     reporter_phone: Mapped[str] = mapped_column(String(32), default="")  # never public
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | grid_worker | open311
+    # salted digest of the public form's network address (rate limit), never the address itself
+    submit_address: Mapped[str] = mapped_column(String(64), default="")
     submitted_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))  # a grid worker
     api_key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("service_api_key.id"))
     status: Mapped[str] = mapped_column(String(16), default="submitted")
@@ -193,3 +196,15 @@ class ServiceApiKey(IdMixin, Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WorkCalendarDay(IdMixin, Base):
+    """A day that breaks the Monday-to-Friday rule: a public holiday (``kind`` holiday) or a make-up
+    working day on a weekend (``kind`` workday, 调休). Deadlines on working days and hours count them."""
+
+    __tablename__ = "work_calendar"
+    __table_args__ = (UniqueConstraint("day"),)
+
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(64), default="")

@@ -222,13 +222,22 @@ ESCALATION_LEVELS: dict[int, str] = {0: "", 1: "社区督办", 2: "街道督办"
 MAX_ESCALATION = 3
 
 
-def is_working_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
-    """Monday to Friday, except the given holidays."""
+def is_working_day(
+    day: date, holidays: frozenset[date] = frozenset(), workdays: frozenset[date] = frozenset()
+) -> bool:
+    """Monday to Friday, except the given holidays; a weekend day in ``workdays`` (调休, a make-up
+    working day) is a working day."""
+    if day in workdays:
+        return True
     return day.weekday() < 5 and day not in holidays
 
 
 def deadline(
-    start: datetime, amount: int, calendar: str, holidays: frozenset[date] = frozenset()
+    start: datetime,
+    amount: int,
+    calendar: str,
+    holidays: frozenset[date] = frozenset(),
+    workdays: frozenset[date] = frozenset(),
 ) -> datetime:
     """The instant (UTC) a step started at ``start`` must be done by, on ``calendar``:
 
@@ -251,11 +260,11 @@ def deadline(
         day = local.date()
         left = amount
         if left == 0:
-            while not is_working_day(day, holidays):
+            while not is_working_day(day, holidays, workdays):
                 day += timedelta(days=1)
         while left > 0:
             day += timedelta(days=1)
-            if is_working_day(day, holidays):
+            if is_working_day(day, holidays, workdays):
                 left -= 1
         return datetime.combine(day, END_OF_DAY, SHANGHAI).astimezone(UTC)
     if calendar == "working_hours":
@@ -263,7 +272,7 @@ def deadline(
         day = local.date()
         clock = local.replace(tzinfo=None)
         while True:
-            if is_working_day(day, holidays):
+            if is_working_day(day, holidays, workdays):
                 for opens, closes in WORK_WINDOWS:
                     w_start = datetime.combine(day, opens)
                     w_end = datetime.combine(day, closes)

@@ -55,7 +55,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, NotAuthenticated) and not wants_json(request):
-            target = "/login?next=" + quote(request.url.path + ("?" + request.url.query if request.url.query else ""))
+            target = "/login?next=" + quote(
+                request.url.path + ("?" + request.url.query if request.url.query else "")
+            )
             if _is_htmx(request):
                 return Response(status_code=401, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
@@ -81,7 +83,12 @@ def install(app: FastAPI) -> None:
             name, message = params.describe_validation_error(dict(err))
             details.append({"field": name, "message": message})
         msg = "请求参数有误：" + "；".join(dict.fromkeys(d["message"] for d in details))
-        body = {"code": "validation_failed", "message": msg, "message_en": "invalid request", "details": details}
+        body = {
+            "code": "validation_failed",
+            "message": msg,
+            "message_en": "invalid request",
+            "details": details,
+        }
         if wants_json(request):
             return JSONResponse(body, status_code=422)
         return render(request, "error.html", {"message": msg}, status_code=422)
@@ -93,7 +100,9 @@ def install(app: FastAPI) -> None:
             # Only request parsing raises a bare 400 (FastAPI's body parser, Starlette's form and
             # multipart parser: "Invalid multipart data.", a missing boundary...); our own code raises
             # DomainErrors. A body that cannot be parsed is bad input like any other: 422, in Chinese.
-            details = [{"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}]
+            details = [
+                {"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}
+            ]
             body = {"code": "validation_failed", "message": "请求参数有误：" + details[0]["message"]}
             if wants_json(request):
                 english = f"malformed request body: {exc.detail}"
@@ -102,7 +111,9 @@ def install(app: FastAPI) -> None:
         key = {404: "error.not_found", 403: "error.forbidden", 405: "error.not_found"}.get(exc.status_code)
         message = i18n.t(key, lang) if key else str(exc.detail)
         if wants_json(request):
-            return JSONResponse({"code": f"http_{exc.status_code}", "message": message}, status_code=exc.status_code)
+            return JSONResponse(
+                {"code": f"http_{exc.status_code}", "message": message}, status_code=exc.status_code
+            )
         return render(request, "error.html", {"message": message}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)

@@ -59,6 +59,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("grids", "/grids"),
     NavItem("grid_map", "/grids/map"),
     NavItem("mediation", "/mediation"),
+    NavItem("requests", "/service-requests", label="居民诉求"),
     NavItem("request_dashboard", "/service-requests/dashboard", label="诉求指标"),
     NavItem("time_bank", "/time-bank"),
     NavItem("audit", "/audit"),

@@ -30,7 +30,9 @@ from anju.household.rules import (
 THIS_YEAR = date.today().year
 
 
-def errors_of(fields: tuple[rules.Field, ...], raw: dict[str, Any], *, partial: bool = False) -> dict[str, str]:
+def errors_of(
+    fields: tuple[rules.Field, ...], raw: dict[str, Any], *, partial: bool = False
+) -> dict[str, str]:
     values, errors = clean(fields, raw, partial=partial)
     if errors:
         assert all(k not in values for k in (e.field for e in errors))
@@ -41,9 +43,17 @@ def errors_of(fields: tuple[rules.Field, ...], raw: dict[str, Any], *, partial: 
 
 
 def test_household_good() -> None:
-    values, errors = clean(HOUSEHOLD_FIELDS, {"code": "H-01_a", "head_name": " 张建国 ", "address": "青溪路1号"})
+    values, errors = clean(
+        HOUSEHOLD_FIELDS, {"code": "H-01_a", "head_name": " 张建国 ", "address": "青溪路1号"}
+    )
     assert errors == []
-    assert values == {"code": "H-01_a", "head_name": "张建国", "address": "青溪路1号", "contact_phone": "", "remark": ""}
+    assert values == {
+        "code": "H-01_a",
+        "head_name": "张建国",
+        "address": "青溪路1号",
+        "contact_phone": "",
+        "remark": "",
+    }
 
 
 def test_household_bad() -> None:
@@ -59,7 +69,9 @@ def test_household_bad() -> None:
     }
 
 
-@pytest.mark.parametrize("phone", ["13800000000", "19912345678", "0571-88888888", "057188888888", "010-1234567"])
+@pytest.mark.parametrize(
+    "phone", ["13800000000", "19912345678", "0571-88888888", "057188888888", "010-1234567"]
+)
 def test_phone_good(phone: str) -> None:
     assert clean(HOUSEHOLD_FIELDS, {"contact_phone": phone}, partial=True) == ({"contact_phone": phone}, [])
 
@@ -136,8 +148,14 @@ def test_member_needs_an_identity_number() -> None:
 def test_building_good() -> None:
     values, errors = clean(
         BUILDING_FIELDS,
-        {"structure": "砖混", "use": "business", "legal_area": "88.5", "floors": "3", "built_year": 1998.0,
-         "unregistered_determination": "违建"},
+        {
+            "structure": "砖混",
+            "use": "business",
+            "legal_area": "88.5",
+            "floors": "3",
+            "built_year": 1998.0,
+            "unregistered_determination": "违建",
+        },
     )
     assert errors == []
     assert values["structure"] == "brick_concrete" and values["use"] == "business"
@@ -150,8 +168,14 @@ def test_building_good() -> None:
 def test_building_bad() -> None:
     got = errors_of(
         BUILDING_FIELDS,
-        {"structure": "木头", "use": "", "legal_area": "-3", "unregistered_area": "20000.01", "floors": "0",
-         "built_year": str(THIS_YEAR + 1)},
+        {
+            "structure": "木头",
+            "use": "",
+            "legal_area": "-3",
+            "unregistered_area": "20000.01",
+            "floors": "0",
+            "built_year": str(THIS_YEAR + 1),
+        },
     )
     assert got == {
         "structure": "结构：应为 砖混 / 砖木 / 简易 / 钢混 之一",
@@ -171,7 +195,8 @@ def test_building_bad() -> None:
 
 def test_tenant() -> None:
     values, errors = clean(
-        TENANT_FIELDS, {"name": "青溪商贸有限公司", "kind": "企业", "lease_start_on": "2024/05/01", "area": 30}
+        TENANT_FIELDS,
+        {"name": "青溪商贸有限公司", "kind": "企业", "lease_start_on": "2024/05/01", "area": 30},
     )
     assert errors == []
     assert values["kind"] == "enterprise" and values["lease_start_on"] == date(2024, 5, 1)
@@ -183,7 +208,9 @@ def test_tenant() -> None:
 
 
 def test_homestead() -> None:
-    assert clean(HOMESTEAD_FIELDS, {"area": "266.67", "approved_year": "1988"})[0]["area"] == Decimal("266.67")
+    assert clean(HOMESTEAD_FIELDS, {"area": "266.67", "approved_year": "1988"})[0]["area"] == Decimal(
+        "266.67"
+    )
     assert errors_of(HOMESTEAD_FIELDS, {"area": "5000.01", "approved_year": "1949"}) == {
         "area": "宅基地面积(㎡)：不能大于5000㎡，请核对",
         "approved_year": "批准年份：不能小于1950年",
@@ -193,12 +220,19 @@ def test_homestead() -> None:
 def test_valuation() -> None:
     values, errors = clean(
         VALUATION_FIELDS,
-        {"firm": "青溪评估", "valued_on": "2025年3月1日", "assessed_unit_price": "8,000", "assessed_value": "708000.00"},
+        {
+            "firm": "青溪评估",
+            "valued_on": "2025年3月1日",
+            "assessed_unit_price": "8,000",
+            "assessed_value": "708000.00",
+        },
     )
     assert errors == []
     assert values["valued_on"] == date(2025, 3, 1) and values["assessed_unit_price"] == Decimal("8000.00")
     assert values["decoration"] == Decimal("0.00")
-    assert errors_of(VALUATION_FIELDS, {"firm": "", "assessed_unit_price": "1000001", "assessed_value": "abc"}) == {
+    assert errors_of(
+        VALUATION_FIELDS, {"firm": "", "assessed_unit_price": "1000001", "assessed_value": "abc"}
+    ) == {
         "firm": "评估机构：必填",
         "assessed_unit_price": "评估单价(元/㎡)：不能大于1000000元，请核对",
         "assessed_value": "评估金额(元)：不是有效的数字",
@@ -210,8 +244,15 @@ def test_valuation() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1.2", Decimal("1.20")), ("1,234.5", Decimal("1234.50")), (7, Decimal("7.00")), (0.1, Decimal("0.10")),
-     (Decimal("2.30"), Decimal("2.30")), ("-0.5", Decimal("-0.50")), (" 3 ", Decimal("3.00"))],
+    [
+        ("1.2", Decimal("1.20")),
+        ("1,234.5", Decimal("1234.50")),
+        (7, Decimal("7.00")),
+        (0.1, Decimal("0.10")),
+        (Decimal("2.30"), Decimal("2.30")),
+        ("-0.5", Decimal("-0.50")),
+        (" 3 ", Decimal("3.00")),
+    ],
 )
 def test_parse_decimal_good(value: Any, expected: Decimal) -> None:
     assert parse_decimal(value) == expected
@@ -220,8 +261,14 @@ def test_parse_decimal_good(value: Any, expected: Decimal) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("1.234", "最多保留2位小数"), (0.125, "最多保留2位小数"), ("abc", "不是有效的数字"), ("NaN", "不是有效的数字"),
-     ("inf", "不是有效的数字"), ("", "不是有效的数字")],
+    [
+        ("1.234", "最多保留2位小数"),
+        (0.125, "最多保留2位小数"),
+        ("abc", "不是有效的数字"),
+        ("NaN", "不是有效的数字"),
+        ("inf", "不是有效的数字"),
+        ("", "不是有效的数字"),
+    ],
 )
 def test_parse_decimal_refuses(value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -23,8 +23,13 @@ def policy(body: str) -> Checked:
     return load_policy(HEAD + body, "t.yaml")
 
 
-def amounts(c: Checked, hs: list[Household], option: str = "cash", as_of: date | None = None,
-            group: GroupFacts | None = None) -> list[dict[str, int]]:
+def amounts(
+    c: Checked,
+    hs: list[Household],
+    option: str = "cash",
+    as_of: date | None = None,
+    group: GroupFacts | None = None,
+) -> list[dict[str, int]]:
     """Scalar amounts of every household, after asserting the bulk evaluator agrees."""
     g = group or GroupFacts.from_households(hs)
     bulk = evaluate_bulk(c, HouseholdTable.from_households(hs), option, as_of, g)

@@ -88,16 +88,38 @@ def test_parallel_kernel_through_evaluate_bulk_on_the_state_land_cases() -> None
 
 def _tiny() -> list[Household]:
     return [
-        Household(code="H1", block_code="一地块", block_chain=("东片区",), sign_on=date(2025, 4, 3),
-                  members=(Member(name="甲", dibao=True),),
-                  buildings=(Building(certificate_no="C1", structure="brick_concrete", use="residential",
-                                      legal_area=Decimal("80.25")),)),
-        Household(code="H2", block_code="二地块", block_chain=("西片区",),
-                  members=(Member(name="乙"), Member(name="丙", disability_grade=2)),
-                  buildings=(Building(certificate_no="C2", structure="simple", use="business",
-                                      legal_area=Decimal("12.50")),
-                             Building(certificate_no="C3", structure="brick_wood", use="residential",
-                                      legal_area=Decimal("40.00")))),
+        Household(
+            code="H1",
+            block_code="一地块",
+            block_chain=("东片区",),
+            sign_on=date(2025, 4, 3),
+            members=(Member(name="甲", dibao=True),),
+            buildings=(
+                Building(
+                    certificate_no="C1",
+                    structure="brick_concrete",
+                    use="residential",
+                    legal_area=Decimal("80.25"),
+                ),
+            ),
+        ),
+        Household(
+            code="H2",
+            block_code="二地块",
+            block_chain=("西片区",),
+            members=(Member(name="乙"), Member(name="丙", disability_grade=2)),
+            buildings=(
+                Building(
+                    certificate_no="C2", structure="simple", use="business", legal_area=Decimal("12.50")
+                ),
+                Building(
+                    certificate_no="C3",
+                    structure="brick_wood",
+                    use="residential",
+                    legal_area=Decimal("40.00"),
+                ),
+            ),
+        ),
     ]
 
 
@@ -108,18 +130,30 @@ def test_generated_source_holds_no_user_text() -> None:
     assert not isinstance(prepared, str)
     src = prepared.source
     assert src.isascii()
-    for word in ("house_rate", "zone", "relocation_rate", "sign_reward", "signing_start", "片区", "砖混", "住宅"):
+    for word in (
+        "house_rate",
+        "zone",
+        "relocation_rate",
+        "sign_reward",
+        "signing_start",
+        "片区",
+        "砖混",
+        "住宅",
+    ):
         assert word not in src
     jit.validate(src, prepared.names)  # what compile_kernel checks before compiling
 
 
-@pytest.mark.parametrize("bad", [
-    "def kernel(n):\n    for i in prange(n):\n        x = n.__class__\n",  # attribute access
-    "def kernel(n):\n    for i in prange(n):\n        x = 'text'\n",  # a string constant
-    "def kernel(n):\n    for i in prange(n):\n        x = open(n)\n",  # a call to something else
-    "def kernel(n):\n    for i in prange(n):\n        x = secret\n",  # a name the generator did not create
-    "import os\n",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "def kernel(n):\n    for i in prange(n):\n        x = n.__class__\n",  # attribute access
+        "def kernel(n):\n    for i in prange(n):\n        x = 'text'\n",  # a string constant
+        "def kernel(n):\n    for i in prange(n):\n        x = open(n)\n",  # a call to something else
+        "def kernel(n):\n    for i in prange(n):\n        x = secret\n",  # a name the generator did not create
+        "import os\n",
+    ],
+)
 def test_validate_rejects_anything_the_generator_would_not_write(bad: str) -> None:
     with pytest.raises(AssertionError):
         jit.validate(bad, {"x"})
@@ -129,14 +163,20 @@ def test_changed_values_reuse_the_kernel() -> None:
     checked = load_policy_file(EXAMPLES / "state_land.yaml")
     table = HouseholdTable.from_households(_tiny())
     base = jit.prepare(checked, table, "cash")
-    changed = with_settings(checked, ["relocation_rate=16", "house_rate[砖混,A]=12500", "sign_reward_rate[1]=320"])
+    changed = with_settings(
+        checked, ["relocation_rate=16", "house_rate[砖混,A]=12500", "sign_reward_rate[1]=320"]
+    )
     new = jit.prepare(changed, table, "cash")
     assert not isinstance(base, str) and not isinstance(new, str)
     assert new.source == base.source  # values are arguments: no new compilation
     assert [a.tolist() for a in new.args] != [a.tolist() for a in base.args]
     group = GroupFacts.from_households(_tiny())
-    w_jit = whatif(checked, table, ["relocation_rate=16", "house_rate[砖混,A]=12500"], "cash", None, group, jit=True)
-    w_np = whatif(checked, table, ["relocation_rate=16", "house_rate[砖混,A]=12500"], "cash", None, group, jit=False)
+    w_jit = whatif(
+        checked, table, ["relocation_rate=16", "house_rate[砖混,A]=12500"], "cash", None, group, jit=True
+    )
+    w_np = whatif(
+        checked, table, ["relocation_rate=16", "house_rate[砖混,A]=12500"], "cash", None, group, jit=False
+    )
     assert w_jit.by_item == w_np.by_item and w_jit.by_block == w_np.by_block
     assert w_jit.delta.tolist() == w_np.delta.tolist()
 
@@ -150,9 +190,18 @@ items:
     per: certificate
     formula: building.legal_area * rate * rate / 1000000000000000000元/㎡
 """)
-    hs = [Household(code="H1", block_code="B", block_chain=("P",),
-                    buildings=(Building(certificate_no="C1", structure="simple", use="residential",
-                                        legal_area=Decimal("99999.99")),))]
+    hs = [
+        Household(
+            code="H1",
+            block_code="B",
+            block_chain=("P",),
+            buildings=(
+                Building(
+                    certificate_no="C1", structure="simple", use="residential", legal_area=Decimal("99999.99")
+                ),
+            ),
+        )
+    ]
     table = HouseholdTable.from_households(hs)
     reason = jit.prepare(c, table, "cash")
     assert isinstance(reason, str) and reason.startswith("int64 overflow risk")
@@ -168,7 +217,10 @@ def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     res, reason = jit.try_evaluate(checked, table, "cash")
     assert res is None and reason == "disabled"
     out = evaluate_bulk(checked, table, "cash", jit=True)
-    assert out.row(1) == evaluate(checked, _tiny()[1], "cash", group=GroupFacts.from_households(_tiny())).amounts()
+    assert (
+        out.row(1)
+        == evaluate(checked, _tiny()[1], "cash", group=GroupFacts.from_households(_tiny())).amounts()
+    )
 
 
 def test_automatic_choice_never_compiles_for_a_small_table() -> None:
@@ -217,8 +269,11 @@ def test_small_outputs_are_not_pooled() -> None:
 
 
 _MODES = {
-    "_dr_half_up": "ROUND_HALF_UP", "_dr_half_down": "ROUND_HALF_DOWN", "_dr_half_even": "ROUND_HALF_EVEN",
-    "_dr_down": "ROUND_DOWN", "_dr_up": "ROUND_UP",
+    "_dr_half_up": "ROUND_HALF_UP",
+    "_dr_half_down": "ROUND_HALF_DOWN",
+    "_dr_half_even": "ROUND_HALF_EVEN",
+    "_dr_down": "ROUND_DOWN",
+    "_dr_up": "ROUND_UP",
 }
 
 
@@ -264,8 +319,12 @@ def test_element_offsets_outside_the_columns_fall_back_to_numpy() -> None:
     b = table.buildings
     start = b.start.copy()
     start[1] = b.size  # household 2's certificates would be read past the end
-    bad = HouseholdTable(**{**{f: getattr(table, f) for f in table.__dataclass_fields__},
-                            "buildings": type(b)(b.hh, start, b.count, b.cols, b.bounds)})
+    bad = HouseholdTable(
+        **{
+            **{f: getattr(table, f) for f in table.__dataclass_fields__},
+            "buildings": type(b)(b.hh, start, b.count, b.cols, b.bounds),
+        }
+    )
     reason = jit.prepare(checked, bad, "cash")
     assert reason == "unsupported: element offsets out of range"
 

@@ -124,7 +124,9 @@ items:
 
 def test_category_literal_is_checked() -> None:
     with pytest.raises(PolicyError) as e:
-        policy("items:\n  - {id: x, per: certificate, when: \"building.structure == '砖头'\", formula: 1元}\n")
+        policy(
+            "items:\n  - {id: x, per: certificate, when: \"building.structure == '砖头'\", formula: 1元}\n"
+        )
     assert e.value.problems[0].code == "domain"
 
 

@@ -127,14 +127,24 @@ def expressions(draw: Any, kind: str, ctx: str, depth: int, items: list[str]) ->
     if c == "area_rate":
         return f"{draw(expressions('area', ctx, d, items))} * {draw(expressions('rate', ctx, d, items))}"
     if c == "persons":
-        where = draw(st.sampled_from(["", ", where=member.dibao", ", where=member.disabled and member.disability_grade <= 2",
-                                      ", where=not member.resettlement_counted"]))
+        where = draw(
+            st.sampled_from(
+                [
+                    "",
+                    ", where=member.dibao",
+                    ", where=member.disabled and member.disability_grade <= 2",
+                    ", where=not member.resettlement_counted",
+                ]
+            )
+        )
         return f"count(members{where}) * per_person"
     if c == "lit":
         return dec(draw, 0, 100000, 2) + "元"
     if c == "sum_b":
         inner = draw(expressions("money", "building", d, []))
-        where = draw(st.one_of(st.just(""), expressions("bool", "building", 1, []).map(lambda s: f", where={s}")))
+        where = draw(
+            st.one_of(st.just(""), expressions("bool", "building", 1, []).map(lambda s: f", where={s}"))
+        )
         return f"sum(buildings, {inner}{where})"
     if c == "collective":
         return "points_above(sign_rate('block', deadline), 80%) * step"
@@ -143,8 +153,10 @@ def expressions(draw: Any, kind: str, ctx: str, depth: int, items: list[str]) ->
     if c == "assessed":
         return "building.assessed_value + building.decoration"
     if c == "if":
-        return (f"(if {draw(expressions('bool', ctx, d, items))} then {draw(expressions('money', ctx, d, items))} "
-                f"else {draw(expressions('money', ctx, d, items))})")
+        return (
+            f"(if {draw(expressions('bool', ctx, d, items))} then {draw(expressions('money', ctx, d, items))} "
+            f"else {draw(expressions('money', ctx, d, items))})"
+        )
     if c == "minmax":
         return f"{draw(st.sampled_from(['min', 'max']))}({draw(expressions('money', ctx, d, items))}, {draw(expressions('money', ctx, d, items))})"
     if c == "clamp":
@@ -169,40 +181,66 @@ def policies(draw: Any) -> str:
     hi = 10**9 if big else 20000
     doc: dict[str, Any] = {
         "policy": {
-            "name": "random", "effective_on": "2025-03-01",
+            "name": "random",
+            "effective_on": "2025-03-01",
             "rounding": {"mode": draw(st.sampled_from(MODES)), "unit": draw(st.sampled_from(UNITS))},
             "block_levels": ["片区", "村", "组"],
         },
         "parameters": {
-            "rate_a": {"unit": "元/㎡", "dated": [
-                {"from": "2024-01-01", "value": Decimal(dec(draw, 0, hi, 4))},
-                {"from": "2025-03-01", "value": Decimal(dec(draw, 0, hi, 4))},
-                {"from": "2026-01-01", "value": Decimal(dec(draw, 0, hi, 4))},
-            ], "overrides": {"V2": {"value": Decimal(dec(draw, 0, hi, 3))}}},
+            "rate_a": {
+                "unit": "元/㎡",
+                "dated": [
+                    {"from": "2024-01-01", "value": Decimal(dec(draw, 0, hi, 4))},
+                    {"from": "2025-03-01", "value": Decimal(dec(draw, 0, hi, 4))},
+                    {"from": "2026-01-01", "value": Decimal(dec(draw, 0, hi, 4))},
+                ],
+                "overrides": {"V2": {"value": Decimal(dec(draw, 0, hi, 3))}},
+            },
             "share": {"unit": "%", "value": Decimal(dec(draw, 0, 150, 3))},
             "per_person": {"unit": "元/人", "value": Decimal(dec(draw, 0, 50000, 2))},
             "step": {"unit": "元", "value": Decimal(dec(draw, 0, 5000, 2))},
             "zone": {"value": "B", "overrides": {"P2": "A", "G2": "C"}},
-            "house_rate": {"unit": "元/㎡", "keys": ["结构", "区位"], "table": {
-                s: {z: Decimal(dec(draw, 0, hi, 2)) for z in "ABC"} for s in ["砖混", "砖木", "简易", "钢混"]
-            }, "overrides": {"V1": {"table": {"砖混": {"A": Decimal(dec(draw, 0, hi, 1))}}}}},
-            "zone_rate": {"unit": "元/㎡", "keys": ["区位"], "table": {"A": Decimal(dec(draw, 0, 900, 2))},
-                          "default": Decimal(dec(draw, 0, 900, 2))},
-            "per_capita_ratio": {"by": "人", "bands": [
-                {"upto": 2, "value": Decimal(dec(draw, 0, 2, 2))},
-                {"after": 2, "upto": 4, "value": Decimal(dec(draw, 0, 2, 2))},
-            ], "default": Decimal(dec(draw, 0, 2, 2))},
+            "house_rate": {
+                "unit": "元/㎡",
+                "keys": ["结构", "区位"],
+                "table": {
+                    s: {z: Decimal(dec(draw, 0, hi, 2)) for z in "ABC"}
+                    for s in ["砖混", "砖木", "简易", "钢混"]
+                },
+                "overrides": {"V1": {"table": {"砖混": {"A": Decimal(dec(draw, 0, hi, 1))}}}},
+            },
+            "zone_rate": {
+                "unit": "元/㎡",
+                "keys": ["区位"],
+                "table": {"A": Decimal(dec(draw, 0, 900, 2))},
+                "default": Decimal(dec(draw, 0, 900, 2)),
+            },
+            "per_capita_ratio": {
+                "by": "人",
+                "bands": [
+                    {"upto": 2, "value": Decimal(dec(draw, 0, 2, 2))},
+                    {"after": 2, "upto": 4, "value": Decimal(dec(draw, 0, 2, 2))},
+                ],
+                "default": Decimal(dec(draw, 0, 2, 2)),
+            },
         },
-        "clocks": {"sign_start": {"date": "2025-03-01", "overrides": {"G3": "2025-03-10"}}, "deadline": "2025-04-30"},
-        "tiers": {"sign_tier": {
-            "event": "sign_on", "clock": "sign_start", "unit": "元/㎡",
-            "count": draw(st.sampled_from(["clock_day_is_day_1", "next_day_is_day_1"])),
-            "windows": [
-                {"upto": 30, "value": Decimal(dec(draw, 0, 500, 2))},
-                {"after": 30, "upto": 45, "value": Decimal(dec(draw, 0, 500, 2))},
-            ],
-            "otherwise": Decimal(dec(draw, 0, 50, 2)),
-        }},
+        "clocks": {
+            "sign_start": {"date": "2025-03-01", "overrides": {"G3": "2025-03-10"}},
+            "deadline": "2025-04-30",
+        },
+        "tiers": {
+            "sign_tier": {
+                "event": "sign_on",
+                "clock": "sign_start",
+                "unit": "元/㎡",
+                "count": draw(st.sampled_from(["clock_day_is_day_1", "next_day_is_day_1"])),
+                "windows": [
+                    {"upto": 30, "value": Decimal(dec(draw, 0, 500, 2))},
+                    {"after": 30, "upto": 45, "value": Decimal(dec(draw, 0, 500, 2))},
+                ],
+                "otherwise": Decimal(dec(draw, 0, 50, 2)),
+            }
+        },
         "items": [],
     }
     n_items = draw(st.integers(1, 5))
@@ -211,7 +249,8 @@ def policies(draw: Any) -> str:
         per = draw(st.sampled_from(["household", "certificate"]))
         ctx = "building" if per == "certificate" else "hh"
         item: dict[str, Any] = {
-            "id": f"item{i}", "per": per,
+            "id": f"item{i}",
+            "per": per,
             "formula": draw(expressions("money", ctx, draw(st.integers(0, 3)), list(hh_items))),
         }
         if draw(st.booleans()):
@@ -255,7 +294,8 @@ def households(draw: Any) -> list[Household]:
         amax = 10**8 if big else 30000
         members = tuple(
             Member(
-                name=f"m{j}", dibao=draw(st.booleans()),
+                name=f"m{j}",
+                dibao=draw(st.booleans()),
                 disability_grade=draw(st.one_of(st.none(), st.integers(1, 4))),
                 resettlement_counted=draw(st.booleans()),
             )
@@ -274,17 +314,29 @@ def households(draw: Any) -> list[Household]:
             )
             for j in range(draw(st.integers(0, 3)))
         )
-        homestead = draw(st.one_of(st.none(), st.integers(0, 60000).map(lambda a: Homestead(Decimal(a).scaleb(-2)))))
-        out.append(Household(
-            code=f"H{i}", block_code=path[-1], block_chain=path[:-1], sign_on=sign, vacate_on=vac,
-            flags=frozenset({"临街"}) if draw(st.booleans()) else frozenset(),
-            members=members, buildings=buildings, homestead=homestead,
-            tenants=(Tenant("t", area=Decimal("10.00")),) if draw(st.booleans()) else (),
-        ))
+        homestead = draw(
+            st.one_of(st.none(), st.integers(0, 60000).map(lambda a: Homestead(Decimal(a).scaleb(-2))))
+        )
+        out.append(
+            Household(
+                code=f"H{i}",
+                block_code=path[-1],
+                block_chain=path[:-1],
+                sign_on=sign,
+                vacate_on=vac,
+                flags=frozenset({"临街"}) if draw(st.booleans()) else frozenset(),
+                members=members,
+                buildings=buildings,
+                homestead=homestead,
+                tenants=(Tenant("t", area=Decimal("10.00")),) if draw(st.booleans()) else (),
+            )
+        )
     return out
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(policies(), households(), st.sampled_from([date(2025, 3, 1), date(2024, 6, 1), date(2026, 2, 1)]))
 def test_bulk_equals_scalar_to_the_fen(text: str, hs: list[Household], as_of: date) -> None:
     checked = load_policy(text, "random.yaml")
@@ -300,10 +352,18 @@ def test_bulk_equals_scalar_to_the_fen(text: str, hs: list[Household], as_of: da
 
 # Every example compiles a kernel (about a second each, serial variant: the generated source is the
 # same for the parallel one, only the loop over households differs), so fewer examples.
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(policies(), households(), st.sampled_from([date(2025, 3, 1), date(2024, 6, 1), date(2026, 2, 1)]),
-       st.sampled_from(["cash", "swap"]))
-def test_kernel_equals_numpy_and_scalar_to_the_fen(text: str, hs: list[Household], as_of: date, option: str) -> None:
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(
+    policies(),
+    households(),
+    st.sampled_from([date(2025, 3, 1), date(2024, 6, 1), date(2026, 2, 1)]),
+    st.sampled_from(["cash", "swap"]),
+)
+def test_kernel_equals_numpy_and_scalar_to_the_fen(
+    text: str, hs: list[Household], as_of: date, option: str
+) -> None:
     if not jit.HAVE_NUMBA:
         return
     checked = load_policy(text, "random.yaml")

@@ -13,11 +13,15 @@ from anju.policy.facts import Building, GroupFacts, Homestead, Household, Member
 from anju.policy.swap import Flat, compare_options, settle_swap
 
 
-def hh(code: str = "H1", block: str = "一地块", chain: tuple[str, ...] = ("东片区",), **kw: object) -> Household:
+def hh(
+    code: str = "H1", block: str = "一地块", chain: tuple[str, ...] = ("东片区",), **kw: object
+) -> Household:
     return Household(code=code, block_code=block, block_chain=chain, **kw)  # type: ignore[arg-type]
 
 
-def b(no: str, area: str, structure: str = "brick_concrete", use: str = "residential", **kw: object) -> Building:
+def b(
+    no: str, area: str, structure: str = "brick_concrete", use: str = "residential", **kw: object
+) -> Building:
     return Building(no, structure=structure, use=use, legal_area=Decimal(area), **kw)  # type: ignore[arg-type]
 
 
@@ -68,10 +72,14 @@ items:
         ("next_day_is_day_1", [-3, 0, 30, 31, 45, 46, None], [300, 300, 300, 150, 150, 7, 7]),
     ],
 )
-def test_date_window_tiers_inclusive_conventions(count: str, offsets: list[int | None], expected: list[int]) -> None:
+def test_date_window_tiers_inclusive_conventions(
+    count: str, offsets: list[int | None], expected: list[int]
+) -> None:
     c = policy(TIERS % count)
     start = date(2025, 4, 1)
-    hs = [hh(f"H{i}", sign_on=None if o is None else start + timedelta(days=o)) for i, o in enumerate(offsets)]
+    hs = [
+        hh(f"H{i}", sign_on=None if o is None else start + timedelta(days=o)) for i, o in enumerate(offsets)
+    ]
     assert [a["r"] // 100 for a in amounts(c, hs)] == expected
     # the clock is overridden for a sub-area: the same sign date is 10 days earlier in its count
     west = hh("W", block="三地块", chain=("西片区",), sign_on=start + timedelta(days=39))
@@ -94,7 +102,9 @@ def test_per_m2_with_floor_and_cap_per_certificate_and_per_household() -> None:
     floor: 500元
     cap: 600元
 """)
-    h1 = hh("A", buildings=(b("1", "10.00"), b("2", "60.00")))  # 1000→2000 floor; 6000→5000 cap; sum 7000→6000
+    h1 = hh(
+        "A", buildings=(b("1", "10.00"), b("2", "60.00"))
+    )  # 1000→2000 floor; 6000→5000 cap; sum 7000→6000
     h2 = hh("B", buildings=(b("3", "25.00"),))  # 2500; household 2500→3000 floor; share 240→500
     h3 = hh("C", buildings=(b("4", "45.00"), b("5", "45.00")))  # 4500+4500=9000→6000; 9000; 720→600
     res = amounts(c, [h1, h2, h3])
@@ -155,8 +165,18 @@ def test_homestead_control_area_excess_household_tiers_and_minimum_area() -> Non
     c = policy(HOMESTEAD)
     people = [Member(f"m{i}") for i in range(5)]
     hs = [
-        hh("A", homestead=Homestead(Decimal("300.00")), members=tuple(people[:1]), buildings=(b("1", "30.00"),)),
-        hh("B", homestead=Homestead(Decimal("200.00")), members=tuple(people[:3]), buildings=(b("2", "90.00"),)),
+        hh(
+            "A",
+            homestead=Homestead(Decimal("300.00")),
+            members=tuple(people[:1]),
+            buildings=(b("1", "30.00"),),
+        ),
+        hh(
+            "B",
+            homestead=Homestead(Decimal("200.00")),
+            members=tuple(people[:3]),
+            buildings=(b("2", "90.00"),),
+        ),
         hh("C", members=tuple(people[:5])),
     ]
     res = amounts(c, hs)
@@ -196,7 +216,9 @@ def test_rounding_mode_and_unit_per_plan(mode: str, unit: str, expected: list[in
 items:
   - {{id: v, formula: x, rounding: {{mode: {mode}, unit: {unit}}}}}
 """)
-    res = amounts(c, [hh("a", block="A", chain=()), hh("b", block="B", chain=()), hh("c", block="C", chain=())])
+    res = amounts(
+        c, [hh("a", block="A", chain=()), hh("b", block="B", chain=()), hh("c", block="C", chain=())]
+    )
     assert [r["v"] for r in res] == expected
 
 
@@ -236,7 +258,12 @@ def test_swap_settlement_tiers_and_limits() -> None:
     s = settle_swap(c, h, [Flat("F1", Decimal("75.00"), "两室")])
     # 50×3000 = 150000; 15×5000 = 75000; 10×9000 = 90000 → 315000; 315000 − 320000 = −5000 (refund)
     assert [x.amount_fen for x in s.lines] == [15000000, 7500000, 9000000]
-    assert (s.flats_cost_fen, s.credit_fen, s.balance_fen, s.household_pays) == (31500000, 32000000, -500000, False)
+    assert (s.flats_cost_fen, s.credit_fen, s.balance_fen, s.household_pays) == (
+        31500000,
+        32000000,
+        -500000,
+        False,
+    )
     small = settle_swap(c, h, [Flat("F2", Decimal("45.00"), "一室")])
     # 45×3000 = 135000; 5 ㎡ not taken refunded at 6000 = 30000; 135000 − 320000 − 30000
     assert (small.refund_fen, small.balance_fen) == (3000000, -21500000)

@@ -56,7 +56,7 @@ def test_published_policy_is_immutable(tmp_path: Path) -> None:
 def test_diff_lists_every_changed_parameter_and_item() -> None:
     a, _ = read_policy(HEAD + BODY)
     b_text = (HEAD + BODY).replace("value: 100", "value: 110").replace("label: 其他", "label: 其它")
-    b_text = b_text.replace("  extra: {unit: 元, value: 50}\n", "") .replace("formula: extra", "formula: 60元")
+    b_text = b_text.replace("  extra: {unit: 元, value: 50}\n", "").replace("formula: extra", "formula: 60元")
     b_text += "  - {id: n, label: 新项目, formula: 1元}\n"
     b, _ = read_policy(b_text)
     got = {(c.kind, c.name, c.field, c.old, c.new) for c in diff(a, b)}
@@ -72,8 +72,12 @@ def test_diff_lists_every_changed_parameter_and_item() -> None:
 
 def _project() -> list[Household]:
     return [
-        Household(code=f"H{i}", block_code="一组" if i < 3 else "二组", block_chain=("东村",),
-                  buildings=(Building(f"C{i}", legal_area=Decimal(10 * (i + 1))),))
+        Household(
+            code=f"H{i}",
+            block_code="一组" if i < 3 else "二组",
+            block_chain=("东村",),
+            buildings=(Building(f"C{i}", legal_area=Decimal(10 * (i + 1))),),
+        )
         for i in range(5)
     ]
 
@@ -87,7 +91,11 @@ def test_whatif_budget_by_item_block_and_distribution() -> None:
     assert w.base_total == 1525000 and w.new_total == 1800000
     assert w.by_block == {"一组": (6 * 100000 + 15000, 720000), "二组": (900000 + 10000, 1080000)}
     assert w.delta.tolist() == [15000, 35000, 55000, 75000, 95000]
-    assert (w.distribution.min, w.distribution.max, w.distribution.median) == (120000, 600000, Decimal(360000))
+    assert (w.distribution.min, w.distribution.max, w.distribution.median) == (
+        120000,
+        600000,
+        Decimal(360000),
+    )
     # the unchanged policy is untouched by the scenario
     assert evaluate_bulk(c, HouseholdTable.from_households(hs), "cash").row(0) == {"v": 100000, "e": 5000}
     with pytest.raises(ValueError):
@@ -111,7 +119,9 @@ def test_examples_check_and_cases_pass() -> None:
 
 def test_cli_test_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
     src = (EXAMPLES / "shantytown.cases.yaml").read_text(encoding="utf-8")
-    (tmp_path / "shantytown.yaml").write_text((EXAMPLES / "shantytown.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "shantytown.yaml").write_text(
+        (EXAMPLES / "shantytown.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     bad = tmp_path / "bad.cases.yaml"
     bad.write_text(src.replace('heating: "149.98"', 'heating: "149.99"'), encoding="utf-8")
     r = CliRunner().invoke(app, ["test", str(bad)])
@@ -130,9 +140,12 @@ def test_cli_check_reports_file_line_column(tmp_path: Path) -> None:
 
 def _write_csv(tmp_path: Path) -> Path:
     (tmp_path / "hh.csv").write_text(
-        "code,block_code,block_chain,sign_on\nH1,一组,东村,2025-04-02\nH2,二组,东村,\n", encoding="utf-8")
+        "code,block_code,block_chain,sign_on\nH1,一组,东村,2025-04-02\nH2,二组,东村,\n", encoding="utf-8"
+    )
     (tmp_path / "hh_buildings.csv").write_text(
-        "household,certificate_no,structure,use,legal_area\nH1,C1,砖混,住宅,10.50\nH2,C2,砖木,住宅,20\n", encoding="utf-8")
+        "household,certificate_no,structure,use,legal_area\nH1,C1,砖混,住宅,10.50\nH2,C2,砖木,住宅,20\n",
+        encoding="utf-8",
+    )
     (tmp_path / "hh_members.csv").write_text("household,name,dibao\nH1,甲,是\nH2,乙,\n", encoding="utf-8")
     return tmp_path / "hh.csv"
 
@@ -162,10 +175,16 @@ def test_cli_calc_writes_xlsx_one_column_per_item(tmp_path: Path) -> None:
 
 
 def test_cli_explain_and_diff() -> None:
-    r = CliRunner().invoke(app, ["explain", str(EXAMPLES / "state_land.yaml"), "--household", "H002", "--option", "cash"])
+    r = CliRunner().invoke(
+        app, ["explain", str(EXAMPLES / "state_land.yaml"), "--household", "H002", "--option", "cash"]
+    )
     assert r.exit_code == 0, r.output
-    assert "封顶" in r.output and "40,000.00" in r.output and "house_rate[building.structure, zone]" in r.output
-    r = CliRunner().invoke(app, ["diff", str(EXAMPLES / "state_land.yaml"), str(EXAMPLES / "state_land.yaml")])
+    assert (
+        "封顶" in r.output and "40,000.00" in r.output and "house_rate[building.structure, zone]" in r.output
+    )
+    r = CliRunner().invoke(
+        app, ["diff", str(EXAMPLES / "state_land.yaml"), str(EXAMPLES / "state_land.yaml")]
+    )
     assert r.exit_code == 0 and "no changes" in r.output
 
 
@@ -183,11 +202,14 @@ def test_group_facts_rate_truncates() -> None:
 
 
 def test_bulk_exact_beyond_int64() -> None:
-    c = load_policy(HEAD + """parameters:
+    c = load_policy(
+        HEAD
+        + """parameters:
   r: {unit: 元/㎡, value: 987654321.1234}
 items:
   - {id: v, per: certificate, formula: building.legal_area * r * 1.000001}
-""")
+"""
+    )
     from anju.policy.scalar import evaluate
 
     h = Household(code="B", block_code="x", buildings=(Building("1", legal_area=Decimal("99999999.99")),))

@@ -247,9 +247,7 @@ class Recomputed:
     problem: str
 
 
-def recompute(
-    snap: AgreementSnapshot, option: str, current: facts.Household, pv: Any
-) -> Recomputed:
+def recompute(snap: AgreementSnapshot, option: str, current: facts.Household, pv: Any) -> Recomputed:
     """The agreement's calculation with ``current`` facts under ``pv``: as of the snapshot's date,
     with the snapshot's group facts and its own sign and vacate dates."""
     frozen = snapshot_facts(snap)

@@ -2,4 +2,11 @@
 
 from anju.campaign.pages import battle_map, bigscreen, dashboard, households, teams, visits
 
-routers = [teams.router, visits.router, households.router, dashboard.router, bigscreen.router, battle_map.router]
+routers = [
+    teams.router,
+    visits.router,
+    households.router,
+    dashboard.router,
+    bigscreen.router,
+    battle_map.router,
+]

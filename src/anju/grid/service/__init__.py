@@ -28,7 +28,7 @@ from anju.grid.service.grids import (
     update_community,
     update_grid,
 )
-from anju.grid.service.lookup import grid_at
+from anju.grid.service.lookup import community_names, grid_at, grid_names, grid_shapes
 from anju.grid.service.mediation import (
     CaseView,
     add_session,
@@ -52,6 +52,7 @@ __all__ = [
     "case_view",
     "close_case",
     "community_by_name_or_code",
+    "community_names",
     "create_community",
     "create_grid",
     "get_building",
@@ -62,6 +63,8 @@ __all__ = [
     "grid_at",
     "grid_card",
     "grid_cards",
+    "grid_names",
+    "grid_shapes",
     "grid_workers",
     "grids_geojson",
     "households_by_grid",

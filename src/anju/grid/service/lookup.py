@@ -1,7 +1,9 @@
-"""Grid service part: which grid a map point lies in (:func:`grid_at`)."""
+"""Grid service part: which grid a map point lies in (:func:`grid_at`), and the names and shapes
+other domains show beside their own rows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from anju.errors import ValidationFailed
 from anju.grid import rules
-from anju.grid.models import Grid
+from anju.grid.models import Community, Grid
 
 
 def grid_at(session: Session, *, lng: Decimal | float | str, lat: Decimal | float | str) -> Grid | None:
@@ -46,3 +48,27 @@ def grid_at(session: Session, *, lng: Decimal | float | str, lat: Decimal | floa
         if rules.shape_contains(shape, p):
             return grid
     return None
+
+
+def grid_names(session: Session, ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Grid names by id (of ``ids``, or all): what other domains show beside their own rows."""
+    q = select(Grid.id, Grid.name)
+    if ids is not None:
+        q = q.where(Grid.id.in_(list(ids)))
+    return {int(i): str(n) for i, n in session.execute(q)}
+
+
+def community_names(session: Session, ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Community names by id (of ``ids``, or all)."""
+    q = select(Community.id, Community.name)
+    if ids is not None:
+        q = q.where(Community.id.in_(list(ids)))
+    return {int(i): str(n) for i, n in session.execute(q)}
+
+
+def grid_shapes(session: Session) -> list[tuple[int, str, str]]:
+    """(id, name, boundary GeoJSON text) of every grid, by id: for maps drawn by other domains."""
+    return [
+        (int(i), str(n), str(b or ""))
+        for i, n, b in session.execute(select(Grid.id, Grid.name, Grid.boundary).order_by(Grid.id))
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,13 +26,12 @@ from anju.service_request.models import (
     ServiceRequest,
     ServiceTimeLimit,
 )
+from anju.service_request.service import calendar as work_calendar
 
 #: The actor of resident actions (public routes, by the follow code): no account.
 RESIDENT = Actor(user_id=None, username="resident", display_name="居民", role="resident")
 #: The actor of clock-driven actions (overdue, escalation, auto-close).
 SYSTEM = Actor.system("service_requests")
-#: Holidays (法定节假日) skipped by working-day limits; empty keeps weekends only.
-HOLIDAYS: frozenset[date] = frozenset()
 #: Topic of the request boards' live updates.
 TOPIC = "service-requests"
 #: Roles that act as the organising side (组织定单) and as departments (部门接单).
@@ -128,7 +127,8 @@ def limit_of(db: Session, category_id: int, priority: str, step: str) -> tuple[i
 def due(db: Session, req: ServiceRequest, step: str, start: datetime) -> datetime:
     """When ``step`` of ``req`` started at ``start`` is due."""
     amount, calendar = limit_of(db, req.category_id, req.priority, step)
-    return rules.deadline(start, amount, calendar, HOLIDAYS)
+    days = work_calendar.calendar(db)  # holidays and make-up working days the office entered
+    return rules.deadline(start, amount, calendar, days.holidays, days.workdays)
 
 
 def category(db: Session, category_id: int) -> ServiceCategory:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from anju.core.actor import Actor
@@ -25,7 +25,8 @@ CURSOR_PATTERN = r"^(\d{1,16}_\d{1,16})?$"
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """List filters; dates are Asia/Shanghai days of submission, both inclusive."""
+    """List filters; dates are Asia/Shanghai days of submission, both inclusive; ``status`` is a
+    state of :data:`rules.STATUSES` or ``"open"`` (every state not final)."""
 
     status: str | None = None
     category_id: int | None = None
@@ -74,7 +75,9 @@ def list_requests(
     """Requests matching ``filters``, newest first, ``limit`` at a time after ``cursor``."""
     limit = max(1, min(MAX_LIMIT, limit))
     q = select(ServiceRequest)
-    if filters.status is not None:
+    if filters.status == "open":  # every state not yet final
+        q = q.where(ServiceRequest.status.in_(sorted(rules.OPEN)))
+    elif filters.status is not None:
         if filters.status not in rules.STATUSES:
             raise fail("status", f"状态“{filters.status}”不存在")
         q = q.where(ServiceRequest.status == filters.status)
@@ -150,3 +153,20 @@ def names(db: Session, req: ServiceRequest) -> tuple[str, str]:
     """The names of a request's category and department ('' when none)."""
     cat = db.scalar(select(ServiceCategory.name).where(ServiceCategory.id == req.category_id)) or ""
     return cat, department_name(db, req.department_id)
+
+
+def status_counts(db: Session) -> dict[str, int]:
+    """How many requests are in each state (every state of the machine, 0 included)."""
+    counts = dict.fromkeys(rules.STATUSES, 0)
+    for status, n in db.execute(select(ServiceRequest.status, func.count()).group_by(ServiceRequest.status)):
+        counts[status] = int(n)
+    return counts
+
+
+def id_of_code(db: Session, *, code: str, field: str = "code") -> int:
+    """The id of the request with the public ``code`` (for the office's forms); 422 naming ``field``."""
+    code = code.strip()
+    found = db.scalar(select(ServiceRequest.id).where(ServiceRequest.code == code)) if code else None
+    if found is None:
+        raise fail(field, f"诉求编号“{code}”不存在" if code else "请填写诉求编号")
+    return int(found)

@@ -13,14 +13,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from anju import uploads as upload_policy
+from anju.config import get_settings
 from anju.core.actor import Actor
 from anju.core.dates import SHANGHAI, utcnow
-from anju.errors import ValidationFailed
+from anju.errors import TooManyAttempts, ValidationFailed
 from anju.grid import service as grid_service
 from anju.service_request import rules
 from anju.service_request.models import RequestPhoto, ServiceRequest
@@ -62,6 +63,40 @@ class Location:
     address: str = ""
     grid_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def address_digest(address: str) -> str:
+    """A salted digest of a network address: enough to count one sender's requests, useless to
+    recover the address (the salt is the installation's secret key)."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, ("addr:" + address).encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def check_submit_rate(db: Session, *, address: str, now: datetime | None = None) -> None:
+    """Refuse (429, in Chinese) a public submission from an address that filed
+    ``public_requests_per_hour`` requests in the last hour or ``public_requests_per_day`` in the
+    last day (settings; 0 turns a limit off)."""
+    if not address:
+        return
+    now = now or utcnow()
+    settings = get_settings()
+    digest = address_digest(address)
+    for limit, window, words in (
+        (settings.public_requests_per_hour, timedelta(hours=1), "一小时"),
+        (settings.public_requests_per_day, timedelta(days=1), "一天"),
+    ):
+        if limit <= 0:
+            continue
+        count = db.scalar(
+            select(func.count())
+            .select_from(ServiceRequest)
+            .where(ServiceRequest.submit_address == digest, ServiceRequest.submitted_at > now - window)
+        )
+        if int(count or 0) >= limit:
+            raise TooManyAttempts(
+                f"同一网络{words}内最多提交 {limit} 件诉求，请稍后再试；紧急情况请直接拨打网格员电话",
+                f"at most {limit} requests per {window} from one address",
+            )
 
 
 def hash_secret(secret: str) -> str:
@@ -204,11 +239,14 @@ def submit(
     photos: list[Photo] | None = None,
     now: datetime | None = None,
     api_key_id: int | None = None,
+    client_address: str = "",
 ) -> Submitted:
     """File a request (居民点单). ``actor`` None = a resident on the public page; a grid worker's
     actor files on a resident's behalf (channel ``grid_worker``); ``api_key_id`` = an Open311 client
     filed it for a resident (channel ``open311``). Returns the request with its
-    public code and the follow secret (shown once). The accepting step's deadline starts now."""
+    public code and the follow secret (shown once). The accepting step's deadline starts now.
+    ``client_address`` (the public form's network address) is kept as a digest for
+    :func:`check_submit_rate`."""
     now = now or utcnow()
     cat = category(db, category_id)
     description = description.strip()
@@ -240,6 +278,7 @@ def submit(
     req = ServiceRequest(
         code="",
         follow_hash=hash_secret(secret),
+        submit_address=address_digest(client_address) if client_address else "",
         category_id=cat.id,
         description=description,
         address=address,

@@ -17,7 +17,11 @@
   const STATUS_ZH = { available: "可选", selected: "已选", reserved: "保留", frozen: "冻结", delivered: "已交付" };
   const fetchState = { busy: false, again: false, timer: null };
   const marks = { change: 0, fetch: 0, data: 0 }; // for the browser test's timing breakdown (data-timing)
-  const grid = { key: "", cells: new Map(), status: new Map() };
+  const grid = { key: "", cells: new Map(), status: new Map(), page: 0, pages: [], last: [] };
+  // Buildings that would shrink below MIN_CELL px per flat are shown a page at a time, each page for
+  // PAGE_MS (a projector across a hall cannot show a flat smaller than that).
+  const MIN_CELL = 10;
+  const PAGE_MS = 12000;
   let source = null;
   let backoff = 1000;
   let lastCurrent = null;
@@ -137,7 +141,7 @@
       offset.set(u, col);
       col += perUnit.get(u);
     });
-    return { units: units, perUnit: perUnit, offset: offset, cols: Math.max(1, col - 1), cells: Math.max(1, col - units.length), gaps: Math.max(0, units.length - 1), top: top, rows: Math.max(1, top - bottom + 1) };
+    return { units: units, perUnit: perUnit, offset: offset, cols: Math.max(1, col - 1), cells: Math.max(1, col - units.length), gaps: Math.max(0, units.length - 1), top: top, rows: Math.max(1, top - bottom + 1), nameW: nameWidth(labelOf(b)) };
   }
 
   const HEAD_H = 44; // two lines: the building, then what is left
@@ -147,6 +151,25 @@
   const unitGapOf = (s) => Math.max(3, Math.ceil(s / 3));
 
   // The largest cell size (px) at which every building fits the panel (shelf packing, as flex-wrap lays them out).
+  // A building's name on the screen: with several estates each names its estate.
+  function labelOf(b) {
+    return (grid.several ? b.estate_name + " " : "") + b.code;
+  }
+
+  // The width the building's name needs on its head line (the names do not wrap): measured once per
+  // name with the head's font, so the packing below matches what the browser lays out.
+  const measure = { ctx: null, cache: new Map() };
+  function nameWidth(text) {
+    if (!measure.cache.has(text)) {
+      if (!measure.ctx) {
+        measure.ctx = document.createElement("canvas").getContext("2d");
+        measure.ctx.font = "bold 18px " + getComputedStyle(body).fontFamily;
+      }
+      measure.cache.set(text, Math.ceil(measure.ctx.measureText(text).width) + 4);
+    }
+    return measure.cache.get(text);
+  }
+
   function cellSize(shapes, width, height) {
     for (let s = 80; s >= 3; s--) {
       const gap = gapOf(s);
@@ -155,7 +178,7 @@
       let y = 0;
       let ok = true;
       for (const sh of shapes) {
-        const w = Math.max(MIN_W, sh.cells * s + sh.gaps * unitGapOf(s) + (sh.cols - 1) * gap);
+        const w = Math.max(MIN_W, sh.nameW || 0, sh.cells * s + sh.gaps * unitGapOf(s) + (sh.cols - 1) * gap);
         const h = HEAD_H + 4 + sh.rows * s + (sh.rows - 1) * gap;
         if (w > width) {
           ok = false;
@@ -176,16 +199,15 @@
 
   function buildGrid(buildings, box) {
     const shapes = buildings.map(shape);
-    const s = cellSize(shapes, box.clientWidth, box.clientHeight);
+    const s = Math.min(cellSize(shapes, box.clientWidth, box.clientHeight), grid.cellCap || 80);
     const font = Math.floor(s * 0.36);
-    const several = buildings.some((o) => o.estate_id !== buildings[0].estate_id);
     grid.cells.clear();
     const blocks = buildings.map((b, i) => {
       const sh = shapes[i];
       const block = el("div", "ss-bld");
       block.dataset.building = String(b.id);
       const head = el("div", "ss-bld-head");
-      const name = el("b", null, (several ? b.estate_name + " " : "") + b.code);
+      const name = el("b", null, labelOf(b));
       name.title = name.textContent;
       const left = el("span", "ss-left-n");
       left.id = "ss-left-" + b.id;
@@ -222,9 +244,44 @@
     body.dataset.cell = String(s);
   }
 
-  function drawFlats(buildings) {
+  // Pages of buildings in order: the fewest pages of equal length on which every building keeps
+  // cells of at least MIN_CELL px. All pages then use the smallest page's cell size, so a page of a
+  // few buildings does not jump to giant cells.
+  function paginate(buildings, box) {
+    const fits = (page) => cellSize(page.map(shape), box.clientWidth, box.clientHeight) >= MIN_CELL;
+    for (let k = 1; k <= buildings.length; k++) {
+      const size = Math.ceil(buildings.length / k);
+      const pages = [];
+      for (let i = 0; i < buildings.length; i += size) pages.push(buildings.slice(i, i + size));
+      if (pages.every((p) => p.length === 1 || fits(p))) return pages;
+    }
+    return buildings.map((b) => [b]);
+  }
+
+  function drawPager() {
+    const pager = document.getElementById("ss-pager");
+    if (!pager) return;
+    pager.hidden = grid.pages.length < 2;
+    pager.textContent = "第 " + (grid.page + 1) + " / " + grid.pages.length + " 屏";
+    body.dataset.pages = String(grid.pages.length);
+    body.dataset.page = String(grid.page + 1);
+  }
+
+  function drawFlats(all) {
     const box = document.getElementById("ss-buildings");
-    document.getElementById("ss-buildings-empty").hidden = buildings.length > 0;
+    document.getElementById("ss-buildings-empty").hidden = all.length > 0;
+    grid.last = all;
+    grid.several = all.some((o) => o.estate_id !== all[0].estate_id);
+    const shapeKey = all.map((b) => b.id + ":" + b.flats.length).join("|") + "@" + box.clientWidth + "x" + box.clientHeight;
+    if (shapeKey !== grid.shapeKey) {
+      grid.pages = paginate(all, box);
+      grid.cellCap = Math.min(...grid.pages.map((p) => cellSize(p.map(shape), box.clientWidth, box.clientHeight)));
+      grid.shapeKey = shapeKey;
+      if (grid.page >= grid.pages.length) grid.page = 0;
+    }
+    const ids = new Set((grid.pages[grid.page] || []).map((b) => b.id));
+    const buildings = all.filter((b) => ids.has(b.id));
+    drawPager();
     const key = buildings.map((b) => b.id + ":" + b.flats.map((f) => f.id).join(",")).join("|") + "@" + box.clientWidth + "x" + box.clientHeight;
     const first = grid.key === "";
     if (key !== grid.key) {
@@ -377,6 +434,11 @@
     window.addEventListener("resize", fit);
     tick();
     setInterval(tick, 1000);
+    setInterval(() => {
+      if (grid.pages.length < 2) return;
+      grid.page = (grid.page + 1) % grid.pages.length;
+      drawFlats(grid.last);
+    }, PAGE_MS);
     setInterval(() => schedule(0), REFRESH_MS);
     connect();
     schedule(0);

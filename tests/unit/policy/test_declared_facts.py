@@ -327,3 +327,28 @@ cases:
         ("未登记空调数量，用例却期望金额", False),
     ]
     assert report.outcomes[2].mismatches[0].startswith("缺少方案要求的事实：空调数量")
+
+
+def test_households_files_read_declared_fact_columns(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from anju.policy.cli import app
+    from anju.policy.workbooks import HouseholdsFileError, read_households_file
+
+    decls = load_policy(POLICY).policy.facts
+    f = tmp_path / "hh.csv"
+    f.write_text(
+        "code,block_code,空调数量(台),认定奖励面积,fact.grade\nH1,A,3,12.5,精装\nH2,A,,,\n", encoding="utf-8"
+    )
+    h1, h2 = read_households_file(f, facts=decls)
+    assert h1.facts == {"ac_units": "3", "reward_area": "12.50", "grade": "精装"} and h2.facts == {}
+    assert read_households_file(f)[0].facts == {}  # without the policy the columns are not read
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,block_code,空调数量(台)\nH1,A,2.5\n", encoding="utf-8")
+    with pytest.raises(HouseholdsFileError) as exc:
+        read_households_file(bad, facts=decls)
+    assert "第 2 行" in str(exc.value) and "空调数量应为整数" in str(exc.value)
+    (tmp_path / "p.yaml").write_text(POLICY, encoding="utf-8")
+    r = CliRunner().invoke(app, ["calc", str(tmp_path / "p.yaml"), str(f), "-o", str(tmp_path / "out.xlsx")])
+    assert r.exit_code == 0, r.output
+    assert "缺少方案要求的事实，未计算：H2（空调数量）" in r.output

@@ -317,3 +317,16 @@ def test_ledger_exports_the_facts(db: Session) -> None:
     assert rows[3][at : at + 3] == [2, "", ""]
     assert rows[4][at] == 5  # the 合计 row sums the counts
     assert Decimal(str(rows[2][at + 1])) == Decimal("12.5")
+
+
+def test_amendment_check_names_changed_declared_facts_by_label() -> None:
+    from anju.agreement.service.amendment_flag import fact_changes
+
+    signed = {"code": "H1", "facts": {"ac_units": 2, "reward_area": "8.50"}}
+    current = {"code": "H1", "facts": {"ac_units": 3, "grade": "精装"}}
+    changes = fact_changes(signed, current, {"ac_units": "空调数量", "reward_area": "认定奖励面积"})
+    assert [(c.label, c.signed, c.current) for c in changes] == [
+        ("空调数量", "2", "3"),
+        ("认定奖励面积", "8.50", "（无）"),
+        ("方案事实 grade", "（无）", "精装"),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,16 @@ def test_engine_reads_the_facts_and_refuses_a_household_lacking_a_required_one(d
     with pytest.raises(compensation_service.NotComputable) as exc:
         compensation_service.calculate(db, scope=ALL, household_id=h2, option="cash")
     assert exc.value.message_zh == "缺少方案要求的事实：空调数量"
+    # signing computes the same way: refused with the same words
+    with pytest.raises(compensation_service.NotComputable) as signing:
+        compensation_service.signing_calculation(
+            db, scope=ALL, household_id=h2, option="cash", sign_on=date(2025, 5, 1)
+        )
+    assert signing.value.message_zh == "缺少方案要求的事实：空调数量"
+    ok = compensation_service.signing_calculation(
+        db, scope=ALL, household_id=h1, option="cash", sign_on=date(2025, 5, 1)
+    )
+    assert ok.result.total_fen == 1090000 and ok.household.facts == {"ac_units": "3", "reward_area": "10.00"}
     from anju.compensation import budget
 
     _pv2, entry = budget.project_table(db, project_id=w.project_id)

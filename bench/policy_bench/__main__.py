@@ -190,7 +190,7 @@ def main() -> None:
     if not jit.enabled():
         raise SystemExit("the numba kernel is not available (numba missing or ANJU_POLICY_JIT=0)")
     jit.set_threads(args.threads)
-    threads = jit.numba.get_num_threads()
+    threads = min(args.threads, jit.numba.config.NUMBA_NUM_THREADS)  # at most; fewer when cores are busy
     t0 = time.perf_counter()
     prepared = jit.prepare(c, table, args.option, None, group)
     if isinstance(prepared, str):
@@ -320,8 +320,9 @@ band values, clocks and group rates are runtime arrays, so a what-if that change
 compiled kernel. Before running, every intermediate value's bound is checked against int64 (as the
 numpy evaluator does); a policy that could overflow, a construct the generator does not handle, or
 `ANJU_POLICY_JIT=0` uses the numpy evaluator instead. `evaluate_bulk` and `whatif` use a compiled
-kernel automatically and compile a missing one in a background thread for tables of at least 1,000
-households (the request itself is answered by numpy), so no request waits for the compiler.
+kernel automatically and have a missing one compiled by another process into the disk cache for tables of
+at least 1,000 households (the request itself is answered by numpy), so no request waits for the compiler
+(see "Policy engine: the whole evaluation").
 
 Outputs: amounts are written household-major (one row of item amounts per household, one write
 stream instead of twelve), applicability is stored only for items whose condition can be false (an item

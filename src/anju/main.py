@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -62,6 +63,15 @@ from anju.web.middleware import UnitOfWorkMiddleware
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+def _warm_policy_kernels(folder: Path) -> None:
+    """Point the policy kernels at ``folder`` and load the recent ones (numba is imported here,
+    in a background thread, not while the app starts)."""
+    from anju.policy import jit
+
+    jit.set_cache_dir(folder)
+    jit.warm()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the thread pool that runs blocking route code (see ``Settings.threads``); anchor the
@@ -70,6 +80,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
     uploads.sweep()  # encrypted census uploads and scratch files a killed process left behind
+    # Compiled policy kernels live under the data directory (shared by the workers, kept across
+    # restarts); the recently used ones are loaded in the background, off the request path.
+    threading.Thread(
+        target=_warm_policy_kernels, args=(settings.data_dir / "kernels",), name="anju-kernels", daemon=True
+    ).start()
     # The live hub: committed change events to the big screens of every worker (anju.web.live).
     async with live.running(app.state, settings), anyio.create_task_group() as tasks:
         if settings.audit_anchor_minutes > 0:

@@ -271,6 +271,7 @@ def test_every_role_follows_every_nav_link_without_403_or_404(client_as: ClientA
         "/grids",
         "/grids/map",
         "/mediation",
+        "/service-requests",
         "/service-requests/dashboard",
         "/time-bank",
         "/account/password",

@@ -233,7 +233,6 @@ def _check_demo_requests(db: Session, result: generator.DemoResult) -> None:
     scale) through the services: closed ones rated, some still open, merges, the 2026 calendar."""
     from anju.service_request import service as request_service
     from anju.service_request.models import DepartmentMember, RequestEvent, ServiceRequest
-    from anju.service_request.service import calendar as work_calendar
 
     counts = request_service.status_counts(db)
     assert sum(counts.values()) == db.scalar(select(func.count()).select_from(ServiceRequest)) >= 40
@@ -258,7 +257,7 @@ def _check_demo_requests(db: Session, result: generator.DemoResult) -> None:
         select(RequestEvent.request_id, func.min(RequestEvent.id)).group_by(RequestEvent.request_id)
     ).all()
     assert {db.get(RequestEvent, e).action for _, e in firsts} == {"submit"}
-    cal = work_calendar.calendar(db)
+    cal = request_service.work_calendar.calendar(db)
     assert date(2026, 10, 1) in cal.holidays and date(2026, 10, 10) in cal.workdays
 
 

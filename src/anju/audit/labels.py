@@ -78,6 +78,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "receipt": ("登记收款", "receipt recorded"),
     "reopen": ("未解决，重新办理", "reopened"),
     "send_back": ("退回重派", "sent back"),
+    "request_catalogue.load": ("载入诉求分类与部门", "request catalogue loaded"),
+    "department.add_member": ("部门添加成员", "department member added"),
+    "work_calendar.set": ("登记工作日历", "work calendar set"),
+    "handover": ("交付钥匙（回迁）", "keys handed over"),
     "session": ("调解会谈", "mediation session"),
     "settle": ("结算", "settled"),
     "take": ("部门接单", "taken"),
@@ -143,6 +147,9 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "hours_claim": ("志愿服务时长", "hours claim"),
     "ledger_transfer": ("时间银行转账", "ledger transfer"),
     "mediation_case": ("矛盾调解", "mediation case"),
+    "department": ("部门", "department"),
+    "work_calendar": ("工作日历", "work calendar"),
+    "service_category": ("诉求分类", "request category"),
     "moral_award": ("道德银行积分", "moral award"),
     "moral_rule": ("道德银行积分规则", "moral-bank rule"),
     "policy_draft": ("方案草稿", "policy draft"),
@@ -324,26 +331,26 @@ def field_label(name: str, extra: dict[str, str] | None = None) -> str:
 _NAMING_KEYS = ("agreement_no", "username", "code", "name", "title", "headline", "filename")
 
 
-def record_name(entity: str, entity_id: str, changes: Any, known: str = "") -> str:
+def record_name(entity: str, entity_id: str, changes: Any, known: str = "", lang: str = "zh") -> str:
     """What a record is called: ``户 LJ00001 段平``, ``协议 DP-QH-0001``, ``批次 第 3 批``.
 
     ``known`` is the name the caller looked up (a household's code and head, a user's name);
     otherwise a naming field of the record's own snapshot; else the record number.
     """
-    label = entity_label(entity)
+    label = entity_label(entity, lang)
     if known:
         return f"{label} {known}"
     if isinstance(changes, dict):
         if entity == "payment_batch" and "batch_no" in changes:
             value = _after(changes["batch_no"])
             if value not in (None, ""):
-                return f"{label} 第 {value} 批"
+                return f"{label} 第 {value} 批" if lang == "zh" else f"{label} {value}"
         for key in _NAMING_KEYS:
             if key in changes:
                 value = _after(changes[key])
                 if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
                     return f"{label} {value}"
-    return f"{label} 第 {entity_id} 号"
+    return f"{label} 第 {entity_id} 号" if lang == "zh" else f"{label} no. {entity_id}"
 
 
 def _after(value: Any) -> Any:

@@ -20,6 +20,7 @@ from anju import uploads as upload_store
 from anju.audit import service as audit_service
 from anju.core.dates import today_shanghai
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -41,7 +42,7 @@ def _date(value: str, field: str, label: str, errors: list[dict[str, str]]) -> d
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        errors.append({"field": field, "message": f"{label}应为日期，如 2026-01-31"})
+        errors.append({"field": field, "message": msg("{label}应为日期，如 2026-01-31", label=label)})
         return None
 
 
@@ -58,17 +59,19 @@ def audit_filter(
         if text.isascii() and text.isdigit() and len(text) <= 15:
             actor_id = int(text)
         else:
-            errors.append({"field": "actor", "message": "操作人无效"})
+            errors.append({"field": "actor", "message": N_("操作人无效")})
     where = audit_service.AuditFilter(
         actor_id=actor_id,
         entity=entity.strip()[:64],
         action=action.strip()[:32],
-        date_from=_date(date_from, "date_from", "开始日期", errors),
-        date_to=_date(date_to, "date_to", "结束日期", errors),
+        date_from=_date(date_from, "date_from", N_("开始日期"), errors),
+        date_to=_date(date_to, "date_to", N_("结束日期"), errors),
     )
     if errors:
         raise ValidationFailed(
-            "筛选条件有误：" + "；".join(e["message"] for e in errors), "invalid audit filter", details=errors
+            N_("筛选条件有误：") + "；".join(e["message"] for e in errors),
+            "invalid audit filter",
+            details=errors,
         )
     where.check()
     return where
@@ -83,7 +86,7 @@ def _value_in_words(name: str, value: Any) -> Any:
 
 def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[str, Any]]:
     """The records as the page and the API show them: in words."""
-    names = name_records(db, records)
+    names = name_records(db, records, lang)
     people = identity_service.user_names(db)
     return [
         {
@@ -95,7 +98,9 @@ def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[
             "entity": r.entity,
             "entity_label": audit_service.entity_label(r.entity, lang),
             "record": names[r.seq],
-            "changes": audit_service.changes_text(r.entity, r.changes, _value_in_words, brief=True),
+            "changes": audit_service.changes_text(
+                r.entity, r.changes, _value_in_words, brief=True, translate=lambda text: i18n.t(text, lang)
+            ),
             "reason": r.reason,
             "hash": r.hash,
             "key_id": r.key_id,
@@ -104,13 +109,15 @@ def record_rows(db: Session, records: list[Any], lang: str = "zh") -> list[dict[
     ]
 
 
-def _choices() -> dict[str, list[tuple[str, str]]]:
+def _choices(lang: str) -> dict[str, list[tuple[str, str]]]:
     return {
         "entities": sorted(
-            ((k, audit_service.entity_label(k)) for k in audit_service.entity_codes()), key=lambda p: p[1]
+            ((k, audit_service.entity_label(k, lang)) for k in audit_service.entity_codes()),
+            key=lambda p: p[1],
         ),
         "actions": sorted(
-            ((k, audit_service.action_label(k)) for k in audit_service.action_codes()), key=lambda p: p[1]
+            ((k, audit_service.action_label(k, lang)) for k in audit_service.action_codes()),
+            key=lambda p: p[1],
         ),
     }
 
@@ -165,10 +172,10 @@ def audit_page(
             "first_url": f"/audit?{urlencode(query)}" if (before or after) else "",
             "export_url": f"/audit/export.xlsx?{urlencode(query)}",
             # Everyone who could have acted (a GROUP BY over millions of records would not do).
-            "actors": [(None, "系统作业")]
+            "actors": [(None, i18n.t("系统作业", lang_of(request)))]
             + [(u.id, f"{u.display_name}（{u.username}）") for u in identity_service.list_users(db)],
             "active": "audit",
-            **_choices(),
+            **_choices(lang_of(request)),
         },
         status_code=status_code,
     )
@@ -200,6 +207,7 @@ def export_response(
     return FileResponse(
         path,
         media_type=XLSX,
+        # not page text (a file name, a check or the terminal)
         filename=f"审计日志-{today_shanghai():%Y%m%d}.xlsx",
         background=BackgroundTask(path.unlink, missing_ok=True),
     )

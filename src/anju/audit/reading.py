@@ -189,11 +189,15 @@ def changes_text(
     value_of: Callable[[str, Any], Any] | None = None,
     *,
     brief: bool = False,
+    translate: Callable[[str], str] | None = None,
 ) -> str:
     """The changes of a record in words: ``签约日期：2026-01-02 → 2026-01-03；状态：…``.
 
     ``brief`` (the page) leaves out digests and shapes and cuts long structured values short.
+    ``translate`` (the page in another language) turns field names and worded values (a status,
+    是/否) into that language; other values are data and stay as they are.
     """
+    tr = translate or (lambda text: text)
     try:
         data = json.loads(changes) if changes else {}
     except ValueError:
@@ -204,14 +208,14 @@ def changes_text(
     for name, pair in data.items():
         if brief and name.endswith(_TECHNICAL):
             continue
-        label = labels.field_label(name)
+        label = tr(labels.field_label(name))
         if isinstance(pair, list) and len(pair) == 2:
             before, after = pair
         else:
             before, after = None, pair
         cut = 60 if brief else 200
-        shown_before = _plain(value_of(name, before) if value_of else before, cut)
-        shown_after = _plain(value_of(name, after) if value_of else after, cut)
+        shown_before = tr(_plain(value_of(name, before) if value_of else before, cut))
+        shown_after = tr(_plain(value_of(name, after) if value_of else after, cut))
         parts.append(
             f"{label}：{shown_before} → {shown_after}" if before is not None else f"{label}：{shown_after}"
         )

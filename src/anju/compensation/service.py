@@ -223,6 +223,7 @@ def project_facts(
         project_id=project_id,
         household_ids=[h.id for h in files.households] if household_ids is not None else None,
     )
+    events = _event_dates(session, project_id, household_ids)
     out = []
     for h in files.households:
         code, chain = chains.get(h.block_id, ("", ())) if h.block_id else ("", ())
@@ -261,6 +262,7 @@ def project_facts(
                 )
             )
         hs = files.homesteads.get(h.id)
+        ev = events.get(h.id, {})
         out.append(
             (
                 h.id,
@@ -285,9 +287,39 @@ def project_facts(
                         for t in files.tenants.get(h.id, [])
                     ),
                     facts=declared.get(h.id, {}),
+                    agreement_effective_on=ev.get("agreement_effective_on"),
+                    delivery_planned_on=ev.get("delivery_planned_on"),
+                    delivery_actual_on=ev.get("delivery_actual_on"),
+                    move_back_on=ev.get("move_back_on"),
                 ),
             )
         )
+    return out
+
+
+def _event_dates(
+    session: Session, project_id: int, household_ids: list[int] | None
+) -> dict[int, dict[str, date]]:
+    """household id -> the known event dates after signing (facts.EVENT_DATES): the agreement's
+    effective date from the agreements, delivery and move-back from the resettlement flats.
+
+    Imported here, not at the top: agreement and housing build on this module (signing and
+    settlement compute through it); they are only asked for dates, one query each."""
+    from anju.agreement import service as agreement_service
+    from anju.housing import service as housing_service
+
+    out: dict[int, dict[str, date]] = {}
+    for hid, on in agreement_service.effective_dates(
+        session, project_id=project_id, household_ids=household_ids
+    ).items():
+        out.setdefault(hid, {})["agreement_effective_on"] = on
+    for hid, ev in housing_service.household_events(
+        session, project_id=project_id, household_ids=household_ids
+    ).items():
+        for key in ("delivery_planned_on", "delivery_actual_on", "move_back_on"):
+            v = getattr(ev, key)
+            if v is not None:
+                out.setdefault(hid, {})[key] = v
     return out
 
 
@@ -391,12 +423,14 @@ def signing_calculation(
     option: str,
     sign_on: date,
     group: facts.GroupFacts | None = None,
+    effective_on: date | None = None,
 ) -> SigningCalculation:
     """The calculation a household signs: the project's latest published policy as of ``sign_on``,
     with ``sign_on`` set in the facts (the household is not signed yet in its file), so rewards
     keyed to the signing date are decided by the date the family signs. ``group``: the project's
     group facts as they stand, when the caller keeps them (:func:`group_with_event`); read here
-    otherwise."""
+    otherwise. ``effective_on``: the agreement's effective date when it takes effect on signing
+    (no condition), the fact ``household.agreement_effective_on``."""
     file = household_service.get_household_file(session, scope=scope, household_id=household_id)
     project_id = file.household.project_id
     pv = get_version(session, project_id)
@@ -408,7 +442,7 @@ def signing_calculation(
             details=[{"field": "option", "message": "可选：" + "、".join(checked.policy.options)}],
         )
     ((_, hf),) = project_facts(session, scope=scope, project_id=project_id, household_ids=[household_id])
-    hf = replace(hf, sign_on=sign_on)
+    hf = replace(hf, sign_on=sign_on, agreement_effective_on=effective_on)
     if group is None:
         group = group_facts(session, project_id)
     return SigningCalculation(pv, hf, group, _evaluate(checked, hf, option, as_of=sign_on, group=group))

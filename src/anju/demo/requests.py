@@ -25,7 +25,6 @@ from anju.errors import DomainError
 from anju.grid import service as grid_service
 from anju.identity import service as identity_service
 from anju.service_request import service as request_service
-from anju.service_request.service import calendar as work_calendar
 
 #: What residents write, per category code: (description, address detail, the department's result).
 TEXTS: dict[str, list[tuple[str, str, str]]] = {
@@ -126,18 +125,18 @@ def _calendar_2026() -> list[tuple[date, str, str]]:
     that year (entered here as an office would; another year is entered with ``anju requests calendar``)."""
     d = date
     days = [
-        *work_calendar.holiday_range(d(2026, 1, 1), d(2026, 1, 3), "元旦"),
+        *request_service.work_calendar.holiday_range(d(2026, 1, 1), d(2026, 1, 3), "元旦"),
         (d(2026, 1, 4), "workday", "元旦调休"),
-        *work_calendar.holiday_range(d(2026, 2, 15), d(2026, 2, 23), "春节"),
+        *request_service.work_calendar.holiday_range(d(2026, 2, 15), d(2026, 2, 23), "春节"),
         (d(2026, 2, 14), "workday", "春节调休"),
         (d(2026, 2, 28), "workday", "春节调休"),
-        *work_calendar.holiday_range(d(2026, 4, 4), d(2026, 4, 6), "清明节"),
-        *work_calendar.holiday_range(d(2026, 5, 1), d(2026, 5, 5), "劳动节"),
+        *request_service.work_calendar.holiday_range(d(2026, 4, 4), d(2026, 4, 6), "清明节"),
+        *request_service.work_calendar.holiday_range(d(2026, 5, 1), d(2026, 5, 5), "劳动节"),
         (d(2026, 5, 9), "workday", "劳动节调休"),
-        *work_calendar.holiday_range(d(2026, 6, 19), d(2026, 6, 21), "端午节"),
-        *work_calendar.holiday_range(d(2026, 9, 25), d(2026, 9, 27), "中秋节"),
+        *request_service.work_calendar.holiday_range(d(2026, 6, 19), d(2026, 6, 21), "端午节"),
+        *request_service.work_calendar.holiday_range(d(2026, 9, 25), d(2026, 9, 27), "中秋节"),
         (d(2026, 9, 20), "workday", "国庆节调休"),
-        *work_calendar.holiday_range(d(2026, 10, 1), d(2026, 10, 7), "国庆节"),
+        *request_service.work_calendar.holiday_range(d(2026, 10, 1), d(2026, 10, 7), "国庆节"),
         (d(2026, 10, 10), "workday", "国庆节调休"),
     ]
     return sorted(days)
@@ -208,7 +207,7 @@ def build_requests(
     requests (about 600 at scale 1) that end in every state of the five orders."""
     built = RequestsBuilt()
     request_service.load_catalogue(session, actor=actor)
-    work_calendar.set_days(session, actor=actor, days=_calendar_2026(), year=2026)
+    request_service.work_calendar.set_days(session, actor=actor, days=_calendar_2026(), year=2026)
     community, department, worker = _users(session)
     for dep in request_service.departments(session):
         request_service.add_member(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anju.household import rules
+from anju.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,14 @@ _SPECIAL: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "unregistered_determination": ("select", tuple(rules.DETERMINATIONS.items())),
     "kind": ("select", tuple(rules.TENANT_KINDS.items())),
     "relation": ("select", tuple((r, r) for r in rules.RELATIONS)),
-    "disability_grade": ("select", (("", "无"), ("1", "一级"), ("2", "二级"), ("3", "三级"), ("4", "四级"))),
-    "resettlement_counted": ("tristate", (("", "待认定"), ("是", "计入"), ("否", "不计入"))),
+    "disability_grade": (
+        "select",
+        (("", N_("无")), ("1", N_("一级")), ("2", N_("二级")), ("3", N_("三级")), ("4", N_("四级"))),
+    ),
+    "resettlement_counted": (
+        "tristate",
+        (("", N_("待认定")), (rules.YES, N_("计入")), (rules.NO, N_("不计入"))),
+    ),
 }
 _CHECKS = {"dibao", "serious_illness", "martyr_family", "shidu", "only_child", "youfu"}
 _NUMBERS = {"floors", "built_year", "legal_area", "unregistered_area", "area", "approved_year"}
@@ -70,7 +77,7 @@ def form_values(obj: Any, fields: tuple[rules.Field, ...]) -> dict[str, Any]:
     for f in fields:
         value = getattr(obj, f.name, None)
         if isinstance(value, bool):
-            out[f.name] = "是" if value else "否"
+            out[f.name] = rules.YES if value else rules.NO
         elif value is None:
             out[f.name] = ""
         else:
@@ -79,11 +86,11 @@ def form_values(obj: Any, fields: tuple[rules.Field, ...]) -> dict[str, Any]:
 
 
 def submitted(form: Any, fields: tuple[rules.Field, ...]) -> dict[str, Any]:
-    """Raw values of a submitted form; unchecked boxes arrive as 否."""
+    """Raw values of a submitted form; unchecked boxes arrive as NO (否)."""
     out: dict[str, Any] = {}
     for f in fields:
         if f.name in _CHECKS:
-            out[f.name] = "是" if form.get(f.name) else "否"
+            out[f.name] = rules.YES if form.get(f.name) else rules.NO
         elif f.name in form:
             out[f.name] = form.get(f.name)
     return out

@@ -19,6 +19,7 @@ from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, Valid
 from anju.household import forms, listing, rules
 from anju.household import search as household_search
 from anju.household import service as household_service
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -31,31 +32,31 @@ from anju.web.templating import lang_of, render, render_fragment
 router = APIRouter(include_in_schema=False)
 TABS = ("basic", "members", "buildings", "tenants", "attachments", "history")
 ENTITY_LABELS = {
-    "household": "户",
-    "member": "家庭成员",
-    "building": "房屋",
-    "valuation": "评估",
-    "tenant": "承租人",
-    "homestead": "宅基地",
-    "attachment": "附件",
-    "household_assignment": "包户",
+    "household": N_("户"),
+    "member": N_("家庭成员"),
+    "building": N_("房屋"),
+    "valuation": N_("评估"),
+    "tenant": N_("承租人"),
+    "homestead": N_("宅基地"),
+    "attachment": N_("附件"),
+    "household_assignment": N_("包户"),
 }
 FIELD_LABELS = {f.name: f.label for fs in forms.FORMS.values() for f in fs} | {
-    "members": "家庭成员",
-    "buildings": "房屋",
-    "valuations": "评估",
-    "tenants": "承租人",
-    "homestead": "宅基地",
-    "id_number_masked": "身份证号",
-    "block_id": "所属区块",
-    "status": "状态",
-    "credential_masked": "证件号/信用代码",
-    "filename": "文件名",
-    "sha256": "校验值",
-    "size": "大小(字节)",
-    "voided_at": "作废",
-    "team_id": "专班",
-    "user_id": "包户人",
+    "members": N_("家庭成员"),
+    "buildings": N_("房屋"),
+    "valuations": N_("评估"),
+    "tenants": N_("承租人"),
+    "homestead": N_("宅基地"),
+    "id_number_masked": N_("身份证号"),
+    "block_id": N_("所属区块"),
+    "status": N_("状态"),
+    "credential_masked": N_("证件号/信用代码"),
+    "filename": N_("文件名"),
+    "sha256": N_("校验值"),
+    "size": N_("大小(字节)"),
+    "voided_at": N_("作废"),
+    "team_id": N_("专班"),
+    "user_id": N_("包户人"),
 }
 
 
@@ -200,12 +201,12 @@ def household_detail(
             "user_id": identity_service.user_names(db),
         }
         # Each record named by what it is (户 LJ00001 段平, 协议 DP-QH-0001), never by its id.
-        record_names = name_records(db, records)
         lang = lang_of(request)
         fact_labels = {
             household_service.FACT_PREFIX + fid: d.label
             for fid, d in compensation_service.declared_facts(db, project_id).items()
         }
+        record_names = name_records(db, records, lang)
         ctx["history"] = [
             _history_row(r, names, fact_labels)
             | {"record": record_names[r.seq], "action_label": audit_service.action_label(r.action, lang)}
@@ -229,7 +230,7 @@ def _shown(entity: str, name: str, value: Any, names: dict[str, dict[int, str]])
     if name in names and isinstance(value, int) and not isinstance(value, bool):
         return names[name].get(value, value)
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return N_("是") if value else N_("否")
     if entity == "tenant" and name == "kind" and isinstance(value, str):
         return rules.TENANT_KINDS.get(value, value)
     if isinstance(value, str) and name in VALUE_LABELS:
@@ -371,7 +372,7 @@ def household_edit_form(
         request,
         ctx,
         kind="household",
-        title="编辑基本信息",
+        title=N_("编辑基本信息"),
         action=f"/households/{household_id}/edit",
         values=values,
     )
@@ -397,7 +398,7 @@ async def household_edit(
         request,
         ctx,
         kind="household",
-        title="编辑基本信息",
+        title=N_("编辑基本信息"),
         action=f"/households/{household_id}/edit",
         raw=raw,
         call=lambda: household_service.update_household(
@@ -437,7 +438,7 @@ def _child_routes(
             request,
             ctx,
             kind=kind,
-            title=f"新增{label}",
+            title=msg("新增{label}", label=label),
             action=f"/households/{household_id}/{kind}s",
             values={},
         )
@@ -456,7 +457,7 @@ def _child_routes(
             request,
             ctx,
             kind=kind,
-            title=f"新增{label}",
+            title=msg("新增{label}", label=label),
             action=f"/households/{household_id}/{kind}s",
             raw=raw,
             call=lambda: add(
@@ -495,7 +496,7 @@ def _child_routes(
                 request,
                 ctx,
                 kind=kind,
-                title=f"编辑{label}",
+                title=msg("编辑{label}", label=label),
                 action=f"/{kind}s/{child_id}/edit",
                 values=values,
             )
@@ -519,7 +520,7 @@ def _child_routes(
                 request,
                 ctx,
                 kind=kind,
-                title=f"编辑{label}",
+                title=msg("编辑{label}", label=label),
                 action=f"/{kind}s/{child_id}/edit",
                 raw=raw,
                 call=lambda: update(
@@ -553,7 +554,7 @@ def _child_routes(
 
 _child_routes(
     "member",
-    "家庭成员",
+    N_("家庭成员"),
     "members",
     household_service.add_member,
     household_service.update_member,
@@ -562,7 +563,7 @@ _child_routes(
 )
 _child_routes(
     "building",
-    "房屋",
+    N_("房屋"),
     "buildings",
     household_service.add_building,
     household_service.update_building,
@@ -571,7 +572,7 @@ _child_routes(
 )
 _child_routes(
     "tenant",
-    "承租人",
+    N_("承租人"),
     "tenants",
     household_service.add_tenant,
     None,
@@ -596,7 +597,7 @@ def homestead_form(
         request,
         ctx,
         kind="homestead",
-        title="宅基地",
+        title=N_("宅基地"),
         action=f"/households/{household_id}/homestead",
         values=values,
     )
@@ -618,7 +619,7 @@ async def homestead_save(
         request,
         ctx,
         kind="homestead",
-        title="宅基地",
+        title=N_("宅基地"),
         action=f"/households/{household_id}/homestead",
         raw=raw,
         call=lambda: household_service.set_homestead(
@@ -650,7 +651,7 @@ def valuation_form(
         request,
         ctx,
         kind="valuation",
-        title="录入评估结果",
+        title=N_("录入评估结果"),
         action=f"/buildings/{building_id}/valuations",
         values={},
     )
@@ -674,7 +675,7 @@ async def valuation_save(
         request,
         ctx,
         kind="valuation",
-        title="录入评估结果",
+        title=N_("录入评估结果"),
         action=f"/buildings/{building_id}/valuations",
         raw=raw,
         call=lambda: household_service.add_valuation(
@@ -699,7 +700,7 @@ async def validate_field(
     """Inline validation of one form field (htmx on change): returns the Chinese message or nothing."""
     fields = forms.FORMS.get(kind)
     if fields is None:
-        raise NotFound("表单不存在", "unknown form")
+        raise NotFound(N_("表单不存在"), "unknown form")
     form = await request.form()
     raw = {k: v for k, v in forms.submitted(form, fields).items() if k == field}
     _values, errors = rules.clean(fields, raw, partial=True)

@@ -21,6 +21,8 @@ STRUCTURES = {"brick_concrete": "砖混", "brick_wood": "砖木", "simple": "简
 USES = {"residential": "住宅", "non_residential": "非住宅", "business": "营业"}
 DETERMINATIONS = {"legal": "合法", "temporary": "临建", "illegal": "违建", "pending": "待认定"}
 TENANT_KINDS = {"person": "个人", "enterprise": "企业"}
+# What a yes/no field of a form or the census template holds (a value, not page text).
+YES, NO = "是", "否"
 RELATIONS = ("户主", "配偶", "子女", "儿媳", "女婿", "孙子女", "父母", "祖父母", "兄弟姐妹", "其他")
 # The household's stage (阶段) in the campaign; the campaign domain owns the transitions' use,
 # their timeline (anju.campaign) and their display. Order matters: it is the order of the campaign.

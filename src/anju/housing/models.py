@@ -198,3 +198,6 @@ class Selection(IdMixin, Base):
     undone_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("user.id"))
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undo_reason: Mapped[str] = mapped_column(String(500), default="")
+    # The keys handed over (交钥匙 / 回迁), recorded by housing_service.record_handover: the
+    # household's move-back date (policy fact household.move_back_on) once every flat it holds has it.
+    handed_over_on: Mapped[date | None] = mapped_column(Date)

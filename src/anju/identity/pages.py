@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from anju.config import get_settings
 from anju.errors import DomainError, NotAuthenticated, TooManyAttempts
+from anju.i18n import N_
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission, Role
 from anju.identity.service import CurrentUser
@@ -99,7 +100,7 @@ def login(
     """Check credentials, open a session and set the HttpOnly, SameSite cookie."""
     expected = request.cookies.get(PRELOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
-        return _login_page(request, _safe_next(next), "页面已过期，请重新登录", status_code=403)
+        return _login_page(request, _safe_next(next), N_("页面已过期，请重新登录"), status_code=403)
     ip = client_ip(request)
     try:
         user = identity_service.login(db, username=username, password=password, ip=ip)
@@ -255,7 +256,7 @@ def users_set_active(
         lambda: identity_service.set_active(
             db, actor=actor, user_id=user_id, active=active, expected_version=version
         ),
-        "已启用" if active else "已停用",
+        N_("已启用") if active else N_("已停用"),
     )
 
 
@@ -277,7 +278,7 @@ def users_set_role(
         lambda: identity_service.set_role(
             db, actor=actor, user_id=user_id, role=role, expected_version=version
         ),
-        "角色已修改",
+        N_("角色已修改"),
     )
 
 
@@ -294,7 +295,7 @@ def users_set_team(
     actor = user.actor(client_ip(request))
     team = parse_id(team_id) if team_id.strip() else None
     if team_id.strip() and team is None:
-        return _users_page(request, db, row_error=(user_id, "专班无效"), status_code=422)
+        return _users_page(request, db, row_error=(user_id, N_("专班无效")), status_code=422)
     return _row_change(
         request,
         db,
@@ -302,7 +303,7 @@ def users_set_team(
         lambda: identity_service.set_team(
             db, actor=actor, user_id=user_id, team_id=team, expected_version=version
         ),
-        "专班已修改",
+        N_("专班已修改"),
     )
 
 
@@ -349,8 +350,8 @@ def account_password(
     message = ""
     status_code = 200
     if new_password != confirm_password:
-        errors["confirm_password"] = "两次输入的新密码不一致"
-        message, status_code = "两次输入的新密码不一致", 422
+        errors["confirm_password"] = N_("两次输入的新密码不一致")
+        message, status_code = N_("两次输入的新密码不一致"), 422
     else:
         try:
             identity_service.change_own_password(

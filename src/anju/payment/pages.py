@@ -23,6 +23,7 @@ from anju.core.dates import today_shanghai
 from anju.core.masking import mask_account
 from anju.core.money import yuan_to_fen
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.payment import rules
@@ -38,13 +39,13 @@ PREPARE = requires(Permission.PAYMENT_PREPARE)
 APPROVE = requires(Permission.PAYMENT_APPROVE)
 
 OK_MESSAGES = {
-    "created": "支付批次已编制（草稿），请核对后提交审批",
-    "edited": "批次已修改",
-    "submitted": "已提交审批",
-    "approved": "已审批通过，可以导出银行文件",
-    "rejected": "已退回编制人",
-    "cancelled": "批次已作废",
-    "result": "回盘结果已登记",
+    "created": N_("支付批次已编制（草稿），请核对后提交审批"),
+    "edited": N_("批次已修改"),
+    "submitted": N_("已提交审批"),
+    "approved": N_("已审批通过，可以导出银行文件"),
+    "rejected": N_("已退回编制人"),
+    "cancelled": N_("批次已作废"),
+    "result": N_("回盘结果已登记"),
 }
 STATUS_ORDER = ("submitted", "draft", "rejected", "approved", "exported", "closed", "cancelled")
 
@@ -187,7 +188,9 @@ def _amount(value: str, label: str, field: str) -> int | None:
     except (ValueError, TypeError):
         fen = 0
     if fen <= 0:
-        message = f"{label}的金额“{value[:20]}”无效（应为大于 0 的元数，最多两位小数）"
+        message = msg(
+            "{label}的金额“{value}”无效（应为大于 0 的元数，最多两位小数）", label=label, value=value[:20]
+        )
         raise ValidationFailed(
             message, f"invalid amount {field}", details=[{"field": field, "message": message}]
         )
@@ -201,11 +204,11 @@ def _chosen_lines(form: Any) -> list[payment_service.LineInput]:
         instalment_id = parse_id(str(raw))
         if instalment_id is None:
             raise ValidationFailed(
-                "所选款项无效", "invalid instalment id", details=[{"field": "instalment_id"}]
+                N_("所选款项无效"), "invalid instalment id", details=[{"field": "instalment_id"}]
             )
         amount = _amount(
             str(form.get(f"amount_{instalment_id}", "")),
-            f"付款计划 {instalment_id}",
+            msg("付款计划 {instalment_id}", instalment_id=instalment_id),
             f"amount_{instalment_id}",
         )
         lines.append(payment_service.LineInput(instalment_id, amount))
@@ -233,9 +236,9 @@ async def create_batch(
             lines = None if mode == "all" else _chosen_lines(form)
             if lines is not None and not lines:
                 raise ValidationFailed(
-                    "请勾选要支付的款项，或选择“按筛选结果编制”“全部应付款项编制”",
+                    N_("请勾选要支付的款项，或选择“按筛选结果编制”“全部应付款项编制”"),
                     "no line chosen",
-                    details=[{"field": "instalment_id", "message": "未勾选款项"}],
+                    details=[{"field": "instalment_id", "message": N_("未勾选款项")}],
                 )
             batch = payment_service.create_batch(
                 db, actor=actor, project_id=project_id, lines=lines, title=title, note=note
@@ -363,9 +366,9 @@ async def edit_batch(
             chosen = _chosen_lines(form)
             if form.get("mode") == "add" and not chosen:
                 raise ValidationFailed(
-                    "请勾选要加入的款项",
+                    N_("请勾选要加入的款项"),
                     "no line chosen",
-                    details=[{"field": "instalment_id", "message": "未勾选款项"}],
+                    details=[{"field": "instalment_id", "message": N_("未勾选款项")}],
                 )
             payment_service.revise_batch(
                 db,
@@ -473,9 +476,9 @@ def _paid_on(value: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(
-            "到账日期应为日期（YYYY-MM-DD）",
+            N_("到账日期应为日期（YYYY-MM-DD）"),
             "invalid paid_on",
-            details=[{"field": "paid_on", "message": "应为日期（YYYY-MM-DD）"}],
+            details=[{"field": "paid_on", "message": N_("应为日期（YYYY-MM-DD）")}],
         ) from None
 
 

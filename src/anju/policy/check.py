@@ -38,7 +38,7 @@ from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind,
 from anju.policy.model import Formula, Item, Param, Policy, read_policy
 from anju.policy.selection_rules import check_entitlement
 from anju.policy.transition import check_transition
-from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit, money_compatible
+from anju.policy.units import CERT, DAY, M2, MONTH, ONE, PERSON, YUAN, Unit, money_compatible
 from anju.policy.versioning import verify_published
 
 
@@ -70,6 +70,10 @@ FIELDS: dict[tuple[str, str], Ty] = {
     ("household", "kind"): Ty("str", domain=_ENUM["kind"]),
     ("household", "sign_on"): DATE,
     ("household", "vacate_on"): DATE,
+    ("household", "agreement_effective_on"): DATE,
+    ("household", "delivery_planned_on"): DATE,
+    ("household", "delivery_actual_on"): DATE,
+    ("household", "move_back_on"): DATE,
     ("household", "has_homestead"): BOOL,
     ("homestead", "area"): Ty("num", M2, 2),
     ("homestead", "approved_year"): NUM0,
@@ -105,6 +109,10 @@ OPTIONAL_FIELDS = {
     ("building", "assessed_value"),
     ("building", "decoration"),
     ("building", "fixtures"),
+    ("household", "agreement_effective_on"),
+    ("household", "delivery_planned_on"),
+    ("household", "delivery_actual_on"),
+    ("household", "move_back_on"),
 }
 
 COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant"}
@@ -126,6 +134,10 @@ FUNCTIONS = {
     "known",
     "flag",
     "date",
+    "days_between",
+    "months_between",
+    "add_months",
+    "first",
 }
 
 
@@ -426,6 +438,8 @@ class _Checker:
                 f"不能比较{_KIND_ZH[a.kind]}与{_KIND_ZH[b.kind]}",
                 f"cannot compare a {a.kind} with a {b.kind}",
             )
+        if a.kind == "str":
+            self._option_labels(n)
         if a.kind == "num":
             self.same_unit(n, a, b, "比较", "compare")
         elif a.kind in ("str", "bool"):
@@ -550,6 +564,10 @@ class _Checker:
             n.ref = ("item", name)
             self.deps.add(name)
             return Ty("num", YUAN, 2)
+        if name == "option":
+            # The option being computed (cash / swap ...): one item can serve several options.
+            n.ref = ("option",)
+            return Ty("str", domain=frozenset(p.options))
         if name in COLLECTIONS:
             self.fail(
                 n,
@@ -664,6 +682,10 @@ class _Checker:
             return Ty("num", param.unit, self.param_scale[f])
         if f not in FUNCTIONS:
             self.fail(n, "name", f"未定义的函数“{f}”", f"undefined function '{f}'")
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
+        if f == "first" or (f in ("min", "max") and args and _is_collection(args[0])):
+            return self.pick(n, el)
         if f in ("min", "max"):
             if len(args) < 2 or n.kwargs:
                 self.fail(n, "arity", f"{f} 至少需要两个参数", f"{f} needs at least two arguments")
@@ -800,6 +822,132 @@ class _Checker:
             da.ty = Ty("str")
             return DATE
         raise AssertionError(f)
+
+    def _option_labels(self, n: Compare) -> None:
+        """``option == '产权调换'``: an option's label stands for its id."""
+        by_label = {label: oid for oid, label in self.p.options.items()}
+        for side, other in ((n.left, n.right), (n.right, n.left)):
+            if (
+                isinstance(other, Name)
+                and other.ref == ("option",)
+                and isinstance(side, Str)
+                and side.value not in self.p.options
+                and side.value in by_label
+            ):
+                side.value = by_label[side.value]
+
+    def date_call(self, n: Call, el: str | None) -> Ty:
+        """``days_between(a, b, inclusive=)``, ``months_between(a, b, started=)``, ``add_months(d, n)``
+        (conventions: anju.policy.datecalc)."""
+        f = n.func
+        flag = {"days_between": "inclusive", "months_between": "started"}.get(f)
+        usage = {
+            "days_between": "days_between(起始日期, 结束日期, inclusive=true/false)",
+            "months_between": "months_between(起始日期, 结束日期, started=true/false)",
+            "add_months": "add_months(日期, 月数)",
+        }[f]
+        if len(n.args) != 2 or set(n.kwargs) - ({flag} if flag else set()):
+            self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
+        first = self.expr(n.args[0], el)
+        if first.kind != "date":
+            self.fail(
+                n.args[0],
+                "type",
+                f"{f} 的第一个参数应为日期，这里是{_KIND_ZH[first.kind]}",
+                f"the first argument of {f} must be a date, got a {first.kind}",
+            )
+        if f == "add_months":
+            t = self.num(n.args[1], el, "add_months")
+            if not (t.unit == MONTH or t.unit.dimensionless) or t.scale != 0:
+                self.fail(
+                    n.args[1],
+                    "unit",
+                    f"add_months 的月数应为整数个月（单位 月），这里是 {t.unit}"
+                    f"{'（有小数）' if t.scale else ''}",
+                    f"add_months needs a whole number of months (unit 月), got {t.unit}",
+                )
+            n.ref = ("add_months",)
+            return DATE
+        second = self.expr(n.args[1], el)
+        if second.kind != "date":
+            self.fail(
+                n.args[1],
+                "type",
+                f"{f} 的第二个参数应为日期，这里是{_KIND_ZH[second.kind]}",
+                f"the second argument of {f} must be a date, got a {second.kind}",
+            )
+        on = False
+        if flag in n.kwargs:
+            b = n.kwargs[flag]
+            if not isinstance(b, Bool):
+                self.fail(b, "type", f"{flag}= 应写 true 或 false", f"{flag}= must be true or false")
+            assert isinstance(b, Bool)
+            b.ty = BOOL
+            on = b.value
+        n.ref = (f, on)
+        return Ty("num", DAY if f == "days_between" else MONTH, 0)
+
+    def pick(self, n: Call, el: str | None) -> Ty:
+        """``max|min(集合, 表达式, where=, else=)`` and ``first(集合, 表达式, where=, order=表达式 [desc],
+        else=)``: ``else=`` (required) is the value when no element is selected."""
+        f = n.func
+        allowed = {"where", "else", *(("order", "desc") if f == "first" else ())}
+        usage = (
+            f"{f}(集合, 表达式, where=条件, order=排序表达式 [desc], else=无元素时的值)"
+            if f == "first"
+            else f"{f}(集合, 表达式, where=条件, else=无元素时的值)"
+        )
+        if len(n.args) != 2 or set(n.kwargs) - allowed:
+            self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
+        coll = n.args[0]
+        if not _is_collection(coll):
+            self.fail(
+                coll,
+                "collection",
+                f"第一个参数应为集合（{'、'.join(COLLECTIONS)}）",
+                f"the first argument must be a collection ({', '.join(COLLECTIONS)})",
+            )
+        assert isinstance(coll, Name)
+        inner = COLLECTIONS[coll.parts[0]]
+        coll.ref = ("collection", inner)
+        coll.ty = NUM0
+        if "where" in n.kwargs:
+            self.boolean(n.kwargs["where"], inner)
+        t = self.expr(n.args[1], inner)
+        if f != "first" and t.kind != "num":
+            self.fail(
+                n.args[1],
+                "type",
+                f"{f} 需要数值，这里是{_KIND_ZH[t.kind]}",
+                f"{f} needs a number, got a {t.kind}",
+            )
+        if t.kind == "date":
+            self.fail(
+                n.args[1],
+                "type",
+                "first 取数值、类别或条件，不取日期",
+                "first takes a number, a category or a condition, not a date",
+            )
+        if "order" in n.kwargs:
+            self.num(n.kwargs["order"], inner, "排序 order")
+        if "desc" in n.kwargs and not isinstance(n.kwargs["desc"], Bool):
+            self.fail(n.kwargs["desc"], "type", "desc 应写 true 或 false", "desc must be true or false")
+        if "desc" in n.kwargs:
+            n.kwargs["desc"].ty = BOOL
+        if "else" not in n.kwargs:
+            self.fail(
+                n,
+                "empty",
+                f"{f} 的集合可能为空（或没有元素满足 where），请用 else= 给出此时的取值，如 else=0",
+                f"{f} may find no element: give its value then with else=, e.g. else=0",
+            )
+        dn = n.kwargs["else"]
+        if isinstance(dn, Num) and dn.value == 0 and dn.unit == ONE and t.kind == "num":
+            dn.ty = d = Ty("num", t.unit, 0)  # a bare 0 takes the unit of the values
+        else:
+            d = self.expr(dn, el)
+        n.ref = ("pick", inner)
+        return self.join(n, [t, d])
 
     def _arity(self, n: Call, k: int) -> None:
         if len(n.args) != k or n.kwargs:
@@ -941,6 +1089,12 @@ def fact_type(decl: FactDecl) -> Ty:
     if decl.type == "category":
         return Ty("str", domain=frozenset(decl.choices))
     return Ty("num", decl.unit, decl.places)
+
+
+def _is_collection(n: Node) -> bool:
+    """Whether ``n`` names a collection (members, buildings ... : the registry COLLECTIONS)."""
+    return isinstance(n, Name) and len(n.parts) == 1 and n.parts[0] in COLLECTIONS
+
 
 _KIND_ZH = {"num": "数值", "bool": "条件", "str": "类别", "date": "日期"}
 

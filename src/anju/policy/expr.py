@@ -12,6 +12,8 @@ The grammar (lowest precedence first)::
     unary   := '-' unary | primary
     primary := NUMBER [unit] | STRING | 'true' | 'false' | '(' expr ')'
              | name ('.' name)* [ '[' expr (',' expr)* ']' | '(' args ')' ]
+    args    := arg (',' arg)*;  arg := expr | key '=' expr   (key a name or 'else';
+               'order=' expr may be followed by 'desc' or 'asc')
     unit    := '[' text ']' | unit symbols written right after the number (元 ㎡ 人 月 日 户 证 %)
 
 User text is never given to Python's ``eval`` or ``ast``: this module reads it character by
@@ -424,13 +426,22 @@ class _Parser:
                 if not self.at("op", ")"):
                     while True:
                         if (
-                            self.tok.kind == "name"
+                            (self.tok.kind == "name" or self.at("kw", "else"))
                             and self.toks[self.i + 1].text == "="
                             and (self.toks[self.i + 1].kind == "op")
                         ):
                             key = self.take().text
                             self.take()
                             kwargs[key] = self.expr()
+                            if (
+                                key == "order"
+                                and self.tok.kind == "name"
+                                and self.tok.text in ("desc", "asc")
+                            ):
+                                # ``order=expr desc``: descending (``asc``, the default, may be written)
+                                word = self.take()
+                                if word.text == "desc":
+                                    kwargs["desc"] = Bool(word.start, word.end, True)
                         else:
                             if kwargs:
                                 raise SyntaxProblem(

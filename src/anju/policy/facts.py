@@ -198,6 +198,13 @@ class Household:
     tenants: tuple[Tenant, ...] = ()
     # Facts the policy declares (anju.policy.declared), by id: typed values or their stored text.
     facts: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Event dates after signing (None = not known yet): the agreement's effective date (协议生效),
+    # the planned and actual delivery of the resettlement flat (交房: from the estates of the flats
+    # the household chose) and the move-back (回迁: the keys handed over).
+    agreement_effective_on: date | None = None
+    delivery_planned_on: date | None = None
+    delivery_actual_on: date | None = None
+    move_back_on: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ProjectKind(self.kind))
@@ -429,6 +436,10 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
         ),
         tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
         facts=_declared(d.get("facts")),
+        agreement_effective_on=_date(d.get("agreement_effective_on")),
+        delivery_planned_on=_date(d.get("delivery_planned_on")),
+        delivery_actual_on=_date(d.get("delivery_actual_on")),
+        move_back_on=_date(d.get("move_back_on")),
     )
 
 
@@ -472,6 +483,11 @@ def _yuan_text(fen: int | None) -> str | None:
         return None
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+# The event dates after signing, written into a household's dict only when known (so the frozen
+# facts of agreements signed before they existed read back unchanged).
+EVENT_DATES = ("agreement_effective_on", "delivery_planned_on", "delivery_actual_on", "move_back_on")
 
 
 def household_to_dict(h: Household) -> dict[str, Any]:
@@ -530,6 +546,7 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             {"name": t.name, "kind": t.kind.value, "area": str(t.area), "business": t.business}
             for t in h.tenants
         ],
+        **{k: v.isoformat() for k in EVENT_DATES if (v := getattr(h, k)) is not None},
     }
     if h.facts:  # only then: the frozen form of households without declared facts stays as it was
         out["facts"] = {k: _fact_json(v) for k, v in sorted(h.facts.items())}

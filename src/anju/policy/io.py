@@ -3,7 +3,8 @@
 Layout (the same columns in an .xlsx workbook or in CSV files):
 
 * ``households`` (sheet, or ``NAME.csv``): code, block_code, block_chain (``片区/村``), kind,
-  sign_on, vacate_on, flags (comma separated), homestead_area, homestead_approved_year
+  sign_on, vacate_on, agreement_effective_on, delivery_planned_on, delivery_actual_on, move_back_on,
+  flags (comma separated), homestead_area, homestead_approved_year
 * ``members`` (sheet, or ``NAME_members.csv``): household, name, relation, dibao, disability_grade,
   serious_illness, martyr_family, shidu, only_child, youfu, resettlement_counted
 * ``buildings`` (sheet, or ``NAME_buildings.csv``): household, certificate_no, structure, use, floors,

@@ -14,7 +14,8 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import Checked, Ty
+from anju.policy.check import COLLECTIONS, Checked, Ty
+from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.declared import lenient, missing_message, missing_required
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
@@ -32,10 +33,19 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import EVENT_DATES, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
-from anju.policy.wording import BandHit, RateHit, TierHit, Wording, certificate_lines, rounding_line, unique
+from anju.policy.wording import (
+    BandHit,
+    PickHit,
+    RateHit,
+    TierHit,
+    Wording,
+    certificate_lines,
+    rounding_line,
+    unique,
+)
 
 # Exact arithmetic: any inexact result is a bug (the checker only allows exact operations).
 EXACT = decimal.Context(
@@ -161,6 +171,7 @@ class ScalarEvaluator:
         self.formula: Formula | None = None
         self.warnings: list[str] = []
         self.mode = checked.policy.meta.rounding_mode
+        self.option = ""
         self.prefix = ""
         # With the trace on: every node's value and each tier / band / rate looked up, for the wording.
         self.values: dict[Node, Any] | None = {} if trace else None
@@ -186,6 +197,8 @@ class ScalarEvaluator:
             zh, en = missing_message(missing)
             raise EvaluationError("missing-fact", zh, f"household {self.h.code}: {en}")
         results = []
+        self.option = option
+        self.derived = {}  # a derived value may read the option
         with decimal.localcontext(EXACT):
             for it in self.c.items_for(option):
                 res = self.item(it)
@@ -404,6 +417,9 @@ class ScalarEvaluator:
                 decl = self.c.policy.facts[ref[1]]
                 self.note(n, v, f"{decl.label}{'（' + decl.ref + '）' if decl.ref else ''}")
             return v
+        if kind == "option":
+            self.note(n, self.option, self.c.policy.options.get(self.option, ""))
+            return self.option
         if kind == "item":
             fen = self.item_fen.get(ref[1])
             if fen is None:
@@ -428,6 +444,8 @@ class ScalarEvaluator:
                 return h.vacate_on
             if attr == "has_homestead":
                 return h.homestead is not None
+            if attr in EVENT_DATES:
+                return getattr(h, attr)
         if obj == "homestead":
             if h.homestead is None:
                 return Decimal(0)
@@ -556,6 +574,8 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
+        if n.ref is not None and n.ref[0] == "pick":
+            return self.pick(n, el)
         if f == "min":
             return min(self.ev(x, el) for x in a)
         if f == "max":
@@ -625,13 +645,82 @@ class ScalarEvaluator:
             if ref[0] == "fact":
                 return lenient(self.c.policy.facts[ref[1]], self.h.facts.get(ref[1])) is not None
             if ref[1] == "household":
-                return (self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on) is not None
+                return getattr(self.h, ref[2]) is not None
             return getattr(el, ref[2] + "_fen") is not None
         if f == "flag":
             return a[0].value in self.h.flags  # type: ignore[attr-defined]
         if f == "date":
             return n.ref
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
         raise AssertionError(f)
+
+    def date_call(self, n: Call, el: Any) -> Any:
+        """Date arithmetic (anju.policy.datecalc); the trace shows the call with its dates."""
+        f = n.func
+        a = self.ev(n.args[0], el)
+        b = self.ev(n.args[1], el)
+        if f == "add_months":
+            try:
+                out: Any = add_months_d(a, int(b))
+            except (ValueError, OverflowError):
+                raise EvaluationError(
+                    "date-range",
+                    f"户 {self.h.code}：{fmt(a)} 加 {b} 个月超出日期范围",
+                    f"household {self.h.code}: {a} plus {b} months is out of range",
+                ) from None
+            self.note(n, out, f"add_months({fmt(a)}, {fmt(b)}) = {fmt(out)}")
+            return out
+        on = bool(n.ref[1])
+        if f == "days_between":
+            out = Decimal(days_between_d(a, b, on))
+            conv = "首尾两日都计" if on else "不计首日、计末日"
+            unit = "日"
+        else:
+            out = Decimal(months_between_d(a, b, on))
+            conv = "不满一月按一月计" if on else "只计满月"
+            unit = "月"
+        why = "，日期未知按 0 计 / unknown date" if a is None or b is None else ""
+        self.note(n, out, f"{f}({fmt(a)}, {fmt(b)}) = {out} {unit}（{conv}{why}）")
+        return out
+
+    def pick(self, n: Call, el: Any) -> Any:
+        """``max`` / ``min`` / ``first`` over a collection; ``else=`` when nothing is selected."""
+        f = n.func
+        inner = n.ref[1]
+        plural = next(k for k, v in COLLECTIONS.items() if v == inner)
+        where = n.kwargs.get("where")
+        order = n.kwargs.get("order")
+        desc = bool(getattr(n.kwargs.get("desc"), "value", False))
+        saved = self.steps
+        self.steps = None
+        found: list[tuple[Any, Any, int]] = []  # (value, order key, position)
+        elems = getattr(self.h, plural)
+        for pos, e in enumerate(elems):
+            if where is not None and not self.ev(where, e):
+                continue
+            key = self.ev(order, e) if order is not None else Decimal(0)
+            found.append((self.ev(n.args[1], e), key, pos))
+        self.steps = saved
+        if self.values is not None:
+            self.hits[n] = PickHit(len(elems), len(found))
+        if not found:
+            out = self.ev(n.kwargs["else"], el)
+            self.note(n, out, f"{f}：{len(elems)} 个元素中没有符合条件的，取 else / none selected")
+            return out
+        if f == "max":
+            out = max(v for v, _, _ in found)
+        elif f == "min":
+            out = min(v for v, _, _ in found)
+        else:
+            # the first by the order (ties keep the collection's own order), else the first element
+            best = found[0]
+            for cand in found[1:]:
+                if (cand[1] > best[1]) if desc else (cand[1] < best[1]):
+                    best = cand
+            out = best[0]
+        self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
 
 
 def evaluate(

@@ -9,7 +9,7 @@ kernels (:mod:`anju.policy.jit`); neither imports the other's machinery through 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from anju.policy.declared import FactDecl, lenient
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
+    EVENT_DATES,
     Building,
     Determination,
     GroupFacts,
@@ -147,6 +148,25 @@ class HouseholdTable:
     # typed into columns per declaration by fact_column().
     facts_raw: dict[str, list[Any]] = field(default_factory=dict)
     _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
+    # The event dates after signing (facts.EVENT_DATES) as ordinals, 0 = not known; a missing
+    # column reads as all unknown (see :meth:`event`).
+    events: dict[str, Arr] = field(default_factory=dict)
+
+    def event(self, name: str) -> Arr:
+        """The ordinal column of a household date (sign_on, vacate_on or one of the event dates)."""
+        if name == "sign_on":
+            return self.sign_on
+        if name == "vacate_on":
+            return self.vacate_on
+        col = self.events.get(name)
+        if col is None:
+            col = np.zeros(self.n, dtype=I64)
+            self.events[name] = col
+        return col
+
+    def _day(self, name: str, i: int) -> date | None:
+        o = int(self.event(name)[i])
+        return date.fromordinal(o) if o else None
 
     @property
     def n(self) -> int:
@@ -267,6 +287,7 @@ class HouseholdTable:
             certificate_nos=certs,
             member_names=mnames,
             tenant_names=tnames,
+            events={k: np.asarray([_ord(getattr(h, k)) for h in households], dtype=I64) for k in EVENT_DATES},
         )
 
     def household(self, i: int) -> Household:
@@ -344,6 +365,10 @@ class HouseholdTable:
             ),
             tenants=tuple(ts),
             facts={fid: col[i] for fid, col in self.facts_raw.items() if col[i] is not None},
+            agreement_effective_on=self._day("agreement_effective_on", i),
+            delivery_planned_on=self._day("delivery_planned_on", i),
+            delivery_actual_on=self._day("delivery_actual_on", i),
+            move_back_on=self._day("move_back_on", i),
         )
 
     def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
@@ -465,15 +490,29 @@ class BulkResult:
     labels: dict[str, str]
     fen: dict[str, Arr]
     applies: dict[str, Arr]
+    #: Named sums of items per household (fen) produced with the items, e.g. subtotals.
+    sums: dict[str, Arr] = field(default_factory=dict)
+    #: The total per household when the producer computed it in the items' pass (the kernel does).
+    total_fen: Arr | None = None
     # Households not computed, by index: the required declared facts each lacks (amounts are 0).
     missing: dict[int, list[FactDecl]] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
         """Total per household (fen)."""
+        if self.total_fen is not None:
+            return self.total_fen
         out = np.zeros(len(self.codes), dtype=I64)
         for i in self.item_ids:
-            out = out + self.fen[i]
+            out += self.fen[i]
+        return out
+
+    def sum_of(self, ids: Sequence[str]) -> Arr:
+        """Per-household sum (fen) of the items ``ids`` (ids not in the result count as 0)."""
+        out = np.zeros(len(self.codes), dtype=I64)
+        for i in ids:
+            if i in self.fen:
+                out += self.fen[i]
         return out
 
     def row(self, i: int) -> dict[str, int]:
@@ -520,4 +559,16 @@ def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: B
         a = np.array(result.applies[k], dtype=bool, copy=True)
         a[idx] = False
         applies[k] = a
-    return BulkResult(result.option, result.codes, result.item_ids, result.labels, fen, applies, missing)
+    sums = {}
+    for name, col in result.sums.items():
+        c = np.array(col, copy=True)
+        c[idx] = 0
+        sums[name] = c
+    total_fen = None
+    if result.total_fen is not None:
+        total_fen = np.array(result.total_fen, copy=True)
+        total_fen[idx] = 0
+    return BulkResult(
+        result.option, result.codes, result.item_ids, result.labels, fen, applies,
+        sums=sums, total_fen=total_fen, missing=missing,
+    )

@@ -34,6 +34,10 @@ FIELD_LABELS: dict[tuple[str, str], str] = {
     ("household", "sign_on"): "签约日期",
     ("household", "vacate_on"): "腾空日期",
     ("household", "has_homestead"): "有宅基地",
+    ("household", "agreement_effective_on"): "协议生效日期",
+    ("household", "delivery_planned_on"): "计划交房日期",
+    ("household", "delivery_actual_on"): "实际交房日期",
+    ("household", "move_back_on"): "回迁日期",
     ("homestead", "area"): "宅基地面积",
     ("homestead", "approved_year"): "宅基地批准年份",
     ("building", "legal_area"): "合法面积",
@@ -72,6 +76,15 @@ _COMPARE_WORDS = {">=": "不低于", ">": "高于", "<=": "不超过", "<": "低
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 _OPS = {"+": " + ", "-": " − ", "*": " × ", "/": " ÷ "}
+# known(household.X): what happened on that date (``已于…签约`` / ``尚未交房``)
+_EVENT_WORDS = {
+    "sign_on": "签约",
+    "vacate_on": "腾空",
+    "agreement_effective_on": "协议生效",
+    "delivery_planned_on": "计划交房",
+    "delivery_actual_on": "交房",
+    "move_back_on": "回迁",
+}
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _REMARK = re.compile(r"（[^（）]*）$")
@@ -113,7 +126,15 @@ class RateHit:
     rate: Decimal
 
 
-Hit = TierHit | BandHit | RateHit
+@dataclass(frozen=True, slots=True)
+class PickHit:
+    """A max / min / first over a collection: how many elements there were and were selected."""
+
+    total: int
+    selected: int
+
+
+Hit = TierHit | BandHit | RateHit | PickHit
 
 
 # --------------------------------------------------------------------------- numbers and labels
@@ -388,6 +409,8 @@ class Wording:
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         if kind == "fact":
             return self.fact_phrase(ref[1], v)
+        if kind == "option":
+            return f"补偿方式“{self.p.options.get(str(v), v)}”"
         return self.qty(n)
 
     def fact_label(self, fid: str) -> str:
@@ -439,6 +462,10 @@ class Wording:
             return f"{self.param_label(hit.param)} {quantity(v, p.unit, p.percent)}"
         if isinstance(hit, RateHit):
             return self.rate_text(hit)
+        if n.ref is not None and n.ref[0] == "pick":
+            return self._pick(n)
+        if f in ("days_between", "months_between", "add_months"):
+            return self._date_call(n)
         if f == "max" and len(a) == 2 and any(isinstance(x, Num) and x.value == 0 for x in a):
             other = a[1] if isinstance(a[0], Num) and a[0].value == 0 else a[0]
             inner = self.phrase(other)
@@ -471,6 +498,55 @@ class Wording:
         if f == "date":
             return date_text(v) if isinstance(v, date) else "日期"
         return self.qty(n)
+
+    def _date_text(self, n: Node) -> str:
+        v = self.val(n)
+        label = self.label_only(n) if isinstance(n, Name) else ""
+        label = "" if label == "相应数量" else label
+        shown = date_text(v) if isinstance(v, date) else "（日期未知）"
+        return f"{label}（{shown}）" if label else shown
+
+    def _date_call(self, n: Call) -> str:
+        """``自A（2025年6月1日）至B（2026年1月15日）共 8 月（不满一月按一月计）``."""
+        a, b = n.args
+        if n.func == "add_months":
+            v = self.val(n)
+            return f"{self._date_text(a)}后 {self.qty(b)} 即 {date_text(v) if isinstance(v, date) else '（日期未知）'}"
+        on = bool(n.ref[1]) if n.ref else False
+        if n.func == "days_between":
+            conv = "首尾两日都计" if on else "不计首日"
+        else:
+            conv = "不满一月按一月计" if on else "只计满月"
+        return f"自{self._date_text(a)}至{self._date_text(b)}共 {self.qty(n)}（{conv}）"
+
+    def _pick(self, n: Call) -> str:
+        """``各证中层数高于1的合法面积最大者 70.00 ㎡`` / ``按层数从高到低，家庭成员中第一位的…``."""
+        f = n.func
+        coll = n.args[0].parts[0] if isinstance(n.args[0], Name) else ""
+        who = COLLECTION_WORDS.get(coll, "各项")
+        where = n.kwargs.get("where")
+        cond = f"中{self.label_only(where)}的" if where is not None else "中"
+        what = self.label_only(n.args[1])
+        if f == "first":
+            order = n.kwargs.get("order")
+            desc = isinstance(n.kwargs.get("desc"), Bool)
+            by = (
+                f"按{self.label_only(order)}{'从高到低' if desc else '从低到高'}，"
+                if order is not None
+                else ""
+            )
+            text = f"{by}{who}{cond}第一个的{what} {self.qty(n)}"
+        else:
+            text = f"{who}{cond}{what}{'最大' if f == 'max' else '最小'}者 {self.qty(n)}"
+        hit = self.hits.get(n)
+        if isinstance(hit, PickHit) and hit.selected == 0:
+            none = (
+                f"{who}中没有{self.label_only(where)}的（共 {hit.total} 个）"
+                if where is not None
+                else f"没有{who}"
+            )
+            return f"{none}，按 {self.qty(n)} 计"
+        return text
 
     def _band_label(self, hit: BandHit) -> str:
         if hit.window is None:
@@ -542,6 +618,8 @@ class Wording:
                 return self.clock_label(ref[1])
             if ref[0] == "fact":
                 return self.fact_label(ref[1])
+            if ref[0] == "option":
+                return "补偿方式"
         if isinstance(n, Index):
             return self.param_label(n.ref[1] if n.ref else n.name.parts[0])
         if isinstance(n, Num):
@@ -566,6 +644,13 @@ class Wording:
         if isinstance(n, Compare):
             op = n.op if truth else _NEGATED[n.op]
             left_v = self.val(n.left)
+            if isinstance(n.left, Name) and n.left.ref == ("option",) and isinstance(n.right, Str):
+                shown, expected = (
+                    self.p.options.get(str(left_v), str(left_v)),
+                    self.p.options.get(n.right.value, n.right.value),
+                )
+                same = (n.op == "==") == truth
+                return f"补偿方式为{shown}" if same else f"补偿方式为{shown}，不是{expected}"
             if isinstance(left_v, str) and isinstance(n.left, Name):
                 label = self.label_only(n.left)
                 shown = quantity(left_v)
@@ -599,8 +684,8 @@ class Wording:
                 arg = n.args[0]
                 ref = arg.ref if isinstance(arg, Name) else None
                 if ref and ref[0] == "field" and ref[1] == "household":
-                    event = "签约" if ref[2] == "sign_on" else "腾空"
-                    day = self.h.sign_on if ref[2] == "sign_on" else self.h.vacate_on
+                    event = _EVENT_WORDS.get(ref[2], "腾空")
+                    day = getattr(self.h, ref[2], None)
                     return f"已于{date_text(day)}{event}" if truth and day else f"尚未{event}"
                 return f"{'有' if truth else '没有'}{self.label_only(arg)}"
             if f == "flag":

@@ -253,6 +253,11 @@ ENGINE: dict[str, _Table] = {
             "kind": ("kind", _choice(ProjectKind, "state_land")),
             "sign_on": ("sign_on", _day),
             "vacate_on": ("vacate_on", _day),
+            # the event dates after signing (facts.EVENT_DATES)
+            "agreement_effective_on": ("agreement_effective_on", _day),
+            "delivery_planned_on": ("delivery_planned_on", _day),
+            "delivery_actual_on": ("delivery_actual_on", _day),
+            "move_back_on": ("move_back_on", _day),
             "flags": ("flags", _text),
             "homestead_area": ("homestead_area", _optional_area),
             "homestead_approved_year": ("homestead_approved_year", _int),

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from anju.errors import Conflict, DomainError, ValidationFailed
 from anju.household import rules as household_rules
 from anju.household import service as household_service
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import rules as project_rules
@@ -142,11 +143,11 @@ def project_overview(
 # ---------------------------------------------------------------- set-up (项目设置)
 
 _NOTICES = {
-    "created": "项目已建立。请继续建立区块、导入宗地。",
-    "project": "项目信息已保存。",
-    "unchanged": "没有需要保存的修改。",
-    "block": "区块已新增。",
-    "block_edit": "区块已修改。",
+    "created": N_("项目已建立。请继续建立区块、导入宗地。"),
+    "project": N_("项目信息已保存。"),
+    "unchanged": N_("没有需要保存的修改。"),
+    "block": N_("区块已新增。"),
+    "block_edit": N_("区块已修改。"),
 }
 
 
@@ -330,7 +331,7 @@ async def block_edit(
             request,
             db,
             project_id,
-            block_message=f"区块“{block.name}”：{exc.message_zh}",
+            block_message=msg("区块“{name}”：{message_zh}", name=block.name, message_zh=exc.message_zh),
             status_code=exc.http_status,
         )
     return RedirectResponse(f"/projects/{project_id}/setup?done=block_edit#blocks", status_code=303)

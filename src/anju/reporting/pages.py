@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from anju.core.dates import today_shanghai, utcnow
 from anju.errors import Conflict, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -48,7 +49,7 @@ def dispatch_list(
         try:
             picked = date.fromisoformat(on)
         except ValueError:
-            message = f"通报日期“{on[:20]}”应为 YYYY-MM-DD 格式的日期"
+            message = msg("通报日期“{on}”应为 YYYY-MM-DD 格式的日期", on=on[:20])
         else:
             try:
                 rules.check_report_on(picked, today)
@@ -114,7 +115,7 @@ def dispatch_report(
 ) -> Response:
     """One report: live numbers while a draft, frozen numbers once issued."""
     ctx = _report_context(db, user, project_id, report_on)
-    ctx["saved"] = {"commentary": "讲评已保存", "issued": "通报已签发并归档"}.get(saved, "")
+    ctx["saved"] = {"commentary": N_("讲评已保存"), "issued": N_("通报已签发并归档")}.get(saved, "")
     return render(request, "reporting/report.html", ctx)
 
 
@@ -140,7 +141,7 @@ def dispatch_save(
     expected = _form_version(version)
     try:
         if expected is None:
-            raise ValidationFailed("版本号缺失或无效，请刷新页面后重试", "missing version")
+            raise ValidationFailed(N_("版本号缺失或无效，请刷新页面后重试"), "missing version")
         dispatch_service.save_commentary(
             db,
             actor=user.actor(client_ip(request)),
@@ -178,7 +179,7 @@ def dispatch_issue(
     expected = _form_version(version)
     try:
         if expected is None:
-            raise ValidationFailed("版本号缺失或无效，请刷新页面后重试", "missing version")
+            raise ValidationFailed(N_("版本号缺失或无效，请刷新页面后重试"), "missing version")
         dispatch_service.issue(
             db,
             actor=user.actor(client_ip(request)),

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from anju.errors import DomainError, NotAuthenticated, PasswordChangeRequired
+from anju.i18n import N_
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -76,7 +77,7 @@ async def _csrf_token_of(request: Request) -> str | None:
 async def current_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
     """The logged-in user; raises :class:`NotAuthenticated` otherwise."""
     if user is None:
-        raise NotAuthenticated("请先登录", "login required")
+        raise NotAuthenticated(N_("请先登录"), "login required")
     return user
 
 
@@ -84,7 +85,9 @@ async def _check_csrf(request: Request, user: CurrentUser) -> None:
     if request.method not in SAFE_METHODS:
         token = await _csrf_token_of(request)
         if not identity_service.csrf_ok(user, token):
-            raise CsrfRejected("页面已过期或请求来源无效，请刷新页面后重试", "CSRF token missing or invalid")
+            raise CsrfRejected(
+                N_("页面已过期或请求来源无效，请刷新页面后重试"), "CSRF token missing or invalid"
+            )
 
 
 async def verify_csrf(request: Request, user: CurrentUser = Depends(current_user)) -> CurrentUser:
@@ -104,12 +107,12 @@ def requires(permission: Permission) -> Callable[..., Any]:
     async def dependency(request: Request) -> CurrentUser:
         user = _resolve_user(request)
         if user is None:
-            raise NotAuthenticated("请先登录", "login required")
+            raise NotAuthenticated(N_("请先登录"), "login required")
         await _check_csrf(request, user)
         if user.must_change_password:
             # A one-time password set by an administrator opens only the password form (and logout).
             raise PasswordChangeRequired(
-                "请先修改密码：管理员重置的一次性密码只能用来设置您自己的新密码",
+                N_("请先修改密码：管理员重置的一次性密码只能用来设置您自己的新密码"),
                 "change your password first: a one-time password only opens the password form",
             )
         identity_service.require(user, permission)

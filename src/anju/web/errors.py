@@ -15,6 +15,7 @@ from starlette.responses import Response
 from anju import i18n
 from anju.db.session import is_lock_error
 from anju.errors import Conflict, DomainError, NotAuthenticated, PasswordChangeRequired
+from anju.i18n import N_
 from anju.web import params
 from anju.web.templating import lang_of, render
 
@@ -33,7 +34,7 @@ def _is_htmx(request: Request) -> bool:
 def busy_error() -> Conflict:
     """The 409 for a lock conflict (SQLite busy, deadlock, lock timeout): retry later, never a 500."""
     return Conflict(
-        "系统繁忙，该记录正被他人保存，请稍后重试",
+        N_("系统繁忙，该记录正被他人保存，请稍后重试"),
         "the record is being saved by someone else; please try again shortly",
         code="busy",
     )
@@ -82,7 +83,7 @@ def install(app: FastAPI) -> None:
             # Worded in Chinese with the field's name (anju.web.params); the input is never echoed.
             name, message = params.describe_validation_error(dict(err))
             details.append({"field": name, "message": message})
-        msg = "请求参数有误：" + "；".join(dict.fromkeys(d["message"] for d in details))
+        msg = N_("请求参数有误：") + "；".join(dict.fromkeys(d["message"] for d in details))
         body = {
             "code": "validation_failed",
             "message": msg,
@@ -101,9 +102,9 @@ def install(app: FastAPI) -> None:
             # multipart parser: "Invalid multipart data.", a missing boundary...); our own code raises
             # DomainErrors. A body that cannot be parsed is bad input like any other: 422, in Chinese.
             details = [
-                {"field": "body", "message": "请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）"}
+                {"field": "body", "message": N_("请求体无法解析（应为 UTF-8 编码的 JSON、表单或文件上传）")}
             ]
-            body = {"code": "validation_failed", "message": "请求参数有误：" + details[0]["message"]}
+            body = {"code": "validation_failed", "message": N_("请求参数有误：") + details[0]["message"]}
             if wants_json(request):
                 english = f"malformed request body: {exc.detail}"
                 return JSONResponse({**body, "message_en": english, "details": details}, 422)

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.config import get_settings
 from anju.db.session import BEFORE_WRITE, is_lock_error, new_session
+from anju.i18n import N_, msg
 
 log = logging.getLogger("anju")
 
@@ -242,7 +243,7 @@ class UnitOfWorkMiddleware:
                             "headers": [(b"content-type", b"text/plain; charset=utf-8")],
                         }
                     )
-                    await send({"type": "http.response.body", "body": "保存失败，请重试".encode()})
+                    await send({"type": "http.response.body", "body": N_("保存失败，请重试").encode()})
                     return
                 if ok and slot is not None and state.get(LONG_LIVED):
                     session.close()  # the stream's transaction is over: no connection while it runs
@@ -285,7 +286,7 @@ async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _too_large(scope: Scope, send: Send, limit_mb: int) -> None:
-    body = f"上传内容过大：单次请求不能超过 {limit_mb} MB".encode()
+    body = msg("上传内容过大：单次请求不能超过 {limit_mb} MB", limit_mb=limit_mb).encode()
     await send(
         {
             "type": "http.response.start",

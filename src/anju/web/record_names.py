@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from anju import i18n
 from anju.agreement import service as agreement_service
 from anju.audit import service as audit_service
 from anju.household import service as household_service
@@ -24,9 +25,9 @@ def _int(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-def name_records(session: Session, records: Sequence[Any]) -> dict[int, str]:
+def name_records(session: Session, records: Sequence[Any], lang: str = "zh") -> dict[int, str]:
     """``seq -> name`` of each record (an audit record: ``seq``, ``entity``, ``entity_id``,
-    ``household_id``, ``project_id``, ``changes``)."""
+    ``household_id``, ``project_id``, ``changes``), in ``lang``."""
     household_ids = {r.household_id for r in records if r.household_id is not None}
     household_ids |= {i for r in records if r.entity == "household" and (i := _int(r.entity_id)) is not None}
     households = household_service.household_labels(session, household_ids=sorted(household_ids))
@@ -71,7 +72,7 @@ def name_records(session: Session, records: Sequence[Any]) -> dict[int, str]:
         elif r.entity == "agreement" and rid in agreements:
             known = agreements[rid]
         elif r.entity == "payment_batch" and rid in batches:
-            known = f"第 {batches[rid]} 批"
+            known = i18n.t("第 {batch_no} 批", lang, batch_no=batches[rid])
         elif r.entity == "user" and rid in users:
             known = users[rid]
         elif r.entity == "project" and rid in projects:
@@ -82,13 +83,15 @@ def name_records(session: Session, records: Sequence[Any]) -> dict[int, str]:
             known = blocks[rid]
         changes = _changes(r.changes)
         if known:
-            name = audit_service.record_name(r.entity, r.entity_id, None, known)
+            name = audit_service.record_name(r.entity, r.entity_id, None, known, lang)
         elif household:
             # A record of a household (a visit, an instalment): the household says which.
-            name = audit_service.entity_label(r.entity)
+            name = audit_service.entity_label(r.entity, lang)
         else:
-            name = audit_service.record_name(r.entity, r.entity_id, changes)
-        out[r.seq] = f"{name} · 户 {household}" if household else name
+            name = audit_service.record_name(r.entity, r.entity_id, changes, lang=lang)
+        out[r.seq] = (
+            i18n.t("{name} · 户 {household}", lang, name=name, household=household) if household else name
+        )
     return out
 
 

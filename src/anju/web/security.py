@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anju.config import Settings, get_settings
 from anju.errors import NotAuthenticated
+from anju.i18n import N_
 from anju.identity.service import CurrentUser
 from anju.web.deps import optional_user
 
@@ -128,6 +129,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# not page text (the API reference for developers, served as is)
 _DOCS_PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -161,7 +163,7 @@ def install_api_docs(app: FastAPI) -> None:
     @app.get(OPENAPI_URL, include_in_schema=False)
     def openapi_document(user: CurrentUser | None = Depends(optional_user)) -> JSONResponse:
         if not _docs_visible(user):
-            raise NotAuthenticated("请先登录后查看接口文档", "login required for the API documentation")
+            raise NotAuthenticated(N_("请先登录后查看接口文档"), "login required for the API documentation")
         return JSONResponse(app.openapi())
 
     @app.get(DOCS_URL, include_in_schema=False)

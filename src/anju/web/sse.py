@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
+from anju.i18n import N_
 from anju.web import live
 from anju.web.params import READ_ERRORS, error_responses
 
@@ -45,7 +46,7 @@ def stream_doc(example_topic: str, kinds: list[str]) -> dict[int | str, dict[str
     change = {"topic": example_topic, "kinds": kinds, "count": 2, "origins": [4712], "resync": False}
     return {
         200: {
-            "description": "服务器推送事件流（text/event-stream）",
+            "description": N_("服务器推送事件流（text/event-stream）"),
             "content": {
                 "text/event-stream": {
                     "schema": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from anju.project import rules as project_rules
 from anju.web import nav
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+SCRIPT_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
+# Page text written by our scripts: T("签约率") in static/app/*.js.
+SCRIPT_MESSAGE = re.compile(r"""\bT\(\s*"([^"\\]+)"|\bT\(\s*'([^'\\]+)'""")
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
 
@@ -48,7 +52,8 @@ def _zh(value: str) -> str:
 
 
 def _yesno(value: bool | None) -> str:
-    return "待定" if value is None else ("是" if value else "否")
+    """A message id: the page shows it as ``{{ _(value|yesno) }}``."""
+    return i18n.N_("待定") if value is None else (i18n.N_("是") if value else i18n.N_("否"))
 
 
 env = templates.env
@@ -69,7 +74,26 @@ env.globals.update(
     PROJECT_KINDS=project_rules.PROJECT_KINDS,
     PROJECT_STATUSES=project_rules.PROJECT_STATUSES,
     BLOCK_LEVELS=project_rules.BLOCK_LEVELS,
+    # the values a yes/no form field submits (data, not page text: never translated)
+    YES=household_rules.YES,
+    NO=household_rules.NO,
 )
+
+
+@lru_cache
+def script_message_ids() -> tuple[str, ...]:
+    """The message ids the scripts under static/app use (``T("…")``)."""
+    ids: set[str] = set()
+    for path in sorted(SCRIPT_DIR.glob("*.js")):
+        ids.update(a or b for a, b in SCRIPT_MESSAGE.findall(path.read_text(encoding="utf-8")))
+    return tuple(sorted(ids))
+
+
+def script_messages(lang: str) -> dict[str, str]:
+    """Translations of the scripts' message ids (none in Chinese: the ids are the Chinese)."""
+    if lang == i18n.DEFAULT_LANG:
+        return {}
+    return {msgid: i18n.t(msgid, lang) for msgid in script_message_ids()}
 
 
 def lang_of(request: Request) -> str:
@@ -86,6 +110,7 @@ def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]
         "csrf_token": user.csrf_token if user else "",
         "lang": lang,
         "_": lambda key, **kw: i18n.t(key, lang, **kw),
+        "script_messages": script_messages(lang),
         # The side navigation: only the pages this user's role may open.
         "nav_links": lambda project=None: (
             nav.links(request.app, user, project.id if project else None) if user else []

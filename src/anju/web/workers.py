@@ -68,6 +68,7 @@ def serve(host: str, port: int, workers: int) -> int:
     try:
         _socket(host, port, reuse_port=False).close()
     except OSError as exc:
+        # not page text (a file name, a check or the terminal)
         print(f"无法监听 {host}:{port}（端口可能已被占用）：{exc.strerror or exc}", file=sys.stderr)
         return 2
     ctx = multiprocessing.get_context("spawn")
@@ -90,10 +91,12 @@ def serve(host: str, port: int, workers: int) -> int:
             if p.is_alive() or stop.is_set():
                 continue
             if time.monotonic() - started < FAST_EXIT_SECONDS:
+                # not page text (a file name, a check or the terminal)
                 print(f"工作进程启动失败（退出码 {p.exitcode}），服务停止", file=sys.stderr)
                 code = 1
                 stop.set()
                 break
+            # not page text (a file name, a check or the terminal)
             print(f"工作进程退出（退出码 {p.exitcode}），重新启动", file=sys.stderr)
             procs[k] = start()
     for p, _ in procs:

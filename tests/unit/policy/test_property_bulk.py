@@ -370,7 +370,8 @@ def test_kernel_equals_numpy_and_scalar_to_the_fen(
     group = GroupFacts.from_households(hs)
     table = HouseholdTable.from_households(hs)
     numpy_result = BulkEvaluator(checked, table, as_of, group).evaluate(option)
-    prepared = jit.prepare(checked, table, option, as_of, group)
+    every_other = [it.id for it in checked.items_for(option)][::2]
+    prepared = jit.prepare(checked, table, option, as_of, group, sums={"every_other": every_other})
     if isinstance(prepared, str):
         # The only reason a random policy may not run as a kernel: values that could leave int64
         # (the numpy evaluator then computes with exact Python integers).
@@ -382,9 +383,13 @@ def test_kernel_equals_numpy_and_scalar_to_the_fen(
     for k in kernel.item_ids:
         assert kernel.fen[k].tolist() == numpy_result.fen[k].tolist(), k
         assert kernel.applies[k].tolist() == numpy_result.applies[k].tolist(), k
+    # the total and a named sum of items, written by the kernel in the items' pass
+    assert kernel.total.tolist() == numpy_result.total.tolist()
+    assert kernel.sums["every_other"].tolist() == numpy_result.sum_of(every_other).tolist()
     for i, h in enumerate(hs):
         scalar = evaluate(checked, h, option, as_of, group, trace=False)
         assert kernel.row(i) == scalar.amounts(), (h.code, option)
+        assert int(kernel.total[i]) == scalar.total_fen
 
 
 @settings(max_examples=50, deadline=None)

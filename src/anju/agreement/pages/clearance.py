@@ -23,6 +23,7 @@ from anju.agreement import service as agreement_service
 from anju.core.dates import today_shanghai
 from anju.errors import Conflict, NotFound, ValidationFailed
 from anju.household import service as household_service
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -35,7 +36,7 @@ WRITE = requires(Permission.CLEARANCE_WRITE)
 READ = requires(Permission.HOUSEHOLD_READ)
 # Refusals shown on the form itself (a named record that is gone is a NotFound too).
 REFUSALS = (ValidationFailed, Conflict, NotFound)
-FILTERS = {"all": "全部", "open": "未清退", "cleared": "已清退"}
+FILTERS = {"all": N_("全部"), "open": N_("未清退"), "cleared": N_("已清退")}
 
 
 def _one(form: FormData, name: str) -> str:
@@ -47,7 +48,11 @@ def _date(value: str, label: str, field: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        message = f"{label}应为日期（YYYY-MM-DD）" if value.strip() else f"{label}必填"
+        message = (
+            msg("{label}应为日期（YYYY-MM-DD）", label=label)
+            if value.strip()
+            else msg("{label}必填", label=label)
+        )
         raise ValidationFailed(
             message, f"invalid {field}", details=[{"field": field, "message": message}]
         ) from None
@@ -56,7 +61,7 @@ def _date(value: str, label: str, field: str) -> date:
 def _int(value: str, label: str, field: str) -> int:
     value = value.strip() or "0"
     if not value.isascii() or not value.isdigit() or len(value) > 3:
-        message = f"{label}应为 0 至 99 的整数"
+        message = msg("{label}应为 0 至 99 的整数", label=label)
         raise ValidationFailed(message, f"invalid {field}", details=[{"field": field, "message": message}])
     return int(value)
 
@@ -69,6 +74,7 @@ async def _photos(form: FormData) -> list[agreement_service.Photo]:
             content = await item.read()
             if content:
                 out.append(
+                    # not page text (a file name, a check or the terminal)
                     agreement_service.Photo(item.filename or "现场照片", item.content_type or "", content)
                 )
     return out
@@ -258,9 +264,9 @@ async def vacate_submit(
             actor=user.actor(client_ip(request)),
             scope=user.scope,
             household_id=household_id,
-            vacated_on=_date(values["vacated_on"], "腾空日期", "vacated_on"),
+            vacated_on=_date(values["vacated_on"], N_("腾空日期"), "vacated_on"),
             checklist=values["checks"],
-            keys_handed=_int(values["keys_handed"], "交钥匙数", "keys_handed"),
+            keys_handed=_int(values["keys_handed"], N_("交钥匙数"), "keys_handed"),
             inspector=values["inspector"],
             note=values["note"],
             photos=photos,
@@ -308,7 +314,7 @@ async def demolition_submit(
             actor=user.actor(client_ip(request)),
             scope=user.scope,
             household_id=household_id,
-            demolished_on=_date(values["demolished_on"], "拆除日期", "demolished_on"),
+            demolished_on=_date(values["demolished_on"], N_("拆除日期"), "demolished_on"),
             contractor=values["contractor"],
             note=values["note"],
             photos=photos,
@@ -370,7 +376,7 @@ def _tenants_page(
         "message": message,
         "saved": parse_id(request.query_params.get("saved", "")),
         "can_write": user.can(Permission.CLEARANCE_WRITE),
-        "kinds": {"person": "个人", "enterprise": "企业"},
+        "kinds": {"person": N_("个人"), "enterprise": N_("企业")},
     }
     return render(request, "agreement/tenants.html", ctx, status_code=status_code)
 
@@ -404,7 +410,7 @@ async def tenants_clear(
             scope=user.scope,
             project_id=project_id,
             tenant_ids=ids,
-            cleared_on=_date(values["cleared_on"], "清退日期", "cleared_on"),
+            cleared_on=_date(values["cleared_on"], N_("清退日期"), "cleared_on"),
             checklist=values["checks"],
             inspector=values["inspector"],
             note=values["note"],

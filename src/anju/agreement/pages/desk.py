@@ -25,6 +25,7 @@ from anju.compensation import service as compensation_service
 from anju.core.dates import today_shanghai
 from anju.errors import Conflict, DomainError, NotFound, ValidationFailed
 from anju.household import service as household_service
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -75,9 +76,9 @@ def _date(value: str, today: date) -> tuple[date, str]:
     try:
         on = date.fromisoformat(value)
     except ValueError:
-        return today, "签约日期应为日期（YYYY-MM-DD），已按今天计算"
+        return today, N_("签约日期应为日期（YYYY-MM-DD），已按今天计算")
     if on > today:
-        return today, f"签约日期不能晚于今天（{today.isoformat()}），已按今天计算"
+        return today, msg("签约日期不能晚于今天（{isoformat}），已按今天计算", isoformat=today.isoformat())
     return on, ""
 
 
@@ -100,7 +101,7 @@ def _workspace(
     file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
     h = file.household
     if h.project_id != project_id:
-        raise NotFound("该户不在本项目中", "household of another project")
+        raise NotFound(N_("该户不在本项目中"), "household of another project")
     live = agreement_service.agreement_for_household(db, scope=user.scope, household_id=h.id)
     ready = h.status in agreement_service.READY_STAGES
     options = _policy_options(db, project_id)
@@ -184,7 +185,7 @@ def _page(
     if signed_id is not None:
         a = agreement_service.get_agreement(db, scope=user.scope, agreement_id=signed_id)
         if a.project_id != project_id:
-            raise NotFound("协议不存在", "agreement of another project")
+            raise NotFound(N_("协议不存在"), "agreement of another project")
         ctx["signed"] = a
         ctx["signed_household"] = household_service.get_household(
             db, scope=user.scope, household_id=a.household_id
@@ -194,6 +195,7 @@ def _page(
         try:
             ctx["ws"] = _workspace(db, user, project_id, household_id, option, on, payee)
         except NotFound as exc:
+            # not page text (a file name, a check or the terminal)
             if "补偿方案" not in exc.message_zh:
                 raise
             ctx["no_policy"] = exc.message_zh
@@ -246,14 +248,14 @@ def signing_submit(
     payee_form = {"name": payee_name, "bank": payee_bank, "account": payee_account}
     hid = parse_id(household_id)
     if hid is None:
-        return _page(request, db, user, project_id, message="请先选择要签约的户", status_code=409)
+        return _page(request, db, user, project_id, message=N_("请先选择要签约的户"), status_code=409)
     today = today_shanghai()
     try:
         on = date.fromisoformat(sign_on.strip()) if sign_on.strip() else today
     except ValueError:
         return _page(
             request, db, user, project_id, household_id=hid, option=option, payee=payee_form,
-            message="签约日期应为日期（YYYY-MM-DD）", status_code=422,
+            message=N_("签约日期应为日期（YYYY-MM-DD）"), status_code=422,
         )  # fmt: skip
     try:
         payee = agreement_service.clean_payee(
@@ -261,26 +263,32 @@ def signing_submit(
         )
         if on > today:
             raise Conflict(
-                f"签约日期不能晚于今天（{today.isoformat()}）", "sign_on after today", code="sign_date"
+                msg("签约日期不能晚于今天（{isoformat}）", isoformat=today.isoformat()),
+                "sign_on after today",
+                code="sign_date",
             )
         if confirm != "1":
             ws = _workspace(db, user, project_id, hid, option, on, payee_form)
             if ws.live is not None:
-                raise Conflict("该户已签订协议，不能重复签约", "already signed", code="already_signed")
+                raise Conflict(N_("该户已签订协议，不能重复签约"), "already signed", code="already_signed")
             if not ws.ready:
                 stage = household_service.stage_labels().get(ws.household.status, ws.household.status)
-                raise Conflict(f"该户当前阶段为“{stage}”，不能签约", "not ready", code="illegal_transition")
+                raise Conflict(
+                    msg("该户当前阶段为“{stage}”，不能签约", stage=stage),
+                    "not ready",
+                    code="illegal_transition",
+                )
             if ws.error or ws.data is None:
-                raise Conflict(ws.error or "无法计算补偿金额", "not computable", code="not_computable")
+                raise Conflict(ws.error or N_("无法计算补偿金额"), "not computable", code="not_computable")
             return _page(
                 request, db, user, project_id, household_id=hid, option=ws.option, sign_on=on.isoformat(),
                 payee={"name": payee.name, "bank": payee.bank, "account": payee.account}, review=True,
             )  # fmt: skip
         if household_service.get_household(db, scope=user.scope, household_id=hid).project_id != project_id:
-            raise NotFound("该户不在本项目中", "household of another project")
+            raise NotFound(N_("该户不在本项目中"), "household of another project")
         # A second click on 确认签约 (or a signing by a colleague meanwhile) says so in those words.
         if agreement_service.agreement_for_household(db, scope=user.scope, household_id=hid) is not None:
-            raise Conflict("该户已签订协议，不能重复签约", "already signed", code="already_signed")
+            raise Conflict(N_("该户已签订协议，不能重复签约"), "already signed", code="already_signed")
         agreement_id = agreement_service.sign(
             db,
             actor=user.actor(client_ip(request)),
@@ -292,6 +300,7 @@ def signing_submit(
         ).id
     except DomainError as exc:
         db.rollback()
+        # not page text (a file name, a check or the terminal)
         if isinstance(exc, NotFound) and "补偿方案" not in exc.message_zh:
             raise
         return _page(

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from anju.agreement import service as agreement_service
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -29,7 +30,7 @@ from anju.web.templating import render
 router = APIRouter(include_in_schema=False)
 READ = requires(Permission.HOUSEHOLD_READ)
 MANAGE = requires(Permission.AGREEMENT_SIGN)
-OPTION_LABELS = {"cash": "货币补偿", "swap": "产权调换"}
+OPTION_LABELS = {"cash": N_("货币补偿"), "swap": N_("产权调换")}
 
 
 @router.get("/agreements/{agreement_id}/print")
@@ -55,7 +56,7 @@ def _page(
     ok = request.query_params.get("ok", "")
     done = request.query_params.get("option", "")
     message_ok = (
-        f"{OPTION_LABELS[done]}协议模板已上传，此后生成的协议使用该模板"
+        msg("{done}协议模板已上传，此后生成的协议使用该模板", done=OPTION_LABELS[done])
         if ok == "uploaded" and done in OPTION_LABELS
         else ""
     )
@@ -94,9 +95,9 @@ async def templates_upload(
     """Upload an edited template for one option; refused with the reason (unknown placeholders by name)."""
     if option not in OPTION_LABELS:
         error = ValidationFailed(
-            "请选择模板对应的安置方式（货币补偿或产权调换）",
+            N_("请选择模板对应的安置方式（货币补偿或产权调换）"),
             "option must be cash or swap",
-            details=[{"field": "option", "message": "应为货币补偿或产权调换"}],
+            details=[{"field": "option", "message": N_("应为货币补偿或产权调换")}],
         )
         return await run_in_threadpool(_page, request, db, project_id, error=error)
     content = await file.read()
@@ -107,6 +108,7 @@ async def templates_upload(
             actor=user.actor(client_ip(request)),
             project_id=project_id,
             option=option,
+            # not page text (a file name, a check or the terminal)
             filename=file.filename or "协议模板.docx",
             content=content,
         )
@@ -130,7 +132,8 @@ def template_download(
         db, project_id=project_id, option=option, default=which == "default"
     )
     code = project_service.get_project(db, project_id).code
-    title = "货币补偿协议" if option == "cash" else "产权调换协议"
+    title = N_("货币补偿协议") if option == "cash" else N_("产权调换协议")
+    # not page text (a file name, a check or the terminal)
     name = f"{title}模板-{code}{'-内置' if which == 'default' else ''}.docx"
     return Response(
         content,

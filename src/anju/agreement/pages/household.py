@@ -23,6 +23,7 @@ from anju.compensation import service as compensation_service
 from anju.core.masking import mask_account
 from anju.errors import DomainError
 from anju.household import service as household_service
+from anju.i18n import N_
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -66,7 +67,7 @@ def _frozen_sheet(db: Session, agreement: Any) -> tuple[Any, dict[str, Any]]:
     try:
         policy_name = compensation_service.get_version(db, agreement.project_id, snap.policy_version).name
     except DomainError:
-        policy_name = "补偿方案"
+        policy_name = N_("补偿方案")
     data = sheet_data(
         items=agreement_service.items_with_basis(db, agreement, snap),
         total_fen=snap.total_fen,

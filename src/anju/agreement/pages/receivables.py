@@ -16,6 +16,7 @@ from anju.core.dates import today_shanghai
 from anju.core.money import yuan_to_fen
 from anju.errors import DomainError, ValidationFailed
 from anju.household import service as household_service
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -52,7 +53,7 @@ def receivables_page(
     """The project's open receivables (待收), with a receipt form for finance."""
     ctx = _context(db, user, project_id)
     if request.query_params.get("ok") == "receipt":
-        ctx["message_ok"] = "收款已登记"
+        ctx["message_ok"] = N_("收款已登记")
     return render(request, "agreement/receivables.html", ctx)
 
 
@@ -63,9 +64,9 @@ def _form_amount(value: str) -> int:
         fen = 0
     if fen <= 0:
         raise ValidationFailed(
-            f"收款金额“{value[:20]}”无效（应为大于 0 的元数，最多两位小数）",
+            msg("收款金额“{value}”无效（应为大于 0 的元数，最多两位小数）", value=value[:20]),
             "invalid amount",
-            details=[{"field": "amount", "message": "收款金额无效"}],
+            details=[{"field": "amount", "message": N_("收款金额无效")}],
         )
     return fen
 
@@ -75,9 +76,9 @@ def _form_date(value: str) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ValidationFailed(
-            "收款日期应为 YYYY-MM-DD",
+            N_("收款日期应为 YYYY-MM-DD"),
             "bad date",
-            details=[{"field": "received_on", "message": "收款日期格式不正确"}],
+            details=[{"field": "received_on", "message": N_("收款日期格式不正确")}],
         ) from None
 
 

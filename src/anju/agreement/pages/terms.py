@@ -16,6 +16,7 @@ from starlette.responses import Response
 from anju.agreement import rules
 from anju.agreement import service as agreement_service
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
@@ -45,9 +46,14 @@ def percent_to_bp(text: str, label: str, field: str) -> int:
         number = Decimal(-1)
     if not number.is_finite() or not 0 <= number <= 100 or number != number.quantize(Decimal("0.01")):
         raise ValidationFailed(
-            f"{label}应为 0 至 100 之间的百分数，最多两位小数",
+            msg("{label}应为 0 至 100 之间的百分数，最多两位小数", label=label),
             f"invalid {field}",
-            details=[{"field": field, "message": f"{label}应为 0 至 100 之间的百分数，最多两位小数"}],
+            details=[
+                {
+                    "field": field,
+                    "message": msg("{label}应为 0 至 100 之间的百分数，最多两位小数", label=label),
+                }
+            ],
         )
     return int(number * 100)
 
@@ -138,18 +144,18 @@ def save_terms(
     }
     seen = int(version) if version.isascii() and version.isdigit() and len(version) < 10 else None
     try:
-        share = percent_to_bp(on_sign_share, "签约后支付比例", "on_sign_share")
+        share = percent_to_bp(on_sign_share, N_("签约后支付比例"), "on_sign_share")
         rated = condition_kind in rules.RATE_CONDITIONS
-        rate = percent_to_bp(condition_rate, "签约率", "condition_rate") if rated else 0
+        rate = percent_to_bp(condition_rate, N_("签约率"), "condition_rate") if rated else 0
         try:
             deadline = (
                 date.fromisoformat(condition_deadline_on.strip()) if condition_deadline_on.strip() else None
             )
         except ValueError:
             raise ValidationFailed(
-                "截止日期应为 YYYY-MM-DD",
+                N_("截止日期应为 YYYY-MM-DD"),
                 "invalid condition_deadline_on",
-                details=[{"field": "condition_deadline_on", "message": "截止日期应为 YYYY-MM-DD"}],
+                details=[{"field": "condition_deadline_on", "message": N_("截止日期应为 YYYY-MM-DD")}],
             ) from None
         agreement_service.set_signing_terms(
             db,

@@ -46,6 +46,7 @@ __all__ = [
     "ConditionRun",
     "condition_board",
     "condition_progress",
+    "effective_dates",
     "evaluate_conditions",
     "projects_with_pending",
 ]
@@ -383,3 +384,21 @@ def condition_board(session: Session, *, project_id: int, on: date | None = None
             ConditionGroup(progress=p, pending=n, days_left=(deadline - on).days if deadline else None)
         )
     return board
+
+
+def effective_dates(
+    session: Session, *, project_id: int, household_ids: list[int] | None = None
+) -> dict[int, date]:
+    """household id -> the effective date (协议生效) of its live agreement, for the households of
+    ``project_id`` (or only ``household_ids``) whose agreement has taken effect: the policy fact
+    ``household.agreement_effective_on`` (a pending agreement has none yet)."""
+    q = select(Agreement.household_id, Agreement.effective_on).where(
+        Agreement.project_id == project_id,
+        Agreement.status.in_(rules.LIVE_STATUSES),
+        Agreement.effective_on.is_not(None),
+    )
+    if household_ids is not None:
+        if not household_ids:
+            return {}
+        q = q.where(Agreement.household_id.in_(household_ids))
+    return {int(hid): on for hid, on in session.execute(q) if on is not None}

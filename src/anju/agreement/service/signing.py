@@ -383,12 +383,19 @@ def _calculation(
     option: str,
     sign_on: date,
     group: facts.GroupFacts | None = None,
+    effective_on: date | None = None,
 ) -> compensation_service.SigningCalculation:
     """The calculation to freeze. What the household's data or the policy cannot give is a 409: the
     request itself was well formed (no published policy, an option the policy lacks, facts missing)."""
     try:
         return compensation_service.signing_calculation(
-            session, scope=scope, household_id=household_id, option=option, sign_on=sign_on, group=group
+            session,
+            scope=scope,
+            household_id=household_id,
+            option=option,
+            sign_on=sign_on,
+            group=group,
+            effective_on=effective_on,
         )
     except NotFound as exc:
         if exc.message_en != "no policy published for this project":
@@ -463,8 +470,16 @@ def sign(
             f"a household in stage {h.status} cannot sign",
             code="illegal_transition",
         )
+    # Without a condition the agreement takes effect on signing: the facts frozen say so.
+    effective_on = sign_on if signing_terms(session, h.project_id).condition_kind == "none" else None
     calc = _calculation(
-        session, scope=scope, household_id=household_id, option=option, sign_on=sign_on, group=group
+        session,
+        scope=scope,
+        household_id=household_id,
+        option=option,
+        sign_on=sign_on,
+        group=group,
+        effective_on=effective_on,
     )
     if calc.version.effective_on is not None and sign_on < calc.version.effective_on:
         raise Conflict(

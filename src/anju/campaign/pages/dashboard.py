@@ -14,6 +14,7 @@ from starlette.responses import Response
 from anju.campaign import service as campaign_service
 from anju.core.dates import today_shanghai
 from anju.errors import ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -47,21 +48,21 @@ def _as_of(value: str, today: date) -> date:
         on = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(
-            "截至日期应为日期（YYYY-MM-DD）",
+            N_("截至日期应为日期（YYYY-MM-DD）"),
             "the date must be YYYY-MM-DD",
-            details=[{"field": "on", "message": "应为日期（YYYY-MM-DD）"}],
+            details=[{"field": "on", "message": N_("应为日期（YYYY-MM-DD）")}],
         ) from None
     if on > today:
         raise ValidationFailed(
-            f"截至日期不能晚于今天（{today.isoformat()}）",
+            msg("截至日期不能晚于今天（{isoformat}）", isoformat=today.isoformat()),
             "the date cannot be in the future",
-            details=[{"field": "on", "message": "不能晚于今天"}],
+            details=[{"field": "on", "message": N_("不能晚于今天")}],
         )
     if on.year < 2000:
         raise ValidationFailed(
-            "截至日期不能早于 2000 年",
+            N_("截至日期不能早于 2000 年"),
             "the date is too early",
-            details=[{"field": "on", "message": "不能早于 2000 年"}],
+            details=[{"field": "on", "message": N_("不能早于 2000 年")}],
         )
     return on
 

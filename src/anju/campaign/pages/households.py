@@ -19,6 +19,7 @@ from anju.campaign import rules
 from anju.campaign import service as campaign_service
 from anju.core.dates import today_shanghai
 from anju.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -35,10 +36,10 @@ WRITE = requires(Permission.VISIT_WRITE)
 REFUSALS = (ValidationFailed, Conflict, PermissionDenied, NotFound)
 # The buttons beside a plan step: the statuses it can move to from its own.
 STEP_ACTIONS = {
-    "todo": [("doing", "开始"), ("done", "完成"), ("dropped", "取消")],
-    "doing": [("done", "完成"), ("dropped", "取消")],
-    "done": [("todo", "重新开始")],
-    "dropped": [("todo", "重新开始")],
+    "todo": [("doing", N_("开始")), ("done", N_("完成")), ("dropped", N_("取消"))],
+    "doing": [("done", N_("完成")), ("dropped", N_("取消"))],
+    "done": [("todo", N_("重新开始"))],
+    "dropped": [("todo", N_("重新开始"))],
 }
 
 
@@ -54,9 +55,9 @@ def _date(value: str, label: str, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(
-            f"{label}应为日期（YYYY-MM-DD）",
+            msg("{label}应为日期（YYYY-MM-DD）", label=label),
             f"invalid {field}",
-            details=[{"field": field, "message": "应为日期"}],
+            details=[{"field": field, "message": N_("应为日期")}],
         ) from None
 
 
@@ -66,14 +67,16 @@ def _int(value: str, label: str, field: str) -> int | None:
     n = parse_id(value)
     if n is None:
         raise ValidationFailed(
-            f"{label}不合法", f"invalid {field}", details=[{"field": field, "message": "不合法"}]
+            msg("{label}不合法", label=label),
+            f"invalid {field}",
+            details=[{"field": field, "message": N_("不合法")}],
         )
     return n
 
 
 def _version(value: str) -> int | None:
     """The version a form saw ("0": there was no record yet; blank: not checked)."""
-    return _int(value, "版本号", "version") if value.strip() != "0" else 0
+    return _int(value, N_("版本号"), "version") if value.strip() != "0" else 0
 
 
 def _tab(
@@ -168,7 +171,7 @@ def stage_form(
             scope=user.scope,
             household_id=household_id,
             to_stage=to_stage,
-            on=_date(on, "日期", "on"),
+            on=_date(on, N_("日期"), "on"),
             note=note,
             manage=user.can(Permission.CAMPAIGN_MANAGE),
             manual=True,
@@ -197,8 +200,8 @@ def campaign_form(
     }
 
     def write() -> object:
-        level = _int(difficulty, "难点等级", "difficulty") if difficulty.strip() != "0" else 0
-        leader = _int(escalated_to, "包案领导", "escalated_to")
+        level = _int(difficulty, N_("难点等级"), "difficulty") if difficulty.strip() != "0" else 0
+        leader = _int(escalated_to, N_("包案领导"), "escalated_to")
         data: dict[str, Any] = {"difficulty": level or 0, "difficulty_reason": difficulty_reason}
         if leader is not None:
             data["escalated_to"] = leader
@@ -237,7 +240,7 @@ def plan_form(
             actor=user.actor(client_ip(request)),
             scope=user.scope,
             household_id=household_id,
-            data={"summary": summary, "owner_id": _int(owner_id, "责任人", "owner_id"), "status": status},
+            data={"summary": summary, "owner_id": _int(owner_id, N_("责任人"), "owner_id"), "status": status},
             expected_version=_version(version),
         )
 
@@ -265,8 +268,8 @@ def step_add_form(
             household_id=household_id,
             data={
                 "text": text,
-                "owner_id": _int(owner_id, "责任人", "owner_id"),
-                "due_on": _date(due_on, "完成期限", "due_on"),
+                "owner_id": _int(owner_id, N_("责任人"), "owner_id"),
+                "due_on": _date(due_on, N_("完成期限"), "due_on"),
             },
         )
 
@@ -291,7 +294,7 @@ def step_form(
             scope=user.scope,
             step_id=step_id,
             data={"status": status},
-            expected_version=_int(version, "版本号", "version"),
+            expected_version=_int(version, N_("版本号"), "version"),
         )
     except REFUSALS as exc:
         db.rollback()

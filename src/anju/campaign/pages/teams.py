@@ -22,6 +22,7 @@ from anju.campaign import service as campaign_service
 from anju.core.dates import today_shanghai
 from anju.core.pagination import PageRequest
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_, msg
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -35,13 +36,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_CONFIRM_BYTES = 4 * 1024 * 1024  # the checked rows carried by the confirmation form
 
 OK_MESSAGES = {
-    "team_created": "专班已创建",
-    "team_saved": "专班已保存",
-    "team_dissolved": "专班已解散",
-    "members_saved": "成员已保存",
-    "members_moved": "成员已保存，{n} 户包户随人员调整改派",
-    "assigned": "已分配 {n} 户",
-    "imported": "名单已导入，{n} 户的包户有变化",
+    "team_created": N_("专班已创建"),
+    "team_saved": N_("专班已保存"),
+    "team_dissolved": N_("专班已解散"),
+    "members_saved": N_("成员已保存"),
+    "members_moved": N_("成员已保存，{n} 户包户随人员调整改派"),
+    "assigned": N_("已分配 {n} 户"),
+    "imported": N_("名单已导入，{n} 户的包户有变化"),
 }
 
 
@@ -73,7 +74,7 @@ def _page_context(
     flat = [n for root in overview.tree for n in root.walk()]
     ok = request.query_params.get("ok", "")
     n = request.query_params.get("n", "")
-    message_ok = OK_MESSAGES[ok].format(n=int(n) if n.isdigit() else 0) if ok in OK_MESSAGES else ""
+    message_ok = msg(OK_MESSAGES[ok], n=int(n) if n.isdigit() else 0) if ok in OK_MESSAGES else ""
     params = {"block_id": block or "", "team": team if team == "none" else (team_filter or ""), "q": q}
     return {
         "project": project,
@@ -120,7 +121,9 @@ def _int_or_none(value: str, label: str, field: str) -> int | None:
     parsed = parse_id(value)
     if parsed is None:
         raise ValidationFailed(
-            f"{label}无效", f"invalid {field}", details=[{"field": field, "message": f"{label}无效"}]
+            msg("{label}无效", label=label),
+            f"invalid {field}",
+            details=[{"field": field, "message": msg("{label}无效", label=label)}],
         )
     return parsed
 
@@ -129,9 +132,9 @@ def _sort(value: str) -> int:
     value = value.strip() or "0"
     if not value.isascii() or not value.isdigit() or len(value) > 7:
         raise ValidationFailed(
-            "排序应为 0 至 1000000 的整数",
+            N_("排序应为 0 至 1000000 的整数"),
             "invalid sort",
-            details=[{"field": "sort", "message": "排序应为 0 至 1000000 的整数"}],
+            details=[{"field": "sort", "message": N_("排序应为 0 至 1000000 的整数")}],
         )
     return int(value)
 
@@ -141,8 +144,8 @@ def _team_fields(name: str, kind: str, parent_id: str, leader_id: str, sort: str
     return {
         "name": name,
         "kind": kind,
-        "parent_id": _int_or_none(parent_id, "上级大组", "parent_id"),
-        "leader_id": _int_or_none(leader_id, "组长", "leader_id"),
+        "parent_id": _int_or_none(parent_id, N_("上级大组"), "parent_id"),
+        "leader_id": _int_or_none(leader_id, N_("组长"), "leader_id"),
         "sort": _sort(sort),
     }
 
@@ -253,7 +256,7 @@ async def team_members(
     project_id = campaign_service.team_project(db, team_id=team_id)
     try:
         if None in ids:
-            raise ValidationFailed("成员编号无效", "invalid user id")
+            raise ValidationFailed(N_("成员编号无效"), "invalid user id")
         result = campaign_service.set_team_members(
             db,
             actor=user.actor(client_ip(request)),
@@ -283,29 +286,31 @@ async def assign(
         household_ids: list[int] | None = None
         block_id: int | None = None
         if mode == "block":
-            block_id = _int_or_none(values["block_id"], "区块", "block_id")
+            block_id = _int_or_none(values["block_id"], N_("区块"), "block_id")
             if block_id is None:
                 raise ValidationFailed(
-                    "请选择区块", "block required", details=[{"field": "block_id", "message": "请选择区块"}]
+                    N_("请选择区块"),
+                    "block required",
+                    details=[{"field": "block_id", "message": N_("请选择区块")}],
                 )
         else:
             ids = [parse_id(str(v)) for v in form.getlist("household_ids")]
             if None in ids:
-                raise ValidationFailed("户编号无效", "invalid household id")
+                raise ValidationFailed(N_("户编号无效"), "invalid household id")
             household_ids = [i for i in ids if i is not None]
             if not household_ids:
                 raise ValidationFailed(
-                    "请至少勾选一户",
+                    N_("请至少勾选一户"),
                     "no households",
-                    details=[{"field": "household_ids", "message": "请至少勾选一户"}],
+                    details=[{"field": "household_ids", "message": N_("请至少勾选一户")}],
                 )
-        team_id = _int_or_none(values["team_id"], "专班", "team_id")
-        user_id = _int_or_none(values["user_id"], "责任人", "user_id")
+        team_id = _int_or_none(values["team_id"], N_("专班"), "team_id")
+        user_id = _int_or_none(values["user_id"], N_("责任人"), "user_id")
         if team_id is None and user_id is None:
             raise ValidationFailed(
-                "请选择专班或责任人",
+                N_("请选择专班或责任人"),
                 "team or user required",
-                details=[{"field": "team_id", "message": "请选择专班或责任人"}],
+                details=[{"field": "team_id", "message": N_("请选择专班或责任人")}],
             )
         result = campaign_service.bulk_assign(
             db,
@@ -330,6 +335,7 @@ def assignment_template(
 ) -> Response:
     """The empty assignment list (包户名单) to fill in."""
     project = project_service.project_header(db, project_id)
+    # not page text (a file name, a check or the terminal)
     name = f"包户名单_{project.code}.xlsx"
     return Response(
         campaign_service.assignment_template(),
@@ -343,7 +349,7 @@ def _rows_json(rows: list[campaign_service.AssignmentSheetRow]) -> str:
 
 
 def _rows_from_json(data: str) -> list[campaign_service.AssignmentSheetRow]:
-    problem = ValidationFailed("确认的名单数据无效，请重新上传", "invalid confirmation rows")
+    problem = ValidationFailed(N_("确认的名单数据无效，请重新上传"), "invalid confirmation rows")
     if len(data) > MAX_CONFIRM_BYTES:
         raise problem
     try:

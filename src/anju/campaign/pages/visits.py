@@ -27,6 +27,7 @@ from anju.campaign.schemas import VisitCreate
 from anju.core.dates import utcnow
 from anju.errors import Conflict, ValidationFailed
 from anju.household import service as household_service
+from anju.i18n import N_
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
@@ -144,7 +145,7 @@ async def visit_submit(
             ctx,
             values=raw,
             errors=errors,
-            message="走访记录有误：" + "；".join(errors.values()),
+            message=N_("走访记录有误：") + "；".join(errors.values()),
             status_code=422,
         )
     try:

@@ -35,17 +35,20 @@ from anju.core.actor import Actor
 from anju.core.money import format_yuan
 from anju.db.session import begin_write
 from anju.db.versions import bump_version
-from anju.errors import Conflict
-from anju.housing.models import Estate, Flat, Selection
+from anju.errors import Conflict, NotFound
+from anju.housing.models import Estate, Flat, Selection, SelectionEvent
 from anju.housing.service.stock import get_estate
 from anju.identity import service as identity_service
 from anju.policy import transition as transition_engine
 from anju.policy.errors import EvaluationError
 
 __all__ = [
+    "HouseholdEvents",
     "HouseholdTransition",
     "TransitionRun",
+    "household_events",
     "household_transition",
+    "record_handover",
     "schedule_transition_fees",
     "transition_projects",
     "update_estate_delivery",
@@ -171,6 +174,118 @@ def update_estate_delivery(
     )
     run = schedule_transition_fees(session, actor=actor, as_of=today, project_id=estate.project_id)
     return estate, run
+
+
+# --------------------------------------------------------------------------- handover, event dates
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdEvents:
+    """A household's resettlement dates for the policy facts: the planned and actual delivery of the
+    estates of the flats it chose (the latest of them; ``None`` while any estate lacks one) and its
+    move-back (the latest handover, once every flat it holds is handed over)."""
+
+    delivery_planned_on: date | None
+    delivery_actual_on: date | None
+    move_back_on: date | None
+
+
+def household_events(
+    session: Session, *, project_id: int, household_ids: list[int] | None = None
+) -> dict[int, HouseholdEvents]:
+    """:class:`HouseholdEvents` of the households of ``project_id`` (or only ``household_ids``) that
+    hold a chosen flat (confirmed selections); households without one are left out (unknown dates)."""
+    q = (
+        select(
+            Selection.household_id,
+            Estate.planned_delivery_on,
+            Estate.actual_delivery_on,
+            Selection.handed_over_on,
+        )
+        .join(Flat, Flat.id == Selection.flat_id)
+        .join(Estate, Estate.id == Flat.estate_id)
+        .join(SelectionEvent, SelectionEvent.id == Selection.event_id)
+        .where(SelectionEvent.project_id == project_id, Selection.status == "confirmed")
+    )
+    if household_ids is not None:
+        if not household_ids:
+            return {}
+        q = q.where(Selection.household_id.in_(household_ids))
+    rows: dict[int, list[tuple[date | None, date | None, date | None]]] = {}
+    for hid, planned, actual, handed in session.execute(q):
+        rows.setdefault(int(hid), []).append((planned, actual, handed))
+
+    def latest(values: list[date | None]) -> date | None:
+        return None if any(v is None for v in values) else max(v for v in values if v is not None)
+
+    return {
+        hid: HouseholdEvents(
+            latest([r[0] for r in rs]), latest([r[1] for r in rs]), latest([r[2] for r in rs])
+        )
+        for hid, rs in rows.items()
+    }
+
+
+def record_handover(
+    session: Session, *, actor: Actor, selection_id: int, handed_over_on: date | None, today: date
+) -> Selection:
+    """Record (or clear, with ``None``) the day the keys of a chosen flat were handed over (交钥匙):
+    the household's move-back date once all its flats are handed over. Audited. 404 for an unknown
+    selection; 409 ``handover_date`` for an undone selection, a date after ``today``, or a date
+    before the estate's actual delivery (or an estate not delivered yet)."""
+    begin_write(session)
+    sel = session.scalars(
+        select(Selection)
+        .where(Selection.id == selection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if sel is None:
+        raise NotFound("没有这条选房记录", "no such selection")
+    flat = session.get(Flat, sel.flat_id)
+    estate = session.get(Estate, flat.estate_id) if flat is not None else None
+    problem = ""
+    if sel.status != "confirmed":
+        problem = "选房已撤销，不能登记交钥匙"
+    elif handed_over_on is not None and handed_over_on > today:
+        problem = f"交钥匙日期不能晚于今天（{today.isoformat()}）"
+    elif handed_over_on is not None and (estate is None or estate.actual_delivery_on is None):
+        problem = "安置小区尚未交房，不能登记交钥匙"
+    elif (
+        handed_over_on is not None
+        and estate is not None
+        and estate.actual_delivery_on is not None
+        and handed_over_on < estate.actual_delivery_on
+    ):
+        problem = f"交钥匙日期不能早于小区实际交房日期（{estate.actual_delivery_on.isoformat()}）"
+    if problem:
+        raise Conflict(
+            problem,
+            "invalid handover date",
+            code="handover_date",
+            details=[{"field": "handed_over_on", "message": problem}],
+        )
+    before = sel.handed_over_on
+    if before == handed_over_on:
+        return sel
+    sel.handed_over_on = handed_over_on
+    event = session.get(SelectionEvent, sel.event_id)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="handover",
+        entity="selection",
+        entity_id=sel.id,
+        changes={
+            "handed_over_on": [
+                before.isoformat() if before else None,
+                handed_over_on.isoformat() if handed_over_on else None,
+            ]
+        },
+        project_id=event.project_id if event is not None else None,
+        household_id=sel.household_id,
+    )
+    return sel
 
 
 # --------------------------------------------------------------------------- transition fees

@@ -21,7 +21,7 @@ Every write is audited (entity ``settlement`` plus the instalment / receivable's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -36,6 +36,7 @@ from anju.core.money import format_yuan
 from anju.errors import Conflict, DomainError
 from anju.household import service as household_service
 from anju.housing.models import Flat, FlatType
+from anju.housing.service.delivery import household_events
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
 from anju.policy.errors import EvaluationError
@@ -103,10 +104,22 @@ def _compute(
     ``settlement_failed`` (naming the reason) when the policy cannot settle them."""
     snap = agreement_service.get_snapshot(session, agreement)
     pv = compensation_service.get_version(session, agreement.project_id, snap.policy_version)
+    # The frozen facts with the dates known now: the agreement's effective date, the delivery of
+    # the estates of the flats chosen and the move-back (a plan may price the balance by them).
+    ev = household_events(
+        session, project_id=agreement.project_id, household_ids=[agreement.household_id]
+    ).get(agreement.household_id)
+    frozen = replace(
+        agreement_service.snapshot_facts(snap),
+        agreement_effective_on=agreement.effective_on,
+        delivery_planned_on=ev.delivery_planned_on if ev else None,
+        delivery_actual_on=ev.delivery_actual_on if ev else None,
+        move_back_on=ev.move_back_on if ev else None,
+    )
     try:
         s = swap_engine.settle_swap(
             compensation_service.checked_version(pv),
-            agreement_service.snapshot_facts(snap),
+            frozen,
             _engine_flats(session, flats),
             snap.as_of,
             agreement_service.snapshot_group(snap),

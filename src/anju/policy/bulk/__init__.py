@@ -12,6 +12,7 @@ Parts (import the package: ``from anju.policy.bulk import evaluate_bulk, Househo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from anju.policy.bulk.evaluator import BV, BulkEvaluator, div_round
@@ -62,6 +63,7 @@ def evaluate_bulk(
     as_of: date | None = None,
     group: GroupFacts | None = None,
     jit: bool | None = None,
+    sums: Mapping[str, Sequence[str]] | None = None,
 ) -> BulkResult:
     """Evaluate a whole project for one option.
 
@@ -73,11 +75,18 @@ def evaluate_bulk(
     ``False`` never uses it. ``ANJU_POLICY_JIT=0`` disables it everywhere. Whatever the choice,
     the numpy evaluator answers when the kernel cannot (unsupported construct, int64 overflow
     risk, numba missing).
+
+    ``sums`` names groups of item ids whose per-household sums the result carries in
+    :attr:`BulkResult.sums` (e.g. subtotals); the kernel produces them, and the total, in the same
+    pass as the items.
     """
     if jit is not False:
         from anju.policy import jit as kernels
 
-        res, _ = kernels.try_evaluate(checked, table, option, as_of, group, auto=jit is None)
+        res, _ = kernels.try_evaluate(checked, table, option, as_of, group, auto=jit is None, sums=sums)
         if res is not None:
             return mark_missing(checked.policy.facts, table, res)
-    return BulkEvaluator(checked, table, as_of, group).evaluate(option)
+    out = BulkEvaluator(checked, table, as_of, group).evaluate(option)  # missing facts marked there
+    if sums:
+        out.sums = {name: out.sum_of(ids) for name, ids in sums.items()}
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked
+from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.declared import NO_WORD
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
@@ -41,6 +42,7 @@ from anju.policy.expr import (
     walk,
 )
 from anju.policy.facts import (
+    EVENT_DATES,
     GroupFacts,
 )
 from anju.policy.model import Formula, Item
@@ -115,6 +117,7 @@ class BulkEvaluator:
         self.mode = checked.policy.meta.rounding_mode
         self.items: dict[str, BV] = {}
         self.derived: dict[str, BV] = {}
+        self.option = ""
         self._variants: dict[str, tuple[list[Any], Arr | None]] = {}
         self._luts: dict[str, Any] = {}
         self.el: dict[str, Elements] = {
@@ -134,6 +137,8 @@ class BulkEvaluator:
                         for w in k:
                             self.code(w)
             del name
+        for o in p.options:  # ``option == 'swap'``
+            self.code(o)
         for f in self._formulas():
             if f.node is not None:
                 for nd in walk(f.node):
@@ -370,6 +375,8 @@ class BulkEvaluator:
             return self.items[ref[1]]
         if kind == "fact":
             return self.fact(ref[1])
+        if kind == "option":
+            return BV(self.code(self.option), "const")
         raise AssertionError(ref)
 
     def fact(self, fid: str) -> BV:
@@ -389,6 +396,8 @@ class BulkEvaluator:
             if attr == "block":
                 codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
                 return BV(codes[t.block_idx], "hh")
+            if attr in EVENT_DATES:
+                return BV(t.event(attr), "hh")
             arr = {
                 "kind": t.kind,
                 "sign_on": t.sign_on,
@@ -586,6 +595,10 @@ class BulkEvaluator:
                 bound = max(bound, abs(sv))
                 out = np.where(m, sv, out) if x.level != "const" else (sv if m else out)
             return BV(out, x.level, scale, bound)
+        if n.ref is not None and n.ref[0] == "pick":
+            return self.pick(n, el)
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
         if f in ("min", "max", "clamp"):
             xs = [self.ev(y, el) for y in a]
             s = n.ty.scale
@@ -710,8 +723,7 @@ class BulkEvaluator:
             if ref[0] == "fact":
                 return BV(self.t.fact_column(self.c.policy.facts[ref[1]])[1], "hh")
             if ref[1] == "household":
-                arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
-                return BV(arr != 0, "hh")
+                return BV(self.t.event(ref[2]) != 0, "hh")
             return BV(self.t.buildings.cols[ref[2] + "_known"], "building")
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
@@ -720,6 +732,77 @@ class BulkEvaluator:
         if f == "date":
             return BV(n.ref.toordinal(), "const")
         raise AssertionError(f)
+
+    def date_call(self, n: Call, el: str | None) -> BV:
+        """Date arithmetic on ordinals (0 = unknown), the same integer code as the kernels
+        (anju.policy.datecalc)."""
+        d, x, lv = self.pair(self.ev(n.args[0], el), self.ev(n.args[1], el))
+        if n.func == "add_months":
+            dv, xv = d.v, x.v
+            if x.bound > 10**12:  # nonsense month counts still give the exact error below
+                dv, xv = self.wide(dv), self.wide(xv)
+            out = add_months_o(dv, xv)
+            bad = (dv != 0) & ((out < 1) | (out > ORD_MAX))
+            if np.any(bad):
+                raise EvaluationError(
+                    "date-range",
+                    "add_months 的结果超出日期范围（公元1年至9999年）",
+                    "add_months gives a date out of range (years 1 to 9999)",
+                )
+            if isinstance(out, np.ndarray) and out.dtype == object:
+                out = out.astype(I64)
+            return BV(out if lv != "const" else int(out), lv)
+        on = int(bool(n.ref[1]))
+        fn = days_between_o if n.func == "days_between" else months_between_o
+        out = fn(d.v, x.v, on)
+        return BV(out if lv != "const" else int(out), lv, 0, ORD_MAX)
+
+    def pick(self, n: Call, el: str | None) -> BV:
+        """``max`` / ``min`` / ``first`` over a collection, ``else=`` where nothing is selected.
+
+        The elements of every household are sorted once (household, selected first, order key,
+        position): each household's first element after sorting is its pick."""
+        f = n.func
+        inner = n.ref[1]
+        e = self.el[inner]
+        s = n.ty.scale
+        num = n.ty.kind == "num"
+        where = n.kwargs.get("where")
+        mask = self.full(self.ev(where, inner), inner) if where is not None else np.ones(e.size, dtype=bool)
+        x = self.ev(n.args[1], inner)
+        if num:
+            x = self.align(x, s)
+        xv = self.full(x, inner)
+        if f == "first":
+            order = n.kwargs.get("order")
+            if order is not None:
+                key = self.full(self.ev(order, inner), inner)
+                if key.dtype == object:  # rank exact big values instead of sorting objects
+                    key = np.unique(key, return_inverse=True)[1].reshape(-1).astype(I64)
+                if isinstance(n.kwargs.get("desc"), Bool):
+                    key = -key
+            else:
+                key = np.zeros(e.size, dtype=I64)
+        else:
+            key = xv if xv.dtype != object else np.unique(xv, return_inverse=True)[1].reshape(-1).astype(I64)
+            if f == "max":
+                key = -key
+        sorted_idx = np.lexsort((np.arange(e.size), key, ~mask, e.hh)) if e.size else np.zeros(0, dtype=I64)
+        nz = e.count > 0
+        has = np.zeros(self.n, dtype=bool)
+        chosen = np.zeros(self.n, dtype=I64)
+        if e.size:
+            chosen[nz] = sorted_idx[e.start[nz]]
+            has[nz] = mask[chosen[nz]]
+        value = BV(xv[chosen] if e.size else np.zeros(self.n, dtype=xv.dtype), "hh", x.scale, x.bound)
+        d = self.ev(n.kwargs["else"], el)
+        if num:
+            d = self.align(d, s)
+        lv = self.level_of(d, value)
+        hv, vv, dv = self.full(BV(has, "hh"), lv), self.lift(value, lv).v, self.lift(d, lv).v
+        if any(isinstance(v, np.ndarray) and v.dtype == object for v in (vv, dv)):
+            vv, dv = self.wide(vv), self.wide(dv)
+        return BV(np.where(hv, vv, dv), lv, s if num else 0, max(x.bound, d.bound))
 
     # -- items
 
@@ -788,6 +871,8 @@ class BulkEvaluator:
         """Evaluate every household for ``option``."""
         if option not in self.c.policy.options:
             raise EvaluationError("option", f"没有补偿方式“{option}”", f"no option '{option}'")
+        self.option = option
+        self.derived = {}  # a derived value may read the option
         fen: dict[str, Arr] = {}
         app: dict[str, Arr] = {}
         self.items = {}

@@ -27,7 +27,13 @@ Parts (import the package: ``from anju.policy import jit``):
 - ``helpers``: numba (optional), :func:`enabled`, the refusals and the kernels' integer helpers;
 - ``builder``: the code generator (:class:`Builder`);
 - ``passes``: value numbering, flag pruning and loop fusion of the generated statements;
-- ``kernels``: validation, compilation, output buffers, :func:`run` and :func:`try_evaluate`.
+- ``kernels``: validation, compilation, output buffers, :func:`run` and :func:`try_evaluate`;
+- ``diskcache``: kernels as module files under ``<data dir>/kernels`` with numba's disk cache, compiled
+  by another process (``compiler``: the only place the LLVM options are set), loaded by every worker;
+- ``threads``: how many threads a call uses (one for small tables or when the other cores are busy).
+
+Totals and named sums of items (e.g. subtotals) are written by the kernel in the items' pass
+(:attr:`anju.policy.table.BulkResult.total`, ``sums``).
 
 The kernels read the household table of :mod:`anju.policy.table`; they do not import the numpy
 evaluator (:mod:`anju.policy.bulk`), which calls :func:`try_evaluate` first.

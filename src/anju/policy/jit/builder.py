@@ -18,6 +18,7 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, dec_scale
+from anju.policy.datecalc import ORD_MAX
 from anju.policy.declared import NO_WORD
 from anju.policy.expr import (
     Binary,
@@ -35,7 +36,7 @@ from anju.policy.expr import (
     Unary,
     walk,
 )
-from anju.policy.facts import GroupFacts
+from anju.policy.facts import EVENT_DATES, GroupFacts
 from anju.policy.jit.helpers import _HELPERS, I64, LoopStmt, Overflow, Unsupported, V, _Loop
 from anju.policy.jit.passes import _source
 from anju.policy.model import Formula, Item
@@ -121,7 +122,13 @@ class Builder:
 
     The walk mirrors :class:`anju.policy.bulk.BulkEvaluator` node for node (scales, alignment,
     rounding), so a kernel result equals the numpy evaluator's to the fen.
+
+    ``sum_groups`` (set before :meth:`build`): groups of item positions whose per-household sums
+    the kernel writes in the same pass (``out_sum[g, i]``); group 0 is conventionally every item
+    of the option (the household total), further groups are e.g. the policy's subtotals.
     """
+
+    sum_groups: tuple[tuple[int, ...], ...] = ()
 
     def __init__(
         self,
@@ -183,6 +190,8 @@ class Builder:
         for decl in p.facts.values():  # a declared category's words, and its "none", too
             for w in (*decl.choices, NO_WORD) if decl.type == "category" else ():
                 self.code(w)
+        for o in p.options:  # ``option == 'swap'``
+            self.code(o)
         # Lookup maps are sized by the vocabulary: every word must have its code before the walk.
         self._vocab_size = len(self.vocab)
 
@@ -443,6 +452,8 @@ class Builder:
             return self.items[ref[1]]
         if kind == "fact":
             return self.fact(ref[1])
+        if kind == "option":
+            return self.lit(self.code(self.option))
         raise Unsupported(kind)
 
     def fact(self, fid: str) -> V:
@@ -496,6 +507,9 @@ class Builder:
                 "vacate_on": t.vacate_on,
                 "has_homestead": t.has_homestead,
             }
+            if attr in EVENT_DATES:
+                a = self.arg(("hh", attr), lambda: t.event(attr))
+                return self.emit(f"{a}[u(i)]", "hh")
             if attr not in arrays:
                 raise Unsupported(attr)
             a = self.arg(("hh", attr), lambda: arrays[attr])
@@ -732,6 +746,10 @@ class Builder:
                 expr = f"sel({' & '.join(conds)}, {k}, {expr})"
             pos = self.emit(expr, lv)
             return self.emit(f"{bv}[u({pos.code})]", lv, scale, bound)  # pos <= len(bands)
+        if n.ref is not None and n.ref[0] == "pick":
+            return self.pick(n, el)
+        if f in ("days_between", "months_between", "add_months"):
+            return self.date_call(n, el)
         if f in ("min", "max", "clamp"):
             s = n.ty.scale
             xs = [self.align(self.ev(y, el), s) for y in a]
@@ -788,7 +806,7 @@ class Builder:
                 col = self.arg(("fact_known", ref[1]), lambda: known)
                 return self.emit(f"{col}[u(i)]", "hh")
             if ref[1] == "household":
-                arr = self.t.sign_on if ref[2] == "sign_on" else self.t.vacate_on
+                arr = self.t.event(ref[2])
                 col = self.arg(("hh", ref[2]), lambda: arr)
                 return self.emit(f"{col}[u(i)] != 0", "hh")
             e = self.t.buildings
@@ -836,6 +854,74 @@ class Builder:
         if f == "any":
             return self.emit(f"{acc} > 0", "hh")
         return result
+
+    def date_call(self, n: Call, el: str | None) -> V:
+        """Date arithmetic on ordinals with the helpers of anju.policy.datecalc (inlined)."""
+        d = self.ev(n.args[0], el)
+        x = self.ev(n.args[1], el)
+        lv = self.level_of(d, x)
+        if n.func == "add_months":
+            if x.bound > 12 * ORD_MAX:
+                raise Unsupported("add_months by a month count beyond the calendar")
+            r = self.emit(f"add_months_o({d.code}, {x.code})", lv)
+            # a date out of range: the numpy evaluator raises the error with its message
+            bad = self.tmp_name("q")
+            self.body.append(f"{bad} = False")
+            self.block(lv).append(f"{bad} |= ({d.code} != 0) & (({r.code} < 1) | ({r.code} > {ORD_MAX}))")
+            self.bad.append(bad)
+            return r
+        fn = "days_between_o" if n.func == "days_between" else "months_between_o"
+        return self.emit(f"{fn}({d.code}, {x.code}, {int(bool(n.ref[1]))})", lv, 0, ORD_MAX)
+
+    def pick(self, n: Call, el: str | None) -> V:
+        """``max`` / ``min`` / ``first`` over a collection: one loop keeping the best element so far
+        (strict comparisons: ties keep the earlier element, as the numpy evaluator's stable sort)."""
+        f = n.func
+        inner = n.ref[1]
+        e = self.elements(inner)
+        start = self.arg((inner, "start"), lambda: e.start)
+        count = self.arg((inner, "count"), lambda: e.count)
+        s = n.ty.scale
+        kind = n.ty.kind
+        saved = self.loop
+        loop = _Loop(inner)
+        self.loop = loop
+        try:
+            where = n.kwargs.get("where")
+            mask = self.ev(where, inner) if where is not None else None
+            x = self.ev(n.args[1], inner)
+            if kind == "num":
+                x = self.align(x, s)
+            order = n.kwargs.get("order")
+            key = self.ev(order, inner) if order is not None else None
+        finally:
+            self.loop = saved
+        d = self.ev(n.kwargs["else"], el)
+        if kind == "num":
+            d = self.align(d, s)
+        acc, has, take = self.tmp_name(), self.tmp_name(), self.tmp_name()
+        self.body.append(f"{acc} = {'False' if kind == 'bool' else '0'}")
+        self.body.append(f"{has} = False")
+        m = mask.code if mask is not None else "True"
+        body = [*loop.body]
+        if f in ("max", "min"):
+            body.append(f"{take} = {m} & ((not {has}) | ({x.code} {'>' if f == 'max' else '<'} {acc}))")
+        elif key is None:
+            body.append(f"{take} = {m} & (not {has})")
+        else:
+            best = self.tmp_name()
+            self.body.append(f"{best} = 0")
+            cmp = ">" if isinstance(n.kwargs.get("desc"), Bool) else "<"
+            body.append(f"{take} = {m} & ((not {has}) | ({key.code} {cmp} {best}))")
+            body.append(f"{best} = sel({take}, {key.code}, {best})")
+        fn = "bsel" if kind == "bool" else "sel"
+        body.append(f"{acc} = {fn}({take}, {x.code}, {acc})")
+        body.append(f"{has} = {has} | {m}")
+        self.body.append(LoopStmt(inner, self.element_loop(e, start, count), body))
+        lv = self.level_of(d, V(acc, "hh"))
+        return self.emit(
+            f"{fn}({has}, {acc}, {d.code})", lv, s if kind == "num" else 0, max(x.bound, d.bound)
+        )
 
     def rate(self, n: Call, f: str) -> V:
         scope = n.args[0].value  # type: ignore[attr-defined]
@@ -951,6 +1037,18 @@ class Builder:
             self.app_cols.append(self.n_app)
             self.n_app += 1
 
+    def group_sums(self) -> None:
+        """Store the sums of :attr:`sum_groups` for household ``i`` (totals and subtotals in the
+        items' pass: summing k columns of the household-major output afterwards took longer than
+        the evaluation; bench/RESULTS.md, "Policy engine")."""
+        items = self.c.items_for(self.option)
+        for g, ks in enumerate(self.sum_groups):
+            vals = [self.items[items[k].id] for k in ks]
+            if sum(v.bound for v in vals) > LIMIT:
+                raise Overflow(f"sum {g}")
+            expr = " + ".join(v.code for v in vals) if vals else "0"
+            self.body.append(f"out_sum[{g}, u(i)] = {expr}")
+
     def build(self) -> str:
         """Generate the kernel source; raises :class:`Unsupported` or :class:`Overflow`."""
         if self.option not in self.c.policy.options:
@@ -958,6 +1056,7 @@ class Builder:
         self.arg(("strcodes",), lambda: np.zeros(0, dtype=I64))
         for k, it in enumerate(self.c.items_for(self.option)):
             self.item(k, it)
+        self.group_sums()
         if self.bad:
             self.body.append((f"if {' | '.join(self.bad)}:", ["err[u(i)] = 1"]))
         self.args[0] = np.asarray(self._strs or [0], dtype=I64)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from anju.core.money import RoundingMode
+from anju.policy.datecalc import add_months_o, days_between_o, months_between_o
 
 __all__ = [
     "AUTO_MIN_HOUSEHOLDS",
@@ -140,6 +141,8 @@ def _imin(a: int, b: int) -> int:
 
 
 _MINMAX = {"imax": _imax, "imin": _imin, "sel": _sel, "bsel": _bsel, "u": _u}
+# Date arithmetic on ordinals: the very functions the numpy evaluator runs (branch-free integer code).
+_MINMAX.update(days_between_o=days_between_o, months_between_o=months_between_o, add_months_o=add_months_o)
 
 _HELPERS = {
     RoundingMode.HALF_UP: ("dr_half_up", _dr_half_up),

@@ -38,7 +38,7 @@ def _source(n_args: int, body: list[Any]) -> str:
     hit = _SOURCES.get(key)
     if hit is not None:
         return hit
-    params = ", ".join(["n", *[f"a{k}" for k in range(n_args)], "out_fen", "out_app", "err"])
+    params = ", ".join(["n", *[f"a{k}" for k in range(n_args)], "out_fen", "out_app", "out_sum", "err"])
     lines = [f"def kernel({params}):", "    for i in prange(n):"]
     _render(drop_repeated_flags(value_numbering(fuse(body))), 2, lines)
     source = "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@ postponement decisions), handling (take, send back, postpone, publish), verifica
 reopen, auto-close), the clock (overdue, escalation) and queries. Services never commit."""
 
 from anju.service_request.models import ServiceRequest
+from anju.service_request.service import calendar as work_calendar
 from anju.service_request.service._common import RESIDENT, SYSTEM, TOPIC, member_departments
 from anju.service_request.service.catalogue import (
     DEFAULT_CATALOGUE,
@@ -94,4 +95,5 @@ __all__ = [
     "submit",
     "take",
     "verify",
+    "work_calendar",
 ]

@@ -1,4 +1,15 @@
 // Anju's own small behaviours; third-party libraries come from npm into /static/vendor.
+
+// Page text written by scripts: T("签约率") is the Chinese id, translated from the body's
+// data-messages (the page's language, see anju.web.templating.script_messages); {name} fills in.
+const ANJU_MESSAGES = (() => {
+  try { return JSON.parse(document.body.dataset.messages || "{}"); } catch (e) { return {}; }
+})();
+window.T = (text, params) => {
+  let out = ANJU_MESSAGES[text] || text;
+  for (const [key, value] of Object.entries(params || {})) out = out.split("{" + key + "}").join(String(value));
+  return out;
+};
 document.addEventListener("htmx:responseError", (event) => {
   // Show 4xx fragments (validation messages) in the target instead of dropping them.
   const xhr = event.detail.xhr;

@@ -4,6 +4,7 @@
 // numbers on the wall. No inline script: the Content-Security-Policy allows scripts from this site only.
 (function () {
   "use strict";
+  const T = window.T || ((text) => text);
 
   const body = document.body;
   const pid = body.dataset.project;
@@ -38,12 +39,12 @@
   }
   function signed(n) {
     if (n === null || n === undefined) return "—";
-    return n > 0 ? "+" + int(n) : n < 0 ? "−" + int(-n) : "持平";
+    return n > 0 ? "+" + int(n) : n < 0 ? "−" + int(-n) : T("持平");
   }
   function shortDate(iso) {
     if (!iso) return "—";
     const p = iso.split("-");
-    return p[0] + "年" + parseInt(p[1], 10) + "月" + parseInt(p[2], 10) + "日";
+    return T("{y}年{m}月{d}日", { y: p[0], m: parseInt(p[1], 10), d: parseInt(p[2], 10) });
   }
 
   function setText(id, text) {
@@ -131,12 +132,12 @@
         pointer: { show: false },
         title: { offsetCenter: [0, "38%"], color: "#9fbfe8", fontSize: 24 },
         detail: { offsetCenter: [0, "-4%"], valueAnimation: true, formatter: "{value}%", color: "#ffd24a", fontSize: 60, fontWeight: 700 },
-        data: [{ value: value, name: "签约率" }],
+        data: [{ value: value, name: T("签约率") }],
       }],
     });
   }
 
-  const STAGES = [["surveyed", "已调查"], ["valued", "已评估"], ["negotiating", "协商中"], ["signed", "已签约"], ["vacated", "已腾空"], ["demolished", "已拆除"]];
+  const STAGES = [["surveyed", T("已调查")], ["valued", T("已评估")], ["negotiating", T("协商中")], ["signed", T("已签约")], ["vacated", T("已腾空")], ["demolished", T("已拆除")]];
 
   function drawStages(totals) {
     const c = chart("chart-stages");
@@ -153,7 +154,7 @@
         data: rows.map((s) => totals[s[0]] || 0),
         showBackground: true,
         backgroundStyle: { color: "rgba(127,182,255,0.10)", borderRadius: 9 },
-        itemStyle: { borderRadius: 9, color: (p) => (p.name === "已签约" ? "#ffd24a" : "#3d8bfd") },
+        itemStyle: { borderRadius: 9, color: (p) => (p.name === T("已签约") ? "#ffd24a" : "#3d8bfd") },
         label: { show: true, position: "right", color: "#e6f0ff", fontSize: 20, formatter: (p) => int(p.value) },
       }],
     }, true);
@@ -171,13 +172,13 @@
     const list = document.getElementById("bs-ranking");
     const items = ranking.map((t) => {
       const li = el("li");
-      li.append(el("span", "bs-rank", String(t.rank)), el("span", "bs-team", t.name), el("span", "bs-team-signed", int(t.signed) + " 户"), el("span", "bs-team-rate", pct(t.sign_rate)));
+      li.append(el("span", "bs-rank", String(t.rank)), el("span", "bs-team", t.name), el("span", "bs-team-signed", T("{n} 户", { n: int(t.signed) })), el("span", "bs-team-rate", pct(t.sign_rate)));
       const bar = el("span", "bs-team-bar");
       const fill = el("i");
       fill.style.width = Math.min(100, parseFloat(t.sign_rate) * 100).toFixed(1) + "%";
       bar.append(fill);
       li.append(bar);
-      li.title = t.name + "：签约 " + t.signed + "/" + t.households + " 户，近7日 " + t.signed_last7 + " 户";
+      li.title = T("{name}：签约 {signed}/{households} 户，近7日 {last7} 户", { name: t.name, signed: t.signed, households: t.households, last7: t.signed_last7 });
       return li;
     });
     list.replaceChildren(...items);
@@ -187,14 +188,14 @@
   function drawLatest(latest) {
     const box = document.getElementById("bs-latest");
     if (!latest.length) {
-      box.replaceChildren(el("span", "bs-muted", "暂无签约"));
+      box.replaceChildren(el("span", "bs-muted", T("暂无签约")));
       box.classList.remove("moving");
       return;
     }
     const one = () => latest.map((s) => {
       const item = el("span", "bs-ticker-item");
       const when = s.time ? s.signed_on.slice(5) + " " + s.time : s.signed_on.slice(5);
-      item.append(el("b", null, when), document.createTextNode(s.code + " " + s.head_name + " 户签约"), el("em", null, [s.block, s.team].filter(Boolean).join(" · ")));
+      item.append(el("b", null, when), document.createTextNode(T("{code} {name} 户签约", { code: s.code, name: s.head_name })), el("em", null, [s.block, s.team].filter(Boolean).join(" · ")));
       return item;
     });
     // Two copies side by side scroll by half their width: a seamless loop.
@@ -221,17 +222,17 @@
     const day = d.days_since_launch === null || d.days_since_launch === undefined ? "—" : String(d.days_since_launch);
     setText("kpi-days", day);
     setText("kpi-days-head", day);
-    setText("kpi-deadline", s.deadline_on ? (s.overdue ? "已逾期" : "距截止 " + s.days_left + " 天") : "未设截止日期");
-    setText("bs-deadline", s.deadline_on || "未设");
-    setText("kpi-required", s.remaining === 0 ? "已完成" : s.required_per_day_whole === null ? "—" : int(s.required_per_day_whole));
+    setText("kpi-deadline", s.deadline_on ? (s.overdue ? T("已逾期") : T("距截止 {n} 天", { n: s.days_left })) : T("未设截止日期"));
+    setText("bs-deadline", s.deadline_on || T("未设"));
+    setText("kpi-required", s.remaining === 0 ? T("已完成") : s.required_per_day_whole === null ? "—" : int(s.required_per_day_whole));
     setText("kpi-actual", s.actual_per_day);
-    setText("kpi-track", !s.deadline_on ? "" : s.remaining === 0 ? "已完成" : s.overdue ? "已逾期" : s.on_track ? "达标" : "落后");
+    setText("kpi-track", !s.deadline_on ? "" : s.remaining === 0 ? T("已完成") : s.overdue ? T("已逾期") : s.on_track ? T("达标") : T("落后"));
     const box = document.getElementById("kpi-schedule");
     box.classList.toggle("behind", s.on_track === false);
     box.classList.toggle("ahead", s.on_track === true);
     const f = d.forecast;
-    setText("bs-forecast", f.date ? shortDate(f.date) : "数据不足");
-    setText("bs-forecast-band", f.date && f.low && f.high ? "区间 " + shortDate(f.low) + " 至 " + shortDate(f.high) : (f.note || ""));
+    setText("bs-forecast", f.date ? shortDate(f.date) : T("数据不足"));
+    setText("bs-forecast-band", f.date && f.low && f.high ? T("区间 {low} 至 {high}", { low: shortDate(f.low), high: shortDate(f.high) }) : (f.note || ""));
     setText("bs-last-signed", d.last_signed_at ? d.last_signed_at.replace("T", " ").slice(0, 16) : "—");
     drawRanking(d.ranking);
     drawLatest(d.latest);
@@ -288,7 +289,7 @@
   }
 
   // --- the event stream -----------------------------------------------------------------------
-  const LIVE_TEXT = { connecting: "连接中", live: "实时", reconnecting: "重连中…" };
+  const LIVE_TEXT = { connecting: T("连接中"), live: T("实时"), reconnecting: T("重连中…") };
   function setLive(state) {
     body.dataset.live = state;
     setText("bs-live-text", LIVE_TEXT[state]);

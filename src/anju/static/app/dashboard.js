@@ -3,6 +3,7 @@
 // inline script: the Content-Security-Policy allows scripts from this site only).
 (function () {
   "use strict";
+  const T = window.T || ((text) => text);
 
   const COLOURS = { signed: "#1f8a4c", vacated: "#0e7c86", plan: "#646a73", forecast: "#b8322a", band: "rgba(184,50,42,0.14)" };
   const charts = [];
@@ -33,31 +34,31 @@
   function burnup(data) {
     const b = data.burnup;
     const series = [
-      { name: "累计签约", type: "line", data: b.signed, showSymbol: false, lineStyle: { width: 3 }, color: COLOURS.signed, z: 5 },
-      { name: "累计腾空", type: "line", data: b.vacated, showSymbol: false, lineStyle: { width: 2 }, color: COLOURS.vacated },
-      { name: "倒排计划", type: "line", data: b.plan, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.plan },
+      { name: T("累计签约"), type: "line", data: b.signed, showSymbol: false, lineStyle: { width: 3 }, color: COLOURS.signed, z: 5 },
+      { name: T("累计腾空"), type: "line", data: b.vacated, showSymbol: false, lineStyle: { width: 2 }, color: COLOURS.vacated },
+      { name: T("倒排计划"), type: "line", data: b.plan, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.plan },
     ];
     if (b.forecast.length) {
       // The band is two stacked series: the low edge (invisible) and the band's height on top of it.
       series.push(
-        { name: "预测区间", type: "line", data: b.low, stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band, tooltip: { show: false } },
+        { name: T("预测区间"), type: "line", data: b.low, stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band, tooltip: { show: false } },
         {
-          name: "预测区间", type: "line", stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band,
+          name: T("预测区间"), type: "line", stack: "band", showSymbol: false, lineStyle: { opacity: 0 }, color: COLOURS.band,
           areaStyle: { color: COLOURS.band }, tooltip: { show: false },
           data: b.high.map((p, i) => [p[0], Math.max(0, p[1] - b.low[i][1])]),
         },
-        { name: "预测", type: "line", data: b.forecast, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.forecast }
+        { name: T("预测"), type: "line", data: b.forecast, showSymbol: false, lineStyle: { type: "dashed", width: 2 }, color: COLOURS.forecast }
       );
     }
-    const marks = [{ yAxis: data.target, name: "目标", label: { formatter: "目标 " + data.target, position: "insideEndTop" } }];
+    const marks = [{ yAxis: data.target, name: T("目标"), label: { formatter: T("目标") + " " + data.target, position: "insideEndTop" } }];
     series[0].markLine = { symbol: "none", silent: true, lineStyle: { color: "#b26a00", type: "dotted" }, data: marks };
-    const lines = [{ xAxis: data.on, label: { formatter: "截至", position: "insideEndTop" } }];
-    if (data.deadline) lines.push({ xAxis: data.deadline, label: { formatter: "截止日", position: "insideEndTop" } });
+    const lines = [{ xAxis: data.on, label: { formatter: T("截至"), position: "insideEndTop" } }];
+    if (data.deadline) lines.push({ xAxis: data.deadline, label: { formatter: T("截止日"), position: "insideEndTop" } });
     series[2].markLine = { symbol: "none", silent: true, lineStyle: { color: "#9aa4b2" }, data: lines };
     make("dash-burnup", {
       color: [COLOURS.signed, COLOURS.vacated, COLOURS.plan, COLOURS.band, COLOURS.band, COLOURS.forecast],
-      tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "" : Math.round(v) + " 户") },
-      legend: { top: 0, type: "scroll", data: ["累计签约", "累计腾空", "倒排计划", "预测", "预测区间"] },
+      tooltip: { trigger: "axis", valueFormatter: (v) => (v === null || v === undefined ? "" : T("{n} 户", { n: Math.round(v) })) },
+      legend: { top: 0, type: "scroll", data: [T("累计签约"), T("累计腾空"), T("倒排计划"), T("预测"), T("预测区间")] },
       grid: { left: 8, right: 24, top: 44, bottom: 44, containLabel: true },
       // A forecast's band may reach far beyond the deadline: open on the campaign itself (launch to a
       // month past the later of the deadline and the chosen date) and let the slider reach the rest.
@@ -67,9 +68,9 @@
       ],
       xAxis: {
         type: "time",
-        axisLabel: { hideOverlap: true, formatter: { year: "{yyyy}年", month: "{yyyy}-{MM}", day: "{MM}-{dd}" } },
+        axisLabel: { hideOverlap: true, formatter: { year: T("{yyyy}年"), month: "{yyyy}-{MM}", day: "{MM}-{dd}" } },
       },
-      yAxis: { type: "value", min: 0, max: Math.max(data.target, data.households) || null, name: "户", minInterval: 1 },
+      yAxis: { type: "value", min: 0, max: Math.max(data.target, data.households) || null, name: T("户数"), minInterval: 1 },
       series: series,
     });
   }
@@ -85,16 +86,16 @@
         trigger: "axis", axisPointer: { type: "shadow" },
         formatter: (items) => {
           const i = items[0].dataIndex, c = b.counts[i];
-          return echarts.format.encodeHTML(b.names[i]) + "<br>签约 " + c[0] + "/" + c[2] + "（" + b.signed[i] + "%）<br>腾空 " + c[1] + "/" + c[2] + "（" + b.vacated[i] + "%）";
+          return echarts.format.encodeHTML(b.names[i]) + "<br>" + T("签约 {done}/{all}（{rate}%）", { done: c[0], all: c[2], rate: b.signed[i] }) + "<br>" + T("腾空 {done}/{all}（{rate}%）", { done: c[1], all: c[2], rate: b.vacated[i] });
         },
       },
-      legend: { top: 0, data: ["签约率", "腾空率"] },
+      legend: { top: 0, data: [T("签约率"), T("腾空率")] },
       grid: { left: 8, right: 40, top: 30, bottom: 8, containLabel: true },
       xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
       yAxis: { type: "category", data: b.names, inverse: true },
       series: [
-        { name: "签约率", type: "bar", data: b.signed, barMaxWidth: 14, label: { show: true, position: "right", formatter: "{c}%" } },
-        { name: "腾空率", type: "bar", data: b.vacated, barMaxWidth: 14 },
+        { name: T("签约率"), type: "bar", data: b.signed, barMaxWidth: 14, label: { show: true, position: "right", formatter: "{c}%" } },
+        { name: T("腾空率"), type: "bar", data: b.vacated, barMaxWidth: 14 },
       ],
     });
   }
@@ -105,13 +106,13 @@
     make("dash-concerns", {
       color: ["#b26a00", "#f0c987"],
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      legend: { top: 0, data: ["走访次数", "涉及户数"] },
+      legend: { top: 0, data: [T("走访次数"), T("涉及户数")] },
       grid: { left: 8, right: 24, top: 30, bottom: 8, containLabel: true },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: c.labels, inverse: true },
       series: [
-        { name: "走访次数", type: "bar", data: c.visits, barMaxWidth: 14 },
-        { name: "涉及户数", type: "bar", data: c.households, barMaxWidth: 14 },
+        { name: T("走访次数"), type: "bar", data: c.visits, barMaxWidth: 14 },
+        { name: T("涉及户数"), type: "bar", data: c.households, barMaxWidth: 14 },
       ],
     });
   }

@@ -3,6 +3,7 @@
 // page); no tile server is needed, data-tiles (the optional tile URL setting) adds a base layer.
 (function () {
   "use strict";
+  const T = window.T || ((text) => text);
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -24,13 +25,13 @@
     if (h.difficulty > 0) head.appendChild(el("span", "tag", h.difficulty_label));
     box.appendChild(head);
     const dl = el("dl");
-    fact(dl, "态度", h.attitude_label || "未走访");
-    fact(dl, "包户专班", h.team);
-    fact(dl, "责任人", h.person);
-    fact(dl, "最近走访", h.last_visit_on ? h.last_visit_on + "（共 " + h.visit_count + " 次）" : "尚无走访");
-    fact(dl, "区块", h.block);
+    fact(dl, T("态度"), h.attitude_label || T("未走访"));
+    fact(dl, T("包户专班"), h.team);
+    fact(dl, T("责任人"), h.person);
+    fact(dl, T("最近走访"), h.last_visit_on ? T("{on}（共 {n} 次）", { on: h.last_visit_on, n: h.visit_count }) : T("尚无走访"));
+    fact(dl, T("区块"), h.block);
     box.appendChild(dl);
-    const link = el("a", "open", "查看户档案 →");
+    const link = el("a", "open", T("查看户档案 →"));
     link.href = h.url;
     box.appendChild(link);
     return box;
@@ -38,8 +39,8 @@
 
   function popupFor(props) {
     const box = el("div", "map-popup");
-    const title = "宗地 " + props.parcel_code + (props.block ? " · " + props.block : "");
-    box.appendChild(el("div", "map-popup-title", title + (props.households.length > 1 ? " · " + props.households.length + " 户" : "")));
+    const title = T("宗地") + " " + props.parcel_code + (props.block ? " · " + props.block : "");
+    box.appendChild(el("div", "map-popup-title", title + (props.households.length > 1 ? " · " + T("{n} 户", { n: props.households.length }) : "")));
     props.households.forEach((h) => box.appendChild(card(h)));
     return box;
   }
@@ -79,9 +80,9 @@
         if (feature.properties.hard) {
           const centre = layer.getBounds ? layer.getBounds().getCenter() : layer.getLatLng();
           const mark = L.marker(centre, {
-            icon: L.divIcon({ className: "", html: '<span class="map-hard-mark">难</span>', iconSize: [18, 18] }),
+            icon: L.divIcon({ className: "", html: '<span class="map-hard-mark">' + T("难") + "</span>", iconSize: [18, 18] }),
             keyboard: false,
-            title: "难点户",
+            title: T("难点户"),
           });
           mark.on("click", () => layer.openPopup());
           hardMarks.addLayer(mark);
@@ -108,7 +109,7 @@
     toggleMarks();
     box.dataset.parcels = String(data.features.length);
     box.classList.add("map-ready");
-    if (!data.features.length && status) status.textContent = "所示范围内没有带图形的宗地。";
+    if (!data.features.length && status) status.textContent = T("所示范围内没有带图形的宗地。");
   }
 
   function init(box) {
@@ -129,7 +130,7 @@
     load
       .then((data) => draw(map, box, data, status))
       .catch(() => {
-        if (status) status.textContent = "地图数据加载失败，请刷新页面重试。";
+        if (status) status.textContent = T("地图数据加载失败，请刷新页面重试。");
       });
     window.addEventListener("resize", () => map.invalidateSize());
   }

@@ -1,6 +1,7 @@
 // Teams page (专班与包户): a header checkbox ticks every box of its column on the page.
 (function () {
   "use strict";
+  var T = window.T || function (text) { return text; };
   document.addEventListener("change", function (event) {
     var box = event.target;
     if (!(box instanceof HTMLInputElement) || !box.hasAttribute("data-check-all")) return;
@@ -17,6 +18,7 @@
 // and ask before saving a change that moves any.
 (function () {
   "use strict";
+  var T = window.T || function (text) { return text; };
   function moves(form) {
     var incoming = 0, outgoing = 0;
     form.querySelectorAll('input[name="user_ids"]').forEach(function (b) {
@@ -26,15 +28,15 @@
       if (!b.checked && member) outgoing += n;
     });
     var parts = [];
-    if (incoming) parts.push("调入人员名下 " + incoming + " 户包户将随人转入本组");
-    if (outgoing) parts.push("移出人员名下 " + outgoing + " 户包户将留在本组、待重新落实到人");
-    return parts.join("；");
+    if (incoming) parts.push(T("调入人员名下 {n} 户包户将随人转入本组", { n: incoming }));
+    if (outgoing) parts.push(T("移出人员名下 {n} 户包户将留在本组、待重新落实到人", { n: outgoing }));
+    return parts.join(T("；"));
   }
   function show(form) {
     var text = moves(form);
     var out = form.querySelector("[data-members-moves]");
     if (!out) return;
-    out.textContent = text ? "保存后：" + text + "。" : "";
+    out.textContent = text ? T("保存后：{text}。", { text: text }) : "";
     out.hidden = !text;
   }
   document.addEventListener("change", function (event) {
@@ -47,7 +49,7 @@
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-members-form")) return;
     var text = moves(form);
-    if (text && !window.confirm(text + "。确认保存成员？")) event.preventDefault();
+    if (text && !window.confirm(T("{text}。确认保存成员？", { text: text }))) event.preventDefault();
   });
 })();
 

@@ -8,6 +8,7 @@
 // opened once opens again without signal.
 (function () {
   "use strict";
+  const T = window.T || ((text) => text);
 
   const QUEUE_KEY = "anju.visits.queue.v1";
   const RETRY_MS = 30000;
@@ -53,9 +54,9 @@
     const hour = +m[4];
     const weekend = day === 0 || day === 6;
     const evening = hour >= 18 || hour < 7;
-    if (weekend && evening) return "周末晚间";
-    if (weekend) return "周末";
-    return evening ? "晚间" : "";
+    if (weekend && evening) return T("周末晚间");
+    if (weekend) return T("周末");
+    return evening ? T("晚间") : "";
   }
 
   function showStatus(text, kind) {
@@ -97,7 +98,7 @@
     const waiting = q.filter((i) => !i.error).length;
     queueBox.hidden = q.length === 0;
     queueBox.dataset.count = String(waiting);
-    queueCount.textContent = waiting ? `待同步 ${waiting} 条` : "同步失败的记录";
+    queueCount.textContent = waiting ? T("待同步 {n} 条", { n: waiting }) : T("同步失败的记录");
     queueList.replaceChildren(
       ...q.map((i) => {
         const li = document.createElement("li");
@@ -111,12 +112,12 @@
           const drop = document.createElement("button");
           drop.type = "button";
           drop.className = "link btn-small";
-          drop.textContent = "放弃此条";
+          drop.textContent = T("放弃此条");
           drop.dataset.dropKey = i.key;
           state.append(drop);
         } else {
           state.className = "muted";
-          state.textContent = "待同步";
+          state.textContent = T("待同步");
         }
         li.append(state);
         return li;
@@ -181,9 +182,9 @@
         if (v === "done") {
           removeItem(item.key);
         } else if (v === "refused") {
-          updateItem(item.key, { error: res.body.message || `服务器拒绝（${res.status}）` });
+          updateItem(item.key, { error: res.body.message || T("服务器拒绝（{status}）", { status: res.status }) });
         } else {
-          if (res.status === 401) showStatus("登录已过期：请重新登录，本机保存的走访会在登录后同步", "error");
+          if (res.status === 401) showStatus(T("登录已过期：请重新登录，本机保存的走访会在登录后同步"), "error");
           break;
         }
       }
@@ -193,7 +194,7 @@
       const left = mine(loadQueue()).filter((i) => !i.error).length;
       if (!left && statusBox.dataset.queued === "1") {
         statusBox.dataset.queued = "";
-        showStatus("本机保存的走访已全部同步", "ok");
+        showStatus(T("本机保存的走访已全部同步"), "ok");
       }
     }
   }
@@ -259,7 +260,7 @@
   function updateOffHours() {
     const box = document.getElementById("vf-offhours");
     const kind = offHoursKind(form.elements.namedItem("visited_at").value);
-    box.textContent = kind ? `${kind}走访（将标记为${kind}）` : "";
+    box.textContent = kind ? T("{kind}走访（将标记为{kind}）", { kind: kind }) : "";
     box.hidden = !kind;
   }
 
@@ -268,16 +269,16 @@
     clearErrors();
     const body = collect();
     const problems = [];
-    if (!body.visited_at) problems.push({ field: "visited_at", message: "请填写走访时间" });
-    if (!(body.duration_min >= 1 && body.duration_min <= 1440)) problems.push({ field: "duration_min", message: "走访时长应为 1 至 1440 分钟" });
+    if (!body.visited_at) problems.push({ field: "visited_at", message: T("请填写走访时间") });
+    if (!(body.duration_min >= 1 && body.duration_min <= 1440)) problems.push({ field: "duration_min", message: T("走访时长应为 1 至 1440 分钟") });
     body.persuaders.forEach((p, i) => {
-      if (!p.name) problems.push({ field: "persuaders", message: `第 ${i + 1} 位外请说客：请填写姓名` });
-      if (!p.relation) problems.push({ field: "persuaders", message: `第 ${i + 1} 位外请说客：请选择关系` });
+      if (!p.name) problems.push({ field: "persuaders", message: T("第 {n} 位外请说客：请填写姓名", { n: i + 1 }) });
+      if (!p.relation) problems.push({ field: "persuaders", message: T("第 {n} 位外请说客：请选择关系", { n: i + 1 }) });
     });
-    if (!body.attitude) problems.push({ field: "attitude", message: "请选择态度：支持、观望 或 抵触" });
+    if (!body.attitude) problems.push({ field: "attitude", message: T("请选择态度：支持、观望 或 抵触") });
     if (problems.length) {
       showErrors(problems);
-      showStatus("请按提示修改后再保存", "error");
+      showStatus(T("请按提示修改后再保存"), "error");
       return;
     }
     const item = {
@@ -307,15 +308,15 @@
       if (v === "done") {
         removeItem(item.key);
         resetForm();
-        showStatus(res.status === 201 ? "走访已保存" : "该走访之前已保存", "ok");
+        showStatus(res.status === 201 ? T("走访已保存") : T("该走访之前已保存"), "ok");
         syncQueue();
       } else if (v === "refused") {
         // Fresh input the server refuses: back to the form (not the queue) with the reasons.
         removeItem(item.key);
         showErrors(res.body.details);
-        showStatus(res.body.message || `保存失败（${res.status}）`, "error");
+        showStatus(res.body.message || T("保存失败（{status}）", { status: res.status }), "error");
       } else {
-        queued(res.status === 401 ? "登录已过期：已保存在本机，重新登录后自动同步" : "");
+        queued(res.status === 401 ? T("登录已过期：已保存在本机，重新登录后自动同步") : "");
       }
     } finally {
       submitButton.disabled = false;
@@ -326,7 +327,7 @@
     resetForm();
     statusBox.dataset.queued = "1";
     const n = mine(loadQueue()).filter((i) => !i.error).length;
-    showStatus(message || `无网络：已保存在本机，恢复联网后自动同步（待同步 ${n} 条）`, "warn");
+    showStatus(message || T("无网络：已保存在本机，恢复联网后自动同步（待同步 {n} 条）", { n: n }), "warn");
   }
 
   // ------------------------------------------------------------------ wiring
@@ -344,7 +345,7 @@
   });
   queueList.addEventListener("click", (event) => {
     const button = event.target instanceof Element ? event.target.closest("[data-drop-key]") : null;
-    if (button && window.confirm("放弃这条未能同步的走访记录？")) removeItem(button.dataset.dropKey);
+    if (button && window.confirm(T("放弃这条未能同步的走访记录？"))) removeItem(button.dataset.dropKey);
   });
   document.getElementById("visit-sync").addEventListener("click", syncQueue);
   window.addEventListener("online", syncQueue);

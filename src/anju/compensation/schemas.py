@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from anju.core.text import MULTILINE_PATTERN
-from anju.web.params import TextRule
+from anju.web.params import MAX_ID, RequiredReason, TextRule
 
 MAX_POLICY_SOURCE = 1_000_000  # characters; a real policy text is a few thousand
 
@@ -192,3 +192,64 @@ class ScenarioRunRead(BaseModel):
     delta_fen: int
     by_item: list[AmountPair]
     by_block: list[AmountPair]
+
+
+# Office-set group measures (#12 item 3) ------------------------------------------------------
+
+MeasureValueInput = Annotated[
+    Decimal | int | str,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 9_999_999_999},
+                {"type": "string", "pattern": "^[0-9]{1,10}(\\.[0-9]{1,4})?%?$"},
+            ]
+        }
+    ),
+]
+
+
+class GroupMeasureRecord(BaseModel):
+    """A value of an office-set measure for a block (``block_id`` null: the whole project)."""
+
+    measure_id: Annotated[str, TextRule("指标", 64, required=True)]
+    block_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None
+    effective_on: date
+    value: MeasureValueInput
+    reason: RequiredReason
+
+
+class GroupMeasureValueRead(BaseModel):
+    """A recorded value (never changed: a correction is a later record)."""
+
+    id: int
+    measure_id: str
+    measure_label: str
+    block_id: int | None
+    block_code: str | None
+    block_name: str
+    effective_on: date
+    value: Decimal
+    unit: str
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+    policy_version: int
+
+
+class DeclaredMeasureRead(BaseModel):
+    """A measure the latest published policy declares ``set_by: office``."""
+
+    id: str
+    label: str
+    unit: str
+    levels: list[str]
+    ref: str
+    blocks: list[dict[str, int | str | None]]
+
+
+class GroupMeasuresRead(BaseModel):
+    """The project's office-set measures and every value recorded, newest effective date first."""
+
+    measures: list[DeclaredMeasureRead]
+    values: list[GroupMeasureValueRead]

@@ -324,55 +324,61 @@ def _event_dates(
 
 
 def group_facts(session: Session, project_id: int) -> facts.GroupFacts:
-    """Block counts and sign/vacate dates of the whole project (for collective rewards).
+    """Block counts, sign/vacate dates with certificate and area weights, and the office-set
+    measures of the whole project (for collective rewards and group measures).
 
     Computed over every household regardless of the caller's scope: a collective reward depends
-    on the whole block, and only counts and dates leave this function.
+    on the whole block, and only counts and dates leave this function. Cached per data version
+    and updated incrementally (:mod:`anju.compensation.group_cache`).
     """
-    chains = _block_chains(session, project_id)
-    totals: dict[str, int] = {}
-    signs: dict[str, list[date]] = {}
-    vacates: dict[str, list[date]] = {}
-    parents: dict[str, str] = {}
-    # Only each household's block and event dates: loading whole files here made every
-    # single-household calculation read the entire project.
-    for block_id, sign_on, vacate_on in household_service.event_dates(session, project_id=project_id):
-        code, chain = chains.get(block_id, ("", ())) if block_id else ("", ())
-        totals[code] = totals.get(code, 0) + 1
-        if sign_on is not None:
-            signs.setdefault(code, []).append(sign_on)
-        if vacate_on is not None:
-            vacates.setdefault(code, []).append(vacate_on)
-        path = (*chain, code)
-        for child, parent in zip(path[1:], path[:-1], strict=True):
-            parents[child] = parent
-    blocks = {
-        code: facts.BlockGroup(
-            total_households=n,
-            sign_dates=tuple(sorted(signs.get(code, []))),
-            vacate_dates=tuple(sorted(vacates.get(code, []))),
-        )
-        for code, n in totals.items()
-    }
-    return facts.GroupFacts(blocks=blocks, parents=parents)
+    from anju.compensation import group_cache
+
+    return group_cache.group_facts(session, project_id)
+
+
+def household_weight(session: Session, *, project_id: int, household_id: int) -> tuple[int, int]:
+    """A household's weight in group rates: (certificates, legal area in hundredths of ㎡)."""
+    rows = household_service.group_rows(session, project_id=project_id, household_ids=[household_id])
+    return (rows[0][4], rows[0][5]) if rows else (0, 0)
 
 
 def group_with_event(
-    group: facts.GroupFacts, *, block_code: str, sign_on: date | None = None, vacate_on: date | None = None
+    group: facts.GroupFacts,
+    *,
+    block_code: str,
+    sign_on: date | None = None,
+    vacate_on: date | None = None,
+    weight: tuple[int, int] | None = None,
 ) -> facts.GroupFacts:
     """``group`` once one household of ``block_code`` has signed on ``sign_on`` and/or vacated on
     ``vacate_on``: what :func:`group_facts` reads after that is written, without reading the whole
     project again. A caller writing many signings in one transaction (the demo's campaign) keeps
     the project's group facts with this instead of reading them once per signing (quadratic).
-    A block the group does not have is a :class:`KeyError` (the household belongs to no block of it).
+    ``weight`` is the household's (certificates, area hundredths) (:func:`household_weight`);
+    without it the block keeps rates by household only. A block the group does not have is a
+    :class:`KeyError` (the household belongs to no block of it).
     """
     b = group.blocks[block_code]
-    signs = tuple(sorted((*b.sign_dates, sign_on))) if sign_on is not None else b.sign_dates
-    vacates = tuple(sorted((*b.vacate_dates, vacate_on))) if vacate_on is not None else b.vacate_dates
+    w = weight if weight is not None else (0, 0)
+    sign = sorted(zip(b.sign_dates, b.sign_weights or [(0, 0)] * len(b.sign_dates), strict=True))
+    vac = sorted(zip(b.vacate_dates, b.vacate_weights or [(0, 0)] * len(b.vacate_dates), strict=True))
+    if sign_on is not None:
+        sign = sorted([*sign, (sign_on, w)])
+    if vacate_on is not None:
+        vac = sorted([*vac, (vacate_on, w)])
     blocks = dict(group.blocks)
-    blocks[block_code] = facts.BlockGroup(b.total_households, signs, vacates)
+    blocks[block_code] = facts.BlockGroup(
+        b.total_households,
+        tuple(d for d, _ in sign),
+        tuple(d for d, _ in vac),
+        b.total_certificates,
+        b.total_area_cents,
+        tuple(x for _, x in sign) if b.weighted else (),
+        tuple(x for _, x in vac) if b.weighted else (),
+        b.weighted and weight is not None,
+    )
     # A new object: GroupFacts memoises its rates.
-    return facts.GroupFacts(blocks=blocks, parents=group.parents)
+    return facts.GroupFacts(blocks=blocks, parents=group.parents, measures=group.measures)
 
 
 def calculate(

@@ -5,6 +5,7 @@ A cases file looks like::
     policy: state_land.yaml        # relative to the cases file
     as_of: 2025-03-01              # optional; default: the policy's effective date
     group: {blocks: ..., parents: ...}   # optional block facts for sign rates
+    measures: {整片腾空率: {东片区: [{effective_on: 2025-05-01, value: 92.5}]}}   # office-set measures
     cases:
       - name: 张某户，砖混住宅 100㎡，第10日签约
         option: cash
@@ -43,10 +44,11 @@ from anju.core.money import format_yuan, yuan_to_fen
 from anju.policy.bulk import HouseholdTable, evaluate_bulk
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.declared import missing_required
-from anju.policy.errors import EvaluationError
+from anju.policy.errors import EvaluationError, Location, PolicyError, Problem
 from anju.policy.facts import GroupFacts, Household, group_from_dict, household_from_dict
-from anju.policy.model import load_yaml
+from anju.policy.model import Src, load_yaml
 from anju.policy.scalar import evaluate
+from anju.policy.suggest import did_you_mean
 from anju.policy.swap import Flat, entitlement, violations
 from anju.policy.transition import transition_fees
 
@@ -79,8 +81,132 @@ def cases_file_for(policy_path: Path) -> Path:
     return policy_path.with_name(policy_path.stem + ".cases.yaml")
 
 
+class NoCasesError(Exception):
+    """A policy has no test cases: no cases file next to it, or a cases file that lists none."""
+
+    def __init__(self, policy_path: Path, cases_path: Path) -> None:
+        self.policy_path = policy_path
+        self.cases_path = cases_path
+        super().__init__(f"{policy_path}: no test cases ({cases_path})")
+
+
+@dataclass(slots=True)
+class Case:
+    """One case of a cases file, its household built."""
+
+    name: str
+    option: str
+    household: Household
+    spec: dict[str, Any]
+
+
+@dataclass(slots=True)
+class CasesFile:
+    """A cases file read and its shape checked: the policy it names, its date, group facts and cases."""
+
+    path: Path
+    policy_path: Path | None
+    as_of: date | None
+    group: GroupFacts
+    cases: list[Case]
+
+
+def read_cases_file(path: str | Path) -> CasesFile:
+    """Read a cases file; every mistake of shape (a case without household, a household fact that
+    cannot be read, a bad date) is a :class:`PolicyError` naming the file, line and column."""
+    p = Path(path)
+    data, marks = load_yaml(p.read_text(encoding="utf-8"), str(p))
+    problems: list[Problem] = []
+
+    def at(*keys: Any) -> Location:
+        while keys and keys not in marks:
+            keys = keys[:-1]
+        return marks.get(keys, Src(str(p), 0, 0, None)).location()
+
+    def bad(keys: tuple[Any, ...], zh: str, en: str) -> None:
+        problems.append(Problem("cases", zh, en, at(*keys)))
+
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    "测试用例文件应为映射（policy / cases ...）",
+                    "a cases file must be a mapping",
+                    at(),
+                )
+            ]
+        )
+    policy_path = p.parent / str(data["policy"]) if isinstance(data.get("policy"), str) else None
+    as_of: date | None = None
+    try:
+        as_of = _a_date(data.get("as_of"))
+    except ValueError:
+        bad(("as_of",), "as_of 应为日期 YYYY-MM-DD", "as_of must be a date (YYYY-MM-DD)")
+    raw = data.get("cases")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        bad(("cases",), "cases 应为列表（每个用例以 - 开头）", "cases must be a list")
+        raw = []
+    cases: list[Case] = []
+    for i, c in enumerate(raw):
+        if not isinstance(c, dict) or not isinstance(c.get("household"), dict):
+            bad(
+                ("cases", i),
+                f"第 {i + 1} 个用例缺少 household（户的事实）",
+                f"case {i + 1} has no household mapping",
+            )
+            continue
+        if c["household"].get("code") is None:
+            bad(
+                ("cases", i, "household"),
+                f"第 {i + 1} 个用例的 household 缺少户号 code",
+                f"case {i + 1}: household has no code",
+            )
+            continue
+        try:
+            h = household_from_dict(c["household"])
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            why = "有数值无法读取" if isinstance(exc, ArithmeticError) else str(exc)
+            bad(
+                ("cases", i, "household"),
+                f"第 {i + 1} 个用例的户数据无法读取：{why}",
+                f"case {i + 1}: household facts: {why}",
+            )
+            continue
+        if not isinstance(c.get("expect") or {}, dict):
+            bad(
+                ("cases", i, "expect"),
+                "expect 应为映射（项目: 金额）",
+                "expect must be a mapping (item: amount)",
+            )
+            continue
+        cases.append(Case(str(c.get("name", h.code)), str(c.get("option", "cash")), h, c))
+    group = GroupFacts.from_households(_unique([c.household for c in cases]))
+    if data.get("group"):
+        try:
+            group = group_from_dict(data["group"])
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            bad(("group",), f"group（片区统计）无法读取：{exc}", f"group facts: {exc}")
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        try:
+            group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            bad(("measures",), f"measures（办公室设定的指标）无法读取：{exc}", f"measures: {exc}")
+    if problems:
+        raise PolicyError(problems)
+    return CasesFile(p, policy_path, as_of, group, cases)
+
+
 def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
-    """Run a cases file (or the cases file next to a policy file)."""
+    """Run a cases file (or the cases file next to a policy file).
+
+    Raises :class:`NoCasesError` when the policy has no cases (no cases file, or one listing none)
+    and :class:`PolicyError` when the cases file is malformed or the policy has problems.
+    """
     p = Path(path)
     data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
     if (
@@ -89,8 +215,36 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
         and "policy" in data
         and isinstance(data["policy"], dict)
     ):
+        policy_file = p
         p = cases_file_for(p)
+        if not p.is_file():
+            raise NoCasesError(policy_file, p)
         data, _ = load_yaml(p.read_text(encoding="utf-8"), str(p))
+    shape = read_cases_file(p)
+    if shape.policy_path is None:
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    "测试用例文件缺少 policy（方案文件名）",
+                    "a cases file must name its policy",
+                    Location(str(p), 1, 1),
+                )
+            ]
+        )
+    if not shape.policy_path.is_file() and checked is None:
+        raise PolicyError(
+            [
+                Problem(
+                    "cases",
+                    f"测试用例文件指向的方案 {shape.policy_path} 不存在",
+                    f"the policy named by the cases file does not exist: {shape.policy_path}",
+                    Location(str(p), 1, 1),
+                )
+            ]
+        )
+    if not shape.cases:
+        raise NoCasesError(shape.policy_path, p)
     policy_path = p.parent / str(data["policy"])
     checked = checked or load_policy_file(policy_path)
     as_of = data.get("as_of")
@@ -100,6 +254,10 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     group: GroupFacts = (
         group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     )
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
     outcomes: list[CaseOutcome] = []
     table = HouseholdTable.from_households(_unique(hs))
     index = {h.code: i for i, h in enumerate(_unique(hs))}
@@ -118,10 +276,24 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
         got["total"] = res.total_fen
         out = CaseOutcome(name, option, True)
         for item, expected in (case.get("expect") or {}).items():
-            want = yuan_to_fen(Decimal(str(expected)))
+            try:
+                want = yuan_to_fen(Decimal(str(expected)))
+            except ArithmeticError:
+                out.mismatches.append(
+                    f"{item}: 期望金额“{expected}”不是数值 / expected amount is not a number"
+                )
+                continue
             have = got.get(str(item))
-            if have is None:
-                out.mismatches.append(f"没有项目“{item}” / no item {item!r}")
+            if have is None and str(item) in checked.items:
+                # an item of the policy not offered under this option: the household gets nothing from it
+                if want != 0:
+                    out.mismatches.append(
+                        f"{item}: 不属于补偿方式 {option}，金额为 0；期望 expected {format_yuan(want)}"
+                        f" / not offered under {option}"
+                    )
+            elif have is None:
+                zh, en = did_you_mean(str(item), [*got])
+                out.mismatches.append(f"没有项目“{item}”{zh} / no item {item!r}{en}")
             elif have != want:
                 out.mismatches.append(
                     f"{item}: 期望 expected {format_yuan(want)}，实际 got {format_yuan(have)}（差 diff {format_yuan(have - want)}）"

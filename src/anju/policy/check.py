@@ -34,9 +34,10 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use, canonical
+from anju.policy.facts import LABELS_ZH, Determination, ProjectKind, Structure, TenantKind, Use, canonical
 from anju.policy.model import Formula, Item, Param, Policy, read_policy
 from anju.policy.selection_rules import check_entitlement
+from anju.policy.suggest import did_you_mean
 from anju.policy.transition import check_transition
 from anju.policy.units import CERT, DAY, M2, MONTH, ONE, PERSON, YUAN, Unit, money_compatible
 from anju.policy.versioning import verify_published
@@ -138,6 +139,7 @@ FUNCTIONS = {
     "months_between",
     "add_months",
     "first",
+    "measure",
 }
 
 
@@ -236,11 +238,12 @@ class _Checker:
                 [dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)]
             )
             if tier.clock not in p.clocks:
+                zh, en = did_you_mean(tier.clock, p.clocks)
                 self.problems.append(
                     Problem(
                         "tier",
-                        f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”",
-                        f"tier '{name}' uses undefined clock '{tier.clock}'",
+                        f"时间窗分档“{name}”引用了未定义的时钟“{tier.clock}”{zh}",
+                        f"tier '{name}' uses undefined clock '{tier.clock}'{en}",
                         tier.src.location(),
                     )
                 )
@@ -450,11 +453,14 @@ class _Checker:
             if a.kind == "str":
                 for lit, other in ((n.left, b), (n.right, a)):
                     if isinstance(lit, Str) and other.domain is not None and lit.value not in other.domain:
+                        zh, en = did_you_mean(
+                            lit.value, [*other.domain, *(LABELS_ZH.get(v, v) for v in other.domain)]
+                        )
                         self.fail(
                             lit,
                             "domain",
-                            f"“{lit.value}”不是可能的取值（可选：{'、'.join(sorted(other.domain))}）",
-                            f"'{lit.value}' is not a possible value (one of: {', '.join(sorted(other.domain))})",
+                            f"“{lit.value}”不是可能的取值{zh}（可选：{'、'.join(sorted(other.domain))}）",
+                            f"'{lit.value}' is not a possible value{en} (one of: {', '.join(sorted(other.domain))})",
                         )
         return BOOL
 
@@ -499,11 +505,12 @@ class _Checker:
             ty = FIELDS.get((obj, attr))
             if ty is None:
                 fields = sorted(a for o, a in FIELDS if o == obj)
+                zh, en = did_you_mean(attr, fields)
                 self.fail(
                     n,
                     "name",
-                    f"“{obj}”没有字段“{attr}”（可用：{', '.join(fields)}）",
-                    f"'{obj}' has no field '{attr}' (available: {', '.join(fields)})",
+                    f"“{obj}”没有字段“{attr}”{zh}（可用：{', '.join(fields)}）",
+                    f"'{obj}' has no field '{attr}'{en} (available: {', '.join(fields)})",
                 )
             assert ty is not None
             if obj in ("building", "member", "tenant") and el != obj:
@@ -521,7 +528,9 @@ class _Checker:
             n.ref = ("field", obj, attr)
             return ty
         if len(parts) != 1:
-            self.fail(n, "name", f"未定义的名称“{'.'.join(parts)}”", f"undefined name '{'.'.join(parts)}'")
+            dotted = ".".join(parts)
+            zh, en = did_you_mean(dotted, [f"{o}.{a}" for o, a in FIELDS])
+            self.fail(n, "name", f"未定义的名称“{dotted}”{zh}", f"undefined name '{dotted}'{en}")
         name = parts[0]
         p = self.p
         if name in self.extra_names:
@@ -575,7 +584,8 @@ class _Checker:
                 f"“{name}”是集合，只能用在 sum/count/any 中",
                 f"'{name}' is a collection; use it in sum/count/any",
             )
-        self.fail(n, "name", f"未定义的名称“{name}”", f"undefined name '{name}'")
+        zh, en = did_you_mean(name, self.known_names())
+        self.fail(n, "name", f"未定义的名称“{name}”{zh}", f"undefined name '{name}'{en}")
         raise AssertionError
 
     def fact(self, n: Name) -> Ty:
@@ -593,10 +603,17 @@ class _Checker:
         n.ref = ("fact", fid)
         return fact_type(decl)
 
+    def known_names(self) -> list[str]:
+        """Every name a formula may use by itself (for "did you mean")."""
+        p = self.p
+        return [*p.params, *p.clocks, *p.tiers, *p.derived, *self.items, *self.extra_names, *COLLECTIONS]
+
     def derived_type(self, n: Node, name: str) -> Ty:
         state = self.derived_state.get(name)
         if state == "done":
             self.deps |= self.derived_deps[name]
+            if name not in self.derived_ty:  # its own formula has an error, already reported
+                raise _Abort
             return self.derived_ty[name]
         if state == "busy":
             self.fail(n, "cycle", f"中间量“{name}”循环引用自身", f"derived value '{name}' refers to itself")
@@ -618,7 +635,9 @@ class _Checker:
         name = n.name.parts[0] if len(n.name.parts) == 1 else ".".join(n.name.parts)
         param = self.p.params.get(name)
         if param is None or param.kind != "table":
-            self.fail(n, "table", f"“{name}”不是表格参数", f"'{name}' is not a table parameter")
+            tables = [k for k, v in self.p.params.items() if v.kind == "table"]
+            zh, en = did_you_mean(name, tables) if param is None else ("", "")
+            self.fail(n, "table", f"“{name}”不是表格参数{zh}", f"'{name}' is not a table parameter{en}")
         assert param is not None
         if len(n.keys) != len(param.keys):
             self.fail(
@@ -681,7 +700,9 @@ class _Checker:
             n.ref = ("bands", f)
             return Ty("num", param.unit, self.param_scale[f])
         if f not in FUNCTIONS:
-            self.fail(n, "name", f"未定义的函数“{f}”", f"undefined function '{f}'")
+            bands = [k for k, v in self.p.params.items() if v.kind == "bands"]
+            zh, en = did_you_mean(f, [*FUNCTIONS, *bands])
+            self.fail(n, "name", f"未定义的函数“{f}”{zh}", f"undefined function '{f}'{en}")
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)
         if f == "first" or (f in ("min", "max") and args and _is_collection(args[0])):
@@ -729,11 +750,14 @@ class _Checker:
                 self.fail(n, "arity", f"用法：{usage}", f"usage: {usage}")
             coll = args[0]
             if not (isinstance(coll, Name) and len(coll.parts) == 1 and coll.parts[0] in COLLECTIONS):
+                given = ".".join(coll.parts) if isinstance(coll, Name) else ""
+                zh, en = did_you_mean(given, COLLECTIONS) if given else ("", "")
+                said_zh, said_en = (f"，这里是“{given}”{zh}", f", got '{given}'{en}") if given else ("", "")
                 self.fail(
                     coll,
                     "collection",
-                    "第一个参数应为 members、buildings 或 tenants",
-                    "the first argument must be members, buildings or tenants",
+                    f"第一个参数应为 members、buildings 或 tenants{said_zh}",
+                    f"the first argument must be members, buildings or tenants{said_en}",
                 )
             assert isinstance(coll, Name)
             inner = COLLECTIONS[coll.parts[0]]
@@ -748,21 +772,25 @@ class _Checker:
                 return Ty("num", COUNT_UNIT[inner], 0)
             return BOOL
         if f in ("sign_rate", "vacate_rate"):
-            if len(args) != 2 or n.kwargs:
+            if len(args) != 2 or set(n.kwargs) - {"basis"}:
                 self.fail(
                     n,
                     "arity",
-                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期)",
-                    f"usage: {f}(scope, as_of)",
+                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期[, basis='household'/'certificate'/'area'])",
+                    f"usage: {f}(scope, as_of[, basis='household'|'certificate'|'area'])",
                 )
+            if "basis" in n.kwargs:
+                self.rate_basis(n.kwargs["basis"])
             scope = args[0]
             levels = ("block", "project", *self.p.meta.block_levels)
             if not (isinstance(scope, Str) and scope.value in levels):
+                given = scope.value if isinstance(scope, Str) else ""
+                zh, en = did_you_mean(given, levels) if given else ("", "")
                 self.fail(
                     scope,
                     "scope",
-                    f"范围应为 {' / '.join(repr(x) for x in levels)}",
-                    f"scope must be one of {', '.join(levels)}",
+                    f"范围“{given}”不对{zh}，应为 {' / '.join(repr(x) for x in levels)}",
+                    f"scope '{given}' is not one of {', '.join(levels)}{en}",
                 )
             scope.ty = Ty("str")
             t = self.expr(args[1], el)
@@ -774,6 +802,8 @@ class _Checker:
                     "as_of must be a date (a clock or date('YYYY-MM-DD'))",
                 )
             return Ty("num", ONE, 6)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             self._arity(n, 2)
             a = self.num(args[0], el, f)
@@ -790,11 +820,14 @@ class _Checker:
             if not (
                 isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS
             ):
+                given = ".".join(ka.parts) if isinstance(ka, Name) else ""
+                zh, en = did_you_mean(given, [f"{o}.{a}" for o, a in OPTIONAL_FIELDS]) if given else ("", "")
+                said_zh, said_en = (f"，这里是“{given}”{zh}", f", got '{given}'{en}") if given else ("", "")
                 self.fail(
                     ka,
                     "known",
-                    "known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）",
-                    "known() checks a fact that may be missing (sign date, vacate date, valuation ...)",
+                    f"known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）{said_zh}",
+                    f"known() checks a fact that may be missing (sign date, vacate date, valuation ...){said_en}",
                 )
             self.expr(ka, el)
             return BOOL
@@ -948,6 +981,61 @@ class _Checker:
             d = self.expr(dn, el)
         n.ref = ("pick", inner)
         return self.join(n, [t, d])
+
+    def rate_basis(self, b: Node) -> None:
+        """``basis=`` of a sign/vacate rate: by household (户), certificate (证) or legal area (面积)."""
+        from anju.policy.facts import BASES, BASIS_ALIASES
+
+        if not (isinstance(b, Str) and BASIS_ALIASES.get(b.value, b.value) in BASES):
+            self.fail(
+                b,
+                "basis",
+                "basis 应为 'household'（按户）、'certificate'（按证）或 'area'（按合法面积）",
+                "basis must be 'household', 'certificate' or 'area'",
+            )
+        assert isinstance(b, Str)
+        b.ty = Ty("str")
+
+    def measure_call(self, n: Call, el: str | None) -> Ty:
+        """``measure('指标', '层级', 日期)``: an office-set group measure as of a date."""
+        args = n.args
+        if len(args) != 3 or n.kwargs:
+            self.fail(
+                n,
+                "arity",
+                "用法：measure('指标名', 'project' 或层级名, 截止日期)",
+                "usage: measure('measure id', scope, as_of)",
+            )
+        mid, scope = args[0], args[1]
+        measures = self.p.measures
+        if not (isinstance(mid, Str) and mid.value in measures):
+            known = "、".join(measures) or "（本方案未在 measures 中定义任何指标）"
+            self.fail(
+                mid,
+                "measure",
+                f"未定义的指标，可用：{known}",
+                f"unknown measure (defined: {', '.join(measures) or 'none'})",
+            )
+        assert isinstance(mid, Str)
+        m = measures[mid.value]
+        mid.ty = Ty("str")
+        if not (isinstance(scope, Str) and scope.value in m.levels):
+            self.fail(
+                scope,
+                "scope",
+                f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}",
+                f"measure '{m.id}' is recorded at: {', '.join(m.levels)}",
+            )
+        scope.ty = Ty("str")
+        t = self.expr(args[2], el)
+        if t.kind != "date":
+            self.fail(
+                args[2],
+                "type",
+                "截止日期应为日期（时钟或 date('YYYY-MM-DD')）",
+                "as_of must be a date (a clock or date('YYYY-MM-DD'))",
+            )
+        return Ty("num", m.unit, m.scale)
 
     def _arity(self, n: Call, k: int) -> None:
         if len(n.args) != k or n.kwargs:
@@ -1154,3 +1242,14 @@ def load_policy_file(path: str | Path) -> Checked:
             ]
         ) from exc
     return load_policy(text, str(p))
+
+
+def rate_basis(n: Call) -> str:
+    """The basis of a checked sign/vacate rate call ('household' unless ``basis=`` says otherwise)."""
+    from anju.policy.facts import BASIS_ALIASES
+
+    b = n.kwargs.get("basis")
+    if b is None:
+        return "household"
+    text = str(b.value)  # type: ignore[attr-defined]
+    return BASIS_ALIASES.get(text, text)

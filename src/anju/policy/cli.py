@@ -13,13 +13,14 @@ from rich.table import Table
 
 from anju.core.money import format_yuan
 from anju.policy.bulk import HouseholdTable, evaluate_bulk
-from anju.policy.cases import run_cases
+from anju.policy.cases import NoCasesError, run_cases
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.facts import GroupFacts, Household, ProjectKind
 from anju.policy.io import HouseholdsFileError, read_households, write_results
 from anju.policy.model import read_policy_file
 from anju.policy.scalar import evaluate
+from anju.policy.suggest import did_you_mean
 from anju.policy.versioning import content_hash, diff
 from anju.policy.whatif import whatif
 
@@ -83,8 +84,9 @@ def _as_of(text: str | None) -> date | None:
 
 def _option(c: Checked, option: str | None) -> None:
     if option is not None and option not in c.policy.options:
+        zh, en = did_you_mean(option, c.policy.options)
         raise _bad_input(
-            f"--option “{option}” 不是本方案的补偿方式（{'、'.join(c.policy.options)}）/ unknown option"
+            f"--option “{option}” 不是本方案的补偿方式{zh}（{'、'.join(c.policy.options)}）/ unknown option{en}"
         )
 
 
@@ -111,14 +113,34 @@ def check_cmd(file: Path) -> None:
 
 
 @app.command("test")
-def test_cmd(file: Path) -> None:
-    """运行方案的测试用例（FILE 为方案或 .cases.yaml）/ run a policy's YAML test cases."""
+def test_cmd(
+    file: Path,
+    require_cases: Annotated[
+        bool,
+        typer.Option("--require-cases", help="没有测试用例时以退出码 1 结束 / fail when there are no cases"),
+    ] = False,
+) -> None:
+    """运行方案的测试用例（FILE 为方案或 .cases.yaml）/ run a policy's YAML test cases.
+
+    A policy without cases is checked and reported in one line; the exit code is then 0 (1 with
+    --require-cases), so that CI of plans still being written stays green.
+    """
     _exists(file, "方案文件")
     try:
         report = run_cases(file)
+    except NoCasesError as none:
+        if none.policy_path.is_file():
+            _load(none.policy_path)  # the policy itself is still checked
+        console.print(
+            f"[yellow]没有测试用例：{escape(str(none.policy_path))}（未找到用例，应写在 {escape(str(none.cases_path))}）"
+            f" / no test cases[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1 if require_cases else 0) from None
     except PolicyError as exc:
         for p in exc.problems:
-            console.print(f"[red]{p}[/red]", highlight=False)
+            console.print(f"[red]{escape(str(p))}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     for o in report.outcomes:
         mark = "[green]通过 PASS[/green]" if o.passed else "[red]失败 FAIL[/red]"
@@ -173,70 +195,122 @@ def calc_cmd(
 @app.command("explain")
 def explain_cmd(
     file: Path,
-    household: Annotated[str, typer.Option("--household", help="户号 household code")],
+    household: Annotated[
+        str | None,
+        typer.Option(
+            "--household", help="户号或用例名称（用例文件不给则解释全部用例）/ household code or case name"
+        ),
+    ] = None,
     households: Annotated[
-        Path | None, typer.Option("--households", help="户数据文件 households file")
+        Path | None,
+        typer.Option(
+            "--households", help="户数据文件：用例 .yaml、households 表、入户调查表或台账 / households file"
+        ),
     ] = None,
     option: Annotated[str | None, typer.Option("--option")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
     kind: Annotated[str | None, typer.Option("--kind", help=KIND_HELP)] = None,
 ) -> None:
-    """逐项解释一户的补偿计算（算账单）/ explain one household's calculation line by line."""
+    """逐项解释一户的补偿计算（算账单）/ explain one household's calculation line by line.
+
+    The households come from --households (a cases file: every case, or the one named by
+    --household, each under its own option; or a workbook: the household named) or, without it,
+    from the policy's own cases file.
+    """
     c = _load(file)
     _option(c, option)
     day = _as_of(as_of)
-    if households is not None:
+    if households is not None and households.suffix.lower() not in (".yaml", ".yml"):
+        if household is None:
+            raise _bad_input("请用 --household 指定户号 / give --household")
         hs = _households(households, kind, c.policy.facts)
         group = GroupFacts.from_households(hs)
+        entries: list[tuple[str, str | None, Household]] = [(h.code, None, h) for h in hs]
     else:
         from anju.policy.cases import cases_file_for
-        from anju.policy.facts import group_from_dict, household_from_dict
-        from anju.policy.model import load_yaml
 
-        cf = cases_file_for(file)
-        if not cf.exists():
-            raise _bad_input("请用 --households 指定户数据文件 / give --households")
-        data, _ = load_yaml(cf.read_text(encoding="utf-8"), str(cf))
-        hs = [household_from_dict(x["household"]) for x in data.get("cases") or []]
-        group = group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
-    match = [h for h in hs if h.code == household]
-    if not match:
-        where = f"{households}中" if households is not None else "方案的测试用例中"
-        raise _bad_input(f"{where}找不到户号 {household} / household not found")
-    h = match[0]
-    for opt in [option] if option else list(c.policy.options):
-        try:
-            r = evaluate(c, h, opt, day, group)
-        except EvaluationError as exc:
-            console.print(f"[red]{exc}[/red]", highlight=False)
-            raise typer.Exit(1) from exc
-        console.rule(f"{h.code} · {c.policy.options[opt]}（{opt}）· 截至 {r.as_of}")
-        for it in r.items:
-            if not it.applies:
-                continue
-            console.print(
-                f"[bold]{it.label}[/bold]（{it.id}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]",
-                highlight=False,
+        cf = households if households is not None else cases_file_for(file)
+        if households is not None:
+            _exists(cf, "测试用例文件")
+        elif not cf.is_file():
+            raise _bad_input(
+                f"方案没有测试用例文件 {cf}；请用 --households 指定户数据文件 / give --households"
             )
-            console.print(f"  公式 formula: {it.formula}", highlight=False, markup=False)
-            for s in it.steps:
+        entries, group, file_day = _case_entries(cf)
+        day = day or file_day
+    if household is not None:
+        match = [e for e in entries if household in (e[2].code, e[0])]
+        if not match:
+            where = f"{households}中" if households is not None else "方案的测试用例中"
+            zh, en = did_you_mean(household, [x for e in entries for x in (e[2].code, e[0])])
+            what = "户号" if all(e[1] is None for e in entries) else "户号或用例"
+            raise _bad_input(f"{where}找不到{what} {household}{zh} / household not found{en}")
+        entries = match
+    for name, case_option, h in entries:
+        opts = [option] if option else [case_option] if case_option else list(c.policy.options)
+        for opt in opts:
+            title = f"{name} · " if name != h.code else ""
+            _explain_one(c, h, opt, day, group, title)
+
+
+def _case_entries(path: Path) -> tuple[list[tuple[str, str | None, Household]], GroupFacts, date | None]:
+    """(case name, its option, household) of every case of a cases file, its group facts and date."""
+    from anju.policy.cases import read_cases_file
+
+    try:
+        cases = read_cases_file(path)
+    except PolicyError as exc:
+        raise _bad_input("\n".join(str(p) for p in exc.problems)) from None
+    if not cases.cases:
+        raise _bad_input(f"{path} 中没有测试用例 / no cases")
+    return [(x.name, x.option, x.household) for x in cases.cases], cases.group, cases.as_of
+
+
+def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: GroupFacts, title: str) -> None:
+    if opt not in c.policy.options:
+        console.print(
+            f"[red]{escape(title)}{escape(h.code)}：方案没有补偿方式“{escape(opt)}” / no option[/red]"
+        )
+        raise typer.Exit(1)
+    try:
+        r = evaluate(c, h, opt, day, group)
+    except EvaluationError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    # a rule would cut a long case name short; the heading is printed whole
+    console.print(
+        f"[bold]── {escape(f'{title}{h.code} · {c.policy.options[opt]}（{opt}）· 截至 {r.as_of}')} ──[/bold]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for it in r.items:
+        if not it.applies:
+            continue
+        console.print(
+            f"[bold]{escape(it.label)}[/bold]（{escape(it.id)}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]",
+            highlight=False,
+        )
+        console.print(f"  公式 formula: {it.formula}", highlight=False, markup=False)
+        for s in it.steps:
+            console.print(
+                f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}",
+                highlight=False,
+                markup=False,
+            )
+        for line in it.certificates:
+            if line.applies:
                 console.print(
-                    f"    {s.text} = {s.value}{'  # ' + s.note if s.note else ''}",
+                    f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元",
                     highlight=False,
                     markup=False,
                 )
-            for line in it.certificates:
-                if line.applies:
-                    console.print(
-                        f"    证 {line.certificate_no}: {format_yuan(line.amount_fen)} 元", highlight=False
-                    )
-                    for n in line.notes:
-                        console.print(f"      {n}", highlight=False, markup=False)
-            for n in it.notes:
-                console.print(f"    {n}", highlight=False, markup=False)
-        for w in r.warnings:
-            console.print(f"[yellow]注意 {w}[/yellow]", highlight=False)
-        console.print(f"[bold]合计 total: {format_yuan(r.total_fen)} 元[/bold]", highlight=False)
+                for n in line.notes:
+                    console.print(f"      {n}", highlight=False, markup=False)
+        for n in it.notes:
+            console.print(f"    {n}", highlight=False, markup=False)
+    for w in r.warnings:
+        console.print(f"[yellow]注意 {escape(w)}[/yellow]", highlight=False)
+    console.print(f"[bold]合计 total: {format_yuan(r.total_fen)} 元[/bold]", highlight=False)
 
 
 @app.command("diff")

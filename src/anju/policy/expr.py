@@ -77,12 +77,12 @@ def tokenize(text: str) -> list[Token]:
                 i += 1
             continue
         start = i
-        if ch.isdigit():
-            while i < n and text[i].isdigit():
+        if ch.isdecimal():  # not isdigit(): ① and ² are digits but no number Decimal can read
+            while i < n and text[i].isdecimal():
                 i += 1
-            if i < n - 1 and text[i] == "." and text[i + 1].isdigit():
+            if i < n - 1 and text[i] == "." and text[i + 1].isdecimal():
                 i += 1
-                while i < n and text[i].isdigit():
+                while i < n and text[i].isdecimal():
                     i += 1
             raw = text[start:i]
             value = Decimal(raw)
@@ -113,7 +113,10 @@ def tokenize(text: str) -> list[Token]:
                     k += 1
                 # a unit symbol glued to more letters is a name (e.g. 人数), not a unit
                 if not (k < n and _is_name_char(text[k], False) and text[k] not in UNIT_SYMBOLS):
-                    unit, _ = parse_unit(text[j:k])
+                    try:
+                        unit, _ = parse_unit(text[j:k])
+                    except UnitSyntaxError as exc:  # e.g. a symbol written twice: 5㎡㎡
+                        raise SyntaxProblem(j, f"不认识的单位“{exc}”", f"unknown unit '{exc}'") from exc
                     i = k
             out.append(Token("num", text[start:i], start, i, value, unit))
             continue

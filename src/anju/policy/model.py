@@ -1,4 +1,5 @@
-"""The policy document: YAML loading (numbers as exact ``Decimal``) into typed definitions.
+"""The policy document: its YAML (read by :mod:`anju.policy.yaml_source`, numbers as exact
+``Decimal``) into typed definitions.
 
 Every value keeps the place it was written (file, line, column) so that later checks can
 report problems precisely.
@@ -12,148 +13,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from anju.core.dates import DayCount, DayWindow
 from anju.core.money import RoundingMode, RoundingUnit
-from anju.core.text import describe_char, find_control_chars
 from anju.policy.declared import FactDecl, read_facts
-from anju.policy.errors import Location, PolicyError, Problem
+from anju.policy.errors import Location, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
+from anju.policy.measures import Measure, read_measures
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
+from anju.policy.suggest import did_you_mean
 from anju.policy.transition import TransitionRules, read_transition
 from anju.policy.units import ONE, Unit, UnitSyntaxError, parse_unit
+from anju.policy.yaml_source import Src as Src
+from anju.policy.yaml_source import _Loader as _Loader
+from anju.policy.yaml_source import load_yaml as load_yaml
 
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that reads decimal numbers as ``Decimal`` (never float)."""
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    return Decimal(text)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-
-
-@dataclass(frozen=True, slots=True)
-class Src:
-    """Where a YAML scalar was written, enough to map a formula offset onto line and column."""
-
-    file: str
-    line: int  # 0-based line of the scalar's first character
-    column: int  # 0-based column
-    style: str | None  # None (plain), "'", '"', '|', '>'
-    lines: tuple[str, ...] = ()
-
-    def location(self, offset: int = 0, text: str = "") -> Location:
-        """The 1-based location of character ``offset`` of the scalar's value."""
-        if self.style in ("|", ">"):
-            before = text[:offset]
-            row = before.count("\n")
-            col = offset - (before.rfind("\n") + 1)
-            line_no = self.line + 1 + row
-            indent = 0
-            if 0 <= line_no < len(self.lines):
-                src = self.lines[line_no]
-                indent = len(src) - len(src.lstrip(" "))
-            return Location(self.file, line_no + 1, indent + col + 1)
-        quote = 1 if self.style in ("'", '"') else 0
-        return Location(self.file, self.line + 1, self.column + 1 + quote + offset)
-
-
-MAX_CONTROL_PROBLEMS = 20  # listed one by one; the rest are counted
-
-
-def _location_of(text: str, index: int, file: str) -> Location:
-    """1-based line and column of character ``index`` of ``text``."""
-    line = text.count("\n", 0, index) + 1
-    return Location(file, line, index - (text.rfind("\n", 0, index) + 1) + 1)
-
-
-def _refuse_control_chars(text: str, file: str) -> None:
-    found = find_control_chars(text, multiline=True)
-    if not found:
-        return
-    problems = [
-        Problem(
-            "control_char",
-            f"含有不可见的控制字符 {describe_char(ch)}，请删除",
-            f"invalid control character U+{ord(ch):04X}",
-            _location_of(text, i, file),
-        )
-        for i, ch in found[:MAX_CONTROL_PROBLEMS]
-    ]
-    if len(found) > MAX_CONTROL_PROBLEMS:
-        rest = len(found) - MAX_CONTROL_PROBLEMS
-        problems.append(
-            Problem(
-                "control_char",
-                f"另有{rest}处控制字符",
-                f"{rest} more control characters",
-                problems[-1].location,
-            )
-        )
-    raise PolicyError(problems)
-
-
-def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = exc.problem or exc.context or "?"
-        return Problem("yaml", f"YAML 格式错误：{problem}", f"YAML syntax error: {problem}", loc)
-    if isinstance(exc, yaml.reader.ReaderError):
-        loc = _location_of(text, min(exc.position, len(text)), file)
-        return Problem("yaml", f"YAML 无法读取：{exc.reason}", f"YAML reader error: {exc.reason}", loc)
-    return Problem("yaml", f"YAML 格式错误：{exc}", f"YAML error: {exc}", Location(file))
-
-
-def load_yaml(text: str, file: str = "<policy>") -> tuple[Any, dict[tuple[Any, ...], Src]]:
-    """Load YAML text; returns the data and a map from path (keys / indexes) to :class:`Src`.
-
-    Control characters (which the YAML reader refuses with an exception of its own) and every
-    YAML error become a :class:`PolicyError` naming the line and column.
-    """
-    _refuse_control_chars(text, file)
-    try:
-        loader = _Loader(text)
-    except yaml.YAMLError as exc:  # the reader checks the text as it is handed over
-        raise PolicyError([_yaml_problem(exc, text, file)]) from exc
-    try:
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        except yaml.YAMLError as exc:
-            raise PolicyError([_yaml_problem(exc, text, file)]) from exc
-        except RecursionError as exc:
-            raise PolicyError(
-                [Problem("yaml", "YAML 嵌套层次过深", "YAML nested too deeply", Location(file, 1, 1))]
-            ) from exc
-    finally:
-        loader.dispose()
-    lines = tuple(text.splitlines())
-    marks: dict[tuple[Any, ...], Src] = {}
-
-    def visit(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        style = n.style if isinstance(n, yaml.ScalarNode) else None
-        marks[path] = Src(file, n.start_mark.line, n.start_mark.column, style, lines)
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                key = loader.construct_object(k, deep=True) if isinstance(k, yaml.ScalarNode) else None
-                if isinstance(key, Decimal | int | bool):
-                    key = str(k.value)
-                marks[(*path, ("key", key))] = Src(file, k.start_mark.line, k.start_mark.column, None, lines)
-                visit(v, (*path, key))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                visit(v, (*path, i))
-
-    if node is not None:
-        visit(node, ())
-    return data, marks
+MAX_NUMBER = Decimal(10) ** 15  # numbers of a policy file are below this in absolute value
+MAX_PLACES = 12  # and have at most this many decimal places
 
 
 # ----------------------------------------------------------------------------- definitions
@@ -321,6 +197,9 @@ class Policy:
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
     facts: dict[str, FactDecl] = field(default_factory=dict)  # facts the plan declares (anju.policy.declared)
+    measures: dict[str, Measure] = field(
+        default_factory=dict
+    )  # office-set group measures (anju.policy.measures)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -336,6 +215,7 @@ _TOP_KEYS = {
     "swap_settlement",
     "transition",
     "facts",
+    "measures",
 }
 
 
@@ -369,25 +249,65 @@ class _Reader:
     def unknown_keys(self, d: dict[Any, Any], allowed: set[str], path: tuple[Any, ...]) -> None:
         for k in d:
             if k not in allowed:
+                zh, en = did_you_mean(str(k), allowed)
                 self.key_err(
                     path,
                     k,
                     "unknown-key",
-                    f"不认识的字段“{k}”",
-                    f"unknown field '{k}' (allowed: {', '.join(sorted(allowed))})",
+                    f"不认识的字段“{k}”{zh}",
+                    f"unknown field '{k}'{en} (allowed: {', '.join(sorted(allowed))})",
                 )
 
+    def seq(self, value: Any, path: tuple[Any, ...], what: str) -> list[Any]:
+        """A list as written (``None``: empty); anything else is reported and read as empty."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.err(path, "type", f"{what}应为列表（每项以 - 开头）", f"{what} must be a list")
+            return []
+        return value
+
+    def whole(self, value: Any, path: tuple[Any, ...], what: str) -> int | None:
+        """A whole number (``None`` stays ``None``); anything else is reported and read as ``None``."""
+        if value is None:
+            return None
+        if isinstance(value, int | Decimal) and not isinstance(value, bool) and value == int(value):
+            return int(value)
+        self.err(
+            path, "number", f"{what}应为整数，却是“{value}”", f"{what} must be a whole number, got '{value}'"
+        )
+        return None
+
     def decimal(self, value: Any, path: tuple[Any, ...], what: str) -> Decimal | None:
+        out = self._decimal(value, path, what)
+        if out is not None and (abs(out) >= MAX_NUMBER or out != round(out, MAX_PLACES)):
+            # far beyond any amount, area or rate of a real plan; exact arithmetic on it would overflow
+            self.err(
+                path,
+                "number",
+                f"{what}超出范围（绝对值应小于 10^15，最多 {MAX_PLACES} 位小数）",
+                f"{what} is out of range (below 10^15, at most {MAX_PLACES} decimal places)",
+            )
+            return None
+        return out
+
+    def _decimal(self, value: Any, path: tuple[Any, ...], what: str) -> Decimal | None:
         if isinstance(value, bool) or value is None:
             self.err(path, "number", f"{what}应为数值", f"{what} must be a number")
             return None
-        if isinstance(value, int | Decimal):
+        if isinstance(value, int | Decimal) and Decimal(value).is_finite():
             return Decimal(value)
         try:
-            return Decimal(str(value).replace(",", "").strip())
+            if isinstance(value, dict | list | date):
+                raise ArithmeticError
+            out = Decimal(str(value).replace(",", "").strip())
+            if not out.is_finite():
+                raise ArithmeticError
+            return out
         except ArithmeticError:
+            shown = _shown(value)
             self.err(
-                path, "number", f"{what}应为数值，却是“{value}”", f"{what} must be a number, got '{value}'"
+                path, "number", f"{what}应为数值，却是“{shown}”", f"{what} must be a number, got '{shown}'"
             )
             return None
 
@@ -395,6 +315,8 @@ class _Reader:
         if isinstance(value, date):
             return value
         try:
+            if not isinstance(value, str | int):
+                raise ValueError
             return date.fromisoformat(str(value).strip())
         except ValueError:
             self.err(path, "date", f"{what}应为日期（YYYY-MM-DD）", f"{what} must be a date (YYYY-MM-DD)")
@@ -476,10 +398,13 @@ class _Reader:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
         declared = read_facts(self, d["facts"]) if "facts" in d else {}
-        return Policy(
-            meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition,
-            declared,
+        policy = Policy(
+            meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition
         )
+        if "measures" in d:
+            policy.measures = read_measures(self, d["measures"], meta)
+        policy.facts = declared
+        return policy
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)
@@ -544,7 +469,9 @@ class _Reader:
             effective_on=eff_date,
             rounding_mode=mode,
             rounding_unit=unit,
-            block_levels=tuple(str(x) for x in (m.get("block_levels") or ())),
+            block_levels=tuple(
+                str(x) for x in self.seq(m.get("block_levels"), (*path, "block_levels"), "block_levels")
+            ),
             status=status,
             content_hash=str(m["content_hash"]) if m.get("content_hash") else None,
             description=str(m.get("description", "")),
@@ -576,17 +503,17 @@ class _Reader:
             return table
         if kind == "bands":
             bands: list[tuple[DayWindow, Decimal]] = []
-            for i, b in enumerate(spec.get("bands") or []):
+            for i, b in enumerate(self.seq(spec.get("bands"), (*path, "bands"), "分档 bands")):
                 bp = (*path, "bands", i)
                 if not isinstance(b, dict):
                     self.err(bp, "bands", "分档应为映射", "each band must be a mapping")
                     continue
                 self.unknown_keys(b, {"after", "upto", "value", "label"}, bp)
                 v = self.decimal(b.get("value"), (*bp, "value"), "分档取值 value")
-                after = b.get("after")
-                upto = b.get("upto")
+                after = self.whole(b.get("after"), (*bp, "after"), "after")
+                upto = self.whole(b.get("upto"), (*bp, "upto"), "upto")
                 if v is not None:
-                    bands.append((DayWindow(_int_or_none(after), _int_or_none(upto)), v * scale))
+                    bands.append((DayWindow(after, upto), v * scale))
             return bands
         if kind == "category":
             return canonical(str(spec.get("value")))
@@ -614,7 +541,7 @@ class _Reader:
             path,
         )
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
-        keys = tuple(str(k) for k in (spec.get("keys") or ()))
+        keys = tuple(str(k) for k in self.seq(spec.get("keys"), (*path, "keys"), "表格维度 keys"))
         sample = spec
         if "dated" in spec and isinstance(spec["dated"], list) and spec["dated"]:
             sample = spec["dated"][0] if isinstance(spec["dated"][0], dict) else {}
@@ -660,8 +587,11 @@ class _Reader:
                 ov = {"value": ov}
             entries: list[Dated] = []
             if "dated" in ov:
-                for i, entry in enumerate(ov.get("dated") or []):
+                for i, entry in enumerate(self.seq(ov.get("dated"), (*op, "dated"), "dated")):
                     ep = (*op, "dated", i)
+                    if not isinstance(entry, dict):
+                        self.err(ep, "dated", "dated 的每一项应为映射", "each dated entry must be a mapping")
+                        continue
                     since = self.a_date(entry.get("from"), (*ep, "from"), "from") if "from" in entry else None
                     entries.append(Dated(since, self.read_value(kind, entry, ep, percent, len(keys))))
             else:
@@ -731,7 +661,7 @@ class _Reader:
         unit, unit_text, percent = self.unit(spec.get("unit"), (*path, "unit"))
         scale = Decimal("0.01") if percent else Decimal(1)
         windows = []
-        for i, w in enumerate(spec.get("windows") or []):
+        for i, w in enumerate(self.seq(spec.get("windows"), (*path, "windows"), "时间窗 windows")):
             wp = (*path, "windows", i)
             if not isinstance(w, dict):
                 self.err(wp, "tier", "时间窗应为映射", "each window must be a mapping")
@@ -740,7 +670,10 @@ class _Reader:
             v = self.decimal(w.get("value"), (*wp, "value"), "value")
             if v is None:
                 continue
-            win = DayWindow(_int_or_none(w.get("after")), _int_or_none(w.get("upto")))
+            win = DayWindow(
+                self.whole(w.get("after"), (*wp, "after"), "after"),
+                self.whole(w.get("upto"), (*wp, "upto"), "upto"),
+            )
             label = str(w.get("label") or _window_label(win))
             windows.append(TierWindow(win, v * scale, label))
         if not windows:
@@ -792,7 +725,10 @@ class _Reader:
         options = tuple(str(o) for o in (opts if isinstance(opts, list) else [opts])) if opts else all_options
         for o in options:
             if o not in all_options:
-                self.err((*path, "options"), "option", f"未定义的补偿方式“{o}”", f"undefined option '{o}'")
+                zh, en = did_you_mean(o, all_options)
+                self.err(
+                    (*path, "options"), "option", f"未定义的补偿方式“{o}”{zh}", f"undefined option '{o}'{en}"
+                )
         per = str(spec.get("per", "household"))
         if per not in ("household", "certificate"):
             self.err(
@@ -863,13 +799,21 @@ class _Reader:
         if any(spec.get(k) is None for k in needed):
             return None
         flat_types: list[tuple[Decimal | None, tuple[str, ...]]] = []
-        for i, rule in enumerate(spec.get("flat_types") or []):
+        for i, rule in enumerate(self.seq(spec.get("flat_types"), (*path, "flat_types"), "flat_types")):
             rp = (*path, "flat_types", i)
+            if not isinstance(rule, dict):
+                self.err(
+                    rp,
+                    "type",
+                    "flat_types 的每一项应为映射（entitled_upto / types）",
+                    "each flat_types entry must be a mapping (entitled_upto / types)",
+                )
+                continue
             upto = rule.get("entitled_upto")
             flat_types.append(
                 (
                     self.decimal(upto, (*rp, "entitled_upto"), "entitled_upto") if upto is not None else None,
-                    tuple(str(t) for t in rule.get("types") or ()),
+                    tuple(str(t) for t in self.seq(rule.get("types"), (*rp, "types"), "types")),
                 )
             )
 
@@ -905,10 +849,10 @@ def _looks_numeric(v: Any) -> bool:
     return True
 
 
-def _int_or_none(v: Any) -> int | None:
-    if v is None:
-        return None
-    return int(v)
+def _shown(v: Any) -> str:
+    """A value as a message shows it: short, whatever it is."""
+    text = str(v)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _window_label(w: DayWindow) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import COLLECTIONS, Checked, Ty
+from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
 from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.declared import lenient, missing_message, missing_required
 from anju.policy.errors import EvaluationError
@@ -33,16 +33,29 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import EVENT_DATES, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import (
+    BASIS_LABELS_ZH,
+    EVENT_DATES,
+    LABELS_ZH,
+    Building,
+    GroupFacts,
+    Household,
+    Member,
+    Tenant,
+)
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import (
     BandHit,
+    MeasureHit,
     PickHit,
     RateHit,
     TierHit,
     Wording,
     certificate_lines,
+    is_rate,
+    percent,
     rounding_line,
     unique,
 )
@@ -316,7 +329,22 @@ class ScalarEvaluator:
 
     def note(self, n: Node, value: Any, note: str = "") -> None:
         if self.steps is not None and self.formula is not None:
-            self.steps.append(Step(self.prefix + self.formula.text[n.start : n.end], fmt(value, n.ty), note))
+            self.steps.append(
+                Step(self.prefix + self.formula.text[n.start : n.end], self.shown(n, value), note)
+            )
+
+    def shown(self, n: Node, value: Any) -> str:
+        """A node's value for the trace: a rate as a percentage (``0.085`` -> ``8.5%``), else with its unit."""
+        if isinstance(value, Decimal) and self.formula is not None and is_rate(self.c, n, self.formula.text):
+            return percent(value)
+        return fmt(value, n.ty)
+
+    def call_note(self, n: Call, args: list[Any], out: Any, note: str = "") -> None:
+        """The value of a function call with the values of its arguments: ``points_above(90%, 85%) = 5``."""
+        if self.steps is None or self.formula is None:
+            return
+        shown = ", ".join(self.shown(a, v) for a, v in zip(n.args, args, strict=False))
+        self.note(n, out, f"{n.func}({shown}) = {self.shown(n, out)}{note}")
 
     # -- expressions
 
@@ -560,7 +588,7 @@ class ScalarEvaluator:
     def call(self, n: Call, el: Any) -> Any:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             bands = self.r.param(f, self.path)
@@ -574,28 +602,37 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
-        if f == "min":
-            return min(self.ev(x, el) for x in a)
-        if f == "max":
-            return max(self.ev(x, el) for x in a)
+        if f in ("min", "max"):
+            vals = [self.ev(x, el) for x in a]
+            picked = min(vals) if f == "min" else max(vals)
+            self.call_note(
+                n, vals, picked, "，取较小者 / the smaller" if f == "min" else "，取较大者 / the larger"
+            )
+            return picked
         if f == "clamp":
             x, lo, hi = (self.ev(y, el) for y in a)
             clamped = min(max(x, lo), hi)
-            if clamped != x:
-                self.note(n, clamped, "限定在上下限内 / clamped")
+            self.call_note(n, [x, lo, hi], clamped, "，限定在上下限内 / clamped" if clamped != x else "")
             return clamped
         if f == "floor":
+            x = self.ev(a[0], el)
             with decimal.localcontext(ROUNDING):
-                return self.ev(a[0], el).to_integral_value(rounding=decimal.ROUND_FLOOR)
+                out_floor = x.to_integral_value(rounding=decimal.ROUND_FLOOR)
+            self.call_note(n, [x], out_floor, "，取整数部分 / whole part")
+            return out_floor
         if f == "abs":
-            return abs(self.ev(a[0], el))
+            x = self.ev(a[0], el)
+            self.call_note(n, [x], abs(x))
+            return abs(x)
         if f == "round":
             x = self.ev(a[0], el)
             places = int(a[1].value)  # type: ignore[attr-defined]
             with decimal.localcontext(ROUNDING):
-                return x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+                out_round = x.quantize(Decimal(1).scaleb(-places), rounding=_DEC_MODES[self.mode])
+            self.call_note(n, [x, a[1].value], out_round)  # type: ignore[attr-defined]
+            return out_round
         if f in ("sum", "count", "any"):
             coll = a[0].ref[1]
             elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]
@@ -624,31 +661,44 @@ class ScalarEvaluator:
                     "sign/vacate rates need group facts",
                 )
             block = self.scope_block(scope)
+            basis = rate_basis(n)
             ppm = (
                 0
                 if as_of is None
-                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
             )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
-                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
+                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate, basis)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {format(rate * 100, 'f')}%")
+                by = "" if basis == "household" else f"（按{BASIS_LABELS_ZH[basis]}）"
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {percent(rate)}")
             return rate
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
-            return (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            points = (
+                (((r - t) * 100).to_integral_value(rounding=decimal.ROUND_FLOOR)) if r > t else Decimal(0)
+            )
+            self.call_note(n, [r, t], points, " 个整百分点 / whole points above")
+            return points
         if f == "known":
             ref = a[0].ref
             if ref[0] == "fact":
                 return lenient(self.c.policy.facts[ref[1]], self.h.facts.get(ref[1])) is not None
             if ref[1] == "household":
-                return getattr(self.h, ref[2]) is not None
-            return getattr(el, ref[2] + "_fen") is not None
+                is_known = getattr(self.h, ref[2]) is not None
+            else:
+                is_known = getattr(el, ref[2] + "_fen") is not None
+            self.note(n, is_known, "有此事实 / known" if is_known else "缺少此事实 / missing")
+            return is_known
         if f == "flag":
-            return a[0].value in self.h.flags  # type: ignore[attr-defined]
+            has_flag = a[0].value in self.h.flags  # type: ignore[attr-defined]
+            self.note(n, has_flag)
+            return has_flag
         if f == "date":
             return n.ref
         if f in ("days_between", "months_between", "add_months"):
@@ -720,6 +770,38 @@ class ScalarEvaluator:
                     best = cand
             out = best[0]
         self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
+
+    def measure_call(self, n: Call, el: Any) -> Decimal:
+        """``measure(id, scope, as_of)``: the office-set value in force, or an error naming it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        block = self.scope_block(scope)
+        where = "全项目" if block is None else f"{scope} {block}"
+        value = None
+        if self.group is not None and as_of is not None:
+            value = self.group.measure_value(m.id, block, as_of)
+        if value is None:
+            when = f"截至 {as_of}" if as_of is not None else "（截止日期未知）"
+            raise EvaluationError(
+                "measure",
+                f"户 {self.h.code} 缺少办公室录入的指标“{m.label}”（{where}，{when}没有生效的记录），暂不能计算",
+                f"household {self.h.code}: the office has recorded no value of measure '{m.id}' for "
+                f"{'the project' if block is None else block} in force on {as_of}",
+            )
+        if value != value.quantize(Decimal(1).scaleb(-PLACES)):
+            raise EvaluationError(
+                "measure",
+                f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
+                f"measure '{m.id}' value {value} has more than {PLACES} decimals",
+            )
+        out = m.engine_value(value)
+        if self.values is not None:
+            self.hits[n] = MeasureHit(m.label, scope, as_of, out, m.percent, m.unit)
+        if self.steps is not None:
+            shown = f"{format(value, 'f')}{'%' if m.percent else m.unit_text}"
+            self.note(n, out, f"{where} 截至 {as_of} 的{m.label}（办公室录入）= {shown}")
         return out
 
 

@@ -21,7 +21,9 @@ import numpy.typing as npt
 from anju.policy.declared import FactDecl, lenient
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
+    BASIS_LABELS_ZH,
     EVENT_DATES,
+    BlockGroup,
     Building,
     Determination,
     GroupFacts,
@@ -409,20 +411,72 @@ class HouseholdTable:
         return out
 
     def group_facts(self) -> GroupFacts:
-        """Group facts computed from this table's own households (the whole project)."""
-        from anju.policy.facts import BlockGroup
-
-        blocks = {}
+        """Group facts computed from this table's own households (the whole project), with the
+        certificate and area weights of each household (as :func:`facts.household_weight`)."""
+        n = self.n
+        b = self.buildings
+        hh = np.repeat(np.arange(n, dtype=I64), b.count)
+        area = np.zeros(n, dtype=I64)
+        certs = np.zeros(n, dtype=I64)
+        if b.size:
+            np.add.at(area, hh, b.cols["legal_area"])
+            if self.certificate_nos:
+                nos = [c.strip() for c in self.certificate_nos]
+                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
+                np.add.at(certs, hh[named], 1)
+                # A number written twice in one household is one certificate (rare: counted by hand).
+                for i in np.flatnonzero(certs > 1).tolist():
+                    start = int(b.start[i])
+                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
+        blocks: dict[str, BlockGroup] = {}
         parents: dict[str, str] = {}
+        for event in ("sign", "vacate"):
+            ords = self.sign_on if event == "sign" else self.vacate_on
+            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
+            order = np.lexsort((area, certs, ords, self.block_idx))
+            bi_sorted = self.block_idx[order]
+            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
+            uniq = np.unique(ords[ords > 0])
+            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
+            for bi, code in enumerate(self.blocks):
+                rows = order[cuts[bi] : cuts[bi + 1]]
+                rows = rows[ords[rows] > 0]
+                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
+                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
+                g = blocks.get(code)
+                if g is None:
+                    members = int(cuts[bi + 1] - cuts[bi])
+                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
+                    g = BlockGroup(
+                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
+                    )
+                if event == "sign":
+                    g = BlockGroup(
+                        g.total_households,
+                        tuple(days),
+                        (),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        weights,
+                        (),
+                        True,
+                    )
+                else:
+                    g = BlockGroup(
+                        g.total_households,
+                        g.sign_dates,
+                        tuple(days),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        g.sign_weights,
+                        weights,
+                        True,
+                    )
+                blocks[code] = g
         for bi, code in enumerate(self.blocks):
-            mask = self.block_idx == bi
-            so = self.sign_on[mask]
-            vo = self.vacate_on[mask]
-            blocks[code] = BlockGroup(
-                total_households=int(mask.sum()),
-                sign_dates=tuple(date.fromordinal(int(x)) for x in np.sort(so[so > 0])),
-                vacate_dates=tuple(date.fromordinal(int(x)) for x in np.sort(vo[vo > 0])),
-            )
+            if not blocks[code].total_households:
+                del blocks[code]
+                continue
             path = self.block_paths[bi]
             for child, parent in zip(path[1:], path[:-1], strict=True):
                 parents[child] = parent
@@ -450,6 +504,7 @@ class GroupIndex:
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
         self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+        self._weighted: dict[tuple[str | None, str, str], tuple[int, Arr, Arr]] = {}
         self._rates: dict[tuple[str | None, int, str], int] = {}
 
     def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
@@ -464,18 +519,43 @@ class GroupIndex:
             self._cache[key] = (total, np.sort(np.asarray(dates, dtype=I64)))
         return self._cache[key]
 
-    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
-        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised)."""
-        key = (scope, as_of_ord, event)
+    def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
+        """Total weight, sorted event ordinals and the running sum of their weights."""
+        key = (scope, event, basis)
+        if key not in self._weighted:
+            total = 0
+            pairs: list[tuple[int, int]] = []
+            for code in self.group.leaves_under(scope):
+                g = self.group.blocks[code]
+                if not g.weighted:
+                    raise EvaluationError(
+                        "group",
+                        f"片区 {code} 的统计数据没有证数和面积，不能按{BASIS_LABELS_ZH[basis]}计算比率",
+                        f"the group facts of block {code} carry no certificate/area weights ({basis} basis)",
+                    )
+                total += g.total(basis)
+                pairs.extend((d.toordinal(), w) for d, w in g.events(event, basis))
+            pairs.sort()
+            ords = np.asarray([p[0] for p in pairs], dtype=I64)
+            cum = np.cumsum(np.asarray([p[1] for p in pairs], dtype=I64))
+            self._weighted[key] = (total, ords, cum)
+        return self._weighted[key]
+
+    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str, basis: str = "household") -> int:
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised).
+        ``basis``: 'household', 'certificate' or 'area' (see :meth:`GroupFacts.rate_ppm`)."""
+        key = (scope, as_of_ord, event if basis == "household" else f"{event}/{basis}")
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        total, dates = self._scope(scope, event)
-        if total == 0 or as_of_ord == 0:
-            ppm = 0
+        if basis == "household":
+            total, dates = self._scope(scope, event)
+            done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:
-            done = int(np.searchsorted(dates, as_of_ord, side="right"))
-            ppm = (done * 1_000_000) // total
+            total, dates, cum = self._weighted_scope(scope, event, basis)
+            k = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
+            done = int(cum[k - 1]) if k else 0
+        ppm = 0 if total == 0 or as_of_ord == 0 else (done * 1_000_000) // total
         self._rates[key] = ppm
         return ppm
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from anju.core.dates import add_months
 from anju.core.money import format_yuan, round_to_fen
 from anju.policy.errors import EvaluationError
+from anju.policy.suggest import did_you_mean
 from anju.policy.units import MONTH, YUAN
 
 if TYPE_CHECKING:
@@ -154,11 +155,12 @@ def read_transition(r: _Reader, value: Any, options: tuple[str, ...]) -> Transit
         opts = tuple(str(o) for o in raw_opts)
         for i, o in enumerate(opts):
             if o not in options:
+                zh, en = did_you_mean(o, options)
                 r.err(
                     (*path, "options", i),
                     "option",
-                    f"没有补偿方式“{o}”（可用：{'、'.join(options)}）",
-                    f"no option '{o}'",
+                    f"没有补偿方式“{o}”{zh}（可用：{'、'.join(options)}）",
+                    f"no option '{o}'{en}",
                 )
                 ok = False
     if not ok or monthly is None or mult is None:

@@ -171,6 +171,7 @@ def diff(a: Policy, b: Policy) -> list[Change]:
         ("tiers", "tier"),
         ("derived", "derived"),
         ("options", "option"),
+        ("measures", "measure"),
     ):
         sa = ra.get(section) or {}
         sb = rb.get(section) or {}

@@ -19,6 +19,7 @@ from anju.policy.facts import GroupFacts, canonical
 from anju.policy.model import Dated, Formula, Policy, TierWindow
 from anju.policy.resolve import value_at
 from anju.policy.selection_rules import EntitlementSpec
+from anju.policy.suggest import did_you_mean
 
 _SET = re.compile(r"^\s*([^\s\[=]+)\s*(?:\[([^\]]*)\])?\s*=\s*(.+?)\s*$")
 
@@ -49,7 +50,8 @@ def with_settings(checked: Checked, settings: list[str], as_of: date | None = No
             tier.windows[int(keys[0]) - 1] = TierWindow(w.window, value, w.label)
             continue
         if name not in policy.params:
-            raise ValueError(f"没有参数“{name}” / no parameter {name!r}")
+            zh, en = did_you_mean(name, [*policy.params, *policy.tiers])
+            raise ValueError(f"没有参数“{name}”{zh} / no parameter {name!r}{en}")
         p = policy.params[name]
         v = value / 100 if p.percent else value
         ok, current = value_at(p.values, when)

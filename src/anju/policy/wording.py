@@ -124,6 +124,19 @@ class RateHit:
     scope: str
     as_of: date | None
     rate: Decimal
+    basis: str = "household"  # "household" | "certificate" | "area"
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureHit:
+    """An office-set group measure of a block (or the whole project) in force on a date."""
+
+    label: str
+    scope: str
+    as_of: date | None
+    value: Decimal  # as formulas read it (a % as a fraction)
+    percent: bool
+    unit: Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +147,7 @@ class PickHit:
     selected: int
 
 
-Hit = TierHit | BandHit | RateHit | PickHit
+Hit = TierHit | BandHit | RateHit | PickHit | MeasureHit
 
 
 # --------------------------------------------------------------------------- numbers and labels
@@ -306,9 +319,12 @@ class Wording:
         """Whether a quantity is a rate or a percentage (a number beside it is then shown as %)."""
         if isinstance(self.hits.get(n), RateHit):
             return True
+        hit = self.hits.get(n)
+        if isinstance(hit, MeasureHit):
+            return hit.percent
         if isinstance(n, Name) and n.ref and n.ref[0] == "param":
             return self.p.params[n.ref[1]].percent
-        return False
+        return is_rate(self.c, n, "")  # tiers in %, derived rates, max(rate, 0) ...
 
     def side(self, n: Node, other: Node) -> str:
         """One side of a comparison: a plain number beside a rate is a percentage (``100%``)."""
@@ -462,7 +478,9 @@ class Wording:
             return f"{self.param_label(hit.param)} {quantity(v, p.unit, p.percent)}"
         if isinstance(hit, RateHit):
             return self.rate_text(hit)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(hit, MeasureHit):
+            return self.measure_text(hit)
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self._pick(n)
         if f in ("days_between", "months_between", "add_months"):
             return self._date_call(n)
@@ -575,7 +593,18 @@ class Wording:
             where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
         what = "签约率" if hit.what == "sign" else "腾空率"
         when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
-        return f"{where}{when}的{what} {percent(hit.rate)}"
+        by = {"certificate": "（按证数计）", "area": "（按合法面积计）"}.get(hit.basis, "")
+        return f"{where}{when}的{what}{by} {percent(hit.rate)}"
+
+    def measure_text(self, hit: MeasureHit) -> str:
+        """An office-set measure in words: where, as of when, its value and who set it."""
+        if hit.scope == "project":
+            where = "全项目"
+        else:
+            where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
+        when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
+        shown = percent(hit.value) if hit.percent else quantity(hit.value, hit.unit)
+        return f"{where}{when}的{hit.label}（办公室认定） {shown}"
 
     def tier_line(self, hit: TierHit) -> str:
         t = hit.tier
@@ -792,6 +821,7 @@ def unique(lines: list[str]) -> list[str]:
 __all__ = [
     "BandHit",
     "Hit",
+    "MeasureHit",
     "RateHit",
     "TierHit",
     "Wording",
@@ -803,3 +833,53 @@ __all__ = [
     "rounding_line",
     "unique",
 ]
+
+
+def is_rate(checked: Checked, n: Node, text: str) -> bool:
+    """Whether a dimensionless number is a rate, shown as a percentage in traces: a parameter or
+    tier given in %, a sign or vacate rate, a literal written with %, and min/max/if/... of those.
+
+    ``text`` is the formula ``n`` belongs to (a literal's ``%`` is only in the text).
+    """
+    ty = n.ty
+    if ty is None or ty.kind != "num" or not ty.unit.dimensionless:
+        return False
+    p = checked.policy
+    if isinstance(n, Num):
+        return text[n.start : n.end].rstrip().endswith("%")
+    if isinstance(n, Name) and n.ref is not None:
+        kind, name = n.ref[0], n.ref[-1]
+        if kind == "param":
+            return p.params[name].percent
+        if kind == "tier":
+            return "%" in p.tiers[name].unit_text
+        if kind == "derived":
+            d = p.derived[name].formula
+            return d.node is not None and is_rate(checked, d.node, d.text)
+        return False
+    if isinstance(n, Index) and n.ref is not None:
+        return p.params[n.ref[1]].percent
+    if isinstance(n, Unary):
+        return is_rate(checked, n.operand, text)
+    if isinstance(n, Call):
+        if n.ref is not None and n.ref[0] == "bands":
+            return p.params[n.func].percent
+        if n.func in ("sign_rate", "vacate_rate"):
+            return True
+        if n.func in ("min", "max", "clamp", "abs", "round"):
+            parts = n.args[:1] if n.func == "round" else n.args
+            return _all_rates(checked, parts, text)
+        return False
+    if isinstance(n, If):
+        return _all_rates(checked, [v for _, v in n.branches] + [n.orelse], text)
+    if isinstance(n, Binary) and n.op in "+-":
+        return _all_rates(checked, [n.left, n.right], text)
+    return False
+
+
+def _all_rates(checked: Checked, nodes: list[Node], text: str) -> bool:
+    """Every one a rate or a plain 0 (``max(rate, 0)``), and at least one a rate."""
+    rates = [is_rate(checked, x, text) for x in nodes]
+    return any(rates) and all(
+        r or (isinstance(x, Num) and x.value == 0) for x, r in zip(nodes, rates, strict=True)
+    )

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
-from anju.policy.check import Checked
+from anju.policy.check import Checked, rate_basis
 from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.declared import NO_WORD
 from anju.policy.errors import EvaluationError
@@ -45,6 +46,7 @@ from anju.policy.facts import (
     EVENT_DATES,
     GroupFacts,
 )
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.table import (
@@ -573,7 +575,7 @@ class BulkEvaluator:
     def call(self, n: Call, el: str | None) -> BV:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             scale = n.ty.scale
@@ -595,7 +597,7 @@ class BulkEvaluator:
                 bound = max(bound, abs(sv))
                 out = np.where(m, sv, out) if x.level != "const" else (sv if m else out)
             return BV(out, x.level, scale, bound)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)
@@ -662,6 +664,7 @@ class BulkEvaluator:
         if f in ("sign_rate", "vacate_rate"):
             scope = a[0].value  # type: ignore[attr-defined]
             event = "sign" if f == "sign_rate" else "vacate"
+            basis = rate_basis(n)
             as_of = self.ev(a[1], el)
             t = self.t
             if scope == "project":
@@ -685,11 +688,11 @@ class BulkEvaluator:
                 sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
                 scope_hh = sid[t.block_idx] if len(uniq) > 1 else 0
             if as_of.level == "const" and not isinstance(scope_hh, np.ndarray):
-                ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event)
+                ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event, basis)
                 return BV(ppm, "const", 6, ppm)
             if as_of.level == "const":
                 per_scope = np.asarray(
-                    [self.gi.rate_ppm(code, int(as_of.v), event) for code in scope_codes], dtype=I64
+                    [self.gi.rate_ppm(code, int(as_of.v), event, basis) for code in scope_codes], dtype=I64
                 )
                 return BV(per_scope[scope_hh], "hh", 6, 1_000_000)
             asv = (
@@ -700,13 +703,15 @@ class BulkEvaluator:
             uk, inv = np.unique(key, return_inverse=True)
             rates = np.asarray(
                 [
-                    self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event)
+                    self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event, basis)
                     for k in uk.tolist()
                 ],
                 dtype=I64,
             )
             out = rates[inv.reshape(-1)]
             return BV(out, "hh", 6, 1_000_000)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             th = self.ev(a[1], el)
@@ -886,3 +891,59 @@ class BulkEvaluator:
             ids.append(it.id)
         labels = {it.id: it.label for it in self.c.items_for(option)}
         return mark_missing(self.c.policy.facts, self.t, BulkResult(option, self.t.codes, ids, labels, fen, app))
+
+    def scope_of_households(self, scope: str) -> tuple[list[str | None], Arr]:
+        """The distinct block codes of ``scope`` ('project', 'block' or a level name) and, per
+        household, the index of its code among them."""
+        t = self.t
+        if scope == "project":
+            return [None], np.zeros(self.n, dtype=I64)
+        if scope == "block":
+            per_block = [p[-1] for p in t.block_paths]
+        else:
+            lvl = self.c.policy.meta.block_levels.index(scope)
+            for path in t.block_paths:
+                if lvl >= len(path):
+                    raise EvaluationError(
+                        "scope",
+                        f"有户没有“{scope}”层级的片区",
+                        f"some households have no block at level '{scope}'",
+                    )
+            per_block = [p[lvl] for p in t.block_paths]
+        uniq = sorted(set(per_block))
+        sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
+        return list(uniq), sid[t.block_idx] if len(sid) else np.zeros(self.n, dtype=I64)
+
+    def measure_call(self, n: Call, el: str | None) -> BV:
+        """``measure(id, scope, as_of)`` for every household: the office-set value in force for the
+        household's block, as scaled integers; a missing value names the measure, block and a
+        household (as the scalar evaluator does for that household)."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        codes, sh = self.scope_of_households(scope)
+        asv = self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
+        key = sh * (1 << 32) + asv
+        uk, inv = np.unique(key, return_inverse=True)
+        vals: list[int] = []
+        k = 10**m.scale
+        for j, kk in enumerate(uk.tolist()):
+            code = codes[int(kk) >> 32]
+            o = int(kk) & 0xFFFFFFFF
+            v = self.gi.group.measure_value(m.id, code, date.fromordinal(o)) if o else None
+            if v is None or v != v.quantize(Decimal(1).scaleb(-PLACES)):
+                i = int(np.flatnonzero(inv.reshape(-1) == j)[0])
+                where = "全项目" if code is None else f"{scope} {code}"
+                raise EvaluationError(
+                    "measure",
+                    f"户 {self.t.codes[i]} 缺少办公室录入的指标“{m.label}”（{where}，"
+                    f"截至 {date.fromordinal(o) if o else '（日期未知）'}没有生效的记录），暂不能计算",
+                    f"household {self.t.codes[i]}: no value of measure '{m.id}' for "
+                    f"{'the project' if code is None else code} in force",
+                )
+            vals.append(int(m.engine_value(v) * k))
+        arr = np.asarray(vals, dtype=I64)[inv.reshape(-1)]
+        bound = int(np.abs(arr).max()) if arr.size else 0
+        if len(uk) == 1 and as_of.level == "const":
+            return BV(vals[0], "const", m.scale, abs(vals[0]))
+        return BV(arr, "hh", m.scale, bound)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
-from anju.policy.check import Checked, dec_scale
+from anju.policy.check import Checked, dec_scale, rate_basis
 from anju.policy.datecalc import ORD_MAX
 from anju.policy.declared import NO_WORD
 from anju.policy.expr import (
@@ -39,6 +40,7 @@ from anju.policy.expr import (
 from anju.policy.facts import EVENT_DATES, GroupFacts
 from anju.policy.jit.helpers import _HELPERS, I64, LoopStmt, Overflow, Unsupported, V, _Loop
 from anju.policy.jit.passes import _source
+from anju.policy.measures import PLACES as MEASURE_PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.table import (
@@ -721,7 +723,7 @@ class Builder:
     def call(self, n: Call, el: str | None) -> V:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             scale = n.ty.scale
@@ -746,7 +748,7 @@ class Builder:
                 expr = f"sel({' & '.join(conds)}, {k}, {expr})"
             pos = self.emit(expr, lv)
             return self.emit(f"{bv}[u({pos.code})]", lv, scale, bound)  # pos <= len(bands)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)
@@ -784,6 +786,8 @@ class Builder:
             return self.aggregate(n, f)
         if f in ("sign_rate", "vacate_rate"):
             return self.rate(n, f)
+        if f == "measure":
+            return self.measure(n)
         if f == "points_above":
             r = self.ev(a[0], el)
             th = self.ev(a[1], el)
@@ -944,10 +948,45 @@ class Builder:
                 raise Unsupported("missing block level")  # the numpy evaluator raises the error
             codes = [p[lvl] for p in self.paths]
         gi = self.gi
-        ppm = [gi.rate_ppm(code, o, event) for code, o in zip(codes, ords, strict=False)]
+        basis = rate_basis(n)
+        ppm = [gi.rate_ppm(code, o, event, basis) for code, o in zip(codes, ords, strict=False)]
         if not ppm:
             ppm = [0]
         return self.emit(self.per_block(("rate", self.tmp_name("u")), ppm), "hh", 6, 1_000_000)
+
+    def measure(self, n: Call) -> V:
+        """An office-set group measure: its value per block as a runtime array (a changed value
+        reuses the kernel). A missing value goes to the numpy evaluator, which names it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = n.args[2]
+        if isinstance(as_of, Name) and as_of.ref is not None and as_of.ref[0] == "clock":
+            ords = self.clock_ords(as_of.ref[1])
+        elif isinstance(as_of, Call) and as_of.func == "date" and isinstance(as_of.ref, date):
+            ords = [as_of.ref.toordinal()] * max(1, len(self.paths))
+        else:
+            raise Unsupported("measure as of a household date")
+        if scope == "project":
+            codes: list[str | None] = [None] * len(self.paths)
+        else:
+            lvl = self.c.policy.meta.block_levels.index(scope)
+            if any(lvl >= len(p) for p in self.paths):
+                raise Unsupported("missing block level")
+            codes = [p[lvl] for p in self.paths]
+        group = self.gi.group
+        k = 10**m.scale
+        vals: list[int] = []
+        for code, o in zip(codes, ords, strict=False):
+            v = group.measure_value(m.id, code, date.fromordinal(o)) if o else None
+            if v is None or v != v.quantize(Decimal(1).scaleb(-MEASURE_PLACES)):
+                raise Unsupported(f"measure {m.id} missing for {code}")
+            vals.append(int(m.engine_value(v) * k))
+        if not vals:
+            vals = [0]
+        bound = max(abs(x) for x in vals)
+        if bound > LIMIT:
+            raise Overflow(m.id)
+        return self.emit(self.per_block(("measure", self.tmp_name("u")), vals), "hh", m.scale, bound)
 
     def div_round(self, x: V, d: int, mode: RoundingMode, scale: int, bound: int) -> V:
         if d == 1:

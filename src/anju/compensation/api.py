@@ -99,6 +99,12 @@ def calculation(
             for i in r.items
         ],
         warnings=list(r.warnings),
+        subtotals=[
+            s.SubtotalRead(
+                id=x.id, label=x.label, amount_fen=x.amount_fen, items=list(x.items), basis=list(x.basis)
+            )
+            for x in r.subtotals
+        ],
     )
 
 

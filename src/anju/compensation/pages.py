@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.agreement import service as agreement_service
 from anju.compensation import group_measures, sheet, standards
 from anju.compensation import service as compensation_service
@@ -22,7 +23,7 @@ from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath, IdQuery, VersionQuery
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -106,7 +107,9 @@ async def policy_publish(
         )
     except UnicodeDecodeError:
         ctx = _policy_context(db, project_id, None)
-        ctx.update({"message": "方案文件须为 UTF-8 编码的 YAML 文本", "problems": []})
+        ctx.update(
+            {"message": i18n.t("方案文件须为 UTF-8 编码的 YAML 文本", lang_of(request)), "problems": []}
+        )
         return render(request, "compensation/policy.html", ctx, status_code=422)
     except DomainError as exc:
         ctx = _policy_context(db, project_id, None)
@@ -153,9 +156,9 @@ def _form_date(raw: str) -> date:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise ValidationFailed(
-            "生效日期应为日期（YYYY-MM-DD）",
+            i18n.t("生效日期应为日期（YYYY-MM-DD）"),
             "invalid effective_on",
-            details=[{"field": "effective_on", "message": "应为日期"}],
+            details=[{"field": "effective_on", "message": i18n.t("应为日期")}],
         ) from None
 
 
@@ -165,7 +168,9 @@ def _form_block(raw: str) -> int | None:
         return None
     if not (text.isascii() and text.isdigit() and len(text) <= 15):
         raise ValidationFailed(
-            "请选择指标和片区", "invalid target", details=[{"field": "target", "message": "请选择"}]
+            i18n.t("请选择指标和片区"),
+            "invalid target",
+            details=[{"field": "target", "message": i18n.t("请选择")}],
         )
     return int(text)
 
@@ -232,14 +237,19 @@ def calc_page(
     try:
         ctx = _sheet(db, user, household_id, option, as_of, flats)
     except NotFound as exc:
-        if "补偿方案" not in exc.message_zh:
+        if exc.message_en != "no policy published for this project":
             raise
         file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
         project = project_service.get_project(db, file.household.project_id)
         return render(
             request,
             "compensation/sheet.html",
-            {"project": project, "h": file.household, "missing": exc.message_zh, "active": "households"},
+            {
+                "project": project,
+                "h": file.household,
+                "missing": i18n.t(exc.message_zh, lang_of(request)),
+                "active": "households",
+            },
         )
     return render(request, "compensation/sheet.html", ctx)
 
@@ -255,7 +265,8 @@ def calc_pdf(
     """The printable calculation sheet (PDF)."""
     ctx = _sheet(db, user, household_id, option, as_of)
     pdf = sheet.render_pdf(ctx["data"])  # type: ignore[arg-type]
-    name = f"算账单-{ctx['h'].code}.pdf"  # type: ignore[attr-defined]
+    # The sheet is a Chinese document: its file name stays Chinese.
+    name = i18n.t("算账单-{code}.pdf", code=ctx["h"].code)  # type: ignore[attr-defined]
     return Response(
         pdf,
         media_type="application/pdf",
@@ -320,7 +331,7 @@ def whatif_page(
         return render(
             request,
             "compensation/whatif.html",
-            {"project": project, "missing": exc.message_zh, "active": "whatif"},
+            {"project": project, "missing": i18n.t(exc.message_zh, lang_of(request)), "active": "whatif"},
         )
     template = (
         "compensation/_whatif_result.html"

@@ -72,6 +72,16 @@ class ItemRead(BaseModel):
     basis: list[str] = Field(default=[], description="计算依据：中文说明，含本户数字（每行一句）")
 
 
+class SubtotalRead(BaseModel):
+    """A subtotal line (小计) of the calculation sheet: never part of ``total_fen``."""
+
+    id: str
+    label: str
+    amount_fen: int
+    items: list[str] = Field(description="所含项目 id（本安置方式下）")
+    basis: list[str] = Field(default=[], description="小计的中文说明")
+
+
 class CalculationRead(BaseModel):
     """The calculation of one household under one option."""
 
@@ -83,6 +93,7 @@ class CalculationRead(BaseModel):
     total_fen: int
     items: list[ItemRead]
     warnings: list[str]
+    subtotals: list[SubtotalRead] = Field(default=[], description="小计行（不另计入合计）")
 
 
 class SelectionRuleRead(BaseModel):

@@ -28,7 +28,7 @@ from anju.policy.check import Checked, load_policy
 from anju.policy.declared import FactDecl
 from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.model import read_policy
-from anju.policy.scalar import Result, evaluate
+from anju.policy.scalar import Result, SubtotalResult, evaluate, subtotal_results
 from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap
 from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
@@ -223,6 +223,7 @@ def project_facts(
         project_id=project_id,
         household_ids=[h.id for h in files.households] if household_ids is not None else None,
     )
+    chosen = _chosen_flats(session, project_id, household_ids)
     events = _event_dates(session, project_id, household_ids)
     out = []
     for h in files.households:
@@ -291,10 +292,23 @@ def project_facts(
                     delivery_planned_on=ev.get("delivery_planned_on"),
                     delivery_actual_on=ev.get("delivery_actual_on"),
                     move_back_on=ev.get("move_back_on"),
+                    flats=chosen.get(h.id, ()),
                 ),
             )
         )
     return out
+
+
+def _chosen_flats(
+    session: Session, project_id: int, household_ids: list[int] | None
+) -> dict[int, tuple[facts.ChosenFlat, ...]]:
+    """The flats the households have chosen (housing domain), for formulas over ``flats``."""
+    # housing's service builds on this one: imported when called, so neither import waits on the other
+    from anju.housing import service as housing_service
+
+    if household_ids is not None:
+        return housing_service.chosen_flat_facts(session, household_ids)
+    return housing_service.chosen_flat_facts(session, project_id=project_id)
 
 
 def _event_dates(
@@ -470,6 +484,18 @@ def _evaluate(
         raise NotComputable(
             exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
         ) from exc
+
+
+def snapshot_subtotals(
+    pv: PolicyVersion, option: str, items: list[dict[str, object]]
+) -> list[SubtotalResult]:
+    """The subtotal lines (小计) of a signed snapshot's items under the version it was signed on, inner
+    before outer; empty when that version has none. The snapshot's amounts are taken as signed."""
+    checked = checked_version(pv)
+    if option not in checked.policy.options or not checked.subtotals:
+        return []
+    amounts = {str(i.get("id", "")): int(str(i.get("amount_fen") or 0)) for i in items}
+    return subtotal_results(checked, option, amounts)
 
 
 def version_diff(session: Session, project_id: int, old: int, new: int) -> list[Change]:

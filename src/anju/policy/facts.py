@@ -8,6 +8,7 @@ household domain, so the foundation can build them without any policy knowledge:
 * :class:`Building` <- building / certificate rows with their valuation
 * :class:`Homestead` <- the homestead row (collective land only)
 * :class:`Tenant` <- tenant rows
+* :class:`ChosenFlat` <- the resettlement flats the household has selected (housing domain)
 * :class:`GroupFacts` <- per-block counts and dates used by group aggregates (sign rate ...)
 
 Areas are ``Decimal`` with at most 2 places, money is integer fen, dates are ``date``.
@@ -179,6 +180,28 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
+class ChosenFlat:
+    """A resettlement flat the household has selected (所选安置房), as formulas see it.
+
+    ``price_fen`` is its price per ㎡ (fen); ``purchase_total_fen`` what the flat costs (fen),
+    by default its area times its price rounded half up to the fen. Both may be unknown."""
+
+    code: str
+    area: Decimal = Decimal("0.00")  # 建筑面积
+    building: str = ""  # 楼栋
+    floor: int = 0
+    flat_type: str = ""  # 户型
+    price_fen: int | None = None
+    purchase_total_fen: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "area", _area(self.area, "flat.area"))
+        if self.purchase_total_fen is None and self.price_fen is not None:
+            total = (self.area * self.price_fen).quantize(Decimal(1), rounding="ROUND_HALF_UP")
+            object.__setattr__(self, "purchase_total_fen", int(total))
+
+
+@dataclass(frozen=True, slots=True)
 class Household:
     """One household (被征收户) and everything the policy may look at.
 
@@ -207,6 +230,7 @@ class Household:
     delivery_planned_on: date | None = None
     delivery_actual_on: date | None = None
     move_back_on: date | None = None
+    flats: tuple[ChosenFlat, ...] = ()  # the selected resettlement flats (empty before selection)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ProjectKind(self.kind))
@@ -215,6 +239,17 @@ class Household:
         object.__setattr__(self, "members", tuple(self.members))
         object.__setattr__(self, "buildings", tuple(self.buildings))
         object.__setattr__(self, "tenants", tuple(self.tenants))
+        object.__setattr__(self, "flats", tuple(self.flats))
+
+    @property
+    def chosen_flats_area(self) -> Decimal:
+        """The gross area of every selected flat together (㎡)."""
+        return sum((f.area for f in self.flats), Decimal("0.00"))
+
+    @property
+    def purchase_total_fen(self) -> int:
+        """What the selected flats cost together (fen; a flat without a price counts 0)."""
+        return sum(f.purchase_total_fen or 0 for f in self.flats)
 
     @property
     def block_path(self) -> tuple[str, ...]:
@@ -505,6 +540,20 @@ def tenant_from_dict(d: Mapping[str, Any]) -> Tenant:
     )
 
 
+def flat_from_dict(d: Mapping[str, Any]) -> ChosenFlat:
+    """Build a :class:`ChosenFlat` from a mapping (a cases file's ``flats:`` entry); money in yuan:
+    ``price`` per ㎡, ``purchase_total`` for the flat."""
+    return ChosenFlat(
+        code=str(d.get("code", "") or ""),
+        area=_area_in(d.get("area")),
+        building=str(d.get("building", "") or ""),
+        floor=_opt_int(d.get("floor")) or 0,
+        flat_type=str(d.get("type", d.get("flat_type", "")) or ""),
+        price_fen=_fen(d.get("price")),
+        purchase_total_fen=_fen(d.get("purchase_total")),
+    )
+
+
 def _chain(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -544,6 +593,7 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
         delivery_planned_on=_date(d.get("delivery_planned_on")),
         delivery_actual_on=_date(d.get("delivery_actual_on")),
         move_back_on=_date(d.get("move_back_on")),
+        flats=tuple(flat_from_dict(f) for f in d.get("flats") or ()),
     )
 
 
@@ -700,6 +750,24 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             for t in h.tenants
         ],
         **{k: v.isoformat() for k in EVENT_DATES if (v := getattr(h, k)) is not None},
+        **(
+            {
+                "flats": [
+                    {
+                        "code": f.code,
+                        "area": str(f.area),
+                        "building": f.building,
+                        "floor": f.floor,
+                        "type": f.flat_type,
+                        "price": _yuan_text(f.price_fen),
+                        "purchase_total": _yuan_text(f.purchase_total_fen),
+                    }
+                    for f in h.flats
+                ]
+            }
+            if h.flats
+            else {}
+        ),
     }
     if h.facts:  # only then: the frozen form of households without declared facts stays as it was
         out["facts"] = {k: _fact_json(v) for k, v in sorted(h.facts.items())}

@@ -25,6 +25,7 @@ from anju.policy.facts import (
     EVENT_DATES,
     BlockGroup,
     Building,
+    ChosenFlat,
     Determination,
     GroupFacts,
     Homestead,
@@ -106,6 +107,14 @@ def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[st
     )
 
 
+def _no_elements() -> Elements:
+    empty = np.zeros(0, dtype=I64)
+    return Elements(empty, empty, empty, {})
+
+
+FLAT_COLS = ("area", "floor", "building", "type", "code", "price", "purchase_total")
+FLAT_MONEY_COLS = ("price", "purchase_total")
+
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
 BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 MEMBER_BOOL_COLS = (
@@ -117,6 +126,12 @@ MEMBER_BOOL_COLS = (
     "youfu",
     "resettlement_counted",
 )
+
+
+_FLAT_DTYPES: dict[str, Any] = {
+    **{k: I64 for k in FLAT_COLS},
+    **{k + "_known": bool for k in FLAT_MONEY_COLS},
+}
 
 
 @dataclass(slots=True)
@@ -150,6 +165,24 @@ class HouseholdTable:
     # typed into columns per declaration by fact_column().
     facts_raw: dict[str, list[Any]] = field(default_factory=dict)
     _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
+    # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
+    # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
+    # built without them has no flats.
+    flats: Elements = field(default_factory=_no_elements)
+    chosen_flats_area: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+    purchase_total: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+
+    def __post_init__(self) -> None:
+        n = len(self.codes)
+        if self.flats.start.shape[0] != n:
+            cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+            cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+            self.flats = _elements(n, [], cols, _FLAT_DTYPES)
+        if self.chosen_flats_area.shape[0] != n:
+            self.chosen_flats_area = np.zeros(n, dtype=I64)
+        if self.purchase_total.shape[0] != n:
+            self.purchase_total = np.zeros(n, dtype=I64)
+
     # The event dates after signing (facts.EVENT_DATES) as ordinals, 0 = not known; a missing
     # column reads as all unknown (see :meth:`event`).
     events: dict[str, Arr] = field(default_factory=dict)
@@ -212,6 +245,12 @@ class HouseholdTable:
         certs: list[str] = []
         mnames: list[str] = []
         tnames: list[str] = []
+        f_hh: list[int] = []
+        f_cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+        f_cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+        # per household: the flats' area and purchase total (only households with flats add to them)
+        flats_area = np.zeros(n, dtype=I64)
+        flats_total = np.zeros(n, dtype=I64)
         for i, h in enumerate(households):
             path = h.block_path
             if h.block_code not in blocks:
@@ -255,6 +294,19 @@ class HouseholdTable:
                 tnames.append(t.name)
                 t_cols["area"].append(int(t.area * 100))
                 t_cols["kind"].append(vocab[t.kind.value])
+            for fl in h.flats:
+                flats_area[i] += int(fl.area * 100)
+                flats_total[i] += fl.purchase_total_fen or 0
+                f_hh.append(i)
+                f_cols["area"].append(int(fl.area * 100))
+                f_cols["floor"].append(fl.floor)
+                f_cols["building"].append(code(fl.building))
+                f_cols["type"].append(code(fl.flat_type))
+                f_cols["code"].append(code(fl.code))
+                for k in FLAT_MONEY_COLS:
+                    v = getattr(fl, k + "_fen")
+                    f_cols[k].append(v or 0)
+                    f_cols[k + "_known"].append(v is not None)
         bdt: dict[str, Any] = {k: I64 for k in b_cols}
         for k in BUILDING_MONEY_COLS:
             bdt[k + "_known"] = bool
@@ -289,6 +341,9 @@ class HouseholdTable:
             certificate_nos=certs,
             member_names=mnames,
             tenant_names=tnames,
+            flats=_elements(n, f_hh, f_cols, _FLAT_DTYPES),
+            chosen_flats_area=flats_area,
+            purchase_total=flats_total,
             events={k: np.asarray([_ord(getattr(h, k)) for h in households], dtype=I64) for k in EVENT_DATES},
         )
 
@@ -344,6 +399,23 @@ class HouseholdTable:
                     area=Decimal(int(t.cols["area"][j])).scaleb(-2),
                 )
             )
+        fe = self.flats
+        fs = []
+        for j in range(int(fe.start[i]), int(fe.start[i] + fe.count[i])):
+            c = fe.cols
+            fs.append(
+                ChosenFlat(
+                    code=w[int(c["code"][j])],
+                    area=Decimal(int(c["area"][j])).scaleb(-2),
+                    building=w[int(c["building"][j])],
+                    floor=int(c["floor"][j]),
+                    flat_type=w[int(c["type"][j])],
+                    price_fen=int(c["price"][j]) if bool(c["price_known"][j]) else None,
+                    purchase_total_fen=int(c["purchase_total"][j])
+                    if bool(c["purchase_total_known"][j])
+                    else None,
+                )
+            )
         path = self.block_paths[int(self.block_idx[i])]
         so = int(self.sign_on[i])
         vo = int(self.vacate_on[i])
@@ -371,6 +443,7 @@ class HouseholdTable:
             delivery_planned_on=self._day("delivery_planned_on", i),
             delivery_actual_on=self._day("delivery_actual_on", i),
             move_back_on=self._day("move_back_on", i),
+            flats=tuple(fs),
         )
 
     def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
@@ -574,6 +647,10 @@ class BulkResult:
     sums: dict[str, Arr] = field(default_factory=dict)
     #: The total per household when the producer computed it in the items' pass (the kernel does).
     total_fen: Arr | None = None
+    # subtotal id -> amounts (fen) per household: the subtotals with an item under this option,
+    # never part of ``total``
+    subtotals: dict[str, Arr] = field(default_factory=dict)
+    subtotal_labels: dict[str, str] = field(default_factory=dict)
     # Households not computed, by index: the required declared facts each lacks (amounts are 0).
     missing: dict[int, list[FactDecl]] = field(default_factory=dict)
 
@@ -599,6 +676,25 @@ class BulkResult:
         """Item id -> fen for household ``i``."""
         return {k: int(self.fen[k][i]) for k in self.item_ids}
 
+    def subtotal_row(self, i: int) -> dict[str, int]:
+        """Subtotal id -> fen for household ``i``."""
+        return {k: int(v[i]) for k, v in self.subtotals.items()}
+
+
+def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> dict[str, Arr]:
+    """Each subtotal of ``option`` added up from the item columns (exact: object columns stay exact)."""
+    out: dict[str, Arr] = {}
+    for st in checked.subtotals_for(option):
+        acc: Any = np.zeros(n, dtype=I64)
+        for i in checked.subtotal_items(st.id, option):
+            col = fen[i]
+            if col.dtype == object or acc.dtype == object or _absmax(acc) + _absmax(col) > LIMIT:
+                acc, col = acc.astype(object), col.astype(object)
+            acc = acc + col
+        if acc.dtype == object and _absmax(acc) <= LIMIT:
+            acc = acc.astype(I64)
+        out[st.id] = acc
+    return out
 
 def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:
     """A numeric fact given as whole numbers (the common case of counts, and of generated tables of
@@ -648,7 +744,13 @@ def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: B
     if result.total_fen is not None:
         total_fen = np.array(result.total_fen, copy=True)
         total_fen[idx] = 0
+    subtotals = {}
+    for name, col in result.subtotals.items():
+        c = np.array(col, copy=True)
+        c[idx] = 0
+        subtotals[name] = c
     return BulkResult(
         result.option, result.codes, result.item_ids, result.labels, fen, applies,
-        sums=sums, total_fen=total_fen, missing=missing,
+        sums=sums, total_fen=total_fen, subtotals=subtotals, subtotal_labels=dict(result.subtotal_labels),
+        missing=missing,
     )

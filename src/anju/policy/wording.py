@@ -62,8 +62,17 @@ FIELD_LABELS: dict[tuple[str, str], str] = {
     ("member", "resettlement_counted"): "计入安置人口",
     ("tenant", "area"): "承租面积",
     ("tenant", "kind"): "承租人类别",
+    ("flat", "area"): "房源建筑面积",
+    ("flat", "price"): "房源单价",
+    ("flat", "purchase_total"): "房源购房款",
+    ("flat", "building"): "楼栋",
+    ("flat", "floor"): "楼层",
+    ("flat", "type"): "户型",
+    ("flat", "code"): "房号",
+    ("household", "chosen_flats_area"): "所选安置房总面积",
+    ("household", "purchase_total"): "所选安置房购房款合计",
 }
-COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人"}
+COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人", "flats": "所选安置房"}
 ROUNDING_WORDS = {
     RoundingMode.HALF_UP: "四舍五入",
     RoundingMode.HALF_DOWN: "五舍六入",
@@ -292,6 +301,9 @@ class Wording:
     def item_label(self, name: str) -> str:
         return clean_label(self.c.items[name].label, name, "相关补偿")
 
+    def subtotal_label(self, name: str) -> str:
+        return clean_label(self.c.subtotals[name].label, name, "小计")
+
     def field_label(self, obj: str, attr: str) -> str:
         return FIELD_LABELS.get((obj, attr), "登记数据")
 
@@ -425,6 +437,8 @@ class Wording:
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         if kind == "fact":
             return self.fact_phrase(ref[1], v)
+        if kind == "subtotal":
+            return f"{self.subtotal_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         if kind == "option":
             return f"补偿方式“{self.p.options.get(str(v), v)}”"
         return self.qty(n)
@@ -643,6 +657,8 @@ class Wording:
                 return self.tier_label(ref[1])
             if ref[0] == "item":
                 return self.item_label(ref[1])
+            if ref[0] == "subtotal":
+                return self.subtotal_label(ref[1])
             if ref[0] == "clock":
                 return self.clock_label(ref[1])
             if ref[0] == "fact":
@@ -793,6 +809,28 @@ class Wording:
         if node is None:
             return "不适用"
         return f"不适用：{self.condition(node, False)}"
+
+
+def subtotal_sentence(
+    checked: Checked, name: str, parts: list[str], item_fen: Mapping[str, int], option: str, amount: int
+) -> str:
+    """A subtotal in words: ``房屋补偿小计 = 房屋价值 1,000.00 元 + 装修补偿 200.00 元 = 1,200.00 元``
+    (``parts``: the items and subtotals it lists that are present under ``option``)."""
+
+    def label(p: str) -> str:
+        if p in checked.subtotals:
+            return clean_label(checked.subtotals[p].label, p, "小计")
+        return clean_label(checked.items[p].label, p, "相关补偿")
+
+    terms = []
+    for p in parts:
+        fen = (
+            sum(item_fen.get(i, 0) for i in checked.subtotal_items(p, option))
+            if p in checked.subtotals
+            else item_fen.get(p, 0)
+        )
+        terms.append(f"{label(p)} {format_yuan(fen)} 元")
+    return f"{label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
 
 
 def rounding_line(mode: RoundingMode, unit: RoundingUnit, fen: int) -> str:

@@ -61,6 +61,7 @@ from anju.policy.table import (
     _scaled,
     group_index,
     mark_missing,
+    subtotal_arrays,
 )
 
 
@@ -126,6 +127,7 @@ class BulkEvaluator:
             "building": table.buildings,
             "member": table.members,
             "tenant": table.tenants,
+            "flat": table.flats,
         }
         # Every literal and category word gets its code before any lookup table is built.
         p = checked.policy
@@ -377,6 +379,8 @@ class BulkEvaluator:
             return self.items[ref[1]]
         if kind == "fact":
             return self.fact(ref[1])
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         if kind == "option":
             return BV(self.code(self.option), "const")
         raise AssertionError(ref)
@@ -392,12 +396,25 @@ class BulkEvaluator:
             return BV(codes, "hh")
         return BV(vals, "hh")
 
+    def subtotal(self, name: str) -> BV:
+        """A subtotal: the sum of its items evaluated so far under this option (exact)."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        bound = sum(p.bound for p in parts)
+        wide = bound > LIMIT or any(isinstance(p.v, np.ndarray) and p.v.dtype == object for p in parts)
+        acc: Any = np.zeros(self.n, dtype=object if wide else I64)
+        for p in parts:
+            acc = acc + (self.wide(p.v) if wide else p.v)
+        return BV(acc, "hh", 2, bound)
+
     def field(self, obj: str, attr: str) -> BV:
         t = self.t
         if obj == "household":
             if attr == "block":
                 codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
                 return BV(codes[t.block_idx], "hh")
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                return BV(col, "hh", 2, _absmax(col))
             if attr in EVENT_DATES:
                 return BV(t.event(attr), "hh")
             arr = {
@@ -412,6 +429,12 @@ class BulkEvaluator:
                 return BV(t.homestead_area, "hh", 2, _absmax(t.homestead_area))
             return BV(t.homestead_year, "hh", 0, _absmax(t.homestead_year))
         e = self.el[obj]
+        if obj == "flat":
+            if attr in ("area", "price", "purchase_total"):
+                return BV(e.cols[attr], obj, 2, e.bounds[attr])
+            if attr == "floor":
+                return BV(e.cols[attr], obj, 0, e.bounds[attr])
+            return BV(e.cols[attr], obj)
         if obj == "building":
             if attr in ("legal_area", "unregistered_area") or attr in BUILDING_MONEY_COLS:
                 return BV(e.cols[attr], obj, 2, e.bounds[attr])
@@ -729,6 +752,8 @@ class BulkEvaluator:
                 return BV(self.t.fact_column(self.c.policy.facts[ref[1]])[1], "hh")
             if ref[1] == "household":
                 return BV(self.t.event(ref[2]) != 0, "hh")
+            if ref[1] == "flat":
+                return BV(self.t.flats.cols[ref[2] + "_known"], "flat")
             return BV(self.t.buildings.cols[ref[2] + "_known"], "building")
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
@@ -890,7 +915,11 @@ class BulkEvaluator:
             self.items[it.id] = BV(v, "hh", 2, _absmax(v))
             ids.append(it.id)
         labels = {it.id: it.label for it in self.c.items_for(option)}
-        return mark_missing(self.c.policy.facts, self.t, BulkResult(option, self.t.codes, ids, labels, fen, app))
+        subs = subtotal_arrays(self.c, option, fen, self.n)
+        sub_labels = {st.id: st.label for st in self.c.subtotals_for(option)}
+        return mark_missing(self.c.policy.facts, self.t, BulkResult(
+            option, self.t.codes, ids, labels, fen, app, subtotals=subs, subtotal_labels=sub_labels
+        ))
 
     def scope_of_households(self, scope: str) -> tuple[list[str | None], Arr]:
         """The distinct block codes of ``scope`` ('project', 'block' or a level name) and, per

@@ -115,6 +115,7 @@ _ELEMENT_COLS = {
     },
     "member": {"disability_grade": 0},
     "tenant": {"area": 2},
+    "flat": {"area": 2, "price": 2, "purchase_total": 2, "floor": 0},
 }
 _MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 
@@ -454,6 +455,8 @@ class Builder:
             return self.items[ref[1]]
         if kind == "fact":
             return self.fact(ref[1])
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         if kind == "option":
             return self.lit(self.code(self.option))
         raise Unsupported(kind)
@@ -471,6 +474,13 @@ class Builder:
         if d.numeric:
             return self.emit(f"{a}[u(i)]", "hh", d.places, _absmax(vals))
         return self.emit(f"{a}[u(i)]", "hh")
+
+    def subtotal(self, name: str) -> V:
+        """A subtotal: the sum of its items computed so far in this household's pass."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        if not parts:
+            return self.lit(0, 2)
+        return self.emit(" + ".join(p.code for p in parts), "hh", 2, sum(p.bound for p in parts))
 
     # -- facts
 
@@ -503,6 +513,10 @@ class Builder:
                 v = self.emit(self.per_block(("block_code",), codes), "hh")
                 self.codes_ok.add(v.code)
                 return v
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                a = self.arg(("hh", attr), lambda: col)
+                return self.emit(f"{a}[u(i)]", "hh", 2, _absmax(col))
             arrays = {
                 "kind": t.kind,
                 "sign_on": t.sign_on,
@@ -543,7 +557,12 @@ class Builder:
         return int(_per_arrays("max", (e.count,), (), lambda: int(e.count.max())))
 
     def elements(self, obj: str) -> Elements:
-        return {"building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants}[obj]
+        return {
+            "building": self.t.buildings,
+            "member": self.t.members,
+            "tenant": self.t.tenants,
+            "flat": self.t.flats,
+        }[obj]
 
     # -- parameters, clocks, tiers (one value per block)
 
@@ -813,9 +832,10 @@ class Builder:
                 arr = self.t.event(ref[2])
                 col = self.arg(("hh", ref[2]), lambda: arr)
                 return self.emit(f"{col}[u(i)] != 0", "hh")
-            e = self.t.buildings
-            col = self.arg(("building", ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
-            return self.emit(f"{col}[{self.loopvar('building')}]", "building")
+            obj = ref[1]
+            e = self.elements(obj)
+            col = self.arg((obj, ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
+            return self.emit(f"{col}[{self.loopvar(obj)}]", obj)
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
             flag_arr = self.t.flags.get(name)
@@ -1093,7 +1113,8 @@ class Builder:
         if self.option not in self.c.policy.options:
             raise Unsupported("option")
         self.arg(("strcodes",), lambda: np.zeros(0, dtype=I64))
-        for k, it in enumerate(self.c.items_for(self.option)):
+        items = self.c.items_for(self.option)
+        for k, it in enumerate(items):
             self.item(k, it)
         self.group_sums()
         if self.bad:

@@ -15,12 +15,8 @@ from typing import Any
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
 from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
-<<<<<<< HEAD
 from anju.policy.datecalc import add_days_d, add_months_d, days_between_d, months_between_d
-=======
-from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.declared import lenient, missing_message, missing_required
->>>>>>> main
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,

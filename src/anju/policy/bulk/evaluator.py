@@ -23,12 +23,8 @@ import numpy as np
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, rate_basis
-<<<<<<< HEAD
 from anju.policy.datecalc import ORD_MAX, add_days_o, add_months_o, days_between_o, months_between_o
-=======
-from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.declared import NO_WORD
->>>>>>> main
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,

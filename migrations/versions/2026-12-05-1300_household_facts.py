@@ -5,7 +5,7 @@ committee-determined reward area ...), one row per household and fact, the value
 the declaration.
 
 Revision ID: 0019
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-05 13:00:00+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import anju.db.base
 
 revision = "0019"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ indexed with the time of submission. ``work_calendar`` holds the office's public
 make-up working days (调休), which the deadlines on working days and hours count with.
 
 Revision ID: 0022
-Revises: 0019 (was 0018; chained after the household facts of #12 when both met on one branch)
+Revises: 0018
 Create Date: 2026-12-05 13:00:00+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -64,7 +64,7 @@ def test_migration_0019_up_and_down(backend: str, tmp_path: Path) -> None:
         try:
             cols = {c["name"] for c in inspect(engine).get_columns("household_fact")}
             assert cols == {"id", "household_id", "fact_id", "value", "version", "updated_at"}
-            migrate.downgrade(url, "0018")
+            migrate.downgrade(url, "0020")  # the revision before it
             assert "household_fact" not in inspect(engine).get_table_names()
             migrate.upgrade(url)
             assert "household_fact" in inspect(engine).get_table_names()

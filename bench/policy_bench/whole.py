@@ -22,6 +22,7 @@ Run the 1,000,000-household version once (the VM is shared); use ``--households 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -152,28 +153,42 @@ def whole(args: argparse.Namespace, out: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     group = t.group_facts()
     out["group_facts_s"] = time.perf_counter() - t0
-    prepared = jit.prepare(c, t, "cash", None, group, oracle.SUBTOTALS)
+    # the policy's own subtotals (policy_next.yaml) or, for policy.yaml, the same groups passed as sums
+    in_language = bool(c.policy.subtotals)
+    out["subtotals_in_language"] = in_language
+    sums = None if in_language else oracle.SUBTOTALS
+    prepared = jit.prepare(c, t, "cash", None, group, sums)
     assert not isinstance(prepared, str), prepared
     t0 = time.perf_counter()
     jit.compile_kernel(prepared, t.n)
     out["compile_s"] = time.perf_counter() - t0
 
-    def engine() -> Any:
-        r = evaluate_bulk(c, t, "cash", None, group, jit=True, sums=oracle.SUBTOTALS)
-        return r, r.sums, r.total
+    def engine(g: Any = group) -> Any:
+        r = evaluate_bulk(c, t, "cash", None, g, jit=True, sums=sums)
+        return r, (r.subtotals if in_language else r.sums), r.total
+
+    def engine_measures() -> Any:
+        """The group measures from the facts of this call, then the evaluation: a data version's
+        first call (the server keeps them per data version: group_cache)."""
+        return engine(t.group_facts())
 
     engine()
     oracle.evaluate(t)
     best_e: list[float] = []
+    best_m: list[float] = []
     best_o: list[float] = []
     res = ref = None
-    for _ in range(args.repeat):  # interleaved: a noisy neighbour hits both alike
+    for k in range(args.repeat):  # interleaved: a noisy neighbour hits both alike
         b, _, res = timed(1, engine)
         best_e.append(b)
+        if k < args.measures_repeat:
+            best_m.append(timed(1, engine_measures)[0])
         b, _, ref = timed(1, lambda: oracle.evaluate(t))
         best_o.append(b)
     out["engine_best_ms"] = min(best_e) * 1000
     out["engine_median_ms"] = statistics.median(best_e) * 1000
+    out["engine_measures_best_ms"] = min(best_m) * 1000
+    out["engine_measures_median_ms"] = statistics.median(best_m) * 1000
     out["oracle_best_ms"] = min(best_o) * 1000
     out["oracle_median_ms"] = statistics.median(best_o) * 1000
     out["threads_used"] = threads.choose(t.n, jit.numba.config.NUMBA_NUM_THREADS)
@@ -191,6 +206,8 @@ def whole(args: argparse.Namespace, out: dict[str, Any]) -> None:
     out["old_total_ms"] = timed(5, old_total)[1] * 1000
     out["kernel_items_only_ms"] = (
         timed(args.repeat, lambda: evaluate_bulk(c, t, "cash", None, group, jit=True))[1] * 1000
+        if not in_language  # the policy's subtotals are always computed with its items
+        else float("nan")
     )
 
     items, subs, total = ref
@@ -198,7 +215,7 @@ def whole(args: argparse.Namespace, out: dict[str, Any]) -> None:
     for k, v in items.items():
         differ |= r.fen[k] != v
     for k, v in subs.items():
-        differ |= r.sums[k] != v
+        differ |= res[1][k] != v
     differ |= r.total != total
     out["differ_oracle"] = int(differ.sum())
 
@@ -216,7 +233,7 @@ def whole(args: argparse.Namespace, out: dict[str, Any]) -> None:
         if a != r.row(i) or sum(a.values()) != int(r.total[i]):
             bad += 1
         for name, ids in oracle.SUBTOTALS.items():
-            if sum(a[x] for x in ids) != int(r.sums[name][i]):
+            if sum(a[x] for x in ids) != int(res[1][name][i]):
                 bad += 1
     out["verified"] = len(sample)
     out["differ_scalar"] = bad
@@ -256,18 +273,38 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+@contextmanager
+def no_caches() -> Iterator[None]:
+    """The what-if as before its caches: every call re-checks the changed policy and prepares the
+    kernel's arguments again (the "before" of RESULTS.md, measured in the same run)."""
+    whatif_mod = importlib.import_module("anju.policy.whatif")
+    kernels = importlib.import_module("anju.policy.jit.kernels")
+
+    saved = whatif_mod.with_settings_cached, kernels.prepare
+    whatif_mod.with_settings_cached = whatif_mod.with_settings  # type: ignore[assignment]
+    kernels.prepare = kernels._prepare  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        whatif_mod.with_settings_cached, kernels.prepare = saved  # type: ignore[assignment]
+
+
 def whatif_busy(out: dict[str, Any]) -> None:
     c = load_policy_file(STATE_LAND)
     small = synthetic(2_300, seed=11)
     group = small.group_facts()
     base = evaluate_bulk(c, small, "cash", None, group, jit=True)
     whatif(c, small, ["relocation_rate=15"], "cash", None, group, base, jit=True)
+    fresh = iter(range(10**6))
 
-    def run(k: int | None, name: str) -> None:
+    def run(k: int | None, name: str, cached: bool = True, new_values: bool = False) -> None:
+        """60 what-ifs (the first 10 not counted): five drafts in turn (a value moved back and
+        forth, as on the scenario page), or with ``new_values`` a value never asked before."""
         ts = []
-        with forced_threads(k):
+        with forced_threads(k), _nothing() if cached else no_caches():
             for i in range(60):
-                s = [f"relocation_rate={15 + i % 5}", "house_rate[砖混,A]=12500"]
+                v = f"15.{next(fresh):06d}" if new_values else str(15 + i % 5)
+                s = [f"relocation_rate={v}", "house_rate[砖混,A]=12500"]
                 t0 = time.perf_counter()
                 whatif(c, small, s, "cash", None, group, base, jit=True)
                 ts.append(time.perf_counter() - t0)
@@ -275,11 +312,15 @@ def whatif_busy(out: dict[str, Any]) -> None:
         out[f"{name}_best_ms"] = min(ts[10:]) * 1000
 
     run(None, "whatif_idle_auto")
+    run(None, "whatif_idle_nocache", cached=False)
     with busy_core():
         run(None, "whatif_busy_auto")
+        run(None, "whatif_busy_nocache", cached=False)
+        run(None, "whatif_busy_new", new_values=True)
+        run(None, "whatif_busy_new_nocache", cached=False, new_values=True)
         run(2, "whatif_busy_2")
         run(1, "whatif_busy_1")
-    print({k: v for k, v in out.items() if k.startswith("whatif")})
+    print({k: round(v, 2) for k, v in out.items() if k.startswith("whatif")})
 
 
 _FRESH_POLICY = """
@@ -445,10 +486,13 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[2_300, 10_000, 20_000, 50_000, 200_000])
     ap.add_argument("--parts", default="whole,sizes,whatif,compile,restart,tune")
     ap.add_argument(
+        "--measures-repeat", type=int, default=3, help="runs of the engine with the group measures rebuilt"
+    )
+    ap.add_argument(
         "--policy",
         choices=["today", "next"],
-        default="today",
-        help="next: policy_next.yaml (the #12 features)",
+        default="next",
+        help="next (default): policy_next.yaml (the #12 features); today: policy.yaml",
     )
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()

@@ -110,6 +110,13 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
         "delivery_planned_on": np.where(vac > 0, planned, 0).astype(I64),
         "delivery_actual_on": np.where(vac > 0, actual, 0).astype(I64),
     }
+    # the declared facts of policy_next.yaml (whole numbers, as a census import gives them)
+    ac = erng.integers(0, 8, n).tolist()
+    agreed = np.where(erng.random(n) < 0.3, erng.integers(1, 37, n), -1).tolist()
+    facts_raw: dict[str, list[Any]] = {
+        "ac_units": ac,
+        "agreed_months": [None if x < 0 else x for x in agreed],
+    }
     return HouseholdTable(
         codes=[f"H{i:07d}" for i in range(n)],
         words=words,
@@ -130,6 +137,7 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
             np.zeros(n, dtype=I64), {"area": np.zeros(0, dtype=I64), "kind": np.zeros(0, dtype=I64)}
         ),
         events=events,
+        facts_raw=facts_raw,
     )
 
 

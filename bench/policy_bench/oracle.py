@@ -197,6 +197,35 @@ def main_building_reward(c: Ctx) -> Arr:
     return big * 50  # 50 yuan/m²
 
 
+_FACTS: dict[int, tuple[HouseholdTable, dict[str, tuple[Arr, Arr]]]] = {}
+
+
+def fact(t: HouseholdTable, fid: str) -> tuple[Arr, Arr]:
+    """A declared count fact as (values, known), converted once per table (the engine keeps its
+    typed columns per table too)."""
+    hit = _FACTS.get(id(t))
+    if hit is None or hit[0] is not t:
+        hit = (t, {})
+        _FACTS.clear()
+        _FACTS[id(t)] = hit
+    cols = hit[1]
+    if fid not in cols:
+        raw = t.facts_raw.get(fid) or [None] * t.n
+        known = np.fromiter((x is not None for x in raw), dtype=bool, count=t.n)
+        vals = np.fromiter((0 if x is None else x for x in raw), dtype=I64, count=t.n)
+        cols[fid] = (vals, known)
+    return cols[fid]
+
+
+def appliance_move(c: Ctx) -> Arr:
+    return fact(c.t, "ac_units")[0] * 300_00  # 300 yuan per unit (all within max: 20)
+
+
+def agreed_transition(c: Ctx) -> Arr:
+    months, known = fact(c.t, "agreed_months")
+    return np.where(known, months * 600_00, 0)  # 600 yuan/month
+
+
 def subtotal_reward(c: Ctx, items: dict[str, Arr]) -> Arr:
     hs = sum((items[i] for i in NEXT_SUBTOTALS["house_subtotal"]), np.zeros(c.t.n, dtype=I64))
     return half_up(hs, 100)  # 1% of the subtotal
@@ -205,10 +234,17 @@ def subtotal_reward(c: Ctx, items: dict[str, Arr]) -> Arr:
 NEXT_ITEMS: dict[str, Callable[..., Arr]] = {
     "transition_overdue": transition_overdue,
     "main_building_reward": main_building_reward,
+    "appliance_move": appliance_move,
+    "agreed_transition": agreed_transition,
     "subtotal_reward": subtotal_reward,
 }
 NEXT_SUBTOTALS: dict[str, list[str]] = {
-    "house_subtotal": [*SUBTOTALS["house_subtotal"], "transition_overdue"],
+    "house_subtotal": [
+        *SUBTOTALS["house_subtotal"],
+        "transition_overdue",
+        "appliance_move",
+        "agreed_transition",
+    ],
     "reward_subtotal": [*SUBTOTALS["reward_subtotal"], "main_building_reward", "subtotal_reward"],
 }
 #: items whose function reads other items (``fn(c, items)``)

@@ -597,11 +597,12 @@ PLAN_TODAY = (
     " whole points above 85%; two subtotals passed as `sums`"
 )
 PLAN_NEXT = (
-    "the 8 items of policy.yaml and the #12 features: month arithmetic on the delivery dates (a transition"
-    " fee for the months begun from vacating to the actual delivery, those after the planned delivery"
-    " counted twice: `months_between(..., started=true)`), collection max (the largest residential"
+    "the 8 items of policy.yaml and the #12 features: custom facts (`facts:` air conditioners, required,"
+    " and agreed transition months, optional, with items on them), month arithmetic on the delivery dates"
+    " (a transition fee for the months begun from vacating to the actual delivery, those after the planned"
+    " delivery counted twice: `months_between(..., started=true)`), collection max (the largest residential"
     " certificate: `max(buildings, ..., where=..., else=0)`), two `subtotals:` in the language and an item on"
-    " a subtotal (1% of 房屋补偿小计); 11 items"
+    " a subtotal (1% of 房屋补偿小计); 13 items"
 )
 
 NOTES = """

@@ -123,3 +123,11 @@ def test_parses_of_one_text_share_no_nodes() -> None:
     a, b = parse(text), parse(text)
     ids_a = {id(n) for n in walk(a)}
     assert not ids_a & {id(n) for n in walk(b)}
+
+
+@pytest.mark.skipif(not jit.HAVE_NUMBA, reason="numba is not installed")
+def test_large_tables_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = load_policy(POLICY, "p.yaml")
+    t = HouseholdTable.from_households(_households())
+    monkeypatch.setattr(kernels, "_PREPARED_MAX_HOUSEHOLDS", t.n - 1)
+    assert jit.prepare(c, t, "cash") is not jit.prepare(c, t, "cash")

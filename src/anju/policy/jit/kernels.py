@@ -310,9 +310,12 @@ class Prepared:
 # compensation/budget.py), so repeated calls (the what-if of a draft, the base evaluation, a page
 # refresh) skip generating the kernel and its arguments (~1 ms of Python for 2,300 households).
 # Entries hold their objects, compared by identity, with the table's columns: a table whose
-# columns were replaced in place is not taken for the old one.
+# columns were replaced in place is not taken for the old one. Holding them keeps them in memory, so
+# only tables up to _PREPARED_MAX_HOUSEHOLDS are kept (on larger ones the kernel's own time dwarfs
+# the preparation).
 _PREPARED: dict[tuple[Any, ...], tuple[tuple[Any, ...], Prepared | str]] = {}
-_PREPARED_MAX = 16
+_PREPARED_MAX = 8
+_PREPARED_MAX_HOUSEHOLDS = 100_000
 _PREPARED_LOCK = threading.Lock()
 
 
@@ -350,12 +353,14 @@ def prepare(
     sums: Mapping[str, Sequence[str]] | None = None,
 ) -> Prepared | str:
     """Generate the kernel for ``option``; returns the reason as text when it cannot be used.
-    The result of the same policy, table, group facts, option, date and sums is reused (it is not
-    changed by running it).
+    The result of the same policy, table (of at most 100,000 households), group facts, option, date
+    and sums is reused (running it does not change it).
 
     The kernel also writes, in the same pass, each household's total (every item of the option)
     and the sum of each named group of item ids in ``sums`` (e.g. the policy's subtotals; ids
     of items not offered under ``option`` count as 0)."""
+    if table.n > _PREPARED_MAX_HOUSEHOLDS:
+        return _prepare(checked, table, option, as_of, group, sums)
     sums_key = tuple((k, tuple(v)) for k, v in (sums or {}).items())
     key = (id(checked), id(table), id(group), option, as_of, sums_key)
     held = (checked, group, *_table_parts(table))

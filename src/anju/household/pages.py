@@ -248,7 +248,7 @@ def _history_row(
     if record.entity == "household_fact":
         # Declared facts are named by the policy: its label, or the id for one no longer declared.
         labels = {
-            k: (fact_labels or {}).get(k) or f"方案事实 {k.removeprefix(household_service.FACT_PREFIX)}"
+            k: (fact_labels or {}).get(k) or msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
             for k in changes
         }
     items = []

@@ -18,6 +18,7 @@ from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, Valid
 from anju.household import forms, listing, rules
 from anju.household import search as household_search
 from anju.household import service as household_service
+from anju.housing import service as housing_service
 from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
@@ -188,6 +189,11 @@ def household_detail(
     """The household file (一户一档) with tabs."""
     ctx = _file_context(db, user, household_id)
     ctx["tab"] = tab if tab in TABS else "basic"
+    if ctx["tab"] == "basic":
+        # the key dates (关键日期): signing, agreement, vacating, delivery of the flats, move-back
+        ctx["event_dates"] = housing_service.household_event_dates(
+            db, scope=user.scope, household_id=household_id
+        )
     if ctx["tab"] == "history":
         records = household_service.history(db, scope=user.scope, household_id=household_id)
         project_id = ctx["h"].project_id

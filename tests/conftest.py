@@ -119,13 +119,14 @@ def clear_data_caches() -> None:
     """Empty the per-process caches keyed on (project id, data version): rolled-back tests and fresh
     test databases reuse ids and versions, so a cached answer of another test would be served."""
     from anju.campaign import service as campaign_service
-    from anju.compensation import budget
+    from anju.compensation import budget, group_cache
     from anju.household import listing
     from anju.project import service as project_service
 
     listing.clear()
     project_service.clear_caches()
     budget.clear()
+    group_cache.clear()
     campaign_service.clear_progress_caches()
 
 

@@ -57,12 +57,21 @@ def test_calculation_api_page_and_pdf(world_app: tuple[TestClient, World], tmp_p
     body = r.json()
     assert body["total_fen"] == 103_187_450 and body["policy_version"] == 1
     assert {i["id"]: i["amount_fen"] for i in body["items"]}["house_value"] == 92_925_000
+    # subtotal lines: the items they add up, never counted in the total
+    subs = {x["id"]: x for x in body["subtotals"]}
+    assert subs["house_subtotal"]["items"] == ["house_value", "business_loss"]
+    assert (
+        subs["house_subtotal"]["amount_fen"]
+        == 92_925_000 + {i["id"]: i["amount_fen"] for i in body["items"]}["business_loss"]
+    )
+    assert sum(i["amount_fen"] for i in body["items"]) == body["total_fen"]
     page = client.get(f"/households/{hid}/calc")
     assert (
         page.status_code == 200
         and "1,031,874.50" in page.text
         and "壹佰零叁万壹仟捌佰柒拾肆元伍角" in page.text
     )
+    assert 'data-subtotal="house_subtotal"' in page.text and "（小计，不另计入合计）" in page.text
     pdf = client.get(f"/households/{hid}/calc.pdf", params={"option": "cash"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     path = tmp_path / "sheet.pdf"
@@ -70,6 +79,7 @@ def test_calculation_api_page_and_pdf(world_app: tuple[TestClient, World], tmp_p
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=False).stdout
     if text:  # poppler-utils is installed in CI; the text layer must carry the Chinese and the total
         assert "征收补偿计算单" in text and "1,031,874.50" in text
+        assert "房屋补偿小计" in text and "奖励合计" in text
 
 
 def test_whatif_page_and_permission(world_app: tuple[TestClient, World]) -> None:

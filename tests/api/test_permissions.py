@@ -338,13 +338,14 @@ def scope_world(
 
 
 def _clear_data_caches() -> None:
-    from anju.compensation import budget
+    from anju.compensation import budget, group_cache
     from anju.household import listing
     from anju.project import service as project_service
 
     listing.clear()
     project_service.clear_caches()
     budget.clear()
+    group_cache.clear()
 
 
 def _login_as(client: TestClient, role: Role | None) -> str | None:

@@ -85,6 +85,8 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/public/requests/{code}/verify"),
     ("POST", "/api/v1/public/requests/{code}/reopen"),
     ("POST", "/api/v1/projects/{project_id}/policies"),
+    # a group measure's id, level and block come from the project's published policy (422 names which)
+    ("POST", "/api/v1/projects/{project_id}/group-measures"),
     ("POST", "/api/v1/projects/{project_id}/census"),
     # census corrections: the workbook, and on apply the versions the preview returned (JSON)
     ("POST", "/api/v1/projects/{project_id}/census/corrections"),

@@ -2,7 +2,8 @@
 standard world, the demo shantytown policy and a household with a home and a shop. At 1366x768 and at
 390 px every item, its basis in Chinese, its amount and the total are visible without sideways
 scrolling (on a phone the items are cards); the formula view is behind 显示公式 for the case officer
-and absent for the commander. Screenshots go to test-results/."""
+and absent for the commander; the policy's subtotal lines (小计) follow their items. Screenshots go to
+test-results/."""
 
 from __future__ import annotations
 
@@ -101,6 +102,12 @@ def test_the_sheet_in_words_for_the_case_officer(
     business = page.locator("tr[data-item=business_loss]").locator(".basis-line").all_inner_texts()
     assert business == ["证 Z00001：不适用：用途为住宅，不是营业", SHOP]
     assert page.locator("#sheet-total").inner_text() == TOTAL
+    # a subtotal line (issue #12 item 4) follows the last of its items; the total does not count it
+    sub = page.locator("tr[data-subtotal=house_subtotal]")
+    assert sub.locator(".sheet-amount").inner_text() == "1,382,850.00"  # 1,349,250.00 + 33,600.00
+    assert sub.locator(".basis-line").all_inner_texts() == [
+        "房屋补偿小计 = 房屋价值补偿 1,349,250.00 元 + 停产停业损失 33,600.00 元 = 1,382,850.00 元"
+    ]
     # the formula view is there for the policy author, hidden until asked for
     formula = house.locator(".formula")
     assert not formula.is_visible()

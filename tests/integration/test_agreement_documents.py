@@ -81,6 +81,14 @@ def docx_text(content: bytes) -> str:
     return "\n".join(parts)
 
 
+def subtotal_lines(db: Session, a: Agreement) -> list[dict[str, str]]:
+    lines: list[dict[str, str]] = agreement_service.document_data(db, scope=ALL, agreement_id=a.id)[
+        "subtotals"
+    ]
+    assert [x["label"] for x in lines] == ["房屋补偿小计", "搬迁安置补偿小计", "补助小计", "奖励合计"]
+    return lines
+
+
 def expected_lines(db: Session, a: Agreement) -> list[str]:
     """What every document of ``a`` must show: household, numbers, items, total and its capital form."""
     snap = agreement_service.get_snapshot(db, a)
@@ -95,6 +103,9 @@ def expected_lines(db: Session, a: Agreement) -> list[str]:
         "签约顺序号",
         *[str(i["label"]) for i in items],
         *[format_yuan(int(i["amount_fen"])) for i in items],
+        # the policy's subtotal lines (小计), printed and never added to the total
+        *[f"{st['label']} {st['amount']} 元" for st in subtotal_lines(db, a)],
+        "以上小计不另计入",
         format_yuan(a.total_fen),
         to_chinese_capital(a.total_fen),
         snap.policy_hash[:16],

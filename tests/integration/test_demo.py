@@ -479,7 +479,11 @@ def _group_facts_kept_by_the_campaign_are_the_stored_ones(db: Session, rural_id:
     )
     signed = compensation_service.group_facts(db, rural_id)
     assert signed != before
-    assert compensation_service.group_with_event(before, block_code=block.code, sign_on=on) == signed
+    weight = compensation_service.household_weight(db, project_id=rural_id, household_id=unsigned.id)
+    assert (
+        compensation_service.group_with_event(before, block_code=block.code, sign_on=on, weight=weight)
+        == signed
+    )
     agreement_service.record_vacating(
         db,
         actor=actor,
@@ -503,4 +507,7 @@ def _group_facts_kept_by_the_campaign_are_the_stored_ones(db: Session, rural_id:
     )
     vacated = compensation_service.group_facts(db, rural_id)
     assert vacated != signed
-    assert compensation_service.group_with_event(signed, block_code=block.code, vacate_on=TODAY) == vacated
+    assert (
+        compensation_service.group_with_event(signed, block_code=block.code, vacate_on=TODAY, weight=weight)
+        == vacated
+    )

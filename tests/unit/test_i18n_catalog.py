@@ -37,37 +37,15 @@ JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 TEMPLATE_MSG = re.compile(r"""(?<![\w.])_\(\s*(?:"([^"\\]*)"|'([^'\\]*)')""")
 PY_CALLS = ("_", "t", "N_", "msg", "Message")
 
-# Not converted yet. Template directories and Python files of the areas another change converts in
-# parallel (housing, compensation, grid, service requests, time bank), and Python modules whose
-# Chinese is not page text yet routed through the catalog. Shrinks to empty.
+# Not converted yet: Python modules whose Chinese is not page text yet routed through the catalog.
+# Shrinks to empty.
 PENDING: set[str] = {
-    # templates of the areas converted in parallel
-    "templates/housing/",
-    "templates/compensation/",
-    "templates/grid/",
-    "templates/service_request/",
-    "templates/time_bank/",
-    # Python modules
-    "compensation/pages.py",
-    "grid/pages.py",
-    "housing/pages.py",
-    "time_bank/pages.py",
-    # label tables of those areas
-    "grid/",
-    "housing/",
-    "service_request/",
-    "time_bank/",
-    "compensation/",
     # the API's validation messages and OpenAPI descriptions (JSON clients; a page shows them only
     # inside a composed 422 message, so the parts need ids with parameters first)
     "web/params.py",
 }
 # Scripts under static/app not converted yet (their Chinese is page text written by the script).
 PENDING_SCRIPTS: set[str] = {
-    "grid_map.js",
-    "request_dashboard.js",
-    "request_picker.js",
-    "selection_screen.js",
     "visits-sw.js",  # the offline visit queue's service worker: no page of its own
 }
 # Not page text at all: modules under web/ that write the Chinese reference documents in docs/.

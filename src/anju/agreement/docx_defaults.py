@@ -63,6 +63,14 @@ FIELDS: dict[str, Any] = {
             "formula": "计算依据（同 basis，旧模板使用的名称）",
         }
     ],
+    "subtotals": [
+        {
+            "label": "小计名称（如 房屋补偿小计）",
+            "amount": "小计金额（元，不另计入补偿总额）",
+            "capital": "小计金额大写",
+            "items": "小计所含项目（顿号分隔）",
+        }
+    ],
     "not_applicable": "不适用的补偿项目（顿号分隔，无则为空）",
     "total": "补偿总额（元）",
     "total_capital": "补偿总额大写（如 壹佰万元整）",
@@ -210,6 +218,8 @@ def build_template(option: str) -> bytes:
     )
     doc.add_paragraph(
         "{% if not_applicable %}不适用的项目：{{ not_applicable }}。{% endif %}"
+        "{% if subtotals %}其中{% for s in subtotals %}{{ s.label }} {{ s.amount }} 元；{% endfor %}"
+        "以上小计不另计入总额。{% endif %}"
         "补偿总额人民币 {{ total }} 元（大写：{{ total_capital }}）。"
     )
     _clause(doc, "第四条　付款方式", "{{ payment_terms }}")

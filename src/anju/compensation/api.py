@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from anju.agreement import service as agreement_service
+from anju.compensation import group_measures
 from anju.compensation import schemas as s
 from anju.compensation import service as compensation_service
 from anju.identity.rules import Permission
@@ -98,6 +99,12 @@ def calculation(
             for i in r.items
         ],
         warnings=list(r.warnings),
+        subtotals=[
+            s.SubtotalRead(
+                id=x.id, label=x.label, amount_fen=x.amount_fen, items=list(x.items), basis=list(x.basis)
+            )
+            for x in r.subtotals
+        ],
     )
 
 
@@ -142,3 +149,73 @@ def entitlement(
             for r in e.rules
         ],
     )
+
+
+def _measure_value(r: group_measures.MeasureRecord) -> s.GroupMeasureValueRead:
+    return s.GroupMeasureValueRead(
+        id=r.id,
+        measure_id=r.measure_id,
+        measure_label=r.measure_label,
+        block_id=r.block_id,
+        block_code=r.block_code,
+        block_name=r.block_name,
+        effective_on=r.effective_on,
+        value=r.value,
+        unit=r.unit,
+        reason=r.reason,
+        recorded_by=r.recorded_by,
+        recorded_at=r.recorded_at,
+        policy_version=r.policy_version,
+    )
+
+
+@router.get("/projects/{project_id}/group-measures", response_model=s.GroupMeasuresRead)
+def list_group_measures(
+    project_id: IdPath,
+    user: CurrentUser = Depends(requires(Permission.POLICY_READ)),
+    db: Session = Depends(get_db),
+) -> s.GroupMeasuresRead:
+    """The office-set group measures the latest published policy declares (with the blocks a value
+    may be recorded for) and every value recorded, newest effective date first."""
+    declared = group_measures.declared(db, project_id=project_id)
+    return s.GroupMeasuresRead(
+        measures=[
+            s.DeclaredMeasureRead(
+                id=m.id,
+                label=m.label,
+                unit=m.unit,
+                levels=list(m.levels),
+                ref=m.ref,
+                blocks=[{"block_id": bid, "name": name} for bid, name in m.blocks],
+            )
+            for m in declared
+        ],
+        values=[_measure_value(r) for r in group_measures.history(db, project_id=project_id)],
+    )
+
+
+@router.post(
+    "/projects/{project_id}/group-measures",
+    response_model=s.GroupMeasureValueRead,
+    status_code=201,
+)
+def record_group_measure(
+    project_id: IdPath,
+    body: s.GroupMeasureRecord,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
+    db: Session = Depends(get_db),
+) -> s.GroupMeasureValueRead:
+    """Record the value of an office-set measure for a block (or the whole project) from a date;
+    audited with the reason. Earlier records stay: for one effective date the latest counts."""
+    r = group_measures.record(
+        db,
+        actor=user.actor(client_ip(request)),
+        project_id=project_id,
+        measure_id=body.measure_id,
+        block_id=body.block_id,
+        effective_on=body.effective_on,
+        value=body.value,
+        reason=body.reason,
+    )
+    return _measure_value(r)

@@ -53,10 +53,16 @@ def project_table(
     are a project figure, so callers must hold a project-wide permission)."""
     pv = compensation_service.get_version(session, project_id, version)
     key = _data_key(session, project_id, pv)
+    # The group facts come from the shared per-version cache (the same object the sheet and
+    # signing use); an office-set measure recorded since moves them without moving ``key``.
+    group = compensation_service.group_facts(session, project_id)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
+            if hit.group is not group:
+                hit = ProjectTable(hit.key, hit.checked, hit.table, group, {})
+                _CACHE[key] = hit
             return pv, hit
     facts = [
         h
@@ -65,9 +71,7 @@ def project_table(
         )
     ]
     table = HouseholdTable.from_households(facts)
-    entry = ProjectTable(
-        key, compensation_service.checked_version(pv), table, GroupFacts.from_households(facts), {}
-    )
+    entry = ProjectTable(key, compensation_service.checked_version(pv), table, group, {})
     with _LOCK:
         _CACHE[key] = entry
         while len(_CACHE) > _MAX:

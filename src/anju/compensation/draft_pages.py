@@ -12,15 +12,17 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.agreement import service as agreement_service
 from anju.compensation import drafts
 from anju.errors import DomainError, NotFound
+from anju.i18n import N_
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +43,7 @@ def _values(form: Mapping[str, Any], fields: list[Any]) -> dict[str, str]:
 
 def _groups(fields: list[Any]) -> list[dict[str, Any]]:
     """Fields grouped by parameter, clock or tier, in document order, each with its form index."""
-    sections = {"parameters": "参数", "clocks": "日期（时钟）", "tiers": "按时段的标准"}
+    sections = {"parameters": N_("参数"), "clocks": N_("日期（时钟）"), "tiers": N_("按时段的标准")}
     out: list[dict[str, Any]] = []
     for i, f in enumerate(fields):
         if not out or (out[-1]["section"], out[-1]["name"]) != (f.section, f.name):
@@ -199,7 +201,7 @@ def draft_save_yaml(
     except DomainError as exc:
         ctx = _draft_context(db, project_id, number)
         problems = [
-            f"第 {p['line']} 行第 {p['column']} 列：{p['message']}"
+            i18n.t("第 {line} 行第 {column} 列：{message}", lang_of(request), **p)
             if p.get("line")
             else str(p.get("message"))
             for p in exc.details or []

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Date,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anju.db.base import Base, BigId, IdMixin, LongText, UTCDateTime, VersionMixin
@@ -65,3 +77,37 @@ class WhatIfScenario(IdMixin, VersionMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     archived_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class MeasureNumber(TypeDecorator[Decimal]):
+    """A group measure's value with 4 decimals, handed back as an exact ``Decimal``."""
+
+    impl = Numeric(16, 4, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value).quantize(Decimal("0.0001"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(Decimal("0.0001"))
+
+
+class GroupMeasureValue(IdMixin, Base):
+    """A value the office recorded for a group measure the policy declares ``set_by: office``
+    (e.g. 整片腾空率 of one 片区), in force from ``effective_on``. Never updated or deleted: a
+    correction is a new record, and for one effective date the latest record counts."""
+
+    __tablename__ = "group_measure_value"
+    __table_args__ = (
+        Index("ix_group_measure_value_lookup", "project_id", "measure_id", "block_id", "effective_on"),
+    )
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id"))
+    measure_id: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("block.id"))  # None: the whole project
+    effective_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[Decimal] = mapped_column(MeasureNumber())
+    policy_version: Mapped[int] = mapped_column(Integer)  # the published version that declared it
+    reason: Mapped[str] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,17 +11,19 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.agreement import service as agreement_service
+from anju.compensation import group_measures, sheet, standards
 from anju.compensation import service as compensation_service
-from anju.compensation import sheet, standards
-from anju.errors import DomainError, NotFound
+from anju.core.dates import today_shanghai
+from anju.errors import DomainError, NotFound, ValidationFailed
 from anju.household import service as household_service
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath, IdQuery, VersionQuery
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +38,21 @@ def _policy_context(db: Session, project_id: int, version: int | None) -> dict[s
         from anju.compensation import budget
 
         ctx.update({"pv": pv, "std": standards.standards_table(checked, budget.block_names(db, project_id))})
+        ctx.update(_measures_context(db, project_id))
     return ctx
+
+
+def _measures_context(db: Session, project_id: int) -> dict[str, object]:
+    """The office-set group measures of the latest version and their recorded values."""
+    declared = group_measures.declared(db, project_id=project_id)
+    if not declared:
+        return {"measures": []}
+    values = group_measures.history(db, project_id=project_id)
+    return {
+        "measures": declared,
+        "measure_values": {m.id: [v for v in values if v.measure_id == m.id] for m in declared},
+        "measure_today": today_shanghai().isoformat(),
+    }
 
 
 @router.get("/projects/{project_id}/policy")
@@ -91,7 +107,9 @@ async def policy_publish(
         )
     except UnicodeDecodeError:
         ctx = _policy_context(db, project_id, None)
-        ctx.update({"message": "方案文件须为 UTF-8 编码的 YAML 文本", "problems": []})
+        ctx.update(
+            {"message": i18n.t("方案文件须为 UTF-8 编码的 YAML 文本", lang_of(request)), "problems": []}
+        )
         return render(request, "compensation/policy.html", ctx, status_code=422)
     except DomainError as exc:
         ctx = _policy_context(db, project_id, None)
@@ -100,6 +118,61 @@ async def policy_publish(
     # Signed agreements the new version computes differently get the amendment flag (off the event loop).
     await run_in_threadpool(agreement_service.check_amendments, db, project_id=project_id)
     return RedirectResponse(f"/projects/{project_id}/policy", status_code=303)
+
+
+@router.post("/projects/{project_id}/group-measures")
+async def group_measure_record(
+    project_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.POLICY_PUBLISH)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Record the value of an office-set group measure from the policy page's form."""
+    form = await request.form()
+    target = str(form.get("target", ""))
+    measure_id, _, block = target.partition("|")
+    try:
+        on = _form_date(str(form.get("effective_on", "")))
+        block_id = _form_block(block)
+        group_measures.record(
+            db,
+            actor=user.actor(client_ip(request)),
+            project_id=project_id,
+            measure_id=measure_id,
+            block_id=block_id,
+            effective_on=on,
+            value=str(form.get("value", "")),
+            reason=str(form.get("reason", "")),
+        )
+    except DomainError as exc:
+        ctx = _policy_context(db, project_id, None)
+        ctx.update({"measure_error": exc.message_zh, "measure_form": dict(form)})
+        return render(request, "compensation/policy.html", ctx, status_code=exc.http_status)
+    return RedirectResponse(f"/projects/{project_id}/policy#group-measures", status_code=303)
+
+
+def _form_date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationFailed(
+            i18n.t("生效日期应为日期（YYYY-MM-DD）"),
+            "invalid effective_on",
+            details=[{"field": "effective_on", "message": i18n.t("应为日期")}],
+        ) from None
+
+
+def _form_block(raw: str) -> int | None:
+    text = raw.strip()
+    if text in ("", "project"):
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        raise ValidationFailed(
+            i18n.t("请选择指标和片区"),
+            "invalid target",
+            details=[{"field": "target", "message": i18n.t("请选择")}],
+        )
+    return int(text)
 
 
 def _sheet(
@@ -164,14 +237,19 @@ def calc_page(
     try:
         ctx = _sheet(db, user, household_id, option, as_of, flats)
     except NotFound as exc:
-        if "补偿方案" not in exc.message_zh:
+        if exc.message_en != "no policy published for this project":
             raise
         file = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
         project = project_service.get_project(db, file.household.project_id)
         return render(
             request,
             "compensation/sheet.html",
-            {"project": project, "h": file.household, "missing": exc.message_zh, "active": "households"},
+            {
+                "project": project,
+                "h": file.household,
+                "missing": i18n.t(exc.message_zh, lang_of(request)),
+                "active": "households",
+            },
         )
     return render(request, "compensation/sheet.html", ctx)
 
@@ -187,7 +265,8 @@ def calc_pdf(
     """The printable calculation sheet (PDF)."""
     ctx = _sheet(db, user, household_id, option, as_of)
     pdf = sheet.render_pdf(ctx["data"])  # type: ignore[arg-type]
-    name = f"算账单-{ctx['h'].code}.pdf"  # type: ignore[attr-defined]
+    # The sheet is a Chinese document: its file name stays Chinese.
+    name = i18n.t("算账单-{code}.pdf", code=ctx["h"].code)  # type: ignore[attr-defined]
     return Response(
         pdf,
         media_type="application/pdf",
@@ -247,7 +326,7 @@ def whatif_page(
         return render(
             request,
             "compensation/whatif.html",
-            {"project": project, "missing": exc.message_zh, "active": "whatif"},
+            {"project": project, "missing": i18n.t(exc.message_zh, lang_of(request)), "active": "whatif"},
         )
     template = (
         "compensation/_whatif_result.html"

@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from anju.core.text import MULTILINE_PATTERN
-from anju.web.params import TextRule
+from anju.web.params import MAX_ID, RequiredReason, TextRule
 
 MAX_POLICY_SOURCE = 1_000_000  # characters; a real policy text is a few thousand
 
@@ -72,6 +72,16 @@ class ItemRead(BaseModel):
     basis: list[str] = Field(default=[], description="计算依据：中文说明，含本户数字（每行一句）")
 
 
+class SubtotalRead(BaseModel):
+    """A subtotal line (小计) of the calculation sheet: never part of ``total_fen``."""
+
+    id: str
+    label: str
+    amount_fen: int
+    items: list[str] = Field(description="所含项目 id（本安置方式下）")
+    basis: list[str] = Field(default=[], description="小计的中文说明")
+
+
 class CalculationRead(BaseModel):
     """The calculation of one household under one option."""
 
@@ -83,6 +93,7 @@ class CalculationRead(BaseModel):
     total_fen: int
     items: list[ItemRead]
     warnings: list[str]
+    subtotals: list[SubtotalRead] = Field(default=[], description="小计行（不另计入合计）")
 
 
 class SelectionRuleRead(BaseModel):
@@ -192,3 +203,64 @@ class ScenarioRunRead(BaseModel):
     delta_fen: int
     by_item: list[AmountPair]
     by_block: list[AmountPair]
+
+
+# Office-set group measures (#12 item 3) ------------------------------------------------------
+
+MeasureValueInput = Annotated[
+    Decimal | int | str,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 9_999_999_999},
+                {"type": "string", "pattern": "^[0-9]{1,10}(\\.[0-9]{1,4})?%?$"},
+            ]
+        }
+    ),
+]
+
+
+class GroupMeasureRecord(BaseModel):
+    """A value of an office-set measure for a block (``block_id`` null: the whole project)."""
+
+    measure_id: Annotated[str, TextRule("指标", 64, required=True)]
+    block_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None
+    effective_on: date
+    value: MeasureValueInput
+    reason: RequiredReason
+
+
+class GroupMeasureValueRead(BaseModel):
+    """A recorded value (never changed: a correction is a later record)."""
+
+    id: int
+    measure_id: str
+    measure_label: str
+    block_id: int | None
+    block_code: str | None
+    block_name: str
+    effective_on: date
+    value: Decimal
+    unit: str
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+    policy_version: int
+
+
+class DeclaredMeasureRead(BaseModel):
+    """A measure the latest published policy declares ``set_by: office``."""
+
+    id: str
+    label: str
+    unit: str
+    levels: list[str]
+    ref: str
+    blocks: list[dict[str, int | str | None]]
+
+
+class GroupMeasuresRead(BaseModel):
+    """The project's office-set measures and every value recorded, newest effective date first."""
+
+    measures: list[DeclaredMeasureRead]
+    values: list[GroupMeasureValueRead]

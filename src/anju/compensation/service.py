@@ -26,7 +26,7 @@ from anju.policy import facts
 from anju.policy import swap as swap_engine
 from anju.policy.check import Checked, load_policy
 from anju.policy.errors import EvaluationError, PolicyError
-from anju.policy.scalar import Result, evaluate
+from anju.policy.scalar import Result, SubtotalResult, evaluate, subtotal_results
 from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap
 from anju.policy.versioning import Change, diff
 from anju.project import service as project_service
@@ -187,6 +187,7 @@ def project_facts(
         session, scope=scope, project_id=project_id, household_ids=household_ids
     )
     chains = _block_chains(session, project_id)
+    chosen = _chosen_flats(session, project_id, household_ids)
     events = _event_dates(session, project_id, household_ids)
     out = []
     for h in files.households:
@@ -254,10 +255,23 @@ def project_facts(
                     delivery_planned_on=ev.get("delivery_planned_on"),
                     delivery_actual_on=ev.get("delivery_actual_on"),
                     move_back_on=ev.get("move_back_on"),
+                    flats=chosen.get(h.id, ()),
                 ),
             )
         )
     return out
+
+
+def _chosen_flats(
+    session: Session, project_id: int, household_ids: list[int] | None
+) -> dict[int, tuple[facts.ChosenFlat, ...]]:
+    """The flats the households have chosen (housing domain), for formulas over ``flats``."""
+    # housing's service builds on this one: imported when called, so neither import waits on the other
+    from anju.housing import service as housing_service
+
+    if household_ids is not None:
+        return housing_service.chosen_flat_facts(session, household_ids)
+    return housing_service.chosen_flat_facts(session, project_id=project_id)
 
 
 def _event_dates(
@@ -287,55 +301,61 @@ def _event_dates(
 
 
 def group_facts(session: Session, project_id: int) -> facts.GroupFacts:
-    """Block counts and sign/vacate dates of the whole project (for collective rewards).
+    """Block counts, sign/vacate dates with certificate and area weights, and the office-set
+    measures of the whole project (for collective rewards and group measures).
 
     Computed over every household regardless of the caller's scope: a collective reward depends
-    on the whole block, and only counts and dates leave this function.
+    on the whole block, and only counts and dates leave this function. Cached per data version
+    and updated incrementally (:mod:`anju.compensation.group_cache`).
     """
-    chains = _block_chains(session, project_id)
-    totals: dict[str, int] = {}
-    signs: dict[str, list[date]] = {}
-    vacates: dict[str, list[date]] = {}
-    parents: dict[str, str] = {}
-    # Only each household's block and event dates: loading whole files here made every
-    # single-household calculation read the entire project.
-    for block_id, sign_on, vacate_on in household_service.event_dates(session, project_id=project_id):
-        code, chain = chains.get(block_id, ("", ())) if block_id else ("", ())
-        totals[code] = totals.get(code, 0) + 1
-        if sign_on is not None:
-            signs.setdefault(code, []).append(sign_on)
-        if vacate_on is not None:
-            vacates.setdefault(code, []).append(vacate_on)
-        path = (*chain, code)
-        for child, parent in zip(path[1:], path[:-1], strict=True):
-            parents[child] = parent
-    blocks = {
-        code: facts.BlockGroup(
-            total_households=n,
-            sign_dates=tuple(sorted(signs.get(code, []))),
-            vacate_dates=tuple(sorted(vacates.get(code, []))),
-        )
-        for code, n in totals.items()
-    }
-    return facts.GroupFacts(blocks=blocks, parents=parents)
+    from anju.compensation import group_cache
+
+    return group_cache.group_facts(session, project_id)
+
+
+def household_weight(session: Session, *, project_id: int, household_id: int) -> tuple[int, int]:
+    """A household's weight in group rates: (certificates, legal area in hundredths of ㎡)."""
+    rows = household_service.group_rows(session, project_id=project_id, household_ids=[household_id])
+    return (rows[0][4], rows[0][5]) if rows else (0, 0)
 
 
 def group_with_event(
-    group: facts.GroupFacts, *, block_code: str, sign_on: date | None = None, vacate_on: date | None = None
+    group: facts.GroupFacts,
+    *,
+    block_code: str,
+    sign_on: date | None = None,
+    vacate_on: date | None = None,
+    weight: tuple[int, int] | None = None,
 ) -> facts.GroupFacts:
     """``group`` once one household of ``block_code`` has signed on ``sign_on`` and/or vacated on
     ``vacate_on``: what :func:`group_facts` reads after that is written, without reading the whole
     project again. A caller writing many signings in one transaction (the demo's campaign) keeps
     the project's group facts with this instead of reading them once per signing (quadratic).
-    A block the group does not have is a :class:`KeyError` (the household belongs to no block of it).
+    ``weight`` is the household's (certificates, area hundredths) (:func:`household_weight`);
+    without it the block keeps rates by household only. A block the group does not have is a
+    :class:`KeyError` (the household belongs to no block of it).
     """
     b = group.blocks[block_code]
-    signs = tuple(sorted((*b.sign_dates, sign_on))) if sign_on is not None else b.sign_dates
-    vacates = tuple(sorted((*b.vacate_dates, vacate_on))) if vacate_on is not None else b.vacate_dates
+    w = weight if weight is not None else (0, 0)
+    sign = sorted(zip(b.sign_dates, b.sign_weights or [(0, 0)] * len(b.sign_dates), strict=True))
+    vac = sorted(zip(b.vacate_dates, b.vacate_weights or [(0, 0)] * len(b.vacate_dates), strict=True))
+    if sign_on is not None:
+        sign = sorted([*sign, (sign_on, w)])
+    if vacate_on is not None:
+        vac = sorted([*vac, (vacate_on, w)])
     blocks = dict(group.blocks)
-    blocks[block_code] = facts.BlockGroup(b.total_households, signs, vacates)
+    blocks[block_code] = facts.BlockGroup(
+        b.total_households,
+        tuple(d for d, _ in sign),
+        tuple(d for d, _ in vac),
+        b.total_certificates,
+        b.total_area_cents,
+        tuple(x for _, x in sign) if b.weighted else (),
+        tuple(x for _, x in vac) if b.weighted else (),
+        b.weighted and weight is not None,
+    )
     # A new object: GroupFacts memoises its rates.
-    return facts.GroupFacts(blocks=blocks, parents=group.parents)
+    return facts.GroupFacts(blocks=blocks, parents=group.parents, measures=group.measures)
 
 
 def calculate(
@@ -427,6 +447,18 @@ def _evaluate(
         raise NotComputable(
             exc.message_zh, exc.message_en, details=[{"field": exc.code, "message": exc.message_zh}]
         ) from exc
+
+
+def snapshot_subtotals(
+    pv: PolicyVersion, option: str, items: list[dict[str, object]]
+) -> list[SubtotalResult]:
+    """The subtotal lines (小计) of a signed snapshot's items under the version it was signed on, inner
+    before outer; empty when that version has none. The snapshot's amounts are taken as signed."""
+    checked = checked_version(pv)
+    if option not in checked.policy.options or not checked.subtotals:
+        return []
+    amounts = {str(i.get("id", "")): int(str(i.get("amount_fen") or 0)) for i in items}
+    return subtotal_results(checked, option, amounts)
 
 
 def version_diff(session: Session, project_id: int, old: int, new: int) -> list[Change]:

@@ -12,7 +12,7 @@ from anju.core.dates import to_shanghai, today_shanghai, utcnow
 from anju.core.money import format_yuan, to_chinese_capital
 from anju.household.service import HouseholdFile
 from anju.policy.check import Checked
-from anju.policy.scalar import Result
+from anju.policy.scalar import Result, SubtotalResult, subtotals_after
 
 TYPST_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "compensation" / "sheet.typ"
 
@@ -58,6 +58,10 @@ def sheet_data(
         for i in result.items
     ]
     h = file.household
+    after = subtotals_after([i.id for i in result.items], result.subtotals)
+    items = [_line_dict(line) for line in lines]
+    for it in items:
+        it["subtotals_after"] = [subtotal_dict(st) for st in after.get(it["id"], [])]
     return {
         "title": "征收补偿计算单",
         "project": project_name,
@@ -76,13 +80,19 @@ def sheet_data(
         },
         "option": options.get(result.option, result.option),
         "as_of": result.as_of.isoformat(),
-        "items": [_line_dict(line) for line in lines],
+        "items": items,
+        "subtotals": [subtotal_dict(st) for st in result.subtotals],
         "total": format_yuan(result.total_fen),
         "total_capital": to_chinese_capital(result.total_fen),
         "warnings": list(result.warnings),
         "generated_at": to_shanghai(utcnow()).strftime("%Y-%m-%d %H:%M"),
         "today": today_shanghai().isoformat(),
     }
+
+
+def subtotal_dict(st: SubtotalResult) -> dict[str, Any]:
+    """A subtotal line of the sheet (小计 / 合计): shown after its last item, never in the total."""
+    return {"id": st.id, "label": st.label, "amount": format_yuan(st.amount_fen), "basis": list(st.basis)}
 
 
 def _line_dict(line: SheetLine) -> dict[str, Any]:

@@ -73,8 +73,11 @@ class DemoSigning:
         return self.groups[project_id]
 
     def _moved(self, project_id: int, household_id: int, **event: date) -> None:
+        weight = compensation_service.household_weight(
+            self.session, project_id=project_id, household_id=household_id
+        )
         self.groups[project_id] = compensation_service.group_with_event(
-            self._group(project_id), block_code=self.blocks[household_id], **event
+            self._group(project_id), block_code=self.blocks[household_id], weight=weight, **event
         )
 
     def _account(self) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from anju import i18n
 from anju.config import get_settings
 from anju.errors import DomainError
 from anju.grid import rules
@@ -19,7 +20,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import MAX_ID, IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 READ = requires(Permission.GRID_READ)
@@ -128,7 +129,9 @@ def grid_page(
     db: Session = Depends(get_db),
 ) -> Response:
     """A grid's card: community, worker, public phone, buildings with leaders, mediation cases."""
-    return _grid_page(request, user, db, grid_id, message="已保存" if done else "", error="")
+    return _grid_page(
+        request, user, db, grid_id, message=i18n.t("已保存", lang_of(request)) if done else "", error=""
+    )
 
 
 def _grid_page(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.errors import NotFound
 from anju.household import service as household_service
 from anju.housing import service as housing_service
@@ -18,7 +19,7 @@ from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,9 +40,10 @@ def calculator_page(
     try:
         calc = housing_service.calculator(db, scope=user.scope, household_id=household_id, as_of=as_of)
     except NotFound as exc:
-        if "补偿方案" not in exc.message_zh:
+        if exc.message_en != "no policy published for this project":
             raise
-        return render(request, "housing/calculator.html", {**ctx, "missing": exc.message_zh})
+        missing = i18n.t(exc.message_zh, lang_of(request))
+        return render(request, "housing/calculator.html", {**ctx, "missing": missing})
     totals = [o.total_fen for o in calc.options]
     diff = abs(totals[0] - totals[1]) if len(totals) == 2 and None not in totals else None  # type: ignore[operator]
     offers = [o for o in calc.offers if o.allowed] if only_allowed else calc.offers

@@ -19,36 +19,39 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from anju import i18n
 from anju.core.dates import today_shanghai
 from anju.errors import DomainError, ValidationFailed
 from anju.housing import rules
 from anju.housing import service as housing_service
+from anju.i18n import N_
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath, parse_id
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 READ = requires(Permission.PROJECT_READ)
 MANAGE = requires(Permission.HOUSING_MANAGE)
 
 OK_MESSAGES = {
-    "estate": "安置小区已添加，请导入房源表",
-    "imported": "房源已导入",
-    "checked": "房源表检查通过，可以导入",
-    "status": "房源状态已更改",
-    "event": "选房活动已创建",
-    "committed": "种子承诺已公布，参加户名单已固定",
-    "ordered": "选房顺序已确定",
-    "delivery": "交房日期已保存，过渡费已按新日期重算",
-    "flat_type": "户型已保存",
+    "estate": N_("安置小区已添加，请导入房源表"),
+    "imported": N_("房源已导入"),
+    "checked": N_("房源表检查通过，可以导入"),
+    "status": N_("房源状态已更改"),
+    "event": N_("选房活动已创建"),
+    "committed": N_("种子承诺已公布，参加户名单已固定"),
+    "ordered": N_("选房顺序已确定"),
+    "delivery": N_("交房日期已保存，过渡费已按新日期重算"),
+    "flat_type": N_("户型已保存"),
 }
 
 
 def _ok(request: Request) -> str:
-    return OK_MESSAGES.get(request.query_params.get("ok", ""), "")
+    text = OK_MESSAGES.get(request.query_params.get("ok", ""), "")
+    return i18n.t(text, lang_of(request)) if text else ""
 
 
 def _problems(exc: DomainError) -> list[str]:
@@ -69,9 +72,9 @@ def _date(form: Any, field: str, label: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(
-            f"{label}“{value[:20]}”应为 YYYY-MM-DD",
+            i18n.t("{label}“{value}”应为 YYYY-MM-DD", label=label, value=value[:20]),
             f"bad {field}",
-            details=[{"field": field, "message": f"{label}格式不正确"}],
+            details=[{"field": field, "message": i18n.t("{label}格式不正确", label=label)}],
         ) from None
 
 
@@ -124,7 +127,7 @@ async def create_estate(
             code=str(form.get("code", "")),
             name=str(form.get("name", "")),
             address=str(form.get("address", "")),
-            planned_delivery_on=_date(form, "planned_delivery_on", "计划交房日期"),
+            planned_delivery_on=_date(form, "planned_delivery_on", N_("计划交房日期")),
         )
     except DomainError as exc:
         return _housing_failed(db, request, project_id, exc, form)
@@ -146,7 +149,7 @@ async def create_event(
             name=str(form.get("name", "")),
             order_kind=str(form.get("order_kind", "")),
             estate_ids=estate_ids,
-            held_on=_date(form, "held_on", "选房日期"),
+            held_on=_date(form, "held_on", N_("选房日期")),
         )
     except DomainError as exc:
         return _housing_failed(db, request, project_id, exc, form)
@@ -202,7 +205,9 @@ async def import_flats(
     try:
         if not isinstance(upload, UploadFile):
             raise ValidationFailed(
-                "请选择房源表文件", "no file", details=[{"field": "file", "message": "未选择文件"}]
+                i18n.t("请选择房源表文件"),
+                "no file",
+                details=[{"field": "file", "message": i18n.t("未选择文件")}],
             )
         content = await upload.read()
         filename = upload.filename or "flats.xlsx"
@@ -213,7 +218,7 @@ async def import_flats(
                 checked = housing_service.check_flat_rows(db, estate_id=estate_id, rows=rows)
                 if checked.problems:
                     raise ValidationFailed(
-                        f"房源表有 {len(checked.problems)} 处问题",
+                        i18n.t("房源表有 {n} 处问题", n=len(checked.problems)),
                         "problems",
                         details=[
                             {"message": p.message}
@@ -269,8 +274,8 @@ async def change_delivery(
     housing_service.get_estate(db, estate_id=estate_id)
     try:
         changes = {
-            "planned_delivery_on": _date(form, "planned_delivery_on", "计划交房日期"),
-            "actual_delivery_on": _date(form, "actual_delivery_on", "实际交房日期"),
+            "planned_delivery_on": _date(form, "planned_delivery_on", N_("计划交房日期")),
+            "actual_delivery_on": _date(form, "actual_delivery_on", N_("实际交房日期")),
         }
         housing_service.update_estate_delivery(
             db,

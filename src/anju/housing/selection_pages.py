@@ -13,26 +13,28 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.errors import DomainError, ValidationFailed
 from anju.housing import rules
 from anju.housing import service as housing_service
 from anju.housing.selection_api import confirmation_response
+from anju.i18n import N_
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.project import service as project_service
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath, parse_id
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 OPERATE = requires(Permission.SELECTION_OPERATE)
 
 OK_MESSAGES = {
-    "opened": "选房已开始",
-    "selected": "房源已确认",
-    "finished": "该户选房完成，已叫下一户",
-    "skipped": "已过号，该户排到最后",
-    "closed": "选房已结束",
+    "opened": N_("选房已开始"),
+    "selected": N_("房源已确认"),
+    "finished": N_("该户选房完成，已叫下一户"),
+    "skipped": N_("已过号，该户排到最后"),
+    "closed": N_("选房已结束"),
 }
 
 
@@ -50,7 +52,7 @@ def _context(db: Session, request: Request, event_id: int) -> dict[str, Any]:
         },
         "event_status": rules.EVENT_STATUSES.get(console.event.status, console.event.status),
         "entry_statuses": rules.ENTRY_STATUSES,
-        "message_ok": OK_MESSAGES.get(request.query_params.get("ok", ""), ""),
+        "message_ok": i18n.t(OK_MESSAGES.get(request.query_params.get("ok", ""), ""), lang_of(request)),
         # The household just finished: its confirmation is offered for printing at once.
         "just_done": parse_id(request.query_params.get("done", "")),
         "message": "",
@@ -79,7 +81,9 @@ def _id(form: Any, name: str, label: str) -> int:
     value = parse_id(str(form.get(name, "")))
     if value is None:
         raise ValidationFailed(
-            f"请选择{label}", f"{name} required", details=[{"field": name, "message": f"未选择{label}"}]
+            i18n.t("请选择{label}", label=label),
+            f"{name} required",
+            details=[{"field": name, "message": i18n.t("未选择{label}", label=label)}],
         )
     return value
 
@@ -102,12 +106,12 @@ async def console_action(
                 db,
                 actor=actor,
                 event_id=event_id,
-                household_id=_id(form, "household_id", "户"),
-                flat_id=_id(form, "flat_id", "房源"),
+                household_id=_id(form, "household_id", N_("户")),
+                flat_id=_id(form, "flat_id", N_("房源")),
             )
             ok = "selected"
         elif action in ("finish", "skip"):
-            hid = _id(form, "household_id", "户")
+            hid = _id(form, "household_id", N_("户"))
             if action == "finish":
                 housing_service.finish_household(db, actor=actor, event_id=event_id, household_id=hid)
                 ok = "finished"
@@ -121,7 +125,9 @@ async def console_action(
             ok = "closed"
         else:
             raise ValidationFailed(
-                "未知的操作", "unknown action", details=[{"field": "action", "message": "未知的操作"}]
+                i18n.t("未知的操作"),
+                "unknown action",
+                details=[{"field": "action", "message": i18n.t("未知的操作")}],
             )
     except DomainError as exc:
         return _failed(db, request, event_id, exc)

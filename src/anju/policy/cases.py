@@ -5,14 +5,22 @@ A cases file looks like::
     policy: state_land.yaml        # relative to the cases file
     as_of: 2025-03-01              # optional; default: the policy's effective date
     group: {blocks: ..., parents: ...}   # optional block facts for sign rates
+    measures: {整片腾空率: {东片区: [{effective_on: 2025-05-01, value: 92.5}]}}   # office-set measures
     cases:
       - name: 张某户，砖混住宅 100㎡，第10日签约
         option: cash
         household: {code: H001, block_code: 一组, block_chain: [东片区], sign_on: 2025-03-10,
                     members: [...], buildings: [...]}
-        expect:                     # yuan; only the items listed are compared
+        flats:                      # optional (swap): the flats the household selected; formulas see
+          - {code: 3-1-502, area: "89.50", building: 3幢, floor: 5, type: A, price: 6500}
+        expect:                     # yuan; only the items (and subtotals) listed are compared
           house_value: 1200000.00
+          house_subtotal: 1300000.00
           total: 1350000.00
+        settlement:                 # optional (swap with flats): the swap settlement, yuan
+          credit: 1350000.00
+          flats_cost: 581750.00
+          balance: -768250.00       # > 0 the household pays, < 0 it is refunded
         entitlement:                # optional (swap): only the keys listed are compared
           entitled_area: "170.00"
           max_area: "200.00"
@@ -47,7 +55,7 @@ from anju.policy.facts import GroupFacts, Household, group_from_dict, household_
 from anju.policy.model import Src, load_yaml
 from anju.policy.scalar import evaluate
 from anju.policy.suggest import did_you_mean
-from anju.policy.swap import Flat, entitlement, violations
+from anju.policy.swap import Flat, entitlement, flats_of, settle_swap, violations
 from anju.policy.transition import transition_fees
 
 
@@ -164,7 +172,7 @@ def read_cases_file(path: str | Path) -> CasesFile:
             )
             continue
         try:
-            h = household_from_dict(c["household"])
+            h = household_from_dict(case_household(c))
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             why = "有数值无法读取" if isinstance(exc, ArithmeticError) else str(exc)
             bad(
@@ -187,6 +195,13 @@ def read_cases_file(path: str | Path) -> CasesFile:
             group = group_from_dict(data["group"])
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             bad(("group",), f"group（片区统计）无法读取：{exc}", f"group facts: {exc}")
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        try:
+            group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            bad(("measures",), f"measures（办公室设定的指标）无法读取：{exc}", f"measures: {exc}")
     if problems:
         raise PolicyError(problems)
     return CasesFile(p, policy_path, as_of, group, cases)
@@ -241,19 +256,26 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     as_of = data.get("as_of")
     as_of = as_of if isinstance(as_of, date) else (date.fromisoformat(str(as_of)) if as_of else None)
     cases = data.get("cases") or []
-    hs: list[Household] = [household_from_dict(c["household"]) for c in cases]
+    hs: list[Household] = [household_from_dict(case_household(c)) for c in cases]
     group: GroupFacts = (
         group_from_dict(data["group"]) if data.get("group") else GroupFacts.from_households(hs)
     )
+    if data.get(
+        "measures"
+    ):  # office-set group measures: {id: {block code or project: [{effective_on, value}]}}
+        group = group.with_measures(group_from_dict({"measures": data["measures"]}).measures)
     outcomes: list[CaseOutcome] = []
-    table = HouseholdTable.from_households(_unique(hs))
-    index = {h.code: i for i, h in enumerate(_unique(hs))}
+    # the same household code may come with other facts in another case (e.g. a flat selection)
+    uniq = _distinct(hs)
+    table = HouseholdTable.from_households(uniq)
+    index = {id(h): i for i, h in enumerate(uniq)}
     bulk_cache: dict[str, Any] = {}
     for case, h in zip(cases, hs, strict=True):
         option = str(case.get("option", "cash"))
         name = str(case.get("name", h.code))
         res = evaluate(checked, h, option, as_of, group, trace=False)
         got = res.amounts()
+        got.update(res.subtotal_amounts())
         got["total"] = res.total_fen
         out = CaseOutcome(name, option, True)
         for item, expected in (case.get("expect") or {}).items():
@@ -281,11 +303,18 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
                 )
         if option not in bulk_cache:
             bulk_cache[option] = evaluate_bulk(checked, table, option, as_of, group)
-        row = bulk_cache[option].row(index[h.code])
+        row = bulk_cache[option].row(index[id(_same(uniq, h))])
         if row != res.amounts():
             out.mismatches.append(
                 f"批量计算与逐户计算不一致 / bulk differs from scalar: {row} != {res.amounts()}"
             )
+        sub_row = bulk_cache[option].subtotal_row(index[id(_same(uniq, h))])
+        if sub_row != res.subtotal_amounts():
+            out.mismatches.append(
+                f"批量小计与逐户小计不一致 / bulk subtotals differ: {sub_row} != {res.subtotal_amounts()}"
+            )
+        if case.get("settlement") is not None:
+            out.mismatches.extend(_settlement_mismatches(checked, h, case, option, as_of, group))
         if case.get("entitlement") is not None or case.get("selections"):
             out.mismatches.extend(_entitlement_mismatches(checked, h, case, as_of, group))
         if case.get("transition") is not None:
@@ -295,11 +324,63 @@ def run_cases(path: str | Path, checked: Checked | None = None) -> CasesReport:
     return CasesReport(str(policy_path), outcomes)
 
 
+def case_household(case: dict[str, Any]) -> dict[str, Any]:
+    """A case's household mapping, with the case's ``flats:`` (the selection) when it gives them."""
+    h = dict(case["household"])
+    if case.get("flats") is not None:
+        h["flats"] = case["flats"]
+    return h
+
+
+def _settlement_mismatches(
+    checked: Checked, h: Household, case: dict[str, Any], option: str, as_of: date | None, group: GroupFacts
+) -> list[str]:
+    """Differences between a case's expected swap settlement and the engine's (only the keys listed)."""
+    try:
+        s = settle_swap(checked, h, flats_of(h), as_of, group, option=option)
+    except EvaluationError as exc:
+        return [f"无法结算 / settlement not computable: {exc.message_zh}"]
+    got = {
+        "credit": s.credit_fen,
+        "flats_cost": s.flats_cost_fen,
+        "refund": s.refund_fen,
+        "balance": s.balance_fen,
+    }
+    out: list[str] = []
+    for key, want in (case["settlement"] or {}).items():
+        if key == "selected_area" or key == "entitled_area":
+            if Decimal(str(want)) != getattr(s, key):
+                out.append(f"settlement {key}: 期望 expected {want}，实际 got {getattr(s, key)}")
+            continue
+        if key not in got:
+            out.append(f"settlement: 没有“{key}” / no {key!r}")
+            continue
+        w = yuan_to_fen(Decimal(str(want)))
+        if got[key] != w:
+            out.append(f"settlement {key}: 期望 expected {format_yuan(w)}，实际 got {format_yuan(got[key])}")
+    return out
+
+
 def _unique(hs: list[Household]) -> list[Household]:
+    """One household per code (the first): the project the group facts are counted over."""
     seen: dict[str, Household] = {}
     for h in hs:
         seen.setdefault(h.code, h)
     return list(seen.values())
+
+
+def _distinct(hs: list[Household]) -> list[Household]:
+    """The distinct facts of the cases (equal facts once; one code may come with several, e.g. a
+    flat selection): the rows of the bulk cross-check."""
+    out: list[Household] = []
+    for h in hs:
+        if _same(out, h) is None:
+            out.append(h)
+    return out
+
+
+def _same(hs: list[Household], h: Household) -> Household | None:
+    return next((x for x in hs if x == h), None)
 
 
 def _a_date(v: Any) -> date | None:

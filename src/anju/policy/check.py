@@ -34,7 +34,7 @@ from anju.policy.expr import (
     Unary,
 )
 from anju.policy.facts import LABELS_ZH, Determination, ProjectKind, Structure, TenantKind, Use, canonical
-from anju.policy.model import Formula, Item, Param, Policy, read_policy
+from anju.policy.model import Formula, Item, Param, Policy, Subtotal, read_policy
 from anju.policy.selection_rules import check_entitlement
 from anju.policy.suggest import did_you_mean
 from anju.policy.transition import check_transition
@@ -99,6 +99,16 @@ FIELDS: dict[tuple[str, str], Ty] = {
     ("member", "resettlement_counted"): BOOL,
     ("tenant", "area"): Ty("num", M2, 2),
     ("tenant", "kind"): Ty("str", domain=_ENUM["tenant_kind"]),
+    # the selected resettlement flats (housing domain)
+    ("flat", "area"): Ty("num", M2, 2),
+    ("flat", "price"): Ty("num", YUAN / M2, 2),
+    ("flat", "purchase_total"): Ty("num", YUAN, 2),
+    ("flat", "building"): Ty("str"),
+    ("flat", "floor"): NUM0,
+    ("flat", "type"): Ty("str"),
+    ("flat", "code"): Ty("str"),
+    ("household", "chosen_flats_area"): Ty("num", M2, 2),
+    ("household", "purchase_total"): Ty("num", YUAN, 2),
 }
 
 # Fields that may be missing in the facts; ``known(x)`` tests them, otherwise they read as 0.
@@ -113,10 +123,12 @@ OPTIONAL_FIELDS = {
     ("household", "delivery_planned_on"),
     ("household", "delivery_actual_on"),
     ("household", "move_back_on"),
+    ("flat", "price"),
+    ("flat", "purchase_total"),
 }
 
-COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant"}
-COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE}
+COLLECTIONS = {"members": "member", "buildings": "building", "tenants": "tenant", "flats": "flat"}
+COUNT_UNIT = {"member": PERSON, "building": CERT, "tenant": ONE, "flat": ONE}
 
 FUNCTIONS = {
     "min",
@@ -138,6 +150,7 @@ FUNCTIONS = {
     "months_between",
     "add_months",
     "first",
+    "measure",
 }
 
 
@@ -183,10 +196,23 @@ class Checked:
     tier_scale: dict[str, int]
     item_deps: dict[str, set[str]] = field(default_factory=dict)
     derived_ty: dict[str, Ty] = field(default_factory=dict)
+    subtotals: dict[str, Subtotal] = field(default_factory=dict)
+    # subtotal id -> the items it adds up (nested subtotals expanded), in evaluation order
+    subtotal_leaves: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # subtotal ids, inner before outer (a subtotal after every subtotal it contains)
+    subtotal_order: list[str] = field(default_factory=list)
 
     def items_for(self, option: str) -> list[Item]:
         """Items of one option in evaluation order."""
         return [self.items[i] for i in self.order if option in self.items[i].options]
+
+    def subtotal_items(self, subtotal: str, option: str) -> tuple[str, ...]:
+        """The items a subtotal adds up under ``option`` (an item not offered there is absent)."""
+        return tuple(i for i in self.subtotal_leaves[subtotal] if option in self.items[i].options)
+
+    def subtotals_for(self, option: str) -> list[Subtotal]:
+        """The subtotals that have at least one item under ``option``, in the order written."""
+        return [s for s in self.policy.subtotals if self.subtotal_items(s.id, option)]
 
 
 class _Checker:
@@ -203,6 +229,9 @@ class _Checker:
         self.formula: Formula | None = None
         self.names: dict[str, str] = {}
         self.extra_names: dict[str, Ty] = {}  # names a section adds for its own formulas (entitlement)
+        self.subtotals: dict[str, Subtotal] = {s.id: s for s in policy.subtotals}
+        self.subtotal_leaves: dict[str, tuple[str, ...]] = {}
+        self.subtotal_order: list[str] = []
 
     # -- problems
 
@@ -229,6 +258,8 @@ class _Checker:
             self._declare(name, "derived", dv.formula.src.location())
         for it in p.items:
             self._declare(it.id, "item", it.src.location())
+        for sub in p.subtotals:
+            self._declare(sub.id, "subtotal", sub.src.location())
         for name, param in p.params.items():
             self.param_scale[name] = self._param_scale(param)
         for name, tier in p.tiers.items():
@@ -509,11 +540,12 @@ class _Checker:
                     f"'{obj}' has no field '{attr}'{en} (available: {', '.join(fields)})",
                 )
             assert ty is not None
-            if obj in ("building", "member", "tenant") and el != obj:
+            if obj in ("building", "member", "tenant", "flat") and el != obj:
                 where = {
                     "building": "sum(buildings, ...) 或按证计算的项目",
                     "member": "sum/count(members, ...)",
                     "tenant": "sum/count(tenants, ...)",
+                    "flat": "sum/count(flats, ...)",
                 }[obj]
                 self.fail(
                     n,
@@ -568,6 +600,10 @@ class _Checker:
         if name in self.items:
             n.ref = ("item", name)
             self.deps.add(name)
+            return Ty("num", YUAN, 2)
+        if name in self.subtotals:
+            n.ref = ("subtotal", name)
+            self.deps.add(SUBTOTAL_MARK + name)
             return Ty("num", YUAN, 2)
         if name == "option":
             # The option being computed (cash / swap ...): one item can serve several options.
@@ -737,8 +773,8 @@ class _Checker:
                 self.fail(
                     coll,
                     "collection",
-                    f"第一个参数应为 members、buildings 或 tenants{said_zh}",
-                    f"the first argument must be members, buildings or tenants{said_en}",
+                    f"第一个参数应为 members、buildings、tenants 或 flats{said_zh}",
+                    f"the first argument must be members, buildings, tenants or flats{said_en}",
                 )
             assert isinstance(coll, Name)
             inner = COLLECTIONS[coll.parts[0]]
@@ -753,13 +789,15 @@ class _Checker:
                 return Ty("num", COUNT_UNIT[inner], 0)
             return BOOL
         if f in ("sign_rate", "vacate_rate"):
-            if len(args) != 2 or n.kwargs:
+            if len(args) != 2 or set(n.kwargs) - {"basis"}:
                 self.fail(
                     n,
                     "arity",
-                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期)",
-                    f"usage: {f}(scope, as_of)",
+                    f"用法：{f}('block' 或 'project' 或层级名, 截止日期[, basis='household'/'certificate'/'area'])",
+                    f"usage: {f}(scope, as_of[, basis='household'|'certificate'|'area'])",
                 )
+            if "basis" in n.kwargs:
+                self.rate_basis(n.kwargs["basis"])
             scope = args[0]
             levels = ("block", "project", *self.p.meta.block_levels)
             if not (isinstance(scope, Str) and scope.value in levels):
@@ -781,6 +819,8 @@ class _Checker:
                     "as_of must be a date (a clock or date('YYYY-MM-DD'))",
                 )
             return Ty("num", ONE, 6)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             self._arity(n, 2)
             a = self.num(args[0], el, f)
@@ -800,7 +840,7 @@ class _Checker:
                 self.fail(
                     ka,
                     "known",
-                    f"known() 只能检查可能缺失的事实（签约日、腾空日、评估值…）{said_zh}",
+                    f"known() 只能检查可能缺失的事实（签约日、腾空日、评估值、房源价格…）{said_zh}",
                     f"known() checks a fact that may be missing (sign date, vacate date, valuation ...){said_en}",
                 )
             self.expr(ka, el)
@@ -956,6 +996,61 @@ class _Checker:
         n.ref = ("pick", inner)
         return self.join(n, [t, d])
 
+    def rate_basis(self, b: Node) -> None:
+        """``basis=`` of a sign/vacate rate: by household (户), certificate (证) or legal area (面积)."""
+        from anju.policy.facts import BASES, BASIS_ALIASES
+
+        if not (isinstance(b, Str) and BASIS_ALIASES.get(b.value, b.value) in BASES):
+            self.fail(
+                b,
+                "basis",
+                "basis 应为 'household'（按户）、'certificate'（按证）或 'area'（按合法面积）",
+                "basis must be 'household', 'certificate' or 'area'",
+            )
+        assert isinstance(b, Str)
+        b.ty = Ty("str")
+
+    def measure_call(self, n: Call, el: str | None) -> Ty:
+        """``measure('指标', '层级', 日期)``: an office-set group measure as of a date."""
+        args = n.args
+        if len(args) != 3 or n.kwargs:
+            self.fail(
+                n,
+                "arity",
+                "用法：measure('指标名', 'project' 或层级名, 截止日期)",
+                "usage: measure('measure id', scope, as_of)",
+            )
+        mid, scope = args[0], args[1]
+        measures = self.p.measures
+        if not (isinstance(mid, Str) and mid.value in measures):
+            known = "、".join(measures) or "（本方案未在 measures 中定义任何指标）"
+            self.fail(
+                mid,
+                "measure",
+                f"未定义的指标，可用：{known}",
+                f"unknown measure (defined: {', '.join(measures) or 'none'})",
+            )
+        assert isinstance(mid, Str)
+        m = measures[mid.value]
+        mid.ty = Ty("str")
+        if not (isinstance(scope, Str) and scope.value in m.levels):
+            self.fail(
+                scope,
+                "scope",
+                f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}",
+                f"measure '{m.id}' is recorded at: {', '.join(m.levels)}",
+            )
+        scope.ty = Ty("str")
+        t = self.expr(args[2], el)
+        if t.kind != "date":
+            self.fail(
+                args[2],
+                "type",
+                "截止日期应为日期（时钟或 date('YYYY-MM-DD')）",
+                "as_of must be a date (a clock or date('YYYY-MM-DD'))",
+            )
+        return Ty("num", m.unit, m.scale)
+
     def _arity(self, n: Call, k: int) -> None:
         if len(n.args) != k or n.kwargs:
             self.fail(n, "arity", f"{n.func} 需要 {k} 个参数", f"{n.func} needs {k} argument(s)")
@@ -1004,6 +1099,8 @@ class _Checker:
                     self.err(f.node, "unit", "保底/封顶应为金额（元）", "floor / cap must be money (元)")
                     self.formula = None
             for d in self.deps:
+                if d.startswith(SUBTOTAL_MARK):
+                    continue  # an item not offered under an option is simply absent from its subtotal
                 dep = self.items[d]
                 missing = [o for o in it.options if o not in dep.options]
                 if missing:
@@ -1058,21 +1155,25 @@ class _Checker:
             if state.get(i) == 2:
                 return
             if state.get(i) == 1:
-                cyc = " -> ".join([*chain[chain.index(i) :], i])
+                cyc = " -> ".join(_node_text(x) for x in [*chain[chain.index(i) :], i])
+                where = self.subtotals[i[1:]].src if i.startswith(SUBTOTAL_MARK) else self.items[i].src
                 self.problems.append(
                     Problem(
                         "cycle",
                         f"项目循环引用：{cyc}",
                         f"items refer to each other in a cycle: {cyc}",
-                        self.items[i].src.location(),
+                        where.location(),
                     )
                 )
                 return
             state[i] = 1
-            for d in sorted(deps.get(i, ())):
+            # a subtotal (marked) depends on the items it adds up
+            nexts = self.subtotal_leaves.get(i[1:], ()) if i.startswith(SUBTOTAL_MARK) else deps.get(i, ())
+            for d in sorted(nexts):
                 visit(d, [*chain, i])
             state[i] = 2
-            out.append(i)
+            if not i.startswith(SUBTOTAL_MARK):
+                out.append(i)
 
         for it in self.p.items:
             visit(it.id, [])
@@ -1083,7 +1184,90 @@ class _Abort(Exception):
     """Stops checking one formula after its first error."""
 
 
-FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant"}
+# Marks a subtotal among the items a formula depends on (ids cannot contain it).
+SUBTOTAL_MARK = "§"
+
+
+def _node_text(x: str) -> str:
+    return f"小计 {x[1:]}" if x.startswith(SUBTOTAL_MARK) else x
+
+
+def check_subtotals(c: _Checker) -> None:
+    """Resolve every subtotal to the items it adds up; report unknown parts, subtotals that
+    contain themselves and items a subtotal would count twice."""
+    state: dict[str, int] = {}
+
+    def leaves(sid: str, chain: list[str]) -> tuple[str, ...]:
+        if state.get(sid) == 2:
+            return c.subtotal_leaves.get(sid, ())
+        sub = c.subtotals[sid]
+        if state.get(sid) == 1:
+            cyc = " -> ".join([*chain[chain.index(sid) :], sid])
+            c.problems.append(
+                Problem(
+                    "cycle",
+                    f"小计循环包含：{cyc}",
+                    f"subtotals contain each other in a cycle: {cyc}",
+                    sub.src.location(),
+                )
+            )
+            return ()
+        state[sid] = 1
+        out: list[str] = []
+        via: dict[str, str] = {}
+        for k, part in enumerate(sub.parts):
+            loc = (sub.part_srcs[k] if k < len(sub.part_srcs) else sub.src).location()
+            if part in c.items:
+                got: tuple[str, ...] = (part,)
+            elif part in c.subtotals:
+                got = leaves(part, [*chain, sid])
+            else:
+                what = c.names.get(part)
+                zh = f"（它是{_DECL_ZH.get(what, what)}）" if what else ""
+                c.problems.append(
+                    Problem(
+                        "subtotal",
+                        f"小计“{sid}”中的“{part}”不是补偿项目或小计{zh}",
+                        f"'{part}' in subtotal '{sid}' is neither an item nor a subtotal",
+                        loc,
+                    )
+                )
+                continue
+            for leaf in got:
+                if leaf in via:
+                    first, now = via[leaf], part
+                    how = "重复列出" if first == now == leaf else f"经“{first}”与“{now}”"
+                    c.problems.append(
+                        Problem(
+                            "subtotal",
+                            f"小计“{sid}”把项目“{leaf}”计入两次（{how}）",
+                            f"subtotal '{sid}' counts item '{leaf}' twice (through '{first}' and '{now}')",
+                            loc,
+                        )
+                    )
+                    continue
+                via[leaf] = part
+                out.append(leaf)
+        state[sid] = 2
+        c.subtotal_leaves[sid] = tuple(out)
+        c.subtotal_order.append(sid)
+        return c.subtotal_leaves[sid]
+
+    for sub in c.p.subtotals:
+        leaves(sub.id, [])
+
+
+_DECL_ZH = {
+    "parameter": "参数",
+    "clock": "时钟",
+    "tier": "时间窗分档",
+    "derived": "中间量",
+    "item": "项目",
+    "subtotal": "小计",
+}
+
+
+FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant", "flat"}
 
 
 def _is_collection(n: Node) -> bool:
@@ -1103,11 +1287,29 @@ def check_policy(policy: Policy, problems: list[Problem] | None = None) -> Check
     c.problems.extend(problems or [])
     c.problems.extend(verify_published(policy))
     c.declarations()
+    check_subtotals(c)
     deps = c.check_items()
     order = c.order(deps)
     if c.problems:
         raise PolicyError(sorted(c.problems, key=lambda p: (p.location.line, p.location.column)))
-    return Checked(policy, order, c.items, c.param_scale, c.tier_scale, deps, dict(c.derived_ty))
+    position = {i: k for k, i in enumerate(order)}
+    leaves = {s: tuple(sorted(ls, key=position.__getitem__)) for s, ls in c.subtotal_leaves.items()}
+    item_deps = {
+        i: {x for d in ds for x in (leaves[d[1:]] if d.startswith(SUBTOTAL_MARK) else (d,))}
+        for i, ds in deps.items()
+    }
+    return Checked(
+        policy,
+        order,
+        c.items,
+        c.param_scale,
+        c.tier_scale,
+        item_deps,
+        dict(c.derived_ty),
+        dict(c.subtotals),
+        leaves,
+        list(c.subtotal_order),
+    )
 
 
 def load_policy(text: str, file: str = "<policy>") -> Checked:
@@ -1149,3 +1351,14 @@ def load_policy_file(path: str | Path) -> Checked:
             ]
         ) from exc
     return load_policy(text, str(p))
+
+
+def rate_basis(n: Call) -> str:
+    """The basis of a checked sign/vacate rate call ('household' unless ``basis=`` says otherwise)."""
+    from anju.policy.facts import BASIS_ALIASES
+
+    b = n.kwargs.get("basis")
+    if b is None:
+        return "household"
+    text = str(b.value)  # type: ignore[attr-defined]
+    return BASIS_ALIASES.get(text, text)

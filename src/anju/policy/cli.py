@@ -19,8 +19,9 @@ from anju.policy.errors import EvaluationError, PolicyError
 from anju.policy.facts import GroupFacts, Household, ProjectKind
 from anju.policy.io import HouseholdsFileError, read_households, write_results
 from anju.policy.model import read_policy_file
-from anju.policy.scalar import evaluate
+from anju.policy.scalar import Result, SubtotalResult, evaluate
 from anju.policy.suggest import did_you_mean
+from anju.policy.swap import SwapSettlement, flats_of, settle_swap
 from anju.policy.versioning import content_hash, diff
 from anju.policy.whatif import whatif
 
@@ -177,14 +178,37 @@ def calc_cmd(
         except EvaluationError as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(1) from exc
+    settlements: dict[str, SwapSettlement | str] = {}
+    if "swap" in results and c.policy.swap is not None:
+        for h in hs:
+            if h.flats:
+                try:
+                    settlements[h.code] = settle_swap(c, h, flats_of(h), day, group)
+                except EvaluationError as exc:
+                    settlements[h.code] = exc.message_zh
     try:
-        write_results(out, results, hs)
+        write_results(out, results, hs, settlements)
     except OSError as exc:
         raise _bad_input(f"无法写入 {out}：{exc.strerror or exc} / cannot write") from None
     for opt, r in results.items():
         console.print(
             f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False
         )
+    if settlements:
+        done = [s for s in settlements.values() if isinstance(s, SwapSettlement)]
+        pays = sum(s.balance_fen for s in done if s.balance_fen > 0)
+        refunds = -sum(s.balance_fen for s in done if s.balance_fen < 0)
+        console.print(
+            f"产权调换结算 swap settlement：{len(done)} 户已选房，应补交 {format_yuan(pays)} 元，"
+            f"应退还 {format_yuan(refunds)} 元（工作表 settlement）",
+            highlight=False,
+        )
+        for code, s in settlements.items():
+            if isinstance(s, str):
+                console.print(f"[yellow]{escape(code)} 无法结算：{escape(s)}[/yellow]", highlight=False)
+        if len(hs) == 1 and done:
+            for line in _settlement_text(done[0]):
+                console.print(line, highlight=False, markup=False)
 
 
 @app.command("explain")
@@ -278,8 +302,10 @@ def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: Gr
         highlight=False,
         soft_wrap=True,
     )
+    after = r.subtotals_after()
     for it in r.items:
         if not it.applies:
+            _print_subtotals(after.get(it.id, []))
             continue
         console.print(
             f"[bold]{escape(it.label)}[/bold]（{escape(it.id)}）= [bold]{format_yuan(it.amount_fen)} 元[/bold]",
@@ -303,9 +329,60 @@ def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: Gr
                     console.print(f"      {n}", highlight=False, markup=False)
         for n in it.notes:
             console.print(f"    {n}", highlight=False, markup=False)
+        _print_subtotals(after.get(it.id, []))
     for w in r.warnings:
         console.print(f"[yellow]注意 {escape(w)}[/yellow]", highlight=False)
     console.print(f"[bold]合计 total: {format_yuan(r.total_fen)} 元[/bold]", highlight=False)
+    if opt == "swap" and h.flats and c.policy.swap is not None:
+        _print_settlement(c, h, r, group)
+
+
+def _print_subtotals(lines: list[SubtotalResult]) -> None:
+    for st in lines:
+        console.print(
+            f"[bold cyan]{escape(st.label)}[/bold cyan]（{escape(st.id)}，小计，不另计入合计）= "
+            f"[bold]{format_yuan(st.amount_fen)} 元[/bold]",
+            highlight=False,
+        )
+        for b in st.basis:
+            console.print(f"    {b}", highlight=False, markup=False)
+
+
+def _settlement_text(s: SwapSettlement) -> list[str]:
+    """The swap settlement (产权调换结算) of the chosen flats, line by line."""
+    out = [
+        f"应安置面积 entitled {s.entitled_area} ㎡，所选面积 selected {s.selected_area} ㎡",
+        f"产权调换补偿款 credit {format_yuan(s.credit_fen)} 元",
+    ]
+    out += [
+        f"  {x.label}：{x.area} ㎡ × {x.unit_price} 元/㎡ = {format_yuan(x.amount_fen)} 元" for x in s.lines
+    ]
+    out.append(f"购房款 flats cost {format_yuan(s.flats_cost_fen)} 元")
+    if s.refund_fen:
+        out.append(f"未选足面积退还 refund {format_yuan(s.refund_fen)} 元")
+    out += [f"  {n}" for n in s.notes]
+    if s.balance_fen > 0:
+        out.append(f"差价 balance：该户应补交 household pays {format_yuan(s.balance_fen)} 元")
+    elif s.balance_fen < 0:
+        out.append(f"差价 balance：应退还该户 household is refunded {format_yuan(-s.balance_fen)} 元")
+    else:
+        out.append("差价 balance：0.00 元，两清")
+    return out
+
+
+def _print_settlement(c: Checked, h: Household, r: Result, group: GroupFacts) -> None:
+    console.print(
+        f"[bold]── {escape(h.code)} · 产权调换结算 swap settlement（所选房源 {escape('、'.join(f.code for f in h.flats))}）──[/bold]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        s = settle_swap(c, h, flats_of(h), r.as_of, group, option=r.option)
+    except EvaluationError as exc:
+        console.print(f"[red]无法结算 cannot settle：{escape(exc.message_zh)}[/red]", highlight=False)
+        return
+    for line in _settlement_text(s):
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command("diff")

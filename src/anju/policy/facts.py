@@ -8,6 +8,7 @@ household domain, so the foundation can build them without any policy knowledge:
 * :class:`Building` <- building / certificate rows with their valuation
 * :class:`Homestead` <- the homestead row (collective land only)
 * :class:`Tenant` <- tenant rows
+* :class:`ChosenFlat` <- the resettlement flats the household has selected (housing domain)
 * :class:`GroupFacts` <- per-block counts and dates used by group aggregates (sign rate ...)
 
 Areas are ``Decimal`` with at most 2 places, money is integer fen, dates are ``date``.
@@ -21,6 +22,8 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+from anju.policy.errors import EvaluationError
 
 
 class ProjectKind(StrEnum):
@@ -177,6 +180,28 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
+class ChosenFlat:
+    """A resettlement flat the household has selected (所选安置房), as formulas see it.
+
+    ``price_fen`` is its price per ㎡ (fen); ``purchase_total_fen`` what the flat costs (fen),
+    by default its area times its price rounded half up to the fen. Both may be unknown."""
+
+    code: str
+    area: Decimal = Decimal("0.00")  # 建筑面积
+    building: str = ""  # 楼栋
+    floor: int = 0
+    flat_type: str = ""  # 户型
+    price_fen: int | None = None
+    purchase_total_fen: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "area", _area(self.area, "flat.area"))
+        if self.purchase_total_fen is None and self.price_fen is not None:
+            total = (self.area * self.price_fen).quantize(Decimal(1), rounding="ROUND_HALF_UP")
+            object.__setattr__(self, "purchase_total_fen", int(total))
+
+
+@dataclass(frozen=True, slots=True)
 class Household:
     """One household (被征收户) and everything the policy may look at.
 
@@ -203,6 +228,7 @@ class Household:
     delivery_planned_on: date | None = None
     delivery_actual_on: date | None = None
     move_back_on: date | None = None
+    flats: tuple[ChosenFlat, ...] = ()  # the selected resettlement flats (empty before selection)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ProjectKind(self.kind))
@@ -211,6 +237,17 @@ class Household:
         object.__setattr__(self, "members", tuple(self.members))
         object.__setattr__(self, "buildings", tuple(self.buildings))
         object.__setattr__(self, "tenants", tuple(self.tenants))
+        object.__setattr__(self, "flats", tuple(self.flats))
+
+    @property
+    def chosen_flats_area(self) -> Decimal:
+        """The gross area of every selected flat together (㎡)."""
+        return sum((f.area for f in self.flats), Decimal("0.00"))
+
+    @property
+    def purchase_total_fen(self) -> int:
+        """What the selected flats cost together (fen; a flat without a price counts 0)."""
+        return sum(f.purchase_total_fen or 0 for f in self.flats)
 
     @property
     def block_path(self) -> tuple[str, ...]:
@@ -218,13 +255,106 @@ class Household:
         return (*self.block_chain, self.block_code)
 
 
+# Bases a group rate may be counted on: households (户), certificates (证) or legal area (面积).
+BASES = ("household", "certificate", "area")
+BASIS_ALIASES = {
+    "户": "household",
+    "户数": "household",
+    "证": "certificate",
+    "证数": "certificate",
+    "面积": "area",
+}
+BASIS_LABELS_ZH = {"household": "户数", "certificate": "证数", "area": "合法面积"}
+
+
 @dataclass(frozen=True, slots=True)
 class BlockGroup:
-    """Group facts of one block: how many households it has and when they signed / vacated."""
+    """Group facts of one block: how many households it has and when they signed / vacated.
+
+    For rates counted by certificate or by area the block also carries its totals (certificates,
+    legal area in hundredths of ㎡) and, aligned with ``sign_dates`` / ``vacate_dates``, the weight
+    of each event's household as ``(certificates, area hundredths)``. Blocks built without weights
+    (older snapshots, cases files) give rates by household only.
+    """
 
     total_households: int
     sign_dates: tuple[date, ...] = ()
     vacate_dates: tuple[date, ...] = ()
+    total_certificates: int = 0
+    total_area_cents: int = 0
+    sign_weights: tuple[tuple[int, int], ...] = ()
+    vacate_weights: tuple[tuple[int, int], ...] = ()
+    weighted: bool = False  # whether the weights above were counted (else by household only)
+
+    def total(self, basis: str) -> int:
+        """The denominator of a rate on ``basis``."""
+        if basis == "certificate":
+            return self.total_certificates
+        if basis == "area":
+            return self.total_area_cents
+        return self.total_households
+
+    def events(self, event: str, basis: str) -> list[tuple[date, int]]:
+        """``(date, weight)`` of each household's ``event`` ('sign' / 'vacate'), sorted by date."""
+        dates = self.sign_dates if event == "sign" else self.vacate_dates
+        if basis == "household":
+            return [(d, 1) for d in dates]
+        weights = self.sign_weights if event == "sign" else self.vacate_weights
+        k = 0 if basis == "certificate" else 1
+        return [(d, w[k]) for d, w in zip(dates, weights, strict=True)]
+
+
+def household_weight(h: Household) -> tuple[int, int]:
+    """A household's weight in group rates by certificate and by area: the number of distinct
+    certificate numbers of its buildings (a building without one counts as none) and its legal
+    area in hundredths of ㎡."""
+    certs = len({b.certificate_no.strip() for b in h.buildings if b.certificate_no.strip()})
+    area = sum(int(b.legal_area * 100) for b in h.buildings)
+    return certs, area
+
+
+def _sorted_events(
+    events: list[tuple[date, tuple[int, int]]],
+) -> tuple[tuple[date, ...], tuple[tuple[int, int], ...]]:
+    events.sort()
+    return tuple(d for d, _ in events), tuple(w for _, w in events)
+
+
+def build_blocks(
+    rows: Iterable[tuple[str, tuple[str, ...], date | None, date | None, int, int]],
+) -> tuple[dict[str, BlockGroup], dict[str, str]]:
+    """Blocks and parents from ``(block code, parent chain, sign date, vacate date, certificates,
+    area hundredths)`` of every household of a project (the one place group facts are counted)."""
+    totals: dict[str, list[int]] = {}
+    signs: dict[str, list[tuple[date, tuple[int, int]]]] = {}
+    vacates: dict[str, list[tuple[date, tuple[int, int]]]] = {}
+    parents: dict[str, str] = {}
+    for code, chain, sign_on, vacate_on, certs, area in rows:
+        t = totals.setdefault(code, [0, 0, 0])
+        t[0] += 1
+        t[1] += certs
+        t[2] += area
+        if sign_on is not None:
+            signs.setdefault(code, []).append((sign_on, (certs, area)))
+        if vacate_on is not None:
+            vacates.setdefault(code, []).append((vacate_on, (certs, area)))
+        path = (*chain, code)
+        for child, parent in zip(path[1:], path[:-1], strict=True):
+            parents[child] = parent
+    blocks = {}
+    for code, (n, certs, area) in totals.items():
+        sd, sw = _sorted_events(signs.get(code, []))
+        vd, vw = _sorted_events(vacates.get(code, []))
+        blocks[code] = BlockGroup(n, sd, vd, certs, area, sw, vw, True)
+    return blocks, parents
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureValue:
+    """One value the office recorded for a group measure of a block (or the project) from a date."""
+
+    effective_on: date
+    value: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,33 +370,35 @@ class GroupFacts:
     _memo: dict[tuple[str | None, date, str], int] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )
+    # Office-set group measures: measure id -> scope ("" for the project, else a block code) ->
+    # values sorted by effective date (the latest on or before a date is in force).
+    measures: Mapping[str, Mapping[str, tuple[MeasureValue, ...]]] = field(default_factory=dict)
     _leaves: dict[str | None, list[str]] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @staticmethod
     def from_households(households: Iterable[Household]) -> GroupFacts:
         """Group facts computed from the complete list of a project's households."""
-        totals: dict[str, int] = {}
-        signs: dict[str, list[date]] = {}
-        vacates: dict[str, list[date]] = {}
-        parents: dict[str, str] = {}
-        for h in households:
-            totals[h.block_code] = totals.get(h.block_code, 0) + 1
-            if h.sign_on is not None:
-                signs.setdefault(h.block_code, []).append(h.sign_on)
-            if h.vacate_on is not None:
-                vacates.setdefault(h.block_code, []).append(h.vacate_on)
-            path = h.block_path
-            for child, parent in zip(path[1:], path[:-1], strict=True):
-                parents[child] = parent
-        blocks = {
-            code: BlockGroup(
-                total_households=n,
-                sign_dates=tuple(sorted(signs.get(code, []))),
-                vacate_dates=tuple(sorted(vacates.get(code, []))),
-            )
-            for code, n in totals.items()
-        }
+        blocks, parents = build_blocks(
+            (h.block_code, h.block_chain, h.sign_on, h.vacate_on, *household_weight(h)) for h in households
+        )
         return GroupFacts(blocks=blocks, parents=parents)
+
+    def with_measures(self, measures: Mapping[str, Mapping[str, tuple[MeasureValue, ...]]]) -> GroupFacts:
+        """These group facts with the office-set measure values ``measures``."""
+        return GroupFacts(blocks=self.blocks, parents=self.parents, measures=measures)
+
+    def measure_value(self, measure: str, scope: str | None, as_of: date) -> Decimal | None:
+        """The value of an office-set measure for ``scope`` (a block code, ``None`` for the project)
+        in force on ``as_of``: the latest recorded with an effective date on or before it; ``None``
+        when the office has recorded none (the caller says which measure is missing)."""
+        values = self.measures.get(measure, {}).get(scope or "", ())
+        found: Decimal | None = None
+        for v in values:
+            if v.effective_on <= as_of:
+                found = v.value
+            else:
+                break
+        return found
 
     def leaves_under(self, scope: str | None) -> list[str]:
         """Leaf block codes under ``scope`` (itself included); ``None`` means the whole project."""
@@ -282,22 +414,29 @@ class GroupFacts:
             self._leaves.update(index)
         return list(self._leaves.get(scope, []))
 
-    def rate_ppm(self, scope: str | None, as_of: date, event: str) -> int:
+    def rate_ppm(self, scope: str | None, as_of: date, event: str, basis: str = "household") -> int:
         """Share of households under ``scope`` whose ``event`` ('sign'/'vacate') is on or before
         ``as_of``, in millionths, truncated (2/3 -> 666666). 0 when the scope has no households.
 
-        Truncation never overstates a rate, so "rate >= 80%" is decided exactly.
+        ``basis`` counts the share by household (each 1), by certificate (each household weighs
+        its distinct certificates) or by area (its legal area). Truncation never overstates a rate,
+        so "rate >= 80%" is decided exactly.
         """
-        key = (scope, as_of, event)
+        key = (scope, as_of, event) if basis == "household" else (scope, as_of, f"{event}/{basis}")
         if key in self._memo:
             return self._memo[key]
         total = 0
         done = 0
         for code in self.leaves_under(scope):
             g = self.blocks[code]
-            total += g.total_households
-            dates = g.sign_dates if event == "sign" else g.vacate_dates
-            done += sum(1 for d in dates if d <= as_of)
+            if basis != "household" and not g.weighted:
+                raise EvaluationError(
+                    "group",
+                    f"片区 {code} 的统计数据没有证数和面积，不能按{BASIS_LABELS_ZH[basis]}计算比率",
+                    f"the group facts of block {code} carry no certificate/area weights ({basis} basis)",
+                )
+            total += g.total(basis)
+            done += sum(w for d, w in g.events(event, basis) if d <= as_of)
         rate = 0 if total == 0 else (done * 1_000_000) // total
         self._memo[key] = rate
         return rate
@@ -399,6 +538,20 @@ def tenant_from_dict(d: Mapping[str, Any]) -> Tenant:
     )
 
 
+def flat_from_dict(d: Mapping[str, Any]) -> ChosenFlat:
+    """Build a :class:`ChosenFlat` from a mapping (a cases file's ``flats:`` entry); money in yuan:
+    ``price`` per ㎡, ``purchase_total`` for the flat."""
+    return ChosenFlat(
+        code=str(d.get("code", "") or ""),
+        area=_area_in(d.get("area")),
+        building=str(d.get("building", "") or ""),
+        floor=_opt_int(d.get("floor")) or 0,
+        flat_type=str(d.get("type", d.get("flat_type", "")) or ""),
+        price_fen=_fen(d.get("price")),
+        purchase_total_fen=_fen(d.get("purchase_total")),
+    )
+
+
 def _chain(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -437,21 +590,71 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
         delivery_planned_on=_date(d.get("delivery_planned_on")),
         delivery_actual_on=_date(d.get("delivery_actual_on")),
         move_back_on=_date(d.get("move_back_on")),
+        flats=tuple(flat_from_dict(f) for f in d.get("flats") or ()),
     )
 
 
+def _cents(value: Any) -> int:
+    """Hundredths of ㎡ from an area written in a file (at most 2 decimals)."""
+    return int(_area_in(value) * 100)
+
+
+def _weights(items: Any, n: int, what: str) -> tuple[tuple[int, int], ...]:
+    out = tuple((int(w[0]), _cents(w[1])) for w in items or ())
+    if len(out) != n:
+        raise ValueError(f"{what}: 权重个数应与日期个数相同 / one weight per date expected")
+    return out
+
+
 def group_from_dict(d: Mapping[str, Any]) -> GroupFacts:
-    """Build :class:`GroupFacts` from ``{blocks: {code: {total_households, sign_dates, vacate_dates}},
-    parents: {code: parent}}``."""
+    """Build :class:`GroupFacts` from ``{blocks: {code: {total_households, sign_dates, vacate_dates
+    [, total_certificates, total_area, sign_weights, vacate_weights]}}, parents: {code: parent}
+    [, measures: {id: {scope: [{effective_on, value}]}}]}``. A block given with ``total_area``
+    carries the weights rates by certificate and by area need (``[[certificates, area], ...]``
+    aligned with the dates); the scope of a measure is a block code or ``""`` for the project."""
     blocks: dict[str, BlockGroup] = {}
     for code, g in (d.get("blocks") or {}).items():
+        weighted = "total_area" in g or "total_certificates" in g
+        signs = [(x, i) for i, x in enumerate(_date(v) for v in g.get("sign_dates") or ()) if x]
+        vacates = [(x, i) for i, x in enumerate(_date(v) for v in g.get("vacate_dates") or ()) if x]
+        sw = (
+            _weights(g.get("sign_weights"), len(g.get("sign_dates") or ()), "sign_weights")
+            if weighted
+            else ()
+        )
+        vw = (
+            _weights(g.get("vacate_weights"), len(g.get("vacate_dates") or ()), "vacate_weights")
+            if weighted
+            else ()
+        )
+        signs.sort()
+        vacates.sort()
         blocks[str(code)] = BlockGroup(
             total_households=int(g["total_households"]),
-            sign_dates=tuple(sorted(x for x in (_date(v) for v in g.get("sign_dates") or ()) if x)),
-            vacate_dates=tuple(sorted(x for x in (_date(v) for v in g.get("vacate_dates") or ()) if x)),
+            sign_dates=tuple(x for x, _ in signs),
+            vacate_dates=tuple(x for x, _ in vacates),
+            total_certificates=int(g.get("total_certificates") or 0),
+            total_area_cents=_cents(g.get("total_area")),
+            sign_weights=tuple(sw[i] for _, i in signs) if weighted else (),
+            vacate_weights=tuple(vw[i] for _, i in vacates) if weighted else (),
+            weighted=weighted,
         )
     parents = {str(k): str(v) for k, v in (d.get("parents") or {}).items()}
-    return GroupFacts(blocks=blocks, parents=parents)
+    measures: dict[str, dict[str, tuple[MeasureValue, ...]]] = {}
+    for mid, scopes in (d.get("measures") or {}).items():
+        per: dict[str, tuple[MeasureValue, ...]] = {}
+        for scope, values in (scopes or {}).items():
+            vals = []
+            for v in values or ():
+                on = _date(v.get("effective_on"))
+                if on is None:
+                    raise ValueError(f"measures.{mid}.{scope}: 缺少生效日期 / effective_on is missing")
+                raw = v.get("value")
+                vals.append(MeasureValue(on, Decimal(repr(raw) if isinstance(raw, float) else str(raw))))
+            vals.sort(key=lambda x: x.effective_on)
+            per["" if scope in (None, "project") else str(scope)] = tuple(vals)
+        measures[str(mid)] = per
+    return GroupFacts(blocks=blocks, parents=parents, measures=measures)
 
 
 def households_sequence(items: Sequence[Mapping[str, Any]]) -> list[Household]:
@@ -528,19 +731,53 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             for t in h.tenants
         ],
         **{k: v.isoformat() for k in EVENT_DATES if (v := getattr(h, k)) is not None},
+        **(
+            {
+                "flats": [
+                    {
+                        "code": f.code,
+                        "area": str(f.area),
+                        "building": f.building,
+                        "floor": f.floor,
+                        "type": f.flat_type,
+                        "price": _yuan_text(f.price_fen),
+                        "purchase_total": _yuan_text(f.purchase_total_fen),
+                    }
+                    for f in h.flats
+                ]
+            }
+            if h.flats
+            else {}
+        ),
     }
 
 
 def group_to_dict(g: GroupFacts) -> dict[str, Any]:
     """The JSON-able form of :class:`GroupFacts`; the inverse of :func:`group_from_dict`."""
-    return {
-        "blocks": {
-            code: {
-                "total_households": b.total_households,
-                "sign_dates": [d.isoformat() for d in b.sign_dates],
-                "vacate_dates": [d.isoformat() for d in b.vacate_dates],
+    blocks: dict[str, Any] = {}
+    for code, b in g.blocks.items():
+        out: dict[str, Any] = {
+            "total_households": b.total_households,
+            "sign_dates": [d.isoformat() for d in b.sign_dates],
+            "vacate_dates": [d.isoformat() for d in b.vacate_dates],
+        }
+        if b.weighted:
+            out["total_certificates"] = b.total_certificates
+            out["total_area"] = _area_text(b.total_area_cents)
+            out["sign_weights"] = [[c, _area_text(a)] for c, a in b.sign_weights]
+            out["vacate_weights"] = [[c, _area_text(a)] for c, a in b.vacate_weights]
+        blocks[code] = out
+    result: dict[str, Any] = {"blocks": blocks, "parents": dict(g.parents)}
+    if g.measures:
+        result["measures"] = {
+            mid: {
+                scope: [{"effective_on": v.effective_on.isoformat(), "value": str(v.value)} for v in values]
+                for scope, values in scopes.items()
             }
-            for code, b in g.blocks.items()
-        },
-        "parents": dict(g.parents),
-    }
+            for mid, scopes in g.measures.items()
+        }
+    return result
+
+
+def _area_text(cents: int) -> str:
+    return str(Decimal(cents).scaleb(-2).quantize(Decimal("0.01")))

@@ -18,6 +18,7 @@ from anju.core.money import RoundingMode, RoundingUnit
 from anju.policy.errors import Location, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
+from anju.policy.measures import Measure, read_measures
 from anju.policy.selection_rules import EntitlementSpec, read_entitlement
 from anju.policy.suggest import did_you_mean
 from anju.policy.transition import TransitionRules, read_transition
@@ -145,6 +146,19 @@ class Item:
 
 
 @dataclass(slots=True)
+class Subtotal:
+    """A subtotal line (小计 / 合计) of the calculation sheet: a named group of items and of other
+    subtotals. Shown on the sheet, usable in formulas by its id, never added to the total."""
+
+    id: str
+    label: str
+    parts: tuple[str, ...]  # item ids and subtotal ids, as written
+    ref: str
+    src: Src
+    part_srcs: tuple[Src, ...] = ()  # where each part was written (for problems)
+
+
+@dataclass(slots=True)
 class SwapRules:
     """Swap settlement (产权调换结算) rules, all given as formulas of the household."""
 
@@ -194,6 +208,10 @@ class Policy:
     text: str
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
+    measures: dict[str, Measure] = field(
+        default_factory=dict
+    )  # office-set group measures (anju.policy.measures)
+    subtotals: list[Subtotal] = field(default_factory=list)  # subtotal lines, in the order written
 
 
 # ----------------------------------------------------------------------------- reading
@@ -208,6 +226,8 @@ _TOP_KEYS = {
     "items",
     "swap_settlement",
     "transition",
+    "measures",
+    "subtotals",
 }
 
 
@@ -389,9 +409,54 @@ class _Reader:
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
-        return Policy(
+        policy = Policy(
             meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition
         )
+        if d.get("subtotals") is not None:
+            policy.subtotals = self.read_subtotals(d["subtotals"])
+        if "measures" in d:
+            policy.measures = read_measures(self, d["measures"], meta)
+        return policy
+
+    def read_subtotals(self, raw: Any) -> list[Subtotal]:
+        """The ``subtotals:`` list: ``{id, label, items: [item or subtotal ids], ref}`` each."""
+        path: tuple[Any, ...] = ("subtotals",)
+        if not isinstance(raw, list):
+            self.err(path, "type", "subtotals 应为列表", "subtotals must be a list")
+            return []
+        out: list[Subtotal] = []
+        for i, spec in enumerate(raw):
+            sp = (*path, i)
+            if not isinstance(spec, dict):
+                self.err(
+                    sp,
+                    "subtotal",
+                    "小计应为映射（id、label、items）",
+                    "a subtotal must be a mapping (id, label, items)",
+                )
+                continue
+            self.unknown_keys(spec, {"id", "label", "items", "ref"}, sp)
+            sid = str(spec.get("id") or "")
+            if not sid:
+                self.err(sp, "subtotal", "小计缺少 id", "subtotal has no id")
+                continue
+            parts_raw = spec.get("items")
+            if not isinstance(parts_raw, list) or not parts_raw:
+                self.err(
+                    (*sp, "items"),
+                    "subtotal",
+                    f"小计“{sid}”需要 items：所含项目或小计的 id 列表",
+                    f"subtotal '{sid}' needs items: a list of item or subtotal ids",
+                )
+                continue
+            parts = tuple(str(x) for x in parts_raw)
+            srcs = tuple(self.src((*sp, "items", k)) for k in range(len(parts)))
+            out.append(
+                Subtotal(
+                    sid, str(spec.get("label", sid)), parts, str(spec.get("ref", "")), self.src(sp), srcs
+                )
+            )
+        return out
 
     def read_meta(self, m: dict[Any, Any]) -> Meta:
         path = ("policy",)

@@ -14,7 +14,7 @@ from typing import Any
 
 from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
-from anju.policy.check import COLLECTIONS, Checked, Ty
+from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
 from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
@@ -32,11 +32,23 @@ from anju.policy.expr import (
     Str,
     Unary,
 )
-from anju.policy.facts import EVENT_DATES, LABELS_ZH, Building, GroupFacts, Household, Member, Tenant
+from anju.policy.facts import (
+    BASIS_LABELS_ZH,
+    EVENT_DATES,
+    LABELS_ZH,
+    Building,
+    ChosenFlat,
+    GroupFacts,
+    Household,
+    Member,
+    Tenant,
+)
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.wording import (
     BandHit,
+    MeasureHit,
     PickHit,
     RateHit,
     TierHit,
@@ -45,6 +57,7 @@ from anju.policy.wording import (
     is_rate,
     percent,
     rounding_line,
+    subtotal_sentence,
     unique,
 )
 
@@ -106,6 +119,19 @@ class ItemResult:
 
 
 @dataclass(slots=True)
+class SubtotalResult:
+    """A subtotal line of the calculation sheet (never part of the total)."""
+
+    id: str
+    label: str
+    amount_fen: int
+    items: list[str]  # the item ids it adds up under this option (nested subtotals expanded)
+    parts: list[str]  # what the policy lists: item and subtotal ids (those absent here left out)
+    ref: str = ""
+    basis: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Result:
     """The evaluation of one household under one option."""
 
@@ -114,6 +140,7 @@ class Result:
     as_of: date
     items: list[ItemResult]
     warnings: list[str] = field(default_factory=list)
+    subtotals: list[SubtotalResult] = field(default_factory=list)
 
     @property
     def total_fen(self) -> int:
@@ -123,6 +150,47 @@ class Result:
     def amounts(self) -> dict[str, int]:
         """Item id -> amount in fen (items that do not apply are 0)."""
         return {i.id: i.amount_fen for i in self.items}
+
+    def subtotal_amounts(self) -> dict[str, int]:
+        """Subtotal id -> amount in fen (the subtotals with an item under this option)."""
+        return {s.id: s.amount_fen for s in self.subtotals}
+
+    def subtotals_after(self) -> dict[str, list[SubtotalResult]]:
+        """Item id -> the subtotal lines printed right after it (see :func:`subtotals_after`)."""
+        return subtotals_after([it.id for it in self.items], self.subtotals)
+
+
+def subtotals_after(item_ids: list[str], subtotals: list[SubtotalResult]) -> dict[str, list[SubtotalResult]]:
+    """Item id -> the subtotal lines printed right after it: a subtotal follows the last of its items
+    in sheet order, an inner subtotal before the one that contains it (``subtotals`` inner first)."""
+    position = {i: k for k, i in enumerate(item_ids)}
+    out: dict[str, list[SubtotalResult]] = {}
+    for st in subtotals:
+        last = max(st.items, key=lambda i: position.get(i, -1))
+        out.setdefault(last, []).append(st)
+    return out
+
+
+def subtotal_results(
+    checked: Checked, option: str, item_fen: dict[str, int], words: bool = True
+) -> list[SubtotalResult]:
+    """The subtotal lines of ``option`` from item amounts (fen), inner before outer; ``words`` adds
+    each line's basis in words. Used on a fresh evaluation and on a signed snapshot's items alike."""
+    lines = []
+    for sid in checked.subtotal_order:
+        ids = list(checked.subtotal_items(sid, option))
+        if not ids:
+            continue
+        st = checked.subtotals[sid]
+        present = [
+            p
+            for p in st.parts
+            if p in item_fen or (p in checked.subtotals and checked.subtotal_items(p, option))
+        ]
+        amount = sum(item_fen.get(i, 0) for i in ids)
+        basis = [subtotal_sentence(checked, sid, present, item_fen, option, amount)] if words else []
+        lines.append(SubtotalResult(sid, st.label, amount, ids, present, st.ref, basis))
+    return lines
 
 
 def fmt(value: Any, ty: Ty | None = None) -> str:
@@ -172,7 +240,7 @@ class ScalarEvaluator:
         self.formula: Formula | None = None
         self.warnings: list[str] = []
         self.mode = checked.policy.meta.rounding_mode
-        self.option = ""
+        self.option = ""  # the option being evaluated ("" before evaluate(); subtotals add up its items)
         self.prefix = ""
         # With the trace on: every node's value and each tier / band / rate looked up, for the wording.
         self.values: dict[Node, Any] | None = {} if trace else None
@@ -201,7 +269,23 @@ class ScalarEvaluator:
                 res = self.item(it)
                 self.item_fen[it.id] = res.amount_fen
                 results.append(res)
-        return Result(self.h.code, option, self.as_of, results, self.warnings)
+        return Result(self.h.code, option, self.as_of, results, self.warnings, self.subtotal_lines(option))
+
+    def subtotal_lines(self, option: str) -> list[SubtotalResult]:
+        """The subtotals of ``option`` from the items just evaluated, inner before outer."""
+        return subtotal_results(self.c, option, self.item_fen, words=self.words is not None)
+
+    def subtotal_value(self, name: str) -> Decimal:
+        """A subtotal's amount (yuan) from the items evaluated so far (the checker orders them first)."""
+        total = 0
+        for i in self.c.subtotal_leaves[name]:
+            fen = self.item_fen.get(i)
+            if fen is None:
+                if self.option and self.option in self.c.items[i].options:
+                    raise EvaluationError("item-order", f"项目“{i}”尚未计算", f"item '{i}' not evaluated yet")
+                continue
+            total += fen
+        return Decimal(total).scaleb(-2)
 
     def item(self, it: Item) -> ItemResult:
         steps: list[Step] = []
@@ -435,6 +519,13 @@ class ScalarEvaluator:
             v = Decimal(fen).scaleb(-2)
             self.note(n, v, self.c.items[ref[1]].label)
             return v
+        if kind == "subtotal":
+            v = self.subtotal_value(ref[1])
+            if self.steps is not None:
+                option = self.option or ""
+                parts = "、".join(self.c.subtotal_items(ref[1], option)) if option else ""
+                self.note(n, v, f"{self.c.subtotals[ref[1]].label}（小计：{parts}）")
+            return v
         raise AssertionError(ref)
 
     def field(self, obj: str, attr: str, el: Any) -> Any:
@@ -450,6 +541,10 @@ class ScalarEvaluator:
                 return h.vacate_on
             if attr == "has_homestead":
                 return h.homestead is not None
+            if attr == "chosen_flats_area":
+                return h.chosen_flats_area
+            if attr == "purchase_total":
+                return Decimal(h.purchase_total_fen).scaleb(-2)
             if attr in EVENT_DATES:
                 return getattr(h, attr)
         if obj == "homestead":
@@ -481,7 +576,25 @@ class ScalarEvaluator:
         if obj == "tenant":
             t: Tenant = el
             return t.area if attr == "area" else t.kind.value
+        if obj == "flat":
+            return self.flat_field(el, attr)
         raise AssertionError((obj, attr))
+
+    def flat_field(self, f: ChosenFlat, attr: str) -> Any:
+        """A field of a selected flat (a missing price reads as 0, with a warning)."""
+        if attr == "area":
+            return f.area
+        if attr == "floor":
+            return Decimal(f.floor)
+        if attr in ("building", "code"):
+            return getattr(f, attr)
+        if attr == "type":
+            return f.flat_type
+        fen = getattr(f, attr + "_fen")
+        if fen is None:
+            self.warn(f"房源 {f.code} 缺少 {attr}，按 0 计 / flat {f.code}: missing {attr}, taken as 0")
+            return Decimal(0)
+        return Decimal(fen).scaleb(-2)
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -555,7 +668,7 @@ class ScalarEvaluator:
     def call(self, n: Call, el: Any) -> Any:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             bands = self.r.param(f, self.path)
@@ -569,7 +682,7 @@ class ScalarEvaluator:
             if self.values is not None:
                 self.hits[n] = BandHit(f, x, a[0].ty.unit, None, out_v)
             return out_v
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("min", "max"):
             vals = [self.ev(x, el) for x in a]
@@ -602,7 +715,12 @@ class ScalarEvaluator:
             return out_round
         if f in ("sum", "count", "any"):
             coll = a[0].ref[1]
-            elems = {"member": self.h.members, "building": self.h.buildings, "tenant": self.h.tenants}[coll]
+            elems = {
+                "member": self.h.members,
+                "building": self.h.buildings,
+                "tenant": self.h.tenants,
+                "flat": self.h.flats,
+            }[coll]
             where = n.kwargs.get("where")
             total = Decimal(0)
             cnt = 0
@@ -628,18 +746,22 @@ class ScalarEvaluator:
                     "sign/vacate rates need group facts",
                 )
             block = self.scope_block(scope)
+            basis = rate_basis(n)
             ppm = (
                 0
                 if as_of is None
-                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate")
+                else self.group.rate_ppm(block, as_of, "sign" if f == "sign_rate" else "vacate", basis)
             )
             rate = Decimal(ppm).scaleb(-6)
             if self.values is not None:
-                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate)
+                self.hits[n] = RateHit("sign" if f == "sign_rate" else "vacate", scope, as_of, rate, basis)
             if self.steps is not None:
                 what = "签约率" if f == "sign_rate" else "腾空率"
-                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what} = {percent(rate)}")
+                by = "" if basis == "household" else f"（按{BASIS_LABELS_ZH[basis]}）"
+                self.note(n, rate, f"{block or '全项目'} 截至 {as_of} 的{what}{by} = {percent(rate)}")
             return rate
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             t = self.ev(a[1], el)
@@ -731,6 +853,38 @@ class ScalarEvaluator:
                     best = cand
             out = best[0]
         self.note(n, out, f"{f}：{len(elems)} 个元素中符合条件 {len(found)} 个 / {len(found)} selected")
+        return out
+
+    def measure_call(self, n: Call, el: Any) -> Decimal:
+        """``measure(id, scope, as_of)``: the office-set value in force, or an error naming it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        block = self.scope_block(scope)
+        where = "全项目" if block is None else f"{scope} {block}"
+        value = None
+        if self.group is not None and as_of is not None:
+            value = self.group.measure_value(m.id, block, as_of)
+        if value is None:
+            when = f"截至 {as_of}" if as_of is not None else "（截止日期未知）"
+            raise EvaluationError(
+                "measure",
+                f"户 {self.h.code} 缺少办公室录入的指标“{m.label}”（{where}，{when}没有生效的记录），暂不能计算",
+                f"household {self.h.code}: the office has recorded no value of measure '{m.id}' for "
+                f"{'the project' if block is None else block} in force on {as_of}",
+            )
+        if value != value.quantize(Decimal(1).scaleb(-PLACES)):
+            raise EvaluationError(
+                "measure",
+                f"指标“{m.label}”的记录值 {value} 超过 {PLACES} 位小数",
+                f"measure '{m.id}' value {value} has more than {PLACES} decimals",
+            )
+        out = m.engine_value(value)
+        if self.values is not None:
+            self.hits[n] = MeasureHit(m.label, scope, as_of, out, m.percent, m.unit)
+        if self.steps is not None:
+            shown = f"{format(value, 'f')}{'%' if m.percent else m.unit_text}"
+            self.note(n, out, f"{where} 截至 {as_of} 的{m.label}（办公室录入）= {shown}")
         return out
 
 

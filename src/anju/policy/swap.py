@@ -49,6 +49,12 @@ class Flat:
         return self.flat_type in types or (self.flat_type_name != "" and self.flat_type_name in types)
 
 
+def flats_of(household: Household) -> list[Flat]:
+    """The household's selected flats (its facts' ``flats``) as flats to settle; a flat's price per
+    ㎡ is its market unit price."""
+    return [Flat(f.code, f.area, f.flat_type, f.price_fen) for f in household.flats]
+
+
 @dataclass(slots=True)
 class SettlementLine:
     """One line of the settlement: an area at a price."""
@@ -459,6 +465,8 @@ def compare_options(
         opt: ScalarEvaluator(checked, household, when, group).evaluate(opt) for opt in checked.policy.options
     }
     settlement = None
+    if flats is None and household.flats:
+        flats = flats_of(household)
     if flats is not None and checked.policy.swap is not None and "swap" in checked.policy.options:
         settlement = settle_swap(checked, household, flats, when, group)
     return OptionComparison(household.code, results, settlement)

@@ -20,8 +20,11 @@ import numpy.typing as npt
 
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
+    BASIS_LABELS_ZH,
     EVENT_DATES,
+    BlockGroup,
     Building,
+    ChosenFlat,
     Determination,
     GroupFacts,
     Homestead,
@@ -103,6 +106,14 @@ def _elements(n: int, hh: list[int], cols: dict[str, list[Any]], dtypes: dict[st
     )
 
 
+def _no_elements() -> Elements:
+    empty = np.zeros(0, dtype=I64)
+    return Elements(empty, empty, empty, {})
+
+
+FLAT_COLS = ("area", "floor", "building", "type", "code", "price", "purchase_total")
+FLAT_MONEY_COLS = ("price", "purchase_total")
+
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
 BUILDING_MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 MEMBER_BOOL_COLS = (
@@ -114,6 +125,12 @@ MEMBER_BOOL_COLS = (
     "youfu",
     "resettlement_counted",
 )
+
+
+_FLAT_DTYPES: dict[str, Any] = {
+    **{k: I64 for k in FLAT_COLS},
+    **{k + "_known": bool for k in FLAT_MONEY_COLS},
+}
 
 
 @dataclass(slots=True)
@@ -143,6 +160,24 @@ class HouseholdTable:
     certificate_nos: list[str] = field(default_factory=list)
     member_names: list[str] = field(default_factory=list)
     tenant_names: list[str] = field(default_factory=list)
+    # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
+    # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
+    # built without them has no flats.
+    flats: Elements = field(default_factory=_no_elements)
+    chosen_flats_area: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+    purchase_total: Arr = field(default_factory=lambda: np.zeros(0, dtype=I64))
+
+    def __post_init__(self) -> None:
+        n = len(self.codes)
+        if self.flats.start.shape[0] != n:
+            cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+            cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+            self.flats = _elements(n, [], cols, _FLAT_DTYPES)
+        if self.chosen_flats_area.shape[0] != n:
+            self.chosen_flats_area = np.zeros(n, dtype=I64)
+        if self.purchase_total.shape[0] != n:
+            self.purchase_total = np.zeros(n, dtype=I64)
+
     # The event dates after signing (facts.EVENT_DATES) as ordinals, 0 = not known; a missing
     # column reads as all unknown (see :meth:`event`).
     events: dict[str, Arr] = field(default_factory=dict)
@@ -205,6 +240,12 @@ class HouseholdTable:
         certs: list[str] = []
         mnames: list[str] = []
         tnames: list[str] = []
+        f_hh: list[int] = []
+        f_cols: dict[str, list[Any]] = {k: [] for k in FLAT_COLS}
+        f_cols |= {k + "_known": [] for k in FLAT_MONEY_COLS}
+        # per household: the flats' area and purchase total (only households with flats add to them)
+        flats_area = np.zeros(n, dtype=I64)
+        flats_total = np.zeros(n, dtype=I64)
         for i, h in enumerate(households):
             path = h.block_path
             if h.block_code not in blocks:
@@ -248,6 +289,19 @@ class HouseholdTable:
                 tnames.append(t.name)
                 t_cols["area"].append(int(t.area * 100))
                 t_cols["kind"].append(vocab[t.kind.value])
+            for fl in h.flats:
+                flats_area[i] += int(fl.area * 100)
+                flats_total[i] += fl.purchase_total_fen or 0
+                f_hh.append(i)
+                f_cols["area"].append(int(fl.area * 100))
+                f_cols["floor"].append(fl.floor)
+                f_cols["building"].append(code(fl.building))
+                f_cols["type"].append(code(fl.flat_type))
+                f_cols["code"].append(code(fl.code))
+                for k in FLAT_MONEY_COLS:
+                    v = getattr(fl, k + "_fen")
+                    f_cols[k].append(v or 0)
+                    f_cols[k + "_known"].append(v is not None)
         bdt: dict[str, Any] = {k: I64 for k in b_cols}
         for k in BUILDING_MONEY_COLS:
             bdt[k + "_known"] = bool
@@ -277,6 +331,9 @@ class HouseholdTable:
             certificate_nos=certs,
             member_names=mnames,
             tenant_names=tnames,
+            flats=_elements(n, f_hh, f_cols, _FLAT_DTYPES),
+            chosen_flats_area=flats_area,
+            purchase_total=flats_total,
             events={k: np.asarray([_ord(getattr(h, k)) for h in households], dtype=I64) for k in EVENT_DATES},
         )
 
@@ -332,6 +389,23 @@ class HouseholdTable:
                     area=Decimal(int(t.cols["area"][j])).scaleb(-2),
                 )
             )
+        fe = self.flats
+        fs = []
+        for j in range(int(fe.start[i]), int(fe.start[i] + fe.count[i])):
+            c = fe.cols
+            fs.append(
+                ChosenFlat(
+                    code=w[int(c["code"][j])],
+                    area=Decimal(int(c["area"][j])).scaleb(-2),
+                    building=w[int(c["building"][j])],
+                    floor=int(c["floor"][j]),
+                    flat_type=w[int(c["type"][j])],
+                    price_fen=int(c["price"][j]) if bool(c["price_known"][j]) else None,
+                    purchase_total_fen=int(c["purchase_total"][j])
+                    if bool(c["purchase_total_known"][j])
+                    else None,
+                )
+            )
         path = self.block_paths[int(self.block_idx[i])]
         so = int(self.sign_on[i])
         vo = int(self.vacate_on[i])
@@ -358,23 +432,76 @@ class HouseholdTable:
             delivery_planned_on=self._day("delivery_planned_on", i),
             delivery_actual_on=self._day("delivery_actual_on", i),
             move_back_on=self._day("move_back_on", i),
+            flats=tuple(fs),
         )
 
     def group_facts(self) -> GroupFacts:
-        """Group facts computed from this table's own households (the whole project)."""
-        from anju.policy.facts import BlockGroup
-
-        blocks = {}
+        """Group facts computed from this table's own households (the whole project), with the
+        certificate and area weights of each household (as :func:`facts.household_weight`)."""
+        n = self.n
+        b = self.buildings
+        hh = np.repeat(np.arange(n, dtype=I64), b.count)
+        area = np.zeros(n, dtype=I64)
+        certs = np.zeros(n, dtype=I64)
+        if b.size:
+            np.add.at(area, hh, b.cols["legal_area"])
+            if self.certificate_nos:
+                nos = [c.strip() for c in self.certificate_nos]
+                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
+                np.add.at(certs, hh[named], 1)
+                # A number written twice in one household is one certificate (rare: counted by hand).
+                for i in np.flatnonzero(certs > 1).tolist():
+                    start = int(b.start[i])
+                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
+        blocks: dict[str, BlockGroup] = {}
         parents: dict[str, str] = {}
+        for event in ("sign", "vacate"):
+            ords = self.sign_on if event == "sign" else self.vacate_on
+            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
+            order = np.lexsort((area, certs, ords, self.block_idx))
+            bi_sorted = self.block_idx[order]
+            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
+            uniq = np.unique(ords[ords > 0])
+            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
+            for bi, code in enumerate(self.blocks):
+                rows = order[cuts[bi] : cuts[bi + 1]]
+                rows = rows[ords[rows] > 0]
+                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
+                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
+                g = blocks.get(code)
+                if g is None:
+                    members = int(cuts[bi + 1] - cuts[bi])
+                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
+                    g = BlockGroup(
+                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
+                    )
+                if event == "sign":
+                    g = BlockGroup(
+                        g.total_households,
+                        tuple(days),
+                        (),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        weights,
+                        (),
+                        True,
+                    )
+                else:
+                    g = BlockGroup(
+                        g.total_households,
+                        g.sign_dates,
+                        tuple(days),
+                        g.total_certificates,
+                        g.total_area_cents,
+                        g.sign_weights,
+                        weights,
+                        True,
+                    )
+                blocks[code] = g
         for bi, code in enumerate(self.blocks):
-            mask = self.block_idx == bi
-            so = self.sign_on[mask]
-            vo = self.vacate_on[mask]
-            blocks[code] = BlockGroup(
-                total_households=int(mask.sum()),
-                sign_dates=tuple(date.fromordinal(int(x)) for x in np.sort(so[so > 0])),
-                vacate_dates=tuple(date.fromordinal(int(x)) for x in np.sort(vo[vo > 0])),
-            )
+            if not blocks[code].total_households:
+                del blocks[code]
+                continue
             path = self.block_paths[bi]
             for child, parent in zip(path[1:], path[:-1], strict=True):
                 parents[child] = parent
@@ -402,6 +529,7 @@ class GroupIndex:
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
         self._cache: dict[tuple[str | None, str], tuple[int, Arr]] = {}
+        self._weighted: dict[tuple[str | None, str, str], tuple[int, Arr, Arr]] = {}
         self._rates: dict[tuple[str | None, int, str], int] = {}
 
     def _scope(self, scope: str | None, event: str) -> tuple[int, Arr]:
@@ -416,18 +544,43 @@ class GroupIndex:
             self._cache[key] = (total, np.sort(np.asarray(dates, dtype=I64)))
         return self._cache[key]
 
-    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str) -> int:
-        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised)."""
-        key = (scope, as_of_ord, event)
+    def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
+        """Total weight, sorted event ordinals and the running sum of their weights."""
+        key = (scope, event, basis)
+        if key not in self._weighted:
+            total = 0
+            pairs: list[tuple[int, int]] = []
+            for code in self.group.leaves_under(scope):
+                g = self.group.blocks[code]
+                if not g.weighted:
+                    raise EvaluationError(
+                        "group",
+                        f"片区 {code} 的统计数据没有证数和面积，不能按{BASIS_LABELS_ZH[basis]}计算比率",
+                        f"the group facts of block {code} carry no certificate/area weights ({basis} basis)",
+                    )
+                total += g.total(basis)
+                pairs.extend((d.toordinal(), w) for d, w in g.events(event, basis))
+            pairs.sort()
+            ords = np.asarray([p[0] for p in pairs], dtype=I64)
+            cum = np.cumsum(np.asarray([p[1] for p in pairs], dtype=I64))
+            self._weighted[key] = (total, ords, cum)
+        return self._weighted[key]
+
+    def rate_ppm(self, scope: str | None, as_of_ord: int, event: str, basis: str = "household") -> int:
+        """Rate in millionths, truncated; 0 for a missing date or an empty scope (memoised).
+        ``basis``: 'household', 'certificate' or 'area' (see :meth:`GroupFacts.rate_ppm`)."""
+        key = (scope, as_of_ord, event if basis == "household" else f"{event}/{basis}")
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        total, dates = self._scope(scope, event)
-        if total == 0 or as_of_ord == 0:
-            ppm = 0
+        if basis == "household":
+            total, dates = self._scope(scope, event)
+            done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:
-            done = int(np.searchsorted(dates, as_of_ord, side="right"))
-            ppm = (done * 1_000_000) // total
+            total, dates, cum = self._weighted_scope(scope, event, basis)
+            k = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
+            done = int(cum[k - 1]) if k else 0
+        ppm = 0 if total == 0 or as_of_ord == 0 else (done * 1_000_000) // total
         self._rates[key] = ppm
         return ppm
 
@@ -446,6 +599,10 @@ class BulkResult:
     sums: dict[str, Arr] = field(default_factory=dict)
     #: The total per household when the producer computed it in the items' pass (the kernel does).
     total_fen: Arr | None = None
+    # subtotal id -> amounts (fen) per household: the subtotals with an item under this option,
+    # never part of ``total``
+    subtotals: dict[str, Arr] = field(default_factory=dict)
+    subtotal_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -468,3 +625,23 @@ class BulkResult:
     def row(self, i: int) -> dict[str, int]:
         """Item id -> fen for household ``i``."""
         return {k: int(self.fen[k][i]) for k in self.item_ids}
+
+    def subtotal_row(self, i: int) -> dict[str, int]:
+        """Subtotal id -> fen for household ``i``."""
+        return {k: int(v[i]) for k, v in self.subtotals.items()}
+
+
+def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> dict[str, Arr]:
+    """Each subtotal of ``option`` added up from the item columns (exact: object columns stay exact)."""
+    out: dict[str, Arr] = {}
+    for st in checked.subtotals_for(option):
+        acc: Any = np.zeros(n, dtype=I64)
+        for i in checked.subtotal_items(st.id, option):
+            col = fen[i]
+            if col.dtype == object or acc.dtype == object or _absmax(acc) + _absmax(col) > LIMIT:
+                acc, col = acc.astype(object), col.astype(object)
+            acc = acc + col
+        if acc.dtype == object and _absmax(acc) <= LIMIT:
+            acc = acc.astype(I64)
+        out[st.id] = acc
+    return out

@@ -171,6 +171,7 @@ def diff(a: Policy, b: Policy) -> list[Change]:
         ("tiers", "tier"),
         ("derived", "derived"),
         ("options", "option"),
+        ("measures", "measure"),
     ):
         sa = ra.get(section) or {}
         sb = rb.get(section) or {}
@@ -200,6 +201,18 @@ def diff(a: Policy, b: Policy) -> list[Change]:
         for k in sorted(set(xa) | set(xb)):
             if _canon(xa.get(k)) != _canon(xb.get(k)):
                 out.append(Change("item", name, k, _show(xa.get(k)), _show(xb.get(k))))
+    ta = {str(x.get("id")): x for x in ra.get("subtotals") or [] if isinstance(x, dict)}
+    tb = {str(x.get("id")): x for x in rb.get("subtotals") or [] if isinstance(x, dict)}
+    for name in list(ta) + [n for n in tb if n not in ta]:
+        if name not in tb:
+            out.append(Change("subtotal", name, "(removed 删除)", _show(ta[name].get("label")), "—"))
+        elif name not in ta:
+            out.append(Change("subtotal", name, "(added 新增)", "—", _show(tb[name].get("label"))))
+        else:
+            xa, xb = _flatten(ta[name]), _flatten(tb[name])
+            for k in sorted(set(xa) | set(xb)):
+                if _canon(xa.get(k)) != _canon(xb.get(k)):
+                    out.append(Change("subtotal", name, k, _show(xa.get(k)), _show(xb.get(k))))
     sa = _flatten(ra.get("swap_settlement") or {})
     sb = _flatten(rb.get("swap_settlement") or {})
     for k in sorted(set(sa) | set(sb)):

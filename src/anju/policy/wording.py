@@ -62,8 +62,17 @@ FIELD_LABELS: dict[tuple[str, str], str] = {
     ("member", "resettlement_counted"): "计入安置人口",
     ("tenant", "area"): "承租面积",
     ("tenant", "kind"): "承租人类别",
+    ("flat", "area"): "房源建筑面积",
+    ("flat", "price"): "房源单价",
+    ("flat", "purchase_total"): "房源购房款",
+    ("flat", "building"): "楼栋",
+    ("flat", "floor"): "楼层",
+    ("flat", "type"): "户型",
+    ("flat", "code"): "房号",
+    ("household", "chosen_flats_area"): "所选安置房总面积",
+    ("household", "purchase_total"): "所选安置房购房款合计",
 }
-COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人"}
+COLLECTION_WORDS = {"members": "家庭成员", "buildings": "各证", "tenants": "各承租人", "flats": "所选安置房"}
 ROUNDING_WORDS = {
     RoundingMode.HALF_UP: "四舍五入",
     RoundingMode.HALF_DOWN: "五舍六入",
@@ -124,6 +133,19 @@ class RateHit:
     scope: str
     as_of: date | None
     rate: Decimal
+    basis: str = "household"  # "household" | "certificate" | "area"
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureHit:
+    """An office-set group measure of a block (or the whole project) in force on a date."""
+
+    label: str
+    scope: str
+    as_of: date | None
+    value: Decimal  # as formulas read it (a % as a fraction)
+    percent: bool
+    unit: Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +156,7 @@ class PickHit:
     selected: int
 
 
-Hit = TierHit | BandHit | RateHit | PickHit
+Hit = TierHit | BandHit | RateHit | PickHit | MeasureHit
 
 
 # --------------------------------------------------------------------------- numbers and labels
@@ -279,6 +301,9 @@ class Wording:
     def item_label(self, name: str) -> str:
         return clean_label(self.c.items[name].label, name, "相关补偿")
 
+    def subtotal_label(self, name: str) -> str:
+        return clean_label(self.c.subtotals[name].label, name, "小计")
+
     def field_label(self, obj: str, attr: str) -> str:
         return FIELD_LABELS.get((obj, attr), "登记数据")
 
@@ -306,6 +331,9 @@ class Wording:
         """Whether a quantity is a rate or a percentage (a number beside it is then shown as %)."""
         if isinstance(self.hits.get(n), RateHit):
             return True
+        hit = self.hits.get(n)
+        if isinstance(hit, MeasureHit):
+            return hit.percent
         if isinstance(n, Name) and n.ref and n.ref[0] == "param":
             return self.p.params[n.ref[1]].percent
         return is_rate(self.c, n, "")  # tiers in %, derived rates, max(rate, 0) ...
@@ -407,6 +435,8 @@ class Wording:
             return f"{self.derived_label(name)} {self.qty(n)}"
         if kind == "item":
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
+        if kind == "subtotal":
+            return f"{self.subtotal_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         if kind == "option":
             return f"补偿方式“{self.p.options.get(str(v), v)}”"
         return self.qty(n)
@@ -439,7 +469,9 @@ class Wording:
             return f"{self.param_label(hit.param)} {quantity(v, p.unit, p.percent)}"
         if isinstance(hit, RateHit):
             return self.rate_text(hit)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(hit, MeasureHit):
+            return self.measure_text(hit)
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self._pick(n)
         if f in ("days_between", "months_between", "add_months"):
             return self._date_call(n)
@@ -552,7 +584,18 @@ class Wording:
             where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
         what = "签约率" if hit.what == "sign" else "腾空率"
         when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
-        return f"{where}{when}的{what} {percent(hit.rate)}"
+        by = {"certificate": "（按证数计）", "area": "（按合法面积计）"}.get(hit.basis, "")
+        return f"{where}{when}的{what}{by} {percent(hit.rate)}"
+
+    def measure_text(self, hit: MeasureHit) -> str:
+        """An office-set measure in words: where, as of when, its value and who set it."""
+        if hit.scope == "project":
+            where = "全项目"
+        else:
+            where = f"本{hit.scope}" if _CJK.search(hit.scope) else "本区块"
+        when = f"截至{date_text(hit.as_of)}" if hit.as_of is not None else "截至期限"
+        shown = percent(hit.value) if hit.percent else quantity(hit.value, hit.unit)
+        return f"{where}{when}的{hit.label}（办公室认定） {shown}"
 
     def tier_line(self, hit: TierHit) -> str:
         t = hit.tier
@@ -591,6 +634,8 @@ class Wording:
                 return self.tier_label(ref[1])
             if ref[0] == "item":
                 return self.item_label(ref[1])
+            if ref[0] == "subtotal":
+                return self.subtotal_label(ref[1])
             if ref[0] == "clock":
                 return self.clock_label(ref[1])
             if ref[0] == "option":
@@ -738,6 +783,28 @@ class Wording:
         return f"不适用：{self.condition(node, False)}"
 
 
+def subtotal_sentence(
+    checked: Checked, name: str, parts: list[str], item_fen: Mapping[str, int], option: str, amount: int
+) -> str:
+    """A subtotal in words: ``房屋补偿小计 = 房屋价值 1,000.00 元 + 装修补偿 200.00 元 = 1,200.00 元``
+    (``parts``: the items and subtotals it lists that are present under ``option``)."""
+
+    def label(p: str) -> str:
+        if p in checked.subtotals:
+            return clean_label(checked.subtotals[p].label, p, "小计")
+        return clean_label(checked.items[p].label, p, "相关补偿")
+
+    terms = []
+    for p in parts:
+        fen = (
+            sum(item_fen.get(i, 0) for i in checked.subtotal_items(p, option))
+            if p in checked.subtotals
+            else item_fen.get(p, 0)
+        )
+        terms.append(f"{label(p)} {format_yuan(fen)} 元")
+    return f"{label(name)} = {' + '.join(terms) or '0'} = {format_yuan(amount)} 元"
+
+
 def rounding_line(mode: RoundingMode, unit: RoundingUnit, fen: int) -> str:
     """Rounding that changed the amount: ``四舍五入到分，计 X 元``."""
     return f"{ROUNDING_WORDS[mode]}到{ROUNDING_UNIT_WORDS[unit]}，计 {format_yuan(fen)} 元"
@@ -764,6 +831,7 @@ def unique(lines: list[str]) -> list[str]:
 __all__ = [
     "BandHit",
     "Hit",
+    "MeasureHit",
     "RateHit",
     "TierHit",
     "Wording",

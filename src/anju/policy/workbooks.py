@@ -298,6 +298,22 @@ ENGINE: dict[str, _Table] = {
         key="household",
         optional=True,
     ),
+    # the selected resettlement flats (price per ㎡ and purchase total in yuan)
+    "flats": _Table(
+        "flats",
+        {
+            **_ENGINE_CHILD,
+            "code": ("code", _text),
+            "area": ("area", _area),
+            "building": ("building", _text),
+            "floor": ("floor", _int),
+            "type": ("type", _text),
+            "price": ("price", _money),
+            "purchase_total": ("purchase_total", _money),
+        },
+        key="household",
+        optional=True,
+    ),
 }
 
 #: The census template (入户调查表): 户 / 成员 / 房屋 / 承租人 / 宅基地 / 评估.
@@ -471,6 +487,8 @@ def _assemble(
         target.update({k: v for k, v in r.values.items() if v is not None})
     for r in tables.get("tenants", ("", []))[1]:
         owner("tenants", r)["tenants"].append(r.values)
+    for r in tables.get("flats", ("", []))[1]:
+        owner("flats", r).setdefault("flats", []).append(r.values)
     for r in tables.get("homesteads", ("", []))[1]:
         owner("homesteads", r)["homestead"] = r.values
     out = []

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.config import get_settings
 from anju.core.dates import today_shanghai, utcnow
 from anju.identity.rules import Permission
@@ -118,7 +119,7 @@ def report_pdf(month: str = "", user: CurrentUser = Depends(READ), db: Session =
     """The monthly report as PDF."""
     month = _month(month)
     pdf = report_service.pdf(db, month=month, now=utcnow())
-    return _download(pdf, "application/pdf", f"诉求办理月报-{month}.pdf")
+    return _download(pdf, "application/pdf", i18n.t("诉求办理月报-{month}.pdf", month=month))
 
 
 @router.get("/service-requests/report.docx")
@@ -128,7 +129,9 @@ def report_docx(
     """The monthly report as DOCX (editable in Word or WPS)."""
     month = _month(month)
     return _download(
-        report_service.docx(db, month=month, now=utcnow()), DOCX_TYPE, f"诉求办理月报-{month}.docx"
+        report_service.docx(db, month=month, now=utcnow()),
+        DOCX_TYPE,
+        i18n.t("诉求办理月报-{month}.docx", month=month),
     )
 
 

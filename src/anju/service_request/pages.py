@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from anju import i18n
 from anju.core.dates import SHANGHAI, utcnow
 from anju.errors import DomainError, ValidationFailed
 from anju.grid import service as grid_service
+from anju.i18n import N_
 from anju.identity.rules import Permission, has_permission
 from anju.identity.service import CurrentUser
 from anju.service_request import rules
@@ -34,27 +36,27 @@ SUBMIT = requires(Permission.REQUEST_SUBMIT)
 PAGE_SIZE = 30
 #: The list's tabs: (status or "" for all open, label).
 TABS: tuple[tuple[str, str], ...] = (
-    ("open", "全部在办"),
-    ("submitted", "待定单"),
-    ("dispatched", "待接单"),
-    ("in_progress", "办理中"),
-    ("published", "待验单"),
-    ("closed", "已办结"),
-    ("rejected", "不予受理"),
-    ("merged", "已合并"),
+    ("open", N_("全部在办")),
+    ("submitted", N_("待定单")),
+    ("dispatched", N_("待接单")),
+    ("in_progress", N_("办理中")),
+    ("published", N_("待验单")),
+    ("closed", N_("已办结")),
+    ("rejected", N_("不予受理")),
+    ("merged", N_("已合并")),
 )
 #: What the page says after a form succeeded.
 ACTION_LABELS: dict[str, str] = {
-    "accept": "组织定单",
-    "reject": "不予受理",
-    "merge": "合并重复",
-    "postpone-decision": "延期审批",
-    "take": "部门接单",
-    "send-back": "退回重派",
-    "postpone": "申请延期",
-    "publish": "党员晒单",
-    "verify": "验单结案",
-    "reopen": "重新办理",
+    "accept": N_("组织定单"),
+    "reject": N_("不予受理"),
+    "merge": N_("合并重复"),
+    "postpone-decision": N_("延期审批"),
+    "take": N_("部门接单"),
+    "send-back": N_("退回重派"),
+    "postpone": N_("申请延期"),
+    "publish": N_("党员晒单"),
+    "verify": N_("验单结案"),
+    "reopen": N_("重新办理"),
 }
 #: Which permission each form needs.
 ACTION_PERMISSION: dict[str, Permission] = {
@@ -75,7 +77,9 @@ def _int(raw: Any, field: str, label: str) -> int:
     text = str(raw or "").strip()
     if not text.isdigit() or int(text) > MAX_ID:
         raise ValidationFailed(
-            f"{label}须为正整数", f"{field} must be a positive integer", details=[{"field": field}]
+            i18n.t("{label}须为正整数", label=label),
+            f"{field} must be a positive integer",
+            details=[{"field": field}],
         )
     return int(text)
 
@@ -88,7 +92,7 @@ def _decimal(raw: Any, field: str, label: str) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:
         raise ValidationFailed(
-            f"{label}须为数字", f"{field} must be a number", details=[{"field": field}]
+            i18n.t("{label}须为数字", label=label), f"{field} must be a number", details=[{"field": field}]
         ) from None
 
 
@@ -99,7 +103,9 @@ def _day_end(raw: Any) -> datetime:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise ValidationFailed(
-            "请选择新的办结期限（日期）", "new_due_at must be a date", details=[{"field": "new_due_at"}]
+            i18n.t("请选择新的办结期限（日期）"),
+            "new_due_at must be a date",
+            details=[{"field": "new_due_at"}],
         ) from None
     return datetime.combine(day, time(17, 30), SHANGHAI)
 
@@ -217,16 +223,18 @@ async def submit_form(
     }
     try:
         grid_id = (
-            _int(values["grid_id"], "grid_id", "网格") if values["grid_id"] and actor is not None else None
+            _int(values["grid_id"], "grid_id", N_("网格"))
+            if values["grid_id"] and actor is not None
+            else None
         )
         done = request_service.submit(
             db,
             actor=actor,
-            category_id=_int(values["category_id"], "category_id", "诉求分类"),
+            category_id=_int(values["category_id"], "category_id", N_("诉求分类")),
             description=values["description"],
             location=request_service.Location(
-                lng=_decimal(values["lng"], "lng", "经度"),
-                lat=_decimal(values["lat"], "lat", "纬度"),
+                lng=_decimal(values["lng"], "lng", N_("经度")),
+                lat=_decimal(values["lat"], "lat", N_("纬度")),
                 address=values["address"],
                 grid_id=grid_id,
             ),
@@ -308,7 +316,7 @@ def request_page(
 async def _act(action: str, request: Request, user: CurrentUser, db: Session, request_id: int) -> None:
     form = await request.form()
     actor = user.actor(client_ip(request))
-    version = _int(form.get("version"), "version", "版本")
+    version = _int(form.get("version"), "version", N_("版本"))
     reason = str(form.get("reason", ""))
     s = request_service
     if action == "accept":
@@ -320,8 +328,8 @@ async def _act(action: str, request: Request, user: CurrentUser, db: Session, re
             request_id=request_id,
             version=version,
             priority=str(form.get("priority", "routine")),
-            department_id=_int(dep, "department_id", "承办部门") if dep else None,
-            category_id=_int(cat, "category_id", "诉求分类") if cat else None,
+            department_id=_int(dep, "department_id", N_("承办部门")) if dep else None,
+            category_id=_int(cat, "category_id", N_("诉求分类")) if cat else None,
             note=str(form.get("note", "")),
         )
     elif action == "reject":
@@ -366,7 +374,7 @@ async def _act(action: str, request: Request, user: CurrentUser, db: Session, re
             actor=actor,
             request_id=request_id,
             version=version,
-            rating=_int(form.get("rating"), "rating", "评分"),
+            rating=_int(form.get("rating"), "rating", N_("评分")),
             resolution=str(form.get("resolution", "solved")),
             comment=str(form.get("comment", "")),
         )
@@ -378,7 +386,7 @@ async def _act(action: str, request: Request, user: CurrentUser, db: Session, re
             request_id=request_id,
             version=version,
             reason=reason,
-            rating=_int(rating, "rating", "评分") if rating else None,
+            rating=_int(rating, "rating", N_("评分")) if rating else None,
         )
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from anju import i18n
 from anju.errors import DomainError, ValidationFailed
 from anju.grid import service as grid_service
 from anju.service_request import rules
@@ -134,7 +135,7 @@ async def _resident_action(request: Request, db: Session, code: str, action: str
         if action == "verify":
             if not rating_raw.isdigit():
                 raise ValidationFailed(
-                    "请选择 1 到 5 星评分", "rating is required", details=[{"field": "rating"}]
+                    i18n.t("请选择 1 到 5 星评分"), "rating is required", details=[{"field": "rating"}]
                 )
             request_service.verify(
                 db,

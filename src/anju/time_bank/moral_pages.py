@@ -8,14 +8,16 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.errors import DomainError
+from anju.i18n import N_
 from anju.identity.service import CurrentUser
 from anju.time_bank import rules
 from anju.time_bank import service as tb
 from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int
 from anju.web.deps import client_ip, get_db
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 PATH = "/time-bank/moral"
@@ -50,12 +52,12 @@ async def add_rule(
             actor=user.actor(client_ip(request)),
             code=form.get("code", "").strip()[:32],
             name=form.get("name", "").strip()[:100],
-            points=_int(form, "points", "积分"),
+            points=_int(form, "points", N_("积分")),
         )
     except DomainError as exc:
         db.rollback()
         return _back(PATH, error=exc.message_zh)
-    return _back(PATH, ok="积分规则已添加")
+    return _back(PATH, ok=i18n.t("积分规则已添加", lang_of(request)))
 
 
 @router.post(PATH + "/awards")
@@ -68,14 +70,14 @@ async def propose(
         tb.propose_award(
             db,
             actor=user.actor(client_ip(request)),
-            volunteer_id=_int(form, "volunteer_id", "志愿者"),
-            rule_id=_int(form, "rule_id", "积分规则"),
+            volunteer_id=_int(form, "volunteer_id", N_("志愿者")),
+            rule_id=_int(form, "rule_id", N_("积分规则")),
             deed=form.get("deed", "").strip()[:200],
         )
     except DomainError as exc:
         db.rollback()
         return _back(PATH, error=exc.message_zh)
-    return _back(PATH, ok="已提交，进入公示")
+    return _back(PATH, ok=i18n.t("已提交，进入公示", lang_of(request)))
 
 
 @router.post(PATH + "/awards/{award_id}/objection")
@@ -94,7 +96,7 @@ async def object_to(
     except DomainError as exc:
         db.rollback()
         return _back(PATH, error=exc.message_zh)
-    return _back(PATH, ok="异议已登记，待审核人处理")
+    return _back(PATH, ok=i18n.t("异议已登记，待审核人处理", lang_of(request)))
 
 
 @router.post("/time-bank/catalogue")
@@ -105,7 +107,7 @@ async def add_item(
     form = await _form(request)
     try:
         unit = form.get("unit", "")
-        price = _int(form, "price", "价格")
+        price = _int(form, "price", N_("价格"))
         tb.create_item(
             db,
             actor=user.actor(client_ip(request)),
@@ -117,4 +119,4 @@ async def add_item(
     except DomainError as exc:
         db.rollback()
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok="兑换项目已添加")
+    return _back("/time-bank", ok=i18n.t("兑换项目已添加", lang_of(request)))

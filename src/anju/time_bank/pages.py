@@ -10,15 +10,17 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from anju import i18n
 from anju.core.dates import SHANGHAI
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.time_bank import rules
 from anju.time_bank import service as tb
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 READ = requires(Permission.TIMEBANK_READ)
@@ -34,7 +36,10 @@ def _back(path: str, *, ok: str = "", error: str = "") -> RedirectResponse:
 def _int(form: dict[str, str], key: str, label: str) -> int:
     value = form.get(key, "").strip()
     if not value.isdigit() or len(value) > 15 or int(value) <= 0:
-        raise ValidationFailed(f"{label}必须是正整数", details=[{"field": key, "message": "必须是正整数"}])
+        raise ValidationFailed(
+            i18n.t("{label}必须是正整数", label=label),
+            details=[{"field": key, "message": i18n.t("必须是正整数")}],
+        )
     return int(value)
 
 
@@ -79,24 +84,24 @@ async def create_activity(
             tzinfo=SHANGHAI
         )
     except ValueError:
-        return _back("/time-bank", error="活动日期或时间格式不正确")
+        return _back("/time-bank", error=i18n.t("活动日期或时间格式不正确", lang_of(request)))
     try:
-        hours = _int(form, "hours", "时长（小时）")
+        hours = _int(form, "hours", N_("时长（小时）"))
         a = tb.create_activity(
             db,
             actor=user.actor(client_ip(request)),
-            community_id=_int(form, "community_id", "社区"),
+            community_id=_int(form, "community_id", N_("社区")),
             category=form.get("category", ""),
             title=form.get("title", "").strip()[:100],
             place=form.get("place", "").strip()[:200],
             starts_at=start,
             ends_at=start + timedelta(hours=hours),
-            capacity=_int(form, "capacity", "名额"),
+            capacity=_int(form, "capacity", N_("名额")),
             minutes_offered=hours * 60,
         )
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back(f"/time-bank/activities/{a.id}", ok="活动已发布")
+    return _back(f"/time-bank/activities/{a.id}", ok=i18n.t("活动已发布", lang_of(request)))
 
 
 @router.get("/time-bank/activities/{activity_id}")
@@ -131,11 +136,11 @@ async def sign_up(
             db,
             actor=user.actor(client_ip(request)),
             activity_id=activity_id,
-            volunteer_id=_int(form, "volunteer_id", "志愿者"),
+            volunteer_id=_int(form, "volunteer_id", N_("志愿者")),
         )
     except DomainError as exc:
         return _back(path, error=exc.message_zh)
-    return _back(path, ok="已报名")
+    return _back(path, ok=i18n.t("已报名", lang_of(request)))
 
 
 @router.post("/time-bank/signups/{signup_id}/check-in")
@@ -147,7 +152,7 @@ def check_in(
         s = tb.check_in(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back(f"/time-bank/activities/{s.activity_id}", ok="已签到")
+    return _back(f"/time-bank/activities/{s.activity_id}", ok=i18n.t("已签到", lang_of(request)))
 
 
 @router.post("/time-bank/signups/{signup_id}/check-out")
@@ -159,7 +164,10 @@ def check_out(
         c = tb.check_out(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok=f"已签退，{rules.hours_text(c.minutes)} 小时待两人审核")
+    return _back(
+        "/time-bank",
+        ok=i18n.t("已签退，{hours} 小时待两人审核", lang_of(request), hours=rules.hours_text(c.minutes)),
+    )
 
 
 @router.post("/time-bank/claims/{claim_id}/review")
@@ -179,7 +187,14 @@ async def review(
         )
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok=f"审核完成：{rules.STATUS_LABELS[c.status]}")
+    return _back(
+        "/time-bank",
+        ok=i18n.t(
+            "审核完成：{status}",
+            lang_of(request),
+            status=i18n.t(rules.STATUS_LABELS[c.status], lang_of(request)),
+        ),
+    )
 
 
 @router.post("/time-bank/redemptions")
@@ -192,12 +207,12 @@ async def redeem(
         r = tb.redeem(
             db,
             actor=user.actor(client_ip(request)),
-            volunteer_id=_int(form, "volunteer_id", "志愿者"),
-            item_id=_int(form, "item_id", "兑换项目"),
+            volunteer_id=_int(form, "volunteer_id", N_("志愿者")),
+            item_id=_int(form, "item_id", N_("兑换项目")),
         )
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok=f"兑换成功，余额 {r.balance}")
+    return _back("/time-bank", ok=i18n.t("兑换成功，余额 {balance}", lang_of(request), balance=r.balance))
 
 
 @router.get("/public/time-bank")
@@ -235,4 +250,11 @@ async def decide_objection(
         )
     except DomainError as exc:
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok=f"异议已处理：{rules.STATUS_LABELS[a.status]}")
+    return _back(
+        "/time-bank",
+        ok=i18n.t(
+            "异议已处理：{status}",
+            lang_of(request),
+            status=i18n.t(rules.STATUS_LABELS[a.status], lang_of(request)),
+        ),
+    )

@@ -9,24 +9,26 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.errors import DomainError, ValidationFailed
+from anju.i18n import N_
 from anju.identity.service import CurrentUser
 from anju.time_bank import rules
 from anju.time_bank import service as tb
 from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int
 from anju.web.deps import client_ip, get_db
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 KIND_LABELS = {
-    "credit": "服务入账",
-    "redeem": "兑换",
-    "gift": "家庭转赠",
-    "donate": "捐入公益池",
-    "cap": "超年度上限转入公益池",
-    "award": "道德积分",
-    "reversal": "冲正",
+    "credit": N_("服务入账"),
+    "redeem": N_("兑换"),
+    "gift": N_("家庭转赠"),
+    "donate": N_("捐入公益池"),
+    "cap": N_("超年度上限转入公益池"),
+    "award": N_("道德积分"),
+    "reversal": N_("冲正"),
 }
 
 
@@ -63,7 +65,7 @@ async def register(
         v = tb.create_volunteer(
             db,
             actor=user.actor(client_ip(request)),
-            community_id=_int(form, "community_id", "社区"),
+            community_id=_int(form, "community_id", N_("社区")),
             name=form.get("name", "").strip()[:64],
             phone=form.get("phone", "").strip()[:32],
             family_code=form.get("family_code", "").strip()[:32],
@@ -71,7 +73,7 @@ async def register(
     except DomainError as exc:
         db.rollback()
         return _back("/time-bank/volunteers", error=exc.message_zh)
-    return _back(f"/time-bank/volunteers/{v.id}", ok="志愿者已登记，待社区核验")
+    return _back(f"/time-bank/volunteers/{v.id}", ok=i18n.t("志愿者已登记，待社区核验", lang_of(request)))
 
 
 @router.get("/time-bank/volunteers/{volunteer_id}")
@@ -124,12 +126,12 @@ async def verify(
             actor=user.actor(client_ip(request)),
             volunteer_id=volunteer_id,
             family_code=form.get("family_code", "").strip()[:32],
-            version=_int(form, "version", "版本"),
+            version=_int(form, "version", N_("版本")),
         )
     except DomainError as exc:
         db.rollback()
         return _back(path, error=exc.message_zh)
-    return _back(path, ok="已核验")
+    return _back(path, ok=i18n.t("已核验", lang_of(request)))
 
 
 def _minutes(form: dict[str, str]) -> int:
@@ -140,7 +142,7 @@ def _minutes(form: dict[str, str]) -> int:
     except ValueError:
         minutes = 0
     if minutes <= 0 or minutes % 30:
-        message = "时长须为大于零的整点或半小时，如 1.5"
+        message = i18n.t("时长须为大于零的整点或半小时，如 1.5")
         raise ValidationFailed(message, details=[{"field": "hours", "message": message}])
     return minutes
 
@@ -158,13 +160,13 @@ async def gift(
             db,
             actor=user.actor(client_ip(request)),
             from_volunteer_id=volunteer_id,
-            to_volunteer_id=_int(form, "to_volunteer_id", "受赠人"),
+            to_volunteer_id=_int(form, "to_volunteer_id", N_("受赠人")),
             minutes=minutes,
         )
     except DomainError as exc:
         db.rollback()
         return _back(path, error=exc.message_zh)
-    return _back(path, ok=f"已转赠 {rules.hours_text(minutes)} 小时")
+    return _back(path, ok=i18n.t("已转赠 {hours} 小时", lang_of(request), hours=rules.hours_text(minutes)))
 
 
 @router.post("/time-bank/volunteers/{volunteer_id}/donate")
@@ -182,7 +184,9 @@ async def donate(
     except DomainError as exc:
         db.rollback()
         return _back(path, error=exc.message_zh)
-    return _back(path, ok=f"已捐入公益池 {rules.hours_text(minutes)} 小时")
+    return _back(
+        path, ok=i18n.t("已捐入公益池 {hours} 小时", lang_of(request), hours=rules.hours_text(minutes))
+    )
 
 
 @router.post("/time-bank/settings")
@@ -202,4 +206,4 @@ async def save_settings(
     except DomainError as exc:
         db.rollback()
         return _back("/time-bank", error=exc.message_zh)
-    return _back("/time-bank", ok="规则已保存")
+    return _back("/time-bank", ok=i18n.t("规则已保存", lang_of(request)))

@@ -60,10 +60,14 @@ def test_kernel_matches_the_hand_checked_cases(name: str) -> None:
             if str(case.get("option", "cash")) != option:
                 continue
             row = kernel.row(index[h.code])
-            assert row == evaluate(checked, h, option, as_of, group, trace=False).amounts()
+            scalar = evaluate(checked, h, option, as_of, group, trace=False)
+            assert row == scalar.amounts()
+            # subtotals come out of the same pass, beside the items and never in the total
+            subs = kernel.subtotal_row(index[h.code])
+            assert subs == scalar.subtotal_amounts()
             for item, expected in (case.get("expect") or {}).items():
                 want = yuan_to_fen(Decimal(str(expected)))
-                have = sum(row.values()) if item == "total" else row[str(item)]
+                have = sum(row.values()) if item == "total" else {**row, **subs}[str(item)]
                 assert have == want, (case.get("name"), item)
                 checked_items += 1
     assert checked_items > 0

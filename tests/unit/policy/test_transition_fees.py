@@ -196,7 +196,12 @@ BAD_CASES = [
         "却是“half”",
         19,
     ),
-    ("  monthly: sum(buildings, building.legal_area) * rat\n", "name", "未定义的名称“rat”（是不是“rate”？）", 15),
+    (
+        "  monthly: sum(buildings, building.legal_area) * rat\n",
+        "name",
+        "未定义的名称“rat”（是不是“rate”？）",
+        15,
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from anju.core.money import format_yuan, to_chinese_capital
+from anju.policy.scalar import SubtotalResult, subtotals_after
 
 
 def sheet_lines(items: list[Any]) -> list[dict[str, Any]]:
@@ -60,8 +61,17 @@ def sheet_data(
     policy_ref: str = "",
     policy_hash: str = "",
     warnings: list[str] | None = None,
+    subtotals: list[SubtotalResult] | None = None,
 ) -> dict[str, Any]:
-    """What the sheet partial shows: the items, the total and its capital form (大写), the policy."""
+    """What the sheet partial shows: the items (each with the subtotal lines that follow it), the
+    total and its capital form (大写), the policy."""
+    lines = sheet_lines(items)
+    after = subtotals_after([str(it["id"]) for it in lines], list(subtotals or []))
+    for it in lines:
+        it["subtotals_after"] = [
+            {"id": st.id, "label": st.label, "amount": format_yuan(st.amount_fen), "basis": list(st.basis)}
+            for st in after.get(str(it["id"]), [])
+        ]
     return {
         "option": option_label,
         "as_of": as_of.isoformat(),
@@ -71,7 +81,7 @@ def sheet_data(
             "legal_ref": policy_ref,
             "hash": policy_hash[:16],
         },
-        "items": sheet_lines(items),
+        "items": lines,
         "total": format_yuan(total_fen),
         "total_fen": total_fen,
         "total_capital": to_chinese_capital(total_fen),

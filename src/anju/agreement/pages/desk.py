@@ -132,6 +132,7 @@ def _workspace(
             policy_ref=calc.version.legal_ref,
             policy_hash=calc.version.content_hash,
             warnings=list(calc.result.warnings),
+            subtotals=calc.result.subtotals,
         )
     return Workspace(
         household=h,

@@ -64,18 +64,23 @@ def schedule_totals(instalments: list[Any]) -> ScheduleTotals:
 def _frozen_sheet(db: Session, agreement: Any) -> tuple[Any, dict[str, Any]]:
     """The agreement's current snapshot and its items as the calculation sheet shows them."""
     snap = agreement_service.get_snapshot(db, agreement)
+    items = agreement_service.items_with_basis(db, agreement, snap)
+    subtotals = []
     try:
-        policy_name = compensation_service.get_version(db, agreement.project_id, snap.policy_version).name
+        pv = compensation_service.get_version(db, agreement.project_id, snap.policy_version)
+        policy_name = pv.name
+        subtotals = compensation_service.snapshot_subtotals(pv, agreement.option, items)
     except DomainError:
         policy_name = N_("补偿方案")
     data = sheet_data(
-        items=agreement_service.items_with_basis(db, agreement, snap),
+        items=items,
         total_fen=snap.total_fen,
         option_label=rules.OPTIONS.get(agreement.option, agreement.option),
         as_of=snap.as_of,
         policy_name=policy_name,
         policy_version=snap.policy_version,
         policy_hash=snap.policy_hash,
+        subtotals=subtotals,
     )
     return snap, data
 

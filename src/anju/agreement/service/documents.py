@@ -171,6 +171,8 @@ def document_data(
     all_items = items_with_basis(session, a, snap)
     items = [i for i in all_items if i.get("applies", True)]
     skipped = [str(i["label"]) for i in all_items if not i.get("applies", True)]
+    labels = {str(i.get("id", "")): str(i.get("label", "")) for i in all_items}
+    not_applying = {str(i.get("id", "")) for i in all_items if not i.get("applies", True)}
     rows = session.scalars(
         select(Instalment)
         .where(Instalment.agreement_id == a.id, Instalment.status != "cancelled")
@@ -232,6 +234,16 @@ def document_data(
                 "formula": _basis_text(i),
             }
             for n, i in enumerate(items, start=1)
+        ],
+        # subtotal lines (小计) of the version signed on: printed, never added to the total
+        "subtotals": [
+            {
+                "label": st.label,
+                "amount": format_yuan(st.amount_fen),
+                "capital": to_chinese_capital(st.amount_fen),
+                "items": "、".join(str(labels.get(i, i)) for i in st.items if i not in not_applying),
+            }
+            for st in compensation_service.snapshot_subtotals(pv, a.option, all_items)
         ],
         "not_applicable": "、".join(skipped),
         "total": format_yuan(snap.total_fen),

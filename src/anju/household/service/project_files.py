@@ -25,13 +25,16 @@ from anju.identity.service import DataScope
 
 __all__ = [
     "CampaignFact",
+    "GroupRow",
     "PlacedHousehold",
     "ProjectFiles",
     "ProjectTenant",
     "campaign_facts",
     "data_key",
     "event_dates",
+    "group_rows",
     "household_labels",
+    "household_versions",
     "live_households",
     "placed_households",
     "project_files",
@@ -203,6 +206,50 @@ def event_dates(session: Session, *, project_id: int) -> list[tuple[int | None, 
         )
     ).all()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+GroupRow = tuple[int, int | None, date | None, date | None, int, int]
+
+
+def group_rows(
+    session: Session, *, project_id: int, household_ids: Sequence[int] | None = None
+) -> list[GroupRow]:
+    """``(household id, block id, sign date, vacate date, certificates, legal area in hundredths of
+    ㎡)`` of the project's live households (or of ``household_ids`` among them): what group rates
+    by household, certificate and area count. Certificates are the distinct certificate numbers of
+    the live buildings (a building without one counts on its own), as the engine facts count them."""
+    cond = [Household.project_id == project_id, Household.voided_at.is_(None)]
+    if household_ids is not None:
+        if not household_ids:
+            return []
+        cond.append(Household.id.in_(list(household_ids)))
+    heads = session.execute(
+        select(Household.id, Household.block_id, Household.sign_on, Household.vacate_on).where(*cond)
+    ).all()
+    ids = select(Household.id).where(*cond)
+    certs: dict[int, set[str]] = {}
+    area: dict[int, int] = {}
+    for bid, hid, cert, legal in session.execute(
+        select(Building.id, Building.household_id, Building.certificate_no, Building.legal_area).where(
+            Building.household_id.in_(ids), Building.voided_at.is_(None)
+        )
+    ):
+        # A building without a number is a certificate of its own, as in the engine's facts
+        # (``#<id>``, one per-certificate line each).
+        certs.setdefault(hid, set()).add((cert or "").strip() or f"#{bid}")
+        area[hid] = area.get(hid, 0) + int((legal or 0) * 100)
+    return [(r[0], r[1], r[2], r[3], len(certs.get(r[0], ())), area.get(r[0], 0)) for r in heads]
+
+
+def household_versions(session: Session, *, project_id: int) -> dict[int, int]:
+    """household id -> version of the project's live households: a household's version moves with
+    every change of its file, so comparing these finds what changed since a cached read."""
+    rows = session.execute(
+        select(Household.id, Household.version).where(
+            Household.project_id == project_id, Household.voided_at.is_(None)
+        )
+    )
+    return {int(r[0]): int(r[1]) for r in rows}
 
 
 CampaignFact = tuple[int, int | None, str, date | None, date | None, date | None, date | None, Any]

@@ -10,7 +10,7 @@ policy's effective date, as :func:`anju.compensation.service.entitlement` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -21,6 +21,7 @@ from anju.errors import DomainError
 from anju.household import service as household_service
 from anju.housing.service.stock import flat_rows, list_estates
 from anju.identity.service import DataScope
+from anju.policy import facts
 from anju.policy.errors import EvaluationError
 from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap, violations
 
@@ -167,7 +168,11 @@ def calculator(
             o.settle_error = ent_error
             continue
         try:
-            o.settlement = settle_swap(checked, hf, [spec], as_of=when, group=group)
+            # formulas over the chosen flats see this flat as the household's selection
+            trial = facts.ChosenFlat(
+                spec.code, spec.area, flat_type=spec.flat_type, price_fen=spec.market_unit_price_fen
+            )
+            o.settlement = settle_swap(checked, replace(hf, flats=(trial,)), [spec], as_of=when, group=group)
         except EvaluationError as exc:
             o.settle_error = exc.message_zh
     return Calculator(

@@ -37,6 +37,7 @@ from anju.errors import Conflict, DomainError
 from anju.household import service as household_service
 from anju.housing.models import Flat, FlatType
 from anju.housing.service.delivery import household_events
+from anju.housing.service.flat_facts import flat_facts
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
 from anju.policy.errors import EvaluationError
@@ -105,7 +106,8 @@ def _compute(
     snap = agreement_service.get_snapshot(session, agreement)
     pv = compensation_service.get_version(session, agreement.project_id, snap.policy_version)
     # The frozen facts with the dates known now: the agreement's effective date, the delivery of
-    # the estates of the flats chosen and the move-back (a plan may price the balance by them).
+    # the estates of the flats chosen and the move-back (a plan may price the balance by them),
+    # and the flats being settled (formulas over ``flats`` see this selection).
     ev = household_events(
         session, project_id=agreement.project_id, household_ids=[agreement.household_id]
     ).get(agreement.household_id)
@@ -115,6 +117,7 @@ def _compute(
         delivery_planned_on=ev.delivery_planned_on if ev else None,
         delivery_actual_on=ev.delivery_actual_on if ev else None,
         move_back_on=ev.move_back_on if ev else None,
+        flats=flat_facts(session, flats),
     )
     try:
         s = swap_engine.settle_swap(

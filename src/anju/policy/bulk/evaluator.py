@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
-from anju.policy.check import Checked
+from anju.policy.check import Checked, rate_basis
 from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
@@ -44,6 +45,7 @@ from anju.policy.facts import (
     EVENT_DATES,
     GroupFacts,
 )
+from anju.policy.measures import PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.table import (
@@ -57,6 +59,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    subtotal_arrays,
 )
 
 
@@ -122,6 +125,7 @@ class BulkEvaluator:
             "building": table.buildings,
             "member": table.members,
             "tenant": table.tenants,
+            "flat": table.flats,
         }
         # Every literal and category word gets its code before any lookup table is built.
         p = checked.policy
@@ -368,9 +372,21 @@ class BulkEvaluator:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         if kind == "option":
             return BV(self.code(self.option), "const")
         raise AssertionError(ref)
+
+    def subtotal(self, name: str) -> BV:
+        """A subtotal: the sum of its items evaluated so far under this option (exact)."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        bound = sum(p.bound for p in parts)
+        wide = bound > LIMIT or any(isinstance(p.v, np.ndarray) and p.v.dtype == object for p in parts)
+        acc: Any = np.zeros(self.n, dtype=object if wide else I64)
+        for p in parts:
+            acc = acc + (self.wide(p.v) if wide else p.v)
+        return BV(acc, "hh", 2, bound)
 
     def field(self, obj: str, attr: str) -> BV:
         t = self.t
@@ -378,6 +394,9 @@ class BulkEvaluator:
             if attr == "block":
                 codes = np.asarray([self.vocab[b] for b in t.blocks], dtype=I64)
                 return BV(codes[t.block_idx], "hh")
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                return BV(col, "hh", 2, _absmax(col))
             if attr in EVENT_DATES:
                 return BV(t.event(attr), "hh")
             arr = {
@@ -392,6 +411,12 @@ class BulkEvaluator:
                 return BV(t.homestead_area, "hh", 2, _absmax(t.homestead_area))
             return BV(t.homestead_year, "hh", 0, _absmax(t.homestead_year))
         e = self.el[obj]
+        if obj == "flat":
+            if attr in ("area", "price", "purchase_total"):
+                return BV(e.cols[attr], obj, 2, e.bounds[attr])
+            if attr == "floor":
+                return BV(e.cols[attr], obj, 0, e.bounds[attr])
+            return BV(e.cols[attr], obj)
         if obj == "building":
             if attr in ("legal_area", "unregistered_area") or attr in BUILDING_MONEY_COLS:
                 return BV(e.cols[attr], obj, 2, e.bounds[attr])
@@ -555,7 +580,7 @@ class BulkEvaluator:
     def call(self, n: Call, el: str | None) -> BV:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             scale = n.ty.scale
@@ -577,7 +602,7 @@ class BulkEvaluator:
                 bound = max(bound, abs(sv))
                 out = np.where(m, sv, out) if x.level != "const" else (sv if m else out)
             return BV(out, x.level, scale, bound)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)
@@ -644,6 +669,7 @@ class BulkEvaluator:
         if f in ("sign_rate", "vacate_rate"):
             scope = a[0].value  # type: ignore[attr-defined]
             event = "sign" if f == "sign_rate" else "vacate"
+            basis = rate_basis(n)
             as_of = self.ev(a[1], el)
             t = self.t
             if scope == "project":
@@ -667,11 +693,11 @@ class BulkEvaluator:
                 sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
                 scope_hh = sid[t.block_idx] if len(uniq) > 1 else 0
             if as_of.level == "const" and not isinstance(scope_hh, np.ndarray):
-                ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event)
+                ppm = self.gi.rate_ppm(scope_codes[0], int(as_of.v), event, basis)
                 return BV(ppm, "const", 6, ppm)
             if as_of.level == "const":
                 per_scope = np.asarray(
-                    [self.gi.rate_ppm(code, int(as_of.v), event) for code in scope_codes], dtype=I64
+                    [self.gi.rate_ppm(code, int(as_of.v), event, basis) for code in scope_codes], dtype=I64
                 )
                 return BV(per_scope[scope_hh], "hh", 6, 1_000_000)
             asv = (
@@ -682,13 +708,15 @@ class BulkEvaluator:
             uk, inv = np.unique(key, return_inverse=True)
             rates = np.asarray(
                 [
-                    self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event)
+                    self.gi.rate_ppm(scope_codes[int(k) >> 32], int(k) & 0xFFFFFFFF, event, basis)
                     for k in uk.tolist()
                 ],
                 dtype=I64,
             )
             out = rates[inv.reshape(-1)]
             return BV(out, "hh", 6, 1_000_000)
+        if f == "measure":
+            return self.measure_call(n, el)
         if f == "points_above":
             r = self.ev(a[0], el)
             th = self.ev(a[1], el)
@@ -704,6 +732,8 @@ class BulkEvaluator:
             ref = a[0].ref
             if ref[1] == "household":
                 return BV(self.t.event(ref[2]) != 0, "hh")
+            if ref[1] == "flat":
+                return BV(self.t.flats.cols[ref[2] + "_known"], "flat")
             return BV(self.t.buildings.cols[ref[2] + "_known"], "building")
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
@@ -865,4 +895,64 @@ class BulkEvaluator:
             self.items[it.id] = BV(v, "hh", 2, _absmax(v))
             ids.append(it.id)
         labels = {it.id: it.label for it in self.c.items_for(option)}
-        return BulkResult(option, self.t.codes, ids, labels, fen, app)
+        subs = subtotal_arrays(self.c, option, fen, self.n)
+        sub_labels = {st.id: st.label for st in self.c.subtotals_for(option)}
+        return BulkResult(
+            option, self.t.codes, ids, labels, fen, app, subtotals=subs, subtotal_labels=sub_labels
+        )
+
+    def scope_of_households(self, scope: str) -> tuple[list[str | None], Arr]:
+        """The distinct block codes of ``scope`` ('project', 'block' or a level name) and, per
+        household, the index of its code among them."""
+        t = self.t
+        if scope == "project":
+            return [None], np.zeros(self.n, dtype=I64)
+        if scope == "block":
+            per_block = [p[-1] for p in t.block_paths]
+        else:
+            lvl = self.c.policy.meta.block_levels.index(scope)
+            for path in t.block_paths:
+                if lvl >= len(path):
+                    raise EvaluationError(
+                        "scope",
+                        f"有户没有“{scope}”层级的片区",
+                        f"some households have no block at level '{scope}'",
+                    )
+            per_block = [p[lvl] for p in t.block_paths]
+        uniq = sorted(set(per_block))
+        sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
+        return list(uniq), sid[t.block_idx] if len(sid) else np.zeros(self.n, dtype=I64)
+
+    def measure_call(self, n: Call, el: str | None) -> BV:
+        """``measure(id, scope, as_of)`` for every household: the office-set value in force for the
+        household's block, as scaled integers; a missing value names the measure, block and a
+        household (as the scalar evaluator does for that household)."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = self.ev(n.args[2], el)
+        codes, sh = self.scope_of_households(scope)
+        asv = self.full(as_of, "hh") if as_of.level != "const" else np.full(self.n, int(as_of.v), dtype=I64)
+        key = sh * (1 << 32) + asv
+        uk, inv = np.unique(key, return_inverse=True)
+        vals: list[int] = []
+        k = 10**m.scale
+        for j, kk in enumerate(uk.tolist()):
+            code = codes[int(kk) >> 32]
+            o = int(kk) & 0xFFFFFFFF
+            v = self.gi.group.measure_value(m.id, code, date.fromordinal(o)) if o else None
+            if v is None or v != v.quantize(Decimal(1).scaleb(-PLACES)):
+                i = int(np.flatnonzero(inv.reshape(-1) == j)[0])
+                where = "全项目" if code is None else f"{scope} {code}"
+                raise EvaluationError(
+                    "measure",
+                    f"户 {self.t.codes[i]} 缺少办公室录入的指标“{m.label}”（{where}，"
+                    f"截至 {date.fromordinal(o) if o else '（日期未知）'}没有生效的记录），暂不能计算",
+                    f"household {self.t.codes[i]}: no value of measure '{m.id}' for "
+                    f"{'the project' if code is None else code} in force",
+                )
+            vals.append(int(m.engine_value(v) * k))
+        arr = np.asarray(vals, dtype=I64)[inv.reshape(-1)]
+        bound = int(np.abs(arr).max()) if arr.size else 0
+        if len(uk) == 1 and as_of.level == "const":
+            return BV(vals[0], "const", m.scale, abs(vals[0]))
+        return BV(arr, "hh", m.scale, bound)

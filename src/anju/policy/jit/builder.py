@@ -11,13 +11,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
-from anju.policy.check import Checked, dec_scale
+from anju.policy.check import Checked, dec_scale, rate_basis
 from anju.policy.datecalc import ORD_MAX
 from anju.policy.expr import (
     Binary,
@@ -38,6 +39,7 @@ from anju.policy.expr import (
 from anju.policy.facts import EVENT_DATES, GroupFacts
 from anju.policy.jit.helpers import _HELPERS, I64, LoopStmt, Overflow, Unsupported, V, _Loop
 from anju.policy.jit.passes import _source
+from anju.policy.measures import PLACES as MEASURE_PLACES
 from anju.policy.model import Formula, Item
 from anju.policy.resolve import Resolved
 from anju.policy.table import (
@@ -112,6 +114,7 @@ _ELEMENT_COLS = {
     },
     "member": {"disability_grade": 0},
     "tenant": {"area": 2},
+    "flat": {"area": 2, "price": 2, "purchase_total": 2, "floor": 0},
 }
 _MONEY_COLS = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 
@@ -446,9 +449,18 @@ class Builder:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "subtotal":
+            return self.subtotal(ref[1])
         if kind == "option":
             return self.lit(self.code(self.option))
         raise Unsupported(kind)
+
+    def subtotal(self, name: str) -> V:
+        """A subtotal: the sum of its items computed so far in this household's pass."""
+        parts = [self.items[i] for i in self.c.subtotal_leaves[name] if i in self.items]
+        if not parts:
+            return self.lit(0, 2)
+        return self.emit(" + ".join(p.code for p in parts), "hh", 2, sum(p.bound for p in parts))
 
     # -- facts
 
@@ -481,6 +493,10 @@ class Builder:
                 v = self.emit(self.per_block(("block_code",), codes), "hh")
                 self.codes_ok.add(v.code)
                 return v
+            if attr in ("chosen_flats_area", "purchase_total"):
+                col = getattr(t, attr)
+                a = self.arg(("hh", attr), lambda: col)
+                return self.emit(f"{a}[u(i)]", "hh", 2, _absmax(col))
             arrays = {
                 "kind": t.kind,
                 "sign_on": t.sign_on,
@@ -521,7 +537,12 @@ class Builder:
         return int(_per_arrays("max", (e.count,), (), lambda: int(e.count.max())))
 
     def elements(self, obj: str) -> Elements:
-        return {"building": self.t.buildings, "member": self.t.members, "tenant": self.t.tenants}[obj]
+        return {
+            "building": self.t.buildings,
+            "member": self.t.members,
+            "tenant": self.t.tenants,
+            "flat": self.t.flats,
+        }[obj]
 
     # -- parameters, clocks, tiers (one value per block)
 
@@ -701,7 +722,7 @@ class Builder:
     def call(self, n: Call, el: str | None) -> V:
         f = n.func
         a = n.args
-        if n.ref is not None and n.ref[0] == "bands":
+        if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
             scale = n.ty.scale
@@ -726,7 +747,7 @@ class Builder:
                 expr = f"sel({' & '.join(conds)}, {k}, {expr})"
             pos = self.emit(expr, lv)
             return self.emit(f"{bv}[u({pos.code})]", lv, scale, bound)  # pos <= len(bands)
-        if n.ref is not None and n.ref[0] == "pick":
+        if isinstance(n.ref, tuple) and n.ref[0] == "pick":
             return self.pick(n, el)
         if f in ("days_between", "months_between", "add_months"):
             return self.date_call(n, el)
@@ -764,6 +785,8 @@ class Builder:
             return self.aggregate(n, f)
         if f in ("sign_rate", "vacate_rate"):
             return self.rate(n, f)
+        if f == "measure":
+            return self.measure(n)
         if f == "points_above":
             r = self.ev(a[0], el)
             th = self.ev(a[1], el)
@@ -785,9 +808,10 @@ class Builder:
                 arr = self.t.event(ref[2])
                 col = self.arg(("hh", ref[2]), lambda: arr)
                 return self.emit(f"{col}[u(i)] != 0", "hh")
-            e = self.t.buildings
-            col = self.arg(("building", ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
-            return self.emit(f"{col}[{self.loopvar('building')}]", "building")
+            obj = ref[1]
+            e = self.elements(obj)
+            col = self.arg((obj, ref[2] + "_known"), lambda: e.cols[ref[2] + "_known"])
+            return self.emit(f"{col}[{self.loopvar(obj)}]", obj)
         if f == "flag":
             name = a[0].value  # type: ignore[attr-defined]
             flag_arr = self.t.flags.get(name)
@@ -920,10 +944,45 @@ class Builder:
                 raise Unsupported("missing block level")  # the numpy evaluator raises the error
             codes = [p[lvl] for p in self.paths]
         gi = self.gi
-        ppm = [gi.rate_ppm(code, o, event) for code, o in zip(codes, ords, strict=False)]
+        basis = rate_basis(n)
+        ppm = [gi.rate_ppm(code, o, event, basis) for code, o in zip(codes, ords, strict=False)]
         if not ppm:
             ppm = [0]
         return self.emit(self.per_block(("rate", self.tmp_name("u")), ppm), "hh", 6, 1_000_000)
+
+    def measure(self, n: Call) -> V:
+        """An office-set group measure: its value per block as a runtime array (a changed value
+        reuses the kernel). A missing value goes to the numpy evaluator, which names it."""
+        m = self.c.policy.measures[n.args[0].value]  # type: ignore[attr-defined]
+        scope = n.args[1].value  # type: ignore[attr-defined]
+        as_of = n.args[2]
+        if isinstance(as_of, Name) and as_of.ref is not None and as_of.ref[0] == "clock":
+            ords = self.clock_ords(as_of.ref[1])
+        elif isinstance(as_of, Call) and as_of.func == "date" and isinstance(as_of.ref, date):
+            ords = [as_of.ref.toordinal()] * max(1, len(self.paths))
+        else:
+            raise Unsupported("measure as of a household date")
+        if scope == "project":
+            codes: list[str | None] = [None] * len(self.paths)
+        else:
+            lvl = self.c.policy.meta.block_levels.index(scope)
+            if any(lvl >= len(p) for p in self.paths):
+                raise Unsupported("missing block level")
+            codes = [p[lvl] for p in self.paths]
+        group = self.gi.group
+        k = 10**m.scale
+        vals: list[int] = []
+        for code, o in zip(codes, ords, strict=False):
+            v = group.measure_value(m.id, code, date.fromordinal(o)) if o else None
+            if v is None or v != v.quantize(Decimal(1).scaleb(-MEASURE_PLACES)):
+                raise Unsupported(f"measure {m.id} missing for {code}")
+            vals.append(int(m.engine_value(v) * k))
+        if not vals:
+            vals = [0]
+        bound = max(abs(x) for x in vals)
+        if bound > LIMIT:
+            raise Overflow(m.id)
+        return self.emit(self.per_block(("measure", self.tmp_name("u")), vals), "hh", m.scale, bound)
 
     def div_round(self, x: V, d: int, mode: RoundingMode, scale: int, bound: int) -> V:
         if d == 1:
@@ -1030,7 +1089,8 @@ class Builder:
         if self.option not in self.c.policy.options:
             raise Unsupported("option")
         self.arg(("strcodes",), lambda: np.zeros(0, dtype=I64))
-        for k, it in enumerate(self.c.items_for(self.option)):
+        items = self.c.items_for(self.option)
+        for k, it in enumerate(items):
             self.item(k, it)
         self.group_sums()
         if self.bad:

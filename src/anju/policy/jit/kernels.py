@@ -301,6 +301,8 @@ class Prepared:
     app_cols: list[int | None]  # per item: column of ``out_app``, None when it always applies
     n_app: int
     sum_names: list[str] = field(default_factory=list)  # rows 1.. of ``out_sum`` (row 0: the total)
+    subtotals: list[str] = field(default_factory=list)  # rows after the named sums: the policy's subtotals
+    subtotal_labels: dict[str, str] = field(default_factory=dict)
 
 
 def prepare(
@@ -322,6 +324,9 @@ def prepare(
     groups = [tuple(range(len(items)))] + [
         tuple(pos[i] for i in (sums or {})[name] if i in pos) for name in names
     ]
+    # the policy's subtotal lines (小计) are produced the same way, after the named sums
+    subtotals = checked.subtotals_for(option) if items else []
+    groups += [tuple(pos[i] for i in checked.subtotal_items(st.id, option)) for st in subtotals]
     try:
         b = Builder(checked, table, option, as_of, group)
         b.sum_groups = tuple(groups)
@@ -332,7 +337,9 @@ def prepare(
         return f"int64 overflow risk: {exc}"
     except EvaluationError as exc:  # the numpy evaluator raises it again with its context
         return f"evaluation error: {exc}"
-    return Prepared(source, b.names, b.args, items, b.app_cols, b.n_app, names)
+    subtotal_ids = [st.id for st in subtotals]
+    labels = {st.id: st.label for st in subtotals}
+    return Prepared(source, b.names, b.args, items, b.app_cols, b.n_app, names, subtotal_ids, labels)
 
 
 def is_compiled(p: Prepared, parallel: bool = True) -> bool:
@@ -412,11 +419,11 @@ def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) 
     Returns ``None`` when a table lookup failed in some household: the numpy evaluator then
     raises the error with its message."""
     n = table.n
-    k = len(p.items)
+    k = len(p.items) + len(p.subtotals)
     fn = compile_kernel(p, n, parallel)
     out_fen = _OUTPUTS.take((n, k), I64)
     out_app = _OUTPUTS.take((n, max(1, p.n_app)), np.dtype(bool))
-    out_sum = _OUTPUTS.take((1 + len(p.sum_names), n), I64)
+    out_sum = _OUTPUTS.take((1 + len(p.sum_names) + len(p.subtotals), n), I64)
     err = np.zeros(n, dtype=np.uint8)
     with _RUN_LOCK:
         if parallel and numba is not None:
@@ -432,8 +439,21 @@ def run(p: Prepared, table: HouseholdTable, option: str, parallel: bool = True) 
         it.id: always if c is None else out_app[:, c] for it, c in zip(p.items, p.app_cols, strict=True)
     }
     sums = {name: out_sum[g + 1] for g, name in enumerate(p.sum_names)}
+    # the policy's subtotals come in the rows after the named sums (same pass as the items)
+    subs = {sid: out_sum[1 + len(p.sum_names) + q] for q, sid in enumerate(p.subtotals)}
     labels = {it.id: it.label for it in p.items}
-    return BulkResult(option, table.codes, ids, labels, fen, app, sums=sums, total_fen=out_sum[0])
+    return BulkResult(
+        option,
+        table.codes,
+        ids,
+        labels,
+        fen,
+        app,
+        sums=sums,
+        total_fen=out_sum[0],
+        subtotals=subs,
+        subtotal_labels=dict(p.subtotal_labels),
+    )
 
 
 def try_evaluate(

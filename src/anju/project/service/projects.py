@@ -29,6 +29,7 @@ __all__ = [
     "get_project",
     "get_project_by_code",
     "households_version",
+    "households_written",
     "list_projects",
     "project_header",
     "project_values",
@@ -241,6 +242,31 @@ def bump_households_version(session: Session, project_id: int) -> None:
         .values(households_version=Project.households_version + 1)
     )
     session.info.pop(("households_version", project_id), None)
+    _mark_written(session, project_id)
+
+
+_WRITTEN = "anju.households_written"
+
+
+def _mark_written(session: Session, project_id: int) -> None:
+    tx = session.get_transaction()
+    mark = session.info.get(_WRITTEN)
+    if mark is None or mark[0] is not tx:
+        mark = (tx, set[int]())
+        session.info[_WRITTEN] = mark
+    mark[1].add(project_id)
+
+
+def households_written(session: Session, project_id: int) -> bool:
+    """Whether this session's open transaction changed the project's household data (bumped its
+    version): what it reads is then its own uncommitted view, which no cache may share."""
+    mark = session.info.get(_WRITTEN)
+    return (
+        mark is not None
+        and mark[0] is not None
+        and mark[0] is session.get_transaction()
+        and (project_id in mark[1])
+    )
 
 
 def households_version(session: Session, project_id: int, *, fresh: bool = False) -> int:

@@ -14,6 +14,8 @@
     return PALETTE[i % PALETTE.length];
   }
 
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -30,24 +32,24 @@
       dl.appendChild(el("dt", "", label));
       dl.appendChild(el("dd", "", value === "" || value === null || value === undefined ? "—" : value));
     };
-    fact("网格员", p.worker || "未配");
-    fact("公开电话", p.phone);
-    fact("户数", p.households);
-    fact("楼栋", p.buildings);
+    fact(T("网格员"), p.worker || T("未配"));
+    fact(T("公开电话"), p.phone);
+    fact(T("户数"), p.households);
+    fact(T("楼栋"), p.buildings);
     target.appendChild(dl);
-    target.appendChild(el("h3", "", "楼栋长"));
+    target.appendChild(el("h3", "", T("楼栋长")));
     const ul = el("ul", "public-leaders");
     (p.leaders || []).forEach((l) => {
       const li = el("li", "", l.building + " " + l.name + " ");
-      if (l.party_member) li.appendChild(el("span", "badge party-badge", "党员"));
+      if (l.party_member) li.appendChild(el("span", "badge party-badge", T("党员")));
       ul.appendChild(li);
     });
-    if (!ul.children.length) ul.appendChild(el("li", "muted", "暂无"));
+    if (!ul.children.length) ul.appendChild(el("li", "muted", T("暂无")));
     target.appendChild(ul);
     const links = el("p", "small");
-    const open = el("a", "", "网格详情 →");
+    const open = el("a", "", T("网格详情 →"));
     open.href = "/grids/" + encodeURIComponent(p.id);
-    const card = el("a", "", "公开联系卡");
+    const card = el("a", "", T("公开联系卡"));
     card.href = "/public/grids/" + encodeURIComponent(p.code);
     links.appendChild(open);
     links.appendChild(document.createTextNode(" · "));
@@ -115,7 +117,9 @@
         if (shown.length) map.fitBounds(layer.getBounds(), { padding: [12, 12] });
         if (status) {
           const missing = data.features.length - shown.length;
-          status.textContent = "共 " + data.features.length + " 个网格" + (missing ? "，其中 " + missing + " 个未上图" : "");
+          status.textContent =
+            T("共 {n} 个网格", { n: data.features.length }) +
+            (missing ? T("，其中 {n} 个未上图", { n: missing }) : "");
         }
         box.dataset.ready = "1";
         if (box.dataset.requests) {
@@ -125,7 +129,7 @@
         }
       })
       .catch(() => {
-        if (status) status.textContent = "网格数据加载失败，请刷新页面重试。";
+        if (status) status.textContent = T("网格数据加载失败，请刷新页面重试。");
       });
   }
 

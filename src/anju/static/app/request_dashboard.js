@@ -2,6 +2,8 @@
 (function () {
   "use strict";
 
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
+
   function chart(id, option) {
     const el = document.getElementById(id);
     if (!el || !window.echarts) return;
@@ -16,7 +18,7 @@
       tooltip: { trigger: "axis", valueFormatter: (v) => (v == null ? "—" : v + "%") },
       xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
       yAxis: { type: "category", inverse: true, data: r.names },
-      series: [{ type: "bar", name: "按期结案率", data: r.on_time, label: { show: true, position: "right", formatter: "{c}%" } }],
+      series: [{ type: "bar", name: T("按期结案率"), data: r.on_time, label: { show: true, position: "right", formatter: "{c}%" } }],
     });
   }
 
@@ -29,13 +31,13 @@
         const share = f.properties.open / max;
         return { color: "#1f2329", weight: 1, fillColor: "#d4380d", fillOpacity: f.properties.open ? 0.15 + 0.6 * share : 0.03 };
       },
-      onEachFeature: (f, l) => l.bindTooltip(f.properties.name + " · 未办结 " + f.properties.open + " 件", { sticky: true }),
+      onEachFeature: (f, l) => l.bindTooltip(f.properties.name + T(" · 未办结 {n} 件", { n: f.properties.open }), { sticky: true }),
     }).addTo(map);
     if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [16, 16] });
     else map.setView([35, 105], 4);
     box.dataset.grids = String(data.features.length);
     box.classList.add("map-ready");
-    if (status && data.unplaced) status.textContent += " 另有 " + data.unplaced + " 件未划入网格。";
+    if (status && data.unplaced) status.textContent += T(" 另有 {n} 件未划入网格。", { n: data.unplaced });
     window.addEventListener("resize", () => map.invalidateSize());
   }
 
@@ -44,19 +46,20 @@
     if (holder) {
       const d = JSON.parse(holder.dataset.chart);
       chart("rq-trend", {
-        grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+        // English legends wrap to two lines on a phone: leave them room above the axis names.
+        grid: { left: 8, right: 8, top: window.innerWidth < 600 ? 72 : 36, bottom: 8, containLabel: true },
         legend: { top: 0 },
         tooltip: { trigger: "axis" },
         xAxis: { type: "category", data: d.months },
         yAxis: [
-          { type: "value", name: "件" },
+          { type: "value", name: T("件") },
           { type: "value", name: "%", max: 100, splitLine: { show: false } },
         ],
         series: [
-          { type: "bar", name: "受理", data: d.received },
-          { type: "bar", name: "办结", data: d.closed },
-          { type: "line", name: "按期结案率", yAxisIndex: 1, data: d.on_time, connectNulls: true },
-          { type: "line", name: "满意率", yAxisIndex: 1, data: d.satisfied, connectNulls: true },
+          { type: "bar", name: T("受理"), data: d.received },
+          { type: "bar", name: T("办结"), data: d.closed },
+          { type: "line", name: T("按期结案率"), yAxisIndex: 1, data: d.on_time, connectNulls: true },
+          { type: "line", name: T("满意率"), yAxisIndex: 1, data: d.satisfied, connectNulls: true },
         ],
       });
       ranking("rq-rank-grid", d.rankings.grid);
@@ -72,7 +75,7 @@
         })
         .then((data) => drawMap(box, data, status))
         .catch(() => {
-          if (status) status.textContent = "地图数据加载失败，请刷新页面重试。";
+          if (status) status.textContent = T("地图数据加载失败，请刷新页面重试。");
         });
     }
   });

@@ -4,6 +4,7 @@
 // the server.
 (function () {
   "use strict";
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
 
   function start() {
     const box = document.getElementById("req-map");
@@ -55,7 +56,7 @@
         navigator.geolocation.getCurrentPosition(
           (pos) => place(L.latLng(pos.coords.latitude, pos.coords.longitude), true),
           () => {
-            if (label) label.textContent = label.dataset.denied || "无法获取位置，请在地图上点选";
+            if (label) label.textContent = T("无法获取位置，请在地图上点选");
           },
           { enableHighAccuracy: true, timeout: 8000 }
         );

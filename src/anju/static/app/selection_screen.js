@@ -14,7 +14,16 @@
   const STAGE_H = 1080;
   const REFRESH_MS = 60000; // a refetch now and then even without events
   const STATUSES = ["available", "selected", "reserved", "frozen", "delivered"];
-  const STATUS_ZH = { available: "可选", selected: "已选", reserved: "保留", frozen: "冻结", delivered: "已交付" };
+  const T = window.T || ((text) => text); // page text in the reader's language (app.js)
+  const EVENT_STATUS = { planned: T("筹备中"), open: T("进行中"), closed: T("已结束") };
+  const ORDER_KIND = { sign_order: T("按签约顺序号"), lottery: T("公开摇号") };
+  const STATUS_ZH = {
+    available: T("可选"),
+    selected: T("已选"),
+    reserved: T("保留"),
+    frozen: T("冻结"),
+    delivered: T("已交付"),
+  };
   const fetchState = { busy: false, again: false, timer: null };
   const marks = { change: 0, fetch: 0, data: 0 }; // for the browser test's timing breakdown (data-timing)
   const grid = { key: "", cells: new Map(), status: new Map(), page: 0, pages: [], last: [] };
@@ -73,7 +82,7 @@
     const c = d.current;
     document.getElementById("ss-current-body").hidden = !c;
     document.getElementById("ss-cur-none").hidden = !!c;
-    document.getElementById("ss-cur-none").textContent = d.status === "planned" ? "选房尚未开始" : d.status === "closed" ? "选房已结束" : "暂无正在选房的户";
+    document.getElementById("ss-cur-none").textContent = d.status === "planned" ? T("选房尚未开始") : d.status === "closed" ? T("选房已结束") : T("暂无正在选房的户");
     if (!c) {
       lastCurrent = null;
       return;
@@ -83,7 +92,7 @@
     setText("ss-cur-name", c.name_masked || "—");
     setText("ss-cur-sign", c.sign_no === null ? "—" : String(c.sign_no));
     setText("ss-cur-area", area(c.entitled_area));
-    setText("ss-cur-max", c.max_area === null ? "—" : area(c.max_area) + (c.max_flats ? "，最多 " + c.max_flats + " 套" : ""));
+    setText("ss-cur-max", c.max_area === null ? "—" : area(c.max_area) + (c.max_flats ? T("，最多 {n} 套", { n: c.max_flats }) : ""));
     if (lastCurrent !== null && lastCurrent !== c.household_id) {
       const box = document.getElementById("ss-current");
       box.classList.remove("bs-flash-box");
@@ -111,9 +120,9 @@
     setText("ss-skipped", int(n.skipped));
     setText("ss-total", int(total));
     STATUSES.forEach((s) => setText("ss-n-" + s, int(d.flat_counts[s] || 0)));
-    setText("ss-status", d.status_label);
-    setText("ss-kind", d.order_kind_label);
-    setText("ss-seed", d.order_kind === "lottery" && d.seed ? "种子 " + d.seed : "");
+    setText("ss-status", EVENT_STATUS[d.status] || d.status_label);
+    setText("ss-kind", ORDER_KIND[d.order_kind] || d.order_kind_label);
+    setText("ss-seed", d.order_kind === "lottery" && d.seed ? T("种子 {seed}", { seed: d.seed }) : "");
   }
 
   // --- the flats: one grid per building (floors top down, units left to right) ---------------------
@@ -232,7 +241,7 @@
         cell.style.gridColumn = String(sh.offset.get(f.unit) + i2);
         cell.style.gridRow = String(sh.top - f.floor + 1);
         if (s >= 26) cell.style.fontSize = font + "px";
-        cell.title = f.code + " " + (f.flat_type ? f.flat_type + "户型 " : "") + area(f.gross_area) + " " + STATUS_ZH[f.status];
+        cell.title = f.code + " " + (f.flat_type ? T("{code}户型 ", { code: f.flat_type }) : "") + area(f.gross_area) + " " + STATUS_ZH[f.status];
         cell.dataset.flat = String(f.id);
         grid.cells.set(f.id, cell);
         g.append(cell);
@@ -262,7 +271,7 @@
     const pager = document.getElementById("ss-pager");
     if (!pager) return;
     pager.hidden = grid.pages.length < 2;
-    pager.textContent = "第 " + (grid.page + 1) + " / " + grid.pages.length + " 屏";
+    pager.textContent = T("第 {n} / {total} 屏", { n: grid.page + 1, total: grid.pages.length });
     body.dataset.pages = String(grid.pages.length);
     body.dataset.page = String(grid.page + 1);
   }
@@ -294,7 +303,7 @@
         const before = grid.status.get(f.id);
         if (cell && (before !== f.status || !cell.classList.contains("st-" + f.status))) {
           cell.className = "ss-cell st-" + f.status;
-          cell.title = f.code + " " + (f.flat_type ? f.flat_type + "户型 " : "") + area(f.gross_area) + " " + STATUS_ZH[f.status];
+          cell.title = f.code + " " + (f.flat_type ? T("{code}户型 ", { code: f.flat_type }) : "") + area(f.gross_area) + " " + STATUS_ZH[f.status];
           if (!first && before !== undefined && before !== f.status) {
             void cell.offsetWidth;
             cell.classList.add("ss-new");
@@ -302,7 +311,7 @@
         }
         grid.status.set(f.id, f.status);
       });
-      setText("ss-left-" + b.id, "剩 " + int(b.counts.available) + " / " + int(b.flats.length));
+      setText("ss-left-" + b.id, T("剩 {n} / {total}", { n: int(b.counts.available), total: int(b.flats.length) }));
     });
   }
 
@@ -316,7 +325,7 @@
       const name = el("span", null, prefix + t.code + (t.name ? " " + t.name : ""));
       if (t.gross_area) name.append(el("em", null, area(t.gross_area)));
       const n = el("b", null, int(t.available));
-      n.append(el("small", null, " / " + int(t.total) + " 套"));
+      n.append(el("small", null, T(" / {n} 套", { n: int(t.total) })));
       li.append(name, n);
       return li;
     });
@@ -391,7 +400,11 @@
   }
 
   // --- the event stream -----------------------------------------------------------------------
-  const LIVE_TEXT = { connecting: "连接中", live: "实时", reconnecting: "重连中…" };
+  const LIVE_TEXT = {
+    connecting: T("连接中"),
+    live: T("实时"),
+    reconnecting: T("重连中…"),
+  };
   function setLive(state) {
     body.dataset.live = state;
     setText("bs-live-text", LIVE_TEXT[state]);

@@ -818,6 +818,10 @@ def _page_form(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         return {"name": f"承租企业{n}", "kind": "enterprise", "area": "30.00"}
     if p == "/households/{household_id}/homestead":
         return {"area": "120.00", "approved_year": "1998", "certificate_no": "ZJD-1"}
+    if p == "/households/{household_id}/policy-facts":
+        return {"reason": "入户核实"}
+    if p == "/households/{household_id}/policy-facts/check":
+        return {"fact.ac_units": "3"}
     if p == "/buildings/{building_id}/valuations":
         return {"firm": "青溪评估", "assessed_unit_price": "8000.00", "assessed_value": "708000.00"}
     if p.endswith("/void"):
@@ -1135,6 +1139,7 @@ def _api_json(route: AppRoute, t: Targets) -> dict[str, Any] | None:
         ("POST", "/households/{household_id}/visits"): visit_body(n),
         ("POST", "/visits/{visit_id}/void"): {"reason": "登记错误"},
         ("PUT", "/households/{household_id}/homestead"): {"area": "150.00"},
+        ("PUT", "/households/{household_id}/policy-facts"): {"values": {}, "reason": "入户核实"},
         ("PATCH", "/households/{household_id}/campaign"): {
             "version": version_by_household("household_campaign", t.household_id),
             "difficulty": 1,
@@ -1377,6 +1382,7 @@ FACT_TABLES = (
     "valuation",
     "tenant",
     "homestead",
+    "household_fact",
     "attachment",
     "user",
     "team",

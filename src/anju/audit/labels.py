@@ -106,6 +106,7 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "audit_chain": ("审计链", "audit chain"),
     "block": ("片区", "block"),
     "building": ("房屋", "building"),
+    "household_fact": ("方案事实", "policy fact"),
     "census": ("普查导入", "census import"),
     "demolition_record": ("拆除记录", "demolition record"),
     "dispatch_report": ("调度通报", "dispatch report"),

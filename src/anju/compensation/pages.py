@@ -303,6 +303,11 @@ def _whatif_context(
         "elapsed_ms": elapsed_ms,
         "households": entry.table.n,
         "active": "whatif",
+        # households the plan does not compute: they lack a fact it requires (amounts 0 here)
+        "not_computed": [
+            (entry.table.codes[i], "、".join(d.label for d in lacking))
+            for i, lacking in sorted(result.new.missing.items())
+        ],
     }
 
 

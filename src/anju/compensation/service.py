@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.audit import service as audit_service
-from anju.compensation.models import PolicyVersion
+from anju.compensation.models import PolicyDraft, PolicyVersion
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.errors import Conflict, NotFound, ValidationFailed
@@ -25,7 +25,9 @@ from anju.identity.service import DataScope
 from anju.policy import facts
 from anju.policy import swap as swap_engine
 from anju.policy.check import Checked, load_policy
+from anju.policy.declared import FactDecl
 from anju.policy.errors import EvaluationError, PolicyError
+from anju.policy.model import read_policy
 from anju.policy.scalar import Result, SubtotalResult, evaluate, subtotal_results
 from anju.policy.swap import Entitlement, Flat, SwapSettlement, Violation, settle_swap
 from anju.policy.versioning import Change, diff
@@ -164,6 +166,34 @@ def checked_version(pv: PolicyVersion) -> Checked:
 # ------------------------------------------------------------------ facts
 
 
+@lru_cache(maxsize=32)
+def _declared(source_hash: str, source: str) -> dict[str, FactDecl]:
+    try:
+        policy, _ = read_policy(source, "policy.yaml")
+    except PolicyError:
+        return {}
+    return dict(policy.facts)
+
+
+def declared_facts(session: Session, project_id: int) -> dict[str, FactDecl]:
+    """The facts the project's policy declares (``facts:`` block), in declaration order: those of
+    the latest published version, else of the newest draft (a plan being typed in already shapes the
+    household file and the census template); empty when there is neither. A draft whose facts block
+    has errors gives the declarations that are valid."""
+    pv = session.scalars(
+        select(PolicyVersion).where(PolicyVersion.project_id == project_id).order_by(PolicyVersion.version.desc()).limit(1)
+    ).first()
+    source = pv.source if pv is not None else None
+    if source is None:
+        draft = session.scalars(
+            select(PolicyDraft).where(PolicyDraft.project_id == project_id).order_by(PolicyDraft.number.desc()).limit(1)
+        ).first()
+        source = draft.source if draft is not None else None
+    if source is None:
+        return {}
+    return dict(_declared(content_hash(source), source))
+
+
 def _block_chains(session: Session, project_id: int) -> dict[int, tuple[str, tuple[str, ...]]]:
     """block id -> (own code, parent codes from the outermost)."""
     blocks = {b.id: b for b in project_service.blocks(session, project_id)}
@@ -187,6 +217,12 @@ def project_facts(
         session, scope=scope, project_id=project_id, household_ids=household_ids
     )
     chains = _block_chains(session, project_id)
+    # The whole project's in one read, or the chosen households' (no IN list of a whole project).
+    declared = household_service.project_policy_facts(
+        session,
+        project_id=project_id,
+        household_ids=[h.id for h in files.households] if household_ids is not None else None,
+    )
     chosen = _chosen_flats(session, project_id, household_ids)
     events = _event_dates(session, project_id, household_ids)
     out = []
@@ -251,6 +287,7 @@ def project_facts(
                         )
                         for t in files.tenants.get(h.id, [])
                     ),
+                    facts=declared.get(h.id, {}),
                     agreement_effective_on=ev.get("agreement_effective_on"),
                     delivery_planned_on=ev.get("delivery_planned_on"),
                     delivery_actual_on=ev.get("delivery_actual_on"),

@@ -359,6 +359,31 @@ def census_rows(
 # ---------------------------------------------------------------- the whole demo
 
 
+def _fill_policy_facts(session: Session, actor: Actor, project_id: int, codes: Sequence[str]) -> None:
+    """The facts the project's policy declares (air conditioners, water meters, the reward area a
+    committee determined for some households), as the survey team recorded them. A random source of
+    its own: the rest of the demo stays as it was."""
+    from anju.compensation import service as compensation_service
+
+    decls = compensation_service.declared_facts(session, project_id)
+    if not decls:
+        return
+    rng = random.Random(20240510)
+    values: dict[str, dict[str, str | None]] = {}
+    for code in codes:
+        row: dict[str, str | None] = {}
+        if "ac_units" in decls:
+            row["ac_units"] = str(rng.choice((0, 1, 1, 2, 2, 2, 3, 3, 4)))
+        if "water_meters" in decls:
+            row["water_meters"] = str(rng.choice((1, 1, 1, 2)))
+        if "reward_area" in decls and rng.random() < 0.18:
+            row["reward_area"] = str(Decimal(rng.randint(500, 2800)).scaleb(-2))
+        values[code] = row
+    census.write_fact_values(
+        session, actor=actor, project_id=project_id, decls=decls, values=values, reason="入户调查：方案要求的事实"
+    )
+
+
 def _village_address(village: str) -> Callable[[int, str], str]:
     def address(i: int, block: str) -> str:
         return f"青溪街道{village}{GROUP_NAMES[int(block[-2:]) - 1]}{i + 1}号"
@@ -507,6 +532,7 @@ def build_demo(
         result.members += summary.members
         result.buildings += summary.buildings
     result.projects.append((rural.code, rural.name, rural_total))
+    rural_codes = sorted(codes)
 
     # urban shantytown project ------------------------------------------------------
     shanty = project_service.create_project(
@@ -575,6 +601,7 @@ def build_demo(
     publish_demo_policies(
         session, actor=actor, projects={rural.code: rural.id, shanty.code: shanty.id}, shift_days=shift.days
     )
+    _fill_policy_facts(session, actor, rural.id, rural_codes)
     # teams, users, assignments (包户到人), parcels, the campaign's history ----------------------
     result.logins = demo_campaign.build_campaign(
         session,

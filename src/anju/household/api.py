@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
+from anju.compensation import service as compensation_service
 from anju.core.pagination import PageRequest
 from anju.core.text import SINGLE_LINE_CONTROL_CLASS
 from anju.errors import ValidationFailed
@@ -403,3 +404,45 @@ def set_homestead(
         expected_version=body.version,
     )
     return s.Created(id=hs.id)
+
+
+def _policy_facts_read(db: Session, user: CurrentUser, household_id: int) -> s.PolicyFactsRead:
+    f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+    decls = compensation_service.declared_facts(db, f.household.project_id)
+    stored = household_service.policy_facts_of(db, scope=user.scope, household_id=household_id)
+    rows = household_service.policy_fact_values(decls, stored)
+    return s.PolicyFactsRead(
+        version=f.household.version,
+        facts=[
+            s.PolicyFactRead(
+                id=r["id"], label=r["label"], type=r["type"], unit=r["unit"], required=r["required"], ref=r["ref"],
+                choices=r["choices"], value=r["text"] or None, shown=r["shown"], missing=r["missing"],
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/households/{household_id}/policy-facts", response_model=s.PolicyFactsRead)
+def get_policy_facts(
+    household_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
+) -> s.PolicyFactsRead:
+    """The facts the project's policy declares (published version, else the newest draft), with this
+    household's values; ``missing`` marks a required fact not recorded (the policy will not compute)."""
+    return _policy_facts_read(db, user, household_id)
+
+
+@router.put("/households/{household_id}/policy-facts", response_model=s.Changed, responses=error_responses(409))
+def set_policy_facts(
+    household_id: IdPath, body: s.PolicyFactsWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    db: Session = Depends(get_db),
+) -> s.Changed:
+    """Set declared facts (all or nothing, each error naming its field as ``fact.ID``); audited; a
+    stale household ``version`` is a 409 naming who changed it."""
+    f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
+    decls = compensation_service.declared_facts(db, f.household.project_id)
+    changes = household_service.set_policy_facts(
+        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, decls=decls,
+        data=body.values, reason=body.reason, expected_version=body.version,
+    )
+    return s.Changed(changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -90,6 +91,7 @@ def import_census(
                 filename=file.name,
                 dry_run=dry_run,
                 progress=progress,
+                policy_facts=_declared(db, p.id),
             )
     except census.CensusInvalid as exc:
         _print_errors(exc)
@@ -137,6 +139,7 @@ def _correct(file: Path, project: str, dry_run: bool, user: str | None) -> None:
                 source=file,
                 filename=file.name,
                 dry_run=dry_run,
+                policy_facts=_declared(db, p.id),
             )
     except census.CensusInvalid as exc:
         _print_errors(exc)
@@ -165,10 +168,31 @@ def _correct(file: Path, project: str, dry_run: bool, user: str | None) -> None:
     )
 
 
+def _declared(db: Any, project_id: int) -> Any:
+    """The facts the project's policy declares (published version, else newest draft)."""
+    from anju.compensation import service as compensation_service
+
+    return compensation_service.declared_facts(db, project_id)
+
+
 @import_app.command("template")
-def template(out: Path = typer.Option(Path("入户调查表.xlsx"), "-o", "--output", help="输出文件")) -> None:
-    """Write the empty census template (入户调查表)."""
-    census.write_workbook(out)
+def template(
+    out: Path = typer.Option(Path("入户调查表.xlsx"), "-o", "--output", help="输出文件"),
+    project: str = typer.Option("", "--project", help="项目编号：模板加上该项目补偿方案要求的事实列"),
+) -> None:
+    """Write the empty census template (入户调查表), with the columns of a project's policy facts."""
+    decls = None
+    if project:
+        from anju.db.session import unit_of_work
+        from anju.project import service as project_service
+
+        try:
+            with unit_of_work() as db:
+                decls = _declared(db, project_service.get_project_by_code(db, project).id)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message_zh}[/red]")
+            raise typer.Exit(1) from exc
+    census.write_workbook(out, policy_facts=decls)
     console.print(f"[green]已生成模板：{out}[/green]")
 
 
@@ -195,6 +219,7 @@ def export_ledger(
                     target=fh,
                     reveal=reveal,
                     extra=agreement_service.ledger_columns(db, scope=everything, project_id=p.id),
+                    policy_facts=_declared(db, p.id),
                 )
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh}[/red]")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from anju.compensation import service as compensation_service
 from anju.config import get_settings
 from anju.core import uploads as core_uploads
 from anju.core.dates import utcnow
@@ -96,7 +97,8 @@ async def corrections_upload(
         _check_upload(filename, content)
         plan = await run_in_threadpool(
             lambda: census.plan_corrections(
-                db, scope=user.scope, project_id=project_id, source=content, filename=filename
+                db, scope=user.scope, project_id=project_id, source=content, filename=filename,
+                policy_facts=compensation_service.declared_facts(db, project_id),
             )
         )
     except census.CensusInvalid as exc:
@@ -130,6 +132,7 @@ def corrections_apply(
             source=item.content,
             filename=item.filename,
             seen=item.versions,
+            policy_facts=compensation_service.declared_facts(db, project_id),
         )
     except census.CensusInvalid as exc:
         # a 4xx: the request's transaction is rolled back (whatever was written of the plan)
@@ -181,6 +184,7 @@ async def corrections_api(
             filename=filename,
             seen=seen,
             dry_run=dry_run,
+            policy_facts=compensation_service.declared_facts(db, project_id),
         )
 
     plan, summary = await run_in_threadpool(run)

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from anju import uploads as upload_store
 from anju.agreement import service as agreement_service
 from anju.audit import service as audit_service
+from anju.compensation import service as compensation_service
 from anju.config import get_settings
 from anju.core import uploads as core_uploads
 from anju.core.actor import Actor
@@ -143,6 +144,7 @@ def _run(job: ImportJob, actor: Actor) -> None:
                 filename=job.filename,
                 dry_run=job.kind == "check",
                 progress=progress,
+                policy_facts=compensation_service.declared_facts(db, job.project_id),
             )
         job.preview = outcome.check.preview
         job.summary = outcome.summary
@@ -318,7 +320,7 @@ def census_template(
     project = project_service.get_project(db, project_id)
     name = f"入户调查表_{project.code}.xlsx"
     return Response(
-        census.template_bytes(),
+        census.template_bytes(compensation_service.declared_facts(db, project_id)),
         media_type=XLSX,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )
@@ -345,6 +347,7 @@ def _ledger_response(
             tmpdir=scratch,
             # the signing columns (agreement, option, total, sign order, paid, due) and a 合计 row
             extra=agreement_service.ledger_columns(db, scope=user.scope, project_id=project_id),
+            policy_facts=compensation_service.declared_facts(db, project_id),
         )
     except BaseException:
         path.unlink(missing_ok=True)
@@ -408,7 +411,8 @@ async def census_api(
         # every other request of this process meanwhile.
         _check_upload(filename, content)
         return census.import_census(
-            db, actor=actor, project_id=project_id, source=content, filename=filename, dry_run=dry_run
+            db, actor=actor, project_id=project_id, source=content, filename=filename, dry_run=dry_run,
+            policy_facts=compensation_service.declared_facts(db, project_id),
         )
 
     outcome = await run_in_threadpool(check_and_import)

@@ -28,6 +28,7 @@ from anju.core.money import fen_to_yuan
 from anju.household import rules
 from anju.household.models import Building, Household, Member, Valuation
 from anju.identity.service import DataScope
+from anju.policy.declared import FactDecl, display, lenient
 from anju.project import service as project_service
 
 # XlsxWriter's defaults turn text starting with "=" into a formula, "http://..." into a link and
@@ -101,7 +102,7 @@ class ExtraColumns(Protocol):
     def columns(self) -> Sequence[tuple[str, float, str, str]]: ...
 
     @property
-    def values(self) -> Mapping[int, Sequence[str | int | None]]: ...
+    def values(self) -> Mapping[int, Sequence[str | int | Decimal | None]]: ...
 
 
 @dataclass
@@ -125,6 +126,7 @@ def export_ledger(
     reveal: bool = False,
     tmpdir: Path | None = None,
     extra: ExtraColumns | None = None,
+    policy_facts: Mapping[str, FactDecl] | None = None,
 ) -> int:
     """Write the ledger of ``project_id`` (households in ``scope``) to ``target``; returns the household count.
 
@@ -133,9 +135,12 @@ def export_ledger(
     while it writes (they hold personal data; the web layer passes a folder swept after a crash).
     Text is written as text: a name such as ``=HYPERLINK(...)`` never becomes a formula.
     ``extra``: columns of other domains appended to the households sheet, then a 合计 row.
+    ``policy_facts``: the facts the project's policy declares, as columns before ``extra``'s.
     """
     import xlsxwriter
 
+    if policy_facts:
+        extra = _fact_columns(session, project_id, policy_facts, extra)
     project = project_service.get_project(session, project_id)
     paths = project_service.block_paths(session, project_id)
     cond = (
@@ -378,6 +383,8 @@ def export_ledger(
                 ws.write_number(r, first_extra + j, fen_to_yuan(cell), money_fmt)
             elif kind == "int" and isinstance(cell, int):
                 ws.write_number(r, first_extra + j, cell)
+            elif kind == "decimal" and isinstance(cell, Decimal):
+                ws.write_number(r, first_extra + j, cell, area_fmt)
             else:
                 ws.write_string(r, first_extra + j, str(cell))
             if total == "sum" and isinstance(cell, int):
@@ -390,6 +397,54 @@ def export_ledger(
         _total_row(ws, r, households, totals, extra_columns, extra_sums, total_fmt, total_area_fmt)
     wb.close()
     return len(households)
+
+
+@dataclass
+class _Columns:
+    columns: Sequence[tuple[str, float, str, str]]
+    values: Mapping[int, Sequence[str | int | Decimal | None]]
+
+
+def _fact_columns(
+    session: Session, project_id: int, decls: Mapping[str, FactDecl], extra: ExtraColumns | None
+) -> ExtraColumns:
+    """The declared facts as ledger columns (counts and yuan amounts summed in the 合计 row),
+    followed by ``extra``'s."""
+    from anju.household.census.policy_facts import fact_header
+    from anju.household.service.policy_facts import project_policy_facts
+
+    stored = project_policy_facts(session, project_id=project_id)
+    cols: list[tuple[str, float, str, str]] = []
+    for d in decls.values():
+        if d.type == "count":
+            kind, total = "int", "sum"
+        elif d.type == "money" and d.unit_text == "元":
+            kind, total = "money", "sum"
+        elif d.numeric:
+            kind, total = "decimal", ""
+        else:
+            kind, total = "text", ""
+        cols.append((fact_header(d), max(10.0, len(fact_header(d)) * 2.2), kind, total))
+
+    def cell(d: FactDecl, raw: str | None) -> str | int | Decimal | None:
+        v = lenient(d, raw)
+        if v is None:
+            return None
+        if isinstance(v, Decimal) and d.type == "count":
+            return int(v)
+        if isinstance(v, Decimal) and d.type == "money" and d.unit_text == "元":
+            return int(v * 100)
+        if isinstance(v, Decimal):
+            return v
+        return display(d, v)
+
+    other = extra.values if extra is not None else {}
+    ids = set(stored) | set(other)
+    values = {
+        hid: (*(cell(d, stored.get(hid, {}).get(fid)) for fid, d in decls.items()), *other.get(hid, ()))
+        for hid in ids
+    }
+    return _Columns((*cols, *(extra.columns if extra is not None else ())), values)
 
 
 def _total_row(

@@ -56,6 +56,21 @@ class Household(IdMixin, VoidMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class HouseholdFact(IdMixin, VersionMixin, Base):
+    """A fact the project's policy declares (``facts:`` block, :mod:`anju.policy.declared`) for one
+    household, e.g. its count of air conditioners: stored as text and typed by the declaration, so
+    that a new policy version needs no new column. Cleared by setting ``value`` to ``None`` (the row
+    and its audit trail stay)."""
+
+    __tablename__ = "household_fact"
+    __table_args__ = (UniqueConstraint("household_id", "fact_id"),)
+
+    household_id: Mapped[int] = mapped_column(BigId, ForeignKey("household.id"))
+    fact_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Member(IdMixin, VersionMixin, VoidMixin, Base):
     """家庭成员, with special groups (特殊群体) and the resettlement-population decision."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from anju.audit import service as audit_service
+from anju.compensation import service as compensation_service
 from anju.core.pagination import PageRequest
 from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from anju.household import forms, listing, rules
@@ -190,6 +191,7 @@ def household_detail(
     ctx = _file_context(db, user, household_id)
     ctx["tab"] = tab if tab in TABS else "basic"
     if ctx["tab"] == "basic":
+        ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
         # the key dates (关键日期): signing, agreement, vacating, delivery of the flats, move-back
         ctx["event_dates"] = housing_service.household_event_dates(
             db, scope=user.scope, household_id=household_id
@@ -205,9 +207,13 @@ def household_detail(
         }
         # Each record named by what it is (户 LJ00001 段平, 协议 DP-QH-0001), never by its id.
         lang = lang_of(request)
+        fact_labels = {
+            household_service.FACT_PREFIX + fid: d.label
+            for fid, d in compensation_service.declared_facts(db, project_id).items()
+        }
         record_names = name_records(db, records, lang)
         ctx["history"] = [
-            _history_row(r, names)
+            _history_row(r, names, fact_labels)
             | {"record": record_names[r.seq], "action_label": audit_service.action_label(r.action, lang)}
             for r in records
         ]
@@ -237,11 +243,19 @@ def _shown(entity: str, name: str, value: Any, names: dict[str, dict[int, str]])
     return value
 
 
-def _history_row(record: Any, names: dict[str, dict[int, str]]) -> dict[str, Any]:
+def _history_row(
+    record: Any, names: dict[str, dict[int, str]], fact_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     import json
 
     changes = json.loads(record.changes) if record.changes else {}
     labels = ENTITY_FIELD_LABELS.get(record.entity, {})
+    if record.entity == "household_fact":
+        # Declared facts are named by the policy: its label, or the id for one no longer declared.
+        labels = {
+            k: (fact_labels or {}).get(k) or f"方案事实 {k.removeprefix(household_service.FACT_PREFIX)}"
+            for k in changes
+        }
     items = []
     for name, pair in changes.items():
         before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
@@ -776,3 +790,97 @@ def attachment_void(
         db, actor=user.actor(client_ip(request)), scope=user.scope, attachment_id=attachment_id, reason=reason
     )
     return RedirectResponse(f"/households/{a.household_id}?tab=attachments", status_code=303)
+
+
+# ------------------------------------------------------------- facts the policy declares
+
+
+def _policy_fact_rows(db: Session, user: CurrentUser, project_id: int, household_id: int) -> list[dict[str, Any]]:
+    decls = compensation_service.declared_facts(db, project_id)
+    if not decls:
+        return []
+    stored = household_service.policy_facts_of(db, scope=user.scope, household_id=household_id)
+    return household_service.policy_fact_values(decls, stored)
+
+
+def _policy_facts_page(
+    request: Request,
+    ctx: dict[str, Any],
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    status_code: int = 200,
+) -> Response:
+    rows = ctx["policy_facts"]
+    if values is not None:
+        for r in rows:
+            r["text"] = values.get(r["field"], r["text"])
+    ctx.update({"errors": errors or {}, "message": message})
+    return render(request, "household/policy_facts_form.html", ctx, status_code=status_code)
+
+
+@router.get("/households/{household_id}/policy-facts/edit")
+def policy_facts_form(
+    household_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Edit the facts the project's policy declares (a form generated from the policy)."""
+    ctx = _file_context(db, user, household_id)
+    ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+    ctx["form_version"] = ctx["h"].version
+    return _policy_facts_page(request, ctx)
+
+
+@router.post("/households/{household_id}/policy-facts/check")
+async def policy_fact_check(
+    household_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Inline validation of one field while typing (htmx): the Chinese message, or nothing."""
+    form = await request.form()
+    ctx = _file_context(db, user, household_id)
+    decls = compensation_service.declared_facts(db, ctx["h"].project_id)
+    data = {k: str(v) for k, v in form.items() if k.startswith(household_service.FACT_PREFIX)}
+    _, errors = household_service.clean_policy_facts(decls, data)
+    text = "；".join(f"{e['message']}" for e in errors)
+    return HTMLResponse(str(Markup.escape(text)))
+
+
+@router.post("/households/{household_id}/policy-facts")
+async def policy_facts_save(
+    household_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Save the declared facts: all or nothing, every bad field marked in place."""
+    form = await request.form()
+    ctx = _file_context(db, user, household_id)
+    ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+    decls = compensation_service.declared_facts(db, ctx["h"].project_id)
+    raw = {
+        r["field"]: ("true" if form.get(r["field"]) == "true" else "false")
+        if r["type"] == "yesno" and form.get(r["field"]) not in (None, "")
+        else str(form.get(r["field"], "") or "")
+        for r in ctx["policy_facts"]
+    }
+    version = ctx["form_version"] = _form_version(form)
+    try:
+        household_service.set_policy_facts(
+            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, decls=decls,
+            data=raw, reason=str(form.get("reason", "")), expected_version=version,
+        )
+    except ValidationFailed as exc:
+        return _policy_facts_page(
+            request, ctx, values=raw, errors=_errors_of(exc), message=exc.message_zh, status_code=422
+        )
+    except (Conflict, PermissionDenied) as exc:
+        return _policy_facts_page(
+            request, ctx, values=raw, errors=_errors_of(exc), message=exc.message_zh, status_code=exc.http_status
+        )
+    return RedirectResponse(f"/households/{household_id}#policy-facts", status_code=303)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from anju.household import rules
 from anju.web.params import MAX_ID, NotNull, Reason, RequiredReason, TextRule
@@ -230,6 +230,39 @@ class HomesteadWrite(WriteBase):
     area: HomesteadArea
     approved_year: ApprovedYear = None
     certificate_no: Annotated[str, TextRule("宅基地证号", 64)] | None = None
+    version: OptionalVersion = None
+
+
+class PolicyFactRead(BaseModel):
+    """One fact the project's policy declares, with this household's value."""
+
+    id: str
+    label: str
+    type: str  # number | count | money | date | yesno | category
+    unit: str
+    required: bool
+    ref: str
+    choices: list[str]
+    value: str | None  # stored text: 3, 12.50, true, 2025-06-30, 精装 (identifier of a category)
+    shown: str  # the value in words: 3 台
+    missing: bool  # required and not recorded: the policy cannot compute this household
+
+
+class PolicyFactsRead(BaseModel):
+    """The household's declared facts and the household's version (send it back with a change)."""
+
+    version: int
+    facts: list[PolicyFactRead]
+
+
+FactInput = Annotated[str, StringConstraints(max_length=64)] | bool | int | Decimal | None
+
+
+class PolicyFactsWrite(WriteBase):
+    """Set declared facts by id (``{"ac_units": 3, "reward_area": "12.50"}``); ``null`` or ``""``
+    clears one; decimals best as strings. All or nothing: any bad value refuses every one."""
+
+    values: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], FactInput], Field(max_length=100)]
     version: OptionalVersion = None
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from anju.policy.declared import FactDecl
 from anju.policy.errors import Location, PolicyError, Problem
 from anju.policy.expr import (
     Binary,
@@ -328,7 +329,7 @@ class _Checker:
                     loc,
                 )
             )
-        elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS:
+        elif name in FUNCTIONS or name in COLLECTIONS or name in FIELD_OBJECTS or name == FACT_OBJECT:
             self.problems.append(
                 Problem("reserved", f"“{name}”是保留名称", f"'{name}' is a reserved name", loc)
             )
@@ -527,6 +528,8 @@ class _Checker:
 
     def name(self, n: Name, el: str | None) -> Ty:
         parts = n.parts
+        if parts[0] == FACT_OBJECT:
+            return self.fact(n)
         if len(parts) == 2 and parts[0] in FIELD_OBJECTS:
             obj, attr = parts
             ty = FIELDS.get((obj, attr))
@@ -619,6 +622,21 @@ class _Checker:
         zh, en = did_you_mean(name, self.known_names())
         self.fail(n, "name", f"未定义的名称“{name}”{zh}", f"undefined name '{name}'{en}")
         raise AssertionError
+
+    def fact(self, n: Name) -> Ty:
+        """``fact.ID``: a fact the policy declares (anju.policy.declared)."""
+        declared = self.p.facts
+        if len(n.parts) != 2:
+            self.fail(n, "fact", "方案事实应写成 fact.编号（如 fact.ac_units）", "a declared fact is written fact.ID")
+        fid = n.parts[1]
+        decl = declared.get(fid)
+        if decl is None:
+            have = "、".join(declared) if declared else "无（请在 facts: 中声明）"
+            self.fail(n, "fact", f"未声明的事实“{fid}”（已声明：{have}）",
+                      f"undeclared fact '{fid}' (declared: {', '.join(declared) or 'none'})")
+        assert decl is not None
+        n.ref = ("fact", fid)
+        return fact_type(decl)
 
     def known_names(self) -> list[str]:
         """Every name a formula may use by itself (for "did you mean")."""
@@ -831,6 +849,9 @@ class _Checker:
         if f == "known":
             self._arity(n, 1)
             ka = args[0]
+            if isinstance(ka, Name) and len(ka.parts) == 2 and ka.parts[0] == FACT_OBJECT:
+                self.expr(ka, el)
+                return BOOL
             if not (
                 isinstance(ka, Name) and len(ka.parts) == 2 and (ka.parts[0], ka.parts[1]) in OPTIONAL_FIELDS
             ):
@@ -1268,6 +1289,18 @@ _DECL_ZH = {
 
 
 FIELD_OBJECTS = {"household", "homestead", "building", "member", "tenant", "flat"}
+FACT_OBJECT = "fact"  # fact.ID reads a fact the policy declares
+
+
+def fact_type(decl: FactDecl) -> Ty:
+    """The static type formulas see for a declared fact."""
+    if decl.type == "date":
+        return DATE
+    if decl.type == "yesno":
+        return BOOL
+    if decl.type == "category":
+        return Ty("str", domain=frozenset(decl.choices))
+    return Ty("num", decl.unit, decl.places)
 
 
 def _is_collection(n: Node) -> bool:

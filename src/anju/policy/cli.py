@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,7 +47,7 @@ def _exists(path: Path, what: str) -> None:
         raise _bad_input(f"{what} {path}：{reason} / file not found")
 
 
-def _households(path: Path, kind: str | None) -> list[Household]:
+def _households(path: Path, kind: str | None, facts: Any = None) -> list[Household]:
     """The households of ``path`` (engine layout, census template or ledger export); exit 2 on a bad file."""
     from anju.policy.facts import canonical
 
@@ -56,7 +56,7 @@ def _households(path: Path, kind: str | None) -> list[Household]:
     except ValueError:
         raise _bad_input(f"--kind “{kind}” 应为 国有土地 / 集体土地 / 棚户区") from None
     try:
-        return read_households(path, kind=k)
+        return read_households(path, kind=k, facts=facts)
     except HouseholdsFileError as exc:
         raise _bad_input(str(exc)) from None
 
@@ -168,7 +168,7 @@ def calc_cmd(
     for opt in option or []:
         _option(c, opt)
     day = _as_of(as_of)
-    hs = _households(households, kind)
+    hs = _households(households, kind, c.policy.facts)
     table = HouseholdTable.from_households(hs)
     group = GroupFacts.from_households(hs)
     results = {}
@@ -194,6 +194,11 @@ def calc_cmd(
         console.print(
             f"{opt}: {len(hs)} 户，合计 {format_yuan(int(r.total.sum()))} 元 -> {out}", highlight=False
         )
+    lacking = next(iter(results.values())).missing if results else {}
+    if lacking:  # not computed (amounts 0 in the file): say which households and why
+        shown = "；".join(f"{hs[i].code}（{'、'.join(d.label for d in ds)}）" for i, ds in sorted(lacking.items())[:20])
+        more = f" 等 {len(lacking)} 户" if len(lacking) > 20 else ""
+        console.print(f"[yellow]缺少方案要求的事实，未计算：{escape(shown)}{more}[/yellow]", highlight=False)
     if settlements:
         done = [s for s in settlements.values() if isinstance(s, SwapSettlement)]
         pays = sum(s.balance_fen for s in done if s.balance_fen > 0)
@@ -242,7 +247,7 @@ def explain_cmd(
     if households is not None and households.suffix.lower() not in (".yaml", ".yml"):
         if household is None:
             raise _bad_input("请用 --household 指定户号 / give --household")
-        hs = _households(households, kind)
+        hs = _households(households, kind, c.policy.facts)
         group = GroupFacts.from_households(hs)
         entries: list[tuple[str, str | None, Household]] = [(h.code, None, h) for h in hs]
     else:
@@ -416,7 +421,7 @@ def whatif_cmd(
     c = _load(file)
     _option(c, option)
     day = _as_of(as_of)
-    hs = _households(households, kind)
+    hs = _households(households, kind, c.policy.facts)
     table = HouseholdTable.from_households(hs)
     try:
         w = whatif(c, table, set_, option, day, GroupFacts.from_households(hs))

@@ -221,6 +221,8 @@ class Household:
     buildings: tuple[Building, ...] = ()
     homestead: Homestead | None = None
     tenants: tuple[Tenant, ...] = ()
+    # Facts the policy declares (anju.policy.declared), by id: typed values or their stored text.
+    facts: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Event dates after signing (None = not known yet): the agreement's effective date (协议生效),
     # the planned and actual delivery of the resettlement flat (交房: from the estates of the flats
     # the household chose) and the move-back (回迁: the keys handed over).
@@ -586,12 +588,29 @@ def household_from_dict(d: Mapping[str, Any]) -> Household:
             else None
         ),
         tenants=tuple(tenant_from_dict(t) for t in d.get("tenants") or ()),
+        facts=_declared(d.get("facts")),
         agreement_effective_on=_date(d.get("agreement_effective_on")),
         delivery_planned_on=_date(d.get("delivery_planned_on")),
         delivery_actual_on=_date(d.get("delivery_actual_on")),
         move_back_on=_date(d.get("move_back_on")),
         flats=tuple(flat_from_dict(f) for f in d.get("flats") or ()),
     )
+
+
+def _declared(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("facts 应为映射（事实编号: 值） / facts must be a mapping")
+    return {str(k): v for k, v in value.items() if v is not None}
+
+
+def _fact_json(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
 
 
 def _cents(value: Any) -> int:
@@ -677,7 +696,7 @@ EVENT_DATES = ("agreement_effective_on", "delivery_planned_on", "delivery_actual
 def household_to_dict(h: Household) -> dict[str, Any]:
     """The JSON-able form of a :class:`Household`, exact (areas and yuan as strings); the inverse of
     :func:`household_from_dict`. Agreements freeze the facts they were signed on in this form."""
-    return {
+    out: dict[str, Any] = {
         "code": h.code,
         "block_code": h.block_code,
         "block_chain": list(h.block_chain),
@@ -750,6 +769,9 @@ def household_to_dict(h: Household) -> dict[str, Any]:
             else {}
         ),
     }
+    if h.facts:  # only then: the frozen form of households without declared facts stays as it was
+        out["facts"] = {k: _fact_json(v) for k, v in sorted(h.facts.items())}
+    return out
 
 
 def group_to_dict(g: GroupFacts) -> dict[str, Any]:

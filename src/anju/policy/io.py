@@ -26,6 +26,7 @@ from pathlib import Path
 
 from anju.core.money import fen_to_yuan
 from anju.policy.bulk import BulkResult
+from anju.policy.declared import FactDecl
 from anju.policy.facts import Household, ProjectKind
 from anju.policy.swap import SwapSettlement
 from anju.policy.workbooks import HouseholdsFileError, read_households_file
@@ -33,13 +34,15 @@ from anju.policy.workbooks import HouseholdsFileError, read_households_file
 __all__ = ["HouseholdsFileError", "read_households", "write_results"]
 
 
-def read_households(path: str | Path, *, kind: ProjectKind = ProjectKind.STATE_LAND) -> list[Household]:
+def read_households(
+    path: str | Path, *, kind: ProjectKind = ProjectKind.STATE_LAND, facts: Mapping[str, FactDecl] | None = None
+) -> list[Household]:
     """Household facts from a workbook or CSV files: this layout (see the module docstring), the census
     template (入户调查表) or the ledger export (台账); see :mod:`anju.policy.workbooks`.
 
     Raises :class:`~anju.policy.workbooks.HouseholdsFileError` naming file, sheet, row and column.
     """
-    return read_households_file(path, kind=kind)
+    return read_households_file(path, kind=kind, facts=facts)
 
 
 def write_results(

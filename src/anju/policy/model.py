@@ -15,6 +15,7 @@ from typing import Any
 
 from anju.core.dates import DayCount, DayWindow
 from anju.core.money import RoundingMode, RoundingUnit
+from anju.policy.declared import FactDecl, read_facts
 from anju.policy.errors import Location, Problem
 from anju.policy.expr import Node, SyntaxProblem, parse
 from anju.policy.facts import canonical
@@ -208,6 +209,7 @@ class Policy:
     text: str
     raw: Any = field(repr=False, default=None)
     transition: TransitionRules | None = None  # monthly transition fees (anju.policy.transition)
+    facts: dict[str, FactDecl] = field(default_factory=dict)  # facts the plan declares (anju.policy.declared)
     measures: dict[str, Measure] = field(
         default_factory=dict
     )  # office-set group measures (anju.policy.measures)
@@ -226,6 +228,7 @@ _TOP_KEYS = {
     "items",
     "swap_settlement",
     "transition",
+    "facts",
     "measures",
     "subtotals",
 }
@@ -409,6 +412,7 @@ class _Reader:
         if d.get("swap_settlement") is not None:
             swap = self.read_swap(self.mapping(d["swap_settlement"], ("swap_settlement",), "swap_settlement"))
         transition = read_transition(self, d["transition"], tuple(options)) if "transition" in d else None
+        declared = read_facts(self, d["facts"]) if "facts" in d else {}
         policy = Policy(
             meta, params, clocks, tiers, derived, options, items, swap, self.file, text, self.data, transition
         )
@@ -416,6 +420,7 @@ class _Reader:
             policy.subtotals = self.read_subtotals(d["subtotals"])
         if "measures" in d:
             policy.measures = read_measures(self, d["measures"], meta)
+        policy.facts = declared
         return policy
 
     def read_subtotals(self, raw: Any) -> list[Subtotal]:

@@ -16,6 +16,7 @@ from anju.core.dates import day_number
 from anju.core.money import RoundingMode, format_yuan, round_to_fen
 from anju.policy.check import COLLECTIONS, Checked, Ty, rate_basis
 from anju.policy.datecalc import add_months_d, days_between_d, months_between_d
+from anju.policy.declared import lenient, missing_message, missing_required
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -261,6 +262,10 @@ class ScalarEvaluator:
                 f"没有补偿方式“{option}”",
                 f"no option '{option}' (have: {', '.join(self.c.policy.options)})",
             )
+        missing = missing_required(self.c.policy.facts, self.h)
+        if missing:
+            zh, en = missing_message(missing)
+            raise EvaluationError("missing-fact", zh, f"household {self.h.code}: {en}")
         results = []
         self.option = option
         self.derived = {}  # a derived value may read the option
@@ -507,6 +512,12 @@ class ScalarEvaluator:
             v = self.derived[name]
             self.note(n, v, self.c.policy.derived[name].label)
             return v
+        if kind == "fact":
+            v = self.fact(ref[1])
+            if self.steps is not None:
+                decl = self.c.policy.facts[ref[1]]
+                self.note(n, v, f"{decl.label}{'（' + decl.ref + '）' if decl.ref else ''}")
+            return v
         if kind == "option":
             self.note(n, self.option, self.c.policy.options.get(self.option, ""))
             return self.option
@@ -579,6 +590,17 @@ class ScalarEvaluator:
         if obj == "flat":
             return self.flat_field(el, attr)
         raise AssertionError((obj, attr))
+
+    def fact(self, fid: str) -> Any:
+        """A declared fact's typed value; a missing optional one reads as 0 / no / none."""
+        d = self.c.policy.facts[fid]
+        v = lenient(d, self.h.facts.get(fid))
+        if v is not None:
+            return v
+        if d.numeric:
+            self.warn(f"缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
+            return Decimal(0)
+        return False if d.type == "yesno" else None
 
     def flat_field(self, f: ChosenFlat, attr: str) -> Any:
         """A field of a selected flat (a missing price reads as 0, with a warning)."""
@@ -772,6 +794,8 @@ class ScalarEvaluator:
             return points
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                return lenient(self.c.policy.facts[ref[1]], self.h.facts.get(ref[1])) is not None
             if ref[1] == "household":
                 is_known = getattr(self.h, ref[2]) is not None
             else:

@@ -9,7 +9,7 @@ kernels (:mod:`anju.policy.jit`); neither imports the other's machinery through 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from anju.policy.declared import FactDecl, lenient
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
@@ -160,6 +161,10 @@ class HouseholdTable:
     certificate_nos: list[str] = field(default_factory=list)
     member_names: list[str] = field(default_factory=list)
     tenant_names: list[str] = field(default_factory=list)
+    # Declared facts (anju.policy.declared) as given, one list per fact id (None where absent);
+    # typed into columns per declaration by fact_column().
+    facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
     # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
     # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
     # built without them has no flats.
@@ -307,7 +312,12 @@ class HouseholdTable:
             bdt[k + "_known"] = bool
         mdt: dict[str, Any] = {k: bool for k in m_cols}
         mdt["disability_grade"] = I64
+        facts_raw: dict[str, list[Any]] = {}
+        for i, h in enumerate(households):
+            for fid, raw in h.facts.items():
+                facts_raw.setdefault(fid, [None] * n)[i] = raw
         return HouseholdTable(
+            facts_raw=facts_raw,
             codes=[h.code for h in households],
             words=words,
             vocab=vocab,
@@ -428,12 +438,50 @@ class HouseholdTable:
                 else None
             ),
             tenants=tuple(ts),
+            facts={fid: col[i] for fid, col in self.facts_raw.items() if col[i] is not None},
             agreement_effective_on=self._day("agreement_effective_on", i),
             delivery_planned_on=self._day("delivery_planned_on", i),
             delivery_actual_on=self._day("delivery_actual_on", i),
             move_back_on=self._day("move_back_on", i),
             flats=tuple(fs),
         )
+
+    def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
+        """A declared fact as (values, known) arrays over the households: numbers scaled by
+        ``10**places`` (int64), dates as ordinals (0 = none), yes/no as bool, categories as words
+        (object array, ``None`` = none). A value that does not fit the declaration is unknown."""
+        key = (decl.id, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
+        hit = self._fact_cols.get(key)
+        if hit is not None:
+            return hit
+        raw = self.facts_raw.get(decl.id) or [None] * self.n
+        fast = _int_fact_column(decl, raw) if decl.numeric else None
+        if fast is not None:
+            self._fact_cols[key] = fast
+            return fast
+        typed = [lenient(decl, x) for x in raw]
+        known = np.asarray([v is not None for v in typed], dtype=bool)
+        if decl.numeric:
+            vals = np.asarray([0 if v is None else _scaled(v, decl.places) for v in typed], dtype=I64)  # type: ignore[arg-type]
+        elif decl.type == "date":
+            vals = np.asarray([_ord(v) for v in typed], dtype=I64)  # type: ignore[arg-type]
+        elif decl.type == "yesno":
+            vals = np.asarray([bool(v) for v in typed], dtype=bool)
+        else:
+            vals = np.asarray(typed, dtype=object)
+        self._fact_cols[key] = (vals, known)
+        return vals, known
+
+    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[FactDecl]]:
+        """Household index -> the required declared facts it lacks (only households lacking any)."""
+        out: dict[int, list[FactDecl]] = {}
+        for d in decls.values():
+            if not d.required:
+                continue
+            _, known = self.fact_column(d)
+            for i in np.flatnonzero(~known).tolist():
+                out.setdefault(int(i), []).append(d)
+        return out
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project), with the
@@ -603,6 +651,8 @@ class BulkResult:
     # never part of ``total``
     subtotals: dict[str, Arr] = field(default_factory=dict)
     subtotal_labels: dict[str, str] = field(default_factory=dict)
+    # Households not computed, by index: the required declared facts each lacks (amounts are 0).
+    missing: dict[int, list[FactDecl]] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -645,3 +695,62 @@ def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> d
             acc = acc.astype(I64)
         out[st.id] = acc
     return out
+
+def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:
+    """A numeric fact given as whole numbers (the common case of counts, and of generated tables of
+    a million households), typed without a Python call per value; ``None`` when any value is not a
+    plain ``int``. The same values as :func:`anju.policy.declared.lenient` gives: out of the
+    declared bounds is unknown."""
+    if any(x is not None and type(x) is not int for x in raw):
+        return None
+    known = np.fromiter((x is not None for x in raw), dtype=bool, count=len(raw))
+    if any(x is not None and abs(x) >= 10**13 for x in raw):
+        return None  # leave huge values to the exact path (refused there)
+    vals = np.fromiter((0 if x is None else x for x in raw), dtype=I64, count=len(raw))
+    for bound, below in ((decl.minimum, False), (decl.maximum, True)):
+        if bound is None:
+            continue
+        if bound != bound.to_integral_value():
+            return None  # a fractional bound: the exact path decides
+        known &= (vals <= int(bound)) if below else (vals >= int(bound))
+    vals = np.where(known, vals * 10**decl.places, 0).astype(I64)
+    return vals, known
+
+
+def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: BulkResult) -> BulkResult:
+    """``result`` with the households that lack a required declared fact not computed: their
+    amounts 0, nothing applying, and :attr:`BulkResult.missing` saying what each lacks."""
+    if not decls:
+        return result
+    missing = table.missing_required(decls)
+    if not missing:
+        return result
+    idx = np.asarray(sorted(missing), dtype=I64)
+    fen = {}
+    applies = {}
+    for k in result.item_ids:
+        f = np.array(result.fen[k], copy=True)
+        f[idx] = 0
+        fen[k] = f
+        a = np.array(result.applies[k], dtype=bool, copy=True)
+        a[idx] = False
+        applies[k] = a
+    sums = {}
+    for name, col in result.sums.items():
+        c = np.array(col, copy=True)
+        c[idx] = 0
+        sums[name] = c
+    total_fen = None
+    if result.total_fen is not None:
+        total_fen = np.array(result.total_fen, copy=True)
+        total_fen[idx] = 0
+    subtotals = {}
+    for name, col in result.subtotals.items():
+        c = np.array(col, copy=True)
+        c[idx] = 0
+        subtotals[name] = c
+    return BulkResult(
+        result.option, result.codes, result.item_ids, result.labels, fen, applies,
+        sums=sums, total_fen=total_fen, subtotals=subtotals, subtotal_labels=dict(result.subtotal_labels),
+        missing=missing,
+    )

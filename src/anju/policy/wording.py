@@ -435,11 +435,34 @@ class Wording:
             return f"{self.derived_label(name)} {self.qty(n)}"
         if kind == "item":
             return f"{self.item_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
+        if kind == "fact":
+            return self.fact_phrase(ref[1], v)
         if kind == "subtotal":
             return f"{self.subtotal_label(ref[1])} {money(v) if isinstance(v, Decimal) else self.qty(n)}"
         if kind == "option":
             return f"补偿方式“{self.p.options.get(str(v), v)}”"
         return self.qty(n)
+
+    def fact_label(self, fid: str) -> str:
+        d = self.p.facts[fid]
+        return clean_label(d.label, fid, "方案事实", remark=True)
+
+    def fact_phrase(self, fid: str, v: Any) -> str:
+        """A declared fact with its value as recorded: ``空调数量 3 台``, ``认定奖励面积 12.50 ㎡``."""
+        d = self.p.facts[fid]
+        label = self.fact_label(fid)
+        if isinstance(v, bool):
+            return label if v else f"非{label}"
+        if v is None:
+            return f"{label}（未登记）"
+        if isinstance(v, date):
+            return f"{label}（{date_text(v)}）"
+        if isinstance(v, Decimal):
+            text = _group(format(v.quantize(Decimal(1).scaleb(-d.places)), "f"))
+            if d.unit_text == "元":
+                return f"{label} {money(v)}"
+            return f"{label} {text} {d.unit_text}" if d.unit_text else f"{label} {text}"
+        return f"{label} {quantity(v)}"
 
     def _index(self, n: Index) -> str:
         name = n.ref[1] if n.ref else n.name.parts[0]
@@ -638,6 +661,8 @@ class Wording:
                 return self.subtotal_label(ref[1])
             if ref[0] == "clock":
                 return self.clock_label(ref[1])
+            if ref[0] == "fact":
+                return self.fact_label(ref[1])
             if ref[0] == "option":
                 return "补偿方式"
         if isinstance(n, Index):
@@ -713,6 +738,9 @@ class Wording:
                 return f"{'有' if truth else '没有'}“{flag}”标记"
         if isinstance(n, Name) and n.ref and n.ref[0] == "field":
             label = self.field_label(n.ref[1], n.ref[2])
+            return label if truth else f"非{label}"
+        if isinstance(n, Name) and n.ref and n.ref[0] == "fact":
+            label = self.fact_label(n.ref[1])
             return label if truth else f"非{label}"
         if isinstance(n, Bool):
             return "总是适用" if n.value else "不适用"

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from anju.policy.declared import FactDecl, parse_value, to_text
 from anju.policy.facts import (
     ALIASES,
     Determination,
@@ -447,6 +448,9 @@ def _assemble(
             parts = [p.strip() for p in str(d.pop("block") or "").replace(">", "/").split("/") if p.strip()]
             d["block_code"], d["block_chain"] = (parts[-1] if parts else ""), tuple(parts[:-1])
             d["kind"] = kind.value
+        declared = {k[5:]: d.pop(k) for k in [k for k in d if k.startswith("fact:")]}
+        if any(v is not None for v in declared.values()):
+            d["facts"] = {k: v for k, v in declared.items() if v is not None}
         area, year = d.pop("homestead_area", None), d.pop("homestead_approved_year", None)
         if area is not None:
             d["homestead"] = {"area": area, "approved_year": year}
@@ -500,6 +504,26 @@ def _assemble(
     return out
 
 
+def _fact_converter(decl: FactDecl) -> Converter:
+    def convert(v: Any) -> Any:
+        return to_text(decl, parse_value(decl, v))  # FactValueError is a ValueError: reported with its cell
+
+    return convert
+
+
+def _widened(layout: dict[str, _Table], facts: Mapping[str, FactDecl] | None) -> dict[str, _Table]:
+    """``layout`` whose households sheet also reads the declared facts' columns (kept as ``fact:ID``,
+    handed to the household as its facts): headed by the label with or without the unit, or ``fact.ID``."""
+    if not facts:
+        return layout
+    extra: dict[str, tuple[str, Converter]] = {}
+    for d in facts.values():
+        for header in (f"{d.label}({d.unit_text})" if d.unit_text else d.label, d.label, "fact." + d.id):
+            extra.setdefault(header, ("fact:" + d.id, _fact_converter(d)))
+    t = layout["households"]
+    return {**layout, "households": replace(t, columns={**t.columns, **extra})}
+
+
 def _from_workbook(path: Path, layout: dict[str, _Table], kind: ProjectKind) -> list[Household]:
     wb = _open_workbook(path)
     names = list(wb.sheet_names)
@@ -513,14 +537,15 @@ def _from_workbook(path: Path, layout: dict[str, _Table], kind: ProjectKind) -> 
     return _assemble(path, layout, tables, kind)
 
 
-def _from_csv(path: Path, kind: ProjectKind) -> list[Household]:
+def _from_csv(path: Path, kind: ProjectKind, layout: dict[str, _Table] | None = None) -> list[Household]:
     """``NAME.csv`` with the households, ``NAME_members.csv`` ... beside it (the engine's layout)."""
+    layout = layout or ENGINE
     tables: dict[str, tuple[str, list[_Row]]] = {}
-    for name, table in ENGINE.items():
+    for name, table in layout.items():
         f = path if name == "households" else path.with_name(f"{path.stem}_{name}{path.suffix}")
         if f.exists():
             tables[name] = (f.name, _read_sheet(f, f.name, _read_csv(f), table))
-    return _assemble(path, ENGINE, tables, kind)
+    return _assemble(path, layout, tables, kind)
 
 
 def layout_of(path: Path) -> str:
@@ -536,10 +561,17 @@ def layout_of(path: Path) -> str:
     )
 
 
-def read_households_file(path: str | Path, *, kind: ProjectKind = ProjectKind.STATE_LAND) -> list[Household]:
+def read_households_file(
+    path: str | Path,
+    *,
+    kind: ProjectKind = ProjectKind.STATE_LAND,
+    facts: Mapping[str, FactDecl] | None = None,
+) -> list[Household]:
     """Households from the census template, the ledger export or the engine's own layout (xlsx or csv).
 
     ``kind`` is the project's kind for the two layouts that do not carry it (census, ledger).
+    ``facts``: the policy's declared facts, read from the households sheet's columns headed by
+    their label (with or without the unit: ``空调数量(台)``) or by ``fact.ID``; a bad cell is an error.
     Raises :class:`HouseholdsFileError` naming file, sheet, row and column.
     """
     p = Path(path)
@@ -549,8 +581,8 @@ def read_households_file(path: str | Path, *, kind: ProjectKind = ProjectKind.ST
         raise HouseholdsFileError(p, "不是文件")
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        return _from_csv(p, kind)
+        return _from_csv(p, kind, _widened(ENGINE, facts))
     if suffix not in (".xlsx", ".xlsm", ".xls", ".ods"):
         raise HouseholdsFileError(p, "应为 .xlsx 工作簿或 .csv 文件")
     layouts = {"engine": ENGINE, "census": CENSUS, "ledger": LEDGER}
-    return _from_workbook(p, layouts[layout_of(p)], kind)
+    return _from_workbook(p, _widened(layouts[layout_of(p)], facts), kind)

@@ -20,6 +20,7 @@ raise the agreement's version.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -170,14 +171,26 @@ def _entry_name(group: str, i: int, entry: dict[str, Any] | None) -> str:
     return f"{label}{i + 1}（{name}）" if name else f"{label}{i + 1}"
 
 
-def fact_changes(signed: dict[str, Any], current: dict[str, Any]) -> list[FactChange]:
-    """Facts that differ between two ``facts.household_to_dict`` forms, in a readable order."""
+def fact_changes(
+    signed: dict[str, Any], current: dict[str, Any], fact_labels: Mapping[str, str] | None = None
+) -> list[FactChange]:
+    """Facts that differ between two ``facts.household_to_dict`` forms, in a readable order.
+    ``fact_labels``: the labels of the facts the policy declares (``facts`` of the forms)."""
     out: list[FactChange] = []
     for key in list(signed) + [k for k in current if k not in signed]:
         if key in ("sign_on", "vacate_on"):
             continue  # the comparison uses the snapshot's own dates
         a, b = signed.get(key), current.get(key)
         if a == b:
+            continue
+        if key == "facts":  # declared by the policy: one change per fact, named by its label
+            da, db = dict(a or {}), dict(b or {})
+            for fid in list(da) + [k for k in db if k not in da]:
+                if da.get(fid) != db.get(fid):
+                    label = (fact_labels or {}).get(fid) or f"方案事实 {fid}"
+                    before = _shown(da.get(fid)) if da.get(fid) is not None else "（无）"
+                    after = _shown(db.get(fid)) if db.get(fid) is not None else "（无）"
+                    out.append(FactChange(f"facts.{fid}", label, before, after))
             continue
         if key in ("members", "buildings", "tenants"):
             la, lb = list(a or []), list(b or [])
@@ -296,7 +309,11 @@ def _check_of(a: Agreement, snap: AgreementSnapshot, rc: Recomputed | None) -> A
         signed_policy_version=snap.policy_version,
         current_policy_version=rc.version.version,
         items=items,
-        facts=fact_changes(json.loads(snap.facts), facts.household_to_dict(rc.household)),
+        facts=fact_changes(
+            json.loads(snap.facts),
+            facts.household_to_dict(rc.household),
+            {fid: d.label for fid, d in compensation_service.checked_version(rc.version).policy.facts.items()},
+        ),
         checked_at=a.amendment_checked_at,
     )
 

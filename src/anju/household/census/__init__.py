@@ -31,6 +31,7 @@ Parts (import the package, not the parts: ``from anju.household import census``)
 - ``writing``: the bulk write of a clean census and its audit;
 - ``importing``: one call to read, check and write a file or in-memory rows;
 - ``template``: the template workbook;
+- ``policy_facts``: the facts the project's policy declares, as extra columns of the 户 sheet;
 - ``corrections``: 更正导入, corrected rows for households already in the project: a preview per
   household (field, before, after) and an all-or-nothing, audited apply.
 """
@@ -38,6 +39,7 @@ Parts (import the package, not the parts: ``from anju.household import census``)
 from anju.household.census.context import *  # noqa: F403
 from anju.household.census.corrections import *  # noqa: F403
 from anju.household.census.importing import *  # noqa: F403
+from anju.household.census.policy_facts import *  # noqa: F403
 from anju.household.census.reading import *  # noqa: F403
 from anju.household.census.results import *  # noqa: F403
 from anju.household.census.spec import *  # noqa: F403

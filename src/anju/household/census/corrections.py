@@ -34,12 +34,14 @@ from anju.db.session import begin_write
 from anju.errors import Conflict, NotFound
 from anju.household import rules
 from anju.household.census.context import load_context
+from anju.household.census.policy_facts import check_fact_cells, read_fact_cells
 from anju.household.census.reading import read_census
 from anju.household.census.results import CellError, CensusInvalid, RawCensus, column_letter
 from anju.household.census.spec import SHEET_BY_KEY, _no_progress
 from anju.household.census.validation import validate
 from anju.household.models import Building, Household, Member
 from anju.identity.service import DataScope
+from anju.policy.declared import FactDecl, display, lenient
 from anju.project import service as project_service
 
 __all__ = [
@@ -155,6 +157,8 @@ class CorrectionPlan:
     households: list[HouseholdCorrection]
     unchanged: list[str]
     notes: list[str]
+    # The facts the project's policy declares, as the plan read them (their changes are applied with them).
+    policy_facts: Mapping[str, FactDecl] = field(default_factory=dict)
 
     def versions(self) -> dict[int, int]:
         """household id -> the version the preview was computed on (to be handed back on apply)."""
@@ -238,12 +242,18 @@ def plan_corrections(
     project_id: int,
     source: Path | bytes | BinaryIO,
     filename: str = "",
+    policy_facts: Mapping[str, FactDecl] | None = None,
 ) -> CorrectionPlan:
     """Read and check a corrected census file and list, per household, what would change.
+
+    ``policy_facts``: the facts the project's policy declares; their filled cells of the 户 sheet
+    are corrected too (a blank cell changes nothing).
 
     Raises :class:`CensusInvalid` (every bad cell with sheet, row and column) when the file has
     errors or names a household the project does not have; writes nothing.
     """
+    if policy_facts and not isinstance(source, bytes):
+        source = source.read_bytes() if isinstance(source, Path) else source.read()
     raw = read_census(source, filename, _no_progress)
     ctx = load_context(session, project_id)
     registered = dict(ctx.existing_digests)
@@ -462,6 +472,9 @@ def plan_corrections(
             title = f"房屋 第{b.sort + 1}处" + (f"（{b.certificate_no}）" if b.certificate_no else "")
             plan.records.append(RecordChange("building", b.id, title, changes, data))
 
+    if policy_facts and not raw.errors:
+        assert isinstance(source, bytes)
+        _plan_fact_changes(session, project_id, raw.filename or filename, source, policy_facts, plans, errors)
     if errors:
         errors.sort(key=lambda e: (e.sheet != "户", e.sheet, e.row or 0, e.letter))
         raise CensusInvalid(errors)
@@ -474,7 +487,44 @@ def plan_corrections(
             )
     changed = [p for p in plans.values() if p.records]
     unchanged = [p.code for p in plans.values() if not p.records]
-    return CorrectionPlan(raw.filename, raw.sha256, changed, unchanged, notes)
+    return CorrectionPlan(raw.filename, raw.sha256, changed, unchanged, notes, dict(policy_facts or {}))
+
+
+def _plan_fact_changes(
+    session: Session,
+    project_id: int,
+    filename: str,
+    data: bytes,
+    decls: Mapping[str, FactDecl],
+    plans: Mapping[str, HouseholdCorrection],
+    errors: list[CellError],
+) -> None:
+    """The declared facts whose filled cells differ from the household's, as one record change each."""
+    from anju.household.service.policy_facts import project_policy_facts
+
+    values, fact_errors = check_fact_cells(read_fact_cells(data, filename, decls), decls, correction=True)
+    errors.extend(fact_errors)
+    ids = [plans[c].household_id for c in values if c in plans]
+    stored = project_policy_facts(session, project_id=project_id, household_ids=ids) if ids else {}
+    for code, got in values.items():
+        plan = plans.get(code)
+        if plan is None:
+            continue
+        before = stored.get(plan.household_id, {})
+        changes, data_out = [], {}
+        for fid, text in got.items():
+            if before.get(fid) == text:
+                continue
+            d = decls[fid]
+            changes.append(
+                FieldChange(
+                    "fact." + fid, d.label, display(d, lenient(d, before.get(fid))) or "（空）",
+                    display(d, lenient(d, text)),
+                )
+            )
+            data_out[fid] = text
+        if changes:
+            plan.records.append(RecordChange("household_fact", plan.household_id, "方案事实", changes, data_out))
 
 
 def apply_corrections(
@@ -551,6 +601,11 @@ def apply_corrections(
                     data=rec.data,
                     reason=reason,
                 )
+            elif rec.entity == "household_fact":
+                household_service.set_policy_facts(
+                    session, actor=actor, scope=scope, household_id=h.household_id, decls=plan.policy_facts,
+                    data=rec.data, reason=reason,
+                )
             elif rec.record_id is not None:
                 household_service.update_building(
                     session, actor=actor, scope=scope, building_id=rec.record_id, data=rec.data, reason=reason
@@ -586,13 +641,16 @@ def correct_census(
     filename: str = "",
     seen: Mapping[int, int] | None = None,
     dry_run: bool = False,
+    policy_facts: Mapping[str, FactDecl] | None = None,
 ) -> tuple[CorrectionPlan, CorrectionSummary | None]:
     """Plan a correction file and, unless ``dry_run``, apply it in this transaction.
 
     ``seen`` are the versions of the preview the user confirmed; without them (the command line,
     which plans and applies at once) the versions just read are taken.
     """
-    plan = plan_corrections(session, scope=scope, project_id=project_id, source=source, filename=filename)
+    plan = plan_corrections(
+        session, scope=scope, project_id=project_id, source=source, filename=filename, policy_facts=policy_facts
+    )
     if dry_run:
         return plan, None
     summary = apply_corrections(

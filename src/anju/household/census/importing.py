@@ -19,6 +19,7 @@ from anju.core.actor import Actor
 from anju.db.session import begin_read, begin_write
 from anju.errors import Conflict
 from anju.household.census.context import load_context
+from anju.household.census.policy_facts import check_fact_cells, read_fact_cells, write_fact_values
 from anju.household.census.reading import read_census, sha256_of
 from anju.household.census.results import (
     CensusCheck,
@@ -32,6 +33,7 @@ from anju.household.census.results import (
 from anju.household.census.spec import Progress, _no_progress
 from anju.household.census.validation import _Check, validate
 from anju.household.census.writing import write
+from anju.policy.declared import FactDecl
 from anju.project import service as project_service
 
 __all__ = [
@@ -81,14 +83,24 @@ def import_census(
     filename: str = "",
     dry_run: bool = False,
     progress: Progress | None = None,
+    policy_facts: Mapping[str, FactDecl] | None = None,
 ) -> ImportOutcome:
     """Read, validate and (unless ``dry_run``) write a census file into a project.
+
+    ``policy_facts``: the facts the project's policy declares (from the compensation service);
+    their columns of the 户 sheet are checked and written with the rest (a household lacking a
+    required one is an error naming its row and column).
 
     Raises :class:`CensusInvalid` listing every error when the file is not clean; nothing is
     written then. The caller owns the transaction and commits.
     """
+    if policy_facts and not isinstance(source, bytes):
+        # read twice (the census, then the declared-fact columns): keep the bytes
+        source = source.read_bytes() if isinstance(source, Path) else source.read()
     with cyclic_gc_paused():
-        return _import_census(session, actor, project_id, source, filename, dry_run, progress or _no_progress)
+        return _import_census(
+            session, actor, project_id, source, filename, dry_run, progress or _no_progress, policy_facts or {}
+        )
 
 
 def _import_census(
@@ -99,6 +111,7 @@ def _import_census(
     filename: str,
     dry_run: bool,
     progress: Progress,
+    policy_facts: Mapping[str, FactDecl],
 ) -> ImportOutcome:
     checker: _Check | None = None
     # Read and check without SQLite's write lock; take it only for the write phase.
@@ -116,6 +129,14 @@ def _import_census(
     assert checker is not None  # every sheet of SHEETS is handed over, present or not
     checker.count(raw.row_count())
     check = checker.finish(raw)
+    fact_values: dict[str, dict[str, str | None]] = {}
+    if policy_facts and not raw.errors:
+        assert isinstance(source, bytes)
+        fact_values, fact_errors = check_fact_cells(
+            read_fact_cells(source, raw.filename or filename, policy_facts), policy_facts
+        )
+        for e in fact_errors:
+            check.errors.append(e)
     if check.errors:
         raise CensusInvalid(check.errors)
     summary = None
@@ -129,6 +150,10 @@ def _import_census(
             filename=raw.filename,
             sha256=raw.sha256,
             progress=progress,
+        )
+        write_fact_values(
+            session, actor=actor, project_id=project_id, decls=policy_facts, values=fact_values,
+            reason=f"普查导入：{raw.filename}"[:200],
         )
     return ImportOutcome(check=check, summary=summary, filename=raw.filename, sha256=raw.sha256)
 

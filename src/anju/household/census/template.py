@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from anju.household.census.spec import NOTES_SHEET, SHEETS
+from anju.household.census.policy_facts import fact_columns
+from anju.household.census.spec import NOTES_SHEET, SHEETS, SheetSpec
+from anju.policy.declared import FactDecl
 
 __all__ = [
     "template_bytes",
@@ -26,13 +29,16 @@ def write_workbook(
     rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
     *,
     validation_rows: int = 5000,
+    policy_facts: Mapping[str, FactDecl] | None = None,
 ) -> None:
     """Write the census template (with ``rows`` of data keyed by field name, if given).
 
     Formatted headers (required ones red with ``*``), a comment on each header, dropdowns for
     every closed vocabulary, frozen header row and key column, Chinese widths, text-formatted
     identity and code columns, and a 填写说明 sheet. Data is streamed (constant memory).
+    ``policy_facts``: the facts the project's policy declares, as columns of the 户 sheet.
     """
+    sheets = _sheets(policy_facts)
     import xlsxwriter
 
     # text stays text (no formulas, links or numbers made from strings), as in the ledger
@@ -68,7 +74,7 @@ def write_workbook(
     )
     text_fmt = wb.add_format({"num_format": "@"})
     rows = rows or {}
-    for spec in SHEETS:
+    for spec in sheets:
         ws = wb.add_worksheet(spec.title)
         ws.set_row(0, 30)
         for j, col in enumerate(spec.columns):
@@ -137,7 +143,7 @@ def write_workbook(
     r = len(lines) + 2
     notes.write_row(r, 0, ["工作表", "列", "必填", "说明"], head)
     r += 1
-    for spec in SHEETS:
+    for spec in sheets:
         for col in spec.columns:
             explain = col.note
             if col.choices:
@@ -147,8 +153,16 @@ def write_workbook(
     wb.close()
 
 
-def template_bytes() -> bytes:
-    """The empty census template as xlsx bytes."""
+def _sheets(policy_facts: Mapping[str, FactDecl] | None) -> tuple[SheetSpec, ...]:
+    if not policy_facts:
+        return SHEETS
+    return tuple(
+        replace(s, columns=s.columns + fact_columns(policy_facts)) if s.key == "households" else s for s in SHEETS
+    )
+
+
+def template_bytes(policy_facts: Mapping[str, FactDecl] | None = None) -> bytes:
+    """The empty census template as xlsx bytes (with the columns of the policy's declared facts)."""
     buf = io.BytesIO()
-    write_workbook(buf)
+    write_workbook(buf, policy_facts=policy_facts)
     return buf.getvalue()

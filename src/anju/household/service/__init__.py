@@ -10,6 +10,8 @@
 - ``project_files``: a whole project's households at once, for other domains (policy budgets,
   maps, campaign progress); ``columns``: the same as numpy arrays, for whole-project aggregation;
 - ``parcels``: households linked to parcels (宗地);
+- ``policy_facts``: the facts the project's policy declares (air conditioners, reward area ...),
+  validated by the declarations the caller hands over;
 - ``base``: loading, locking, versions and auditing, shared by the parts.
 
 Every read takes the caller's :class:`~anju.identity.service.DataScope`; a household outside the
@@ -24,6 +26,7 @@ from anju.household.service.buildings import *  # noqa: F403
 from anju.household.service.columns import *  # noqa: F403
 from anju.household.service.files import *  # noqa: F403
 from anju.household.service.parcels import *  # noqa: F403
+from anju.household.service.policy_facts import *  # noqa: F403
 from anju.household.service.project_files import *  # noqa: F403
 from anju.household.service.records import *  # noqa: F403
 from anju.household.service.stages import *  # noqa: F403

@@ -32,6 +32,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    mark_missing,
 )
 
 __all__ = [
@@ -84,8 +85,8 @@ def evaluate_bulk(
 
         res, _ = kernels.try_evaluate(checked, table, option, as_of, group, auto=jit is None, sums=sums)
         if res is not None:
-            return res
-    out = BulkEvaluator(checked, table, as_of, group).evaluate(option)
+            return mark_missing(checked.policy.facts, table, res)
+    out = BulkEvaluator(checked, table, as_of, group).evaluate(option)  # missing facts marked there
     if sums:
         out.sums = {name: out.sum_of(ids) for name, ids in sums.items()}
     return out

@@ -24,6 +24,7 @@ from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, rate_basis
 from anju.policy.datecalc import ORD_MAX, add_months_o, days_between_o, months_between_o
+from anju.policy.declared import NO_WORD
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import (
     Binary,
@@ -59,6 +60,7 @@ from anju.policy.table import (
     _absmax,
     _scaled,
     group_index,
+    mark_missing,
     subtotal_arrays,
 )
 
@@ -146,6 +148,9 @@ class BulkEvaluator:
                 for nd in walk(f.node):
                     if isinstance(nd, Str):
                         self.code(nd.value)
+        for decl in p.facts.values():  # a declared category's words, and its "none", too
+            for w in (*decl.choices, NO_WORD) if decl.type == "category" else ():
+                self.code(w)
 
     def _formulas(self) -> list[Formula]:
         p = self.c.policy
@@ -372,11 +377,24 @@ class BulkEvaluator:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "fact":
+            return self.fact(ref[1])
         if kind == "subtotal":
             return self.subtotal(ref[1])
         if kind == "option":
             return BV(self.code(self.option), "const")
         raise AssertionError(ref)
+
+    def fact(self, fid: str) -> BV:
+        """A declared fact over the households (a missing one reads as 0 / no / none)."""
+        d = self.c.policy.facts[fid]
+        vals, _ = self.t.fact_column(d)
+        if d.numeric:
+            return BV(vals, "hh", d.places, _absmax(vals))
+        if d.type == "category":
+            codes = np.asarray([self.code(NO_WORD if w is None else w) for w in vals.tolist()], dtype=I64)
+            return BV(codes, "hh")
+        return BV(vals, "hh")
 
     def subtotal(self, name: str) -> BV:
         """A subtotal: the sum of its items evaluated so far under this option (exact)."""
@@ -730,6 +748,8 @@ class BulkEvaluator:
             return BV(np.where(diff > 0, pts, 0), lv, 0, (r.bound + th.bound) * 100 // 10**s + 1)
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                return BV(self.t.fact_column(self.c.policy.facts[ref[1]])[1], "hh")
             if ref[1] == "household":
                 return BV(self.t.event(ref[2]) != 0, "hh")
             if ref[1] == "flat":
@@ -897,9 +917,9 @@ class BulkEvaluator:
         labels = {it.id: it.label for it in self.c.items_for(option)}
         subs = subtotal_arrays(self.c, option, fen, self.n)
         sub_labels = {st.id: st.label for st in self.c.subtotals_for(option)}
-        return BulkResult(
+        return mark_missing(self.c.policy.facts, self.t, BulkResult(
             option, self.t.codes, ids, labels, fen, app, subtotals=subs, subtotal_labels=sub_labels
-        )
+        ))
 
     def scope_of_households(self, scope: str) -> tuple[list[str | None], Arr]:
         """The distinct block codes of ``scope`` ('project', 'block' or a level name) and, per

@@ -20,6 +20,7 @@ from anju.core.dates import DayCount
 from anju.core.money import RoundingMode, unit_fen
 from anju.policy.check import Checked, dec_scale, rate_basis
 from anju.policy.datecalc import ORD_MAX
+from anju.policy.declared import NO_WORD
 from anju.policy.expr import (
     Binary,
     Bool,
@@ -189,6 +190,9 @@ class Builder:
                         self.code(nd.value)
         for code in table.blocks:
             self.code(code)
+        for decl in p.facts.values():  # a declared category's words, and its "none", too
+            for w in (*decl.choices, NO_WORD) if decl.type == "category" else ():
+                self.code(w)
         for o in p.options:  # ``option == 'swap'``
             self.code(o)
         # Lookup maps are sized by the vocabulary: every word must have its code before the walk.
@@ -449,11 +453,27 @@ class Builder:
             return self.derived[name]
         if kind == "item":
             return self.items[ref[1]]
+        if kind == "fact":
+            return self.fact(ref[1])
         if kind == "subtotal":
             return self.subtotal(ref[1])
         if kind == "option":
             return self.lit(self.code(self.option))
         raise Unsupported(kind)
+
+    def fact(self, fid: str) -> V:
+        """A declared fact of household ``i`` (a runtime column: values never reach the source)."""
+        d = self.c.policy.facts[fid]
+        vals, _ = self.t.fact_column(d)
+        if d.type == "category":
+            words = vals.tolist()
+            codes = np.asarray([self.code(NO_WORD if w is None else w) for w in words], dtype=I64)
+            a = self.arg(("fact", fid), lambda: codes)
+            return self.coded(self.emit(f"{a}[u(i)]", "hh"), codes)
+        a = self.arg(("fact", fid), lambda: vals)
+        if d.numeric:
+            return self.emit(f"{a}[u(i)]", "hh", d.places, _absmax(vals))
+        return self.emit(f"{a}[u(i)]", "hh")
 
     def subtotal(self, name: str) -> V:
         """A subtotal: the sum of its items computed so far in this household's pass."""
@@ -804,6 +824,10 @@ class Builder:
             )
         if f == "known":
             ref = a[0].ref
+            if ref[0] == "fact":
+                known = self.t.fact_column(self.c.policy.facts[ref[1]])[1]
+                col = self.arg(("fact_known", ref[1]), lambda: known)
+                return self.emit(f"{col}[u(i)]", "hh")
             if ref[1] == "household":
                 arr = self.t.event(ref[2])
                 col = self.arg(("hh", ref[2]), lambda: arr)

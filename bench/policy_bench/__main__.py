@@ -101,6 +101,22 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
         "disabled": disabled,
         "disability_grade": np.where(disabled, grade, 0).astype(I64),
     }
+    # the delivery dates of policy_next.yaml, from their own generator (the columns above stay as
+    # they were for a given seed): planned across two month-ends, actual before or after it
+    erng = np.random.default_rng(seed + 1000)
+    planned = date(2026, 11, 20).toordinal() + erng.integers(0, 75, n)
+    actual = np.where(erng.random(n) < 0.8, planned + erng.integers(-40, 150, n), 0)
+    events = {
+        "delivery_planned_on": np.where(vac > 0, planned, 0).astype(I64),
+        "delivery_actual_on": np.where(vac > 0, actual, 0).astype(I64),
+    }
+    # the declared facts of policy_next.yaml (whole numbers, as a census import gives them)
+    ac = erng.integers(0, 8, n).tolist()
+    agreed = np.where(erng.random(n) < 0.3, erng.integers(1, 37, n), -1).tolist()
+    facts_raw: dict[str, list[Any]] = {
+        "ac_units": ac,
+        "agreed_months": [None if x < 0 else x for x in agreed],
+    }
     return HouseholdTable(
         codes=[f"H{i:07d}" for i in range(n)],
         words=words,
@@ -120,6 +136,8 @@ def synthetic(n: int, seed: int = 7) -> HouseholdTable:
         tenants=_elements(
             np.zeros(n, dtype=I64), {"area": np.zeros(0, dtype=I64), "kind": np.zeros(0, dtype=I64)}
         ),
+        events=events,
+        facts_raw=facts_raw,
     )
 
 

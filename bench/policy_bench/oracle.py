@@ -149,11 +149,106 @@ SUBTOTALS: dict[str, list[str]] = {
 }
 
 
-# SLOTS for bench/policy_bench/policy_next.yaml (filled after the merge of the #12 features): the
-# numpy twins of its extra items (same signature as above: ``fn(c)``, fen per household) and its
-# subtotals, e.g. ``"appliance_move": lambda c: c.t.<custom fact column> * 300_00``.
-NEXT_ITEMS: dict[str, Callable[..., Arr]] = {}
-NEXT_SUBTOTALS: dict[str, list[str]] = {}
+# ---- policy_next.yaml: the items on the #12 features (month arithmetic, collection max, subtotals)
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _ymd(o: Arr) -> tuple[Arr, Arr, Arr]:
+    """Year, month (1-12) and day of ordinal days ``o`` (int64 arrays)."""
+    d = (o - _EPOCH).astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    y = m.astype("datetime64[Y]")
+    return (
+        y.astype(I64) + 1970,
+        (m - y.astype("datetime64[M]")).astype(I64) + 1,
+        (d - m.astype("datetime64[D]")).astype(I64) + 1,
+    )
+
+
+def _days_in_month(y: Arr, m: Arr) -> Arr:
+    first = ((y - 1970) * 12 + m - 1).astype("datetime64[M]")
+    return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(I64)
+
+
+def months_started(a: Arr, b: Arr) -> Arr:
+    """``months_between(a, b, started=true)``: months begun from ``a`` to ``b`` (the k-th month is
+    [add_months(a, k-1), add_months(a, k)), month ends clamped); 0 if either is unknown or b <= a."""
+    ya, ma, da = _ymd(a)
+    yb, mb, db = _ymd(b)
+    k = (yb - ya) * 12 + (mb - ma)  # add_months(a, k) falls in b's month, on min(da, month length)
+    k = k + (np.minimum(da, _days_in_month(yb, mb)) < db)
+    return np.where((a != 0) & (b != 0) & (b > a), k, 0)
+
+
+def transition_overdue(c: Ctx) -> Arr:
+    t = c.t
+    actual = t.event("delivery_actual_on")
+    months = months_started(t.vacate_on, actual) + months_started(t.event("delivery_planned_on"), actual)
+    return np.where(actual != 0, c.area_sum * 8 * months, 0)  # 8 yuan/m²/month: m² scale 2 = fen
+
+
+def main_building_reward(c: Ctx) -> Arr:
+    b = c.t.buildings
+    v = np.where(c.use == c.t.vocab["residential"], c.area, 0)  # areas > 0: else=0 is the floor
+    big = np.zeros(c.t.n, dtype=I64)
+    has = b.count > 0
+    big[has] = np.maximum.reduceat(v, b.start[has]) if v.size else 0
+    return big * 50  # 50 yuan/m²
+
+
+_FACTS: dict[int, tuple[HouseholdTable, dict[str, tuple[Arr, Arr]]]] = {}
+
+
+def fact(t: HouseholdTable, fid: str) -> tuple[Arr, Arr]:
+    """A declared count fact as (values, known), converted once per table (the engine keeps its
+    typed columns per table too)."""
+    hit = _FACTS.get(id(t))
+    if hit is None or hit[0] is not t:
+        hit = (t, {})
+        _FACTS.clear()
+        _FACTS[id(t)] = hit
+    cols = hit[1]
+    if fid not in cols:
+        raw = t.facts_raw.get(fid) or [None] * t.n
+        known = np.fromiter((x is not None for x in raw), dtype=bool, count=t.n)
+        vals = np.fromiter((0 if x is None else x for x in raw), dtype=I64, count=t.n)
+        cols[fid] = (vals, known)
+    return cols[fid]
+
+
+def appliance_move(c: Ctx) -> Arr:
+    return fact(c.t, "ac_units")[0] * 300_00  # 300 yuan per unit (all within max: 20)
+
+
+def agreed_transition(c: Ctx) -> Arr:
+    months, known = fact(c.t, "agreed_months")
+    return np.where(known, months * 600_00, 0)  # 600 yuan/month
+
+
+def subtotal_reward(c: Ctx, items: dict[str, Arr]) -> Arr:
+    hs = sum((items[i] for i in NEXT_SUBTOTALS["house_subtotal"]), np.zeros(c.t.n, dtype=I64))
+    return half_up(hs, 100)  # 1% of the subtotal
+
+
+NEXT_ITEMS: dict[str, Callable[..., Arr]] = {
+    "transition_overdue": transition_overdue,
+    "main_building_reward": main_building_reward,
+    "appliance_move": appliance_move,
+    "agreed_transition": agreed_transition,
+    "subtotal_reward": subtotal_reward,
+}
+NEXT_SUBTOTALS: dict[str, list[str]] = {
+    "house_subtotal": [
+        *SUBTOTALS["house_subtotal"],
+        "transition_overdue",
+        "appliance_move",
+        "agreed_transition",
+    ],
+    "reward_subtotal": [*SUBTOTALS["reward_subtotal"], "main_building_reward", "subtotal_reward"],
+}
+#: items whose function reads other items (``fn(c, items)``)
+READS_ITEMS = {"cash_bonus", "subtotal_reward"}
 
 
 def use_next() -> None:
@@ -167,7 +262,10 @@ def evaluate(t: HouseholdTable) -> tuple[dict[str, Arr], dict[str, Arr], Arr]:
     c = Ctx(t)
     items: dict[str, Arr] = {}
     for name, fn in ITEMS.items():
-        items[name] = fn(c, items["house_value"]) if name == "cash_bonus" else fn(c)
+        if name == "cash_bonus":
+            items[name] = fn(c, items["house_value"])
+        else:
+            items[name] = fn(c, items) if name in READS_ITEMS else fn(c)
     subtotals = {
         name: sum((items[i] for i in ids), np.zeros(t.n, dtype=I64)) for name, ids in SUBTOTALS.items()
     }

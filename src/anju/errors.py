@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from anju.i18n import Bilingual
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose.
@@ -24,7 +26,9 @@ class DomainError(Exception):
         details: Any = None,
     ) -> None:
         super().__init__(message_en or message_zh)
-        self.message_zh = message_zh
+        # Chinese that knows its English: a page that shows ``exc.message_zh`` to an English reader
+        # shows the English (anju.web.templating), the API and logs keep the Chinese.
+        self.message_zh: str = Bilingual(message_zh, message_en)
         self.message_en = message_en or message_zh
         if code:
             self.code = code

@@ -37,6 +37,8 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
 
     A :class:`Message` brings its own id and parameters (which may be messages too).
     """
+    if isinstance(key, Bilingual):  # a service's refusal carries its own English
+        return key.en if lang == "en" and key.en else str(key)
     if isinstance(key, Message) and not params:
         message: Message = key
         key, params = message.msgid, dict(message.params)
@@ -77,3 +79,24 @@ def N_(text: str) -> str:
     Returns it unchanged; the mark lets the catalog tests find every id the code hands to pages.
     """
     return text
+
+
+class Bilingual(str):
+    """Chinese text that carries its English twin: the message of a service's refusal
+    (:class:`anju.errors.DomainError` writes both). It is the Chinese text everywhere; ``{{ _(text) }}``
+    and a page's ``error`` shown in English give the English."""
+
+    en: str
+
+    def __new__(cls, zh: str, en: str = "") -> Bilingual:
+        obj = super().__new__(cls, zh)
+        obj.en = en
+        return obj
+
+
+def in_language(value: object, lang: str) -> object:
+    """``value`` as a page in ``lang`` shows it: a :class:`Bilingual` becomes its English for
+    English readers; anything else is returned as is."""
+    if isinstance(value, Bilingual) and lang == "en" and value.en:
+        return value.en
+    return value

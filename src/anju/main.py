@@ -40,6 +40,8 @@ from anju.housing import (
     screen_api,
     screen_pages,
 )
+from anju.housing import handover_api as housing_handover_api
+from anju.housing import handover_pages as housing_handover_pages
 from anju.housing import jobs as housing_jobs
 from anju.housing import pages as housing_pages
 from anju.housing import selection_api as housing_selection_api
@@ -123,6 +125,7 @@ def create_app() -> FastAPI:
     app.include_router(flat_type_api.router, prefix="/api/v1")
     app.include_router(screen_api.router, prefix="/api/v1")  # the selection big screen
     app.include_router(housing_settlement_api.router, prefix="/api/v1")
+    app.include_router(housing_handover_api.router, prefix="/api/v1")  # key handover, key dates
     app.include_router(import_pages.api_router, prefix="/api/v1")
     # Indicators of the five-order loop, its monthly report and the public board (#14 item 3): before
     # the request routes, or /service-requests/indicators would be read as a request id.
@@ -151,6 +154,7 @@ def create_app() -> FastAPI:
     app.include_router(flat_type_pages.router)
     app.include_router(screen_pages.router)  # the selection big screen
     app.include_router(housing_settlement_pages.router)
+    app.include_router(housing_handover_pages.router)  # the key handover form
     app.include_router(reporting_pages.router)
     # census corrections (更正导入), issue #13 item 7
     from anju.household import correction_pages

@@ -181,6 +181,8 @@ def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str,
             "actual_delivery_on": "",
             "version": str(_estate_version(h.estate_id)),
         }
+    if p == "/selections/{selection_id}/handover":
+        return {"handed_over_on": today_shanghai().isoformat()}
     if p == "/receivables/{receivable_id}/receipt":
         return {"amount": "0.01", "received_on": today_shanghai().isoformat(), "receipt_ref": f"权限测试{n}"}
     if p == "/projects/{project_id}/selection-events":
@@ -265,6 +267,9 @@ RUN_ROUTES: dict[str, str] = {
     "POST /api/v1/selection-events/{event_id}/finish": "selected",
     "POST /api/v1/selection-events/{event_id}/skip": "open",
     "POST /api/v1/selections/{selection_id}/undo": "selected",
+    # the key handover: a selection in an estate delivered yesterday (see run_path_values)
+    "POST /api/v1/selections/{selection_id}/handover": "selected",
+    "POST /selections/{selection_id}/handover": "selected",
     "POST /selection-events/{event_id}/console": "open",  # the console confirms a flat
     "POST /api/v1/selection-events/{event_id}/close": "open",
 }
@@ -334,11 +339,36 @@ def running_event(h: HousingTargets, stage: str, n: int) -> Running:
         return run
 
 
+HANDOVER_ROUTES = frozenset(
+    {"POST /api/v1/selections/{selection_id}/handover", "POST /selections/{selection_id}/handover"}
+)
+
+
+def _deliver_estate_of(flat_id: int) -> None:
+    """The estate of ``flat_id`` delivered yesterday (a handover of today is then allowed)."""
+    from anju.housing import service as housing_service
+
+    with unit_of_work() as db:
+        estate = housing_service.get_estate(
+            db, estate_id=housing_service.get_flat(db, flat_id=flat_id).estate_id
+        )
+        housing_service.update_estate_delivery(
+            db,
+            actor=OFFICER,
+            estate_id=estate.id,
+            expected_version=estate.version,
+            changes={"actual_delivery_on": today_shanghai() - timedelta(days=1)},
+            today=today_shanghai(),
+        )
+
+
 def run_path_values(route: AppRoute, h: HousingTargets, n: int, *, spare: bool) -> dict[str, int]:
     """The path of a route that runs an event; the event's state is kept for the body. A refused
     call (``spare`` False) must write nothing: it gets the planned event and placeholders."""
     run = running_event(h, RUN_ROUTES[route.key], n) if spare else Running(h.event_id, 0, h.flat_id, 1)
     h.running = run
+    if spare and route.key in HANDOVER_ROUTES:
+        _deliver_estate_of(run.flat_id)
     values = {"event_id": run.event_id, "selection_id": run.selection_id}
     return {k: v for k, v in values.items() if k in route.params}
 
@@ -359,6 +389,8 @@ def run_body(route: AppRoute, h: HousingTargets) -> dict[str, Any] | None:
         return {"household_id": run.household_id or 1}
     if route.key == "POST /api/v1/selections/{selection_id}/undo":
         return {"reason": "户主改选"}
+    if route.key == "POST /api/v1/selections/{selection_id}/handover":
+        return {"handed_over_on": today_shanghai().isoformat()}
     if route.key == "POST /api/v1/selection-events/{event_id}/close":
         return {"reason": "权限测试：其余各户另行安排"}
     return None

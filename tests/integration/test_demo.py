@@ -322,7 +322,24 @@ def _housing_is_populated(db: Session, rural_id: int, shanty_id: int, made: Demo
     estates = {e.code: e for e in db.scalars(select(Estate).where(Estate.project_id == rural_id))}
     assert sorted(estates) == ["QXYY", "TQJY"]
     late, on_time = estates["TQJY"], estates["QXYY"]
-    assert late.planned_delivery_on == TODAY - timedelta(days=75) and late.actual_delivery_on is None
+    # the late estate delivered at last (55 days late), most of its chosen flats' keys handed over
+    assert late.planned_delivery_on == TODAY - timedelta(days=75)
+    assert late.actual_delivery_on == TODAY - timedelta(days=20) and on_time.actual_delivery_on is None
+    handed = db.scalars(select(Selection).where(Selection.handed_over_on.is_not(None))).all()
+    assert len(handed) == made.handovers > 0
+    assert all(TODAY - timedelta(days=20) < s.handed_over_on <= TODAY for s in handed if s.handed_over_on)
+    assert {s.flat_id for s in handed} <= {
+        f.id for f in db.scalars(select(Flat).where(Flat.estate_id == late.id))
+    }
+    moved_back = [
+        hid
+        for hid in {s.household_id for s in handed}
+        if housing_service.household_event_dates(
+            db, scope=identity_service.DataScope.everything(), household_id=hid
+        )[-1].on
+        is not None
+    ]
+    assert moved_back, "no household shows its move-back date"
     assert on_time.planned_delivery_on == TODAY + timedelta(days=300)
     swap_households = db.scalar(
         select(func.count())

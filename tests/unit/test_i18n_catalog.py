@@ -337,3 +337,17 @@ def test_translations_use_only_the_parameters_of_their_message_id() -> None:
         if set(fields.findall(text)) - set(fields.findall(msgid)) and HAN.search(msgid)
     ]
     assert not wrong, wrong
+
+
+def test_a_refusal_is_shown_in_the_readers_language() -> None:
+    from anju import i18n
+    from anju.errors import ValidationFailed
+
+    exc = ValidationFailed("请描述诉求内容", "describe the request")
+    assert exc.message_zh == "请描述诉求内容" and exc.to_dict()["message"] == "请描述诉求内容"
+    assert i18n.in_language(exc.message_zh, "en") == "describe the request"
+    assert i18n.in_language(exc.message_zh, "zh") == "请描述诉求内容"
+    assert i18n.t(exc.message_zh, "en") == "describe the request"
+    assert i18n.in_language("plain", "en") == "plain"
+    # without an English twin the Chinese stays
+    assert i18n.in_language(ValidationFailed("只有中文").message_zh, "en") == "只有中文"

@@ -116,6 +116,10 @@ FROZEN = (
 RESERVED = (("TQJY", 1, 1, "保留给行动不便的残疾人家庭（一楼）"),)
 UNDO_REASON = "户主现场反映误选楼栋（本意为同户型的另一幢），经现场监督人员核实，同意撤销后重选"
 SKIP_AT = (2, 7)  # the third and the eighth household called are absent (过号)
+# The late estate is delivered at last, 55 days late; most keys are handed over since (交钥匙).
+DELIVERED_ESTATE = "TQJY"
+DELIVERED_DAYS_AGO = 20
+HANDED_OVER_SHARE = 0.75
 UNDO_AT = 4  # the fifth household called has its first choice undone and chooses again
 
 
@@ -131,6 +135,7 @@ class DemoHousing:
     finished: int = 0
     skipped: int = 0
     selections: int = 0
+    handovers: int = 0  # chosen flats whose keys were handed over (交钥匙)
 
 
 def _rows(spec: EstateSpec, buildings: int) -> list[housing_service.SheetRow]:
@@ -342,7 +347,43 @@ def build_housing(
     _run(
         session, rng=rng, event_id=event.id, order=order, manager=manager, commander=commander, result=result
     )
+    _hand_over(session, rng=rng, estates=estates, today=today, manager=manager, result=result)
     return result
+
+
+def _hand_over(
+    session: Session,
+    *,
+    rng: random.Random,
+    estates: dict[str, int],
+    today: date,
+    manager: Actor,
+    result: DemoHousing,
+) -> None:
+    """The late estate is delivered at last (:data:`DELIVERED_DAYS_AGO`), and the keys of most of
+    the flats chosen there are handed over since: a household whose flats are all there has
+    moved back (its key dates show it); one with a flat in the other estate still waits."""
+    estate_id = estates[DELIVERED_ESTATE]
+    estate = housing_service.get_estate(session, estate_id=estate_id)
+    delivered = today - timedelta(days=DELIVERED_DAYS_AGO)
+    if estate.actual_delivery_on is None:
+        housing_service.update_estate_delivery(
+            session,
+            actor=manager,
+            estate_id=estate_id,
+            expected_version=estate.version,
+            changes={"actual_delivery_on": delivered},
+            today=today,
+        )
+    for line in housing_service.event_order(session, event_id=result.event_id or 0).lines:
+        for sel, flat in housing_service.household_selections(session, household_id=line.household_id):
+            if flat.estate_id != estate_id or rng.random() >= HANDED_OVER_SHARE:
+                continue
+            on = delivered + timedelta(days=rng.randrange(1, DELIVERED_DAYS_AGO))
+            housing_service.record_handover(
+                session, actor=manager, selection_id=sel.id, handed_over_on=on, today=today
+            )
+            result.handovers += 1
 
 
 def _run(

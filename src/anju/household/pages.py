@@ -19,6 +19,7 @@ from anju.errors import Conflict, DomainError, NotFound, PermissionDenied, Valid
 from anju.household import forms, listing, rules
 from anju.household import search as household_search
 from anju.household import service as household_service
+from anju.housing import service as housing_service
 from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.identity.rules import Permission
@@ -191,6 +192,10 @@ def household_detail(
     ctx["tab"] = tab if tab in TABS else "basic"
     if ctx["tab"] == "basic":
         ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+        # the key dates (关键日期): signing, agreement, vacating, delivery of the flats, move-back
+        ctx["event_dates"] = housing_service.household_event_dates(
+            db, scope=user.scope, household_id=household_id
+        )
     if ctx["tab"] == "history":
         records = household_service.history(db, scope=user.scope, household_id=household_id)
         project_id = ctx["h"].project_id
@@ -248,7 +253,7 @@ def _history_row(
     if record.entity == "household_fact":
         # Declared facts are named by the policy: its label, or the id for one no longer declared.
         labels = {
-            k: (fact_labels or {}).get(k) or f"方案事实 {k.removeprefix(household_service.FACT_PREFIX)}"
+            k: (fact_labels or {}).get(k) or msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
             for k in changes
         }
     items = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -20,6 +22,29 @@ from anju.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
+def settlement_context(db: Session, request: Request, user: CurrentUser, household_id: int) -> dict[str, Any]:
+    """What the settlement page shows (also rendered again by a refused handover, with its message)."""
+    h = household_service.get_household(db, scope=user.scope, household_id=household_id)
+    view = housing_service.household_settlement(db, scope=user.scope, household_id=household_id)
+    s = view.settlement
+    return {
+        "h": h,
+        "project": project_service.get_project(db, h.project_id),
+        "active": "households",
+        "v": view,
+        "balance": housing_service.balance_text(s.balance_fen) if s else "",
+        "t": housing_service.household_transition(db, household_id=household_id, as_of=today_shanghai()),
+        "INSTALMENT_STATUSES": agreement_service.INSTALMENT_STATUSES,
+        "RECEIVABLE_STATUSES": agreement_service.RECEIVABLE_STATUSES,
+        # the key handover (交钥匙) of each chosen flat
+        "handovers": housing_service.household_handovers(db, scope=user.scope, household_id=household_id),
+        "can_handover": user.can(Permission.HOUSING_MANAGE),
+        "handover_ok": request.query_params.get("ok") == "handover",
+        "handover_error": {},
+        "today": today_shanghai(),
+    }
+
+
 @router.get("/households/{household_id}/settlement")
 def settlement_page(
     household_id: IdPath,
@@ -28,21 +53,6 @@ def settlement_page(
     db: Session = Depends(get_db),
 ) -> Response:
     """The household's settlement: lines (area, price, amount), credit, refund, balance and where it
-    was recorded; its transition fees by today, month by month, and the instalments scheduled."""
-    h = household_service.get_household(db, scope=user.scope, household_id=household_id)
-    view = housing_service.household_settlement(db, scope=user.scope, household_id=household_id)
-    s = view.settlement
-    return render(
-        request,
-        "housing/settlement.html",
-        {
-            "h": h,
-            "project": project_service.get_project(db, h.project_id),
-            "active": "households",
-            "v": view,
-            "balance": housing_service.balance_text(s.balance_fen) if s else "",
-            "t": housing_service.household_transition(db, household_id=household_id, as_of=today_shanghai()),
-            "INSTALMENT_STATUSES": agreement_service.INSTALMENT_STATUSES,
-            "RECEIVABLE_STATUSES": agreement_service.RECEIVABLE_STATUSES,
-        },
-    )
+    was recorded; its transition fees by today, month by month, and the instalments scheduled; the
+    key handover of each chosen flat (交钥匙登记)."""
+    return render(request, "housing/settlement.html", settlement_context(db, request, user, household_id))

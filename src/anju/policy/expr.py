@@ -22,6 +22,7 @@ character. Every node keeps its character span so errors and traces can point in
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -262,10 +263,17 @@ class If(Node):
     orelse: Node
 
 
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[Token, ...]:
+    """The tokens of ``text``, shared between parses of the same text (the parser only reads them;
+    a what-if re-parses every formula of the policy on each call)."""
+    return tuple(tokenize(text))
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.toks = tokenize(text)
+        self.toks = _tokens(text)
         self.i = 0
 
     @property

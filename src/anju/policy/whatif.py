@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +33,30 @@ def parse_setting(text: str) -> tuple[str, tuple[str, ...], Decimal]:
         raise ValueError(f"无法识别的设置“{text}”，应为 参数=数值 / expected name=value: {text!r}")
     keys = tuple(canonical(k) for k in m.group(2).split(",")) if m.group(2) else ()
     return m.group(1), keys, Decimal(m.group(3).replace(",", ""))
+
+
+# The checked drafts of recent what-ifs: (policy, settings, date) -> checked copy. The same draft
+# asked again (a page refresh, another officer, a value set back) skips copying, re-parsing and
+# re-checking the policy, and being the same object, it finds its prepared kernel too
+# (jit.kernels.prepare). Entries hold the policy they were made from (compared by identity).
+_DRAFTS: dict[tuple[Any, ...], tuple[Checked, Checked]] = {}
+_DRAFTS_MAX = 32
+_DRAFTS_LOCK = threading.Lock()
+
+
+def with_settings_cached(checked: Checked, settings: list[str], as_of: date | None = None) -> Checked:
+    """:func:`with_settings`, reusing the result of the same policy, settings and date."""
+    key = (id(checked), tuple(settings), as_of)
+    with _DRAFTS_LOCK:
+        hit = _DRAFTS.get(key)
+    if hit is not None and hit[0] is checked:
+        return hit[1]
+    changed = with_settings(checked, settings, as_of)
+    with _DRAFTS_LOCK:
+        _DRAFTS[key] = (checked, changed)
+        while len(_DRAFTS) > _DRAFTS_MAX:
+            del _DRAFTS[next(iter(_DRAFTS))]
+    return changed
 
 
 def with_settings(checked: Checked, settings: list[str], as_of: date | None = None) -> Checked:
@@ -206,7 +232,7 @@ def whatif(
     g = group if group is not None else table.group_facts()
     if base is None:
         base = evaluate_bulk(checked, table, option, as_of, g, jit)
-    changed = with_settings(checked, settings, as_of)
+    changed = with_settings_cached(checked, settings, as_of)
     new = evaluate_bulk(changed, table, option, as_of, g, jit)
     by_item = {}
     for i in new.item_ids:

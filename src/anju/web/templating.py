@@ -116,7 +116,8 @@ def _context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]
             nav.links(request.app, user, project.id if project else None) if user else []
         ),
     }
-    ctx.update(context or {})
+    # a service's refusal handed to the page (``error``, ``message`` ...) in the reader's language
+    ctx.update({k: i18n.in_language(v, lang) for k, v in (context or {}).items()})
     return ctx
 
 

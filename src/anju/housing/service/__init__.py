@@ -15,7 +15,8 @@
 - ``settlement``: settling a household's chosen flats (多退少补) into its agreement's money;
 - ``flat_types``: a flat type's name and plan image (户型图);
 - ``delivery``: estates' delivery dates and the monthly transition fees fed into the schedule;
-- ``flat_facts``: the flats households have chosen, as the policy engine's facts.
+- ``flat_facts``: the flats households have chosen, as the policy engine's facts;
+- ``handover``: the key handover of each chosen flat as shown, and a household's key dates.
 
 Services never commit; every write is audited in the same transaction.
 """
@@ -25,6 +26,7 @@ from anju.housing.service.confirmation import *  # noqa: F403
 from anju.housing.service.delivery import *  # noqa: F403
 from anju.housing.service.flat_facts import *  # noqa: F403
 from anju.housing.service.flat_types import *  # noqa: F403
+from anju.housing.service.handover import *  # noqa: F403
 from anju.housing.service.order import *  # noqa: F403
 from anju.housing.service.screen import *  # noqa: F403
 from anju.housing.service.selection import *  # noqa: F403

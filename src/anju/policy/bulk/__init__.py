@@ -4,7 +4,8 @@ Parts (import the package: ``from anju.policy.bulk import evaluate_bulk, Househo
 
 - :mod:`anju.policy.table` (beside this package, shared with the numba kernels): the household
   table, the group index and :class:`BulkResult`;
-- ``evaluator``: the numpy evaluator (:class:`BulkEvaluator`, exact, with an int64 overflow guard);
+- ``evaluator``: the numpy evaluator (:class:`BulkEvaluator`, exact, with an int64 overflow guard), a
+  package of parts holding the numpy helpers per construct;
 - here: :func:`evaluate_bulk`, which uses the fused numba kernel (:mod:`anju.policy.jit`) when it is
   compiled and falls back to the numpy evaluator. The kernel imports only the table, never this
   package: the evaluator and the kernel no longer import each other.

@@ -25,7 +25,7 @@ the proper error).
 Parts (import the package: ``from anju.policy import jit``):
 
 - ``helpers``: numba (optional), :func:`enabled`, the refusals and the kernels' integer helpers;
-- ``builder``: the code generator (:class:`Builder`);
+- ``builder``: the code generator (:class:`Builder`), a package of parts by construct;
 - ``passes``: value numbering, flag pruning and loop fusion of the generated statements;
 - ``kernels``: validation, compilation, output buffers, :func:`run` and :func:`try_evaluate`;
 - ``diskcache``: kernels as module files under ``<data dir>/kernels`` with numba's disk cache, compiled

@@ -156,6 +156,11 @@ def create_app() -> FastAPI:
     app.include_router(housing_settlement_pages.router)
     app.include_router(housing_handover_pages.router)  # the key handover form
     app.include_router(reporting_pages.router)
+    # household file parts: attachments, the facts the policy declares (#12 item 1)
+    from anju.household import attachment_pages, policy_fact_pages
+
+    app.include_router(attachment_pages.router)
+    app.include_router(policy_fact_pages.router)
     # census corrections (更正导入), issue #13 item 7
     from anju.household import correction_pages
 

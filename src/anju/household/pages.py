@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -726,72 +726,6 @@ def reveal_id_number(
     return HTMLResponse(f'<span class="mono">{value}</span>')
 
 
-@router.post("/households/{household_id}/attachments")
-async def attachment_upload(
-    household_id: IdPath,
-    request: Request,
-    file: UploadFile = File(...),
-    kind: str = Form("other"),
-    user: CurrentUser = Depends(requires(Permission.ATTACHMENT_WRITE)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Upload a photo or scan to the household file."""
-    content = await file.read()
-    household_service.add_attachment(
-        db,
-        actor=user.actor(client_ip(request)),
-        scope=user.scope,
-        household_id=household_id,
-        filename=file.filename or "file",
-        content_type=file.content_type or "",
-        content=content,
-        kind=kind,
-    )
-    return RedirectResponse(f"/households/{household_id}?tab=attachments", status_code=303)
-
-
-@router.get("/attachments/{attachment_id}")
-def attachment_download(
-    attachment_id: IdPath,
-    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_READ)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Download an attachment (checksum verified), typed by its sniffed content: only images are
-    shown inline; everything else (and anything not allow-listed, as octet-stream) is a download."""
-    from urllib.parse import quote
-
-    from anju.core.uploads import serving
-
-    a, data = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
-    media_type, inline = serving(data)
-    disposition = "inline" if inline else "attachment"
-    return Response(
-        data,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(a.filename, safe='')}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-@router.post("/attachments/{attachment_id}/void")
-def attachment_void(
-    attachment_id: IdPath,
-    request: Request,
-    reason: str = Form(""),
-    user: CurrentUser = Depends(requires(Permission.ATTACHMENT_WRITE)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Void an attachment (kept on disk and in the history)."""
-    a, _ = household_service.get_attachment(db, scope=user.scope, attachment_id=attachment_id)
-    household_service.void_attachment(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, attachment_id=attachment_id, reason=reason
-    )
-    return RedirectResponse(f"/households/{a.household_id}?tab=attachments", status_code=303)
-
-
 # ------------------------------------------------------------- facts the policy declares
 
 
@@ -801,86 +735,3 @@ def _policy_fact_rows(db: Session, user: CurrentUser, project_id: int, household
         return []
     stored = household_service.policy_facts_of(db, scope=user.scope, household_id=household_id)
     return household_service.policy_fact_values(decls, stored)
-
-
-def _policy_facts_page(
-    request: Request,
-    ctx: dict[str, Any],
-    *,
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    message: str = "",
-    status_code: int = 200,
-) -> Response:
-    rows = ctx["policy_facts"]
-    if values is not None:
-        for r in rows:
-            r["text"] = values.get(r["field"], r["text"])
-    ctx.update({"errors": errors or {}, "message": message})
-    return render(request, "household/policy_facts_form.html", ctx, status_code=status_code)
-
-
-@router.get("/households/{household_id}/policy-facts/edit")
-def policy_facts_form(
-    household_id: IdPath,
-    request: Request,
-    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Edit the facts the project's policy declares (a form generated from the policy)."""
-    ctx = _file_context(db, user, household_id)
-    ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
-    ctx["form_version"] = ctx["h"].version
-    return _policy_facts_page(request, ctx)
-
-
-@router.post("/households/{household_id}/policy-facts/check")
-async def policy_fact_check(
-    household_id: IdPath,
-    request: Request,
-    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Inline validation of one field while typing (htmx): the Chinese message, or nothing."""
-    form = await request.form()
-    ctx = _file_context(db, user, household_id)
-    decls = compensation_service.declared_facts(db, ctx["h"].project_id)
-    data = {k: str(v) for k, v in form.items() if k.startswith(household_service.FACT_PREFIX)}
-    _, errors = household_service.clean_policy_facts(decls, data)
-    text = "；".join(f"{e['message']}" for e in errors)
-    return HTMLResponse(str(Markup.escape(text)))
-
-
-@router.post("/households/{household_id}/policy-facts")
-async def policy_facts_save(
-    household_id: IdPath,
-    request: Request,
-    user: CurrentUser = Depends(requires(Permission.HOUSEHOLD_WRITE)),
-    db: Session = Depends(get_db),
-) -> Response:
-    """Save the declared facts: all or nothing, every bad field marked in place."""
-    form = await request.form()
-    ctx = _file_context(db, user, household_id)
-    ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
-    decls = compensation_service.declared_facts(db, ctx["h"].project_id)
-    raw = {
-        r["field"]: ("true" if form.get(r["field"]) == "true" else "false")
-        if r["type"] == "yesno" and form.get(r["field"]) not in (None, "")
-        else str(form.get(r["field"], "") or "")
-        for r in ctx["policy_facts"]
-    }
-    version = ctx["form_version"] = _form_version(form)
-    try:
-        household_service.set_policy_facts(
-            db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, decls=decls,
-            data=raw, reason=str(form.get("reason", "")), expected_version=version,
-        )
-    except ValidationFailed as exc:
-        return _policy_facts_page(
-            request, ctx, values=raw, errors=_errors_of(exc), message=exc.message_zh, status_code=422
-        )
-    except (Conflict, PermissionDenied) as exc:
-        return _policy_facts_page(
-            request, ctx, values=raw, errors=_errors_of(exc), message=exc.message_zh, status_code=exc.http_status
-        )
-    return RedirectResponse(f"/households/{household_id}#policy-facts", status_code=303)

@@ -181,12 +181,18 @@ def declared_facts(session: Session, project_id: int) -> dict[str, FactDecl]:
     household file and the census template); empty when there is neither. A draft whose facts block
     has errors gives the declarations that are valid."""
     pv = session.scalars(
-        select(PolicyVersion).where(PolicyVersion.project_id == project_id).order_by(PolicyVersion.version.desc()).limit(1)
+        select(PolicyVersion)
+        .where(PolicyVersion.project_id == project_id)
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
     ).first()
     source = pv.source if pv is not None else None
     if source is None:
         draft = session.scalars(
-            select(PolicyDraft).where(PolicyDraft.project_id == project_id).order_by(PolicyDraft.number.desc()).limit(1)
+            select(PolicyDraft)
+            .where(PolicyDraft.project_id == project_id)
+            .order_by(PolicyDraft.number.desc())
+            .limit(1)
         ).first()
         source = draft.source if draft is not None else None
     if source is None:

@@ -380,7 +380,12 @@ def _fill_policy_facts(session: Session, actor: Actor, project_id: int, codes: S
             row["reward_area"] = str(Decimal(rng.randint(500, 2800)).scaleb(-2))
         values[code] = row
     census.write_fact_values(
-        session, actor=actor, project_id=project_id, decls=decls, values=values, reason="入户调查：方案要求的事实"
+        session,
+        actor=actor,
+        project_id=project_id,
+        decls=decls,
+        values=values,
+        reason="入户调查：方案要求的事实",
     )
 
 

@@ -415,8 +415,16 @@ def _policy_facts_read(db: Session, user: CurrentUser, household_id: int) -> s.P
         version=f.household.version,
         facts=[
             s.PolicyFactRead(
-                id=r["id"], label=r["label"], type=r["type"], unit=r["unit"], required=r["required"], ref=r["ref"],
-                choices=r["choices"], value=r["text"] or None, shown=r["shown"], missing=r["missing"],
+                id=r["id"],
+                label=r["label"],
+                type=r["type"],
+                unit=r["unit"],
+                required=r["required"],
+                ref=r["ref"],
+                choices=r["choices"],
+                value=r["text"] or None,
+                shown=r["shown"],
+                missing=r["missing"],
             )
             for r in rows
         ],
@@ -432,9 +440,14 @@ def get_policy_facts(
     return _policy_facts_read(db, user, household_id)
 
 
-@router.put("/households/{household_id}/policy-facts", response_model=s.Changed, responses=error_responses(409))
+@router.put(
+    "/households/{household_id}/policy-facts", response_model=s.Changed, responses=error_responses(409)
+)
 def set_policy_facts(
-    household_id: IdPath, body: s.PolicyFactsWrite, request: Request, user: CurrentUser = Depends(WRITE),
+    household_id: IdPath,
+    body: s.PolicyFactsWrite,
+    request: Request,
+    user: CurrentUser = Depends(WRITE),
     db: Session = Depends(get_db),
 ) -> s.Changed:
     """Set declared facts (all or nothing, each error naming its field as ``fact.ID``); audited; a
@@ -442,7 +455,15 @@ def set_policy_facts(
     f = household_service.get_household_file(db, scope=user.scope, household_id=household_id)
     decls = compensation_service.declared_facts(db, f.household.project_id)
     changes = household_service.set_policy_facts(
-        db, actor=user.actor(client_ip(request)), scope=user.scope, household_id=household_id, decls=decls,
-        data=body.values, reason=body.reason, expected_version=body.version,
+        db,
+        actor=user.actor(client_ip(request)),
+        scope=user.scope,
+        household_id=household_id,
+        decls=decls,
+        data=body.values,
+        reason=body.reason,
+        expected_version=body.version,
     )
-    return s.Changed(changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id))
+    return s.Changed(
+        changes=changes, version=household_service.version_of(db, kind="household", record_id=household_id)
+    )

@@ -97,7 +97,11 @@ async def corrections_upload(
         _check_upload(filename, content)
         plan = await run_in_threadpool(
             lambda: census.plan_corrections(
-                db, scope=user.scope, project_id=project_id, source=content, filename=filename,
+                db,
+                scope=user.scope,
+                project_id=project_id,
+                source=content,
+                filename=filename,
                 policy_facts=compensation_service.declared_facts(db, project_id),
             )
         )

@@ -411,7 +411,12 @@ async def census_api(
         # every other request of this process meanwhile.
         _check_upload(filename, content)
         return census.import_census(
-            db, actor=actor, project_id=project_id, source=content, filename=filename, dry_run=dry_run,
+            db,
+            actor=actor,
+            project_id=project_id,
+            source=content,
+            filename=filename,
+            dry_run=dry_run,
             policy_facts=compensation_service.declared_facts(db, project_id),
         )
 

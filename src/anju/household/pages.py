@@ -253,7 +253,8 @@ def _history_row(
     if record.entity == "household_fact":
         # Declared facts are named by the policy: its label, or the id for one no longer declared.
         labels = {
-            k: (fact_labels or {}).get(k) or msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
+            k: (fact_labels or {}).get(k)
+            or msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
             for k in changes
         }
     items = []
@@ -729,7 +730,9 @@ def reveal_id_number(
 # ------------------------------------------------------------- facts the policy declares
 
 
-def _policy_fact_rows(db: Session, user: CurrentUser, project_id: int, household_id: int) -> list[dict[str, Any]]:
+def _policy_fact_rows(
+    db: Session, user: CurrentUser, project_id: int, household_id: int
+) -> list[dict[str, Any]]:
     decls = compensation_service.declared_facts(db, project_id)
     if not decls:
         return []

@@ -262,7 +262,9 @@ class PolicyFactsWrite(WriteBase):
     """Set declared facts by id (``{"ac_units": 3, "reward_area": "12.50"}``); ``null`` or ``""``
     clears one; decimals best as strings. All or nothing: any bad value refuses every one."""
 
-    values: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], FactInput], Field(max_length=100)]
+    values: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=64)], FactInput], Field(max_length=100)
+    ]
     version: OptionalVersion = None
 
 

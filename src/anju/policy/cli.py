@@ -196,7 +196,9 @@ def calc_cmd(
         )
     lacking = next(iter(results.values())).missing if results else {}
     if lacking:  # not computed (amounts 0 in the file): say which households and why
-        shown = "；".join(f"{hs[i].code}（{'、'.join(d.label for d in ds)}）" for i, ds in sorted(lacking.items())[:20])
+        shown = "；".join(
+            f"{hs[i].code}（{'、'.join(d.label for d in ds)}）" for i, ds in sorted(lacking.items())[:20]
+        )
         more = f" 等 {len(lacking)} 户" if len(lacking) > 20 else ""
         console.print(f"[yellow]缺少方案要求的事实，未计算：{escape(shown)}{more}[/yellow]", highlight=False)
     if settlements:

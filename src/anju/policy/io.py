@@ -35,7 +35,10 @@ __all__ = ["HouseholdsFileError", "read_households", "write_results"]
 
 
 def read_households(
-    path: str | Path, *, kind: ProjectKind = ProjectKind.STATE_LAND, facts: Mapping[str, FactDecl] | None = None
+    path: str | Path,
+    *,
+    kind: ProjectKind = ProjectKind.STATE_LAND,
+    facts: Mapping[str, FactDecl] | None = None,
 ) -> list[Household]:
     """Household facts from a workbook or CSV files: this layout (see the module docstring), the census
     template (入户调查表) or the ledger export (台账); see :mod:`anju.policy.workbooks`.

@@ -696,6 +696,7 @@ def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> d
         out[st.id] = acc
     return out
 
+
 def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:
     """A numeric fact given as whole numbers (the common case of counts, and of generated tables of
     a million households), typed without a Python call per value; ``None`` when any value is not a
@@ -750,7 +751,15 @@ def mark_missing(decls: Mapping[str, FactDecl], table: HouseholdTable, result: B
         c[idx] = 0
         subtotals[name] = c
     return BulkResult(
-        result.option, result.codes, result.item_ids, result.labels, fen, applies,
-        sums=sums, total_fen=total_fen, subtotals=subtotals, subtotal_labels=dict(result.subtotal_labels),
+        result.option,
+        result.codes,
+        result.item_ids,
+        result.labels,
+        fen,
+        applies,
+        sums=sums,
+        total_fen=total_fen,
+        subtotals=subtotals,
+        subtotal_labels=dict(result.subtotal_labels),
         missing=missing,
     )

@@ -312,7 +312,10 @@ def _check_of(a: Agreement, snap: AgreementSnapshot, rc: Recomputed | None) -> A
         facts=fact_changes(
             json.loads(snap.facts),
             facts.household_to_dict(rc.household),
-            {fid: d.label for fid, d in compensation_service.checked_version(rc.version).policy.facts.items()},
+            {
+                fid: d.label
+                for fid, d in compensation_service.checked_version(rc.version).policy.facts.items()
+            },
         ),
         checked_at=a.amendment_checked_at,
     )

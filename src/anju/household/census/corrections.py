@@ -518,13 +518,17 @@ def _plan_fact_changes(
             d = decls[fid]
             changes.append(
                 FieldChange(
-                    "fact." + fid, d.label, display(d, lenient(d, before.get(fid))) or "（空）",
+                    "fact." + fid,
+                    d.label,
+                    display(d, lenient(d, before.get(fid))) or "（空）",
                     display(d, lenient(d, text)),
                 )
             )
             data_out[fid] = text
         if changes:
-            plan.records.append(RecordChange("household_fact", plan.household_id, "方案事实", changes, data_out))
+            plan.records.append(
+                RecordChange("household_fact", plan.household_id, "方案事实", changes, data_out)
+            )
 
 
 def apply_corrections(
@@ -603,8 +607,13 @@ def apply_corrections(
                 )
             elif rec.entity == "household_fact":
                 household_service.set_policy_facts(
-                    session, actor=actor, scope=scope, household_id=h.household_id, decls=plan.policy_facts,
-                    data=rec.data, reason=reason,
+                    session,
+                    actor=actor,
+                    scope=scope,
+                    household_id=h.household_id,
+                    decls=plan.policy_facts,
+                    data=rec.data,
+                    reason=reason,
                 )
             elif rec.record_id is not None:
                 household_service.update_building(
@@ -649,7 +658,12 @@ def correct_census(
     which plans and applies at once) the versions just read are taken.
     """
     plan = plan_corrections(
-        session, scope=scope, project_id=project_id, source=source, filename=filename, policy_facts=policy_facts
+        session,
+        scope=scope,
+        project_id=project_id,
+        source=source,
+        filename=filename,
+        policy_facts=policy_facts,
     )
     if dry_run:
         return plan, None

@@ -99,7 +99,14 @@ def import_census(
         source = source.read_bytes() if isinstance(source, Path) else source.read()
     with cyclic_gc_paused():
         return _import_census(
-            session, actor, project_id, source, filename, dry_run, progress or _no_progress, policy_facts or {}
+            session,
+            actor,
+            project_id,
+            source,
+            filename,
+            dry_run,
+            progress or _no_progress,
+            policy_facts or {},
         )
 
 
@@ -152,7 +159,11 @@ def _import_census(
             progress=progress,
         )
         write_fact_values(
-            session, actor=actor, project_id=project_id, decls=policy_facts, values=fact_values,
+            session,
+            actor=actor,
+            project_id=project_id,
+            decls=policy_facts,
+            values=fact_values,
             reason=f"普查导入：{raw.filename}"[:200],
         )
     return ImportOutcome(check=check, summary=summary, filename=raw.filename, sha256=raw.sha256)

@@ -157,7 +157,8 @@ def _sheets(policy_facts: Mapping[str, FactDecl] | None) -> tuple[SheetSpec, ...
     if not policy_facts:
         return SHEETS
     return tuple(
-        replace(s, columns=s.columns + fact_columns(policy_facts)) if s.key == "households" else s for s in SHEETS
+        replace(s, columns=s.columns + fact_columns(policy_facts)) if s.key == "households" else s
+        for s in SHEETS
     )
 
 

@@ -87,6 +87,8 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/projects/{project_id}/policies"),
     # a group measure's id, level and block come from the project's published policy (422 names which)
     ("POST", "/api/v1/projects/{project_id}/group-measures"),
+    # which household facts exist, their types and ranges come from the project's policy (422 names each)
+    ("PUT", "/api/v1/households/{household_id}/policy-facts"),
     ("POST", "/api/v1/projects/{project_id}/census"),
     # census corrections: the workbook, and on apply the versions the preview returned (JSON)
     ("POST", "/api/v1/projects/{project_id}/census/corrections"),

@@ -245,3 +245,31 @@ def test_the_catalogue_loads_idempotently(client_as: ClientAs) -> None:
         again = request_service.load_catalogue(db, actor=ADMIN)
         assert (again.departments_added, again.categories_added, again.limits_set) == (0, 0, 0)
         assert len(request_service.active_categories(db)) == len(request_service.DEFAULT_CATALOGUE.categories)
+
+
+def test_the_work_calendar_page(client_as: ClientAs) -> None:
+    client, _, _ = client_as("community")
+    page = client.get("/service-requests/calendar", params={"year": 2027})
+    assert page.status_code == 200 and "这一年还没有登记节假日" in page.text
+    csrf = page_csrf(page.text)
+    bad = client.post(
+        "/service-requests/calendar",
+        data={"csrf_token": csrf, "year": "2027", "days": "2027-10-01,放假,国庆节\n2027-10-05,休息,x"},
+    )
+    assert bad.status_code == 422 and "第 2 行：类型“休息”不对" in bad.text
+    with unit_of_work() as db:
+        assert request_service.work_calendar.list_days(db, year=2027) == []
+    ok = client.post(
+        "/service-requests/calendar",
+        data={
+            "csrf_token": csrf,
+            "year": "2027",
+            "days": "2027-10-01,放假,国庆节\n2027-10-09,调休上班,国庆节调休",
+        },
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    shown = client.get(ok.headers["location"])
+    assert "2027-10-09" in shown.text and "调休上班" in shown.text
+    client, _, _ = client_as("department")
+    assert client.get("/service-requests/calendar").status_code == 403

@@ -304,6 +304,58 @@ def _detail_page(
     return render(request, "service_request/detail.html", ctx, status_code=status)
 
 
+@router.get("/service-requests/calendar")
+def calendar_page(
+    request: Request,
+    year: int = Query(0, ge=0, le=2100),
+    user: CurrentUser = Depends(requires(Permission.REQUEST_ACCEPT)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The work calendar of a year: holidays and make-up working days the deadlines count, and the form
+    that replaces the year's days (CSV lines 日期,类型,名称)."""
+    year = year or utcnow().astimezone(SHANGHAI).year
+    days = request_service.work_calendar.list_days(db, year=year)
+    text = "\n".join(f"{d.day},{request_service.work_calendar.KINDS[d.kind]},{d.name}" for d in days)
+    ctx = {
+        "year": year,
+        "days": days,
+        "kinds": request_service.work_calendar.KINDS,
+        "text": text,
+        "error": "",
+        "active": "requests",
+    }
+    return render(request, "service_request/calendar.html", ctx)
+
+
+@router.post("/service-requests/calendar")
+async def calendar_save(
+    request: Request,
+    user: CurrentUser = Depends(requires(Permission.REQUEST_ACCEPT)),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Replace one year's calendar (audited); every bad line is named and nothing is written."""
+    form = await request.form()
+    raw_year = str(form.get("year", "")).strip()
+    text = str(form.get("days", ""))
+    cal = request_service.work_calendar
+    try:
+        year = _int(raw_year, "year", N_("年份"))
+        cal.set_days(db, actor=user.actor(client_ip(request)), days=cal.parse_days(text), year=year)
+    except DomainError as exc:
+        db.rollback()
+        shown = int(raw_year) if raw_year.isdigit() else utcnow().astimezone(SHANGHAI).year
+        ctx = {
+            "year": shown,
+            "days": cal.list_days(db, year=shown),
+            "kinds": cal.KINDS,
+            "text": text,
+            "error": exc.message_zh,
+            "active": "requests",
+        }
+        return render(request, "service_request/calendar.html", ctx, status_code=exc.http_status)
+    return RedirectResponse(f"/service-requests/calendar?year={year}", status_code=303)
+
+
 @router.get("/service-requests/{request_id}")
 def request_page(
     request_id: IdPath, request: Request, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)

@@ -27,7 +27,7 @@ from anju.service_request import rules
 from anju.service_request import service as request_service
 from anju.service_request.api import request_detail
 from anju.web.deps import client_ip, get_db, requires
-from anju.web.params import MAX_ID, IdPath
+from anju.web.params import MAX_ID, IdPath, parse_id
 from anju.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -74,14 +74,14 @@ ACTION_PERMISSION: dict[str, Permission] = {
 
 
 def _int(raw: Any, field: str, label: str) -> int:
-    text = str(raw or "").strip()
-    if not text.isdigit() or int(text) > MAX_ID:
+    value = parse_id(str(raw or ""))
+    if value is None:
         raise ValidationFailed(
             i18n.t("{label}须为正整数", label=label),
             f"{field} must be a positive integer",
             details=[{"field": field}],
         )
-    return int(text)
+    return value
 
 
 def _decimal(raw: Any, field: str, label: str) -> Decimal | None:

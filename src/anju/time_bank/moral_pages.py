@@ -14,7 +14,7 @@ from anju.i18n import N_
 from anju.identity.service import CurrentUser
 from anju.time_bank import rules
 from anju.time_bank import service as tb
-from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int
+from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int, _refused
 from anju.web.deps import client_ip, get_db
 from anju.web.params import IdPath
 from anju.web.templating import lang_of, render
@@ -55,8 +55,7 @@ async def add_rule(
             points=_int(form, "points", N_("积分")),
         )
     except DomainError as exc:
-        db.rollback()
-        return _back(PATH, error=exc.message_zh)
+        return _refused(db, PATH, exc)
     return _back(PATH, ok=i18n.t("积分规则已添加", lang_of(request)))
 
 
@@ -75,8 +74,7 @@ async def propose(
             deed=form.get("deed", "").strip()[:200],
         )
     except DomainError as exc:
-        db.rollback()
-        return _back(PATH, error=exc.message_zh)
+        return _refused(db, PATH, exc)
     return _back(PATH, ok=i18n.t("已提交，进入公示", lang_of(request)))
 
 
@@ -94,8 +92,7 @@ async def object_to(
             objection=form.get("objection", "").strip()[:500],
         )
     except DomainError as exc:
-        db.rollback()
-        return _back(PATH, error=exc.message_zh)
+        return _refused(db, PATH, exc)
     return _back(PATH, ok=i18n.t("异议已登记，待审核人处理", lang_of(request)))
 
 
@@ -117,6 +114,5 @@ async def add_item(
             price=price * 60 if unit == rules.MINUTES else price,
         )
     except DomainError as exc:
-        db.rollback()
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back("/time-bank", ok=i18n.t("兑换项目已添加", lang_of(request)))

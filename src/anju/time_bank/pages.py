@@ -33,6 +33,13 @@ def _back(path: str, *, ok: str = "", error: str = "") -> RedirectResponse:
     return RedirectResponse(path + q, status_code=303)
 
 
+def _refused(db: Session, path: str, exc: DomainError) -> RedirectResponse:
+    """Back to ``path`` with the refusal. The redirect is a 303, which the request's transaction
+    would commit: roll back first, so that a refused action writes nothing."""
+    db.rollback()
+    return _back(path, error=exc.message_zh)
+
+
 def _int(form: dict[str, str], key: str, label: str) -> int:
     value = form.get(key, "").strip()
     if not value.isdigit() or len(value) > 15 or int(value) <= 0:
@@ -100,7 +107,7 @@ async def create_activity(
             minutes_offered=hours * 60,
         )
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back(f"/time-bank/activities/{a.id}", ok=i18n.t("活动已发布", lang_of(request)))
 
 
@@ -139,7 +146,7 @@ async def sign_up(
             volunteer_id=_int(form, "volunteer_id", N_("志愿者")),
         )
     except DomainError as exc:
-        return _back(path, error=exc.message_zh)
+        return _refused(db, path, exc)
     return _back(path, ok=i18n.t("已报名", lang_of(request)))
 
 
@@ -151,7 +158,7 @@ def check_in(
     try:
         s = tb.check_in(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back(f"/time-bank/activities/{s.activity_id}", ok=i18n.t("已签到", lang_of(request)))
 
 
@@ -163,7 +170,7 @@ def check_out(
     try:
         c = tb.check_out(db, actor=user.actor(client_ip(request)), signup_id=signup_id)
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back(
         "/time-bank",
         ok=i18n.t("已签退，{hours} 小时待两人审核", lang_of(request), hours=rules.hours_text(c.minutes)),
@@ -186,7 +193,7 @@ async def review(
             reason=form.get("reason", "")[:200],
         )
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back(
         "/time-bank",
         ok=i18n.t(
@@ -211,7 +218,7 @@ async def redeem(
             item_id=_int(form, "item_id", N_("兑换项目")),
         )
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back("/time-bank", ok=i18n.t("兑换成功，余额 {balance}", lang_of(request), balance=r.balance))
 
 
@@ -249,7 +256,7 @@ async def decide_objection(
             reason=form.get("reason", "")[:500],
         )
     except DomainError as exc:
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back(
         "/time-bank",
         ok=i18n.t(

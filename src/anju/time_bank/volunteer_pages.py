@@ -15,7 +15,7 @@ from anju.i18n import N_
 from anju.identity.service import CurrentUser
 from anju.time_bank import rules
 from anju.time_bank import service as tb
-from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int
+from anju.time_bank.pages import MANAGE, READ, REVIEW, _back, _form, _int, _refused
 from anju.web.deps import client_ip, get_db
 from anju.web.params import IdPath
 from anju.web.templating import lang_of, render
@@ -71,8 +71,7 @@ async def register(
             family_code=form.get("family_code", "").strip()[:32],
         )
     except DomainError as exc:
-        db.rollback()
-        return _back("/time-bank/volunteers", error=exc.message_zh)
+        return _refused(db, "/time-bank/volunteers", exc)
     return _back(f"/time-bank/volunteers/{v.id}", ok=i18n.t("志愿者已登记，待社区核验", lang_of(request)))
 
 
@@ -129,8 +128,7 @@ async def verify(
             version=_int(form, "version", N_("版本")),
         )
     except DomainError as exc:
-        db.rollback()
-        return _back(path, error=exc.message_zh)
+        return _refused(db, path, exc)
     return _back(path, ok=i18n.t("已核验", lang_of(request)))
 
 
@@ -164,8 +162,7 @@ async def gift(
             minutes=minutes,
         )
     except DomainError as exc:
-        db.rollback()
-        return _back(path, error=exc.message_zh)
+        return _refused(db, path, exc)
     return _back(path, ok=i18n.t("已转赠 {hours} 小时", lang_of(request), hours=rules.hours_text(minutes)))
 
 
@@ -182,8 +179,7 @@ async def donate(
         acc = tb.volunteer_account(db, v, rules.MINUTES)
         tb.donate(db, actor=user.actor(client_ip(request)), account_id=acc.id, minutes=minutes)
     except DomainError as exc:
-        db.rollback()
-        return _back(path, error=exc.message_zh)
+        return _refused(db, path, exc)
     return _back(
         path, ok=i18n.t("已捐入公益池 {hours} 小时", lang_of(request), hours=rules.hours_text(minutes))
     )
@@ -204,6 +200,5 @@ async def save_settings(
             if int(raw) != current.get(key):
                 tb.set_setting(db, actor=user.actor(client_ip(request)), key=key, value=int(raw))
     except DomainError as exc:
-        db.rollback()
-        return _back("/time-bank", error=exc.message_zh)
+        return _refused(db, "/time-bank", exc)
     return _back("/time-bank", ok=i18n.t("规则已保存", lang_of(request)))

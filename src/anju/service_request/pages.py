@@ -307,7 +307,7 @@ def _detail_page(
 @router.get("/service-requests/calendar")
 def calendar_page(
     request: Request,
-    year: int = Query(0, ge=0, le=2100),
+    year: int | None = Query(None, ge=1949, le=2100),
     user: CurrentUser = Depends(requires(Permission.REQUEST_ACCEPT)),
     db: Session = Depends(get_db),
 ) -> Response:

@@ -55,6 +55,7 @@ PARAM_LABELS: dict[str, str] = {
     "number": "草稿序号",
     "scenario_id": "测算编号",
     "ids": "测算编号",
+    "year": "年份",
 }
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"记录编号（1 至 {MAX_ID}）")]

@@ -418,11 +418,15 @@ def diff_cmd(a: Path, b: Path) -> None:
     _exists(a, "方案文件")
     _exists(b, "方案文件")
     try:
-        pa, _ = read_policy_file(a)
-        pb, _ = read_policy_file(b)
+        pa, qa = read_policy_file(a)
+        pb, qb = read_policy_file(b)
     except PolicyError as exc:  # not even YAML: nothing to compare
         _print_problems(exc.problems)
         raise typer.Exit(1) from exc
+    empty = [p for p in (*qa, *qb) if p.code == "empty"]
+    if empty:  # every line would show as a change
+        _print_problems(empty)
+        raise typer.Exit(1)
     changes = diff(pa, pb)
     if not changes:
         console.print("两个版本内容相同 / no changes")

@@ -32,21 +32,15 @@ class _GroupReader(_ValueReader):
             return None
         before = len(self.problems)
         blocks: dict[str, Any] = {}
-        raw_blocks = d.get("blocks")
-        if raw_blocks is not None and isinstance(self.mapping(raw_blocks, (*path, "blocks"), "blocks"), dict):
-            for code, spec in raw_blocks.items():
-                b = self.block(spec, (*path, "blocks", code))
-                if b is not None:
-                    blocks[str(code)] = b
+        for code, spec in self.named(d.get("blocks"), (*path, "blocks")).items():
+            b = self.block(spec, (*path, "blocks", code))
+            if b is not None:
+                blocks[str(code)] = b
         parents: dict[str, str] = {}
-        raw_parents = d.get("parents")
-        if raw_parents is not None and isinstance(
-            self.mapping(raw_parents, (*path, "parents"), "parents"), dict
-        ):
-            for code, parent in raw_parents.items():
-                p = self.text(parent, (*path, "parents", code), required=True)
-                if p is not None:
-                    parents[str(code)] = p
+        for code, parent in self.named(d.get("parents"), (*path, "parents")).items():
+            p = self.text(parent, (*path, "parents", code), required=True)
+            if p is not None:
+                parents[str(code)] = p
         measures = self.measures(d["measures"], (*path, "measures")) if d.get("measures") is not None else {}
         if len(self.problems) > before:
             return None
@@ -126,17 +120,13 @@ class _GroupReader(_ValueReader):
         return out
 
     def measures(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
-        if not isinstance(self.mapping(value, path, "measures"), dict):
-            return None
         before = len(self.problems)
         out: dict[str, Any] = {}
-        for mid, scopes in value.items():
+        for mid, scopes in self.named(value, path).items():
             mp = (*path, mid)
             self.refs.append(Ref("measure", str(mid), mp))
-            if not isinstance(self.mapping(scopes, mp, str(mid)), dict):
-                continue
             per: dict[Any, list[dict[str, Any]]] = {}
-            for scope, values in (scopes or {}).items():
+            for scope, values in self.named(scopes, mp).items():
                 sp = (*mp, scope)
                 vals = []
                 for j, v in enumerate(self.items_of(values, sp) or []):

@@ -289,6 +289,11 @@ def _transition_mismatches(checked: Checked, case: Case, as_of: date | None, gro
         )
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
+    except (
+        ValueError,
+        OverflowError,
+    ):  # months counted past the year 9999 (the transition block's own dates)
+        return ["过渡费无法计算：日期超出公元1至9999年 / transition fees not computable: a date out of range"]
     got: dict[str, int | bool] = {
         "normal_months": fees.normal_months,
         "late_months": fees.late_months,

@@ -107,6 +107,7 @@ class _CasesReader(_HouseholdReader, _ExpectReader, _GroupReader):
             case = self.case(c, ("cases", i), i)
             if case is not None:
                 cases.append(case)
+        self.same_parents(cases)
         group = GroupFacts.from_households(_unique([c.household for c in cases]))
         if d.get("group") is not None:
             group = self.group(d["group"], ("group",)) or group
@@ -116,6 +117,23 @@ class _CasesReader(_HouseholdReader, _ExpectReader, _GroupReader):
                 group = group.with_measures(self.build_group({"measures": measures}, ("measures",)).measures)
         policy_path = path.parent / policy_name if policy_name else None
         return CasesFile(path, policy_path, as_of, group, cases, refs)
+
+    def same_parents(self, cases: list[Case]) -> None:
+        """A block lies under the same parent blocks in every case (else the project's blocks, and
+        with them every sign rate, would depend on which case is read first)."""
+        first: dict[str, Case] = {}
+        for c in cases:
+            h = c.household
+            seen = first.setdefault(h.block_code, c)
+            if seen.household.block_chain != h.block_chain:
+                shown = "/".join(seen.household.block_chain) or "无"
+                self.err(
+                    ("cases", c.index, "household", "block_chain"),
+                    "cases",
+                    f"第 {c.index + 1} 个用例：片区“{h.block_code}”的上级片区（block_chain）与第 {seen.index + 1} 个用例"
+                    f"（{shown}）不一致",
+                    f"case {c.index + 1}: block '{h.block_code}' has other parent blocks than in case {seen.index + 1}",
+                )
 
     # ------------------------------------------------------------------ a case
 
@@ -150,13 +168,11 @@ class _CasesReader(_HouseholdReader, _ExpectReader, _GroupReader):
         option = self.text(spec.get("option"), (*path, "option")) or "cash"
         self.refs.append(Ref("option", option, (*path, "option") if "option" in spec else path))
         expect: dict[str, int] = {}
-        raw_expect = spec.get("expect")
-        if raw_expect is not None and isinstance(self.mapping(raw_expect, (*path, "expect"), "expect"), dict):
-            for k, v in raw_expect.items():
-                fen = self.fen(v, (*path, "expect", k), negative=True)
-                self.refs.append(Ref("expect", str(k), (*path, "expect", k)))
-                if fen is not None:
-                    expect[str(k)] = fen
+        for k, v in self.named(spec.get("expect"), (*path, "expect")).items():
+            fen = self.fen(v, (*path, "expect", k), negative=True)
+            self.refs.append(Ref("expect", str(k), (*path, "expect", k)))
+            if fen is not None:
+                expect[str(k)] = fen
         missing = None
         if spec.get("missing") is not None:
             missing = self.names(spec["missing"], (*path, "missing"))

@@ -91,6 +91,21 @@ class _ValueReader(_ReaderBase):
         self.unknown_keys(value, allowed, path)
         return value
 
+    def named(self, value: Any, path: tuple[Any, ...]) -> dict[Any, Any]:
+        """A mapping whose keys are names of the file's own (items, block codes, measures): ``None``
+        is empty; anything else is reported and read as empty."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.err(
+                path,
+                "type",
+                f"{where(path)} 应为映射（名称: 值），却是“{shown(value)}”",
+                f"{where_en(path)} must be a mapping (name: value)",
+            )
+            return {}
+        return value
+
     def items_of(self, value: Any, path: tuple[Any, ...]) -> list[Any] | None:
         """A list (``None``: empty)."""
         if value is None:

@@ -426,9 +426,7 @@ def lenient(decl: FactDecl, raw: Any) -> FactValue | None:
 def household_values(decls: Mapping[str, FactDecl], household: Household) -> dict[str, FactValue | None]:
     """Every household-level declared fact of ``household``, typed (``None`` when missing or no
     longer valid)."""
-    return {
-        fid: lenient(d, household.facts.get(fid)) for fid, d in decls.items() if d.level == "household"
-    }
+    return {fid: lenient(d, household.facts.get(fid)) for fid, d in decls.items() if d.level == "household"}
 
 
 def of_level(decls: Mapping[str, FactDecl], level: str) -> dict[str, FactDecl]:

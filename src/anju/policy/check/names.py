@@ -254,14 +254,15 @@ class _CheckerNames(_CheckerBase):
         fid = n.parts[-1]
         decl = declared.get(fid)
         if decl is None:
-            same = [f"{written}.{f}" for f, d in declared.items() if d.level == level]
-            zh, en = did_you_mean(f"{written}.{fid}", same)
+            prefix = f"{obj}.fact." if obj else ""
+            same = [f"{prefix}{f}" for f, d in declared.items() if d.level == level]
+            zh, en = did_you_mean(f"{prefix}{fid}", same)
             have = "、".join(same) if same else "无（请在 facts: 中声明）"
             self.fail(
                 n,
                 "fact",
-                f"未声明的事实“{written}.{fid}”{zh}（已声明：{have}）",
-                f"undeclared fact '{written}.{fid}'{en} (declared: {', '.join(same) or 'none'})",
+                f"未声明的事实“{prefix}{fid}”{zh}（已声明：{have}）",
+                f"undeclared fact '{prefix}{fid}'{en} (declared: {', '.join(same) or 'none'})",
             )
         assert decl is not None
         if decl.level != level:

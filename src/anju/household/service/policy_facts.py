@@ -203,9 +203,7 @@ def element_policy_fact_values(
             continue
         for k, (eid, name) in enumerate(elements):
             prefix = f"{level}.{eid}.{FACT_PREFIX}"
-            rows = policy_fact_values(
-                decls, stored.get(level, {}).get(eid, {}), level=level, prefix=prefix
-            )
+            rows = policy_fact_values(decls, stored.get(level, {}).get(eid, {}), level=level, prefix=prefix)
             groups.append({"level": level, "id": eid, "place": place(name, k)[0], "rows": rows})
     return groups
 
@@ -325,7 +323,8 @@ def _places(session: Session, h: Household, values: Mapping[str, Any]) -> dict[s
     ).all()
     # as the engine names them (compensation.project_facts: a building without a number is #id)
     named = {
-        ("building", b.id): building_place(b.certificate_no or f"#{b.id}", k)[0] for k, b in enumerate(buildings)
+        ("building", b.id): building_place(b.certificate_no or f"#{b.id}", k)[0]
+        for k, b in enumerate(buildings)
     }
     named |= {("member", m.id): member_place(m.name, k)[0] for k, m in enumerate(members)}
     out: dict[str, str] = {}

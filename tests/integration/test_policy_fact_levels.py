@@ -95,7 +95,7 @@ def test_building_and_member_facts_saved_audited_versioned_and_computed(db: Sess
         )
     assert {d["field"]: d["message"] for d in exc.value.details} == {
         f"building.{b1}.fact.frontage": "临街位置只能是主街、小巷之一，却是“大街”",
-        "fact.ac_units": f"这是每证（每处房屋）的事实，应写成 building.房屋编号.fact.ac_units",
+        "fact.ac_units": "这是每证（每处房屋）的事实，应写成 building.房屋编号.fact.ac_units",
     }
     with pytest.raises(ValidationFailed) as exc:
         household_service.set_policy_facts(

@@ -5,6 +5,7 @@ facts and the missing-required refusal naming the building."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from anju.audit.models import AuditRecord
 from anju.compensation import service as compensation_service
 from anju.db import migrate
 from anju.errors import Conflict, ValidationFailed
+from anju.household import census, ledger
 from anju.household import service as household_service
 from anju.household.models import Building, HouseholdFact
 from anju.identity.service import DataScope
 from tests.conftest import BACKENDS, new_database
-from tests.factories import ACTOR, build_world
+from tests.factories import ACTOR, build_world, id_number
 
 ALL = DataScope.everything()
 
@@ -163,3 +165,89 @@ def test_building_and_member_facts_saved_audited_versioned_and_computed(db: Sess
     assert household_service.element_policy_facts_of(db, scope=ALL, household_id=h1)["building"] == {
         b1: {"frontage": "主街"}
     }
+
+
+def _sheet(data: bytes, title: str) -> list[list[Any]]:
+    from python_calamine import CalamineWorkbook
+
+    return [
+        list(r) for r in CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(title).to_python()
+    ]
+
+
+def test_census_and_ledger_carry_building_and_member_facts(db: Session) -> None:
+    w = _world(db, n=1)
+    decls = compensation_service.declared_facts(db, w.project_id)
+    template = census.template_bytes(decls)
+    assert _sheet(template, "户")[0][-1] == "五保户"
+    assert _sheet(template, "房屋")[0][-2:] == ["临街位置*", "空调数量(台)"]
+    assert _sheet(template, "成员")[0][-1] == "护理月数(月)"
+
+    def xlsx(buildings: list[dict[str, Any]], members: list[dict[str, Any]]) -> bytes:
+        buf = io.BytesIO()
+        households = [{"code": "N001", "head_name": "周某", "address": "青溪路99号"}]
+        census.write_workbook(
+            buf, {"households": households, "buildings": buildings, "members": members}, policy_facts=decls
+        )
+        return buf.getvalue()
+
+    b = {"household_code": "N001", "structure": "砖混", "use": "营业", "legal_area": "20.00"}
+    m = {"household_code": "N001", "name": "周某", "relation": "户主", "id_number": id_number(97)}
+    bad = xlsx(
+        [
+            {**b, "certificate_no": "A1", "fact.frontage": "大街"},
+            {**b, "certificate_no": "A2", "fact.ac_units": "两台"},
+        ],
+        [{**m, "fact.care_months": "1.5"}],
+    )
+    before = db.scalars(select(HouseholdFact)).all()
+    with pytest.raises(census.CensusInvalid) as exc:
+        census.import_census(
+            db, actor=ACTOR, project_id=w.project_id, source=bad, filename="t.xlsx", policy_facts=decls
+        )
+    header_b = _sheet(template, "房屋")[0]
+    header_m = _sheet(template, "成员")[0]
+    col = {h: census.column_letter(i) for i, h in enumerate(header_b)}
+    mcol = census.column_letter(header_m.index("护理月数(月)"))
+    assert sorted(e.text() for e in exc.value.errors) == sorted(
+        [
+            f"“房屋”表 第2行 {col['临街位置*']}列（临街位置）：临街位置只能是主街、小巷之一，却是“大街”",
+            f"“房屋”表 第3行 {col['临街位置*']}列（临街位置）：缺少方案要求的事实：临街位置",
+            f"“房屋”表 第3行 {col['空调数量(台)']}列（空调数量(台)）：空调数量应为数字，却是“两台”",
+            f"“成员”表 第2行 {mcol}列（护理月数(月)）：护理月数应为整数，却是“1.5”",
+        ]
+    )
+    assert db.scalars(select(HouseholdFact)).all() == before
+
+    good = xlsx(
+        [
+            {**b, "certificate_no": "A1", "fact.frontage": "主街", "fact.ac_units": 2},
+            {**b, "certificate_no": "A2", "fact.frontage": "小巷"},
+        ],
+        [{**m, "fact.care_months": 4}],
+    )
+    census.import_census(
+        db, actor=ACTOR, project_id=w.project_id, source=good, filename="t.xlsx", policy_facts=decls
+    )
+    hid = next(
+        h.id
+        for h in household_service.project_files(db, scope=ALL, project_id=w.project_id).households
+        if h.code == "N001"
+    )
+    stored = household_service.element_policy_facts_of(db, scope=ALL, household_id=hid)
+    assert sorted(stored["building"].values(), key=str) == sorted(
+        [{"frontage": "主街", "ac_units": "2"}, {"frontage": "小巷"}], key=str
+    )
+    assert list(stored["member"].values()) == [{"care_months": "4"}]
+    _pv, r = compensation_service.calculate(db, scope=ALL, household_id=hid, option="cash")
+    assert r.amounts() == {"shop": 300000, "care": 200000}  # 20×100 + 20×50; 4 月 × 500
+
+    buf = io.BytesIO()
+    ledger.export_ledger(db, scope=ALL, project_id=w.project_id, target=buf, policy_facts=decls)
+    rows = _sheet(buf.getvalue(), "房屋")
+    at = rows[1].index("临街位置")
+    mine = [r for r in rows[2:] if r[0] == "N001"]
+    assert [r[at : at + 2] for r in mine] == [["主街", 2], ["小巷", ""]]
+    mrows = _sheet(buf.getvalue(), "家庭成员")
+    assert [r[mrows[1].index("护理月数(月)")] for r in mrows[2:] if r[0] == "N001"] == [4]
+    assert "临街位置" not in _sheet(buf.getvalue(), "台账")[1]

@@ -265,8 +265,7 @@ def write_element_fact_values(
     import just wrote: ``rows`` are the clean rows of that sheet (``_row``, ``household_code``,
     ``sort``). One audit record per household that changed; returns how many changed."""
     from anju.household.models import Building, Member
-    from anju.household.service.base import _touch
-    from anju.household.service.policy_facts import element_fact_key, write_policy_facts
+    from anju.household.service.policy_facts import element_fact_key
 
     if not values:
         return 0
@@ -290,22 +289,7 @@ def write_element_fact_values(
     changed = 0
     for hid in sorted(per_household):
         h = session.scalars(select(Household).where(Household.id == hid).with_for_update()).one()
-        changes = write_policy_facts(session, h, decls, per_household[hid])
-        if not changes:
-            continue
-        _touch(session, h)
-        audit_service.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="household_fact",
-            entity_id=h.id,
-            project_id=project_id,
-            household_id=h.id,
-            changes=changes,
-            reason=reason,
-        )
-        changed += 1
+        changed += _write_audited(session, actor, h, decls, per_household[hid], reason)
     return changed
 
 
@@ -321,9 +305,6 @@ def write_fact_values(
     """Store imported declared facts of the project's households (by 户号), one audit record per
     household that changed; returns the number of households changed. The caller owns the
     transaction (the import's), and has checked the codes."""
-    from anju.household.service.base import _touch
-    from anju.household.service.policy_facts import write_policy_facts
-
     if not values:
         return 0
     codes = sorted(values)
@@ -345,21 +326,36 @@ def write_fact_values(
         found = households.get(code)
         if found is None:
             continue
-        h = found
-        changes = write_policy_facts(session, h, decls, values[code])
-        if not changes:
-            continue
-        _touch(session, h)
-        audit_service.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="household_fact",
-            entity_id=h.id,
-            project_id=project_id,
-            household_id=h.id,
-            changes=changes,
-            reason=reason,
-        )
-        changed += 1
+        changed += _write_audited(session, actor, found, decls, values[code], reason)
     return changed
+
+
+def _write_audited(
+    session: Session,
+    actor: Actor,
+    h: Household,
+    decls: Mapping[str, FactDecl],
+    values: Mapping[str, str | None],
+    reason: str,
+) -> int:
+    """Write one household's imported facts (locked by the caller) with one audit record when
+    anything changed; 1 when it did, else 0."""
+    from anju.household.service.base import _touch
+    from anju.household.service.policy_facts import write_policy_facts
+
+    changes = write_policy_facts(session, h, decls, values)
+    if not changes:
+        return 0
+    _touch(session, h)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="import",
+        entity="household_fact",
+        entity_id=h.id,
+        project_id=h.project_id,
+        household_id=h.id,
+        changes=changes,
+        reason=reason,
+    )
+    return 1

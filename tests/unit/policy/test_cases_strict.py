@@ -309,3 +309,27 @@ def test_the_shipped_cases_files_read_strictly_against_their_policies() -> None:
     for p in sorted(examples.glob("*.cases.yaml")):
         checked = load_policy_file(p.with_name(p.name.replace(".cases.yaml", ".yaml")))
         assert read_cases_file(p, checked).cases
+
+
+def test_a_declared_fact_is_written_at_its_level(tmp_path: Path) -> None:
+    """A building-level fact under the household (or a household one under a building) is named."""
+    (tmp_path / "p.yaml").write_text(
+        HEAD
+        + "facts:\n  frontage: {label: 临街位置, type: category, choices: [主街, 小巷], level: building}\n"
+        + "  ac_units: {label: 空调数量, type: count, unit: 台}\n"
+        + "items:\n  - {id: a, label: a, formula: 1元}\n",
+        encoding="utf-8",
+    )
+    text = (
+        "policy: p.yaml\ncases:\n  - name: x\n    household:\n      code: H1\n      block_code: A\n"
+        "      facts: {frontage: 主街}\n"
+        "      buildings: [{certificate_no: C1, facts: {ac_units: 2, frontage: 大街}}]\n"
+    )
+    (tmp_path / "p.cases.yaml").write_text(text, encoding="utf-8")
+    code, out = run("test", tmp_path / "p.cases.yaml")
+    assert code == 1
+    assert [(p[0], p[3]) for p in problems(out)] == [
+        (7, "事实“frontage”（临街位置）是每证（每处房屋）的事实，应写在 buildings 的每一项的 facts 中"),
+        (8, "事实“ac_units”（空调数量）是每户的事实，应写在 household 的 facts 中"),
+        (8, "第 1 个用例 household.buildings[1].facts.frontage：临街位置只能是主街、小巷之一，却是“大街”"),
+    ]

@@ -7,10 +7,19 @@ from __future__ import annotations
 from anju.policy.cases.shape import CasesFile, Ref
 from anju.policy.cases.values import where, where_en
 from anju.policy.check import Checked
-from anju.policy.declared import FactValueError, parse_value
+from anju.policy.declared import LEVELS, FactValueError, parse_value
 from anju.policy.errors import Problem
 from anju.policy.selection_rules import BUILTIN_RULE_IDS
 from anju.policy.suggest import did_you_mean
+
+WHERE_ZH = {"household": " household ", "building": " buildings 的每一项", "member": " members 的每一项"}
+WHERE_EN = {"household": "household.facts", "building": "each of buildings", "member": "each of members"}
+
+
+def _level(path: tuple[object, ...]) -> str:
+    """The level a ``facts:`` mapping is written at: in a building, a member, else the household."""
+    return "building" if "buildings" in path else "member" if "members" in path else "household"
+
 
 PARTS = {
     "settlement": ("产权调换结算（swap_settlement）", "swap settlement (swap_settlement)"),
@@ -55,6 +64,15 @@ def check_against_policy(cf: CasesFile, checked: Checked) -> list[Problem]:
                 f"方案没有声明事实“{ref.name}”{zh}（方案声明的事实：{declared}）",
                 f"the policy declares no fact '{ref.name}'{en}",
                 key=ref.kind == "fact",
+            )
+        elif ref.kind == "fact" and policy.facts[ref.name].level != _level(ref.path):
+            decl = policy.facts[ref.name]
+            bad(
+                ref,
+                "fact",
+                f"事实“{ref.name}”（{decl.label}）是{LEVELS[decl.level]}的事实，应写在{WHERE_ZH[decl.level]}的 facts 中",
+                f"fact '{ref.name}' is a {decl.level}-level fact: write it under {WHERE_EN[decl.level]}",
+                key=True,
             )
         elif ref.kind == "fact":
             try:

@@ -52,7 +52,7 @@ MEMBER_FLAGS = (
     "youfu",
     "resettlement_counted",
 )
-MEMBER_KEYS = {"name", "relation", "disability_grade", *MEMBER_FLAGS}
+MEMBER_KEYS = {"name", "relation", "disability_grade", "facts", *MEMBER_FLAGS}
 BUILDING_MONEY = ("assessed_unit_price", "assessed_value", "decoration", "fixtures")
 BUILDING_KEYS = {
     "certificate_no",
@@ -64,6 +64,7 @@ BUILDING_KEYS = {
     "unregistered_area",
     "unregistered_determination",
     *BUILDING_MONEY,
+    "facts",
 }
 HOMESTEAD_KEYS = {"area", "approved_year", "certificate_no"}
 TENANT_KEYS = {"name", "kind", "area", "business"}
@@ -154,7 +155,8 @@ class _HouseholdReader(_ValueReader):
         return self.names(value, path)
 
     def facts(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
-        """Declared facts by id (checked against the policy's declarations by the caller)."""
+        """Declared facts by id, of a household, a building or a member (checked against the
+        policy's declarations, their level included, by the caller)."""
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -194,7 +196,8 @@ class _HouseholdReader(_ValueReader):
         )
         name = self.text(d.get("name"), (*path, "name")) or ""
         relation = self.text(d.get("relation"), (*path, "relation")) or ""
-        if len(self.problems) > before:
+        facts = self.facts(d.get("facts"), (*path, "facts"))
+        if len(self.problems) > before or facts is None:
             return None
         return Member(
             name=name,
@@ -207,6 +210,7 @@ class _HouseholdReader(_ValueReader):
             only_child=bool(flags.get("only_child", False)),
             youfu=bool(flags.get("youfu", False)),
             resettlement_counted=bool(flags.get("resettlement_counted", True)),
+            facts=facts,
         )
 
     def building(self, d: dict[Any, Any], path: tuple[Any, ...]) -> Building | None:
@@ -230,7 +234,15 @@ class _HouseholdReader(_ValueReader):
         unreg = self.area(d.get("unregistered_area"), (*path, "unregistered_area"))
         money = {k: self.fen(d[k], (*path, k)) for k in BUILDING_MONEY if d.get(k) is not None}
         cert = self.text(d.get("certificate_no"), (*path, "certificate_no")) or ""
-        if len(self.problems) > before or structure is None or use is None or det is None or floors is None:
+        facts = self.facts(d.get("facts"), (*path, "facts"))
+        if (
+            facts is None
+            or len(self.problems) > before
+            or structure is None
+            or use is None
+            or det is None
+            or floors is None
+        ):
             return None
         assert legal is not None and unreg is not None
         return Building(
@@ -246,6 +258,7 @@ class _HouseholdReader(_ValueReader):
             assessed_value_fen=money.get("assessed_value"),
             decoration_fen=money.get("decoration"),
             fixtures_fen=money.get("fixtures"),
+            facts=facts,
         )
 
     def tenant(self, d: dict[Any, Any], path: tuple[Any, ...]) -> Tenant | None:

@@ -227,7 +227,7 @@ def _bulk_mismatches(
 def _missing_mismatches(checked: Checked, h: Household, case: Case, exc: EvaluationError) -> list[str]:
     """A case whose household lacks a required declared fact: it passes when the case says which
     (``missing: [ac_units]``), as a family's sheet would say so instead of a number."""
-    lacking = sorted(d.id for d in missing_required(checked.policy.facts, h))
+    lacking = sorted({d.id for d in missing_required(checked.policy.facts, h)})
     if case.missing is None or sorted(case.missing) != lacking:
         return [f"{exc.message_zh} / {exc.message_en}"]
     return []

@@ -108,7 +108,7 @@ class _HouseholdReader(_ValueReader):
                 cert = self.text(hs.get("certificate_no"), (*hp, "certificate_no")) or ""
                 homestead = Homestead(area, year, cert) if area is not None else None
         facts = self.facts(d.get("facts"), (*path, "facts"))
-        if len(self.problems) > before or code is None or kind is None or flags is None or facts is None:
+        if len(self.problems) > before or code is None or kind is None or flags is None:
             return None
         return Household(
             code=code,
@@ -154,21 +154,11 @@ class _HouseholdReader(_ValueReader):
             return [f.strip() for f in value.replace("，", ",").split(",") if f.strip()]
         return self.names(value, path)
 
-    def facts(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
+    def facts(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any]:
         """Declared facts by id, of a household, a building or a member (checked against the
         policy's declarations, their level included, by the caller)."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.err(
-                path,
-                "type",
-                f"{where(path)} 应为映射（事实编号: 值）",
-                f"{where_en(path)} must be a mapping (fact id: value)",
-            )
-            return None
         out: dict[str, Any] = {}
-        for k, v in value.items():
+        for k, v in self.named(value, path).items():
             if isinstance(v, dict | list):
                 self.err(
                     (*path, k),
@@ -197,7 +187,7 @@ class _HouseholdReader(_ValueReader):
         name = self.text(d.get("name"), (*path, "name")) or ""
         relation = self.text(d.get("relation"), (*path, "relation")) or ""
         facts = self.facts(d.get("facts"), (*path, "facts"))
-        if len(self.problems) > before or facts is None:
+        if len(self.problems) > before:
             return None
         return Member(
             name=name,
@@ -235,14 +225,7 @@ class _HouseholdReader(_ValueReader):
         money = {k: self.fen(d[k], (*path, k)) for k in BUILDING_MONEY if d.get(k) is not None}
         cert = self.text(d.get("certificate_no"), (*path, "certificate_no")) or ""
         facts = self.facts(d.get("facts"), (*path, "facts"))
-        if (
-            facts is None
-            or len(self.problems) > before
-            or structure is None
-            or use is None
-            or det is None
-            or floors is None
-        ):
+        if len(self.problems) > before or structure is None or use is None or det is None or floors is None:
             return None
         assert legal is not None and unreg is not None
         return Building(

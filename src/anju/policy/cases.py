@@ -428,7 +428,8 @@ def _transition_mismatches(
             as_of=until,
             group=group,
             option=option,
-            evaluated_on=as_of,
+            # the case's calculation date, as for its items (e.g. 现房/期房 on it), not the schedule's
+            evaluated_on=as_of or checked.policy.meta.effective_on,
         )
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
@@ -439,6 +440,8 @@ def _transition_mismatches(
         "monthly": fees.monthly_fen,
         "late_monthly": fees.late_fen,
         "total": fees.total_fen,
+        "applies": fees.applies,
+        "due": fees.due,
     }
     out: list[str] = []
     for key, want in (spec.get("expect") or {}).items():
@@ -446,7 +449,7 @@ def _transition_mismatches(
             out.append(f"transition: 没有“{key}” / no {key!r}")
             continue
         money = key in ("monthly", "late_monthly", "total")
-        w: object = yuan_to_fen(Decimal(str(want))) if money else want
+        w: object = yuan_to_fen(Decimal(str(want))) if money else _a_date(want) if key == "due" else want
         if got[key] != w:
             shown = format_yuan(int(str(got[key]))) if money else got[key]
             out.append(f"transition {key}: 期望 expected {want}，实际 got {shown}")

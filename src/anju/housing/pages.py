@@ -267,10 +267,10 @@ async def change_flat(
     return RedirectResponse(f"/estates/{flat.estate_id}?ok=status#flat-{flat_id}", status_code=303)
 
 
-@router.post("/estates/{estate_id}/buildings/{building_id}/rise")
+@router.post("/estates/{estate_id}/buildings/{housing_building_id}/rise")
 async def change_rise(
     estate_id: IdPath,
-    building_id: IdPath,
+    housing_building_id: IdPath,
     request: Request,
     user: CurrentUser = Depends(MANAGE),
     db: Session = Depends(get_db),
@@ -280,13 +280,16 @@ async def change_rise(
     housing_service.get_estate(db, estate_id=estate_id)
     try:
         b = housing_service.set_building_rise(
-            db, actor=user.actor(client_ip(request)), building_id=building_id, rise=str(form.get("rise", ""))
+            db,
+            actor=user.actor(client_ip(request)),
+            building_id=housing_building_id,
+            rise=str(form.get("rise", "")),
         )
         if b.estate_id != estate_id:
             raise NotFound(i18n.t("楼栋不存在"), "no such building")
     except DomainError as exc:
         return estate_failed(db, request, estate_id, exc)
-    return RedirectResponse(f"/estates/{estate_id}?ok=rise#building-{building_id}", status_code=303)
+    return RedirectResponse(f"/estates/{estate_id}?ok=rise#building-{housing_building_id}", status_code=303)
 
 
 @router.post("/estates/{estate_id}/delivery")

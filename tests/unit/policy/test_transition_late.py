@@ -324,3 +324,21 @@ def test_months_add_up_and_late_ones_start_at_due(
         )
         assert m.amount_fen == (f.late_fen if m.late else f.monthly_fen)
     assert f.total_fen == f.normal_months * f.monthly_fen + f.late_months * f.late_fen
+
+
+def test_cli_explain_shows_a_cases_transition_fees_and_why_not() -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from anju.policy.cli import app
+
+    ex = Path(__file__).resolve().parents[3] / "src" / "anju" / "policy" / "examples"
+    runner = CliRunner()
+    r = runner.invoke(app, ["explain", str(ex / "tongling-yian-transition.yaml"), "--household", "YA-07"])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "按月过渡费" in out and "2024-07-15 起的月份为逾期" in out
+    assert "正常月份 18 个 × 900.00 元 + 逾期月份 2 个 × 1,800.00 元 = 19,800.00 元" in out
+    r = runner.invoke(app, ["explain", str(ex / "tongling-yian-transition.yaml"), "--household", "YA-05"])
+    assert r.exit_code == 0 and "不适用：使用征收人提供的周转房过渡" in "".join(r.output.split())

@@ -296,7 +296,9 @@ def _case_entries(
         raise _bad_input("\n".join(str(p) for p in exc.problems)) from None
     if not cases.cases:
         raise _bad_input(f"{path} 中没有测试用例 / no cases")
-    out = [(x.name, x.option, x.household, _transition_spec(x.spec)) for x in cases.cases]
+    out: list[tuple[str, str | None, Household, dict[str, Any] | None]] = [
+        (x.name, x.option, x.household, _transition_spec(x.spec)) for x in cases.cases
+    ]
     return out, cases.group, cases.as_of
 
 

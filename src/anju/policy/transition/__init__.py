@@ -34,12 +34,11 @@ month pays ``round(late_monthly)`` when given, else ``round(monthly x late_multi
 is a checker problem). ``when:`` false: no months at all, and the reason in words. Everything is
 exact :class:`~decimal.Decimal` and fen.
 
-Parts: :mod:`.rules` (the definitions, their reading, called by :mod:`anju.policy.model`, and their
+Parts: :mod:`.block` (the definitions, their reading, called by :mod:`anju.policy.model`, and their
 checking, called by :mod:`anju.policy.check`) and :mod:`.fees` (the evaluation, :func:`transition_fees`).
 """
 
-from anju.policy.transition.fees import TransitionFees, TransitionMonth, count_months, transition_fees
-from anju.policy.transition.rules import (
+from anju.policy.transition.block import (
     KEYS,
     MONTH_CONVENTIONS,
     STARTS,
@@ -47,6 +46,7 @@ from anju.policy.transition.rules import (
     check_transition,
     read_transition,
 )
+from anju.policy.transition.fees import TransitionFees, TransitionMonth, count_months, transition_fees
 
 __all__ = [
     "KEYS",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from anju.core.dates import add_months
 from anju.core.money import format_yuan, round_to_fen
 from anju.policy.errors import EvaluationError
-from anju.policy.transition.rules import MONTH_CONVENTIONS, STARTS, TransitionRules
+from anju.policy.transition.block import MONTH_CONVENTIONS, STARTS, TransitionRules
 
 if TYPE_CHECKING:
     from anju.policy.check import Checked

@@ -18,7 +18,7 @@ from anju.policy.check import Checked, check_policy, param_scale, tier_scale
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import parse
 from anju.policy.facts import GroupFacts, canonical
-from anju.policy.model import Dated, Formula, Policy, TierWindow
+from anju.policy.model import MAX_NUMBER, MAX_PLACES, Dated, Formula, Policy, TierWindow
 from anju.policy.resolve import value_at
 from anju.policy.selection_rules import EntitlementSpec
 from anju.policy.suggest import did_you_mean
@@ -38,6 +38,11 @@ def parse_setting(text: str) -> tuple[str, tuple[str, ...], Decimal]:
         value = Decimal("NaN")
     if not value.is_finite():
         raise ValueError(f"设置“{text}”的取值不是数字 / the value of {text!r} is not a number")
+    if abs(value) >= MAX_NUMBER or value != round(value, MAX_PLACES):  # as the reader of a policy file
+        raise ValueError(
+            f"设置“{text}”的取值超出范围（绝对值应小于 10^15，最多 {MAX_PLACES} 位小数）"
+            f" / the value of {text!r} is out of range (below 10^15, at most {MAX_PLACES} decimal places)"
+        )
     return m.group(1), keys, value
 
 
@@ -278,7 +283,7 @@ class WhatIf:
 def _block_sums(table: HouseholdTable, totals: Arr) -> list[int]:
     out = np.zeros(len(table.blocks), dtype=np.int64)
     np.add.at(out, table.block_idx, totals)
-    return [int(x) for x in out]
+    return out.tolist()
 
 
 def whatif(
@@ -312,6 +317,6 @@ def whatif(
     nt = new.total
     bb = _block_sums(table, bt)
     nb = _block_sums(table, nt)
-    by_block = {code: (bb[k], nb[k]) for k, code in enumerate(table.blocks)}
+    by_block = dict(zip(table.blocks, zip(bb, nb, strict=True), strict=True))
     delta = nt - bt
     return WhatIf(option, base, new, by_item, by_block, delta, Distribution.of(nt), Distribution.of(delta))

@@ -259,7 +259,11 @@ def test_a_value_change_shares_the_checked_formulas() -> None:
 
 
 @pytest.mark.parametrize(
-    "setting", ["nope=1", "price[a,b]=1", "rate[1]=2", "reward[3]=1", "reward=1", "rate=abc", "rate"]
+    "setting",
+    [
+        *("nope=1", "price[a,b]=1", "rate[1]=2", "reward[3]=1", "reward=1", "rate=abc", "rate"),
+        *("rate=NaN", "rate=1e15", "rate=0.0000000000001", "price[砖混]=-1e16"),
+    ],
 )
 def test_refusals_are_the_same_on_both_paths(setting: str) -> None:
     c, _, _ = _policy()

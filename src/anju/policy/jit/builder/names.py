@@ -242,12 +242,12 @@ class BuilderNames(BuilderBase):
             return self._luts[key]
         p = self.c.policy.params[name]
         lut = self.vr.lut(name, scale)
-        values, bound = self.value_arg(key, lambda: lut.values, lut.bound)
+        values, bound = self.value_arg(key, lut.values, lut.bound)
         self.luts[values] = lut
         size = len(self.vocab)
         names = [
             values,
-            self.arg((*key, "present"), lambda: lut.present),
+            self.arg((*key, "present"), lut.present),
             self.arg((*key, "strides"), lambda: np.asarray(lut.strides or [1], dtype=I64)),
             self.arg((*key, "default"), lambda: np.asarray([lut.width], dtype=I64)),
         ]

@@ -26,15 +26,25 @@ _OVERRIDE_ROWS: dict[tuple[int, frozenset[str]], tuple[Any, Any]] = {}
 
 @dataclass(slots=True)
 class Lut:
-    """The arrays of one table parameter: a row of cells per block (the default in the extra last
-    column), which cells are present, the strides of its keys and each key's words in order."""
+    """The arrays of one table parameter: a row of cells per distinct table (override variant; the
+    default in the extra last column), which cells are present, each block's row, the strides of
+    its keys and each key's words in order."""
 
     dims: list[list[str]]
     strides: list[int]
     width: int
-    values: Arr  # blocks x (width + 1), int64
-    present: Arr  # blocks x (width + 1), bool
+    rows: list[list[int]]
+    present_rows: list[list[bool]]
+    row_of_block: Arr
     bound: int
+
+    def values(self) -> Arr:
+        """Blocks x (width + 1) int64 cells."""
+        return np.asarray(self.rows, dtype=I64)[self.row_of_block]
+
+    def present(self) -> Arr:
+        """Blocks x (width + 1): whether the table has the cell."""
+        return np.asarray(self.present_rows, dtype=bool)[self.row_of_block]
 
 
 class ValueReader:
@@ -108,12 +118,13 @@ class ValueReader:
         row of cells per block and which of them are present."""
         p = self.policy.params[name]
         tables, row_of_block = self.variants(name, lambda path: self.r.param(name, path), bool(p.overrides))
-        dims: list[list[str]] = [[] for _ in p.keys]
+        # each key's words in order of appearance (dictionaries: ~0.1 ms less per what-if than lists)
+        index: list[dict[str, int]] = [{} for _ in p.keys]
         for table in tables:
             for k in table:
                 for i, w in enumerate(k):
-                    if w not in dims[i]:
-                        dims[i].append(w)
+                    index[i].setdefault(w, len(index[i]))
+        dims = [list(d) for d in index]
         strides = [1] * len(dims)
         for i in range(len(dims) - 2, -1, -1):
             strides[i] = strides[i + 1] * max(1, len(dims[i + 1]))
@@ -126,7 +137,7 @@ class ValueReader:
             lut = [default] * (width + 1)
             pres = [False] * (width + 1)
             for k, v in table.items():
-                pos = sum(dims[i].index(w) * strides[i] for i, w in enumerate(k))
+                pos = sum(index[i][w] * strides[i] for i, w in enumerate(k))
                 lut[pos] = _scaled(v, scale)
                 pres[pos] = True
             lut_rows.append(lut)
@@ -134,6 +145,4 @@ class ValueReader:
         bound = max([abs(x) for row in lut_rows for x in row] + [0])
         if bound > LIMIT:
             raise Overflow(name)
-        values = np.asarray(lut_rows, dtype=I64)[row_of_block]
-        present = np.asarray(present_rows, dtype=bool)[row_of_block]
-        return Lut(dims, strides, width, values, present, bound)
+        return Lut(dims, strides, width, lut_rows, present_rows, row_of_block, bound)

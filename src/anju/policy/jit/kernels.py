@@ -151,7 +151,7 @@ _SIGNATURES: dict[tuple[Any, ...], tuple[str, list[list[Any]], str]] = {}
 def _signature(p: Prepared, parallel: bool) -> tuple[str, list[list[Any]], str]:
     """(disk key, signature spec, its hash) of the kernel of ``p`` (remembered per source and
     argument layout: numba's typeof of ~50 arguments took ~0.5 ms of every what-if; and kept on
-    ``p``, with which a what-if of values only shares it: the layout of ~50 arguments took 0.05 ms)."""
+    ``p``, with which a what-if of values only shares it: 0.004 instead of 0.09 ms at load 10)."""
     mine = p.signatures.get(parallel)
     if mine is not None:
         return mine  # type: ignore[no-any-return]

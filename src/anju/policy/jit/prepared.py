@@ -102,7 +102,8 @@ _PREPARED = _Recent(8)
 _TEMPLATES = _Recent(4)
 # Bounds of parameter values in a template: 100 times the policy's (or 10 times when that could
 # overflow). A what-if with a value never asked before then re-makes one or two small arrays
-# (~0.05 ms) instead of generating the kernel's source and every argument (~1 ms).
+# instead of generating the kernel's source and every argument: 0.27 instead of 4.4 ms of CPU for two
+# new values on 2,300 households (state_land, measured in one run at load 10 on the shared VM).
 HEADROOMS = (100, 10)
 
 
@@ -205,7 +206,7 @@ def revalue(t: Prepared, draft: Checked, table: HouseholdTable, as_of: date | No
     if changed & t.shape_names:
         return None
     when = as_of or draft.policy.meta.effective_on
-    # only the changed parameters resolved (all of them: ~0.1 ms)
+    # only the changed parameters resolved (all of state_land's: 0.1 ms at load 8)
     vr = ValueReader(draft.policy, when, table.block_paths, Resolved(draft.policy, when, changed))
     args = list(t.args)
     try:

@@ -118,7 +118,8 @@ class ValueReader:
         row of cells per block and which of them are present."""
         p = self.policy.params[name]
         tables, row_of_block = self.variants(name, lambda path: self.r.param(name, path), bool(p.overrides))
-        # each key's words in order of appearance (dictionaries: ~0.1 ms less per what-if than lists)
+        # each key's words in order of appearance (dictionaries instead of lists' index(), and the
+        # per-block present array made only for a new kernel: 0.40 instead of 0.67 ms at load 8)
         index: list[dict[str, int]] = [{} for _ in p.keys]
         for table in tables:
             for k in table:

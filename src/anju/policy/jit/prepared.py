@@ -219,8 +219,9 @@ def revalue(t: Prepared, draft: Checked, table: HouseholdTable, as_of: date | No
                 arr, bound = vr.tier(name, scale)
             else:
                 lut, old = vr.lut(name, scale), t.luts[pos]
-                if (lut.dims, lut.present_rows) != (old.dims, old.present_rows) or not np.array_equal(
-                    lut.row_of_block, old.row_of_block
+                same_rows = lut.row_of_block is old.row_of_block  # the same cached rows, as a rule
+                if (lut.dims, lut.present_rows) != (old.dims, old.present_rows) or not (
+                    same_rows or np.array_equal(lut.row_of_block, old.row_of_block)
                 ):
                     return None
                 arr, bound = lut.values(), lut.bound

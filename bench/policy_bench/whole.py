@@ -9,7 +9,8 @@ The whole evaluation a caller needs, in one run (issue #12, "Speed that holds in
    against each other on every household and against the scalar evaluator on a sample;
 2. threads by size: the kernel on one and two threads, idle and with the other core busy (a
    spinning process), and what the adaptive choice takes;
-3. the what-if on a 2,300-household project (state_land example) with the other core busy;
+3. the what-if on a 2,300-household project (state_land example), idle and with the other core busy:
+   drafts asked before, and values never asked before (values-only path, full path, no caches);
 4. compiling off the request path: a ticker thread measures its own lateness while a kernel is
    compiled by another process (and, for contrast, in this process);
 5. the first request after a restart: a fresh process finds the kernel in the disk cache;

@@ -154,3 +154,21 @@ def test_the_lock_of_a_long_compile_stays_fresh(cache: Path, monkeypatch: pytest
         diskcache.run_compile(cache, "k", "s", slow_tune)
     assert seen and seen[0] > old + 50
     assert not lock.exists() and (cache / "_anju_kernel_k-s.failed").exists()
+
+
+def test_requests_while_a_kernel_compiles_do_not_check_its_source_again(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _prepared("pending")
+    key, _, sh = jit.kernels._signature(p, True)
+    calls: list[int] = []
+    real = jit.kernels.validate
+    monkeypatch.setattr(jit.kernels, "validate", lambda *a: calls.append(1) or real(*a))
+    jit.kernels.compile_in_background(p, 1)
+    for _ in range(5):
+        jit.kernels.compile_in_background(p, 1)  # each a request answered by numpy meanwhile
+    assert calls == [1] or (cache / f"_anju_kernel_{key}-{sh}.ok").exists()
+    deadline = time.monotonic() + 300
+    while diskcache.pending(key, sh) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jit.is_compiled(p)

@@ -51,6 +51,7 @@ __all__ = [
     "kernel_key",
     "load",
     "markers",
+    "pending",
     "set_cache_dir",
     "sig_spec",
     "spec_hash",
@@ -354,6 +355,11 @@ def _reap(proc: subprocess.Popen[bytes], d: Path, key: str, sh: str) -> None:
 
 _PENDING: dict[tuple[str, str], threading.Thread] = {}
 _PENDING_LOCK = threading.Lock()
+
+
+def pending(key: str, sh: str) -> bool:
+    """Whether this process already waits for a compile of ``key``/``sh``."""
+    return (key, sh) in _PENDING
 
 
 def compile_async(

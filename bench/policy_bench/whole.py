@@ -511,6 +511,11 @@ so the engine's imports (seconds of CPU) also run at that priority. A compile so
 (`compile_now`: the command line, tests, this bench's set-up) runs at nice 10 instead: an idle-class process
 may get almost no CPU on a busy machine. The app loads the most recently used kernels in a
 background thread at start-up, so the first request after a restart finds its kernel in memory.
+Requests that ask for a kernel while it compiles return before re-checking its source (`diskcache.pending`).
+**Group facts from the columns** (`policy/group_columns.py`): per event the households' (block, day) pairs
+are counted with one `bincount` (households, certificates, area), sorted by block then day; a rate of a
+scope is a `searchsorted` in the running sums of its blocks' rows; a block's `BlockGroup` is built only
+when read, equal to the per-household path (`tests/unit/policy/test_group_columns.py`).
 """
 
 

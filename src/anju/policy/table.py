@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from anju.policy.declared import FactDecl, lenient
+from anju.policy.declared import FactDecl, Lacking, building_place, lenient, member_place
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
@@ -164,6 +164,9 @@ class HouseholdTable:
     # Declared facts (anju.policy.declared) as given, one list per fact id (None where absent);
     # typed into columns per declaration by fact_column().
     facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    # Building- and member-level declared facts as given, one list per fact id over the elements.
+    building_facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    member_facts_raw: dict[str, list[Any]] = field(default_factory=dict)
     _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
     # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
     # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
@@ -313,11 +316,25 @@ class HouseholdTable:
         mdt: dict[str, Any] = {k: bool for k in m_cols}
         mdt["disability_grade"] = I64
         facts_raw: dict[str, list[Any]] = {}
+        b_facts: dict[str, list[Any]] = {}
+        m_facts: dict[str, list[Any]] = {}
+        nb, nm = len(b_hh), len(m_hh)
+        bj = mj = 0
         for i, h in enumerate(households):
             for fid, raw in h.facts.items():
                 facts_raw.setdefault(fid, [None] * n)[i] = raw
+            for b in h.buildings:
+                for fid, raw in b.facts.items():
+                    b_facts.setdefault(fid, [None] * nb)[bj] = raw
+                bj += 1
+            for m in h.members:
+                for fid, raw in m.facts.items():
+                    m_facts.setdefault(fid, [None] * nm)[mj] = raw
+                mj += 1
         return HouseholdTable(
             facts_raw=facts_raw,
+            building_facts_raw=b_facts,
+            member_facts_raw=m_facts,
             codes=[h.code for h in households],
             words=words,
             vocab=vocab,
@@ -368,6 +385,7 @@ class HouseholdTable:
                     unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
                     unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
                     **money,
+                    facts=_element_facts(self.building_facts_raw, j),
                 )
             )
         m = self.members
@@ -387,6 +405,7 @@ class HouseholdTable:
                     only_child=flags["only_child"],
                     youfu=flags["youfu"],
                     resettlement_counted=flags["resettlement_counted"],
+                    facts=_element_facts(self.member_facts_raw, j),
                 )
             )
         t = self.tenants
@@ -447,14 +466,21 @@ class HouseholdTable:
         )
 
     def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
-        """A declared fact as (values, known) arrays over the households: numbers scaled by
-        ``10**places`` (int64), dates as ordinals (0 = none), yes/no as bool, categories as words
-        (object array, ``None`` = none). A value that does not fit the declaration is unknown."""
-        key = (decl.id, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
+        """A declared fact as (values, known) arrays over the households (over the buildings or
+        members for a building- or member-level fact, in the order of :attr:`buildings` /
+        :attr:`members`): numbers scaled by ``10**places`` (int64), dates as ordinals (0 = none),
+        yes/no as bool, categories as words (object array, ``None`` = none). A value that does not
+        fit the declaration is unknown."""
+        key = (decl.id, decl.level, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
         hit = self._fact_cols.get(key)
         if hit is not None:
             return hit
-        raw = self.facts_raw.get(decl.id) or [None] * self.n
+        if decl.level == "building":
+            raw = self.building_facts_raw.get(decl.id) or [None] * self.buildings.size
+        elif decl.level == "member":
+            raw = self.member_facts_raw.get(decl.id) or [None] * self.members.size
+        else:
+            raw = self.facts_raw.get(decl.id) or [None] * self.n
         fast = _int_fact_column(decl, raw) if decl.numeric else None
         if fast is not None:
             self._fact_cols[key] = fast
@@ -472,16 +498,32 @@ class HouseholdTable:
         self._fact_cols[key] = (vals, known)
         return vals, known
 
-    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[FactDecl]]:
-        """Household index -> the required declared facts it lacks (only households lacking any)."""
-        out: dict[int, list[FactDecl]] = {}
+    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[Lacking]]:
+        """Household index -> the required declared facts it lacks (only households lacking any);
+        a building- or member-level fact names the buildings / members that lack it (as
+        :func:`anju.policy.declared.missing_required`)."""
+        out: dict[int, list[Lacking]] = {}
         for d in decls.values():
             if not d.required:
                 continue
             _, known = self.fact_column(d)
-            for i in np.flatnonzero(~known).tolist():
-                out.setdefault(int(i), []).append(d)
-        return out
+            if d.level == "household":
+                for i in np.flatnonzero(~known).tolist():
+                    out.setdefault(int(i), []).append(Lacking(d))
+                continue
+            e = self.buildings if d.level == "building" else self.members
+            names = self.certificate_nos if d.level == "building" else self.member_names
+            place = building_place if d.level == "building" else member_place
+            by_hh: dict[int, list[tuple[str, str]]] = {}
+            for j in np.flatnonzero(~known).tolist():
+                i = int(e.hh[j])
+                name = names[j] if names else ""
+                by_hh.setdefault(i, []).append(place(name, int(j - e.start[i])))
+            for i, places in by_hh.items():
+                out.setdefault(i, []).append(
+                    Lacking(d, tuple(p[0] for p in places), tuple(p[1] for p in places))
+                )
+        return dict(sorted(out.items()))
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project), with the
@@ -592,7 +634,7 @@ class BulkResult:
     subtotals: dict[str, Arr] = field(default_factory=dict)
     subtotal_labels: dict[str, str] = field(default_factory=dict)
     # Households not computed, by index: the required declared facts each lacks (amounts are 0).
-    missing: dict[int, list[FactDecl]] = field(default_factory=dict)
+    missing: dict[int, list[Lacking]] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -635,6 +677,11 @@ def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> d
             acc = acc.astype(I64)
         out[st.id] = acc
     return out
+
+
+def _element_facts(raw: Mapping[str, list[Any]], j: int) -> dict[str, Any]:
+    """The declared facts of element ``j`` (a building or a member) as given."""
+    return {fid: col[j] for fid, col in raw.items() if col[j] is not None}
 
 
 def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:

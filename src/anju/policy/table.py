@@ -23,7 +23,6 @@ from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
     EVENT_DATES,
-    BlockGroup,
     Building,
     ChosenFlat,
     Determination,
@@ -37,6 +36,7 @@ from anju.policy.facts import (
     TenantKind,
     Use,
 )
+from anju.policy.group_columns import table_group_facts
 
 I64 = np.int64
 
@@ -527,75 +527,9 @@ class HouseholdTable:
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project), with the
-        certificate and area weights of each household (as :func:`facts.household_weight`)."""
-        n = self.n
-        b = self.buildings
-        hh = np.repeat(np.arange(n, dtype=I64), b.count)
-        area = np.zeros(n, dtype=I64)
-        certs = np.zeros(n, dtype=I64)
-        if b.size:
-            np.add.at(area, hh, b.cols["legal_area"])
-            if self.certificate_nos:
-                nos = [c.strip() for c in self.certificate_nos]
-                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
-                np.add.at(certs, hh[named], 1)
-                # A number written twice in one household is one certificate (rare: counted by hand).
-                for i in np.flatnonzero(certs > 1).tolist():
-                    start = int(b.start[i])
-                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
-        blocks: dict[str, BlockGroup] = {}
-        parents: dict[str, str] = {}
-        for event in ("sign", "vacate"):
-            ords = self.sign_on if event == "sign" else self.vacate_on
-            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
-            order = np.lexsort((area, certs, ords, self.block_idx))
-            bi_sorted = self.block_idx[order]
-            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
-            uniq = np.unique(ords[ords > 0])
-            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
-            for bi, code in enumerate(self.blocks):
-                rows = order[cuts[bi] : cuts[bi + 1]]
-                rows = rows[ords[rows] > 0]
-                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
-                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
-                g = blocks.get(code)
-                if g is None:
-                    members = int(cuts[bi + 1] - cuts[bi])
-                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
-                    g = BlockGroup(
-                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
-                    )
-                if event == "sign":
-                    g = BlockGroup(
-                        g.total_households,
-                        tuple(days),
-                        (),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        weights,
-                        (),
-                        True,
-                    )
-                else:
-                    g = BlockGroup(
-                        g.total_households,
-                        g.sign_dates,
-                        tuple(days),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        g.sign_weights,
-                        weights,
-                        True,
-                    )
-                blocks[code] = g
-        for bi, code in enumerate(self.blocks):
-            if not blocks[code].total_households:
-                del blocks[code]
-                continue
-            path = self.block_paths[bi]
-            for child, parent in zip(path[1:], path[:-1], strict=True):
-                parents[child] = parent
-        return GroupFacts(blocks=blocks, parents=parents)
+        certificate and area weights of each household (as :func:`facts.household_weight`),
+        counted from the columns (:mod:`anju.policy.group_columns`)."""
+        return table_group_facts(self)
 
 
 _INDEXES: dict[int, tuple[GroupFacts, GroupIndex]] = {}
@@ -614,7 +548,10 @@ def group_index(group: GroupFacts) -> GroupIndex:
 
 
 class GroupIndex:
-    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
+    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised).
+
+    Group facts counted from a table (:meth:`HouseholdTable.group_facts`) are read from their
+    columns (one row per block and day, every basis alike); others from their blocks' dates."""
 
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
@@ -637,6 +574,9 @@ class GroupIndex:
     def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
         """Total weight, sorted event ordinals and the running sum of their weights."""
         key = (scope, event, basis)
+        if key not in self._weighted and self.group.columns is not None:
+            # counted from a table: per block and day already (group_columns)
+            self._weighted[key] = self.group.columns.scope(self.group.leaves_under(scope), event, basis)
         if key not in self._weighted:
             total = 0
             pairs: list[tuple[int, int]] = []
@@ -663,7 +603,7 @@ class GroupIndex:
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        if basis == "household":
+        if basis == "household" and self.group.columns is None:
             total, dates = self._scope(scope, event)
             done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:

@@ -9,7 +9,8 @@ The whole evaluation a caller needs, in one run (issue #12, "Speed that holds in
    against each other on every household and against the scalar evaluator on a sample;
 2. threads by size: the kernel on one and two threads, idle and with the other core busy (a
    spinning process), and what the adaptive choice takes;
-3. the what-if on a 2,300-household project (state_land example) with the other core busy;
+3. the what-if on a 2,300-household project (state_land example), idle and with the other core busy:
+   drafts asked before, and values never asked before (values-only path, full path, no caches);
 4. compiling off the request path: what-if requests every 10 ms in this process, their lateness
    with nothing compiling, while another process compiles a kernel (idle priority; and nice 10 as
    before) and while a busy process runs (control) (``stall.py``);
@@ -23,6 +24,7 @@ Run the 1,000,000-household version once (the VM is shared); use ``--households 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -228,19 +230,33 @@ def _nothing() -> Iterator[None]:
 @contextmanager
 def no_caches() -> Iterator[None]:
     """The what-if as before its caches: every call re-tokenizes every formula, re-checks the changed
-    policy and prepares the kernel's arguments again (the "before" of RESULTS.md, measured in the same run)."""
+    policy and prepares the kernel's source and every argument again (the "before" of RESULTS.md,
+    measured in the same run)."""
     whatif_mod = importlib.import_module("anju.policy.whatif")
     kernels = importlib.import_module("anju.policy.jit.kernels")
-
+    prepared = importlib.import_module("anju.policy.jit.prepared")
     expr = importlib.import_module("anju.policy.expr")
     saved = whatif_mod.with_settings_cached, kernels.prepare, expr._tokens
-    whatif_mod.with_settings_cached = whatif_mod.with_settings  # type: ignore[assignment]
-    kernels.prepare = kernels._prepare  # type: ignore[assignment]
-    expr._tokens = lambda text: tuple(expr.tokenize(text))  # type: ignore[assignment]
+    whatif_mod.with_settings_cached = functools.partial(whatif_mod.with_settings, full=True)
+    kernels.prepare = prepared.build
+    expr._tokens = lambda text: tuple(expr.tokenize(text))
     try:
         yield
     finally:
-        whatif_mod.with_settings_cached, kernels.prepare, expr._tokens = saved  # type: ignore[assignment]
+        whatif_mod.with_settings_cached, kernels.prepare, expr._tokens = saved
+
+
+@contextmanager
+def values_in_full() -> Iterator[None]:
+    """A value never asked before as before the values-only path: the draft copied, re-parsed and
+    checked, its kernel's source and every argument generated (the other caches kept)."""
+    whatif_mod = importlib.import_module("anju.policy.whatif")
+    saved = whatif_mod.with_settings
+    whatif_mod.with_settings = functools.partial(saved, full=True)
+    try:
+        yield
+    finally:
+        whatif_mod.with_settings = saved
 
 
 def whatif_busy(out: dict[str, Any]) -> None:
@@ -249,31 +265,51 @@ def whatif_busy(out: dict[str, Any]) -> None:
     group = small.group_facts()
     base = evaluate_bulk(c, small, "cash", None, group, jit=True)
     whatif(c, small, ["relocation_rate=15"], "cash", None, group, base, jit=True)
-    fresh = iter(range(10**6))
+    fresh = iter(range(16, 10**6))
 
-    def run(k: int | None, name: str, cached: bool = True, new_values: bool = False) -> None:
+    def run(
+        k: int | None, name: str, cached: bool = True, new_values: bool = False, full: bool = False
+    ) -> None:
         """60 what-ifs (the first 10 not counted): five drafts in turn (a value moved back and
-        forth, as on the scenario page), or with ``new_values`` a value never asked before."""
+        forth, as on the scenario page), or with ``new_values`` values never asked before (a new
+        relocation rate and a new table cell each time, whole yuan as the plan writes them);
+        ``full``: those drafts checked and prepared in full (the path before values-only)."""
         ts = []
-        with forced_threads(k), _nothing() if cached else no_caches():
+        cpu = []
+        with (
+            forced_threads(k),
+            _nothing() if cached else no_caches(),
+            values_in_full() if full else _nothing(),
+        ):
             for i in range(60):
-                v = f"15.{next(fresh):06d}" if new_values else str(15 + i % 5)
-                s = [f"relocation_rate={v}", "house_rate[砖混,A]=12500"]
+                if new_values:
+                    v = next(fresh)
+                    s = [f"relocation_rate={v}", f"house_rate[砖混,A]={12_000 + v}"]
+                else:
+                    s = [f"relocation_rate={15 + i % 5}", "house_rate[砖混,A]=12500"]
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 whatif(c, small, s, "cash", None, group, base, jit=True)
                 ts.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         out[f"{name}_ms"] = statistics.median(ts[10:]) * 1000
         out[f"{name}_best_ms"] = min(ts[10:]) * 1000
+        out[f"{name}_cpu_ms"] = statistics.mean(cpu[10:]) * 1000
 
     run(None, "whatif_idle_auto")
     run(None, "whatif_idle_nocache", cached=False)
+    run(None, "whatif_idle_new", new_values=True)
+    run(None, "whatif_idle_new_full", new_values=True, full=True)
+    run(None, "whatif_idle_new_nocache", cached=False, new_values=True)
     with busy_core():
         run(None, "whatif_busy_auto")
         run(None, "whatif_busy_nocache", cached=False)
         run(None, "whatif_busy_new", new_values=True)
+        run(None, "whatif_busy_new_full", new_values=True, full=True)
         run(None, "whatif_busy_new_nocache", cached=False, new_values=True)
         run(2, "whatif_busy_2")
         run(1, "whatif_busy_1")
+    out["whatif_load"] = os.getloadavg()[0]
     print({k: round(v, 2) for k, v in out.items() if k.startswith("whatif")})
 
 
@@ -454,7 +490,8 @@ Command: `.venv/bin/python -m bench.policy_bench.whole` (options: `--households`
 | kernel compile in the compiling process (once per structure; then on disk) | {o["compile_s"]:.1f} s | |
 | what-if, 2,300 households, median (best) of 50, other core busy (adaptive threads): five drafts in turn (a value moved back and forth), **after** (checked draft and prepared kernel reused) | **{o["whatif_busy_auto_ms"]:.2f} ms** ({o["whatif_busy_auto_best_ms"]:.2f}) | < 5 ms |
 | the same, **before** (no caches: every call copies, re-tokenizes, re-parses and re-checks the policy and prepares the kernel's arguments), same run | {o["whatif_busy_nocache_ms"]:.2f} ms ({o["whatif_busy_nocache_best_ms"]:.2f}) | |
-| what-if with a value never asked before (other core busy): after (formula tokens reused) / before | {o["whatif_busy_new_ms"]:.2f} ({o["whatif_busy_new_best_ms"]:.2f}) / {o["whatif_busy_new_nocache_ms"]:.2f} ({o["whatif_busy_new_nocache_best_ms"]:.2f}) ms | < 5 ms |
+| what-if with a value never asked before (a new relocation rate and table cell each call), other core busy: **after** (values only: the draft not re-checked, only the changed values' arrays re-made) / before (checked and prepared in full, other caches kept) / no caches: median (best), CPU per call | **{o["whatif_busy_new_ms"]:.2f} ms** ({o["whatif_busy_new_best_ms"]:.2f}), {o["whatif_busy_new_cpu_ms"]:.2f} CPU / {o["whatif_busy_new_full_ms"]:.2f} ({o["whatif_busy_new_full_best_ms"]:.2f}), {o["whatif_busy_new_full_cpu_ms"]:.2f} CPU / {o["whatif_busy_new_nocache_ms"]:.2f} ({o["whatif_busy_new_nocache_best_ms"]:.2f}) ms | < 5 ms |
+| the same, idle: after / before / no caches | {o["whatif_idle_new_ms"]:.2f} ({o["whatif_idle_new_best_ms"]:.2f}), {o["whatif_idle_new_cpu_ms"]:.2f} CPU / {o["whatif_idle_new_full_ms"]:.2f} ({o["whatif_idle_new_full_best_ms"]:.2f}), {o["whatif_idle_new_full_cpu_ms"]:.2f} CPU / {o["whatif_idle_new_nocache_ms"]:.2f} ({o["whatif_idle_new_nocache_best_ms"]:.2f}) ms | |
 | what-if, five drafts, forced 2 threads / forced 1 thread (busy) / idle adaptive after / idle before: median (best) | {o["whatif_busy_2_ms"]:.2f} ({o["whatif_busy_2_best_ms"]:.2f}) / {o["whatif_busy_1_ms"]:.2f} ({o["whatif_busy_1_best_ms"]:.2f}) / {o["whatif_idle_auto_ms"]:.2f} ({o["whatif_idle_auto_best_ms"]:.2f}) / {o["whatif_idle_nocache_ms"]:.2f} ({o["whatif_idle_nocache_best_ms"]:.2f}) ms | |
 {stall.rows(o)}| first request after a restart, kernels warmed at start-up ({w["warmed"]} loaded in {w["warm_s"] * 1000:.0f} ms, background) | **{w["first_s"] * 1000:.1f} ms** ("{w["reason"]}") | no compile wait |
 | first request after a restart, nothing warmed (loaded from disk in the request) | {cold["first_s"] * 1000:.0f} ms ("{cold["reason"]}"), second {cold["second_s"] * 1000:.1f} ms | |

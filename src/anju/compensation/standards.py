@@ -9,7 +9,8 @@ from typing import Any
 from anju.core.dates import DayCount, DayWindow
 from anju.policy.check import Checked
 from anju.policy.facts import LABELS_ZH
-from anju.policy.model import Dated, Param
+from anju.policy.declared import TYPES, FactDecl
+from anju.policy.model import Dated, Param, Policy
 
 COUNT_LABELS = {
     DayCount.CLOCK_DAY_IS_DAY_1: "当日计为第1日",
@@ -80,8 +81,44 @@ def _values(p: Param, entries: list[Dated]) -> tuple[str, list[list[str]]]:
     return _key(str(current)), []
 
 
+def _facts(decls: dict[str, FactDecl]) -> list[dict[str, Any]]:
+    """The household facts the policy declares, as the office reads them: label, type (a message
+    id), unit, required, the accepted range, reference and help."""
+    out = []
+    for d in decls.values():
+        lo = _num(d.minimum, False) if d.minimum is not None else ""
+        hi = _num(d.maximum, False) if d.maximum is not None else ""
+        out.append(
+            {
+                "id": d.id,
+                "label": d.label,
+                "type": TYPES.get(d.type, d.type),
+                "unit": d.unit_text,
+                "required": d.required,
+                "low": lo,
+                "high": hi,
+                "places": d.places if d.type == "number" else None,
+                "choices": [LABELS_ZH.get(c, c) for c in d.choices],
+                "ref": d.ref,
+                "help": d.help,
+            }
+        )
+    return out
+
+
+def _subtotals(pol: Policy) -> list[dict[str, Any]]:
+    """The subtotal lines of the sheet with the labels of what each adds up (shown, never added
+    to the total)."""
+    labels = {it.id: it.label for it in pol.items} | {st.id: st.label for st in pol.subtotals}
+    return [
+        {"label": st.label, "parts": [labels.get(x, x) for x in st.parts], "ref": st.ref}
+        for st in pol.subtotals
+    ]
+
+
 def standards_table(checked: Checked, block_names: dict[str, str] | None = None) -> dict[str, Any]:
-    """Parameters, clocks, date-window tiers, items and swap rules of a checked policy.
+    """Parameters, clocks, date-window tiers, items, subtotals, declared facts and swap rules of a
+    checked policy.
 
     ``block_names`` shows block codes of overrides by their names.
     """
@@ -132,6 +169,8 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
     ]
     meta = pol.meta
     return {
+        "facts": _facts(pol.facts),
+        "subtotals": _subtotals(pol),
         "name": meta.name,
         "legal_ref": meta.legal_ref,
         "effective_on": meta.effective_on.isoformat(),

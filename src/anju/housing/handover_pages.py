@@ -31,7 +31,7 @@ def _handover_date(value: str) -> date | None:
     except ValueError:
         raise ValidationFailed(
             f"交钥匙日期“{value[:20]}”应为 YYYY-MM-DD",
-            "bad handed_over_on",
+            f"the key handover date '{value[:20]}' should be written YYYY-MM-DD",
             details=[{"field": "handed_over_on", "message": "交钥匙日期格式不正确"}],
         ) from None
 

@@ -19,6 +19,7 @@ from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.errors import ValidationFailed
 from anju.household.models import Household, HouseholdFact
+from anju.i18n import Bilingual
 from anju.household.service.base import _bump, _changed, _check_reason, _check_version, _load, _lock
 from anju.identity.service import DataScope
 from anju.policy.declared import FactDecl, FactValueError, display, lenient, parse_value, to_text
@@ -114,12 +115,25 @@ def clean_policy_facts(
         fid = key[len(FACT_PREFIX) :] if key.startswith(FACT_PREFIX) else key
         d = decls.get(fid)
         if d is None:
-            errors.append({"field": FACT_PREFIX + fid, "label": fid, "message": "方案没有声明这一事实"})
+            errors.append(
+                {
+                    "field": FACT_PREFIX + fid,
+                    "label": fid,
+                    "message": Bilingual("方案没有声明这一事实", "the policy does not declare this fact"),
+                }
+            )
             continue
         try:
             values[fid] = to_text(d, parse_value(d, raw))
         except FactValueError as exc:
-            errors.append({"field": FACT_PREFIX + fid, "label": d.label, "message": exc.message_zh})
+            # the message carries its English (a page in English shows it; the API keeps the Chinese)
+            errors.append(
+                {
+                    "field": FACT_PREFIX + fid,
+                    "label": d.label,
+                    "message": Bilingual(exc.message_zh, exc.message_en),
+                }
+            )
     return values, errors
 
 
@@ -178,7 +192,8 @@ def set_policy_facts(
     if errors:
         raise ValidationFailed(
             "方案事实有误：" + "；".join(f"{e['label']}：{e['message']}" for e in errors),
-            "invalid policy facts",
+            "invalid policy facts: "
+            + "; ".join(str(getattr(e["message"], "en", "") or e["message"]) for e in errors),
             details=errors,
         )
     h = _lock(session, scope, household_id)

@@ -8,8 +8,8 @@ from typing import Any
 
 from anju.core.dates import DayCount, DayWindow
 from anju.policy.check import Checked
-from anju.policy.facts import LABELS_ZH
 from anju.policy.declared import TYPES, FactDecl
+from anju.policy.facts import LABELS_ZH
 from anju.policy.model import Dated, Param, Policy
 
 COUNT_LABELS = {

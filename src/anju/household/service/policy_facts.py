@@ -19,8 +19,8 @@ from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.errors import ValidationFailed
 from anju.household.models import Household, HouseholdFact
-from anju.i18n import Bilingual
 from anju.household.service.base import _bump, _changed, _check_reason, _check_version, _load, _lock
+from anju.i18n import Bilingual
 from anju.identity.service import DataScope
 from anju.policy.declared import FactDecl, FactValueError, display, lenient, parse_value, to_text
 from anju.policy.facts import LABELS_ZH

@@ -336,10 +336,11 @@ def _compute(session: Session, ht: HouseholdTransition, as_of: date) -> None:
     pv = compensation_service.get_version(session, a.project_id, snap.policy_version)
     checked = compensation_service.checked_version(pv)
     rules = checked.policy.transition
+    # the delivery dates are shown whether or not the policy pays transition fees by the month
+    ht.planned_delivery_on, ht.actual_delivery_on, ht.error = _delivery(ht.estates)
     if rules is None or "swap" not in rules.options:
         ht.error = "补偿方案未规定按月支付过渡费"
         return
-    ht.planned_delivery_on, ht.actual_delivery_on, ht.error = _delivery(ht.estates)
     if ht.planned_delivery_on is None:
         return
     facts = agreement_service.snapshot_facts(snap)

@@ -145,6 +145,7 @@ def test_policy_facts_then_key_handover(flow_server: Server, open_page: OpenPage
         page.locator(f"#handover-{sel_id} .alert-error").inner_text()
         == f"交钥匙日期不能早于该户签约日期（{SIGNED.isoformat()}）"
     )
+    assert page.locator(f"#handover-{sel_id} input[name=handed_over_on]").input_value() == "2024-05-20"
     shots(page, "facts_handover_4_refused")
     form = page.locator(f"#handover-{sel_id} form")
     form.locator("input[name=handed_over_on]").fill("2024-06-20")

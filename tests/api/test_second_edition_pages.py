@@ -144,7 +144,9 @@ def test_a_key_handover_before_signing_is_refused_and_shown_in_the_readers_langu
         follow_redirects=False,
     )
     assert r.status_code == 409 and message in r.text
-    assert f'name="handed_over_on" aria-label="交钥匙日期" value="{early}"' in r.text  # the refused date stays
+    assert (
+        f'name="handed_over_on" aria-label="交钥匙日期" value="{early}"' in r.text
+    )  # the refused date stays
     # an English reader reads the refusal in English, beside the flat
     client.cookies.set("lang", "en")
     r = client.post(

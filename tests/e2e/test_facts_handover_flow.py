@@ -21,7 +21,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.e2e.conftest import Server
-from tests.factories import PASSWORD, World
+from tests.e2e.test_browser import login
+from tests.e2e.test_campaign_tab import no_sideways_scroll
+from tests.factories import World
 from tests.live_server import serve_world
 
 pytestmark = pytest.mark.e2e
@@ -67,20 +69,6 @@ def flow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         seed="tests.e2e.test_facts_handover_flow:seed",
     ) as live:
         yield Server(url=live.url, world=live.world)
-
-
-def login(page: Page, server: Server, username: str) -> None:
-    page.goto(server.url + "/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation(url=re.compile(r".*/projects$")):
-        page.click("form[action='/login'] button[type=submit]")
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    viewport = page.evaluate("() => window.innerWidth")
-    assert width <= viewport, f"page is {width}px wide in a {viewport}px viewport"
 
 
 def test_policy_facts_then_key_handover(flow_server: Server, open_page: OpenPage, shots: Shots) -> None:

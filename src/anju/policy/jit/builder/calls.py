@@ -109,8 +109,11 @@ class BuilderCalls(BuilderBase):
         if f == "known":
             ref = a[0].ref
             if ref[0] == "fact":
-                known = self.t.fact_column(self.c.policy.facts[ref[1]])[1]
+                decl = self.c.policy.facts[ref[1]]
+                known = self.t.fact_column(decl)[1]
                 col = self.arg(("fact_known", ref[1]), lambda: known)
+                if decl.level != "household":
+                    return self.emit(f"{col}[{self.loopvar(decl.level)}]", decl.level)
                 return self.emit(f"{col}[u(i)]", "hh")
             if ref[1] == "household":
                 arr = self.t.event(ref[2])

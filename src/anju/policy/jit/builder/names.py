@@ -59,18 +59,21 @@ class BuilderNames(BuilderBase):
         raise Unsupported(kind)
 
     def fact(self, fid: str) -> V:
-        """A declared fact of household ``i`` (a runtime column: values never reach the source)."""
+        """A declared fact of household ``i``, or of the loop's building / member for a building-
+        or member-level fact (a runtime column: values never reach the source)."""
         d = self.c.policy.facts[fid]
         vals, _ = self.t.fact_column(d)
+        lv = "hh" if d.level == "household" else d.level
+        at = "u(i)" if lv == "hh" else self.loopvar(lv)
         if d.type == "category":
             words = vals.tolist()
             codes = np.asarray([self.code(NO_WORD if w is None else w) for w in words], dtype=I64)
             a = self.arg(("fact", fid), lambda: codes)
-            return self.coded(self.emit(f"{a}[u(i)]", "hh"), codes)
+            return self.coded(self.emit(f"{a}[{at}]", lv), codes)
         a = self.arg(("fact", fid), lambda: vals)
         if d.numeric:
-            return self.emit(f"{a}[u(i)]", "hh", d.places, _absmax(vals))
-        return self.emit(f"{a}[u(i)]", "hh")
+            return self.emit(f"{a}[{at}]", lv, d.places, _absmax(vals))
+        return self.emit(f"{a}[{at}]", lv)
 
     def subtotal(self, name: str) -> V:
         """A subtotal: the sum of its items computed so far in this household's pass."""

@@ -4,7 +4,7 @@ The 楼型 (多层 / 高层) of a resettlement building, for ``flat.rise`` in co
 (#12 item 2); NULL = by the floors count (10 and more: 高层).
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0023
 Create Date: 2026-12-05 16:00:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0019"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

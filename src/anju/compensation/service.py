@@ -229,6 +229,11 @@ def project_facts(
         project_id=project_id,
         household_ids=[h.id for h in files.households] if household_ids is not None else None,
     )
+    per_element = household_service.project_element_policy_facts(
+        session,
+        project_id=project_id,
+        household_ids=[h.id for h in files.households] if household_ids is not None else None,
+    )
     chosen = _chosen_flats(session, project_id, household_ids)
     events = _event_dates(session, project_id, household_ids)
     out = []
@@ -246,6 +251,7 @@ def project_facts(
                 only_child=m.only_child,
                 youfu=m.youfu,
                 resettlement_counted=bool(m.resettlement_counted),
+                facts=per_element["member"].get(m.id, {}),
             )
             for m in files.members.get(h.id, [])
         )
@@ -266,6 +272,7 @@ def project_facts(
                     assessed_value_fen=v.assessed_value_fen if v else None,
                     decoration_fen=v.decoration_fen if v else None,
                     fixtures_fen=v.fixtures_fen if v else None,
+                    facts=per_element["building"].get(b.id, {}),
                 )
             )
         hs = files.homesteads.get(h.id)

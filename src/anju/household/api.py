@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -411,23 +411,35 @@ def _policy_facts_read(db: Session, user: CurrentUser, household_id: int) -> s.P
     decls = compensation_service.declared_facts(db, f.household.project_id)
     stored = household_service.policy_facts_of(db, scope=user.scope, household_id=household_id)
     rows = household_service.policy_fact_values(decls, stored)
+    groups = household_service.element_policy_fact_values(
+        decls,
+        household_service.element_policy_facts_of(db, scope=user.scope, household_id=household_id),
+        [(b.building.id, b.building.certificate_no or f"#{b.building.id}") for b in f.buildings],
+        [(m.id, m.name) for m in f.members],
+    )
+
+    def read(r: dict[str, Any]) -> s.PolicyFactRead:
+        return s.PolicyFactRead(
+            id=r["id"],
+            label=r["label"],
+            type=r["type"],
+            unit=r["unit"],
+            required=r["required"],
+            ref=r["ref"],
+            choices=r["choices"],
+            value=r["text"] or None,
+            shown=r["shown"],
+            missing=r["missing"],
+        )
+
+    def group(g: dict[str, Any]) -> s.PolicyFactGroupRead:
+        return s.PolicyFactGroupRead(id=g["id"], place=g["place"], facts=[read(r) for r in g["rows"]])
+
     return s.PolicyFactsRead(
         version=f.household.version,
-        facts=[
-            s.PolicyFactRead(
-                id=r["id"],
-                label=r["label"],
-                type=r["type"],
-                unit=r["unit"],
-                required=r["required"],
-                ref=r["ref"],
-                choices=r["choices"],
-                value=r["text"] or None,
-                shown=r["shown"],
-                missing=r["missing"],
-            )
-            for r in rows
-        ],
+        facts=[read(r) for r in rows],
+        buildings=[group(g) for g in groups if g["level"] == "building"],
+        members=[group(g) for g in groups if g["level"] == "member"],
     )
 
 

@@ -28,7 +28,7 @@ from anju.core.money import fen_to_yuan
 from anju.household import rules
 from anju.household.models import Building, Household, Member, Valuation
 from anju.identity.service import DataScope
-from anju.policy.declared import FactDecl, display, lenient
+from anju.policy.declared import FactDecl, display, lenient, of_level
 from anju.project import service as project_service
 
 # XlsxWriter's defaults turn text starting with "=" into a formula, "http://..." into a link and
@@ -139,8 +139,9 @@ def export_ledger(
     """
     import xlsxwriter
 
-    if policy_facts:
-        extra = _fact_columns(session, project_id, policy_facts, extra)
+    element_facts = _ElementFacts(session, project_id, policy_facts or {})
+    if policy_facts and of_level(policy_facts, "household"):
+        extra = _fact_columns(session, project_id, of_level(policy_facts, "household"), extra)
     project = project_service.get_project(session, project_id)
     paths = project_service.block_paths(session, project_id)
     cond = (
@@ -207,8 +208,10 @@ def export_ledger(
         ws.autofilter(1, 0, max(1, last_row), len(columns) - 1)
 
     caption = f"{project.name}（{project.code}）"
-    start(sheet_b, f"{caption} 房屋台账  导出时间：{exported}", BUILDING_COLUMNS)
-    start(sheet_m, f"{caption} 家庭成员台账  导出时间：{exported}", MEMBER_COLUMNS)
+    building_columns = BUILDING_COLUMNS + element_facts.columns("building")
+    member_columns = MEMBER_COLUMNS + element_facts.columns("member")
+    start(sheet_b, f"{caption} 房屋台账  导出时间：{exported}", building_columns)
+    start(sheet_m, f"{caption} 家庭成员台账  导出时间：{exported}", member_columns)
     start(
         sheet_h,
         f"{caption} 被征收户台账（共 {len(households):,} 户）  导出时间：{exported}",
@@ -280,8 +283,9 @@ def export_ledger(
             ws.write_number(r, 13, fen_to_yuan(v[3]), money_fmt)
         if b.location:
             ws.write_string(r, 14, b.location)
+        element_facts.write(ws, r, len(BUILDING_COLUMNS), "building", b.id, area_fmt)
         r += 1
-    finish(ws, r - 1, BUILDING_COLUMNS)
+    finish(ws, r - 1, building_columns)
 
     # members ---------------------------------------------------------------------------
     secret = get_settings().secret_key if reveal else ""
@@ -290,6 +294,7 @@ def export_ledger(
     yes, no = "是", "否"
     for m in session.execute(
         select(
+            Member.id,
             Member.household_id,
             Member.name,
             Member.relation,
@@ -341,8 +346,9 @@ def export_ledger(
         ws.write_string(r, 7 + len(_GROUPS), "待定" if counted is None else (yes if counted else no))
         if m.resettlement_reason:
             ws.write_string(r, 8 + len(_GROUPS), m.resettlement_reason)
+        element_facts.write(ws, r, len(MEMBER_COLUMNS), "member", m.id, area_fmt)
         r += 1
-    finish(ws, r - 1, MEMBER_COLUMNS)
+    finish(ws, r - 1, member_columns)
 
     # households ------------------------------------------------------------------------
     r = 2
@@ -397,6 +403,37 @@ def export_ledger(
         _total_row(ws, r, households, totals, extra_columns, extra_sums, total_fmt, total_area_fmt)
     wb.close()
     return len(households)
+
+
+class _ElementFacts:
+    """Building- and member-level declared facts as extra columns of the 房屋 / 家庭成员 sheets
+    (headed like the census template's columns, values as numbers where they are numbers)."""
+
+    def __init__(self, session: Session, project_id: int, decls: Mapping[str, FactDecl]) -> None:
+        self.decls = {level: of_level(decls, level) for level in ("building", "member")}
+        self.stored: dict[str, dict[int, dict[str, str]]] = {"building": {}, "member": {}}
+        if any(self.decls.values()):
+            from anju.household.service.policy_facts import project_element_policy_facts
+
+            self.stored = project_element_policy_facts(session, project_id=project_id)
+
+    def columns(self, level: str) -> tuple[tuple[str, float], ...]:
+        from anju.household.census.policy_facts import fact_header
+
+        return tuple(
+            (fact_header(d), max(10.0, len(fact_header(d)) * 2.2)) for d in self.decls[level].values()
+        )
+
+    def write(self, ws: Any, r: int, first: int, level: str, element_id: int, num_fmt: Any) -> None:
+        stored = self.stored[level].get(element_id, {})
+        for j, (fid, d) in enumerate(self.decls[level].items()):
+            v = lenient(d, stored.get(fid))
+            if v is None:
+                continue
+            if isinstance(v, Decimal):
+                ws.write_number(r, first + j, v, num_fmt if d.places else None)
+            else:
+                ws.write_string(r, first + j, display(d, v))
 
 
 @dataclass

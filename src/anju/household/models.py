@@ -58,15 +58,22 @@ class Household(IdMixin, VoidMixin, Base):
 
 class HouseholdFact(IdMixin, VersionMixin, Base):
     """A fact the project's policy declares (``facts:`` block, :mod:`anju.policy.declared`) for one
-    household, e.g. its count of air conditioners: stored as text and typed by the declaration, so
+    household, or for one of its buildings or members (``level: building`` / ``member``), e.g. its
+    count of air conditioners: stored as text and typed by the declaration, so
     that a new policy version needs no new column. Cleared by setting ``value`` to ``None`` (the row
     and its audit trail stay)."""
 
     __tablename__ = "household_fact"
-    __table_args__ = (UniqueConstraint("household_id", "fact_id"),)
+    # ``subject`` says whose fact it is: ``h`` (the household), ``b:<building id>`` or
+    # ``m:<member id>`` (a building- or member-level fact). A non-null key rather than the nullable
+    # building/member ids, because NULLs compare unequal in unique constraints on every database.
+    __table_args__ = (UniqueConstraint("household_id", "fact_id", "subject"),)
 
     household_id: Mapped[int] = mapped_column(BigId, ForeignKey("household.id"))
     fact_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(32), default="h", server_default="h")
+    building_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("building.id"))
+    member_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("member.id"))
     value: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -192,6 +192,7 @@ def household_detail(
     ctx["tab"] = tab if tab in TABS else "basic"
     if ctx["tab"] == "basic":
         ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+        ctx["policy_fact_groups"] = _policy_fact_groups(db, user, ctx)
         # the key dates (关键日期): signing, agreement, vacating, delivery of the flats, move-back
         ctx["event_dates"] = housing_service.household_event_dates(
             db, scope=user.scope, household_id=household_id
@@ -252,9 +253,14 @@ def _history_row(
     labels = ENTITY_FIELD_LABELS.get(record.entity, {})
     if record.entity == "household_fact":
         # Declared facts are named by the policy: its label, or the id for one no longer declared.
+        # A building's or member's fact is recorded under its words already (证 X1 临街位置).
         labels = {
             k: (fact_labels or {}).get(k)
-            or msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
+            or (
+                msg("方案事实 {id}", id=k.removeprefix(household_service.FACT_PREFIX))
+                if k.startswith(household_service.FACT_PREFIX)
+                else k
+            )
             for k in changes
         }
     items = []
@@ -738,3 +744,19 @@ def _policy_fact_rows(
         return []
     stored = household_service.policy_facts_of(db, scope=user.scope, household_id=household_id)
     return household_service.policy_fact_values(decls, stored)
+
+
+def _policy_fact_groups(db: Session, user: CurrentUser, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The building- and member-level declared facts of the household in ``ctx``: one group per
+    building (certificate) and per member, each with its place in words and its rows."""
+    decls = compensation_service.declared_facts(db, ctx["h"].project_id)
+    if not any(d.level != "household" for d in decls.values()):
+        return []
+    f = ctx["f"]
+    stored = household_service.element_policy_facts_of(db, scope=user.scope, household_id=f.household.id)
+    return household_service.element_policy_fact_values(
+        decls,
+        stored,
+        [(b.building.id, b.building.certificate_no or f"#{b.building.id}") for b in f.buildings],
+        [(m.id, m.name) for m in f.members],
+    )

@@ -11,17 +11,29 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.compensation import service as compensation_service
 from anju.errors import Conflict, PermissionDenied, ValidationFailed
 from anju.household import service as household_service
-from anju.household.pages import _errors_of, _file_context, _form_version, _policy_fact_rows
+from anju.household.pages import (
+    _errors_of,
+    _file_context,
+    _form_version,
+    _policy_fact_groups,
+    _policy_fact_rows,
+)
 from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _all_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The household's rows and those of each building and member, as one list (form fields)."""
+    return [*ctx["policy_facts"], *(r for g in ctx["policy_fact_groups"] for r in g["rows"])]
 
 
 def _policy_facts_page(
@@ -33,7 +45,7 @@ def _policy_facts_page(
     message: str = "",
     status_code: int = 200,
 ) -> Response:
-    rows = ctx["policy_facts"]
+    rows = _all_rows(ctx)
     if values is not None:
         for r in rows:
             r["text"] = values.get(r["field"], r["text"])
@@ -51,6 +63,7 @@ def policy_facts_form(
     """Edit the facts the project's policy declares (a form generated from the policy)."""
     ctx = _file_context(db, user, household_id)
     ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+    ctx["policy_fact_groups"] = _policy_fact_groups(db, user, ctx)
     ctx["form_version"] = ctx["h"].version
     return _policy_facts_page(request, ctx)
 
@@ -66,9 +79,14 @@ async def policy_fact_check(
     form = await request.form()
     ctx = _file_context(db, user, household_id)
     decls = compensation_service.declared_facts(db, ctx["h"].project_id)
-    data = {k: str(v) for k, v in form.items() if k.startswith(household_service.FACT_PREFIX)}
+    data = {
+        k: str(v)
+        for k, v in form.items()
+        if k.startswith(household_service.FACT_PREFIX) or k.startswith(("building.", "member."))
+    }
     _, errors = household_service.clean_policy_facts(decls, data)
-    text = "；".join(f"{e['message']}" for e in errors)
+    lang = lang_of(request)
+    text = ("; " if lang == "en" else "；").join(i18n.t(e["message"], lang) for e in errors)
     return HTMLResponse(str(Markup.escape(text)))
 
 
@@ -83,12 +101,13 @@ async def policy_facts_save(
     form = await request.form()
     ctx = _file_context(db, user, household_id)
     ctx["policy_facts"] = _policy_fact_rows(db, user, ctx["h"].project_id, household_id)
+    ctx["policy_fact_groups"] = _policy_fact_groups(db, user, ctx)
     decls = compensation_service.declared_facts(db, ctx["h"].project_id)
     raw = {
         r["field"]: ("true" if form.get(r["field"]) == "true" else "false")
         if r["type"] == "yesno" and form.get(r["field"]) not in (None, "")
         else str(form.get(r["field"], "") or "")
-        for r in ctx["policy_facts"]
+        for r in _all_rows(ctx)
     }
     version = ctx["form_version"] = _form_version(form)
     try:

@@ -248,22 +248,36 @@ class PolicyFactRead(BaseModel):
     missing: bool  # required and not recorded: the policy cannot compute this household
 
 
+class PolicyFactGroupRead(BaseModel):
+    """The declared facts of one building (certificate) or member (``level: building`` / ``member``);
+    write them back as ``building.<id>.fact.ID`` / ``member.<id>.fact.ID``."""
+
+    id: int  # the building's or member's id
+    place: str  # 证 X1 / 成员 张某
+    facts: list[PolicyFactRead]
+
+
 class PolicyFactsRead(BaseModel):
-    """The household's declared facts and the household's version (send it back with a change)."""
+    """The household's declared facts and the household's version (send it back with a change);
+    ``facts`` holds the household-level ones, ``buildings`` and ``members`` those of each building
+    and member (empty when the policy declares none of that level)."""
 
     version: int
     facts: list[PolicyFactRead]
+    buildings: list[PolicyFactGroupRead] = []
+    members: list[PolicyFactGroupRead] = []
 
 
 FactInput = Annotated[str, StringConstraints(max_length=64)] | bool | int | Decimal | None
 
 
 class PolicyFactsWrite(WriteBase):
-    """Set declared facts by id (``{"ac_units": 3, "reward_area": "12.50"}``); ``null`` or ``""``
-    clears one; decimals best as strings. All or nothing: any bad value refuses every one."""
+    """Set declared facts by id (``{"ac_units": 3, "reward_area": "12.50"}``), a building's or a
+    member's as ``building.<id>.fact.ID`` / ``member.<id>.fact.ID``; ``null`` or ``""`` clears one;
+    decimals best as strings. All or nothing: any bad value refuses every one."""
 
     values: Annotated[
-        dict[Annotated[str, StringConstraints(max_length=64)], FactInput], Field(max_length=100)
+        dict[Annotated[str, StringConstraints(max_length=120)], FactInput], Field(max_length=500)
     ]
     version: OptionalVersion = None
 

@@ -337,7 +337,7 @@ def _missing_outcome(
     """A case whose household lacks a required declared fact: it passes when the case says which
     (``missing: [ac_units]``), as a family's sheet would say so instead of a number."""
     out = CaseOutcome(name, option, True)
-    lacking = sorted(d.id for d in missing_required(checked.policy.facts, h))
+    lacking = sorted({d.id for d in missing_required(checked.policy.facts, h)})
     wanted = case.get("missing")
     if not isinstance(wanted, list) or sorted(str(x) for x in wanted) != lacking:
         out.mismatches.append(f"{exc.message_zh} / {exc.message_en}")

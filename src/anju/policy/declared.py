@@ -52,7 +52,9 @@ TYPES: dict[str, str] = {
     "category": "类别",
 }
 KEYS = {"label", "type", "unit", "places", "required", "ref", "level", "choices", "min", "max", "help"}
-LEVELS = {"household": "每户"}
+LEVELS = {"household": "每户", "building": "每证（每处房屋）", "member": "每位家庭成员"}
+# Where a fact of each level is read in formulas: ``fact.ID``, ``building.fact.ID``, ``member.fact.ID``.
+LEVEL_OBJECT = {"household": "", "building": "building", "member": "member"}
 MAX_PLACES = 4
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COUNTER = re.compile(r"^[\u4e00-\u9fff]{1,3}$")
@@ -156,8 +158,8 @@ def _read_one(r: _Reader, fid: str, spec: Any, path: tuple[Any, ...]) -> FactDec
         r.err(
             (*path, "level"),
             "fact",
-            f"事实“{fid}”的层级 level 目前只能是 household（每户）",
-            f"fact '{fid}': level must be household",
+            f"事实“{fid}”的层级 level 应为 household（每户）、building（每证）或 member（每位成员），却是“{level}”",
+            f"fact '{fid}': level must be household, building or member",
         )
         ok = False
     required = spec.get("required", False)
@@ -422,18 +424,87 @@ def lenient(decl: FactDecl, raw: Any) -> FactValue | None:
 
 
 def household_values(decls: Mapping[str, FactDecl], household: Household) -> dict[str, FactValue | None]:
-    """Every declared fact of ``household``, typed (``None`` when missing or no longer valid)."""
-    return {fid: lenient(d, household.facts.get(fid)) for fid, d in decls.items()}
+    """Every household-level declared fact of ``household``, typed (``None`` when missing or no
+    longer valid)."""
+    return {fid: lenient(d, household.facts.get(fid)) for fid, d in decls.items() if d.level == "household"}
 
 
-def missing_required(decls: Mapping[str, FactDecl], household: Household) -> list[FactDecl]:
-    """The required facts ``household`` lacks (or holds a value that does not fit), in declaration order."""
-    return [d for fid, d in decls.items() if d.required and lenient(d, household.facts.get(fid)) is None]
+def of_level(decls: Mapping[str, FactDecl], level: str) -> dict[str, FactDecl]:
+    """The declarations of one level (household / building / member), in declaration order."""
+    return {fid: d for fid, d in decls.items() if d.level == level}
 
 
-def missing_message(missing: list[FactDecl]) -> tuple[str, str]:
-    """``缺少方案要求的事实：空调数量、水表数量`` and its English twin."""
+def building_place(certificate_no: str, index: int) -> tuple[str, str]:
+    """How a building is named to people: ``证 X1`` (or ``第 2 处房屋`` without a number)."""
+    if certificate_no.strip():
+        return f"证 {certificate_no}", f"certificate {certificate_no}"
+    return f"第 {index + 1} 处房屋", f"building {index + 1}"
+
+
+def member_place(name: str, index: int) -> tuple[str, str]:
+    """How a member is named to people: ``成员 张某`` (or ``第 2 位成员`` without a name)."""
+    if name.strip():
+        return f"成员 {name}", f"member {name}"
+    return f"第 {index + 1} 位成员", f"member {index + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lacking:
+    """A required fact a household lacks, and where: for a building- or member-level fact, the
+    buildings (by certificate) or members (by name) that lack it."""
+
+    decl: FactDecl
+    places_zh: tuple[str, ...] = ()
+    places_en: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """The fact's id."""
+        return self.decl.id
+
+    @property
+    def label(self) -> str:
+        """The fact's label, with the buildings / members that lack it: ``临街位置（证 X1、证 X2）``."""
+        if not self.places_zh:
+            return self.decl.label
+        return f"{self.decl.label}（{'、'.join(self.places_zh)}）"
+
+    @property
+    def label_en(self) -> str:
+        """The fact's id with the places in English."""
+        if not self.places_en:
+            return self.decl.id
+        return f"{self.decl.id} ({', '.join(self.places_en)})"
+
+
+def missing_required(decls: Mapping[str, FactDecl], household: Household) -> list[Lacking]:
+    """The required facts ``household`` lacks (or holds a value that does not fit), in declaration
+    order; a building- or member-level one names each building / member that lacks it."""
+    out: list[Lacking] = []
+    for fid, d in decls.items():
+        if not d.required:
+            continue
+        if d.level == "household":
+            if lenient(d, household.facts.get(fid)) is None:
+                out.append(Lacking(d))
+            continue
+        places: list[tuple[str, str]] = []
+        if d.level == "building":
+            for k, b in enumerate(household.buildings):
+                if lenient(d, b.facts.get(fid)) is None:
+                    places.append(building_place(b.certificate_no, k))
+        else:
+            for k, m in enumerate(household.members):
+                if lenient(d, m.facts.get(fid)) is None:
+                    places.append(member_place(m.name, k))
+        if places:
+            out.append(Lacking(d, tuple(p[0] for p in places), tuple(p[1] for p in places)))
+    return out
+
+
+def missing_message(missing: list[Lacking]) -> tuple[str, str]:
+    """``缺少方案要求的事实：空调数量、临街位置（证 X1）`` and its English twin."""
     return (
         "缺少方案要求的事实：" + "、".join(d.label for d in missing),
-        "missing facts the policy requires: " + ", ".join(d.id for d in missing),
+        "missing facts the policy requires: " + ", ".join(d.label_en for d in missing),
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from anju.policy.declared import FactDecl, lenient
+from anju.policy.declared import FactDecl, Lacking, building_place, lenient, member_place
 from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
@@ -27,7 +27,6 @@ from anju.policy.facts import (
     READY,
     READY_WORDS,
     RISE_WORDS,
-    BlockGroup,
     Building,
     ChosenFlat,
     Determination,
@@ -41,6 +40,7 @@ from anju.policy.facts import (
     TenantKind,
     Use,
 )
+from anju.policy.group_columns import table_group_facts
 
 I64 = np.int64
 
@@ -183,6 +183,9 @@ class HouseholdTable:
     # Declared facts (anju.policy.declared) as given, one list per fact id (None where absent);
     # typed into columns per declaration by fact_column().
     facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    # Building- and member-level declared facts as given, one list per fact id over the elements.
+    building_facts_raw: dict[str, list[Any]] = field(default_factory=dict)
+    member_facts_raw: dict[str, list[Any]] = field(default_factory=dict)
     _fact_cols: dict[tuple[Any, ...], tuple[Arr, Arr]] = field(default_factory=dict, repr=False)
     # The selected resettlement flats (columns FLAT_COLS, money in fen with ``*_known``), and
     # per household their area (hundredths of ㎡) and purchase total (fen) together. A table
@@ -347,11 +350,25 @@ class HouseholdTable:
         mdt: dict[str, Any] = {k: bool for k in m_cols}
         mdt["disability_grade"] = I64
         facts_raw: dict[str, list[Any]] = {}
+        b_facts: dict[str, list[Any]] = {}
+        m_facts: dict[str, list[Any]] = {}
+        nb, nm = len(b_hh), len(m_hh)
+        bj = mj = 0
         for i, h in enumerate(households):
             for fid, raw in h.facts.items():
                 facts_raw.setdefault(fid, [None] * n)[i] = raw
+            for b in h.buildings:
+                for fid, raw in b.facts.items():
+                    b_facts.setdefault(fid, [None] * nb)[bj] = raw
+                bj += 1
+            for m in h.members:
+                for fid, raw in m.facts.items():
+                    m_facts.setdefault(fid, [None] * nm)[mj] = raw
+                mj += 1
         return HouseholdTable(
             facts_raw=facts_raw,
+            building_facts_raw=b_facts,
+            member_facts_raw=m_facts,
             codes=[h.code for h in households],
             words=words,
             vocab=vocab,
@@ -402,6 +419,7 @@ class HouseholdTable:
                     unregistered_area=Decimal(int(c["unregistered_area"][j])).scaleb(-2),
                     unregistered_determination=Determination(w[int(c["unregistered_determination"][j])]),
                     **money,
+                    facts=_element_facts(self.building_facts_raw, j),
                 )
             )
         m = self.members
@@ -421,6 +439,7 @@ class HouseholdTable:
                     only_child=flags["only_child"],
                     youfu=flags["youfu"],
                     resettlement_counted=flags["resettlement_counted"],
+                    facts=_element_facts(self.member_facts_raw, j),
                 )
             )
         t = self.tenants
@@ -486,14 +505,21 @@ class HouseholdTable:
         )
 
     def fact_column(self, decl: FactDecl) -> tuple[Arr, Arr]:
-        """A declared fact as (values, known) arrays over the households: numbers scaled by
-        ``10**places`` (int64), dates as ordinals (0 = none), yes/no as bool, categories as words
-        (object array, ``None`` = none). A value that does not fit the declaration is unknown."""
-        key = (decl.id, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
+        """A declared fact as (values, known) arrays over the households (over the buildings or
+        members for a building- or member-level fact, in the order of :attr:`buildings` /
+        :attr:`members`): numbers scaled by ``10**places`` (int64), dates as ordinals (0 = none),
+        yes/no as bool, categories as words (object array, ``None`` = none). A value that does not
+        fit the declaration is unknown."""
+        key = (decl.id, decl.level, decl.type, decl.places, decl.choices, decl.minimum, decl.maximum)
         hit = self._fact_cols.get(key)
         if hit is not None:
             return hit
-        raw = self.facts_raw.get(decl.id) or [None] * self.n
+        if decl.level == "building":
+            raw = self.building_facts_raw.get(decl.id) or [None] * self.buildings.size
+        elif decl.level == "member":
+            raw = self.member_facts_raw.get(decl.id) or [None] * self.members.size
+        else:
+            raw = self.facts_raw.get(decl.id) or [None] * self.n
         fast = _int_fact_column(decl, raw) if decl.numeric else None
         if fast is not None:
             self._fact_cols[key] = fast
@@ -511,88 +537,38 @@ class HouseholdTable:
         self._fact_cols[key] = (vals, known)
         return vals, known
 
-    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[FactDecl]]:
-        """Household index -> the required declared facts it lacks (only households lacking any)."""
-        out: dict[int, list[FactDecl]] = {}
+    def missing_required(self, decls: Mapping[str, FactDecl]) -> dict[int, list[Lacking]]:
+        """Household index -> the required declared facts it lacks (only households lacking any);
+        a building- or member-level fact names the buildings / members that lack it (as
+        :func:`anju.policy.declared.missing_required`)."""
+        out: dict[int, list[Lacking]] = {}
         for d in decls.values():
             if not d.required:
                 continue
             _, known = self.fact_column(d)
-            for i in np.flatnonzero(~known).tolist():
-                out.setdefault(int(i), []).append(d)
-        return out
+            if d.level == "household":
+                for i in np.flatnonzero(~known).tolist():
+                    out.setdefault(int(i), []).append(Lacking(d))
+                continue
+            e = self.buildings if d.level == "building" else self.members
+            names = self.certificate_nos if d.level == "building" else self.member_names
+            place = building_place if d.level == "building" else member_place
+            by_hh: dict[int, list[tuple[str, str]]] = {}
+            for j in np.flatnonzero(~known).tolist():
+                i = int(e.hh[j])
+                name = names[j] if names else ""
+                by_hh.setdefault(i, []).append(place(name, int(j - e.start[i])))
+            for i, places in by_hh.items():
+                out.setdefault(i, []).append(
+                    Lacking(d, tuple(p[0] for p in places), tuple(p[1] for p in places))
+                )
+        return dict(sorted(out.items()))
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project), with the
-        certificate and area weights of each household (as :func:`facts.household_weight`)."""
-        n = self.n
-        b = self.buildings
-        hh = np.repeat(np.arange(n, dtype=I64), b.count)
-        area = np.zeros(n, dtype=I64)
-        certs = np.zeros(n, dtype=I64)
-        if b.size:
-            np.add.at(area, hh, b.cols["legal_area"])
-            if self.certificate_nos:
-                nos = [c.strip() for c in self.certificate_nos]
-                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
-                np.add.at(certs, hh[named], 1)
-                # A number written twice in one household is one certificate (rare: counted by hand).
-                for i in np.flatnonzero(certs > 1).tolist():
-                    start = int(b.start[i])
-                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
-        blocks: dict[str, BlockGroup] = {}
-        parents: dict[str, str] = {}
-        for event in ("sign", "vacate"):
-            ords = self.sign_on if event == "sign" else self.vacate_on
-            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
-            order = np.lexsort((area, certs, ords, self.block_idx))
-            bi_sorted = self.block_idx[order]
-            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
-            uniq = np.unique(ords[ords > 0])
-            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
-            for bi, code in enumerate(self.blocks):
-                rows = order[cuts[bi] : cuts[bi + 1]]
-                rows = rows[ords[rows] > 0]
-                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
-                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
-                g = blocks.get(code)
-                if g is None:
-                    members = int(cuts[bi + 1] - cuts[bi])
-                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
-                    g = BlockGroup(
-                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
-                    )
-                if event == "sign":
-                    g = BlockGroup(
-                        g.total_households,
-                        tuple(days),
-                        (),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        weights,
-                        (),
-                        True,
-                    )
-                else:
-                    g = BlockGroup(
-                        g.total_households,
-                        g.sign_dates,
-                        tuple(days),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        g.sign_weights,
-                        weights,
-                        True,
-                    )
-                blocks[code] = g
-        for bi, code in enumerate(self.blocks):
-            if not blocks[code].total_households:
-                del blocks[code]
-                continue
-            path = self.block_paths[bi]
-            for child, parent in zip(path[1:], path[:-1], strict=True):
-                parents[child] = parent
-        return GroupFacts(blocks=blocks, parents=parents)
+        certificate and area weights of each household (as :func:`facts.household_weight`),
+        counted from the columns (:mod:`anju.policy.group_columns`)."""
+        return table_group_facts(self)
 
 
 _INDEXES: dict[int, tuple[GroupFacts, GroupIndex]] = {}
@@ -611,7 +587,10 @@ def group_index(group: GroupFacts) -> GroupIndex:
 
 
 class GroupIndex:
-    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
+    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised).
+
+    Group facts counted from a table (:meth:`HouseholdTable.group_facts`) are read from their
+    columns (one row per block and day, every basis alike); others from their blocks' dates."""
 
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
@@ -634,6 +613,9 @@ class GroupIndex:
     def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
         """Total weight, sorted event ordinals and the running sum of their weights."""
         key = (scope, event, basis)
+        if key not in self._weighted and self.group.columns is not None:
+            # counted from a table: per block and day already (group_columns)
+            self._weighted[key] = self.group.columns.scope(self.group.leaves_under(scope), event, basis)
         if key not in self._weighted:
             total = 0
             pairs: list[tuple[int, int]] = []
@@ -660,7 +642,7 @@ class GroupIndex:
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        if basis == "household":
+        if basis == "household" and self.group.columns is None:
             total, dates = self._scope(scope, event)
             done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:
@@ -691,7 +673,7 @@ class BulkResult:
     subtotals: dict[str, Arr] = field(default_factory=dict)
     subtotal_labels: dict[str, str] = field(default_factory=dict)
     # Households not computed, by index: the required declared facts each lacks (amounts are 0).
-    missing: dict[int, list[FactDecl]] = field(default_factory=dict)
+    missing: dict[int, list[Lacking]] = field(default_factory=dict)
 
     @property
     def total(self) -> Arr:
@@ -734,6 +716,11 @@ def subtotal_arrays(checked: Any, option: str, fen: dict[str, Arr], n: int) -> d
             acc = acc.astype(I64)
         out[st.id] = acc
     return out
+
+
+def _element_facts(raw: Mapping[str, list[Any]], j: int) -> dict[str, Any]:
+    """The declared facts of element ``j`` (a building or a member) as given."""
+    return {fid: col[j] for fid, col in raw.items() if col[j] is not None}
 
 
 def _int_fact_column(decl: FactDecl, raw: list[Any]) -> tuple[Arr, Arr] | None:

@@ -470,10 +470,11 @@ def _assemble(
         return by_code[code]
 
     for r in tables.get("members", ("", []))[1]:
-        owner("members", r)["members"].append(r.values)
+        owner("members", r)["members"].append(_element_facts(r.values))
     buildings: dict[tuple[str, int], dict[str, Any]] = {}
     for r in tables.get("buildings", ("", []))[1]:
         h = owner("buildings", r)
+        _element_facts(r.values)
         order = r.values.pop("order", None) or len(h["buildings"]) + 1
         h["buildings"].append(r.values)
         buildings[(h["code"], order)] = r.values
@@ -507,6 +508,14 @@ def _assemble(
     return out
 
 
+def _element_facts(values: dict[str, Any]) -> dict[str, Any]:
+    """A member's or building's row with its declared-fact columns (``fact:ID``) moved under ``facts``."""
+    declared = {k[5:]: values.pop(k) for k in [k for k in values if k.startswith("fact:")]}
+    if any(v is not None for v in declared.values()):
+        values["facts"] = {k: v for k, v in declared.items() if v is not None}
+    return values
+
+
 def _fact_converter(decl: FactDecl) -> Converter:
     def convert(v: Any) -> Any:
         return to_text(decl, parse_value(decl, v))  # FactValueError is a ValueError: reported with its cell
@@ -516,15 +525,22 @@ def _fact_converter(decl: FactDecl) -> Converter:
 
 def _widened(layout: dict[str, _Table], facts: Mapping[str, FactDecl] | None) -> dict[str, _Table]:
     """``layout`` whose households sheet also reads the declared facts' columns (kept as ``fact:ID``,
-    handed to the household as its facts): headed by the label with or without the unit, or ``fact.ID``."""
+    handed to the household as its facts): headed by the label with or without the unit, or ``fact.ID``;
+    building- and member-level facts likewise on the buildings and members sheets."""
     if not facts:
         return layout
-    extra: dict[str, tuple[str, Converter]] = {}
-    for d in facts.values():
-        for header in (f"{d.label}({d.unit_text})" if d.unit_text else d.label, d.label, "fact." + d.id):
-            extra.setdefault(header, ("fact:" + d.id, _fact_converter(d)))
-    t = layout["households"]
-    return {**layout, "households": replace(t, columns={**t.columns, **extra})}
+    out = dict(layout)
+    for sheet, level in (("households", "household"), ("buildings", "building"), ("members", "member")):
+        extra: dict[str, tuple[str, Converter]] = {}
+        for d in facts.values():
+            if d.level != level:
+                continue
+            for header in (f"{d.label}({d.unit_text})" if d.unit_text else d.label, d.label, "fact." + d.id):
+                extra.setdefault(header, ("fact:" + d.id, _fact_converter(d)))
+        if extra and sheet in out:
+            t = out[sheet]
+            out[sheet] = replace(t, columns={**t.columns, **extra})
+    return out
 
 
 def _from_workbook(path: Path, layout: dict[str, _Table], kind: ProjectKind) -> list[Household]:

@@ -19,7 +19,13 @@ from anju.core.actor import Actor
 from anju.db.session import begin_read, begin_write
 from anju.errors import Conflict
 from anju.household.census.context import load_context
-from anju.household.census.policy_facts import check_fact_cells, read_fact_cells, write_fact_values
+from anju.household.census.policy_facts import (
+    check_element_fact_cells,
+    check_fact_cells,
+    read_fact_cells,
+    write_element_fact_values,
+    write_fact_values,
+)
 from anju.household.census.reading import read_census, sha256_of
 from anju.household.census.results import (
     CensusCheck,
@@ -137,6 +143,7 @@ def _import_census(
     checker.count(raw.row_count())
     check = checker.finish(raw)
     fact_values: dict[str, dict[str, str | None]] = {}
+    element_values: dict[str, dict[int, dict[str, str | None]]] = {}
     if policy_facts and not raw.errors:
         assert isinstance(source, bytes)
         fact_values, fact_errors = check_fact_cells(
@@ -144,6 +151,11 @@ def _import_census(
         )
         for e in fact_errors:
             check.errors.append(e)
+        for level in ("building", "member"):
+            if any(d.level == level for d in policy_facts.values()):
+                cells = read_fact_cells(source, raw.filename or filename, policy_facts, level)
+                element_values[level], level_errors = check_element_fact_cells(cells, policy_facts, level)
+                check.errors.extend(level_errors)
     if check.errors:
         raise CensusInvalid(check.errors)
     summary = None
@@ -166,6 +178,17 @@ def _import_census(
             values=fact_values,
             reason=f"普查导入：{raw.filename}"[:200],
         )
+        for level, rows in (("building", check.clean.buildings), ("member", check.clean.members)):
+            write_element_fact_values(
+                session,
+                actor=actor,
+                project_id=project_id,
+                decls=policy_facts,
+                level=level,
+                values=element_values.get(level, {}),
+                rows=rows,
+                reason=f"普查导入：{raw.filename}"[:200],
+            )
     return ImportOutcome(check=check, summary=summary, filename=raw.filename, sha256=raw.sha256)
 
 

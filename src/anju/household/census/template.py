@@ -156,8 +156,9 @@ def write_workbook(
 def _sheets(policy_facts: Mapping[str, FactDecl] | None) -> tuple[SheetSpec, ...]:
     if not policy_facts:
         return SHEETS
+    level = {"households": "household", "buildings": "building", "members": "member"}
     return tuple(
-        replace(s, columns=s.columns + fact_columns(policy_facts)) if s.key == "households" else s
+        replace(s, columns=s.columns + fact_columns(policy_facts, level[s.key])) if s.key in level else s
         for s in SHEETS
     )
 

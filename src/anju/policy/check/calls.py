@@ -165,7 +165,14 @@ class _CheckerCalls(_CheckerBase):
         if f == "known":
             self._arity(n, 1)
             ka = args[0]
-            if isinstance(ka, Name) and len(ka.parts) == 2 and ka.parts[0] == FACT_OBJECT:
+            if isinstance(ka, Name) and (
+                (len(ka.parts) == 2 and ka.parts[0] == FACT_OBJECT)
+                or (
+                    len(ka.parts) == 3
+                    and ka.parts[0] in ("building", "member")
+                    and ka.parts[1] == FACT_OBJECT
+                )
+            ):
                 self.expr(ka, el)
                 return BOOL
             if not (

@@ -21,9 +21,10 @@ from anju.policy.check.types import (
     dec_scale,
     fact_type,
 )
+from anju.policy.declared import LEVEL_OBJECT, LEVELS
 from anju.policy.errors import Problem
 from anju.policy.expr import Name, Node
-from anju.policy.model import Param
+from anju.policy.model import Param, Tier
 from anju.policy.suggest import did_you_mean
 from anju.policy.units import YUAN
 
@@ -50,9 +51,7 @@ class _CheckerNames(_CheckerBase):
         for name, param in p.params.items():
             self.param_scale[name] = self._param_scale(param)
         for name, tier in p.tiers.items():
-            self.tier_scale[name] = max(
-                [dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)]
-            )
+            self.tier_scale[name] = tier_scale(tier)
             if tier.clock not in p.clocks:
                 zh, en = did_you_mean(tier.clock, p.clocks)
                 self.problems.append(
@@ -122,24 +121,14 @@ class _CheckerNames(_CheckerBase):
         self.names[name] = kind
 
     def _param_scale(self, param: Param) -> int:
-        vals: list[Decimal] = []
-        entries = list(param.values) + [e for ov in param.overrides.values() for e in ov]
-        for e in entries:
-            v = e.value
-            if param.kind == "scalar":
-                vals.append(v)
-            elif param.kind == "table":
-                vals.extend(v.values())
-            elif param.kind == "bands":
-                vals.extend(b for _, b in v)
-        if param.default is not None:
-            vals.append(param.default)
-        return max([dec_scale(v) for v in vals] + [0])
+        return param_scale(param)
 
     def name(self, n: Name, el: str | None) -> Ty:
         parts = n.parts
         if parts[0] == FACT_OBJECT:
-            return self.fact(n)
+            return self.fact(n, el)
+        if len(parts) >= 2 and parts[0] in ("building", "member") and parts[1] == FACT_OBJECT:
+            return self.fact(n, el)
         if len(parts) == 2 and parts[0] in FIELD_OBJECTS:
             obj, attr = parts
             ty = FIELDS.get((obj, attr))
@@ -233,27 +222,53 @@ class _CheckerNames(_CheckerBase):
         self.fail(n, "name", f"未定义的名称“{name}”{zh}", f"undefined name '{name}'{en}")
         raise AssertionError
 
-    def fact(self, n: Name) -> Ty:
-        """``fact.ID``: a fact the policy declares (anju.policy.declared)."""
+    def fact(self, n: Name, el: str | None) -> Ty:
+        """``fact.ID`` (a household-level fact), ``building.fact.ID`` or ``member.fact.ID`` (a fact
+        of each building / member, readable only where one is in scope): facts the policy declares
+        (anju.policy.declared)."""
         declared = self.p.facts
-        if len(n.parts) != 2:
+        obj = n.parts[0] if n.parts[0] != FACT_OBJECT else ""
+        level = obj or "household"
+        written = f"{obj}.fact" if obj else FACT_OBJECT
+        if len(n.parts) != (3 if obj else 2):
             self.fail(
                 n,
                 "fact",
-                "方案事实应写成 fact.编号（如 fact.ac_units）",
-                "a declared fact is written fact.ID",
+                f"方案事实应写成 {written}.编号（如 {written}.ac_units）",
+                f"a declared fact is written {written}.ID",
             )
-        fid = n.parts[1]
+        fid = n.parts[-1]
         decl = declared.get(fid)
         if decl is None:
-            have = "、".join(declared) if declared else "无（请在 facts: 中声明）"
+            prefix = f"{obj}.fact." if obj else ""
+            same = [f"{prefix}{f}" for f, d in declared.items() if d.level == level]
+            zh, en = did_you_mean(f"{prefix}{fid}", same)
+            have = "、".join(same) if same else "无（请在 facts: 中声明）"
             self.fail(
                 n,
                 "fact",
-                f"未声明的事实“{fid}”（已声明：{have}）",
-                f"undeclared fact '{fid}' (declared: {', '.join(declared) or 'none'})",
+                f"未声明的事实“{prefix}{fid}”{zh}（已声明：{have}）",
+                f"undeclared fact '{prefix}{fid}'{en} (declared: {', '.join(same) or 'none'})",
             )
         assert decl is not None
+        if decl.level != level:
+            right = f"{LEVEL_OBJECT[decl.level]}.fact.{fid}" if LEVEL_OBJECT[decl.level] else f"fact.{fid}"
+            self.fail(
+                n,
+                "fact",
+                f"事实“{decl.label}”是{LEVELS[decl.level]}的事实，应写成 {right}（是不是“{right}”？）",
+                f"'{fid}' is a {decl.level}-level fact: write {right} (did you mean '{right}'?)",
+            )
+        if obj and el != obj:
+            where = "sum/count/max/min/first(buildings, ...) 或按证计算（per: certificate）的项目"
+            if obj == "member":
+                where = "sum/count/any/max/min/first(members, ...)"
+            self.fail(
+                n,
+                "context",
+                f"“{obj}.fact.{fid}”（{decl.label}）是{LEVELS[decl.level]}的事实，只能用在 {where} 之内",
+                f"'{obj}.fact.{fid}' can only be used inside {where}",
+            )
         n.ref = ("fact", fid)
         return fact_type(decl)
 
@@ -284,3 +299,26 @@ class _CheckerNames(_CheckerBase):
             raise _Abort
         self.derived_ty[name] = ty
         return ty
+
+
+def param_scale(param: Param) -> int:
+    """The fixed-point scale formulas see for a parameter: the most decimal places of any of its
+    values (dated, overridden, table cells, bands, the default)."""
+    vals: list[Decimal] = []
+    entries = list(param.values) + [e for ov in param.overrides.values() for e in ov]
+    for e in entries:
+        v = e.value
+        if param.kind == "scalar":
+            vals.append(v)
+        elif param.kind == "table":
+            vals.extend(v.values())
+        elif param.kind == "bands":
+            vals.extend(b for _, b in v)
+    if param.default is not None:
+        vals.append(param.default)
+    return max([dec_scale(v) for v in vals] + [0])
+
+
+def tier_scale(tier: Tier) -> int:
+    """The fixed-point scale of a date-window tier: the most decimal places of its values."""
+    return max([dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)])

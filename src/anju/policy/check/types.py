@@ -186,6 +186,12 @@ class Checked:
     subtotal_leaves: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # subtotal ids, inner before outer (a subtotal after every subtotal it contains)
     subtotal_order: list[str] = field(default_factory=list)
+    # A what-if draft that differs from a checked policy only in parameter values (the same
+    # formula trees, types, scales and table keys: anju.policy.whatif): that policy, and the
+    # parameters and tiers whose values differ. The kernel generator then re-makes only those
+    # values' arguments (anju.policy.jit.prepared).
+    same_shape_as: Checked | None = None
+    changed_values: frozenset[str] = frozenset()
 
     def items_for(self, option: str) -> list[Item]:
         """Items of one option in evaluation order."""

@@ -89,6 +89,7 @@ def member_from_dict(d: Mapping[str, Any]) -> Member:
         only_child=_bool(d.get("only_child")),
         youfu=_bool(d.get("youfu")),
         resettlement_counted=_bool(d.get("resettlement_counted", True)),
+        facts=_declared(d.get("facts")),
     )
 
 
@@ -109,6 +110,7 @@ def building_from_dict(d: Mapping[str, Any]) -> Building:
         assessed_value_fen=_fen(d.get("assessed_value")),
         decoration_fen=_fen(d.get("decoration")),
         fixtures_fen=_fen(d.get("fixtures")),
+        facts=_declared(d.get("facts")),
     )
 
 

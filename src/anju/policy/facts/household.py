@@ -108,6 +108,8 @@ class Member:
     only_child: bool = False  # 独生子女
     youfu: bool = False  # 优抚对象
     resettlement_counted: bool = True  # 安置人口
+    # Member-level facts the policy declares (anju.policy.declared, ``member.fact.ID``), by id.
+    facts: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.disability_grade is not None and self.disability_grade not in (1, 2, 3, 4):
@@ -130,6 +132,8 @@ class Building:
     assessed_value_fen: int | None = None
     decoration_fen: int | None = None
     fixtures_fen: int | None = None
+    # Building-level facts the policy declares (anju.policy.declared, ``building.fact.ID``), by id.
+    facts: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "legal_area", _area(self.legal_area, "legal_area"))

@@ -46,6 +46,7 @@ def household_to_dict(h: Household) -> dict[str, Any]:
                 "only_child": m.only_child,
                 "youfu": m.youfu,
                 "resettlement_counted": m.resettlement_counted,
+                **_facts_json(m.facts),
             }
             for m in h.members
         ],
@@ -63,6 +64,7 @@ def household_to_dict(h: Household) -> dict[str, Any]:
                 "assessed_value": _yuan_text(b.assessed_value_fen),
                 "decoration": _yuan_text(b.decoration_fen),
                 "fixtures": _yuan_text(b.fixtures_fen),
+                **_facts_json(b.facts),
             }
             for b in h.buildings
         ],
@@ -105,6 +107,11 @@ def household_to_dict(h: Household) -> dict[str, Any]:
     if h.facts:  # only then: the frozen form of households without declared facts stays as it was
         out["facts"] = {k: _fact_json(v) for k, v in sorted(h.facts.items())}
     return out
+
+
+def _facts_json(facts: Any) -> dict[str, Any]:
+    # only when there are any: the frozen form of buildings and members without them stays as it was
+    return {"facts": {k: _fact_json(v) for k, v in sorted(facts.items())}} if facts else {}
 
 
 def group_to_dict(g: GroupFacts) -> dict[str, Any]:

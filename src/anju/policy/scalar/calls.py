@@ -130,7 +130,7 @@ class ScalarEvaluatorCalls(ScalarEvaluatorBase):
         if f == "known":
             ref = a[0].ref
             if ref[0] == "fact":
-                return lenient(self.c.policy.facts[ref[1]], self.h.facts.get(ref[1])) is not None
+                return lenient(self.c.policy.facts[ref[1]], self.fact_raw(ref[1], el)) is not None
             if ref[1] == "household":
                 is_known = getattr(self.h, ref[2]) is not None
             else:

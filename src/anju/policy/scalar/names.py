@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from anju.core.dates import day_number
-from anju.policy.declared import lenient
+from anju.policy.declared import building_place, lenient, member_place
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import Index, Name, Node
 from anju.policy.facts import EVENT_DATES, Building, ChosenFlat, Member, Tenant, flat_ready
@@ -48,7 +48,7 @@ class ScalarEvaluatorNames(ScalarEvaluatorBase):
             self.note(n, v, self.c.policy.derived[name].label)
             return v
         if kind == "fact":
-            v = self.fact(ref[1])
+            v = self.fact(ref[1], el)
             if self.steps is not None:
                 decl = self.c.policy.facts[ref[1]]
                 self.note(n, v, f"{decl.label}{'（' + decl.ref + '）' if decl.ref else ''}")
@@ -126,16 +126,31 @@ class ScalarEvaluatorNames(ScalarEvaluatorBase):
             return self.flat_field(el, attr)
         raise AssertionError((obj, attr))
 
-    def fact(self, fid: str) -> Any:
-        """A declared fact's typed value; a missing optional one reads as 0 / no / none."""
+    def fact(self, fid: str, el: Any = None) -> Any:
+        """A declared fact's typed value (of the household, or of the building / member ``el`` for
+        a building- or member-level fact); a missing optional one reads as 0 / no / none."""
         d = self.c.policy.facts[fid]
-        v = lenient(d, self.h.facts.get(fid))
+        v = lenient(d, self.fact_raw(fid, el))
         if v is not None:
             return v
         if d.numeric:
-            self.warn(f"缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
+            if d.level == "building":
+                where = building_place(el.certificate_no, self.h.buildings.index(el))[0]
+                self.warn(f"{where} 缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
+            elif d.level == "member":
+                where = member_place(el.name, self.h.members.index(el))[0]
+                self.warn(f"{where} 缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
+            else:
+                self.warn(f"缺少{d.label}，按 0 计 / missing {fid}, taken as 0")
             return Decimal(0)
         return False if d.type == "yesno" else None
+
+    def fact_raw(self, fid: str, el: Any) -> Any:
+        """A declared fact as given: the household's, or the building's / member's ``el``."""
+        level = self.c.policy.facts[fid].level
+        if level == "household":
+            return self.h.facts.get(fid)
+        return el.facts.get(fid)
 
     def flat_field(self, f: ChosenFlat, attr: str) -> Any:
         """A field of a selected flat (a missing price reads as 0, with a warning)."""

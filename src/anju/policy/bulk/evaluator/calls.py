@@ -175,7 +175,9 @@ class BulkEvaluatorCalls(BulkEvaluatorBase):
         if f == "known":
             ref = a[0].ref
             if ref[0] == "fact":
-                return BV(self.t.fact_column(self.c.policy.facts[ref[1]])[1], "hh")
+                decl = self.c.policy.facts[ref[1]]
+                lv = "hh" if decl.level == "household" else decl.level
+                return BV(self.t.fact_column(decl)[1], lv)
             if ref[1] == "household":
                 return BV(self.t.event(ref[2]) != 0, "hh")
             if ref[1] == "flat":

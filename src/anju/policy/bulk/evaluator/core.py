@@ -60,6 +60,7 @@ class BulkEvaluatorBase:
         self.option = ""
         self._variants: dict[str, tuple[list[Any], Arr | None]] = {}
         self._luts: dict[str, Any] = {}
+        self._skip: Arr | None = None
         self.el: dict[str, Elements] = {
             "building": table.buildings,
             "member": table.members,
@@ -97,6 +98,17 @@ class BulkEvaluatorBase:
                 f for f in (it.formula, it.when, it.floor, it.cap, it.household_floor, it.household_cap) if f
             ]
         return out
+
+    def not_computed(self, level: str) -> Arr:
+        """Households (or their elements at ``level``) lacking a required declared fact: they are
+        not computed (see :func:`anju.policy.table.mark_missing`), so a lookup does not fail there."""
+        if self._skip is None:
+            skip = np.zeros(self.n, dtype=bool)
+            missing = self.t.missing_required(self.c.policy.facts) if self.c.policy.facts else {}
+            if missing:
+                skip[np.asarray(list(missing), dtype=I64)] = True
+            self._skip = skip
+        return self._skip if level == "hh" else self._skip[self.el[level].hh]
 
     def code(self, word: str) -> int:
         """Integer code of a category word (added to the vocabulary if new)."""

@@ -47,15 +47,17 @@ class BulkEvaluatorNames(BulkEvaluatorBase):
         raise AssertionError(ref)
 
     def fact(self, fid: str) -> BV:
-        """A declared fact over the households (a missing one reads as 0 / no / none)."""
+        """A declared fact over the households, or over the buildings / members for a building- or
+        member-level fact (a missing one reads as 0 / no / none)."""
         d = self.c.policy.facts[fid]
         vals, _ = self.t.fact_column(d)
+        lv = "hh" if d.level == "household" else d.level
         if d.numeric:
-            return BV(vals, "hh", d.places, _absmax(vals))
+            return BV(vals, lv, d.places, _absmax(vals))
         if d.type == "category":
             codes = np.asarray([self.code(NO_WORD if w is None else w) for w in vals.tolist()], dtype=I64)
-            return BV(codes, "hh")
-        return BV(vals, "hh")
+            return BV(codes, lv)
+        return BV(vals, lv)
 
     def subtotal(self, name: str) -> BV:
         """A subtotal: the sum of its items evaluated so far under this option (exact)."""
@@ -229,6 +231,8 @@ class BulkEvaluatorNames(BulkEvaluatorBase):
         ok = present[vidx, flat]
         if p.default is None:
             bad = missing | ~ok
+            if lv != "const" and np.any(bad):
+                bad = bad & ~self.not_computed(lv)
             if np.any(bad):
                 raise EvaluationError(
                     "table-key",

@@ -29,6 +29,7 @@ class BuilderCalls(BuilderBase):
         if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
+            self.shape_names.add(f)  # its windows are written into the source
             scale = n.ty.scale
             if p.overrides:
                 raise Unsupported("bands with overrides")
@@ -109,8 +110,11 @@ class BuilderCalls(BuilderBase):
         if f == "known":
             ref = a[0].ref
             if ref[0] == "fact":
-                known = self.t.fact_column(self.c.policy.facts[ref[1]])[1]
+                decl = self.c.policy.facts[ref[1]]
+                known = self.t.fact_column(decl)[1]
                 col = self.arg(("fact_known", ref[1]), lambda: known)
+                if decl.level != "household":
+                    return self.emit(f"{col}[{self.loopvar(decl.level)}]", decl.level)
                 return self.emit(f"{col}[u(i)]", "hh")
             if ref[1] == "household":
                 arr = self.t.event(ref[2])
@@ -261,6 +265,7 @@ class BuilderCalls(BuilderBase):
             counts = [int(count.value)] * nb
         elif isinstance(count, Name) and count.ref is not None and count.ref[0] == "param":
             pname = count.ref[1]
+            self.shape_names.add(pname)  # its value moves the dates of the group rates
             if self.c.policy.params[pname].kind != "scalar":
                 return None
             counts = [int(self.r.param(pname, path)) for path in self.paths] or [int(self.r.param(pname, ()))]

@@ -57,7 +57,7 @@ from anju.policy.model import Src, load_yaml
 from anju.policy.scalar import evaluate
 from anju.policy.suggest import did_you_mean
 from anju.policy.swap import Flat, entitlement, flats_of, settle_swap, violations
-from anju.policy.transition import transition_fees
+from anju.policy.transition import TransitionFees, transition_fees
 
 
 @dataclass(slots=True)
@@ -410,26 +410,35 @@ def _a_date(v: Any) -> date | None:
     return date.fromisoformat(str(v))
 
 
+def case_transition_fees(
+    checked: Checked, h: Household, spec: dict[str, Any], option: str, as_of: date | None, group: GroupFacts
+) -> TransitionFees:
+    """The transition fees a case's ``transition:`` asks for (``planned_delivery`` is required):
+    counted up to its ``as_of``, the block's formulas evaluated at the case's calculation date (as its
+    items are, e.g. 现房/期房 on it), not at the schedule's."""
+    planned = _a_date(spec.get("planned_delivery"))
+    assert planned is not None
+    return transition_fees(
+        checked,
+        h,
+        planned_delivery=planned,
+        actual_delivery=_a_date(spec.get("actual_delivery")),
+        as_of=_a_date(spec.get("as_of")) or as_of or checked.policy.meta.effective_on,
+        group=group,
+        option=option,
+        evaluated_on=as_of or checked.policy.meta.effective_on,
+    )
+
+
 def _transition_mismatches(
     checked: Checked, h: Household, case: dict[str, Any], option: str, as_of: date | None, group: GroupFacts
 ) -> list[str]:
     """Differences between a case's expected transition fees and the engine's (only the keys listed)."""
     spec = case["transition"]
-    planned = _a_date(spec.get("planned_delivery"))
-    until = _a_date(spec.get("as_of")) or as_of or checked.policy.meta.effective_on
-    if planned is None:
+    if _a_date(spec.get("planned_delivery")) is None:
         return ["transition 需要 planned_delivery / transition needs planned_delivery"]
     try:
-        fees = transition_fees(
-            checked,
-            h,
-            planned_delivery=planned,
-            actual_delivery=_a_date(spec.get("actual_delivery")),
-            as_of=until,
-            group=group,
-            option=option,
-            evaluated_on=as_of,
-        )
+        fees = case_transition_fees(checked, h, spec, option, as_of, group)
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
     got: dict[str, object] = {
@@ -439,6 +448,8 @@ def _transition_mismatches(
         "monthly": fees.monthly_fen,
         "late_monthly": fees.late_fen,
         "total": fees.total_fen,
+        "applies": fees.applies,
+        "due": fees.due,
     }
     out: list[str] = []
     for key, want in (spec.get("expect") or {}).items():
@@ -446,7 +457,7 @@ def _transition_mismatches(
             out.append(f"transition: 没有“{key}” / no {key!r}")
             continue
         money = key in ("monthly", "late_monthly", "total")
-        w: object = yuan_to_fen(Decimal(str(want))) if money else want
+        w: object = yuan_to_fen(Decimal(str(want))) if money else _a_date(want) if key == "due" else want
         if got[key] != w:
             shown = format_yuan(int(str(got[key]))) if money else got[key]
             out.append(f"transition {key}: 期望 expected {want}，实际 got {shown}")

@@ -251,7 +251,9 @@ def explain_cmd(
             raise _bad_input("请用 --household 指定户号 / give --household")
         hs = _households(households, kind, c.policy.facts)
         group = GroupFacts.from_households(hs)
-        entries: list[tuple[str, str | None, Household]] = [(h.code, None, h) for h in hs]
+        entries: list[tuple[str, str | None, Household, dict[str, Any] | None]] = [
+            (h.code, None, h, None) for h in hs
+        ]
     else:
         from anju.policy.cases import cases_file_for
 
@@ -272,15 +274,20 @@ def explain_cmd(
             what = "户号" if all(e[1] is None for e in entries) else "户号或用例"
             raise _bad_input(f"{where}找不到{what} {household}{zh} / household not found{en}")
         entries = match
-    for name, case_option, h in entries:
+    for name, case_option, h, spec in entries:
         opts = [option] if option else [case_option] if case_option else list(c.policy.options)
         for opt in opts:
             title = f"{name} · " if name != h.code else ""
             _explain_one(c, h, opt, day, group, title)
+            if spec is not None:
+                _print_transition(c, h, spec, opt, day, group)
 
 
-def _case_entries(path: Path) -> tuple[list[tuple[str, str | None, Household]], GroupFacts, date | None]:
-    """(case name, its option, household) of every case of a cases file, its group facts and date."""
+def _case_entries(
+    path: Path,
+) -> tuple[list[tuple[str, str | None, Household, dict[str, Any] | None]], GroupFacts, date | None]:
+    """(case name, its option, household, its ``transition:`` if any) of every case of a cases file,
+    its group facts and date."""
     from anju.policy.cases import read_cases_file
 
     try:
@@ -289,7 +296,35 @@ def _case_entries(path: Path) -> tuple[list[tuple[str, str | None, Household]], 
         raise _bad_input("\n".join(str(p) for p in exc.problems)) from None
     if not cases.cases:
         raise _bad_input(f"{path} 中没有测试用例 / no cases")
-    return [(x.name, x.option, x.household) for x in cases.cases], cases.group, cases.as_of
+    out: list[tuple[str, str | None, Household, dict[str, Any] | None]] = [
+        (x.name, x.option, x.household, _transition_spec(x.spec)) for x in cases.cases
+    ]
+    return out, cases.group, cases.as_of
+
+
+def _transition_spec(case: dict[str, Any]) -> dict[str, Any] | None:
+    spec = case.get("transition")
+    return spec if isinstance(spec, dict) and spec.get("planned_delivery") is not None else None
+
+
+def _print_transition(
+    c: Checked, h: Household, spec: dict[str, Any], opt: str, day: date | None, group: GroupFacts
+) -> None:
+    """The case's monthly transition fees (its ``transition:``): the trace, or why not computable."""
+    from anju.policy.cases import case_transition_fees
+
+    if c.policy.transition is None or opt not in c.policy.transition.options:
+        return
+    console.print(
+        f"[bold]── {escape(h.code)} · 按月过渡费 monthly transition fees ──[/bold]", highlight=False
+    )
+    try:
+        fees = case_transition_fees(c, h, spec, opt, day, group)
+    except (EvaluationError, ValueError) as exc:
+        console.print(f"[red]无法计算 cannot compute：{escape(str(exc))}[/red]", highlight=False)
+        return
+    for line in fees.trace:
+        console.print(f"    {line}", highlight=False, markup=False)
 
 
 def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: GroupFacts, title: str) -> None:

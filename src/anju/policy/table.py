@@ -23,6 +23,10 @@ from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
     EVENT_DATES,
+    FUTURE,
+    READY,
+    READY_WORDS,
+    RISE_WORDS,
     Building,
     ChosenFlat,
     Determination,
@@ -49,6 +53,8 @@ _ENUM_WORDS: list[str] = [
     *(u.value for u in Use),
     *(d.value for d in Determination),
     *(t.value for t in TenantKind),
+    *READY_WORDS,
+    *RISE_WORDS,
 ]
 
 
@@ -112,7 +118,20 @@ def _no_elements() -> Elements:
     return Elements(empty, empty, empty, {})
 
 
-FLAT_COLS = ("area", "floor", "building", "type", "code", "price", "purchase_total")
+# ``ready`` is the code of a 现房/期房 given outright ("" = from ``delivered_on``, an ordinal, 0 =
+# not delivered): see :meth:`HouseholdTable.flat_ready`; ``rise`` the code of 多层/高层 ("" = none).
+FLAT_COLS = (
+    "area",
+    "floor",
+    "building",
+    "type",
+    "code",
+    "price",
+    "purchase_total",
+    "ready",
+    "delivered_on",
+    "rise",
+)
 FLAT_MONEY_COLS = ("price", "purchase_total")
 
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
@@ -201,6 +220,18 @@ class HouseholdTable:
             col = np.zeros(self.n, dtype=I64)
             self.events[name] = col
         return col
+
+    def flat_ready(self, on: date) -> Arr:
+        """The 现房/期房 code of every flat on ``on``: as given, else 现房 when its estate was
+        delivered on or before ``on`` (the rule of :func:`anju.policy.facts.flat_ready`)."""
+        c = self.flats.cols
+        given = c["ready"]
+        d = c["delivered_on"]
+        derived = np.where((d > 0) & (d <= on.toordinal()), self.vocab[READY], self.vocab[FUTURE])
+        empty = self.vocab.get("")
+        if empty is None:  # every flat says 现房/期房 outright
+            return np.asarray(given, dtype=I64)
+        return np.where(given != empty, given, derived).astype(I64)
 
     def _day(self, name: str, i: int) -> date | None:
         o = int(self.event(name)[i])
@@ -306,6 +337,9 @@ class HouseholdTable:
                 f_cols["building"].append(code(fl.building))
                 f_cols["type"].append(code(fl.flat_type))
                 f_cols["code"].append(code(fl.code))
+                f_cols["ready"].append(code(fl.ready))
+                f_cols["delivered_on"].append(_ord(fl.delivered_on))
+                f_cols["rise"].append(code(fl.rise))
                 for k in FLAT_MONEY_COLS:
                     v = getattr(fl, k + "_fen")
                     f_cols[k].append(v or 0)
@@ -433,6 +467,11 @@ class HouseholdTable:
                     purchase_total_fen=int(c["purchase_total"][j])
                     if bool(c["purchase_total_known"][j])
                     else None,
+                    ready=w[int(c["ready"][j])],
+                    delivered_on=date.fromordinal(int(c["delivered_on"][j]))
+                    if int(c["delivered_on"][j])
+                    else None,
+                    rise=w[int(c["rise"][j])],
                 )
             )
         path = self.block_paths[int(self.block_idx[i])]

@@ -9,7 +9,9 @@ applies, and the flat is delivered when all of them are (the latest actual date)
 
 Feeding the schedule (:func:`schedule_transition_fees`): the fees due by ``as_of`` (months begun,
 or whole months, as the policy says) are compared with what the agreement's live ``transition``
-instalments already hold; the difference is added as one instalment, due on ``as_of``. Run every
+instalments already hold; the difference is added as one instalment, due on ``as_of``. Overdue
+months enter it month by month like the others (at the block's ``late_monthly`` or multiplier); a
+block whose ``when`` does not hold schedules nothing. Run every
 hour by each server worker and by ``anju housing transition-fees``, a month is thus scheduled on
 the day it begins (paid month by month, in advance under ``months: started``). Idempotent: a
 second run on the same day finds nothing to add. When delivery dates change (fewer late months,
@@ -38,6 +40,7 @@ from anju.db.versions import bump_version
 from anju.errors import Conflict, NotFound
 from anju.household import service as household_service
 from anju.housing.models import Estate, Flat, Selection, SelectionEvent
+from anju.housing.service.flat_facts import chosen_flat_facts
 from anju.housing.service.stock import get_estate
 from anju.identity import service as identity_service
 from anju.policy import transition as transition_engine
@@ -364,6 +367,8 @@ def _compute(session: Session, ht: HouseholdTransition, as_of: date) -> None:
             group=agreement_service.snapshot_group(snap),
             option="swap",
             evaluated_on=snap.as_of,
+            # the flats it holds now: the frozen facts may predate the selection (flat.rise in due:)
+            flats=chosen_flat_facts(session, [ht.household_id]).get(ht.household_id),
         )
     except EvaluationError as exc:
         ht.error = f"无法计算过渡费：{exc.message_zh}"

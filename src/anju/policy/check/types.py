@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from anju.policy.declared import FactDecl
 from anju.policy.expr import Name, Node
-from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use
+from anju.policy.facts import READY_WORDS, RISE_WORDS, Determination, ProjectKind, Structure, TenantKind, Use
 from anju.policy.model import Item, Policy, Subtotal
 from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit
 
@@ -84,6 +84,8 @@ FIELDS: dict[tuple[str, str], Ty] = {
     ("flat", "floor"): NUM0,
     ("flat", "type"): Ty("str"),
     ("flat", "code"): Ty("str"),
+    ("flat", "ready"): Ty("str", domain=frozenset(READY_WORDS)),  # 现房/期房 on the calculation date
+    ("flat", "rise"): Ty("str", domain=frozenset(RISE_WORDS)),  # 楼型 多层/高层
     ("household", "chosen_flats_area"): Ty("num", M2, 2),
     ("household", "purchase_total"): Ty("num", YUAN, 2),
 }

@@ -135,6 +135,10 @@ class BuilderNames(BuilderBase):
             return self.emit(f"{a}[u(i)]", "hh", 2 if attr == "area" else 0, _absmax(col))
         e = self.elements(obj)
         j = self.loopvar(obj)
+        if (obj, attr) == ("flat", "ready"):  # 现房/期房 on the calculation date
+            ready = t.flat_ready(self.as_of)
+            a = self.arg(("flat", "ready", self.as_of), lambda: ready)
+            return self.coded(self.emit(f"{a}[{j}]", obj), ready)
         if attr not in e.cols:
             raise Unsupported(attr)
         a = self.arg((obj, attr), lambda: e.cols[attr])

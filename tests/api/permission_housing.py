@@ -18,7 +18,9 @@ from anju.core.dates import today_shanghai
 from anju.db.session import unit_of_work
 from anju.web.permission_matrix import AppRoute
 
-HOUSING_PARAMS = frozenset({"estate_id", "flat_id", "event_id", "receivable_id", "flat_type_id"})
+HOUSING_PARAMS = frozenset(
+    {"estate_id", "flat_id", "event_id", "receivable_id", "flat_type_id", "housing_building_id"}
+)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFICER = Actor(user_id=None, username="perm-housing", display_name="权限测试经办人", role="case_officer")
 
@@ -48,6 +50,7 @@ class HousingTargets:
     household: tuple[int, str, str] = (0, "", "")  # the target household's id, head and code
     receivable_id: int = 0  # what the swap sibling owes (選房结算补交差价): receipts of 1 fen each call
     flat_type_id: int = 0  # the flat's type, with a plan image
+    housing_building_id: int = 0  # the flat's building (楼型 form)
 
 
 def flat_list(building: str, rows: int = 2) -> bytes:
@@ -102,6 +105,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         first = housing_service.flat_rows(db, estate_ids=[estate.id])[0].flat
         flat_id = first.id
         flat_type_id = int(first.flat_type_id or 0)
+        housing_building_id = int(first.building_id)
         housing_service.update_flat_type(
             db,
             actor=OFFICER,
@@ -136,6 +140,7 @@ def housing_targets(project_id: int, hid: int, head: str, code: str) -> HousingT
         household=(hid, head, code),
         receivable_id=int(receivable_id),
         flat_type_id=flat_type_id,
+        housing_building_id=housing_building_id,
     )
 
 
@@ -181,6 +186,8 @@ def housing_form(route: AppRoute, h: HousingTargets | None, n: int) -> dict[str,
             "actual_delivery_on": "",
             "version": str(_estate_version(h.estate_id)),
         }
+    if p == "/estates/{estate_id}/buildings/{housing_building_id}/rise":
+        return {"rise": "高层" if n % 2 else "多层"}
     if p == "/selections/{selection_id}/handover":
         return {"handed_over_on": today_shanghai().isoformat()}
     if p == "/receivables/{receivable_id}/receipt":

@@ -55,10 +55,15 @@ def test_key_dates_follow_delivery_and_handover(db: Session) -> None:
     assert _dates(db, other)["delivery_actual_on"] == (None, None)  # no flat: no delivery
     assert _dates(db, hid)["move_back_on"] == (None, None)
     housing_service.record_handover(
-        db, actor=OFFICER, selection_id=first.id, handed_over_on=TODAY - timedelta(days=5), today=TODAY
+        db,
+        actor=OFFICER,
+        selection_id=first.id,
+        handed_over_on=TODAY + timedelta(days=5),
+        today=TODAY + timedelta(days=10),
     )
-    assert _dates(db, hid)["move_back_on"] == (TODAY - timedelta(days=5), "handover")
+    # keys are handed over after signing (TODAY), never before
+    assert _dates(db, hid)["move_back_on"] == (TODAY + timedelta(days=5), "handover")
     rows = housing_service.household_handovers(db, scope=ALL, selection_id=first.id)
-    assert [(r.household_id, r.handed_over_on) for r in rows] == [(hid, TODAY - timedelta(days=5))]
+    assert [(r.household_id, r.handed_over_on) for r in rows] == [(hid, TODAY + timedelta(days=5))]
     with pytest.raises(NotFound):
         housing_service.household_event_dates(db, scope=ALL, household_id=999_999_999)

@@ -43,7 +43,12 @@ def _values(form: Mapping[str, Any], fields: list[Any]) -> dict[str, str]:
 
 def _groups(fields: list[Any]) -> list[dict[str, Any]]:
     """Fields grouped by parameter, clock or tier, in document order, each with its form index."""
-    sections = {"parameters": N_("参数"), "clocks": N_("日期（时钟）"), "tiers": N_("按时段的标准")}
+    sections = {
+        "parameters": N_("参数"),
+        "clocks": N_("日期（时钟）"),
+        "tiers": N_("按时段的标准"),
+        "facts": N_("方案要求的事实（录入范围）"),
+    }
     out: list[dict[str, Any]] = []
     for i, f in enumerate(fields):
         if not out or (out[-1]["section"], out[-1]["name"]) != (f.section, f.name):

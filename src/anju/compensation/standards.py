@@ -7,9 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from anju.core.dates import DayCount, DayWindow
+from anju.i18n import N_
 from anju.policy.check import Checked
+from anju.policy.declared import TYPES, FactDecl
 from anju.policy.facts import LABELS_ZH
-from anju.policy.model import Dated, Param
+from anju.policy.model import Dated, Param, Policy
+from anju.policy.wording import window_text as band_words
 
 COUNT_LABELS = {
     DayCount.CLOCK_DAY_IS_DAY_1: "当日计为第1日",
@@ -74,14 +77,52 @@ def _values(p: Param, entries: list[Dated]) -> tuple[str, list[list[str]]]:
         rows = [[*(_key(k) for k in keys), _num(v, p.percent)] for keys, v in sorted(current.items())]
         return "", rows
     if p.kind == "bands" and isinstance(current, list):
-        return "", [[window_text(w), _num(v, p.percent)] for w, v in current]
+        # a band counts its own unit (人, 月, ㎡ ...), worded as on the calculation sheet
+        by = "" if p.by_unit.dimensionless else str(p.by_unit)
+        return "", [[band_words(w, by), _num(v, p.percent)] for w, v in current]
     if isinstance(current, Decimal):
         return _num(current, p.percent), []
     return _key(str(current)), []
 
 
+def _facts(decls: dict[str, FactDecl]) -> list[dict[str, Any]]:
+    """The household facts the policy declares, as the office reads them: label, type (a message
+    id), unit, required, the accepted range, reference and help."""
+    out = []
+    for d in decls.values():
+        lo = _num(d.minimum, False) if d.minimum is not None else ""
+        hi = _num(d.maximum, False) if d.maximum is not None else ""
+        out.append(
+            {
+                "id": d.id,
+                "label": d.label,
+                "type": TYPES.get(d.type, d.type),
+                "unit": d.unit_text,
+                "required": d.required,
+                "low": lo,
+                "high": hi,
+                "places": d.places if d.type == "number" else None,
+                "choices": [LABELS_ZH.get(c, c) for c in d.choices],
+                "ref": d.ref,
+                "help": d.help,
+            }
+        )
+    return out
+
+
+def _subtotals(pol: Policy) -> list[dict[str, Any]]:
+    """The subtotal lines of the sheet with the labels of what each adds up (shown, never added
+    to the total)."""
+    labels = {it.id: it.label for it in pol.items} | {st.id: st.label for st in pol.subtotals}
+    return [
+        {"label": st.label, "parts": [labels.get(x, x) for x in st.parts], "ref": st.ref}
+        for st in pol.subtotals
+    ]
+
+
 def standards_table(checked: Checked, block_names: dict[str, str] | None = None) -> dict[str, Any]:
-    """Parameters, clocks, date-window tiers, items and swap rules of a checked policy.
+    """Parameters, clocks, date-window tiers, items, subtotals, declared facts and swap rules of a
+    checked policy.
 
     ``block_names`` shows block codes of overrides by their names.
     """
@@ -92,9 +133,9 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
         value, rows = _values(p, p.values)
         row = ParamRow(label=p.label, unit=p.unit_text, ref=p.ref, kind=p.kind, value=value, rows=rows)
         if p.kind == "table":
-            row.headers = [*p.keys, "标准"]
+            row.headers = [*p.keys, N_("标准")]
         elif p.kind == "bands":
-            row.headers = ["区间", "标准"]
+            row.headers = [N_("区间"), N_("标准")]
         if len(p.values) > 1 or (p.values and p.values[-1].since):
             row.since = "；".join(
                 f"{d.since.isoformat() if d.since else '初始'}起：{_values(p, [d])[0] or '见表'}"
@@ -121,7 +162,7 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
         {
             "label": it.label,
             "options": "、".join(pol.options.get(o, o) for o in it.options),
-            "per": "每证" if it.per == "certificate" else "每户",
+            "per": N_("每证") if it.per == "certificate" else N_("每户"),
             "formula": it.formula.text,
             "when": it.when.text if it.when else "",
             "floor": it.floor.text if it.floor else (it.household_floor.text if it.household_floor else ""),
@@ -132,6 +173,8 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
     ]
     meta = pol.meta
     return {
+        "facts": _facts(pol.facts),
+        "subtotals": _subtotals(pol),
         "name": meta.name,
         "legal_ref": meta.legal_ref,
         "effective_on": meta.effective_on.isoformat(),

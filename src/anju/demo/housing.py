@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from anju.core.actor import Actor
 from anju.demo.floor_plans import floor_plan_png
 from anju.errors import DomainError
+from anju.household import service as household_service
 from anju.housing import service as housing_service
+from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
 
 
@@ -380,6 +382,11 @@ def _hand_over(
             if flat.estate_id != estate_id or rng.random() >= HANDED_OVER_SHARE:
                 continue
             on = delivered + timedelta(days=rng.randrange(1, DELIVERED_DAYS_AGO))
+            # keys go to a household that has signed: never before its signing day
+            signed_on = household_service.get_household(
+                session, scope=identity_service.DataScope.everything(), household_id=line.household_id
+            ).sign_on
+            on = max(on, signed_on or on)
             housing_service.record_handover(
                 session, actor=manager, selection_id=sel.id, handed_over_on=on, today=today
             )

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from anju import i18n
 from anju.compensation import service as compensation_service
 from anju.errors import Conflict, PermissionDenied, ValidationFailed
 from anju.household import service as household_service
@@ -25,7 +26,7 @@ from anju.identity.rules import Permission
 from anju.identity.service import CurrentUser
 from anju.web.deps import client_ip, get_db, requires
 from anju.web.params import IdPath
-from anju.web.templating import render
+from anju.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +85,8 @@ async def policy_fact_check(
         if k.startswith(household_service.FACT_PREFIX) or k.startswith(("building.", "member."))
     }
     _, errors = household_service.clean_policy_facts(decls, data)
-    text = "；".join(f"{e['message']}" for e in errors)
+    lang = lang_of(request)
+    text = ("; " if lang == "en" else "；").join(i18n.t(e["message"], lang) for e in errors)
     return HTMLResponse(str(Markup.escape(text)))
 
 

@@ -31,7 +31,7 @@ def _handover_date(value: str) -> date | None:
     except ValueError:
         raise ValidationFailed(
             f"交钥匙日期“{value[:20]}”应为 YYYY-MM-DD",
-            "bad handed_over_on",
+            f"the key handover date '{value[:20]}' should be written YYYY-MM-DD",
             details=[{"field": "handed_over_on", "message": "交钥匙日期格式不正确"}],
         ) from None
 
@@ -50,17 +50,19 @@ async def record_handover(
         raise NotFound("没有这条选房记录", "no such selection")
     household_id = rows[0].household_id
     form = await request.form()
+    typed = str(form.get("handed_over_on", ""))
     try:
         housing_service.record_handover(
             db,
             actor=user.actor(client_ip(request)),
             selection_id=selection_id,
-            handed_over_on=_handover_date(str(form.get("handed_over_on", ""))),
+            handed_over_on=_handover_date(typed),
             today=today_shanghai(),
         )
     except DomainError as exc:
         db.rollback()
         ctx = settlement_context(db, request, user, household_id)
         ctx["handover_error"] = {selection_id: exc.message_zh}
+        ctx["handover_typed"] = {selection_id: typed[:20]}  # the refused date stays in its field
         return render(request, "housing/settlement.html", ctx, status_code=exc.http_status)
     return RedirectResponse(f"/households/{household_id}/settlement?ok=handover#handover", status_code=303)

@@ -36,7 +36,8 @@ class Estate(IdMixin, VersionMixin, Base):
 
 class HousingBuilding(IdMixin, Base):
     """A building (楼栋) of an estate, e.g. ``3幢``; ``floors`` and ``units`` are the highest floor
-    and unit number its flats have (the flat grid's size)."""
+    and unit number its flats have (the flat grid's size); ``rise`` its 楼型 (多层 / 高层) as set by
+    the office, ``None`` = by the floors count (10 and more: 高层, see ``building_rise``)."""
 
     __tablename__ = "housing_building"
     __table_args__ = (UniqueConstraint("estate_id", "code"),)
@@ -46,6 +47,7 @@ class HousingBuilding(IdMixin, Base):
     floors: Mapped[int] = mapped_column(Integer, default=0)
     units: Mapped[int] = mapped_column(Integer, default=0)
     sort: Mapped[int] = mapped_column(Integer, default=0)
+    rise: Mapped[str | None] = mapped_column(String(8))
 
 
 class FlatType(IdMixin, Base):

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from anju import i18n
 from anju.core.dates import today_shanghai
-from anju.errors import DomainError, ValidationFailed
+from anju.errors import DomainError, NotFound, ValidationFailed
 from anju.housing import rules
 from anju.housing import service as housing_service
 from anju.i18n import N_
@@ -46,6 +46,7 @@ OK_MESSAGES = {
     "ordered": N_("选房顺序已确定"),
     "delivery": N_("交房日期已保存，过渡费已按新日期重算"),
     "flat_type": N_("户型已保存"),
+    "rise": N_("楼型已保存"),
 }
 
 
@@ -169,6 +170,8 @@ def _estate_context(db: Session, request: Request, estate_id: int) -> dict[str, 
         "statuses": rules.FLAT_STATUSES,
         "manual": sorted(rules.MANUAL_FLAT_CHANGES),
         "can_manage": user.can(Permission.HOUSING_MANAGE),
+        "rises": housing_service.RISES,
+        "rise_of": housing_service.building_rise,
         "message_ok": _ok(request),
         "imported": request.query_params.get("n", ""),
         "message": "",
@@ -262,6 +265,31 @@ async def change_flat(
     except DomainError as exc:
         return estate_failed(db, request, flat.estate_id, exc)
     return RedirectResponse(f"/estates/{flat.estate_id}?ok=status#flat-{flat_id}", status_code=303)
+
+
+@router.post("/estates/{estate_id}/buildings/{housing_building_id}/rise")
+async def change_rise(
+    estate_id: IdPath,
+    housing_building_id: IdPath,
+    request: Request,
+    user: CurrentUser = Depends(MANAGE),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Set a building's 楼型 (多层 / 高层; empty: by its floors count), read by ``flat.rise``."""
+    form = await request.form()
+    housing_service.get_estate(db, estate_id=estate_id)
+    try:
+        b = housing_service.set_building_rise(
+            db,
+            actor=user.actor(client_ip(request)),
+            building_id=housing_building_id,
+            rise=str(form.get("rise", "")),
+        )
+        if b.estate_id != estate_id:
+            raise NotFound(i18n.t("楼栋不存在"), "no such building")
+    except DomainError as exc:
+        return estate_failed(db, request, estate_id, exc)
+    return RedirectResponse(f"/estates/{estate_id}?ok=rise#building-{housing_building_id}", status_code=303)
 
 
 @router.post("/estates/{estate_id}/delivery")

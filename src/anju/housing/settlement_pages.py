@@ -41,6 +41,7 @@ def settlement_context(db: Session, request: Request, user: CurrentUser, househo
         "can_handover": user.can(Permission.HOUSING_MANAGE),
         "handover_ok": request.query_params.get("ok") == "handover",
         "handover_error": {},
+        "handover_typed": {},
         "today": today_shanghai(),
     }
 

@@ -4,7 +4,8 @@ its inspection), checks the rows against the estate, and writes.
 
 Columns, by header name in any order under a header row within the first 20 rows (a header's
 bracketed suffix such as ``建筑面积（㎡）`` is ignored): 楼栋, 单元, 楼层, 房号, 户型, 建筑面积,
-套内面积, 公摊面积, 朝向, 价格档, and optionally 市场单价 (元/㎡). Required: 楼栋, 单元, 楼层, 房号,
+套内面积, 公摊面积, 朝向, 价格档, and optionally 市场单价 (元/㎡) and 楼型 (多层 / 高层, the building's; one
+value per building, blank = by its floors count). Required: 楼栋, 单元, 楼层, 房号,
 建筑面积, 套内面积. A blank 公摊面积 is 建筑面积 − 套内面积; a given one must agree with them within
 0.01 ㎡. A blank 价格档 is ``standard``.
 """
@@ -35,7 +36,9 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "orientation": ("朝向", False),
     "price_tier": ("价格档", False),
     "market_price": ("市场单价", False),
+    "rise": ("楼型", False),
 }
+RISES = ("多层", "高层")
 HEADERS: dict[str, str] = {
     **{header: key for key, (header, _) in COLUMNS.items()},
     "楼号": "building",
@@ -53,6 +56,7 @@ HEADERS: dict[str, str] = {
     "价格档次": "price_tier",
     "价格等级": "price_tier",
     "市场价": "market_price",
+    "楼栋类型": "rise",
 }
 MAX_ROWS = 20_000
 MAX_AREA = Decimal("10000")
@@ -98,6 +102,7 @@ class FlatSpec:
     orientation: str
     price_tier: str
     market_unit_price_fen: int | None
+    rise: str = ""  # the building's 楼型 as the row gives it ("" = not given)
 
 
 @dataclass(slots=True)
@@ -253,6 +258,9 @@ def check_row(r: SheetRow) -> tuple[FlatSpec | None, list[Problem]]:
             problems.append(
                 problem(n, "market_price", f"“{raw_market[:20]}”不是有效的单价（元/㎡，最多两位小数）")
             )
+    rise = unicodedata.normalize("NFKC", c.get("rise", "")).strip()
+    if rise and rise not in RISES:
+        problems.append(problem(n, "rise", f"“{rise[:20]}”不是可选的楼型（{'、'.join(RISES)}）"))
     if problems or unit is None or floor is None or gross is None or inner is None or shared is None:
         return None, problems
     return (
@@ -270,6 +278,7 @@ def check_row(r: SheetRow) -> tuple[FlatSpec | None, list[Problem]]:
             orientation=orientation,
             price_tier=tier,
             market_unit_price_fen=market,
+            rise=rise,
         ),
         [],
     )
@@ -280,11 +289,19 @@ def check_rows(rows: list[SheetRow], existing_codes: set[str]) -> Checked:
     (``existing_codes``): every problem is reported, none stops the others."""
     out = Checked()
     first_row: dict[str, int] = {}
+    rises: dict[str, tuple[str, int]] = {}  # building -> (楼型, first row giving it)
     for r in rows:
         spec, problems = check_row(r)
         out.problems.extend(problems)
         if spec is None:
             continue
+        if spec.rise:
+            had = rises.setdefault(spec.building, (spec.rise, r.row))
+            if had[0] != spec.rise:
+                out.problems.append(
+                    problem(r.row, "rise", f"楼栋 {spec.building} 的楼型与第 {had[1]} 行（{had[0]}）不一致")
+                )
+                continue
         if spec.code in first_row:
             out.problems.append(
                 problem(r.row, "number", f"房源 {spec.code} 与第 {first_row[spec.code]} 行重复")

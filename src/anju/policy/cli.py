@@ -13,7 +13,7 @@ from rich.table import Table
 
 from anju.core.money import format_yuan
 from anju.policy.bulk import HouseholdTable, evaluate_bulk
-from anju.policy.cases import CasesFile, NoCasesError, read_cases_file, run_cases
+from anju.policy.cases import CasesFile, NoCasesError, TransitionCase, read_cases_file, run_cases
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.errors import EvaluationError, PolicyError, Problem
 from anju.policy.facts import GroupFacts, Household, ProjectKind
@@ -282,7 +282,9 @@ def explain_cmd(
         if household is None:
             raise _bad_input("请用 --household 指定户号 / give --household")
         hs, group, _ = _households(households, kind, c)
-        entries: list[tuple[str, str | None, Household]] = [(h.code, None, h) for h in hs]
+        entries: list[tuple[str, str | None, Household, TransitionCase | None]] = [
+            (h.code, None, h, None) for h in hs
+        ]
     else:
         from anju.policy.cases import cases_file_for
 
@@ -294,7 +296,7 @@ def explain_cmd(
                 f"方案没有测试用例文件 {cf}；请用 --households 指定户数据文件 / give --households"
             )
         cases = _read_cases(cf, c)
-        entries = [(x.name, x.option, x.household) for x in cases.cases]
+        entries = [(x.name, x.option, x.household, x.transition) for x in cases.cases]
         group = cases.group
         day = day or cases.as_of
     if household is not None:
@@ -305,11 +307,33 @@ def explain_cmd(
             what = "户号" if all(e[1] is None for e in entries) else "户号或用例"
             raise _bad_input(f"{where}找不到{what} {household}{zh} / household not found{en}")
         entries = match
-    for name, case_option, h in entries:
+    for name, case_option, h, spec in entries:
         opts = [option] if option else [case_option] if case_option else list(c.policy.options)
         for opt in opts:
             title = f"{name} · " if name != h.code else ""
             _explain_one(c, h, opt, day, group, title)
+            if spec is not None:
+                _print_transition(c, h, spec, opt, day, group)
+
+
+def _print_transition(
+    c: Checked, h: Household, spec: TransitionCase, opt: str, day: date | None, group: GroupFacts
+) -> None:
+    """The case's monthly transition fees (its ``transition:``): the trace, or why not computable."""
+    from anju.policy.cases import case_transition_fees
+
+    if c.policy.transition is None or opt not in c.policy.transition.options:
+        return
+    console.print(
+        f"[bold]── {escape(h.code)} · 按月过渡费 monthly transition fees ──[/bold]", highlight=False
+    )
+    try:
+        fees = case_transition_fees(c, h, spec, opt, day, group)
+    except (EvaluationError, ValueError, OverflowError) as exc:
+        console.print(f"[red]无法计算 cannot compute：{escape(str(exc))}[/red]", highlight=False)
+        return
+    for line in fees.trace:
+        console.print(f"    {line}", highlight=False, markup=False)
 
 
 def _explain_one(c: Checked, h: Household, opt: str, day: date | None, group: GroupFacts, title: str) -> None:

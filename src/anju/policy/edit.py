@@ -1,5 +1,10 @@
 """Editing a policy's numbers in place: the fields a form shows, and the YAML text with new values.
 
+The form moves the values of parameters (numbers, tables, bands, dated values, block overrides),
+clocks, date-window tiers, and the bounds (``min`` / ``max``) of the household facts the policy
+declares (``facts:``). Office-set group measures (``measures:``) have no value in the policy: the
+office records theirs on the standards page, so the form has nothing of them to move.
+
 A policy's formulas, comments, order and layout are the author's; a form only moves numbers,
 dates and categories. So the text is never re-emitted from the model: each edited scalar's exact
 span (the YAML parser's start and end offsets) is replaced by the new literal and everything else
@@ -36,9 +41,9 @@ class Field:
 
     key: str  # stable form name: the YAML path as JSON
     path: PathT
-    section: str  # "parameters" | "clocks" | "tiers"
-    name: str  # parameter, clock or tier name
-    kind: str  # "number" | "day" (whole day number of a window) | "date" | "text" (a category)
+    section: str  # "parameters" | "clocks" | "tiers" | "facts"
+    name: str  # parameter, clock, tier or declared fact name
+    kind: str  # "number" | "day" (whole number bound of a window or band) | "date" | "text" (a category)
     label: str  # the parameter's label
     detail: str  # where inside it: table keys, band, dated entry, block override, window
     unit: str
@@ -100,6 +105,8 @@ def _detail(path: PathT, spec_keys: list[str], windows_kind: str) -> str:
             "default": "表外取值",
             "value": "",
             "date": "",
+            "min": "下限",
+            "max": "上限",
         }
         word = names.get(str(p), str(p))
         if word:
@@ -121,11 +128,18 @@ class _Spec:
     windows_kind: str
 
 
+# The values of a declared fact a form moves: its bounds (the rest is what the fact is).
+_FACT_KEYS = {"min", "max"}
+_NUMERIC_FACTS = {"number", "count", "money"}
+
+
 def _walk(node: yaml.Node, path: PathT, last: str | int | None, s: _Spec, out: list[Field]) -> None:
     if isinstance(node, yaml.MappingNode):
         for kn, vn in node.value:
             key = str(kn.value)
             if key in _SKIP_KEYS and not _inside_table(path):
+                continue
+            if s.section == "facts" and (len(path) != 2 or key not in _FACT_KEYS):
                 continue
             _walk(vn, (*path, key), key, s, out)
         return
@@ -164,7 +178,8 @@ def _walk(node: yaml.Node, path: PathT, last: str | int | None, s: _Spec, out: l
 
 
 def fields(text: str) -> list[Field]:
-    """Every editable value of the policy text (parameters, clocks, tiers), in document order.
+    """Every editable value of the policy text (parameters, clocks, tiers, the bounds of declared
+    facts), in document order.
 
     Raises :class:`PolicyError` when the text is not readable YAML.
     """
@@ -177,7 +192,7 @@ def fields(text: str) -> list[Field]:
         return out
     for k, section in root.value:
         sec = str(k.value)
-        if sec not in ("parameters", "clocks", "tiers") or not isinstance(section, yaml.MappingNode):
+        if sec not in _SECTIONS or not isinstance(section, yaml.MappingNode):
             continue
         got = data.get(sec)
         sec_data: dict[Any, Any] = got if isinstance(got, dict) else {}
@@ -185,11 +200,13 @@ def fields(text: str) -> list[Field]:
             name = str(name_node.value)
             raw = sec_data.get(_data_key(sec_data, name), {})
             d = raw if isinstance(raw, dict) else {}
+            if sec == "facts" and d.get("type") not in _NUMERIC_FACTS:
+                continue  # only numeric facts have bounds (the checker refuses them elsewhere)
             s = _Spec(
                 section=sec,
                 name=name,
                 label=str(d.get("label", name)),
-                unit=str(d.get("unit", "")) if sec != "clocks" else "",
+                unit=_unit_of(sec, d),
                 bound_unit=str(d.get("by", "")) if sec == "parameters" else "日",
                 ref=str(d.get("ref", "")),
                 keys=[str(x) for x in d.get("keys") or []],
@@ -198,6 +215,17 @@ def fields(text: str) -> list[Field]:
             )
             _walk(spec, (sec, name), name, s, out)
     return out
+
+
+_SECTIONS = ("parameters", "clocks", "tiers", "facts")
+
+
+def _unit_of(section: str, spec: dict[Any, Any]) -> str:
+    if section == "clocks":
+        return ""
+    if section == "facts" and spec.get("type") == "money":
+        return str(spec.get("unit") or "元")  # a money fact is in 元 unless it says 元/㎡ ...
+    return str(spec.get("unit", "") or "")
 
 
 def _data_key(d: dict[Any, Any], name: str) -> Any:
@@ -251,7 +279,9 @@ def literal(f: Field, raw: str) -> str:
         out = format(v, "f")
     elif f.kind == "day":
         if not re.fullmatch(r"\d{1,5}", text):
-            raise FieldProblem(f.key, f"“{raw}”应为整数日数（0 或正整数）")
+            # a window counts days; a band counts its own unit (人, 月, ㎡ ...)
+            what = "整数日数" if f.unit in ("", "日") else f"整数（{f.unit}）"
+            raise FieldProblem(f.key, f"“{raw}”应为{what}（0 或正整数）")
         out = str(int(text))
     elif f.kind == "date":
         try:
@@ -336,7 +366,7 @@ def _entity_lines(text: str) -> list[tuple[str, str, int, int]]:
     if not isinstance(root, yaml.MappingNode):
         return out
     for k, section in root.value:
-        if str(k.value) in ("parameters", "clocks", "tiers") and isinstance(section, yaml.MappingNode):
+        if str(k.value) in _SECTIONS and isinstance(section, yaml.MappingNode):
             for kn, vn in section.value:
                 last = vn.end_mark.line + (1 if vn.end_mark.column > 0 else 0)
                 out.append(

@@ -3,6 +3,7 @@ household's chain of blocks (base value, then overrides from the outermost block
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,13 +25,17 @@ def value_at(entries: list[Dated], as_of: date) -> tuple[bool, Any]:
 class Resolved:
     """Parameter and clock values of one policy as of one date, per block path (cached)."""
 
-    def __init__(self, policy: Policy, as_of: date) -> None:
+    def __init__(self, policy: Policy, as_of: date, names: Iterable[str] | None = None) -> None:
+        """``names``: resolve only these parameters (default: every one)."""
         self.policy = policy
         self.as_of = as_of
         self.base: dict[str, Any] = {}
         self.overrides: dict[str, dict[str, Any]] = {}
         self._cache: dict[tuple[str, tuple[str, ...]], Any] = {}
-        for name, p in policy.params.items():
+        params = (
+            policy.params if names is None else {k: policy.params[k] for k in names if k in policy.params}
+        )
+        for name, p in params.items():
             ok, v = value_at(p.values, as_of)
             if not ok:
                 raise EvaluationError(

@@ -23,7 +23,10 @@ from anju.policy.errors import EvaluationError
 from anju.policy.facts import (
     BASIS_LABELS_ZH,
     EVENT_DATES,
-    BlockGroup,
+    FUTURE,
+    READY,
+    READY_WORDS,
+    RISE_WORDS,
     Building,
     ChosenFlat,
     Determination,
@@ -37,6 +40,7 @@ from anju.policy.facts import (
     TenantKind,
     Use,
 )
+from anju.policy.group_columns import table_group_facts
 
 I64 = np.int64
 
@@ -49,6 +53,8 @@ _ENUM_WORDS: list[str] = [
     *(u.value for u in Use),
     *(d.value for d in Determination),
     *(t.value for t in TenantKind),
+    *READY_WORDS,
+    *RISE_WORDS,
 ]
 
 
@@ -112,7 +118,20 @@ def _no_elements() -> Elements:
     return Elements(empty, empty, empty, {})
 
 
-FLAT_COLS = ("area", "floor", "building", "type", "code", "price", "purchase_total")
+# ``ready`` is the code of a 现房/期房 given outright ("" = from ``delivered_on``, an ordinal, 0 =
+# not delivered): see :meth:`HouseholdTable.flat_ready`; ``rise`` the code of 多层/高层 ("" = none).
+FLAT_COLS = (
+    "area",
+    "floor",
+    "building",
+    "type",
+    "code",
+    "price",
+    "purchase_total",
+    "ready",
+    "delivered_on",
+    "rise",
+)
 FLAT_MONEY_COLS = ("price", "purchase_total")
 
 BUILDING_INT_COLS = ("legal_area", "unregistered_area", "floors", "built_year")
@@ -201,6 +220,18 @@ class HouseholdTable:
             col = np.zeros(self.n, dtype=I64)
             self.events[name] = col
         return col
+
+    def flat_ready(self, on: date) -> Arr:
+        """The 现房/期房 code of every flat on ``on``: as given, else 现房 when its estate was
+        delivered on or before ``on`` (the rule of :func:`anju.policy.facts.flat_ready`)."""
+        c = self.flats.cols
+        given = c["ready"]
+        d = c["delivered_on"]
+        derived = np.where((d > 0) & (d <= on.toordinal()), self.vocab[READY], self.vocab[FUTURE])
+        empty = self.vocab.get("")
+        if empty is None:  # every flat says 现房/期房 outright
+            return np.asarray(given, dtype=I64)
+        return np.where(given != empty, given, derived).astype(I64)
 
     def _day(self, name: str, i: int) -> date | None:
         o = int(self.event(name)[i])
@@ -306,6 +337,9 @@ class HouseholdTable:
                 f_cols["building"].append(code(fl.building))
                 f_cols["type"].append(code(fl.flat_type))
                 f_cols["code"].append(code(fl.code))
+                f_cols["ready"].append(code(fl.ready))
+                f_cols["delivered_on"].append(_ord(fl.delivered_on))
+                f_cols["rise"].append(code(fl.rise))
                 for k in FLAT_MONEY_COLS:
                     v = getattr(fl, k + "_fen")
                     f_cols[k].append(v or 0)
@@ -433,6 +467,11 @@ class HouseholdTable:
                     purchase_total_fen=int(c["purchase_total"][j])
                     if bool(c["purchase_total_known"][j])
                     else None,
+                    ready=w[int(c["ready"][j])],
+                    delivered_on=date.fromordinal(int(c["delivered_on"][j]))
+                    if int(c["delivered_on"][j])
+                    else None,
+                    rise=w[int(c["rise"][j])],
                 )
             )
         path = self.block_paths[int(self.block_idx[i])]
@@ -527,75 +566,9 @@ class HouseholdTable:
 
     def group_facts(self) -> GroupFacts:
         """Group facts computed from this table's own households (the whole project), with the
-        certificate and area weights of each household (as :func:`facts.household_weight`)."""
-        n = self.n
-        b = self.buildings
-        hh = np.repeat(np.arange(n, dtype=I64), b.count)
-        area = np.zeros(n, dtype=I64)
-        certs = np.zeros(n, dtype=I64)
-        if b.size:
-            np.add.at(area, hh, b.cols["legal_area"])
-            if self.certificate_nos:
-                nos = [c.strip() for c in self.certificate_nos]
-                named = np.fromiter((bool(c) for c in nos), dtype=bool, count=len(nos))
-                np.add.at(certs, hh[named], 1)
-                # A number written twice in one household is one certificate (rare: counted by hand).
-                for i in np.flatnonzero(certs > 1).tolist():
-                    start = int(b.start[i])
-                    certs[i] = len({c for c in nos[start : start + int(b.count[i])] if c})
-        blocks: dict[str, BlockGroup] = {}
-        parents: dict[str, str] = {}
-        for event in ("sign", "vacate"):
-            ords = self.sign_on if event == "sign" else self.vacate_on
-            # by block, then date, then weight: the order facts.build_blocks gives (equal facts compare equal)
-            order = np.lexsort((area, certs, ords, self.block_idx))
-            bi_sorted = self.block_idx[order]
-            cuts = np.searchsorted(bi_sorted, np.arange(len(self.blocks) + 1))
-            uniq = np.unique(ords[ords > 0])
-            lookup = [date.fromordinal(int(o)) for o in uniq.tolist()]
-            for bi, code in enumerate(self.blocks):
-                rows = order[cuts[bi] : cuts[bi + 1]]
-                rows = rows[ords[rows] > 0]
-                days = [lookup[k] for k in np.searchsorted(uniq, ords[rows]).tolist()]
-                weights = tuple(zip(certs[rows].tolist(), area[rows].tolist(), strict=True))
-                g = blocks.get(code)
-                if g is None:
-                    members = int(cuts[bi + 1] - cuts[bi])
-                    mask_rows = order[cuts[bi] : cuts[bi + 1]]
-                    g = BlockGroup(
-                        members, (), (), int(certs[mask_rows].sum()), int(area[mask_rows].sum()), (), (), True
-                    )
-                if event == "sign":
-                    g = BlockGroup(
-                        g.total_households,
-                        tuple(days),
-                        (),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        weights,
-                        (),
-                        True,
-                    )
-                else:
-                    g = BlockGroup(
-                        g.total_households,
-                        g.sign_dates,
-                        tuple(days),
-                        g.total_certificates,
-                        g.total_area_cents,
-                        g.sign_weights,
-                        weights,
-                        True,
-                    )
-                blocks[code] = g
-        for bi, code in enumerate(self.blocks):
-            if not blocks[code].total_households:
-                del blocks[code]
-                continue
-            path = self.block_paths[bi]
-            for child, parent in zip(path[1:], path[:-1], strict=True):
-                parents[child] = parent
-        return GroupFacts(blocks=blocks, parents=parents)
+        certificate and area weights of each household (as :func:`facts.household_weight`),
+        counted from the columns (:mod:`anju.policy.group_columns`)."""
+        return table_group_facts(self)
 
 
 _INDEXES: dict[int, tuple[GroupFacts, GroupIndex]] = {}
@@ -614,7 +587,10 @@ def group_index(group: GroupFacts) -> GroupIndex:
 
 
 class GroupIndex:
-    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised)."""
+    """Sign / vacate rates of a scope as of a date, from sorted ordinal arrays (vectorised).
+
+    Group facts counted from a table (:meth:`HouseholdTable.group_facts`) are read from their
+    columns (one row per block and day, every basis alike); others from their blocks' dates."""
 
     def __init__(self, group: GroupFacts) -> None:
         self.group = group
@@ -637,6 +613,9 @@ class GroupIndex:
     def _weighted_scope(self, scope: str | None, event: str, basis: str) -> tuple[int, Arr, Arr]:
         """Total weight, sorted event ordinals and the running sum of their weights."""
         key = (scope, event, basis)
+        if key not in self._weighted and self.group.columns is not None:
+            # counted from a table: per block and day already (group_columns)
+            self._weighted[key] = self.group.columns.scope(self.group.leaves_under(scope), event, basis)
         if key not in self._weighted:
             total = 0
             pairs: list[tuple[int, int]] = []
@@ -663,7 +642,7 @@ class GroupIndex:
         hit = self._rates.get(key)
         if hit is not None:
             return hit
-        if basis == "household":
+        if basis == "household" and self.group.columns is None:
             total, dates = self._scope(scope, event)
             done = int(np.searchsorted(dates, as_of_ord, side="right")) if total else 0
         else:

@@ -154,3 +154,23 @@ def test_the_export_reads_back_as_the_same_flats_and_writes_text_as_text() -> No
         Decimal("72.30"),
         Decimal("17.26"),
     )
+
+
+def test_the_rise_column_is_one_value_per_building_and_named_when_wrong() -> None:
+    head = [*HEAD, "楼型"]
+    rows, problems = sheet.rows_of(
+        [
+            head,
+            ["3幢", 1, 5, 502, "a", 89.56, 72.3, 17.26, "南", "", "高层"],
+            ["3幢", 1, 6, 602, "a", 89.56, 72.3, 17.26, "南", "", "多层"],
+            ["4幢", 1, 6, 602, "a", 89.56, 72.3, 17.26, "南", "", "超高层"],
+            ["5幢", 1, 6, 602, "a", 89.56, 72.3, 17.26, "南", "", ""],
+        ]
+    )
+    assert problems == []
+    checked = sheet.check_rows(rows, set())
+    assert [(p.row, p.column, p.message) for p in checked.problems] == [
+        (3, "楼型", "第 3 行“楼型”：楼栋 3幢 的楼型与第 2 行（高层）不一致"),
+        (4, "楼型", "第 4 行“楼型”：“超高层”不是可选的楼型（多层、高层）"),
+    ]
+    assert [(f.building, f.rise) for f in checked.flats] == [("3幢", "高层"), ("5幢", "")]

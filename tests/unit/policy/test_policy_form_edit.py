@@ -223,6 +223,7 @@ def test_model_value_changes_exactly_there() -> None:
     [
         ("结构=砖木 · 区位=B", "house_rate", "八千", "“八千”不是数字"),
         ("第2个时间窗 · 超过第…日", "reward", "3.5", "“3.5”应为整数日数（0 或正整数）"),
+        ("第2档 · 下限（不含）", "per_capita", "2.5", "“2.5”应为整数（人）（0 或正整数）"),
         ("西片区调整", "signing_start", "2025-02-30", "“2025-02-30”不是日期，应写成 2025-04-01"),
         ("", "zone", "", "不能为空"),
     ],
@@ -250,3 +251,49 @@ def test_checker_problems_land_on_their_field() -> None:
     assert rest == []
     assert len(attached[upto.key]) == 1
     assert "重叠" in attached[upto.key][0]
+
+
+FACTS = """\
+policy:
+  name: 事实的录入范围
+  effective_on: 2025-04-01
+facts:
+  ac_units: {label: 空调数量, type: count, unit: 台, max: 20, ref: 第十二条}
+  reward_area:
+    label: 认定奖励面积
+    type: number
+    unit: ㎡
+    min: 5
+    max: 200
+  unit_price: {label: 重置成新价, type: money, unit: 元/㎡}
+  business: {label: 实际经营, type: yesno}
+measures:
+  整片腾空率: {label: 整片腾空率, unit: "%", set_by: office, levels: [project]}
+options: {cash: 货币补偿}
+items:
+  - {id: ac, label: 空调移机费, formula: fact.ac_units * 300元}
+"""
+
+
+def test_the_bounds_of_declared_facts_are_offered_and_checked() -> None:
+    load_policy(FACTS, "facts.yaml")
+    fs = {(f.name, f.detail): f for f in edit.fields(FACTS)}
+    # only the bounds a numeric fact writes; measures have no value in the policy
+    assert list(fs) == [("ac_units", "上限"), ("reward_area", "下限"), ("reward_area", "上限")]
+    top = fs[("ac_units", "上限")]
+    assert (top.section, top.kind, top.label, top.unit, top.ref, top.value) == (
+        "facts",
+        "number",
+        "空调数量",
+        "台",
+        "第十二条",
+        "20",
+    )
+    out = edit.apply(FACTS, {top.key: "25"})
+    assert load_policy(out, "facts.yaml").policy.facts["ac_units"].maximum == Decimal(25)
+    assert out.replace("max: 25", "max: 20", 1) == FACTS  # nothing else moved
+    # a bound the checker refuses lands on its field
+    low = fs[("reward_area", "下限")]
+    bad = edit.apply(FACTS, {low.key: "300"})
+    attached, rest = edit.problems_by_field(bad, edit.check_text(bad), {low.key})
+    assert rest == [] and attached == {low.key: ["事实“reward_area”的 max 小于 min"]}

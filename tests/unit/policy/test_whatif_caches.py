@@ -16,7 +16,7 @@ from anju.policy.bulk import HouseholdTable, evaluate_bulk
 from anju.policy.check import load_policy
 from anju.policy.expr import parse, walk
 from anju.policy.facts import Building, Household, Member
-from anju.policy.jit import kernels
+from anju.policy.jit import kernels, prepared
 from anju.policy.whatif import whatif, with_settings, with_settings_cached
 
 POLICY = """
@@ -129,5 +129,5 @@ def test_parses_of_one_text_share_no_nodes() -> None:
 def test_large_tables_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     c = load_policy(POLICY, "p.yaml")
     t = HouseholdTable.from_households(_households())
-    monkeypatch.setattr(kernels, "_PREPARED_MAX_HOUSEHOLDS", t.n - 1)
+    monkeypatch.setattr(prepared, "MAX_HOUSEHOLDS", t.n - 1)
     assert jit.prepare(c, t, "cash") is not jit.prepare(c, t, "cash")

@@ -25,6 +25,7 @@ from anju.core.dates import utcnow
 from anju.errors import ValidationFailed
 from anju.household.models import Building, Household, HouseholdFact, Member
 from anju.household.service.base import _bump, _changed, _check_reason, _check_version, _load, _lock
+from anju.i18n import Bilingual
 from anju.identity.service import DataScope
 from anju.policy.declared import (
     FactDecl,
@@ -231,7 +232,13 @@ def clean_policy_facts(
         field = FACT_PREFIX + fid if eid is None else key
         d = decls.get(fid)
         if d is None:
-            errors.append({"field": field, "label": fid, "message": "方案没有声明这一事实"})
+            errors.append(
+                {
+                    "field": field,
+                    "label": fid,
+                    "message": Bilingual("方案没有声明这一事实", "the policy does not declare this fact"),
+                }
+            )
             continue
         if d.level != level:
             errors.append({"field": field, "label": d.label, "message": _wrong_level(d)})
@@ -239,7 +246,10 @@ def clean_policy_facts(
         try:
             values[fid if eid is None else key] = to_text(d, parse_value(d, raw))
         except FactValueError as exc:
-            errors.append({"field": field, "label": d.label, "message": exc.message_zh})
+            # the message carries its English (a page in English shows it; the API keeps the Chinese)
+            errors.append(
+                {"field": field, "label": d.label, "message": Bilingual(exc.message_zh, exc.message_en)}
+            )
     return values, errors
 
 
@@ -364,7 +374,8 @@ def set_policy_facts(
     if errors:
         raise ValidationFailed(
             "方案事实有误：" + "；".join(f"{e['label']}：{e['message']}" for e in errors),
-            "invalid policy facts",
+            "invalid policy facts: "
+            + "; ".join(str(getattr(e["message"], "en", "") or e["message"]) for e in errors),
             details=errors,
         )
     h = _lock(session, scope, household_id)

@@ -14,6 +14,7 @@
 - ``screen``: the selection big screen's snapshot (选房大屏);
 - ``settlement``: settling a household's chosen flats (多退少补) into its agreement's money;
 - ``flat_types``: a flat type's name and plan image (户型图);
+- ``buildings``: a building's 楼型 (多层/高层; by default from its floors count);
 - ``delivery``: estates' delivery dates and the monthly transition fees fed into the schedule;
 - ``flat_facts``: the flats households have chosen, as the policy engine's facts;
 - ``handover``: the key handover of each chosen flat as shown, and a household's key dates.
@@ -21,6 +22,7 @@
 Services never commit; every write is audited in the same transaction.
 """
 
+from anju.housing.service.buildings import *  # noqa: F403
 from anju.housing.service.calculator import *  # noqa: F403
 from anju.housing.service.confirmation import *  # noqa: F403
 from anju.housing.service.delivery import *  # noqa: F403

@@ -9,7 +9,9 @@ applies, and the flat is delivered when all of them are (the latest actual date)
 
 Feeding the schedule (:func:`schedule_transition_fees`): the fees due by ``as_of`` (months begun,
 or whole months, as the policy says) are compared with what the agreement's live ``transition``
-instalments already hold; the difference is added as one instalment, due on ``as_of``. Run every
+instalments already hold; the difference is added as one instalment, due on ``as_of``. Overdue
+months enter it month by month like the others (at the block's ``late_monthly`` or multiplier); a
+block whose ``when`` does not hold schedules nothing. Run every
 hour by each server worker and by ``anju housing transition-fees``, a month is thus scheduled on
 the day it begins (paid month by month, in advance under ``months: started``). Idempotent: a
 second run on the same day finds nothing to add. When delivery dates change (fewer late months,
@@ -36,7 +38,9 @@ from anju.core.money import format_yuan
 from anju.db.session import begin_write
 from anju.db.versions import bump_version
 from anju.errors import Conflict, NotFound
+from anju.household import service as household_service
 from anju.housing.models import Estate, Flat, Selection, SelectionEvent
+from anju.housing.service.flat_facts import chosen_flat_facts
 from anju.housing.service.stock import get_estate
 from anju.identity import service as identity_service
 from anju.policy import transition as transition_engine
@@ -244,13 +248,20 @@ def record_handover(
         raise NotFound("没有这条选房记录", "no such selection")
     flat = session.get(Flat, sel.flat_id)
     estate = session.get(Estate, flat.estate_id) if flat is not None else None
-    problem = ""
+    # keys are handed over to a household that has signed: never before its signing date
+    signed_on = household_service.get_household(
+        session, scope=EVERYTHING, household_id=sel.household_id
+    ).sign_on
+    problem = problem_en = ""
     if sel.status != "confirmed":
         problem = "选房已撤销，不能登记交钥匙"
+        problem_en = "the selection was undone: no key handover can be recorded"
     elif handed_over_on is not None and handed_over_on > today:
         problem = f"交钥匙日期不能晚于今天（{today.isoformat()}）"
+        problem_en = f"the key handover date cannot be after today ({today.isoformat()})"
     elif handed_over_on is not None and (estate is None or estate.actual_delivery_on is None):
         problem = "安置小区尚未交房，不能登记交钥匙"
+        problem_en = "the estate has not been delivered yet: no key handover can be recorded"
     elif (
         handed_over_on is not None
         and estate is not None
@@ -258,10 +269,14 @@ def record_handover(
         and handed_over_on < estate.actual_delivery_on
     ):
         problem = f"交钥匙日期不能早于小区实际交房日期（{estate.actual_delivery_on.isoformat()}）"
+        problem_en = f"the key handover date cannot be before the estate's actual delivery ({estate.actual_delivery_on.isoformat()})"
+    elif handed_over_on is not None and signed_on is not None and handed_over_on < signed_on:
+        problem = f"交钥匙日期不能早于该户签约日期（{signed_on.isoformat()}）"
+        problem_en = f"the key handover date cannot be before the household signed ({signed_on.isoformat()})"
     if problem:
         raise Conflict(
             problem,
-            "invalid handover date",
+            problem_en,
             code="handover_date",
             details=[{"field": "handed_over_on", "message": problem}],
         )
@@ -324,10 +339,11 @@ def _compute(session: Session, ht: HouseholdTransition, as_of: date) -> None:
     pv = compensation_service.get_version(session, a.project_id, snap.policy_version)
     checked = compensation_service.checked_version(pv)
     rules = checked.policy.transition
+    # the delivery dates are shown whether or not the policy pays transition fees by the month
+    ht.planned_delivery_on, ht.actual_delivery_on, ht.error = _delivery(ht.estates)
     if rules is None or "swap" not in rules.options:
         ht.error = "补偿方案未规定按月支付过渡费"
         return
-    ht.planned_delivery_on, ht.actual_delivery_on, ht.error = _delivery(ht.estates)
     if ht.planned_delivery_on is None:
         return
     facts = agreement_service.snapshot_facts(snap)
@@ -351,6 +367,8 @@ def _compute(session: Session, ht: HouseholdTransition, as_of: date) -> None:
             group=agreement_service.snapshot_group(snap),
             option="swap",
             evaluated_on=snap.as_of,
+            # the flats it holds now: the frozen facts may predate the selection (flat.rise in due:)
+            flats=chosen_flat_facts(session, [ht.household_id]).get(ht.household_id),
         )
     except EvaluationError as exc:
         ht.error = f"无法计算过渡费：{exc.message_zh}"

@@ -424,9 +424,13 @@ def import_flats(
             new_types += 1
     session.flush()
     now = utcnow()
+    rises: dict[str, str] = {}  # building -> 楼型 set by the sheet
     for spec in checked.flats:
         b = buildings[spec.building]
         b.floors, b.units = max(b.floors, spec.floor), max(b.units, spec.unit)
+        if spec.rise and b.rise != spec.rise:
+            rises[b.code] = spec.rise
+            b.rise = spec.rise
         session.add(
             Flat(
                 estate_id=estate_id,
@@ -468,6 +472,7 @@ def import_flats(
             "gross_area": [None, str(total_area)],
             "buildings_created": [None, new_buildings],
             "flat_types_created": [None, new_types],
+            **({"rise": [None, rises]} if rises else {}),
             "codes": [None, [s.code for s in checked.flats]],
             "file_sha256": [None, file_sha256],
         },

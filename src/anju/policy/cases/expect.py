@@ -37,7 +37,7 @@ class TransitionCase:
     planned_delivery: date
     actual_delivery: date | None
     as_of: date | None
-    expect: dict[str, int | bool]
+    expect: dict[str, int | bool | date | None]
 
 
 class _ExpectReader(_ValueReader):
@@ -123,21 +123,25 @@ class _ExpectReader(_ValueReader):
             else None
         )
         until = self.day(d["as_of"], (*path, "as_of")) if d.get("as_of") is not None else None
-        expect: dict[str, int | bool] = {}
+        expect: dict[str, int | bool | date | None] = {}
         ep = (*path, "expect")
         e = (
-            self.fields(d["expect"], ep, {*TRANSITION_MONTHS, *TRANSITION_MONEY, "final"})
+            self.fields(d["expect"], ep, {*TRANSITION_MONTHS, *TRANSITION_MONEY, "final", "applies", "due"})
             if d.get("expect") is not None
             else {}
         )
         for k, v in (e or {}).items():
-            got: int | bool | None = None
+            got: int | bool | date | None = None
             if k in TRANSITION_MONTHS:
                 got = self.count(v, (*ep, k), high=12_000)
             elif k in TRANSITION_MONEY:
                 got = self.fen(v, (*ep, k))
-            elif k == "final":
+            elif k in ("final", "applies"):
                 got = self.flag(v, (*ep, k))
+            elif k == "due" and v is None:  # expected unknown
+                expect["due"] = None
+            elif k == "due":
+                got = self.day(v, (*ep, k))
             if got is not None:
                 expect[str(k)] = got
         return None if planned is None else TransitionCase(planned, actual, until, expect)

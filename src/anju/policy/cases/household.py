@@ -19,6 +19,7 @@ from anju.policy.facts import (
     TenantKind,
     Use,
 )
+from anju.policy.facts.household import READY_WORDS, RISE_WORDS, default_rise
 
 DATES = (
     "sign_on",
@@ -68,7 +69,20 @@ BUILDING_KEYS = {
 }
 HOMESTEAD_KEYS = {"area", "approved_year", "certificate_no"}
 TENANT_KEYS = {"name", "kind", "area", "business"}
-FLAT_KEYS = {"code", "area", "building", "floor", "type", "flat_type", "price", "purchase_total"}
+FLAT_KEYS = {
+    "code",
+    "area",
+    "building",
+    "floor",
+    "type",
+    "flat_type",
+    "price",
+    "purchase_total",
+    "ready",
+    "delivered_on",
+    "rise",
+    "building_floors",
+}
 
 
 class _HouseholdReader(_ValueReader):
@@ -276,8 +290,44 @@ class _HouseholdReader(_ValueReader):
             if d.get("purchase_total") is not None
             else None
         )
+        ready = self.word(d.get("ready"), (*path, "ready"), READY_WORDS)
+        delivered = (
+            self.day(d["delivered_on"], (*path, "delivered_on"))
+            if d.get("delivered_on") is not None
+            else None
+        )
+        rise = self.word(d.get("rise"), (*path, "rise"), RISE_WORDS)
+        floors = (
+            self.count(d["building_floors"], (*path, "building_floors"), low=1, high=999)
+            if d.get("building_floors") is not None
+            else None
+        )
         if len(self.problems) > before or code is None or area is None or floor is None:
             return None
-        return ChosenFlat(code, area, building, floor, ftype, price, total)
+        return ChosenFlat(
+            code,
+            area,
+            building,
+            floor,
+            ftype,
+            price,
+            total,
+            ready or "",
+            delivered,
+            rise or default_rise(floors),
+        )
+
+    def word(self, value: Any, path: tuple[Any, ...], words: tuple[str, ...]) -> str | None:
+        """One of a few Chinese words (现房/期房, 多层/高层); none written: ``None``."""
+        text = self.text(value, path)
+        if text is None or text in words:
+            return text
+        self.err(
+            path,
+            "choice",
+            f"{where(path)} 应为{'或'.join(words)}，却是“{text}”",
+            f"{where_en(path)} must be one of {', '.join(words)}, got '{text}'",
+        )
+        return None
 
     # ------------------------------------------------------------------ expectations

@@ -13,6 +13,7 @@ from typing import Any
 from anju.core.money import format_yuan
 from anju.policy.bulk import BulkResult, HouseholdTable, evaluate_bulk
 from anju.policy.cases.against import check_against_policy
+from anju.policy.cases.expect import TransitionCase
 from anju.policy.cases.shape import Case, CasesFile, read_cases
 from anju.policy.check import Checked, load_policy_file
 from anju.policy.declared import missing_required
@@ -20,7 +21,7 @@ from anju.policy.errors import EvaluationError, Location, PolicyError, Problem
 from anju.policy.facts import GroupFacts, Household
 from anju.policy.scalar import Result, evaluate
 from anju.policy.swap import entitlement, flats_of, settle_swap, violations
-from anju.policy.transition import transition_fees
+from anju.policy.transition import TransitionFees, transition_fees
 from anju.policy.yaml_source import load_yaml, read_yaml_file
 
 
@@ -271,22 +272,30 @@ def _settlement_mismatches(checked: Checked, case: Case, as_of: date | None, gro
     return out
 
 
+def case_transition_fees(
+    checked: Checked, h: Household, spec: TransitionCase, option: str, as_of: date | None, group: GroupFacts
+) -> TransitionFees:
+    """The transition fees a case's ``transition:`` asks for: counted up to its ``as_of``, the block's
+    formulas evaluated at the case's calculation date (as its items are, e.g. 现房/期房 on it), not
+    at the schedule's."""
+    return transition_fees(
+        checked,
+        h,
+        planned_delivery=spec.planned_delivery,
+        actual_delivery=spec.actual_delivery,
+        as_of=spec.as_of or as_of or checked.policy.meta.effective_on,
+        group=group,
+        option=option,
+        evaluated_on=as_of or checked.policy.meta.effective_on,
+    )
+
+
 def _transition_mismatches(checked: Checked, case: Case, as_of: date | None, group: GroupFacts) -> list[str]:
     """Differences between a case's expected transition fees and the engine's (only the keys listed)."""
     spec = case.transition
     assert spec is not None
-    until = spec.as_of or as_of or checked.policy.meta.effective_on
     try:
-        fees = transition_fees(
-            checked,
-            case.household,
-            planned_delivery=spec.planned_delivery,
-            actual_delivery=spec.actual_delivery,
-            as_of=until,
-            group=group,
-            option=case.option,
-            evaluated_on=as_of,
-        )
+        fees = case_transition_fees(checked, case.household, spec, case.option, as_of, group)
     except EvaluationError as exc:
         return [f"过渡费无法计算 / transition fees not computable: {exc.message_zh}"]
     except (
@@ -294,13 +303,15 @@ def _transition_mismatches(checked: Checked, case: Case, as_of: date | None, gro
         OverflowError,
     ):  # months counted past the year 9999 (the transition block's own dates)
         return ["过渡费无法计算：日期超出公元1至9999年 / transition fees not computable: a date out of range"]
-    got: dict[str, int | bool] = {
+    got: dict[str, int | bool | date | None] = {
         "normal_months": fees.normal_months,
         "late_months": fees.late_months,
         "final": fees.final,
         "monthly": fees.monthly_fen,
         "late_monthly": fees.late_fen,
         "total": fees.total_fen,
+        "applies": fees.applies,
+        "due": fees.due,
     }
     out: list[str] = []
     for key, want in spec.expect.items():
@@ -308,8 +319,8 @@ def _transition_mismatches(checked: Checked, case: Case, as_of: date | None, gro
         if have == want and type(have) is type(want):
             continue
         money = key in ("monthly", "late_monthly", "total")
-        shown = format_yuan(int(have)) if money else have
-        wanted = format_yuan(int(want)) if money else want
+        shown = format_yuan(have) if money and isinstance(have, int) else have
+        wanted = format_yuan(want) if money and isinstance(want, int) else want
         out.append(f"transition {key}: 期望 expected {wanted}，实际 got {shown}")
     return out
 

@@ -21,6 +21,7 @@ Parts (import the package: ``from anju.policy.check import check_policy, load_po
 
 from __future__ import annotations
 
+from anju.policy.check.names import param_scale, tier_scale
 from anju.policy.check.policy import _Checker as _Checker
 from anju.policy.check.policy import check_policy, check_subtotals, load_policy, load_policy_file, rate_basis
 from anju.policy.check.types import (
@@ -62,6 +63,8 @@ __all__ = [
     "fact_type",
     "load_policy",
     "load_policy_file",
+    "param_scale",
     "rate_basis",
     "reciprocal",
+    "tier_scale",
 ]

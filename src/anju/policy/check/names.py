@@ -24,7 +24,7 @@ from anju.policy.check.types import (
 from anju.policy.declared import LEVEL_OBJECT, LEVELS
 from anju.policy.errors import Problem
 from anju.policy.expr import Name, Node
-from anju.policy.model import Param
+from anju.policy.model import Param, Tier
 from anju.policy.suggest import did_you_mean
 from anju.policy.units import YUAN
 
@@ -51,9 +51,7 @@ class _CheckerNames(_CheckerBase):
         for name, param in p.params.items():
             self.param_scale[name] = self._param_scale(param)
         for name, tier in p.tiers.items():
-            self.tier_scale[name] = max(
-                [dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)]
-            )
+            self.tier_scale[name] = tier_scale(tier)
             if tier.clock not in p.clocks:
                 zh, en = did_you_mean(tier.clock, p.clocks)
                 self.problems.append(
@@ -123,19 +121,7 @@ class _CheckerNames(_CheckerBase):
         self.names[name] = kind
 
     def _param_scale(self, param: Param) -> int:
-        vals: list[Decimal] = []
-        entries = list(param.values) + [e for ov in param.overrides.values() for e in ov]
-        for e in entries:
-            v = e.value
-            if param.kind == "scalar":
-                vals.append(v)
-            elif param.kind == "table":
-                vals.extend(v.values())
-            elif param.kind == "bands":
-                vals.extend(b for _, b in v)
-        if param.default is not None:
-            vals.append(param.default)
-        return max([dec_scale(v) for v in vals] + [0])
+        return param_scale(param)
 
     def name(self, n: Name, el: str | None) -> Ty:
         parts = n.parts
@@ -313,3 +299,26 @@ class _CheckerNames(_CheckerBase):
             raise _Abort
         self.derived_ty[name] = ty
         return ty
+
+
+def param_scale(param: Param) -> int:
+    """The fixed-point scale formulas see for a parameter: the most decimal places of any of its
+    values (dated, overridden, table cells, bands, the default)."""
+    vals: list[Decimal] = []
+    entries = list(param.values) + [e for ov in param.overrides.values() for e in ov]
+    for e in entries:
+        v = e.value
+        if param.kind == "scalar":
+            vals.append(v)
+        elif param.kind == "table":
+            vals.extend(v.values())
+        elif param.kind == "bands":
+            vals.extend(b for _, b in v)
+    if param.default is not None:
+        vals.append(param.default)
+    return max([dec_scale(v) for v in vals] + [0])
+
+
+def tier_scale(tier: Tier) -> int:
+    """The fixed-point scale of a date-window tier: the most decimal places of its values."""
+    return max([dec_scale(w.value) for w in tier.windows] + [dec_scale(tier.otherwise)])

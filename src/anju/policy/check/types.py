@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from anju.policy.declared import FactDecl
 from anju.policy.expr import Name, Node
-from anju.policy.facts import Determination, ProjectKind, Structure, TenantKind, Use
+from anju.policy.facts import READY_WORDS, RISE_WORDS, Determination, ProjectKind, Structure, TenantKind, Use
 from anju.policy.model import Item, Policy, Subtotal
 from anju.policy.units import CERT, M2, ONE, PERSON, YUAN, Unit
 
@@ -84,6 +84,8 @@ FIELDS: dict[tuple[str, str], Ty] = {
     ("flat", "floor"): NUM0,
     ("flat", "type"): Ty("str"),
     ("flat", "code"): Ty("str"),
+    ("flat", "ready"): Ty("str", domain=frozenset(READY_WORDS)),  # 现房/期房 on the calculation date
+    ("flat", "rise"): Ty("str", domain=frozenset(RISE_WORDS)),  # 楼型 多层/高层
     ("household", "chosen_flats_area"): Ty("num", M2, 2),
     ("household", "purchase_total"): Ty("num", YUAN, 2),
 }
@@ -184,6 +186,12 @@ class Checked:
     subtotal_leaves: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # subtotal ids, inner before outer (a subtotal after every subtotal it contains)
     subtotal_order: list[str] = field(default_factory=list)
+    # A what-if draft that differs from a checked policy only in parameter values (the same
+    # formula trees, types, scales and table keys: anju.policy.whatif): that policy, and the
+    # parameters and tiers whose values differ. The kernel generator then re-makes only those
+    # values' arguments (anju.policy.jit.prepared).
+    same_shape_as: Checked | None = None
+    changed_values: frozenset[str] = frozenset()
 
     def items_for(self, option: str) -> list[Item]:
         """Items of one option in evaluation order."""

@@ -50,7 +50,14 @@ from anju.policy.facts.group import (
 )
 from anju.policy.facts.household import (
     ALIASES,
+    FUTURE,
+    HIGH_RISE,
+    HIGH_RISE_FLOORS,
     LABELS_ZH,
+    LOW_RISE,
+    READY,
+    READY_WORDS,
+    RISE_WORDS,
     Building,
     ChosenFlat,
     Determination,
@@ -63,6 +70,8 @@ from anju.policy.facts.household import (
     TenantKind,
     Use,
     canonical,
+    default_rise,
+    flat_ready,
 )
 from anju.policy.facts.to_dict import EVENT_DATES, group_to_dict, household_to_dict
 
@@ -72,7 +81,14 @@ __all__ = [
     "BASIS_ALIASES",
     "BASIS_LABELS_ZH",
     "EVENT_DATES",
+    "FUTURE",
+    "HIGH_RISE",
+    "HIGH_RISE_FLOORS",
     "LABELS_ZH",
+    "LOW_RISE",
+    "READY",
+    "READY_WORDS",
+    "RISE_WORDS",
     "BlockGroup",
     "Building",
     "ChosenFlat",
@@ -90,7 +106,9 @@ __all__ = [
     "build_blocks",
     "building_from_dict",
     "canonical",
+    "default_rise",
     "flat_from_dict",
+    "flat_ready",
     "group_from_dict",
     "group_to_dict",
     "household_from_dict",

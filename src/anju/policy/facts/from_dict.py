@@ -22,6 +22,7 @@ from anju.policy.facts.household import (
     Use,
     _area,
     canonical,
+    default_rise,
 )
 
 
@@ -125,7 +126,8 @@ def tenant_from_dict(d: Mapping[str, Any]) -> Tenant:
 
 def flat_from_dict(d: Mapping[str, Any]) -> ChosenFlat:
     """Build a :class:`ChosenFlat` from a mapping (a cases file's ``flats:`` entry); money in yuan:
-    ``price`` per ㎡, ``purchase_total`` for the flat."""
+    ``price`` per ㎡, ``purchase_total`` for the flat. ``ready`` (现房/期房) or ``delivered_on`` (the
+    estate's actual delivery), ``rise`` (多层/高层) or ``building_floors`` (the default rule)."""
     return ChosenFlat(
         code=str(d.get("code", "") or ""),
         area=_area_in(d.get("area")),
@@ -134,6 +136,9 @@ def flat_from_dict(d: Mapping[str, Any]) -> ChosenFlat:
         flat_type=str(d.get("type", d.get("flat_type", "")) or ""),
         price_fen=_fen(d.get("price")),
         purchase_total_fen=_fen(d.get("purchase_total")),
+        ready=str(d.get("ready", "") or ""),
+        delivered_on=_date(d.get("delivered_on")),
+        rise=str(d.get("rise", "") or "") or default_rise(_opt_int(d.get("building_floors"))),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from anju.policy.errors import EvaluationError
 from anju.policy.facts.household import Household
@@ -134,6 +135,9 @@ class GroupFacts:
     # values sorted by effective date (the latest on or before a date is in force).
     measures: Mapping[str, Mapping[str, tuple[MeasureValue, ...]]] = field(default_factory=dict)
     _leaves: dict[str | None, list[str]] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    # The same facts as columns when they were counted from a household table
+    # (anju.policy.group_columns.GroupColumns): the rate index then reads them instead of ``blocks``.
+    columns: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @staticmethod
     def from_households(households: Iterable[Household]) -> GroupFacts:
@@ -145,7 +149,7 @@ class GroupFacts:
 
     def with_measures(self, measures: Mapping[str, Mapping[str, tuple[MeasureValue, ...]]]) -> GroupFacts:
         """These group facts with the office-set measure values ``measures``."""
-        return GroupFacts(blocks=self.blocks, parents=self.parents, measures=measures)
+        return GroupFacts(blocks=self.blocks, parents=self.parents, measures=measures, columns=self.columns)
 
     def measure_value(self, measure: str, scope: str | None, as_of: date) -> Decimal | None:
         """The value of an office-set measure for ``scope`` (a block code, ``None`` for the project)

@@ -169,6 +169,32 @@ class Tenant:
         object.__setattr__(self, "kind", TenantKind(self.kind))
 
 
+READY = "现房"  # the flat's estate is delivered (on or before the calculation date)
+FUTURE = "期房"  # not delivered yet
+READY_WORDS = (READY, FUTURE)
+LOW_RISE = "多层"
+HIGH_RISE = "高层"
+RISE_WORDS = (LOW_RISE, HIGH_RISE)
+# 楼型 from the floors count when a building's rise is not recorded: 住宅 10 层及以上为高层
+# (GB 50096-1999《住宅设计规范》1.0.3 按层数分类：十层及以上为高层住宅; GB 50352-2019《民用建筑设计统一标准》
+# 3.1.2 以建筑高度 27 m 划分, about ten storeys of a dwelling).
+HIGH_RISE_FLOORS = 10
+
+
+def default_rise(floors: int | None) -> str:
+    """楼型 by the floors count: 10 and more 高层, fewer 多层; unknown ("") without a count."""
+    if not floors or floors < 1:
+        return ""
+    return HIGH_RISE if floors >= HIGH_RISE_FLOORS else LOW_RISE
+
+
+def flat_ready(flat: ChosenFlat, on: date) -> str:
+    """现房 when the flat says so, or its estate was delivered on or before ``on``; else 期房."""
+    if flat.ready:
+        return flat.ready
+    return READY if flat.delivered_on is not None and flat.delivered_on <= on else FUTURE
+
+
 @dataclass(frozen=True, slots=True)
 class ChosenFlat:
     """A resettlement flat the household has selected (所选安置房), as formulas see it.
@@ -183,9 +209,18 @@ class ChosenFlat:
     flat_type: str = ""  # 户型
     price_fen: int | None = None
     purchase_total_fen: int | None = None
+    # 现房/期房: given outright ("" = from ``delivered_on``, see :func:`flat_ready`), and the day
+    # the flat's estate was actually delivered (None = not yet).
+    ready: str = ""
+    delivered_on: date | None = None
+    rise: str = ""  # 楼型 多层/高层 of the flat's building ("" = not recorded; see :func:`default_rise`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "area", _area(self.area, "flat.area"))
+        if self.ready not in ("", *READY_WORDS):
+            raise ValueError(f"房源 {self.code} 的现房/期房应为 现房 或 期房 / flat.ready: {self.ready!r}")
+        if self.rise not in ("", *RISE_WORDS):
+            raise ValueError(f"房源 {self.code} 的楼型应为 多层 或 高层 / flat.rise: {self.rise!r}")
         if self.purchase_total_fen is None and self.price_fen is not None:
             total = (self.area * self.price_fen).quantize(Decimal(1), rounding="ROUND_HALF_UP")
             object.__setattr__(self, "purchase_total_fen", int(total))

@@ -93,6 +93,9 @@ def household_to_dict(h: Household) -> dict[str, Any]:
                         "type": f.flat_type,
                         "price": _yuan_text(f.price_fen),
                         "purchase_total": _yuan_text(f.purchase_total_fen),
+                        **({"ready": f.ready} if f.ready else {}),
+                        **({"delivered_on": f.delivered_on.isoformat()} if f.delivered_on else {}),
+                        **({"rise": f.rise} if f.rise else {}),
                     }
                     for f in h.flats
                 ]

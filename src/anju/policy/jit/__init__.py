@@ -14,7 +14,9 @@ and checked against a short allow-list of node types, names and constants before
 What does not change the source: parameter values, table entries, tier and band values, clock
 dates, group rates and category codes are passed as runtime arrays. A what-if that changes values
 therefore reuses the compiled kernel; the kernel cache is keyed by the generated source, which is a
-function of the formula trees, their scales, the rounding modes and the option only.
+function of the formula trees, their scales, the rounding modes and the option only. A what-if draft
+that changes values only (anju.policy.whatif) does not even generate the source again: it takes its
+policy's prepared kernel and re-makes the arrays of the changed values (``prepared``).
 
 Fallback to the numpy evaluator (``None`` from :func:`try_evaluate`): numba missing or disabled
 (``ANJU_POLICY_JIT=0``), a construct the generator does not handle, any intermediate value whose
@@ -27,6 +29,8 @@ Parts (import the package: ``from anju.policy import jit``):
 - ``helpers``: numba (optional), :func:`enabled`, the refusals and the kernels' integer helpers;
 - ``builder``: the code generator (:class:`Builder`), a package of parts by construct;
 - ``passes``: value numbering, flag pruning and loop fusion of the generated statements;
+- ``prepared``: a kernel's source and arguments for one table (:func:`prepare`), kept per data version,
+  and a values-only draft's arguments re-made (:func:`anju.policy.jit.prepared.revalue`);
 - ``kernels``: validation, compilation, output buffers, :func:`run` and :func:`try_evaluate`;
 - ``diskcache``: kernels as module files under ``<data dir>/kernels`` with numba's disk cache, compiled
   by another process (``compiler``: the only place the LLVM options are set), loaded by every worker;

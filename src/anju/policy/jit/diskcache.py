@@ -1,5 +1,5 @@
 """Fused kernels part: compiled kernels kept on disk, shared by the workers and across restarts,
-and compiled in another process.
+and compiled in another process (at the lowest CPU priority: :func:`anju.policy.jit.compiler.lower_priority`).
 
 Compiling a kernel holds the GIL for seconds (every other request of the worker stalled, up to
 2 s) and used to be repeated by every worker after every restart. Here a kernel is a generated
@@ -29,6 +29,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ __all__ = [
     "kernel_key",
     "load",
     "markers",
+    "pending",
     "set_cache_dir",
     "sig_spec",
     "spec_hash",
@@ -300,16 +302,27 @@ def _take_lock(lock: Path) -> bool:
     return False
 
 
-def _spawn(d: Path, key: str, sh: str) -> subprocess.Popen[bytes] | None:
-    """Start the compiling process for ``key``/``sh`` unless one runs (in any worker)."""
+def _compiler_argv(d: Path, key: str, sh: str, idle: bool) -> list[str]:
+    """The compiling process's command line: the compiler run as a script with ``-P`` (nothing of
+    the engine imported before it lowers its priority, no script folder on ``sys.path``), under
+    ``ionice -c3`` (the idle IO class) when that is installed and nobody waits for it (``idle``)."""
+    script = Path(__file__).with_name("compiler.py")
+    ionice = shutil.which("ionice") if idle and sys.platform.startswith("linux") else None
+    prefix = [ionice, "-c3"] if ionice else []
+    return [*prefix, sys.executable, "-P", str(script), str(d), key, sh, "idle" if idle else "wait"]
+
+
+def _spawn(d: Path, key: str, sh: str, idle: bool = True) -> subprocess.Popen[bytes] | None:
+    """Start the compiling process for ``key``/``sh`` unless one runs (in any worker); ``idle``:
+    in the background at the lowest priority (nobody waits for it)."""
     lock = _side(d, key, sh, "lock")
     if not _take_lock(lock):
         return None
     try:
         log = open(_side(d, key, sh, "log"), "wb")  # noqa: SIM115 - handed to the child
         try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "anju.policy.jit.compiler", str(d), key, sh],
+            proc = subprocess.Popen(
+                _compiler_argv(d, key, sh, idle),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -321,10 +334,32 @@ def _spawn(d: Path, key: str, sh: str) -> subprocess.Popen[bytes] | None:
     except OSError:
         lock.unlink(missing_ok=True)
         return None
+    # The child lowers its own priority first thing (compiler.lower_priority); doing it from here
+    # too covers the interpreter's start-up before that line (best effort: Linux only).
+    if idle:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+    return proc
+
+
+def _reap(proc: subprocess.Popen[bytes], d: Path, key: str, sh: str) -> None:
+    """Wait for the compiling process (``waitpid`` releases the GIL: the worker's threads run on)
+    and mark a process that died without a word (killed, out of memory, LLVM aborted) as failed,
+    so that it is not started again for every request."""
+    code = proc.wait()
+    if not _side(d, key, sh, "ok").exists() and not _side(d, key, sh, "failed").exists():
+        with contextlib.suppress(OSError):
+            _write_replace(_side(d, key, sh, "failed"), f"compiling process ended with {code}\n")
+            _side(d, key, sh, "lock").unlink(missing_ok=True)
 
 
 _PENDING: dict[tuple[str, str], threading.Thread] = {}
 _PENDING_LOCK = threading.Lock()
+
+
+def pending(key: str, sh: str) -> bool:
+    """Whether this process already waits for a compile of ``key``/``sh``."""
+    return (key, sh) in _PENDING
 
 
 def compile_async(
@@ -347,7 +382,7 @@ def compile_async(
         def wait() -> None:
             try:
                 if proc is not None:
-                    proc.wait()
+                    _reap(proc, d, key, sh)
                 else:  # another worker compiles it: wait for its marker (or give up)
                     deadline = time.monotonic() + LOCK_STALE
                     ok, bad = _side(d, key, sh, "ok"), _side(d, key, sh, "failed")
@@ -371,9 +406,9 @@ def compile_now(key: str, source: str, parallel: bool, spec: list[list[Any]], d:
     ok = _side(d, key, sh, "ok")
     if ok.exists():
         return True
-    proc = _spawn(d, key, sh)
+    proc = _spawn(d, key, sh, idle=False)  # the caller waits: not at the idle priority
     if proc is not None:
-        proc.wait()
+        _reap(proc, d, key, sh)
     else:
         deadline = time.monotonic() + LOCK_STALE
         bad = _side(d, key, sh, "failed")
@@ -385,6 +420,16 @@ def compile_now(key: str, source: str, parallel: bool, spec: list[list[Any]], d:
 def run_compile(d: Path, key: str, sh: str, tune: Callable[[], None]) -> None:
     """The compiling process: set the engine options (only here), compile, mark it stored."""
     lock = _side(d, key, sh, "lock")
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        # A compile at idle priority may take long on a busy machine: the lock stays fresh while
+        # this process lives, so another worker never takes it over as left behind.
+        while not stop.wait(LOCK_STALE / 10):
+            with contextlib.suppress(OSError):
+                os.utime(lock)
+
+    threading.Thread(target=heartbeat, name="anju-policy-jit-lock", daemon=True).start()
     try:
         spec = json.loads(_side(d, key, sh, "sig").read_text(encoding="utf-8"))
         tune()
@@ -397,4 +442,5 @@ def run_compile(d: Path, key: str, sh: str, tune: Callable[[], None]) -> None:
         _write_replace(_side(d, key, sh, "failed"), "")
         raise
     finally:
+        stop.set()
         lock.unlink(missing_ok=True)

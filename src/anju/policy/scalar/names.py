@@ -10,7 +10,7 @@ from anju.core.dates import day_number
 from anju.policy.declared import building_place, lenient, member_place
 from anju.policy.errors import EvaluationError
 from anju.policy.expr import Index, Name, Node
-from anju.policy.facts import EVENT_DATES, Building, ChosenFlat, Member, Tenant
+from anju.policy.facts import EVENT_DATES, Building, ChosenFlat, Member, Tenant, flat_ready
 from anju.policy.scalar.core import ScalarEvaluatorBase
 from anju.policy.scalar.results import fmt
 from anju.policy.wording import TierHit
@@ -162,6 +162,12 @@ class ScalarEvaluatorNames(ScalarEvaluatorBase):
             return getattr(f, attr)
         if attr == "type":
             return f.flat_type
+        if attr == "ready":
+            return flat_ready(f, self.as_of)
+        if attr == "rise":
+            if not f.rise:
+                self.warn(f"房源 {f.code} 未登记楼型（多层/高层） / flat {f.code}: no rise recorded")
+            return f.rise
         fen = getattr(f, attr + "_fen")
         if fen is None:
             self.warn(f"房源 {f.code} 缺少 {attr}，按 0 计 / flat {f.code}: missing {attr}, taken as 0")

@@ -58,6 +58,8 @@ FIELD_LABELS: dict[tuple[str, str], str] = {
     ("flat", "floor"): "楼层",
     ("flat", "type"): "户型",
     ("flat", "code"): "房号",
+    ("flat", "ready"): "现房/期房",
+    ("flat", "rise"): "楼型",
     ("household", "chosen_flats_area"): "所选安置房总面积",
     ("household", "purchase_total"): "所选安置房购房款合计",
 }

@@ -97,6 +97,8 @@ class BulkEvaluatorNames(BulkEvaluatorBase):
                 return BV(e.cols[attr], obj, 2, e.bounds[attr])
             if attr == "floor":
                 return BV(e.cols[attr], obj, 0, e.bounds[attr])
+            if attr == "ready":
+                return BV(t.flat_ready(self.as_of), obj)
             return BV(e.cols[attr], obj)
         if obj == "building":
             if attr in ("legal_area", "unregistered_area") or attr in BUILDING_MONEY_COLS:

@@ -29,6 +29,7 @@ class BuilderCalls(BuilderBase):
         if isinstance(n.ref, tuple) and n.ref[0] == "bands":
             x = self.ev(a[0], el)
             p = self.c.policy.params[f]
+            self.shape_names.add(f)  # its windows are written into the source
             scale = n.ty.scale
             if p.overrides:
                 raise Unsupported("bands with overrides")
@@ -264,6 +265,7 @@ class BuilderCalls(BuilderBase):
             counts = [int(count.value)] * nb
         elif isinstance(count, Name) and count.ref is not None and count.ref[0] == "param":
             pname = count.ref[1]
+            self.shape_names.add(pname)  # its value moves the dates of the group rates
             if self.c.policy.params[pname].kind != "scalar":
                 return None
             counts = [int(self.r.param(pname, path)) for path in self.paths] or [int(self.r.param(pname, ()))]

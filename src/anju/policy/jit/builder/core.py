@@ -30,6 +30,7 @@ from anju.policy.expr import (
     walk,
 )
 from anju.policy.facts import GroupFacts
+from anju.policy.jit.builder.values import Lut, ValueReader
 from anju.policy.jit.helpers import I64, Overflow, Unsupported, V, _Loop
 from anju.policy.model import Formula
 from anju.policy.resolve import Resolved
@@ -40,6 +41,9 @@ class BuilderBase:
     """The generator's state, its arguments, blocks and emitted statements, and the recursion's entry (``ev``)."""
 
     sum_groups: tuple[tuple[int, ...], ...] = ()
+    # Bounds of parameter values taken this many times larger (at least 1 unit), set before build:
+    # see BuilderNames.value_arg.
+    headroom: int = 1
 
     def __init__(
         self,
@@ -71,6 +75,14 @@ class BuilderBase:
         self.items: dict[str, V] = {}
         self.helpers: set[str] = set()
         self.paths = table.block_paths
+        self.vr = ValueReader(checked.policy, self.as_of, self.paths, self.r)
+        # Arguments made from parameter and tier values: name -> (kind, name, scale), the bound
+        # the source was generated for, a table's layout; and the parameters whose values shaped
+        # the source or other arguments (anju.policy.jit.prepared re-makes the former only).
+        self.value_args: dict[str, tuple[str, str, int]] = {}
+        self.value_bounds: dict[str, int] = {}
+        self.luts: dict[str, Lut] = {}
+        self.shape_names: set[str] = set()
         self._block_var: str | None = None
         self._strs: list[int] = []
         self.bad: list[str] = []
@@ -363,10 +375,6 @@ class BuilderBase:
 
 
 _PER_ARRAYS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
-
-
-# (id(block paths), overriding blocks) -> (the paths list, (keys, row per block, a path per key))
-_OVERRIDE_ROWS: dict[tuple[int, frozenset[str]], tuple[Any, Any]] = {}
 
 
 def _per_arrays(what: str, arrays: tuple[Arr, ...], args: tuple[int, ...], compute: Callable[[], Any]) -> Any:

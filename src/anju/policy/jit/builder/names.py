@@ -13,14 +13,13 @@ from anju.policy.expr import Index, Name
 from anju.policy.facts import EVENT_DATES
 from anju.policy.jit.builder.core import (
     _ELEMENT_COLS,
-    _OVERRIDE_ROWS,
     BuilderBase,
     _in_range,
     _offsets_ok,
     _per_arrays,
 )
 from anju.policy.jit.helpers import I64, Overflow, Unsupported, V
-from anju.policy.table import LIMIT, Arr, Elements, _absmax, _scaled
+from anju.policy.table import LIMIT, Arr, Elements, _absmax
 
 
 class BuilderNames(BuilderBase):
@@ -136,6 +135,10 @@ class BuilderNames(BuilderBase):
             return self.emit(f"{a}[u(i)]", "hh", 2 if attr == "area" else 0, _absmax(col))
         e = self.elements(obj)
         j = self.loopvar(obj)
+        if (obj, attr) == ("flat", "ready"):  # 现房/期房 on the calculation date
+            ready = t.flat_ready(self.as_of)
+            a = self.arg(("flat", "ready", self.as_of), lambda: ready)
+            return self.coded(self.emit(f"{a}[{j}]", obj), ready)
         if attr not in e.cols:
             raise Unsupported(attr)
         a = self.arg((obj, attr), lambda: e.cols[attr])
@@ -168,57 +171,40 @@ class BuilderNames(BuilderBase):
 
     def variants(self, name: str, get: Any, has_overrides: bool) -> tuple[list[Any], Arr]:
         """The distinct values of a parameter/clock over the table's blocks, and each block's row."""
-        nb = max(1, len(self.paths))
-        if not has_overrides or not self.paths:
-            return [get(())], np.zeros(nb, dtype=I64)
-        _keys, rows, paths = self.override_rows(name)
-        return [get(path) for path in paths], rows
-
-    def override_rows(self, name: str) -> tuple[list[tuple[str, ...]], Arr, list[tuple[str, ...]]]:
-        """Distinct override keys of ``name`` over the blocks, each block's key, and one path per key.
-
-        Cached per (block paths, overriding blocks): what-if recomputations reuse it."""
-        c = self.c.policy.clocks.get(name)
-        blocks = frozenset(c.overrides if c is not None else self.r.overrides[name])
-        ck = (id(self.paths), blocks)
-        hit = _OVERRIDE_ROWS.get(ck)
-        if hit is not None and hit[0] is self.paths:
-            cached: tuple[list[tuple[str, ...]], Arr, list[tuple[str, ...]]] = hit[1]
-            return cached
-        memo: dict[tuple[str, ...], int] = {}
-        keys: list[tuple[str, ...]] = []
-        paths: list[tuple[str, ...]] = []
-        rows = np.zeros(max(1, len(self.paths)), dtype=I64)
-        for b, path in enumerate(self.paths):
-            k = tuple(x for x in path if x in blocks)
-            if k not in memo:
-                memo[k] = len(keys)
-                keys.append(k)
-                paths.append(path)
-            rows[b] = memo[k]
-        if len(_OVERRIDE_ROWS) > 64:
-            _OVERRIDE_ROWS.clear()
-        _OVERRIDE_ROWS[ck] = (self.paths, (keys, rows, paths))
-        return keys, rows, paths
+        return self.vr.variants(name, get, has_overrides)
 
     def per_block_rows(self, key: tuple[Any, ...], vals: list[int], rows: Arr) -> str:
         arr = self.arg(key, lambda: np.asarray(vals, dtype=I64)[rows])
         return f"{arr}[{self.block_index()}]"
 
+    def value_arg(self, key: tuple[str, str, int], make: Any, bound: int) -> tuple[str, int]:
+        """The argument holding the values of parameter/tier ``key`` = (kind, name, scale), and the
+        bound the source is generated for: the values' own, or with :attr:`headroom` a multiple of
+        it, so that a what-if changing values only reuses the source while they stay within it
+        (anju.policy.jit.prepared). The source never depends on a bound (bounds only decide whether
+        a kernel may be made at all), so the headroom never changes what a kernel computes."""
+        name = self.arg(key, make)
+        if self.headroom > 1:
+            bound = max(bound, 10 ** key[2]) * self.headroom
+            if bound > LIMIT:
+                raise Overflow(key[1])
+        self.value_args[name] = key
+        self.value_bounds[name] = max(bound, self.value_bounds.get(name, 0))
+        return name, bound
+
     def param(self, name: str, scale: int) -> V:
         p = self.c.policy.params[name]
-        vals, rows = self.variants(name, lambda path: self.r.param(name, path), bool(p.overrides))
         if p.kind == "category":
+            self.shape_names.add(name)  # its words are codes of the table's vocabulary
+            vals, rows = self.variants(name, lambda path: self.r.param(name, path), bool(p.overrides))
             v = self.emit(self.per_block_rows(("param", name), [self.code(v) for v in vals], rows), "hh")
             self.codes_ok.add(v.code)
             return v
         if p.kind != "scalar":
             raise Unsupported(p.kind)
-        ints = [_scaled(v, scale) for v in vals]
-        bound = max(abs(x) for x in ints)
-        if bound > LIMIT:
-            raise Overflow(name)
-        return self.emit(self.per_block_rows(("param", name, scale), ints, rows), "hh", scale, bound)
+        arr, bound = self.vr.param(name, scale)
+        a, bound = self.value_arg(("param", name, scale), lambda: arr, bound)
+        return self.emit(f"{a}[{self.block_index()}]", "hh", scale, bound)
 
     def clock_rows(self, name: str) -> tuple[list[int], Arr]:
         c = self.c.policy.clocks[name]
@@ -236,11 +222,8 @@ class BuilderNames(BuilderBase):
         t = self.c.policy.tiers[name]
         ev = self.arg(("hh", t.event), lambda: self.t.sign_on if t.event == "sign_on" else self.t.vacate_on)
         clock = self.per_block_rows(("clock", t.clock), *self.clock_rows(t.clock))
-        values = [_scaled(w.value, scale) for w in t.windows] + [_scaled(t.otherwise, scale)]
-        bound = max(abs(v) for v in values)
-        if bound > LIMIT:
-            raise Overflow(name)
-        tv = self.arg(("tier", name, scale), lambda: np.asarray(values, dtype=I64))
+        values, bound = self.vr.tier(name, scale)
+        tv, bound = self.value_arg(("tier", name, scale), lambda: values, bound)
         plus = " + 1" if t.count is DayCount.CLOCK_DAY_IS_DAY_1 else ""
         e = self.emit(f"{ev}[u(i)]", "hh")
         day = self.emit(f"{e.code} - {clock}{plus}", "hh")
@@ -265,41 +248,17 @@ class BuilderNames(BuilderBase):
         if key in self._luts:
             return self._luts[key]
         p = self.c.policy.params[name]
-        tables, row_of_block = self.variants(name, lambda path: self.r.param(name, path), bool(p.overrides))
-        dims: list[list[str]] = [[] for _ in p.keys]
-        for table in tables:
-            for k in table:
-                for i, w in enumerate(k):
-                    if w not in dims[i]:
-                        dims[i].append(w)
-        strides = [1] * len(dims)
-        for i in range(len(dims) - 2, -1, -1):
-            strides[i] = strides[i + 1] * max(1, len(dims[i + 1]))
-        width = strides[0] * max(1, len(dims[0])) if dims else 1
-        default = _scaled(p.default, scale) if p.default is not None else 0
-        # One row per distinct table (override variant), then the row of every block.
-        lut_rows: list[list[int]] = []
-        present_rows: list[list[bool]] = []
-        for table in tables:
-            lut = [default] * (width + 1)
-            pres = [False] * (width + 1)
-            for k, v in table.items():
-                pos = sum(dims[i].index(w) * strides[i] for i, w in enumerate(k))
-                lut[pos] = _scaled(v, scale)
-                pres[pos] = True
-            lut_rows.append(lut)
-            present_rows.append(pres)
-        bound = max([abs(x) for row in lut_rows for x in row] + [0])
-        if bound > LIMIT:
-            raise Overflow(name)
+        lut = self.vr.lut(name, scale)
+        values, bound = self.value_arg(key, lut.values, lut.bound)
+        self.luts[values] = lut
         size = len(self.vocab)
         names = [
-            self.arg((*key, "values"), lambda: np.asarray(lut_rows, dtype=I64)[row_of_block]),
-            self.arg((*key, "present"), lambda: np.asarray(present_rows, dtype=bool)[row_of_block]),
-            self.arg((*key, "strides"), lambda: np.asarray(strides or [1], dtype=I64)),
-            self.arg((*key, "default"), lambda: np.asarray([width], dtype=I64)),
+            values,
+            self.arg((*key, "present"), lut.present),
+            self.arg((*key, "strides"), lambda: np.asarray(lut.strides or [1], dtype=I64)),
+            self.arg((*key, "default"), lambda: np.asarray([lut.width], dtype=I64)),
         ]
-        for i, d in enumerate(dims):
+        for i, d in enumerate(lut.dims):
             m = np.full(size, -1, dtype=I64)
             for j, w in enumerate(d):
                 m[self.vocab[w]] = j

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,9 +13,9 @@ from rich.table import Table
 
 from anju.core.money import format_yuan
 from anju.policy.bulk import HouseholdTable, evaluate_bulk
-from anju.policy.cases import NoCasesError, run_cases
+from anju.policy.cases import CasesFile, NoCasesError, TransitionCase, read_cases_file, run_cases
 from anju.policy.check import Checked, load_policy_file
-from anju.policy.errors import EvaluationError, PolicyError
+from anju.policy.errors import EvaluationError, PolicyError, Problem
 from anju.policy.facts import GroupFacts, Household, ProjectKind
 from anju.policy.io import HouseholdsFileError, read_households, write_results
 from anju.policy.model import read_policy_file
@@ -47,18 +47,57 @@ def _exists(path: Path, what: str) -> None:
         raise _bad_input(f"{what} {path}：{reason} / file not found")
 
 
-def _households(path: Path, kind: str | None, facts: Any = None) -> list[Household]:
-    """The households of ``path`` (engine layout, census template or ledger export); exit 2 on a bad file."""
+def _is_cases_file(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def _households(path: Path, kind: str | None, c: Checked) -> tuple[list[Household], GroupFacts, date | None]:
+    """The households of ``path``, their group facts and the file's date: a cases file (read
+    strictly, as ``anju policy test`` does: its distinct households, its ``group`` and ``as_of``) or a
+    workbook (engine layout, census template or ledger export); exit 2 on a bad file."""
     from anju.policy.facts import canonical
 
+    if _is_cases_file(path):
+        _exists(path, "测试用例文件")
+        cases = _read_cases(path, c)
+        hs: list[Household] = []
+        for case in cases.cases:
+            if case.household not in hs:
+                hs.append(case.household)
+        return hs, cases.group, cases.as_of
     try:
         k = ProjectKind(canonical(kind)) if kind else ProjectKind.STATE_LAND
     except ValueError:
         raise _bad_input(f"--kind “{kind}” 应为 国有土地 / 集体土地 / 棚户区") from None
     try:
-        return read_households(path, kind=k, facts=facts)
+        hs = read_households(path, kind=k, facts=c.policy.facts)
     except HouseholdsFileError as exc:
         raise _bad_input(str(exc)) from None
+    return hs, GroupFacts.from_households(hs), None
+
+
+def _read_cases(path: Path, c: Checked) -> CasesFile:
+    """A cases file read strictly against the policy; its problems printed and exit 2."""
+    try:
+        cases = read_cases_file(path, c)
+    except PolicyError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(BAD_INPUT) from exc
+    if not cases.cases:
+        raise _bad_input(f"{path} 中没有测试用例 / no cases")
+    return cases
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    """Each problem with its place, code and both languages, then how many."""
+    for p in problems:
+        # escape: "[unit]" would otherwise be read as rich markup and vanish
+        console.print(
+            f"[red]{escape(str(p.location))}[/red] {escape(f'[{p.code}]')} {escape(p.message_zh)}\n    {escape(p.message_en)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"[red]共 {len(problems)} 个错误 / {len(problems)} error(s)[/red]")
 
 
 def _load(path: Path) -> Checked:
@@ -66,13 +105,7 @@ def _load(path: Path) -> Checked:
     try:
         return load_policy_file(path)
     except PolicyError as exc:
-        for p in exc.problems:
-            # escape: "[unit]" would otherwise be read as rich markup and vanish
-            console.print(
-                f"[red]{escape(str(p.location))}[/red] {escape(f'[{p.code}]')} {escape(p.message_zh)}\n    {escape(p.message_en)}",
-                highlight=False,
-            )
-        console.print(f"[red]共 {len(exc.problems)} 个错误 / {len(exc.problems)} error(s)[/red]")
+        _print_problems(exc.problems)
         raise typer.Exit(1) from exc
 
 
@@ -140,8 +173,7 @@ def test_cmd(
         )
         raise typer.Exit(1 if require_cases else 0) from None
     except PolicyError as exc:
-        for p in exc.problems:
-            console.print(f"[red]{escape(str(p))}[/red]", highlight=False, soft_wrap=True)
+        _print_problems(exc.problems)
         raise typer.Exit(1) from exc
     for o in report.outcomes:
         mark = "[green]通过 PASS[/green]" if o.passed else "[red]失败 FAIL[/red]"
@@ -168,9 +200,9 @@ def calc_cmd(
     for opt in option or []:
         _option(c, opt)
     day = _as_of(as_of)
-    hs = _households(households, kind, c.policy.facts)
+    hs, group, file_day = _households(households, kind, c)
+    day = day or file_day
     table = HouseholdTable.from_households(hs)
-    group = GroupFacts.from_households(hs)
     results = {}
     for opt in option or list(c.policy.options):
         try:
@@ -246,12 +278,11 @@ def explain_cmd(
     c = _load(file)
     _option(c, option)
     day = _as_of(as_of)
-    if households is not None and households.suffix.lower() not in (".yaml", ".yml"):
+    if households is not None and not _is_cases_file(households):
         if household is None:
             raise _bad_input("请用 --household 指定户号 / give --household")
-        hs = _households(households, kind, c.policy.facts)
-        group = GroupFacts.from_households(hs)
-        entries: list[tuple[str, str | None, Household, dict[str, Any] | None]] = [
+        hs, group, _ = _households(households, kind, c)
+        entries: list[tuple[str, str | None, Household, TransitionCase | None]] = [
             (h.code, None, h, None) for h in hs
         ]
     else:
@@ -264,8 +295,10 @@ def explain_cmd(
             raise _bad_input(
                 f"方案没有测试用例文件 {cf}；请用 --households 指定户数据文件 / give --households"
             )
-        entries, group, file_day = _case_entries(cf)
-        day = day or file_day
+        cases = _read_cases(cf, c)
+        entries = [(x.name, x.option, x.household, x.transition) for x in cases.cases]
+        group = cases.group
+        day = day or cases.as_of
     if household is not None:
         match = [e for e in entries if household in (e[2].code, e[0])]
         if not match:
@@ -283,32 +316,8 @@ def explain_cmd(
                 _print_transition(c, h, spec, opt, day, group)
 
 
-def _case_entries(
-    path: Path,
-) -> tuple[list[tuple[str, str | None, Household, dict[str, Any] | None]], GroupFacts, date | None]:
-    """(case name, its option, household, its ``transition:`` if any) of every case of a cases file,
-    its group facts and date."""
-    from anju.policy.cases import read_cases_file
-
-    try:
-        cases = read_cases_file(path)
-    except PolicyError as exc:
-        raise _bad_input("\n".join(str(p) for p in exc.problems)) from None
-    if not cases.cases:
-        raise _bad_input(f"{path} 中没有测试用例 / no cases")
-    out: list[tuple[str, str | None, Household, dict[str, Any] | None]] = [
-        (x.name, x.option, x.household, _transition_spec(x.spec)) for x in cases.cases
-    ]
-    return out, cases.group, cases.as_of
-
-
-def _transition_spec(case: dict[str, Any]) -> dict[str, Any] | None:
-    spec = case.get("transition")
-    return spec if isinstance(spec, dict) and spec.get("planned_delivery") is not None else None
-
-
 def _print_transition(
-    c: Checked, h: Household, spec: dict[str, Any], opt: str, day: date | None, group: GroupFacts
+    c: Checked, h: Household, spec: TransitionCase, opt: str, day: date | None, group: GroupFacts
 ) -> None:
     """The case's monthly transition fees (its ``transition:``): the trace, or why not computable."""
     from anju.policy.cases import case_transition_fees
@@ -320,7 +329,7 @@ def _print_transition(
     )
     try:
         fees = case_transition_fees(c, h, spec, opt, day, group)
-    except (EvaluationError, ValueError) as exc:
+    except (EvaluationError, ValueError, OverflowError) as exc:
         console.print(f"[red]无法计算 cannot compute：{escape(str(exc))}[/red]", highlight=False)
         return
     for line in fees.trace:
@@ -432,8 +441,16 @@ def diff_cmd(a: Path, b: Path) -> None:
     """列出两个版本之间的所有变化 / list every change between two versions."""
     _exists(a, "方案文件")
     _exists(b, "方案文件")
-    pa, _ = read_policy_file(a)
-    pb, _ = read_policy_file(b)
+    try:
+        pa, qa = read_policy_file(a)
+        pb, qb = read_policy_file(b)
+    except PolicyError as exc:  # not even YAML: nothing to compare
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from exc
+    empty = [p for p in (*qa, *qb) if p.code == "empty"]
+    if empty:  # every line would show as a change
+        _print_problems(empty)
+        raise typer.Exit(1)
     changes = diff(pa, pb)
     if not changes:
         console.print("两个版本内容相同 / no changes")
@@ -443,6 +460,26 @@ def diff_cmd(a: Path, b: Path) -> None:
         t.add_row(ch.kind, ch.name, ch.field, ch.old, ch.new)
     console.print(t)
     console.print(f"共 {len(changes)} 处变化 / change(s)")
+
+
+def _setting_problem(text: str) -> str | None:
+    """What is wrong with one ``--set name=value`` (the value must be a number a policy may hold),
+    or ``None``."""
+    from anju.policy.model import MAX_NUMBER, MAX_PLACES
+    from anju.policy.whatif import parse_setting
+
+    try:
+        _, _, value = parse_setting(text)
+    except ValueError as exc:
+        return str(exc)
+    except ArithmeticError:
+        return f"--set “{text}”：等号后应为数值 / the value is not a number"
+    if not value.is_finite() or abs(value) >= MAX_NUMBER or value != round(value, MAX_PLACES):
+        return (
+            f"--set “{text}”：数值超出范围（绝对值应小于 10^15，最多 {MAX_PLACES} 位小数）"
+            f" / the value is out of range"
+        )
+    return None
 
 
 @app.command("whatif")
@@ -458,10 +495,16 @@ def whatif_cmd(
     c = _load(file)
     _option(c, option)
     day = _as_of(as_of)
-    hs = _households(households, kind, c.policy.facts)
+    for text in set_:
+        problem = _setting_problem(text)
+        if problem:
+            console.print(f"[red]{escape(problem)}[/red]", highlight=False)
+            raise typer.Exit(1)
+    hs, group, file_day = _households(households, kind, c)
+    day = day or file_day
     table = HouseholdTable.from_households(hs)
     try:
-        w = whatif(c, table, set_, option, day, GroupFacts.from_households(hs))
+        w = whatif(c, table, set_, option, day, group)
     except (ValueError, EvaluationError, PolicyError) as exc:
         console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(1) from exc

@@ -113,7 +113,11 @@ def write_results(
                 ws.write_number(r, j, _yuan(fen), money)
             ws.write_string(r, 7, "；".join(s.notes))
         ws.set_column(0, 7, 16)
-    wb.close()
+    try:
+        wb.close()
+    except xlsxwriter.exceptions.FileCreateError as exc:  # a missing folder, a directory, no permission
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise cause from exc
 
 
 def _yuan(fen: int) -> Decimal:

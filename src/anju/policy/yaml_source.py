@@ -1,14 +1,22 @@
-"""Reading a policy's YAML text: numbers as exact ``Decimal``, and where every value was written.
+"""Reading a policy's (or a cases file's) YAML text: numbers as exact ``Decimal``, and where every
+value was written.
 
 Every scalar, mapping and list keeps its place (file, line, column) so that later checks report
 problems precisely; every YAML error, control character, impossible date or non-finite number
 becomes a :class:`~anju.policy.errors.PolicyError` naming its line and column.
+
+Whatever a file holds, reading it is quick and never raises anything else: a file that is no text
+(a workbook renamed ``.yaml``, binary data), larger than :data:`MAX_BYTES`, nested deeper than
+:data:`MAX_DEPTH` or whose aliases (``*a``) would expand it by more than :data:`MAX_ALIAS_NODES`
+values ("billion laughs") is refused with a message, and so is a key written twice in one mapping
+(YAML itself would silently keep the last one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,9 +24,100 @@ import yaml
 from anju.core.text import describe_char, find_control_chars
 from anju.policy.errors import Location, PolicyError, Problem
 
+# Real plans and their cases files are tens of kilobytes; the pure-Python YAML reader takes seconds
+# per megabyte, so anything larger is refused before it is read.
+MAX_BYTES = 1024 * 1024
+# Tables nested by three keys inside an override are about ten levels deep.
+MAX_DEPTH = 50
+# Values aliases may add beyond those written: an anchor reused a few times is fine, an alias bomb
+# (each level repeating the one before) is refused as soon as it grows past this.
+MAX_ALIAS_NODES = 100_000
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Refused(yaml.composer.ComposerError):
+    """A document the loader refuses to build: too deep, an alias bomb, an alias of itself."""
+
+    def __init__(self, mark: Any, zh: str, en: str) -> None:
+        super().__init__(None, None, en, mark)
+        self.zh = zh
+
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that reads decimal numbers as ``Decimal`` (never float)."""
+    """Safe YAML loader that reads decimal numbers as ``Decimal`` (never float), refuses documents
+    nested too deeply or blown up by aliases, and notes keys written twice in a mapping."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._written = 0  # nodes written in the text
+        self._open: set[str] = set()  # anchors of values being composed (an alias of one is a cycle)
+        self._size: dict[int, tuple[int, int]] = {}  # finished node -> (expanded nodes, expanded depth)
+        self.duplicates: list[tuple[str, Any, Any]] = []  # (key, first mark, second mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if event.anchor in self._open:
+                raise _Refused(
+                    event.start_mark,
+                    f"别名 *{event.anchor} 引用了包含它自身的内容（无限嵌套）",
+                    f"alias *{event.anchor} refers to a value that contains it (endless nesting)",
+                )
+            return super().compose_node(parent, index)
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        self._depth += 1
+        self._written += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(
+                event.start_mark,
+                f"YAML 嵌套层次过深（超过 {MAX_DEPTH} 层）",
+                f"YAML nested more than {MAX_DEPTH} levels deep",
+            )
+        if event.anchor is not None:
+            self._open.add(event.anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.discard(event.anchor)
+
+    def compose_sequence_node(self, anchor: Any) -> Any:
+        node = super().compose_sequence_node(anchor)
+        self._finish(node, node.value)
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], Any] = {}
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag != MERGE_TAG:
+                first = seen.setdefault((k.tag, k.value), k.start_mark)
+                if first is not k.start_mark:
+                    self.duplicates.append((k.value, first, k.start_mark))
+        self._finish(node, [x for pair in node.value for x in pair])
+        return node
+
+    def _finish(self, node: Any, children: list[Any]) -> None:
+        """Count what ``node`` expands to (aliases counted in full) and refuse a blow-up."""
+        size, depth = 1, 1
+        for c in children:
+            s, d = self._size.get(id(c), (1, 1))
+            size += s
+            depth = max(depth, d + 1)
+        self._size[id(node)] = (size, depth)
+        if size > self._written + MAX_ALIAS_NODES:
+            raise _Refused(
+                node.start_mark,
+                f"别名（*）展开后的内容过多（超过 {MAX_ALIAS_NODES} 个值），已拒绝读取",
+                f"aliases (*) expand this to more than {MAX_ALIAS_NODES} values; refused",
+            )
+        if depth > MAX_DEPTH:
+            raise _Refused(
+                node.start_mark,
+                f"别名（*）展开后嵌套超过 {MAX_DEPTH} 层",
+                f"aliases (*) nest this more than {MAX_DEPTH} levels deep",
+            )
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
@@ -113,9 +212,10 @@ def _refuse_control_chars(text: str, file: str) -> None:
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
-    if isinstance(exc, _BadScalar) and exc.problem_mark is not None:
+    if isinstance(exc, _BadScalar | _Refused) and exc.problem_mark is not None:
         at = exc.problem_mark
-        return Problem("value", exc.zh, str(exc.problem), Location(file, at.line + 1, at.column + 1))
+        code = "value" if isinstance(exc, _BadScalar) else "yaml"
+        return Problem(code, exc.zh, str(exc.problem), Location(file, at.line + 1, at.column + 1))
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
@@ -127,12 +227,74 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
     return Problem("yaml", f"YAML 格式错误：{exc}", f"YAML error: {exc}", Location(file, 1, 1))
 
 
+def _too_large(size: int, file: str) -> Problem:
+    mb = f"{size / 1024 / 1024:.1f}"
+    return Problem(
+        "file",
+        f"文件过大（{mb} MB）：方案和测试用例文件最大 {MAX_BYTES // 1024 // 1024} MB",
+        f"the file is too large ({mb} MB); policies and cases files are at most {MAX_BYTES // 1024 // 1024} MB",
+        Location(file, 1, 1),
+    )
+
+
+def _duplicate(key: str, first: Any, second: Any, file: str) -> Problem:
+    return Problem(
+        "duplicate-key",
+        f"重复的键“{key}”：第 {first.line + 1} 行已写过（YAML 只会保留后写的一个，请删去或合并）",
+        f"duplicate key '{key}', first written on line {first.line + 1} (YAML would silently keep only the last)",
+        Location(file, second.line + 1, second.column + 1),
+    )
+
+
+def read_yaml_file(path: str | Path, what_zh: str = "文件", what_en: str = "the file") -> str:
+    """The text of a YAML file (UTF-8, a BOM allowed); a missing file, a directory, a file over
+    :data:`MAX_BYTES`, a workbook or other binary file and a byte that is no UTF-8 are refused
+    with a :class:`PolicyError` naming the file (and the line and column of a bad byte)."""
+    p = Path(path)
+    at = Location(str(p), 1, 1)
+
+    def refuse(zh: str, en: str, code: str = "file", where: Location = at) -> PolicyError:
+        return PolicyError([Problem(code, f"{what_zh}{zh}", f"{what_en} {en}", where)])
+
+    try:
+        if not p.exists():
+            raise refuse("不存在", "does not exist")
+        if not p.is_file():
+            raise refuse("是目录或设备，不是普通文件", "is not a regular file")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise PolicyError([_too_large(size, str(p))])
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise refuse(f"无法读取（{exc.strerror or exc}）", f"cannot be read ({exc.strerror or exc})") from exc
+    if raw.startswith(b"PK\x03\x04") or raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise refuse(
+            "是 Excel 工作簿（或压缩包），不是 YAML 文本",
+            "is a workbook (or an archive), not YAML text",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+        raise refuse(
+            "须为 UTF-8 编码的文本",
+            "must be UTF-8 text",
+            "encoding",
+            Location(str(p), line, column),
+        ) from exc
+
+
 def load_yaml(text: str, file: str = "<policy>") -> tuple[Any, dict[tuple[Any, ...], Src]]:
     """Load YAML text; returns the data and a map from path (keys / indexes) to :class:`Src`.
 
-    Control characters (which the YAML reader refuses with an exception of its own) and every
-    YAML error become a :class:`PolicyError` naming the line and column.
+    Control characters (which the YAML reader refuses with an exception of its own), every YAML
+    error, a text over :data:`MAX_BYTES`, nesting or alias expansion beyond the limits and keys
+    written twice become a :class:`PolicyError` naming the line and column.
     """
+    if len(text) > MAX_BYTES:
+        raise PolicyError([_too_large(len(text.encode("utf-8", errors="replace")), file)])
     _refuse_control_chars(text, file)
     try:
         loader = _Loader(text)
@@ -141,6 +303,10 @@ def load_yaml(text: str, file: str = "<policy>") -> tuple[Any, dict[tuple[Any, .
     try:
         try:
             node = loader.get_single_node()
+            if loader.duplicates:
+                raise PolicyError(
+                    [_duplicate(key, first, second, file) for key, first, second in loader.duplicates]
+                )
             data = loader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
             raise PolicyError([_yaml_problem(exc, text, file)]) from exc

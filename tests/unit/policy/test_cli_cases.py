@@ -72,8 +72,8 @@ def test_a_malformed_cases_file_names_the_line(state_land: Path) -> None:
     )
     code, out = run("test", cases)
     assert code == 1
-    assert f"{cases}:4:" in out and "第 1 个用例的户数据无法读取" in out
-    assert f"{cases}:5:" in out and "第 2 个用例缺少 household" in out
+    assert f"{cases}:4:51 [number] 第 1 个用例 household.buildings[1].legal_area 应为面积" in out
+    assert f"{cases}:5:5 [cases] 第 2 个用例缺少 household" in out
     assert "Traceback" not in out
 
 

@@ -57,7 +57,7 @@ def test_characters_the_yaml_reader_refuses_are_reported_with_their_place() -> N
 
 
 def test_nesting_thousands_deep_is_a_policy_error() -> None:
-    assert _problems("a: " + "[" * 5000)[0][2:] == ("yaml", "YAML 嵌套层次过深")
+    assert _problems("a: " + "[" * 5000)[0][2:] == ("yaml", "YAML 嵌套层次过深（超过 50 层）")
 
 
 def test_a_file_that_is_not_utf8_names_the_byte(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from anju.policy.selection_rules import check_entitlement
 from anju.policy.transition import check_transition
 from anju.policy.units import M2, ONE, YUAN, money_compatible
 from anju.policy.versioning import verify_published
+from anju.policy.yaml_source import read_yaml_file
 
 
 class _Checker(_CheckerNames, _CheckerExprs, _CheckerCalls):
@@ -265,26 +266,10 @@ def load_policy(text: str, file: str = "<policy>") -> Checked:
 
 
 def load_policy_file(path: str | Path) -> Checked:
-    """Read and check a policy file (UTF-8; a byte that is not is reported with its line and column)."""
+    """Read and check a policy file (UTF-8; a byte that is not is reported with its line and column;
+    a directory, a workbook or a file too large is refused: :func:`anju.policy.yaml_source.read_yaml_file`)."""
     p = Path(path)
-    raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
-        raise PolicyError(
-            [
-                Problem(
-                    "encoding",
-                    "方案文件须为 UTF-8 编码的文本",
-                    "the policy file must be UTF-8 text",
-                    Location(str(p), line, column),
-                )
-            ]
-        ) from exc
-    return load_policy(text, str(p))
+    return load_policy(read_yaml_file(p, "方案文件", "the policy file"), str(p))
 
 
 def rate_basis(n: Call) -> str:

@@ -3,7 +3,7 @@ numbers, dates, units, formulas)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,14 @@ class _ReaderBase:
             return None
 
     def a_date(self, value: Any, path: tuple[Any, ...], what: str) -> date | None:
+        if isinstance(value, datetime):  # a time of day would fail every comparison with a date
+            self.err(
+                path,
+                "date",
+                f"{what}应为日期（YYYY-MM-DD），不带时间",
+                f"{what} must be a date without a time",
+            )
+            return None
         if isinstance(value, date):
             return value
         try:

@@ -19,7 +19,7 @@ from anju.policy.model.items import _ReaderItems
 from anju.policy.model.params import _ReaderParams
 from anju.policy.selection_rules import read_entitlement
 from anju.policy.transition import read_transition
-from anju.policy.yaml_source import load_yaml
+from anju.policy.yaml_source import load_yaml, read_yaml_file
 
 
 class _Reader(_ReaderParams, _ReaderClocks, _ReaderItems):
@@ -28,6 +28,8 @@ class _Reader(_ReaderParams, _ReaderClocks, _ReaderItems):
     # -- sections
 
     def read(self, text: str) -> Policy:
+        if self.data is None:  # an empty file (or comments only): say so before what it lacks
+            self.err((), "empty", "方案文件是空的（没有任何内容）", "the policy file is empty")
         d = self.mapping(self.data, (), "策略文件")
         self.unknown_keys(d, _TOP_KEYS | {"cases"}, ())
         meta = self.read_meta(self.mapping(d.get("policy"), ("policy",), "policy"))
@@ -242,4 +244,4 @@ def read_policy(text: str, file: str = "<policy>") -> tuple[Policy, list[Problem
 def read_policy_file(path: str | Path) -> tuple[Policy, list[Problem]]:
     """Read a policy from a YAML file (see :func:`read_policy`)."""
     p = Path(path)
-    return read_policy(p.read_text(encoding="utf-8"), str(p))
+    return read_policy(read_yaml_file(p, "方案文件", "the policy file"), str(p))

@@ -133,6 +133,8 @@ class BulkEvaluatorCalls(BulkEvaluatorBase):
                             )
                     per_block = [p[lvl] for p in t.block_paths]
                 uniq = sorted(set(per_block))
+                if not uniq:  # no households at all: a rate for nobody
+                    return BV(np.zeros(self.n, dtype=I64), "hh", 6, 1_000_000)
                 scope_codes = list(uniq)
                 sid = np.asarray([uniq.index(c) for c in per_block], dtype=I64)
                 scope_hh = sid[t.block_idx] if len(uniq) > 1 else 0

@@ -149,7 +149,7 @@ def test_estates_and_the_flat_list_over_the_api(client_as: ClientAs) -> None:
     r = client.get(f"/api/v1/estates/{eid}/flats.xlsx")
     assert r.status_code == 200 and r.headers["content-type"] == XLSX
     grid = CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_name("房源").to_python()
-    assert [row[0] for row in grid[1:]] == [f["code"] for f in flats] and grid[1][12] == "冻结"
+    assert [row[0] for row in grid[1:]] == [f["code"] for f in flats] and grid[1][13] == "冻结"
 
 
 def test_hostile_and_wrong_files_are_refused_before_reading(client_as: ClientAs) -> None:

@@ -94,15 +94,19 @@ def test_policy_facts_form_refuses_in_english_for_an_english_reader(
     )
     assert bad.status_code == 422
     # each field's message and the summary in English, naming the fact; nothing written
-    assert 'id="err-pf-ac_units">ac_units: a number expected, got &#39;两台&#39;' in bad.text
-    assert 'id="err-pf-reward_area">reward_area: must be at most 200' in bad.text
+    assert 'id="err-pf-ac_units">空调数量 (ac_units): a number is expected, got &#39;两台&#39;' in bad.text
+    assert 'id="err-pf-reward_area">认定奖励面积 (reward_area): must be at most 200 ㎡' in bad.text
     assert "空调数量应为数字" not in bad.text and "方案事实有误" not in bad.text
     assert client.get(f"/api/v1/households/{hid}/policy-facts").json() == before
     # the inline check too
     check = client.post(
         f"/households/{hid}/policy-facts/check", data={"fact.ac_units": "2.5", "csrf_token": csrf}
     )
-    assert check.status_code == 200 and check.text.startswith("ac_units: ") and "空调" not in check.text
+    assert (
+        check.status_code == 200
+        and check.text.startswith("空调数量 (ac_units): ")
+        and "应为" not in check.text
+    )
     # in Chinese (the default) the same refusal is Chinese
     client.cookies.set("lang", "zh")
     bad = client.post(

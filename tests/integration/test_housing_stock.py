@@ -193,11 +193,17 @@ def test_the_export_lists_every_flat_and_imports_again(db: Session, estate: Esta
         estate.id,
         [*building_rows("3幢", units=1, floors=2), ["9幢", 1, 1, "101", "", 60, 50, "", "=1+1", "extra"]],
     )
+    # 楼型 set by the office for 3幢; 9幢 follows its floors count (blank in the export)
+    b3 = db.scalars(
+        select(HousingBuilding).where(HousingBuilding.estate_id == estate.id, HousingBuilding.code == "3幢")
+    ).one()
+    housing_service.set_building_rise(db, actor=OFFICER, building_id=b3.id, rise="高层")
     data = housing_service.export_flats(db, estate_id=estate.id)
     grid = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name("房源").to_python()
-    assert grid[0][:3] == ["房源编号", "楼栋", "单元"]
+    assert grid[0][:3] == ["房源编号", "楼栋", "单元"] and grid[0][12] == "楼型"
     assert [r[0] for r in grid[1:]] == ["3-1-101", "3-1-201", "9-1-101"]
-    assert grid[3][9] == "=1+1" and grid[3][12] == "可选"
+    assert grid[3][9] == "=1+1" and grid[3][13] == "可选"
+    assert [r[12] for r in grid[1:]] == ["高层", "高层", ""]
     other = housing_service.create_estate(
         db, actor=OFFICER, project_id=estate.project_id, code="QX2", name="二期"
     )
@@ -205,6 +211,13 @@ def test_the_export_lists_every_flat_and_imports_again(db: Session, estate: Esta
     assert housing_service.import_flats(db, actor=OFFICER, estate_id=other.id, rows=rows).flats == 3
     codes = [r.flat.code for r in housing_service.flat_rows(db, estate_ids=[other.id])]
     assert codes == ["3-1-101", "3-1-201", "9-1-101"]
+    rises = {
+        code: rise
+        for code, rise in db.execute(
+            select(HousingBuilding.code, HousingBuilding.rise).where(HousingBuilding.estate_id == other.id)
+        )
+    }
+    assert rises == {"3幢": "高层", "9幢": None}  # round trip: the set 楼型 kept, the default left unset
 
 
 def test_status_by_hand_needs_a_reason_follows_the_table_and_is_audited(db: Session, estate: Estate) -> None:

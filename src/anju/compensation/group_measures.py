@@ -23,8 +23,9 @@ from anju.core import text
 from anju.core.actor import Actor
 from anju.core.dates import utcnow
 from anju.errors import NotFound, ValidationFailed
+from anju.i18n import Bilingual
 from anju.policy import facts
-from anju.policy.measures import Measure, level_label, value_problem
+from anju.policy.measures import PLACES, Measure, level_label, value_problem
 from anju.project import service as project_service
 
 __all__ = [
@@ -136,25 +137,43 @@ def declared(session: Session, *, project_id: int) -> list[DeclaredMeasure]:
     return out
 
 
-def _field(field: str, label: str, message: str) -> ValidationFailed:
+# a measure value's problems (anju.policy.measures.value_problem) in English
+_VALUE_PROBLEMS_EN = {
+    "应为数值": "a number is expected",
+    f"最多 {PLACES} 位小数": f"at most {PLACES} decimals",
+    "不能为负数": "must not be negative",
+    "百分比不能超过 100": "a percentage cannot exceed 100",
+    "数值过大": "the number is too large",
+}
+
+
+def _field(field: str, label: str, message: str, label_en: str, message_en: str) -> ValidationFailed:
+    """A refusal naming the field, in Chinese and English (an English page shows the English)."""
     return ValidationFailed(
         f"{label}{message}",
-        f"invalid {field}",
-        details=[{"field": field, "label": label, "message": message}],
+        f"{label_en}: {message_en}",
+        details=[{"field": field, "label": label, "message": Bilingual(message, message_en)}],
     )
+
+
+def _reason_problem_en(reason: str) -> str:
+    """The English of :func:`anju.core.text.text_problem` for a reason (length first)."""
+    if len(reason) > text.MAX_REASON:
+        return f"at most {text.MAX_REASON} characters ({len(reason)} given)"
+    return "contains an invisible control character; remove it and try again"
 
 
 def _decimal(raw: Any) -> Decimal:
     if isinstance(raw, bool) or raw is None:
-        raise _field("value", "指标值", "应为数值")
+        raise _field("value", "指标值", "应为数值", "value", "a number is expected")
     if isinstance(raw, float):
         raw = repr(raw)
     try:
         d = Decimal(str(raw).replace(",", "").replace("%", "").strip())
     except (InvalidOperation, ValueError):
-        raise _field("value", "指标值", "应为数值") from None
+        raise _field("value", "指标值", "应为数值", "value", "a number is expected") from None
     if not d.is_finite():
-        raise _field("value", "指标值", "应为数值")
+        raise _field("value", "指标值", "应为数值", "value", "a number is expected")
     return d
 
 
@@ -180,11 +199,24 @@ def record(
     m = measures.get(measure_id)
     if m is None:
         known = "、".join(measures) or "无（方案未定义由办公室录入的指标）"
-        raise _field("measure_id", "指标", f"不是本项目方案定义的指标（可选：{known}）")
+        known_en = ", ".join(measures) or "none (the policy defines no measure set by the office)"
+        raise _field(
+            "measure_id",
+            "指标",
+            f"不是本项目方案定义的指标（可选：{known}）",
+            "measure",
+            f"not a measure of this project's policy (choices: {known_en})",
+        )
     depths = _depths(session, project_id)
     if block_id is None:
         if "project" not in m.levels:
-            raise _field("block_id", "片区", f"指标“{m.label}”按{'、'.join(m.levels)}录入，请选择片区")
+            raise _field(
+                "block_id",
+                "片区",
+                f"指标“{m.label}”按{'、'.join(m.levels)}录入，请选择片区",
+                "area",
+                f"the measure “{m.label}” is recorded by {', '.join(m.levels)}; choose an area",
+            )
         code: str | None = None
         shown = "全项目"
     else:
@@ -198,18 +230,30 @@ def record(
         depth, code, shown = hit
         allowed = [lv for lv in m.levels if lv != "project" and levels.index(lv) == depth]
         if not allowed:
-            raise _field("block_id", "片区", f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}")
+            raise _field(
+                "block_id",
+                "片区",
+                f"指标“{m.label}”只在这些层级录入：{'、'.join(m.levels)}",
+                "area",
+                f"the measure “{m.label}” is recorded only at these levels: {', '.join(m.levels)}",
+            )
     if not isinstance(effective_on, date):
-        raise _field("effective_on", "生效日期", "应为日期")
+        raise _field("effective_on", "生效日期", "应为日期", "effective date", "a date is expected")
     number = _decimal(value)
     problem = value_problem(m, number)
     if problem:
-        raise _field("value", "指标值", problem)
+        raise _field("value", "指标值", problem, "value", _VALUE_PROBLEMS_EN.get(problem, "not accepted"))
     reason_problem = text.text_problem(reason, max_len=text.MAX_REASON, multiline=True)
     if reason_problem:
-        raise _field("reason", "理由", reason_problem)
+        raise _field("reason", "理由", reason_problem, "reason", _reason_problem_en(reason))
     if not reason.strip():
-        raise _field("reason", "理由", "必填（如认定文件、检查记录）")
+        raise _field(
+            "reason",
+            "理由",
+            "必填（如认定文件、检查记录）",
+            "reason",
+            "is required (e.g. the finding document or an inspection record)",
+        )
     now = utcnow()
     row = GroupMeasureValue(
         project_id=project_id,

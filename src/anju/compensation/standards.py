@@ -7,26 +7,36 @@ from decimal import Decimal
 from typing import Any
 
 from anju.core.dates import DayCount, DayWindow
-from anju.i18n import N_
+from anju.i18n import N_, msg
 from anju.policy.check import Checked
 from anju.policy.declared import TYPES, FactDecl
 from anju.policy.facts import LABELS_ZH
-from anju.policy.model import Dated, Param, Policy
-from anju.policy.wording import window_text as band_words
+from anju.policy.model import Dated, Param, Policy, TierWindow
+from anju.policy.model.base import _window_label
 
+# The page's words are message ids (Chinese, translated where shown); the Chinese is unchanged.
 COUNT_LABELS = {
-    DayCount.CLOCK_DAY_IS_DAY_1: "当日计为第1日",
-    DayCount.NEXT_DAY_IS_DAY_1: "次日起算",
+    DayCount.CLOCK_DAY_IS_DAY_1: N_("当日计为第1日"),
+    DayCount.NEXT_DAY_IS_DAY_1: N_("次日起算"),
 }
-EVENT_LABELS = {"sign_on": "签约日期", "vacate_on": "腾空交房日期"}
+# a tier counts from a clock to the household's signing or vacating date (the only two events)
+BASIS_TEXTS = {
+    "sign_on": N_("按签约日期，自“{clock}”起计（{count}）"),
+    "vacate_on": N_("按腾空交房日期，自“{clock}”起计（{count}）"),
+}
 ROUNDING_LABELS = {
-    "half_up": "四舍五入",
-    "half_down": "五舍六入",
-    "half_even": "四舍六入五成双",
-    "down": "舍去",
-    "up": "进一",
+    "half_up": N_("四舍五入"),
+    "half_down": N_("五舍六入"),
+    "half_even": N_("四舍六入五成双"),
+    "down": N_("舍去"),
+    "up": N_("进一"),
 }
-UNIT_LABELS = {"fen": "分", "jiao": "角", "yuan": "元"}
+# one id per rounding unit: a bare 分 is another word in the catalog (time-bank points)
+ROUNDING_TEXTS = {
+    "fen": N_("{mode}，精确到分"),
+    "jiao": N_("{mode}，精确到角"),
+    "yuan": N_("{mode}，精确到元"),
+}
 
 
 def _num(value: Decimal, percent: bool) -> str:
@@ -45,14 +55,47 @@ def _key(k: str) -> str:
 
 
 def window_text(w: DayWindow) -> str:
-    """'第30日以内' / '超过第30日但不超过第45日' / '超过第45日'."""
+    """'第30日以内（含）' / '超过第30日、不超过第45日' / '超过第45日', as a message (Chinese text that a
+    page shows with ``{{ _(text) }}`` in the reader's language); the Chinese of the reader's default
+    label (:func:`anju.policy.model.base._window_label`)."""
     if w.after is None and w.upto is not None:
-        return f"第{w.upto}日以内（含）"
+        return msg("第{upto}日以内（含）", upto=w.upto)
     if w.after is not None and w.upto is not None:
-        return f"超过第{w.after}日但不超过第{w.upto}日"
+        return msg("超过第{after}日、不超过第{upto}日", after=w.after, upto=w.upto)
     if w.after is not None:
-        return f"超过第{w.after}日"
-    return "任何时间"
+        return msg("超过第{after}日", after=w.after)
+    return N_("任何时间")
+
+
+def _window_words(w: TierWindow) -> str:
+    """A tier window as the page shows it: the plan's own label, or for a window without one (the
+    reader gives it a bilingual default) its words as a message, in the reader's language."""
+    if not w.label or w.label == _window_label(w.window):
+        return window_text(w.window)
+    return w.label
+
+
+def band_words(w: DayWindow, unit: str = "") -> str:
+    """A band in words as a message: ``超过 2 人、不超过 3 人`` (the same Chinese as the calculation
+    sheet's :func:`anju.policy.wording.window_text`); the unit is the policy's own word."""
+    sp = f" {unit}" if unit else ""
+    if w.after is None and w.upto is None:
+        return N_("不限")
+    if w.after is None:
+        return msg("不超过 {upto}{unit}", upto=w.upto, unit=sp)
+    if w.upto is None:
+        return msg("超过 {after}{unit}", after=w.after, unit=sp)
+    return msg("超过 {after}{unit}、不超过 {upto}{unit}", after=w.after, upto=w.upto, unit=sp)
+
+
+def rounding_text(mode: str, unit: str) -> str:
+    """``四舍五入，精确到元`` as a message."""
+    return msg(ROUNDING_TEXTS[unit], mode=ROUNDING_LABELS.get(mode, mode))
+
+
+def tier_basis(event: str, clock: str, count: DayCount) -> str:
+    """``按签约日期，自“…”起计（次日起算）`` as a message; the clock's label is the policy's own."""
+    return msg(BASIS_TEXTS[event], clock=clock, count=COUNT_LABELS.get(count, str(count)))
 
 
 @dataclass
@@ -66,7 +109,7 @@ class ParamRow:
     headers: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     value: str = ""
-    since: str = ""
+    since: list[str] = field(default_factory=list)  # messages: the value from each date
     overrides: list[str] = field(default_factory=list)
 
 
@@ -137,10 +180,12 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
         elif p.kind == "bands":
             row.headers = [N_("区间"), N_("标准")]
         if len(p.values) > 1 or (p.values and p.values[-1].since):
-            row.since = "；".join(
-                f"{d.since.isoformat() if d.since else '初始'}起：{_values(p, [d])[0] or '见表'}"
+            row.since = [
+                msg("{since}起：{value}", since=d.since.isoformat(), value=_values(p, [d])[0] or N_("见表"))
+                if d.since
+                else msg("初始起：{value}", value=_values(p, [d])[0] or N_("见表"))
                 for d in p.values
-            )
+            ]
         for block, entries in p.overrides.items():
             v, r = _values(p, entries)
             row.overrides.append(f"{names.get(block, block)}：{v or '；'.join('/'.join(x) for x in r)}")
@@ -148,10 +193,11 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
     tiers = [
         {
             "label": t.label,
-            "basis": f"按{EVENT_LABELS.get(t.event, t.event)}，自“{pol.clocks[t.clock].label if t.clock in pol.clocks else t.clock}”"
-            f"起计（{COUNT_LABELS.get(t.count, str(t.count))}）",
+            "basis": tier_basis(
+                t.event, pol.clocks[t.clock].label if t.clock in pol.clocks else t.clock, t.count
+            ),
             "unit": t.unit_text,
-            "windows": [(w.label or window_text(w.window), _num(w.value, False)) for w in t.windows],
+            "windows": [(_window_words(w), _num(w.value, False)) for w in t.windows],
             "otherwise": _num(t.otherwise, False),
             "ref": t.ref,
         }
@@ -178,8 +224,7 @@ def standards_table(checked: Checked, block_names: dict[str, str] | None = None)
         "name": meta.name,
         "legal_ref": meta.legal_ref,
         "effective_on": meta.effective_on.isoformat(),
-        "rounding": f"{ROUNDING_LABELS.get(meta.rounding_mode.value, meta.rounding_mode.value)}，"
-        f"精确到{UNIT_LABELS.get(meta.rounding_unit.value, meta.rounding_unit.value)}",
+        "rounding": rounding_text(meta.rounding_mode.value, meta.rounding_unit.value),
         "options": pol.options,
         "params": params,
         "tiers": tiers,

@@ -245,8 +245,8 @@ async def import_flats(
 def export_flats(
     estate_id: IdPath, user: CurrentUser = Depends(READ), db: Session = Depends(get_db)
 ) -> Response:
-    """The estate's flats as xlsx: 房源编号, then the import's columns (楼栋 … 价格档, 市场单价),
-    状态 and 状态说明; it imports again as it is. Text is never turned into formulas or links."""
+    """The estate's flats as xlsx: 房源编号, then the import's columns (楼栋 … 价格档, 市场单价,
+    楼型 as set, blank: by floors), 状态 and 状态说明; it imports again as it is. Text is never turned into formulas or links."""
     e = housing_service.get_estate(db, estate_id=estate_id)
     content = housing_service.export_flats(db, estate_id=estate_id)
     name = f"房源-{e.code}.xlsx"

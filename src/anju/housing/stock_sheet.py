@@ -332,6 +332,7 @@ EXPORT_HEADERS = (
     "朝向",
     "价格档",
     "市场单价",
+    "楼型",  # the building's as the office set it; blank: by its floors count (so it imports the same)
     "状态",
     "状态说明",
 )

@@ -108,6 +108,12 @@ class FactDecl:
         """The unit as shown beside an input or a value ("" when none)."""
         return self.unit_text
 
+    @property
+    def name_en(self) -> str:
+        """How an English message names the fact: ``空调数量 (ac_units)`` (the label is the policy's
+        content, written in Chinese; the id is what an English reader can search for)."""
+        return f"{self.label} ({self.id})" if self.label and self.label != self.id else self.id
+
 
 def read_facts(r: _Reader, value: Any) -> dict[str, FactDecl]:
     """Read the top-level ``facts`` block; every mistake becomes a problem with its place."""
@@ -312,6 +318,8 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
     if _blank(raw):
         return None
     label = decl.label
+    # English names the fact by its label (the policy's own words) and its id
+    name = decl.name_en
     t = decl.type
     if t == "yesno":
         if isinstance(raw, bool):
@@ -322,7 +330,7 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
         if text in ("0", "false", "no", "n", "否", "无", "0.0"):
             return False
         raise FactValueError(
-            f"{label}应填“是”或“否”，却是“{raw}”", f"{decl.id}: yes or no expected, got {raw!r}"
+            f"{label}应填“是”或“否”，却是“{raw}”", f"{name}: yes or no is expected, got {raw!r}"
         )
     if t == "date":
         if isinstance(raw, datetime):
@@ -334,7 +342,7 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
         except ValueError:
             raise FactValueError(
                 f"{label}应为日期（如 2025-06-30），却是“{raw}”",
-                f"{decl.id}: date expected (YYYY-MM-DD), got {raw!r}",
+                f"{name}: a date is expected (YYYY-MM-DD), got {raw!r}",
             ) from None
     if t == "category":
         value = canonical(str(raw))
@@ -344,11 +352,11 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
             shown = "、".join(LABELS_ZH.get(c, c) for c in decl.choices)
             raise FactValueError(
                 f"{label}只能是{shown}之一，却是“{raw}”",
-                f"{decl.id}: one of {', '.join(decl.choices)} expected, got {raw!r}",
+                f"{name}: one of {', '.join(LABELS_ZH.get(c, c) for c in decl.choices)} is expected, got {raw!r}",
             )
         return value
     if isinstance(raw, bool):
-        raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{decl.id}: a number expected")
+        raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{name}: a number is expected")
     text = repr(raw) if isinstance(raw, float) else str(raw)
     text = text.replace(",", "").replace("，", "").strip()
     if decl.unit_text and text.endswith(decl.unit_text):
@@ -359,23 +367,22 @@ def parse_value(decl: FactDecl, raw: Any) -> FactValue | None:
         d = Decimal("NaN")
     unit = f" {decl.unit_text}" if decl.unit_text else ""
     if not d.is_finite():
-        raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{decl.id}: a number expected, got {raw!r}")
+        raise FactValueError(f"{label}应为数字，却是“{raw}”", f"{name}: a number is expected, got {raw!r}")
     if abs(d) >= Decimal(10) ** 13:  # before any rounding: a huge exponent would not fit the context
-        raise FactValueError(f"{label}过大：“{raw}”", f"{decl.id}: too large")
+        raise FactValueError(f"{label}过大：“{raw}”", f"{name}: the number is too large")
     if d != d.quantize(Decimal(1).scaleb(-decl.places)) if decl.places else d != d.to_integral_value():
         what = "整数" if decl.places == 0 else f"最多 {decl.places} 位小数的数"
-        raise FactValueError(
-            f"{label}应为{what}，却是“{raw}”", f"{decl.id}: at most {decl.places} decimals, got {raw!r}"
-        )
+        what_en = "a whole number is expected" if decl.places == 0 else f"at most {decl.places} decimals"
+        raise FactValueError(f"{label}应为{what}，却是“{raw}”", f"{name}: {what_en}, got {raw!r}")
     if decl.minimum is not None and d < decl.minimum:
         raise FactValueError(
             f"{label}不能小于 {_plain(decl.minimum)}{unit}，却是“{raw}”",
-            f"{decl.id}: must be at least {decl.minimum}",
+            f"{name}: must be at least {_plain(decl.minimum)}{unit}",
         )
     if decl.maximum is not None and d > decl.maximum:
         raise FactValueError(
             f"{label}不能大于 {_plain(decl.maximum)}{unit}，却是“{raw}”",
-            f"{decl.id}: must be at most {decl.maximum}",
+            f"{name}: must be at most {_plain(decl.maximum)}{unit}",
         )
     return d.quantize(Decimal(1).scaleb(-decl.places))
 
@@ -471,10 +478,10 @@ class Lacking:
 
     @property
     def label_en(self) -> str:
-        """The fact's id with the places in English."""
+        """The fact's label and id with the places in English: ``临街位置 (frontage) (certificate X1)``."""
         if not self.places_en:
-            return self.decl.id
-        return f"{self.decl.id} ({', '.join(self.places_en)})"
+            return self.decl.name_en
+        return f"{self.decl.name_en} ({', '.join(self.places_en)})"
 
 
 def missing_required(decls: Mapping[str, FactDecl], household: Household) -> list[Lacking]:

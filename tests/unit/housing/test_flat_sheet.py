@@ -136,6 +136,7 @@ def test_the_export_reads_back_as_the_same_flats_and_writes_text_as_text() -> No
                 "=HYPERLINK(1)",
                 "standard",
                 "",
+                "高层",
                 "可选",
                 "",
             ]

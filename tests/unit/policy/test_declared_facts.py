@@ -153,6 +153,28 @@ def test_values_are_typed_and_refused_with_the_label() -> None:
         assert exc.value.message_zh.startswith(msg), exc.value.message_zh
     assert to_text(d["reward_area"], Decimal("12.5")) == "12.50"
     assert display(d["ac_units"], Decimal(3)) == "3 台"
+
+
+def test_english_refusals_name_the_fact_by_its_label_and_id() -> None:
+    d = load_policy(POLICY).policy.facts
+    for fid, raw, en in [
+        ("ac_units", "2.5", "空调数量 (ac_units): a whole number is expected, got '2.5'"),
+        ("ac_units", "21", "空调数量 (ac_units): must be at most 20 台"),
+        ("ac_units", "-1", "空调数量 (ac_units): must be at least 0 台"),
+        ("ac_units", "三", "空调数量 (ac_units): a number is expected, got '三'"),
+        ("reward_area", "1.234", "认定奖励面积 (reward_area): at most 2 decimals, got '1.234'"),
+        ("shop", "也许", "实际经营 (shop): yes or no is expected, got '也许'"),
+        (
+            "handover_on",
+            "6月30日",
+            "约定交房日 (handover_on): a date is expected (YYYY-MM-DD), got '6月30日'",
+        ),
+        ("grade", "豪装", "装修档次 (grade): one of 简易, 普通, 精装 is expected, got '豪装'"),
+        ("reward_area", "1e400", "认定奖励面积 (reward_area): the number is too large"),
+    ]:
+        with pytest.raises(FactValueError) as exc:
+            parse_value(d[fid], raw)
+        assert exc.value.message_en == en
     assert display(d["unit_price"], Decimal("1234.5")) == "1,234.50 元/㎡"
 
 

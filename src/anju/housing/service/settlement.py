@@ -38,6 +38,7 @@ from anju.household import service as household_service
 from anju.housing.models import Flat, FlatType
 from anju.housing.service.delivery import household_events
 from anju.housing.service.flat_facts import flat_facts
+from anju.i18n import N_, msg
 from anju.identity import service as identity_service
 from anju.policy import swap as swap_engine
 from anju.policy.errors import EvaluationError
@@ -281,9 +282,9 @@ def household_settlement(
 
 
 def balance_text(balance_fen: int) -> str:
-    """The balance in words: who pays whom how much."""
+    """The balance in words: who pays whom how much (a message: Chinese, shown translated)."""
     if balance_fen > 0:
-        return f"该户应补交 {format_yuan(balance_fen)} 元"
+        return msg("该户应补交 {amount} 元", amount=format_yuan(balance_fen))
     if balance_fen < 0:
-        return f"应退还该户 {format_yuan(-balance_fen)} 元"
-    return "无差额"
+        return msg("应退还该户 {amount} 元", amount=format_yuan(-balance_fen))
+    return N_("无差额")

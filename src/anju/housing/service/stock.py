@@ -497,8 +497,16 @@ def file_digest(data: bytes) -> str:
 
 
 def export_flats(session: Session, *, estate_id: int) -> bytes:
-    """The estate's flats as xlsx (the import's columns plus code and status; re-importable)."""
+    """The estate's flats as xlsx (the import's columns, 楼型 included, plus code and status;
+    re-importable)."""
     get_estate(session, estate_id=estate_id)
+    # the 楼型 set by the office (not the default by floors, which the import derives again)
+    rises = {
+        int(bid): rise
+        for bid, rise in session.execute(
+            select(HousingBuilding.id, HousingBuilding.rise).where(HousingBuilding.estate_id == estate_id)
+        )
+    }
     out: list[list[Any]] = []
     for r in flat_rows(session, estate_ids=[estate_id]):
         f = r.flat
@@ -516,6 +524,7 @@ def export_flats(session: Session, *, estate_id: int) -> bytes:
                 f.orientation,
                 f.price_tier,
                 format_yuan(f.market_unit_price_fen).replace(",", "") if f.market_unit_price_fen else "",
+                rises.get(f.building_id) or "",
                 r.status_label,
                 f.status_reason,
             ]

@@ -274,7 +274,7 @@ def test_an_issued_report_does_not_change_when_the_data_does(client_as: Client, 
         _visit(
             db,
             h[5],
-            datetime.combine(t, time(9, 0), tzinfo=SHANGHAI),
+            datetime.combine(t, time(0, 0), tzinfo=SHANGHAI),  # midnight: never in the future, whatever the hour
             key="dispatch-3",
             concern_tags=["standard"],
         )
@@ -323,7 +323,8 @@ def test_a_past_draft_lists_households_stalled_on_its_date_despite_later_visits(
     d, t = days["d"], days["today"]
     h = world.household_ids
     with unit_of_work() as db:  # H0004 (stalled on D: last visit 3 days before) is visited today
-        _visit(db, h[3], datetime.combine(t, time(8, 0), tzinfo=SHANGHAI), key="dispatch-later")
+        # midnight of today: a visit later than D that is never in the future, whatever the hour of the run
+        _visit(db, h[3], datetime.combine(t, time(0, 0), tzinfo=SHANGHAI), key="dispatch-later")
     base = f"/api/v1/projects/{world.project_id}"
     n = client.get(f"{base}/dispatch-reports/{d.isoformat()}").json()["numbers"]
     assert [(s["code"], s["days"]) for s in n["stalled"]["items"]] == [("H0006", None), ("H0004", 3)]

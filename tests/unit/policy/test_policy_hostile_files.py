@@ -183,9 +183,9 @@ def test_calc_into_a_place_it_cannot_write_is_a_message(tmp: Path, out: str) -> 
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("relocation_rate=abc", "等号后应为数值"),
-        ("relocation_rate=1e400", "数值超出范围"),
-        ("relocation_rate=0.0000000000001", "数值超出范围"),
+        ("relocation_rate=abc", "取值不是数字"),
+        ("relocation_rate=1e400", "取值超出范围"),
+        ("relocation_rate=0.0000000000001", "取值超出范围"),
         ("==", "无法识别的设置"),
     ],
 )

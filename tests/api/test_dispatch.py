@@ -274,7 +274,8 @@ def test_an_issued_report_does_not_change_when_the_data_does(client_as: Client, 
         _visit(
             db,
             h[5],
-            datetime.combine(t, time(0, 0), tzinfo=SHANGHAI),  # midnight: never in the future, whatever the hour
+            # midnight of today: never in the future, whatever the hour of the run
+            datetime.combine(t, time(0, 0), tzinfo=SHANGHAI),
             key="dispatch-3",
             concern_tags=["standard"],
         )

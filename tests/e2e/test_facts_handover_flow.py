@@ -126,7 +126,13 @@ def test_policy_facts_then_key_handover(flow_server: Server, open_page: OpenPage
     # the settlement page: a key handover before the household signed is refused beside the flat
     page.goto(f"{url}/households/{hid}/settlement#handover")
     form = page.locator(f"#handover-{sel_id} form")
-    form.locator("input[name=handed_over_on]").fill("2024-05-20")
+    day = form.locator("input[name=handed_over_on]")
+    # the browser already holds the date back (min = the later of delivery and signing) ...
+    assert day.get_attribute("min") == SIGNED.isoformat()
+    day.fill("2024-05-20")
+    assert day.evaluate("e => e.validity.rangeUnderflow") is True
+    # ... and the server refuses it too when a client skips that check
+    day.evaluate("e => e.removeAttribute('min')")
     form.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert (
